@@ -1,0 +1,24 @@
+"""spicepy.codecs: every SPICE image codec, as a library of its own.
+
+One public module per codec, all with the same shape::
+
+    decode(data, /, *, <codec-specific keywords>, out=None, max_pixels=MAX_IMAGE_PIXELS) -> numpy.ndarray
+    info(data, /) -> ImageInfo          # the header, without decoding
+    encode(image, /, *, image_type=..., ...) -> bytes     # quic, lz, glz only
+
+``decode`` returns a C-contiguous ``uint8`` array of shape ``(height, width, 4)``
+in the canvas byte order B, G, R, X (or B, G, R, A for formats with alpha),
+top-down. For formats without alpha the X byte is 0 (``HIGH_BITS_SET`` is the
+caller's business). Modules: ``quic``, ``lz`` (LZ_RGB and LZ_PLT), ``glz`` (with
+``glz.Dictionary``), ``zlib_glz``, ``lz4``, ``jpeg``, ``jpeg_alpha``; and
+``decode_image`` dispatches on the SPICE image type.
+
+Each codec with a Cython fast path exports ``FAST: bool``; set
+``SPICEPY_PUREPYTHON=1`` to force the pure-Python reference twins.
+
+Bad data raises :class:`CodecError` (a :class:`spicepy.errors.SpiceError`).
+"""
+
+from spicepy.codecs._common import MAX_IMAGE_PIXELS, CodecError, ImageInfo
+
+__all__ = ["CodecError", "ImageInfo", "MAX_IMAGE_PIXELS"]
