@@ -53,7 +53,7 @@ def make_test_pki(
     These are the names QEMU/spice-server look for in an x509 dir.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=30)
 
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
