@@ -54,7 +54,11 @@ install_system_packages() {
 
 stamp_of_sources() {
     # Reinstall when the build inputs change (Cython sources included).
-    cat pyproject.toml setup.py codecs/*.pyx codecs/*.pxi 2>/dev/null | sha256sum | cut -d' ' -f1
+    local files=(pyproject.toml setup.py)
+    shopt -s nullglob
+    files+=(codecs/*.pyx codecs/*.pxi)
+    shopt -u nullglob
+    cat "${files[@]}" | sha256sum | cut -d' ' -f1
 }
 
 install_python() {
