@@ -1,0 +1,285 @@
+"""Image resolution and the caches shared by a session's display channels.
+
+``SharedState`` is what spice-gtk keeps in the session: the pixmap cache (keyed by
+image descriptor id) and the GLZ dictionary, used by every display channel with
+the same cache id. ``PaletteCache`` is per channel. ``ImageResolver.get`` follows
+spice-common's ``canvas_get_image_internal`` (common/canvas_base.c): decode,
+honour HIGH_BITS_SET, store on CACHE_ME, replace a lossy entry on
+CACHE_REPLACE_ME, and read FROM_CACHE / FROM_CACHE_LOSSLESS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from spicepy.canvas.bitmap import bitmap_to_pixels
+from spicepy.canvas.surface import MAX_SURFACE_DIMENSION, MAX_SURFACE_PIXELS
+from spicepy.canvas.types import (
+    BitmapFlags,
+    BitmapFmt,
+    Image,
+    ImageFlags,
+    ImageType,
+    Palette,
+)
+from spicepy.errors import CanvasError, SpiceError
+
+__all__ = [
+    "CachedImage",
+    "ImageResolver",
+    "PaletteCache",
+    "SharedState",
+    "DEFAULT_CACHE_PIXELS",
+    "DEFAULT_GLZ_WINDOW",
+]
+
+log = logging.getLogger(__name__)
+Pixels = npt.NDArray[np.uint8]
+
+#: spice-gtk's pixmap cache size (80 MiB of 32-bit pixels), in pixels.
+DEFAULT_CACHE_PIXELS = 80 * 1024 * 1024 // 4
+#: GLZ window (pixels) we announce in DISPLAY_INIT, as spice-gtk's lower bound.
+DEFAULT_GLZ_WINDOW = 12 * 1024 * 1024 // 4
+#: Palette cache entries kept per channel.
+MAX_PALETTES = 4096
+
+_LOSSY_TYPES = {ImageType.JPEG, ImageType.JPEG_ALPHA}
+
+
+@dataclass(slots=True)
+class CachedImage:
+    """A decoded image: top-down (h, w, 4) BGRX/BGRA ``pixels``.
+
+    ``mask`` is set for 1 bpp masks (True = inside the mask).
+    """
+
+    pixels: Pixels
+    has_alpha: bool
+    lossy: bool = False
+    mask: npt.NDArray[np.bool_] | None = None
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+
+class ImageCache:
+    """The pixmap cache: id -> image, bounded by a pixel budget (oldest out).
+
+    The server mirrors this cache and sends INVAL_LIST / INVAL_ALL_PIXMAPS, so
+    eviction here only guards against a hostile peer.
+    """
+
+    def __init__(self, max_pixels: int = DEFAULT_CACHE_PIXELS) -> None:
+        self.max_pixels = max_pixels
+        self._items: OrderedDict[int, CachedImage] = OrderedDict()
+        self._pixels = 0
+
+    def __contains__(self, image_id: int) -> bool:
+        return image_id in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, image_id: int) -> CachedImage:
+        try:
+            return self._items[image_id]
+        except KeyError:
+            raise CanvasError(f"image {image_id:#x} is not in the cache") from None
+
+    def put(self, image_id: int, image: CachedImage) -> None:
+        self.remove(image_id)
+        self._items[image_id] = image
+        self._pixels += image.width * image.height
+        while self._pixels > self.max_pixels and len(self._items) > 1:
+            old_id, old = self._items.popitem(last=False)
+            self._pixels -= old.width * old.height
+            log.warning("image cache over budget: dropped %#x", old_id)
+
+    def remove(self, image_id: int) -> None:
+        old = self._items.pop(image_id, None)
+        if old is not None:
+            self._pixels -= old.width * old.height
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._pixels = 0
+
+
+class SharedState:
+    """Per-session state shared by all display channels: pixmap cache + GLZ window."""
+
+    def __init__(
+        self,
+        cache_pixels: int = DEFAULT_CACHE_PIXELS,
+        glz_window: int = DEFAULT_GLZ_WINDOW,
+    ) -> None:
+        self.cache = ImageCache(cache_pixels)
+        self.glz_window = glz_window
+        self._glz: Any = None
+
+    @property
+    def glz_dictionary(self) -> Any:
+        """The session's ``spicepy.codecs.glz.Dictionary`` (created on first use)."""
+        if self._glz is None:
+            from spicepy.codecs import glz
+
+            self._glz = glz.Dictionary(self.glz_window)
+        return self._glz
+
+
+class PaletteCache:
+    """A display channel's palette cache, keyed by Palette.unique."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[int, Palette] = OrderedDict()
+
+    def get(self, unique: int) -> Palette:
+        try:
+            return self._items[unique]
+        except KeyError:
+            raise CanvasError(f"palette {unique:#x} is not in the cache") from None
+
+    def put(self, palette: Palette) -> None:
+        self._items[palette.unique] = palette
+        if len(self._items) > MAX_PALETTES:
+            self._items.popitem(last=False)
+
+    def remove(self, unique: int) -> None:
+        self._items.pop(unique, None)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _check_size(image: Image) -> None:
+    w, h = image.width, image.height
+    if not (0 < w <= MAX_SURFACE_DIMENSION and 0 < h <= MAX_SURFACE_DIMENSION):
+        raise CanvasError(f"image {image.id:#x}: bad size {w}x{h}")
+    if w * h > MAX_SURFACE_PIXELS:
+        raise CanvasError(f"image {image.id:#x}: {w}x{h} is too large")
+
+
+class ImageResolver:
+    """Turns SpiceImage descriptors into pixels, using and filling the caches."""
+
+    def __init__(self, shared: SharedState, palettes: PaletteCache) -> None:
+        self.shared = shared
+        self.palettes = palettes
+        #: called with (image, CachedImage) after each real decode (for stats)
+        self.decoded_hook: Any = None
+
+    def _palette(
+        self, palette: Palette | None, palette_id: int, flags: int
+    ) -> Palette | None:
+        if flags & BitmapFlags.PAL_FROM_CACHE:
+            return self.palettes.get(palette_id)
+        if palette is not None and flags & BitmapFlags.PAL_CACHE_ME:
+            self.palettes.put(palette)
+        return palette
+
+    def get(self, image: Image) -> CachedImage:
+        """Resolve an image (not SURFACE) to pixels.
+
+        Raises:
+            CanvasError: unknown cache id, bad image, or a codec failure.
+        """
+        kind = image.type
+        if kind == ImageType.FROM_CACHE or kind == ImageType.FROM_CACHE_LOSSLESS:
+            return self.shared.cache.get(image.id)
+        if kind == ImageType.SURFACE:
+            raise CanvasError("SURFACE images are resolved by the canvas")
+        decoded = self._decode(image)
+        if image.flags & ImageFlags.HIGH_BITS_SET and not decoded.has_alpha:
+            # a copy: a codec (GLZ) may keep the array it returned
+            decoded.pixels = decoded.pixels.copy()
+            decoded.pixels[..., 3] = 0xFF
+        if self.decoded_hook is not None:
+            self.decoded_hook(image, decoded)
+        if image.flags & ImageFlags.CACHE_ME:
+            self.shared.cache.put(image.id, decoded)
+        elif image.flags & ImageFlags.CACHE_REPLACE_ME:
+            if decoded.lossy:
+                log.warning("cache replace with a lossy image %#x ignored", image.id)
+            else:
+                self.shared.cache.put(image.id, decoded)
+        return decoded
+
+    def get_mask(self, image: Image) -> npt.NDArray[np.bool_]:
+        """Resolve a 1 bpp mask image (BITMAP 1BIT_LE/BE or a cached mask)."""
+        kind = image.type
+        if kind in (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS):
+            cached = self.shared.cache.get(image.id)
+        elif kind == ImageType.BITMAP and image.bitmap is not None:
+            bitmap = image.bitmap
+            if bitmap.format not in (BitmapFmt.FMT_1BIT_LE, BitmapFmt.FMT_1BIT_BE):
+                raise CanvasError(f"mask bitmap format {bitmap.format} is not 1 bpp")
+            # A mask's bits are used directly; its palette does not matter.
+            ones = Palette(0, (0, 0xFFFFFFFF))
+            pixels, _ = bitmap_to_pixels(bitmap, ones)
+            cached = CachedImage(pixels, True, False, pixels[..., 0] != 0)
+            if image.flags & ImageFlags.CACHE_ME:
+                self.shared.cache.put(image.id, cached)
+        else:
+            raise CanvasError(f"mask image type {kind} is not supported")
+        if cached.mask is None:
+            return np.asarray(cached.pixels[..., 3] >= 0x80)
+        return cached.mask
+
+    def _decode(self, image: Image) -> CachedImage:
+        kind = image.type
+        if kind == ImageType.BITMAP:
+            if image.bitmap is None:
+                raise CanvasError("BITMAP image without a body")
+            bitmap = image.bitmap
+            palette = self._palette(bitmap.palette, bitmap.palette_id, bitmap.flags)
+            pixels, has_alpha = bitmap_to_pixels(bitmap, palette)
+            return CachedImage(pixels, has_alpha)
+        _check_size(image)
+        try:
+            from spicepy.codecs.image import decode_image
+        except ImportError as exc:  # the codec package is not built yet
+            raise CanvasError(f"no codec for image type {kind}: {exc}") from exc
+        palette_ents = None
+        top_down = True
+        if kind == ImageType.LZ_PLT:
+            pal = self._palette(image.lz_palette, image.lz_palette_id, image.lz_flags)
+            palette_ents = list(pal.ents) if pal is not None else None
+            top_down = bool(image.lz_flags & BitmapFlags.TOP_DOWN)
+        elif kind == ImageType.JPEG_ALPHA:
+            top_down = bool(image.jpeg_flags & 1)
+        need_glz = kind in (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
+        try:
+            result = decode_image(
+                kind,
+                image.data,
+                width=image.width,
+                height=image.height,
+                palette=palette_ents,
+                dictionary=self.shared.glz_dictionary if need_glz else None,
+                jpeg_size=image.jpeg_size if kind == ImageType.JPEG_ALPHA else None,
+                glz_size=image.glz_size if kind == ImageType.ZLIB_GLZ_RGB else None,
+                top_down=top_down,
+            )
+        except SpiceError as exc:
+            raise CanvasError(f"image {image.id:#x} type {kind}: {exc}") from exc
+        except (ValueError, TypeError, IndexError, KeyError) as exc:
+            raise CanvasError(f"image {image.id:#x} type {kind}: {exc!r}") from exc
+        pixels = np.ascontiguousarray(result.pixels, dtype=np.uint8)
+        if pixels.ndim != 3 or pixels.shape[2] != 4:
+            raise CanvasError(f"codec returned shape {pixels.shape}")
+        lossy = bool(getattr(result, "lossy", kind in _LOSSY_TYPES))
+        return CachedImage(pixels, bool(result.has_alpha), lossy)
