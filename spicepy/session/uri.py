@@ -94,6 +94,7 @@ def parse_uri(uri: str) -> SpiceUri:
     port = _port(query["port"][-1], "port") if "port" in query else None
     tls_port = _port(query["tls-port"][-1], "tls-port") if "tls-port" in query else None
     if netloc_port is not None:
+        netloc_port = _port(str(netloc_port), "port")
         if scheme == "spice+tls":
             if tls_port is not None and tls_port != netloc_port:
                 raise ValueError(f"two different TLS ports in {uri!r}")

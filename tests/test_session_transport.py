@@ -1,0 +1,217 @@
+"""Opening streams against fake asyncio servers on 127.0.0.1 port 0 (TCP and TLS)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from spicepy.errors import ConnectionClosedError, SessionError, SpiceTimeoutError
+from spicepy.session.transport import (
+    TlsConfig,
+    check_host_subject,
+    make_ssl_context,
+    open_stream,
+)
+from spicepy.testing.pki import TestPki, make_test_pki
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+LIMIT = 10.0  # every await in these tests is bounded
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    return make_test_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def other_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    return make_test_pki(tmp_path_factory.mktemp("pki2"), server_cn="x")
+
+
+def server_ctx(pki: TestPki) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki.files.server_cert, pki.files.server_key)
+    return ctx
+
+
+@asynccontextmanager
+async def fake_server(
+    handler: Handler, ctx: ssl.SSLContext | None = None
+) -> AsyncIterator[int]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=ctx)
+    try:
+        yield int(server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+        async with asyncio.timeout(LIMIT):
+            await server.wait_closed()
+
+
+async def echo_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        data = await reader.read(100)
+        writer.write(data)
+        await writer.drain()
+    finally:
+        writer.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def roundtrip(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> bytes:
+    async with asyncio.timeout(LIMIT):
+        writer.write(b"REDQ")
+        await writer.drain()
+        data = await reader.read(100)
+    writer.close()
+    return data
+
+
+def test_plain_tcp_roundtrip() -> None:
+    async def main() -> bytes:
+        async with fake_server(echo_once) as port:
+            r, w = await open_stream(host="127.0.0.1", port=port, timeout=LIMIT)
+            return await roundtrip(r, w)
+
+    assert asyncio.run(main()) == b"REDQ"
+
+
+def test_refused_is_connection_closed() -> None:
+    async def main() -> None:
+        await open_stream(host="127.0.0.1", port=closed_port(), timeout=LIMIT)
+
+    with pytest.raises(ConnectionClosedError, match="refused"):
+        asyncio.run(main())
+
+
+def test_tls_handshake_that_never_answers_times_out() -> None:
+    async def silent(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await asyncio.sleep(LIMIT)
+
+    async def main() -> None:
+        async with fake_server(silent) as port:
+            await open_stream(
+                host="127.0.0.1", port=port, tls=TlsConfig(verify=False), timeout=0.3
+            )
+
+    with pytest.raises(SpiceTimeoutError):
+        asyncio.run(main())
+
+
+def test_server_closing_during_tls_handshake() -> None:
+    async def rude(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(10)
+        writer.close()
+
+    async def main() -> None:
+        async with fake_server(rude) as port:
+            await open_stream(
+                host="127.0.0.1", port=port, tls=TlsConfig(verify=False), timeout=LIMIT
+            )
+
+    with pytest.raises((ConnectionClosedError, SessionError)):
+        asyncio.run(main())
+
+
+def test_unix_socket(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.sock")
+
+    async def main() -> bytes:
+        server = await asyncio.start_unix_server(echo_once, path)
+        try:
+            r, w = await open_stream(unix_path=path, timeout=LIMIT)
+            return await roundtrip(r, w)
+        finally:
+            server.close()
+
+    assert asyncio.run(main()) == b"REDQ"
+
+
+@pytest.mark.parametrize("with_subject", [False, True])
+def test_tls_with_our_ca(pki: TestPki, with_subject: bool) -> None:
+    subject = pki.host_subject if with_subject else None
+    tls = TlsConfig(ca_file=str(pki.files.ca_cert), host_subject=subject)
+
+    async def main() -> bytes:
+        async with fake_server(echo_once, server_ctx(pki)) as port:
+            r, w = await open_stream(
+                host="127.0.0.1", port=port, tls=tls, timeout=LIMIT
+            )
+            return await roundtrip(r, w)
+
+    assert asyncio.run(main()) == b"REDQ"
+
+
+def test_tls_wrong_host_subject(pki: TestPki) -> None:
+    wrong = pki.host_subject.replace("CN=", "CN=not-")
+    tls = TlsConfig(ca_file=str(pki.files.ca_cert), host_subject=wrong)
+
+    async def main() -> None:
+        async with fake_server(echo_once, server_ctx(pki)) as port:
+            await open_stream(host="127.0.0.1", port=port, tls=tls, timeout=LIMIT)
+
+    with pytest.raises(SessionError, match="does not match host subject"):
+        asyncio.run(main())
+
+
+def test_tls_untrusted_ca(pki: TestPki, other_pki: TestPki) -> None:
+    tls = TlsConfig(ca_file=str(other_pki.files.ca_cert))
+
+    async def main() -> None:
+        async with fake_server(echo_once, server_ctx(pki)) as port:
+            await open_stream(host="127.0.0.1", port=port, tls=tls, timeout=LIMIT)
+
+    with pytest.raises(SessionError, match="verification"):
+        asyncio.run(main())
+
+
+def test_tls_hostname_mismatch_without_subject(pki: TestPki) -> None:
+    # 127.0.0.2 is not in the certificate's subjectAltName
+    tls = TlsConfig(ca_file=str(pki.files.ca_cert))
+
+    async def main() -> None:
+        server = await asyncio.start_server(
+            echo_once, "127.0.0.2", 0, ssl=server_ctx(pki)
+        )
+        port = server.sockets[0].getsockname()[1]
+        try:
+            await open_stream(host="127.0.0.2", port=port, tls=tls, timeout=LIMIT)
+        finally:
+            server.close()
+
+    with pytest.raises(SessionError, match="verification"):
+        asyncio.run(main())
+
+
+def test_check_host_subject_folds_case_and_spaces(pki: TestPki) -> None:
+    der = ssl.PEM_cert_to_DER_cert(pki.files.server_cert.read_text())
+    check_host_subject(der, pki.host_subject)
+    check_host_subject(der, pki.host_subject.upper().replace("CN=", "CN=  "))
+    reordered = ",".join(reversed(pki.host_subject.split(",")))
+    with pytest.raises(SessionError):
+        check_host_subject(der, reordered)
+    with pytest.raises(SessionError):
+        check_host_subject(der, pki.host_subject.rsplit(",", 1)[0])  # one RDN short
+    with pytest.raises(SessionError):
+        check_host_subject(b"not a certificate", "CN=x")
+
+
+def test_bad_ca_file_and_bad_subject(tmp_path: Path) -> None:
+    with pytest.raises(SessionError):
+        make_ssl_context(TlsConfig(ca_file=str(tmp_path / "missing.pem")))
+    with pytest.raises(ValueError):
+        make_ssl_context(TlsConfig(host_subject="CN"))

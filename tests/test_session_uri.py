@@ -1,0 +1,118 @@
+"""SPICE URI parsing and host-subject parsing (no sockets)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spicepy.session.transport import parse_host_subject
+from spicepy.session.uri import SpiceUri, parse_uri
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("spice://127.0.0.1:5900", SpiceUri("127.0.0.1", port=5900)),
+        ("spice://example.org:5930", SpiceUri("example.org", port=5930)),
+        ("127.0.0.1:5901", SpiceUri("127.0.0.1", port=5901)),
+        (
+            "spice://host?port=5900&tls-port=5901",
+            SpiceUri("host", port=5900, tls_port=5901),
+        ),
+        ("spice://host?tls-port=5901", SpiceUri("host", tls_port=5901)),
+        ("spice+tls://host:5901", SpiceUri("host", tls_port=5901)),
+        (
+            "spice://h:5900?password=s%20cr%26t",
+            SpiceUri("h", port=5900, password="s cr&t"),
+        ),
+        ("spice://[::1]:5900", SpiceUri("::1", port=5900)),
+        ("SPICE://Host:1", SpiceUri("host", port=1)),
+        ("spice+unix:///run/spice.sock", SpiceUri(unix_path="/run/spice.sock")),
+        (
+            "spice+unix:///tmp/a%20b?password=x",
+            SpiceUri(unix_path="/tmp/a b", password="x"),
+        ),
+        ("spice://h:5900?port=5900", SpiceUri("h", port=5900)),
+    ],
+)
+def test_parse_valid(uri: str, expected: SpiceUri) -> None:
+    assert parse_uri(uri) == expected
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "vnc://host:5900",
+        "spice://host",
+        "spice://:5900",
+        "spice://host:0",
+        "spice://host:70000",
+        "spice://host?port=abc",
+        "spice://host?tls-port=99999",
+        "spice://host:5900?port=5901",
+        "spice+tls://host:5901?tls-port=5902",
+        "spice://host:5900?foo=1",
+        "spice+unix://",
+        "http://host:80",
+    ],
+)
+def test_parse_invalid(uri: str) -> None:
+    with pytest.raises(ValueError):
+        parse_uri(uri)
+
+
+def test_tls_only_and_str_round_trip() -> None:
+    for text in (
+        "spice://h:1",
+        "spice+tls://h:2",
+        "spice://h?port=1&tls-port=2",
+        "spice+unix:///x/y",
+        "spice://[::1]:5",
+    ):
+        assert str(parse_uri(text)) == text
+    assert parse_uri("spice+tls://h:2").tls_only
+    assert not parse_uri("spice://h?port=1&tls-port=2").tls_only
+
+
+def test_with_password_keeps_uri_password_when_none() -> None:
+    uri = parse_uri("spice://h:1?password=a")
+    assert uri.with_password(None).password == "a"
+    assert uri.with_password("b").password == "b"
+
+
+@given(st.text(max_size=60))
+def test_parse_never_raises_anything_but_valueerror(text: str) -> None:
+    try:
+        uri = parse_uri(text)
+    except ValueError:
+        return
+    assert uri.port is not None or uri.tls_port is not None or uri.unix_path
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        (
+            "C=XX,L=city,O=org,CN=name",
+            [("C", "XX"), ("L", "city"), ("O", "org"), ("CN", "name")],
+        ),
+        ("  C=UK", [("C", "UK")]),
+        ("C=UK,    O=B", [("C", "UK"), ("O", "B")]),
+        ("O=a\\,b,CN=c\\\\d", [("O", "a,b"), ("CN", "c\\d")]),
+        ("CN=with space ", [("CN", "with space ")]),
+        ("", []),
+        ("C=UK,", [("C", "UK")]),  # spice-common: an empty last key ends the list
+    ],
+)
+def test_host_subject_grammar(subject: str, expected: list[tuple[str, str]]) -> None:
+    assert parse_host_subject(subject) == expected
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["C", "C=", "=x", "C=UK,O", "CN=a\\b", "CN=a\\", "XYZ=1", "C=UK,,O=x"],
+)
+def test_host_subject_errors(subject: str) -> None:
+    with pytest.raises(ValueError):
+        parse_host_subject(subject)
