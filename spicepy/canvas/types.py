@@ -12,7 +12,16 @@ from enum import IntEnum, IntFlag
 from spicepy.canvas.surface import Rect
 
 __all__ = [
+    "AlphaFlags",
     "BitmapFmt",
+    "Glyph",
+    "GlyphString",
+    "LineAttr",
+    "LineFlags",
+    "PathFlags",
+    "PathSeg",
+    "StringFlags",
+    "Transform",
     "BitmapFlags",
     "Bitmap",
     "Brush",
@@ -182,3 +191,72 @@ class QMask:
     flags: int = 0
     pos: Point = field(default_factory=lambda: Point(0, 0))
     bitmap: Image | None = None
+
+
+class PathFlags(IntFlag):
+    """spice.proto ``flags8 path_flags``."""
+
+    BEGIN = 1
+    END = 2
+    CLOSE = 8
+    BEZIER = 16
+
+
+class LineFlags(IntFlag):
+    START_WITH_GAP = 4
+    STYLED = 8
+
+
+class StringFlags(IntFlag):
+    RASTER_A1 = 1
+    RASTER_A4 = 2
+    RASTER_A8 = 4
+    RASTER_TOP_DOWN = 8
+
+
+class AlphaFlags(IntFlag):
+    DEST_HAS_ALPHA = 1
+    SRC_SURFACE_HAS_ALPHA = 2
+
+
+@dataclass(frozen=True, slots=True)
+class PathSeg:
+    """A path segment; ``points`` are 28.4 fixed-point (x, y) pairs."""
+
+    flags: int
+    points: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LineAttr:
+    flags: int = 0
+    style: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Glyph:
+    """A raster glyph (A1/A4/A8 rows, stored bottom-up as spice-common reads them)."""
+
+    render_pos: Point
+    glyph_origin: Point
+    width: int
+    height: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class GlyphString:
+    flags: int
+    glyphs: tuple[Glyph, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Transform:
+    """A 2x3 affine matrix in 16.16 fixed point (as pixman_transform rows)."""
+
+    t00: int = 1 << 16
+    t01: int = 0
+    t02: int = 0
+    t10: int = 0
+    t11: int = 1 << 16
+    t12: int = 0

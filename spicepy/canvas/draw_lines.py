@@ -1,0 +1,305 @@
+"""DRAW_STROKE (zero-width lines and Béziers) and DRAW_TEXT (raster glyphs).
+
+Stroke follows canvas_draw_stroke (common/canvas_base.c): path points are 28.4
+fixed point rounded by ``fix_to_int``; Béziers are flattened by the same
+recursive subdivision; every polyline is drawn as X11 zero-width lines
+(``miZeroLine`` in common/lines.c) with CapNotLast, the default thin-line bias
+(octants 2-5 round the other way on ties), one span batch per segment. The
+Bresenham points come from a closed form of the error recurrence (no per-pixel
+loop) and are limited to the surface. Styled (dashed) lines are drawn solid: the
+reference uses miWideDash for them, which we do not reproduce.
+
+Text follows sw_canvas ``canvas_draw_text``: an optional back_area filled with
+the back brush, then the glyph mask (A1 bits MSB-first, A4 high nibble first as
+``nibble << 4``, A8 bytes; rows bottom-up; overlapping glyphs take the max)
+composited OVER with the (opaque) fore brush.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from spicepy.canvas.canvas import Canvas, Clip
+from spicepy.canvas.draw_blend import mul_un8
+from spicepy.canvas.region import Region, make_region
+from spicepy.canvas.rop import SRC_IS_BRUSH, Rop, ropd_to_rop
+from spicepy.canvas.surface import Rect
+from spicepy.canvas.types import (
+    Brush,
+    BrushType,
+    GlyphString,
+    LineAttr,
+    PathFlags,
+    PathSeg,
+    StringFlags,
+)
+from spicepy.errors import CanvasError
+
+__all__ = ["fix_to_int", "flatten_path", "stroke", "text", "zero_line_points"]
+
+Pixels = npt.NDArray[np.uint8]
+Ints = npt.NDArray[np.int64]
+
+#: Octants whose ties round the other way (DEFAULTZEROLINEBIAS: 2, 3, 4, 5).
+_XDEC, _YDEC, _YMAJ = 4, 2, 1
+_BIAS = (
+    (1 << (_YDEC | _YMAJ))
+    | (1 << (_XDEC | _YDEC | _YMAJ))
+    | (1 << (_XDEC | _YDEC))
+    | (1 << _XDEC)
+)
+#: Path limits (a hostile path must not make us subdivide forever).
+MAX_POINTS = 1 << 16
+MAX_BEZIER_DEPTH = 16
+
+
+def fix_to_int(value: int) -> int:
+    """28.4 fixed point to int, rounding .5 down (canvas_base.c ``fix_to_int``)."""
+    return (value >> 4) + (1 if (value & 0x0F) > 8 else 0)
+
+
+def _bezier(
+    out: list[tuple[int, int]],
+    p0: tuple[int, int],
+    p1: tuple[int, int],
+    p2: tuple[int, int],
+    p3: tuple[int, int],
+    depth: int,
+) -> None:
+    def dot(ax: int, ay: int, bx: int, by: int) -> int:
+        return (ax * bx + ay * by) >> 4
+
+    a2 = dot(p1[0] - p0[0], p1[1] - p0[1], p1[0] - p0[0], p1[1] - p0[1])
+    b2 = dot(p3[0] - p0[0], p3[1] - p0[1], p3[0] - p0[0], p3[1] - p0[1])
+    c2 = dot(p2[0] - p3[0], p2[1] - p3[1], p2[0] - p3[0], p2[1] - p3[1])
+    ab = dot(p1[0] - p0[0], p1[1] - p0[1], p3[0] - p0[0], p3[1] - p0[1])
+    cb = dot(p2[0] - p3[0], p2[1] - p3[1], p0[0] - p3[0], p0[1] - p3[1])
+    h1 = (a2 * b2 - ab * ab) >> 3
+    h2 = (c2 * b2 - cb * cb) >> 3
+    if (h1 < b2 and h2 < b2) or depth >= MAX_BEZIER_DEPTH or len(out) > MAX_POINTS:
+        out.append((fix_to_int(p3[0]), fix_to_int(p3[1])))
+        return
+
+    def mid(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+        # C integer division truncates toward zero
+        return (int((a[0] + b[0]) / 2), int((a[1] + b[1]) / 2))
+
+    p01, p12, p23 = mid(p0, p1), mid(p1, p2), mid(p2, p3)
+    p012, p123 = mid(p01, p12), mid(p12, p23)
+    p0123 = mid(p012, p123)
+    _bezier(out, p0, p01, p012, p0123, depth + 1)
+    _bezier(out, p0123, p123, p23, p3, depth + 1)
+
+
+def flatten_path(segments: Sequence[PathSeg]) -> list[list[tuple[int, int]]]:
+    """Integer polylines of a path, as canvas_draw_stroke builds them."""
+    lines: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
+    total = 0
+    for seg in segments:
+        points = list(seg.points)
+        if seg.flags & PathFlags.BEGIN and points:
+            if current:
+                lines.append(current)
+            current = [(fix_to_int(points[0][0]), fix_to_int(points[0][1]))]
+            points = points[1:]
+        if seg.flags & PathFlags.BEZIER:
+            if len(points) % 3 or not current:
+                raise CanvasError("bad Bézier segment")
+            for i in range(0, len(points), 3):
+                x, y = current[-1]
+                _bezier(
+                    current,
+                    (x << 4, y << 4),
+                    points[i],
+                    points[i + 1],
+                    points[i + 2],
+                    0,
+                )
+        else:
+            current.extend((fix_to_int(x), fix_to_int(y)) for x, y in points)
+        if seg.flags & PathFlags.END:
+            if seg.flags & PathFlags.CLOSE and current:
+                current.append(current[0])
+            if current:
+                lines.append(current)
+            current = []
+        total += len(seg.points)
+        if total > MAX_POINTS:
+            raise CanvasError("path has too many points")
+    if current:
+        lines.append(current)
+    return lines
+
+
+def zero_line_points(
+    x1: int, y1: int, x2: int, y2: int, width: int, height: int
+) -> tuple[Ints, Ints]:
+    """Pixels of one miZeroLine segment, endpoint excluded, inside the surface."""
+    adx, ady = abs(x2 - x1), abs(y2 - y1)
+    sx = -1 if x2 < x1 else 1
+    sy = -1 if y2 < y1 else 1
+    octant = (_XDEC if x2 < x1 else 0) | (_YDEC if y2 < y1 else 0)
+    if adx > ady:
+        major, minor, extent = adx, ady, width
+        start, step = x1, sx
+    else:
+        major, minor, extent = ady, adx, height
+        start, step = y1, sy
+        octant |= _YMAJ
+    if major == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    e1 = minor << 1
+    e = e1 - major - ((_BIAS >> octant) & 1)
+    e0 = e - e1
+    # only the iterations whose major coordinate lands inside the surface
+    if step > 0:
+        lo, hi = max(0, -start), min(major, extent - start)
+    else:
+        lo, hi = max(0, start - (extent - 1)), min(major, start + 1)
+    if hi <= lo:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    k = np.arange(lo, hi, dtype=np.int64)
+    # minor steps taken after k iterations: floor((e0 + k*e1 + 2*major) / (2*major))
+    steps = (e0 + k * e1 + 2 * major) // (2 * major)
+    along = start + step * k
+    if adx > ady:
+        return along, y1 + sy * steps
+    return x1 + sx * steps, along
+
+
+def _spans_region(base: Region, xs: Ints, ys: Ints) -> Region | None:
+    inside = (xs >= base.x0) & (xs < base.x1) & (ys >= base.y0) & (ys < base.y1)
+    xs, ys = xs[inside], ys[inside]
+    if xs.size == 0:
+        return None
+    x0, x1 = int(xs.min()), int(xs.max()) + 1
+    y0, y1 = int(ys.min()), int(ys.max()) + 1
+    mask = np.zeros((y1 - y0, x1 - x0), np.bool_)
+    mask[ys - y0, xs - x0] = True
+    if base.mask is not None:
+        mask &= base.mask[y0 - base.y0 : y1 - base.y0, x0 - base.x0 : x1 - base.x0]
+    return Region(x0, y0, x1, y1, mask)
+
+
+def stroke(
+    canvas: Canvas,
+    surface_id: int,
+    bbox: Rect,
+    clip: Clip,
+    path: Sequence[PathSeg],
+    attr: LineAttr,
+    brush: Brush,
+    fore_mode: int,
+    back_mode: int = 0,
+) -> None:
+    """DRAW_STROKE with zero-width (cosmetic) lines."""
+    surface = canvas.surface(surface_id)
+    base = make_region(surface.bounds, bbox, clip)
+    if base is None:
+        if brush.type == BrushType.PATTERN:
+            canvas.touch(brush.pattern)
+        return
+    rop = ropd_to_rop(fore_mode, SRC_IS_BRUSH)
+    for line in flatten_path(path):
+        for (xa, ya), (xb, yb) in zip(line, line[1:], strict=False):
+            xs, ys = zero_line_points(xa, ya, xb, yb, surface.width, surface.height)
+            region = _spans_region(base, xs, ys)
+            if region is None:
+                continue
+            canvas.draw_brush(surface, region, brush, rop)
+            canvas._finish(surface, region)
+
+
+def _glyph_mask(string: GlyphString) -> tuple[int, int, npt.NDArray[np.int32]] | None:
+    if string.flags & StringFlags.RASTER_A1:
+        bpp = 1
+    elif string.flags & StringFlags.RASTER_A4:
+        bpp = 4
+    elif string.flags & StringFlags.RASTER_A8:
+        bpp = 8
+    else:
+        return None  # vector glyphs: unsupported upstream too
+    if not string.glyphs:
+        return None
+    boxes = []
+    for g in string.glyphs:
+        left = g.render_pos.x + g.glyph_origin.x
+        top = g.render_pos.y + g.glyph_origin.y
+        boxes.append((left, top, left + g.width, top + g.height))
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[2] for b in boxes)
+    y1 = max(b[3] for b in boxes)
+    if (x1 - x0) * (y1 - y0) > 1 << 24:
+        raise CanvasError("text extent too large")
+    mask = np.zeros((y1 - y0, x1 - x0), np.int32)
+    for g, (left, top, _, _) in zip(string.glyphs, boxes, strict=True):
+        if g.width == 0 or g.height == 0:
+            continue
+        stride = (g.width * bpp + 7) // 8
+        if len(g.data) < stride * g.height:
+            raise CanvasError("glyph data truncated")
+        rows = np.frombuffer(g.data, np.uint8, stride * g.height).reshape(
+            g.height, stride
+        )
+        rows = rows[::-1]  # canvas_put_glyph_bits reads rows bottom-up
+        if bpp == 1:
+            vals = np.unpackbits(rows, axis=1)[:, : g.width].astype(np.int32) * 255
+        elif bpp == 4:
+            nib = np.stack([rows & 0xF0, (rows << 4) & 0xF0], axis=2)
+            vals = nib.reshape(g.height, -1)[:, : g.width].astype(np.int32)
+        else:
+            vals = rows[:, : g.width].astype(np.int32)
+        view = mask[top - y0 : top - y0 + g.height, left - x0 : left - x0 + g.width]
+        np.maximum(view, vals, out=view)
+    return x0, y0, mask
+
+
+def text(
+    canvas: Canvas,
+    surface_id: int,
+    bbox: Rect,
+    clip: Clip,
+    string: GlyphString,
+    back_area: Rect,
+    fore_brush: Brush,
+    back_brush: Brush,
+    fore_mode: int,
+    back_mode: int,
+) -> None:
+    """DRAW_TEXT (see the module docstring)."""
+    surface = canvas.surface(surface_id)
+    base = make_region(surface.bounds, bbox, clip)
+    if base is None:
+        return
+    if not back_area.is_empty():
+        back = base.intersect(back_area)
+        if back is not None:
+            canvas.draw_brush(surface, back, back_brush, Rop.COPY)
+            canvas._finish(surface, back)
+    got = _glyph_mask(string)
+    if got is None or fore_brush.type == BrushType.NONE:
+        return
+    x0, y0, mask = got
+    h, w = mask.shape
+    region = base.intersect(Rect(x0, y0, x0 + w, y0 + h))
+    if region is None:
+        return
+    m = mask[region.y0 - y0 : region.y1 - y0, region.x0 - x0 : region.x1 - x0]
+    values = canvas.brush_values(fore_brush, region, surface)
+    assert values is not None
+    src = np.broadcast_to(values, (region.height, region.width, 4)).astype(np.int32)
+    src = src.copy()
+    src[..., 3] = 255  # the solid fill is opaque
+    dest = region.view(surface.pixels)
+    ma = m[..., None]
+    out = mul_un8(src, ma) + mul_un8(dest, 255 - ma)
+    result = np.minimum(out, 255).astype(np.uint8)
+    if not surface.has_alpha:
+        result[..., 3] = dest[..., 3]
+    region.write(surface.pixels, result)
+    canvas._finish(surface, region)
