@@ -1,0 +1,341 @@
+"""Video streams: STREAM_CREATE/DATA/DATA_SIZED/CLIP/DESTROY/DESTROY_ALL.
+
+Theory of operation: ``StreamManager`` belongs to one display channel's canvas.
+MJPEG frames are decoded to BGRX (libjpeg-turbo via ``spicepy.codecs.jpeg`` when
+present, else simplejpeg, with the fast IDCT and plain upsampling spice-gtk's
+channel-display-mjpeg.c selects), flipped unless the stream is TOP_DOWN, scaled
+NEAREST to the destination rect and clipped by the stream clip
+(sw_canvas ``canvas_put_image``). Timing is sans-IO: the caller passes the
+session's multimedia time ``now`` (ms). A frame whose mm_time is already past
+is dropped and counted, a future one waits in the ``FrameScheduler`` until
+``run(now)`` reaches it (spice-gtk ``mjpeg_decoder_schedule``); ``now=None``
+shows frames at once (offline replay). ``STREAM_ACTIVATE_REPORT`` turns on the
+``StreamReport`` window that the channel sends as STREAM_REPORT.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from spicepy.canvas.canvas import Canvas, Clip
+from spicepy.canvas.surface import MAX_SURFACE_DIMENSION, Rect
+from spicepy.errors import CanvasError
+
+__all__ = [
+    "FrameScheduler",
+    "MAX_STREAMS",
+    "Stream",
+    "StreamCodec",
+    "StreamManager",
+    "StreamReport",
+    "decode_mjpeg",
+]
+
+log = logging.getLogger(__name__)
+Pixels = npt.NDArray[np.uint8]
+
+#: Stream ids are below 64 (the server's NUM_STREAMS).
+MAX_STREAMS = 64
+#: Frames queued per stream before the oldest is dropped.
+MAX_QUEUED_FRAMES = 64
+#: spice-gtk reports at once after this many consecutive drops.
+DROP_SEQ_LIMIT = 3
+STREAM_TOP_DOWN = 1
+
+
+class StreamCodec(IntEnum):
+    """spice.proto ``enum8 video_codec_type``."""
+
+    MJPEG = 1
+    VP8 = 2
+    H264 = 3
+    VP9 = 4
+    H265 = 5
+
+
+def decode_mjpeg(frame: bytes) -> Pixels:
+    """One MJPEG frame to (h, w, 4) BGRX.
+
+    Raises:
+        CanvasError: undecodable data.
+    """
+    try:
+        from spicepy.codecs import jpeg  # type: ignore[attr-defined]
+
+        pixels = jpeg.decode(frame)
+        return np.ascontiguousarray(pixels, dtype=np.uint8)
+    except ImportError:
+        pass
+    except Exception as exc:  # the codec raises CodecError; anything else is bad data
+        raise CanvasError(f"bad MJPEG frame: {exc}") from exc
+    import simplejpeg
+
+    try:
+        out = simplejpeg.decode_jpeg(
+            frame, colorspace="BGRX", fastdct=True, fastupsample=True
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise CanvasError(f"bad MJPEG frame: {exc}") from exc
+    return np.ascontiguousarray(out, dtype=np.uint8)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamReport:
+    """The body of a STREAM_REPORT (SpiceMsgcDisplayStreamReport)."""
+
+    stream_id: int
+    unique_id: int
+    start_frame_mm_time: int
+    end_frame_mm_time: int
+    num_frames: int
+    num_drops: int
+    last_frame_delay: int
+    audio_delay: int = 0xFFFFFFFF
+
+
+@dataclass(slots=True)
+class _Frame:
+    mm_time: int
+    data: bytes
+    width: int
+    height: int
+    dest: Rect
+
+
+class FrameScheduler:
+    """Frames in arrival order, shown when the clock reaches them; late ones dropped."""
+
+    def __init__(self) -> None:
+        self.queue: deque[_Frame] = deque()
+        self.dropped = 0
+
+    def push(self, frame: _Frame, now: int) -> bool:
+        """Queue a frame; False (and counted) when it is already late."""
+        if self.queue and frame.mm_time < self.queue[-1].mm_time:
+            # time went backwards: spice-gtk drops the queue and starts over
+            self.dropped += len(self.queue)
+            self.queue.clear()
+        if frame.mm_time < now:
+            self.dropped += 1
+            return False
+        if len(self.queue) >= MAX_QUEUED_FRAMES:
+            self.queue.popleft()
+            self.dropped += 1
+        self.queue.append(frame)
+        return True
+
+    def due(self, now: int) -> list[_Frame]:
+        """Frames whose time has come, oldest first."""
+        out = []
+        while self.queue and self.queue[0].mm_time <= now:
+            out.append(self.queue.popleft())
+        return out
+
+    def next_time(self) -> int | None:
+        return self.queue[0].mm_time if self.queue else None
+
+
+@dataclass(slots=True)
+class Stream:
+    """One video stream's state and statistics."""
+
+    stream_id: int
+    surface_id: int
+    flags: int
+    codec: int
+    stream_width: int
+    stream_height: int
+    src_width: int
+    src_height: int
+    dest: Rect
+    clip: Clip
+    scheduler: FrameScheduler = field(default_factory=FrameScheduler)
+    frames_received: int = 0
+    frames_shown: int = 0
+    bytes_received: int = 0
+    report_active: bool = False
+    report_unique_id: int = 0
+    report_max_window: int = 0
+    report_timeout: int = 0
+    report_frames: int = 0
+    report_drops: int = 0
+    report_drop_seq: int = 0
+    report_start_mm: int = 0
+    report_start_now: int = 0
+
+    @property
+    def frames_dropped(self) -> int:
+        return self.scheduler.dropped
+
+
+class StreamManager:
+    """The streams of one display channel, drawing into its canvas."""
+
+    def __init__(self, canvas: Canvas) -> None:
+        self.canvas = canvas
+        self.streams: dict[int, Stream] = {}
+        self.reports: list[StreamReport] = []
+        #: every stream ever created (kept after destroy, for inspect/stats)
+        self.history: list[Stream] = []
+
+    def _get(self, stream_id: int) -> Stream:
+        try:
+            return self.streams[stream_id]
+        except KeyError:
+            raise CanvasError(f"unknown stream {stream_id}") from None
+
+    def create(
+        self,
+        stream_id: int,
+        surface_id: int,
+        flags: int,
+        codec: int,
+        stream_width: int,
+        stream_height: int,
+        src_width: int,
+        src_height: int,
+        dest: Rect,
+        clip: Clip = None,
+    ) -> Stream:
+        """STREAM_CREATE. Raises CanvasError for a bad id, surface or size."""
+        if not 0 <= stream_id < MAX_STREAMS:
+            raise CanvasError(f"stream id {stream_id} out of range")
+        self.canvas.surface(surface_id)
+        for size in (stream_width, stream_height, src_width, src_height):
+            if not 0 <= size <= MAX_SURFACE_DIMENSION:
+                raise CanvasError(f"bad stream size {size}")
+        if stream_id in self.streams:
+            log.warning("stream %d re-created", stream_id)
+        stream = Stream(
+            stream_id,
+            surface_id,
+            flags,
+            codec,
+            stream_width,
+            stream_height,
+            src_width,
+            src_height,
+            dest,
+            clip,
+        )
+        self.streams[stream_id] = stream
+        self.history.append(stream)
+        return stream
+
+    def clip(self, stream_id: int, clip: Clip) -> None:
+        """STREAM_CLIP."""
+        self._get(stream_id).clip = clip
+
+    def destroy(self, stream_id: int) -> None:
+        """STREAM_DESTROY."""
+        self._get(stream_id)
+        del self.streams[stream_id]
+
+    def destroy_all(self) -> None:
+        self.streams.clear()
+
+    def activate_report(
+        self, stream_id: int, unique_id: int, max_window_size: int, timeout_ms: int
+    ) -> None:
+        """STREAM_ACTIVATE_REPORT: start collecting STREAM_REPORT windows."""
+        s = self._get(stream_id)
+        s.report_active = True
+        s.report_unique_id = unique_id
+        s.report_max_window = max_window_size
+        s.report_timeout = timeout_ms
+        s.report_frames = s.report_drops = s.report_drop_seq = 0
+
+    def data(
+        self,
+        stream_id: int,
+        mm_time: int,
+        frame: bytes,
+        now: int | None = None,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        dest: Rect | None = None,
+    ) -> None:
+        """STREAM_DATA (or DATA_SIZED with width/height/dest).
+
+        ``now`` is the session mm time; None shows the frame immediately.
+        """
+        s = self._get(stream_id)
+        s.frames_received += 1
+        s.bytes_received += len(frame)
+        if width is not None and height is not None and dest is not None:
+            s.stream_width, s.stream_height, s.dest = width, height, dest
+        item = _Frame(mm_time, frame, s.stream_width, s.stream_height, s.dest)
+        margin = 0 if now is None else mm_time - now
+        self._report(s, mm_time, margin, now if now is not None else mm_time)
+        if now is None:
+            self._show(s, item)
+            return
+        if s.scheduler.push(item, now):
+            self.run(now)
+
+    def run(self, now: int) -> None:
+        """Show every queued frame whose time has come."""
+        for s in list(self.streams.values()):
+            for item in s.scheduler.due(now):
+                self._show(s, item)
+
+    def next_deadline(self) -> int | None:
+        """The earliest mm time a queued frame waits for (for the timer)."""
+        times = [
+            t
+            for s in self.streams.values()
+            if (t := s.scheduler.next_time()) is not None
+        ]
+        return min(times) if times else None
+
+    def _show(self, s: Stream, item: _Frame) -> None:
+        if s.codec != StreamCodec.MJPEG:
+            log.info("stream %d: codec %d not decoded", s.stream_id, s.codec)
+            return
+        pixels = decode_mjpeg(item.data)
+        if not s.flags & STREAM_TOP_DOWN:
+            pixels = pixels[::-1]
+        self.canvas.put_image(s.surface_id, item.dest, pixels, s.clip)
+        s.frames_shown += 1
+
+    def _report(self, s: Stream, mm_time: int, margin: int, now: int) -> None:
+        if not s.report_active:
+            return
+        if s.report_frames == 0:
+            s.report_start_mm = mm_time
+            s.report_start_now = now
+        s.report_frames += 1
+        if margin < 0:
+            s.report_drops += 1
+            s.report_drop_seq += 1
+        else:
+            s.report_drop_seq = 0
+        if (
+            s.report_frames >= s.report_max_window
+            or now - s.report_start_now >= s.report_timeout
+            or s.report_drop_seq >= DROP_SEQ_LIMIT
+        ):
+            self.reports.append(
+                StreamReport(
+                    s.stream_id,
+                    s.report_unique_id,
+                    s.report_start_mm,
+                    mm_time,
+                    s.report_frames,
+                    s.report_drops,
+                    margin,
+                )
+            )
+            s.report_frames = s.report_drops = s.report_drop_seq = 0
+
+    def take_reports(self) -> list[StreamReport]:
+        """STREAM_REPORT bodies ready to send (and forget them)."""
+        out, self.reports = self.reports, []
+        return out
