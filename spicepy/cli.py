@@ -1,0 +1,202 @@
+"""The ``spicepy`` command line (argparse only; the work happens in the library).
+
+Adding a subcommand: write ``def add_command(sub: Subparsers) -> None`` next to
+your code; it calls ``sub.add_parser(...)`` and ``set_defaults(func=handler)``
+where ``handler(args) -> int`` returns the exit status.  Then list it in
+``COMMANDS`` below as "module:function" (imported lazily, so a slow or missing
+module never breaks the other subcommands).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from spicepy.errors import SpiceError
+
+Subparsers = Any  # argparse._SubParsersAction, which is private
+
+log = logging.getLogger(__name__)
+
+#: "module:function" registrations, in help order.
+COMMANDS: list[str] = [
+    "spicepy.cli:add_screenshot",
+    "spicepy.cli:add_demo",
+    "spicepy.capture.replay:add_command",
+    "spicepy.capture.inspect:add_command",
+]
+
+
+def _fail(message: str, status: int = 1) -> int:
+    print(f"spicepy: error: {message}", file=sys.stderr)
+    return status
+
+
+# -- screenshot ------------------------------------------------------------------
+
+
+def add_screenshot(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "screenshot",
+        help="connect, wait until the screen settles, save the primary surface",
+        description="Connect to a SPICE server, wait until the screen has settled "
+        "and save the primary surface as PNG.",
+    )
+    p.add_argument("uri", help="spice://host:port, spice+tls://host:port, ...")
+    p.add_argument("-o", "--output", required=True, type=Path, help="PNG file to write")
+    p.add_argument("--password", help="SPICE ticket")
+    p.add_argument("--ca-file", type=Path, help="CA certificate (PEM) for TLS")
+    p.add_argument("--host-subject", help='certificate subject, "C=..,O=..,CN=.."')
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    p.add_argument(
+        "--quiet-time",
+        type=float,
+        default=0.5,
+        help="settled = no display update for this long (default 0.5 s)",
+    )
+    p.add_argument(
+        "--when-stdin",
+        action="store_true",
+        help="keep the session open until a line or EOF on stdin",
+    )
+    p.add_argument(
+        "--plain",
+        action="store_true",
+        help="never use TLS (ignore tls-port in the URI)",
+    )
+    p.set_defaults(func=run_screenshot)
+
+
+def _stdin_line(loop: asyncio.AbstractEventLoop) -> asyncio.Future[str]:
+    """A future for the next stdin line, read by a daemon thread (never blocks exit)."""
+    future: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        line = sys.stdin.readline()
+        loop.call_soon_threadsafe(lambda: future.done() or future.set_result(line))
+
+    threading.Thread(target=read, name="spicepy-stdin", daemon=True).start()
+    return future
+
+
+def run_screenshot(args: argparse.Namespace) -> int:
+    from spicepy.client import screenshot
+    from spicepy.session.uri import parse_uri
+
+    try:
+        uri = parse_uri(args.uri)
+    except ValueError as exc:
+        return _fail(str(exc), 2)
+    if args.plain:
+        if uri.port is None and uri.unix_path is None:
+            return _fail("--plain given but the URI has no plain port", 2)
+        uri = type(uri)(uri.host, uri.port, None, uri.unix_path, uri.password)
+
+    async def go() -> tuple[int, int]:
+        trigger = _stdin_line(asyncio.get_running_loop()) if args.when_stdin else None
+        return await screenshot(
+            uri,
+            args.output,
+            password=args.password,
+            ca_file=args.ca_file,
+            host_subject=args.host_subject,
+            timeout=args.timeout,
+            quiet=args.quiet_time,
+            trigger=trigger,
+        )
+
+    try:
+        width, height = asyncio.run(go())
+    except (SpiceError, ValueError, OSError) as exc:
+        return _fail(f"{type(exc).__name__}: {exc}".splitlines()[0])
+    print(f"saved {width}x{height} screenshot to {args.output}")
+    return 0
+
+
+# -- demo ------------------------------------------------------------------------
+
+
+def add_demo(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="start a local Xspice, draw on it, screenshot it with spicepy, compare",
+    )
+    p.add_argument("-o", "--output", type=Path, default=Path("spicepy-demo.png"))
+    p.add_argument(
+        "--compression",
+        default="off",
+        choices=["off", "quic", "lz", "glz", "auto_lz", "auto_glz"],
+        help="Xspice --image-compression (default off)",
+    )
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.set_defaults(func=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from spicepy.testing.demo import run_demo as demo
+
+    try:
+        ok = demo(
+            args.output,
+            compression=args.compression,
+            timeout=args.timeout,
+            report=print,
+        )
+    except (SpiceError, OSError) as exc:
+        return _fail(f"{type(exc).__name__}: {exc}".splitlines()[0])
+    return 0 if ok else 1
+
+
+# -- entry point -------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spicepy", description="SPICE remote-display client and codec tools"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log more (-v info, -vv debug)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for spec in COMMANDS:
+        module_name, func_name = spec.split(":")
+        try:
+            register: Callable[[Subparsers], None] = getattr(
+                importlib.import_module(module_name), func_name
+            )
+        except (ImportError, AttributeError) as exc:
+            log.debug("subcommand %s unavailable: %s", spec, exc)
+            continue
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""One channel's TCP/TLS connection driving one sans-IO channel machine.
+
+Theory of operation: the reader task feeds every chunk it reads to
+``machine.receive_data`` and then *pumps*: it drains ``next_event()`` into the
+session's callback, writes ``data_to_send()`` and re-arms the machine's timer
+with ``loop.call_at``.  Every ``send_*`` call made through ``call()`` pumps too,
+so queued bytes never sit in the machine.  EOF is passed on as
+``receive_data(b"")``.  The first exception (from the machine, the callback or
+the socket) ends the connection and is kept in ``error``; the session decides
+what it means.  The machine never sees the clock: ``now`` is ``loop.time()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from spicepy.errors import ConnectionClosedError, SessionError, SpiceError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ChannelConnection", "ChannelMachine"]
+
+READ_CHUNK = 256 * 1024
+R = TypeVar("R")
+
+
+class ChannelMachine(Protocol):
+    """The STYLE.md surface every spicepy.channels machine offers."""
+
+    def receive_data(self, data: bytes) -> None: ...
+
+    def next_event(self) -> object | None: ...
+
+    def data_to_send(self) -> bytes: ...
+
+    def get_timer(self) -> float | None: ...
+
+    def handle_timer(self, now: float) -> None: ...
+
+
+EventCallback = Callable[["ChannelConnection", object], None]
+
+
+class ChannelConnection:
+    """Pumps bytes between a stream pair and a channel machine.
+
+    Args:
+        name: for logs and error messages, e.g. ``"display:0"``.
+        machine: the sans-IO channel.
+        reader, writer: the open stream.
+        on_event: called synchronously with every event, in order.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        machine: ChannelMachine,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        on_event: EventCallback,
+    ) -> None:
+        self.name = name
+        self.machine = machine
+        self._reader = reader
+        self._writer = writer
+        self._on_event = on_event
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.error: BaseException | None = None
+        self.closed = asyncio.Event()
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    def start(self) -> None:
+        """Flush what the machine queued at construction (its link message); read."""
+        self.pump()
+        self._task = asyncio.create_task(self._read_loop(), name=f"spicepy-{self.name}")
+
+    def call(self, method: Callable[..., R], *args: object, **kwargs: object) -> R:
+        """Call a ``send_*`` method of the machine and flush at once.
+
+        Raises:
+            ConnectionClosedError: the connection is already closed.
+        """
+        if self.closed.is_set():
+            raise ConnectionClosedError(
+                f"{self.name}: channel is closed"
+            ) from self.error
+        result = method(*args, **kwargs)
+        self.pump()
+        return result
+
+    def pump(self) -> None:
+        """Deliver pending events, write pending bytes, re-arm the timer."""
+        try:
+            while (event := self.machine.next_event()) is not None:
+                self._on_event(self, event)
+            data = self.machine.data_to_send()
+            if data and not self._writer.is_closing():
+                self._writer.write(data)
+                self.bytes_out += len(data)
+            self._arm_timer()
+        except Exception as exc:  # kept for the session; the read loop stops
+            self._fail(exc)
+
+    def _arm_timer(self) -> None:
+        when = self.machine.get_timer()
+        if self._timer is not None:
+            if when is not None and self._timer.when() == when:
+                return
+            self._timer.cancel()
+            self._timer = None
+        if when is not None and not self.closed.is_set():
+            self._timer = self._loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        try:
+            self.machine.handle_timer(self._loop.time())
+        except Exception as exc:
+            self._fail(exc)
+            return
+        self.pump()
+
+    async def _read_loop(self) -> None:
+        try:
+            while not self.closed.is_set():
+                data = await self._reader.read(READ_CHUNK)
+                self.bytes_in += len(data)
+                self.machine.receive_data(data)
+                self.pump()
+                if not data:
+                    if self.error is None:
+                        self.error = ConnectionClosedError(
+                            f"{self.name}: server closed the connection"
+                        )
+                    break
+                if self._writer.transport.get_write_buffer_size() > READ_CHUNK:
+                    await self._writer.drain()
+        except asyncio.CancelledError:
+            raise
+        except (ConnectionError, OSError) as exc:
+            self._fail(ConnectionClosedError(f"{self.name}: {exc}"))
+        except SpiceError as exc:
+            self._fail(exc)
+        except Exception as exc:  # a bug in a lower layer: surface it, don't hang
+            log.exception("%s: unexpected error", self.name)
+            self._fail(SessionError(f"{self.name}: internal error: {exc!r}"))
+        finally:
+            self._shutdown()
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+            log.debug("%s: failed: %r", self.name, exc)
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._writer.is_closing():
+            self._writer.close()
+        self.closed.set()
+
+    async def close(self, timeout: float = 2.0) -> None:
+        """Close the socket and stop the reader (idempotent)."""
+        self._shutdown()
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+        try:
+            async with asyncio.timeout(timeout):
+                if task is not None:
+                    await asyncio.gather(task, return_exceptions=True)
+                await self._writer.wait_closed()
+        except (TimeoutError, ConnectionError, OSError):
+            pass

@@ -1,0 +1,151 @@
+"""Key names and US-layout characters -> PC/AT set-1 scancodes.
+
+SPICE's inputs channel carries set-1 scancodes (spice-gtk ``spice_make_scancode``).
+Extended keys (sent on the wire as ``E0 xx``) are written here as ``0x100 | xx``,
+the convention spice-gtk uses internally.
+"""
+
+from __future__ import annotations
+
+EXTENDED = 0x100
+
+_ROWS = {
+    0x02: "1234567890-=",
+    0x10: "qwertyuiop[]",
+    0x1E: "asdfghjkl;'`",
+    0x2C: "zxcvbnm,./",
+}
+_SHIFTED = {
+    "!": "1",
+    "@": "2",
+    "#": "3",
+    "$": "4",
+    "%": "5",
+    "^": "6",
+    "&": "7",
+    "*": "8",
+    "(": "9",
+    ")": "0",
+    "_": "-",
+    "+": "=",
+    "{": "[",
+    "}": "]",
+    ":": ";",
+    '"': "'",
+    "~": "`",
+    "<": ",",
+    ">": ".",
+    "?": "/",
+    "|": "\\",
+}
+
+KEYS: dict[str, int] = {
+    "esc": 0x01,
+    "escape": 0x01,
+    "backspace": 0x0E,
+    "tab": 0x0F,
+    "enter": 0x1C,
+    "return": 0x1C,
+    "ctrl": 0x1D,
+    "lctrl": 0x1D,
+    "shift": 0x2A,
+    "lshift": 0x2A,
+    "backslash": 0x2B,
+    "rshift": 0x36,
+    "kp_multiply": 0x37,
+    "alt": 0x38,
+    "lalt": 0x38,
+    "space": 0x39,
+    "capslock": 0x3A,
+    "numlock": 0x45,
+    "scrolllock": 0x46,
+    "f1": 0x3B,
+    "f2": 0x3C,
+    "f3": 0x3D,
+    "f4": 0x3E,
+    "f5": 0x3F,
+    "f6": 0x40,
+    "f7": 0x41,
+    "f8": 0x42,
+    "f9": 0x43,
+    "f10": 0x44,
+    "f11": 0x57,
+    "f12": 0x58,
+    "kp7": 0x47,
+    "kp8": 0x48,
+    "kp9": 0x49,
+    "kp_minus": 0x4A,
+    "kp4": 0x4B,
+    "kp5": 0x4C,
+    "kp6": 0x4D,
+    "kp_plus": 0x4E,
+    "kp1": 0x4F,
+    "kp2": 0x50,
+    "kp3": 0x51,
+    "kp0": 0x52,
+    "kp_decimal": 0x53,
+    "rctrl": EXTENDED | 0x1D,
+    "ralt": EXTENDED | 0x38,
+    "altgr": EXTENDED | 0x38,
+    "kp_enter": EXTENDED | 0x1C,
+    "kp_divide": EXTENDED | 0x35,
+    "home": EXTENDED | 0x47,
+    "up": EXTENDED | 0x48,
+    "pageup": EXTENDED | 0x49,
+    "left": EXTENDED | 0x4B,
+    "right": EXTENDED | 0x4D,
+    "end": EXTENDED | 0x4F,
+    "down": EXTENDED | 0x50,
+    "pagedown": EXTENDED | 0x51,
+    "insert": EXTENDED | 0x52,
+    "delete": EXTENDED | 0x53,
+    "super": EXTENDED | 0x5B,
+    "lsuper": EXTENDED | 0x5B,
+    "rsuper": EXTENDED | 0x5C,
+    "menu": EXTENDED | 0x5D,
+}
+
+CHARS: dict[str, tuple[int, bool]] = {}
+for _start, _chars in _ROWS.items():
+    for _i, _ch in enumerate(_chars):
+        CHARS[_ch] = (_start + _i, False)
+        if _ch.isalpha():
+            CHARS[_ch.upper()] = (_start + _i, True)
+CHARS["\\"] = (0x2B, False)
+for _sh, _base in _SHIFTED.items():
+    CHARS[_sh] = (CHARS[_base][0], True)
+CHARS.update({" ": (0x39, False), "\n": (0x1C, False), "\t": (0x0F, False)})
+
+
+def key_code(name: str) -> int:
+    """The scancode of a key name ("enter", "f5", "left") or a single character.
+
+    Raises:
+        ValueError: unknown key.
+    """
+    lowered = name.lower()
+    if lowered in KEYS:
+        return KEYS[lowered]
+    if len(name) == 1 and name in CHARS:
+        return CHARS[name][0]
+    raise ValueError(f"unknown key {name!r}")
+
+
+def text_strokes(text: str) -> list[tuple[int, bool]]:
+    """(scancode, needs_shift) per character of ``text`` (US layout).
+
+    Raises:
+        ValueError: a character has no key on a US keyboard.
+    """
+    strokes = []
+    for ch in text:
+        if ch not in CHARS:
+            raise ValueError(f"cannot type {ch!r} on a US keyboard layout")
+        strokes.append(CHARS[ch])
+    return strokes
+
+
+def wire_bytes(code: int, release: bool = False) -> bytes:
+    """The KEY_SCANCODE bytes for one key transition (release sets bit 7)."""
+    low = (code & 0x7F) | (0x80 if release else 0)
+    return bytes((0xE0, low)) if code & EXTENDED else bytes((low,))
