@@ -1,0 +1,29 @@
+"""Type stub of the GLZ fast path (same API as ``_glz_ref``'s two loops)."""
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+def decode_pass(
+    data: bytes | memoryview,
+    pos: int,
+    out: npt.NDArray[np.uint8],
+    gross: int,
+    mode: int,
+    image_id: int,
+    win_head_dist: int,
+    ref_ids: Sequence[int],
+    ref_bufs: Sequence[npt.NDArray[np.uint8]],
+    palette: npt.NDArray[np.uint32] | None = None,
+) -> int: ...
+def compress(
+    keys: npt.NDArray[np.uint32],
+    lits: npt.NDArray[np.uint32],
+    mode: int,
+    htab: npt.NDArray[np.uint32],
+    cur_seg: int,
+    cur_id: int,
+    seg_keys: Sequence[npt.NDArray[np.uint32] | None],
+    seg_ids: Sequence[int],
+) -> bytes: ...

@@ -1,0 +1,668 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""GLZ fast path: the two loops of ``_glz_ref`` (decode_pass, compress) in C.
+
+Same arguments, results and exceptions as the reference twin; see that module
+for the bitstream. Every input read is bounds-checked against the end of the
+stream, every write against the end of the image, and every reference against
+the image it points into.
+"""
+
+import numpy as np
+
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+from spicepy.codecs._common import CodecError
+from spicepy.codecs._glz_ref import GlzMissingImage
+
+# Pass modes (must equal _glz_ref.MODE_*).
+cdef enum:
+    M_RGB32 = 0
+    M_RGB16 = 1
+    M_ALPHA = 2
+    M_PLT8 = 3
+    M_PLT4_LE = 4
+    M_PLT4_BE = 5
+    M_PLT1_LE = 6
+    M_PLT1_BE = 7
+
+cdef enum:
+    MAX_COPY = 32
+    HASH_MASK = (1 << 20) - 1
+    SHORT_DIST = 1 << 12
+    MEDIUM_DIST = 1 << 17
+    LONG_DIST = 1 << 25
+    MAX_IMAGE_DIST = (1 << 24) - 1
+
+# Error codes of the nogil loops.
+cdef enum:
+    E_OK = 0
+    E_TRUNC = 1
+    E_PAST_END = 2
+    E_BEFORE_START = 3
+    E_WINDOW = 4
+    E_BEYOND_REF = 5
+    E_MISSING = 6
+    E_PALETTE = 7
+    E_OVERFLOW = 8
+
+_MESSAGES = {
+    E_TRUNC: "GLZ stream truncated",
+    E_PAST_END: "GLZ match or literals run past the end of the image",
+    E_BEFORE_START: "GLZ match before the start of the image",
+    E_WINDOW: "GLZ reference outside the image window",
+    E_BEYOND_REF: "GLZ reference beyond the referenced image",
+    E_PALETTE: "GLZ palette index beyond the palette",
+    E_OVERFLOW: "GLZ encoder output overflow",
+}
+
+
+cdef struct Ref:
+    uint64_t id
+    const uint8_t* px
+    int64_t npix
+
+
+cdef struct Dec:
+    const uint8_t* data
+    int64_t size
+    int64_t pos
+    uint8_t* out
+    int64_t gross
+    int mode
+    uint64_t image_id
+    uint64_t whd
+    Ref* refs
+    int nrefs
+    const uint32_t* pal
+    int64_t npal
+    uint64_t missing
+
+
+cdef inline const Ref* _find(const Dec* s, uint64_t target) noexcept nogil:
+    """Binary search of the (ascending) reference table."""
+    cdef int lo = 0, hi = s.nrefs - 1, mid
+    while lo <= hi:
+        mid = (lo + hi) >> 1
+        if s.refs[mid].id == target:
+            return &s.refs[mid]
+        if s.refs[mid].id < target:
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return NULL
+
+
+cdef inline uint32_t _plt(const Dec* s, uint32_t idx) noexcept nogil:
+    return s.pal[idx] & 0x00FFFFFF
+
+
+cdef int _decode(Dec* s) noexcept nogil:
+    cdef const uint8_t* ip = s.data + s.pos
+    cdef const uint8_t* iend = s.data + s.size
+    cdef uint32_t* out = <uint32_t*>s.out
+    cdef uint8_t* out8 = s.out
+    cdef int64_t op = 0
+    cdef int64_t gross = s.gross
+    cdef int mode = s.mode
+    cdef int alpha = mode == M_ALPHA
+    cdef int64_t unit = 1
+    cdef int64_t bias = 2
+    cdef int64_t lit_bytes = 1
+    cdef int64_t length, ofs, count, nbytes, i, k
+    cdef uint64_t dist
+    cdef uint32_t ctrl, code, n, v, hi, lo, r, g, b
+    cdef uint32_t* dst
+    cdef const uint32_t* src
+    cdef uint8_t* d8
+    cdef const uint8_t* s8
+    cdef const Ref* ref
+    if mode == M_RGB32:
+        bias = 0
+        lit_bytes = 3
+    elif mode == M_RGB16:
+        bias = 1
+        lit_bytes = 2
+    elif mode == M_PLT4_LE or mode == M_PLT4_BE:
+        unit = 2
+    elif mode == M_PLT1_LE or mode == M_PLT1_BE:
+        unit = 8
+    if ip >= iend:
+        return E_TRUNC
+    ctrl = ip[0]
+    ip += 1
+    while True:
+        if ctrl >= MAX_COPY:
+            length = ctrl >> 5
+            ofs = ctrl & 0x0F
+            if length == 7:  # extended length
+                while True:
+                    if ip >= iend:
+                        return E_TRUNC
+                    code = ip[0]
+                    ip += 1
+                    length += code
+                    if code != 255:
+                        break
+            if iend - ip < 2:
+                return E_TRUNC
+            ofs += <int64_t>ip[0] << 4
+            code = ip[1]
+            ip += 2
+            n = code >> 6
+            if not (ctrl & 0x10):  # short offset: 6 distance bits here
+                if iend - ip < n:
+                    return E_TRUNC
+                dist = code & 0x3F
+                for k in range(n):
+                    dist += <uint64_t>ip[k] << (6 + 8 * k)
+                ip += n
+            else:  # long offset: 5 more offset bits, maybe a very long byte
+                ofs += <int64_t>(code & 0x1F) << 12
+                if iend - ip < n + ((code >> 5) & 1):
+                    return E_TRUNC
+                dist = 0
+                for k in range(n):
+                    dist += <uint64_t>ip[k] << (8 * k)
+                ip += n
+                if code & 0x20:
+                    ofs += <int64_t>ip[0] << 17
+                    ip += 1
+            length += bias
+            if dist == 0:
+                ofs += 1
+            ofs *= unit
+            length *= unit
+            if length > gross - op:
+                return E_PAST_END
+            if dist == 0:
+                if ofs > op:
+                    return E_BEFORE_START
+                if alpha:
+                    d8 = out8 + 4 * op + 3
+                    for i in range(length):
+                        d8[4 * i] = d8[4 * (i - ofs)]
+                else:
+                    dst = out + op
+                    if ofs >= length:
+                        memcpy(dst, dst - ofs, <size_t>length * 4)
+                    elif ofs == 1:  # a run
+                        v = out[op - 1]
+                        for i in range(length):
+                            dst[i] = v
+                    else:
+                        for i in range(length):
+                            dst[i] = dst[i - ofs]
+            else:
+                if dist > s.whd or dist > s.image_id:
+                    return E_WINDOW
+                ref = _find(s, s.image_id - dist)
+                if ref == NULL:
+                    s.missing = s.image_id - dist
+                    return E_MISSING
+                if ofs + length > ref.npix:
+                    return E_BEYOND_REF
+                if alpha:
+                    d8 = out8 + 4 * op + 3
+                    s8 = ref.px + 4 * ofs + 3
+                    for i in range(length):
+                        d8[4 * i] = s8[4 * i]
+                else:
+                    memcpy(out + op, ref.px + 4 * ofs, <size_t>length * 4)
+            op += length
+        else:
+            count = ctrl + 1
+            if count * unit > gross - op:
+                return E_PAST_END
+            nbytes = count * lit_bytes
+            if iend - ip < nbytes:
+                return E_TRUNC
+            dst = out + op
+            if mode == M_RGB32:
+                for i in range(count):
+                    dst[i] = ip[3 * i] | (<uint32_t>ip[3 * i + 1] << 8) | (
+                        <uint32_t>ip[3 * i + 2] << 16)
+            elif mode == M_ALPHA:
+                d8 = out8 + 4 * op + 3
+                for i in range(count):
+                    d8[4 * i] = ip[i]
+            elif mode == M_RGB16:  # x555 -> 888 replicating the top bits (spice-gtk)
+                for i in range(count):
+                    hi = ip[2 * i]
+                    lo = ip[2 * i + 1]
+                    r = (((hi << 1) & 0xF8) | ((hi >> 4) & 7)) & 0xFF
+                    g = ((hi << 6) | (lo >> 2)) & 0xF8
+                    g |= g >> 5
+                    b = ((lo << 3) | ((lo >> 2) & 7)) & 0xFF
+                    dst[i] = b | (g << 8) | (r << 16)
+            elif mode == M_PLT8:
+                for i in range(count):
+                    if ip[i] >= s.npal:
+                        return E_PALETTE
+                    dst[i] = _plt(s, ip[i])
+            elif mode == M_PLT4_LE:
+                for i in range(count):
+                    dst[2 * i] = _plt(s, (ip[i] & 15) % s.npal)
+                    dst[2 * i + 1] = _plt(s, (ip[i] >> 4) % s.npal)
+            elif mode == M_PLT4_BE:
+                for i in range(count):
+                    dst[2 * i] = _plt(s, (ip[i] >> 4) % s.npal)
+                    dst[2 * i + 1] = _plt(s, (ip[i] & 15) % s.npal)
+            else:
+                for i in range(count):
+                    for k in range(8):
+                        if mode == M_PLT1_LE:
+                            v = (ip[i] >> k) & 1
+                        else:
+                            v = (ip[i] >> (7 - k)) & 1
+                        dst[8 * i + k] = _plt(s, v)
+            ip += nbytes
+            op += count * unit
+        if op >= gross:
+            break
+        if ip >= iend:
+            return E_TRUNC
+        ctrl = ip[0]
+        ip += 1
+    s.pos = ip - s.data
+    return E_OK
+
+
+def decode_pass(data, Py_ssize_t pos, out, Py_ssize_t gross, int mode, image_id,
+                win_head_dist, ref_ids, ref_bufs, palette=None):
+    """See ``_glz_ref.decode_pass``."""
+    cdef const uint8_t[::1] src = data
+    cdef uint8_t[::1] dst = out
+    cdef const uint32_t[::1] pal
+    cdef const uint8_t[::1] rb
+    cdef Dec s
+    cdef int err, i
+    cdef Py_ssize_t nrefs = len(ref_ids)
+    if dst.shape[0] < gross * 4:
+        raise ValueError("output buffer too small")
+    if pos < 0 or pos > src.shape[0]:
+        raise CodecError("GLZ stream truncated")
+    s.data = &src[0] if src.shape[0] else NULL
+    s.size = src.shape[0]
+    s.pos = pos
+    s.out = &dst[0]
+    s.gross = gross
+    s.mode = mode
+    s.image_id = image_id
+    s.whd = win_head_dist
+    s.missing = 0
+    s.pal = NULL
+    s.npal = 0
+    if mode >= M_PLT8:
+        if palette is None:
+            raise CodecError("GLZ palette image without a palette")
+        pal = palette
+        s.npal = pal.shape[0]
+        if (s.npal == 0 and mode != M_PLT8) or (s.npal < 2 and mode >= M_PLT1_LE):
+            raise CodecError("GLZ palette too short for the image type")
+        if s.npal:
+            s.pal = &pal[0]
+    if s.size == 0:
+        raise CodecError("GLZ stream truncated")
+    s.refs = <Ref*>malloc(sizeof(Ref) * (nrefs + 1))
+    if s.refs == NULL:
+        raise MemoryError()
+    try:
+        s.nrefs = nrefs
+        for i in range(nrefs):
+            rb = ref_bufs[i]
+            s.refs[i].id = ref_ids[i]
+            s.refs[i].px = &rb[0] if rb.shape[0] else NULL
+            s.refs[i].npix = rb.shape[0] // 4
+        with nogil:
+            err = _decode(&s)
+    finally:
+        free(s.refs)
+    if err == E_MISSING:
+        raise GlzMissingImage(s.missing)
+    if err != E_OK:
+        raise CodecError(_MESSAGES[err])
+    return s.pos
+
+
+# --------------------------------------------------------------------------- encoder
+
+
+cdef struct Enc:
+    const uint32_t* keys
+    const uint32_t* lits
+    int64_t n
+    int mode
+    uint32_t* htab
+    uint32_t cur_seg
+    uint64_t cur_id
+    const uint32_t** seg_keys
+    int64_t* seg_len
+    uint64_t* seg_ids
+    uint32_t nsegs
+    uint8_t* out
+    uint8_t* oend
+    uint8_t* o
+    uint8_t* last_copy
+    int min_match
+    int max_ref_encode
+    int size_div
+    int bias
+
+
+cdef inline uint32_t _hash(const Enc* e, int64_t i) noexcept nogil:
+    cdef uint32_t h = 5381, v
+    cdef int j
+    cdef const uint32_t* p = e.keys + i
+    if e.mode == M_RGB32:
+        for j in range(3):
+            v = p[j]
+            h = ((h << 5) + h) ^ ((v >> 16) & 255)
+            h = ((h << 5) + h) ^ ((v >> 8) & 255)
+            h = ((h << 5) + h) ^ (v & 255)
+    elif e.mode == M_RGB16:
+        for j in range(3):
+            v = p[j]
+            h = ((h << 5) + h) ^ (v & 255)
+            h = ((h << 5) + h) ^ ((v >> 8) & 0x7F)
+    else:
+        for j in range(3):
+            h = ((h << 5) + h) ^ p[j]
+    return h & HASH_MASK
+
+
+cdef inline void _update_hash(Enc* e, int64_t i) noexcept nogil:
+    cdef uint32_t h = _hash(e, i)
+    e.htab[2 * h] = e.cur_seg
+    e.htab[2 * h + 1] = <uint32_t>i
+
+
+cdef inline void _literal(Enc* e, int64_t i) noexcept nogil:
+    cdef uint32_t v = e.lits[i]
+    cdef uint8_t* o = e.o
+    if e.mode == M_RGB32:
+        o[0] = v & 255
+        o[1] = (v >> 8) & 255
+        o[2] = (v >> 16) & 255
+        e.o = o + 3
+    elif e.mode == M_RGB16:
+        o[0] = (v >> 8) & 255
+        o[1] = v & 255
+        e.o = o + 2
+    else:
+        o[0] = v & 255
+        e.o = o + 1
+
+
+cdef inline void _copy_count(Enc* e) noexcept nogil:
+    e.last_copy = e.o
+    e.o[0] = MAX_COPY - 1
+    e.o += 1
+
+
+cdef inline int _ref_size(uint64_t image_dist, int64_t pix_dist) noexcept nogil:
+    cdef int size
+    if pix_dist < SHORT_DIST:
+        if image_dist < (1 << 6):
+            return 3
+        if image_dist < (1 << 14):
+            return 4
+        return 5 if image_dist < (1 << 22) else 6
+    if image_dist == 0:
+        size = 3
+    elif image_dist < (1 << 8):
+        size = 4
+    elif image_dist < (1 << 16):
+        size = 5
+    else:
+        size = 6
+    return size + (pix_dist >= MEDIUM_DIST)
+
+
+cdef inline void _match(Enc* e, uint64_t d, int64_t pix, int64_t length) noexcept nogil:
+    cdef uint8_t* o = e.o
+    cdef uint32_t long_bit = 16 if pix >= SHORT_DIST else 0
+    cdef uint32_t top
+    if length < 7:
+        o[0] = <uint8_t>((length << 5) + long_bit + (pix & 0x0F))
+        o += 1
+    else:
+        o[0] = <uint8_t>((7 << 5) + long_bit + (pix & 0x0F))
+        o += 1
+        length -= 7
+        while length >= 255:
+            o[0] = 255
+            o += 1
+            length -= 255
+        o[0] = <uint8_t>length
+        o += 1
+    o[0] = (pix >> 4) & 255
+    o += 1
+    if pix < SHORT_DIST:
+        if d < (1 << 6):
+            o[0] = d & 0x3F
+            o += 1
+        elif d < (1 << 14):
+            o[0] = 0x40 + (d & 0x3F)
+            o[1] = (d >> 6) & 255
+            o += 2
+        elif d < (1 << 22):
+            o[0] = 0x80 + (d & 0x3F)
+            o[1] = (d >> 6) & 255
+            o[2] = (d >> 14) & 255
+            o += 3
+        else:
+            o[0] = 0xC0 + (d & 0x3F)
+            o[1] = (d >> 6) & 255
+            o[2] = (d >> 14) & 255
+            o[3] = (d >> 22) & 255
+            o += 4
+    else:
+        top = (32 if pix >= MEDIUM_DIST else 0) + ((pix >> 12) & 31)
+        if d == 0:
+            o[0] = top
+            o += 1
+        elif d < (1 << 8):
+            o[0] = top + 0x40
+            o[1] = d & 255
+            o += 2
+        elif d < (1 << 16):
+            o[0] = top + 0x80
+            o[1] = d & 255
+            o[2] = (d >> 8) & 255
+            o += 3
+        else:
+            o[0] = top + 0xC0
+            o[1] = d & 255
+            o[2] = (d >> 8) & 255
+            o[3] = (d >> 16) & 255
+            o += 4
+        if pix >= MEDIUM_DIST:
+            o[0] = (pix >> 17) & 255
+            o += 1
+    e.o = o
+
+
+cdef inline int64_t _do_match(Enc* e, uint32_t seg, int64_t ref, int64_t ip,
+                              int64_t ip_limit, uint64_t* o_image_dist,
+                              int64_t* o_pix_dist) noexcept nogil:
+    """glz-encode.tmpl.c do_match: length of the match at ``ref``, 0 if none."""
+    cdef const uint32_t* rk = e.seg_keys[seg]
+    cdef int64_t ref_limit = e.seg_len[seg]
+    cdef const uint32_t* k = e.keys
+    cdef int j
+    cdef uint64_t image_dist
+    cdef int64_t pix_dist, t_ip, t_ref, length
+    if ref > ref_limit - e.min_match:
+        return 0
+    for j in range(e.min_match):
+        if rk[ref + j] != k[ip + j]:
+            return 0
+    image_dist = e.cur_id - e.seg_ids[seg]
+    pix_dist = ip - ref if image_dist == 0 else ref
+    if pix_dist <= 0 or pix_dist >= LONG_DIST or image_dist > MAX_IMAGE_DIST:
+        return 0
+    t_ip = ip + e.min_match
+    t_ref = ref + e.min_match
+    while t_ip < ip_limit and t_ref < ref_limit and rk[t_ref] == k[t_ip]:
+        t_ip += 1
+        t_ref += 1
+    length = t_ip - ip
+    if length <= e.max_ref_encode and length < _ref_size(image_dist, pix_dist) // e.size_div + 1:
+        return 0
+    o_image_dist[0] = image_dist
+    o_pix_dist[0] = pix_dist
+    return length
+
+
+cdef int _compress(Enc* e) noexcept nogil:
+    cdef const uint32_t* k = e.keys
+    cdef int64_t n = e.n
+    cdef int64_t ip, anchor, length, i, ip_bound, ip_limit
+    cdef int64_t pix_dist = 0
+    cdef uint64_t image_dist = 0
+    cdef uint32_t x, h, seg
+    cdef int copy
+    if n < 4:  # tiny images are one literal run
+        if n:
+            e.o[0] = <uint8_t>(n - 1)
+            e.o += 1
+            for i in range(n):
+                _literal(e, i)
+        return E_OK
+    _copy_count(e)
+    _update_hash(e, 0)
+    _literal(e, 0)
+    _literal(e, 1)
+    copy = 2
+    ip = 2
+    ip_bound = n - 2
+    ip_limit = n - 6
+    while ip < ip_limit:
+        if e.oend - e.o < 64:
+            return E_OVERFLOW
+        anchor = ip
+        length = 0
+        if k[ip - 1] == k[ip] and k[ip] == k[ip + 1] and k[ip + 1] == k[ip + 2]:
+            x = k[ip + 2]  # a run: match at distance 1
+            pix_dist = 1
+            image_dist = 0
+            ip += 3
+            length = 3
+            while ip < ip_bound:
+                ip += 1
+                if k[ip - 1] != x:
+                    break
+                length += 1
+        else:
+            h = _hash(e, ip)
+            seg = e.htab[2 * h]
+            if seg < e.nsegs and e.seg_keys[seg] != NULL:
+                length = _do_match(e, seg, e.htab[2 * h + 1], ip, ip_bound,
+                                   &image_dist, &pix_dist)
+            e.htab[2 * h] = e.cur_seg
+            e.htab[2 * h + 1] = <uint32_t>anchor
+            if length == 0:
+                _literal(e, anchor)
+                ip = anchor + 1
+                copy += 1
+                if copy == MAX_COPY:
+                    copy = 0
+                    _copy_count(e)
+                continue
+        if image_dist == 0:
+            pix_dist -= 1  # distance is biased by one
+        if copy:
+            e.last_copy[0] = copy - 1
+        else:
+            e.o -= 1  # drop the unused literal count
+        copy = 0
+        ip = anchor + length - 2
+        if e.oend - e.o < 16 + length // 255:
+            return E_OVERFLOW
+        _match(e, image_dist, pix_dist, length - e.bias)
+        if ip > anchor:
+            _update_hash(e, ip)
+        ip += 1
+        if ip > anchor:
+            _update_hash(e, ip)
+        ip += 1
+        _copy_count(e)
+    while ip <= ip_bound + 1:  # the tail is always literal
+        if e.oend - e.o < 8:
+            return E_OVERFLOW
+        _literal(e, ip)
+        ip += 1
+        copy += 1
+        if copy == MAX_COPY:
+            copy = 0
+            _copy_count(e)
+    if copy:
+        e.last_copy[0] = copy - 1
+    else:
+        e.o -= 1
+    return E_OK
+
+
+def compress(keys, lits, int mode, htab, Py_ssize_t cur_seg, cur_id, seg_keys, seg_ids):
+    """See ``_glz_ref.compress``."""
+    cdef const uint32_t[::1] kv = keys
+    cdef const uint32_t[::1] lv = lits
+    cdef uint32_t[::1] hv = htab
+    cdef const uint32_t[::1] sk
+    cdef Enc e
+    cdef Py_ssize_t nsegs = len(seg_keys)
+    cdef Py_ssize_t i, cap
+    cdef int err
+    cdef int lit_bytes = 3 if mode == M_RGB32 else (2 if mode == M_RGB16 else 1)
+    if lv.shape[0] != kv.shape[0] or hv.shape[0] != 2 * (HASH_MASK + 1):
+        raise ValueError("bad compress arguments")
+    if not 0 <= cur_seg < nsegs or seg_keys[cur_seg] is None:
+        raise ValueError("current segment must hold the image keys")
+    e.n = kv.shape[0]
+    e.keys = &kv[0] if e.n else NULL
+    e.lits = &lv[0] if e.n else NULL
+    e.mode = mode
+    e.htab = &hv[0]
+    e.cur_seg = cur_seg
+    e.cur_id = cur_id
+    e.nsegs = nsegs
+    e.min_match = 2 if mode <= M_RGB16 else 4
+    e.max_ref_encode = 2 if mode == M_RGB32 else (3 if mode == M_RGB16 else 7)
+    e.size_div = 3 if mode == M_RGB32 else (2 if mode == M_RGB16 else 1)
+    e.bias = 0 if mode == M_RGB32 else (1 if mode == M_RGB16 else 2)
+    cap = e.n * lit_bytes + e.n // 16 + 256
+    buf = np.empty(cap, np.uint8)
+    cdef uint8_t[::1] bv = buf
+    e.out = &bv[0]
+    e.o = e.out
+    e.oend = e.out + cap
+    e.last_copy = e.out
+    e.seg_keys = <const uint32_t**>malloc(sizeof(uint32_t*) * (nsegs + 1))
+    e.seg_len = <int64_t*>malloc(sizeof(int64_t) * (nsegs + 1))
+    e.seg_ids = <uint64_t*>malloc(sizeof(uint64_t) * (nsegs + 1))
+    try:
+        if e.seg_keys == NULL or e.seg_len == NULL or e.seg_ids == NULL:
+            raise MemoryError()
+        for i in range(nsegs):
+            obj = seg_keys[i]
+            e.seg_ids[i] = seg_ids[i]
+            if obj is None:
+                e.seg_keys[i] = NULL
+                e.seg_len[i] = 0
+            else:
+                sk = obj
+                e.seg_len[i] = sk.shape[0]
+                e.seg_keys[i] = &sk[0] if sk.shape[0] else NULL
+        e.seg_keys[cur_seg] = e.keys
+        e.seg_len[cur_seg] = e.n
+        with nogil:
+            err = _compress(&e)
+    finally:
+        free(e.seg_keys)
+        free(e.seg_len)
+        free(e.seg_ids)
+    if err != E_OK:
+        raise CodecError(_MESSAGES[err])
+    return bytes(buf[: e.o - e.out])

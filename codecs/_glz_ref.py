@@ -1,0 +1,497 @@
+"""GLZ reference twin: readable pure Python + numpy.
+
+GLZ is SPICE's "global" LZ: an LZ77 variant (FastLZ family) whose matches may
+point into earlier images kept in a window shared by client and server.
+Facts come from spice-gtk ``src/decode-glz-tmpl.c`` (client decoder) and
+spice server ``server/glz-encode.tmpl.c``, ``glz-encode-match.tmpl.c`` and
+``glz-encoder-dict.c`` (server encoder). This module holds only the two
+per-pass loops; ``glz.py`` parses headers and keeps the dictionaries, and the
+Cython twin ``_glz.pyx`` implements exactly the same two functions.
+
+Stream body (after the 33-byte header), one op per control byte ``c``:
+
+* ``c < 32``: ``c + 1`` literal pixels follow (3 bytes B,G,R for RGB24/32,
+  2 bytes big-endian x555 for RGB16, 1 byte for alpha and palette types).
+* ``c >= 32``: a match. ``len = c >> 5`` (7 means "add following bytes while
+  they are 255"); pixel offset bits 0..3 from ``c``, bit 4 of ``c`` marks a long
+  offset; next byte = offset bits 4..11; next byte: top 2 bits = number of
+  image-distance bytes that follow. Short offsets: low 6 bits = distance bits
+  0..5, extra bytes add bits 6, 14, 22. Long offsets: bit 5 = very long, low 5
+  bits = offset bits 12..16, extra bytes are distance bits 0, 8, 16, then (very
+  long) one byte of offset bits 17..24. ``len`` is biased by 0 (RGB24/32), 1
+  (RGB16) or 2 (alpha, palette). Distance 0: copy from ``offset + 1`` pixels
+  back in this image (overlap = run). Otherwise copy from absolute pixel
+  ``offset`` of image ``id - distance``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from spicepy.codecs._common import CodecError
+
+__all__ = [
+    "GlzMissingImage",
+    "MODE_RGB32",
+    "MODE_RGB16",
+    "MODE_ALPHA",
+    "MODE_PLT8",
+    "MODE_PLT4_LE",
+    "MODE_PLT4_BE",
+    "MODE_PLT1_LE",
+    "MODE_PLT1_BE",
+    "HASH_SIZE",
+    "decode_pass",
+    "compress",
+]
+
+U8 = npt.NDArray[np.uint8]
+U32 = npt.NDArray[np.uint32]
+
+
+class GlzMissingImage(CodecError):
+    """A GLZ stream refers to an image that is not in the dictionary.
+
+    ``image_id`` is the missing image. ``expired`` is True when that image was
+    already released from the window (waiting for it is pointless); False when
+    it may still arrive (another display channel has not delivered it yet).
+    """
+
+    def __init__(self, image_id: int, expired: bool = False) -> None:
+        state = "was released from" if expired else "is not (yet) in"
+        super().__init__(f"GLZ image {image_id} {state} the dictionary")
+        self.image_id = image_id
+        self.expired = expired
+
+
+# Pass modes: how literals are coded and how lengths/offsets are biased.
+MODE_RGB32 = 0  # RGB24, RGB32 and the colour pass of RGBA: 3 literal bytes B,G,R
+MODE_RGB16 = 1  # 2 literal bytes, big-endian x555
+MODE_ALPHA = 2  # second pass of RGBA: 1 byte, into the X/A byte of each pixel
+MODE_PLT8 = 3
+MODE_PLT4_LE = 4
+MODE_PLT4_BE = 5
+MODE_PLT1_LE = 6
+MODE_PLT1_BE = 7
+
+# Pixels that one coded unit (literal byte / length / offset) stands for.
+_PIXELS_PER_UNIT = {MODE_PLT4_LE: 2, MODE_PLT4_BE: 2, MODE_PLT1_LE: 8, MODE_PLT1_BE: 8}
+# Match length bias (decode-glz-tmpl.c "fixing bias").
+_LEN_BIAS = {MODE_RGB32: 0, MODE_RGB16: 1}  # every other mode: 2
+
+MAX_COPY = 32
+HASH_SIZE_LOG = 20  # glz-encoder-priv.h, non-chained hash
+HASH_SIZE = 1 << HASH_SIZE_LOG
+HASH_MASK = HASH_SIZE - 1
+MAX_PIXEL_SHORT_DISTANCE = 1 << 12
+MAX_PIXEL_MEDIUM_DISTANCE = 1 << 17
+MAX_PIXEL_LONG_DISTANCE = 1 << 25
+MAX_IMAGE_DIST = (1 << 24) - 1
+
+
+# --------------------------------------------------------------------------- decoder
+
+
+def _read(data: bytes | memoryview, pos: int) -> int:
+    if pos >= len(data):
+        raise CodecError("GLZ stream truncated")
+    return data[pos]
+
+
+def _expand_rgb16(b: U8) -> U32:
+    """x555 big-endian pairs -> 0x00RRGGBB, replicating the top bits as spice-gtk."""
+    hi = b[0::2].astype(np.uint32)
+    lo = b[1::2].astype(np.uint32)
+    r = (((hi << 1) & 0xF8) | ((hi >> 4) & 7)) & 0xFF
+    g = ((hi << 6) | (lo >> 2)) & 0xF8
+    g |= g >> 5
+    bl = ((lo << 3) | ((lo >> 2) & 7)) & 0xFF
+    return np.asarray(bl | (g << 8) | (r << 16), dtype=np.uint32)
+
+
+def _literals(mode: int, raw: U8, palette: U32 | None) -> U32 | U8:
+    """Decode the literal bytes of one copy op into output pixels (or alpha bytes)."""
+    if mode == MODE_RGB32:
+        t = raw.reshape(-1, 3).astype(np.uint32)
+        return np.asarray(t[:, 0] | (t[:, 1] << 8) | (t[:, 2] << 16), dtype=np.uint32)
+    if mode == MODE_RGB16:
+        return _expand_rgb16(raw)
+    if mode == MODE_ALPHA:
+        return raw
+    if palette is None:
+        raise CodecError("GLZ palette image without a palette")
+    n = len(palette)
+    ents = palette & 0x00FFFFFF  # COPY_PLT_ENTRY keeps B, G, R and writes pad 0
+    if mode == MODE_PLT8:
+        if raw.size and int(raw.max()) >= n:
+            raise CodecError("GLZ palette index beyond the palette")
+        return np.asarray(ents[raw], dtype=np.uint32)
+    if mode in (MODE_PLT4_LE, MODE_PLT4_BE):
+        if n == 0:
+            raise CodecError("GLZ palette image with an empty palette")
+        first, second = (raw & 15, raw >> 4) if mode == MODE_PLT4_LE else (raw >> 4, raw & 15)
+        idx = np.stack([first, second], axis=1).reshape(-1) % n  # upstream takes % num_ents
+        return np.asarray(ents[idx], dtype=np.uint32)
+    if n < 2:
+        raise CodecError("GLZ 1-bit image needs a palette of 2 entries")
+    order = "little" if mode == MODE_PLT1_LE else "big"
+    bits = np.unpackbits(raw, bitorder=order)
+    return np.asarray(np.where(bits == 1, ents[1], ents[0]), dtype=np.uint32)
+
+
+def _plane(buf: U8, mode: int) -> U32 | U8:
+    """The view a pass writes: whole 32-bit pixels, or only their 4th byte."""
+    if mode == MODE_ALPHA:
+        return buf[3::4]
+    return buf.view(np.uint32)
+
+
+def decode_pass(
+    data: bytes | memoryview,
+    pos: int,
+    out: U8,
+    gross: int,
+    mode: int,
+    image_id: int,
+    win_head_dist: int,
+    ref_ids: Sequence[int],
+    ref_bufs: Sequence[U8],
+    palette: U32 | None = None,
+) -> int:
+    """Decode one GLZ pass of ``gross`` pixels into ``out``; return the new position.
+
+    Args:
+        data: the whole stream; ``pos`` is where this pass starts.
+        out: C-contiguous uint8 buffer of ``gross * 4`` bytes (32-bit pixels).
+        mode: one of the ``MODE_*`` constants.
+        image_id, win_head_dist: from the header; references reach back at most
+            ``win_head_dist`` images.
+        ref_ids, ref_bufs: earlier images available for reference (ids sorted
+            ascending), each a flat uint8 buffer of 32-bit pixels.
+        palette: uint32 0x00RRGGBB entries for the palette modes.
+
+    Raises:
+        CodecError: corrupt stream (truncated, offsets out of range, ...).
+        GlzMissingImage: a reference to an image not in ``ref_ids``.
+    """
+    if out.size < gross * 4:
+        raise ValueError("output buffer too small")
+    dst = _plane(out, mode)
+    unit = _PIXELS_PER_UNIT.get(mode, 1)
+    bias = _LEN_BIAS.get(mode, 2)
+    lit_bytes = {MODE_RGB32: 3, MODE_RGB16: 2}.get(mode, 1)
+    refs = dict(zip(ref_ids, ref_bufs, strict=True))
+    view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
+    op = 0
+    ctrl = _read(view, pos)
+    pos += 1
+    while True:
+        if ctrl >= MAX_COPY:
+            length = ctrl >> 5
+            long_ofs = (ctrl >> 4) & 1
+            ofs = ctrl & 0x0F
+            if length == 7:  # extended length: add bytes while they are 255
+                while True:
+                    code = _read(view, pos)
+                    pos += 1
+                    length += code
+                    if code != 255:
+                        break
+            ofs += _read(view, pos) << 4
+            code = _read(view, pos + 1)
+            pos += 2
+            n_dist = code >> 6
+            if not long_ofs:
+                dist = code & 0x3F
+                for i in range(n_dist):
+                    dist += _read(view, pos) << (6 + 8 * i)
+                    pos += 1
+            else:
+                very_long = (code >> 5) & 1
+                ofs += (code & 0x1F) << 12
+                dist = 0
+                for i in range(n_dist):
+                    dist += _read(view, pos) << (8 * i)
+                    pos += 1
+                if very_long:
+                    ofs += _read(view, pos) << 17
+                    pos += 1
+            length += bias
+            if dist == 0:
+                ofs += 1
+            ofs *= unit
+            length *= unit
+            if op + length > gross:
+                raise CodecError("GLZ match runs past the end of the image")
+            if dist == 0:
+                if ofs > op:
+                    raise CodecError("GLZ match before the start of the image")
+                ref = op - ofs
+                if ofs >= length:
+                    dst[op : op + length] = dst[ref : ref + length]
+                else:  # overlapping copy repeats the last ``ofs`` pixels
+                    reps = -(-length // ofs)
+                    dst[op : op + length] = np.tile(dst[ref:op], reps)[:length]
+            else:
+                if dist > win_head_dist or dist > image_id:
+                    raise CodecError("GLZ reference outside the image window")
+                other = refs.get(image_id - dist)
+                if other is None:
+                    raise GlzMissingImage(image_id - dist)
+                src = _plane(other, mode)
+                if ofs + length > len(src):
+                    raise CodecError("GLZ reference beyond the referenced image")
+                dst[op : op + length] = src[ofs : ofs + length]
+            op += length
+        else:
+            count = ctrl + 1
+            if op + count * unit > gross:
+                raise CodecError("GLZ literals run past the end of the image")
+            nbytes = count * lit_bytes
+            if pos + nbytes > len(view):
+                raise CodecError("GLZ stream truncated")
+            raw = np.frombuffer(view, np.uint8, nbytes, pos)
+            pos += nbytes
+            dst[op : op + count * unit] = _literals(mode, raw, palette)
+            op += count * unit
+        if op >= gross:
+            return pos
+        ctrl = _read(view, pos)
+        pos += 1
+
+
+# --------------------------------------------------------------------------- encoder
+# A line-by-line port of the server's algorithm (single-entry hash of 2^20
+# (segment, pixel) pairs shared by every image in the window, run detection,
+# greedy matching), so the output matches the server's byte for byte. Each
+# image is one segment; segment indices are handed out by glz.Encoder.
+# ``keys`` are the pixels with the bits the pass ignores masked off.
+
+
+def _hash(mode: int, k: U32, i: int) -> int:
+    h = 5381
+    if mode == MODE_RGB32:
+        for j in range(3):
+            v = int(k[i + j])
+            for c in ((v >> 16) & 255, (v >> 8) & 255, v & 255):  # r, g, b
+                h = (((h << 5) + h) ^ c) & 0xFFFFFFFF
+    elif mode == MODE_RGB16:
+        for j in range(3):
+            v = int(k[i + j])
+            for c in (v & 255, (v >> 8) & 0x7F):
+                h = (((h << 5) + h) ^ c) & 0xFFFFFFFF
+    else:
+        for j in range(3):
+            h = (((h << 5) + h) ^ int(k[i + j])) & 0xFFFFFFFF
+    return h & HASH_MASK
+
+
+def _ref_size(image_dist: int, pix_dist: int) -> int:
+    """get_encode_ref_size: bytes a match costs apart from its length."""
+    if pix_dist < MAX_PIXEL_SHORT_DISTANCE:
+        if image_dist < 1 << 6:
+            return 3
+        if image_dist < 1 << 14:
+            return 4
+        return 5 if image_dist < 1 << 22 else 6
+    if image_dist == 0:
+        size = 3
+    elif image_dist < 1 << 8:
+        size = 4
+    elif image_dist < 1 << 16:
+        size = 5
+    else:
+        size = 6
+    return size + (pix_dist >= MAX_PIXEL_MEDIUM_DISTANCE)
+
+
+def _encode_match(out: bytearray, image_dist: int, pix_dist: int, length: int) -> None:
+    long_bit = 16 if pix_dist >= MAX_PIXEL_SHORT_DISTANCE else 0
+    if length < 7:
+        out.append((length << 5) + long_bit + (pix_dist & 0x0F))
+    else:
+        out.append((7 << 5) + long_bit + (pix_dist & 0x0F))
+        length -= 7
+        while length >= 255:
+            out.append(255)
+            length -= 255
+        out.append(length)
+    out.append((pix_dist >> 4) & 255)
+    d = image_dist
+    if pix_dist < MAX_PIXEL_SHORT_DISTANCE:
+        if d < 1 << 6:
+            out.append(d & 0x3F)
+        elif d < 1 << 14:
+            out += bytes((0x40 + (d & 0x3F), (d >> 6) & 255))
+        elif d < 1 << 22:
+            out += bytes((0x80 + (d & 0x3F), (d >> 6) & 255, (d >> 14) & 255))
+        else:
+            out += bytes(
+                (0xC0 + (d & 0x3F), (d >> 6) & 255, (d >> 14) & 255, (d >> 22) & 255)
+            )
+        return
+    very_long = 32 if pix_dist >= MAX_PIXEL_MEDIUM_DISTANCE else 0
+    top = very_long + ((pix_dist >> 12) & 31)
+    if d == 0:
+        out.append(top)
+    elif d < 1 << 8:
+        out += bytes((top + 0x40, d & 255))
+    elif d < 1 << 16:
+        out += bytes((top + 0x80, d & 255, (d >> 8) & 255))
+    else:
+        out += bytes((top + 0xC0, d & 255, (d >> 8) & 255, (d >> 16) & 255))
+    if very_long:
+        out.append((pix_dist >> 17) & 255)
+
+
+def _emit_literal(out: bytearray, mode: int, lits: U32, i: int) -> None:
+    v = int(lits[i])
+    if mode == MODE_RGB32:
+        out += bytes((v & 255, (v >> 8) & 255, (v >> 16) & 255))
+    elif mode == MODE_RGB16:
+        out += bytes(((v >> 8) & 255, v & 255))
+    else:
+        out.append(v & 255)
+
+
+def compress(
+    keys: U32,
+    lits: U32,
+    mode: int,
+    htab: U32,
+    cur_seg: int,
+    cur_id: int,
+    seg_keys: Sequence[U32 | None],
+    seg_ids: Sequence[int],
+) -> bytes:
+    """Code one pass of an image (everything after the header) like the server.
+
+    Args:
+        keys: the image's pixels as uint32 with ignored bits masked off (flat).
+        lits: the values literals are written from (the raw pixels for RGB16,
+            otherwise ``keys``).
+        mode: MODE_RGB32 (also RGB24), MODE_RGB16, MODE_ALPHA or MODE_PLT8.
+        htab: the dictionary's hash table, uint32 pairs (segment, pixel) of
+            ``2 * HASH_SIZE`` entries; updated in place.
+        cur_seg, cur_id: this image's segment index and image id.
+        seg_keys, seg_ids: per segment index, the keys of the image it holds if
+            a reference into it is allowed (alive, in the window, same type),
+            else None; and that image's id. ``seg_keys[cur_seg]`` is ``keys``.
+    """
+    out = bytearray()
+    n = len(keys)
+    if n < 4:  # tiny images are one literal run
+        if n:
+            out.append(n - 1)
+            for i in range(n):
+                _emit_literal(out, mode, lits, i)
+        return bytes(out)
+    is_rgb = mode in (MODE_RGB32, MODE_RGB16)
+    min_match = 2 if is_rgb else 4
+    max_ref_encode = {MODE_RGB32: 2, MODE_RGB16: 3}.get(mode, 7)
+    size_div = {MODE_RGB32: 3, MODE_RGB16: 2}.get(mode, 1)
+    bias = {MODE_RGB32: 0, MODE_RGB16: 1}.get(mode, 2)
+
+    def update_hash(i: int) -> None:
+        h = _hash(mode, keys, i)
+        htab[2 * h] = cur_seg
+        htab[2 * h + 1] = i
+
+    def do_match(
+        seg: int, ref_keys: U32, ref: int, ip: int, ip_limit: int
+    ) -> tuple[int, int, int]:
+        ref_limit = len(ref_keys)
+        if ref > ref_limit - min_match:
+            return 0, 0, 0
+        for j in range(min_match):
+            if ref_keys[ref + j] != keys[ip + j]:
+                return 0, 0, 0
+        image_dist = cur_id - int(seg_ids[seg])
+        pix_dist = ip - ref if image_dist == 0 else ref
+        if pix_dist <= 0 or pix_dist >= MAX_PIXEL_LONG_DISTANCE or image_dist > MAX_IMAGE_DIST:
+            return 0, 0, 0
+        t_ip, t_ref = ip + min_match, ref + min_match
+        while t_ip < ip_limit and t_ref < ref_limit and ref_keys[t_ref] == keys[t_ip]:
+            t_ip += 1
+            t_ref += 1
+        length = t_ip - ip
+        if length > max_ref_encode:
+            return length, image_dist, pix_dist
+        if length < _ref_size(image_dist, pix_dist) // size_div + 1:
+            return 0, 0, 0
+        return length, image_dist, pix_dist
+
+    out.append(MAX_COPY - 1)  # literal count placeholder, patched at last_copy
+    last_copy = 0
+    update_hash(0)
+    _emit_literal(out, mode, lits, 0)
+    _emit_literal(out, mode, lits, 1)
+    copy = 2
+    ip = 2
+    ip_bound = n - 2
+    ip_limit = n - 6
+    while ip < ip_limit:
+        anchor = ip
+        length = 0
+        if keys[ip - 1] == keys[ip] == keys[ip + 1] == keys[ip + 2]:
+            x = keys[ip + 2]  # a run: match at distance 1
+            pix_dist, image_dist = 1, 0
+            ip += 3
+            length = 3
+            while ip < ip_bound:
+                ip += 1
+                if keys[ip - 1] != x:
+                    break
+                length += 1
+        else:
+            h = _hash(mode, keys, ip)
+            seg = int(htab[2 * h])
+            ref_keys = seg_keys[seg] if seg < len(seg_keys) else None
+            if ref_keys is not None:
+                length, image_dist, pix_dist = do_match(
+                    seg, ref_keys, int(htab[2 * h + 1]), ip, ip_bound
+                )
+            htab[2 * h] = cur_seg
+            htab[2 * h + 1] = anchor
+            if not length:  # literal
+                _emit_literal(out, mode, lits, anchor)
+                ip = anchor + 1
+                copy += 1
+                if copy == MAX_COPY:
+                    copy = 0
+                    out.append(MAX_COPY - 1)
+                    last_copy = len(out) - 1
+                continue
+        if image_dist == 0:
+            pix_dist -= 1  # distance is biased by one
+        if copy:
+            out[last_copy] = copy - 1
+        else:
+            del out[-1]  # drop the unused placeholder
+        copy = 0
+        ip = anchor + length - 2
+        _encode_match(out, image_dist, pix_dist, length - bias)
+        if ip > anchor:  # re-hash the last two pixels of the match
+            update_hash(ip)
+        ip += 1
+        if ip > anchor:
+            update_hash(ip)
+        ip += 1
+        out.append(MAX_COPY - 1)
+        last_copy = len(out) - 1
+    while ip <= ip_bound + 1:  # the tail is always literal
+        _emit_literal(out, mode, lits, ip)
+        ip += 1
+        copy += 1
+        if copy == MAX_COPY:
+            copy = 0
+            out.append(MAX_COPY - 1)
+            last_copy = len(out) - 1
+    if copy:
+        out[last_copy] = copy - 1
+    else:
+        del out[-1]
+    return bytes(out)

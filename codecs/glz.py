@@ -1,0 +1,579 @@
+"""GLZ: SPICE's LZ with a dictionary of earlier images (GLZ_RGB images).
+
+Theory of operation. The server keeps a window of recently sent images and
+codes each new image against itself *and* that window (``glz.Encoder`` is our
+port of the server's ``glz-encoder*.c``). Every stream carries its image id and
+``win_head_dist``: the oldest image it may refer to is ``id - win_head_dist``.
+The client keeps the decoded images, as 32-bit pixels, in one
+``glz.Dictionary`` shared by all display channels of a session (spice-gtk
+``decode-glz.c``). Images from different channels can arrive out of order, so
+a reference to an image that is not there yet raises :class:`GlzMissingImage`
+(or waits, with ``decode(..., wait=seconds)``). Once every image up to some id
+``n`` has been decoded, images older than ``n - win_head_dist(n)`` can never be
+referenced again and are released; a size bound evicts the oldest beyond it.
+
+Header (33 bytes, big-endian): magic ``"  ZL"``, version 0x00010001, one byte
+``type | top_down << 4``, width, height, stride, image id (u64), win_head_dist.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from enum import IntEnum
+from types import ModuleType
+
+import numpy as np
+import numpy.typing as npt
+
+from spicepy.codecs import _glz_ref
+from spicepy.codecs._common import (
+    MAX_IMAGE_PIXELS,
+    CodecError,
+    ImageInfo,
+    check_dimensions,
+    want_fast,
+)
+from spicepy.codecs._glz_ref import GlzMissingImage
+
+_backend: ModuleType = _glz_ref
+FAST = False
+if want_fast():
+    try:
+        from spicepy.codecs import _glz as _fast  # type: ignore[attr-defined]
+
+        _backend = _fast
+        FAST = True
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
+
+__all__ = [
+    "FAST",
+    "ImageType",
+    "GlzHeader",
+    "GlzMissingImage",
+    "Dictionary",
+    "Encoder",
+    "decode",
+    "encode",
+    "info",
+    "read_header",
+    "HEADER_SIZE",
+    "DEFAULT_WINDOW_PIXELS",
+    "MAX_WINDOW_PIXELS",
+]
+
+MAGIC = 0x20205A4C  # "  ZL"
+VERSION = 0x00010001
+HEADER_SIZE = 33
+_HEADER = struct.Struct(">IIBIIIQI")
+#: The window spice-gtk asks for at most (64 MiB of 32-bit pixels).
+DEFAULT_WINDOW_PIXELS = 1 << 24
+#: LZ_MAX_WINDOW_SIZE: the format cannot address a larger window.
+MAX_WINDOW_PIXELS = 1 << 25
+
+
+class ImageType(IntEnum):
+    """LzImageType (spice-common ``common/lz_common.h``)."""
+
+    PLT1_LE = 1
+    PLT1_BE = 2
+    PLT4_LE = 3
+    PLT4_BE = 4
+    PLT8 = 5
+    RGB16 = 6
+    RGB24 = 7
+    RGB32 = 8
+    RGBA = 9
+    XXXA = 10
+    A8 = 11
+
+
+_PIXELS_PER_BYTE = {
+    ImageType.PLT1_LE: 8,
+    ImageType.PLT1_BE: 8,
+    ImageType.PLT4_LE: 2,
+    ImageType.PLT4_BE: 2,
+    ImageType.PLT8: 1,
+}
+# Decode mode of the first (or only) pass, as DECODE_TO_RGB32 in decode-glz.c.
+_DECODE_MODE = {
+    ImageType.PLT1_LE: _glz_ref.MODE_PLT1_LE,
+    ImageType.PLT1_BE: _glz_ref.MODE_PLT1_BE,
+    ImageType.PLT4_LE: _glz_ref.MODE_PLT4_LE,
+    ImageType.PLT4_BE: _glz_ref.MODE_PLT4_BE,
+    ImageType.PLT8: _glz_ref.MODE_PLT8,
+    ImageType.RGB16: _glz_ref.MODE_RGB16,
+    ImageType.RGB24: _glz_ref.MODE_RGB32,
+    ImageType.RGB32: _glz_ref.MODE_RGB32,
+    ImageType.RGBA: _glz_ref.MODE_RGB32,
+}
+
+U8 = npt.NDArray[np.uint8]
+U32 = npt.NDArray[np.uint32]
+
+
+@dataclass(frozen=True, slots=True)
+class GlzHeader:
+    """The 33-byte header of a GLZ stream."""
+
+    image_type: ImageType
+    top_down: bool
+    width: int
+    height: int
+    stride: int
+    image_id: int
+    win_head_dist: int
+
+    @property
+    def gross_pixels(self) -> int:
+        """Pixels the stream codes (palette rows are coded to the full stride)."""
+        ppb = _PIXELS_PER_BYTE.get(self.image_type)
+        if ppb is None:
+            return self.width * self.height
+        return self.stride * ppb * self.height
+
+
+def read_header(data: bytes | bytearray | memoryview, /) -> GlzHeader:
+    """Parse and check a GLZ header.
+
+    Raises:
+        CodecError: short data, bad magic/version or an unknown image type.
+    """
+    if len(data) < HEADER_SIZE:
+        raise CodecError("GLZ stream shorter than its header")
+    magic, version, tbyte, width, height, stride, image_id, whd = _HEADER.unpack_from(
+        data, 0
+    )
+    if magic != MAGIC:
+        raise CodecError(f"bad GLZ magic 0x{magic:08x}")
+    if version != VERSION:
+        raise CodecError(f"unsupported GLZ version 0x{version:08x}")
+    code = tbyte & 0x0F
+    if code not in _DECODE_MODE:
+        raise CodecError(f"GLZ image type {code} is not decodable")
+    return GlzHeader(ImageType(code), bool(tbyte >> 4), width, height, stride, image_id, whd)
+
+
+def info(data: bytes | bytearray | memoryview, /) -> ImageInfo:
+    """What the header declares (codec "glz"), without decoding."""
+    hdr = read_header(data)
+    return ImageInfo("glz", hdr.image_type.name, hdr.width, hdr.height, hdr.top_down)
+
+
+# --------------------------------------------------------------------------- dictionary
+
+
+@dataclass(slots=True)
+class _Stored:
+    pixels: U8  # flat, gross * 4 bytes (B, G, R, X/A)
+    gross: int
+    row_pixels: int
+    win_head_dist: int
+
+
+class Dictionary:
+    """The client's GLZ window: decoded images by id, shared and thread-safe.
+
+    Args:
+        max_pixels: bound on the pixels kept; beyond it the oldest images are
+            evicted even if the server may still refer to them (the server's
+            own window never exceeds 2^25 pixels, the default).
+        max_images: bound on the number of images kept.
+    """
+
+    def __init__(self, max_pixels: int = MAX_WINDOW_PIXELS, *, max_images: int = 1 << 16):
+        if max_pixels <= 0 or max_images <= 0:
+            raise ValueError("Dictionary bounds must be positive")
+        self.max_pixels = max_pixels
+        self.max_images = max_images
+        self._cond = threading.Condition()
+        self._images: dict[int, _Stored] = {}
+        self._total = 0
+        self._next = 0  # lowest id not yet seen in the contiguous run from 0
+        self._expired_below = 0  # ids below this were released or evicted
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._images)
+
+    def __contains__(self, image_id: object) -> bool:
+        with self._cond:
+            return image_id in self._images
+
+    @property
+    def total_pixels(self) -> int:
+        """Pixels currently held."""
+        with self._cond:
+            return self._total
+
+    def ids(self) -> list[int]:
+        """Ids currently held, ascending."""
+        with self._cond:
+            return sorted(self._images)
+
+    def get(self, image_id: int) -> U8 | None:
+        """A read-only (rows, row_pixels, 4) view of a stored image, or None."""
+        with self._cond:
+            st = self._images.get(image_id)
+        if st is None:
+            return None
+        view = st.pixels.reshape(st.gross // st.row_pixels, st.row_pixels, 4).view()
+        view.flags.writeable = False
+        return view
+
+    def is_expired(self, image_id: int) -> bool:
+        """True if ``image_id`` was released or evicted (it will not come back)."""
+        with self._cond:
+            return image_id < self._expired_below and image_id not in self._images
+
+    def wait_for(self, image_id: int, timeout: float | None = None) -> bool:
+        """Block until ``image_id`` is present (True) or expired / timed out (False)."""
+        with self._cond:
+            self._cond.wait_for(
+                lambda: image_id in self._images or image_id < self._expired_below,
+                timeout,
+            )
+            return image_id in self._images
+
+    def clear(self) -> None:
+        """Forget everything (the display channel was reset or re-initialised)."""
+        with self._cond:
+            self._images.clear()
+            self._total = 0
+            self._next = 0
+            self._expired_below = 0
+            self._cond.notify_all()
+
+    def _snapshot(self, image_id: int, win_head_dist: int) -> tuple[list[int], list[U8]]:
+        """Images a stream with this header may refer to (ids ascending)."""
+        low = image_id - win_head_dist
+        with self._cond:
+            ids = sorted(i for i in self._images if low <= i < image_id)
+            return ids, [self._images[i].pixels for i in ids]
+
+    def _add(self, image_id: int, stored: _Stored) -> None:
+        with self._cond:
+            old = self._images.pop(image_id, None)
+            if old is not None:
+                self._total -= old.gross
+            self._images[image_id] = stored
+            self._total += stored.gross
+            # Release what the newest image of the contiguous run says is out of
+            # the server's window (decode-glz.c: only once the gap is closed).
+            oldest = None
+            while self._next in self._images:
+                oldest = self._next - self._images[self._next].win_head_dist
+                self._next += 1
+            if oldest is not None:
+                for i in [i for i in self._images if i < oldest]:
+                    self._total -= self._images.pop(i).gross
+                self._expired_below = max(self._expired_below, oldest)
+            while (
+                self._total > self.max_pixels or len(self._images) > self.max_images
+            ) and len(self._images) > 1:
+                victim = min(i for i in self._images if i != image_id)
+                self._total -= self._images.pop(victim).gross
+                self._expired_below = max(self._expired_below, victim + 1)
+            self._cond.notify_all()
+
+
+# --------------------------------------------------------------------------- decode
+
+
+def _palette(palette: npt.ArrayLike | None) -> U32 | None:
+    if palette is None:
+        return None
+    pal = np.ascontiguousarray(np.asarray(palette, dtype=np.uint32).ravel())
+    if pal.size > 1 << 16:
+        raise ValueError("palette too long")
+    return pal
+
+
+def decode(
+    data: bytes | bytearray | memoryview,
+    /,
+    *,
+    dictionary: Dictionary,
+    palette: npt.ArrayLike | None = None,
+    out: U8 | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    wait: float = 0.0,
+) -> U8:
+    """Decode a GLZ stream and add the image to ``dictionary``.
+
+    Args:
+        data: the stream (header + body), as carried in GLZ_RGB image data.
+        dictionary: the session's shared :class:`Dictionary`.
+        palette: uint32 0x00RRGGBB entries, for the palette image types.
+        out: optional C-contiguous uint8 (h, w, 4) array to copy the pixels into.
+        max_pixels: refuse larger images.
+        wait: seconds to wait for a referenced image that has not arrived yet.
+
+    Returns:
+        uint8 (height, width, 4), B, G, R, X (X = 0) or B, G, R, A for RGBA,
+        top-down. Without ``out`` the array is a read-only view shared with the
+        dictionary (copy it before modifying it).
+
+    Raises:
+        CodecError: corrupt or oversized stream.
+        GlzMissingImage: a referenced image is missing (after ``wait``).
+    """
+    return _decode_impl(_backend, data, dictionary, palette, out, max_pixels, wait)
+
+
+def _decode_impl(
+    backend: ModuleType,
+    data: bytes | bytearray | memoryview,
+    dictionary: Dictionary,
+    palette: npt.ArrayLike | None,
+    out: U8 | None,
+    max_pixels: int,
+    wait: float,
+) -> U8:
+    hdr = read_header(data)
+    check_dimensions(hdr.width, hdr.height, max_pixels)
+    ppb = _PIXELS_PER_BYTE.get(hdr.image_type)
+    row_pixels = hdr.width if ppb is None else hdr.stride * ppb
+    if row_pixels < hdr.width:
+        raise CodecError("GLZ palette stride shorter than the width")
+    gross = row_pixels * hdr.height
+    if gross > max_pixels:
+        raise CodecError("GLZ image stride exceeds the pixel limit")
+    pal = _palette(palette) if ppb is not None else None
+    if ppb is not None and pal is None:
+        raise CodecError("GLZ palette image without a palette")
+    mode = _DECODE_MODE[hdr.image_type]
+    deadline = time.monotonic() + wait
+    src = data if isinstance(data, bytes) else bytes(data)
+    while True:
+        ids, bufs = dictionary._snapshot(hdr.image_id, hdr.win_head_dist)
+        buf = np.empty(gross * 4, np.uint8)
+        try:
+            args = (hdr.image_id, hdr.win_head_dist, ids, bufs, pal)
+            pos = backend.decode_pass(src, HEADER_SIZE, buf, gross, mode, *args)
+            if hdr.image_type == ImageType.RGBA:
+                backend.decode_pass(src, pos, buf, gross, _glz_ref.MODE_ALPHA, *args)
+        except GlzMissingImage as exc:
+            if dictionary.is_expired(exc.image_id):
+                raise GlzMissingImage(exc.image_id, expired=True) from None
+            remaining = deadline - time.monotonic()
+            if remaining > 0 and dictionary.wait_for(exc.image_id, remaining):
+                continue
+            raise
+        break
+    dictionary._add(hdr.image_id, _Stored(buf, gross, row_pixels, hdr.win_head_dist))
+    img = buf.reshape(hdr.height, row_pixels, 4)
+    if row_pixels != hdr.width:
+        img = img[:, : hdr.width]
+    if not hdr.top_down:
+        img = img[::-1]
+    if out is not None:
+        if out.shape != (hdr.height, hdr.width, 4) or out.dtype != np.uint8:
+            raise ValueError(f"out must be uint8 {(hdr.height, hdr.width, 4)}")
+        np.copyto(out, img)
+        return out
+    if img.flags.c_contiguous:
+        img = img.view()
+        img.flags.writeable = False
+        return img
+    return np.ascontiguousarray(img)
+
+
+# --------------------------------------------------------------------------- encode
+
+
+@dataclass(slots=True)
+class _WinImage:
+    image_id: int
+    image_type: ImageType
+    size: int
+    seg: int
+    pixels_so_far: int
+    planes: dict[int, U32] = field(default_factory=dict)  # pass mode -> keys
+
+
+_ENCODE_TYPES = {
+    "RGB32": ImageType.RGB32,
+    "RGB24": ImageType.RGB24,
+    "RGBA": ImageType.RGBA,
+    "RGB16": ImageType.RGB16,
+    "PLT8": ImageType.PLT8,
+}
+
+
+def _planes(
+    image: npt.NDArray[np.generic], itype: ImageType
+) -> tuple[int, int, int, list[tuple[int, U32, U32]]]:
+    """(height, width, stride, [(mode, keys, literal values)]) for each pass."""
+    arr = np.asarray(image)
+    if itype in (ImageType.RGB32, ImageType.RGBA, ImageType.RGB24):
+        if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+            raise ValueError("RGB images must be uint8 (h, w, 3 or 4), B, G, R[, X/A]")
+        h, w = arr.shape[:2]
+        if arr.shape[2] == 4:
+            px = np.ascontiguousarray(arr).view(np.uint32).reshape(-1)
+        else:
+            if itype == ImageType.RGBA:
+                raise ValueError("RGBA images need 4 channels")
+            t = arr.reshape(-1, 3).astype(np.uint32)
+            px = t[:, 0] | (t[:, 1] << 8) | (t[:, 2] << 16)
+        rgb = np.ascontiguousarray(px & np.uint32(0x00FFFFFF))
+        passes = [(_glz_ref.MODE_RGB32, rgb, rgb)]
+        if itype == ImageType.RGBA:
+            alpha = np.ascontiguousarray(px >> np.uint32(24))
+            passes.append((_glz_ref.MODE_ALPHA, alpha, alpha))
+        bpp = 3 if itype == ImageType.RGB24 else 4
+        return h, w, w * bpp, passes
+    if arr.ndim != 2:
+        raise ValueError(f"{itype.name} images must be 2-D")
+    h, w = arr.shape
+    if itype == ImageType.RGB16:
+        if arr.dtype != np.uint16:
+            raise ValueError("RGB16 images must be uint16 x555")
+        raw = np.ascontiguousarray(arr.reshape(-1).astype(np.uint32))
+        keys = raw & np.uint32(0x7FFF)
+        return h, w, w * 2, [(_glz_ref.MODE_RGB16, keys, raw)]
+    if arr.dtype != np.uint8:
+        raise ValueError("PLT8 images must be uint8 palette indices")
+    keys = np.ascontiguousarray(arr.reshape(-1).astype(np.uint32))
+    return h, w, w, [(_glz_ref.MODE_PLT8, keys, keys)]
+
+
+class Encoder:
+    """The server side of GLZ: a window of earlier images that assigns ids.
+
+    A port of spice-server's shared dictionary for one encoder: each image
+    gets the next id, enters the window, and may be coded against every
+    earlier image of the same type still in the window; the oldest images
+    leave when ``window_pixels`` would be exceeded. Thread-safe (serialised).
+
+    Args:
+        window_pixels: the window size in pixels (the client's
+            ``glz_dictionary_window_size``), at most 2^25.
+    """
+
+    _INIT_SEGS = 1000  # INIT_IMAGE_SEGS_NUM
+
+    def __init__(
+        self, window_pixels: int = DEFAULT_WINDOW_PIXELS, *, _backend: ModuleType | None = None
+    ):
+        if not 0 < window_pixels <= MAX_WINDOW_PIXELS:
+            raise ValueError(f"window_pixels must be in 1..{MAX_WINDOW_PIXELS}")
+        self.window_pixels = window_pixels
+        self._impl = _backend if _backend is not None else globals()["_backend"]
+        self._lock = threading.Lock()
+        self._htab: U32 = np.zeros(2 * _glz_ref.HASH_SIZE, np.uint32)
+        self._quota = self._INIT_SEGS
+        self._free = list(range(self._quota - 1, -1, -1))  # pop() -> lowest first
+        self._window: deque[_WinImage] = deque()
+        self._next_id = 0
+        self._pixels_so_far = 0
+
+    @property
+    def next_image_id(self) -> int:
+        """The id the next encoded image will get."""
+        return self._next_id
+
+    @property
+    def window_ids(self) -> list[int]:
+        """Ids of the images currently in the window, oldest first."""
+        with self._lock:
+            return [im.image_id for im in self._window]
+
+    def _new_head(self, size: int) -> _WinImage | None:
+        """glz_dictionary_window_get_new_head: oldest image kept after adding ``size``."""
+        if not self._window:
+            return None
+        head, tail = self._window[0], self._window[-1]
+        win = tail.size + tail.pixels_so_far - head.pixels_so_far
+        for im in self._window:
+            if win + size <= self.window_pixels:
+                return im
+            win -= im.size
+        return None
+
+    def _alloc_seg(self) -> int:
+        if not self._free:  # __glz_dictionary_window_segs_realloc doubles the quota
+            new_quota = self._quota * 2
+            self._free = list(range(new_quota - 1, self._quota - 1, -1))
+            self._quota = new_quota
+        return self._free.pop()
+
+    def encode(
+        self, image: npt.NDArray[np.generic], image_type: str = "RGB32", top_down: bool = True
+    ) -> bytes:
+        """Code ``image`` as the next image of the window; see :func:`encode`."""
+        try:
+            itype = _ENCODE_TYPES[image_type]
+        except KeyError:
+            raise ValueError(f"GLZ cannot encode image type {image_type!r}") from None
+        h, w, stride, passes = _planes(image, itype)
+        check_dimensions(w, h)
+        if not top_down:  # the stream's first row is the bottom one
+            passes = [
+                (m, np.ascontiguousarray(k.reshape(h, w)[::-1].reshape(-1)),
+                 np.ascontiguousarray(lit.reshape(h, w)[::-1].reshape(-1)))
+                for m, k, lit in passes
+            ]
+        size = h * w
+        if size > self.window_pixels:
+            raise ValueError("image is bigger than the GLZ window")
+        with self._lock:
+            head = self._new_head(size)
+            while self._window and self._window[0] is not head:
+                self._free.append(self._window.popleft().seg)
+            cur = _WinImage(self._next_id, itype, size, self._alloc_seg(), self._pixels_so_far)
+            cur.planes = {m: k for m, k, _ in passes}
+            self._next_id += 1
+            self._pixels_so_far += size
+            self._window.append(cur)
+            whd = cur.image_id - head.image_id if head is not None else 0
+            out = [
+                _HEADER.pack(
+                    MAGIC, VERSION, itype | (16 if top_down else 0), w, h, stride,
+                    cur.image_id, whd,
+                )
+            ]
+            seg_ids = [0] * self._quota
+            for mode, keys, lits in passes:
+                seg_keys: list[U32 | None] = [None] * self._quota
+                for im in self._window:  # REF_SEG_IS_VALID: alive, in window, same type
+                    if im.image_type == itype:
+                        seg_keys[im.seg] = im.planes[mode]
+                        seg_ids[im.seg] = im.image_id
+                out.append(
+                    self._impl.compress(
+                        keys, lits, mode, self._htab, cur.seg, cur.image_id, seg_keys, seg_ids
+                    )
+                )
+        return b"".join(out)
+
+
+def encode(
+    image: npt.NDArray[np.generic],
+    /,
+    *,
+    image_type: str = "RGB32",
+    encoder: Encoder | None = None,
+    top_down: bool = True,
+) -> bytes:
+    """Encode an image as a GLZ stream, as spice-server would.
+
+    Args:
+        image: uint8 (h, w, 4) B,G,R,X/A for "RGB32"/"RGBA"; (h, w, 3 or 4) for
+            "RGB24"; uint16 (h, w) x555 for "RGB16"; uint8 (h, w) indices for "PLT8".
+        image_type: "RGB32", "RGB24", "RGBA", "RGB16" or "PLT8".
+        encoder: the window to code against (and to add the image to); a fresh
+            one (image id 0, no references) when None.
+        top_down: write rows top-down (else the stream starts at the bottom row).
+
+    Returns:
+        The stream (header + body), the payload of GLZ_RGB image data.
+    """
+    if encoder is None:
+        encoder = Encoder(DEFAULT_WINDOW_PIXELS)
+    return encoder.encode(image, image_type, top_down)
