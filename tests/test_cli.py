@@ -1,0 +1,83 @@
+"""The spicepy CLI: parser, failures as one-line reasons, and keymap helpers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spicepy.cli import build_parser, main
+from spicepy.session.keymap import key_code, text_strokes, wire_bytes
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_parser_has_screenshot_and_demo() -> None:
+    parser = build_parser()
+    args = parser.parse_args(
+        ["screenshot", "spice://h:1", "-o", "x.png", "--when-stdin"]
+    )
+    assert args.command == "screenshot" and args.when_stdin and args.timeout == 30.0
+    assert build_parser().parse_args(["demo"]).compression == "off"
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "screenshot" in capsys.readouterr().out
+
+
+def test_bad_uri_exit_2_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["screenshot", "vnc://h:1", "-o", "x.png"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("spicepy: error:")
+
+
+def test_plain_without_plain_port(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["screenshot", "spice+tls://h:1", "-o", "x.png", "--plain"]) == 2
+
+
+def test_refused_exit_1_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "x.png"
+    status = main(["screenshot", f"spice://127.0.0.1:{closed_port()}", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count("\n") == 1 and "refused" in err
+    assert not out.exists()
+
+
+def test_python_dash_m_runs() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "spicepy", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0 and "demo" in proc.stdout
+
+
+def test_keymap_us_layout() -> None:
+    # set-1 scancodes: 'a' 0x1E, 'A' is shift + 0x1E, '!' is shift + '1' (0x02)
+    assert text_strokes("aA!\n") == [
+        (0x1E, False),
+        (0x1E, True),
+        (0x02, True),
+        (0x1C, False),
+    ]
+    assert key_code("F5") == 0x3F and key_code("Enter") == 0x1C
+    assert wire_bytes(key_code("up")) == b"\xe0\x48"
+    assert wire_bytes(key_code("up"), release=True) == b"\xe0\xc8"
+    assert wire_bytes(0x1E, release=True) == b"\x9e"
+    with pytest.raises(ValueError):
+        text_strokes("é")
+    with pytest.raises(ValueError):
+        key_code("nosuchkey")

@@ -1,0 +1,230 @@
+"""ChannelConnection: the byte pump between a stream and a sans-IO machine.
+
+A tiny line-based machine stands in for a SPICE channel, and a fake asyncio
+server on 127.0.0.1 port 0 plays the server; every await has a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+
+from spicepy.errors import ConnectionClosedError, ProtocolError
+from spicepy.session.connection import ChannelConnection
+from spicepy.session.transport import open_stream
+
+LIMIT = 10.0
+
+
+class LineMachine:
+    """Sends HELLO at start; each complete line from the server is an event.
+
+    "PING" makes it answer "PONG"; "TIMER n" arms a timer n seconds ahead whose
+    expiry sends "TICK"; "BAD" is a protocol error; EOF with a partial line
+    pending is a truncated message (like a SPICE message cut short).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._buf = b""
+        self._out = b"HELLO\n"
+        self._events: list[object] = []
+        self._timer: float | None = None
+        self.eof = False
+
+    def receive_data(self, data: bytes) -> None:
+        if not data:
+            self.eof = True
+            if self._buf:
+                raise ConnectionClosedError("closed in the middle of a message")
+            self._events.append("EOF")
+            return
+        self._buf += data
+        while b"\n" in self._buf:
+            line, self._buf = self._buf.split(b"\n", 1)
+            text = line.decode()
+            if text == "BAD":
+                raise ProtocolError("bad line")
+            if text == "PING":
+                self._out += b"PONG\n"
+            if text.startswith("TIMER "):
+                self._timer = self._loop.time() + float(text.split()[1])
+            self._events.append(text)
+
+    def next_event(self) -> object | None:
+        return self._events.pop(0) if self._events else None
+
+    def data_to_send(self) -> bytes:
+        out, self._out = self._out, b""
+        return out
+
+    def get_timer(self) -> float | None:
+        return self._timer
+
+    def handle_timer(self, now: float) -> None:
+        assert self._timer is not None and now >= self._timer
+        self._timer = None
+        self._out += b"TICK\n"
+
+    def send_text(self, text: str) -> int:
+        self._out += text.encode() + b"\n"
+        return len(text)
+
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@asynccontextmanager
+async def connected(
+    script: Script,
+) -> AsyncIterator[tuple[ChannelConnection, list[object]]]:
+    server = await asyncio.start_server(script, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    events: list[object] = []
+    reader, writer = await open_stream(host="127.0.0.1", port=port, timeout=LIMIT)
+    machine = LineMachine(asyncio.get_running_loop())
+    conn = ChannelConnection(
+        "test:0", machine, reader, writer, lambda c, e: events.append(e)
+    )
+    conn.start()
+    try:
+        yield conn, events
+    finally:
+        await conn.close()
+        server.close()
+        async with asyncio.timeout(LIMIT):
+            await server.wait_closed()
+
+
+async def expect_line(reader: asyncio.StreamReader) -> bytes:
+    async with asyncio.timeout(LIMIT):
+        return await reader.readline()
+
+
+def test_start_flushes_and_events_arrive_in_order() -> None:
+    seen: list[bytes] = []
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        seen.append(await expect_line(r))
+        w.write(b"one\ntwo\nPING\n")
+        await w.drain()
+        seen.append(await expect_line(r))
+        w.close()
+
+    async def main() -> list[object]:
+        async with connected(script) as (conn, events):
+            async with asyncio.timeout(LIMIT):
+                await conn.closed.wait()
+            assert isinstance(conn.error, ConnectionClosedError)
+            return events
+
+    assert asyncio.run(main()) == ["one", "two", "PING", "EOF"]
+    assert seen == [b"HELLO\n", b"PONG\n"]
+
+
+def test_call_flushes_send_commands() -> None:
+    got: list[bytes] = []
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await expect_line(r)
+        got.append(await expect_line(r))
+        w.write(b"done\n")
+        await w.drain()
+
+    async def main() -> None:
+        async with connected(script) as (conn, events):
+            assert conn.call(conn.machine.send_text, "hi") == 2  # type: ignore[attr-defined]
+            async with asyncio.timeout(LIMIT):
+                while "done" not in events:
+                    await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    assert got == [b"hi\n"]
+
+
+def test_timer_is_armed_and_fires() -> None:
+    got: list[bytes] = []
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await expect_line(r)
+        w.write(b"TIMER 0.05\n")
+        await w.drain()
+        got.append(await expect_line(r))
+
+    async def main() -> None:
+        async with connected(script) as (conn, _):
+            async with asyncio.timeout(LIMIT):
+                while not got:
+                    await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    assert got == [b"TICK\n"]
+
+
+def test_server_closing_mid_message_is_connection_closed() -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await expect_line(r)
+        w.write(b"complete\npart")
+        await w.drain()
+        w.close()
+
+    async def main() -> tuple[BaseException | None, list[object]]:
+        async with connected(script) as (conn, events):
+            async with asyncio.timeout(LIMIT):
+                await conn.closed.wait()
+            return conn.error, events
+
+    error, events = asyncio.run(main())
+    assert isinstance(error, ConnectionClosedError)
+    assert "middle of a message" in str(error)
+    assert events == ["complete"]
+
+
+def test_protocol_error_ends_the_connection() -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await expect_line(r)
+        w.write(b"BAD\n")
+        await w.drain()
+        await asyncio.sleep(LIMIT)
+
+    async def main() -> BaseException | None:
+        async with connected(script) as (conn, _):
+            async with asyncio.timeout(LIMIT):
+                await conn.closed.wait()
+            with pytest.raises(ConnectionClosedError):
+                conn.call(conn.machine.send_text, "late")  # type: ignore[attr-defined]
+            return conn.error
+
+    assert isinstance(asyncio.run(main()), ProtocolError)
+
+
+def test_callback_exception_is_kept() -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await expect_line(r)
+        w.write(b"x\n")
+        await w.drain()
+        await asyncio.sleep(LIMIT)
+
+    async def main() -> BaseException | None:
+        server = await asyncio.start_server(script, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await open_stream(host="127.0.0.1", port=port, timeout=LIMIT)
+
+        def explode(conn: ChannelConnection, event: object) -> None:
+            raise ValueError("callback failed")
+
+        conn = ChannelConnection(
+            "t", LineMachine(asyncio.get_running_loop()), reader, writer, explode
+        )
+        conn.start()
+        async with asyncio.timeout(LIMIT):
+            await conn.closed.wait()
+        await conn.close()
+        server.close()
+        return conn.error
+
+    error = asyncio.run(main())
+    assert isinstance(error, ValueError)
