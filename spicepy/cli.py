@@ -80,7 +80,15 @@ def _stdin_line(loop: asyncio.AbstractEventLoop) -> asyncio.Future[str]:
 
     def read() -> None:
         line = sys.stdin.readline()
-        loop.call_soon_threadsafe(lambda: future.done() or future.set_result(line))
+
+        def deliver() -> None:
+            if not future.done():
+                future.set_result(line)
+
+        try:
+            loop.call_soon_threadsafe(deliver)
+        except RuntimeError:  # the loop closed first: nobody is waiting
+            pass
 
     threading.Thread(target=read, name="spicepy-stdin", daemon=True).start()
     return future
