@@ -1,0 +1,363 @@
+"""SPICE LZ codec (image types LZ_RGB and LZ_PLT): decoder and encoder.
+
+A stream is a 28-byte big-endian header (magic ``"  ZL"`` 0x20205A4C, version
+0x00010001, type, width, height, stride, top_down) followed by one LZ pass, or
+two for RGBA (colour, then alpha). See spice-common ``common/lz.c`` and
+PROTOCOL.md section 10; the loops live in the twins ``_lz_ref.py`` (pure
+Python) and ``_lz.pyx`` (Cython), which give identical results.
+
+Decoding always gives 32-bit pixels, as spice-common's canvas does
+(``canvas_get_lz``): ``uint8`` array ``(height, width, 4)`` in byte order
+B, G, R, X (X = 0) for RGB and palette types, B, G, R, A for RGBA, and
+0, 0, 0, A for XXXA and A8. Rows are returned top-down whatever the stream's
+``top_down`` says.
+
+Palette indices that exceed the palette wrap modulo its length (spice-common
+does this for 4-bit palettes; for 8-bit ones it would read past the table).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+from spicepy.codecs import _lz_ref
+from spicepy.codecs._common import (
+    MAX_IMAGE_PIXELS,
+    CodecError,
+    ImageInfo,
+    check_dimensions,
+    want_fast,
+)
+
+try:
+    if not want_fast():
+        raise ImportError("SPICEPY_PUREPYTHON set")
+    from spicepy.codecs import _lz as _impl  # type: ignore[attr-defined]
+
+    FAST = True
+except ImportError:
+    _impl = _lz_ref  # type: ignore[no-redef]
+    FAST = False
+
+__all__ = [
+    "FAST",
+    "HEADER_SIZE",
+    "ImageType",
+    "LzHeader",
+    "MAGIC",
+    "VERSION",
+    "decode",
+    "encode",
+    "info",
+    "palette_lut",
+    "read_header",
+]
+
+MAGIC = 0x20205A4C
+VERSION = 0x00010001
+HEADER_SIZE = 28
+_HEADER = struct.Struct(">7I")
+
+U8 = npt.NDArray[np.uint8]
+U32 = npt.NDArray[np.uint32]
+
+
+class ImageType(IntEnum):
+    """LzImageType (spice-common ``common/lz_common.h``); GLZ uses the same numbers."""
+
+    PLT1_LE = 1
+    PLT1_BE = 2
+    PLT4_LE = 3
+    PLT4_BE = 4
+    PLT8 = 5
+    RGB16 = 6
+    RGB24 = 7
+    RGB32 = 8
+    RGBA = 9
+    XXXA = 10
+    A8 = 11
+
+
+PIXELS_PER_BYTE = {
+    ImageType.PLT1_LE: 8,
+    ImageType.PLT1_BE: 8,
+    ImageType.PLT4_LE: 2,
+    ImageType.PLT4_BE: 2,
+    ImageType.PLT8: 1,
+}
+BYTES_PER_PIXEL = {
+    ImageType.RGB16: 2,
+    ImageType.RGB24: 3,
+    ImageType.RGB32: 4,
+    ImageType.RGBA: 4,
+    ImageType.XXXA: 4,
+    ImageType.A8: 1,
+}
+# Decode mode of the first (or only) pass.
+_DECODE_MODE = {
+    ImageType.PLT1_LE: _lz_ref.MODE_PLT1_LE,
+    ImageType.PLT1_BE: _lz_ref.MODE_PLT1_BE,
+    ImageType.PLT4_LE: _lz_ref.MODE_PLT4_LE,
+    ImageType.PLT4_BE: _lz_ref.MODE_PLT4_BE,
+    ImageType.PLT8: _lz_ref.MODE_PLT8,
+    ImageType.RGB16: _lz_ref.MODE_RGB16,
+    ImageType.RGB24: _lz_ref.MODE_RGB32,
+    ImageType.RGB32: _lz_ref.MODE_RGB32,
+    ImageType.RGBA: _lz_ref.MODE_RGB32,
+    ImageType.XXXA: _lz_ref.MODE_ALPHA,
+    ImageType.A8: _lz_ref.MODE_ALPHA,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LzHeader:
+    """The 28-byte header of an LZ stream."""
+
+    image_type: ImageType
+    width: int
+    height: int
+    stride: int
+    top_down: bool
+
+    @property
+    def row_pixels(self) -> int:
+        """Pixels coded per row: palette rows are coded to the full stride."""
+        ppb = PIXELS_PER_BYTE.get(self.image_type)
+        return self.width if ppb is None else self.stride * ppb
+
+    @property
+    def is_palette(self) -> bool:
+        """True for the PLT types, which need a palette to decode."""
+        return self.image_type in PIXELS_PER_BYTE
+
+
+def read_header(
+    data: bytes | bytearray | memoryview, /, *, max_pixels: int = MAX_IMAGE_PIXELS
+) -> LzHeader:
+    """Parse and check an LZ header (lz_decode_begin + lz_set_sizes).
+
+    Raises:
+        CodecError: short data, bad magic/version/type, a stride that does not
+            fit the width, or a size beyond ``max_pixels``.
+    """
+    if len(data) < HEADER_SIZE:
+        raise CodecError("LZ stream shorter than its header")
+    magic, version, code, width, height, stride, top_down = _HEADER.unpack_from(data, 0)
+    if magic != MAGIC:
+        raise CodecError(f"bad LZ magic 0x{magic:08x}")
+    if version != VERSION:
+        raise CodecError(f"unsupported LZ version 0x{version:08x}")
+    if not 1 <= code <= 11:
+        raise CodecError(f"invalid LZ image type {code}")
+    image_type = ImageType(code)
+    check_dimensions(width, height, max_pixels)
+    ppb = PIXELS_PER_BYTE.get(image_type)
+    if ppb is None:
+        if stride != width * BYTES_PER_PIXEL[image_type]:
+            raise CodecError(f"LZ stride {stride} != width {width} x bytes per pixel")
+    elif stride != -(-width // ppb):
+        # upstream tolerates one padding byte only when the width needs it; a
+        # shorter stride would leave pixels undefined, so both are exact here
+        raise CodecError(f"LZ palette stride {stride} does not fit width {width}")
+    return LzHeader(image_type, width, height, stride, bool(top_down))
+
+
+def info(data: bytes | bytearray | memoryview, /) -> ImageInfo:
+    """What the header declares (codec "lz"), without decoding.
+
+    Raises:
+        CodecError: the header is invalid.
+    """
+    hdr = read_header(data)
+    return ImageInfo("lz", hdr.image_type.name, hdr.width, hdr.height, hdr.top_down)
+
+
+def palette_lut(palette: Sequence[int] | npt.NDArray[np.integer], entries: int) -> U32:
+    """A ``entries``-long uint32 table of 0x00RRGGBB, wrapping the palette.
+
+    Raises:
+        CodecError: the palette is empty.
+    """
+    pal = np.asarray(palette, dtype=np.int64).reshape(-1)
+    if pal.size == 0:
+        raise CodecError("LZ palette is empty")
+    idx = np.arange(entries) % pal.size
+    return np.ascontiguousarray((pal[idx] & 0x00FFFFFF).astype(np.uint32))
+
+
+def _check_out(out: U8 | None, width: int, height: int) -> U8:
+    if out is None:
+        return np.empty((height, width, 4), dtype=np.uint8)
+    if (
+        not isinstance(out, np.ndarray)
+        or out.dtype != np.uint8
+        or out.shape != (height, width, 4)
+        or not out.flags.c_contiguous
+        or not out.flags.writeable
+    ):
+        raise ValueError(
+            f"out must be a writable C-contiguous uint8 {(height, width, 4)} array"
+        )
+    return out
+
+
+def decode(
+    data: bytes | bytearray | memoryview,
+    /,
+    *,
+    palette: Sequence[int] | npt.NDArray[np.integer] | None = None,
+    out: U8 | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+) -> U8:
+    """Decode an LZ stream (header included) to 32-bit pixels.
+
+    Args:
+        data: the stream, as carried in LZ_RGB / LZ_PLT image data.
+        palette: 0x00RRGGBB entries, required for the PLT types.
+        out: optional preallocated C-contiguous uint8 (height, width, 4) array.
+        max_pixels: refuse larger images.
+
+    Returns:
+        uint8 (height, width, 4), top-down: B,G,R,X (X = 0), B,G,R,A for RGBA,
+        0,0,0,A for XXXA and A8.
+
+    Raises:
+        CodecError: corrupt, truncated or oversized stream, trailing bytes, or
+            a PLT stream without a palette.
+    """
+    data = bytes(data)
+    hdr = read_header(data, max_pixels=max_pixels)
+    width, height = hdr.width, hdr.height
+    row_px = hdr.row_pixels
+    mode = _DECODE_MODE[hdr.image_type]
+    lut: U32 | None = None
+    if hdr.is_palette:
+        if palette is None:
+            raise CodecError(f"LZ {hdr.image_type.name} stream needs a palette")
+        lut = palette_lut(palette, 1 << (8 // PIXELS_PER_BYTE[hdr.image_type]))
+    result = _check_out(out, width, height)
+    direct = row_px == width and hdr.top_down
+    target = result if direct else np.empty((height, row_px, 4), dtype=np.uint8)
+    if mode == _lz_ref.MODE_ALPHA:
+        target.fill(0)
+    flat = target.reshape(-1).view(np.uint32)
+    pos = _impl.decode_pass(data, HEADER_SIZE, mode, flat, lut)
+    if hdr.image_type == ImageType.RGBA:
+        pos = _impl.decode_pass(data, pos, _lz_ref.MODE_ALPHA, flat, None)
+    if pos != len(data):
+        raise CodecError(
+            f"{len(data) - pos} bytes of trailing data after the LZ stream"
+        )
+    if not direct:
+        src = target[:, :width]
+        result[:] = src if hdr.top_down else src[::-1]
+    return result
+
+
+# --------------------------------------------------------------------------- encoder
+
+
+def _pack_indices(indices: U8, image_type: ImageType) -> U8:
+    """(h, w) palette indices to (h, stride) bytes, in upstream's bit order."""
+    ppb = PIXELS_PER_BYTE[image_type]
+    if ppb == 1:
+        return indices
+    h, w = indices.shape
+    bits = 8 // ppb
+    if int(indices.max(initial=0)) >= 1 << bits:
+        raise ValueError(f"{image_type.name} indices must be < {1 << bits}")
+    stride = -(-w // ppb)
+    padded = np.zeros((h, stride * ppb), dtype=np.uint8)
+    padded[:, :w] = indices
+    if ppb == 8:
+        order = "little" if image_type == ImageType.PLT1_LE else "big"
+        return np.packbits(padded, axis=1, bitorder=order)  # type: ignore[arg-type]
+    pairs = padded.reshape(h, stride, 2)
+    if image_type == ImageType.PLT4_LE:
+        return (pairs[:, :, 0] | (pairs[:, :, 1] << 4)).astype(np.uint8)
+    return ((pairs[:, :, 0] << 4) | pairs[:, :, 1]).astype(np.uint8)
+
+
+def encode(
+    image: npt.NDArray[np.uint8] | npt.NDArray[np.uint16],
+    /,
+    *,
+    image_type: str | int = "RGB32",
+    top_down: bool = True,
+) -> bytes:
+    """Encode an image as an LZ stream (header included), like ``lz_encode``.
+
+    Args:
+        image: by type: RGB32/RGBA/XXXA uint8 (h, w, 4) B,G,R,X/A; RGB24 uint8
+            (h, w, 3) or (h, w, 4) B,G,R; RGB16 uint16 (h, w) x555; A8 uint8
+            (h, w) or (h, w, 4) (byte 3 used); PLT types uint8 (h, w) palette
+            indices (the palette travels outside the stream).
+        image_type: an ``ImageType`` or its name.
+        top_down: stored in the header. With False the rows of ``image`` are
+            coded bottom row first, so decoding gives ``image`` back.
+
+    Returns:
+        The stream. For RGB32/RGB24/PLT8 (and the other types) the bytes equal
+        spice-common's ``lz_encode`` output for the same lines.
+
+    Raises:
+        ValueError: an unknown type or an image of the wrong shape/dtype.
+    """
+    try:
+        itype = (
+            ImageType[image_type]
+            if isinstance(image_type, str)
+            else ImageType(image_type)
+        )
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"unknown LZ image type {image_type!r}") from exc
+    img = np.asarray(image)
+    if img.ndim < 2 or img.shape[0] == 0 or img.shape[1] == 0:
+        raise ValueError("image must be at least (1, 1)")
+    height, width = img.shape[:2]
+    check_dimensions(width, height)
+    if not top_down:
+        img = img[::-1]
+    body: list[bytes] = []
+    if itype in PIXELS_PER_BYTE:
+        if img.ndim != 2 or img.dtype != np.uint8:
+            raise ValueError(f"{itype.name} needs a (h, w) uint8 array of indices")
+        packed = np.ascontiguousarray(_pack_indices(img, itype))
+        stride = packed.shape[1]
+        body.append(_impl.compress(_lz_ref.MODE_BYTES, packed.reshape(-1, 1)))
+    elif itype == ImageType.RGB16:
+        if img.ndim != 2 or img.dtype != np.uint16:
+            raise ValueError("RGB16 needs a (h, w) uint16 array of x555 pixels")
+        be = np.ascontiguousarray(img.astype(">u2")).view(np.uint8).reshape(-1, 2)
+        stride = width * 2
+        body.append(_impl.compress(_lz_ref.MODE_RGB16, be))
+    elif itype == ImageType.A8:
+        if img.dtype != np.uint8 or img.ndim not in (2, 3):
+            raise ValueError("A8 needs a uint8 (h, w) or (h, w, 4) array")
+        alpha = img if img.ndim == 2 else img[:, :, 3]
+        stride = width
+        body.append(
+            _impl.compress(
+                _lz_ref.MODE_BYTES, np.ascontiguousarray(alpha).reshape(-1, 1)
+            )
+        )
+    else:
+        channels = 3 if itype == ImageType.RGB24 else 4
+        if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] not in (channels, 4):
+            raise ValueError(f"{itype.name} needs a uint8 (h, w, {channels}) array")
+        stride = width * BYTES_PER_PIXEL[itype]
+        if itype != ImageType.XXXA:
+            bgr = np.ascontiguousarray(img[:, :, :3]).reshape(-1, 3)
+            body.append(_impl.compress(_lz_ref.MODE_RGB32, bgr))
+        if itype in (ImageType.RGBA, ImageType.XXXA):
+            alpha = np.ascontiguousarray(img[:, :, 3]).reshape(-1, 1)
+            body.append(_impl.compress(_lz_ref.MODE_BYTES, alpha))
+    header = _HEADER.pack(
+        MAGIC, VERSION, int(itype), width, height, stride, int(top_down)
+    )
+    return header + b"".join(body)
