@@ -107,13 +107,17 @@ class Canvas:
         return self.surfaces.get(0)
 
     def reset(self) -> None:
-        """RESET: drop every surface (the server re-creates them) and palettes."""
-        self.surfaces.clear()
-        self._total_pixels = 0
+        """RESET: clear the primary and the palette cache (spice-gtk
+        ``display_handle_reset``); other surfaces stay."""
+        if 0 in self.surfaces:
+            self.surfaces[0].clear()
         self.palettes.clear()
 
     def destroy_all(self) -> None:
-        self.reset()
+        """Drop every surface (channel teardown)."""
+        self.surfaces.clear()
+        self._total_pixels = 0
+        self.palettes.clear()
 
     # -- caches ---------------------------------------------------------------------
 

@@ -134,7 +134,7 @@ class SharedState:
         if self._glz is None:
             from spicepy.codecs import glz
 
-            self._glz = glz.Dictionary(self.glz_window)
+            self._glz = glz.Dictionary()
         return self._glz
 
 
