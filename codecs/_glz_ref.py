@@ -30,7 +30,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-
 from spicepy.codecs._common import CodecError
 
 __all__ = [
@@ -132,8 +131,10 @@ def _literals(mode: int, raw: U8, palette: U32 | None) -> U32 | U8:
     if mode in (MODE_PLT4_LE, MODE_PLT4_BE):
         if n == 0:
             raise CodecError("GLZ palette image with an empty palette")
-        first, second = (raw & 15, raw >> 4) if mode == MODE_PLT4_LE else (raw >> 4, raw & 15)
-        idx = np.stack([first, second], axis=1).reshape(-1) % n  # upstream takes % num_ents
+        lo, hi = raw & 15, raw >> 4
+        first, second = (lo, hi) if mode == MODE_PLT4_LE else (hi, lo)
+        # upstream takes the index modulo num_ents
+        idx = np.stack([first, second], axis=1).reshape(-1) % n
         return np.asarray(ents[idx], dtype=np.uint32)
     if n < 2:
         raise CodecError("GLZ 1-bit image needs a palette of 2 entries")
@@ -411,7 +412,11 @@ def compress(
                 return 0, 0, 0
         image_dist = cur_id - int(seg_ids[seg])
         pix_dist = ip - ref if image_dist == 0 else ref
-        if pix_dist <= 0 or pix_dist >= MAX_PIXEL_LONG_DISTANCE or image_dist > MAX_IMAGE_DIST:
+        if (
+            pix_dist <= 0
+            or pix_dist >= MAX_PIXEL_LONG_DISTANCE
+            or image_dist > MAX_IMAGE_DIST
+        ):
             return 0, 0, 0
         t_ip, t_ref = ip + min_match, ref + min_match
         while t_ip < ip_limit and t_ref < ref_limit and ref_keys[t_ref] == keys[t_ip]:

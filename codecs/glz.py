@@ -28,7 +28,6 @@ from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
-
 from spicepy.codecs import _glz_ref
 from spicepy.codecs._common import (
     MAX_IMAGE_PIXELS,
@@ -155,7 +154,9 @@ def read_header(data: bytes | bytearray | memoryview, /) -> GlzHeader:
     code = tbyte & 0x0F
     if code not in _DECODE_MODE:
         raise CodecError(f"GLZ image type {code} is not decodable")
-    return GlzHeader(ImageType(code), bool(tbyte >> 4), width, height, stride, image_id, whd)
+    return GlzHeader(
+        ImageType(code), bool(tbyte >> 4), width, height, stride, image_id, whd
+    )
 
 
 def info(data: bytes | bytearray | memoryview, /) -> ImageInfo:
@@ -185,7 +186,9 @@ class Dictionary:
         max_images: bound on the number of images kept.
     """
 
-    def __init__(self, max_pixels: int = MAX_WINDOW_PIXELS, *, max_images: int = 1 << 16):
+    def __init__(
+        self, max_pixels: int = MAX_WINDOW_PIXELS, *, max_images: int = 1 << 16
+    ):
         if max_pixels <= 0 or max_images <= 0:
             raise ValueError("Dictionary bounds must be positive")
         self.max_pixels = max_pixels
@@ -248,7 +251,9 @@ class Dictionary:
             self._expired_below = 0
             self._cond.notify_all()
 
-    def _snapshot(self, image_id: int, win_head_dist: int) -> tuple[list[int], list[U8]]:
+    def _snapshot(
+        self, image_id: int, win_head_dist: int
+    ) -> tuple[list[int], list[U8]]:
         """Images a stream with this header may refer to (ids ascending)."""
         low = image_id - win_head_dist
         with self._cond:
@@ -459,7 +464,10 @@ class Encoder:
     _INIT_SEGS = 1000  # INIT_IMAGE_SEGS_NUM
 
     def __init__(
-        self, window_pixels: int = DEFAULT_WINDOW_PIXELS, *, _backend: ModuleType | None = None
+        self,
+        window_pixels: int = DEFAULT_WINDOW_PIXELS,
+        *,
+        _backend: ModuleType | None = None,
     ):
         if not 0 < window_pixels <= MAX_WINDOW_PIXELS:
             raise ValueError(f"window_pixels must be in 1..{MAX_WINDOW_PIXELS}")
@@ -485,7 +493,7 @@ class Encoder:
             return [im.image_id for im in self._window]
 
     def _new_head(self, size: int) -> _WinImage | None:
-        """glz_dictionary_window_get_new_head: oldest image kept after adding ``size``."""
+        """Oldest image kept after adding ``size`` (..._window_get_new_head)."""
         if not self._window:
             return None
         head, tail = self._window[0], self._window[-1]
@@ -504,7 +512,10 @@ class Encoder:
         return self._free.pop()
 
     def encode(
-        self, image: npt.NDArray[np.generic], image_type: str = "RGB32", top_down: bool = True
+        self,
+        image: npt.NDArray[np.generic],
+        image_type: str = "RGB32",
+        top_down: bool = True,
     ) -> bytes:
         """Code ``image`` as the next image of the window; see :func:`encode`."""
         try:
@@ -515,8 +526,11 @@ class Encoder:
         check_dimensions(w, h)
         if not top_down:  # the stream's first row is the bottom one
             passes = [
-                (m, np.ascontiguousarray(k.reshape(h, w)[::-1].reshape(-1)),
-                 np.ascontiguousarray(lit.reshape(h, w)[::-1].reshape(-1)))
+                (
+                    m,
+                    np.ascontiguousarray(k.reshape(h, w)[::-1].reshape(-1)),
+                    np.ascontiguousarray(lit.reshape(h, w)[::-1].reshape(-1)),
+                )
                 for m, k, lit in passes
             ]
         size = h * w
@@ -526,7 +540,9 @@ class Encoder:
             head = self._new_head(size)
             while self._window and self._window[0] is not head:
                 self._free.append(self._window.popleft().seg)
-            cur = _WinImage(self._next_id, itype, size, self._alloc_seg(), self._pixels_so_far)
+            cur = _WinImage(
+                self._next_id, itype, size, self._alloc_seg(), self._pixels_so_far
+            )
             cur.planes = {m: k for m, k, _ in passes}
             self._next_id += 1
             self._pixels_so_far += size
@@ -534,8 +550,14 @@ class Encoder:
             whd = cur.image_id - head.image_id if head is not None else 0
             out = [
                 _HEADER.pack(
-                    MAGIC, VERSION, itype | (16 if top_down else 0), w, h, stride,
-                    cur.image_id, whd,
+                    MAGIC,
+                    VERSION,
+                    itype | (16 if top_down else 0),
+                    w,
+                    h,
+                    stride,
+                    cur.image_id,
+                    whd,
                 )
             ]
             seg_ids = [0] * self._quota
@@ -547,7 +569,14 @@ class Encoder:
                         seg_ids[im.seg] = im.image_id
                 out.append(
                     self._impl.compress(
-                        keys, lits, mode, self._htab, cur.seg, cur.image_id, seg_keys, seg_ids
+                        keys,
+                        lits,
+                        mode,
+                        self._htab,
+                        cur.seg,
+                        cur.image_id,
+                        seg_keys,
+                        seg_ids,
                     )
                 )
         return b"".join(out)

@@ -13,7 +13,6 @@ import zlib
 
 import numpy as np
 import numpy.typing as npt
-
 from spicepy.codecs import glz
 from spicepy.codecs._common import MAX_IMAGE_PIXELS, CodecError
 
@@ -28,7 +27,9 @@ def _max_glz_size(max_pixels: int) -> int:
     return glz.HEADER_SIZE + max_pixels * 5 + 1024
 
 
-def inflate(data: bytes | bytearray | memoryview, glz_size: int, max_size: int) -> bytes:
+def inflate(
+    data: bytes | bytearray | memoryview, glz_size: int, max_size: int
+) -> bytes:
     """Inflate a zlib stream that must yield exactly ``glz_size`` bytes.
 
     Raises:
@@ -78,7 +79,12 @@ def decode(
     """
     raw = inflate(data, glz_size, _max_glz_size(max_pixels))
     return glz.decode(
-        raw, dictionary=dictionary, palette=palette, out=out, max_pixels=max_pixels, wait=wait
+        raw,
+        dictionary=dictionary,
+        palette=palette,
+        out=out,
+        max_pixels=max_pixels,
+        wait=wait,
     )
 
 
