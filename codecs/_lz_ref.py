@@ -245,14 +245,20 @@ def compress(mode: int, units: U8) -> bytes:
     """Encode one pass the way spice-common's ``FNAME(compress)`` does.
 
     Args:
-        mode: ``MODE_RGB32`` (units are B,G,R triples), ``MODE_RGB16`` (units
-            are big-endian x555 pairs) or ``MODE_BYTES``.
-        units: C-contiguous uint8 array of shape (n, unit bytes), n >= 1.
+        mode: ``MODE_RGB32``, ``MODE_RGB16`` or ``MODE_BYTES``.
+        units: C-contiguous uint8 array of shape (n, k), n >= 1, one row per
+            unit. ``MODE_RGB32`` codes bytes 0..2 of each row (B,G,R; k is 3
+            or 4), ``MODE_RGB16`` both bytes (big-endian x555, k = 2) and
+            ``MODE_BYTES`` the last byte (k = 1, or 4 for the alpha of B,G,R,A).
 
     Returns:
         The pass body (no header). The whole image is one segment, as when
         ``lz_encode`` is given every line at once.
     """
+    if mode == MODE_RGB32:
+        units = units[:, :3]
+    elif mode == MODE_BYTES:
+        units = units[:, -1:]
     n = units.shape[0]
     k = units.shape[1]
     lit = units.tobytes()

@@ -283,6 +283,11 @@ def _pack_indices(indices: U8, image_type: ImageType) -> U8:
     return ((pairs[:, :, 0] << 4) | pairs[:, :, 1]).astype(np.uint8)
 
 
+def _units(img: npt.NDArray[np.uint8]) -> U8:
+    """(h, w, c) pixels as a C-contiguous (h * w, c) array of coding units."""
+    return np.ascontiguousarray(img).reshape(img.shape[0] * img.shape[1], -1)
+
+
 def encode(
     image: npt.NDArray[np.uint8] | npt.NDArray[np.uint16],
     /,
@@ -339,24 +344,18 @@ def encode(
     elif itype == ImageType.A8:
         if img.dtype != np.uint8 or img.ndim not in (2, 3):
             raise ValueError("A8 needs a uint8 (h, w) or (h, w, 4) array")
-        alpha = img if img.ndim == 2 else img[:, :, 3]
+        alpha = img.reshape(height, width, -1)
         stride = width
-        body.append(
-            _impl.compress(
-                _lz_ref.MODE_BYTES, np.ascontiguousarray(alpha).reshape(-1, 1)
-            )
-        )
+        body.append(_impl.compress(_lz_ref.MODE_BYTES, _units(alpha)))
     else:
         channels = 3 if itype == ImageType.RGB24 else 4
         if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] not in (channels, 4):
             raise ValueError(f"{itype.name} needs a uint8 (h, w, {channels}) array")
         stride = width * BYTES_PER_PIXEL[itype]
-        if itype != ImageType.XXXA:
-            bgr = np.ascontiguousarray(img[:, :, :3]).reshape(-1, 3)
-            body.append(_impl.compress(_lz_ref.MODE_RGB32, bgr))
-        if itype in (ImageType.RGBA, ImageType.XXXA):
-            alpha = np.ascontiguousarray(img[:, :, 3]).reshape(-1, 1)
-            body.append(_impl.compress(_lz_ref.MODE_BYTES, alpha))
+        if itype != ImageType.XXXA:  # the colour pass codes bytes 0..2 of each row
+            body.append(_impl.compress(_lz_ref.MODE_RGB32, _units(img)))
+        if itype in (ImageType.RGBA, ImageType.XXXA):  # the alpha pass, the last byte
+            body.append(_impl.compress(_lz_ref.MODE_BYTES, _units(img)))
     header = _HEADER.pack(
         MAGIC, VERSION, int(itype), width, height, stride, int(top_down)
     )
