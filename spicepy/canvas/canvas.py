@@ -23,9 +23,11 @@ from spicepy.canvas.region import Region, make_region, sample_scaled, tile_value
 from spicepy.canvas.rop import SRC_IS_BRUSH, SRC_IS_IMAGE, Rop, apply_rop, ropd_to_rop
 from spicepy.canvas.surface import Rect, Surface, SurfaceFormat, quantise
 from spicepy.canvas.types import (
+    BitmapFlags,
     Brush,
     BrushType,
     Image,
+    ImageFlags,
     ImageType,
     MaskFlags,
     Point,
@@ -171,12 +173,23 @@ class Canvas:
         return self.images.get(image)
 
     def touch(self, image: Image | None) -> None:
-        """Decode an image only for its side effects (cache, GLZ dictionary)."""
-        if image is None or image.type in (
-            ImageType.SURFACE,
-            ImageType.FROM_CACHE,
-            ImageType.FROM_CACHE_LOSSLESS,
+        """Decode an image only for its side effects, as ``canvas_touch_image``:
+        when it must be cached, enters the GLZ dictionary or caches a palette."""
+        if image is None:
+            return
+        flags = image.flags
+        if not (
+            flags & (ImageFlags.CACHE_ME | ImageFlags.CACHE_REPLACE_ME)
+            or image.type in (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
+            or (
+                image.bitmap is not None
+                and image.bitmap.flags & BitmapFlags.PAL_CACHE_ME
+            )
+            or image.lz_flags & BitmapFlags.PAL_CACHE_ME
         ):
+            return
+        if image.type in (ImageType.SURFACE, ImageType.FROM_CACHE,
+                          ImageType.FROM_CACHE_LOSSLESS):  # fmt: skip
             return
         self.images.get(image)
 

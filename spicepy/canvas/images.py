@@ -249,10 +249,6 @@ class ImageResolver:
             pixels, has_alpha = bitmap_to_pixels(bitmap, palette)
             return CachedImage(pixels, has_alpha)
         _check_size(image)
-        try:
-            from spicepy.codecs.image import decode_image
-        except ImportError as exc:  # the codec package is not built yet
-            raise CanvasError(f"no codec for image type {kind}: {exc}") from exc
         palette_ents = None
         top_down = True
         if kind == ImageType.LZ_PLT:
@@ -262,6 +258,10 @@ class ImageResolver:
         elif kind == ImageType.JPEG_ALPHA:
             top_down = bool(image.jpeg_flags & 1)
         need_glz = kind in (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
+        try:
+            from spicepy.codecs.image import decode_image
+        except ImportError:
+            decode_image = _decode_direct
         try:
             result = decode_image(
                 kind,
@@ -274,6 +274,8 @@ class ImageResolver:
                 glz_size=image.glz_size if kind == ImageType.ZLIB_GLZ_RGB else None,
                 top_down=top_down,
             )
+        except ImportError as exc:  # that codec is not built
+            raise CanvasError(f"no codec for image type {kind}: {exc}") from exc
         except SpiceError as exc:
             raise CanvasError(f"image {image.id:#x} type {kind}: {exc}") from exc
         except (ValueError, TypeError, IndexError, KeyError) as exc:
@@ -283,3 +285,44 @@ class ImageResolver:
             raise CanvasError(f"codec returned shape {pixels.shape}")
         lossy = bool(getattr(result, "lossy", kind in _LOSSY_TYPES))
         return CachedImage(pixels, bool(result.has_alpha), lossy)
+
+
+@dataclass(slots=True)
+class _Decoded:
+    pixels: Pixels
+    has_alpha: bool
+    lossy: bool
+
+
+_ALPHA_NAMES = {"RGBA", "XXXA", "A8"}
+
+
+def _decode_direct(
+    kind: int,
+    data: bytes,
+    *,
+    width: int,
+    height: int,
+    palette: list[int] | None = None,
+    dictionary: Any = None,
+    jpeg_size: int | None = None,
+    glz_size: int | None = None,
+    top_down: bool = True,
+) -> _Decoded:
+    """Per-codec dispatch, used while ``spicepy.codecs.image`` is not available."""
+    if kind in (ImageType.LZ_RGB, ImageType.LZ_PLT):
+        from spicepy.codecs import lz
+
+        pixels = lz.decode(data, palette=palette)
+        return _Decoded(pixels, lz.info(data).image_type in _ALPHA_NAMES, False)
+    if kind == ImageType.GLZ_RGB:
+        from spicepy.codecs import glz
+
+        pixels = glz.decode(data, dictionary=dictionary, palette=palette)
+        return _Decoded(pixels, glz.info(data).image_type in _ALPHA_NAMES, False)
+    if kind == ImageType.ZLIB_GLZ_RGB:
+        from spicepy.codecs import zlib_glz
+
+        pixels = zlib_glz.decode(data, glz_size=glz_size or 0, dictionary=dictionary)
+        return _Decoded(pixels, True, False)
+    raise CanvasError(f"no codec available for image type {kind}")

@@ -1,0 +1,284 @@
+"""``spicepy inspect``: what a capture contains, per channel.
+
+Messages by type in both directions for every channel; for display channels
+the SpiceImage descriptors referenced by draw messages (count, compressed bytes
+and pixels per image type, the pixel format inside each codec stream, BITMAP
+formats) and the video streams (codec, size, frames, bytes). The output keys
+mirror the ``inventory`` of the capture corpus's manifest.json, so the two can
+be compared directly; ``--json`` prints it as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import struct
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from spicepy.canvas.demarshal import Command, DisplayMsg, parse_display
+from spicepy.canvas.types import BitmapFmt, ImageType
+from spicepy.capture.replay import ChannelBytes, iter_messages, read_channels
+from spicepy.errors import SpiceError, WireError
+
+__all__ = ["add_command", "inspect_capture", "message_name"]
+
+CHANNEL_NAMES = {1: "main", 2: "display", 3: "inputs", 4: "cursor", 5: "playback",
+                 6: "record", 7: "tunnel", 8: "smartcard", 9: "usbredir", 10: "port",
+                 11: "webdav"}  # fmt: skip
+
+_COMMON_S = ["MIGRATE", "MIGRATE_DATA", "SET_ACK", "PING", "WAIT_FOR_CHANNELS",
+             "DISCONNECTING", "NOTIFY", "LIST"]  # fmt: skip
+_COMMON_C = ["ACK_SYNC", "ACK", "PONG", "MIGRATE_FLUSH_MARK", "MIGRATE_DATA",
+             "DISCONNECTING"]  # fmt: skip
+# channel type -> (server names from 101, client names from 101), spice.proto
+_NAMES: dict[int, tuple[dict[int, str], dict[int, str]]] = {
+    1: (
+        dict(enumerate(
+            ["MIGRATE_BEGIN", "MIGRATE_CANCEL", "INIT", "CHANNELS_LIST", "MOUSE_MODE",
+             "MULTI_MEDIA_TIME", "AGENT_CONNECTED", "AGENT_DISCONNECTED", "AGENT_DATA",
+             "AGENT_TOKEN", "MIGRATE_SWITCH_HOST", "MIGRATE_END", "NAME", "UUID",
+             "AGENT_CONNECTED_TOKENS", "MIGRATE_BEGIN_SEAMLESS",
+             "MIGRATE_DST_SEAMLESS_ACK", "MIGRATE_DST_SEAMLESS_NACK"], 101)),
+        dict(enumerate(
+            ["CLIENT_INFO", "MIGRATE_CONNECTED", "MIGRATE_CONNECT_ERROR",
+             "ATTACH_CHANNELS", "MOUSE_MODE_REQUEST", "AGENT_START", "AGENT_DATA",
+             "AGENT_TOKEN", "MIGRATE_END", "MIGRATE_DST_DO_SEAMLESS",
+             "MIGRATE_CONNECTED_SEAMLESS", "QUALITY_INDICATOR"], 101)),
+    ),
+    2: (
+        {m.value: m.name for m in DisplayMsg if m.value > 100},
+        dict(enumerate(["INIT", "STREAM_REPORT", "PREFERRED_COMPRESSION",
+                        "GL_DRAW_DONE", "PREFERRED_VIDEO_CODEC_TYPE"], 101)),
+    ),
+    3: (
+        {101: "INIT", 102: "KEY_MODIFIERS", 111: "MOUSE_MOTION_ACK"},
+        {101: "KEY_DOWN", 102: "KEY_UP", 103: "KEY_MODIFIERS", 104: "KEY_SCANCODE",
+         111: "MOUSE_MOTION", 112: "MOUSE_POSITION", 113: "MOUSE_PRESS",
+         114: "MOUSE_RELEASE"},
+    ),
+    4: (
+        dict(enumerate(["INIT", "RESET", "SET", "MOVE", "HIDE", "TRAIL", "INVAL_ONE",
+                        "INVAL_ALL"], 101)),
+        {},
+    ),
+    5: (dict(enumerate(["DATA", "MODE", "START", "STOP", "VOLUME", "MUTE",
+                        "LATENCY"], 101)), {}),
+    6: (dict(enumerate(["START", "STOP", "VOLUME", "MUTE"], 101)),
+        dict(enumerate(["DATA", "MODE", "START_MARK"], 101))),
+}  # fmt: skip
+
+_LZ_TYPES = ["INVALID", "PLT1_LE", "PLT1_BE", "PLT4_LE", "PLT4_BE", "PLT8", "RGB16",
+             "RGB24", "RGB32", "RGBA", "XXXA", "A8"]  # fmt: skip
+_QUIC_TYPES = ["INVALID", "GRAY", "RGB16", "RGB24", "RGB32", "RGBA"]
+
+
+def message_name(channel_type: int, kind: int, from_server: bool) -> str:
+    """The spice.proto name of a message type (``MSG_<n>`` when unknown)."""
+    if kind < 100:
+        names = _COMMON_S if from_server else _COMMON_C
+        return names[kind - 1] if 1 <= kind <= len(names) else f"MSG_{kind}"
+    server, client = _NAMES.get(channel_type, ({}, {}))
+    return (server if from_server else client).get(kind, f"MSG_{kind}")
+
+
+def _subtype(image_type: int, data: bytes) -> str | None:
+    """The pixel format a codec stream's header declares."""
+    try:
+        if image_type == ImageType.QUIC and len(data) >= 12:
+            t = struct.unpack_from("<I", data, 8)[0]
+            return _QUIC_TYPES[t] if t < len(_QUIC_TYPES) else None
+        if image_type == ImageType.LZ_RGB or image_type == ImageType.LZ_PLT:
+            t = struct.unpack_from(">I", data, 8)[0]
+            return _LZ_TYPES[t] if t < len(_LZ_TYPES) else None
+        if image_type == ImageType.GLZ_RGB and len(data) > 8:
+            t = data[8] & 0x0F
+            return _LZ_TYPES[t] if t < len(_LZ_TYPES) else None
+        if image_type == ImageType.LZ4 and len(data) >= 2:
+            return BitmapFmt(data[1]).name.removeprefix("FMT_")
+    except (struct.error, ValueError):
+        return None
+    return None
+
+
+def _client_messages(ch: ChannelBytes) -> Counter[str]:
+    """Client->server message names (after link message, auth mechanism, ticket)."""
+    data = ch.to_server
+    counts: Counter[str] = Counter()
+    if len(data) < 16:
+        return counts
+    pos = 16 + struct.unpack_from("<I", data, 12)[0] + 4 + 128
+    head = 6 if ch.mini_header else 18
+    while pos + head <= len(data):
+        if ch.mini_header:
+            kind, size = struct.unpack_from("<HI", data, pos)
+        else:
+            _serial, kind, size, _sub = struct.unpack_from("<QHII", data, pos)
+        if pos + head + size > len(data):
+            break
+        counts[message_name(ch.channel_type, kind, False)] += 1
+        pos += head + size
+    return counts
+
+
+def inspect_capture(path: str | Path) -> dict[str, Any]:
+    """Inventory of a capture (see the module docstring).
+
+    Raises:
+        WireError: the capture cannot be read.
+    """
+    channels = read_channels(path)
+    server: dict[str, Counter[str]] = defaultdict(Counter)
+    client: dict[str, Counter[str]] = defaultdict(Counter)
+    image_types: Counter[str] = Counter()
+    image_bytes: Counter[str] = Counter()
+    image_pixels: Counter[str] = Counter()
+    subtypes: Counter[str] = Counter()
+    bitmap_formats: Counter[str] = Counter()
+    stream_codecs: Counter[str] = Counter()
+    stream_messages: Counter[str] = Counter()
+    streams: list[dict[str, Any]] = []
+    by_id: dict[int, dict[str, Any]] = {}
+    parse_errors = 0
+    out_channels = []
+    for ch in channels:
+        cname = CHANNEL_NAMES.get(ch.channel_type, f"type{ch.channel_type}")
+        n_server = 0
+        try:
+            messages = list(iter_messages(ch.to_client, ch.mini_header))
+        except WireError:
+            messages, parse_errors = [], parse_errors + 1
+        for msg in messages:
+            n_server += 1
+            name = message_name(ch.channel_type, msg.type, True)
+            server[cname][name] += 1
+            if ch.channel_type != 2:
+                continue
+            if name.startswith("STREAM_"):
+                stream_messages[name] += 1
+            try:
+                cmd: Command | None = parse_display(msg.type, msg.body)
+            except WireError:
+                parse_errors += 1
+                continue
+            if cmd is None:
+                continue
+            for image in cmd.images:
+                tname = (
+                    ImageType(image.type).name
+                    if image.type in ImageType._value2member_map_
+                    else str(image.type)
+                )  # noqa: E501
+                image_types[tname] += 1
+                image_pixels[tname] += image.width * image.height
+                size = len(image.data)
+                if image.bitmap is not None:
+                    size = len(image.bitmap.data)
+                    fmt = image.bitmap.format
+                    bitmap_formats[
+                        BitmapFmt(fmt).name.removeprefix("FMT_")
+                        if fmt in BitmapFmt._value2member_map_
+                        else str(fmt)
+                    ] += 1  # noqa: E501
+                image_bytes[tname] += size
+                sub = _subtype(image.type, image.data)
+                if sub is not None:
+                    subtypes[f"{tname}:{sub}"] += 1
+                elif image.type == ImageType.ZLIB_GLZ_RGB:
+                    subtypes[tname] += 1
+            if cmd.name == "stream_create":
+                a = cmd.args
+                codec = {1: "MJPEG", 2: "VP8", 3: "H264", 4: "VP9", 5: "H265"}.get(
+                    a["codec"], str(a["codec"])
+                )
+                stream_codecs[codec] += 1
+                size = f"{a['stream_width']}x{a['stream_height']}"
+                info = {"channel_id": ch.channel_id, "id": a["stream_id"],
+                        "codec": codec, "size": size, "frames": 0,
+                        "bytes": 0}  # fmt: skip
+                streams.append(info)
+                by_id[a["stream_id"]] = info
+            elif cmd.name == "stream_data" and cmd.args["stream_id"] in by_id:
+                info = by_id[cmd.args["stream_id"]]
+                info["frames"] += 1
+                info["bytes"] += len(cmd.args["frame"])
+        cmsgs = _client_messages(ch)
+        client[cname].update(cmsgs)
+        out_channels.append({
+            "channel": cname, "channel_id": ch.channel_id,
+            "client_port": ch.client_port, "mini_header": ch.mini_header,
+            "server_to_client_bytes": len(ch.to_client),
+            "client_to_server_bytes": len(ch.to_server),
+            "server_messages": n_server, "client_messages": sum(cmsgs.values()),
+        })  # fmt: skip
+    return {
+        "channels_opened": [c["channel"] for c in out_channels],
+        "channels": out_channels,
+        "server_messages": {k: dict(sorted(v.items())) for k, v in server.items()},
+        "client_messages": {k: dict(sorted(v.items())) for k, v in client.items()},
+        "image_types": dict(image_types.most_common()),
+        "image_compressed_bytes": dict(image_bytes.most_common()),
+        "image_pixels": dict(image_pixels.most_common()),
+        "image_subtypes": dict(subtypes.most_common()),
+        "bitmap_formats": dict(bitmap_formats.most_common()),
+        "stream_codecs": dict(stream_codecs),
+        "stream_sizes": [s["size"] for s in streams],
+        "stream_data_bytes": sum(s["bytes"] for s in streams),
+        "stream_messages": dict(sorted(stream_messages.items())),
+        "streams": streams,
+        "parse_errors": parse_errors,
+    }
+
+
+def _print_text(inv: dict[str, Any]) -> None:
+    for ch in inv["channels"]:
+        name = ch["channel"]
+        print(f"{name} #{ch['channel_id']}: {ch['server_messages']} server messages "
+              f"({ch['server_to_client_bytes']} B), {ch['client_messages']} client "
+              f"messages ({ch['client_to_server_bytes']} B)")  # fmt: skip
+        for direction in ("server_messages", "client_messages"):
+            counts = inv[direction].get(name, {})
+            if counts:
+                items = ", ".join(f"{k} {v}" for k, v in counts.items())
+                print(f"  {direction.split('_')[0]}: {items}")
+    if inv["image_types"]:
+        print("images (type: count, compressed bytes, pixels):")
+        for t, n in inv["image_types"].items():
+            print(f"  {t}: {n}, {inv['image_compressed_bytes'].get(t, 0)} B, "
+                  f"{inv['image_pixels'].get(t, 0)} px")  # fmt: skip
+        if inv["image_subtypes"]:
+            print(
+                "  formats: "
+                + ", ".join(f"{k} {v}" for k, v in inv["image_subtypes"].items())
+            )  # noqa: E501
+    for s in inv["streams"]:
+        print(f"stream {s['id']} ({s['codec']} {s['size']}): {s['frames']} frames, "
+              f"{s['bytes']} B")  # fmt: skip
+    if inv["parse_errors"]:
+        print(f"{inv['parse_errors']} messages could not be parsed")
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        inv = inspect_capture(args.capture)
+    except (OSError, SpiceError) as exc:
+        print(f"spicepy inspect: error: {exc}")
+        return 1
+    if args.json:
+        print(json.dumps(inv, indent=1))
+    else:
+        _print_text(inv)
+    return 0
+
+
+def add_command(sub: Any) -> None:
+    """Register ``spicepy inspect`` with the CLI."""
+    p = sub.add_parser(
+        "inspect",
+        help="list what a capture contains, per channel",
+        description="Messages per channel, image types by codec, video streams.",
+    )
+    p.add_argument("capture", type=Path, help="pcap file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_run)
