@@ -1,0 +1,121 @@
+"""Hostile display messages: arbitrary or mutated bodies give a result or a
+SpiceError (WireError from parsing, CanvasError/CodecError from drawing), never
+another exception."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spicepy.canvas.demarshal import DisplayMsg, parse_display
+from spicepy.canvas.driver import DisplayDriver
+from spicepy.capture.replay import iter_messages, read_channels
+from spicepy.errors import SpiceError, WireError
+
+KINDS = [m.value for m in DisplayMsg if m.value > 100]
+
+
+def fresh_driver() -> DisplayDriver:
+    d = DisplayDriver()
+    d.canvas.create_surface(0, 64, 48, 32)
+    d.canvas.create_surface(1, 16, 16, 96)
+    return d
+
+
+def feed(driver: DisplayDriver, kind: int, body: bytes) -> None:
+    try:
+        cmd = parse_display(kind, body)
+    except WireError:
+        return
+    if cmd is None:
+        return
+    try:
+        driver.apply(cmd, now=0)
+    except SpiceError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(KINDS), st.binary(max_size=200))
+def test_random_bodies(kind: int, body: bytes) -> None:
+    feed(fresh_driver(), kind, body)
+
+
+def _base(surface: int, rect: tuple[int, int, int, int]) -> bytes:
+    top, left, bottom, right = rect
+    return struct.pack("<Iiiii", surface, top, left, bottom, right) + b"\0"
+
+
+coords = st.integers(-(1 << 31), (1 << 31) - 1)
+small = st.integers(-70, 70)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([0, 1, 2, 7, 0xFFFFFFFF]),
+    st.tuples(small | coords, small | coords, small | coords, small | coords),
+    st.binary(max_size=120),
+    st.sampled_from([302, 303, 304, 305, 306, 309, 310, 311, 312, 313, 318, 104]),
+)
+def test_structured_draws_with_hostile_geometry(
+    surface: int, rect: tuple[int, int, int, int], tail: bytes, kind: int
+) -> None:
+    """A valid DisplayBase with extreme rects/unknown surfaces, then random bytes."""
+    feed(fresh_driver(), kind, _base(surface, rect) + tail)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, 1 << 20),
+    st.integers(0, 1 << 20),
+    st.sampled_from([0, 1, 8, 16, 32, 80, 96, 5]),
+)
+def test_surface_create_sizes(w: int, h: int, fmt: int) -> None:
+    body = struct.pack("<IIIII", 3, w, h, fmt, 0)
+    feed(fresh_driver(), DisplayMsg.SURFACE_CREATE, body)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_mutated_real_messages(captures_dir: Path, data: st.DataObject) -> None:
+    msgs = _real_messages(captures_dir)
+    if not msgs:
+        pytest.skip("no capture")
+    driver = fresh_driver()
+    for _ in range(3):
+        kind, body = data.draw(st.sampled_from(msgs))
+        if body:
+            pos = data.draw(st.integers(0, len(body) - 1))
+            value = data.draw(st.integers(0, 255))
+            body = body[:pos] + bytes([value]) + body[pos + 1 :]
+            cut = data.draw(st.integers(0, len(body)))
+            body = body[:cut] if data.draw(st.booleans()) else body
+        feed(driver, kind, body)
+
+
+_CACHE: dict[Path, list[tuple[int, bytes]]] = {}
+
+
+def _real_messages(captures_dir: Path) -> list[tuple[int, bytes]]:
+    """Small display messages of real captures (a few of each kind)."""
+    if captures_dir in _CACHE:
+        return _CACHE[captures_dir]
+    out: list[tuple[int, bytes]] = []
+    seen: dict[int, int] = {}
+    for name in ("text-glz.pcap", "video-stream_all.pcap", "winmove-glz.pcap"):
+        path = captures_dir / name
+        if not path.exists():
+            continue
+        for ch in read_channels(path):
+            if ch.channel_type != 2:
+                continue
+            for m in iter_messages(ch.to_client, ch.mini_header):
+                if len(m.body) < 4096 and seen.get(m.type, 0) < 8:
+                    seen[m.type] = seen.get(m.type, 0) + 1
+                    out.append((m.type, m.body))
+    _CACHE[captures_dir] = out
+    return out
