@@ -11,6 +11,7 @@ CACHE_REPLACE_ME, and read FROM_CACHE / FROM_CACHE_LOSSLESS.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -181,6 +182,9 @@ class ImageResolver:
         self.palettes = palettes
         #: called with (image, CachedImage) after each real decode (for stats)
         self.decoded_hook: Any = None
+        #: time spent in decoders and the pixels they produced (benchmarks)
+        self.decode_seconds = 0.0
+        self.decoded_pixels = 0
 
     def _palette(
         self, palette: Palette | None, palette_id: int, flags: int
@@ -202,7 +206,10 @@ class ImageResolver:
             return self.shared.cache.get(image.id)
         if kind == ImageType.SURFACE:
             raise CanvasError("SURFACE images are resolved by the canvas")
+        started = time.perf_counter()
         decoded = self._decode(image)
+        self.decode_seconds += time.perf_counter() - started
+        self.decoded_pixels += decoded.width * decoded.height
         if image.flags & ImageFlags.HIGH_BITS_SET and not decoded.has_alpha:
             # a copy: a codec (GLZ) may keep the array it returned
             decoded.pixels = decoded.pixels.copy()

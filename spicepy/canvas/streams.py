@@ -16,6 +16,7 @@ shows frames at once (offline replay). ``STREAM_ACTIVATE_REPORT`` turns on the
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -183,6 +184,8 @@ class StreamManager:
         self.reports: list[StreamReport] = []
         #: every stream ever created (kept after destroy, for inspect/stats)
         self.history: list[Stream] = []
+        #: time spent decoding frames (benchmarks)
+        self.decode_seconds = 0.0
 
     def _get(self, stream_id: int) -> Stream:
         try:
@@ -299,7 +302,9 @@ class StreamManager:
         if s.codec != StreamCodec.MJPEG:
             log.info("stream %d: codec %d not decoded", s.stream_id, s.codec)
             return
+        started = time.perf_counter()
         pixels = decode_mjpeg(item.data)
+        self.decode_seconds += time.perf_counter() - started
         if not s.flags & STREAM_TOP_DOWN:
             pixels = pixels[::-1]
         self.canvas.put_image(s.surface_id, item.dest, pixels, s.clip)

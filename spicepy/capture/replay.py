@@ -138,6 +138,14 @@ class ReplayResult:
     def pixels_drawn(self) -> int:
         return sum(d.canvas.pixels_drawn for d in self.drivers.values())
 
+    @property
+    def codec_seconds(self) -> float:
+        """Time spent inside image and video decoders."""
+        return sum(
+            d.canvas.images.decode_seconds + d.streams.decode_seconds
+            for d in self.drivers.values()
+        )
+
 
 def _display_streams(
     path: Path,
