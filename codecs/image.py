@@ -1,0 +1,209 @@
+"""``decode_image``: one entry point for every compressed SPICE image type.
+
+The display channel hands over an image descriptor's type, width and height
+and the codec payload (what follows the per-type fields such as ``size u32``,
+PROTOCOL.md section 6). This module picks the codec, passes the side data it
+needs (palette, GLZ dictionary, jpeg_size, glz_size, TOP_DOWN flag) and checks
+that the result has the descriptor's size. BITMAP, FROM_CACHE,
+FROM_CACHE_LOSSLESS and SURFACE images are not codec streams: the canvas
+resolves them, and they raise CodecError here.
+
+The codec modules are imported lazily, so this module loads even before all
+of them exist.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+from spicepy.codecs._common import MAX_IMAGE_PIXELS, CodecError, check_dimensions
+
+if TYPE_CHECKING:
+    from spicepy.codecs import glz
+
+__all__ = ["DecodedImage", "SpiceImageType", "decode_image"]
+
+U8 = npt.NDArray[np.uint8]
+
+
+class SpiceImageType(IntEnum):
+    """SpiceImageType (spice-protocol ``spice/enums.h``)."""
+
+    BITMAP = 0
+    QUIC = 1
+    LZ_PLT = 100
+    LZ_RGB = 101
+    GLZ_RGB = 102
+    FROM_CACHE = 103
+    SURFACE = 104
+    JPEG = 105
+    FROM_CACHE_LOSSLESS = 106
+    ZLIB_GLZ_RGB = 107
+    JPEG_ALPHA = 108
+    LZ4 = 109
+
+
+_NOT_A_CODEC = {
+    SpiceImageType.BITMAP,
+    SpiceImageType.FROM_CACHE,
+    SpiceImageType.SURFACE,
+    SpiceImageType.FROM_CACHE_LOSSLESS,
+}
+# codec image_type names whose fourth byte is alpha
+_ALPHA_FORMATS = {"RGBA", "XXXA", "A8"}
+_LZ4_FORMATS = {6: "16BIT", 7: "24BIT", 8: "32BIT", 9: "RGBA"}
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedImage:
+    """A decoded image.
+
+    Attributes:
+        pixels: uint8 (height, width, 4), top-down, B,G,R,X (X = 0) or B,G,R,A.
+        source_format: "<SPICE image type>:<codec pixel format>", e.g.
+            "LZ_RGB:RGB32", "QUIC:RGBA", "LZ4:24BIT", "JPEG:YCbCr".
+        has_alpha: byte 3 of ``pixels`` is alpha (else it is padding, 0).
+        lossy: the codec is lossy (JPEG, JPEG_ALPHA colour).
+    """
+
+    pixels: U8
+    source_format: str
+    has_alpha: bool
+    lossy: bool
+
+
+def _glz_format(head: bytes) -> str:
+    from spicepy.codecs import glz
+
+    return glz.info(head).image_type
+
+
+def _zlib_glz_format(payload: bytes) -> str:
+    """The GLZ pixel format, from the first inflated bytes only."""
+    try:
+        head = zlib.decompressobj().decompress(payload, 64)
+    except zlib.error as exc:
+        raise CodecError(f"bad ZLIB_GLZ data: {exc}") from exc
+    return _glz_format(head)
+
+
+def decode_image(
+    image_type: int,
+    payload: bytes | bytearray | memoryview,
+    *,
+    width: int,
+    height: int,
+    palette: Sequence[int] | npt.NDArray[np.integer] | None = None,
+    dictionary: glz.Dictionary | None = None,
+    jpeg_size: int | None = None,
+    glz_size: int | None = None,
+    top_down: bool = True,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    wait: float = 0.0,
+) -> DecodedImage:
+    """Decode a compressed SPICE image.
+
+    Args:
+        image_type: the descriptor's type (1 QUIC, 100 LZ_PLT, 101 LZ_RGB,
+            102 GLZ_RGB, 105 JPEG, 107 ZLIB_GLZ_RGB, 108 JPEG_ALPHA, 109 LZ4).
+        payload: the codec stream (after the type's size fields).
+        width, height: the descriptor's size; the result must match it.
+        palette: 0x00RRGGBB entries for LZ_PLT (and palette GLZ images).
+        dictionary: the session's GLZ window, for GLZ_RGB and ZLIB_GLZ_RGB.
+        jpeg_size: JPEG_ALPHA's jpeg_size field.
+        glz_size: ZLIB_GLZ_RGB's glz_size field.
+        top_down: JPEG_ALPHA's TOP_DOWN flag.
+        max_pixels: refuse larger images.
+        wait: seconds a GLZ decode may wait for a referenced image that another
+            display channel has not delivered yet.
+
+    Returns:
+        The pixels and what they came from.
+
+    Raises:
+        CodecError: corrupt data, a size that differs from the descriptor, an
+            unknown type, or a type that is not a codec stream (BITMAP,
+            FROM_CACHE, FROM_CACHE_LOSSLESS, SURFACE: the canvas's job).
+        ValueError: a required argument (dictionary, jpeg_size, glz_size) is
+            missing.
+    """
+    try:
+        kind = SpiceImageType(image_type)
+    except ValueError as exc:
+        raise CodecError(f"unknown SPICE image type {image_type}") from exc
+    if kind in _NOT_A_CODEC:
+        raise CodecError(f"{kind.name} images are resolved by the canvas, not a codec")
+    check_dimensions(width, height, max_pixels)
+    data = bytes(payload)
+    lossy = False
+    if kind == SpiceImageType.QUIC:
+        from spicepy.codecs import quic
+
+        fmt = quic.info(data).image_type
+        pixels = quic.decode(data, max_pixels=max_pixels)
+    elif kind in (SpiceImageType.LZ_RGB, SpiceImageType.LZ_PLT):
+        from spicepy.codecs import lz
+
+        fmt = lz.info(data).image_type
+        pixels = lz.decode(data, palette=palette, max_pixels=max_pixels)
+    elif kind == SpiceImageType.GLZ_RGB:
+        from spicepy.codecs import glz
+
+        if dictionary is None:
+            raise ValueError("GLZ_RGB images need the session's glz.Dictionary")
+        fmt = _glz_format(data)
+        pixels = glz.decode(
+            data,
+            dictionary=dictionary,
+            palette=palette,
+            max_pixels=max_pixels,
+            wait=wait,
+        )
+    elif kind == SpiceImageType.ZLIB_GLZ_RGB:
+        from spicepy.codecs import zlib_glz
+
+        if dictionary is None or glz_size is None:
+            raise ValueError("ZLIB_GLZ_RGB images need dictionary= and glz_size=")
+        fmt = _zlib_glz_format(data)
+        pixels = zlib_glz.decode(
+            data,
+            glz_size=glz_size,
+            dictionary=dictionary,
+            palette=palette,
+            max_pixels=max_pixels,
+            wait=wait,
+        )
+    elif kind == SpiceImageType.JPEG:
+        from spicepy.codecs import jpeg
+
+        fmt = jpeg.info(data).image_type
+        pixels = jpeg.decode(data, max_pixels=max_pixels)
+        lossy = True
+    elif kind == SpiceImageType.JPEG_ALPHA:
+        from spicepy.codecs import jpeg_alpha
+
+        if jpeg_size is None:
+            raise ValueError("JPEG_ALPHA images need jpeg_size=")
+        fmt = "XXXA"
+        pixels = jpeg_alpha.decode(
+            data, jpeg_size=jpeg_size, top_down=top_down, max_pixels=max_pixels
+        )
+        lossy = True
+    else:  # LZ4
+        from spicepy.codecs import lz4
+
+        fmt = _LZ4_FORMATS.get(data[1], "?") if len(data) >= 2 else "?"
+        pixels = lz4.decode(data, width=width, height=height, max_pixels=max_pixels)
+    if pixels.shape != (height, width, 4):
+        raise CodecError(
+            f"{kind.name} image decodes to {pixels.shape[1]}x{pixels.shape[0]}, "
+            f"the descriptor says {width}x{height}"
+        )
+    has_alpha = kind == SpiceImageType.JPEG_ALPHA or fmt in _ALPHA_FORMATS
+    return DecodedImage(pixels, f"{kind.name}:{fmt}", has_alpha, lossy)
