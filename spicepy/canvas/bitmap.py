@@ -117,6 +117,6 @@ def bitmap_to_pixels(bitmap: Bitmap, palette: Palette | None) -> tuple[Pixels, b
         out = palette_lut(palette, 16)[idx]
     else:  # 1 bit
         order = "big" if fmt == BitmapFmt.FMT_1BIT_BE else "little"
-        idx = np.unpackbits(rows, axis=1, bitorder=order)[:, :width]
+        idx = np.unpackbits(rows, axis=1, bitorder=order)[:, :width]  # type: ignore[call-overload]
         out = palette_lut(palette, 2)[idx]
     return np.ascontiguousarray(out), has_alpha

@@ -37,8 +37,8 @@ def mul_un8(a: npt.ArrayLike, b: npt.ArrayLike) -> Wide:
 def over(src: Pixels, dest: Pixels, dest_alpha: bool) -> Pixels:
     """Premultiplied OVER: ``s + d * (1 - sa)`` per channel (saturating)."""
     sa = src[..., 3:4].astype(np.int32)
-    out = src.astype(np.int32) + mul_un8(dest, 255 - sa)
-    out = np.minimum(out, 255).astype(np.uint8)
+    total = src.astype(np.int32) + mul_un8(dest, 255 - sa)
+    out: Pixels = np.minimum(total, 255).astype(np.uint8)
     if not dest_alpha:
         out[..., 3] = dest[..., 3]
     return out
@@ -172,7 +172,15 @@ _PD = {
 
 
 def _factor(code: int, sa: Wide, da: Wide) -> Wide | int:
-    return {0: 0, 1: 255, 2: da, 3: 255 - da, 4: sa, 5: 255 - sa}[code]
+    if code == 0:
+        return 0
+    if code == 1:
+        return 255
+    if code == 2:
+        return da
+    if code == 3:
+        return 255 - da
+    return sa if code == 4 else 255 - sa
 
 
 def _sample(
@@ -253,9 +261,9 @@ def composite(
     if region is None:
         return
     s = _sample(src.pixels, region, src_origin, bbox, src_transform, flags >> 14 & 3)
-    s = s.astype(np.int32)
+    sw: Wide = s.astype(np.int32)
     if not src.has_alpha or flags & (1 << 22):  # SOURCE_OPAQUE
-        s[..., 3] = 255
+        sw[..., 3] = 255
     if mask is not None and flags & (1 << 19):  # HAS_MASK
         m = _sample(
             mask.pixels,
@@ -266,14 +274,14 @@ def composite(
             flags >> 16 & 3,
         )
         ma = 255 if flags & (1 << 23) or not mask.has_alpha else m[..., 3:4]
-        s = mul_un8(s, ma)
-    dest = region.view(surface.pixels).astype(np.int32)
+        sw = mul_un8(sw, ma)
+    dest: Wide = region.view(surface.pixels).astype(np.int32)
     dest_alpha = surface.has_alpha and not flags & (1 << 24)  # DEST_OPAQUE
     if not dest_alpha:
         dest[..., 3] = 255
     fa, fb = _PD[op]
-    sa, da = s[..., 3:4], dest[..., 3:4]
-    out = mul_un8(s, _factor(fa, sa, da)) + mul_un8(dest, _factor(fb, sa, da))
+    sa, da = sw[..., 3:4], dest[..., 3:4]
+    out = mul_un8(sw, _factor(fa, sa, da)) + mul_un8(dest, _factor(fb, sa, da))
     result = np.minimum(out, 255).astype(np.uint8)
     if not surface.has_alpha:
         result[..., 3] = region.view(surface.pixels)[..., 3]

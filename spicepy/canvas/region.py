@@ -164,7 +164,8 @@ def sample_scaled(
     p11 = _take(src, y0 + 1, x0 + 1).astype(np.int64)
     top = p00 * (128 - fx) + p01 * fx
     bottom = p10 * (128 - fx) + p11 * fx
-    return ((top * (128 - fy) + bottom * fy + (1 << 13)) >> 14).astype(np.uint8)
+    out: Pixels = ((top * (128 - fy) + bottom * fy + (1 << 13)) >> 14).astype(np.uint8)
+    return out
 
 
 def tile_values(tile: Pixels, region: Region, offset_x: int, offset_y: int) -> Pixels:
@@ -172,4 +173,5 @@ def tile_values(tile: Pixels, region: Region, offset_x: int, offset_y: int) -> P
     h, w = tile.shape[:2]
     ys = (np.arange(region.y0, region.y1) - offset_y) % h
     xs = (np.arange(region.x0, region.x1) - offset_x) % w
-    return tile[ys][:, xs]
+    out: Pixels = tile[ys][:, xs]
+    return out

@@ -67,7 +67,7 @@ def decode_mjpeg(frame: bytes) -> Pixels:
         CanvasError: undecodable data.
     """
     try:
-        from spicepy.codecs import jpeg  # type: ignore[attr-defined]
+        from spicepy.codecs import jpeg
 
         pixels = jpeg.decode(frame)
         return np.ascontiguousarray(pixels, dtype=np.uint8)
@@ -75,7 +75,7 @@ def decode_mjpeg(frame: bytes) -> Pixels:
         pass
     except Exception as exc:  # the codec raises CodecError; anything else is bad data
         raise CanvasError(f"bad MJPEG frame: {exc}") from exc
-    import simplejpeg
+    import simplejpeg  # type: ignore[import-untyped]
 
     try:
         out = simplejpeg.decode_jpeg(

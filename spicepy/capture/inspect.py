@@ -193,9 +193,9 @@ def inspect_capture(path: str | Path) -> dict[str, Any]:
                     a["codec"], str(a["codec"])
                 )
                 stream_codecs[codec] += 1
-                size = f"{a['stream_width']}x{a['stream_height']}"
+                dims = f"{a['stream_width']}x{a['stream_height']}"
                 info = {"channel_id": ch.channel_id, "id": a["stream_id"],
-                        "codec": codec, "size": size, "frames": 0,
+                        "codec": codec, "size": dims, "frames": 0,
                         "bytes": 0}  # fmt: skip
                 streams.append(info)
                 by_id[a["stream_id"]] = info

@@ -55,7 +55,7 @@ def _skip_link(data: bytes) -> int:
     """Offset of the first data message in a server->client stream."""
     if len(data) < 16 or data[:4] != b"REDQ":
         raise WireError("no SPICE link reply at the start of the stream")
-    (size,) = struct.unpack_from("<I", data, 12)
+    size: int = struct.unpack_from("<I", data, 12)[0]
     return 16 + size + 4  # link reply, then the u32 link result
 
 
