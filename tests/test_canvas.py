@@ -436,3 +436,37 @@ def test_ropd_to_rop(desc: int, expected: Rop) -> None:
 def test_ropd_brush_input_uses_brush_bit() -> None:
     assert ropd_to_rop(RopD.OP_PUT | RopD.INVERS_BRUSH, 1) == Rop.COPY_INVERTED
     assert ropd_to_rop(RopD.OP_PUT | RopD.INVERS_BRUSH, 0) == Rop.COPY
+
+
+def test_missing_cache_entry_is_image_not_ready() -> None:
+    from spicepy.canvas import ImageNotReady
+
+    c = canvas()
+    with pytest.raises(ImageNotReady) as info:
+        c.copy(0, Rect(0, 0, 1, 1), None, Image(0x77, ImageType.FROM_CACHE, 0, 1, 1),
+               Rect(0, 0, 1, 1), PUT)  # fmt: skip
+    assert info.value.image_id == 0x77
+
+
+def test_driver_handle_message_fill_body() -> None:
+    import struct
+
+    from spicepy.canvas import DisplayDriver
+
+    d = DisplayDriver()
+    d.handle_message(314, struct.pack("<IIIII", 0, 4, 3, 32, 1))  # SURFACE_CREATE
+    # DRAW_FILL: base (surface 0, rect top=1 left=1 bottom=2 right=3, no clip),
+    # solid brush 0x0000FF, rop PUT, no mask
+    body = struct.pack("<Iiiii", 0, 1, 1, 2, 3) + b"\0"
+    body += b"\x01" + struct.pack("<I", 0xFF) + struct.pack("<H", RopD.OP_PUT)
+    body += b"\0" + struct.pack("<iiI", 0, 0, 0)
+    cmd = d.handle_message(302, body)
+    assert cmd is not None and cmd.name == "fill"
+    px = d.primary_pixels()
+    assert px is not None
+    assert (px[..., 0] == 255).astype(int).tolist() == [
+        [0, 0, 0, 0],
+        [0, 1, 1, 0],
+        [0, 0, 0, 0],
+    ]
+    assert d.handle_message(4, b"\0" * 12) is None  # PING: not for the canvas

@@ -1,15 +1,18 @@
 """spicepy.canvas: numpy framebuffers and every SPICE display drawing command.
 
-``Canvas`` holds one display channel's surfaces (``Surface``: (h, w, 4) uint8
-BGRX/BGRA) and applies draw commands; ``SharedState`` is the pixmap cache + GLZ
-dictionary a session's display channels share. ``spicepy.canvas.adapter`` feeds
-parsed display messages into a canvas; ``spicepy.canvas.streams`` plays video
-streams.
+Live channels and offline replay call ``DisplayDriver.handle_message(type, body,
+now)`` (parse + apply). ``Canvas`` holds one display channel's surfaces
+(``Surface``: (h, w, 4) uint8 BGRX/BGRA) and applies draw commands;
+``SharedState`` is the pixmap cache + GLZ dictionary that a session's display
+channels share; ``StreamManager`` plays video streams.
 """
 
 from spicepy.canvas.canvas import Canvas, Clip, color_bytes
-from spicepy.canvas.images import CachedImage, PaletteCache, SharedState
+from spicepy.canvas.demarshal import Command, parse_display
+from spicepy.canvas.driver import DisplayDriver
+from spicepy.canvas.images import CachedImage, ImageNotReady, PaletteCache, SharedState
 from spicepy.canvas.rop import Rop, rop3, ropd_to_rop
+from spicepy.canvas.streams import StreamManager, StreamReport
 from spicepy.canvas.surface import Rect, Surface, SurfaceFormat
 from spicepy.canvas.types import (
     Bitmap,
@@ -37,6 +40,12 @@ __all__ = [
     "CachedImage",
     "Canvas",
     "Clip",
+    "Command",
+    "DisplayDriver",
+    "ImageNotReady",
+    "StreamManager",
+    "StreamReport",
+    "parse_display",
     "Image",
     "ImageFlags",
     "ImageType",

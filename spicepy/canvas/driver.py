@@ -12,9 +12,12 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from spicepy.canvas import draw_blend, draw_lines
 from spicepy.canvas.canvas import Canvas
-from spicepy.canvas.demarshal import Command
+from spicepy.canvas.demarshal import Command, parse_display
 from spicepy.canvas.images import SharedState
 from spicepy.canvas.streams import StreamManager
 from spicepy.errors import CanvasError
@@ -79,6 +82,29 @@ class DisplayDriver:
             func(now=now, **command.args)
         else:
             func(**command.args)
+
+    def handle_message(
+        self, msg_type: int, body: bytes, now: int | None = None
+    ) -> Command | None:
+        """Parse a display message body and apply it (the live-channel entry point).
+
+        Returns the command, or None for messages the canvas ignores.
+
+        Raises:
+            WireError: malformed body.
+            ImageNotReady: a cache/GLZ reference another channel may still
+                deliver (hold the message and retry).
+            CanvasError: anything else the canvas refuses (drop it).
+        """
+        command = parse_display(msg_type, body)
+        if command is not None:
+            self.apply(command, now)
+        return command
+
+    def primary_pixels(self) -> npt.NDArray[np.uint8] | None:
+        """The primary surface's BGRX pixels (a view), or None before SURFACE_CREATE."""
+        surface = self.canvas.primary
+        return None if surface is None else surface.pixels
 
     def _surface_destroy(self, surface_id: int) -> None:
         # streams drawing into a destroyed surface go with it

@@ -32,6 +32,7 @@ from spicepy.canvas.types import (
 from spicepy.errors import CanvasError, SpiceError
 
 __all__ = [
+    "ImageNotReady",
     "CachedImage",
     "ImageResolver",
     "PaletteCache",
@@ -51,6 +52,20 @@ DEFAULT_GLZ_WINDOW = 12 * 1024 * 1024 // 4
 MAX_PALETTES = 4096
 
 _LOSSY_TYPES = {ImageType.JPEG, ImageType.JPEG_ALPHA}
+
+
+class ImageNotReady(CanvasError):
+    """A FROM_CACHE id or a GLZ reference is not there (yet).
+
+    Another display channel of the session may still deliver it: a live session
+    can hold this channel's message and retry it (PROTOCOL.md section 6,
+    "Caches"); ``image_id`` names what is missing, ``glz`` tells which store.
+    """
+
+    def __init__(self, message: str, image_id: int, glz: bool = False) -> None:
+        super().__init__(message)
+        self.image_id = image_id
+        self.glz = glz
 
 
 @dataclass(slots=True)
@@ -96,7 +111,9 @@ class ImageCache:
         try:
             return self._items[image_id]
         except KeyError:
-            raise CanvasError(f"image {image_id:#x} is not in the cache") from None
+            raise ImageNotReady(
+                f"image {image_id:#x} is not in the cache", image_id
+            ) from None
 
     def put(self, image_id: int, image: CachedImage) -> None:
         self.remove(image_id)
@@ -284,6 +301,11 @@ class ImageResolver:
         except ImportError as exc:  # that codec is not built
             raise CanvasError(f"no codec for image type {kind}: {exc}") from exc
         except SpiceError as exc:
+            missing = getattr(exc, "image_id", None)
+            if missing is not None and not getattr(exc, "expired", True):
+                raise ImageNotReady(
+                    f"image {image.id:#x}: {exc}", missing, True
+                ) from exc
             raise CanvasError(f"image {image.id:#x} type {kind}: {exc}") from exc
         except (ValueError, TypeError, IndexError, KeyError) as exc:
             raise CanvasError(f"image {image.id:#x} type {kind}: {exc!r}") from exc
