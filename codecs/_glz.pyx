@@ -7,6 +7,8 @@ stream, every write against the end of the image, and every reference against
 the image it points into.
 """
 
+import sys
+
 import numpy as np
 
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
@@ -46,6 +48,8 @@ cdef enum:
     E_MISSING = 6
     E_PALETTE = 7
     E_OVERFLOW = 8
+
+cdef bint LITTLE_ENDIAN = sys.byteorder == "little"
 
 _MESSAGES = {
     E_TRUNC: "GLZ stream truncated",
@@ -145,30 +149,43 @@ cdef int _decode(Dec* s) noexcept nogil:
                     length += code
                     if code != 255:
                         break
-            if iend - ip < 2:
+            if iend - ip >= 6 and ip[1] < 0x40:  # common: no distance bytes follow
+                ofs += <int64_t>ip[0] << 4
+                code = ip[1]
+                ip += 2
+                if not (ctrl & 0x10):
+                    dist = code & 0x3F
+                else:
+                    dist = 0
+                    ofs += <int64_t>(code & 0x1F) << 12
+                    if code & 0x20:
+                        ofs += <int64_t>ip[0] << 17
+                        ip += 1
+            elif iend - ip < 2:
                 return E_TRUNC
-            ofs += <int64_t>ip[0] << 4
-            code = ip[1]
-            ip += 2
-            n = code >> 6
-            if not (ctrl & 0x10):  # short offset: 6 distance bits here
-                if iend - ip < n:
-                    return E_TRUNC
-                dist = code & 0x3F
-                for k in range(n):
-                    dist += <uint64_t>ip[k] << (6 + 8 * k)
-                ip += n
-            else:  # long offset: 5 more offset bits, maybe a very long byte
-                ofs += <int64_t>(code & 0x1F) << 12
-                if iend - ip < n + ((code >> 5) & 1):
-                    return E_TRUNC
-                dist = 0
-                for k in range(n):
-                    dist += <uint64_t>ip[k] << (8 * k)
-                ip += n
-                if code & 0x20:
-                    ofs += <int64_t>ip[0] << 17
-                    ip += 1
+            else:
+                ofs += <int64_t>ip[0] << 4
+                code = ip[1]
+                ip += 2
+                n = code >> 6
+                if not (ctrl & 0x10):  # short offset: 6 distance bits here
+                    if iend - ip < n:
+                        return E_TRUNC
+                    dist = code & 0x3F
+                    for k in range(n):
+                        dist += <uint64_t>ip[k] << (6 + 8 * k)
+                    ip += n
+                else:  # long offset: 5 more offset bits, maybe a very long byte
+                    ofs += <int64_t>(code & 0x1F) << 12
+                    if iend - ip < n + ((code >> 5) & 1):
+                        return E_TRUNC
+                    dist = 0
+                    for k in range(n):
+                        dist += <uint64_t>ip[k] << (8 * k)
+                    ip += n
+                    if code & 0x20:
+                        ofs += <int64_t>ip[0] << 17
+                        ip += 1
             length += bias
             if dist == 0:
                 ofs += 1
@@ -185,15 +202,16 @@ cdef int _decode(Dec* s) noexcept nogil:
                         d8[4 * i] = d8[4 * (i - ofs)]
                 else:
                     dst = out + op
-                    if ofs >= length:
-                        memcpy(dst, dst - ofs, <size_t>length * 4)
-                    elif ofs == 1:  # a run
+                    if ofs == 1:  # a run
                         v = out[op - 1]
                         for i in range(length):
                             dst[i] = v
-                    else:
+                    elif ofs >= length and length > 16:
+                        memcpy(dst, dst - ofs, <size_t>length * 4)
+                    else:  # short or overlapping: forward copy, pixel by pixel
+                        src = dst - ofs
                         for i in range(length):
-                            dst[i] = dst[i - ofs]
+                            dst[i] = src[i]
             else:
                 if dist > s.whd or dist > s.image_id:
                     return E_WINDOW
@@ -208,8 +226,13 @@ cdef int _decode(Dec* s) noexcept nogil:
                     s8 = ref.px + 4 * ofs + 3
                     for i in range(length):
                         d8[4 * i] = s8[4 * i]
-                else:
+                elif length > 16:
                     memcpy(out + op, ref.px + 4 * ofs, <size_t>length * 4)
+                else:
+                    dst = out + op
+                    src = <const uint32_t*>ref.px + ofs
+                    for i in range(length):
+                        dst[i] = src[i]
             op += length
         else:
             count = ctrl + 1
@@ -220,9 +243,14 @@ cdef int _decode(Dec* s) noexcept nogil:
                 return E_TRUNC
             dst = out + op
             if mode == M_RGB32:
-                for i in range(count):
-                    dst[i] = ip[3 * i] | (<uint32_t>ip[3 * i + 1] << 8) | (
-                        <uint32_t>ip[3 * i + 2] << 16)
+                if LITTLE_ENDIAN and iend - ip > nbytes:  # one spare byte: 4-byte loads
+                    for i in range(count):
+                        memcpy(&v, ip + 3 * i, 4)
+                        dst[i] = v & 0x00FFFFFF
+                else:
+                    for i in range(count):
+                        dst[i] = ip[3 * i] | (<uint32_t>ip[3 * i + 1] << 8) | (
+                            <uint32_t>ip[3 * i + 2] << 16)
             elif mode == M_ALPHA:
                 d8 = out8 + 4 * op + 3
                 for i in range(count):

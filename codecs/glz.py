@@ -474,7 +474,10 @@ class Encoder:
         self.window_pixels = window_pixels
         self._impl = _backend if _backend is not None else globals()["_backend"]
         self._lock = threading.Lock()
-        self._htab: U32 = np.zeros(2 * _glz_ref.HASH_SIZE, np.uint32)
+        # Written (not just calloc'ed) now, as the server memsets its table at
+        # creation, so the first encode does not pay 8 MB of page faults.
+        self._htab: U32 = np.empty(2 * _glz_ref.HASH_SIZE, np.uint32)
+        self._htab.fill(0)
         self._quota = self._INIT_SEGS
         self._free = list(range(self._quota - 1, -1, -1))  # pop() -> lowest first
         self._window: deque[_WinImage] = deque()
