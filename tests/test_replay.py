@@ -90,14 +90,15 @@ def test_replay_final_frame(captures_dir: Path, name: str) -> None:
 def test_replay_frames_cli(captures_dir: Path, tmp_path: Path) -> None:
     from spicepy.cli import main
 
-    pcap = captures_dir / "text-off.pcap"
+    pytest.importorskip("spicepy.codecs.lz4")
+    pcap = captures_dir / "photos-lz4.pcap"
     if not pcap.exists():
-        pytest.skip("text-off capture absent")
+        pytest.skip("photos-lz4 capture absent")
     out = tmp_path / "final.png"
     frames = tmp_path / "frames"
     assert main(["replay", str(pcap), "-o", str(out), "--frames", str(frames)]) == 0
     final = np.asarray(Image.open(out))
-    truth = np.asarray(Image.open(captures_dir / "text-off.final.png").convert("RGB"))
+    truth = np.asarray(Image.open(captures_dir / "photos-lz4.final.png").convert("RGB"))
     assert (final == truth).all()
     written = sorted(frames.glob("*.png"))
     assert len(written) > 1

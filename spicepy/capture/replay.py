@@ -222,10 +222,10 @@ def replay(
     return result
 
 
-def _save_png(rgb: npt.NDArray[np.uint8], path: Path) -> None:
+def _save_png(rgb: npt.NDArray[np.uint8], path: Path, level: int = 6) -> None:
     from PIL import Image
 
-    Image.fromarray(rgb, "RGB").save(path)
+    Image.fromarray(rgb, "RGB").save(path, compress_level=level)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -237,7 +237,8 @@ def _run(args: argparse.Namespace) -> int:
     def on_batch(driver: DisplayDriver, n: int) -> None:
         surface = driver.canvas.primary
         if frames is not None and surface is not None:
-            _save_png(surface.rgb(), frames / f"frame-{n:06d}.png")
+            # fast compression: a capture can have hundreds of batches
+            _save_png(surface.rgb(), frames / f"frame-{n:06d}.png", level=1)
             written[0] += 1
 
     try:
