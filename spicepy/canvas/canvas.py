@@ -145,7 +145,11 @@ class Canvas:
         region = make_region(surface.bounds, bbox, clip)
         if mask is None or mask.bitmap is None:
             return region
-        bits = self.images.get_mask(mask.bitmap)  # decoded (and cached) regardless
+        if mask.bitmap.type == ImageType.SURFACE and mask.bitmap.surface_id is not None:
+            # an A1 (or any) surface as mask: its alpha decides (get_surface_mask)
+            bits = self.surface(mask.bitmap.surface_id).pixels[..., 3] >= 0x80
+        else:
+            bits = self.images.get_mask(mask.bitmap)  # decoded (and cached) regardless
         if region is None:
             return None
         # mask pixel (mx, my) lands on (bbox.left + mx - pos.x, bbox.top + my - pos.y)
