@@ -16,7 +16,7 @@ from PIL import Image
 from spicepy.codecs import _glz_ref, glz
 
 try:
-    from spicepy.codecs import _glz as _glz_fast  # type: ignore[attr-defined]
+    from spicepy.codecs import _glz as _glz_fast
 except ImportError:  # pragma: no cover
     _glz_fast = None
 

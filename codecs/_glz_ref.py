@@ -138,8 +138,10 @@ def _literals(mode: int, raw: U8, palette: U32 | None) -> U32 | U8:
         return np.asarray(ents[idx], dtype=np.uint32)
     if n < 2:
         raise CodecError("GLZ 1-bit image needs a palette of 2 entries")
-    order = "little" if mode == MODE_PLT1_LE else "big"
-    bits = np.unpackbits(raw, bitorder=order)
+    if mode == MODE_PLT1_LE:
+        bits = np.unpackbits(raw, bitorder="little")
+    else:
+        bits = np.unpackbits(raw, bitorder="big")
     return np.asarray(np.where(bits == 1, ents[1], ents[0]), dtype=np.uint32)
 
 

@@ -42,7 +42,7 @@ _backend: ModuleType = _glz_ref
 FAST = False
 if want_fast():
     try:
-        from spicepy.codecs import _glz as _fast  # type: ignore[attr-defined]
+        from spicepy.codecs import _glz as _fast
 
         _backend = _fast
         FAST = True
@@ -425,7 +425,7 @@ def _planes(
             if itype == ImageType.RGBA:
                 raise ValueError("RGBA images need 4 channels")
             t = arr.reshape(-1, 3).astype(np.uint32)
-            px = t[:, 0] | (t[:, 1] << 8) | (t[:, 2] << 16)
+            px = np.asarray(t[:, 0] | (t[:, 1] << 8) | (t[:, 2] << 16), np.uint32)
         rgb = np.ascontiguousarray(px & np.uint32(0x00FFFFFF))
         passes = [(_glz_ref.MODE_RGB32, rgb, rgb)]
         if itype == ImageType.RGBA:

@@ -21,7 +21,7 @@ from spicepy.codecs._common import CodecError
 from spicepy.codecs.glz import GlzMissingImage
 
 try:
-    from spicepy.codecs import _glz as _glz_fast  # type: ignore[attr-defined]
+    from spicepy.codecs import _glz as _glz_fast
 except ImportError:  # pragma: no cover
     _glz_fast = None
 
