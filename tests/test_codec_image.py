@@ -1,0 +1,144 @@
+"""decode_image: dispatch on the SPICE image type."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+from spicepy.codecs import CodecError, jpeg, jpeg_alpha, lz, lz4
+from spicepy.codecs.image import DecodedImage, SpiceImageType, decode_image
+
+
+def _image(h: int = 12, w: int = 17) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.zeros((h, w, 4), dtype=np.uint8)
+    img[:, :, 0] = x * 9
+    img[:, :, 1] = y * 13
+    img[:, :, 2] = 77
+    img[:, :, 3] = (x * y) % 256
+    return img
+
+
+def test_lz_rgb() -> None:
+    img = _image()
+    res = decode_image(101, lz.encode(img, image_type="RGBA"), width=17, height=12)
+    assert isinstance(res, DecodedImage)
+    assert (res.source_format, res.has_alpha, res.lossy) == ("LZ_RGB:RGBA", True, False)
+    np.testing.assert_array_equal(res.pixels, img)
+    res = decode_image(SpiceImageType.LZ_RGB, lz.encode(img), width=17, height=12)
+    assert (res.source_format, res.has_alpha) == ("LZ_RGB:RGB32", False)
+    assert not res.pixels[:, :, 3].any()
+
+
+def test_lz_plt() -> None:
+    idx = (np.arange(12 * 17) % 3).astype(np.uint8).reshape(12, 17)
+    pal = [0x0000FF, 0x00FF00, 0xFF0000]
+    data = lz.encode(idx, image_type="PLT8")
+    res = decode_image(100, data, width=17, height=12, palette=pal)
+    assert res.source_format == "LZ_PLT:PLT8"
+    assert res.pixels[0, 0].tolist() == [255, 0, 0, 0]
+    assert res.pixels[0, 2].tolist() == [0, 0, 255, 0]
+    with pytest.raises(CodecError):
+        decode_image(100, data, width=17, height=12)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "alpha"), [(7, "24BIT", False), (9, "RGBA", True)]
+)
+def test_lz4(fmt: int, name: str, alpha: bool) -> None:
+    img = _image()
+    res = decode_image(109, lz4.encode(img, bitmap_format=fmt), width=17, height=12)
+    assert (res.source_format, res.has_alpha, res.lossy) == (
+        f"LZ4:{name}",
+        alpha,
+        False,
+    )
+    if alpha:
+        np.testing.assert_array_equal(res.pixels, img)
+    else:
+        np.testing.assert_array_equal(res.pixels[:, :, :3], img[:, :, :3])
+
+
+def test_jpeg_and_jpeg_alpha() -> None:
+    img = _image(32, 40)
+    res = decode_image(105, jpeg.encode(img), width=40, height=32)
+    assert res.lossy and not res.has_alpha and res.source_format.startswith("JPEG:")
+    payload, jpeg_size = jpeg_alpha.encode(img, top_down=False)
+    res = decode_image(
+        108, payload, width=40, height=32, jpeg_size=jpeg_size, top_down=False
+    )
+    assert res.lossy and res.has_alpha and res.source_format.startswith("JPEG_ALPHA:")
+    np.testing.assert_array_equal(res.pixels[:, :, 3], img[:, :, 3])
+    with pytest.raises(ValueError):
+        decode_image(108, payload, width=40, height=32)
+
+
+@pytest.mark.parametrize("kind", [0, 103, 104, 106, 2, 99, 110, 255])
+def test_not_codec_types(kind: int) -> None:
+    with pytest.raises(CodecError):
+        decode_image(kind, b"\0" * 64, width=4, height=4)
+
+
+def test_size_must_match_descriptor() -> None:
+    data = lz.encode(_image())
+    with pytest.raises(CodecError):
+        decode_image(101, data, width=16, height=12)
+    with pytest.raises(CodecError):
+        decode_image(105, jpeg.encode(_image()), width=17, height=13)
+    with pytest.raises(CodecError):
+        decode_image(101, data, width=17, height=12, max_pixels=100)
+
+
+def test_garbage_is_codec_error() -> None:
+    for kind in (100, 101, 105, 108, 109):
+        with pytest.raises(CodecError):
+            decode_image(
+                kind, b"\x01\x08garbage", width=4, height=4, jpeg_size=3, palette=[0]
+            )
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("spicepy.codecs.glz") is None, reason="no glz"
+)
+def test_glz_needs_dictionary() -> None:
+    with pytest.raises(ValueError):
+        decode_image(102, b"\0" * 40, width=4, height=4)
+    with pytest.raises(ValueError):
+        decode_image(107, b"\0" * 40, width=4, height=4)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("spicepy.codecs.glz") is None, reason="no glz"
+)
+def test_glz_vector(vectors_dir) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+    import json
+
+    from spicepy.codecs import glz
+
+    meta = json.loads((vectors_dir / "desktop.glz_rgb32.json").read_text())
+    data = (vectors_dir / "desktop.glz_rgb32.bin").read_bytes()
+    res = decode_image(
+        102,
+        data,
+        width=meta["width"],
+        height=meta["height"],
+        dictionary=glz.Dictionary(),
+    )
+    assert res.source_format == "GLZ_RGB:RGB32" and not res.lossy
+    assert hashlib.sha256(res.pixels.tobytes()).hexdigest() == meta["decoded_sha256"]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("spicepy.codecs.quic") is None, reason="no quic"
+)
+def test_quic_vector(vectors_dir) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+    import json
+
+    meta = json.loads((vectors_dir / "desktop.quic.json").read_text())
+    data = (vectors_dir / "desktop.quic.bin").read_bytes()
+    res = decode_image(1, data, width=meta["width"], height=meta["height"])
+    assert res.source_format.startswith("QUIC:") and not res.lossy
+    assert hashlib.sha256(res.pixels.tobytes()).hexdigest() == meta["decoded_sha256"]

@@ -1,0 +1,102 @@
+"""JPEG and JPEG_ALPHA images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from spicepy.codecs import CodecError, jpeg, jpeg_alpha, lz
+
+
+def _smooth(h: int, w: int) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    img = np.zeros((h, w, 4), dtype=np.uint8)
+    img[:, :, 0] = 128 + 100 * np.sin(x / 17)
+    img[:, :, 1] = 128 + 100 * np.cos(y / 23)
+    img[:, :, 2] = (x + y) * 255 / (w + h)
+    img[:, :, 3] = (x * 7 + y * 3) % 256
+    return img
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+def test_round_trip_psnr() -> None:
+    img = _smooth(120, 160)
+    data = jpeg.encode(img, quality=85)
+    info = jpeg.info(data)
+    assert (info.codec, info.width, info.height) == ("jpeg", 160, 120)
+    got = jpeg.decode(data)
+    assert got.shape == (120, 160, 4)
+    assert not got[:, :, 3].any()  # X = 0, as spice-gtk's decoder writes it
+    assert psnr(got[:, :, :3], img[:, :, :3]) >= 30
+
+
+def test_channel_order() -> None:
+    img = np.zeros((16, 16, 4), dtype=np.uint8)
+    img[:, :, 2] = 255  # red in B,G,R,X
+    got = jpeg.decode(jpeg.encode(img, quality=95, subsampling="444"))
+    assert got[8, 8, 2] > 240 and got[8, 8, 0] < 15 and got[8, 8, 1] < 15
+
+
+def test_out_and_limits() -> None:
+    data = jpeg.encode(_smooth(10, 20))
+    out = np.empty((10, 20, 4), dtype=np.uint8)
+    assert jpeg.decode(data, out=out) is out
+    with pytest.raises(CodecError):
+        jpeg.decode(data, max_pixels=199)
+    with pytest.raises(ValueError):
+        jpeg.decode(data, out=np.empty((20, 10, 4), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("cut", [0, 10, 100, -20])
+def test_bad_jpeg(cut: int) -> None:
+    data = jpeg.encode(_smooth(32, 32))
+    with pytest.raises(CodecError):
+        jpeg.decode(data[:cut])
+    with pytest.raises(CodecError):
+        jpeg.decode(b"\xff\xd8garbage" + bytes(50))
+
+
+@pytest.mark.parametrize("top_down", [True, False])
+def test_jpeg_alpha_round_trip(top_down: bool) -> None:
+    img = _smooth(48, 64)
+    payload, jpeg_size = jpeg_alpha.encode(img, top_down=top_down)
+    assert lz.info(payload[jpeg_size:]).top_down == top_down
+    got = jpeg_alpha.decode(payload, jpeg_size=jpeg_size, top_down=top_down)
+    np.testing.assert_array_equal(got[:, :, 3], img[:, :, 3])  # alpha is lossless
+    assert psnr(got[:, :, :3], img[:, :, :3]) >= 30
+
+
+def test_jpeg_alpha_bottom_up_alpha_only_is_flipped() -> None:
+    # colour from a JPEG is top-down; an alpha plane stored bottom-up is flipped
+    img = _smooth(16, 16)
+    colour = jpeg.encode(img)
+    stored = np.zeros_like(img)
+    stored[:, :, 3] = img[::-1, :, 3]  # rows as a bottom-up stream would hold them
+    alpha = lz.encode(stored, image_type="XXXA", top_down=True)
+    # relabel the stream as bottom-up: same bytes, header top_down = 0
+    alpha = alpha[:24] + b"\0\0\0\0" + alpha[28:]
+    got = jpeg_alpha.decode(colour + alpha, jpeg_size=len(colour), top_down=False)
+    np.testing.assert_array_equal(got[:, :, 3], img[:, :, 3])
+    assert psnr(got[:, :, :3], img[:, :, :3]) >= 30
+
+
+def test_jpeg_alpha_errors() -> None:
+    img = _smooth(16, 24)
+    payload, jpeg_size = jpeg_alpha.encode(img)
+    with pytest.raises(CodecError):  # flag disagrees with the stream
+        jpeg_alpha.decode(payload, jpeg_size=jpeg_size, top_down=False)
+    for bad_size in (0, -1, len(payload), len(payload) + 5, jpeg_size - 3):
+        with pytest.raises(CodecError):
+            jpeg_alpha.decode(payload, jpeg_size=bad_size)
+    colour = payload[:jpeg_size]
+    wrong_type = lz.encode(img, image_type="RGBA")
+    with pytest.raises(CodecError):
+        jpeg_alpha.decode(colour + wrong_type, jpeg_size=jpeg_size)
+    wrong_size = lz.encode(img[:8], image_type="XXXA")
+    with pytest.raises(CodecError):
+        jpeg_alpha.decode(colour + wrong_size, jpeg_size=jpeg_size)
+    with pytest.raises(CodecError):
+        jpeg_alpha.decode(payload[:-1], jpeg_size=jpeg_size)
