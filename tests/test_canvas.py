@@ -470,3 +470,18 @@ def test_driver_handle_message_fill_body() -> None:
         [0, 0, 0, 0],
     ]
     assert d.handle_message(4, b"\0" * 12) is None  # PING: not for the canvas
+
+
+def test_opaque_brush_rop_against_copied_source() -> None:
+    # opaque: the image is copied, then brush ROP "dest", where dest is that image
+    # and INVERS_SRC inverts it (ROP_INPUT_BRUSH, ROP_INPUT_SRC in canvas_base.c)
+    img = bitmap_image([[0x0F]])
+    c = canvas()
+    desc = RopD.OP_XOR | RopD.INVERS_SRC
+    c.opaque(0, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), solid(0x33), desc)
+    assert c.primary.pixels[0, 0, 0] == 0x33 ^ (~0x0F & 0xFF)
+    c2 = canvas()
+    c2.opaque(
+        0, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), solid(0x33), RopD.OP_AND
+    )
+    assert c2.primary.pixels[0, 0, 0] == 0x33 & 0x0F

@@ -331,7 +331,7 @@ class Canvas:
         just-copied source), as canvas_draw_opaque does."""
         surface = self.surface(surface_id)
         region = self._region(surface, bbox, clip, mask)
-        rop = ropd_to_rop(rop_descriptor, SRC_IS_BRUSH)
+        rop = ropd_to_rop(rop_descriptor, SRC_IS_BRUSH, dest_is_image=True)
         if region is None or rop == Rop.NOOP:
             self.touch(image)
             if brush.type == BrushType.PATTERN:

@@ -48,16 +48,21 @@ SRC_IS_IMAGE = 0
 SRC_IS_BRUSH = 1
 
 
-def ropd_to_rop(desc: int, src_input: int = SRC_IS_IMAGE) -> Rop:
+def ropd_to_rop(
+    desc: int, src_input: int = SRC_IS_IMAGE, dest_is_image: bool = False
+) -> Rop:
     """Reduce a ROP descriptor to a binary ROP.
 
     Args:
         desc: the descriptor bits (``RopD``).
         src_input: ``SRC_IS_IMAGE`` or ``SRC_IS_BRUSH``.
+        dest_is_image: the "destination" operand is the source image just
+            drawn (DRAW_OPAQUE), so INVERS_SRC inverts it instead of INVERS_DEST.
     """
     src_bit = RopD.INVERS_SRC if src_input == SRC_IS_IMAGE else RopD.INVERS_BRUSH
+    dest_bit = RopD.INVERS_SRC if dest_is_image else RopD.INVERS_DEST
     inv_s = bool(desc & src_bit)
-    inv_d = bool(desc & RopD.INVERS_DEST)
+    inv_d = bool(desc & dest_bit)
     inv_r = bool(desc & RopD.INVERS_RES)
     if desc & RopD.OP_PUT:
         return Rop.COPY if inv_s == inv_r else Rop.COPY_INVERTED
