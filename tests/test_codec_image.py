@@ -142,3 +142,32 @@ def test_quic_vector(vectors_dir) -> None:  # type: ignore[no-untyped-def]
     res = decode_image(1, data, width=meta["width"], height=meta["height"])
     assert res.source_format.startswith("QUIC:") and not res.lossy
     assert hashlib.sha256(res.pixels.tobytes()).hexdigest() == meta["decoded_sha256"]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("spicepy.codecs.zlib_glz") is None, reason="no zlib_glz"
+)
+def test_glz_and_zlib_glz_sequence() -> None:
+    from spicepy.codecs import glz, zlib_glz
+
+    encoder, dictionary = glz.Encoder(), glz.Dictionary()
+    first, second = _image(), _image()[::-1].copy()
+    res = decode_image(
+        102,
+        glz.encode(first, encoder=encoder),
+        width=17,
+        height=12,
+        dictionary=dictionary,
+    )
+    assert res.source_format == "GLZ_RGB:RGB32" and not res.has_alpha
+    np.testing.assert_array_equal(res.pixels[:, :, :3], first[:, :, :3])
+    data, glz_size = zlib_glz.encode(second, encoder=encoder)
+    res = decode_image(
+        107, data, width=17, height=12, dictionary=dictionary, glz_size=glz_size
+    )
+    assert res.source_format == "ZLIB_GLZ_RGB:RGB32"
+    np.testing.assert_array_equal(res.pixels[:, :, :3], second[:, :, :3])
+    with pytest.raises(CodecError):
+        decode_image(
+            107, b"not zlib", width=17, height=12, dictionary=dictionary, glz_size=9
+        )
