@@ -1,7 +1,7 @@
 """The canvas's own small input types, named after spice.proto.
 
-The canvas does not depend on the wire layer: ``spicepy.canvas.adapter`` converts
-parsed display messages into these. Tests build them directly.
+The canvas does not depend on the wire layer: ``spicepy.canvas.demarshal`` turns
+display message bodies into these. Tests build them directly.
 """
 
 from __future__ import annotations
