@@ -521,7 +521,7 @@ cdef inline int64_t _do_match(Enc* e, uint32_t seg, int64_t ref, int64_t ip,
     cdef const uint32_t* k = e.keys
     cdef int j
     cdef uint64_t image_dist
-    cdef int64_t pix_dist, t_ip, t_ref, length
+    cdef int64_t pix_dist, t_ip, length
     if ref > ref_limit - e.min_match:
         return 0
     for j in range(e.min_match):
@@ -531,12 +531,11 @@ cdef inline int64_t _do_match(Enc* e, uint32_t seg, int64_t ref, int64_t ip,
     pix_dist = ip - ref if image_dist == 0 else ref
     if pix_dist <= 0 or pix_dist >= LONG_DIST or image_dist > MAX_IMAGE_DIST:
         return 0
-    t_ip = ip + e.min_match
-    t_ref = ref + e.min_match
-    while t_ip < ip_limit and t_ref < ref_limit and rk[t_ref] == k[t_ip]:
-        t_ip += 1
-        t_ref += 1
-    length = t_ip - ip
+    # extend while both sides have pixels left (one bound instead of two)
+    length = e.min_match
+    t_ip = min(ip_limit - ip, ref_limit - ref)
+    while length < t_ip and rk[ref + length] == k[ip + length]:
+        length += 1
     if length <= e.max_ref_encode and length < _ref_size(image_dist, pix_dist) // e.size_div + 1:
         return 0
     o_image_dist[0] = image_dist
@@ -576,13 +575,10 @@ cdef int _compress(Enc* e) noexcept nogil:
             x = k[ip + 2]  # a run: match at distance 1
             pix_dist = 1
             image_dist = 0
-            ip += 3
-            length = 3
-            while ip < ip_bound:
-                ip += 1
-                if k[ip - 1] != x:
-                    break
-                length += 1
+            i = ip + 3
+            while i < ip_bound and k[i] == x:
+                i += 1
+            length = i - ip  # ip is re-set from anchor + length below
         else:
             h = _hash(e, ip)
             seg = e.htab[2 * h]
