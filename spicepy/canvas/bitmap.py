@@ -17,7 +17,7 @@ from spicepy.canvas.surface import MAX_SURFACE_DIMENSION, MAX_SURFACE_PIXELS
 from spicepy.canvas.types import Bitmap, BitmapFlags, BitmapFmt, Palette
 from spicepy.errors import CanvasError
 
-__all__ = ["bitmap_to_pixels", "palette_lut", "expand_555"]
+__all__ = ["bitmap_bits", "bitmap_to_pixels", "palette_lut", "expand_555"]
 
 Pixels = npt.NDArray[np.uint8]
 
@@ -120,3 +120,32 @@ def bitmap_to_pixels(bitmap: Bitmap, palette: Palette | None) -> tuple[Pixels, b
         idx = np.unpackbits(rows, axis=1, bitorder=order)[:, :width]  # type: ignore[call-overload]
         out = palette_lut(palette, 2)[idx]
     return np.ascontiguousarray(out), has_alpha
+
+
+def bitmap_bits(bitmap: Bitmap) -> npt.NDArray[np.bool_]:
+    """A 1 bpp bitmap (mask) as a top-down (h, w) bool array, palette ignored.
+
+    Raises:
+        CanvasError: not a 1-bit format, bad size or truncated data.
+    """
+    if bitmap.format not in (BitmapFmt.FMT_1BIT_LE, BitmapFmt.FMT_1BIT_BE):
+        raise CanvasError(f"mask bitmap format {bitmap.format} is not 1 bpp")
+    width, height, stride = bitmap.x, bitmap.y, bitmap.stride
+    if not (0 < width <= MAX_SURFACE_DIMENSION and 0 < height <= MAX_SURFACE_DIMENSION):
+        raise CanvasError(f"bad mask size {width}x{height}")
+    row_bytes = (width + 7) // 8
+    if stride < row_bytes:
+        raise CanvasError(f"mask stride {stride} < row size {row_bytes}")
+    need = stride * (height - 1) + row_bytes
+    if len(bitmap.data) < need:
+        raise CanvasError("mask data truncated")
+    raw = np.frombuffer(bitmap.data, np.uint8, count=need)
+    rows = np.lib.stride_tricks.as_strided(
+        raw, shape=(height, row_bytes), strides=(stride, 1), writeable=False
+    )
+    if not bitmap.flags & BitmapFlags.TOP_DOWN:
+        rows = rows[::-1]
+    order = "big" if bitmap.format == BitmapFmt.FMT_1BIT_BE else "little"
+    bits = np.unpackbits(rows, axis=1, bitorder=order)  # type: ignore[call-overload]
+    out: npt.NDArray[np.bool_] = bits[:, :width].astype(np.bool_)
+    return out

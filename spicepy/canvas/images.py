@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.canvas.bitmap import bitmap_to_pixels
+from spicepy.canvas.bitmap import bitmap_bits, bitmap_to_pixels
 from spicepy.canvas.surface import MAX_SURFACE_DIMENSION, MAX_SURFACE_PIXELS
 from spicepy.canvas.types import (
     BitmapFlags,
-    BitmapFmt,
     Image,
     ImageFlags,
     ImageType,
@@ -82,11 +81,11 @@ class CachedImage:
 
     @property
     def width(self) -> int:
-        return int(self.pixels.shape[1])
+        return int((self.mask if self.mask is not None else self.pixels).shape[1])
 
     @property
     def height(self) -> int:
-        return int(self.pixels.shape[0])
+        return int((self.mask if self.mask is not None else self.pixels).shape[0])
 
 
 class ImageCache:
@@ -248,13 +247,10 @@ class ImageResolver:
         if kind in (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS):
             cached = self.shared.cache.get(image.id)
         elif kind == ImageType.BITMAP and image.bitmap is not None:
-            bitmap = image.bitmap
-            if bitmap.format not in (BitmapFmt.FMT_1BIT_LE, BitmapFmt.FMT_1BIT_BE):
-                raise CanvasError(f"mask bitmap format {bitmap.format} is not 1 bpp")
-            # A mask's bits are used directly; its palette does not matter.
-            ones = Palette(0, (0, 0xFFFFFFFF))
-            pixels, _ = bitmap_to_pixels(bitmap, ones)
-            cached = CachedImage(pixels, True, False, pixels[..., 0] != 0)
+            # a mask's bits are used directly; its palette does not matter
+            bits = bitmap_bits(image.bitmap)
+            pixels = np.zeros((1, 1, 4), np.uint8)  # placeholder: masks keep bits only
+            cached = CachedImage(pixels, True, False, bits)
             if image.flags & ImageFlags.CACHE_ME:
                 self.shared.cache.put(image.id, cached)
         else:
