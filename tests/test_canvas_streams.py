@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import pytest
 import simplejpeg
@@ -95,6 +97,10 @@ def test_stream_report_window() -> None:
     assert (report.stream_id, report.unique_id) == (3, 77)
     assert (report.start_frame_mm_time, report.end_frame_mm_time) == (200, 250)
     assert (report.num_frames, report.num_drops, report.last_frame_delay) == (2, 1, -10)
+    # wire body: 6 u32, i32 delay, u32 audio delay (0xFFFFFFFF = no audio)
+    assert report.pack() == struct.pack(
+        "<IIIIIIiI", 3, 77, 200, 250, 2, 1, -10, 0xFFFFFFFF
+    )
 
 
 def test_hostile_stream_messages() -> None:

@@ -16,6 +16,7 @@ shows frames at once (offline replay). ``STREAM_ACTIVATE_REPORT`` turns on the
 from __future__ import annotations
 
 import logging
+import struct
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -98,6 +99,20 @@ class StreamReport:
     num_drops: int
     last_frame_delay: int
     audio_delay: int = 0xFFFFFFFF
+
+    def pack(self) -> bytes:
+        """The STREAM_REPORT body (display client message 102), little-endian."""
+        return struct.pack(
+            "<IIIIIIiI",
+            self.stream_id,
+            self.unique_id,
+            self.start_frame_mm_time & 0xFFFFFFFF,
+            self.end_frame_mm_time & 0xFFFFFFFF,
+            self.num_frames,
+            self.num_drops,
+            max(-(1 << 31), min(self.last_frame_delay, (1 << 31) - 1)),
+            self.audio_delay & 0xFFFFFFFF,
+        )
 
 
 @dataclass(slots=True)
