@@ -284,3 +284,15 @@ def test_text_a4_blends_and_back_area() -> None:
     assert c.primary.pixels[0, 0, 0] == 240 + 1  # 240 + 16*15/255 = 240.94 -> 240 + 1
     assert c.primary.pixels[0, 1, 0] == 128 + 8  # 128 + 16*127/255 = 7.97 -> 8
     assert c.primary.pixels[1, 0, 0] == 16  # back area only
+
+
+def test_text_pattern_brush_is_anchored_at_the_glyph_mask() -> None:
+    # sw_canvas composites the translated pattern at the string mask's origin, so
+    # dest x takes tile[(x - mask_left - pos.x) mod w] (a fill would use x - pos.x)
+    c = canvas(8, 1)
+    glyph = Glyph(Point(3, 0), Point(0, 0), 2, 1, bytes([0b11000000]))
+    s = GlyphString(StringFlags.RASTER_A1, (glyph,))
+    pattern = img32([[1, 2]])
+    brush = Brush(BrushType.PATTERN, pattern=pattern, pos=Point(0, 0))
+    text(c, 0, Rect(0, 0, 8, 1), None, s, Rect(0, 0, 0, 0), brush, Brush(), PUT, PUT)
+    assert c.primary.pixels[0, 3:5, 0].tolist() == [1, 2]

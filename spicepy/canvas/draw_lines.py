@@ -34,6 +34,7 @@ from spicepy.canvas.types import (
     LineAttr,
     PathFlags,
     PathSeg,
+    Point,
     StringFlags,
 )
 from spicepy.errors import CanvasError
@@ -290,7 +291,13 @@ def text(
     if region is None:
         return
     m = mask[region.y0 - y0 : region.y1 - y0, region.x0 - x0 : region.x1 - x0]
-    values = canvas.brush_values(fore_brush, region, surface)
+    brush = fore_brush
+    if brush.type == BrushType.PATTERN:
+        # sw_canvas translates the pattern relative to the glyph mask's origin
+        # (canvas_get_pixman_brush + composite at the mask position)
+        pos = Point(brush.pos.x + x0, brush.pos.y + y0)
+        brush = Brush(brush.type, brush.color, brush.pattern, pos)
+    values = canvas.brush_values(brush, region, surface)
     assert values is not None
     src = np.broadcast_to(values, (region.height, region.width, 4)).astype(np.int32)
     src = src.copy()
