@@ -192,84 +192,171 @@ def decode_pass(const uint8_t[::1] data, Py_ssize_t pos, int mode,
 
 
 # ------------------------------------------------------------------ encoder
+#
+# The encoder is specialised at compile time on the unit layout (a fused
+# type), so the inner loops compare plain integers.
+
+cdef struct Px4:  # B,G,R,X pixel coded as RGB (byte 3 ignored)
+    uint8_t b[4]
+
+cdef struct Px3:  # B,G,R pixel
+    uint8_t b[3]
+
+cdef struct Px2:  # big-endian x555
+    uint8_t b[2]
+
+cdef struct Byte1:  # palette byte or A8 alpha
+    uint8_t b[1]
+
+cdef struct Alpha4:  # B,G,R,A pixel coded as its alpha byte
+    uint8_t b[4]
+
+ctypedef fused Unit:
+    Px4
+    Px3
+    Px2
+    Byte1
+    Alpha4
 
 
-cdef inline uint32_t _key(const uint8_t* u, int mode) noexcept nogil:
+cdef inline uint32_t _key(const Unit* u) noexcept nogil:
     # what SAME_PIXEL compares
-    if mode == MODE_RGB32:
-        return u[0] | (<uint32_t>u[1] << 8) | (<uint32_t>u[2] << 16)
-    if mode == MODE_RGB16:
-        return ((<uint32_t>u[0] & 0x7F) << 8) | u[1]
-    return u[0]
+    cdef uint32_t v
+    if Unit is Px4:
+        memcpy(&v, u, 4)  # one unaligned load
+        return v & 0x00FFFFFF
+    elif Unit is Px3:
+        return u.b[0] | (<uint32_t>u.b[1] << 8) | (<uint32_t>u.b[2] << 16)
+    elif Unit is Px2:
+        return ((<uint32_t>u.b[0] & 0x7F) << 8) | u.b[1]
+    elif Unit is Byte1:
+        return u.b[0]
+    else:
+        return u.b[3]
 
 
-cdef inline uint32_t _hash(const uint8_t* u, Py_ssize_t k, int mode) noexcept nogil:
-    # HASH_FUNC over 3 units; only the low 13 bits matter, so uint32 wrap is fine
-    cdef uint32_t h = DJB2_START
+cdef inline uint32_t _hash(const Unit* u) noexcept nogil:
+    # HASH_FUNC over 3 units, from their keys; only the low 13 bits matter,
+    # so uint32 wrap-around gives the C int result
+    cdef uint32_t h = DJB2_START, v
     cdef int j
     for j in range(3):
-        if mode == MODE_RGB32:
-            h = ((h << 5) + h) ^ u[2]
-            h = ((h << 5) + h) ^ u[1]
-            h = ((h << 5) + h) ^ u[0]
-        elif mode == MODE_RGB16:
-            h = ((h << 5) + h) ^ u[1]
-            h = ((h << 5) + h) ^ (u[0] & 0x7F)
+        v = _key(u + j)
+        if Unit is Px4 or Unit is Px3:  # R, G, B
+            h = ((h << 5) + h) ^ (v >> 16)
+            h = ((h << 5) + h) ^ ((v >> 8) & 255)
+            h = ((h << 5) + h) ^ (v & 255)
+        elif Unit is Px2:  # low byte, then high byte & 0x7f
+            h = ((h << 5) + h) ^ (v & 255)
+            h = ((h << 5) + h) ^ (v >> 8)
         else:
-            h = ((h << 5) + h) ^ u[0]
-        u += k
+            h = ((h << 5) + h) ^ v
     return h & HASH_MASK
 
 
-cdef inline uint8_t* _emit_unit(uint8_t* o, const uint8_t* u, int kk) noexcept nogil:
-    o[0] = u[0]
-    if kk > 1:
-        o[1] = u[1]
-        if kk > 2:
-            o[2] = u[2]
-    return o + kk
+cdef inline uint8_t* _emit(uint8_t* o, const Unit* u) noexcept nogil:
+    # ENCODE_PIXEL
+    if Unit is Px4 or Unit is Px3:
+        o[0] = u.b[0]
+        o[1] = u.b[1]
+        o[2] = u.b[2]
+        return o + 3
+    elif Unit is Px2:
+        o[0] = u.b[0]
+        o[1] = u.b[1]
+        return o + 2
+    elif Unit is Byte1:
+        o[0] = u.b[0]
+        return o + 1
+    else:
+        o[0] = u.b[3]
+        return o + 1
 
 
-cdef Py_ssize_t _compress(int mode, const uint8_t* base, Py_ssize_t n, Py_ssize_t k,
-                          int kk, uint8_t* out, Py_ssize_t* htab) noexcept nogil:
-    # base: n units of k bytes, the coded bytes (kk of them) start at base.
+cdef inline uint8_t* _emit_match(uint8_t* o, Py_ssize_t length,
+                                 Py_ssize_t distance) noexcept nogil:
+    # distance is already biased (-1); fastlz level-2 style match code
+    if distance < MAX_DISTANCE:
+        if length < 7:
+            o[0] = <uint8_t>((length << 5) + (distance >> 8))
+            o += 1
+        else:
+            o[0] = <uint8_t>((7 << 5) + (distance >> 8))
+            o += 1
+            length -= 7
+            while length >= 255:
+                o[0] = 255
+                o += 1
+                length -= 255
+            o[0] = <uint8_t>length
+            o += 1
+        o[0] = <uint8_t>(distance & 255)
+        return o + 1
+    distance -= MAX_DISTANCE
+    if length < 7:
+        o[0] = <uint8_t>((length << 5) + 31)
+        o += 1
+    else:
+        o[0] = (7 << 5) + 31
+        o += 1
+        length -= 7
+        while length >= 255:
+            o[0] = 255
+            o += 1
+            length -= 255
+        o[0] = <uint8_t>length
+        o += 1
+    o[0] = 255
+    o[1] = <uint8_t>(distance >> 8)
+    o[2] = <uint8_t>(distance & 255)
+    return o + 3
+
+
+cdef Py_ssize_t _compress(const Unit* base, Py_ssize_t n, uint8_t* out,
+                          Py_ssize_t* htab) noexcept nogil:
     # Mirrors FNAME(compress) + FNAME(compress_seg) for a single segment.
     cdef uint8_t* o = out
     cdef uint8_t* last_copy
-    cdef Py_ssize_t ip, anchor, ref, distance, length, i, copy
+    cdef Py_ssize_t ip, anchor, ref, distance, i, copy
     cdef Py_ssize_t ip_bound = n - 2, ip_limit = n - 6
-    cdef int min_match = LEN_BIAS[mode]
-    cdef int far_extra = 2 if min_match == 3 else 1
-    # encoded length = ip - anchor + (2, 1, 0) for a minimum match of 1, 2, 3
-    cdef int len_adjust = 3 - min_match
-    cdef int j, is_match
+    cdef int min_match, far_extra, len_adjust, j, is_match
     cdef uint32_t x, hval
+    if Unit is Px4 or Unit is Px3:
+        min_match = 1
+    elif Unit is Px2:
+        min_match = 2
+    else:
+        min_match = 3
+    far_extra = 2 if min_match == 3 else 1  # far matches must be longer
+    # encoded length = ip - anchor + (2, 1, 0) for a minimum match of 1, 2, 3
+    len_adjust = 3 - min_match
     if n < 4:
         o[0] = <uint8_t>(n - 1)
         o += 1
         for i in range(n):
-            o = _emit_unit(o, base + i * k, kk)
+            o = _emit(o, base + i)
         return o - out
     for i in range(HASH_SIZE):
         htab[i] = 0
     last_copy = o
     o[0] = MAX_COPY - 1
     o += 1
-    o = _emit_unit(o, base, kk)
-    o = _emit_unit(o, base + k, kk)
+    o = _emit(o, base)
+    o = _emit(o, base + 1)
     ip = 2
     copy = 2
     while ip < ip_limit:
         anchor = ip
-        x = _key(base + ip * k, mode)
-        if (_key(base + (ip - 1) * k, mode) == x and _key(base + (ip + 1) * k, mode) == x
-                and _key(base + (ip + 2) * k, mode) == x):
+        x = _key(base + ip)
+        if (_key(base + ip - 1) == x and _key(base + ip + 1) == x
+                and _key(base + ip + 2) == x):
+            # a run: a match at distance 1
             distance = 1
             ip += 3
             ref = anchor + 2
             is_match = 1
         else:
-            hval = _hash(base + ip * k, k, mode)
+            hval = _hash(base + ip)
             ref = htab[hval]
             distance = anchor - ref
             htab[hval] = anchor
@@ -277,20 +364,20 @@ cdef Py_ssize_t _compress(int mode, const uint8_t* base, Py_ssize_t n, Py_ssize_
             if 0 < distance < MAX_FARDISTANCE:
                 is_match = 1
                 for j in range(min_match):
-                    if _key(base + ref * k, mode) != _key(base + ip * k, mode):
+                    if _key(base + ref) != _key(base + ip):
                         is_match = 0
                         break
                     ref += 1
                     ip += 1
                 if is_match and distance >= MAX_DISTANCE:
                     for j in range(far_extra):
-                        if _key(base + ref * k, mode) != _key(base + ip * k, mode):
+                        if _key(base + ref) != _key(base + ip):
                             is_match = 0
                             break
                         ref += 1
                         ip += 1
         if not is_match:
-            o = _emit_unit(o, base + anchor * k, kk)
+            o = _emit(o, base + anchor)
             ip = anchor + 1
             copy += 1
             if copy == MAX_COPY:
@@ -302,16 +389,16 @@ cdef Py_ssize_t _compress(int mode, const uint8_t* base, Py_ssize_t n, Py_ssize_
 
         distance -= 1
         if distance == 0:
-            x = _key(base + ref * k, mode)
-            while ip < ip_bound and ref < n:
-                if _key(base + ref * k, mode) != x:
+            x = _key(base + ref)
+            while ip < ip_bound:  # ref < ip, so ref < n holds
+                if _key(base + ref) != x:
                     ref += 1
                     break
                 ref += 1
                 ip += 1
         else:
-            while ip < ip_bound and ref < n:
-                if _key(base + ref * k, mode) != _key(base + ip * k, mode):
+            while ip < ip_bound:
+                if _key(base + ref) != _key(base + ip):
                     ref += 1
                     ip += 1
                     break
@@ -325,56 +412,21 @@ cdef Py_ssize_t _compress(int mode, const uint8_t* base, Py_ssize_t n, Py_ssize_
         copy = 0
 
         ip -= 3
-        length = ip - anchor + len_adjust
-        if distance < MAX_DISTANCE:
-            if length < 7:
-                o[0] = <uint8_t>((length << 5) + (distance >> 8))
-                o += 1
-            else:
-                o[0] = <uint8_t>((7 << 5) + (distance >> 8))
-                o += 1
-                length -= 7
-                while length >= 255:
-                    o[0] = 255
-                    o += 1
-                    length -= 255
-                o[0] = <uint8_t>length
-                o += 1
-            o[0] = <uint8_t>(distance & 255)
-            o += 1
-        else:
-            distance -= MAX_DISTANCE
-            if length < 7:
-                o[0] = <uint8_t>((length << 5) + 31)
-                o += 1
-            else:
-                o[0] = (7 << 5) + 31
-                o += 1
-                length -= 7
-                while length >= 255:
-                    o[0] = 255
-                    o += 1
-                    length -= 255
-                o[0] = <uint8_t>length
-                o += 1
-            o[0] = 255
-            o[1] = <uint8_t>(distance >> 8)
-            o[2] = <uint8_t>(distance & 255)
-            o += 3
+        o = _emit_match(o, ip - anchor + len_adjust, distance)
 
         # update the hash table at the match boundary
         if min_match == 3 or ip > anchor:
-            htab[_hash(base + ip * k, k, mode)] = ip
+            htab[_hash(base + ip)] = ip
         ip += 1
         if min_match != 1 or ip > anchor:
-            htab[_hash(base + ip * k, k, mode)] = ip
+            htab[_hash(base + ip)] = ip
         ip += 1
         last_copy = o
         o[0] = MAX_COPY - 1
         o += 1
 
     while ip < n:
-        o = _emit_unit(o, base + ip * k, kk)
+        o = _emit(o, base + ip)
         ip += 1
         copy += 1
         if copy == MAX_COPY:
@@ -391,20 +443,39 @@ cdef Py_ssize_t _compress(int mode, const uint8_t* base, Py_ssize_t n, Py_ssize_
 
 def compress(int mode, const uint8_t[:, ::1] units):
     """Encode one pass; see ``_lz_ref.compress`` (the units' layout rules too)."""
-    if mode != MODE_RGB32 and mode != MODE_RGB16 and mode != MODE_ALPHA:
-        raise ValueError(f"bad LZ encoder mode {mode}")
     cdef Py_ssize_t n = units.shape[0], k = units.shape[1]
-    cdef int kk = UNIT_BYTES[mode]
-    if n == 0 or k < kk or (mode == MODE_RGB16 and k != 2):
-        raise ValueError("bad unit array for this mode")
-    # one-byte units are the last byte of each row (alpha of B,G,R,A pixels)
-    cdef Py_ssize_t first = k - 1 if mode == MODE_ALPHA else 0
+    if n == 0:
+        raise ValueError("nothing to encode")
+    if mode == MODE_RGB32:
+        if k != 3 and k != 4:
+            raise ValueError("RGB32 units are 3 or 4 bytes")
+        kk = 3
+    elif mode == MODE_RGB16:
+        if k != 2:
+            raise ValueError("RGB16 units are 2 bytes")
+        kk = 2
+    elif mode == MODE_ALPHA:
+        if k != 1 and k != 4:
+            raise ValueError("byte units are 1 byte or the last of 4")
+        kk = 1
+    else:
+        raise ValueError(f"bad LZ encoder mode {mode}")
     # worst case: every unit costs its bytes plus one control byte
     buf = np.empty(n * (kk + 1) + 256, dtype=np.uint8)
     htab = np.empty(HASH_SIZE, dtype=np.intp)
     cdef uint8_t[::1] out = buf
     cdef Py_ssize_t[::1] ht = htab
-    cdef Py_ssize_t size
+    cdef Py_ssize_t size = 0
+    cdef const uint8_t* src = &units[0, 0]
     with nogil:
-        size = _compress(mode, &units[0, 0] + first, n, k, kk, &out[0], &ht[0])
+        if mode == MODE_RGB32 and k == 4:
+            size = _compress(<const Px4*>src, n, &out[0], &ht[0])
+        elif mode == MODE_RGB32:
+            size = _compress(<const Px3*>src, n, &out[0], &ht[0])
+        elif mode == MODE_RGB16:
+            size = _compress(<const Px2*>src, n, &out[0], &ht[0])
+        elif k == 1:
+            size = _compress(<const Byte1*>src, n, &out[0], &ht[0])
+        else:
+            size = _compress(<const Alpha4*>src, n, &out[0], &ht[0])
     return bytes(buf[:size])
