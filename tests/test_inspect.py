@@ -39,6 +39,11 @@ def test_inspect_matches_manifest_inventory(captures_dir: Path) -> None:
             assert inv[key] == truth[key], (entry["name"], key)
         assert inv["parse_errors"] == 0
         assert inv["channels_opened"] == truth["channels_opened"]
+        per_channel: dict[str, int] = {}
+        for ch in inv["channels"]:
+            for t, v in ch["images"].items():
+                per_channel[t] = per_channel.get(t, 0) + v["count"]
+        assert per_channel == truth["image_types"]
         frames = sum(s["frames"] for s in inv["streams"])
         assert frames == truth["stream_messages"].get("STREAM_DATA", 0)
         checked += 1

@@ -145,6 +145,8 @@ def inspect_capture(path: str | Path) -> dict[str, Any]:
     for ch in channels:
         cname = CHANNEL_NAMES.get(ch.channel_type, f"type{ch.channel_type}")
         n_server = 0
+        # this channel's images: type -> [count, compressed bytes, pixels]
+        own: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
         try:
             messages = list(iter_messages(ch.to_client, ch.mini_header))
         except WireError:
@@ -182,6 +184,10 @@ def inspect_capture(path: str | Path) -> dict[str, Any]:
                         else str(fmt)
                     ] += 1  # noqa: E501
                 image_bytes[tname] += size
+                entry = own[tname]
+                entry[0] += 1
+                entry[1] += size
+                entry[2] += image.width * image.height
                 sub = _subtype(image.type, image.data)
                 if sub is not None:
                     subtypes[f"{tname}:{sub}"] += 1
@@ -211,6 +217,8 @@ def inspect_capture(path: str | Path) -> dict[str, Any]:
             "server_to_client_bytes": len(ch.to_client),
             "client_to_server_bytes": len(ch.to_server),
             "server_messages": n_server, "client_messages": sum(cmsgs.values()),
+            "images": {t: {"count": c, "bytes": b, "pixels": p}
+                       for t, (c, b, p) in own.items()},
         })  # fmt: skip
     return {
         "channels_opened": [c["channel"] for c in out_channels],
