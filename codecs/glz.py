@@ -351,6 +351,10 @@ def _decode_impl(
     pal = _palette(palette) if ppb is not None else None
     if ppb is not None and pal is None:
         raise CodecError("GLZ palette image without a palette")
+    if out is not None and (
+        out.shape != (hdr.height, hdr.width, 4) or out.dtype != np.uint8
+    ):
+        raise ValueError(f"out must be uint8 {(hdr.height, hdr.width, 4)}")
     mode = _DECODE_MODE[hdr.image_type]
     deadline = time.monotonic() + wait
     src = data if isinstance(data, bytes) else bytes(data)
@@ -377,8 +381,6 @@ def _decode_impl(
     if not hdr.top_down:
         img = img[::-1]
     if out is not None:
-        if out.shape != (hdr.height, hdr.width, 4) or out.dtype != np.uint8:
-            raise ValueError(f"out must be uint8 {(hdr.height, hdr.width, 4)}")
         np.copyto(out, img)
         return out
     if img.flags.c_contiguous:

@@ -198,6 +198,36 @@ def test_round_trip_sequences_twins_identical(itype: str, data: st.DataObject) -
     assert len({tuple(v) for v in streams.values()}) == 1
 
 
+@pytest.mark.parametrize("itype", ["RGB32", "RGB24", "RGBA", "RGB16", "PLT8"])
+def test_long_offsets_twins_identical(itype: str) -> None:
+    """Repeats 5120 pixels apart need the long offset form (>= 4096)."""
+    rng = np.random.default_rng(11)
+    if itype == "RGB16":
+        tile = rng.integers(0, 1 << 16, (80, 64), dtype=np.uint16)
+    elif itype == "PLT8":
+        tile = rng.integers(0, 256, (80, 64), dtype=np.uint8)
+    else:
+        tile = rng.integers(0, 256, (80, 64, 4), dtype=np.uint8)
+        if itype != "RGBA":
+            tile[..., 3] = 0
+    first = np.concatenate([tile, tile])
+    second = np.ascontiguousarray(np.roll(first, 3, axis=0))
+    pal = PALETTE if itype == "PLT8" else None
+    streams = []
+    for backend in TWINS:
+        enc = glz.Encoder(1 << 16, _backend=backend)
+        streams.append([enc.encode(first, itype), enc.encode(second, itype)])
+        d = glz.Dictionary()
+        for img, s in zip((first, second), streams[-1], strict=True):
+            assert np.array_equal(
+                dec(backend, s, d, palette=pal), expected(img, itype, PALETTE)
+            )
+    assert all(s == streams[0] for s in streams)
+    assert (
+        len(streams[0][1]) < len(streams[0][0]) // 4
+    )  # the second image is mostly refs
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_window_eviction_sets_head_distance(backend: ModuleType) -> None:
     rng = np.random.default_rng(5)
