@@ -164,7 +164,8 @@ def sample_scaled(
     p11 = _take(src, y0 + 1, x0 + 1).astype(np.int64)
     top = p00 * (128 - fx) + p01 * fx
     bottom = p10 * (128 - fx) + p11 * fx
-    out: Pixels = ((top * (128 - fy) + bottom * fy + (1 << 13)) >> 14).astype(np.uint8)
+    # pixman (GOOD == BILINEAR) truncates the weighted sum, no rounding term
+    out: Pixels = ((top * (128 - fy) + bottom * fy) >> 14).astype(np.uint8)
     return out
 
 
