@@ -119,7 +119,10 @@ def _scaled_coords(
     """
     scale = (src_size << 16) // dest_size
     i = np.arange(start - dest_origin, start - dest_origin + count, dtype=np.int64)
-    return (((i << 16) + 0x8000) * scale >> 16) + (src_origin << 16)
+    # pixman transforms the first pixel centre (i + 0.5) with a rounded 16.16
+    # product, then steps by ``scale`` per pixel
+    half = (scale * 0x8000 + 0x8000) >> 16
+    return i * scale + half + (src_origin << 16)
 
 
 def _take(src: Pixels, ys: npt.NDArray[np.int64], xs: npt.NDArray[np.int64]) -> Pixels:
