@@ -47,7 +47,7 @@ Clip = Sequence[Rect] | None
 #: hundred in practice).
 MAX_SURFACES = 10000
 #: Total surface pixels per canvas (guards against many large off-screen surfaces).
-MAX_TOTAL_PIXELS = 1 << 28
+MAX_TOTAL_PIXELS = 1 << 27
 
 
 def color_bytes(color: int) -> Pixels:
