@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 
 import numpy as np
@@ -171,3 +172,72 @@ def test_glz_and_zlib_glz_sequence() -> None:
         decode_image(
             107, b"not zlib", width=17, height=12, dictionary=dictionary, glz_size=9
         )
+
+
+# ---------------------------------------------------------------- real captures
+
+
+def _capture_images(
+    captures_dir, name: str, types: tuple[int, ...]
+) -> list[DecodedImage]:  # type: ignore[no-untyped-def]
+    """decode_image on every image of ``types`` in a capture's display channels."""
+    replay = pytest.importorskip("spicepy.capture.replay")
+    demarshal = pytest.importorskip("spicepy.canvas.demarshal")
+    path = captures_dir / f"{name}.pcap"
+    if not path.exists():
+        pytest.skip(f"{name}.pcap not in the corpus")
+    found = []
+    for ch in replay.read_channels(path):
+        if ch.channel_type != 2:
+            continue
+        for msg in replay.iter_messages(ch.to_client, ch.mini_header):
+            cmd = demarshal.parse_display(msg.type, msg.body)
+            for im in cmd.images if cmd is not None else ():
+                if im.type not in types:
+                    continue
+                extra = {}
+                if im.type == SpiceImageType.JPEG_ALPHA:
+                    extra = {
+                        "jpeg_size": im.jpeg_size,
+                        "top_down": bool(im.jpeg_flags & 1),
+                    }
+                res = decode_image(
+                    im.type, im.data, width=im.width, height=im.height, **extra
+                )
+                assert res.pixels.shape == (im.height, im.width, 4)
+                found.append(res)
+    return found
+
+
+def _digest(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def test_capture_lz_and_lz4_decode_the_same_pictures(captures_dir) -> None:  # type: ignore[no-untyped-def]
+    """One session recorded with LZ and with LZ4: two independent decoders agree."""
+    lz_images = _capture_images(captures_dir, "text-lz", (101, 100))
+    lz4_images = _capture_images(captures_dir, "text-lz4", (109,))
+    assert lz_images and lz4_images
+    assert {r.source_format.split(":")[0] for r in lz_images} == {"LZ_RGB"}
+    assert all(r.has_alpha == r.source_format.endswith("RGBA") for r in lz4_images)
+    lz4_set = {_digest(r.pixels) for r in lz4_images}
+    same = sum(_digest(r.pixels) in lz4_set for r in lz_images)
+    assert same >= 0.9 * len(lz_images)
+
+
+def test_capture_jpeg_alpha_planes_match_lz(captures_dir) -> None:  # type: ignore[no-untyped-def]
+    """JPEG_ALPHA's alpha is lossless: it must equal the LZ session's alpha planes."""
+    jpeg_images = _capture_images(captures_dir, "gradients-jpeg", (108, 105))
+    lz_images = _capture_images(captures_dir, "gradients-lz", (101,))
+    assert jpeg_images and all(r.lossy and r.has_alpha for r in jpeg_images)
+    lz_alpha = {_digest(r.pixels[:, :, 3]) for r in lz_images if r.has_alpha}
+    same = sum(_digest(r.pixels[:, :, 3]) in lz_alpha for r in jpeg_images)
+    assert same >= 0.9 * len(jpeg_images)
+
+
+@pytest.mark.parametrize(
+    "name", ["photos-lz4", "winmove-lz4", "photos-jpeg", "photos-auto_lz"]
+)
+def test_capture_images_decode(captures_dir, name: str) -> None:  # type: ignore[no-untyped-def]
+    images = _capture_images(captures_dir, name, (100, 101, 105, 108, 109))
+    assert images
