@@ -115,6 +115,7 @@ class Session:
                 (ctype, cid)
                 for ctype, cid in self.channels_list
                 if ctype in _glue.SUPPORTED
+                and ctype != _glue.MAIN
                 and (self.channel_types is None or ctype in self.channel_types)
             ]
             results = await asyncio.gather(
@@ -322,6 +323,11 @@ class Session:
     async def wait_for_change(self, timeout: float = 30.0) -> list[ChangedRect]:
         """Primary-surface rectangles changed since the last call (waits for one)."""
         await self._wait(lambda: bool(self._changes), timeout, "a screen change")
+        changes, self._changes = self._changes, []
+        return changes
+
+    def take_changes(self) -> list[ChangedRect]:
+        """Primary-surface rectangles changed since the last call (no waiting)."""
         changes, self._changes = self._changes, []
         return changes
 

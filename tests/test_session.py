@@ -1,0 +1,262 @@
+"""The session against a fake SPICE server on 127.0.0.1 port 0 (every await bounded).
+
+The fake server speaks the server side of the link handshake and a few main
+channel messages, written here from the protocol facts (spice.proto,
+spice/protocol.h), independently of spicepy.wire: REDQ header + SpiceLinkMess
+in, SpiceLinkReply (RSA-1024 public key, caps) out, auth mechanism + 128-byte
+RSA-OAEP ticket in, u32 link result out, then mini-header messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+import spicepy
+from spicepy.errors import (
+    AuthenticationError,
+    ConnectionClosedError,
+    LinkError,
+    SpiceTimeoutError,
+)
+from spicepy.testing.pki import TestPki, make_test_pki
+
+LIMIT = 10.0
+MAGIC = b"REDQ"
+COMMON_CAPS = (1 << 0) | (1 << 1) | (1 << 3)  # AUTH_SELECTION, AUTH_SPICE, MINI_HEADER
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+PUBKEY = KEY.public_key().public_bytes(
+    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+)
+assert len(PUBKEY) == 162
+SESSION_ID = 0x1234ABCD
+
+
+@dataclass
+class FakeSpice:
+    """Behaviour knobs and a record of what the client did."""
+
+    password: str | None = None
+    link_error: dict[int, int] = field(default_factory=dict)  # channel type -> code
+    channels: list[tuple[int, int]] = field(default_factory=lambda: [(1, 0)])
+    stall_link: bool = False
+    cut_link_reply: bool = False
+    ping_id: int | None = None
+    linked: list[tuple[int, int, int]] = field(default_factory=list)
+    pongs: list[int] = field(default_factory=list)
+    tickets: list[bytes] = field(default_factory=list)
+
+    async def handle(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            async with asyncio.timeout(LIMIT):
+                await self._serve(reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+            pass
+        except asyncio.CancelledError:  # the test's loop is shutting down
+            pass
+        finally:
+            writer.close()
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        magic, major, minor, size = struct.unpack(
+            "<4sIII", await reader.readexactly(16)
+        )
+        assert (magic, major) == (MAGIC, 2)
+        mess = await reader.readexactly(size)
+        conn_id, ctype, cid, n_common, n_chan, caps_off = struct.unpack_from(
+            "<IBBIII", mess
+        )
+        client_common = struct.unpack_from("<I", mess, caps_off)[0] if n_common else 0
+        if self.stall_link:
+            await asyncio.sleep(LIMIT)
+            return
+        error = self.link_error.get(ctype, 0)
+        reply = struct.pack("<I", error) + PUBKEY + struct.pack("<III", 1, 0, 178)
+        reply += struct.pack("<I", COMMON_CAPS)
+        data = struct.pack("<4sIII", MAGIC, 2, 2, len(reply)) + reply
+        if self.cut_link_reply:
+            writer.write(data[: len(data) // 2])
+            await writer.drain()
+            return
+        writer.write(data)
+        await writer.drain()
+        if error:
+            return
+        if client_common & 1:
+            (mech,) = struct.unpack("<I", await reader.readexactly(4))
+            assert mech == 1
+        ticket = KEY.decrypt(
+            await reader.readexactly(128),
+            padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None),
+        )
+        self.tickets.append(ticket)
+        given = ticket.rstrip(b"\0").decode()
+        ok = self.password is None or given == self.password
+        writer.write(struct.pack("<I", 0 if ok else 7))
+        await writer.drain()
+        if not ok:
+            return
+        self.linked.append((conn_id, ctype, cid))
+        if ctype == 1:
+            await self._main(reader, writer)
+        else:
+            await reader.read()  # keep the channel open until the client leaves
+
+    async def _main(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        init = struct.pack("<8I", SESSION_ID, 1, 3, 1, 0, 10, 0, 0)
+        writer.write(struct.pack("<HI", 103, len(init)) + init)
+        if self.ping_id is not None:
+            ping = struct.pack("<IQ", self.ping_id, 42)
+            writer.write(struct.pack("<HI", 4, len(ping)) + ping)
+        await writer.drain()
+        while True:
+            mtype, size = struct.unpack("<HI", await reader.readexactly(6))
+            body = await reader.readexactly(size)
+            if mtype == 104:  # ATTACH_CHANNELS
+                listed = struct.pack("<I", len(self.channels))
+                listed += b"".join(struct.pack("<BB", t, i) for t, i in self.channels)
+                writer.write(struct.pack("<HI", 104, len(listed)) + listed)
+                await writer.drain()
+            elif mtype == 3:  # PONG
+                self.pongs.append(struct.unpack_from("<I", body)[0])
+
+
+@asynccontextmanager
+async def serve(
+    fake: FakeSpice, ctx: ssl.SSLContext | None = None
+) -> AsyncIterator[int]:
+    server = await asyncio.start_server(fake.handle, "127.0.0.1", 0, ssl=ctx)
+    try:
+        yield int(server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run(coro: object) -> object:
+    async def bounded() -> object:
+        async with asyncio.timeout(LIMIT * 2):
+            return await coro  # type: ignore[misc]
+
+    return asyncio.run(bounded())
+
+
+def test_refused() -> None:
+    with pytest.raises(ConnectionClosedError, match="refused"):
+        run(spicepy.connect(f"spice://127.0.0.1:{closed_port()}", timeout=LIMIT))
+
+
+def test_link_that_never_answers_times_out() -> None:
+    async def main() -> None:
+        async with serve(FakeSpice(stall_link=True)) as port:
+            await spicepy.connect(f"spice://127.0.0.1:{port}", timeout=0.3)
+
+    with pytest.raises(SpiceTimeoutError):
+        run(main())
+
+
+def test_server_closes_mid_message() -> None:
+    async def main() -> None:
+        async with serve(FakeSpice(cut_link_reply=True)) as port:
+            await spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT)
+
+    with pytest.raises(ConnectionClosedError):
+        run(main())
+
+
+def test_main_links_then_listed_channels_with_session_id() -> None:
+    fake = FakeSpice(channels=[(1, 0), (3, 0), (4, 0)], ping_id=77)
+
+    async def main() -> list[str]:
+        async with serve(fake) as port:
+            async with spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT) as s:
+                await s.wait_for(lambda: bool(fake.pongs), LIMIT, "a pong")
+                assert s.session_id == SESSION_ID
+                return sorted(c.name for c in s.connections.values())
+
+    names = run(main())
+    assert names == ["cursor:0", "inputs:0", "main:0"]
+    assert fake.linked[0] == (0, 1, 0)
+    assert sorted(fake.linked[1:]) == [(SESSION_ID, 3, 0), (SESSION_ID, 4, 0)]
+    assert fake.pongs == [77]
+
+
+def test_password_is_sent_and_wrong_one_refused() -> None:
+    fake = FakeSpice(password="open sesame")
+
+    async def main(password: str | None) -> None:
+        async with serve(fake) as port:
+            uri = f"spice://127.0.0.1:{port}"
+            async with spicepy.connect(uri, password=password, timeout=LIMIT):
+                pass
+
+    run(main("open sesame"))
+    assert fake.tickets[-1].rstrip(b"\0") == b"open sesame"
+    with pytest.raises(AuthenticationError):
+        run(main("nope"))
+
+
+def test_link_error_code_is_reported() -> None:
+    async def main() -> None:
+        async with serve(FakeSpice(link_error={1: 9})) as port:
+            await spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT)
+
+    with pytest.raises(LinkError) as info:
+        run(main())
+    assert info.value.error_code == 9
+    assert not isinstance(info.value, AuthenticationError)
+
+
+def test_need_secured_relinks_on_tls_port(tmp_path: Path) -> None:
+    pki: TestPki = make_test_pki(tmp_path / "pki")
+    plain = FakeSpice(channels=[(1, 0), (3, 0)], link_error={3: 5})
+    secure = FakeSpice()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki.files.server_cert, pki.files.server_key)
+
+    async def main() -> list[str]:
+        async with serve(plain) as port, serve(secure, ctx) as tls_port:
+            uri = f"spice://127.0.0.1?port={port}&tls-port={tls_port}"
+            async with spicepy.connect(
+                uri,
+                ca_file=pki.files.ca_cert,
+                host_subject=pki.host_subject,
+                timeout=LIMIT,
+            ) as s:
+                return sorted(c.name for c in s.connections.values())
+
+    assert run(main()) == ["inputs:0", "main:0"]
+    assert secure.linked == [(SESSION_ID, 3, 0)]
+
+
+def test_need_secured_without_tls_port() -> None:
+    fake = FakeSpice(link_error={1: 5})
+
+    async def main() -> None:
+        async with serve(fake) as port:
+            await spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT)
+
+    with pytest.raises(LinkError) as info:
+        run(main())
+    assert info.value.error_code == 5
