@@ -149,7 +149,7 @@ def _expand_rgb16(hi: U8, lo: U8) -> U32:
     g |= g >> 5
     r = ((h << 1) & 0xF8) | ((h >> 4) & 7)
     b = ((lo32 << 3) & 0xF8) | ((lo32 >> 2) & 7)
-    return b | (g << 8) | (r << 16)  # type: ignore[no-any-return]
+    return (b | (g << 8) | (r << 16)).astype(np.uint32)
 
 
 def decode_pass(data: bytes, pos: int, mode: int, out: U32, lut: U32 | None) -> int:
@@ -215,17 +215,17 @@ def _hashes(units: U8, mode: int) -> list[int]:
     n = units.shape[0]
     if n < 3:
         return []
+    u = units.astype(np.uint32)
     if mode == MODE_RGB32:
-        cols = [units[:, 2], units[:, 1], units[:, 0]]
+        cols = [u[:, 2], u[:, 1], u[:, 0]]
     elif mode == MODE_RGB16:
-        cols = [units[:, 1], units[:, 0] & 0x7F]
+        cols = [u[:, 1], u[:, 0] & np.uint32(0x7F)]
     else:
-        cols = [units[:, 0]]
+        cols = [u[:, 0]]
     h = np.full(n - 2, DJB2_START, dtype=np.uint32)
     for j in range(3):
         for col in cols:
-            c = col[j : n - 2 + j].astype(np.uint32)
-            h = ((h << np.uint32(5)) + h) ^ c
+            h = ((h << np.uint32(5)) + h) ^ col[j : n - 2 + j]
     return (h & np.uint32(HASH_MASK)).tolist()  # type: ignore[no-any-return]
 
 
@@ -233,9 +233,9 @@ def _keys(units: U8, mode: int) -> list[int]:
     """What SAME_PIXEL compares: B,G,R (RGB32), the 15 colour bits (RGB16), the byte."""
     u = units.astype(np.uint32)
     if mode == MODE_RGB32:
-        keys = u[:, 0] | (u[:, 1] << 8) | (u[:, 2] << 16)
+        keys: U32 = u[:, 0] | (u[:, 1] << np.uint32(8)) | (u[:, 2] << np.uint32(16))
     elif mode == MODE_RGB16:
-        keys = ((u[:, 0] & 0x7F) << 8) | u[:, 1]
+        keys = ((u[:, 0] & np.uint32(0x7F)) << np.uint32(8)) | u[:, 1]
     else:
         keys = u[:, 0]
     return keys.tolist()  # type: ignore[no-any-return]

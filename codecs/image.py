@@ -14,6 +14,7 @@ of them exist.
 
 from __future__ import annotations
 
+import importlib
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -143,8 +144,7 @@ def decode_image(
     data = bytes(payload)
     lossy = False
     if kind == SpiceImageType.QUIC:
-        from spicepy.codecs import quic
-
+        quic = importlib.import_module("spicepy.codecs.quic")  # lands separately
         fmt = quic.info(data).image_type
         pixels = quic.decode(data, max_pixels=max_pixels)
     elif kind in (SpiceImageType.LZ_RGB, SpiceImageType.LZ_PLT):

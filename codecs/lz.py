@@ -22,6 +22,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
@@ -34,15 +35,15 @@ from spicepy.codecs._common import (
     want_fast,
 )
 
+_impl: ModuleType
 try:
     if not want_fast():
         raise ImportError("SPICEPY_PUREPYTHON set")
-    from spicepy.codecs import _lz as _impl  # type: ignore[attr-defined]
+    from spicepy.codecs import _lz as _fast
 
-    FAST = True
+    _impl, FAST = _fast, True
 except ImportError:
-    _impl = _lz_ref  # type: ignore[no-redef]
-    FAST = False
+    _impl, FAST = _lz_ref, False
 
 __all__ = [
     "FAST",
@@ -275,12 +276,13 @@ def _pack_indices(indices: U8, image_type: ImageType) -> U8:
     padded = np.zeros((h, stride * ppb), dtype=np.uint8)
     padded[:, :w] = indices
     if ppb == 8:
-        order = "little" if image_type == ImageType.PLT1_LE else "big"
-        return np.packbits(padded, axis=1, bitorder=order)  # type: ignore[arg-type]
+        if image_type == ImageType.PLT1_LE:
+            return np.packbits(padded, axis=1, bitorder="little")
+        return np.packbits(padded, axis=1, bitorder="big")
     pairs = padded.reshape(h, stride, 2)
-    if image_type == ImageType.PLT4_LE:
-        return (pairs[:, :, 0] | (pairs[:, :, 1] << 4)).astype(np.uint8)
-    return ((pairs[:, :, 0] << 4) | pairs[:, :, 1]).astype(np.uint8)
+    first, second = (0, 1) if image_type == ImageType.PLT4_LE else (1, 0)
+    packed: U8 = (pairs[:, :, first] | (pairs[:, :, second] << 4)).astype(np.uint8)
+    return packed
 
 
 def _units(img: npt.NDArray[np.uint8]) -> U8:
@@ -321,7 +323,7 @@ def encode(
         )
     except (KeyError, ValueError) as exc:
         raise ValueError(f"unknown LZ image type {image_type!r}") from exc
-    img = np.asarray(image)
+    img: U8 = np.asarray(image)  # uint16 for RGB16, checked below
     if img.ndim < 2 or img.shape[0] == 0 or img.shape[1] == 0:
         raise ValueError("image must be at least (1, 1)")
     height, width = img.shape[:2]
