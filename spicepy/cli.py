@@ -118,6 +118,11 @@ def run_screenshot(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             quiet=args.quiet_time,
             trigger=trigger,
+            on_ready=lambda: print(
+                "spicepy: connected; press Enter (or send EOF) to take the screenshot",
+                file=sys.stderr,
+                flush=True,
+            ),
         )
 
     try:

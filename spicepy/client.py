@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
@@ -239,11 +239,13 @@ async def screenshot(
     timeout: float = 30.0,
     quiet: float = 0.5,
     trigger: asyncio.Future[Any] | None = None,
+    on_ready: Callable[[], object] | None = None,
 ) -> tuple[int, int]:
     """Connect, wait until the screen settled, save it as PNG; returns (width, height).
 
     With ``trigger``, the session stays open until that future is done (e.g. a
-    line on stdin), then waits to settle again and saves.
+    line on stdin), then waits to settle again and saves; ``on_ready`` is called
+    once the session is up and waiting for it.
 
     Raises:
         SpiceError: any connection, link or timeout failure (see ``connect``).
@@ -257,6 +259,8 @@ async def screenshot(
     ) as session:
         await session.wait_until_settled(quiet=quiet, timeout=timeout)
         if trigger is not None:
+            if on_ready is not None:
+                on_ready()
             await session.wait_for(trigger.done, None, "the trigger")
             await session.wait_until_settled(quiet=quiet, timeout=timeout)
         pixels = session.screenshot(output)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from spicepy.cli import build_parser, main
 from spicepy.session.keymap import key_code, text_strokes, wire_bytes
+from spicepy.testing.xdraw import XDraw, draw_test_scene
+from spicepy.testing.xspice import Xspice, XspiceOptions, available
 
 
 def closed_port() -> int:
@@ -81,3 +86,80 @@ def test_keymap_us_layout() -> None:
         text_strokes("é")
     with pytest.raises(ValueError):
         key_code("nosuchkey")
+
+
+live = pytest.mark.skipif(
+    available() is not None and not os.environ.get("SPICEPY_REQUIRE_XSPICE"),
+    reason=f"Xspice not available: {available()}",
+)
+
+
+def _spicepy(*args: str, **kwargs: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "spicepy", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+@live
+def test_cli_screenshot_matches_framebuffer(tmp_path: Path) -> None:
+    out = tmp_path / "shot.png"
+    with Xspice(XspiceOptions(password="pw")) as server, XDraw(server.display) as draw:
+        draw_test_scene(draw, seed=11)
+        proc = _spicepy(
+            "screenshot",
+            server.uri,
+            "-o",
+            str(out),
+            "--password",
+            "pw",
+            "--timeout",
+            "30",
+            stdin=subprocess.DEVNULL,
+        )
+        stdout, stderr = proc.communicate(timeout=90)
+        truth = draw.framebuffer()
+        bad = _spicepy(
+            "screenshot",
+            server.uri,
+            "-o",
+            str(tmp_path / "no.png"),
+            "--password",
+            "wrong",
+            stdin=subprocess.DEVNULL,
+        )
+        _, bad_err = bad.communicate(timeout=90)
+    assert proc.returncode == 0, stderr
+    assert "saved 1024x768" in stdout
+    assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), truth)
+    assert bad.returncode == 1
+    assert bad_err.count("\n") == 1 and "AuthenticationError" in bad_err
+
+
+@live
+def test_cli_when_stdin_waits_for_a_line(tmp_path: Path) -> None:
+    out = tmp_path / "later.png"
+    with Xspice() as server, XDraw(server.display) as draw:
+        draw.clear((10, 20, 30))
+        draw.sync()
+        proc = _spicepy(
+            "screenshot",
+            server.uri,
+            "-o",
+            str(out),
+            "--when-stdin",
+            stdin=subprocess.PIPE,
+        )
+        assert proc.stdin is not None and proc.stderr is not None
+        assert "connected" in proc.stderr.readline()  # the session is up and waiting
+        draw.fill_rect(100, 100, 200, 150, (250, 10, 10))
+        draw.sync()
+        stdout, stderr = proc.communicate("go\n", timeout=90)
+        truth = draw.framebuffer()
+    assert proc.returncode == 0, stderr
+    shot = np.asarray(Image.open(out).convert("RGB"))
+    assert (shot[100:250, 100:300] == (250, 10, 10)).all()
+    assert np.array_equal(shot, truth)
