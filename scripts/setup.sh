@@ -72,9 +72,10 @@ install_python() {
         log "python environment up to date ($VENV)"
         return
     fi
-    "$VENV/bin/python" -m pip install -q --upgrade pip </dev/null
     log "pip install -e .[test,plot] (builds the Cython codecs)"
-    "$VENV/bin/python" -m pip install -q -e ".[test,plot]" </dev/null
+    # (pip's stderr is filtered of the "Location ... is ignored" noise some mirrors cause)
+    "$VENV/bin/python" -m pip install -q -e ".[test,plot]" </dev/null \
+        2> >(sed -u '/Location .* is ignored/d' >&2)
     echo "$stamp" >"$stamp_file"
 }
 
