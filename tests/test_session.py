@@ -52,6 +52,7 @@ class FakeSpice:
     stall_link: bool = False
     cut_link_reply: bool = False
     ping_id: int | None = None
+    cut_init: bool = False
     linked: list[tuple[int, int, int]] = field(default_factory=list)
     pongs: list[int] = field(default_factory=list)
     tickets: list[bytes] = field(default_factory=list)
@@ -120,6 +121,10 @@ class FakeSpice:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         init = struct.pack("<8I", SESSION_ID, 1, 3, 1, 0, 10, 0, 0)
+        if self.cut_init:  # a message header promising more than ever arrives
+            writer.write(struct.pack("<HI", 103, len(init)) + init[:10])
+            await writer.drain()
+            return
         writer.write(struct.pack("<HI", 103, len(init)) + init)
         if self.ping_id is not None:
             ping = struct.pack("<IQ", self.ping_id, 42)
@@ -260,3 +265,27 @@ def test_need_secured_without_tls_port() -> None:
     with pytest.raises(LinkError) as info:
         run(main())
     assert info.value.error_code == 5
+
+
+def test_server_closes_mid_message_after_link() -> None:
+    async def main() -> None:
+        async with serve(FakeSpice(cut_init=True)) as port:
+            await spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT)
+
+    with pytest.raises(ConnectionClosedError, match="middle of a message"):
+        run(main())
+
+
+def test_server_disconnect_wakes_waiters() -> None:
+    fake = FakeSpice(channels=[(1, 0), (2, 0)])
+
+    async def main() -> None:
+        async with serve(fake) as port:
+            async with spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT) as s:
+                # the fake display never sends a frame and then goes away
+                display = s.connections[(2, 0)]
+                display._writer.transport.abort()
+                await s.wait_for_frame(timeout=LIMIT)
+
+    with pytest.raises(ConnectionClosedError):
+        run(main())
