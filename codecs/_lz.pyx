@@ -116,9 +116,9 @@ cdef int _decode(const uint8_t* src, Py_ssize_t pos, Py_ssize_t end, int mode,
                 v = out[ref]
                 for i in range(length):
                     d[i] = v
-            elif ofs >= length:
+            elif ofs >= length and length > 8:
                 memcpy(d, out + ref, <size_t>length * 4)
-            else:
+            else:  # short or overlapping: forward copy repeats the pattern
                 for i in range(length):
                     d[i] = out[ref + i]
             op += length
@@ -131,9 +131,12 @@ cdef int _decode(const uint8_t* src, Py_ssize_t pos, Py_ssize_t end, int mode,
             p = src + pos
             d = out + op
             if mode == MODE_RGB32:
-                for i in range(count):
-                    d[i] = p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16)
+                # 4-byte loads for all but the last pixel stay inside the literals
+                for i in range(count - 1):
+                    memcpy(&v, p, 4)
+                    d[i] = v & COLOUR_MASK
                     p += 3
+                d[count - 1] = p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16)
             elif mode == MODE_PLT8:
                 for i in range(count):
                     d[i] = lut[p[i]]
