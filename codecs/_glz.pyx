@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
 
 from spicepy.codecs._common import CodecError
@@ -77,8 +77,9 @@ cdef struct Dec:
     int mode
     uint64_t image_id
     uint64_t whd
-    Ref* refs
+    Ref* refs  # images looked up so far (ascending ids)
     int nrefs
+    int64_t op  # pixels already written (the decode resumes from pos/op)
     const uint32_t* pal
     int64_t npal
     uint64_t missing
@@ -107,8 +108,9 @@ cdef int _decode(Dec* s) noexcept nogil:
     cdef const uint8_t* iend = s.data + s.size
     cdef uint32_t* out = <uint32_t*>s.out
     cdef uint8_t* out8 = s.out
-    cdef int64_t op = 0
+    cdef int64_t op = s.op
     cdef int64_t gross = s.gross
+    cdef const uint8_t* op_ip
     cdef int mode = s.mode
     cdef int alpha = mode == M_ALPHA
     cdef int64_t unit = 1
@@ -132,11 +134,12 @@ cdef int _decode(Dec* s) noexcept nogil:
         unit = 2
     elif mode == M_PLT1_LE or mode == M_PLT1_BE:
         unit = 8
-    if ip >= iend:
-        return E_TRUNC
-    ctrl = ip[0]
-    ip += 1
     while True:
+        op_ip = ip  # where this op starts: a missing image resumes from here
+        if ip >= iend:
+            return E_TRUNC
+        ctrl = ip[0]
+        ip += 1
         if ctrl >= MAX_COPY:
             length = ctrl >> 5
             ofs = ctrl & 0x0F
@@ -216,8 +219,10 @@ cdef int _decode(Dec* s) noexcept nogil:
                 if dist > s.whd or dist > s.image_id:
                     return E_WINDOW
                 ref = _find(s, s.image_id - dist)
-                if ref == NULL:
+                if ref == NULL:  # the caller looks it up and resumes
                     s.missing = s.image_id - dist
+                    s.pos = op_ip - s.data
+                    s.op = op
                     return E_MISSING
                 if ofs + length > ref.npix:
                     return E_BEYOND_REF
@@ -289,31 +294,29 @@ cdef int _decode(Dec* s) noexcept nogil:
             op += count * unit
         if op >= gross:
             break
-        if ip >= iend:
-            return E_TRUNC
-        ctrl = ip[0]
-        ip += 1
     s.pos = ip - s.data
     return E_OK
 
 
 def decode_pass(data, Py_ssize_t pos, out, Py_ssize_t gross, int mode, image_id,
-                win_head_dist, ref_ids, ref_bufs, palette=None):
+                win_head_dist, lookup, palette=None):
     """See ``_glz_ref.decode_pass``."""
     cdef const uint8_t[::1] src = data
     cdef uint8_t[::1] dst = out
     cdef const uint32_t[::1] pal
     cdef const uint8_t[::1] rb
     cdef Dec s
-    cdef int err, i
-    cdef Py_ssize_t nrefs = len(ref_ids)
+    cdef Ref* grown
+    cdef int err, i, cap = 4
+    cdef list keep = []  # the buffers the reference table points into
     if dst.shape[0] < gross * 4:
         raise ValueError("output buffer too small")
-    if pos < 0 or pos > src.shape[0]:
+    if pos < 0 or pos >= src.shape[0]:
         raise CodecError("GLZ stream truncated")
-    s.data = &src[0] if src.shape[0] else NULL
+    s.data = &src[0]
     s.size = src.shape[0]
     s.pos = pos
+    s.op = 0
     s.out = &dst[0]
     s.gross = gross
     s.mode = mode
@@ -322,6 +325,7 @@ def decode_pass(data, Py_ssize_t pos, out, Py_ssize_t gross, int mode, image_id,
     s.missing = 0
     s.pal = NULL
     s.npal = 0
+    s.nrefs = 0
     if mode >= M_PLT8:
         if palette is None:
             raise CodecError("GLZ palette image without a palette")
@@ -331,24 +335,36 @@ def decode_pass(data, Py_ssize_t pos, out, Py_ssize_t gross, int mode, image_id,
             raise CodecError("GLZ palette too short for the image type")
         if s.npal:
             s.pal = &pal[0]
-    if s.size == 0:
-        raise CodecError("GLZ stream truncated")
-    s.refs = <Ref*>malloc(sizeof(Ref) * (nrefs + 1))
+    s.refs = <Ref*>malloc(sizeof(Ref) * cap)
     if s.refs == NULL:
         raise MemoryError()
     try:
-        s.nrefs = nrefs
-        for i in range(nrefs):
-            rb = ref_bufs[i]
-            s.refs[i].id = ref_ids[i]
+        while True:
+            with nogil:
+                err = _decode(&s)
+            if err != E_MISSING:
+                break
+            found = lookup(s.missing)
+            if found is None:
+                raise GlzMissingImage(s.missing)
+            rb = found
+            keep.append(found)
+            if s.nrefs == cap:
+                cap *= 2
+                grown = <Ref*>realloc(s.refs, sizeof(Ref) * cap)
+                if grown == NULL:
+                    raise MemoryError()
+                s.refs = grown
+            i = s.nrefs  # insert keeping the ids ascending
+            while i > 0 and s.refs[i - 1].id > s.missing:
+                s.refs[i] = s.refs[i - 1]
+                i -= 1
+            s.refs[i].id = s.missing
             s.refs[i].px = &rb[0] if rb.shape[0] else NULL
             s.refs[i].npix = rb.shape[0] // 4
-        with nogil:
-            err = _decode(&s)
+            s.nrefs += 1
     finally:
         free(s.refs)
-    if err == E_MISSING:
-        raise GlzMissingImage(s.missing)
     if err != E_OK:
         raise CodecError(_MESSAGES[err])
     return s.pos

@@ -26,7 +26,7 @@ Stream body (after the 33-byte header), one op per control byte ``c``:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -160,8 +160,7 @@ def decode_pass(
     mode: int,
     image_id: int,
     win_head_dist: int,
-    ref_ids: Sequence[int],
-    ref_bufs: Sequence[U8],
+    lookup: Callable[[int], U8 | None],
     palette: U32 | None = None,
 ) -> int:
     """Decode one GLZ pass of ``gross`` pixels into ``out``; return the new position.
@@ -172,13 +171,13 @@ def decode_pass(
         mode: one of the ``MODE_*`` constants.
         image_id, win_head_dist: from the header; references reach back at most
             ``win_head_dist`` images.
-        ref_ids, ref_bufs: earlier images available for reference (ids sorted
-            ascending), each a flat uint8 buffer of 32-bit pixels.
+        lookup: gives an earlier image by id (a flat uint8 buffer of 32-bit
+            pixels), or None if it is not available.
         palette: uint32 0x00RRGGBB entries for the palette modes.
 
     Raises:
         CodecError: corrupt stream (truncated, offsets out of range, ...).
-        GlzMissingImage: a reference to an image not in ``ref_ids``.
+        GlzMissingImage: a reference to an image ``lookup`` does not have.
     """
     if out.size < gross * 4:
         raise ValueError("output buffer too small")
@@ -186,7 +185,7 @@ def decode_pass(
     unit = _PIXELS_PER_UNIT.get(mode, 1)
     bias = _LEN_BIAS.get(mode, 2)
     lit_bytes = {MODE_RGB32: 3, MODE_RGB16: 2}.get(mode, 1)
-    refs = dict(zip(ref_ids, ref_bufs, strict=True))
+    refs: dict[int, U8 | None] = {}
     view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
     op = 0
     ctrl = _read(view, pos)
@@ -241,9 +240,12 @@ def decode_pass(
             else:
                 if dist > win_head_dist or dist > image_id:
                     raise CodecError("GLZ reference outside the image window")
-                other = refs.get(image_id - dist)
+                target = image_id - dist
+                if target not in refs:
+                    refs[target] = lookup(target)
+                other = refs[target]
                 if other is None:
-                    raise GlzMissingImage(image_id - dist)
+                    raise GlzMissingImage(target)
                 src = _plane(other, mode)
                 if ofs + length > len(src):
                     raise CodecError("GLZ reference beyond the referenced image")

@@ -251,14 +251,11 @@ class Dictionary:
             self._expired_below = 0
             self._cond.notify_all()
 
-    def _snapshot(
-        self, image_id: int, win_head_dist: int
-    ) -> tuple[list[int], list[U8]]:
-        """Images a stream with this header may refer to (ids ascending)."""
-        low = image_id - win_head_dist
+    def _pixels(self, image_id: int) -> U8 | None:
+        """The flat 32-bit pixel buffer of a stored image (for references)."""
         with self._cond:
-            ids = sorted(i for i in self._images if low <= i < image_id)
-            return ids, [self._images[i].pixels for i in ids]
+            st = self._images.get(image_id)
+            return None if st is None else st.pixels
 
     def _add(self, image_id: int, stored: _Stored) -> None:
         with self._cond:
@@ -359,10 +356,9 @@ def _decode_impl(
     deadline = time.monotonic() + wait
     src = data if isinstance(data, bytes) else bytes(data)
     while True:
-        ids, bufs = dictionary._snapshot(hdr.image_id, hdr.win_head_dist)
         buf = np.empty(gross * 4, np.uint8)
         try:
-            args = (hdr.image_id, hdr.win_head_dist, ids, bufs, pal)
+            args = (hdr.image_id, hdr.win_head_dist, dictionary._pixels, pal)
             pos = backend.decode_pass(src, HEADER_SIZE, buf, gross, mode, *args)
             if hdr.image_type == ImageType.RGBA:
                 backend.decode_pass(src, pos, buf, gross, _glz_ref.MODE_ALPHA, *args)

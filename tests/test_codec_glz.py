@@ -552,6 +552,22 @@ def test_cross_image_copy() -> None:
         assert got.view(np.uint32).ravel().tolist() == [0xABCDEF, 0x445566, 0x778899]
 
 
+def test_many_references_in_one_stream() -> None:
+    """References to six different images, met out of id order."""
+    dists = [1, 3, 5, 2, 6, 4]
+    body = b"".join(bytes([0x21, 0x00, d]) for d in dists)  # 1 pixel at offset 1
+    s = header(w=6, image_id=6, whd=6) + body
+    for backend in TWINS:
+        d = glz.Dictionary()
+        for i in range(6):
+            dec(
+                backend, header(w=2, image_id=i, whd=i) + lit(16 * i + 1, 16 * i + 2), d
+            )
+        got = dec(backend, s, d).view(np.uint32).ravel().tolist()
+        assert got == [16 * (6 - k) + 2 for k in dists]
+        assert d.ids() == list(range(7))
+
+
 @pytest.mark.parametrize(
     ("itype", "w", "stride", "body", "want"),
     [
