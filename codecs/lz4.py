@@ -58,9 +58,28 @@ def expand_x555(pixels: npt.NDArray[np.uint16]) -> U8:
     return out
 
 
-def _inflate(data: bytes, pos: int, total: int) -> bytearray:
+def _window(chunks: list[bytes]) -> bytes | memoryview:
+    """The last WINDOW bytes of the output so far, copying only when they span chunks."""
+    if not chunks:
+        return b""
+    last = chunks[-1]
+    if len(last) >= WINDOW or len(chunks) == 1:
+        return memoryview(last)[-WINDOW:]
+    tail: list[bytes] = []
+    need = WINDOW
+    for chunk in reversed(chunks):
+        tail.append(chunk[-need:])
+        need -= len(tail[-1])
+        if need <= 0:
+            break
+    return b"".join(reversed(tail))
+
+
+def _inflate(data: bytes, pos: int, total: int) -> bytes:
     """Decode the block sequence from ``data[pos:]`` into exactly ``total`` bytes."""
-    out = bytearray()
+    chunks: list[bytes] = []
+    src = memoryview(data)
+    filled = 0
     end = len(data)
     while True:  # at least one block, as upstream's do/while
         if end - pos < 4:
@@ -69,25 +88,27 @@ def _inflate(data: bytes, pos: int, total: int) -> bytearray:
         pos += 4
         if size > end - pos:
             raise CodecError("LZ4 block runs past the end of the data")
-        available = total - len(out)
+        available = total - filled
         if available <= 0 or size == 0:
             raise CodecError("LZ4 data continues past the end of the image")
-        window = bytes(out[-WINDOW:])
         try:
             chunk = lz4.block.decompress(
-                data[pos : pos + size], uncompressed_size=available, dict=window
+                src[pos : pos + size],
+                uncompressed_size=available,
+                dict=_window(chunks),
             )
         except lz4.block.LZ4BlockError as exc:
             raise CodecError(f"bad LZ4 block: {exc}") from exc
         if not chunk:
             raise CodecError("empty LZ4 block")
-        out += chunk
+        chunks.append(chunk)
+        filled += len(chunk)
         pos += size
         if pos >= end:
             break
-    if len(out) != total:
-        raise CodecError(f"LZ4 data decodes to {len(out)} bytes, expected {total}")
-    return out
+    if filled != total:
+        raise CodecError(f"LZ4 data decodes to {filled} bytes, expected {total}")
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def decode(
