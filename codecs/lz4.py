@@ -59,7 +59,7 @@ def expand_x555(pixels: npt.NDArray[np.uint16]) -> U8:
 
 
 def _window(chunks: list[bytes]) -> bytes | memoryview:
-    """The last WINDOW bytes of the output so far, copying only when they span chunks."""
+    """The last WINDOW bytes of output so far; copies only when they span chunks."""
     if not chunks:
         return b""
     last = chunks[-1]
