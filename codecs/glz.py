@@ -18,6 +18,7 @@ Header (33 bytes, big-endian): magic ``"  ZL"``, version 0x00010001, one byte
 
 from __future__ import annotations
 
+import bisect
 import struct
 import threading
 import time
@@ -195,6 +196,7 @@ class Dictionary:
         self.max_images = max_images
         self._cond = threading.Condition()
         self._images: dict[int, _Stored] = {}
+        self._order: list[int] = []  # the keys of _images, ascending
         self._total = 0
         self._next = 0  # lowest id not yet seen in the contiguous run from 0
         self._expired_below = 0  # ids below this were released or evicted
@@ -216,7 +218,7 @@ class Dictionary:
     def ids(self) -> list[int]:
         """Ids currently held, ascending."""
         with self._cond:
-            return sorted(self._images)
+            return list(self._order)
 
     def get(self, image_id: int) -> U8 | None:
         """A read-only (rows, row_pixels, 4) view of a stored image, or None."""
@@ -246,6 +248,7 @@ class Dictionary:
         """Forget everything (the display channel was reset or re-initialised)."""
         with self._cond:
             self._images.clear()
+            self._order.clear()
             self._total = 0
             self._next = 0
             self._expired_below = 0
@@ -262,6 +265,11 @@ class Dictionary:
             old = self._images.pop(image_id, None)
             if old is not None:
                 self._total -= old.gross
+            else:  # ids mostly arrive in order: appending keeps _order sorted
+                if self._order and self._order[-1] > image_id:
+                    bisect.insort(self._order, image_id)
+                else:
+                    self._order.append(image_id)
             self._images[image_id] = stored
             self._total += stored.gross
             # Release what the newest image of the contiguous run says is out of
@@ -271,13 +279,17 @@ class Dictionary:
                 oldest = self._next - self._images[self._next].win_head_dist
                 self._next += 1
             if oldest is not None:
-                for i in [i for i in self._images if i < oldest]:
+                cut = bisect.bisect_left(self._order, oldest)
+                for i in self._order[:cut]:
                     self._total -= self._images.pop(i).gross
+                del self._order[:cut]
                 self._expired_below = max(self._expired_below, oldest)
+            # The size bounds evict the oldest, whatever the server says.
             while (
                 self._total > self.max_pixels or len(self._images) > self.max_images
             ) and len(self._images) > 1:
-                victim = min(i for i in self._images if i != image_id)
+                k = 1 if self._order[0] == image_id else 0
+                victim = self._order.pop(k)
                 self._total -= self._images.pop(victim).gross
                 self._expired_below = max(self._expired_below, victim + 1)
             self._cond.notify_all()

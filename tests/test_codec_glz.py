@@ -389,6 +389,38 @@ def test_dictionary_size_bound_evicts_oldest() -> None:
         glz.Dictionary(max_pixels=0)
 
 
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(1, 50), st.integers(0, 6))),
+    st.integers(1, 200),
+    st.integers(1, 8),
+)
+def test_dictionary_invariants(
+    adds: list[tuple[int, int, int]], max_pixels: int, max_images: int
+) -> None:
+    d = glz.Dictionary(max_pixels, max_images=max_images)
+    for image_id, gross, whd in adds:
+        d._add(image_id, glz._Stored(np.zeros(gross * 4, np.uint8), gross, gross, whd))
+        ids = d.ids()
+        assert image_id in d and ids == sorted(d._images)
+        assert d.total_pixels == sum(d._images[i].gross for i in ids)
+        assert len(ids) == 1 or (
+            d.total_pixels <= max_pixels and len(ids) <= max_images
+        )
+        assert not any(d.is_expired(i) for i in ids)
+
+
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=30))
+def test_dictionary_releases_by_head_distance(whds: list[int]) -> None:
+    """Images 0..n-1 in order: exactly those in the last image's window stay."""
+    d = glz.Dictionary()
+    for image_id, whd in enumerate(whds):
+        d._add(image_id, glz._Stored(np.zeros(4, np.uint8), 1, 1, whd))
+        oldest = 0
+        for i, w in enumerate(whds[: image_id + 1]):
+            oldest = max(oldest, i - w)
+        assert d.ids() == list(range(oldest, image_id + 1))
+
+
 def test_missing_and_expired_references() -> None:
     seq = _related(3)
     streams = _stream(seq, window=2 * 24 * 32)  # image 2 drops image 0
