@@ -246,7 +246,7 @@ def decode(
     target = result if direct else np.empty((height, row_px, 4), dtype=np.uint8)
     if mode == _lz_ref.MODE_ALPHA:
         target.fill(0)
-    flat = target.reshape(-1).view(np.uint32)
+    flat = target.reshape(-1).view(np.uint32)  # B,G,R,X bytes = LE uint32 pixels
     pos = _impl.decode_pass(data, HEADER_SIZE, mode, flat, lut)
     if hdr.image_type == ImageType.RGBA:
         pos = _impl.decode_pass(data, pos, _lz_ref.MODE_ALPHA, flat, None)

@@ -163,6 +163,17 @@ def test_handmade_plt4_and_bottom_up(twin: ModuleType) -> None:
     assert img.tolist() == [[green, blue, black], [blue, green, red]]
 
 
+def test_handmade_plt1_and_plt4_le_bit_order(twin: ModuleType) -> None:
+    # lz_plt1_le_to_rgb32: bit 0 is the first pixel; plt4_le: low nibble first
+    pal = [0x000001, 0x000002, 0x000003]
+    plt1 = lz.decode(header(1, 8, 1, 1) + bytes([0, 0b00000101]), palette=pal)
+    assert plt1[0, :, 0].tolist() == [2, 1, 2, 1, 1, 1, 1, 1]
+    plt1_be = lz.decode(header(2, 8, 1, 1) + bytes([0, 0b00000101]), palette=pal)
+    assert plt1_be[0, :, 0].tolist() == [1, 1, 1, 1, 1, 2, 1, 2]
+    plt4 = lz.decode(header(3, 2, 1, 1) + bytes([0, 0x21]), palette=pal)
+    assert plt4[0, :, 0].tolist() == [2, 3]
+
+
 def test_handmade_rgb16_expansion(twin: ModuleType) -> None:
     # one x555 pixel, hi byte first: r=31, g=0b10101, b=1 -> 0x7EA1
     data = header(6, 1, 1, 2) + bytes([0, 0x7E, 0xA1])
