@@ -229,3 +229,38 @@ def test_all_channels_stay_linked_for_30s(plain_server: Xspice) -> None:
         truth = draw.framebuffer()
     assert {"main:0", "display:0", "inputs:0", "cursor:0"} <= set(names)
     assert_same_pixels(shot, truth)
+
+
+def test_video_stream_then_lossless_upgrade() -> None:
+    """streaming-video=all turns a repainted rect into an MJPEG stream; when it
+    stops, the server re-sends the area losslessly, so the end is pixel-exact."""
+
+    async def main(draw: XDraw) -> tuple[np.ndarray, dict[str, int]]:
+        async with asyncio.timeout(TIMEOUT * 3):
+            async with spicepy.connect(server.uri, timeout=TIMEOUT) as s:
+                await s.wait_until_settled(timeout=TIMEOUT)
+                yy, xx = np.mgrid[0:200, 0:300]
+                for i in range(60):
+                    img = np.stack(
+                        [
+                            (xx + i * 5) % 256,
+                            (yy + i * 3) % 256,
+                            np.full_like(xx, i * 4),
+                        ],
+                        axis=-1,
+                    ).astype(np.uint8)
+                    draw.put_image(100, 100, img)
+                    draw.sync()
+                    await asyncio.sleep(0.04)
+                # the server ends a stream after 1 s without frames, then upgrades
+                await s.wait_until_settled(quiet=2.0, timeout=TIMEOUT)
+                return s.screenshot(), dict(s.state.drivers[0].counts)
+
+    options = XspiceOptions(image_compression="lz", streaming_video="all")
+    with Xspice(options) as server, XDraw(server.display) as draw:
+        draw.clear((0, 0, 0))
+        draw.sync()
+        shot, counts = asyncio.run(main(draw))
+        truth = draw.framebuffer()
+    assert counts.get("stream_create", 0) >= 1 and counts.get("stream_data", 0) > 0
+    assert_same_pixels(shot, truth)
