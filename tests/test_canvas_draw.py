@@ -296,3 +296,24 @@ def test_text_pattern_brush_is_anchored_at_the_glyph_mask() -> None:
     brush = Brush(BrushType.PATTERN, pattern=pattern, pos=Point(0, 0))
     text(c, 0, Rect(0, 0, 8, 1), None, s, Rect(0, 0, 0, 0), brush, Brush(), PUT, PUT)
     assert c.primary.pixels[0, 3:5, 0].tolist() == [1, 2]
+
+
+# Pixel sets printed by spice-common's own spice_canvas_zero_line (common/lines.c,
+# compiled into a throwaway harness with CapNotLast, 10x10 drawable) for lines of
+# slope 1/2 in all 8 octants: the ties round per octant (DEFAULTZEROLINEBIAS).
+REFERENCE_TIES = {
+    (0, 0, 4, 2): {(0, 0), (1, 1), (2, 1), (3, 2)},
+    (4, 2, 0, 0): {(3, 2), (4, 2), (1, 1), (2, 1)},
+    (0, 0, 2, 4): {(0, 0), (1, 1), (1, 2), (2, 3)},
+    (2, 4, 0, 0): {(2, 4), (2, 3), (1, 2), (1, 1)},
+    (0, 2, 4, 0): {(0, 2), (1, 1), (2, 1), (3, 0)},
+    (4, 0, 0, 2): {(3, 0), (4, 0), (1, 1), (2, 1)},
+    (0, 4, 2, 0): {(0, 4), (0, 3), (1, 2), (1, 1)},
+    (2, 0, 0, 4): {(2, 0), (1, 1), (1, 2), (0, 3)},
+}
+
+
+@pytest.mark.parametrize("segment", sorted(REFERENCE_TIES))
+def test_zero_line_ties_match_spice_common(segment: tuple[int, int, int, int]) -> None:
+    xs, ys = zero_line_points(*segment, 10, 10)
+    assert set(zip(xs.tolist(), ys.tolist(), strict=True)) == REFERENCE_TIES[segment]
