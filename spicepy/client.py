@@ -39,6 +39,7 @@ def _make_session(
     host_subject: str | None,
     timeout: float,
     verify: bool,
+    preferred_compression: str | None = None,
 ) -> Session:
     parsed = parse_uri(uri) if isinstance(uri, str) else uri
     tls = TlsConfig(
@@ -46,7 +47,13 @@ def _make_session(
         host_subject=host_subject,
         verify=verify,
     )
-    return Session(parsed, password=password, tls=tls, timeout=timeout)
+    return Session(
+        parsed,
+        password=password,
+        tls=tls,
+        timeout=timeout,
+        preferred_compression=preferred_compression,
+    )
 
 
 class _Connector:
@@ -86,6 +93,7 @@ def connect(
     host_subject: str | None = None,
     timeout: float = 10.0,
     verify: bool = True,
+    preferred_compression: str | None = None,
 ) -> _Connector:
     """Connect to a SPICE server and link every channel it offers.
 
@@ -101,6 +109,8 @@ def connect(
             without it the host name is checked against the certificate.
         timeout: seconds allowed for connecting and linking each channel.
         verify: False disables TLS verification (debugging only).
+        preferred_compression: image compression to ask the server for, e.g.
+            "lz4" or "lz" (only if the server supports PREFERRED_COMPRESSION).
 
     Raises:
         ValueError: a malformed URI or host subject.
@@ -114,6 +124,7 @@ def connect(
         host_subject=host_subject,
         timeout=timeout,
         verify=verify,
+        preferred_compression=preferred_compression,
     )
 
 
@@ -209,6 +220,7 @@ def connect_sync(
     host_subject: str | None = None,
     timeout: float = 10.0,
     verify: bool = True,
+    preferred_compression: str | None = None,
 ) -> SyncSession:
     """Blocking ``connect`` for scripts; same arguments and errors.
 
@@ -217,7 +229,9 @@ def connect_sync(
     runner = _LoopThread()
 
     async def open_session() -> Session:
-        session = _make_session(uri, password, ca_file, host_subject, timeout, verify)
+        session = _make_session(
+            uri, password, ca_file, host_subject, timeout, verify, preferred_compression
+        )
         await session.connect()
         return session
 

@@ -264,3 +264,25 @@ def test_video_stream_then_lossless_upgrade() -> None:
         truth = draw.framebuffer()
     assert counts.get("stream_create", 0) >= 1 and counts.get("stream_data", 0) > 0
     assert_same_pixels(shot, truth)
+
+
+def test_lz4_by_client_preference() -> None:
+    """Xspice has no lz4 option: the client asks with PREFERRED_COMPRESSION."""
+    pytest.importorskip("spicepy.codecs.lz4")
+
+    async def main() -> tuple[np.ndarray, dict[int, int]]:
+        async with asyncio.timeout(TIMEOUT * 2):
+            async with spicepy.connect(
+                server.uri, timeout=TIMEOUT, preferred_compression="lz4"
+            ) as s:
+                await s.wait_for_frame(TIMEOUT)
+                draw_test_scene(draw, seed=13)  # drawn after the preference is set
+                await s.wait_until_settled(quiet=1.0, timeout=TIMEOUT)
+                return s.screenshot(), dict(s.state.image_types)
+
+    with Xspice(XspiceOptions(image_compression="auto_glz")) as server:
+        with XDraw(server.display) as draw:
+            shot, types = asyncio.run(main())
+            truth = draw.framebuffer()
+    assert types.get(109, 0) > 0, types  # SPICE_IMAGE_TYPE_LZ4
+    assert_same_pixels(shot, truth)

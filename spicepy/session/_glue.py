@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,18 @@ INPUTS_C_MOUSE_MOTION, INPUTS_C_MOUSE_POSITION = 111, 112
 INPUTS_C_MOUSE_PRESS, INPUTS_C_MOUSE_RELEASE = 113, 114
 COMMON_DISCONNECTING, COMMON_NOTIFY = 6, 7
 
+#: SpiceImageCompression values for PREFERRED_COMPRESSION (spice/enums.h).
+IMAGE_COMPRESSIONS = {
+    "off": 1,
+    "auto_glz": 2,
+    "auto_lz": 3,
+    "quic": 4,
+    "glz": 5,
+    "lz": 6,
+    "lz4": 7,
+}
+DISPLAY_CAP_PREF_COMPRESSION = 6
+
 # Display caps (spice/protocol.h) the canvas implements.
 DISPLAY_CAPS = {0, 1, 2, 5, 6, 8, 9}  # SIZED_STREAM, MONITORS_CONFIG, COMPOSITE,
 # LZ4_COMPRESSION, PREF_COMPRESSION, MULTI_CODEC, CODEC_MJPEG
@@ -74,6 +87,8 @@ class SessionState:
     drivers: dict[int, DisplayDriver] = field(default_factory=dict)
     shared: Any = None  # canvas SharedState, one per session
     dropped_commands: int = 0
+    #: SpiceImage types seen in display commands (ImageType value -> count)
+    image_types: Counter[int] = field(default_factory=Counter)
     notices: list[str] = field(default_factory=list)
 
 
@@ -155,6 +170,13 @@ def _display_linked(
     # DISPLAY INIT: pixmap cache id/size, GLZ dictionary id/window (pixels)
     init = struct.pack("<BqBi", 1, 80 * 1024 * 1024 // 4, 1, state.shared.glz_window)
     _send(conn, DISPLAY_C_INIT, init)
+    wanted = session.preferred_compression
+    if wanted is not None:
+        if event.channel_caps & (1 << DISPLAY_CAP_PREF_COMPRESSION):
+            body = struct.pack("<B", IMAGE_COMPRESSIONS[wanted])
+            _send(conn, DISPLAY_C_PREFERRED_COMPRESSION, body)
+        else:
+            log.warning("%s: server ignores preferred compression", conn.name)
 
 
 def _display_message(
@@ -180,6 +202,8 @@ def _display_message(
         state.marks += 1
     if command is None:
         return
+    for image in command.images:
+        state.image_types[image.type] += 1
     args = command.args
     if args.get("surface_id") == 0:
         box = args.get("bbox") or args.get("dest")

@@ -64,6 +64,10 @@ class Session:
         password: the ticket (overrides a password in the URI).
         tls: CA / host-subject settings for the TLS port (default: system CAs).
         timeout: seconds for connecting and linking each channel.
+        channel_types: link only these channel types (default: all supported).
+        preferred_compression: ask the server for this image compression
+            ("off", "auto_glz", "auto_lz", "quic", "glz", "lz", "lz4") when it
+            supports the PREF_COMPRESSION display cap.
     """
 
     def __init__(
@@ -74,7 +78,17 @@ class Session:
         tls: TlsConfig | None = None,
         timeout: float = 10.0,
         channel_types: frozenset[int] | None = None,
+        preferred_compression: str | None = None,
     ) -> None:
+        if (
+            preferred_compression is not None
+            and preferred_compression not in _glue.IMAGE_COMPRESSIONS
+        ):
+            raise ValueError(
+                f"unknown image compression {preferred_compression!r}; "
+                f"one of {', '.join(_glue.IMAGE_COMPRESSIONS)}"
+            )
+        self.preferred_compression = preferred_compression
         self.uri = uri.with_password(password)
         self.tls = tls if tls is not None else TlsConfig()
         self.timeout = timeout
