@@ -201,8 +201,16 @@ cdef int _decode(Dec* s) noexcept nogil:
                     return E_BEFORE_START
                 if alpha:
                     d8 = out8 + 4 * op + 3
-                    for i in range(length):
-                        d8[4 * i] = d8[4 * (i - ofs)]
+                    if ofs == 1:  # a run of one alpha value (the usual case)
+                        # whole-pixel read-modify-write vectorises; byte stores do not
+                        v = <uint32_t>out8[4 * op - 1] << 24
+                        dst = out + op
+                        for i in range(length):
+                            dst[i] = (dst[i] & 0x00FFFFFF) | v
+                    else:
+                        s8 = d8 - 4 * ofs
+                        for i in range(length):
+                            d8[4 * i] = s8[4 * i]
                 else:
                     dst = out + op
                     if ofs == 1:  # a run
