@@ -316,9 +316,11 @@ cdef inline uint8_t* _emit_match(uint8_t* o, Py_ssize_t length,
 
 
 cdef Py_ssize_t _compress(const Unit* base, Py_ssize_t n, uint8_t* out,
-                          Py_ssize_t* htab) noexcept nogil:
+                          Py_ssize_t cap, Py_ssize_t* htab) noexcept nogil:
     # Mirrors FNAME(compress) + FNAME(compress_seg) for a single segment.
+    # ``cap`` bytes at ``out``; one iteration writes at most 8 + n / 255 bytes.
     cdef uint8_t* o = out
+    cdef uint8_t* o_safe = out + cap - 16 - n // 255
     cdef uint8_t* last_copy
     cdef Py_ssize_t ip, anchor, ref, distance, i, copy
     cdef Py_ssize_t ip_bound = n - 2, ip_limit = n - 6
@@ -349,6 +351,8 @@ cdef Py_ssize_t _compress(const Unit* base, Py_ssize_t n, uint8_t* out,
     ip = 2
     copy = 2
     while ip < ip_limit:
+        if o > o_safe:  # cannot happen (each unit costs <= its bytes + 1)
+            return -1
         anchor = ip
         x = _key(base + ip)
         if (_key(base + ip - 1) == x and _key(base + ip + 1) == x
@@ -464,7 +468,8 @@ def compress(int mode, const uint8_t[:, ::1] units):
     else:
         raise ValueError(f"bad LZ encoder mode {mode}")
     # worst case: every unit costs its bytes plus one control byte
-    buf = np.empty(n * (kk + 1) + 256, dtype=np.uint8)
+    cdef Py_ssize_t cap = n * (kk + 1) + 256 + n // 255
+    buf = np.empty(cap, dtype=np.uint8)
     htab = np.empty(HASH_SIZE, dtype=np.intp)
     cdef uint8_t[::1] out = buf
     cdef Py_ssize_t[::1] ht = htab
@@ -472,13 +477,15 @@ def compress(int mode, const uint8_t[:, ::1] units):
     cdef const uint8_t* src = &units[0, 0]
     with nogil:
         if mode == MODE_RGB32 and k == 4:
-            size = _compress(<const Px4*>src, n, &out[0], &ht[0])
+            size = _compress(<const Px4*>src, n, &out[0], cap, &ht[0])
         elif mode == MODE_RGB32:
-            size = _compress(<const Px3*>src, n, &out[0], &ht[0])
+            size = _compress(<const Px3*>src, n, &out[0], cap, &ht[0])
         elif mode == MODE_RGB16:
-            size = _compress(<const Px2*>src, n, &out[0], &ht[0])
+            size = _compress(<const Px2*>src, n, &out[0], cap, &ht[0])
         elif k == 1:
-            size = _compress(<const Byte1*>src, n, &out[0], &ht[0])
+            size = _compress(<const Byte1*>src, n, &out[0], cap, &ht[0])
         else:
-            size = _compress(<const Alpha4*>src, n, &out[0], &ht[0])
+            size = _compress(<const Alpha4*>src, n, &out[0], cap, &ht[0])
+    if size < 0:
+        raise RuntimeError("LZ encoder output bound exceeded (a bug)")
     return bytes(buf[:size])
