@@ -421,3 +421,31 @@ def test_garbage_bodies(kind: lz.ImageType, w: int, h: int, body: bytes) -> None
     pal = [0x123456, 0xABCDEF]
     outcomes = {_outcome(m, data, pal) for m in all_twins()}
     assert len(outcomes) == 1
+
+
+def test_rgb24_from_three_or_four_channels(twin: ModuleType) -> None:
+    rng = np.random.default_rng(11)
+    img = rng.integers(0, 4, (9, 13, 4), dtype=np.uint8) * 50
+    three = lz.encode(np.ascontiguousarray(img[:, :, :3]), image_type="RGB24")
+    assert lz.encode(img, image_type="RGB24") == three
+    # RGB24 and RGB32 differ only in the header's type and stride
+    rgb32 = lz.encode(img, image_type="RGB32")
+    assert three[28:] == rgb32[28:] and three[:8] == rgb32[:8]
+    assert lz.info(three).image_type == "RGB24"
+
+
+@pytest.mark.parametrize(
+    ("image", "image_type"),
+    [
+        (np.zeros((2, 2, 4), dtype=np.uint8), "PLT8"),
+        (np.zeros((2, 2), dtype=np.uint8), "RGB32"),
+        (np.zeros((2, 2), dtype=np.uint8), "RGB16"),
+        (np.full((2, 2), 16, dtype=np.uint8), "PLT4_LE"),
+        (np.zeros((2, 2, 4), dtype=np.uint8), "BOGUS"),
+        (np.zeros((2, 2, 4), dtype=np.uint8), 12),
+        (np.zeros((0, 2, 4), dtype=np.uint8), "RGB32"),
+    ],
+)
+def test_encode_rejects_bad_arguments(image: np.ndarray, image_type: str | int) -> None:
+    with pytest.raises(ValueError):
+        lz.encode(image, image_type=image_type)
