@@ -1,9 +1,8 @@
 """Video streams: STREAM_CREATE/DATA/DATA_SIZED/CLIP/DESTROY/DESTROY_ALL.
 
 Theory of operation: ``StreamManager`` belongs to one display channel's canvas.
-MJPEG frames are decoded to BGRX (libjpeg-turbo via ``spicepy.codecs.jpeg`` when
-present, else simplejpeg, with the fast IDCT and plain upsampling spice-gtk's
-channel-display-mjpeg.c selects), flipped unless the stream is TOP_DOWN, scaled
+MJPEG frames are decoded to BGRX (libjpeg-turbo through simplejpeg, with the
+fast IDCT and plain upsampling spice-gtk's channel-display-mjpeg.c selects), flipped unless the stream is TOP_DOWN, scaled
 NEAREST to the destination rect and clipped by the stream clip
 (sw_canvas ``canvas_put_image``). Timing is sans-IO: the caller passes the
 session's multimedia time ``now`` (ms). A frame whose mm_time is already past
@@ -62,22 +61,25 @@ class StreamCodec(IntEnum):
 
 
 def decode_mjpeg(frame: bytes) -> Pixels:
-    """One MJPEG frame to (h, w, 4) BGRX.
+    """One MJPEG frame to (h, w, 4) BGRX, decoded as spice-gtk does.
+
+    channel-display-mjpeg.c asks libjpeg(-turbo) for the fast integer IDCT and
+    no fancy upsampling, so we pass simplejpeg the same options (the lossless
+    image codecs' ``spicepy.codecs.jpeg`` keeps libjpeg's defaults, as
+    spice-gtk's JPEG image decoder does). The header is checked against the
+    surface limits before anything is allocated.
 
     Raises:
-        CanvasError: undecodable data.
+        CanvasError: undecodable or oversized data.
     """
-    try:
-        from spicepy.codecs import jpeg
-
-        pixels = jpeg.decode(frame)
-        return np.ascontiguousarray(pixels, dtype=np.uint8)
-    except ImportError:
-        pass
-    except Exception as exc:  # the codec raises CodecError; anything else is bad data
-        raise CanvasError(f"bad MJPEG frame: {exc}") from exc
     import simplejpeg  # type: ignore[import-untyped]
 
+    try:
+        height, width, _, _ = simplejpeg.decode_jpeg_header(frame)
+    except (ValueError, RuntimeError) as exc:
+        raise CanvasError(f"bad MJPEG frame: {exc}") from exc
+    if not (0 < width <= MAX_SURFACE_DIMENSION and 0 < height <= MAX_SURFACE_DIMENSION):
+        raise CanvasError(f"MJPEG frame of {width}x{height}")
     try:
         out = simplejpeg.decode_jpeg(
             frame, colorspace="BGRX", fastdct=True, fastupsample=True
