@@ -2,8 +2,9 @@
 
 Theory of operation: ``StreamManager`` belongs to one display channel's canvas.
 MJPEG frames are decoded to BGRX (libjpeg-turbo through simplejpeg, with the
-fast IDCT and plain upsampling spice-gtk's channel-display-mjpeg.c selects), flipped unless the stream is TOP_DOWN, scaled
-NEAREST to the destination rect and clipped by the stream clip
+fast IDCT and plain upsampling spice-gtk's channel-display-mjpeg.c selects),
+flipped unless the stream is TOP_DOWN, scaled NEAREST to the destination rect
+and clipped by the stream clip
 (sw_canvas ``canvas_put_image``). Timing is sans-IO: the caller passes the
 session's multimedia time ``now`` (ms). A frame whose mm_time is already past
 is dropped and counted, a future one waits in the ``FrameScheduler`` until
