@@ -124,3 +124,34 @@ def test_encode_sequence(benchmark, impl: ModuleType) -> None:  # type: ignore[n
         rounds=3 if impl is _glz_ref else 10,
     )
     _report(benchmark, 1920 * 1080, len(out))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_decode_rgba(benchmark, impl: ModuleType) -> None:  # type: ignore[no-untyped-def]
+    """RGBA (what Xspice sends): a colour pass, then an alpha pass (opaque here)."""
+    img = _bgrx("desktop")
+    img[..., 3] = 255
+    data = glz.Encoder(_backend=_glz_fast or _glz_ref).encode(img, "RGBA")
+
+    def run() -> np.ndarray:
+        d = glz.Dictionary()
+        return glz._decode_impl(impl, data, d, None, None, glz.MAX_IMAGE_PIXELS, 0.0)
+
+    assert np.array_equal(benchmark(run), img)
+    _report(benchmark, img.shape[0] * img.shape[1], len(data))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_encode_rgba(benchmark, impl: ModuleType) -> None:  # type: ignore[no-untyped-def]
+    img = _bgrx("desktop")
+    img[..., 3] = 255
+
+    def setup() -> tuple[tuple[glz.Encoder], dict[str, object]]:
+        return (glz.Encoder(_backend=impl),), {}
+
+    out = benchmark.pedantic(
+        lambda enc: enc.encode(img, "RGBA"),
+        setup=setup,
+        rounds=3 if impl is _glz_ref else 10,
+    )
+    _report(benchmark, img.shape[0] * img.shape[1], len(out))
