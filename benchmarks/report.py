@@ -1,0 +1,222 @@
+"""One table (and plots) for every codec benchmark of a run, beside its baselines.
+
+Usage::
+
+    python benchmarks/report.py                  # run all benchmarks, print the table
+    python benchmarks/report.py --json res.json  # read a --benchmark-json file
+    python benchmarks/report.py --plot out.png   # also draw bar charts (matplotlib)
+    python benchmarks/report.py --save res.json -k decode --quick  # a subset
+
+Rows: codec (with ``/reference`` for pure-Python twins), image, operation,
+MPix/s (median round), compression ratio (raw 24-bit bytes / compressed bytes),
+and the speed relative to a baseline codec (default ``lz4``) on the same image
+and operation in the same run. Codec and image come from ``extra_info`` when the
+benchmark sets them (bench_baselines does), else from the file name
+(``bench_<codec>.py``), the ``impl`` parameter and the first other parameter
+(``desktop.lz_rgb32`` -> ``desktop``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One benchmark result."""
+
+    codec: str
+    image: str
+    op: str
+    mpix_per_s: float | None
+    ratio: float | None
+    name: str
+
+
+def _op(test_name: str) -> str:
+    base = test_name.split("[", 1)[0]
+    return base.removeprefix("test_") or base
+
+
+def _image(params: dict[str, Any]) -> str:
+    for key, value in params.items():
+        if key != "impl" and isinstance(value, str):
+            return value.split(".", 1)[0]
+    return "-"
+
+
+def _row(bench: dict[str, Any]) -> Row:
+    info: dict[str, Any] = bench.get("extra_info") or {}
+    stats: dict[str, Any] = bench.get("stats") or {}
+    params: dict[str, Any] = bench.get("params") or {}
+    fullname: str = bench.get("fullname", bench.get("name", ""))
+    module = Path(fullname.split("::", 1)[0]).stem.removeprefix("bench_")
+    codec = str(info.get("codec") or module)
+    impl = params.get("impl")
+    impl_id = bench.get("param", "") or ""
+    if impl is not None and "reference" in str(impl_id).split("-"):
+        codec += "/reference"
+    image = str(info.get("image") or _image(params))
+    op = str(info.get("op") or _op(bench.get("name", "")))
+    # MPix/s from the median round: the pixel count is megapixels, or is backed
+    # out of the mean-based mpix_per_s the codec benchmarks record
+    pixels: float | None = None
+    if info.get("megapixels"):
+        pixels = float(info["megapixels"]) * 1e6
+    elif info.get("mpix_per_s") and stats.get("mean"):
+        pixels = float(info["mpix_per_s"]) * 1e6 * float(stats["mean"])
+    elif info.get("mpix_drawn"):
+        pixels = float(info["mpix_drawn"]) * 1e6
+    median = stats.get("median")
+    mpix = pixels / 1e6 / float(median) if pixels and median else None
+    ratio = info.get("ratio")
+    return Row(codec, image, op, mpix, float(ratio) if ratio else None, fullname)
+
+
+def load(path: Path) -> list[Row]:
+    """Rows of a pytest-benchmark ``--benchmark-json`` file."""
+    data = json.loads(path.read_text())
+    return [_row(b) for b in data.get("benchmarks", [])]
+
+
+def run(json_out: Path, *, select: str | None = None, files: list[str] | None = None,
+        quick: bool = False) -> int:  # fmt: skip
+    """Run the benchmarks with pytest-benchmark, writing ``json_out``."""
+    targets = files or [str(BENCH_DIR)]
+    cmd = [sys.executable, "-m", "pytest", *targets, "-q", "-p", "no:cacheprovider",
+           "-o", "python_files=bench_*.py", "--benchmark-only",
+           f"--benchmark-json={json_out}"]  # fmt: skip
+    if quick:
+        cmd += ["--benchmark-min-rounds=3", "--benchmark-max-time=0.3",
+                "--benchmark-warmup=off"]  # fmt: skip
+    if select:
+        cmd += ["-k", select]
+    # -P: the checkout's spicepy/ must not shadow the installed package (STYLE 6e)
+    cmd.insert(1, "-P")
+    # pytest's own tables go to stderr so stdout carries only our table
+    return subprocess.call(cmd, cwd=BENCH_DIR.parent, stdout=sys.stderr)
+
+
+def _fmt(v: float | None, digits: int = 1) -> str:
+    return "-" if v is None or not math.isfinite(v) else f"{v:,.{digits}f}"
+
+
+def table(rows: list[Row], baseline: str = "lz4") -> str:
+    """The text table, sorted by image, operation, then speed."""
+    base = {(r.image, r.op): r for r in rows if r.codec == baseline}
+    head = ("codec", "image", "op", "MPix/s", "ratio", f"x {baseline}",
+            f"ratio/{baseline}")  # fmt: skip
+    lines = []
+    ordered = sorted(rows, key=lambda r: (r.image, r.op, -(r.mpix_per_s or 0.0)))
+    for r in ordered:
+        b = base.get((r.image, r.op))
+        speed = (r.mpix_per_s / b.mpix_per_s
+                 if b and r.mpix_per_s and b.mpix_per_s else None)  # fmt: skip
+        rel = r.ratio / b.ratio if b and r.ratio and b.ratio else None
+        lines.append((r.codec, r.image, r.op, _fmt(r.mpix_per_s), _fmt(r.ratio, 2),
+                      _fmt(speed, 2), _fmt(rel, 2)))  # fmt: skip
+    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
+              for i, h in enumerate(head)]  # fmt: skip
+
+    def fmt_line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            c.ljust(w) if i < 3 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    out = [fmt_line(head), fmt_line(tuple("-" * w for w in widths))]
+    out += [fmt_line(line) for line in lines]
+    return "\n".join(out)
+
+
+def plot(rows: list[Row], path: Path) -> None:
+    """Bar charts of MPix/s per codec and image (log scale), one panel per operation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if r.mpix_per_s]
+    ops = sorted({r.op for r in rows})
+    if not ops:
+        raise ValueError("no benchmark has a speed to plot")
+    fig, axes = plt.subplots(len(ops), 1, figsize=(14, 4.5 * len(ops)), squeeze=False)
+    for ax, op in zip(axes[:, 0], ops, strict=True):
+        sel = [r for r in rows if r.op == op]
+        images = sorted({r.image for r in sel})
+        codecs = sorted({r.codec for r in sel})
+        width = 0.8 / max(1, len(codecs))
+        for j, codec in enumerate(codecs):
+            speed = {r.image: r.mpix_per_s for r in sel if r.codec == codec}
+            xs = [i + j * width for i, im in enumerate(images) if im in speed]
+            ys = [speed[im] for im in images if im in speed]
+            ax.bar(xs, ys, width, label=codec)
+        ax.set_yscale("log")
+        ax.set_ylabel("MPix/s (median)")
+        ax.set_title(op)
+        ax.set_xticks([i + (len(codecs) - 1) * width / 2 for i in range(len(images))])
+        ax.set_xticklabels(images, rotation=30, ha="right", fontsize=8)
+        ax.legend(fontsize=7, ncol=max(1, len(codecs) // 8 + 1), loc="upper left",
+                  bbox_to_anchor=(1.0, 1.0))  # fmt: skip
+        ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def build_parser(
+    parser: argparse.ArgumentParser | None = None,
+) -> argparse.ArgumentParser:
+    """The report's options (shared by the script and ``spicepy bench``)."""
+    p = parser or argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--json", type=Path, help="read this --benchmark-json file, run nothing"
+    )
+    p.add_argument("--save", type=Path, help="run, and keep the JSON here")
+    p.add_argument("--plot", type=Path, help="write bar charts (PNG) here")
+    p.add_argument("-k", dest="select", help="pytest -k expression to pick benchmarks")
+    p.add_argument("--files", nargs="*", help="benchmark files (default: all)")
+    p.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
+    p.add_argument("--baseline", default="lz4", help="codec to compare with (lz4)")
+    return p
+
+
+def main_args(args: argparse.Namespace) -> int:
+    """Run (or load) and print; the exit status."""
+    if args.json is not None:
+        rows = load(args.json)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = args.save or Path(tmp) / "results.json"
+            status = run(out, select=args.select, files=args.files, quick=args.quick)
+            if not out.exists():
+                print(
+                    f"benchmarks failed (pytest exit status {status})", file=sys.stderr
+                )
+                return status or 1
+            rows = load(out)
+    print(table(rows, args.baseline))
+    if args.plot is not None:
+        plot(rows, args.plot)
+        print(f"plot: {args.plot}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return main_args(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())
