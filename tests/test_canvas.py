@@ -485,3 +485,16 @@ def test_opaque_brush_rop_against_copied_source() -> None:
         0, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), solid(0x33), RopD.OP_AND
     )
     assert c2.primary.pixels[0, 0, 0] == 0x33 & 0x0F
+
+
+def test_alpha_byte_of_opaque_sources_on_argb_surface() -> None:
+    # same-size blits copy raw bits (spice_pixman_blit is a memcpy): X byte 0 stays;
+    # scaled draws go through pixman's x8r8g8b8 -> a8r8g8b8 conversion: alpha 0xFF
+    c = Canvas()
+    c.create_surface(1, 4, 2, SurfaceFormat.FMT_32_ARGB)
+    img = bitmap_image([[0x00102030]])
+    c.copy(1, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), PUT)
+    c.copy(1, Rect(1, 0, 3, 2), None, img, Rect(0, 0, 1, 1), PUT, ScaleMode.NEAREST)
+    px = c.surfaces[1].pixels
+    assert px[0, 0].tolist() == [0x30, 0x20, 0x10, 0x00]
+    assert px[1, 2].tolist() == [0x30, 0x20, 0x10, 0xFF]

@@ -254,11 +254,23 @@ class Canvas:
         return region, sample_scaled(src.pixels, src_area, bbox, region, interpolate)
 
     @staticmethod
-    def _opaque_alpha(surface: Surface, src: CachedImage, values: Pixels) -> Pixels:
-        # pixman converts an alpha-less source to opaque when the target has alpha
+    def _opaque_alpha(
+        surface: Surface, src: CachedImage, values: Pixels, converted: bool
+    ) -> Pixels:
+        """Alpha of an alpha-less source landing on a surface with alpha.
+
+        Same-size blits onto 32-bit surfaces copy the raw bits, X byte included
+        (spice_pixman_blit; HIGH_BITS_SET exists for that). Scaled draws and
+        video frames go through pixman's format conversion (``converted``), as
+        do A8/A1 targets, which make such a source opaque.
+        """
         if surface.has_alpha and not src.has_alpha:
-            values = values.copy()
-            values[..., 3] = 0xFF
+            if converted or surface.format not in (
+                SurfaceFormat.FMT_32_ARGB,
+                SurfaceFormat.FMT_32_xRGB,
+            ):
+                values = values.copy()
+                values[..., 3] = 0xFF
         return values
 
     # -- draw commands ----------------------------------------------------------
@@ -306,8 +318,10 @@ class Canvas:
         if got is None:
             return
         region, values = got
+        scaled = src_area.width != bbox.width or src_area.height != bbox.height
         if rop == Rop.COPY:
-            region.write(surface.pixels, self._opaque_alpha(surface, src, values))
+            values = self._opaque_alpha(surface, src, values, scaled)
+            region.write(surface.pixels, values)
         else:
             dest = region.view(surface.pixels)
             region.write(surface.pixels, apply_rop(rop, values, dest))
@@ -341,7 +355,8 @@ class Canvas:
         got = self._image_values(src, src_area, bbox, region, scale_mode)
         if got is not None:
             sub, values = got
-            sub.write(surface.pixels, self._opaque_alpha(surface, src, values))
+            scaled = src_area.width != bbox.width or src_area.height != bbox.height
+            sub.write(surface.pixels, self._opaque_alpha(surface, src, values, scaled))
         self.draw_brush(surface, region, brush, rop)
         self._finish(surface, region)
 
@@ -407,5 +422,5 @@ class Canvas:
         if got is None:
             return
         sub, values = got
-        sub.write(surface.pixels, self._opaque_alpha(surface, src, values))
+        sub.write(surface.pixels, self._opaque_alpha(surface, src, values, True))
         self._finish(surface, sub)
