@@ -18,7 +18,7 @@ import numpy.typing as npt
 from spicepy.canvas.canvas import Canvas, Clip, color_bytes
 from spicepy.canvas.region import Region, make_region
 from spicepy.canvas.rop import rop3 as ternary
-from spicepy.canvas.surface import Rect
+from spicepy.canvas.surface import Rect, SurfaceFormat
 from spicepy.canvas.types import AlphaFlags, Brush, Image, Point, QMask, Transform
 from spicepy.errors import CanvasError
 
@@ -102,7 +102,15 @@ def transparent(
         return
     region, values = got
     key = color_bytes(true_color)[:3]
-    keep = ~np.all(values[..., :3] == key, axis=-1)
+    bgr = values[..., :3]
+    if surface.format in (SurfaceFormat.FMT_16_555, SurfaceFormat.FMT_16_565):
+        # compared after both are reduced to the surface's 16-bit format
+        bits = np.array(
+            [0xF8, 0xFC if surface.format == SurfaceFormat.FMT_16_565 else 0xF8, 0xF8],
+            np.uint8,
+        )
+        bgr, key = bgr & bits, key & bits
+    keep = ~np.all(bgr == key, axis=-1)
     sub = region.and_mask(keep)
     if sub is None:
         return
