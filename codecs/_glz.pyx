@@ -546,6 +546,7 @@ cdef inline int64_t _do_match(Enc* e, uint32_t seg, int64_t ref, int64_t ip,
     cdef int j
     cdef uint64_t image_dist
     cdef int64_t pix_dist, t_ip, length
+    cdef uint64_t a, b
     if ref > ref_limit - e.min_match:
         return 0
     for j in range(e.min_match):
@@ -558,6 +559,12 @@ cdef inline int64_t _do_match(Enc* e, uint32_t seg, int64_t ref, int64_t ip,
     # extend while both sides have pixels left (one bound instead of two)
     length = e.min_match
     t_ip = min(ip_limit - ip, ref_limit - ref)
+    while length + 2 <= t_ip:  # two pixels per compare
+        memcpy(&a, rk + ref + length, 8)
+        memcpy(&b, k + ip + length, 8)
+        if a != b:
+            break
+        length += 2
     while length < t_ip and rk[ref + length] == k[ip + length]:
         length += 1
     if length <= e.max_ref_encode and length < _ref_size(image_dist, pix_dist) // e.size_div + 1:
