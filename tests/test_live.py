@@ -286,3 +286,35 @@ def test_lz4_by_client_preference() -> None:
             truth = draw.framebuffer()
     assert types.get(109, 0) > 0, types  # SPICE_IMAGE_TYPE_LZ4
     assert_same_pixels(shot, truth)
+
+
+async def _shot_after_drawing(
+    server: Xspice, draw: XDraw, seed: int
+) -> tuple[np.ndarray, dict[int, int]]:
+    async with asyncio.timeout(TIMEOUT * 2):
+        async with spicepy.connect(server.uri, timeout=TIMEOUT) as s:
+            await s.wait_for_frame(TIMEOUT)
+            draw_test_scene(draw, seed=seed)
+            await s.wait_until_settled(quiet=1.0, timeout=TIMEOUT)
+            return s.screenshot(), dict(s.state.image_types)
+
+
+def test_zlib_glz_always_is_exact() -> None:
+    options = XspiceOptions(image_compression="glz", zlib_glz_wan_compression="always")
+    with Xspice(options) as server, XDraw(server.display) as draw:
+        shot, types = asyncio.run(_shot_after_drawing(server, draw, 17))
+        truth = draw.framebuffer()
+    assert types.get(107, 0) > 0, types  # SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB
+    assert_same_pixels(shot, truth)
+
+
+def test_jpeg_always_is_close() -> None:
+    """Lossy JPEG_ALPHA images: compare by PSNR (30 dB floor, as for the captures)."""
+    pytest.importorskip("spicepy.codecs.quic")
+    options = XspiceOptions(image_compression="quic", jpeg_wan_compression="always")
+    with Xspice(options) as server, XDraw(server.display) as draw:
+        shot, types = asyncio.run(_shot_after_drawing(server, draw, 19))
+        truth = draw.framebuffer()
+    assert types.get(108, 0) > 0, types  # SPICE_IMAGE_TYPE_JPEG_ALPHA
+    mse = float(((shot.astype(np.float64) - truth) ** 2).mean())
+    assert mse == 0 or 10 * np.log10(255**2 / mse) >= 30.0
