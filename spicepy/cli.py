@@ -31,6 +31,7 @@ COMMANDS: list[str] = [
     "spicepy.cli:add_demo",
     "spicepy.capture.replay:add_command",
     "spicepy.capture.inspect:add_command",
+    "spicepy.bench:add_command",
 ]
 
 
