@@ -20,5 +20,13 @@ Bad data raises :class:`CodecError` (a :class:`spicepy.errors.SpiceError`).
 """
 
 from spicepy.codecs._common import MAX_IMAGE_PIXELS, CodecError, ImageInfo
+from spicepy.codecs.image import DecodedImage, SpiceImageType, decode_image
 
-__all__ = ["CodecError", "ImageInfo", "MAX_IMAGE_PIXELS"]
+__all__ = [
+    "CodecError",
+    "DecodedImage",
+    "ImageInfo",
+    "MAX_IMAGE_PIXELS",
+    "SpiceImageType",
+    "decode_image",
+]
