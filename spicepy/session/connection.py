@@ -71,6 +71,7 @@ class ChannelConnection:
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self.error: BaseException | None = None
+        self._pumping = False
         self.closed = asyncio.Event()
         self.bytes_in = 0
         self.bytes_out = 0
@@ -95,17 +96,31 @@ class ChannelConnection:
         return result
 
     def pump(self) -> None:
-        """Deliver pending events, write pending bytes, re-arm the timer."""
+        """Deliver pending events, write pending bytes, re-arm the timer.
+
+        A ``call()`` made by an event handler (inside a pump) only flushes the
+        bytes; the outer pump keeps delivering the events in order.
+        """
+        if self._pumping:
+            self._flush()
+            return
+        self._pumping = True
         try:
             while (event := self.machine.next_event()) is not None:
                 self._on_event(self, event)
-            data = self.machine.data_to_send()
-            if data and not self._writer.is_closing():
-                self._writer.write(data)
-                self.bytes_out += len(data)
+                self._flush()
+            self._flush()
             self._arm_timer()
         except Exception as exc:  # kept for the session; the read loop stops
             self._fail(exc)
+        finally:
+            self._pumping = False
+
+    def _flush(self) -> None:
+        data = self.machine.data_to_send()
+        if data and not self._writer.is_closing():
+            self._writer.write(data)
+            self.bytes_out += len(data)
 
     def _arm_timer(self) -> None:
         when = self.machine.get_timer()
