@@ -134,7 +134,7 @@ def _literals(mode: int, raw: U8, palette: U32 | None) -> U32 | U8:
         lo, hi = raw & 15, raw >> 4
         first, second = (lo, hi) if mode == MODE_PLT4_LE else (hi, lo)
         # upstream takes the index modulo num_ents
-        idx = np.stack([first, second], axis=1).reshape(-1) % n
+        idx = np.stack([first, second], axis=1).reshape(-1).astype(np.intp) % n
         return np.asarray(ents[idx], dtype=np.uint32)
     if n < 2:
         raise CodecError("GLZ 1-bit image needs a palette of 2 entries")

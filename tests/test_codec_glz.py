@@ -615,9 +615,10 @@ def test_packed_palette_decode(
     pal = np.array([0x000000, 0x0000FF, 0x00FF00, 0xFF0000], np.uint32)
     s = header(itype=itype, w=w, stride=stride) + body
     for backend in TWINS:
-        got = dec(backend, s, glz.Dictionary(), palette=pal)
-        assert got.shape == (1, w, 4)
-        assert got.view(np.uint32).ravel().tolist() == [int(pal[i]) for i in want]
+        for p in (pal, np.resize(pal, 256)):  # PLT4 indexes modulo the palette size
+            got = dec(backend, s, glz.Dictionary(), palette=p)
+            assert got.shape == (1, w, 4)
+            assert got.view(np.uint32).ravel().tolist() == [int(pal[i]) for i in want]
 
 
 def test_info_and_header() -> None:
