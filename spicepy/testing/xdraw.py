@@ -116,7 +116,7 @@ class XDraw:
         bgrx[..., 0] = rgb[..., 2]
         bgrx[..., 1] = rgb[..., 1]
         bgrx[..., 2] = rgb[..., 0]
-        band = max(1, (256 * 1024) // max(1, w * 4))
+        band = max(1, (200 * 1024) // max(1, w * 4))  # < 65535 words per request
         for top in range(0, h, band):
             part = bgrx[top : top + band]
             self.root.put_image(
