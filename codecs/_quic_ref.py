@@ -34,6 +34,7 @@ WMI_NEXT = 2048
 # besttrigtab[DEFevol / 2]: counter level that halves a bucket, per wait mask index.
 BEST_TRIGGER = (110, 550, 900, 800, 550, 400, 350, 250, 140, 160, 140)
 # MELCODE: run length exponent per state (32 states).
+# fmt: off
 MELC_J = (0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7,
           8, 9, 10, 11, 12, 13, 14, 15)
 MELC_STATES = 32
@@ -83,10 +84,16 @@ TABRAND_CHAOS = (
     0x8616b9f5, 0xedbd5695, 0xee7e29b1, 0x313ac44f, 0xb903112f, 0x432ef649,
     0xdc0a36c0, 0x61cf2bba, 0x81474925, 0xa8b6c7ad, 0xee5931de, 0xb2f8158d,
     0x59fb7409, 0x2e3dfaed, 0x9af25a3f, 0xe1fed4d5,)
+# fmt: on
 
 # image type -> (bits per channel, channels in the colour group, has alpha)
-TYPE_PARAMS = {1: (8, 1, False), 2: (5, 3, False), 3: (8, 3, False), 4: (8, 3, False),
-               5: (8, 3, True)}
+TYPE_PARAMS = {
+    1: (8, 1, False),
+    2: (5, 3, False),
+    3: (8, 3, False),
+    4: (8, 3, False),
+    5: (8, 3, True),
+}
 # Byte offset in a B,G,R,X pixel of each coded channel, in coding order (r, g, b).
 RGB_OFFSETS = (2, 1, 0)
 
@@ -98,9 +105,9 @@ def _ceil_log2(v: int) -> int:
 class Family:
     """The Golomb-Rice code family and residual folding tables for one depth.
 
-    Code ``l`` sends ``n < ngr[l]`` as ``n >> l`` zeros, a one, then the low ``l``
-    bits; larger values as ``prefix[l]`` zeros then ``n - ngr[l]`` in
-    ``suffix[l]`` bits (family_init), so no codeword exceeds MAXCLEN bits.
+    Code ``k`` sends ``n < ngr[k]`` as ``n >> k`` zeros, a one, then the low ``k``
+    bits; larger values as ``prefix[k]`` zeros then ``n - ngr[k]`` in
+    ``suffix[k]`` bits (family_init), so no codeword exceeds MAXCLEN bits.
     """
 
     def __init__(self, bpc: int) -> None:
@@ -110,19 +117,21 @@ class Family:
         self.suffix: list[int] = []
         self.notgr_len: list[int] = []
         self.prefix_mask: list[int] = []
-        for l in range(bpc):
-            prefix = min(MAXCLEN - bpc, (1 << (bpc - l)) - 1)
-            self.ngr.append(prefix << l)
-            self.suffix.append(_ceil_log2(self.mask + 1 - (prefix << l)))
-            self.notgr_len.append(prefix + self.suffix[l])
+        for k in range(bpc):
+            prefix = min(MAXCLEN - bpc, (1 << (bpc - k)) - 1)
+            self.ngr.append(prefix << k)
+            self.suffix.append(_ceil_log2(self.mask + 1 - (prefix << k)))
+            self.notgr_len.append(prefix + self.suffix[k])
             # a window above this mask has a one among its first `prefix` bits: GR code
             self.prefix_mask.append((1 << (32 - prefix)) - 1)
-        # code_len[n][l] for every byte value (decoded 5-bit residuals can exceed 31)
-        self.code_len = [[self._code(n, l)[1] for l in range(bpc)] for n in range(256)]
+        # code_len[n][k] for every byte value (decoded 5-bit residuals can exceed 31)
+        self.code_len = [[self._code(n, k)[1] for k in range(bpc)] for n in range(256)]
         # fold residual r (mod 2^bpc) to 0, -1, 1, -2, ... -> 0, 1, 2, 3, ...
         half = self.mask >> 1
-        self.u2l = [(s << 1) if s <= half else ((self.mask - s) << 1) + 1
-                    for s in range(self.mask + 1)]
+        self.u2l = [
+            (s << 1) if s <= half else ((self.mask - s) << 1) + 1
+            for s in range(self.mask + 1)
+        ]
         # unfold; entries past 2^bpc stay 0 as in quic.c's static table
         self.l2u = [0] * 256
         for s in range(self.mask + 1):
@@ -143,11 +152,11 @@ class Family:
             start, size = end + 1, size * 2
         self.nbuckets = nb
 
-    def _code(self, n: int, l: int) -> tuple[int, int]:
-        """(codeword, length) of value n in code l (golomb_coding_slow)."""
-        if n < self.ngr[l]:
-            return (1 << l) | (n & ((1 << l) - 1)), (n >> l) + l + 1
-        return n - self.ngr[l], self.notgr_len[l]
+    def _code(self, n: int, k: int) -> tuple[int, int]:
+        """(codeword, length) of value n in code k (golomb_coding_slow)."""
+        if n < self.ngr[k]:
+            return (1 << k) | (n & ((1 << k) - 1)), (n >> k) + k + 1
+        return n - self.ngr[k], self.notgr_len[k]
 
 
 FAMILY = {8: Family(8), 5: Family(5)}
@@ -207,14 +216,14 @@ class Channel:
         best = self.fam.bpc - 1
         counters[best] += lens[best]
         best_len = counters[best]
-        for l in range(self.fam.bpc - 2, -1, -1):  # ties keep the larger code
-            counters[l] += lens[l]
-            if counters[l] < best_len:
-                best, best_len = l, counters[l]
+        for k in range(self.fam.bpc - 2, -1, -1):  # ties keep the larger code
+            counters[k] += lens[k]
+            if counters[k] < best_len:
+                best, best_len = k, counters[k]
         self.bestcode[b] = best
         if best_len > trigger:
-            for l in range(self.fam.bpc):
-                counters[l] >>= 1
+            for k in range(self.fam.bpc):
+                counters[k] >>= 1
 
 
 class Reader:
@@ -236,16 +245,16 @@ class Reader:
         if self.pos > self.total:
             raise CodecError("QUIC stream truncated")
 
-    def golomb(self, fam: Family, l: int) -> int:
-        """golomb_decoding: one value of code l (kept to a byte, as quic.c stores it)."""
+    def golomb(self, fam: Family, k: int) -> int:
+        """golomb_decoding: a value of code k (kept to a byte, as quic.c keeps it)."""
         bits = self.peek32()
-        if bits > fam.prefix_mask[l]:
+        if bits > fam.prefix_mask[k]:
             zeros = 32 - bits.bit_length()
-            n = zeros + 1 + l
-            value = (zeros << l) | ((bits >> (32 - n)) & ((1 << l) - 1))
+            n = zeros + 1 + k
+            value = (zeros << k) | ((bits >> (32 - n)) & ((1 << k) - 1))
         else:
-            n = fam.notgr_len[l]
-            value = fam.ngr[l] + ((bits >> (32 - n)) & ((1 << fam.suffix[l]) - 1))
+            n = fam.notgr_len[k]
+            value = fam.ngr[k] + ((bits >> (32 - n)) & ((1 << fam.suffix[k]) - 1))
         self.eat(n)
         return value & 0xFF
 
@@ -284,8 +293,8 @@ class Writer:
             self.words.append((self.acc >> self.nbits) & 0xFFFFFFFF)
         self.acc &= (1 << self.nbits) - 1
 
-    def golomb(self, fam: Family, n: int, l: int) -> None:
-        self.put(*fam._code(n, l))
+    def golomb(self, fam: Family, n: int, k: int) -> None:
+        self.put(*fam._code(n, k))
 
     def run(self, st: State, run: int) -> None:
         """encode_state_run."""
@@ -312,8 +321,9 @@ class Group:
         self.offsets = offsets
         self.chans = [Channel(self.fam, width) for _ in offsets]
 
-    def code_row(self, io: Reader | Writer, cur: list[list[int]],
-                 prev: list[list[int]] | None) -> None:
+    def code_row(
+        self, io: Reader | Writer, cur: list[list[int]], prev: list[list[int]] | None
+    ) -> None:
         """One row (compress_row / uncompress_row): split at wait-mask index steps."""
         st = self.state
         for ch in self.chans:
@@ -332,8 +342,15 @@ class Group:
             if WMI_MAX > st.wmidx:
                 st.wmileft -= left
 
-    def _segment(self, io: Reader | Writer, cur: list[list[int]],
-                 prev: list[list[int]] | None, i: int, end: int, waitmask: int) -> None:
+    def _segment(
+        self,
+        io: Reader | Writer,
+        cur: list[list[int]],
+        prev: list[list[int]] | None,
+        i: int,
+        end: int,
+        waitmask: int,
+    ) -> None:
         """Columns [i, end) with one wait mask: the model is updated at column
         ``stopidx``, then the next stop is drawn from the chaos table."""
         st = self.state
@@ -348,15 +365,20 @@ class Group:
         stopidx = i + st.waitcnt
         run_index = 0
         while i < end:
-            if (prev is not None and i > 2 and i != run_index
-                    and _same(prev, i - 1, i) and _same(cur, i - 1, i - 2)):
+            if (
+                prev is not None
+                and i > 2
+                and i != run_index
+                and _same(prev, i - 1, i)
+                and _same(cur, i - 1, i - 2)
+            ):
                 # run mode; the columns it covers don't count towards the wait
                 run_index = i
                 wait = stopidx - i
                 if isinstance(io, Reader):
                     n = io.run(st, end - i)
                     for c in cur:
-                        c[i:i + n] = [c[i - 1]] * n
+                        c[i : i + n] = [c[i - 1]] * n
                 else:
                     n = 0
                     while i + n < end and _same(cur, i + n, i + n - 1):
@@ -372,8 +394,13 @@ class Group:
             i += 1
         st.waitcnt = stopidx - end
 
-    def _pixel(self, io: Reader | Writer, cur: list[list[int]],
-               prev: list[list[int]] | None, i: int) -> None:
+    def _pixel(
+        self,
+        io: Reader | Writer,
+        cur: list[list[int]],
+        prev: list[list[int]] | None,
+        i: int,
+    ) -> None:
         """Code column i of every channel: predict, then fold / unfold the residual."""
         fam = self.fam
         for c, (ch, row) in enumerate(zip(self.chans, cur, strict=True)):
@@ -382,15 +409,15 @@ class Group:
             else:  # above at column 0, else the floor mean of left and above
                 above = prev[c][i]
                 pred = (row[i - 1] + above) >> 1 if i else above
-            l = ch.code_for(i)
+            k = ch.code_for(i)
             if isinstance(io, Reader):
-                u = io.golomb(fam, l)
+                u = io.golomb(fam, k)
                 ch.corr[i + 1] = u
                 row[i] = (fam.l2u[u] + pred) & fam.mask
             else:
                 u = fam.u2l[(row[i] - pred) & fam.mask]
                 ch.corr[i + 1] = u
-                io.golomb(fam, u, l)
+                io.golomb(fam, u, k)
 
     def _update(self, i: int) -> None:
         for ch in self.chans:
@@ -409,8 +436,9 @@ def _groups(image_type: int, width: int) -> list[Group]:
     return groups
 
 
-def decode_body(data: bytes | memoryview, start_word: int, image_type: int,
-                out: U8) -> None:
+def decode_body(
+    data: bytes | memoryview, start_word: int, image_type: int, out: U8
+) -> None:
     """Decode the coded rows that start at word ``start_word`` into ``out``
     (``(h, w, 4)`` uint8) as B,G,R,X / B,G,R,A pixels: X = 0, GRAY copied to
     B, G and R, RGB16's 5-bit samples widened to ``(v << 3) | (v >> 2)``.
@@ -445,6 +473,9 @@ def encode_body(image_type: int, pixels: U8) -> bytes:
     planes = [[pixels[:, :, off].tolist() for off in g.offsets] for g in groups]
     for y in range(height):
         for k, g in enumerate(groups):
-            g.code_row(io, [p[y] for p in planes[k]],
-                       [p[y - 1] for p in planes[k]] if y else None)
+            g.code_row(
+                io,
+                [p[y] for p in planes[k]],
+                [p[y - 1] for p in planes[k]] if y else None,
+            )
     return io.finish()

@@ -39,8 +39,17 @@ try:
 except ImportError:
     _impl, FAST = _quic_ref, False
 
-__all__ = ["FAST", "HEADER_SIZE", "ImageType", "MAGIC", "VERSION", "decode", "encode",
-           "info", "min_stream_bits"]
+__all__ = [
+    "FAST",
+    "HEADER_SIZE",
+    "ImageType",
+    "MAGIC",
+    "VERSION",
+    "decode",
+    "encode",
+    "info",
+    "min_stream_bits",
+]
 
 MAGIC = 0x43495551
 VERSION = 0
@@ -92,7 +101,7 @@ def _read_header(
     payload_bits = 32 * (len(data) // 4) - 8 * HEADER_SIZE
     if min_stream_bits(itype, width, height) > payload_bits:
         raise CodecError(
-            f"QUIC stream of {len(data)} bytes is too short for a {width}x{height} image"
+            f"QUIC stream of {len(data)} bytes is too short for {width}x{height}"
         )
     return itype, width, height
 
@@ -140,7 +149,9 @@ def decode(
         or not out.flags.c_contiguous
         or not out.flags.writeable
     ):
-        raise ValueError(f"out must be a writable C-contiguous uint8 {(height, width, 4)} array")
+        raise ValueError(
+            f"out must be a writable C-contiguous uint8 {(height, width, 4)} array"
+        )
     _impl.decode_body(data, HEADER_SIZE // 4, int(itype), out)
     return out
 
@@ -162,7 +173,11 @@ def encode(image: U8, /, *, image_type: str | int = "RGB32") -> bytes:
         ValueError: an unknown type or an image of the wrong shape or dtype.
     """
     try:
-        itype = ImageType[image_type] if isinstance(image_type, str) else ImageType(image_type)
+        itype = (
+            ImageType[image_type]
+            if isinstance(image_type, str)
+            else ImageType(image_type)
+        )
     except (KeyError, ValueError) as exc:
         raise ValueError(f"unknown QUIC image type {image_type!r}") from exc
     img = np.asarray(image)
