@@ -1,6 +1,6 @@
 """Type stub of the GLZ fast path (same API as ``_glz_ref``'s two loops)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -13,8 +13,7 @@ def decode_pass(
     mode: int,
     image_id: int,
     win_head_dist: int,
-    ref_ids: Sequence[int],
-    ref_bufs: Sequence[npt.NDArray[np.uint8]],
+    lookup: Callable[[int], npt.NDArray[np.uint8] | None],
     palette: npt.NDArray[np.uint32] | None = None,
 ) -> int: ...
 def compress(
