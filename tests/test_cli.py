@@ -163,3 +163,36 @@ def test_cli_when_stdin_waits_for_a_line(tmp_path: Path) -> None:
     shot = np.asarray(Image.open(out).convert("RGB"))
     assert (shot[100:250, 100:300] == (250, 10, 10)).all()
     assert np.array_equal(shot, truth)
+
+
+@live
+def test_cli_screenshot_over_tls(tmp_path: Path) -> None:
+    from spicepy.testing.pki import make_test_pki
+
+    pki = make_test_pki(tmp_path / "pki")
+    out = tmp_path / "tls.png"
+    with Xspice(XspiceOptions(tls=pki.files)) as server, XDraw(server.display) as draw:
+        draw_test_scene(draw, seed=23)
+        uri = f"spice+tls://127.0.0.1:{server.tls_port}"
+        proc = _spicepy(
+            "screenshot",
+            uri,
+            "-o",
+            str(out),
+            "--ca-file",
+            str(pki.files.ca_cert),
+            "--host-subject",
+            pki.host_subject,
+            stdin=subprocess.DEVNULL,
+        )
+        stdout, stderr = proc.communicate(timeout=90)
+        truth = draw.framebuffer()
+        wrong = _spicepy(
+            "screenshot", uri, "-o", str(tmp_path / "no.png"), stdin=subprocess.DEVNULL
+        )
+        _, wrong_err = wrong.communicate(timeout=90)
+    assert proc.returncode == 0, stderr
+    assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), truth)
+    # without our CA the system store cannot verify the test certificate
+    assert wrong.returncode == 1 and "verification" in wrong_err
+    assert wrong_err.count("\n") == 1
