@@ -275,9 +275,15 @@ class Dictionary:
             # Release what the newest image of the contiguous run says is out of
             # the server's window (decode-glz.c: only once the gap is closed).
             oldest = None
-            while self._next in self._images:
-                oldest = self._next - self._images[self._next].win_head_dist
-                self._next += 1
+            while True:
+                st = self._images.get(self._next)
+                if st is not None:
+                    oldest = self._next - st.win_head_dist
+                    self._next += 1
+                elif self._next < self._expired_below:  # gone for good: skip them
+                    self._next = self._expired_below
+                else:
+                    break
             if oldest is not None:
                 cut = bisect.bisect_left(self._order, oldest)
                 for i in self._order[:cut]:

@@ -401,7 +401,9 @@ def test_dictionary_invariants(
     for image_id, gross, whd in adds:
         d._add(image_id, glz._Stored(np.zeros(gross * 4, np.uint8), gross, gross, whd))
         ids = d.ids()
-        assert image_id in d and ids == sorted(d._images)
+        # kept, unless a newer image's window already excludes it
+        assert (image_id in d) != d.is_expired(image_id)
+        assert ids == sorted(d._images)
         assert d.total_pixels == sum(d._images[i].gross for i in ids)
         assert len(ids) == 1 or (
             d.total_pixels <= max_pixels and len(ids) <= max_images
@@ -419,6 +421,19 @@ def test_dictionary_releases_by_head_distance(whds: list[int]) -> None:
         for i, w in enumerate(whds[: image_id + 1]):
             oldest = max(oldest, i - w)
         assert d.ids() == list(range(oldest, image_id + 1))
+
+
+def test_dictionary_release_resumes_after_eviction() -> None:
+    """An evicted image no longer blocks releases by win_head_dist."""
+    d = glz.Dictionary(max_pixels=3)
+    one = np.zeros(4, np.uint8)
+    d._add(1, glz._Stored(one, 1, 1, 1))  # 0 has not arrived: nothing released
+    for i in (2, 3, 4):
+        d._add(i, glz._Stored(one, 1, 1, i))
+    assert d.ids() == [2, 3, 4] and d.is_expired(1)  # evicted by the bound
+    d._add(0, glz._Stored(one, 1, 1, 0))  # late, already below the evicted ids
+    d._add(5, glz._Stored(one, 1, 1, 1))  # window head 4
+    assert d.ids() == [4, 5]
 
 
 def test_missing_and_expired_references() -> None:
