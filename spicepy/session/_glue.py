@@ -9,6 +9,7 @@ touches this module.
 
 from __future__ import annotations
 
+import collections
 import logging
 import struct
 from collections import Counter
@@ -66,6 +67,9 @@ DISPLAY_CAP_PREF_COMPRESSION = 6
 DISPLAY_CAPS = {0, 1, 2, 5, 6, 8, 9}  # SIZED_STREAM, MONITORS_CONFIG, COMPOSITE,
 # LZ4_COMPRESSION, PREF_COMPRESSION, MULTI_CODEC, CODEC_MJPEG
 INPUTS_CAPS = {0}  # KEY_SCANCODE
+#: how long / how many display messages may wait for another channel's image
+HOLD_SECONDS = 5.0
+MAX_HELD = 10_000
 
 
 def channel_name(ctype: int) -> str:
@@ -89,6 +93,10 @@ class SessionState:
     dropped_commands: int = 0
     #: SpiceImage types seen in display commands (ImageType value -> count)
     image_types: Counter[int] = field(default_factory=Counter)
+    #: display messages waiting for an image another display channel will send
+    held: dict[int, collections.deque[tuple[int, bytes, float]]] = field(
+        default_factory=dict
+    )
     notices: list[str] = field(default_factory=list)
 
 
@@ -187,23 +195,81 @@ def _display_message(
     body: bytes,
 ) -> None:
     state = session.state
-    driver = state.drivers.get(channel_id)
-    if driver is None:
+    if channel_id not in state.drivers:
         return
-    state.last_display_activity = session._loop.time()
+    now = session._loop.time()
+    state.last_display_activity = now
+    held = state.held.setdefault(channel_id, collections.deque())
+    if held:  # keep this channel's order behind a held message
+        if len(held) >= MAX_HELD:
+            _drop(state, conn.name, *held.popleft()[:2], "hold queue full")
+        held.append((msg_type, body, now))
+        _retry_held(session, conn.name)  # drops the head once it waited too long
+        return
+    if _apply(session, conn.name, channel_id, msg_type, body, hold_ok=True, since=now):
+        _retry_held(session, conn.name)
+
+
+def _apply(
+    session: Session,
+    name: str,
+    channel_id: int,
+    msg_type: int,
+    body: bytes,
+    *,
+    hold_ok: bool,
+    since: float,
+) -> bool:
+    """Apply one message; False when it was held for a later retry."""
+    from spicepy.canvas.images import ImageNotReady
+
+    state = session.state
     try:
-        command = driver.handle_message(msg_type, body)
+        command = state.drivers[channel_id].handle_message(msg_type, body)
+    except ImageNotReady as exc:
+        # Another display channel may still deliver that cache entry or GLZ
+        # image (PROTOCOL.md section 6, "Caches"); with one display channel
+        # it never will.
+        fresh = session._loop.time() - since < HOLD_SECONDS
+        if hold_ok and fresh and len(state.drivers) > 1:
+            state.held.setdefault(channel_id, collections.deque()).appendleft(
+                (msg_type, body, since)
+            )
+            return False
+        _drop(state, name, msg_type, body, str(exc))
+        return True
     except (CanvasError, WireError) as exc:
         # the canvas refuses this one command; the session goes on (spice-gtk does)
-        state.dropped_commands += 1
-        log.warning("%s: dropped display message %d: %s", conn.name, msg_type, exc)
-        return
+        _drop(state, name, msg_type, body, str(exc))
+        return True
     if msg_type == DISPLAY_MARK:
         state.marks += 1
-    if command is None:
-        return
+    if command is not None:
+        _note_command(session, command)
+    return True
+
+
+def _drop(state: SessionState, name: str, msg_type: int, body: bytes, why: str) -> None:
+    state.dropped_commands += 1
+    log.warning(
+        "%s: dropped display message %d (%d bytes): %s", name, msg_type, len(body), why
+    )
+
+
+def _retry_held(session: Session, name: str) -> None:
+    """Progress on one channel may unblock messages held on the others."""
+    for channel_id, held in session.state.held.items():
+        while held:
+            msg_type, body, since = held.popleft()
+            if not _apply(
+                session, name, channel_id, msg_type, body, hold_ok=True, since=since
+            ):
+                break
+
+
+def _note_command(session: Session, command: Any) -> None:
     for image in command.images:
-        state.image_types[image.type] += 1
+        session.state.image_types[image.type] += 1
     args = command.args
     if args.get("surface_id") == 0:
         box = args.get("bbox") or args.get("dest")
