@@ -466,10 +466,13 @@ def decode_body(
 
 
 def encode_body(image_type: int, pixels: U8) -> bytes:
-    """Code ``pixels`` (``(h, w, 4)`` uint8 holding bpc-bit samples) as QUIC rows."""
+    """Code ``pixels`` (``(h, w, 4)`` uint8, B,G,R,X/A) as QUIC rows: GRAY codes
+    byte 0, RGB16 the top 5 bits of B, G, R."""
     height, width = pixels.shape[:2]
     io = Writer()
     groups = _groups(image_type, width)
+    if image_type == 2:  # RGB16 codes the top 5 bits of each 8-bit sample
+        pixels = pixels >> 3
     planes = [[pixels[:, :, off].tolist() for off in g.offsets] for g in groups]
     for y in range(height):
         for k, g in enumerate(groups):

@@ -190,6 +190,5 @@ def encode(image: U8, /, *, image_type: str | int = "RGB32") -> bytes:
         check_dimensions(width, height)
     except CodecError as exc:
         raise ValueError(str(exc)) from exc
-    samples = np.ascontiguousarray(img >> 3 if itype == ImageType.RGB16 else img)
     header = _HEADER.pack(MAGIC, VERSION, int(itype), width, height)
-    return header + _impl.encode_body(int(itype), samples)
+    return header + _impl.encode_body(int(itype), np.ascontiguousarray(img))

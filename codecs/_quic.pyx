@@ -1,0 +1,568 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""QUIC fast path: ``decode_body`` and ``encode_body`` of ``_quic_ref.py`` in C.
+
+The algorithm and its tables are the reference twin's (read that first); the
+tables are copied from it at import. Each row coder is specialised per group
+layout through a fused "tag" type (GRAY, RGB, RGB16, alpha), so the channel
+loops unroll and the sample access is a constant offset.
+
+Safety without bounds checks: every column index is < width (runs are checked
+against the row end before copying), residuals are bytes, codes are < 8, and
+the bit reader reads zeros past the data, reporting the overrun once per row
+and inside run decoding (which is also bounded by the row end).
+"""
+
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset
+
+import numpy as np
+
+from spicepy.codecs import _quic_ref
+from spicepy.codecs._common import CodecError
+
+include "_bitreader.pxi"
+
+cdef extern from *:
+    int __builtin_clz(unsigned int) nogil
+
+cdef enum:
+    WMI_MAX = 6
+    WMI_NEXT = 2048
+    MELC_STATES = 32
+    ERR_TRUNCATED = 1
+    ERR_RUN = 2
+    ERR_NOMEM = 3
+
+
+ctypedef struct Family:
+    uint32_t bpc
+    uint32_t mask
+    uint32_t ngr[8]
+    uint32_t notgr_len[8]
+    uint32_t notgr_suffix_mask[8]
+    uint32_t prefix_mask[8]
+    uint32_t code[256][8]
+    uint8_t code_len[256][8]
+    uint8_t u2l[256]
+    uint8_t l2u[256]
+    uint8_t bucket_of[256]   # by context & mask
+    uint32_t nbuckets
+
+
+ctypedef struct State:
+    uint32_t waitcnt
+    uint32_t seed
+    uint32_t wmidx
+    uint32_t wmileft
+    uint32_t trigger
+    int melcstate
+    int melclen
+
+
+ctypedef struct Channel:
+    uint32_t counters[8][8]
+    uint8_t bestcode[8]
+    uint8_t *corr   # corr[i + 1] = folded residual of column i; corr[0] = column -1
+
+
+ctypedef struct Group:
+    const Family *fam
+    State st
+    Channel ch[3]
+
+
+cdef Family FAM8
+cdef Family FAM5
+cdef uint32_t CHAOS[256]
+cdef uint32_t TRIGGER[11]
+cdef int MELC_J[32]
+
+
+cdef void _load_family(Family *f, object ref):
+    cdef int n, k
+    f.bpc = ref.bpc
+    f.mask = ref.mask
+    f.nbuckets = ref.nbuckets
+    for k in range(8):
+        f.ngr[k] = ref.ngr[k] if k < ref.bpc else 0
+        f.notgr_len[k] = ref.notgr_len[k] if k < ref.bpc else 0
+        f.notgr_suffix_mask[k] = (1 << ref.suffix[k]) - 1 if k < ref.bpc else 0
+        f.prefix_mask[k] = ref.prefix_mask[k] if k < ref.bpc else 0
+    for n in range(256):
+        f.l2u[n] = ref.l2u[n]
+        f.u2l[n] = ref.u2l[n & ref.mask]
+        f.bucket_of[n] = ref.bucket_of[n & ref.mask]
+        for k in range(8):
+            if k < ref.bpc:
+                f.code[n][k], f.code_len[n][k] = ref._code(n, k)
+            else:
+                f.code[n][k] = f.code_len[n][k] = 0
+
+
+_load_family(&FAM8, _quic_ref.FAMILY[8])
+_load_family(&FAM5, _quic_ref.FAMILY[5])
+for _i in range(256):
+    CHAOS[_i] = _quic_ref.TABRAND_CHAOS[_i]
+for _i in range(11):
+    TRIGGER[_i] = _quic_ref.BEST_TRIGGER[_i]
+for _i in range(32):
+    MELC_J[_i] = _quic_ref.MELC_J[_i]
+
+
+# Group layouts. Samples are bytes of 4-byte B,G,R,X/A pixels; channels are
+# coded in the order r, g, b (bytes 2, 1, 0).
+ctypedef struct GrayTag:
+    char unused
+ctypedef struct RgbTag:
+    char unused
+ctypedef struct Rgb16Tag:
+    char unused
+ctypedef struct AlphaTag:
+    char unused
+ctypedef fused Tag:
+    GrayTag
+    RgbTag
+    Rgb16Tag
+    AlphaTag
+
+
+cdef inline uint32_t sample(Tag *t, const uint8_t *px, int c) noexcept nogil:
+    """Channel c of the pixel at px (RGB16: the top 5 bits)."""
+    if Tag is GrayTag:
+        return px[0]
+    elif Tag is AlphaTag:
+        return px[3]
+    elif Tag is Rgb16Tag:
+        return px[2 - c] >> 3
+    else:
+        return px[2 - c]
+
+
+cdef inline bint same(Tag *t, const uint8_t *a, const uint8_t *b) noexcept nogil:
+    """SAME_PIXEL: the coded samples of two pixels are equal."""
+    cdef uint32_t m
+    if Tag is GrayTag:
+        m = 0xFF
+    elif Tag is AlphaTag:
+        m = 0xFF000000
+    elif Tag is Rgb16Tag:
+        m = 0x00F8F8F8
+    else:
+        m = 0x00FFFFFF
+    return ((ld_le32(a) ^ ld_le32(b)) & m) == 0
+
+
+cdef inline uint32_t tabrand(State *st) noexcept nogil:
+    st.seed = (st.seed + 1) & 0xFF
+    return CHAOS[st.seed]
+
+
+cdef inline void update_model(Group *g, Channel *ch, int i) noexcept nogil:
+    """update_model for column i of one channel (context: column i - 1)."""
+    cdef const Family *fam = g.fam
+    cdef uint32_t b = fam.bucket_of[ch.corr[i] & fam.mask]
+    cdef uint32_t *cnt = ch.counters[b]
+    cdef const uint8_t *lens = fam.code_len[ch.corr[i + 1]]
+    cdef int k, best = fam.bpc - 1
+    cnt[best] += lens[best]
+    cdef uint32_t best_len = cnt[best]
+    for k in range(<int>fam.bpc - 2, -1, -1):
+        cnt[k] += lens[k]
+        if cnt[k] < best_len:
+            best = k
+            best_len = cnt[k]
+    ch.bestcode[b] = best
+    if best_len > g.st.trigger:
+        for k in range(<int>fam.bpc):
+            cnt[k] >>= 1
+
+
+cdef inline void update_all(Tag *t, Group *g, int i) noexcept nogil:
+    if Tag is GrayTag or Tag is AlphaTag:
+        update_model(g, &g.ch[0], i)
+    else:
+        update_model(g, &g.ch[0], i)
+        update_model(g, &g.ch[1], i)
+        update_model(g, &g.ch[2], i)
+
+
+cdef inline uint32_t melc_order(State *st) noexcept nogil:
+    return 1u << MELC_J[st.melcstate]
+
+
+cdef inline void melc_up(State *st) noexcept nogil:
+    if st.melcstate < MELC_STATES - 1:
+        st.melcstate += 1
+        st.melclen = MELC_J[st.melcstate]
+
+
+cdef inline void melc_down(State *st) noexcept nogil:
+    if st.melcstate:
+        st.melcstate -= 1
+        st.melclen = MELC_J[st.melcstate]
+
+
+# ------------------------------------------------------------------ decoder
+
+
+cdef inline uint32_t dec_value(Group *g, Channel *ch, int i, BitReader *br) noexcept nogil:
+    """golomb_decoding of column i's folded residual, stored in corr and returned."""
+    cdef const Family *fam = g.fam
+    cdef uint32_t k = ch.bestcode[fam.bucket_of[ch.corr[i] & fam.mask]]
+    cdef uint32_t bits = br_peek(br)
+    cdef uint32_t zeros, n, v
+    if bits > fam.prefix_mask[k]:
+        zeros = __builtin_clz(bits)
+        n = zeros + 1 + k
+        v = (zeros << k) | ((bits >> (32 - n)) & ((1u << k) - 1))
+    else:
+        n = fam.notgr_len[k]
+        v = fam.ngr[k] + ((bits >> (32 - n)) & fam.notgr_suffix_mask[k])
+    br_eat(br, n)
+    v &= 0xFF
+    ch.corr[i + 1] = <uint8_t>v
+    return v
+
+
+cdef inline void put_pixel(Tag *t, uint8_t *px, uint32_t r, uint32_t gr, uint32_t b) noexcept nogil:
+    """Store decoded samples (r only for one-channel groups) as output bytes."""
+    if Tag is GrayTag:
+        st_le32(px, r * 0x010101u)
+    elif Tag is AlphaTag:
+        px[3] = <uint8_t>r
+    elif Tag is Rgb16Tag:
+        st_le32(px, ((b << 3) | (b >> 2)) | (((gr << 3) | (gr >> 2)) << 8)
+                | (((r << 3) | (r >> 2)) << 16))
+    else:
+        st_le32(px, b | (gr << 8) | (r << 16))
+
+
+cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t *cur,
+                           const uint8_t *prev, int i) noexcept nogil:
+    """Decode column i: prediction per quic_tmpl.c (CORRELATE_0 / CORRELATE)."""
+    cdef const Family *fam = g.fam
+    cdef uint32_t v[3]
+    cdef uint32_t pred
+    cdef int c, nch
+    if Tag is GrayTag or Tag is AlphaTag:
+        nch = 1
+    else:
+        nch = 3
+    for c in range(nch):
+        if prev == NULL:
+            pred = sample(t, cur + 4 * (i - 1), c) if i else 0
+        elif i:
+            pred = (sample(t, cur + 4 * (i - 1), c) + sample(t, prev + 4 * i, c)) >> 1
+        else:
+            pred = sample(t, prev, c)
+        v[c] = (fam.l2u[dec_value(g, &g.ch[c], i, br)] + pred) & fam.mask
+    if Tag is GrayTag or Tag is AlphaTag:
+        put_pixel(t, cur + 4 * i, v[0], 0, 0)
+    else:
+        put_pixel(t, cur + 4 * i, v[0], v[1], v[2])
+
+
+cdef inline int dec_run(State *st, BitReader *br, int limit) noexcept nogil:
+    """decode_state_run; -1 when the run passes ``limit`` or the data ends."""
+    cdef uint32_t run = 0, bits, ones
+    while True:
+        bits = br_peek(br)
+        if not (bits >> 31):
+            break
+        ones = 24 if ~bits == 0 else __builtin_clz(~bits)
+        if ones > 24:
+            ones = 24
+        br_eat(br, ones)
+        while ones:
+            run += melc_order(st)
+            melc_up(st)
+            ones -= 1
+        if run > <uint32_t>limit or br_overrun(br):
+            return -1
+    br_eat(br, 1)
+    if st.melclen:
+        run += br_peek(br) >> (32 - st.melclen)
+        br_eat(br, st.melclen)
+    melc_down(st)
+    if run > <uint32_t>limit:
+        return -1
+    return <int>run
+
+
+cdef int dec_segment(Tag *t, Group *g, BitReader *br, uint8_t *cur, const uint8_t *prev,
+                     int i, int end, uint32_t waitmask) noexcept nogil:
+    cdef State *st = &g.st
+    cdef int stopidx, run_index = 0, wait, n, j
+    if i == 0:
+        dec_pixel(t, g, br, cur, prev, 0)
+        if st.waitcnt:
+            st.waitcnt -= 1
+        else:
+            st.waitcnt = tabrand(st) & waitmask
+            update_all(t, g, 0)
+        i = 1
+    stopidx = i + st.waitcnt
+    while i < end:
+        if (prev != NULL and i > 2 and i != run_index and same(t, prev + 4 * (i - 1), prev + 4 * i)
+                and same(t, cur + 4 * (i - 1), cur + 4 * (i - 2))):
+            run_index = i
+            wait = stopidx - i
+            n = dec_run(st, br, end - i)
+            if n < 0:
+                return ERR_RUN
+            if Tag is AlphaTag:
+                for j in range(i, i + n):
+                    cur[4 * j + 3] = cur[4 * j - 1]
+            else:
+                for j in range(i, i + n):
+                    st_le32(cur + 4 * j, ld_le32(cur + 4 * (i - 1)))
+            i += n
+            stopidx = i + wait
+            continue
+        dec_pixel(t, g, br, cur, prev, i)
+        if i == stopidx:
+            update_all(t, g, i)
+            stopidx = i + 1 + <int>(tabrand(st) & waitmask)
+        i += 1
+    st.waitcnt = stopidx - end
+    return 0
+
+
+cdef int dec_row(Tag *t, Group *g, BitReader *br, uint8_t *cur, const uint8_t *prev,
+                 int width) noexcept nogil:
+    """uncompress_row(0): the wait-mask index steps every WMI_NEXT samples."""
+    cdef State *st = &g.st
+    cdef int pos = 0, err, c
+    cdef int nch = 1 if (Tag is GrayTag or Tag is AlphaTag) else 3
+    for c in range(nch):
+        g.ch[c].corr[0] = 0 if prev == NULL else g.ch[c].corr[1]
+    while WMI_MAX > st.wmidx and st.wmileft <= <uint32_t>width:
+        if st.wmileft:
+            err = dec_segment(t, g, br, cur, prev, pos, pos + st.wmileft, (1u << st.wmidx) - 1)
+            if err:
+                return err
+            width -= st.wmileft
+            pos += st.wmileft
+        st.wmidx += 1
+        st.trigger = TRIGGER[st.wmidx]
+        st.wmileft = WMI_NEXT
+    if width:
+        err = dec_segment(t, g, br, cur, prev, pos, pos + width, (1u << st.wmidx) - 1)
+        if err:
+            return err
+        if WMI_MAX > st.wmidx:
+            st.wmileft -= width
+    return ERR_TRUNCATED if br_overrun(br) else 0
+
+
+# ------------------------------------------------------------------ encoder
+
+
+cdef inline void enc_value(Group *g, Channel *ch, int i, uint32_t u, BitWriter *bw) noexcept nogil:
+    cdef const Family *fam = g.fam
+    cdef uint32_t k = ch.bestcode[fam.bucket_of[ch.corr[i] & fam.mask]]
+    ch.corr[i + 1] = <uint8_t>u
+    bw_put(bw, fam.code[u][k], fam.code_len[u][k])
+
+
+cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, const uint8_t *cur,
+                           const uint8_t *prev, int i) noexcept nogil:
+    cdef const Family *fam = g.fam
+    cdef uint32_t pred
+    cdef int c, nch
+    if Tag is GrayTag or Tag is AlphaTag:
+        nch = 1
+    else:
+        nch = 3
+    for c in range(nch):
+        if prev == NULL:
+            pred = sample(t, cur + 4 * (i - 1), c) if i else 0
+        elif i:
+            pred = (sample(t, cur + 4 * (i - 1), c) + sample(t, prev + 4 * i, c)) >> 1
+        else:
+            pred = sample(t, prev, c)
+        enc_value(g, &g.ch[c], i, fam.u2l[(sample(t, cur + 4 * i, c) - pred) & fam.mask], bw)
+
+
+cdef inline void enc_run(State *st, BitWriter *bw, uint32_t run) noexcept nogil:
+    """encode_state_run."""
+    while run >= melc_order(st):
+        run -= melc_order(st)
+        bw_put(bw, 1, 1)
+        melc_up(st)
+    bw_put(bw, run, st.melclen + 1)
+    melc_down(st)
+
+
+cdef void enc_segment(Tag *t, Group *g, BitWriter *bw, const uint8_t *cur, const uint8_t *prev,
+                      int i, int end, uint32_t waitmask) noexcept nogil:
+    cdef State *st = &g.st
+    cdef int stopidx, run_index = 0, wait, n
+    if i == 0:
+        enc_pixel(t, g, bw, cur, prev, 0)
+        if st.waitcnt:
+            st.waitcnt -= 1
+        else:
+            st.waitcnt = tabrand(st) & waitmask
+            update_all(t, g, 0)
+        i = 1
+    stopidx = i + st.waitcnt
+    while i < end:
+        if (prev != NULL and i > 2 and i != run_index and same(t, prev + 4 * (i - 1), prev + 4 * i)
+                and same(t, cur + 4 * (i - 1), cur + 4 * (i - 2))):
+            run_index = i
+            wait = stopidx - i
+            n = 0
+            while i + n < end and same(t, cur + 4 * (i + n), cur + 4 * (i + n - 1)):
+                n += 1
+            enc_run(st, bw, n)
+            i += n
+            stopidx = i + wait
+            continue
+        enc_pixel(t, g, bw, cur, prev, i)
+        if i == stopidx:
+            update_all(t, g, i)
+            stopidx = i + 1 + <int>(tabrand(st) & waitmask)
+        i += 1
+    st.waitcnt = stopidx - end
+
+
+cdef void enc_row(Tag *t, Group *g, BitWriter *bw, const uint8_t *cur, const uint8_t *prev,
+                  int width) noexcept nogil:
+    cdef State *st = &g.st
+    cdef int pos = 0, c
+    cdef int nch = 1 if (Tag is GrayTag or Tag is AlphaTag) else 3
+    for c in range(nch):
+        g.ch[c].corr[0] = 0 if prev == NULL else g.ch[c].corr[1]
+    while WMI_MAX > st.wmidx and st.wmileft <= <uint32_t>width:
+        if st.wmileft:
+            enc_segment(t, g, bw, cur, prev, pos, pos + st.wmileft, (1u << st.wmidx) - 1)
+            width -= st.wmileft
+            pos += st.wmileft
+        st.wmidx += 1
+        st.trigger = TRIGGER[st.wmidx]
+        st.wmileft = WMI_NEXT
+    if width:
+        enc_segment(t, g, bw, cur, prev, pos, pos + width, (1u << st.wmidx) - 1)
+        if WMI_MAX > st.wmidx:
+            st.wmileft -= width
+
+
+# ------------------------------------------------------------------ images
+
+
+cdef void init_group(Group *g, const Family *fam, uint8_t *corr, int width) noexcept nogil:
+    cdef int c
+    memset(g, 0, sizeof(Group))
+    g.fam = fam
+    g.st.seed = 0xFF
+    g.st.wmileft = WMI_NEXT
+    g.st.trigger = TRIGGER[0]
+    g.st.melclen = MELC_J[0]
+    for c in range(3):
+        memset(g.ch[c].bestcode, fam.bpc - 1, 8)
+        g.ch[c].corr = corr + c * (width + 1)
+
+
+cdef int decode_image(int itype, BitReader *br, uint8_t *out, int width, int height,
+                      uint8_t *corr) noexcept nogil:
+    cdef Group rgb, alpha
+    cdef int y, err = 0
+    cdef size_t stride = 4 * <size_t>width
+    cdef uint8_t *cur
+    cdef const uint8_t *prev = NULL
+    init_group(&rgb, &FAM5 if itype == 2 else &FAM8, corr, width)
+    init_group(&alpha, &FAM8, corr + 3 * (width + 1), width)
+    for y in range(height):
+        cur = out + y * stride
+        if itype == 1:
+            err = dec_row(<GrayTag *>NULL, &rgb, br, cur, prev, width)
+        elif itype == 2:
+            err = dec_row(<Rgb16Tag *>NULL, &rgb, br, cur, prev, width)
+        else:
+            err = dec_row(<RgbTag *>NULL, &rgb, br, cur, prev, width)
+            if not err and itype == 5:
+                err = dec_row(<AlphaTag *>NULL, &alpha, br, cur, prev, width)
+        if err:
+            return err
+        prev = cur
+    return 0
+
+
+cdef int encode_image(int itype, BitWriter *bw, const uint8_t *img, int width, int height,
+                      uint8_t *corr) noexcept nogil:
+    cdef Group rgb, alpha
+    cdef int y
+    cdef size_t stride = 4 * <size_t>width
+    # a sample costs at most 26 bits, a run at most its length + 16 bits
+    cdef size_t row_bytes = (<size_t>width * (26 * 4 + 17 * 2) + 64) // 8 + 16
+    cdef const uint8_t *cur
+    cdef const uint8_t *prev = NULL
+    init_group(&rgb, &FAM5 if itype == 2 else &FAM8, corr, width)
+    init_group(&alpha, &FAM8, corr + 3 * (width + 1), width)
+    for y in range(height):
+        if not bw_reserve(bw, row_bytes):
+            return ERR_NOMEM
+        cur = img + y * stride
+        if itype == 1:
+            enc_row(<GrayTag *>NULL, &rgb, bw, cur, prev, width)
+        elif itype == 2:
+            enc_row(<Rgb16Tag *>NULL, &rgb, bw, cur, prev, width)
+        else:
+            enc_row(<RgbTag *>NULL, &rgb, bw, cur, prev, width)
+            if itype == 5:
+                enc_row(<AlphaTag *>NULL, &alpha, bw, cur, prev, width)
+        prev = cur
+    if not bw_reserve(bw, 16):
+        return ERR_NOMEM
+    if bw.nbits:  # flush(): pad the last word, then one zero word
+        bw_put(bw, 0, 32 - bw.nbits)
+    st_le32(bw.buf + bw.n, 0)
+    bw.n += 4
+    return 0
+
+
+def decode_body(data, int start_word, int image_type, uint8_t[:, :, ::1] out):
+    """Decode the rows after the header into ``out``; see ``_quic_ref.decode_body``."""
+    cdef const uint8_t[::1] src = data
+    cdef int height = out.shape[0], width = out.shape[1], err
+    cdef BitReader br
+    if out.shape[2] != 4 or not 1 <= image_type <= 5 or width <= 0 or height <= 0:
+        raise ValueError("bad QUIC output array or image type")
+    cdef uint8_t *corr = <uint8_t *>malloc(4 * (<size_t>width + 1))
+    if corr == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            memset(corr, 0, 4 * (<size_t>width + 1))
+            br_init(&br, &src[0] if src.shape[0] else NULL, src.shape[0], start_word)
+            err = decode_image(image_type, &br, &out[0, 0, 0], width, height, corr)
+    finally:
+        free(corr)
+    if err == ERR_RUN:
+        raise CodecError("QUIC run past the end of the row")
+    if err:
+        raise CodecError("QUIC stream truncated")
+
+
+def encode_body(int image_type, const uint8_t[:, :, ::1] pixels):
+    """Code ``pixels`` as QUIC rows; see ``_quic_ref.encode_body``."""
+    cdef int height = pixels.shape[0], width = pixels.shape[1], err
+    cdef BitWriter bw
+    if pixels.shape[2] != 4 or not 1 <= image_type <= 5 or width <= 0 or height <= 0:
+        raise ValueError("bad QUIC input array or image type")
+    cdef uint8_t *corr = <uint8_t *>malloc(4 * (<size_t>width + 1))
+    if corr == NULL:
+        raise MemoryError()
+    memset(&bw, 0, sizeof(BitWriter))
+    try:
+        with nogil:
+            memset(corr, 0, 4 * (<size_t>width + 1))
+            err = encode_image(image_type, &bw, &pixels[0, 0, 0], width, height, corr)
+        if err:
+            raise MemoryError()
+        return bw.buf[:bw.n]
+    finally:
+        free(corr)
+        free(bw.buf)
