@@ -1,0 +1,268 @@
+"""A heuristic image-codec selector modelled on spice-server's.
+
+This is the decision ``get_compression_for_bitmap`` and ``dcc_compress_image``
+take for every bitmap (spice ``server/dcc.cpp``; PROTOCOL.md section 12):
+
+1. ``stride * height < 54`` bytes -> raw ``BITMAP``.
+2. Mode ``off`` -> ``BITMAP``; ``quic`` -> ``QUIC`` when QUIC can code the image
+   (not a palette, at least 3x3), else ``BITMAP``.
+3. ``auto_glz`` / ``auto_lz``: a QUIC-able image whose *graduality* is HIGH
+   (photo-like) goes to ``QUIC``, and so does one LZ cannot code (rows padded
+   beyond width * bpp); everything else to GLZ (``auto_glz``) or LZ (``auto_lz``).
+4. GLZ needs a drawable (a surface's own image pushed at connect has none), an
+   RGB format and fewer pixels than the dictionary; else LZ. LZ4 applies only to
+   RGB formats and clients with the LZ4 capability; else LZ. A palette image is
+   ``LZ_PLT``.
+5. In the QUIC branch a lossy-capable draw with JPEG enabled becomes ``JPEG``
+   (``JPEG_ALPHA`` for RGBA).
+
+Graduality (``server/spice-bitmap-utils.tmpl.c``): starting at the middle of
+the first row, every 15th pixel (14th if the width is a multiple of 15) is
+compared with its right, lower and lower-right neighbours: equal +0.5,
+contrasting (a channel differs by >= 60, or >= 8 for 5-bit channels) +1.0,
+slightly different -0.25; a square whose three pairs are all equal scores 0.
+The sum over 3 x samples is HIGH below -0.03 (below 0 for 16-bit), MEDIUM below
+0.002, else LOW. Smooth photos score negative; text and UI score positive.
+
+What the selector cannot know is left to the caller: whether the encoder's output
+ends up larger than the raw bitmap (the server then sends ``BITMAP``) and the
+ZLIB wrap of GLZ (``ZLIB_GLZ_RGB`` is a GLZ choice, decided after encoding).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "MIN_SIZE_TO_COMPRESS",
+    "MODES",
+    "Graduality",
+    "choose_codec",
+    "graduality",
+    "graduality_score",
+]
+
+#: below this many raw bytes (stride * height) the server sends BITMAP (dcc.cpp)
+MIN_SIZE_TO_COMPRESS = 54
+#: QUIC refuses images narrower or lower than this (dcc.cpp MIN_DIMENSION_TO_QUIC)
+MIN_DIMENSION_TO_QUIC = 3
+#: spice-server's GLZ dictionary: images of this many pixels or more go to LZ
+GLZ_DICTIONARY_PIXELS = 1 << 25
+
+SAMPLE_JUMP = 15
+SAME_PIXEL_WEIGHT = 0.5
+CONTRAST_PIXELS_WEIGHT = 1.0
+NOT_CONTRAST_PIXELS_WEIGHT = -0.25
+GRADUAL_HIGH_RGB24_TH = -0.03
+GRADUAL_HIGH_RGB16_TH = 0.0
+GRADUAL_MEDIUM_SCORE_TH = 0.002
+
+#: SpiceImageCompression names accepted as ``mode`` (spice-protocol enums.h)
+MODES = ("off", "auto_glz", "auto_lz", "quic", "glz", "lz", "lz4")
+
+
+class Graduality(Enum):
+    """BitmapGradualType: how photo-like an image is."""
+
+    LOW = "low"  # text, UI: sharp edges and flat areas
+    MEDIUM = "medium"
+    HIGH = "high"  # photos, smooth gradients
+
+
+def _channels(image: npt.NDArray[np.generic], rgb16: bool) -> npt.NDArray[np.int16]:
+    """(h, w, 3) int16 colour channels of a BGRX/BGRA image or x555 words."""
+    if rgb16:
+        words = np.asarray(image, dtype=np.uint16)
+        if words.ndim != 2:
+            raise ValueError("16-bit images are (h, w) uint16 x555 words")
+        return np.stack(
+            [(words >> 10) & 0x1F, (words >> 5) & 0x1F, words & 0x1F], axis=-1
+        ).astype(np.int16)
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] < 3 or img.dtype != np.uint8:
+        raise ValueError("images are uint8 (h, w, 3|4), B, G, R[, X|A]")
+    return img[..., 2::-1].astype(np.int16)  # R, G, B as the server compares them
+
+
+def _sample_positions(width: int, num_lines: int) -> npt.NDArray[np.int64]:
+    """Flat indices of the sampled pixels, as compute_lines_gradual_score walks.
+
+    The walk steps by ``jump`` from the middle of row 0 while it is above the
+    last row; landing on a row's last pixel moves it one left for good (the
+    C code decrements the running pointer), so positions are built run by run.
+    """
+    jump = SAMPLE_JUMP if SAMPLE_JUMP % width else SAMPLE_JUMP - 1
+    last_line = (num_lines - 1) * width
+    out: list[npt.NDArray[np.int64]] = []
+    pos = width // 2
+    while pos < last_line:
+        run = np.arange(pos, last_line, jump, dtype=np.int64)
+        hits = np.flatnonzero((run + 1) % width == 0)
+        if hits.size == 0:
+            out.append(run)
+            break
+        k = int(hits[0])
+        run = run[: k + 1].copy()
+        run[k] -= 1
+        out.append(run)
+        pos = int(run[k]) + jump
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def _pair_score(a: npt.NDArray[np.int16], b: npt.NDArray[np.int16], th: int
+                ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:  # fmt: skip
+    """pixelcmp for sample pairs: (score, any channel differs)."""
+    diff = a - b
+    contrast = (np.abs(diff) >= th).any(axis=-1)
+    different = (diff != 0).any(axis=-1)
+    score = np.where(
+        contrast,
+        CONTRAST_PIXELS_WEIGHT,
+        np.where(different, NOT_CONTRAST_PIXELS_WEIGHT, SAME_PIXEL_WEIGHT),
+    )
+    return score, different
+
+
+def graduality_score(
+    image: npt.NDArray[np.generic], /, *, rgb16: bool = False
+) -> float:
+    """The server's mean sample score (negative: smooth; positive: sharp).
+
+    Args:
+        image: uint8 (h, w, 3|4) B, G, R[, X|A], or with ``rgb16`` (h, w)
+            uint16 x555 words. One chunk: the server scores each chunk of a
+            chunked bitmap separately, starting again at its first row.
+
+    Raises:
+        ValueError: an image of another shape or type.
+    """
+    rgb = _channels(image, rgb16)
+    height, width = rgb.shape[:2]
+    if width <= 1 or height <= 1:
+        return 1.0  # the server's score for degenerate chunks: one sample of 1.0
+    flat = rgb.reshape(-1, 3)
+    pos = _sample_positions(width, height)
+    if pos.size == 0:
+        return 1.0
+    th = 8 if rgb16 else 60
+    cur = flat[pos]
+    total = np.zeros(pos.size)
+    any_different = np.zeros(pos.size, dtype=bool)
+    for other in (pos + 1, pos + width, pos + width + 1):
+        s, d = _pair_score(cur, flat[other], th)
+        total += s
+        any_different |= d
+    total[~any_different] = 0.0  # squares of identical pixels do not count
+    return float(total.sum() / (3 * pos.size))
+
+
+def graduality(image: npt.NDArray[np.generic], /, *, rgb16: bool = False) -> Graduality:
+    """HIGH, MEDIUM or LOW, as ``bitmap_get_graduality_level`` grades the image.
+
+    Args and Raises: as :func:`graduality_score`.
+    """
+    score = graduality_score(image, rgb16=rgb16)
+    if score < (GRADUAL_HIGH_RGB16_TH if rgb16 else GRADUAL_HIGH_RGB24_TH):
+        return Graduality.HIGH
+    if score < GRADUAL_MEDIUM_SCORE_TH:
+        return Graduality.MEDIUM
+    return Graduality.LOW
+
+
+def choose_codec(
+    image: npt.NDArray[np.generic],
+    /,
+    *,
+    mode: str = "auto_glz",
+    palette: bool = False,
+    has_alpha: bool = False,
+    rgb16: bool = False,
+    stride: int | None = None,
+    drawable: bool = True,
+    lz4_capable: bool = True,
+    jpeg: bool = False,
+    can_lossy: bool = False,
+    glz_dictionary_pixels: int = GLZ_DICTIONARY_PIXELS,
+    level: Graduality | None = None,
+) -> str:
+    """The SPICE image type spice-server would send for this bitmap.
+
+    Args:
+        image: uint8 (h, w, 3|4) BGRX/BGRA; with ``palette`` the (h, w) indices;
+            with ``rgb16`` (h, w) uint16 x555 words.
+        mode: the image compression in force for the client (``MODES``; a
+            client's PREFERRED_COMPRESSION replaces the server's setting).
+        palette: the bitmap is a palette format (QUIC cannot code it).
+        has_alpha: RGBA format (a JPEG choice becomes JPEG_ALPHA).
+        rgb16: 16-bit x555 format (stricter graduality thresholds).
+        stride: bytes per row if padded (default width * bytes per pixel);
+            padding makes LZ/GLZ impossible.
+        drawable: False for images without a drawable (a surface's image pushed
+            when the client connects): GLZ then falls back to LZ.
+        lz4_capable: the client has the LZ4 display capability.
+        jpeg: JPEG is enabled for this client (wan "always", or "auto" on a
+            low-bandwidth link); with ``can_lossy`` the QUIC branch goes lossy.
+        can_lossy: the draw may be lossy (the server decides this per draw).
+        glz_dictionary_pixels: the GLZ dictionary size, in pixels.
+        level: a graduality already computed (the server caches it per drawable).
+
+    Returns:
+        ``"BITMAP"``, ``"QUIC"``, ``"LZ_RGB"``, ``"LZ_PLT"``, ``"GLZ_RGB"``,
+        ``"LZ4"``, ``"JPEG"`` or ``"JPEG_ALPHA"``.
+
+    Raises:
+        ValueError: an unknown mode or a malformed image.
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown image compression mode {mode!r}")
+    arr = np.asarray(image)
+    if arr.ndim < 2:
+        raise ValueError("an image has at least two dimensions")
+    height, width = arr.shape[:2]
+    if palette:
+        bpp = 1.0
+    elif rgb16:
+        bpp = 2.0
+    else:
+        bpp = 3.0 if arr.ndim == 3 and arr.shape[2] == 3 else 4.0
+    row = int(np.ceil(width * bpp))
+    stride = row if stride is None else stride
+    if stride < row:
+        raise ValueError(f"stride {stride} is shorter than a row ({row} bytes)")
+    lz_name = "LZ_PLT" if palette else "LZ_RGB"
+
+    if height * stride < MIN_SIZE_TO_COMPRESS or mode == "off":
+        return "BITMAP"
+    can_quic = (
+        not palette
+        and width >= MIN_DIMENSION_TO_QUIC
+        and (height >= MIN_DIMENSION_TO_QUIC)
+    )
+    can_lz = stride == row
+
+    def quic_branch() -> str:
+        if jpeg and can_lossy and not (has_alpha and not can_lz):
+            return "JPEG_ALPHA" if has_alpha else "JPEG"
+        return "QUIC"
+
+    if mode == "quic":
+        return quic_branch() if can_quic else "BITMAP"
+    if mode in ("auto_glz", "auto_lz"):
+        if can_quic:
+            if level is None and not palette:
+                level = graduality(arr, rgb16=rgb16)
+            if level == Graduality.HIGH or not can_lz:
+                return quic_branch()
+        mode = "lz" if mode == "auto_lz" else "glz"
+    if mode == "glz" and (
+        not drawable or palette or width * height >= glz_dictionary_pixels
+    ):
+        mode = "lz"
+    if mode == "lz4" and (palette or not lz4_capable):
+        mode = "lz"
+    if not can_lz:
+        return "BITMAP"
+    return {"glz": "GLZ_RGB", "lz4": "LZ4", "lz": lz_name}[mode]
