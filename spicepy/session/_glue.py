@@ -49,7 +49,7 @@ DISPLAY_MARK, DISPLAY_C_INIT, DISPLAY_C_PREFERRED_COMPRESSION = 102, 101, 103
 INPUTS_C_KEY_DOWN, INPUTS_C_KEY_UP = 101, 102
 INPUTS_C_MOUSE_MOTION, INPUTS_C_MOUSE_POSITION = 111, 112
 INPUTS_C_MOUSE_PRESS, INPUTS_C_MOUSE_RELEASE = 113, 114
-COMMON_DISCONNECTING, COMMON_NOTIFY = 6, 7
+COMMON_PING, COMMON_DISCONNECTING, COMMON_NOTIFY = 4, 6, 7
 
 #: SpiceImageCompression values for PREFERRED_COMPRESSION (spice/enums.h).
 IMAGE_COMPRESSIONS = {
@@ -93,6 +93,8 @@ class SessionState:
     dropped_commands: int = 0
     #: SpiceImage types seen in display commands (ImageType value -> count)
     image_types: Counter[int] = field(default_factory=Counter)
+    #: channel name -> loop time of the last PING the machine answered
+    last_ping: dict[str, float] = field(default_factory=dict)
     #: display messages waiting for an image another display channel will send
     held: dict[int, collections.deque[tuple[int, bytes, float]]] = field(
         default_factory=dict
@@ -130,6 +132,8 @@ def handle_event(session: Session, conn: ChannelConnection, event: object) -> No
     if not isinstance(event, MessageReceived):
         return
     msg_type, body = event.msg_type, event.body
+    if msg_type == COMMON_PING:
+        session.state.last_ping[conn.name] = session._loop.time()
     if msg_type in (COMMON_NOTIFY, COMMON_DISCONNECTING):
         session.state.notices.append(f"{conn.name}: message {msg_type} {body[:80]!r}")
         return
