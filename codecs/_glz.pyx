@@ -36,6 +36,7 @@ cdef enum:
     MEDIUM_DIST = 1 << 17
     LONG_DIST = 1 << 25
     MAX_IMAGE_DIST = (1 << 24) - 1
+    LOOKAHEAD = 12  # positions hashed ahead in literal stretches (< 16, the ring)
 
 # Error codes of the nogil loops.
 cdef enum:
@@ -60,6 +61,17 @@ _MESSAGES = {
     E_PALETTE: "GLZ palette index beyond the palette",
     E_OVERFLOW: "GLZ encoder output overflow",
 }
+
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define glz_prefetch(p) __builtin_prefetch((const void *)(p))
+    #else
+    #define glz_prefetch(p) ((void)0)
+    #endif
+    """
+    void glz_prefetch(const void* p) noexcept nogil
 
 
 cdef struct Ref:
@@ -580,7 +592,10 @@ cdef int _compress(Enc* e) noexcept nogil:
     cdef int64_t ip, anchor, length, i, ip_bound, ip_limit
     cdef int64_t pix_dist = 0
     cdef uint64_t image_dist = 0
-    cdef uint32_t x, h, seg
+    cdef uint32_t x, h, seg, hn
+    cdef uint32_t ring[16]  # ring[p & 15] = hash of position p, for p in [ring_lo, ring_hi)
+    cdef int64_t ring_lo = 0, ring_hi = 0
+    cdef int streak = 0  # consecutive literals
     cdef int copy
     if n < 4:  # tiny images are one literal run
         if n:
@@ -611,7 +626,7 @@ cdef int _compress(Enc* e) noexcept nogil:
                 i += 1
             length = i - ip  # ip is re-set from anchor + length below
         else:
-            h = _hash(e, ip)
+            h = ring[ip & 15] if ring_lo <= ip < ring_hi else _hash(e, ip)
             seg = e.htab[2 * h]
             if seg < e.nsegs and e.seg_keys[seg] != NULL:
                 length = _do_match(e, seg, e.htab[2 * h + 1], ip, ip_bound,
@@ -620,12 +635,33 @@ cdef int _compress(Enc* e) noexcept nogil:
             e.htab[2 * h + 1] = <uint32_t>anchor
             if length == 0:
                 _literal(e, anchor)
+                # Long literal stretches (photos) are bound by cache misses on
+                # the 8 MB hash table and on the pixels it points to: keep the
+                # hashes of the next LOOKAHEAD positions and prefetch both.
+                streak += 1
+                if streak >= 3:
+                    if ring_hi <= ip:
+                        ring_lo = ring_hi = ip + 1
+                    while ring_hi <= ip + LOOKAHEAD and ring_hi < ip_limit:
+                        hn = _hash(e, ring_hi)
+                        ring[ring_hi & 15] = hn
+                        glz_prefetch(&e.htab[2 * hn])
+                        ring_hi += 1
+                    i = ip + LOOKAHEAD // 2  # its table entry has arrived by now
+                    if i < ring_hi:
+                        hn = ring[i & 15]
+                        seg = e.htab[2 * hn]
+                        if (seg < e.nsegs and e.seg_keys[seg] != NULL
+                                and e.htab[2 * hn + 1] < e.seg_len[seg]):
+                            glz_prefetch(e.seg_keys[seg] + e.htab[2 * hn + 1])
                 ip = anchor + 1
                 copy += 1
                 if copy == MAX_COPY:
                     copy = 0
                     _copy_count(e)
                 continue
+        streak = 0
+        ring_lo = ring_hi = 0
         if image_dist == 0:
             pix_dist -= 1  # distance is biased by one
         if copy:
