@@ -28,8 +28,8 @@ IMPLS = [
     ),
     pytest.param(_glz_ref, id="reference"),
 ]
-# desktop-like UI images, and "gradient" standing in for photos
-IMAGES = ["desktop", "desktop_plt8", "desktop_scrolled", "gradient"]
+# desktop-like UI images; "gradient" and a generated noisy image stand in for photos
+IMAGES = ["desktop", "desktop_plt8", "desktop_scrolled", "gradient", "synthetic_photo"]
 
 
 def _vectors() -> Path:
@@ -42,7 +42,21 @@ def _vectors() -> Path:
     return path
 
 
+def _synthetic_photo() -> np.ndarray:
+    """Smooth shading plus sensor-like noise: almost no LZ matches."""
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:1080, 0:1920]
+    base = np.sin(x / 50.0) * 60 + np.cos(y / 37.0) * 60 + 128
+    img = np.zeros((1080, 1920, 4), np.uint8)
+    for c in range(3):
+        noisy = base + rng.normal(0, 6, base.shape) + 10 * c
+        img[..., c] = np.clip(noisy, 0, 255).astype(np.uint8)
+    return img
+
+
 def _bgrx(name: str) -> np.ndarray:
+    if name == "synthetic_photo":
+        return _synthetic_photo()
     rgb = np.asarray(Image.open(_vectors() / f"{name}.png").convert("RGB"))
     out = np.zeros(rgb.shape[:2] + (4,), np.uint8)
     out[..., :3] = rgb[..., ::-1]
@@ -66,6 +80,8 @@ def _report(benchmark: pytest.FixtureDef, pixels: int, stream: int) -> None:  # 
 @pytest.mark.parametrize("name", IMAGES)
 @pytest.mark.parametrize("impl", IMPLS)
 def test_decode(benchmark, impl: ModuleType, name: str) -> None:  # type: ignore[no-untyped-def]
+    if _glz_fast is None and name in ("gradient", "synthetic_photo"):
+        pytest.skip("making this stream needs the fast encoder")
     data = _stream(name)
     hdr = glz.read_header(data)
 
@@ -92,7 +108,7 @@ def test_decode_sequence(benchmark, impl: ModuleType) -> None:  # type: ignore[n
 @pytest.mark.parametrize("name", IMAGES)
 @pytest.mark.parametrize("impl", IMPLS)
 def test_encode(benchmark, impl: ModuleType, name: str) -> None:  # type: ignore[no-untyped-def]
-    if impl is _glz_ref and name == "gradient":
+    if impl is _glz_ref and name in ("gradient", "synthetic_photo"):
         pytest.skip("the pure-Python encoder takes minutes on photo-like images")
     img = _bgrx(name)
 
