@@ -1,0 +1,146 @@
+"""spicepy.capture.images: every image payload of a capture, in stream order."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from spicepy.codecs import glz
+
+from spicepy.canvas.types import Image, ImageType
+from spicepy.capture.images import (
+    CODEC_TYPES,
+    ImagePayload,
+    decode_payload,
+    decode_payloads,
+    extract_images,
+)
+from spicepy.errors import CodecError, SpiceError, WireError
+
+
+def _manifest(captures_dir: Path) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = json.loads(
+        (captures_dir / "manifest.json").read_text()
+    )["captures"]
+    return entries
+
+
+def _with(captures_dir: Path, image_type: str) -> Path:
+    """A capture whose inventory lists images of this type (skip if none)."""
+    for entry in _manifest(captures_dir):
+        if entry["inventory"]["image_types"].get(image_type):
+            return captures_dir / entry["files"]["pcap"]
+    pytest.skip(f"no capture has {image_type} images")
+
+
+def _glz_id(p: ImagePayload) -> int:
+    data = p.data
+    if p.type == ImageType.ZLIB_GLZ_RGB:
+        data = zlib.decompressobj().decompress(data, 64)
+    return glz.read_header(data).image_id
+
+
+def test_payloads_match_manifest_inventory(captures_dir: Path) -> None:
+    """Per capture: image counts, pixels and bytes per type as the corpus's own
+    (independent) inventory lists them."""
+    for entry in _manifest(captures_dir):
+        inv = entry["inventory"]
+        payloads = extract_images(captures_dir / entry["files"]["pcap"])
+        types = Counter(p.type_name for p in payloads)
+        pixels: Counter[str] = Counter()
+        size: Counter[str] = Counter()
+        for p in payloads:
+            pixels[p.type_name] += p.width * p.height
+            size[p.type_name] += len(p.data)
+        name = entry["name"]
+        assert dict(types) == inv["image_types"], name
+        assert dict(pixels) == inv["image_pixels"], name
+        for t, n in inv["image_compressed_bytes"].items():
+            assert size[t] == n, (name, t)
+
+
+def test_stream_order_and_fields(captures_dir: Path) -> None:
+    checked = 0
+    for entry in _manifest(captures_dir):
+        payloads = extract_images(captures_dir / entry["files"]["pcap"])
+        assert [p.index for p in payloads] == list(range(len(payloads)))
+        assert all(p.capture == entry["name"] for p in payloads)
+        # the server's GLZ encoder numbers images 0, 1, 2... as it sends them
+        glz_types = (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
+        ids = [_glz_id(p) for p in payloads if p.type in glz_types]
+        assert ids == list(range(len(ids))), entry["name"]
+        checked += len(ids)
+        for p in payloads:
+            assert p.is_codec == (p.type in CODEC_TYPES)
+            assert p.lossy == (p.type_name in ("JPEG", "JPEG_ALPHA"))
+            assert p.message  # the draw it came in
+    assert checked > 0
+
+
+def test_decode_payloads_gives_declared_sizes(captures_dir: Path) -> None:
+    payloads = extract_images(_with(captures_dir, "ZLIB_GLZ_RGB"))
+    seen: Counter[str] = Counter()
+    for p, pixels in decode_payloads(payloads):
+        if p.type in (ImageType.FROM_CACHE, ImageType.SURFACE):
+            assert pixels is None
+            continue
+        assert pixels is not None and pixels.shape == (p.height, p.width, 4)
+        seen[p.type_name] += 1
+    assert seen["ZLIB_GLZ_RGB"] > 0 and seen["GLZ_RGB"] > 0
+
+
+def test_want_skips_but_keeps_glz_in_order(captures_dir: Path) -> None:
+    payloads = extract_images(_with(captures_dir, "GLZ_RGB"))
+    got = list(decode_payloads(payloads, want=lambda p: False))
+    decoded = [p.type_name for p, px in got if px is not None]
+    assert decoded and set(decoded) <= {"GLZ_RGB", "ZLIB_GLZ_RGB"}
+
+
+def test_references_and_missing_palette_raise() -> None:
+    ref = ImagePayload("x", 0, 0, "copy", "image",
+                       Image(1, ImageType.FROM_CACHE, 0, 4, 4))  # fmt: skip
+    with pytest.raises(CodecError):
+        decode_payload(ref)
+    plt = ImagePayload("x", 0, 0, "copy", "image",
+                       Image(1, ImageType.LZ_PLT, 0, 4, 4, data=b"\0" * 8))  # fmt: skip
+    with pytest.raises(CodecError):
+        decode_payload(plt)
+    bad = ImagePayload("x", 0, 0, "copy", "image",
+                       Image(1, ImageType.LZ_RGB, 0, 4, 4, data=b"junk"))  # fmt: skip
+    with pytest.raises(CodecError):
+        decode_payload(bad)
+    assert list(decode_payloads([bad], skip_undecodable=True))[0][1] is None
+
+
+def test_not_a_pcap(tmp_path: Path) -> None:
+    path = tmp_path / "x.pcap"
+    path.write_bytes(b"definitely not a capture file")
+    with pytest.raises(WireError):
+        extract_images(path)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_damaged_capture_never_crashes(
+    captures_dir: Path, tmp_path: Path, seed: int
+) -> None:
+    """Truncated or bit-flipped captures give payloads or a SpiceError."""
+    raw = bytearray(_with(captures_dir, "GLZ_RGB").read_bytes())
+    rng = np.random.default_rng(seed)
+    if seed % 2:
+        raw = raw[: int(rng.integers(24, len(raw)))]
+    else:
+        for pos in rng.integers(24, len(raw), 40):
+            raw[int(pos)] ^= 1 << int(rng.integers(0, 8))
+    path = tmp_path / "d.pcap"
+    path.write_bytes(bytes(raw))
+    try:
+        payloads = extract_images(path)
+    except SpiceError:
+        return
+    for p, px in decode_payloads(payloads, skip_undecodable=True):
+        assert px is None or px.shape == (p.height, p.width, 4)

@@ -1,0 +1,127 @@
+"""Every image payload of every capture decodes, identically on both codec twins.
+
+Payloads come from ``spicepy.capture.images`` in stream order; GLZ and
+ZLIB_GLZ images go through one ``glz.Dictionary`` per capture. The pure-Python
+QUIC twin runs at about 0.25 MPix/s, so on that twin QUIC images are sampled
+(the images that fit in ``SLOW_QUIC_PIXELS`` per capture, in stream order); LZ,
+GLZ and everything else is decoded in full on both twins.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from spicepy.codecs import _glz_ref, _lz_ref, glz, lz
+
+from spicepy.canvas.types import ImageType
+from spicepy.capture.images import ImagePayload, decode_payloads, extract_images
+
+try:
+    from spicepy.codecs import _quic_ref, quic
+except ImportError:  # the QUIC module has not landed
+    quic = None  # type: ignore[assignment]
+    _quic_ref = None  # type: ignore[assignment]
+
+U8 = np.ndarray
+#: QUIC pixels the pure-Python twin decodes per capture (~0.4 s each)
+SLOW_QUIC_PIXELS = 100_000
+
+
+def _entries(captures_dir: Path) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = json.loads(
+        (captures_dir / "manifest.json").read_text()
+    )["captures"]
+    return entries
+
+
+def _all_fast() -> bool:
+    return bool(lz.FAST and glz.FAST and (quic is None or quic.FAST))
+
+
+@contextmanager
+def reference_twins() -> Iterator[None]:
+    """Route LZ, GLZ (and ZLIB_GLZ, JPEG_ALPHA's alpha) and QUIC to the Python twins."""
+    saved = (lz._impl, glz._backend, quic._impl if quic is not None else None)
+    lz._impl, glz._backend = _lz_ref, _glz_ref
+    if quic is not None:
+        quic._impl = _quic_ref
+    try:
+        yield
+    finally:
+        lz._impl, glz._backend = saved[0], saved[1]
+        if quic is not None:
+            quic._impl = saved[2]
+
+
+def _quic_sampler() -> Any:
+    """``want`` for decode_payloads: QUIC images up to SLOW_QUIC_PIXELS per capture
+    when the QUIC twin in use is pure Python; everything else always."""
+    used: dict[str, int] = {}
+
+    def want(p: ImagePayload) -> bool:
+        if p.type != ImageType.QUIC or (
+            quic is not None and quic._impl is not _quic_ref
+        ):
+            return True
+        n = p.width * p.height
+        if used.get(p.capture, 0) + n > SLOW_QUIC_PIXELS:
+            return False
+        used[p.capture] = used.get(p.capture, 0) + n
+        return True
+
+    return want
+
+
+def _decodable(p: ImagePayload) -> bool:
+    return p.is_codec or p.type == ImageType.BITMAP
+
+
+def test_every_payload_decodes_to_its_declared_size(captures_dir: Path) -> None:
+    """No payload of any capture fails (QUIC sampled when its twin is pure Python)."""
+    if quic is None:
+        pytest.skip("spicepy.codecs.quic not available yet")
+    want = _quic_sampler()
+    decoded = 0
+    for entry in _entries(captures_dir):
+        payloads = extract_images(captures_dir / entry["files"]["pcap"])
+        for p, pixels in decode_payloads(payloads, want=want):
+            if pixels is None:
+                assert not _decodable(p) or p.type == ImageType.QUIC
+                continue
+            assert pixels.shape == (p.height, p.width, 4), (entry["name"], p.index)
+            assert pixels.dtype == np.uint8
+            decoded += 1
+    assert decoded > 1000
+
+
+def test_python_twins_match_cython(captures_dir: Path) -> None:
+    """Same pixels from the Cython and the pure-Python paths, payload by payload."""
+    if not _all_fast():
+        pytest.skip("the Cython twins are not built (or SPICEPY_PUREPYTHON is set)")
+    want = _quic_sampler()
+    compared: dict[str, int] = {}
+    for entry in _entries(captures_dir):
+        payloads = extract_images(captures_dir / entry["files"]["pcap"])
+        fast = {p.index: px for p, px in decode_payloads(payloads, skip_undecodable=True)
+                if px is not None}  # fmt: skip
+        with reference_twins():
+            slow = list(decode_payloads(payloads, skip_undecodable=True, want=want))
+        for p, px in slow:
+            if px is None:
+                continue
+            assert p.index in fast, (entry["name"], p.index)
+            np.testing.assert_array_equal(px, fast[p.index],
+                                          err_msg=f"{entry['name']} #{p.index}")  # fmt: skip
+            compared[p.type_name] = compared.get(p.type_name, 0) + 1
+    # every lossless codec of the corpus was compared at least once
+    for t in ("LZ_RGB", "GLZ_RGB", "ZLIB_GLZ_RGB", "QUIC"):
+        if t == "QUIC" and quic is None:
+            continue
+        if any(e["inventory"]["image_types"].get(t) for e in _entries(captures_dir)):
+            assert compared.get(t, 0) > 0, (t, compared)
