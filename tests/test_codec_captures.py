@@ -108,16 +108,19 @@ def test_python_twins_match_cython(captures_dir: Path) -> None:
     compared: dict[str, int] = {}
     for entry in _entries(captures_dir):
         payloads = extract_images(captures_dir / entry["files"]["pcap"])
-        fast = {p.index: px for p, px in decode_payloads(payloads, skip_undecodable=True)
-                if px is not None}  # fmt: skip
+        fast = {
+            p.index: px
+            for p, px in decode_payloads(payloads, skip_undecodable=True)
+            if px is not None
+        }
         with reference_twins():
             slow = list(decode_payloads(payloads, skip_undecodable=True, want=want))
         for p, px in slow:
             if px is None:
                 continue
             assert p.index in fast, (entry["name"], p.index)
-            np.testing.assert_array_equal(px, fast[p.index],
-                                          err_msg=f"{entry['name']} #{p.index}")  # fmt: skip
+            where = f"{entry['name']} #{p.index}"
+            np.testing.assert_array_equal(px, fast[p.index], err_msg=where)
             compared[p.type_name] = compared.get(p.type_name, 0) + 1
     # every lossless codec of the corpus was compared at least once
     for t in ("LZ_RGB", "GLZ_RGB", "ZLIB_GLZ_RGB", "QUIC"):
