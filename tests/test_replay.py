@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,67 @@ def test_iter_messages_expands_lists_and_stops_at_truncation() -> None:
 def test_iter_messages_rejects_garbage() -> None:
     with pytest.raises(WireError):
         list(iter_messages(b"HTTP/1.1 200 OK\r\n\r\n"))
+
+
+def _pcap(connections: list[tuple[int, int, bytes, bytes, float, float]]) -> bytes:
+    """A pcap of loopback TCP connections: (port, channel id, client bytes,
+    server bytes, client time, server time); one segment per direction."""
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+
+    def packet(
+        ts: float, sport: int, dport: int, seq: int, flags: int, data: bytes
+    ) -> None:
+        tcp = struct.pack(
+            ">HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0
+        )
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(data), 0, 0, 64,
+                         6, 0, b"\x7f\0\0\1", b"\x7f\0\0\1")  # fmt: skip
+        frame = b"\0" * 12 + b"\x08\x00" + ip + tcp + data
+        sec = int(ts)
+        usec = int(round((ts - sec) * 1e6))
+        out.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
+
+    for port, _cid, up, down, t_up, t_down in connections:
+        packet(t_up - 0.5, port, 5900, 1000, 0x02, b"")
+        packet(t_up - 0.5, 5900, port, 5000, 0x12, b"")
+        packet(t_up, port, 5900, 1001, 0x18, up)
+        packet(t_down, 5900, port, 5001, 0x18, down)
+    return b"".join(out)
+
+
+def _link(channel_id: int) -> bytes:
+    # SpiceLinkHeader + SpiceLinkMess(conn id, type 2, id, 1 common cap, 0, offset 18)
+    mess = struct.pack("<IBBIII", 0, 2, channel_id, 1, 0, 18) + struct.pack(
+        "<I", 1 << 3
+    )
+    return b"REDQ" + struct.pack("<III", 2, 2, len(mess)) + mess
+
+
+def _draw_copy(surface: int, image: bytes) -> bytes:
+    head = struct.pack("<Iiiii", surface, 0, 0, 1, 1) + b"\x00"
+    at = len(head) + 4 + 16 + 3 + 13
+    body = head + struct.pack("<I", at) + struct.pack("<iiii", 0, 0, 1, 1)
+    return (
+        body + struct.pack("<HB", 8, 1) + b"\x00" + struct.pack("<iiI", 0, 0, 0) + image
+    )
+
+
+def test_replay_holds_a_cache_hit_until_another_channel_delivers(
+    tmp_path: Path,
+) -> None:
+    create = _stream([(314, struct.pack("<IIIII", 0, 2, 1, 32, 1))])
+    pixel = struct.pack("<QBBII", 0x42, 0, 1, 1, 1)  # BITMAP, CACHE_ME
+    pixel += struct.pack("<BBIIII", 8, 4, 1, 1, 4, 0) + struct.pack("<I", 0x00ABCDEF)
+    cached = struct.pack("<QBBII", 0x42, 103, 0, 1, 1)  # FROM_CACHE
+    ch0 = _stream(
+        [(314, struct.pack("<IIIII", 0, 2, 1, 32, 1)), (304, _draw_copy(0, pixel))]
+    )
+    ch1 = create + _stream([(304, _draw_copy(0, cached))])[24:]  # one link prefix
+    path = tmp_path / "two.pcap"
+    # channel 1's FROM_CACHE arrives (t=2) before channel 0 delivers the image (t=3)
+    path.write_bytes(_pcap([(40000, 0, _link(0), ch0, 1.0, 3.0),
+                            (40001, 1, _link(1), ch1, 1.0, 2.0)]))  # fmt: skip
+    result = replay(path)
+    assert not result.errors
+    second = result.drivers[1].canvas.primary
+    assert second is not None and second.pixels[0, 0, :3].tolist() == [0xEF, 0xCD, 0xAB]

@@ -6,7 +6,9 @@ parsed by ``spicepy.canvas.demarshal`` and applied by a ``DisplayDriver`` --
 the same path a live display channel takes. All display channels share one
 ``SharedState`` (pixmap cache + GLZ dictionary), as a session does; channels are
 replayed in message-arrival order (capture time), so a GLZ/cache reference to
-another channel's image finds it. Stream frames are shown at once (every frame
+another channel's image finds it; a command that still names an image not
+delivered yet is held (with that channel's later commands) until another
+channel's progress makes it drawable. Stream frames are shown at once (every frame
 "on time"). Commands the canvas rejects are logged and counted, not fatal.
 
 CLI: ``spicepy replay CAPTURE -o final.png [--frames DIR]``.
@@ -19,7 +21,7 @@ import heapq
 import logging
 import struct
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,7 @@ import numpy.typing as npt
 
 from spicepy.canvas.demarshal import Command, DisplayMsg, parse_display
 from spicepy.canvas.driver import DisplayDriver
-from spicepy.canvas.images import SharedState
+from spicepy.canvas.images import ImageNotReady, SharedState
 from spicepy.errors import SpiceError, WireError
 
 __all__ = ["ReplayResult", "add_command", "iter_messages", "replay"]
@@ -181,15 +183,42 @@ def replay(
     streams = _display_streams(Path(path))
     drivers = {cid: DisplayDriver(shared) for cid, *_ in streams}
     result = ReplayResult(drivers)
-    iters = [
-        ((m.time, i, m) for m in iter_messages(data, mini, times))
-        for i, (_cid, data, mini, times) in enumerate(streams)
-    ]
+
+    def tagged(index: int) -> Iterator[tuple[float, int, Message]]:
+        _cid, data, mini, times = streams[index]
+        for m in iter_messages(data, mini, times):
+            yield m.time, index, m
+
+    iters = [tagged(i) for i in range(len(streams))]
     batch, last_time = 0, None
     dirty: DisplayDriver | None = None
+    # commands of a channel held back behind an image another channel has not
+    # delivered yet (FROM_CACHE / GLZ across display channels), in order
+    held: dict[int, deque[Command]] = {cid: deque() for cid in drivers}
+
+    def run(cid: int, cmd: Command) -> bool:
+        """Apply; False when the command must wait for another channel."""
+        nonlocal dirty
+        try:
+            drivers[cid].apply(cmd)
+        except ImageNotReady:
+            return False
+        except SpiceError as exc:
+            log.info("dropped %s: %s", cmd.name, exc)
+            result.errors[f"{cmd.name}: {type(exc).__name__}"] += 1
+            return True
+        if cmd.args.get("surface_id", -1) == 0 or cmd.name == "stream_data":
+            dirty = drivers[cid]
+        return True
+
+    def release(skip: int) -> None:
+        """Retry held commands of the other channels after progress on ``skip``."""
+        for other, queue in held.items():
+            while other != skip and queue and run(other, queue[0]):
+                queue.popleft()
+
     for when, index, msg in heapq.merge(*iters, key=lambda t: (t[0], t[1])):
         cid = streams[index][0]
-        driver = drivers[cid]
         result.messages += 1
         if last_time is not None and when != last_time and dirty is not None:
             if on_batch is not None:
@@ -208,14 +237,14 @@ def replay(
             on_command(cid, cmd)
         if not apply:
             continue
-        try:
-            driver.apply(cmd)
-        except SpiceError as exc:
-            log.info("dropped %s: %s", cmd.name, exc)
-            result.errors[f"{cmd.name}: {type(exc).__name__}"] += 1
+        if held[cid] or not run(cid, cmd):
+            held[cid].append(cmd)
             continue
-        if cmd.args.get("surface_id", -1) == 0 or cmd.name.startswith("stream_data"):
-            dirty = driver
+        if len(held) > 1:
+            release(cid)
+    for queue in held.values():
+        for cmd in queue:  # never became drawable: what spice-gtk would drop too
+            result.errors[f"{cmd.name}: ImageNotReady"] += 1
     if dirty is not None and on_batch is not None:
         on_batch(dirty, batch)
     result.seconds = time.perf_counter() - started
