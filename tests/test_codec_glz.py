@@ -348,6 +348,25 @@ def test_window_eviction_sets_head_distance(backend: ModuleType) -> None:
     assert heads == [0, 1, 1, 1, 1, 1]
 
 
+def test_window_of_more_than_a_thousand_images() -> None:
+    """The segment table grows past its initial 1000 entries (as the server's)."""
+    rng = np.random.default_rng(9)
+    pool = rng.integers(0, 256, (4, 3, 4, 4), dtype=np.uint8)
+    pool[..., 3] = 0
+    outs = []
+    for backend in TWINS:
+        enc = glz.Encoder(1 << 20, _backend=backend)
+        d = glz.Dictionary()
+        streams = []
+        for i in range(1100):
+            img = np.ascontiguousarray(pool[i % 4])
+            streams.append(enc.encode(img))
+            assert np.array_equal(dec(backend, streams[-1], d), img)
+        assert len(enc.window_ids) == 1100 and enc._quota == 2000
+        outs.append(streams)
+    assert outs[0] == outs[-1]
+
+
 def test_image_bigger_than_window_rejected() -> None:
     with pytest.raises(ValueError):
         glz.Encoder(10).encode(np.zeros((4, 4, 4), np.uint8))
