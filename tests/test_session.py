@@ -53,6 +53,7 @@ class FakeSpice:
     cut_link_reply: bool = False
     ping_id: int | None = None
     cut_init: bool = False
+    left: int = 0  # non-main channels the client closed after linking
     linked: list[tuple[int, int, int]] = field(default_factory=list)
     pongs: list[int] = field(default_factory=list)
     tickets: list[bytes] = field(default_factory=list)
@@ -116,6 +117,7 @@ class FakeSpice:
             await self._main(reader, writer)
         else:
             await reader.read()  # keep the channel open until the client leaves
+            self.left += 1
 
     async def _main(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -289,3 +291,18 @@ def test_server_disconnect_wakes_waiters() -> None:
 
     with pytest.raises(ConnectionClosedError):
         run(main())
+
+
+def test_failed_secondary_link_closes_the_linked_ones() -> None:
+    fake = FakeSpice(channels=[(1, 0), (3, 0), (4, 0)], link_error={4: 9})
+
+    async def main() -> int:
+        async with serve(fake) as port:
+            with pytest.raises(LinkError):
+                await spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT)
+            async with asyncio.timeout(LIMIT):
+                while fake.left < 1:  # the inputs channel that did link
+                    await asyncio.sleep(0.01)
+            return fake.left
+
+    assert run(main()) == 1

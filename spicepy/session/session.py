@@ -136,10 +136,12 @@ class Session:
                 *(self._open_channel(t, i, self.session_id) for t, i in wanted),
                 return_exceptions=True,
             )
+            errors = [r for r in results if isinstance(r, BaseException)]
             for key, result in zip(wanted, results, strict=True):
-                if isinstance(result, BaseException):
-                    raise result
-                self.connections[key] = result
+                if isinstance(result, ChannelConnection):
+                    self.connections[key] = result  # so close() reaches it
+            if errors:
+                raise errors[0]
             _glue.after_connect(self)
         except BaseException:
             await self.close()
