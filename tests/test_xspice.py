@@ -88,6 +88,19 @@ def _is_zombie_or_gone(pid: int) -> bool:
 
 
 @live
+def test_env_runs_x_clients_against_the_server() -> None:
+    import subprocess
+
+    with xs.Xspice() as server:
+        proc = subprocess.run(
+            ["xdpyinfo"], env=server.env, capture_output=True, text=True, timeout=30
+        )
+    assert proc.returncode == 0
+    assert f"name of display:    {server.display}" in proc.stdout
+    assert "1024x768 pixels" in proc.stdout
+
+
+@live
 def test_cleans_up_when_body_raises() -> None:
     server = xs.Xspice()
     with pytest.raises(RuntimeError), server:

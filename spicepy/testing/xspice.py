@@ -239,6 +239,14 @@ class Xspice:
         return uri
 
     @property
+    def env(self) -> dict[str, str]:
+        """os.environ with DISPLAY pointing at this server (for xdotool, xterm...)."""
+        env = dict(os.environ)
+        env["DISPLAY"] = self.display
+        env.pop("XAUTHORITY", None)
+        return env
+
+    @property
     def log_path(self) -> Path:
         assert self.workdir is not None
         return self.workdir / "xorg.log"
