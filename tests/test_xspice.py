@@ -136,3 +136,26 @@ def test_tls_port_serves_our_certificate(tmp_path: Path) -> None:
         assert cert is not None
         subject = dict(item[0] for item in cert["subject"])  # type: ignore[misc]
         assert subject["commonName"] == pki.host_subject.rsplit("CN=", 1)[1]
+
+
+@live
+def test_port_taken_by_someone_else_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readiness means Xorg's own LISTEN socket, not any listener on the port."""
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    picks: list[int] = []
+    real_free_port = xs.free_port
+
+    def first_pick_is_taken() -> int:
+        picks.append(taken if not picks else real_free_port())
+        return picks[-1]
+
+    monkeypatch.setattr(xs, "free_port", first_pick_is_taken)
+    try:
+        with xs.Xspice() as server:
+            assert server.port != taken and len(picks) == 2
+            assert server.running
+    finally:
+        squatter.close()

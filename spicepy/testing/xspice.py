@@ -31,6 +31,12 @@ ImageCompression = Literal["off", "quic", "lz", "glz", "auto_lz", "auto_glz"]
 WanCompression = Literal["auto", "never", "always"]
 StreamingVideo = Literal["off", "all", "filter"]
 
+#: Xorg log lines that mean another process grabbed our display or port first.
+_RACE_MARKERS = (
+    "already active",
+    "failed to initialize server",
+    "Address already in use",
+)
 XORG_CANDIDATES = ("/usr/lib/xorg/Xorg", "/usr/bin/Xorg")
 DRIVER = "/usr/lib/xorg/modules/drivers/spiceqxl_drv.so"
 
@@ -98,9 +104,9 @@ def free_display(start: int = 40, stop: int = 400) -> int:
     raise SessionError("no free X display number")
 
 
-def listening_ports() -> set[int]:
-    """Ports in LISTEN state on IPv4/IPv6 (parsed from /proc/net/tcp*)."""
-    ports: set[int] = set()
+def listening_sockets() -> dict[int, set[int]]:
+    """LISTEN sockets on IPv4/IPv6: port -> socket inodes (from /proc/net/tcp*)."""
+    found: dict[int, set[int]] = {}
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(name).read_text().splitlines()[1:]
@@ -108,9 +114,32 @@ def listening_ports() -> set[int]:
             continue
         for line in lines:
             parts = line.split()
-            if len(parts) > 3 and parts[3] == "0A":  # TCP_LISTEN
-                ports.add(int(parts[1].rsplit(":", 1)[1], 16))
-    return ports
+            if len(parts) > 9 and parts[3] == "0A":  # TCP_LISTEN
+                port = int(parts[1].rsplit(":", 1)[1], 16)
+                found.setdefault(port, set()).add(int(parts[9]))
+    return found
+
+
+def listening_ports() -> set[int]:
+    """Ports in LISTEN state on IPv4/IPv6."""
+    return set(listening_sockets())
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    """Inodes of the sockets process ``pid`` holds open."""
+    inodes: set[int] = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
 
 
 def _quote(value: str) -> str:
@@ -291,10 +320,11 @@ class Xspice:
             try:
                 self._wait_ready()
                 return self
-            except SessionError as exc:
+            except SessionError:
                 self._kill()
-                if "already active" in str(exc) and attempt < 4:
-                    continue  # lost a race for the display number
+                full_log = self._log_tail(lines=100_000)
+                if attempt < 4 and any(m in full_log for m in _RACE_MARKERS):
+                    continue  # lost a race for the display number or a port
                 self._cleanup_dir()
                 raise
         raise SessionError("could not start Xspice")  # pragma: no cover
@@ -317,8 +347,13 @@ class Xspice:
                 raise SessionError(
                     f"Xorg exited with {self._proc.returncode} during start:\n{tail}"
                 )
-            if want <= listening_ports() and sock.exists():
-                return
+            # the LISTEN sockets must be Xorg's own (not some other process that
+            # grabbed the port we picked), and the X socket must be up
+            listening = listening_sockets()
+            if sock.exists() and all(listening.get(p) for p in want):
+                mine = _socket_inodes(self._proc.pid)
+                if all(listening[p] & mine for p in want):
+                    return
             time.sleep(0.05)
         raise SpiceTimeoutError(
             f"Xspice did not listen on {sorted(want)} within {self.start_timeout}s"
