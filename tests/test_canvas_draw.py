@@ -33,6 +33,7 @@ from spicepy.canvas.types import (
     Glyph,
     GlyphString,
     LineAttr,
+    LineFlags,
     PathFlags,
     PathSeg,
     StringFlags,
@@ -317,3 +318,23 @@ REFERENCE_TIES = {
 def test_zero_line_ties_match_spice_common(segment: tuple[int, int, int, int]) -> None:
     xs, ys = zero_line_points(*segment, 10, 10)
     assert set(zip(xs.tolist(), ys.tolist(), strict=True)) == REFERENCE_TIES[segment]
+
+
+def test_dashed_axis_aligned_polyline_matches_spice_common() -> None:
+    # spice_canvas_zero_dash_line (miWideDash, width 1) with dashes [3, 2] drew, in
+    # the same throwaway harness, x 0-2, 5-7, ... 25-27 on row 0, then at x = 30
+    # rows 0-2, 5-7, 10-12, 15-17 (the pattern runs on around the corner)
+    c = canvas(40, 40)
+    f = 16
+    seg = PathSeg(
+        PathFlags.BEGIN | PathFlags.END, ((0, 0), (30 * f, 0), (30 * f, 20 * f))
+    )
+    style = LineAttr(LineFlags.STYLED, (3 * f, 2 * f))
+    stroke(
+        c, 0, Rect(0, 0, 40, 40), None, [seg], style, Brush(BrushType.SOLID, 0xFF), PUT
+    )
+    ys, xs = np.nonzero(c.primary.pixels[..., 0])
+    got = set(zip(xs.tolist(), ys.tolist(), strict=True))
+    row = {(x, 0) for start in range(0, 30, 5) for x in range(start, start + 3)}
+    column = {(30, y) for start in range(0, 20, 5) for y in range(start, start + 3)}
+    assert got == row | column
