@@ -42,6 +42,7 @@ class Row:
     mpix_per_s: float | None
     ratio: float | None
     name: str
+    extra: dict[str, Any]
 
 
 def _op(test_name: str) -> str:
@@ -81,7 +82,7 @@ def _row(bench: dict[str, Any]) -> Row:
     median = stats.get("median")
     mpix = pixels / 1e6 / float(median) if pixels and median else None
     ratio = info.get("ratio")
-    return Row(codec, image, op, mpix, float(ratio) if ratio else None, fullname)
+    return Row(codec, image, op, mpix, float(ratio) if ratio else None, fullname, info)
 
 
 def load(path: Path) -> list[Row]:
@@ -138,6 +139,26 @@ def table(rows: list[Row], baseline: str = "lz4") -> str:
     out = [fmt_line(head), fmt_line(tuple("-" * w for w in widths))]
     out += [fmt_line(line) for line in lines]
     return "\n".join(out)
+
+
+_SELECTOR_COLS = ("mode", "images", "agree", "server_bytes", "ours_bytes",
+                  "all_lz_bytes", "all_glz_bytes", "all_quic_bytes")  # fmt: skip
+
+
+def selector_table(rows: list[Row]) -> str:
+    """Bytes per policy for the selector benchmark rows (empty if none)."""
+    sel = sorted((r for r in rows if r.codec == "selector"), key=lambda r: r.image)
+    if not sel:
+        return ""
+    head = ("capture", *(c.removesuffix("_bytes") for c in _SELECTOR_COLS))
+    body = [(r.image, *(f"{r.extra.get(c, '-')}" for c in _SELECTOR_COLS)) for r in sel]
+    widths = [max(len(x[i]) for x in (head, *body)) for i in range(len(head))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w)
+                       for i, (c, w) in enumerate(zip(x, widths, strict=True)))
+             for x in (head, *body)]  # fmt: skip
+    return "codec choice, bytes (server = what the real server sent):\n" + "\n".join(
+        lines
+    )
 
 
 def plot(rows: list[Row], path: Path) -> None:
@@ -207,6 +228,10 @@ def main_args(args: argparse.Namespace) -> int:
                 return status or 1
             rows = load(out)
     print(table(rows, args.baseline))
+    extra = selector_table(rows)
+    if extra:
+        print()
+        print(extra)
     if args.plot is not None:
         plot(rows, args.plot)
         print(f"plot: {args.plot}")
