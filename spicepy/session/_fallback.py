@@ -96,6 +96,7 @@ class FallbackChannel:
         self.channel_id = channel_id
         self._password = (password or "").encode()[:60] + b"\0"
         self._in = bytearray()
+        self._pos = 0
         self._out = bytearray()
         self._events: list[object] = []
         self._state = _State.LINK_REPLY
@@ -142,6 +143,9 @@ class FallbackChannel:
         except (LinkError, ProtocolError):
             self._state = _State.ERROR
             raise
+        finally:
+            del self._in[: self._pos]
+            self._pos = 0
 
     def next_event(self) -> object | None:
         return self._events.pop(0) if self._events else None
@@ -247,18 +251,19 @@ class FallbackChannel:
 
     def _message(self) -> bool:
         head = 6 if self._mini else 18
-        if len(self._in) < head:
+        pos = self._pos  # consumed bytes are dropped once per receive_data
+        if len(self._in) - pos < head:
             return False
         if self._mini:
-            msg_type, size = struct.unpack_from("<HI", self._in)
+            msg_type, size = struct.unpack_from("<HI", self._in, pos)
         else:
-            _serial, msg_type, size, _sub = struct.unpack_from("<QHII", self._in)
+            _serial, msg_type, size, _sub = struct.unpack_from("<QHII", self._in, pos)
         if size > MAX_MESSAGE:
             raise ProtocolError(f"message of {size} bytes exceeds the limit")
-        if len(self._in) < head + size:
+        if len(self._in) - pos < head + size:
             return False
-        body = bytes(self._in[head : head + size])
-        del self._in[: head + size]
+        body = bytes(self._in[pos + head : pos + head + size])
+        self._pos = pos + head + size
         self._common(msg_type, body)
         self._events.append(MessageReceived(msg_type, body))
         return True
