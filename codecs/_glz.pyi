@@ -1,9 +1,10 @@
 """Type stub of the GLZ fast path (same API as ``_glz_ref``'s two loops)."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
+from spicepy.codecs._glz_ref import SegTable
 
 def decode_pass(
     data: bytes | memoryview,
@@ -23,6 +24,5 @@ def compress(
     htab: npt.NDArray[np.uint32],
     cur_seg: int,
     cur_id: int,
-    seg_keys: Sequence[npt.NDArray[np.uint32] | None],
-    seg_ids: Sequence[int],
+    table: SegTable,
 ) -> bytes: ...

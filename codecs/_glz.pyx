@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
 
@@ -401,9 +401,9 @@ cdef struct Enc:
     uint32_t* htab
     uint32_t cur_seg
     uint64_t cur_id
-    const uint32_t** seg_keys
-    int64_t* seg_len
-    uint64_t* seg_ids
+    const uint64_t* seg_ptrs  # address of each segment's keys (0: no references)
+    const int64_t* seg_len
+    const uint64_t* seg_ids
     uint32_t nsegs
     uint8_t* out
     uint8_t* oend
@@ -413,6 +413,13 @@ cdef struct Enc:
     int max_ref_encode
     int size_div
     int bias
+
+
+cdef inline const uint32_t* _seg_keys(const Enc* e, uint32_t seg) noexcept nogil:
+    """The keys of segment ``seg`` if references into it are allowed, else NULL."""
+    if seg >= e.nsegs:
+        return NULL
+    return <const uint32_t*><uintptr_t>e.seg_ptrs[seg]
 
 
 cdef inline uint32_t _hash(const Enc* e, int64_t i) noexcept nogil:
@@ -552,7 +559,7 @@ cdef inline int64_t _do_match(Enc* e, uint32_t seg, int64_t ref, int64_t ip,
                               int64_t ip_limit, uint64_t* o_image_dist,
                               int64_t* o_pix_dist) noexcept nogil:
     """glz-encode.tmpl.c do_match: length of the match at ``ref``, 0 if none."""
-    cdef const uint32_t* rk = e.seg_keys[seg]
+    cdef const uint32_t* rk = _seg_keys(e, seg)
     cdef int64_t ref_limit = e.seg_len[seg]
     cdef const uint32_t* k = e.keys
     cdef int j
@@ -628,7 +635,7 @@ cdef int _compress(Enc* e) noexcept nogil:
         else:
             h = ring[ip & 15] if ring_lo <= ip < ring_hi else _hash(e, ip)
             seg = e.htab[2 * h]
-            if seg < e.nsegs and e.seg_keys[seg] != NULL:
+            if _seg_keys(e, seg) != NULL:
                 length = _do_match(e, seg, e.htab[2 * h + 1], ip, ip_bound,
                                    &image_dist, &pix_dist)
             e.htab[2 * h] = e.cur_seg
@@ -651,9 +658,8 @@ cdef int _compress(Enc* e) noexcept nogil:
                     if i < ring_hi:
                         hn = ring[i & 15]
                         seg = e.htab[2 * hn]
-                        if (seg < e.nsegs and e.seg_keys[seg] != NULL
-                                and e.htab[2 * hn + 1] < e.seg_len[seg]):
-                            glz_prefetch(e.seg_keys[seg] + e.htab[2 * hn + 1])
+                        if _seg_keys(e, seg) != NULL and e.htab[2 * hn + 1] < e.seg_len[seg]:
+                            glz_prefetch(_seg_keys(e, seg) + e.htab[2 * hn + 1])
                 ip = anchor + 1
                 copy += 1
                 if copy == MAX_COPY:
@@ -696,29 +702,37 @@ cdef int _compress(Enc* e) noexcept nogil:
     return E_OK
 
 
-def compress(keys, lits, int mode, htab, Py_ssize_t cur_seg, cur_id, seg_keys, seg_ids):
-    """See ``_glz_ref.compress``."""
+def compress(keys, lits, int mode, htab, Py_ssize_t cur_seg, cur_id, table):
+    """See ``_glz_ref.compress``; uses ``table.ptrs/lens/ids``."""
     cdef const uint32_t[::1] kv = keys
     cdef const uint32_t[::1] lv = lits
     cdef uint32_t[::1] hv = htab
-    cdef const uint32_t[::1] sk
+    cdef const uint64_t[::1] ptrs = table.ptrs
+    cdef const int64_t[::1] lens = table.lens
+    cdef const uint64_t[::1] ids = table.ids
     cdef Enc e
-    cdef Py_ssize_t nsegs = len(seg_keys)
-    cdef Py_ssize_t i, cap
+    cdef Py_ssize_t cap
     cdef int err
     cdef int lit_bytes = 3 if mode == M_RGB32 else (2 if mode == M_RGB16 else 1)
     if lv.shape[0] != kv.shape[0] or hv.shape[0] != 2 * (HASH_MASK + 1):
         raise ValueError("bad compress arguments")
-    if not 0 <= cur_seg < nsegs or seg_keys[cur_seg] is None:
-        raise ValueError("current segment must hold the image keys")
+    if not (ptrs.shape[0] == lens.shape[0] == ids.shape[0] == len(table.keys)):
+        raise ValueError("inconsistent segment table")
+    if not 0 <= cur_seg < ptrs.shape[0] or table.keys[cur_seg] is not keys:
+        raise ValueError("the current segment must hold the image keys")
     e.n = kv.shape[0]
-    e.keys = &kv[0] if e.n else NULL
-    e.lits = &lv[0] if e.n else NULL
+    if e.n == 0:
+        return b""
+    e.keys = &kv[0]
+    e.lits = &lv[0]
     e.mode = mode
     e.htab = &hv[0]
     e.cur_seg = cur_seg
     e.cur_id = cur_id
-    e.nsegs = nsegs
+    e.nsegs = ptrs.shape[0]
+    e.seg_ptrs = &ptrs[0]
+    e.seg_len = &lens[0]
+    e.seg_ids = &ids[0]
     e.min_match = 2 if mode <= M_RGB16 else 4
     e.max_ref_encode = 2 if mode == M_RGB32 else (3 if mode == M_RGB16 else 7)
     e.size_div = 3 if mode == M_RGB32 else (2 if mode == M_RGB16 else 1)
@@ -730,30 +744,8 @@ def compress(keys, lits, int mode, htab, Py_ssize_t cur_seg, cur_id, seg_keys, s
     e.o = e.out
     e.oend = e.out + cap
     e.last_copy = e.out
-    e.seg_keys = <const uint32_t**>malloc(sizeof(uint32_t*) * (nsegs + 1))
-    e.seg_len = <int64_t*>malloc(sizeof(int64_t) * (nsegs + 1))
-    e.seg_ids = <uint64_t*>malloc(sizeof(uint64_t) * (nsegs + 1))
-    try:
-        if e.seg_keys == NULL or e.seg_len == NULL or e.seg_ids == NULL:
-            raise MemoryError()
-        for i in range(nsegs):
-            obj = seg_keys[i]
-            e.seg_ids[i] = seg_ids[i]
-            if obj is None:
-                e.seg_keys[i] = NULL
-                e.seg_len[i] = 0
-            else:
-                sk = obj
-                e.seg_len[i] = sk.shape[0]
-                e.seg_keys[i] = &sk[0] if sk.shape[0] else NULL
-        e.seg_keys[cur_seg] = e.keys
-        e.seg_len[cur_seg] = e.n
-        with nogil:
-            err = _compress(&e)
-    finally:
-        free(e.seg_keys)
-        free(e.seg_len)
-        free(e.seg_ids)
+    with nogil:
+        err = _compress(&e)
     if err != E_OK:
         raise CodecError(_MESSAGES[err])
     return bytes(buf[: e.o - e.out])

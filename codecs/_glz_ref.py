@@ -26,7 +26,7 @@ Stream body (after the 33-byte header), one op per control byte ``c``:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +43,7 @@ __all__ = [
     "MODE_PLT1_LE",
     "MODE_PLT1_BE",
     "HASH_SIZE",
+    "SegTable",
     "decode_pass",
     "compress",
 ]
@@ -362,6 +363,45 @@ def _emit_literal(out: bytearray, mode: int, lits: U32, i: int) -> None:
         out.append(v & 255)
 
 
+class SegTable:
+    """What a pass may refer to, by segment index (glz.Encoder keeps one per
+    image type and pass, updated as images enter and leave its window).
+
+    ``keys[seg]`` is the keys array of the image in segment ``seg`` when
+    references into it are allowed (alive, in the window, same type), else
+    None; ``ids[seg]`` is that image's id. ``ptrs``/``lens`` mirror ``keys``
+    as raw addresses and lengths for the Cython twin (the arrays stay alive
+    in ``keys``).
+    """
+
+    def __init__(self, quota: int) -> None:
+        self.keys: list[U32 | None] = [None] * quota
+        self.ptrs = np.zeros(quota, np.uint64)
+        self.lens = np.zeros(quota, np.int64)
+        self.ids = np.zeros(quota, np.uint64)
+
+    def grow(self, quota: int) -> None:
+        """Extend to ``quota`` segments (new ones empty)."""
+        extra = quota - len(self.keys)
+        self.keys += [None] * extra
+        self.ptrs = np.concatenate([self.ptrs, np.zeros(extra, np.uint64)])
+        self.lens = np.concatenate([self.lens, np.zeros(extra, np.int64)])
+        self.ids = np.concatenate([self.ids, np.zeros(extra, np.uint64)])
+
+    def set(self, seg: int, keys: U32, image_id: int) -> None:
+        """Allow references into ``keys`` (C-contiguous uint32) as segment ``seg``."""
+        self.keys[seg] = keys
+        self.ptrs[seg] = keys.ctypes.data if len(keys) else 0
+        self.lens[seg] = len(keys)
+        self.ids[seg] = image_id
+
+    def clear(self, seg: int) -> None:
+        """Forbid references into segment ``seg``."""
+        self.keys[seg] = None
+        self.ptrs[seg] = 0
+        self.lens[seg] = 0
+
+
 def compress(
     keys: U32,
     lits: U32,
@@ -369,8 +409,7 @@ def compress(
     htab: U32,
     cur_seg: int,
     cur_id: int,
-    seg_keys: Sequence[U32 | None],
-    seg_ids: Sequence[int],
+    table: SegTable,
 ) -> bytes:
     """Code one pass of an image (everything after the header) like the server.
 
@@ -382,9 +421,8 @@ def compress(
         htab: the dictionary's hash table, uint32 pairs (segment, pixel) of
             ``2 * HASH_SIZE`` entries; updated in place.
         cur_seg, cur_id: this image's segment index and image id.
-        seg_keys, seg_ids: per segment index, the keys of the image it holds if
-            a reference into it is allowed (alive, in the window, same type),
-            else None; and that image's id. ``seg_keys[cur_seg]`` is ``keys``.
+        table: the segments references may go to; ``table.keys[cur_seg]``
+            is ``keys``.
     """
     out = bytearray()
     n = len(keys)
@@ -414,7 +452,7 @@ def compress(
         for j in range(min_match):
             if ref_keys[ref + j] != keys[ip + j]:
                 return 0, 0, 0
-        image_dist = cur_id - int(seg_ids[seg])
+        image_dist = cur_id - int(table.ids[seg])
         pix_dist = ip - ref if image_dist == 0 else ref
         if (
             pix_dist <= 0
@@ -458,7 +496,7 @@ def compress(
         else:
             h = _hash(mode, keys, ip)
             seg = int(htab[2 * h])
-            ref_keys = seg_keys[seg] if seg < len(seg_keys) else None
+            ref_keys = table.keys[seg] if seg < len(table.keys) else None
             if ref_keys is not None:
                 length, image_dist, pix_dist = do_match(
                     seg, ref_keys, int(htab[2 * h + 1]), ip, ip_bound

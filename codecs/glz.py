@@ -497,6 +497,8 @@ class Encoder:
         self._quota = self._INIT_SEGS
         self._free = list(range(self._quota - 1, -1, -1))  # pop() -> lowest first
         self._window: deque[_WinImage] = deque()
+        # one segment table per (image type, pass mode): what may be referenced
+        self._tables: dict[tuple[ImageType, int], _glz_ref.SegTable] = {}
         self._next_id = 0
         self._pixels_so_far = 0
 
@@ -528,7 +530,21 @@ class Encoder:
             new_quota = self._quota * 2
             self._free = list(range(new_quota - 1, self._quota - 1, -1))
             self._quota = new_quota
+            for table in self._tables.values():
+                table.grow(new_quota)
         return self._free.pop()
+
+    def _table(self, itype: ImageType, mode: int) -> _glz_ref.SegTable:
+        table = self._tables.get((itype, mode))
+        if table is None:
+            table = self._tables[(itype, mode)] = _glz_ref.SegTable(self._quota)
+        return table
+
+    def _drop_oldest(self) -> None:
+        im = self._window.popleft()
+        for mode in im.planes:
+            self._tables[(im.image_type, mode)].clear(im.seg)
+        self._free.append(im.seg)
 
     def encode(
         self,
@@ -558,7 +574,7 @@ class Encoder:
         with self._lock:
             head = self._new_head(size)
             while self._window and self._window[0] is not head:
-                self._free.append(self._window.popleft().seg)
+                self._drop_oldest()
             cur = _WinImage(
                 self._next_id, itype, size, self._alloc_seg(), self._pixels_so_far
             )
@@ -579,23 +595,15 @@ class Encoder:
                     whd,
                 )
             ]
-            seg_ids = [0] * self._quota
+            # REF_SEG_IS_VALID: references go to live images of the window of
+            # the same type, i.e. to what the tables hold
+            for mode, keys, _ in passes:
+                self._table(itype, mode).set(cur.seg, keys, cur.image_id)
             for mode, keys, lits in passes:
-                seg_keys: list[U32 | None] = [None] * self._quota
-                for im in self._window:  # REF_SEG_IS_VALID: alive, in window, same type
-                    if im.image_type == itype:
-                        seg_keys[im.seg] = im.planes[mode]
-                        seg_ids[im.seg] = im.image_id
+                table = self._tables[(itype, mode)]
                 out.append(
                     self._impl.compress(
-                        keys,
-                        lits,
-                        mode,
-                        self._htab,
-                        cur.seg,
-                        cur.image_id,
-                        seg_keys,
-                        seg_ids,
+                        keys, lits, mode, self._htab, cur.seg, cur.image_id, table
                     )
                 )
         return b"".join(out)
