@@ -5,7 +5,8 @@ Run: pytest benchmarks/bench_codecs.py -o python_files='bench_*.py' --benchmark-
 The codec engineers' own benchmarks (bench_lz.py, bench_glz.py, ...) cover the
 vector images with both twins; this file runs the fast path of every codec on
 the synthetic frames too (terminal, photo, synth_gradient, noise), and on the
-vectors for a codec without a bench file of its own, so one run of report.py
+vectors for a codec without a bench file of its own (and, with
+$SPICEPY_BENCH_CAPTURES=1, on one picture per capture), so one run of report.py
 has a codec x image matrix next to the baselines of bench_baselines.py.
 
 ``extra_info``: codec, image, op, megapixels, mpix_per_s (mean), ratio = raw
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from images import SYNTHETIC_NAMES, U8, image_names
+from images import SYNTHETIC_NAMES, U8, bench_capture_images, image_names
 
 # codec -> (encode, decode) over a BGRX frame; GLZ gets a fresh window per call
 CODECS = ["quic", "lz", "glz", "lz4-spice"]
@@ -30,11 +31,12 @@ _OWN_BENCH = {"quic": "bench_quic.py", "lz": "bench_lz.py", "glz": "bench_glz.py
 
 def _cases() -> list[tuple[str, str]]:
     here = Path(__file__).resolve().parent
+    vectors = set(image_names()) - set(SYNTHETIC_NAMES) - set(bench_capture_images())
     cases = []
     for codec in CODECS:
         own = (here / _OWN_BENCH[codec]).exists()
         for name in image_names():
-            if name in SYNTHETIC_NAMES or not own:
+            if name not in vectors or not own:
                 cases.append((codec, name))
     return cases
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from images import U8, captures_path, synthetic, vector_images, vectors_path
+from images import (
+    U8,
+    bench_capture_images,
+    captures_path,
+    synthetic,
+    vector_images,
+    vectors_path,
+)
 
 
 @pytest.fixture(scope="session")
@@ -32,9 +39,11 @@ def captures_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def bench_images() -> dict[str, U8]:
-    """Synthetic frames plus the vector PNGs, by name (see ``images.image_names``)."""
+    """Synthetic frames, vector PNGs (and capture pictures), by name (see
+    ``images.image_names``)."""
     out = dict(synthetic())
     path = vectors_path()
     if path is not None:
         out.update(vector_images(path))
+    out.update(bench_capture_images())
     return out

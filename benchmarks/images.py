@@ -31,6 +31,7 @@ __all__ = [
     "WIDTH",
     "capture_images",
     "captures_path",
+    "bench_capture_images",
     "image_names",
     "gradient",
     "noise",
@@ -40,6 +41,7 @@ __all__ = [
     "terminal",
     "vector_images",
     "vectors_path",
+    "with_captures",
 ]
 
 U8 = npt.NDArray[np.uint8]
@@ -162,11 +164,11 @@ def capture_images(captures_dir: Path, *, per_capture: int = 1,
                    min_pixels: int = 64 * 64) -> dict[str, U8]:  # fmt: skip
     """The largest losslessly coded images of each capture, decoded, as BGRX.
 
-    Keys are ``<capture>:<image type>#<index>``. Captures whose images cannot be
-    decoded yet (a codec not built) are skipped.
+    The first image of a capture (the screen pushed at connect, much alike in
+    every capture) is left out. Keys are ``<capture>:<image type>#<index>``.
+    Images whose codec is not available are skipped.
     """
     from spicepy.capture.images import decode_payloads, extract_images
-
     from spicepy.errors import SpiceError
 
     out: dict[str, U8] = {}
@@ -179,7 +181,8 @@ def capture_images(captures_dir: Path, *, per_capture: int = 1,
             continue
         lossless = [
             (p, img) for p, img in decoded
-            if img is not None and not p.lossy and p.width * p.height >= min_pixels
+            if img is not None and not p.lossy and p.index > 0
+            and p.width * p.height >= min_pixels
         ]  # fmt: skip
         lossless.sort(key=lambda pi: -pi[0].width * pi[0].height)
         for p, img in lossless[:per_capture]:
@@ -212,10 +215,27 @@ def captures_path() -> Path | None:
 SYNTHETIC_NAMES = ["terminal", "photo", "synth_gradient", "noise"]
 
 
+def with_captures() -> bool:
+    """$SPICEPY_BENCH_CAPTURES=1 adds the capture images to the benchmark set."""
+    import os
+
+    return os.environ.get("SPICEPY_BENCH_CAPTURES", "") not in ("", "0")
+
+
+@functools.cache
+def bench_capture_images() -> dict[str, U8]:
+    """``capture_images`` of the corpus when enabled (``with_captures``), else {}."""
+    path = captures_path()
+    if path is None or not with_captures():
+        return {}
+    return capture_images(path)
+
+
 def image_names() -> list[str]:
-    """Names of the benchmark image set: synthetic frames, then vector PNG stems."""
+    """Names of the benchmark image set: synthetic frames, vector PNG stems, then
+    (with $SPICEPY_BENCH_CAPTURES=1) one picture per capture."""
     names = list(SYNTHETIC_NAMES)
     path = vectors_path()
     if path is not None:
         names += [p.stem for p in sorted(path.glob("*.png"))]
-    return names
+    return names + list(bench_capture_images())
