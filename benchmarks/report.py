@@ -25,7 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,10 @@ def _op(test_name: str) -> str:
     return base.removeprefix("test_") or base
 
 
+def _module(fullname: str) -> str:
+    return Path(fullname.split("::", 1)[0]).stem.removeprefix("bench_")
+
+
 def _image(params: dict[str, Any]) -> str:
     for key, value in params.items():
         if key != "impl" and isinstance(value, str):
@@ -62,7 +66,7 @@ def _row(bench: dict[str, Any]) -> Row:
     stats: dict[str, Any] = bench.get("stats") or {}
     params: dict[str, Any] = bench.get("params") or {}
     fullname: str = bench.get("fullname", bench.get("name", ""))
-    module = Path(fullname.split("::", 1)[0]).stem.removeprefix("bench_")
+    module = _module(fullname)
     codec = str(info.get("codec") or module)
     impl = params.get("impl")
     impl_id = bench.get("param", "") or ""
@@ -86,9 +90,22 @@ def _row(bench: dict[str, Any]) -> Row:
 
 
 def load(path: Path) -> list[Row]:
-    """Rows of a pytest-benchmark ``--benchmark-json`` file."""
+    """Rows of a pytest-benchmark ``--benchmark-json`` file.
+
+    Two files may measure the same codec on same-named but different images
+    (bench_quic.py makes its own ``photo``): such rows get ``@<file>`` added.
+    """
     data = json.loads(path.read_text())
-    return [_row(b) for b in data.get("benchmarks", [])]
+    rows = [_row(b) for b in data.get("benchmarks", [])]
+    modules: dict[tuple[str, str, str], set[str]] = {}
+    for r in rows:
+        modules.setdefault((r.codec, r.image, r.op), set()).add(_module(r.name))
+    return [
+        replace(r, codec=f"{r.codec}@{_module(r.name)}")
+        if len(modules[(r.codec, r.image, r.op)]) > 1
+        else r
+        for r in rows
+    ]
 
 
 def run(json_out: Path, *, select: str | None = None, files: list[str] | None = None,
