@@ -158,33 +158,54 @@ cdef inline uint32_t tabrand(State *st) noexcept nogil:
     return CHAOS[st.seed]
 
 
-cdef inline void update_model(Group *g, Channel *ch, int i) noexcept nogil:
-    """update_model for column i of one channel (context: column i - 1)."""
-    cdef const Family *fam = g.fam
-    cdef uint32_t b = fam.bucket_of[ch.corr[i] & fam.mask]
+cdef inline const Family *family(Tag *t) noexcept nogil:
+    if Tag is Rgb16Tag:
+        return &FAM5
+    else:
+        return &FAM8
+
+
+cdef inline uint32_t bits_per_channel(Tag *t) noexcept nogil:
+    if Tag is Rgb16Tag:
+        return 5
+    else:
+        return 8
+
+
+cdef inline uint32_t context(Tag *t, const uint8_t *corr, int i) noexcept nogil:
+    """Bucket index for column i: the folded residual at column i - 1."""
+    if Tag is Rgb16Tag:
+        return FAM5.bucket_of[corr[i] & 0x1F]
+    else:
+        return FAM8.bucket_of[corr[i]]
+
+
+cdef inline void update_model(Tag *t, Channel *ch, const uint8_t *corr, int i,
+                              uint32_t trigger) noexcept nogil:
+    """update_model for column i of one channel."""
+    cdef uint32_t b = context(t, corr, i)
     cdef uint32_t *cnt = ch.counters[b]
-    cdef const uint8_t *lens = fam.code_len[ch.corr[i + 1]]
-    cdef int k, best = fam.bpc - 1
+    cdef const uint8_t *lens = family(t).code_len[corr[i + 1]]
+    cdef int k, bpc = bits_per_channel(t), best = bpc - 1
     cnt[best] += lens[best]
     cdef uint32_t best_len = cnt[best]
-    for k in range(<int>fam.bpc - 2, -1, -1):
+    for k in range(bpc - 2, -1, -1):
         cnt[k] += lens[k]
         if cnt[k] < best_len:
             best = k
             best_len = cnt[k]
     ch.bestcode[b] = best
-    if best_len > g.st.trigger:
-        for k in range(<int>fam.bpc):
+    if best_len > trigger:
+        for k in range(bpc):
             cnt[k] >>= 1
 
 
-cdef inline void update_all(Tag *t, Group *g, int i) noexcept nogil:
-    if Tag is GrayTag or Tag is AlphaTag:
-        update_model(g, &g.ch[0], i)
-    else:
-        update_model(g, &g.ch[0], i)
-        update_model(g, &g.ch[1], i)
-        update_model(g, &g.ch[2], i)
+cdef inline void update_all(Tag *t, Group *g, uint8_t **corr, int i) noexcept nogil:
+    cdef uint32_t trigger = g.st.trigger
+    update_model(t, &g.ch[0], corr[0], i, trigger)
+    if not (Tag is GrayTag or Tag is AlphaTag):
+        update_model(t, &g.ch[1], corr[1], i, trigger)
+        update_model(t, &g.ch[2], corr[2], i, trigger)
 
 
 cdef inline uint32_t melc_order(State *st) noexcept nogil:
@@ -206,23 +227,27 @@ cdef inline void melc_down(State *st) noexcept nogil:
 # ------------------------------------------------------------------ decoder
 
 
-cdef inline uint32_t dec_value(Group *g, Channel *ch, int i, BitReader *br) noexcept nogil:
-    """golomb_decoding of column i's folded residual, stored in corr and returned."""
-    cdef const Family *fam = g.fam
-    cdef uint32_t k = ch.bestcode[fam.bucket_of[ch.corr[i] & fam.mask]]
+cdef inline uint32_t dec_value(Tag *t, Channel *ch, uint32_t ctx,
+                               BitReader *br) noexcept nogil:
+    """golomb_decoding of one folded residual whose context is ``ctx``."""
+    cdef const Family *fam = family(t)
+    cdef uint32_t k
     cdef uint32_t bits = br_peek(br)
     cdef uint32_t zeros, n, v
+    if Tag is Rgb16Tag:
+        k = ch.bestcode[FAM5.bucket_of[ctx & 0x1F]]
+    else:
+        k = ch.bestcode[FAM8.bucket_of[ctx]]
     if bits > fam.prefix_mask[k]:
         zeros = __builtin_clz(bits)
         n = zeros + 1 + k
-        v = (zeros << k) | ((bits >> (32 - n)) & ((1u << k) - 1))
+        # the k bits after the one, below (zeros << k)
+        v = ((zeros - 1) << k) + ((bits << zeros) >> (31 - k))
     else:
         n = fam.notgr_len[k]
         v = fam.ngr[k] + ((bits >> (32 - n)) & fam.notgr_suffix_mask[k])
     br_eat(br, n)
-    v &= 0xFF
-    ch.corr[i + 1] = <uint8_t>v
-    return v
+    return v & 0xFF
 
 
 cdef inline void put_pixel(Tag *t, uint8_t *px, uint32_t r, uint32_t gr, uint32_t b) noexcept nogil:
@@ -238,12 +263,17 @@ cdef inline void put_pixel(Tag *t, uint8_t *px, uint32_t r, uint32_t gr, uint32_
         st_le32(px, b | (gr << 8) | (r << 16))
 
 
-cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t *cur,
-                           const uint8_t *prev, int i) noexcept nogil:
-    """Decode column i: prediction per quic_tmpl.c (CORRELATE_0 / CORRELATE)."""
-    cdef const Family *fam = g.fam
-    cdef uint32_t v[3]
-    cdef uint32_t pred
+cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t **corr, uint32_t *ctx,
+                           uint32_t *left, uint8_t *cur, const uint8_t *prev,
+                           int i) noexcept nogil:
+    """Decode column i: prediction per quic_tmpl.c (CORRELATE_0 / CORRELATE).
+
+    ``ctx`` and ``left`` carry each channel's last residual and sample in
+    registers; they are valid for column i (the caller reloads them after runs).
+    """
+    cdef const Family *fam = family(t)
+    cdef uint32_t mask = (1u << bits_per_channel(t)) - 1
+    cdef uint32_t pred, u
     cdef int c, nch
     if Tag is GrayTag or Tag is AlphaTag:
         nch = 1
@@ -251,16 +281,32 @@ cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t *cur,
         nch = 3
     for c in range(nch):
         if prev == NULL:
-            pred = sample(t, cur + 4 * (i - 1), c) if i else 0
+            pred = left[c] if i else 0
         elif i:
-            pred = (sample(t, cur + 4 * (i - 1), c) + sample(t, prev + 4 * i, c)) >> 1
+            pred = (left[c] + sample(t, prev + 4 * i, c)) >> 1
         else:
             pred = sample(t, prev, c)
-        v[c] = (fam.l2u[dec_value(g, &g.ch[c], i, br)] + pred) & fam.mask
+        u = dec_value(t, &g.ch[c], ctx[c], br)
+        corr[c][i + 1] = <uint8_t>u
+        ctx[c] = u
+        left[c] = (fam.l2u[u] + pred) & mask
     if Tag is GrayTag or Tag is AlphaTag:
-        put_pixel(t, cur + 4 * i, v[0], 0, 0)
+        put_pixel(t, cur + 4 * i, left[0], 0, 0)
     else:
-        put_pixel(t, cur + 4 * i, v[0], v[1], v[2])
+        put_pixel(t, cur + 4 * i, left[0], left[1], left[2])
+
+
+cdef inline void reload(Tag *t, uint8_t **corr, uint32_t *ctx, uint32_t *left,
+                        const uint8_t *cur, int i) noexcept nogil:
+    """Context and left neighbour of column i from memory (segment start, after runs)."""
+    cdef int c, nch
+    if Tag is GrayTag or Tag is AlphaTag:
+        nch = 1
+    else:
+        nch = 3
+    for c in range(nch):
+        ctx[c] = corr[c][i]
+        left[c] = sample(t, cur + 4 * (i - 1), c) if i else 0
 
 
 cdef inline int dec_run(State *st, BitReader *br, int limit) noexcept nogil:
@@ -290,17 +336,33 @@ cdef inline int dec_run(State *st, BitReader *br, int limit) noexcept nogil:
     return <int>run
 
 
-cdef int dec_segment(Tag *t, Group *g, BitReader *br, uint8_t *cur, const uint8_t *prev,
+cdef int dec_segment(Tag *t, Group *g, BitReader *gbr, uint8_t *cur, const uint8_t *prev,
                      int i, int end, uint32_t waitmask) noexcept nogil:
+    # Work on local copies: byte stores to the image may alias anything, so
+    # state reached through pointers would be reloaded after every store.
+    cdef BitReader lbr = gbr[0]
+    cdef uint8_t *corr[3]
+    corr[0], corr[1], corr[2] = g.ch[0].corr, g.ch[1].corr, g.ch[2].corr
+    cdef int err = dec_segment_body(t, g, &lbr, corr, cur, prev, i, end, waitmask)
+    gbr[0] = lbr
+    return err
+
+
+cdef inline int dec_segment_body(Tag *t, Group *g, BitReader *br, uint8_t **corr,
+                                 uint8_t *cur, const uint8_t *prev, int i, int end,
+                                 uint32_t waitmask) noexcept nogil:
     cdef State *st = &g.st
     cdef int stopidx, run_index = 0, wait, n, j
+    cdef uint32_t ctx[3]
+    cdef uint32_t left[3]
+    reload(t, corr, ctx, left, cur, i)
     if i == 0:
-        dec_pixel(t, g, br, cur, prev, 0)
+        dec_pixel(t, g, br, corr, ctx, left, cur, prev, 0)
         if st.waitcnt:
             st.waitcnt -= 1
         else:
             st.waitcnt = tabrand(st) & waitmask
-            update_all(t, g, 0)
+            update_all(t, g, corr, 0)
         i = 1
     stopidx = i + st.waitcnt
     while i < end:
@@ -319,10 +381,12 @@ cdef int dec_segment(Tag *t, Group *g, BitReader *br, uint8_t *cur, const uint8_
                     st_le32(cur + 4 * j, ld_le32(cur + 4 * (i - 1)))
             i += n
             stopidx = i + wait
+            # run columns keep older rows' residuals: the next context is stale data
+            reload(t, corr, ctx, left, cur, i)
             continue
-        dec_pixel(t, g, br, cur, prev, i)
+        dec_pixel(t, g, br, corr, ctx, left, cur, prev, i)
         if i == stopidx:
-            update_all(t, g, i)
+            update_all(t, g, corr, i)
             stopidx = i + 1 + <int>(tabrand(st) & waitmask)
         i += 1
     st.waitcnt = stopidx - end
@@ -359,16 +423,18 @@ cdef int dec_row(Tag *t, Group *g, BitReader *br, uint8_t *cur, const uint8_t *p
 # ------------------------------------------------------------------ encoder
 
 
-cdef inline void enc_value(Group *g, Channel *ch, int i, uint32_t u, BitWriter *bw) noexcept nogil:
-    cdef const Family *fam = g.fam
-    cdef uint32_t k = ch.bestcode[fam.bucket_of[ch.corr[i] & fam.mask]]
-    ch.corr[i + 1] = <uint8_t>u
+cdef inline void enc_value(Tag *t, Channel *ch, uint8_t *corr, int i, uint32_t u,
+                           BitWriter *bw) noexcept nogil:
+    cdef const Family *fam = family(t)
+    cdef uint32_t k = ch.bestcode[context(t, corr, i)]
+    corr[i + 1] = <uint8_t>u
     bw_put(bw, fam.code[u][k], fam.code_len[u][k])
 
 
-cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, const uint8_t *cur,
-                           const uint8_t *prev, int i) noexcept nogil:
-    cdef const Family *fam = g.fam
+cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, uint8_t **corr,
+                           const uint8_t *cur, const uint8_t *prev, int i) noexcept nogil:
+    cdef const Family *fam = family(t)
+    cdef uint32_t mask = (1u << bits_per_channel(t)) - 1
     cdef uint32_t pred
     cdef int c, nch
     if Tag is GrayTag or Tag is AlphaTag:
@@ -382,7 +448,7 @@ cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, const uint8_t *cur,
             pred = (sample(t, cur + 4 * (i - 1), c) + sample(t, prev + 4 * i, c)) >> 1
         else:
             pred = sample(t, prev, c)
-        enc_value(g, &g.ch[c], i, fam.u2l[(sample(t, cur + 4 * i, c) - pred) & fam.mask], bw)
+        enc_value(t, &g.ch[c], corr[c], i, fam.u2l[(sample(t, cur + 4 * i, c) - pred) & mask], bw)
 
 
 cdef inline void enc_run(State *st, BitWriter *bw, uint32_t run) noexcept nogil:
@@ -395,17 +461,28 @@ cdef inline void enc_run(State *st, BitWriter *bw, uint32_t run) noexcept nogil:
     melc_down(st)
 
 
-cdef void enc_segment(Tag *t, Group *g, BitWriter *bw, const uint8_t *cur, const uint8_t *prev,
-                      int i, int end, uint32_t waitmask) noexcept nogil:
+cdef void enc_segment(Tag *t, Group *g, BitWriter *gbw, const uint8_t *cur,
+                      const uint8_t *prev, int i, int end, uint32_t waitmask) noexcept nogil:
+    cdef BitWriter lbw = gbw[0]   # local copies, as in dec_segment
+    cdef uint8_t *corr[3]
+    corr[0], corr[1], corr[2] = g.ch[0].corr, g.ch[1].corr, g.ch[2].corr
+    enc_segment_body(t, g, &lbw, corr, cur, prev, i, end, waitmask)
+    gbw[0] = lbw
+
+
+cdef inline void enc_segment_body(Tag *t, Group *g, BitWriter *bw, uint8_t **corr,
+                                  const uint8_t *cur,
+                                  const uint8_t *prev, int i, int end,
+                                  uint32_t waitmask) noexcept nogil:
     cdef State *st = &g.st
     cdef int stopidx, run_index = 0, wait, n
     if i == 0:
-        enc_pixel(t, g, bw, cur, prev, 0)
+        enc_pixel(t, g, bw, corr, cur, prev, 0)
         if st.waitcnt:
             st.waitcnt -= 1
         else:
             st.waitcnt = tabrand(st) & waitmask
-            update_all(t, g, 0)
+            update_all(t, g, corr, 0)
         i = 1
     stopidx = i + st.waitcnt
     while i < end:
@@ -420,9 +497,9 @@ cdef void enc_segment(Tag *t, Group *g, BitWriter *bw, const uint8_t *cur, const
             i += n
             stopidx = i + wait
             continue
-        enc_pixel(t, g, bw, cur, prev, i)
+        enc_pixel(t, g, bw, corr, cur, prev, i)
         if i == stopidx:
-            update_all(t, g, i)
+            update_all(t, g, corr, i)
             stopidx = i + 1 + <int>(tabrand(st) & waitmask)
         i += 1
     st.waitcnt = stopidx - end
@@ -530,12 +607,12 @@ def decode_body(data, int start_word, int image_type, uint8_t[:, :, ::1] out):
     cdef BitReader br
     if out.shape[2] != 4 or not 1 <= image_type <= 5 or width <= 0 or height <= 0:
         raise ValueError("bad QUIC output array or image type")
-    cdef uint8_t *corr = <uint8_t *>malloc(4 * (<size_t>width + 1))
+    cdef uint8_t *corr = <uint8_t *>malloc(6 * (<size_t>width + 1))
     if corr == NULL:
         raise MemoryError()
     try:
         with nogil:
-            memset(corr, 0, 4 * (<size_t>width + 1))
+            memset(corr, 0, 6 * (<size_t>width + 1))
             br_init(&br, &src[0] if src.shape[0] else NULL, src.shape[0], start_word)
             err = decode_image(image_type, &br, &out[0, 0, 0], width, height, corr)
     finally:
@@ -552,13 +629,13 @@ def encode_body(int image_type, const uint8_t[:, :, ::1] pixels):
     cdef BitWriter bw
     if pixels.shape[2] != 4 or not 1 <= image_type <= 5 or width <= 0 or height <= 0:
         raise ValueError("bad QUIC input array or image type")
-    cdef uint8_t *corr = <uint8_t *>malloc(4 * (<size_t>width + 1))
+    cdef uint8_t *corr = <uint8_t *>malloc(6 * (<size_t>width + 1))
     if corr == NULL:
         raise MemoryError()
     memset(&bw, 0, sizeof(BitWriter))
     try:
         with nogil:
-            memset(corr, 0, 4 * (<size_t>width + 1))
+            memset(corr, 0, 6 * (<size_t>width + 1))
             err = encode_image(image_type, &bw, &pixels[0, 0, 0], width, height, corr)
         if err:
             raise MemoryError()
