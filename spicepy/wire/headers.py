@@ -1,0 +1,119 @@
+"""Data-phase headers (spice/protocol.h): the 18-byte SpiceDataHeader, the 6-byte
+SpiceMiniDataHeader (both sides set common cap MINI_HEADER), and sub-message lists."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from spicepy.errors import WireError
+from spicepy.wire.schema import MAX_MESSAGE_SIZE
+
+__all__ = [
+    "FULL_HEADER_SIZE",
+    "MINI_HEADER_SIZE",
+    "DataHeader",
+    "SubMessage",
+    "pack_header",
+    "parse_header",
+    "split_sub_messages",
+    "pack_sub_message_list",
+]
+
+FULL_HEADER_SIZE = 18
+MINI_HEADER_SIZE = 6
+_FULL = struct.Struct("<QHII")
+_MINI = struct.Struct("<HI")
+#: Sub-messages per list we accept.
+MAX_SUB_MESSAGES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class DataHeader:
+    """One message header; ``serial`` and ``sub_list`` are 0 for mini headers."""
+
+    msg_type: int
+    size: int
+    serial: int = 0
+    sub_list: int = 0
+
+
+def header_size(mini: bool) -> int:
+    return MINI_HEADER_SIZE if mini else FULL_HEADER_SIZE
+
+
+def parse_header(
+    data: bytes | bytearray | memoryview, mini: bool, offset: int = 0
+) -> DataHeader:
+    """Parse a header at ``offset``.
+
+    Raises:
+        WireError: fewer bytes than a header, or a size above MAX_MESSAGE_SIZE.
+    """
+    try:
+        if mini:
+            msg_type, size = _MINI.unpack_from(data, offset)
+            hdr = DataHeader(msg_type, size)
+        else:
+            serial, msg_type, size, sub_list = _FULL.unpack_from(data, offset)
+            hdr = DataHeader(msg_type, size, serial, sub_list)
+    except struct.error as exc:
+        raise WireError("truncated data header") from exc
+    if hdr.size > MAX_MESSAGE_SIZE:
+        raise WireError(f"message size {hdr.size} exceeds MAX_MESSAGE_SIZE")
+    return hdr
+
+
+def pack_header(
+    msg_type: int, size: int, *, mini: bool, serial: int = 0, sub_list: int = 0
+) -> bytes:
+    """The header bytes for one outgoing message."""
+    if mini:
+        return _MINI.pack(msg_type, size)
+    return _FULL.pack(serial, msg_type, size, sub_list)
+
+
+@dataclass(frozen=True, slots=True)
+class SubMessage:
+    msg_type: int
+    body: bytes
+
+
+def split_sub_messages(
+    body: bytes | memoryview, list_offset: int = 0
+) -> list[SubMessage]:
+    """Parse a SpiceSubMessageList at ``list_offset`` of ``body``: u16 count + u32
+    offsets, each pointing to {u16 type, u32 size, body}.
+
+    Raises:
+        WireError: a count, offset or size that does not fit the body.
+    """
+    view = memoryview(body)
+    end = len(view)
+    try:
+        (count,) = struct.unpack_from("<H", view, list_offset)
+        if count > MAX_SUB_MESSAGES or list_offset + 2 + 4 * count > end:
+            raise WireError(f"sub-message list of {count} entries does not fit")
+        offsets = struct.unpack_from(f"<{count}I", view, list_offset + 2)
+        out = []
+        for off in offsets:
+            msg_type, size = struct.unpack_from("<HI", view, off)
+            start = off + 6
+            if start + size > end:
+                raise WireError("sub-message runs past the message body")
+            out.append(SubMessage(msg_type, bytes(view[start : start + size])))
+        return out
+    except struct.error as exc:
+        raise WireError("truncated sub-message list") from exc
+
+
+def pack_sub_message_list(subs: list[SubMessage]) -> bytes:
+    """A LIST body holding ``subs`` (inverse of split_sub_messages at offset 0)."""
+    head = 2 + 4 * len(subs)
+    offsets, parts, pos = [], [], head
+    for sub in subs:
+        offsets.append(pos)
+        chunk = _MINI.pack(sub.msg_type, len(sub.body)) + sub.body
+        parts.append(chunk)
+        pos += len(chunk)
+    return struct.pack(f"<H{len(subs)}I", len(subs), *offsets) + b"".join(parts)
