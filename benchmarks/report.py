@@ -178,38 +178,59 @@ def selector_table(rows: list[Row]) -> str:
     )
 
 
+_CAPTURE_MODULES = {"captures", "selector", "replay"}
+
+
+def _panels(rows: list[Row]) -> list[tuple[str, list[Row]]]:
+    """(title, rows) per operation, capture rows apart from image-set rows."""
+    groups: dict[tuple[str, bool], list[Row]] = {}
+    for r in rows:
+        on_captures = _module(r.name) in _CAPTURE_MODULES
+        groups.setdefault((r.op, on_captures), []).append(r)
+    return [
+        (f"{op} ({'captures' if cap else 'images'})", sel)
+        for (op, cap), sel in sorted(groups.items())
+    ]
+
+
 def plot(rows: list[Row], path: Path) -> None:
-    """Bar charts of MPix/s per codec and image (log scale), one panel per operation."""
+    """Bar charts of MPix/s per codec and image (log scale), one panel per
+    operation, capture benchmarks apart from the image-set benchmarks."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in rows if r.mpix_per_s]
-    ops = sorted({r.op for r in rows})
-    if not ops:
+    panels = _panels([r for r in rows if r.mpix_per_s])
+    if not panels:
         raise ValueError("no benchmark has a speed to plot")
-    fig, axes = plt.subplots(len(ops), 1, figsize=(14, 4.5 * len(ops)), squeeze=False)
-    for ax, op in zip(axes[:, 0], ops, strict=True):
-        sel = [r for r in rows if r.op == op]
+    widest = max(len({r.image for r in sel}) for _, sel in panels)
+    fig, axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(max(12, 0.9 * widest + 4), 4.5 * len(panels)),
+        squeeze=False,
+    )
+    for ax, (title, sel) in zip(axes[:, 0], panels, strict=True):
         images = sorted({r.image for r in sel})
         codecs = sorted({r.codec for r in sel})
         width = 0.8 / max(1, len(codecs))
+        cmap = plt.get_cmap("tab20")
         for j, codec in enumerate(codecs):
             speed = {r.image: r.mpix_per_s for r in sel if r.codec == codec}
             xs = [i + j * width for i, im in enumerate(images) if im in speed]
             ys = [speed[im] for im in images if im in speed]
-            ax.bar(xs, ys, width, label=codec)
+            ax.bar(xs, ys, width, label=codec, color=cmap(j % 20))
         ax.set_yscale("log")
         ax.set_ylabel("MPix/s (median)")
-        ax.set_title(op)
+        ax.set_title(title)
         ax.set_xticks([i + (len(codecs) - 1) * width / 2 for i in range(len(images))])
         ax.set_xticklabels(images, rotation=30, ha="right", fontsize=8)
-        ax.legend(fontsize=7, ncol=max(1, len(codecs) // 8 + 1), loc="upper left",
+        ax.legend(fontsize=7, ncol=max(1, len(codecs) // 10 + 1), loc="upper left",
                   bbox_to_anchor=(1.0, 1.0))  # fmt: skip
         ax.grid(axis="y", which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
