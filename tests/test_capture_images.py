@@ -144,3 +144,16 @@ def test_damaged_capture_never_crashes(
         return
     for p, px in decode_payloads(payloads, skip_undecodable=True):
         assert px is None or px.shape == (p.height, p.width, 4)
+
+
+def test_connect_screen_is_server_made(captures_dir: Path) -> None:
+    """The first image of a session is the primary surface the server pushes at
+    connect (QXL_IMAGE_GROUP_RED id), the size of the manifest's resolution."""
+    for entry in _manifest(captures_dir):
+        payloads = extract_images(captures_dir / entry["files"]["pcap"])
+        first = payloads[0]
+        width, height = map(int, entry["resolution"].split("x"))
+        assert first.server_made and first.message == "copy", entry["name"]
+        assert (first.width, first.height) == (width, height), entry["name"]
+        # guest images carry the driver's ids
+        assert sum(p.server_made for p in payloads) < len(payloads), entry["name"]

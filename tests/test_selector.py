@@ -271,8 +271,9 @@ def agreement(captures_dir: Path) -> tuple[Counter[bool], Counter[tuple[str, str
             if pixels is None:
                 continue  # a reference, a codec not built yet, or over budget
             server = _CHOICE.get(p.type_name, p.type_name)
-            # the first image is the primary surface pushed at connect: no drawable
-            ours = choose_codec(pixels, mode=mode, drawable=p.index != 0)
+            # a surface image the server pushes itself has no drawable
+            drawable = not (p.server_made and p.message == "copy")
+            ours = choose_codec(pixels, mode=mode, drawable=drawable)
             agree[ours == server] += 1
             confusion[(server, ours)] += 1
     return agree, confusion

@@ -47,6 +47,8 @@ CODEC_TYPES = frozenset({ImageType.QUIC, ImageType.LZ_PLT, ImageType.LZ_RGB,
 LOSSY_TYPES = frozenset({ImageType.JPEG, ImageType.JPEG_ALPHA})
 #: spice.proto ``flags8 jpeg_alpha_flags``: TOP_DOWN = 1 (not the bitmap flag's 4)
 JPEG_ALPHA_TOP_DOWN = 1
+#: spice-protocol qxl_dev.h: the image-id group of images spice-server makes
+QXL_IMAGE_GROUP_RED = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,17 @@ class ImagePayload:
         if self.image.bitmap is not None:
             return self.image.bitmap.data
         return self.image.data
+
+    @property
+    def server_made(self) -> bool:
+        """Made by spice-server from a surface, not by the guest driver.
+
+        Its id's low word is QXL_IMAGE_GROUP_RED (2) as ``QXL_SET_IMAGE_ID``
+        writes it (``unique << 32 | group``): the screen pushed at connect, areas
+        re-sent losslessly after a video stream, self bitmaps. In a ``copy`` such
+        an image has no drawable, so the server codes it LZ, never GLZ.
+        """
+        return self.image.id & 0xFFFFFFFF == QXL_IMAGE_GROUP_RED
 
     @property
     def is_codec(self) -> bool:
