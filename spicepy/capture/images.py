@@ -1,7 +1,7 @@
 """Every image payload a capture's display channels carried, in stream order.
 
 Theory of operation: the server->client bytes of each display channel are cut
-into messages (``spicepy.capture.replay``), each draw message is demarshalled
+into messages (``spicepy.capture.streams``), each draw message is demarshalled
 (``spicepy.canvas.demarshal``), and every SpiceImage descriptor it references
 (source bitmaps, masks, brush patterns) becomes one :class:`ImagePayload`: the
 descriptor, the codec stream, and the side data a decoder needs (palette,
@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from spicepy.canvas.demarshal import parse_display
 from spicepy.canvas.types import BitmapFlags, Brush, Image, ImageType, Palette, QMask
-from spicepy.capture.replay import iter_messages, read_channels
+from spicepy.capture.streams import iter_messages, read_channels
 from spicepy.errors import CodecError, SpiceError, WireError
 
 __all__ = [

@@ -19,7 +19,7 @@ from typing import Any
 
 from spicepy.canvas.demarshal import Command, DisplayMsg, parse_display
 from spicepy.canvas.types import BitmapFmt, ImageType
-from spicepy.capture.replay import ChannelBytes, iter_messages, read_channels
+from spicepy.capture.streams import ChannelBytes, iter_messages, read_channels
 from spicepy.errors import SpiceError, WireError
 
 __all__ = ["add_command", "inspect_capture", "message_name"]
@@ -104,21 +104,12 @@ def _subtype(image_type: int, data: bytes) -> str | None:
 
 def _client_messages(ch: ChannelBytes) -> Counter[str]:
     """Client->server message names (after link message, auth mechanism, ticket)."""
-    data = ch.to_server
     counts: Counter[str] = Counter()
-    if len(data) < 16:
-        return counts
-    pos = 16 + struct.unpack_from("<I", data, 12)[0] + 4 + 128
-    head = 6 if ch.mini_header else 18
-    while pos + head <= len(data):
-        if ch.mini_header:
-            kind, size = struct.unpack_from("<HI", data, pos)
-        else:
-            _serial, kind, size, _sub = struct.unpack_from("<QHII", data, pos)
-        if pos + head + size > len(data):
-            break
-        counts[message_name(ch.channel_type, kind, False)] += 1
-        pos += head + size
+    try:
+        for msg in ch.client_messages():
+            counts[message_name(ch.channel_type, msg.type, False)] += 1
+    except WireError:
+        pass  # counted as far as the stream parses
     return counts
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import heapq
 import logging
-import struct
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -33,88 +32,23 @@ import numpy.typing as npt
 from spicepy.canvas.demarshal import Command, DisplayMsg, parse_display
 from spicepy.canvas.driver import DisplayDriver
 from spicepy.canvas.images import ImageNotReady, SharedState
+from spicepy.capture.streams import ChannelBytes, Message, iter_messages, read_channels
 from spicepy.errors import SpiceError, WireError
 
-__all__ = ["ReplayResult", "add_command", "iter_messages", "replay"]
+__all__ = [
+    "ChannelBytes",
+    "DisplayMsg",
+    "Message",
+    "ReplayResult",
+    "add_command",
+    "iter_messages",
+    "read_channels",
+    "replay",
+]
 
 log = logging.getLogger(__name__)
 
 DISPLAY = 2
-#: Largest message body accepted (matches the wire layer's cap).
-MAX_MESSAGE_SIZE = 64 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One server->client message of a channel, with its capture time."""
-
-    type: int
-    body: bytes
-    time: float
-
-
-def _skip_link(data: bytes) -> int:
-    """Offset of the first data message in a server->client stream."""
-    if len(data) < 16 or data[:4] != b"REDQ":
-        raise WireError("no SPICE link reply at the start of the stream")
-    size: int = struct.unpack_from("<I", data, 12)[0]
-    return 16 + size + 4  # link reply, then the u32 link result
-
-
-def iter_messages(
-    data: bytes,
-    mini_header: bool = True,
-    times: list[tuple[int, float]] | None = None,
-) -> Iterator[Message]:
-    """Messages of a server->client channel stream (LIST sub-messages expanded).
-
-    ``times``: (stream offset, capture time) of each segment, for batching.
-    """
-    pos = _skip_link(data)
-    seg = 0
-    head = 6 if mini_header else 18
-    while pos + head <= len(data):
-        if mini_header:
-            kind, size = struct.unpack_from("<HI", data, pos)
-            sub_list = 0
-        else:
-            _serial, kind, size, sub_list = struct.unpack_from("<QHII", data, pos)
-        if size > MAX_MESSAGE_SIZE:
-            raise WireError(f"message of {size} bytes")
-        end = pos + head + size
-        if end > len(data):
-            break  # capture ended mid-message
-        body = data[pos + head : end]
-        # the segment that completed this message gives its time
-        when = 0.0
-        if times:
-            while seg + 1 < len(times) and times[seg + 1][0] < end:
-                seg += 1
-            when = times[seg][1]
-        if kind == 8 or sub_list:
-            list_body = body if kind == 8 else body[sub_list:]
-            yield from _sub_messages(list_body, body if sub_list else list_body, when)
-            if kind == 8:
-                pos = end
-                continue
-        yield Message(kind, body, when)
-        pos = end
-
-
-def _sub_messages(lst: bytes, base: bytes, when: float) -> Iterator[Message]:
-    if len(lst) < 2:
-        raise WireError("truncated sub-message list")
-    (count,) = struct.unpack_from("<H", lst, 0)
-    if 2 + 4 * count > len(lst):
-        raise WireError("truncated sub-message list")
-    for i in range(count):
-        (off,) = struct.unpack_from("<I", lst, 2 + 4 * i)
-        if off + 6 > len(base):
-            raise WireError("sub-message offset out of range")
-        kind, size = struct.unpack_from("<HI", base, off)
-        if off + 6 + size > len(base):
-            raise WireError("sub-message truncated")
-        yield Message(kind, base[off + 6 : off + 6 + size], when)
 
 
 @dataclass(slots=True)
@@ -306,127 +240,3 @@ def add_command(sub: Any) -> None:
         "--frames", type=Path, help="also write a PNG per display update batch"
     )
     p.set_defaults(func=_run)
-
-
-__all__ += ["Message", "DisplayMsg", "ChannelBytes", "read_channels"]
-
-
-# -- pcap reading -------------------------------------------------------------------
-# Interim: a minimal classic-pcap reader with TCP reassembly, used until the wire
-# engineer's spicepy.capture.streams is available.
-
-LINK_MAGIC = b"REDQ"
-
-
-@dataclass(slots=True)
-class ChannelBytes:
-    channel_type: int
-    channel_id: int
-    client_port: int
-    to_client: bytes
-    to_server: bytes
-    first_time: float = 0.0
-    mini_header: bool = True
-    #: (stream offset, capture time) for each server->client segment
-    times: list[tuple[int, float]] = field(default_factory=list)
-
-
-def _reassemble(
-    segs: list[tuple[int, bytes, float]], isn: int
-) -> tuple[bytes, list[tuple[int, float]]]:
-    out = bytearray()
-    times: list[tuple[int, float]] = []
-    for seq, data, ts in sorted(segs, key=lambda s: (s[0] - isn) & 0xFFFFFFFF):
-        rel = (seq - isn) & 0xFFFFFFFF
-        if rel + len(data) <= len(out):
-            continue
-        if rel > len(out):
-            break  # a gap: stop at the hole
-        out += data[len(out) - rel :]
-        times.append((rel, ts))
-    return bytes(out), times
-
-
-def read_channels(path: str | Path) -> list[ChannelBytes]:
-    """Every SPICE connection in a pcap, in connection order."""
-    raw = Path(path).read_bytes()
-    if len(raw) < 24:
-        raise WireError("not a pcap file")
-    magic = raw[:4]
-    if magic == b"\xd4\xc3\xb2\xa1":
-        endian = "<"
-    elif magic == b"\xa1\xb2\xc3\xd4":
-        endian = ">"
-    else:
-        raise WireError("unsupported capture format (classic pcap only)")
-    pos = 24
-    flows: dict[tuple[int, int], list[tuple[int, bytes, float]]] = {}
-    syn: dict[tuple[int, int], int] = {}
-    order: list[tuple[int, int]] = []
-    while pos + 16 <= len(raw):
-        sec, usec, incl, _orig = struct.unpack_from(endian + "IIII", raw, pos)
-        pkt = raw[pos + 16 : pos + 16 + incl]
-        pos += 16 + incl
-        ts = sec + usec / 1e6
-        if len(pkt) < 14 + 20 or pkt[12:14] != b"\x08\x00":
-            continue
-        ihl = (pkt[14] & 0x0F) * 4
-        if pkt[23] != 6:
-            continue
-        total = struct.unpack_from(">H", pkt, 16)[0]
-        tcp = 14 + ihl
-        if len(pkt) < tcp + 20:
-            continue
-        sport, dport, seq = struct.unpack_from(">HHI", pkt, tcp)
-        off = (pkt[tcp + 12] >> 4) * 4
-        flags = pkt[tcp + 13]
-        payload = pkt[tcp + off : 14 + total] if total else pkt[tcp + off :]
-        key = (sport, dport)
-        if flags & 0x02:  # SYN
-            syn[key] = (seq + 1) & 0xFFFFFFFF
-            if key not in flows:
-                flows[key] = []
-                order.append(key)
-        if payload:
-            flows.setdefault(key, []).append((seq, bytes(payload), ts))
-            if key not in order:
-                order.append(key)
-    channels: list[ChannelBytes] = []
-    seen: set[tuple[int, int]] = set()
-    for key in order:
-        if key in seen:
-            continue
-        rkey = (key[1], key[0])
-        seen.update((key, rkey))
-        up_segs = flows.get(key, [])
-        down_segs = flows.get(rkey, [])
-        if not up_segs:
-            continue
-        up_isn = syn.get(key, min(s[0] for s in up_segs))
-        up, _ = _reassemble(up_segs, up_isn)
-        if not up.startswith(LINK_MAGIC):
-            # maybe the server side: swap
-            key, rkey = rkey, key
-            up_segs, down_segs = down_segs, up_segs
-            if not up_segs:
-                continue
-            up, _ = _reassemble(up_segs, syn.get(key, min(s[0] for s in up_segs)))
-            if not up.startswith(LINK_MAGIC):
-                continue
-        down = b""
-        times: list[tuple[int, float]] = []
-        if down_segs:
-            down, times = _reassemble(
-                down_segs, syn.get(rkey, min(s[0] for s in down_segs))
-            )
-        if len(up) < 16 + 18:
-            continue
-        # SpiceLinkHeader(16) + SpiceLinkMess: connection_id u32, type u8, id u8,
-        # num_common_caps u32, num_channel_caps u32, caps_offset u32
-        ctype, cid = up[20], up[21]
-        ncommon, _nchan, caps_off = struct.unpack_from("<III", up, 22)
-        caps = struct.unpack_from("<I", up, 16 + caps_off)[0] if ncommon else 0
-        first = min((s[2] for s in up_segs), default=0.0)
-        channels.append(ChannelBytes(ctype, cid, key[0], down, up, first,
-                                     bool(caps & (1 << 3)), times))  # fmt: skip
-    return channels

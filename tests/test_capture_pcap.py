@@ -1,0 +1,270 @@
+"""spicepy.capture.pcap / streams: capture formats, TCP reassembly, SPICE channels."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spicepy.capture.pcap import iter_packets, read_tcp_connections, tcp_segment
+from spicepy.capture.streams import iter_messages, read_channels
+from spicepy.errors import WireError
+from spicepy.wire.enums import ChannelType, CommonCap
+from spicepy.wire.headers import SubMessage, pack_header, pack_sub_message_list
+from spicepy.wire.link import LinkMess, LinkReply, caps_to_words
+
+CLIENT4, SERVER4 = bytes([127, 0, 0, 1]), bytes([127, 0, 0, 2])
+CLIENT6, SERVER6 = bytes(15) + b"\x01", bytes(15) + b"\x02"
+
+Seg = tuple[float, bytes, int, bytes, int, int, int, bytes]
+
+
+def _tcp(sport: int, dport: int, seq: int, flags: int, payload: bytes) -> bytes:
+    return (
+        struct.pack(">HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0)
+        + payload
+    )
+
+
+def _ipv4(src: bytes, dst: bytes, tcp: bytes) -> bytes:
+    hdr = struct.pack(
+        ">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, src, dst
+    )
+    return b"\0" * 12 + b"\x08\x00" + hdr + tcp
+
+
+def _ipv6(src: bytes, dst: bytes, tcp: bytes) -> bytes:
+    hdr = struct.pack(">IHBB16s16s", 6 << 28, len(tcp), 6, 64, src, dst)
+    return b"\0" * 12 + b"\x86\xdd" + hdr + tcp
+
+
+def _frame(seg: Seg) -> bytes:
+    _t, src, sport, dst, dport, seq, flags, payload = seg
+    ip = _ipv6 if len(src) == 16 else _ipv4
+    return ip(src, dst, _tcp(sport, dport, seq, flags, payload))
+
+
+def classic_pcap(segs: list[Seg], *, big_endian: bool = False) -> bytes:
+    e = ">" if big_endian else "<"
+    out = struct.pack(e + "IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    for seg in segs:
+        frame = _frame(seg)
+        sec = int(seg[0])
+        usec = round((seg[0] - sec) * 1e6)
+        out += struct.pack(e + "IIII", sec, usec, len(frame), len(frame)) + frame
+    return out
+
+
+def _block(btype: int, body: bytes) -> bytes:
+    body += b"\0" * (-len(body) % 4)
+    n = len(body) + 12
+    return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
+
+
+def pcapng(segs: list[Seg]) -> bytes:
+    shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    # IDB with if_tsresol = 9 (nanoseconds)
+    opts = struct.pack("<HHB3x", 9, 1, 9) + struct.pack("<HH", 0, 0)
+    idb = _block(1, struct.pack("<HHI", 1, 0, 65535) + opts)
+    out = shb + idb
+    for seg in segs:
+        frame = _frame(seg)
+        ts = round(seg[0] * 1e9)
+        epb = struct.pack(
+            "<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(frame), len(frame)
+        )
+        out += _block(6, epb + frame)
+    return out
+
+
+def _conn_segments(
+    up: list[bytes], down: list[bytes], *, v6: bool = False, port: int = 40000
+) -> list[Seg]:
+    c, s = (CLIENT6, SERVER6) if v6 else (CLIENT4, SERVER4)
+    segs: list[Seg] = [
+        (1.0, c, port, s, 5900, 999, 0x02, b""),
+        (1.0, s, 5900, c, port, 4999, 0x12, b""),
+    ]
+    cseq, sseq, t = 1000, 5000, 1.0
+    for i in range(max(len(up), len(down))):
+        t += 0.5
+        if i < len(up):
+            segs.append((t, c, port, s, 5900, cseq, 0x18, up[i]))
+            cseq += len(up[i])
+        if i < len(down):
+            segs.append((t + 0.1, s, 5900, c, port, sseq, 0x18, down[i]))
+            sseq += len(down[i])
+    return segs
+
+
+def test_reassembly_orders_segments_first_copy_wins_and_stops_at_a_hole() -> None:
+    c, s = CLIENT4, SERVER4
+    segs: list[Seg] = [
+        (1.0, c, 1, s, 2, 99, 0x02, b""),
+        (1.1, c, 1, s, 2, 106, 0x18, b"world"),  # out of order
+        (1.2, c, 1, s, 2, 100, 0x18, b"hello "),
+        (1.3, c, 1, s, 2, 100, 0x18, b"HELLO!"),  # retransmitted copy: ignored
+        (1.4, c, 1, s, 2, 109, 0x18, b"LD and more"),  # overlaps: only the tail is new
+        (1.5, c, 1, s, 2, 200, 0x18, b"after a hole"),
+    ]
+    for raw in (classic_pcap(segs), classic_pcap(segs, big_endian=True), pcapng(segs)):
+        (conn,) = read_tcp_connections(raw)
+        assert conn.to_server == b"hello world and more"
+        assert conn.gap
+        assert conn.client == (c, 1) and conn.server == (s, 2)
+        assert [o for o, _ in conn.times_to_server] == [0, 6, 11]
+        assert conn.times_to_server[0][1] == pytest.approx(1.2)
+
+
+def test_ipv6_and_missing_syn() -> None:
+    c, s = CLIENT6, SERVER6
+    segs: list[Seg] = [
+        (2.0, c, 7, s, 8, 0xFFFFFFFE, 0x18, b"ab"),
+        (2.1, c, 7, s, 8, 0, 0x18, b"cd"),
+    ]
+    (conn,) = read_tcp_connections(pcapng(segs))
+    assert conn.to_server == b"abcd" and not conn.gap
+    assert conn.first_time == pytest.approx(2.0)
+
+
+def test_not_a_capture_and_cut_records() -> None:
+    with pytest.raises(WireError):
+        read_tcp_connections(b"GIF89a" + bytes(40))
+    segs = _conn_segments([b"x" * 50], [])
+    raw = classic_pcap(segs)
+    # a capture cut in the middle of its last record keeps the whole records
+    (conn,) = read_tcp_connections(raw[:-10])
+    assert conn.to_server == b""
+    assert len(list(iter_packets(raw[:-10]))) == len(segs) - 1
+    assert tcp_segment(b"\0" * 14, 1) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.binary(max_size=300), st.sampled_from([b"\xd4\xc3\xb2\xa1", b"\x0a\x0d\x0d\x0a"])
+)
+def test_garbage_captures_raise_wire_error_only(data: bytes, magic: bytes) -> None:
+    try:
+        read_tcp_connections(magic + data)
+    except WireError:
+        pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=120), st.sampled_from([0, 1, 101, 113, 276, 228, 999]))
+def test_garbage_frames_are_skipped(frame: bytes, linktype: int) -> None:
+    seg = tcp_segment(frame, linktype)
+    assert seg is None or len(seg.payload) <= len(frame)
+
+
+def _link(ctype: int, cid: int, mini: bool, auth: bool) -> tuple[bytes, bytes]:
+    common = {CommonCap.AUTH_SPICE} | ({CommonCap.MINI_HEADER} if mini else set())
+    if auth:
+        common.add(CommonCap.PROTOCOL_AUTH_SELECTION)
+    words = caps_to_words(frozenset(int(c) for c in common))
+    up = LinkMess(7, ctype, cid, words, (5,)).pack_with_header()
+    up += (struct.pack("<I", 1) if auth else b"") + b"\xee" * 128
+    # the server always offers mini headers; only the client's choice matters
+    server = caps_to_words(frozenset({1, 3} | ({0} if auth else set())))
+    down = LinkReply(0, b"k" * 162, server, (9,)).pack_with_header() + bytes(4)
+    return up, down
+
+
+@pytest.mark.parametrize("mini", [True, False])
+@pytest.mark.parametrize("auth", [True, False])
+def test_spice_channels_from_a_synthetic_session(mini: bool, auth: bool) -> None:
+    up_link, down_link = _link(ChannelType.DISPLAY, 1, mini, auth)
+    serial = iter(range(1, 100))
+
+    def msg(kind: int, body: bytes) -> bytes:
+        return pack_header(kind, len(body), mini=mini, serial=next(serial)) + body
+
+    lst = pack_sub_message_list([SubMessage(3, bytes(8)), SubMessage(4, bytes(12))])
+    down = [
+        down_link + msg(102, b""),
+        msg(8, lst)[:5],
+        msg(8, lst)[5:] + msg(103, b"z"),
+    ]
+    serial = iter(range(1, 100))
+    up = [up_link, msg(101, bytes(14)) + msg(2, b"")]
+    for v6, raw_of in ((False, classic_pcap), (True, pcapng)):
+        raw = raw_of(
+            _conn_segments([b"junk"], [b"HTTP"], port=39999, v6=v6)
+            + _conn_segments(up, down, v6=v6)
+        )
+        (ch,) = read_channels(raw)  # the non-SPICE connection is skipped
+        assert (ch.channel_type, ch.channel_id, ch.connection_id) == (2, 1, 7)
+        assert ch.mini_header is mini
+        assert ch.link_error == 0 and ch.client_channel_caps == (5,)
+        assert ch.server_channel_caps == (9,) and ch.server_port == 5900
+        got = [(m.type, len(m.body)) for m in ch.server_messages()]
+        # the second message arrived in two segments and has the later time
+        assert got[:1] == [(102, 0)] and got[-1] == (103, 1)
+        # the LIST (sent twice: as one message split over two segments) expands
+        assert [t for t, _ in got[1:-1]] == [3, 4]
+        times = [m.time for m in ch.server_messages()]
+        assert times == sorted(times) and times[0] < times[-1]
+        assert [(m.type, len(m.body)) for m in ch.client_messages()] == [
+            (101, 14),
+            (2, 0),
+        ]
+
+
+def test_full_header_sub_list_comes_before_its_carrier() -> None:
+    _up, down_link = _link(ChannelType.DISPLAY, 0, False, True)
+    # sub-message offsets count from the start of the carrier's body
+    body = b"\x01\x02" + struct.pack("<HI", 1, 8) + struct.pack("<HI", 3, 8) + bytes(8)
+    data = (
+        down_link + pack_header(304, len(body), mini=False, serial=1, sub_list=2) + body
+    )
+    got = [(m.type, m.serial) for m in iter_messages(data, False)]
+    assert got == [(3, 1), (304, 1)]
+
+
+def test_bad_sub_message_lists_raise() -> None:
+    _up, down_link = _link(ChannelType.DISPLAY, 0, True, True)
+    for lst in (
+        b"\x05\x00",
+        struct.pack("<HI", 1, 100),
+        struct.pack("<HIHI", 1, 6, 3, 99),
+    ):
+        data = down_link + pack_header(8, len(lst), mini=True) + lst
+        with pytest.raises(WireError):
+            list(iter_messages(data))
+
+
+# -- the real captures ----------------------------------------------------------------
+
+
+def _manifest(captures_dir: Path) -> dict[str, Any]:
+    m = json.loads((captures_dir / "manifest.json").read_text())
+    return {c["name"]: c for c in m["captures"]}
+
+
+def test_every_capture_channel_matches_the_manifest(captures_dir: Path) -> None:
+    names = {int(c): c.name.lower() for c in ChannelType}
+    for name, entry in _manifest(captures_dir).items():
+        channels = read_channels(captures_dir / f"{name}.pcap")
+        want = entry["inventory"]["channels"]
+        assert len(channels) == len(want), name
+        for ch, w in zip(channels, want, strict=True):
+            assert names[ch.channel_type] == w["channel"], name
+            assert (ch.channel_id, ch.client_port) == (
+                w["channel_id"],
+                w["client_port"],
+            )
+            assert (
+                ch.mini_header is w["mini_header"] and ch.link_error == w["link_error"]
+            )
+            assert list(ch.client_channel_caps) == w["client_channel_caps_raw"]
+            assert list(ch.server_channel_caps) == w["server_channel_caps_raw"]
+            assert len(ch.to_client) == w["server_to_client_bytes"], name
+            assert len(ch.to_server) == w["client_to_server_bytes"], name
+            assert not ch.gap
+            assert sum(1 for _ in ch.server_messages()) == w["server_messages"]
+            assert sum(1 for _ in ch.client_messages()) == w["client_messages"]
