@@ -5,10 +5,9 @@ Run: pytest benchmarks/bench_selector.py -o python_files='bench_*.py' --benchmar
 Per lossless capture, every decodable image the server sent is re-coded:
 
 - ``server_bytes``: what the real server sent (its choice, its encoders).
-- ``ours_bytes``: ``choose_codec`` with the capture's mode, coded by spicepy's
-  encoders (GLZ through one encoder window per capture, the zlib wrap when the
-  capture had it on, raw when the output is not smaller than the bitmap: the
-  server's rules).
+- ``ours_bytes``: ``selector.compress`` with the capture's mode: our choice,
+  coded by spicepy's encoders with the server's fallbacks (GLZ through one
+  encoder window per capture and policy, the zlib wrap when the capture had it).
 - ``server_choice_bytes``: the server's choice coded by spicepy's encoders
   (separates encoder differences from choice differences).
 - ``all_lz_bytes`` / ``all_glz_bytes`` / ``all_quic_bytes``: one codec for all.
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 import pytest
 from images import U8, captures_path
-from spicepy.codecs.selector import choose_codec
+from spicepy.codecs.selector import choose_codec, compress
 
 from spicepy.canvas.types import ImageType
 from spicepy.capture.images import ImagePayload, decode_payloads, extract_images
@@ -95,67 +94,39 @@ def _has_alpha(p: ImagePayload) -> bool:
     return info(data).image_type == "RGBA"
 
 
-class Coder:
-    """spicepy's encoders with the server's after-encoding rules, for one capture."""
-
-    def __init__(self, zlib_wrap: bool) -> None:
-        from spicepy.codecs import glz
-
-        self.glz = glz.Encoder()
-        self.zlib_wrap = zlib_wrap
-
-    def size(self, choice: str, px: U8, alpha: bool) -> int:
-        from spicepy.codecs import lz, lz4
-
-        fmt = "RGBA" if alpha else "RGB32"
-        raw = px.shape[0] * px.shape[1] * 4
-        if choice == "BITMAP":
-            return raw
-        if choice == "QUIC":
-            from spicepy.codecs import quic
-
-            n = len(quic.encode(px, image_type=fmt))
-        elif choice == "LZ_RGB":
-            n = len(lz.encode(px, image_type=fmt))
-        elif choice == "LZ4":
-            n = len(
-                lz4.encode(
-                    px, bitmap_format=lz4.BitmapFormat[fmt.replace("RGB32", "BIT32")]
-                )
-            )
-        elif choice == "GLZ_RGB":
-            data = self.glz.encode(px, image_type=fmt)
-            n = len(data)
-            if self.zlib_wrap and n >= 100:  # MIN_GLZ_SIZE_FOR_ZLIB
-                n = min(n, len(zlib.compress(data, 3)))
-        else:
-            raise ValueError(choice)
-        return n if n < raw else raw  # an encoder that does not shrink -> raw
+# a server choice as the fixed mode that forces it
+_FORCE = {"BITMAP": "off", "QUIC": "quic", "LZ_RGB": "lz", "GLZ_RGB": "glz",
+          "LZ4": "lz4"}  # fmt: skip
 
 
 def _totals(entry: dict[str, Any]) -> dict[str, Any]:
+    from spicepy.codecs import glz
+
     mode, wrap = _mode(entry)
-    coders = {k: Coder(wrap) for k in ("ours", "server", "lz", "glz", "quic")}
-    out = dict.fromkeys(("server", "ours", "server_choice", "all_lz", "all_glz",
-                         "all_quic"), 0)  # fmt: skip
+    policies = {"ours": mode, "all_lz": "lz", "all_glz": "glz", "all_quic": "quic"}
+    windows = {k: glz.Encoder() for k in (*policies, "server_choice")}
+    out = dict.fromkeys(("server", "server_choice", *policies), 0)
     agree = pixels = 0
     for p, px in _pictures(entry["name"]):
         img = np.ascontiguousarray(px)
         alpha = _has_alpha(p)
         drawable = not (p.server_made and p.message == "copy")
-        ours = choose_codec(img, mode=mode, drawable=drawable)
         server = _CHOICE.get(p.type_name, p.type_name)
-        agree += ours == server
+        kw: dict[str, Any] = {"has_alpha": alpha, "drawable": drawable,
+                              "zlib_glz": wrap}  # fmt: skip
+        ours = compress(img, mode=mode, glz_encoder=windows["ours"], **kw)
+        agree += _CHOICE.get(ours.image_type, ours.image_type) == server
         pixels += p.width * p.height
         out["server"] += len(p.data)
-        out["ours"] += coders["ours"].size(ours, img, alpha)
-        out["server_choice"] += coders["server"].size(server, img, alpha)
-        out["all_lz"] += coders["lz"].size("LZ_RGB", img, alpha)
-        out["all_glz"] += coders["glz"].size("GLZ_RGB", img, alpha)
-        try:
-            out["all_quic"] += coders["quic"].size("QUIC", img, alpha)
-        except ImportError:
-            out["all_quic"] = -1
+        out["ours"] += len(ours.data)
+        for name, policy in policies.items():
+            if name != "ours":
+                out[name] += len(
+                    compress(img, mode=policy, glz_encoder=windows[name], **kw).data
+                )
+        window = windows["server_choice"]
+        forced = compress(img, mode=_FORCE[server], glz_encoder=window, **kw)
+        out["server_choice"] += len(forced.data)
     res: dict[str, Any] = {f"{k}_bytes": v for k, v in out.items()}
     res.update(mode=mode, images=len(_pictures(entry["name"])), agree=agree,
                megapixels=round(pixels / 1e6, 4),

@@ -24,14 +24,19 @@ slightly different -0.25; a square whose three pairs are all equal scores 0.
 The sum over 3 x samples is HIGH below -0.03 (below 0 for 16-bit), MEDIUM below
 0.002, else LOW. Smooth photos score negative; text and UI score positive.
 
-What the selector cannot know is left to the caller: whether the encoder's output
-ends up larger than the raw bitmap (the server then sends ``BITMAP``) and the
-ZLIB wrap of GLZ (``ZLIB_GLZ_RGB`` is a GLZ choice, decided after encoding).
+``choose_codec`` stops before encoding. :func:`compress` goes on as the
+server's encoders do (``server/image-encoders.cpp``): QUIC, LZ, LZ4, JPEG and
+JPEG_ALPHA output larger than the raw bitmap is dropped for ``BITMAP``; GLZ has no
+such check, but GLZ output of at least 100 bytes is zlib-wrapped
+(``ZLIB_GLZ_RGB``) when the wrap is on and zlib shrinks it.
 """
 
 from __future__ import annotations
 
+import zlib
+from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,8 +44,10 @@ import numpy.typing as npt
 __all__ = [
     "MIN_SIZE_TO_COMPRESS",
     "MODES",
+    "Compressed",
     "Graduality",
     "choose_codec",
+    "compress",
     "graduality",
     "graduality_score",
 ]
@@ -49,6 +56,10 @@ __all__ = [
 MIN_SIZE_TO_COMPRESS = 54
 #: QUIC refuses images narrower or lower than this (dcc.cpp MIN_DIMENSION_TO_QUIC)
 MIN_DIMENSION_TO_QUIC = 3
+#: GLZ output below this many bytes is never zlib-wrapped (MIN_GLZ_SIZE_FOR_ZLIB)
+MIN_GLZ_SIZE_FOR_ZLIB = 100
+#: the server's zlib level for the GLZ wrap (ZLIB_DEFAULT_COMPRESSION_LEVEL)
+ZLIB_GLZ_LEVEL = 3
 #: spice-server's GLZ dictionary: images of this many pixels or more go to LZ
 GLZ_DICTIONARY_PIXELS = 1 << 25
 
@@ -266,3 +277,85 @@ def choose_codec(
     if not can_lz:
         return "BITMAP"
     return {"glz": "GLZ_RGB", "lz4": "LZ4", "lz": lz_name}[mode]
+
+
+@dataclass(frozen=True, slots=True)
+class Compressed:
+    """An image coded as spice-server would send it.
+
+    Attributes:
+        image_type: the SpiceImage type name (``"BITMAP"``, ``"QUIC"``, ...).
+        data: the payload (BITMAP: the raw rows, B, G, R, X/A per pixel).
+        side_size: ZLIB_GLZ_RGB's glz_size (the inflated GLZ size); JPEG_ALPHA's
+            jpeg_size; else 0.
+    """
+
+    image_type: str
+    data: bytes
+    side_size: int = 0
+
+
+def compress(
+    image: npt.NDArray[np.uint8],
+    /,
+    *,
+    mode: str = "auto_glz",
+    glz_encoder: Any | None = None,
+    zlib_glz: bool = False,
+    jpeg_quality: int = 85,
+    has_alpha: bool = False,
+    **options: Any,
+) -> Compressed:
+    """Choose a codec for a BGRX/BGRA image and code it, with the server's fallbacks.
+
+    Args:
+        image: uint8 (h, w, 4), B, G, R, X (or A with ``has_alpha``).
+        mode, has_alpha, options: as :func:`choose_codec` (palette and 16-bit
+            images are not supported here).
+        glz_encoder: the session's ``glz.Encoder`` (a fresh one if None; GLZ
+            only pays off when one encoder sees the whole image sequence).
+        zlib_glz: the zlib wrap of GLZ is on (wan "always" or a slow link).
+        jpeg_quality: the JPEG quality (the server starts at 85).
+
+    Raises:
+        ValueError: a malformed image or option.
+    """
+    from spicepy.codecs import glz, jpeg, jpeg_alpha, lz, lz4, quic
+
+    img = np.ascontiguousarray(image)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 4:
+        raise ValueError("compress takes uint8 (h, w, 4) B, G, R, X|A images")
+    if options.get("palette") or options.get("rgb16"):
+        raise ValueError("compress handles 32-bit images only")
+    choice = choose_codec(img, mode=mode, has_alpha=has_alpha, **options)
+    raw = img.tobytes()
+    fmt = "RGBA" if has_alpha else "RGB32"
+    side = 0
+    if choice == "BITMAP":
+        return Compressed("BITMAP", raw)
+    if choice == "GLZ_RGB":
+        encoder = glz_encoder if glz_encoder is not None else glz.Encoder()
+        data = encoder.encode(img, image_type=fmt)
+        if zlib_glz and len(data) >= MIN_GLZ_SIZE_FOR_ZLIB:
+            wrapped = zlib.compress(data, ZLIB_GLZ_LEVEL)
+            if len(wrapped) < len(data):
+                return Compressed("ZLIB_GLZ_RGB", wrapped, len(data))
+        return Compressed("GLZ_RGB", data)  # GLZ output is never checked against raw
+    if choice == "QUIC":
+        data = quic.encode(img, image_type=fmt)
+    elif choice == "LZ_RGB":
+        data = lz.encode(img, image_type=fmt)
+    elif choice == "LZ4":
+        data = lz4.encode(
+            img,
+            bitmap_format=lz4.BitmapFormat.RGBA
+            if has_alpha
+            else lz4.BitmapFormat.BIT32,
+        )
+    elif choice == "JPEG":
+        data = jpeg.encode(img, quality=jpeg_quality)
+    else:  # JPEG_ALPHA
+        data, side = jpeg_alpha.encode(img, quality=jpeg_quality)
+    if len(data) > len(raw):  # the encoders give up past the bitmap's size
+        return Compressed("BITMAP", raw)
+    return Compressed(choice, data, side)

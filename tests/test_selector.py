@@ -4,6 +4,7 @@ with what the real spice-server chose for every image of the capture corpus."""
 from __future__ import annotations
 
 import json
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from spicepy.codecs.selector import (
     MIN_SIZE_TO_COMPRESS,
+    Compressed,
     Graduality,
     choose_codec,
+    compress,
     graduality,
     graduality_score,
 )
@@ -289,3 +292,68 @@ def test_agreement_with_server(captures_dir: Path) -> None:
     for server in {s for s, _ in confusion}:
         n = sum(v for (s, _), v in confusion.items() if s == server)
         assert confusion[(server, server)] >= 0.9 * n, (server, confusion)
+
+
+# -- compress: choice + encoders + the server's after-encoding fallbacks ----------
+
+
+def _decode(c: Compressed, width: int, height: int) -> np.ndarray:
+    from spicepy.codecs import glz
+    from spicepy.codecs.image import SpiceImageType, decode_image
+
+    if c.image_type == "BITMAP":
+        return np.frombuffer(c.data, np.uint8).reshape(height, width, 4)
+    return decode_image(
+        SpiceImageType[c.image_type], c.data, width=width, height=height,
+        dictionary=glz.Dictionary(),
+        glz_size=c.side_size if c.image_type == "ZLIB_GLZ_RGB" else None,
+        jpeg_size=c.side_size if c.image_type == "JPEG_ALPHA" else None,
+    ).pixels  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "mode", ["off", "auto_glz", "auto_lz", "quic", "glz", "lz", "lz4"]
+)
+@pytest.mark.parametrize("picture", ["smooth", "sharp", "noise"])
+def test_compress_round_trips(mode: str, picture: str) -> None:
+    noise = np.random.default_rng(1).integers(0, 256, (64, 64, 4), dtype=np.uint8)
+    noise[..., 3] = 0
+    img = {"smooth": SMOOTH, "sharp": SHARP, "noise": noise}[picture]
+    c = compress(img, mode=mode)
+    choice = choose_codec(img, mode=mode)
+    # the choice stands unless the encoder gave up (output > raw)
+    assert c.image_type == choice or (c.image_type == "BITMAP" and choice != "GLZ_RGB")
+    out = _decode(c, 64, 64)
+    np.testing.assert_array_equal(out[..., :3], img[..., :3])
+
+
+def test_compress_raw_fallback_except_glz() -> None:
+    from spicepy.codecs import lz
+
+    noise = np.random.default_rng(2).integers(0, 256, (32, 32, 4), dtype=np.uint8)
+    # RGBA noise: LZ codes 4 random bytes per pixel plus its own overhead
+    assert len(lz.encode(noise, image_type="RGBA")) > noise.nbytes
+    c = compress(noise, mode="lz", has_alpha=True)
+    assert c.image_type == "BITMAP" and c.data == noise.tobytes()
+    glz_c = compress(noise, mode="glz", has_alpha=True)
+    assert glz_c.image_type == "GLZ_RGB" and len(glz_c.data) > noise.nbytes
+    tiny = compress(SMOOTH[:2, :6], mode="lz")  # 48 bytes < 54
+    assert tiny.image_type == "BITMAP" and len(tiny.data) == 48
+
+
+def test_compress_zlib_wrap_of_glz() -> None:
+    c = compress(SHARP, mode="glz", zlib_glz=True)
+    assert c.image_type == "ZLIB_GLZ_RGB"
+    assert len(zlib.decompress(c.data)) == c.side_size > len(c.data)
+    plain = compress(SHARP[:4, :4], mode="glz", zlib_glz=True)  # < 100 bytes of GLZ
+    assert plain.image_type == "GLZ_RGB" and len(plain.data) < 100
+
+
+def test_compress_jpeg_alpha() -> None:
+    img = SMOOTH.copy()
+    img[..., 3] = np.arange(64, dtype=np.uint8)[:, None] * 4
+    c = compress(img, jpeg=True, can_lossy=True, has_alpha=True)
+    assert c.image_type == "JPEG_ALPHA" and 0 < c.side_size < len(c.data)
+    out = _decode(c, 64, 64)
+    np.testing.assert_array_equal(out[..., 3], img[..., 3])  # alpha is lossless
+    assert np.abs(out[..., :3].astype(int) - img[..., :3]).max() < 16
