@@ -1,1 +1,64 @@
-"""spicepy.channels"""
+"""spicepy.channels: sans-IO SPICE channel state machines.
+
+How to drive a channel (the session layer does this for every TCP connection)::
+
+    ch = DisplayChannel(channel_id, connection_id=session_id, password=pw)
+    sock.sendall(ch.data_to_send())          # the link message, queued at construction
+    while True:
+        data = sock.recv(65536)
+        ch.receive_data(data)                # b"" = EOF; raises LinkError/ProtocolError
+        while (event := ch.next_event()) is not None:
+            handle(event)                    # LinkCompleted, MessageReceived, ...
+        sock.sendall(ch.data_to_send())      # ACK_SYNC, ACKs, PONGs, INIT, commands
+        # arm ch.get_timer() and call ch.handle_timer(now) when it expires
+
+Commands (``send_key_down``, ``send_mouse_position``, ``send_stream_report``...) only
+queue bytes: flush ``data_to_send()`` after calling them.  Main first: link with
+connection_id 0, read ``MainInitReceived.session_id``, then link the channels of
+``ChannelsListReceived`` with that connection_id.  A link refusal raises
+``LinkError`` (``AuthenticationError`` for a refused password, ``NeedSecuredError``
+when the channel must be relinked over TLS); any error leaves the channel in
+``ChannelState.ERROR``.
+"""
+
+from spicepy.channels._state import ChannelState
+from spicepy.channels.base import Channel
+from spicepy.channels.cursor import CursorChannel
+from spicepy.channels.display import DEFAULT_DISPLAY_CAPS, DisplayChannel
+from spicepy.channels.events import *  # noqa: F403
+from spicepy.channels.events import __all__ as _events_all
+from spicepy.channels.inputs import InputsChannel, make_scancode
+from spicepy.channels.link import LinkHandshake, NeedSecuredError, NeedUnsecuredError
+from spicepy.channels.main import MainChannel
+from spicepy.channels.playback import PlaybackChannel
+from spicepy.channels.record import RecordChannel
+
+#: channel class per ChannelType value
+CHANNEL_CLASSES: dict[int, type[Channel]] = {
+    c.CHANNEL_TYPE: c
+    for c in (
+        MainChannel,
+        DisplayChannel,
+        InputsChannel,
+        CursorChannel,
+        PlaybackChannel,
+        RecordChannel,
+    )
+}
+
+__all__ = [
+    "CHANNEL_CLASSES",
+    "DEFAULT_DISPLAY_CAPS",
+    "Channel",
+    "ChannelState",
+    "CursorChannel",
+    "DisplayChannel",
+    "InputsChannel",
+    "LinkHandshake",
+    "MainChannel",
+    "NeedSecuredError",
+    "NeedUnsecuredError",
+    "PlaybackChannel",
+    "RecordChannel",
+    "make_scancode",
+] + _events_all

@@ -1,0 +1,312 @@
+"""The common channel machine: link, headers, ACK window, PING, common messages.
+
+Theory of operation: the constructor queues the link message.  ``receive_data``
+feeds the link handshake until it completes, then splits the byte stream into
+messages (6-byte mini headers when both sides set MINI_HEADER, else 18-byte full
+headers whose ``sub_list`` sub-messages are handled before their carrier), decodes
+each with ``spicepy.wire.decode_message`` and turns it into events.  Common messages
+are answered here: SET_ACK -> ACK_SYNC and then one ACK every ``window`` messages,
+PING -> PONG at once; NOTIFY, DISCONNECTING, WAIT_FOR_CHANNELS and MIGRATE* become
+events, LIST is unpacked, unknown types are skipped by their size and counted.
+Subclasses add ``_on_linked`` (their first messages) and ``_handle`` (their events).
+Any SpiceError puts the channel in ERROR for good.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Any, ClassVar
+
+from spicepy.channels._state import ChannelState, Trigger, next_state
+from spicepy.channels.events import (
+    AckWindowSet,
+    ChannelClosed,
+    ChannelEvent,
+    DisconnectingReceived,
+    LinkCompleted,
+    MessageReceived,
+    MigrateRequested,
+    NotifyReceived,
+    PingAnswered,
+    UnknownMessageSkipped,
+    WaitForChannelsReceived,
+)
+from spicepy.channels.link import DEFAULT_COMMON_CAPS, LinkHandshake
+from spicepy.errors import ProtocolError, SpiceError
+from spicepy.wire.enums import CommonMsg
+from spicepy.wire.headers import (
+    header_size,
+    pack_header,
+    parse_header,
+    split_sub_messages,
+)
+from spicepy.wire.messages import UnknownMessage, decode_message, encode_message
+from spicepy.wire.msg_common import (
+    Ack,
+    AckSync,
+    Disconnecting,
+    Migrate,
+    MigrateData,
+    Notify,
+    Ping,
+    Pong,
+    SetAck,
+    WaitForChannels,
+)
+from spicepy.wire.registry import Message
+
+__all__ = ["Channel", "MAX_RECEIVE_MESSAGE"]
+
+log = logging.getLogger(__name__)
+
+#: Largest message body a channel buffers (a 4096x2160x4 bitmap fits easily).
+MAX_RECEIVE_MESSAGE = 64 * 1024 * 1024
+
+
+class Channel:
+    """Sans-IO SPICE channel; see the module docstring and ``spicepy.channels``.
+
+    Args:
+        channel_id: the id from CHANNELS_LIST (0 for the first of a type).
+        connection_id: 0 for main, else the session_id from MAIN INIT.
+        password: the ticket ("" for none).
+        common_caps: common capability bits (default: auth selection, SPICE auth,
+            mini header).
+        channel_caps: channel capability bits (default: ``DEFAULT_CAPS``).
+        max_message_size: a header announcing more is a ProtocolError.
+    """
+
+    CHANNEL_TYPE: ClassVar[int] = 0
+    DEFAULT_CAPS: ClassVar[frozenset[int]] = frozenset()
+
+    def __init__(
+        self,
+        channel_id: int = 0,
+        *,
+        connection_id: int = 0,
+        password: str = "",
+        common_caps: frozenset[int] | None = None,
+        channel_caps: frozenset[int] | None = None,
+        max_message_size: int = MAX_RECEIVE_MESSAGE,
+    ) -> None:
+        self.channel_id = channel_id
+        self._link = LinkHandshake(
+            self.CHANNEL_TYPE,
+            channel_id,
+            connection_id=connection_id,
+            password=password,
+            common_caps=DEFAULT_COMMON_CAPS if common_caps is None else common_caps,
+            channel_caps=self.DEFAULT_CAPS if channel_caps is None else channel_caps,
+        )
+        self.state = ChannelState.LINKING
+        self.max_message_size = max_message_size
+        self.mini_header = False
+        self.server_common_caps: frozenset[int] = frozenset()
+        self.server_channel_caps: frozenset[int] = frozenset()
+        self.ack_window = 0
+        self.ack_generation = 0
+        self._ack_count = 0
+        self.messages_received = 0
+        self.unknown_messages = 0
+        self._in_serial = 0
+        self._out_serial = 0
+        self._buf = bytearray()
+        self._events: deque[ChannelEvent] = deque()
+        self._out = bytearray(self._link.data_to_send())
+
+    # -- the sans-IO surface ------------------------------------------------------------
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Feed bytes from the server; ``b""`` means EOF.
+
+        Raises:
+            LinkError / AuthenticationError: the server refused the link.
+            ProtocolError, WireError: malformed input; the channel is then in ERROR.
+        """
+        if self.state is ChannelState.ERROR:
+            raise ProtocolError("channel is in ERROR and accepts no input")
+        try:
+            if not data:
+                self._eof()
+                return
+            if self.state is ChannelState.CLOSED:
+                raise ProtocolError("data after EOF")
+            if self.state is not ChannelState.READY:
+                rest = self._link.feed(data)
+                self._out += self._link.data_to_send()
+                if self.state is ChannelState.LINKING and self._link.result is not None:
+                    self._transition(Trigger.LINK_REPLY)
+                if not self._link.done:
+                    return
+                self._linked()
+                data = rest
+            self._buf += data
+            self._parse()
+        except SpiceError:
+            self.state = ChannelState.ERROR
+            raise
+
+    def next_event(self) -> ChannelEvent | None:
+        """The oldest pending event, or None."""
+        return self._events.popleft() if self._events else None
+
+    def data_to_send(self) -> bytes:
+        """Bytes queued for the server (and clears the queue)."""
+        out = bytes(self._out)
+        self._out.clear()
+        return out
+
+    def get_timer(self) -> float | None:
+        """When ``handle_timer`` wants to run (channels keep no timers today)."""
+        return None
+
+    def handle_timer(self, now: float) -> None:
+        """Run timed work due at ``now`` (the caller's clock)."""
+
+    @property
+    def linked(self) -> bool:
+        return self.state is ChannelState.READY
+
+    # -- commands ----------------------------------------------------------------------
+    def send_message(self, msg: Message) -> None:
+        """Queue any client message dataclass of this channel (or a common one)."""
+        self._transition(Trigger.SEND)
+        msg_type, body = encode_message(msg)
+        self._queue(msg_type, body)
+
+    def send_raw(self, msg_type: int, body: bytes = b"") -> None:
+        """Queue a message from its number and body bytes."""
+        self._transition(Trigger.SEND)
+        self._queue(msg_type, body)
+
+    def send_disconnecting(self, reason: int = 0, time_stamp: int = 0) -> None:
+        from spicepy.wire.msg_common import DisconnectingC
+
+        self.send_message(DisconnectingC(time_stamp, reason))
+
+    # -- internals ---------------------------------------------------------------------
+    def _transition(self, trigger: Trigger) -> None:
+        try:
+            self.state = next_state(self.state, trigger)
+        except ProtocolError:
+            self.state = ChannelState.ERROR
+            raise
+
+    def _queue(self, msg_type: int, body: bytes) -> None:
+        self._out_serial += 1
+        self._out += pack_header(
+            msg_type, len(body), mini=self.mini_header, serial=self._out_serial
+        )
+        self._out += body
+
+    def _emit(self, event: ChannelEvent) -> None:
+        self._events.append(event)
+
+    def _linked(self) -> None:
+        result = self._link.result
+        assert result is not None
+        self._transition(Trigger.LINK_RESULT_OK)
+        self.mini_header = result.mini_header
+        self.server_common_caps = result.server_common_caps
+        self.server_channel_caps = result.server_channel_caps
+        self._emit(
+            LinkCompleted(
+                self.CHANNEL_TYPE,
+                self.channel_id,
+                result.server_common_caps,
+                result.server_channel_caps,
+                result.mini_header,
+            )
+        )
+        self._on_linked()
+
+    def _on_linked(self) -> None:
+        """Subclass hook: queue the channel's first messages."""
+
+    def _eof(self) -> None:
+        clean = not self._buf and self.state is not ChannelState.LINKING
+        if self.state is ChannelState.AUTHENTICATING:
+            clean = False
+        self._transition(Trigger.EOF)
+        self._emit(ChannelClosed(clean))
+
+    def _parse(self) -> None:
+        buf, pos, hsize = self._buf, 0, header_size(self.mini_header)
+        try:
+            while len(buf) - pos >= hsize:
+                hdr = parse_header(buf, self.mini_header, pos)
+                if hdr.size > self.max_message_size:
+                    raise ProtocolError(
+                        f"message of {hdr.size} bytes exceeds the {self.max_message_size}-byte limit"
+                    )
+                end = pos + hsize + hdr.size
+                if len(buf) < end:
+                    break
+                body = bytes(buf[pos + hsize : end])
+                pos = end
+                self._in_serial += 1
+                serial = hdr.serial if not self.mini_header else self._in_serial
+                self._transition(Trigger.MESSAGE)
+                if hdr.sub_list:
+                    for sub in split_sub_messages(body, hdr.sub_list):
+                        self._dispatch(sub.msg_type, sub.body, serial)
+                self._dispatch(hdr.msg_type, body, serial)
+                self._count_ack()
+        finally:
+            del buf[:pos]
+
+    def _count_ack(self) -> None:
+        self.messages_received += 1
+        if self.ack_window:
+            self._ack_count += 1
+            if self._ack_count >= self.ack_window:
+                self._ack_count = 0
+                self._queue(*encode_message(Ack()))
+
+    def _dispatch(self, msg_type: int, body: bytes, serial: int) -> None:
+        if msg_type == CommonMsg.LIST:
+            for sub in split_sub_messages(body):
+                self._dispatch(sub.msg_type, sub.body, serial)
+            return
+        msg = decode_message(self.CHANNEL_TYPE, msg_type, body)
+        if isinstance(msg, UnknownMessage):
+            self.unknown_messages += 1
+            log.debug(
+                "channel %d: skipped unknown message %d (%d bytes)",
+                self.CHANNEL_TYPE,
+                msg_type,
+                len(body),
+            )
+            self._emit(UnknownMessageSkipped(msg_type, len(body)))
+        elif msg_type < CommonMsg.BASE_LAST:
+            self._common(msg)
+        else:
+            self._handle(msg, serial)
+
+    def _common(self, msg: Any) -> None:
+        if isinstance(msg, SetAck):
+            self.ack_generation, self.ack_window, self._ack_count = (
+                msg.generation,
+                msg.window,
+                0,
+            )
+            self._queue(*encode_message(AckSync(msg.generation)))
+            self._emit(AckWindowSet(msg.generation, msg.window))
+        elif isinstance(msg, Ping):
+            self._queue(*encode_message(Pong(msg.id, msg.timestamp)))
+            self._emit(PingAnswered(msg.id, msg.timestamp, len(msg.data) + 12))
+        elif isinstance(msg, Notify):
+            self._emit(NotifyReceived(msg.severity, msg.visibility, msg.what, msg.text))
+        elif isinstance(msg, Disconnecting):
+            self._emit(DisconnectingReceived(msg.time_stamp, msg.reason))
+        elif isinstance(msg, WaitForChannels):
+            waits = tuple(
+                (w.channel_type, w.channel_id, w.message_serial) for w in msg.wait_list
+            )
+            self._emit(WaitForChannelsReceived(waits))
+        elif isinstance(msg, Migrate | MigrateData):
+            self._emit(MigrateRequested(msg))
+
+    def _handle(self, msg: Any, serial: int) -> None:
+        """Subclass hook for channel messages (>= 101); default: MessageReceived."""
+        self._emit(MessageReceived(self.CHANNEL_TYPE, msg.MSG_TYPE, serial, msg))

@@ -1,0 +1,165 @@
+"""Events the channel machines return from ``next_event()`` (past tense, frozen)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEvent:
+    """Base of every event."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCompleted(ChannelEvent):
+    """The link handshake succeeded; caps are the server's, mini_header negotiated."""
+
+    channel_type: int
+    channel_id: int
+    common_caps: frozenset[int]
+    channel_caps: frozenset[int]
+    mini_header: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived(ChannelEvent):
+    """A parsed channel message (every display/cursor/playback/record message and
+    the main/inputs ones without a dedicated event)."""
+
+    channel_type: int
+    msg_type: int
+    serial: int
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownMessageSkipped(ChannelEvent):
+    msg_type: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class AckWindowSet(ChannelEvent):
+    generation: int
+    window: int
+
+
+@dataclass(frozen=True, slots=True)
+class PingAnswered(ChannelEvent):
+    """A PING arrived and its PONG is queued."""
+
+    id: int
+    timestamp: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyReceived(ChannelEvent):
+    severity: int
+    visibility: int
+    what: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DisconnectingReceived(ChannelEvent):
+    time_stamp: int
+    reason: int
+
+
+@dataclass(frozen=True, slots=True)
+class WaitForChannelsReceived(ChannelEvent):
+    """((channel_type, channel_id, serial), ...): wait until those are processed."""
+
+    waits: tuple[tuple[int, int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MigrateRequested(ChannelEvent):
+    """MIGRATE / MIGRATE_DATA / main MIGRATE_*: recognised, migration is unsupported."""
+
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelClosed(ChannelEvent):
+    """EOF from the server; ``clean`` when no message was cut in half."""
+
+    clean: bool
+
+
+# --- main -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class MainInitReceived(ChannelEvent):
+    session_id: int
+    display_channels_hint: int
+    supported_mouse_modes: int
+    current_mouse_mode: int
+    agent_connected: bool
+    agent_tokens: int
+    multi_media_time: int
+    ram_hint: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelsListReceived(ChannelEvent):
+    """((channel_type, channel_id), ...) the session should link next."""
+
+    channels: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MouseModeChanged(ChannelEvent):
+    supported_modes: int
+    current_mode: int
+
+
+@dataclass(frozen=True, slots=True)
+class MultiMediaTimeReceived(ChannelEvent):
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConnected(ChannelEvent):
+    tokens: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDisconnected(ChannelEvent):
+    error_code: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDataReceived(ChannelEvent):
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTokensReceived(ChannelEvent):
+    num_tokens: int
+
+
+# --- inputs -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class InputsInitReceived(ChannelEvent):
+    modifiers: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyModifiersChanged(ChannelEvent):
+    modifiers: int
+
+
+@dataclass(frozen=True, slots=True)
+class MotionAcked(ChannelEvent):
+    """MOUSE_MOTION_ACK; ``unacked`` motion messages remain."""
+
+    unacked: int
+
+
+__all__ = [
+    n
+    for n, v in list(globals().items())
+    if isinstance(v, type) and issubclass(v, ChannelEvent)
+]
