@@ -12,7 +12,7 @@ the bit reader reads zeros past the data, reporting the overrun once per row
 and inside run decoding (which is also bounded by the row end).
 """
 
-from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
@@ -33,6 +33,8 @@ cdef enum:
     ERR_TRUNCATED = 1
     ERR_RUN = 2
     ERR_NOMEM = 3
+    LUT_BITS = 10
+    LUT_SIZE = 1 << LUT_BITS
 
 
 ctypedef struct Family:
@@ -48,6 +50,9 @@ ctypedef struct Family:
     uint8_t l2u[256]
     uint8_t bucket_of[256]   # by context & mask
     uint32_t nbuckets
+    # codewords of at most LUT_BITS bits by (code, next LUT_BITS bits):
+    # (length << 8) | value, 0 for longer codewords
+    uint16_t lut[8][LUT_SIZE]
 
 
 ctypedef struct State:
@@ -98,6 +103,24 @@ cdef void _load_family(Family *f, object ref):
                 f.code[n][k], f.code_len[n][k] = ref._code(n, k)
             else:
                 f.code[n][k] = f.code_len[n][k] = 0
+    cdef uint32_t bits, length, value
+    for k in range(8):
+        for n in range(LUT_SIZE):
+            f.lut[k][n] = 0
+            if k >= ref.bpc or n == 0:
+                continue
+            # golomb_decoding on a window whose first LUT_BITS bits are n; the
+            # result depends on those bits alone when the codeword fits in them
+            bits = n << (32 - LUT_BITS)
+            if bits > ref.prefix_mask[k]:
+                zeros = 32 - bits.bit_length()
+                length = zeros + 1 + k
+                value = (zeros << k) | ((bits >> (32 - length)) & ((1 << k) - 1))
+            else:
+                length = ref.notgr_len[k]
+                value = ref.ngr[k] + ((bits >> (32 - length)) & ((1 << ref.suffix[k]) - 1))
+            if length <= LUT_BITS:
+                f.lut[k][n] = (length << 8) | (value & 0xFF)
 
 
 _load_family(&FAM8, _quic_ref.FAMILY[8])
@@ -238,6 +261,10 @@ cdef inline uint32_t dec_value(Tag *t, Channel *ch, uint32_t ctx,
         k = ch.bestcode[FAM5.bucket_of[ctx & 0x1F]]
     else:
         k = ch.bestcode[FAM8.bucket_of[ctx]]
+    cdef uint32_t e = fam.lut[k][bits >> (32 - LUT_BITS)]
+    if e:
+        br_eat(br, e >> 8)
+        return e & 0xFF
     if bits > fam.prefix_mask[k]:
         zeros = __builtin_clz(bits)
         n = zeros + 1 + k
