@@ -25,7 +25,6 @@ import numpy.typing as npt
 
 from spicepy.canvas.demarshal import parse_display
 from spicepy.canvas.types import BitmapFlags, Brush, Image, ImageType, Palette, QMask
-from spicepy.capture.streams import iter_messages, read_channels
 from spicepy.errors import CodecError, SpiceError, WireError
 
 __all__ = [
@@ -145,14 +144,44 @@ def _palette(image: Image, cache: dict[int, Palette]) -> Palette | None:
     return pal
 
 
+Raw = Iterator[tuple[float, int, bytes]]  # (capture time, message type, body)
+
+
+def _display_messages(path: Path) -> list[tuple[int, Raw]]:
+    """(channel id, messages) of every display channel, LIST contents expanded.
+
+    ``spicepy.capture.streams`` has had two shapes while the wire layer
+    settles; both are read here: ``read_channels`` (with segment times) and
+    ``read_spice_streams`` (without: channels are then taken one after another).
+    """
+    from spicepy.capture import streams
+
+    out: list[tuple[int, Raw]] = []
+    iter_messages: Any = streams.iter_messages
+    read_channels: Any = getattr(streams, "read_channels", None)
+    if read_channels is not None:
+        for ch in read_channels(path):
+            if ch.channel_type == DISPLAY:
+                msgs = iter_messages(ch.to_client, ch.mini_header, ch.times)
+                out.append((ch.channel_id, ((m.time, m.type, m.body) for m in msgs)))
+        return out
+    read_spice_streams: Any = getattr(streams, "read_spice_streams")  # noqa: B009
+    for st in read_spice_streams(path):
+        if st.channel_type == DISPLAY:
+            msgs = iter_messages(
+                st.server_data, st.mini_header, expand_lists=True, strict=False
+            )
+            out.append((st.channel_id, ((0.0, m.msg_type, m.body) for m in msgs)))
+    return out
+
+
 def _channel_payloads(
-    capture: str, channel_id: int, stream: bytes, mini_header: bool,
-    times: list[tuple[int, float]],
-) -> Iterator[tuple[float, int, str, str, Image, Palette | None]]:  # fmt: skip
+    messages: Raw,
+) -> Iterator[tuple[float, int, str, str, Image, Palette | None]]:
     cache: dict[int, Palette] = {}
     seq = 0
-    for msg in iter_messages(stream, mini_header, times):
-        cmd = parse_display(msg.type, msg.body)
+    for when, kind, body in messages:
+        cmd = parse_display(kind, body)
         if cmd is None:
             continue
         if cmd.name == "inval_all_palettes":
@@ -160,7 +189,7 @@ def _channel_payloads(
         elif cmd.name == "inval_palette":
             cache.pop(cmd.args["palette_id"], None)
         for image in cmd.images:
-            yield (msg.time, seq, cmd.name, _role(cmd.args, image), image,
+            yield (when, seq, cmd.name, _role(cmd.args, image), image,
                    _palette(image, cache))  # fmt: skip
             seq += 1
 
@@ -173,14 +202,12 @@ def extract_images(path: str | Path) -> list[ImagePayload]:
     """
     path = Path(path)
     capture = path.stem.removesuffix(".pcap")
-    channels = [c for c in read_channels(path) if c.channel_type == DISPLAY]
     streams = []
-    for n, ch in enumerate(channels):
-        it = _channel_payloads(capture, ch.channel_id, ch.to_client, ch.mini_header,
-                               ch.times)  # fmt: skip
+    for n, (channel_id, messages) in enumerate(_display_messages(path)):
         # (time, channel order, seq) keeps each channel's own order on ties
-        streams.append(((t, n, s, ch.channel_id, m, r, i, p)
-                        for t, s, m, r, i, p in it))  # fmt: skip
+        payloads = _channel_payloads(messages)
+        streams.append(((t, n, s, channel_id, m, r, i, p)
+                        for t, s, m, r, i, p in payloads))  # fmt: skip
     out: list[ImagePayload] = []
     for _t, _n, _s, cid, message, role, image, pal in heapq.merge(
         *streams, key=lambda e: (e[0], e[1], e[2])
