@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spicepy.capture.pcap import iter_packets, read_tcp_connections, tcp_segment
-from spicepy.capture.streams import iter_messages, read_channels
+from spicepy.capture.streams import iter_data_messages, iter_messages, read_channels
 from spicepy.errors import WireError
 from spicepy.wire.enums import ChannelType, CommonCap
 from spicepy.wire.headers import SubMessage, pack_header, pack_sub_message_list
@@ -200,8 +200,9 @@ def test_spice_channels_from_a_synthetic_session(mini: bool, auth: bool) -> None
         (ch,) = read_channels(raw)  # the non-SPICE connection is skipped
         assert (ch.channel_type, ch.channel_id, ch.connection_id) == (2, 1, 7)
         assert ch.mini_header is mini
-        assert ch.link_error == 0 and ch.client_channel_caps == (5,)
-        assert ch.server_channel_caps == (9,) and ch.server_port == 5900
+        assert ch.link_error == 0 and ch.link_result == 0 and ch.linked
+        assert ch.client_channel_caps == {0, 2} and ch.server_channel_caps == {0, 3}
+        assert ch.auth_mechanism == (1 if auth else None) and ch.server_port == 5900
         got = [(m.type, len(m.body)) for m in ch.server_messages()]
         # the second message arrived in two segments and has the later time
         assert got[:1] == [(102, 0)] and got[-1] == (103, 1)
@@ -261,10 +262,34 @@ def test_every_capture_channel_matches_the_manifest(captures_dir: Path) -> None:
             assert (
                 ch.mini_header is w["mini_header"] and ch.link_error == w["link_error"]
             )
-            assert list(ch.client_channel_caps) == w["client_channel_caps_raw"]
-            assert list(ch.server_channel_caps) == w["server_channel_caps_raw"]
+            raw = caps_to_words
+            assert list(raw(ch.client_channel_caps)) == w["client_channel_caps_raw"]
+            assert list(raw(ch.server_channel_caps)) == w["server_channel_caps_raw"]
             assert len(ch.to_client) == w["server_to_client_bytes"], name
             assert len(ch.to_server) == w["client_to_server_bytes"], name
             assert not ch.gap
             assert sum(1 for _ in ch.server_messages()) == w["server_messages"]
             assert sum(1 for _ in ch.client_messages()) == w["client_messages"]
+
+
+def test_data_phase_views_and_port_reuse() -> None:
+    up_link, down_link = _link(ChannelType.INPUTS, 0, True, True)
+    lst = pack_sub_message_list([SubMessage(4, bytes(12))])
+    down = down_link + pack_header(101, 2, mini=True) + b"\0\0"
+    down += pack_header(8, len(lst), mini=True) + lst
+    up = up_link + pack_header(101, 4, mini=True) + bytes(4)
+    first = _conn_segments([up], [down])
+    # the same port pair reused by a new connection (a new client SYN sequence)
+    again = [(t + 10, *rest[:4], rest[4] + 77777, *rest[5:]) for t, *rest in first]
+    channels = read_channels(classic_pcap(first + again))  # type: ignore[arg-type]
+    assert len(channels) == 2
+    ch = channels[0]
+    assert ch.server_link + ch.server_data == ch.to_client
+    assert ch.client_link + ch.client_data == ch.to_server
+    got = [(m.type, m.serial, m.sub) for m in iter_data_messages(ch.server_data, True)]
+    assert got == [(101, 1, False), (8, 2, False)]
+    got = [m.type for m in iter_data_messages(ch.server_data, True, expand_lists=True)]
+    assert got == [101, 4, 8]
+    with pytest.raises(WireError):
+        list(iter_data_messages(ch.server_data[:-1], True))
+    assert len(list(iter_data_messages(ch.server_data[:-1], True, strict=False))) == 1

@@ -1,185 +1,368 @@
-"""SPICE channels out of a capture: link parsing and post-link byte streams.
+"""SPICE channels out of a capture: which TCP connection is which channel, and the
+messages each side sent after the link.
 
-Theory of operation: every TCP connection whose client stream starts with the
-SpiceLinkHeader magic "REDQ" is a SPICE channel.  The client's SpiceLinkMess gives
-channel type/id, connection id and its caps; the server's SpiceLinkReply gives its
-caps (and an error, if the link was refused).  After the reply the client sends the
-u32 auth mechanism (only if both set AUTH_SELECTION) and the RSA ticket (as long as
-the key modulus: 128 bytes for spice-server's 1024-bit key); the server answers the
-u32 link result.  What follows on each side is the data phase, with mini headers
-if both sides set MINI_HEADER.  ``iter_messages`` splits it into messages.
+Theory of operation: ``read_channels`` takes the reassembled TCP connections of
+``spicepy.capture.pcap`` and keeps those whose client stream opens with a
+``SpiceLinkHeader`` (magic "REDQ"). The link structures are parsed with
+``spicepy.wire.link``: the client's SpiceLinkMess gives channel type / id and its
+caps, the server's SpiceLinkReply its caps; the mini header is in use when both
+sides set common cap MINI_HEADER (spice-gtk ``spice-channel.c``). The client's data
+phase starts after the link message, the auth mechanism word (only when both set
+PROTOCOL_AUTH_SELECTION) and the 128-byte RSA ticket; the server's after the reply
+and the u32 link result. ``iter_messages`` then cuts a direction into messages with
+``spicepy.wire.headers``, expanding LIST / ``sub_list`` sub-messages first, as
+spice-gtk dispatches them.
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from spicepy.capture.pcap import TcpConnection, read_connections
+from spicepy.capture.pcap import TcpConnection, read_tcp_connections
 from spicepy.errors import WireError
-from spicepy.wire.enums import SPICE_MAGIC, CommonCap, CommonMsg, LinkErr
+from spicepy.wire.enums import CommonCap, CommonMsg
 from spicepy.wire.headers import header_size, parse_header, split_sub_messages
 from spicepy.wire.link import (
     LINK_HEADER_SIZE,
     LinkHeader,
     LinkMess,
     LinkReply,
+    has_cap,
     words_to_caps,
 )
 
 __all__ = [
+    "SpiceChannel",
     "SpiceStream",
+    "ChannelBytes",
+    "Message",
     "CapturedMessage",
     "find_spice_streams",
     "read_spice_streams",
+    "iter_data_messages",
+    "TICKET_SIZE",
+    "read_channels",
+    "channel_from_connection",
     "iter_messages",
+    "client_data_start",
+    "server_data_start",
 ]
 
+#: RSA-1024 encrypted ticket (spice-gtk ``spice_channel_send_spice_ticket``).
 TICKET_SIZE = 128
-
-
-@dataclass
-class SpiceStream:
-    """One SPICE channel connection of a capture."""
-
-    connection: TcpConnection
-    channel_type: int
-    channel_id: int
-    connection_id: int
-    client_common_caps: frozenset[int]
-    client_channel_caps: frozenset[int]
-    server_common_caps: frozenset[int]
-    server_channel_caps: frozenset[int]
-    link_error: int
-    link_result: int | None
-    auth_mechanism: int | None
-    client_link: bytes  # everything before the client's data phase
-    server_link: bytes  # everything before the server's data phase
-    client_data: bytes  # client data phase (messages)
-    server_data: bytes  # server data phase (messages)
-
-    @property
-    def mini_header(self) -> bool:
-        bit = CommonCap.MINI_HEADER
-        return bit in self.client_common_caps and bit in self.server_common_caps
-
-    @property
-    def linked(self) -> bool:
-        return self.link_error == LinkErr.OK and self.link_result == LinkErr.OK
+LINK_MAGIC = b"REDQ"
 
 
 @dataclass(frozen=True, slots=True)
-class CapturedMessage:
-    """One message of a data phase: serial (implicit with mini headers), type, body,
-    offset of its header in the direction's data, and whether it was a sub-message."""
+class Message:
+    """One message of a channel direction, with the capture time that completed it."""
 
-    serial: int
-    msg_type: int
+    type: int
     body: bytes
-    offset: int
+    time: float = 0.0
+    #: the header's serial; with mini headers the implicit one (1, 2, ... per side)
+    serial: int = 0
+    #: offset of the (carrier's) header in the stream given to the iterator
+    offset: int = 0
+    #: a sub-message of a LIST / sub_list carrier
     sub: bool = False
 
-
-def _parse_link(conn: TcpConnection) -> SpiceStream | None:
-    c, s = conn.client_data, conn.server_data
-    if len(c) < LINK_HEADER_SIZE or struct.unpack_from("<I", c, 0)[0] != SPICE_MAGIC:
-        return None
-    hdr = LinkHeader.parse(c)
-    mess = LinkMess.parse(c[LINK_HEADER_SIZE : LINK_HEADER_SIZE + hdr.size])
-    cpos = LINK_HEADER_SIZE + hdr.size
-    client_common, client_channel = (
-        words_to_caps(mess.common_caps),
-        words_to_caps(mess.channel_caps),
-    )
-    server_common: frozenset[int] = frozenset()
-    server_channel: frozenset[int] = frozenset()
-    error, result, mech, spos = int(LinkErr.ERROR), None, None, 0
-    if len(s) >= LINK_HEADER_SIZE:
-        shdr = LinkHeader.parse(s)
-        reply = LinkReply.parse(s[LINK_HEADER_SIZE : LINK_HEADER_SIZE + shdr.size])
-        spos = LINK_HEADER_SIZE + shdr.size
-        error = reply.error
-        server_common = words_to_caps(reply.common_caps)
-        server_channel = words_to_caps(reply.channel_caps)
-        if error == LinkErr.OK:
-            sel = CommonCap.PROTOCOL_AUTH_SELECTION
-            if sel in client_common and sel in server_common and len(c) >= cpos + 4:
-                mech = struct.unpack_from("<I", c, cpos)[0]
-                cpos += 4
-            cpos += TICKET_SIZE
-            if len(s) >= spos + 4:
-                result = struct.unpack_from("<I", s, spos)[0]
-                spos += 4
-    linked = error == LinkErr.OK and result == LinkErr.OK
-    return SpiceStream(
-        conn,
-        mess.channel_type,
-        mess.channel_id,
-        mess.connection_id,
-        client_common,
-        client_channel,
-        server_common,
-        server_channel,
-        error,
-        result,
-        mech,
-        c[:cpos],
-        s[:spos],
-        c[cpos:] if linked else b"",
-        s[spos:] if linked else b"",
-    )
+    @property
+    def msg_type(self) -> int:
+        return self.type
 
 
-def find_spice_streams(connections: list[TcpConnection]) -> list[SpiceStream]:
-    """The SPICE channels among reassembled connections (others are ignored).
+#: The name the channels code used for a message of a captured data phase.
+CapturedMessage = Message
+
+
+@dataclass(slots=True)
+class SpiceChannel:
+    """One SPICE channel connection of a capture.
+
+    ``to_client`` / ``to_server`` are whole directions, link phase included (pass
+    them to ``iter_messages``); ``times`` is (offset in ``to_client``, capture time)
+    per TCP segment and ``times_to_server`` the same for the client side.
+    """
+
+    channel_type: int
+    channel_id: int
+    client_port: int
+    to_client: bytes
+    to_server: bytes
+    first_time: float = 0.0
+    mini_header: bool = True
+    times: list[tuple[int, float]] = field(default_factory=list)
+    times_to_server: list[tuple[int, float]] = field(default_factory=list)
+    server_port: int = 0
+    connection_id: int = 0
+    #: capability bit numbers each side advertised (``wire.link.words_to_caps``)
+    client_common_caps: frozenset[int] = frozenset()
+    client_channel_caps: frozenset[int] = frozenset()
+    server_common_caps: frozenset[int] = frozenset()
+    server_channel_caps: frozenset[int] = frozenset()
+    #: SpiceLinkReply error (0 = OK), None when the reply is not in the capture
+    link_error: int | None = None
+    #: the u32 link result after the ticket, None when not in the capture
+    link_result: int | None = None
+    #: the client's SpiceLinkAuthMechanism word, if it sent one
+    auth_mechanism: int | None = None
+    #: a direction stopped at a sequence hole in the capture
+    gap: bool = False
+
+    def server_messages(self) -> Iterator[Message]:
+        """Server -> client messages (see ``iter_messages``)."""
+        return iter_messages(self.to_client, self.mini_header, self.times)
+
+    def client_messages(self) -> Iterator[Message]:
+        """Client -> server messages (see ``iter_messages``)."""
+        return iter_messages(
+            self.to_server,
+            self.mini_header,
+            self.times_to_server,
+            from_server=False,
+            auth_selection=self._auth_selection,
+        )
+
+    @property
+    def _auth_selection(self) -> bool:
+        cap = CommonCap.PROTOCOL_AUTH_SELECTION
+        return cap in self.client_common_caps and cap in self.server_common_caps
+
+    @property
+    def linked(self) -> bool:
+        """The link succeeded (reply error and link result both OK)."""
+        return self.link_error == 0 and self.link_result == 0
+
+    @property
+    def client_data(self) -> bytes:
+        """The client's data phase (its messages); empty unless linked."""
+        if not self.linked:
+            return b""
+        return self.to_server[client_data_start(self.to_server, self._auth_selection) :]
+
+    @property
+    def server_data(self) -> bytes:
+        """The server's data phase (its messages); empty unless linked."""
+        return (
+            self.to_client[server_data_start(self.to_client) :] if self.linked else b""
+        )
+
+    @property
+    def client_link(self) -> bytes:
+        """The client's link phase: header, SpiceLinkMess, auth word, ticket."""
+        end = client_data_start(self.to_server, self._auth_selection)
+        return self.to_server[:end]
+
+    @property
+    def server_link(self) -> bytes:
+        """The server's link phase: header, SpiceLinkReply, link result."""
+        return self.to_client[: server_data_start(self.to_client)]
+
+
+#: The name the channels code used for a captured channel.
+SpiceStream = SpiceChannel
+
+
+#: The name the interim reader in capture/replay.py used.
+ChannelBytes = SpiceChannel
+
+
+def server_data_start(data: bytes | memoryview) -> int:
+    """Offset of the first message in a server -> client stream (after the link
+    header, SpiceLinkReply and the u32 link result).
 
     Raises:
-        WireError: a connection that starts with REDQ but has a malformed link.
+        WireError: the stream does not start with a link header.
     """
-    out = []
-    for conn in connections:
-        stream = _parse_link(conn)
-        if stream is not None:
-            out.append(stream)
-    return out
+    if bytes(data[:4]) != LINK_MAGIC:
+        raise WireError("no SPICE link reply at the start of the stream")
+    return LINK_HEADER_SIZE + LinkHeader.parse(data).size + 4
 
 
-def read_spice_streams(source: str | Path | bytes) -> list[SpiceStream]:
-    """find_spice_streams(read_connections(source))."""
-    return find_spice_streams(read_connections(source))
+def client_data_start(data: bytes | memoryview, auth_selection: bool = True) -> int:
+    """Offset of the first message in a client -> server stream (after the link
+    header, SpiceLinkMess, the auth mechanism word when both sides set
+    PROTOCOL_AUTH_SELECTION, and the RSA ticket; SASL is not followed).
+
+    Raises:
+        WireError: the stream does not start with a link header.
+    """
+    if bytes(data[:4]) != LINK_MAGIC:
+        raise WireError("no SPICE link message at the start of the stream")
+    pos = LINK_HEADER_SIZE + LinkHeader.parse(data).size
+    return pos + (4 if auth_selection else 0) + TICKET_SIZE
 
 
 def iter_messages(
+    data: bytes,
+    mini_header: bool = True,
+    times: list[tuple[int, float]] | None = None,
+    *,
+    from_server: bool = True,
+    auth_selection: bool = True,
+) -> Iterator[Message]:
+    """The messages of one channel direction, LIST sub-messages expanded.
+
+    Args:
+        data: the whole direction, starting with its link header.
+        mini_header: 6-byte headers (else 18-byte SpiceDataHeader).
+        times: (offset, capture time) per segment; a message gets the time of the
+            segment that completed it.
+        from_server: ``data`` is the server -> client direction.
+        auth_selection: (client side) both peers set PROTOCOL_AUTH_SELECTION.
+
+    A message cut off by the end of the capture ends the iteration.
+
+    Raises:
+        WireError: a header or sub-message list that does not parse.
+    """
+    if from_server:
+        pos = server_data_start(data)
+    else:
+        pos = client_data_start(data, auth_selection)
+    head = header_size(mini_header)
+    seg = serial = 0
+    while pos + head <= len(data):
+        hdr = parse_header(data, mini_header, pos)
+        end = pos + head + hdr.size
+        if end > len(data):
+            break  # capture ended mid-message
+        body = data[pos + head : end]
+        serial = serial + 1 if mini_header else hdr.serial
+        when = 0.0
+        if times:
+            while seg + 1 < len(times) and times[seg + 1][0] < end:
+                seg += 1
+            when = times[seg][1]
+        if hdr.msg_type == CommonMsg.LIST:
+            for sub in split_sub_messages(body):
+                yield Message(sub.msg_type, sub.body, when, serial, pos, True)
+        else:
+            if hdr.sub_list:
+                for sub in split_sub_messages(body, hdr.sub_list):
+                    yield Message(sub.msg_type, sub.body, when, serial, pos, True)
+            yield Message(hdr.msg_type, body, when, serial, pos)
+        pos = end
+
+
+def iter_data_messages(
     data: bytes, mini_header: bool, *, expand_lists: bool = False, strict: bool = True
-) -> Iterator[CapturedMessage]:
-    """Split a data-phase byte stream into messages.
+) -> Iterator[Message]:
+    """Split a data phase (no link bytes, e.g. ``SpiceChannel.server_data``) into
+    messages; offsets are relative to ``data``.
 
     Args:
         expand_lists: also yield the sub-messages of LIST / sub_list carriers
             (before their carrier, as spice-gtk handles them).
         strict: a truncated final message raises WireError; else it is dropped.
+
+    Raises:
+        WireError: a header that does not parse, or truncation when ``strict``.
     """
-    hsize, pos, serial = header_size(mini_header), 0, 0
+    head, pos, serial = header_size(mini_header), 0, 0
     while pos < len(data):
-        if len(data) - pos < hsize:
+        if len(data) - pos < head:
             if strict:
                 raise WireError(f"truncated header at offset {pos}")
             return
         hdr = parse_header(data, mini_header, pos)
-        end = pos + hsize + hdr.size
+        end = pos + head + hdr.size
         if end > len(data):
             if strict:
                 raise WireError(f"truncated message at offset {pos}")
             return
-        serial = hdr.serial if not mini_header else serial + 1
-        body = data[pos + hsize : end]
-        if expand_lists and hdr.sub_list:
-            for sub in split_sub_messages(body, hdr.sub_list):
-                yield CapturedMessage(serial, sub.msg_type, sub.body, pos, True)
-        if expand_lists and hdr.msg_type == CommonMsg.LIST:
-            for sub in split_sub_messages(body):
-                yield CapturedMessage(serial, sub.msg_type, sub.body, pos, True)
-        yield CapturedMessage(serial, hdr.msg_type, body, pos)
+        serial = serial + 1 if mini_header else hdr.serial
+        body = data[pos + head : end]
+        if expand_lists:
+            if hdr.sub_list:
+                for sub in split_sub_messages(body, hdr.sub_list):
+                    yield Message(sub.msg_type, sub.body, 0.0, serial, pos, True)
+            if hdr.msg_type == CommonMsg.LIST:
+                for sub in split_sub_messages(body):
+                    yield Message(sub.msg_type, sub.body, 0.0, serial, pos, True)
+        yield Message(hdr.msg_type, body, 0.0, serial, pos)
         pos = end
+
+
+def channel_from_connection(conn: TcpConnection) -> SpiceChannel | None:
+    """The SPICE channel a TCP connection carries, or None when it is not SPICE
+    (no REDQ link message from the client, or one that does not parse)."""
+    up, down = conn.to_server, conn.to_client
+    times_up, times_down = conn.times_to_server, conn.times_to_client
+    client, server = conn.client, conn.server
+    if not up.startswith(LINK_MAGIC) and down.startswith(LINK_MAGIC):
+        # the capture missed the SYN and guessed the sides wrong
+        up, down, times_up, times_down = down, up, times_down, times_up
+        client, server = server, client
+    if not up.startswith(LINK_MAGIC):
+        return None
+    try:
+        size = LinkHeader.parse(up).size
+        mess = LinkMess.parse(up[LINK_HEADER_SIZE : LINK_HEADER_SIZE + size])
+    except WireError:
+        return None
+    ch = SpiceChannel(
+        mess.channel_type,
+        mess.channel_id,
+        client[1],
+        down,
+        up,
+        min((t for _, t in times_up), default=conn.first_time),
+        # until the server's reply says otherwise, assume the client's choice
+        has_cap(mess.common_caps, CommonCap.MINI_HEADER),
+        times_down,
+        times_up,
+        server[1],
+        mess.connection_id,
+        words_to_caps(mess.common_caps),
+        words_to_caps(mess.channel_caps),
+        gap=conn.gap,
+    )
+    if down.startswith(LINK_MAGIC):
+        try:
+            rsize = LinkHeader.parse(down).size
+            reply = LinkReply.parse(down[LINK_HEADER_SIZE : LINK_HEADER_SIZE + rsize])
+        except WireError:
+            return ch
+        ch.link_error = reply.error
+        ch.server_common_caps = words_to_caps(reply.common_caps)
+        ch.server_channel_caps = words_to_caps(reply.channel_caps)
+        ch.mini_header &= has_cap(reply.common_caps, CommonCap.MINI_HEADER)
+        result_at = LINK_HEADER_SIZE + rsize
+        if reply.error == 0 and len(down) >= result_at + 4:
+            ch.link_result = int.from_bytes(down[result_at : result_at + 4], "little")
+        auth_at = LINK_HEADER_SIZE + size
+        if ch._auth_selection and len(up) >= auth_at + 4:
+            ch.auth_mechanism = int.from_bytes(up[auth_at : auth_at + 4], "little")
+    return ch
+
+
+def read_channels(path: str | Path | bytes) -> list[SpiceChannel]:
+    """Every SPICE channel connection of a capture, in connection order.
+
+    Args:
+        path: a pcap / pcapng file, or its bytes.
+
+    Raises:
+        WireError: not a readable capture.
+        OSError: the file cannot be read.
+    """
+    out = []
+    for conn in read_tcp_connections(path):
+        ch = channel_from_connection(conn)
+        if ch is not None:
+            out.append(ch)
+    return out
+
+
+def find_spice_streams(connections: list[TcpConnection]) -> list[SpiceChannel]:
+    """The SPICE channels among reassembled TCP connections (others are ignored)."""
+    return [ch for ch in map(channel_from_connection, connections) if ch is not None]
+
+
+def read_spice_streams(source: str | Path | bytes) -> list[SpiceChannel]:
+    """Alias of ``read_channels``."""
+    return read_channels(source)
