@@ -450,19 +450,13 @@ cdef int dec_row(Tag *t, Group *g, BitReader *br, uint8_t *cur, const uint8_t *p
 # ------------------------------------------------------------------ encoder
 
 
-cdef inline void enc_value(Tag *t, Channel *ch, uint8_t *corr, int i, uint32_t u,
-                           BitWriter *bw) noexcept nogil:
-    cdef const Family *fam = family(t)
-    cdef uint32_t k = ch.bestcode[context(t, corr, i)]
-    corr[i + 1] = <uint8_t>u
-    bw_put(bw, fam.code[u][k], fam.code_len[u][k])
-
-
-cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, uint8_t **corr,
-                           const uint8_t *cur, const uint8_t *prev, int i) noexcept nogil:
+cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, uint8_t **corr, uint32_t *ctx,
+                           uint32_t *left, const uint8_t *cur, const uint8_t *prev,
+                           int i) noexcept nogil:
+    """Code column i (DECORRELATE_0 / DECORRELATE); ``ctx`` and ``left`` as in dec_pixel."""
     cdef const Family *fam = family(t)
     cdef uint32_t mask = (1u << bits_per_channel(t)) - 1
-    cdef uint32_t pred
+    cdef uint32_t pred, u, k, v
     cdef int c, nch
     if Tag is GrayTag or Tag is AlphaTag:
         nch = 1
@@ -470,12 +464,21 @@ cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, uint8_t **corr,
         nch = 3
     for c in range(nch):
         if prev == NULL:
-            pred = sample(t, cur + 4 * (i - 1), c) if i else 0
+            pred = left[c] if i else 0
         elif i:
-            pred = (sample(t, cur + 4 * (i - 1), c) + sample(t, prev + 4 * i, c)) >> 1
+            pred = (left[c] + sample(t, prev + 4 * i, c)) >> 1
         else:
             pred = sample(t, prev, c)
-        enc_value(t, &g.ch[c], corr[c], i, fam.u2l[(sample(t, cur + 4 * i, c) - pred) & mask], bw)
+        v = sample(t, cur + 4 * i, c)
+        u = fam.u2l[(v - pred) & mask]
+        if Tag is Rgb16Tag:
+            k = g.ch[c].bestcode[FAM5.bucket_of[ctx[c] & 0x1F]]
+        else:
+            k = g.ch[c].bestcode[FAM8.bucket_of[ctx[c]]]
+        corr[c][i + 1] = <uint8_t>u
+        ctx[c] = u
+        left[c] = v
+        bw_put(bw, fam.code[u][k], fam.code_len[u][k])
 
 
 cdef inline void enc_run(State *st, BitWriter *bw, uint32_t run) noexcept nogil:
@@ -498,13 +501,15 @@ cdef void enc_segment(Tag *t, Group *g, BitWriter *gbw, const uint8_t *cur,
 
 
 cdef inline void enc_segment_body(Tag *t, Group *g, BitWriter *bw, uint8_t **corr,
-                                  const uint8_t *cur,
-                                  const uint8_t *prev, int i, int end,
+                                  const uint8_t *cur, const uint8_t *prev, int i, int end,
                                   uint32_t waitmask) noexcept nogil:
     cdef State *st = &g.st
     cdef int stopidx, run_index = 0, wait, n
+    cdef uint32_t ctx[3]
+    cdef uint32_t left[3]
+    reload(t, corr, ctx, left, cur, i)
     if i == 0:
-        enc_pixel(t, g, bw, corr, cur, prev, 0)
+        enc_pixel(t, g, bw, corr, ctx, left, cur, prev, 0)
         if st.waitcnt:
             st.waitcnt -= 1
         else:
@@ -523,8 +528,9 @@ cdef inline void enc_segment_body(Tag *t, Group *g, BitWriter *bw, uint8_t **cor
             enc_run(st, bw, n)
             i += n
             stopidx = i + wait
+            reload(t, corr, ctx, left, cur, i)
             continue
-        enc_pixel(t, g, bw, corr, cur, prev, i)
+        enc_pixel(t, g, bw, corr, ctx, left, cur, prev, i)
         if i == stopidx:
             update_all(t, g, corr, i)
             stopidx = i + 1 + <int>(tabrand(st) & waitmask)
@@ -660,6 +666,11 @@ def encode_body(int image_type, const uint8_t[:, :, ::1] pixels):
     if corr == NULL:
         raise MemoryError()
     memset(&bw, 0, sizeof(BitWriter))
+    # start at about a byte per sample (noise needs that; most images far less)
+    if not bw_reserve(&bw, min(<size_t>width * height * (4 if image_type == 5 else 3),
+                               <size_t>1 << 24) + 4096):
+        free(corr)
+        raise MemoryError()
     try:
         with nogil:
             memset(corr, 0, 6 * (<size_t>width + 1))
