@@ -71,7 +71,8 @@ class Reader:
         if self.depth >= MAX_DEPTH:
             raise WireError("pointers nested too deeply")
         view = self.buf.view
-        if not 0 < offset < len(view):
+        # offset == len is a zero-length target at the very end (an empty array)
+        if not 0 < offset <= len(view):
             raise WireError(f"pointer {offset} outside the {len(view)}-byte body")
         sub = Buffer(view)
         sub.seek(offset)
