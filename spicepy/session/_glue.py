@@ -1,17 +1,18 @@
 """Where the session meets the channel machines and the canvas.
 
-Everything that depends on a channel machine's constructor, events and send
-methods, or on the canvas driver, is here, so `session.py` only deals with
-connections, waiting and user calls.  The machines are currently the session's
-own minimal ``_fallback.FallbackChannel``; switching to spicepy.channels only
-touches this module.
+Everything that depends on the machines of ``spicepy.channels`` (constructors,
+events, send methods) or on the canvas driver is here, so `session.py` only
+deals with connections, waiting and user calls.
+
+Display messages: the display machine emits parsed ``spicepy.wire`` dataclasses,
+while the canvas's live entry point (``DisplayDriver.handle_message``) takes the
+message body; the bridge re-marshals the dataclass with ``encode_message``.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,14 +20,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.errors import CanvasError, SessionError, WireError
-from spicepy.session._fallback import (
+from spicepy.channels import CHANNEL_CLASSES
+from spicepy.channels.display import DEFAULT_DISPLAY_CAPS
+from spicepy.channels.events import (
     ChannelClosed,
-    FallbackChannel,
+    ChannelsListReceived,
+    DisconnectingReceived,
     LinkCompleted,
+    MainInitReceived,
     MessageReceived,
+    MouseModeChanged,
+    NotifyReceived,
+    PingAnswered,
 )
-from spicepy.session.keymap import EXTENDED
+from spicepy.errors import CanvasError, ConnectionClosedError, SessionError, WireError
+from spicepy.wire import encode_message
+from spicepy.wire.enums import DisplayCap
 
 if TYPE_CHECKING:
     from spicepy.canvas.driver import DisplayDriver
@@ -41,15 +50,7 @@ NAMES = {1: "main", 2: "display", 3: "inputs", 4: "cursor", 5: "playback", 6: "r
 #: Channel types the session links (record would need a microphone).
 SUPPORTED = frozenset({MAIN, DISPLAY, INPUTS, CURSOR, PLAYBACK})
 MOUSE_MODE_SERVER, MOUSE_MODE_CLIENT = 1, 2
-
-# Message numbers (spice.proto); only the ones the session acts on.
-MAIN_INIT, MAIN_CHANNELS_LIST, MAIN_MOUSE_MODE = 103, 104, 105
-MAIN_C_ATTACH_CHANNELS, MAIN_C_MOUSE_MODE_REQUEST = 104, 105
-DISPLAY_MARK, DISPLAY_C_INIT, DISPLAY_C_PREFERRED_COMPRESSION = 102, 101, 103
-INPUTS_C_KEY_DOWN, INPUTS_C_KEY_UP = 101, 102
-INPUTS_C_MOUSE_MOTION, INPUTS_C_MOUSE_POSITION = 111, 112
-INPUTS_C_MOUSE_PRESS, INPUTS_C_MOUSE_RELEASE = 113, 114
-COMMON_PING, COMMON_DISCONNECTING, COMMON_NOTIFY = 4, 6, 7
+DISPLAY_MARK = 102  # spice.proto DisplayChannel "mark"
 
 #: SpiceImageCompression values for PREFERRED_COMPRESSION (spice/enums.h).
 IMAGE_COMPRESSIONS = {
@@ -61,12 +62,8 @@ IMAGE_COMPRESSIONS = {
     "lz": 6,
     "lz4": 7,
 }
-DISPLAY_CAP_PREF_COMPRESSION = 6
-
-# Display caps (spice/protocol.h) the canvas implements.
-DISPLAY_CAPS = {0, 1, 2, 5, 6, 8, 9}  # SIZED_STREAM, MONITORS_CONFIG, COMPOSITE,
-# LZ4_COMPRESSION, PREF_COMPRESSION, MULTI_CODEC, CODEC_MJPEG
-INPUTS_CAPS = {0}  # KEY_SCANCODE
+#: The session sends no STREAM_REPORTs (yet), so it does not offer the cap.
+DISPLAY_CAPS = DEFAULT_DISPLAY_CAPS - {DisplayCap.STREAM_REPORT}
 #: how long / how many display messages may wait for another channel's image
 HOLD_SECONDS = 5.0
 MAX_HELD = 10_000
@@ -102,93 +99,78 @@ class SessionState:
     notices: list[str] = field(default_factory=list)
 
 
-def make_machine(
-    ctype: int, cid: int, connection_id: int, password: str | None
-) -> ChannelMachine:
-    caps = {DISPLAY: DISPLAY_CAPS, INPUTS: INPUTS_CAPS}.get(ctype, set())
-    return FallbackChannel(ctype, cid, connection_id, password, caps)
+def make_machine(session: Session, ctype: int, cid: int, connection_id: int) -> Any:
+    """A ``spicepy.channels`` machine for one channel connection."""
+    kwargs: dict[str, Any] = {
+        "connection_id": connection_id,
+        "password": session.uri.password or "",
+    }
+    if ctype == DISPLAY:
+        kwargs["channel_caps"] = DISPLAY_CAPS
+        if session.preferred_compression is not None:
+            kwargs["preferred_compression"] = IMAGE_COMPRESSIONS[
+                session.preferred_compression
+            ]
+    return CHANNEL_CLASSES[ctype](cid, **kwargs)
 
 
 def is_linked(machine: ChannelMachine) -> bool:
     return bool(getattr(machine, "linked", False))
 
 
-def _send(conn: ChannelConnection, msg_type: int, body: bytes = b"") -> None:
-    machine: Any = conn.machine
-    conn.call(machine.send_message, msg_type, body)
-
-
 def handle_event(session: Session, conn: ChannelConnection, event: object) -> None:
-    machine: Any = conn.machine
-    ctype = machine.channel_type
-    if isinstance(event, LinkCompleted):
-        log.info("%s linked", conn.name)
-        if ctype == DISPLAY:
-            _display_linked(session, conn, event)
-        return
-    if isinstance(event, ChannelClosed):
-        log.info("%s closed: %s", conn.name, event.reason)
-        return
-    if not isinstance(event, MessageReceived):
-        return
-    msg_type, body = event.msg_type, event.body
-    if msg_type == COMMON_PING:
-        session.state.last_ping[conn.name] = session._loop.time()
-    if msg_type in (COMMON_NOTIFY, COMMON_DISCONNECTING):
-        session.state.notices.append(f"{conn.name}: message {msg_type} {body[:80]!r}")
-        return
-    if ctype == MAIN:
-        _main_message(session, conn, msg_type, body)
-    elif ctype == DISPLAY and msg_type > 100:
-        _display_message(session, conn, machine.channel_id, msg_type, body)
-
-
-def _main_message(
-    session: Session, conn: ChannelConnection, msg_type: int, body: bytes
-) -> None:
     state = session.state
-    if msg_type == MAIN_INIT and len(body) >= 32:
-        fields = struct.unpack_from("<8I", body)
-        session.session_id = fields[0]
-        state.mouse_modes, state.mouse_mode = fields[2], fields[3]
-        state.ram_hint = fields[7]
-        _send(conn, MAIN_C_ATTACH_CHANNELS)
+    machine: Any = conn.machine
+    if isinstance(event, MessageReceived):
+        if event.channel_type == DISPLAY:
+            try:
+                msg_type, body = encode_message(event.message)
+            except (
+                ValueError,
+                WireError,
+            ) as exc:  # a parsed message that won't re-marshal
+                _drop(state, conn.name, event.msg_type, b"", f"re-marshal: {exc}")
+                return
+            _display_message(session, conn, machine.channel_id, msg_type, body)
+        return
+    if isinstance(event, PingAnswered):
+        state.last_ping[conn.name] = session._loop.time()
+    elif isinstance(event, MainInitReceived):
+        session.session_id = event.session_id
+        state.mouse_modes = event.supported_mouse_modes
+        state.mouse_mode = event.current_mouse_mode
+        state.ram_hint = event.ram_hint
         if (
             state.mouse_modes & MOUSE_MODE_CLIENT
             and state.mouse_mode != MOUSE_MODE_CLIENT
-        ):
-            _send(conn, MAIN_C_MOUSE_MODE_REQUEST, struct.pack("<H", MOUSE_MODE_CLIENT))
-    elif msg_type == MAIN_CHANNELS_LIST and len(body) >= 4:
-        (count,) = struct.unpack_from("<I", body)
-        if 4 + 2 * count > len(body):
-            raise WireError("CHANNELS_LIST shorter than its count")
-        session.channels_list = [
-            (body[4 + 2 * i], body[5 + 2 * i]) for i in range(count)
-        ]
-    elif msg_type == MAIN_MOUSE_MODE and len(body) >= 4:
-        state.mouse_modes, state.mouse_mode = struct.unpack_from("<HH", body)
+        ):  # absolute positions: what a script means by "move to (x, y)"
+            conn.call(machine.send_mouse_mode_request, MOUSE_MODE_CLIENT)
+    elif isinstance(event, ChannelsListReceived):
+        session.channels_list = list(event.channels)
+    elif isinstance(event, MouseModeChanged):
+        state.mouse_modes, state.mouse_mode = event.supported_modes, event.current_mode
+    elif isinstance(event, LinkCompleted):
+        log.info("%s linked", conn.name)
+        if event.channel_type == DISPLAY:
+            _display_linked(session, event.channel_id)
+    elif isinstance(event, NotifyReceived | DisconnectingReceived):
+        state.notices.append(f"{conn.name}: {event}")
+    elif isinstance(event, ChannelClosed):
+        log.info("%s closed (clean=%s)", conn.name, event.clean)
+        if not event.clean and conn.error is None:
+            conn.error = ConnectionClosedError(
+                f"{conn.name}: server closed the connection in the middle of a message"
+            )
 
 
-def _display_linked(
-    session: Session, conn: ChannelConnection, event: LinkCompleted
-) -> None:
+def _display_linked(session: Session, channel_id: int) -> None:
     from spicepy.canvas.driver import DisplayDriver
     from spicepy.canvas.images import SharedState
 
     state = session.state
     if state.shared is None:
         state.shared = SharedState()
-    state.drivers[event.channel_id] = DisplayDriver(state.shared)
-    # DISPLAY INIT: pixmap cache id/size, GLZ dictionary id/window (pixels)
-    init = struct.pack("<BqBi", 1, 80 * 1024 * 1024 // 4, 1, state.shared.glz_window)
-    _send(conn, DISPLAY_C_INIT, init)
-    wanted = session.preferred_compression
-    if wanted is not None:
-        if event.channel_caps & (1 << DISPLAY_CAP_PREF_COMPRESSION):
-            body = struct.pack("<B", IMAGE_COMPRESSIONS[wanted])
-            _send(conn, DISPLAY_C_PREFERRED_COMPRESSION, body)
-        else:
-            log.warning("%s: server ignores preferred compression", conn.name)
+    state.drivers[channel_id] = DisplayDriver(state.shared)
 
 
 def _display_message(
@@ -300,25 +282,19 @@ def primary_pixels(session: Session) -> npt.NDArray[np.uint8] | None:
     return None if driver is None else driver.primary_pixels()
 
 
-def _scancode_u32(code: int, down: bool) -> int:
-    """spice-gtk ``spice_make_scancode``: E0 prefix in the low byte, bit 7 = release."""
-    low = (code & 0x7F) | (0 if down else 0x80)
-    return 0xE0 | (low << 8) if code & EXTENDED else low
-
-
 def send_key(conn: ChannelConnection, code: int, *, down: bool) -> None:
-    msg = INPUTS_C_KEY_DOWN if down else INPUTS_C_KEY_UP
-    _send(conn, msg, struct.pack("<I", _scancode_u32(code, down)))
+    machine: Any = conn.machine
+    conn.call(machine.send_key_down if down else machine.send_key_up, code)
 
 
 def send_mouse_move(session: Session, conn: ChannelConnection, x: int, y: int) -> None:
     state = session.state
+    machine: Any = conn.machine
     if state.mouse_mode == MOUSE_MODE_CLIENT:
-        body = struct.pack("<IIHB", max(0, x), max(0, y), state.buttons, 0)
-        _send(conn, INPUTS_C_MOUSE_POSITION, body)
+        conn.call(machine.send_mouse_position, max(0, x), max(0, y), state.buttons, 0)
     else:
         dx, dy = x - state.mouse_x, y - state.mouse_y
-        _send(conn, INPUTS_C_MOUSE_MOTION, struct.pack("<iiH", dx, dy, state.buttons))
+        conn.call(machine.send_mouse_motion, dx, dy, state.buttons)
     state.mouse_x, state.mouse_y = x, y
 
 
@@ -328,10 +304,11 @@ def send_mouse_button(
     if not 1 <= button <= 7:
         raise ValueError(f"mouse button {button} out of range 1..7")
     state = session.state
+    machine: Any = conn.machine
     mask = 1 << (button - 1)
     state.buttons = state.buttons | mask if down else state.buttons & ~mask
-    msg = INPUTS_C_MOUSE_PRESS if down else INPUTS_C_MOUSE_RELEASE
-    _send(conn, msg, struct.pack("<BH", button, state.buttons))
+    send = machine.send_mouse_press if down else machine.send_mouse_release
+    conn.call(send, button, state.buttons)
 
 
 __all__ = ["SessionError"]

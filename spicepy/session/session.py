@@ -198,7 +198,7 @@ class Session:
             tls=self.tls if use_tls else None,
             timeout=self.timeout,
         )
-        machine = _glue.make_machine(ctype, cid, connection_id, self.uri.password)
+        machine = _glue.make_machine(self, ctype, cid, connection_id)
         name = f"{_glue.channel_name(ctype)}:{cid}"
         conn = ChannelConnection(name, machine, reader, writer, self._on_event)
         conn.start()
