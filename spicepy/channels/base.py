@@ -250,8 +250,10 @@ class Channel:
                 if hdr.sub_list:
                     for sub in split_sub_messages(body, hdr.sub_list):
                         self._dispatch(sub.msg_type, sub.body, serial)
-                self._dispatch(hdr.msg_type, body, serial)
+                # spice-gtk acks after the sub-messages, before the carrier, so
+                # SET_ACK itself is not counted in the window it opens
                 self._count_ack()
+                self._dispatch(hdr.msg_type, body, serial)
         finally:
             del buf[:pos]
 
