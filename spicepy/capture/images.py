@@ -15,6 +15,7 @@ dictionary per capture, which is what GLZ's cross-image references need.
 from __future__ import annotations
 
 import heapq
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy.typing as npt
 
 from spicepy.canvas.demarshal import parse_display
 from spicepy.canvas.types import BitmapFlags, Brush, Image, ImageType, Palette, QMask
+from spicepy.capture.streams import read_channels
 from spicepy.errors import CodecError, SpiceError, WireError
 
 __all__ = [
@@ -108,6 +110,35 @@ class ImagePayload:
         return self.image.id & 0xFFFFFFFF == QXL_IMAGE_GROUP_RED
 
     @property
+    def has_alpha(self) -> bool:
+        """The source bitmap has alpha: RGBA (BITMAP format, LZ4 format, the
+        codec header's type) or JPEG_ALPHA; False when unknown or unreadable."""
+        data, kind = self.data, self.image.type
+        try:
+            if kind == ImageType.BITMAP:
+                return self.image.bitmap is not None and self.image.bitmap.format == 9
+            if kind == ImageType.JPEG_ALPHA:
+                return True
+            if kind == ImageType.LZ4:
+                return len(data) > 1 and data[1] == 9  # SPICE_BITMAP_FMT_RGBA
+            from spicepy.codecs import glz, lz, quic
+
+            if kind == ImageType.ZLIB_GLZ_RGB:
+                data, kind = (
+                    zlib.decompressobj().decompress(data, 64),
+                    ImageType.GLZ_RGB,
+                )
+            info = {
+                ImageType.QUIC: quic.info,
+                ImageType.LZ_RGB: lz.info,
+                ImageType.LZ_PLT: lz.info,
+                ImageType.GLZ_RGB: glz.info,
+            }.get(kind)
+            return info is not None and info(data).image_type == "RGBA"
+        except (SpiceError, ImportError, zlib.error):
+            return False
+
+    @property
     def is_codec(self) -> bool:
         """A compressed stream (not BITMAP, FROM_CACHE*, SURFACE)."""
         return self.image.type in CODEC_TYPES
@@ -148,30 +179,12 @@ Raw = Iterator[tuple[float, int, bytes]]  # (capture time, message type, body)
 
 
 def _display_messages(path: Path) -> list[tuple[int, Raw]]:
-    """(channel id, messages) of every display channel, LIST contents expanded.
-
-    ``spicepy.capture.streams`` has had two shapes while the wire layer
-    settles; both are read here: ``read_channels`` (with segment times) and
-    ``read_spice_streams`` (without: channels are then taken one after another).
-    """
-    from spicepy.capture import streams
-
+    """(channel id, messages) of every display channel, LIST contents expanded."""
     out: list[tuple[int, Raw]] = []
-    iter_messages: Any = streams.iter_messages
-    read_channels: Any = getattr(streams, "read_channels", None)
-    if read_channels is not None:
-        for ch in read_channels(path):
-            if ch.channel_type == DISPLAY:
-                msgs = iter_messages(ch.to_client, ch.mini_header, ch.times)
-                out.append((ch.channel_id, ((m.time, m.type, m.body) for m in msgs)))
-        return out
-    read_spice_streams: Any = getattr(streams, "read_spice_streams")  # noqa: B009
-    for st in read_spice_streams(path):
-        if st.channel_type == DISPLAY:
-            msgs = iter_messages(
-                st.server_data, st.mini_header, expand_lists=True, strict=False
-            )
-            out.append((st.channel_id, ((0.0, m.msg_type, m.body) for m in msgs)))
+    for ch in read_channels(path):
+        if ch.channel_type == DISPLAY:
+            msgs = ch.server_messages()
+            out.append((ch.channel_id, ((m.time, m.type, m.body) for m in msgs)))
     return out
 
 
