@@ -1,0 +1,208 @@
+"""The common channel machinery: headers, ACK window, PING, LIST, unknown types,
+limits, EOF and the sticky ERROR state (driven against spicepy's FakeServer)."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from spicepy.channels import (
+    AckWindowSet,
+    ChannelClosed,
+    ChannelState,
+    CursorChannel,
+    DisconnectingReceived,
+    MessageReceived,
+    MigrateRequested,
+    NotifyReceived,
+    PingAnswered,
+    UnknownMessageSkipped,
+    WaitForChannelsReceived,
+)
+from spicepy.channels.base import Channel
+from spicepy.channels.fake_server import FakeServer, link_pair
+from spicepy.errors import ProtocolError, SpiceError, WireError
+from spicepy.wire.enums import CommonCap, CursorMsg
+from spicepy.wire.headers import SubMessage, pack_sub_message_list
+from spicepy.wire.msg_common import (
+    Ack,
+    AckSync,
+    Disconnecting,
+    Migrate,
+    Notify,
+    Ping,
+    Pong,
+    SetAck,
+    WaitForChannels,
+)
+from spicepy.wire.msg_other import CursorHide, CursorMove, CursorReset
+from spicepy.wire.types import ChannelWait, Point16
+
+
+def drive(channel: Channel, data: bytes) -> list[object]:
+    """Feed ``data`` and drain the events."""
+    channel.receive_data(data)
+    out = []
+    while (ev := channel.next_event()) is not None:
+        out.append(ev)
+    return out
+
+
+def linked(**server_kw: object) -> tuple[CursorChannel, FakeServer]:
+    server = FakeServer(**server_kw)  # type: ignore[arg-type]
+    ch = CursorChannel(connection_id=9)
+    link_pair(ch, server)
+    while ch.next_event() is not None:
+        pass
+    return ch, server
+
+
+def test_ack_window_counts_messages_after_set_ack() -> None:
+    ch, srv = linked()
+    events = drive(ch, srv.pack(SetAck(7, 3)))
+    assert events == [AckWindowSet(7, 3)]
+    assert srv.client_messages(ch.data_to_send(), 4) == [AckSync(7)]
+    moves = b"".join(srv.pack(CursorMove(Point16(i, i))) for i in range(7))
+    drive(ch, moves)
+    # 7 messages with a window of 3: ACK after the 3rd and the 6th
+    assert srv.client_messages(ch.data_to_send(), 4) == [Ack(), Ack()]
+    drive(ch, srv.pack(CursorHide()) + srv.pack(CursorHide()))
+    assert srv.client_messages(ch.data_to_send(), 4) == [Ack()]
+    assert ch.ack_window == 3 and ch.ack_generation == 7
+
+
+def test_ping_is_answered_at_once_with_id_and_timestamp() -> None:
+    ch, srv = linked()
+    events = drive(ch, srv.pack(Ping(41, 123456789, b"\0" * 100)))
+    assert events == [PingAnswered(41, 123456789, 112)]
+    assert srv.client_messages(ch.data_to_send(), 4) == [Pong(41, 123456789)]
+
+
+def test_common_messages_become_events() -> None:
+    ch, srv = linked()
+    text = b"hello\0"
+    data = (
+        srv.pack(Notify(1, 1, 2, 3, len(text), text))
+        + srv.pack(Disconnecting(5, 2))
+        + srv.pack(WaitForChannels(1, (ChannelWait(2, 0, 99),)))
+        + srv.pack(Migrate(1))
+    )
+    events = drive(ch, data)
+    assert events == [
+        NotifyReceived(1, 2, 3, "hello"),
+        DisconnectingReceived(5, 2),
+        WaitForChannelsReceived(((2, 0, 99),)),
+        MigrateRequested(Migrate(1)),
+    ]
+
+
+def test_list_sub_messages_are_dispatched_in_order() -> None:
+    ch, srv = linked()
+    body = pack_sub_message_list(
+        [
+            SubMessage(CursorMsg.MOVE, struct.pack("<hh", 3, 4)),
+            SubMessage(CursorMsg.HIDE, b""),
+        ]
+    )
+    events = drive(ch, srv.pack_raw(8, body))
+    assert [type(e.message) for e in events if isinstance(e, MessageReceived)] == [
+        CursorMove,
+        CursorHide,
+    ]
+
+
+def test_full_header_sub_list_comes_before_its_carrier() -> None:
+    srv = FakeServer(
+        common_caps=frozenset({CommonCap.PROTOCOL_AUTH_SELECTION, CommonCap.AUTH_SPICE})
+    )
+    ch = CursorChannel()
+    link_pair(ch, srv)
+    assert ch.next_event() is not None and not ch.mini_header
+    carrier = struct.pack("<hh", 7, 8)  # a CURSOR_MOVE body; the list follows it
+    # the sub-list offsets count from the start of the body
+    sub_list = pack_sub_message_list([SubMessage(CursorMsg.RESET, b"")])
+    shifted = bytearray(sub_list)
+    struct.pack_into("<I", shifted, 2, struct.unpack_from("<I", sub_list, 2)[0] + 4)
+    body = carrier + bytes(shifted)
+    events = drive(ch, srv.pack_raw(CursorMsg.MOVE, body, sub_list=len(carrier)))
+    msgs = [e.message for e in events if isinstance(e, MessageReceived)]
+    assert msgs == [CursorReset(), CursorMove(Point16(7, 8))]
+    assert all(e.serial == 1 for e in events if isinstance(e, MessageReceived))
+
+
+def test_unknown_types_are_skipped_by_size_and_counted() -> None:
+    ch, srv = linked()
+    events = drive(ch, srv.pack_raw(4000, b"x" * 33) + srv.pack(CursorHide()))
+    assert events[0] == UnknownMessageSkipped(4000, 33)
+    assert isinstance(events[1], MessageReceived)
+    assert ch.unknown_messages == 1
+
+
+def test_mini_header_serials_are_implicit() -> None:
+    ch, srv = linked()
+    events = drive(ch, srv.pack(CursorHide()) + srv.pack(CursorHide()))
+    assert [e.serial for e in events if isinstance(e, MessageReceived)] == [1, 2]
+
+
+def test_oversized_message_is_a_protocol_error_and_sticks() -> None:
+    srv = FakeServer()
+    ch = CursorChannel(max_message_size=1000)
+    link_pair(ch, srv)
+    with pytest.raises(ProtocolError):
+        ch.receive_data(struct.pack("<HI", CursorMsg.HIDE, 1001))
+    assert ch.state is ChannelState.ERROR
+    with pytest.raises(ProtocolError):
+        ch.receive_data(srv.pack(CursorHide()))
+    with pytest.raises(ProtocolError):
+        ch.send_message(Pong(1, 2))
+
+
+def test_malformed_known_message_is_a_wire_error() -> None:
+    ch, srv = linked()
+    with pytest.raises(WireError):
+        ch.receive_data(srv.pack_raw(CursorMsg.MOVE, b"\x01"))
+    assert ch.state is ChannelState.ERROR
+
+
+def test_sending_before_link_is_illegal() -> None:
+    ch = CursorChannel()
+    with pytest.raises(ProtocolError):
+        ch.send_message(Pong(1, 2))
+    assert ch.state is ChannelState.ERROR
+
+
+def test_eof_mid_message_is_not_clean_and_later_data_is_refused() -> None:
+    ch, srv = linked()
+    whole = srv.pack(CursorHide())
+    events = drive(ch, whole + whole[:3])
+    assert len(events) == 1
+    assert drive(ch, b"") == [ChannelClosed(clean=False)]
+    assert ch.state is ChannelState.CLOSED
+    with pytest.raises(SpiceError):
+        ch.receive_data(b"more")
+
+
+def test_clean_eof() -> None:
+    ch, srv = linked()
+    assert len(drive(ch, srv.pack(CursorHide()))) == 1
+    assert drive(ch, b"") == [ChannelClosed(clean=True)]
+
+
+def test_split_anywhere_gives_the_same_events() -> None:
+    ch1, srv = linked()
+    data = (
+        srv.pack(SetAck(1, 2))
+        + srv.pack(Ping(1, 2, b"abc"))
+        + srv.pack(CursorMove(Point16(5, -5)))
+        + srv.pack_raw(999, b"zz")
+        + srv.pack(CursorHide())
+    )
+    whole = drive(ch1, data)
+    out1 = ch1.data_to_send()
+    ch2, _ = linked()
+    bytewise: list[object] = []
+    for i in range(len(data)):
+        bytewise += drive(ch2, data[i : i + 1])
+    assert bytewise == whole
+    assert ch2.data_to_send() == out1
