@@ -17,57 +17,16 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from spicepy.canvas.demarshal import Command, DisplayMsg, parse_display
+from spicepy.canvas.demarshal import Command, parse_display
 from spicepy.canvas.types import BitmapFmt, ImageType
 from spicepy.capture.streams import ChannelBytes, iter_messages, read_channels
 from spicepy.errors import SpiceError, WireError
+from spicepy.wire.enums import ChannelType
+from spicepy.wire.enums import message_name as wire_message_name
 
 __all__ = ["add_command", "inspect_capture", "message_name"]
 
-CHANNEL_NAMES = {1: "main", 2: "display", 3: "inputs", 4: "cursor", 5: "playback",
-                 6: "record", 7: "tunnel", 8: "smartcard", 9: "usbredir", 10: "port",
-                 11: "webdav"}  # fmt: skip
-
-_COMMON_S = ["MIGRATE", "MIGRATE_DATA", "SET_ACK", "PING", "WAIT_FOR_CHANNELS",
-             "DISCONNECTING", "NOTIFY", "LIST"]  # fmt: skip
-_COMMON_C = ["ACK_SYNC", "ACK", "PONG", "MIGRATE_FLUSH_MARK", "MIGRATE_DATA",
-             "DISCONNECTING"]  # fmt: skip
-# channel type -> (server names from 101, client names from 101), spice.proto
-_NAMES: dict[int, tuple[dict[int, str], dict[int, str]]] = {
-    1: (
-        dict(enumerate(
-            ["MIGRATE_BEGIN", "MIGRATE_CANCEL", "INIT", "CHANNELS_LIST", "MOUSE_MODE",
-             "MULTI_MEDIA_TIME", "AGENT_CONNECTED", "AGENT_DISCONNECTED", "AGENT_DATA",
-             "AGENT_TOKEN", "MIGRATE_SWITCH_HOST", "MIGRATE_END", "NAME", "UUID",
-             "AGENT_CONNECTED_TOKENS", "MIGRATE_BEGIN_SEAMLESS",
-             "MIGRATE_DST_SEAMLESS_ACK", "MIGRATE_DST_SEAMLESS_NACK"], 101)),
-        dict(enumerate(
-            ["CLIENT_INFO", "MIGRATE_CONNECTED", "MIGRATE_CONNECT_ERROR",
-             "ATTACH_CHANNELS", "MOUSE_MODE_REQUEST", "AGENT_START", "AGENT_DATA",
-             "AGENT_TOKEN", "MIGRATE_END", "MIGRATE_DST_DO_SEAMLESS",
-             "MIGRATE_CONNECTED_SEAMLESS", "QUALITY_INDICATOR"], 101)),
-    ),
-    2: (
-        {m.value: m.name for m in DisplayMsg if m.value > 100},
-        dict(enumerate(["INIT", "STREAM_REPORT", "PREFERRED_COMPRESSION",
-                        "GL_DRAW_DONE", "PREFERRED_VIDEO_CODEC_TYPE"], 101)),
-    ),
-    3: (
-        {101: "INIT", 102: "KEY_MODIFIERS", 111: "MOUSE_MOTION_ACK"},
-        {101: "KEY_DOWN", 102: "KEY_UP", 103: "KEY_MODIFIERS", 104: "KEY_SCANCODE",
-         111: "MOUSE_MOTION", 112: "MOUSE_POSITION", 113: "MOUSE_PRESS",
-         114: "MOUSE_RELEASE"},
-    ),
-    4: (
-        dict(enumerate(["INIT", "RESET", "SET", "MOVE", "HIDE", "TRAIL", "INVAL_ONE",
-                        "INVAL_ALL"], 101)),
-        {},
-    ),
-    5: (dict(enumerate(["DATA", "MODE", "START", "STOP", "VOLUME", "MUTE",
-                        "LATENCY"], 101)), {}),
-    6: (dict(enumerate(["START", "STOP", "VOLUME", "MUTE"], 101)),
-        dict(enumerate(["DATA", "MODE", "START_MARK"], 101))),
-}  # fmt: skip
+CHANNEL_NAMES = {int(c): c.name.lower() for c in ChannelType}
 
 _LZ_TYPES = ["INVALID", "PLT1_LE", "PLT1_BE", "PLT4_LE", "PLT4_BE", "PLT8", "RGB16",
              "RGB24", "RGB32", "RGBA", "XXXA", "A8"]  # fmt: skip
@@ -76,11 +35,8 @@ _QUIC_TYPES = ["INVALID", "GRAY", "RGB16", "RGB24", "RGB32", "RGBA"]
 
 def message_name(channel_type: int, kind: int, from_server: bool) -> str:
     """The spice.proto name of a message type (``MSG_<n>`` when unknown)."""
-    if kind < 100:
-        names = _COMMON_S if from_server else _COMMON_C
-        return names[kind - 1] if 1 <= kind <= len(names) else f"MSG_{kind}"
-    server, client = _NAMES.get(channel_type, ({}, {}))
-    return (server if from_server else client).get(kind, f"MSG_{kind}")
+    name = wire_message_name(channel_type, kind, from_server=from_server)
+    return f"MSG_{kind}" if name.startswith("UNKNOWN_") else name
 
 
 def _subtype(image_type: int, data: bytes) -> str | None:
