@@ -19,7 +19,6 @@ The timed part is ``choose_codec`` itself over the capture's images (MPix/s).
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -29,7 +28,6 @@ import pytest
 from images import U8, captures_path
 from spicepy.codecs.selector import choose_codec, compress
 
-from spicepy.canvas.types import ImageType
 from spicepy.capture.images import ImagePayload, decode_payloads, extract_images
 
 _CHOICE = {"ZLIB_GLZ_RGB": "GLZ_RGB", "JPEG": "QUIC", "JPEG_ALPHA": "QUIC"}
@@ -70,30 +68,6 @@ def _pictures(name: str) -> tuple[tuple[ImagePayload, U8], ...]:
     )
 
 
-def _has_alpha(p: ImagePayload) -> bool:
-    """Does the server's stream code an alpha channel (RGBA) or not (RGB32)?
-
-    The bitmap's format is a property of the source, so our coding keeps it.
-    """
-    from spicepy.codecs import glz, lz, quic
-
-    data = p.data
-    if p.type == ImageType.BITMAP:
-        assert p.image.bitmap is not None
-        return p.image.bitmap.format == 9  # SPICE_BITMAP_FMT_RGBA
-    if p.type == ImageType.LZ4:
-        return len(data) > 1 and data[1] == 9
-    if p.type == ImageType.ZLIB_GLZ_RGB:
-        data = zlib.decompressobj().decompress(data, 64)
-    info = {
-        ImageType.QUIC: quic.info,
-        ImageType.LZ_RGB: lz.info,
-        ImageType.GLZ_RGB: glz.info,
-        ImageType.ZLIB_GLZ_RGB: glz.info,
-    }[p.type]
-    return info(data).image_type == "RGBA"
-
-
 # a server choice as the fixed mode that forces it
 _FORCE = {"BITMAP": "off", "QUIC": "quic", "LZ_RGB": "lz", "GLZ_RGB": "glz",
           "LZ4": "lz4"}  # fmt: skip
@@ -109,7 +83,7 @@ def _totals(entry: dict[str, Any]) -> dict[str, Any]:
     agree = pixels = 0
     for p, px in _pictures(entry["name"]):
         img = np.ascontiguousarray(px)
-        alpha = _has_alpha(p)
+        alpha = p.has_alpha
         drawable = not (p.server_made and p.message == "copy")
         server = _CHOICE.get(p.type_name, p.type_name)
         kw: dict[str, Any] = {"has_alpha": alpha, "drawable": drawable,

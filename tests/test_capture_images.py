@@ -157,3 +157,22 @@ def test_connect_screen_is_server_made(captures_dir: Path) -> None:
         assert (first.width, first.height) == (width, height), entry["name"]
         # guest images carry the driver's ids
         assert sum(p.server_made for p in payloads) < len(payloads), entry["name"]
+
+
+def test_has_alpha_follows_the_stream_format(captures_dir: Path) -> None:
+    """has_alpha agrees with the decoder's own view of each stream's format."""
+    from spicepy.codecs.image import decode_image
+
+    checked = 0
+    for entry in _manifest(captures_dir):
+        payloads = extract_images(captures_dir / entry["files"]["pcap"])
+        for p, _px in decode_payloads(payloads, skip_undecodable=True):
+            if p.type not in (ImageType.LZ_RGB, ImageType.LZ4, ImageType.JPEG_ALPHA):
+                continue
+            jpeg_size = p.image.jpeg_size if p.type == ImageType.JPEG_ALPHA else None
+            top_down = bool(p.image.jpeg_flags & 1)
+            d = decode_image(p.type, p.data, width=p.width, height=p.height,
+                             jpeg_size=jpeg_size, top_down=top_down)  # fmt: skip
+            assert p.has_alpha == d.has_alpha, (entry["name"], p.index, d.source_format)
+            checked += 1
+    assert checked > 0

@@ -357,3 +357,36 @@ def test_compress_jpeg_alpha() -> None:
     out = _decode(c, 64, 64)
     np.testing.assert_array_equal(out[..., 3], img[..., 3])  # alpha is lossless
     assert np.abs(out[..., :3].astype(int) - img[..., :3]).max() < 16
+
+
+def test_lossy_sessions_with_compress(captures_dir: Path) -> None:
+    """Captures with JPEG on ("always"): ``compress`` (choice, encoders and the
+    raw fallback) gives the image type the server sent, within the budget."""
+    from spicepy.capture.images import decode_payloads, extract_images
+
+    manifest = json.loads((captures_dir / "manifest.json").read_text())
+    agree: Counter[bool] = Counter()
+    for entry in manifest["captures"]:
+        opts = list(entry["server"].get("xspice_options", []))
+        if "--jpeg-wan-compression" not in opts or (
+            opts[opts.index("--jpeg-wan-compression") + 1] != "always"
+        ):
+            continue
+        mode = capture_mode(entry)
+        payloads = extract_images(captures_dir / entry["files"]["pcap"])
+        for p, pixels in decode_payloads(payloads, skip_undecodable=True):
+            if pixels is None:
+                continue
+            # images the server made itself (the connect-time screen) are lossless
+            c = compress(
+                np.ascontiguousarray(pixels),
+                mode=mode,
+                jpeg=True,
+                can_lossy=not p.server_made,
+                has_alpha=p.has_alpha,
+                drawable=not (p.server_made and p.message == "copy"),
+            )
+            agree[c.image_type == p.type_name] += 1
+    if not agree:
+        pytest.skip("no capture with JPEG always on")
+    assert agree[True] >= 0.95 * (agree[True] + agree[False]), agree
