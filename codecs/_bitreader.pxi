@@ -11,6 +11,7 @@
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport realloc
+from libc.string cimport memcpy
 
 
 ctypedef struct BitReader:
@@ -22,14 +23,14 @@ ctypedef struct BitReader:
 
 
 cdef inline uint32_t ld_le32(const uint8_t *p) noexcept nogil:
-    return <uint32_t>p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)
+    # a single unaligned load; the importing module refuses big-endian hosts
+    cdef uint32_t v
+    memcpy(&v, p, 4)
+    return v
 
 
 cdef inline void st_le32(uint8_t *p, uint32_t v) noexcept nogil:
-    p[0] = <uint8_t>v
-    p[1] = <uint8_t>(v >> 8)
-    p[2] = <uint8_t>(v >> 16)
-    p[3] = <uint8_t>(v >> 24)
+    memcpy(p, &v, 4)
 
 
 cdef inline uint64_t br_word(BitReader *br) noexcept nogil:

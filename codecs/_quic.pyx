@@ -16,12 +16,15 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
-import numpy as np
+import sys
 
 from spicepy.codecs import _quic_ref
 from spicepy.codecs._common import CodecError
 
 include "_bitreader.pxi"
+
+if sys.byteorder != "little":  # the word loads and stores assume it
+    raise ImportError("the QUIC fast path needs a little-endian host")
 
 cdef extern from *:
     int __builtin_clz(unsigned int) nogil
