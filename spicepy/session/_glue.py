@@ -4,9 +4,9 @@ Everything that depends on the machines of ``spicepy.channels`` (constructors,
 events, send methods) or on the canvas driver is here, so `session.py` only
 deals with connections, waiting and user calls.
 
-Display messages: the display machine emits parsed ``spicepy.wire`` dataclasses,
-while the canvas's live entry point (``DisplayDriver.handle_message``) takes the
-message body; the bridge re-marshals the dataclass with ``encode_message``.
+Display messages: the display machine emits parsed ``spicepy.wire`` dataclasses;
+``canvas.demarshal.to_command`` turns each into a canvas command for the
+channel's ``DisplayDriver`` (one per display channel, sharing caches).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from spicepy.canvas.demarshal import to_command
 from spicepy.channels import CHANNEL_CLASSES
 from spicepy.channels.display import DEFAULT_DISPLAY_CAPS
 from spicepy.channels.events import (
@@ -34,7 +35,6 @@ from spicepy.channels.events import (
     PingAnswered,
 )
 from spicepy.errors import CanvasError, ConnectionClosedError, SessionError, WireError
-from spicepy.wire import encode_message
 from spicepy.wire.enums import DisplayCap
 
 if TYPE_CHECKING:
@@ -50,7 +50,6 @@ NAMES = {1: "main", 2: "display", 3: "inputs", 4: "cursor", 5: "playback", 6: "r
 #: Channel types the session links (record would need a microphone).
 SUPPORTED = frozenset({MAIN, DISPLAY, INPUTS, CURSOR, PLAYBACK})
 MOUSE_MODE_SERVER, MOUSE_MODE_CLIENT = 1, 2
-DISPLAY_MARK = 102  # spice.proto DisplayChannel "mark"
 
 #: SpiceImageCompression values for PREFERRED_COMPRESSION (spice/enums.h).
 IMAGE_COMPRESSIONS = {
@@ -93,9 +92,7 @@ class SessionState:
     #: channel name -> loop time of the last PING the machine answered
     last_ping: dict[str, float] = field(default_factory=dict)
     #: display messages waiting for an image another display channel will send
-    held: dict[int, collections.deque[tuple[int, bytes, float]]] = field(
-        default_factory=dict
-    )
+    held: dict[int, collections.deque[tuple[Any, float]]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
 
 
@@ -123,15 +120,7 @@ def handle_event(session: Session, conn: ChannelConnection, event: object) -> No
     machine: Any = conn.machine
     if isinstance(event, MessageReceived):
         if event.channel_type == DISPLAY:
-            try:
-                msg_type, body = encode_message(event.message)
-            except (
-                ValueError,
-                WireError,
-            ) as exc:  # a parsed message that won't re-marshal
-                _drop(state, conn.name, event.msg_type, b"", f"re-marshal: {exc}")
-                return
-            _display_message(session, conn, machine.channel_id, msg_type, body)
+            _display_message(session, conn, machine.channel_id, event.message)
         return
     if isinstance(event, PingAnswered):
         state.last_ping[conn.name] = session._loop.time()
@@ -174,11 +163,7 @@ def _display_linked(session: Session, channel_id: int) -> None:
 
 
 def _display_message(
-    session: Session,
-    conn: ChannelConnection,
-    channel_id: int,
-    msg_type: int,
-    body: bytes,
+    session: Session, conn: ChannelConnection, channel_id: int, message: Any
 ) -> None:
     state = session.state
     if channel_id not in state.drivers:
@@ -188,68 +173,60 @@ def _display_message(
     held = state.held.setdefault(channel_id, collections.deque())
     if held:  # keep this channel's order behind a held message
         if len(held) >= MAX_HELD:
-            _drop(state, conn.name, *held.popleft()[:2], "hold queue full")
-        held.append((msg_type, body, now))
+            _drop(state, conn.name, held.popleft()[0], "hold queue full")
+        held.append((message, now))
         _retry_held(session, conn.name)  # drops the head once it waited too long
         return
-    if _apply(session, conn.name, channel_id, msg_type, body, hold_ok=True, since=now):
+    if _apply(session, conn.name, channel_id, message, since=now):
         _retry_held(session, conn.name)
 
 
 def _apply(
-    session: Session,
-    name: str,
-    channel_id: int,
-    msg_type: int,
-    body: bytes,
-    *,
-    hold_ok: bool,
-    since: float,
+    session: Session, name: str, channel_id: int, message: Any, *, since: float
 ) -> bool:
-    """Apply one message; False when it was held for a later retry."""
+    """Apply one display message; False when it was held for a later retry."""
     from spicepy.canvas.images import ImageNotReady
 
     state = session.state
     try:
-        command = state.drivers[channel_id].handle_message(msg_type, body)
+        command = to_command(message)
+        if command is not None:
+            state.drivers[channel_id].apply(command)
     except ImageNotReady as exc:
         # Another display channel may still deliver that cache entry or GLZ
         # image (PROTOCOL.md section 6, "Caches"); with one display channel
         # it never will.
         fresh = session._loop.time() - since < HOLD_SECONDS
-        if hold_ok and fresh and len(state.drivers) > 1:
+        if fresh and len(state.drivers) > 1:
             state.held.setdefault(channel_id, collections.deque()).appendleft(
-                (msg_type, body, since)
+                (message, since)
             )
             return False
-        _drop(state, name, msg_type, body, str(exc))
+        _drop(state, name, message, str(exc))
         return True
     except (CanvasError, WireError) as exc:
         # the canvas refuses this one command; the session goes on (spice-gtk does)
-        _drop(state, name, msg_type, body, str(exc))
+        _drop(state, name, message, str(exc))
         return True
-    if msg_type == DISPLAY_MARK:
-        state.marks += 1
     if command is not None:
+        if command.name == "mark":
+            state.marks += 1
         _note_command(session, command)
     return True
 
 
-def _drop(state: SessionState, name: str, msg_type: int, body: bytes, why: str) -> None:
+def _drop(state: SessionState, name: str, message: Any, why: str) -> None:
     state.dropped_commands += 1
-    log.warning(
-        "%s: dropped display message %d (%d bytes): %s", name, msg_type, len(body), why
-    )
+    kind = type(message).__name__
+    log.warning("%s: dropped display message %s: %s", name, kind, why)
 
 
 def _retry_held(session: Session, name: str) -> None:
     """Progress on one channel may unblock messages held on the others."""
     for channel_id, held in session.state.held.items():
         while held:
-            msg_type, body, since = held.popleft()
-            if not _apply(
-                session, name, channel_id, msg_type, body, hold_ok=True, since=since
-            ):
+            message, since = held.popleft()
+            if not _apply(session, name, channel_id, message, since=since):
                 break
 
 
