@@ -1,0 +1,94 @@
+"""Hostile input into every channel machine: random bytes, random message numbers
+with random bodies, truncated and oversized messages.  The only acceptable outcomes
+are events or a SpiceError (ProtocolError/WireError), after which the channel is in
+ERROR; nothing else may escape and every call returns."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spicepy.channels import CHANNEL_CLASSES, ChannelState
+from spicepy.channels.base import Channel
+from spicepy.channels.fake_server import FakeServer, link_pair
+from spicepy.errors import SpiceError
+from spicepy.wire import all_messages
+
+TYPES = sorted(CHANNEL_CLASSES)
+_KNOWN = sorted({c.MSG_TYPE for c in all_messages() if c.FROM_SERVER})
+
+
+def _linked(channel_type: int) -> tuple[Channel, FakeServer]:
+    srv = FakeServer()
+    ch = CHANNEL_CLASSES[channel_type](max_message_size=1 << 16)
+    link_pair(ch, srv)
+    return ch, srv
+
+
+def _feed(ch: Channel, data: bytes) -> None:
+    try:
+        ch.receive_data(data)
+    except SpiceError:
+        assert ch.state is ChannelState.ERROR
+        return
+    while ch.next_event() is not None:
+        pass
+    ch.data_to_send()
+
+
+_FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.mark.parametrize("channel_type", TYPES)
+@_FUZZ
+@given(data=st.binary(max_size=400))
+def test_random_bytes_after_link(channel_type: int, data: bytes) -> None:
+    ch, _ = _linked(channel_type)
+    _feed(ch, data)
+    if ch.state is not ChannelState.ERROR:
+        _feed(ch, b"")
+
+
+@pytest.mark.parametrize("channel_type", TYPES)
+@_FUZZ
+@given(
+    msgs=st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from(_KNOWN), st.integers(0, 0xFFFF)),
+            st.binary(max_size=120),
+            st.integers(-8, 8),
+        ),
+        max_size=6,
+    )
+)
+def test_random_messages(channel_type: int, msgs: list[tuple[int, bytes, int]]) -> None:
+    """Known and unknown numbers with random bodies; the size field may lie a little
+    (negative = truncated body, positive = body runs into the next header)."""
+    ch, _ = _linked(channel_type)
+    stream = b"".join(
+        struct.pack("<HI", t, max(0, len(body) + skew)) + body for t, body, skew in msgs
+    )
+    _feed(ch, stream)
+
+
+@pytest.mark.parametrize("channel_type", TYPES)
+def test_oversized_size_field_is_refused_without_buffering(channel_type: int) -> None:
+    ch, _ = _linked(channel_type)
+    with pytest.raises(SpiceError):
+        ch.receive_data(struct.pack("<HI", 101, 0xFFFFFFFF))
+    assert ch.state is ChannelState.ERROR
+
+
+@pytest.mark.parametrize("channel_type", TYPES)
+@_FUZZ
+@given(data=st.binary(max_size=300))
+def test_random_bytes_during_link(channel_type: int, data: bytes) -> None:
+    ch = CHANNEL_CLASSES[channel_type]()
+    ch.data_to_send()
+    try:
+        ch.receive_data(b"REDQ" + data)
+    except SpiceError:
+        assert ch.state is ChannelState.ERROR
