@@ -295,6 +295,20 @@ def test_unusable_public_key_is_a_spice_error(key: bytes) -> None:
     assert ch.state is ChannelState.ERROR
 
 
+def test_public_key_too_small_for_the_ticket_is_a_link_error() -> None:
+    # a 162-byte DER holding a 640-bit modulus (padded out by a long exponent):
+    # RSA-OAEP-SHA1 cannot fit the 61-byte ticket into 80 bytes
+    key = rsa.RSAPublicNumbers((1 << 414) + 1, (1 << 639) | 12345).public_key()
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert len(der) == 162
+    ch = MainChannel(0, password="x" * 60)
+    with pytest.raises(LinkError):
+        ch.receive_data(link_reply(key=der))
+    assert ch.state is ChannelState.ERROR
+
+
 def test_huge_link_reply_size_is_refused_at_once() -> None:
     ch = MainChannel(0)
     with pytest.raises(ProtocolError):

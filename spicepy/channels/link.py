@@ -93,6 +93,7 @@ def encrypt_ticket(pub_key_der: bytes, password: str) -> bytes:
         ValueError: password longer than 60 bytes.
         LinkError: the public key cannot be loaded (e.g. zeros from a SASL server).
     """
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -103,7 +104,7 @@ def encrypt_ticket(pub_key_der: bytes, password: str) -> bytes:
         )
     try:
         key = serialization.load_der_public_key(pub_key_der)
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise LinkError(
             "the server's link public key is not a valid RSA key", 1
         ) from exc
@@ -112,7 +113,12 @@ def encrypt_ticket(pub_key_der: bytes, password: str) -> bytes:
     oaep = padding.OAEP(
         mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None
     )
-    return key.encrypt(secret + b"\0", oaep)
+    try:
+        return key.encrypt(secret + b"\0", oaep)
+    except ValueError as exc:  # a key too small for the ticket (hostile server)
+        raise LinkError(
+            "the server's link public key is too small for the ticket", 1
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)
