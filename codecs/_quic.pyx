@@ -53,6 +53,8 @@ ctypedef struct Family:
     uint8_t l2u[256]
     uint8_t bucket_of[256]   # by context & mask
     uint32_t nbuckets
+    uint8_t bucket_lo[8]
+    uint8_t bucket_hi[8]
     # codewords of at most LUT_BITS bits by (code, next LUT_BITS bits):
     # (length << 8) | value, 0 for longer codewords
     uint16_t lut[8][LUT_SIZE]
@@ -71,6 +73,10 @@ ctypedef struct State:
 ctypedef struct Channel:
     uint32_t counters[8][8]
     uint8_t bestcode[8]
+    # bestcode of each context byte's bucket, and that code's lookup table
+    # (refreshed when a bucket's best code changes)
+    uint8_t code_of[256]
+    const uint16_t *lut_of[256]
     uint8_t *corr   # corr[i + 1] = folded residual of column i; corr[0] = column -1
 
 
@@ -97,6 +103,9 @@ cdef void _load_family(Family *f, object ref):
         f.notgr_len[k] = ref.notgr_len[k] if k < ref.bpc else 0
         f.notgr_suffix_mask[k] = (1 << ref.suffix[k]) - 1 if k < ref.bpc else 0
         f.prefix_mask[k] = ref.prefix_mask[k] if k < ref.bpc else 0
+    for n in range(ref.nbuckets):
+        f.bucket_lo[n] = ref.bucket_of.index(n)
+        f.bucket_hi[n] = ref.mask - ref.bucket_of[::-1].index(n)
     for n in range(256):
         f.l2u[n] = ref.l2u[n]
         f.u2l[n] = ref.u2l[n & ref.mask]
@@ -206,6 +215,19 @@ cdef inline uint32_t context(Tag *t, const uint8_t *corr, int i) noexcept nogil:
         return FAM8.bucket_of[corr[i]]
 
 
+cdef void set_code(Tag *t, Channel *ch, uint32_t b, int best) noexcept nogil:
+    """Make ``best`` bucket b's code, in bestcode and the per-context tables."""
+    cdef const Family *fam = family(t)
+    cdef uint32_t rep, v, base
+    ch.bestcode[b] = best
+    # contexts are bytes; 5-bit families see them modulo 32, so ranges repeat
+    for rep in range(256 >> bits_per_channel(t)):
+        base = rep << bits_per_channel(t)
+        for v in range(base + fam.bucket_lo[b], base + fam.bucket_hi[b] + 1):
+            ch.code_of[v] = best
+            ch.lut_of[v] = fam.lut[best]
+
+
 cdef inline void update_model(Tag *t, Channel *ch, const uint8_t *corr, int i,
                               uint32_t trigger) noexcept nogil:
     """update_model for column i of one channel."""
@@ -220,7 +242,8 @@ cdef inline void update_model(Tag *t, Channel *ch, const uint8_t *corr, int i,
         if cnt[k] < best_len:
             best = k
             best_len = cnt[k]
-    ch.bestcode[b] = best
+    if ch.bestcode[b] != best:
+        set_code(t, ch, b, best)
     if best_len > trigger:
         for k in range(bpc):
             cnt[k] >>= 1
@@ -260,14 +283,11 @@ cdef inline uint32_t dec_value(Tag *t, Channel *ch, uint32_t ctx,
     cdef uint32_t k
     cdef uint32_t bits = br_peek(br)
     cdef uint32_t zeros, n, v
-    if Tag is Rgb16Tag:
-        k = ch.bestcode[FAM5.bucket_of[ctx & 0x1F]]
-    else:
-        k = ch.bestcode[FAM8.bucket_of[ctx]]
-    cdef uint32_t e = fam.lut[k][bits >> (32 - LUT_BITS)]
+    cdef uint32_t e = ch.lut_of[ctx][bits >> (32 - LUT_BITS)]
     if e:
         br_eat(br, e >> 8)
         return e & 0xFF
+    k = ch.code_of[ctx]
     if bits > fam.prefix_mask[k]:
         zeros = __builtin_clz(bits)
         n = zeros + 1 + k
@@ -474,10 +494,7 @@ cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, uint8_t **corr, uint
             pred = sample(t, prev, c)
         v = sample(t, cur + 4 * i, c)
         u = fam.u2l[(v - pred) & mask]
-        if Tag is Rgb16Tag:
-            k = g.ch[c].bestcode[FAM5.bucket_of[ctx[c] & 0x1F]]
-        else:
-            k = g.ch[c].bestcode[FAM8.bucket_of[ctx[c]]]
+        k = g.ch[c].code_of[ctx[c]]
         corr[c][i + 1] = <uint8_t>u
         ctx[c] = u
         left[c] = v
@@ -566,7 +583,7 @@ cdef void enc_row(Tag *t, Group *g, BitWriter *bw, const uint8_t *cur, const uin
 
 
 cdef void init_group(Group *g, const Family *fam, uint8_t *corr, int width) noexcept nogil:
-    cdef int c
+    cdef int c, v
     memset(g, 0, sizeof(Group))
     g.fam = fam
     g.st.seed = 0xFF
@@ -575,6 +592,9 @@ cdef void init_group(Group *g, const Family *fam, uint8_t *corr, int width) noex
     g.st.melclen = MELC_J[0]
     for c in range(3):
         memset(g.ch[c].bestcode, fam.bpc - 1, 8)
+        memset(g.ch[c].code_of, fam.bpc - 1, 256)
+        for v in range(256):
+            g.ch[c].lut_of[v] = fam.lut[fam.bpc - 1]
         g.ch[c].corr = corr + c * (width + 1)
 
 
