@@ -11,7 +11,6 @@ from spicepy.channels import (
     AckWindowSet,
     ChannelClosed,
     ChannelState,
-    CursorChannel,
     DisconnectingReceived,
     MessageReceived,
     MigrateRequested,
@@ -23,7 +22,7 @@ from spicepy.channels import (
 from spicepy.channels.base import Channel
 from spicepy.channels.fake_server import FakeServer, link_pair
 from spicepy.errors import ProtocolError, SpiceError, WireError
-from spicepy.wire.enums import CommonCap, CursorMsg
+from spicepy.wire.enums import ChannelType, CommonCap, CursorMsg
 from spicepy.wire.headers import SubMessage, pack_sub_message_list
 from spicepy.wire.msg_common import (
     Ack,
@@ -49,9 +48,16 @@ def drive(channel: Channel, data: bytes) -> list[object]:
     return out
 
 
-def linked(**server_kw: object) -> tuple[CursorChannel, FakeServer]:
+class GenericCursor(Channel):
+    """The bare base machine on a cursor connection: every channel message becomes
+    a MessageReceived, so these tests see only the common behaviour."""
+
+    CHANNEL_TYPE = ChannelType.CURSOR
+
+
+def linked(**server_kw: object) -> tuple[GenericCursor, FakeServer]:
     server = FakeServer(**server_kw)  # type: ignore[arg-type]
-    ch = CursorChannel(connection_id=9)
+    ch = GenericCursor(connection_id=9)
     link_pair(ch, server)
     while ch.next_event() is not None:
         pass
@@ -116,7 +122,7 @@ def test_full_header_sub_list_comes_before_its_carrier() -> None:
     srv = FakeServer(
         common_caps=frozenset({CommonCap.PROTOCOL_AUTH_SELECTION, CommonCap.AUTH_SPICE})
     )
-    ch = CursorChannel()
+    ch = GenericCursor()
     link_pair(ch, srv)
     assert ch.next_event() is not None and not ch.mini_header
     carrier = struct.pack("<hh", 7, 8)  # a CURSOR_MOVE body; the list follows it
@@ -147,7 +153,7 @@ def test_mini_header_serials_are_implicit() -> None:
 
 def test_oversized_message_is_a_protocol_error_and_sticks() -> None:
     srv = FakeServer()
-    ch = CursorChannel(max_message_size=1000)
+    ch = GenericCursor(max_message_size=1000)
     link_pair(ch, srv)
     with pytest.raises(ProtocolError):
         ch.receive_data(struct.pack("<HI", CursorMsg.HIDE, 1001))
@@ -166,7 +172,7 @@ def test_malformed_known_message_is_a_wire_error() -> None:
 
 
 def test_sending_before_link_is_illegal() -> None:
-    ch = CursorChannel()
+    ch = GenericCursor()
     with pytest.raises(ProtocolError):
         ch.send_message(Pong(1, 2))
     assert ch.state is ChannelState.ERROR

@@ -39,7 +39,9 @@ def _feed(ch: Channel, data: bytes) -> None:
     ch.data_to_send()
 
 
-_FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @pytest.mark.parametrize("channel_type", TYPES)

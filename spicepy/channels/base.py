@@ -115,7 +115,7 @@ class Channel:
         self._events: deque[ChannelEvent] = deque()
         self._out = bytearray(self._link.data_to_send())
 
-    # -- the sans-IO surface ------------------------------------------------------------
+    # -- the sans-IO surface --------------------------------------------------
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Feed bytes from the server; ``b""`` means EOF.
 
@@ -237,7 +237,8 @@ class Channel:
                 hdr = parse_header(buf, self.mini_header, pos)
                 if hdr.size > self.max_message_size:
                     raise ProtocolError(
-                        f"message of {hdr.size} bytes exceeds the {self.max_message_size}-byte limit"
+                        f"message of {hdr.size} bytes exceeds the "
+                        f"{self.max_message_size}-byte limit"
                     )
                 end = pos + hsize + hdr.size
                 if len(buf) < end:

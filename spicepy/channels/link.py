@@ -53,7 +53,7 @@ _REASONS = {
     LinkErr.INVALID_MAGIC: "invalid magic",
     LinkErr.INVALID_DATA: "invalid data",
     LinkErr.VERSION_MISMATCH: "protocol version mismatch",
-    LinkErr.NEED_SECURED: "this channel needs TLS (NEED_SECURED): reconnect on the tls-port",
+    LinkErr.NEED_SECURED: "the channel needs TLS (NEED_SECURED): use the tls-port",
     LinkErr.NEED_UNSECURED: "this channel needs a plain connection (NEED_UNSECURED)",
     LinkErr.PERMISSION_DENIED: "the server refused the password (PERMISSION_DENIED)",
     LinkErr.BAD_CONNECTION_ID: "bad connection id (session id)",
@@ -201,14 +201,14 @@ class LinkHandshake:
             LinkError / AuthenticationError / NeedSecuredError: refused by the server.
             ProtocolError: malformed link reply.
         """
-        if self._phase is _Phase.DONE:
+        if self.done:
             return bytes(data)
         self._buf += data
-        while self._phase is not _Phase.DONE and len(self._buf) >= self._need:
+        while not self.done and len(self._buf) >= self._need:
             chunk = bytes(self._buf[: self._need])
             del self._buf[: self._need]
             self._step(chunk)
-        if self._phase is _Phase.DONE:
+        if self.done:
             rest = bytes(self._buf)
             self._buf.clear()
             return rest

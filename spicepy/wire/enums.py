@@ -1,5 +1,5 @@
-"""SPICE constants, named after spice-common ``spice.proto`` / spice-protocol ``enums.h``
-and ``protocol.h`` (section references are to those files)."""
+"""SPICE constants, named after spice-common ``spice.proto`` and spice-protocol
+``enums.h`` / ``protocol.h``."""
 
 from __future__ import annotations
 
@@ -545,7 +545,7 @@ CLIENT_MSGS: dict[int, type[IntEnum]] = {
 
 
 def message_name(channel_type: int, msg_type: int, *, from_server: bool = True) -> str:
-    """The spec name of a message number, e.g. ``DRAW_COPY``; ``UNKNOWN_<n>`` if none."""
+    """The spec name of a message number (``DRAW_COPY``), else ``UNKNOWN_<n>``."""
     common = CommonMsg if from_server else CommonMsgc
     if msg_type < 100:
         try:

@@ -133,7 +133,7 @@ class LinkMess:
 
 @dataclass(frozen=True, slots=True)
 class LinkReply:
-    """SpiceLinkReply (server -> client): error, RSA pub key (DER), caps at offset 178."""
+    """SpiceLinkReply (server -> client): error, DER RSA key, caps at offset 178."""
 
     error: int
     pub_key: bytes = field(default=bytes(SPICE_TICKET_PUBKEY_BYTES))

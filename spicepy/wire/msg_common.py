@@ -3,68 +3,69 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from spicepy.wire.enums import ChannelType, CommonMsg, CommonMsgc, MainMsg, MainMsgc
 from spicepy.wire.registry import COMMON, Message, message
-from spicepy.wire.schema import U8, U16, U32, U64, Array, Bytes, Ptr, Rest, wf
+from spicepy.wire.schema import U8, U16, U32, U64, Array, Bytes, Ptr, Rest, wt
 from spicepy.wire.types import ChannelId, ChannelWait, DstInfo, Payload
 
-_DC = dataclass(frozen=True, slots=True)
 M = ChannelType.MAIN
 
 
 # --- common, server -> client -------------------------------------------------------
 @message(COMMON, CommonMsg.MIGRATE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class Migrate(Message):
-    flags: int = wf(U32)
+    flags: int = field(metadata=wt(U32))
 
 
 @message(COMMON, CommonMsg.MIGRATE_DATA)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MigrateData(Message):
-    data: bytes = wf(Rest())
+    data: bytes = field(metadata=wt(Rest()))
 
 
 @message(COMMON, CommonMsg.SET_ACK)
-@_DC
+@dataclass(frozen=True, slots=True)
 class SetAck(Message):
-    generation: int = wf(U32)
-    window: int = wf(U32)
+    generation: int = field(metadata=wt(U32))
+    window: int = field(metadata=wt(U32))
 
 
 @message(COMMON, CommonMsg.PING)
-@_DC
+@dataclass(frozen=True, slots=True)
 class Ping(Message):
-    id: int = wf(U32)
-    timestamp: int = wf(U64)
-    data: bytes = wf(Rest(), default=b"")
+    id: int = field(metadata=wt(U32))
+    timestamp: int = field(metadata=wt(U64))
+    data: bytes = field(default=b"", metadata=wt(Rest()))
 
 
 @message(COMMON, CommonMsg.WAIT_FOR_CHANNELS)
-@_DC
+@dataclass(frozen=True, slots=True)
 class WaitForChannels(Message):
-    wait_count: int = wf(U8)
-    wait_list: tuple[ChannelWait, ...] = wf(Array(ChannelWait, "wait_count", 10))
+    wait_count: int = field(metadata=wt(U8))
+    wait_list: tuple[ChannelWait, ...] = field(
+        metadata=wt(Array(ChannelWait, "wait_count", 10))
+    )
 
 
 @message(COMMON, CommonMsg.DISCONNECTING)
-@_DC
+@dataclass(frozen=True, slots=True)
 class Disconnecting(Message):
-    time_stamp: int = wf(U64)
-    reason: int = wf(U32)
+    time_stamp: int = field(metadata=wt(U64))
+    reason: int = field(metadata=wt(U32))
 
 
 @message(COMMON, CommonMsg.NOTIFY)
-@_DC
+@dataclass(frozen=True, slots=True)
 class Notify(Message):
-    time_stamp: int = wf(U64)
-    severity: int = wf(U32)
-    visibility: int = wf(U32)
-    what: int = wf(U32)
-    message_len: int = wf(U32)
-    message: bytes = wf(Bytes("message_len"))
+    time_stamp: int = field(metadata=wt(U64))
+    severity: int = field(metadata=wt(U32))
+    visibility: int = field(metadata=wt(U32))
+    what: int = field(metadata=wt(U32))
+    message_len: int = field(metadata=wt(U32))
+    message: bytes = field(metadata=wt(Bytes("message_len")))
 
     @property
     def text(self) -> str:
@@ -72,245 +73,249 @@ class Notify(Message):
 
 
 @message(COMMON, CommonMsg.LIST)
-@_DC
+@dataclass(frozen=True, slots=True)
 class SubMessageList(Message):
     """Body is a SpiceSubMessageList; see headers.split_sub_messages."""
 
-    data: bytes = wf(Rest())
+    data: bytes = field(metadata=wt(Rest()))
 
 
 # --- common, client -> server -------------------------------------------------------
 @message(COMMON, CommonMsgc.ACK_SYNC, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class AckSync(Message):
-    generation: int = wf(U32)
+    generation: int = field(metadata=wt(U32))
 
 
 @message(COMMON, CommonMsgc.ACK, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class Ack(Message):
     pass
 
 
 @message(COMMON, CommonMsgc.PONG, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class Pong(Message):
-    id: int = wf(U32)
-    timestamp: int = wf(U64)
+    id: int = field(metadata=wt(U32))
+    timestamp: int = field(metadata=wt(U64))
 
 
 @message(COMMON, CommonMsgc.MIGRATE_FLUSH_MARK, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MigrateFlushMark(Message):
     pass
 
 
 @message(COMMON, CommonMsgc.MIGRATE_DATA, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MigrateDataC(Message):
-    data: bytes = wf(Rest())
+    data: bytes = field(metadata=wt(Rest()))
 
 
 @message(COMMON, CommonMsgc.DISCONNECTING, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DisconnectingC(Message):
-    time_stamp: int = wf(U64)
-    reason: int = wf(U32)
+    time_stamp: int = field(metadata=wt(U64))
+    reason: int = field(metadata=wt(U32))
 
 
 # --- main, server -> client ---------------------------------------------------------
 @message(M, MainMsg.MIGRATE_BEGIN)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMigrateBegin(Message):
-    dst_info: DstInfo = wf(DstInfo)
+    dst_info: DstInfo = field(metadata=wt(DstInfo))
 
 
 @message(M, MainMsg.MIGRATE_CANCEL)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMigrateCancel(Message):
     pass
 
 
 @message(M, MainMsg.INIT)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainInit(Message):
-    session_id: int = wf(U32)
-    display_channels_hint: int = wf(U32)
-    supported_mouse_modes: int = wf(U32)
-    current_mouse_mode: int = wf(U32)
-    agent_connected: int = wf(U32)
-    agent_tokens: int = wf(U32)
-    multi_media_time: int = wf(U32)
-    ram_hint: int = wf(U32)
+    session_id: int = field(metadata=wt(U32))
+    display_channels_hint: int = field(metadata=wt(U32))
+    supported_mouse_modes: int = field(metadata=wt(U32))
+    current_mouse_mode: int = field(metadata=wt(U32))
+    agent_connected: int = field(metadata=wt(U32))
+    agent_tokens: int = field(metadata=wt(U32))
+    multi_media_time: int = field(metadata=wt(U32))
+    ram_hint: int = field(metadata=wt(U32))
 
 
 @message(M, MainMsg.CHANNELS_LIST)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainChannelsList(Message):
-    num_of_channels: int = wf(U32)
-    channels: tuple[ChannelId, ...] = wf(Array(ChannelId, "num_of_channels", 2))
+    num_of_channels: int = field(metadata=wt(U32))
+    channels: tuple[ChannelId, ...] = field(
+        metadata=wt(Array(ChannelId, "num_of_channels", 2))
+    )
 
 
 @message(M, MainMsg.MOUSE_MODE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMouseMode(Message):
-    supported_modes: int = wf(U16)
-    current_mode: int = wf(U16)
+    supported_modes: int = field(metadata=wt(U16))
+    current_mode: int = field(metadata=wt(U16))
 
 
 @message(M, MainMsg.MULTI_MEDIA_TIME)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMultiMediaTime(Message):
-    time: int = wf(U32)
+    time: int = field(metadata=wt(U32))
 
 
 @message(M, MainMsg.AGENT_CONNECTED)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainAgentConnected(Message):
     pass
 
 
 @message(M, MainMsg.AGENT_DISCONNECTED)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainAgentDisconnected(Message):
-    error_code: int = wf(U32)
+    error_code: int = field(metadata=wt(U32))
 
 
 @message(M, MainMsg.AGENT_DATA)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainAgentData(Message):
-    data: Payload = wf(Rest(view=True))
+    data: Payload = field(metadata=wt(Rest(view=True)))
 
 
 @message(M, MainMsg.AGENT_TOKEN)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainAgentToken(Message):
-    num_tokens: int = wf(U32)
+    num_tokens: int = field(metadata=wt(U32))
 
 
 @message(M, MainMsg.MIGRATE_SWITCH_HOST)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMigrateSwitchHost(Message):
-    port: int = wf(U16)
-    sport: int = wf(U16)
-    host_size: int = wf(U32)
-    host_data: bytes | None = wf(Ptr(Bytes("host_size")))
-    cert_subject_size: int = wf(U32)
-    cert_subject_data: bytes | None = wf(Ptr(Bytes("cert_subject_size")))
+    port: int = field(metadata=wt(U16))
+    sport: int = field(metadata=wt(U16))
+    host_size: int = field(metadata=wt(U32))
+    host_data: bytes | None = field(metadata=wt(Ptr(Bytes("host_size"))))
+    cert_subject_size: int = field(metadata=wt(U32))
+    cert_subject_data: bytes | None = field(
+        metadata=wt(Ptr(Bytes("cert_subject_size")))
+    )
 
 
 @message(M, MainMsg.MIGRATE_END)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMigrateEnd(Message):
     pass
 
 
 @message(M, MainMsg.NAME)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainName(Message):
-    name_len: int = wf(U32)
-    name: bytes = wf(Bytes("name_len"))
+    name_len: int = field(metadata=wt(U32))
+    name: bytes = field(metadata=wt(Bytes("name_len")))
 
 
 @message(M, MainMsg.UUID)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainUuid(Message):
-    uuid: bytes = wf(Bytes(16))
+    uuid: bytes = field(metadata=wt(Bytes(16)))
 
 
 @message(M, MainMsg.AGENT_CONNECTED_TOKENS)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainAgentConnectedTokens(Message):
-    num_tokens: int = wf(U32)
+    num_tokens: int = field(metadata=wt(U32))
 
 
 @message(M, MainMsg.MIGRATE_BEGIN_SEAMLESS)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMigrateBeginSeamless(Message):
-    dst_info: DstInfo = wf(DstInfo)
-    src_mig_version: int = wf(U32)
+    dst_info: DstInfo = field(metadata=wt(DstInfo))
+    src_mig_version: int = field(metadata=wt(U32))
 
 
 @message(M, MainMsg.MIGRATE_DST_SEAMLESS_ACK)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMigrateDstSeamlessAck(Message):
     pass
 
 
 @message(M, MainMsg.MIGRATE_DST_SEAMLESS_NACK)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMigrateDstSeamlessNack(Message):
     pass
 
 
 # --- main, client -> server ---------------------------------------------------------
 @message(M, MainMsgc.CLIENT_INFO, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainClientInfo(Message):
-    cache_size: int = wf(U64)
+    cache_size: int = field(metadata=wt(U64))
 
 
 @message(M, MainMsgc.MIGRATE_CONNECTED, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMigrateConnected(Message):
     pass
 
 
 @message(M, MainMsgc.MIGRATE_CONNECT_ERROR, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMigrateConnectError(Message):
     pass
 
 
 @message(M, MainMsgc.ATTACH_CHANNELS, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainAttachChannels(Message):
     pass
 
 
 @message(M, MainMsgc.MOUSE_MODE_REQUEST, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMouseModeRequest(Message):
-    mode: int = wf(U16)
+    mode: int = field(metadata=wt(U16))
 
 
 @message(M, MainMsgc.AGENT_START, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainAgentStart(Message):
-    num_tokens: int = wf(U32)
+    num_tokens: int = field(metadata=wt(U32))
 
 
 @message(M, MainMsgc.AGENT_DATA, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainAgentDataC(Message):
-    data: bytes = wf(Rest())
+    data: bytes = field(metadata=wt(Rest()))
 
 
 @message(M, MainMsgc.AGENT_TOKEN, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainAgentTokenC(Message):
-    num_tokens: int = wf(U32)
+    num_tokens: int = field(metadata=wt(U32))
 
 
 @message(M, MainMsgc.MIGRATE_END, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMigrateEndC(Message):
     pass
 
 
 @message(M, MainMsgc.MIGRATE_DST_DO_SEAMLESS, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMigrateDstDoSeamless(Message):
-    src_version: int = wf(U32)
+    src_version: int = field(metadata=wt(U32))
 
 
 @message(M, MainMsgc.MIGRATE_CONNECTED_SEAMLESS, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainMigrateConnectedSeamless(Message):
     pass
 
 
 @message(M, MainMsgc.QUALITY_INDICATOR, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MainQualityIndicator(Message):
-    data: bytes = wf(Rest())
+    data: bytes = field(metadata=wt(Rest()))

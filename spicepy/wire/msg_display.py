@@ -6,11 +6,24 @@ Draw messages keep spice.proto's nesting: ``msg.base`` (surface_id, box, clip) a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from spicepy.wire.enums import ChannelType, CompositeFlags, DisplayMsg, DisplayMsgc
 from spicepy.wire.registry import Message, message
-from spicepy.wire.schema import I32, I64, U8, U16, U32, U64, Array, Bytes, Ptr, Rest, wf
+from spicepy.wire.schema import (
+    I32,
+    I64,
+    U8,
+    U16,
+    U32,
+    U64,
+    Array,
+    Bytes,
+    Cond,
+    Ptr,
+    Rest,
+    wt,
+)
 from spicepy.wire.types import (
     Brush,
     Clip,
@@ -30,415 +43,424 @@ from spicepy.wire.types import (
     Transform,
 )
 
-_DC = dataclass(frozen=True, slots=True)
 D = ChannelType.DISPLAY
 
 
 @message(D, DisplayMsg.MODE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DisplayMode(Message):
-    x_res: int = wf(U32)
-    y_res: int = wf(U32)
-    bits: int = wf(U32)
+    x_res: int = field(metadata=wt(U32))
+    y_res: int = field(metadata=wt(U32))
+    bits: int = field(metadata=wt(U32))
 
 
 @message(D, DisplayMsg.MARK)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DisplayMark(Message):
     pass
 
 
 @message(D, DisplayMsg.RESET)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DisplayReset(Message):
     pass
 
 
 @message(D, DisplayMsg.COPY_BITS)
-@_DC
+@dataclass(frozen=True, slots=True)
 class CopyBits(Message):
-    base: DisplayBase = wf(DisplayBase)
-    src_pos: Point = wf(Point)
+    base: DisplayBase = field(metadata=wt(DisplayBase))
+    src_pos: Point = field(metadata=wt(Point))
 
 
 @message(D, DisplayMsg.INVAL_LIST)
-@_DC
+@dataclass(frozen=True, slots=True)
 class InvalList(Message):
-    count: int = wf(U16)
-    resources: tuple[ResourceID, ...] = wf(Array(ResourceID, "count", 9))
+    count: int = field(metadata=wt(U16))
+    resources: tuple[ResourceID, ...] = field(
+        metadata=wt(Array(ResourceID, "count", 9))
+    )
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class WaitForChannel:
-    channel_type: int = wf(U8)
-    channel_id: int = wf(U8)
-    message_serial: int = wf(U64)
+    channel_type: int = field(metadata=wt(U8))
+    channel_id: int = field(metadata=wt(U8))
+    message_serial: int = field(metadata=wt(U64))
 
 
 @message(D, DisplayMsg.INVAL_ALL_PIXMAPS)
-@_DC
+@dataclass(frozen=True, slots=True)
 class InvalAllPixmaps(Message):
-    wait_count: int = wf(U8)
-    wait_list: tuple[WaitForChannel, ...] = wf(Array(WaitForChannel, "wait_count", 10))
+    wait_count: int = field(metadata=wt(U8))
+    wait_list: tuple[WaitForChannel, ...] = field(
+        metadata=wt(Array(WaitForChannel, "wait_count", 10))
+    )
 
 
 @message(D, DisplayMsg.INVAL_PALETTE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class InvalPalette(Message):
-    id: int = wf(U64)
+    id: int = field(metadata=wt(U64))
 
 
 @message(D, DisplayMsg.INVAL_ALL_PALETTES)
-@_DC
+@dataclass(frozen=True, slots=True)
 class InvalAllPalettes(Message):
     pass
 
 
 @message(D, DisplayMsg.STREAM_CREATE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class StreamCreate(Message):
-    surface_id: int = wf(U32)
-    id: int = wf(U32)
-    flags: int = wf(U8)
-    codec_type: int = wf(U8)
-    stamp: int = wf(U64)
-    stream_width: int = wf(U32)
-    stream_height: int = wf(U32)
-    src_width: int = wf(U32)
-    src_height: int = wf(U32)
-    dest: Rect = wf(Rect)
-    clip: Clip = wf(Clip)
+    surface_id: int = field(metadata=wt(U32))
+    id: int = field(metadata=wt(U32))
+    flags: int = field(metadata=wt(U8))
+    codec_type: int = field(metadata=wt(U8))
+    stamp: int = field(metadata=wt(U64))
+    stream_width: int = field(metadata=wt(U32))
+    stream_height: int = field(metadata=wt(U32))
+    src_width: int = field(metadata=wt(U32))
+    src_height: int = field(metadata=wt(U32))
+    dest: Rect = field(metadata=wt(Rect))
+    clip: Clip = field(metadata=wt(Clip))
 
 
 @message(D, DisplayMsg.STREAM_DATA)
-@_DC
+@dataclass(frozen=True, slots=True)
 class StreamData(Message):
-    base: StreamDataHeader = wf(StreamDataHeader)
-    data_size: int = wf(U32)
-    data: Payload = wf(Bytes("data_size", view=True))
+    base: StreamDataHeader = field(metadata=wt(StreamDataHeader))
+    data_size: int = field(metadata=wt(U32))
+    data: Payload = field(metadata=wt(Bytes("data_size", view=True)))
 
 
 @message(D, DisplayMsg.STREAM_CLIP)
-@_DC
+@dataclass(frozen=True, slots=True)
 class StreamClip(Message):
-    id: int = wf(U32)
-    clip: Clip = wf(Clip)
+    id: int = field(metadata=wt(U32))
+    clip: Clip = field(metadata=wt(Clip))
 
 
 @message(D, DisplayMsg.STREAM_DESTROY)
-@_DC
+@dataclass(frozen=True, slots=True)
 class StreamDestroy(Message):
-    id: int = wf(U32)
+    id: int = field(metadata=wt(U32))
 
 
 @message(D, DisplayMsg.STREAM_DESTROY_ALL)
-@_DC
+@dataclass(frozen=True, slots=True)
 class StreamDestroyAll(Message):
     pass
 
 
 # --- draw bodies ----------------------------------------------------------------------
-@_DC
+@dataclass(frozen=True, slots=True)
 class Fill:
-    brush: Brush = wf(Brush)
-    rop_descriptor: int = wf(U16)
-    mask: QMask = wf(QMask)
+    brush: Brush = field(metadata=wt(Brush))
+    rop_descriptor: int = field(metadata=wt(U16))
+    mask: QMask = field(metadata=wt(QMask))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Opaque:
-    src_bitmap: Image | None = wf(Ptr(Image))
-    src_area: Rect = wf(Rect)
-    brush: Brush = wf(Brush)
-    rop_descriptor: int = wf(U16)
-    scale_mode: int = wf(U8)
-    mask: QMask = wf(QMask)
+    src_bitmap: Image | None = field(metadata=wt(Ptr(Image)))
+    src_area: Rect = field(metadata=wt(Rect))
+    brush: Brush = field(metadata=wt(Brush))
+    rop_descriptor: int = field(metadata=wt(U16))
+    scale_mode: int = field(metadata=wt(U8))
+    mask: QMask = field(metadata=wt(QMask))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Copy:
     """Body of DRAW_COPY and DRAW_BLEND."""
 
-    src_bitmap: Image | None = wf(Ptr(Image))
-    src_area: Rect = wf(Rect)
-    rop_descriptor: int = wf(U16)
-    scale_mode: int = wf(U8)
-    mask: QMask = wf(QMask)
+    src_bitmap: Image | None = field(metadata=wt(Ptr(Image)))
+    src_area: Rect = field(metadata=wt(Rect))
+    rop_descriptor: int = field(metadata=wt(U16))
+    scale_mode: int = field(metadata=wt(U8))
+    mask: QMask = field(metadata=wt(QMask))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class MaskOnly:
     """Body of DRAW_BLACKNESS / WHITENESS / INVERS."""
 
-    mask: QMask = wf(QMask)
+    mask: QMask = field(metadata=wt(QMask))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Rop3:
-    src_bitmap: Image | None = wf(Ptr(Image))
-    src_area: Rect = wf(Rect)
-    brush: Brush = wf(Brush)
-    rop3: int = wf(U8)
-    scale_mode: int = wf(U8)
-    mask: QMask = wf(QMask)
+    src_bitmap: Image | None = field(metadata=wt(Ptr(Image)))
+    src_area: Rect = field(metadata=wt(Rect))
+    brush: Brush = field(metadata=wt(Brush))
+    rop3: int = field(metadata=wt(U8))
+    scale_mode: int = field(metadata=wt(U8))
+    mask: QMask = field(metadata=wt(QMask))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Stroke:
-    path: Path | None = wf(Ptr(Path))
-    attr: LineAttr = wf(LineAttr)
-    brush: Brush = wf(Brush)
-    fore_mode: int = wf(U16)
-    back_mode: int = wf(U16)
+    path: Path | None = field(metadata=wt(Ptr(Path)))
+    attr: LineAttr = field(metadata=wt(LineAttr))
+    brush: Brush = field(metadata=wt(Brush))
+    fore_mode: int = field(metadata=wt(U16))
+    back_mode: int = field(metadata=wt(U16))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Text:
-    str: String | None = wf(Ptr(String))
-    back_area: Rect = wf(Rect)
-    fore_brush: Brush = wf(Brush)
-    back_brush: Brush = wf(Brush)
-    fore_mode: int = wf(U16)
-    back_mode: int = wf(U16)
+    str: String | None = field(metadata=wt(Ptr(String)))
+    back_area: Rect = field(metadata=wt(Rect))
+    fore_brush: Brush = field(metadata=wt(Brush))
+    back_brush: Brush = field(metadata=wt(Brush))
+    fore_mode: int = field(metadata=wt(U16))
+    back_mode: int = field(metadata=wt(U16))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Transparent:
-    src_bitmap: Image | None = wf(Ptr(Image))
-    src_area: Rect = wf(Rect)
-    src_color: int = wf(U32)
-    true_color: int = wf(U32)
+    src_bitmap: Image | None = field(metadata=wt(Ptr(Image)))
+    src_area: Rect = field(metadata=wt(Rect))
+    src_color: int = field(metadata=wt(U32))
+    true_color: int = field(metadata=wt(U32))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class AlphaBlend:
-    alpha_flags: int = wf(U8)
-    alpha: int = wf(U8)
-    src_bitmap: Image | None = wf(Ptr(Image))
-    src_area: Rect = wf(Rect)
+    alpha_flags: int = field(metadata=wt(U8))
+    alpha: int = field(metadata=wt(U8))
+    src_bitmap: Image | None = field(metadata=wt(Ptr(Image)))
+    src_area: Rect = field(metadata=wt(Rect))
 
 
-def _flag(bit: int) -> object:
+def _flag(bit: int) -> Cond:
     return lambda v: bool(v["flags"] & bit)
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Composite:
-    flags: int = wf(U32)
-    src_bitmap: Image | None = wf(Ptr(Image))
-    mask_bitmap: Image | None = wf(Ptr(Image), cond=_flag(CompositeFlags.HAS_MASK))  # type: ignore[arg-type]
-    src_transform: Transform | None = wf(
-        Transform,
-        cond=_flag(CompositeFlags.HAS_SRC_TRANSFORM),  # type: ignore[arg-type]
+    flags: int = field(metadata=wt(U32))
+    src_bitmap: Image | None = field(metadata=wt(Ptr(Image)))
+    mask_bitmap: Image | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(Ptr(Image), _flag(CompositeFlags.HAS_MASK)),
     )
-    mask_transform: Transform | None = wf(
-        Transform,
-        cond=_flag(CompositeFlags.HAS_MASK_TRANSFORM),  # type: ignore[arg-type]
+    src_transform: Transform | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(Transform, _flag(CompositeFlags.HAS_SRC_TRANSFORM)),
     )
-    src_origin: Point16 = wf(Point16)
-    mask_origin: Point16 = wf(Point16)
+    mask_transform: Transform | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(Transform, _flag(CompositeFlags.HAS_MASK_TRANSFORM)),
+    )
+    src_origin: Point16 = field(metadata=wt(Point16))
+    mask_origin: Point16 = field(metadata=wt(Point16))
 
 
 # --- draw messages --------------------------------------------------------------------
 @message(D, DisplayMsg.DRAW_FILL)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DrawFill(Message):
-    base: DisplayBase = wf(DisplayBase)
-    data: Fill = wf(Fill)
+    base: DisplayBase = field(metadata=wt(DisplayBase))
+    data: Fill = field(metadata=wt(Fill))
 
 
 @message(D, DisplayMsg.DRAW_OPAQUE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DrawOpaque(Message):
-    base: DisplayBase = wf(DisplayBase)
-    data: Opaque = wf(Opaque)
+    base: DisplayBase = field(metadata=wt(DisplayBase))
+    data: Opaque = field(metadata=wt(Opaque))
 
 
 @message(D, DisplayMsg.DRAW_COPY)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DrawCopy(Message):
-    base: DisplayBase = wf(DisplayBase)
-    data: Copy = wf(Copy)
+    base: DisplayBase = field(metadata=wt(DisplayBase))
+    data: Copy = field(metadata=wt(Copy))
 
 
 @message(D, DisplayMsg.DRAW_BLEND)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DrawBlend(Message):
-    base: DisplayBase = wf(DisplayBase)
-    data: Copy = wf(Copy)
+    base: DisplayBase = field(metadata=wt(DisplayBase))
+    data: Copy = field(metadata=wt(Copy))
 
 
 @message(D, DisplayMsg.DRAW_BLACKNESS)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DrawBlackness(Message):
-    base: DisplayBase = wf(DisplayBase)
-    data: MaskOnly = wf(MaskOnly)
+    base: DisplayBase = field(metadata=wt(DisplayBase))
+    data: MaskOnly = field(metadata=wt(MaskOnly))
 
 
 @message(D, DisplayMsg.DRAW_WHITENESS)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DrawWhiteness(Message):
-    base: DisplayBase = wf(DisplayBase)
-    data: MaskOnly = wf(MaskOnly)
+    base: DisplayBase = field(metadata=wt(DisplayBase))
+    data: MaskOnly = field(metadata=wt(MaskOnly))
 
 
 @message(D, DisplayMsg.DRAW_INVERS)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DrawInvers(Message):
-    base: DisplayBase = wf(DisplayBase)
-    data: MaskOnly = wf(MaskOnly)
+    base: DisplayBase = field(metadata=wt(DisplayBase))
+    data: MaskOnly = field(metadata=wt(MaskOnly))
 
 
 @message(D, DisplayMsg.DRAW_ROP3)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DrawRop3(Message):
-    base: DisplayBase = wf(DisplayBase)
-    data: Rop3 = wf(Rop3)
+    base: DisplayBase = field(metadata=wt(DisplayBase))
+    data: Rop3 = field(metadata=wt(Rop3))
 
 
 @message(D, DisplayMsg.DRAW_STROKE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DrawStroke(Message):
-    base: DisplayBase = wf(DisplayBase)
-    data: Stroke = wf(Stroke)
+    base: DisplayBase = field(metadata=wt(DisplayBase))
+    data: Stroke = field(metadata=wt(Stroke))
 
 
 @message(D, DisplayMsg.DRAW_TEXT)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DrawText(Message):
-    base: DisplayBase = wf(DisplayBase)
-    data: Text = wf(Text)
+    base: DisplayBase = field(metadata=wt(DisplayBase))
+    data: Text = field(metadata=wt(Text))
 
 
 @message(D, DisplayMsg.DRAW_TRANSPARENT)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DrawTransparent(Message):
-    base: DisplayBase = wf(DisplayBase)
-    data: Transparent = wf(Transparent)
+    base: DisplayBase = field(metadata=wt(DisplayBase))
+    data: Transparent = field(metadata=wt(Transparent))
 
 
 @message(D, DisplayMsg.DRAW_ALPHA_BLEND)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DrawAlphaBlend(Message):
-    base: DisplayBase = wf(DisplayBase)
-    data: AlphaBlend = wf(AlphaBlend)
+    base: DisplayBase = field(metadata=wt(DisplayBase))
+    data: AlphaBlend = field(metadata=wt(AlphaBlend))
 
 
 @message(D, DisplayMsg.SURFACE_CREATE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class SurfaceCreate(Message):
-    surface_id: int = wf(U32)
-    width: int = wf(U32)
-    height: int = wf(U32)
-    format: int = wf(U32)
-    flags: int = wf(U32)
+    surface_id: int = field(metadata=wt(U32))
+    width: int = field(metadata=wt(U32))
+    height: int = field(metadata=wt(U32))
+    format: int = field(metadata=wt(U32))
+    flags: int = field(metadata=wt(U32))
 
 
 @message(D, DisplayMsg.SURFACE_DESTROY)
-@_DC
+@dataclass(frozen=True, slots=True)
 class SurfaceDestroy(Message):
-    surface_id: int = wf(U32)
+    surface_id: int = field(metadata=wt(U32))
 
 
 @message(D, DisplayMsg.STREAM_DATA_SIZED)
-@_DC
+@dataclass(frozen=True, slots=True)
 class StreamDataSized(Message):
-    base: StreamDataHeader = wf(StreamDataHeader)
-    width: int = wf(U32)
-    height: int = wf(U32)
-    dest: Rect = wf(Rect)
-    data_size: int = wf(U32)
-    data: Payload = wf(Bytes("data_size", view=True))
+    base: StreamDataHeader = field(metadata=wt(StreamDataHeader))
+    width: int = field(metadata=wt(U32))
+    height: int = field(metadata=wt(U32))
+    dest: Rect = field(metadata=wt(Rect))
+    data_size: int = field(metadata=wt(U32))
+    data: Payload = field(metadata=wt(Bytes("data_size", view=True)))
 
 
 @message(D, DisplayMsg.MONITORS_CONFIG)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MonitorsConfig(Message):
-    count: int = wf(U16)
-    max_allowed: int = wf(U16)
-    heads: tuple[Head, ...] = wf(Array(Head, "count", 28))
+    count: int = field(metadata=wt(U16))
+    max_allowed: int = field(metadata=wt(U16))
+    heads: tuple[Head, ...] = field(metadata=wt(Array(Head, "count", 28)))
 
 
 @message(D, DisplayMsg.DRAW_COMPOSITE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DrawComposite(Message):
-    base: DisplayBase = wf(DisplayBase)
-    data: Composite = wf(Composite)
+    base: DisplayBase = field(metadata=wt(DisplayBase))
+    data: Composite = field(metadata=wt(Composite))
 
 
 @message(D, DisplayMsg.STREAM_ACTIVATE_REPORT)
-@_DC
+@dataclass(frozen=True, slots=True)
 class StreamActivateReport(Message):
-    stream_id: int = wf(U32)
-    unique_id: int = wf(U32)
-    max_window_size: int = wf(U32)
-    timeout_ms: int = wf(U32)
+    stream_id: int = field(metadata=wt(U32))
+    unique_id: int = field(metadata=wt(U32))
+    max_window_size: int = field(metadata=wt(U32))
+    timeout_ms: int = field(metadata=wt(U32))
 
 
 @message(D, DisplayMsg.GL_SCANOUT_UNIX)
-@_DC
+@dataclass(frozen=True, slots=True)
 class GlScanoutUnix(Message):
     """The dma-buf fd travels out of band (SCM_RIGHTS); not usable over TCP."""
 
-    width: int = wf(U32)
-    height: int = wf(U32)
-    stride: int = wf(U32)
-    drm_fourcc_format: int = wf(U32)
-    flags: int = wf(U32)
+    width: int = field(metadata=wt(U32))
+    height: int = field(metadata=wt(U32))
+    stride: int = field(metadata=wt(U32))
+    drm_fourcc_format: int = field(metadata=wt(U32))
+    flags: int = field(metadata=wt(U32))
 
 
 @message(D, DisplayMsg.GL_DRAW)
-@_DC
+@dataclass(frozen=True, slots=True)
 class GlDraw(Message):
-    x: int = wf(U32)
-    y: int = wf(U32)
-    w: int = wf(U32)
-    h: int = wf(U32)
+    x: int = field(metadata=wt(U32))
+    y: int = field(metadata=wt(U32))
+    w: int = field(metadata=wt(U32))
+    h: int = field(metadata=wt(U32))
 
 
 @message(D, DisplayMsg.QUALITY_INDICATOR)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DisplayQualityIndicator(Message):
-    data: bytes = wf(Rest())
+    data: bytes = field(metadata=wt(Rest()))
 
 
-# --- client -> server -------------------------------------------------------------------
+# --- client -> server --
 @message(D, DisplayMsgc.INIT, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class DisplayInit(Message):
-    pixmap_cache_id: int = wf(U8)
-    pixmap_cache_size: int = wf(I64)
-    glz_dictionary_id: int = wf(U8)
-    glz_dictionary_window_size: int = wf(I32)
+    pixmap_cache_id: int = field(metadata=wt(U8))
+    pixmap_cache_size: int = field(metadata=wt(I64))
+    glz_dictionary_id: int = field(metadata=wt(U8))
+    glz_dictionary_window_size: int = field(metadata=wt(I32))
 
 
 @message(D, DisplayMsgc.STREAM_REPORT, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class StreamReport(Message):
-    stream_id: int = wf(U32)
-    unique_id: int = wf(U32)
-    start_frame_mm_time: int = wf(U32)
-    end_frame_mm_time: int = wf(U32)
-    num_frames: int = wf(U32)
-    num_drops: int = wf(U32)
-    last_frame_delay: int = wf(I32)
-    audio_delay: int = wf(U32)
+    stream_id: int = field(metadata=wt(U32))
+    unique_id: int = field(metadata=wt(U32))
+    start_frame_mm_time: int = field(metadata=wt(U32))
+    end_frame_mm_time: int = field(metadata=wt(U32))
+    num_frames: int = field(metadata=wt(U32))
+    num_drops: int = field(metadata=wt(U32))
+    last_frame_delay: int = field(metadata=wt(I32))
+    audio_delay: int = field(metadata=wt(U32))
 
 
 @message(D, DisplayMsgc.PREFERRED_COMPRESSION, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class PreferredCompression(Message):
-    image_compression: int = wf(U8)
+    image_compression: int = field(metadata=wt(U8))
 
 
 @message(D, DisplayMsgc.GL_DRAW_DONE, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class GlDrawDone(Message):
     pass
 
 
 @message(D, DisplayMsgc.PREFERRED_VIDEO_CODEC_TYPE, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class PreferredVideoCodecType(Message):
-    num_of_codecs: int = wf(U8)
-    codecs: tuple[int, ...] = wf(Array(U8, "num_of_codecs", 1))
+    num_of_codecs: int = field(metadata=wt(U8))
+    codecs: tuple[int, ...] = field(metadata=wt(Array(U8, "num_of_codecs", 1)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from spicepy.wire.enums import (
     AudioDataMode,
@@ -16,266 +16,267 @@ from spicepy.wire.enums import (
     RecordMsgc,
 )
 from spicepy.wire.registry import Message, message
-from spicepy.wire.schema import I32, U8, U16, U32, U64, Array, Bytes, Ptr, Rest, wf
+from spicepy.wire.schema import I32, U8, U16, U32, U64, Array, Bytes, Ptr, Rest, wt
 from spicepy.wire.types import Cursor, Payload, Point16
 
-_DC = dataclass(frozen=True, slots=True)
 I = ChannelType.INPUTS  # noqa: E741
 C = ChannelType.CURSOR
 P = ChannelType.PLAYBACK
 R = ChannelType.RECORD
 
 
-# --- inputs ------------------------------------------------------------------------------
+# --- inputs --
 @message(I, InputsMsgc.KEY_DOWN, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class KeyDown(Message):
-    code: int = wf(U32)
+    code: int = field(metadata=wt(U32))
 
 
 @message(I, InputsMsgc.KEY_UP, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class KeyUp(Message):
-    code: int = wf(U32)
+    code: int = field(metadata=wt(U32))
 
 
 @message(I, InputsMsgc.KEY_MODIFIERS, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class KeyModifiersC(Message):
-    modifiers: int = wf(U16)
+    modifiers: int = field(metadata=wt(U16))
 
 
 @message(I, InputsMsgc.KEY_SCANCODE, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class KeyScancode(Message):
-    data: bytes = wf(Rest())
+    data: bytes = field(metadata=wt(Rest()))
 
 
 @message(I, InputsMsgc.MOUSE_MOTION, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MouseMotion(Message):
-    dx: int = wf(I32)
-    dy: int = wf(I32)
-    buttons_state: int = wf(U16)
+    dx: int = field(metadata=wt(I32))
+    dy: int = field(metadata=wt(I32))
+    buttons_state: int = field(metadata=wt(U16))
 
 
 @message(I, InputsMsgc.MOUSE_POSITION, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MousePosition(Message):
-    x: int = wf(U32)
-    y: int = wf(U32)
-    buttons_state: int = wf(U16)
-    display_id: int = wf(U8)
+    x: int = field(metadata=wt(U32))
+    y: int = field(metadata=wt(U32))
+    buttons_state: int = field(metadata=wt(U16))
+    display_id: int = field(metadata=wt(U8))
 
 
 @message(I, InputsMsgc.MOUSE_PRESS, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MousePress(Message):
-    button: int = wf(U8)
-    buttons_state: int = wf(U16)
+    button: int = field(metadata=wt(U8))
+    buttons_state: int = field(metadata=wt(U16))
 
 
 @message(I, InputsMsgc.MOUSE_RELEASE, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MouseRelease(Message):
-    button: int = wf(U8)
-    buttons_state: int = wf(U16)
+    button: int = field(metadata=wt(U8))
+    buttons_state: int = field(metadata=wt(U16))
 
 
 @message(I, InputsMsg.INIT)
-@_DC
+@dataclass(frozen=True, slots=True)
 class InputsInit(Message):
-    keyboard_modifiers: int = wf(U16)
+    keyboard_modifiers: int = field(metadata=wt(U16))
 
 
 @message(I, InputsMsg.KEY_MODIFIERS)
-@_DC
+@dataclass(frozen=True, slots=True)
 class KeyModifiers(Message):
-    modifiers: int = wf(U16)
+    modifiers: int = field(metadata=wt(U16))
 
 
 @message(I, InputsMsg.MOUSE_MOTION_ACK)
-@_DC
+@dataclass(frozen=True, slots=True)
 class MouseMotionAck(Message):
     pass
 
 
-# --- cursor -------------------------------------------------------------------------------
+# --- cursor --
 @message(C, CursorMsg.INIT)
-@_DC
+@dataclass(frozen=True, slots=True)
 class CursorInit(Message):
-    position: Point16 = wf(Point16)
-    trail_length: int = wf(U16)
-    trail_frequency: int = wf(U16)
-    visible: int = wf(U8)
-    cursor: Cursor = wf(Cursor)
+    position: Point16 = field(metadata=wt(Point16))
+    trail_length: int = field(metadata=wt(U16))
+    trail_frequency: int = field(metadata=wt(U16))
+    visible: int = field(metadata=wt(U8))
+    cursor: Cursor = field(metadata=wt(Cursor))
 
 
 @message(C, CursorMsg.RESET)
-@_DC
+@dataclass(frozen=True, slots=True)
 class CursorReset(Message):
     pass
 
 
 @message(C, CursorMsg.SET)
-@_DC
+@dataclass(frozen=True, slots=True)
 class CursorSet(Message):
-    position: Point16 = wf(Point16)
-    visible: int = wf(U8)
-    cursor: Cursor = wf(Cursor)
+    position: Point16 = field(metadata=wt(Point16))
+    visible: int = field(metadata=wt(U8))
+    cursor: Cursor = field(metadata=wt(Cursor))
 
 
 @message(C, CursorMsg.MOVE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class CursorMove(Message):
-    position: Point16 = wf(Point16)
+    position: Point16 = field(metadata=wt(Point16))
 
 
 @message(C, CursorMsg.HIDE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class CursorHide(Message):
     pass
 
 
 @message(C, CursorMsg.TRAIL)
-@_DC
+@dataclass(frozen=True, slots=True)
 class CursorTrail(Message):
-    length: int = wf(U16)
-    frequency: int = wf(U16)
+    length: int = field(metadata=wt(U16))
+    frequency: int = field(metadata=wt(U16))
 
 
 @message(C, CursorMsg.INVAL_ONE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class CursorInvalOne(Message):
-    id: int = wf(U64)
+    id: int = field(metadata=wt(U64))
 
 
 @message(C, CursorMsg.INVAL_ALL)
-@_DC
+@dataclass(frozen=True, slots=True)
 class CursorInvalAll(Message):
     pass
 
 
-# --- playback -----------------------------------------------------------------------------
+# --- playback --
 @message(P, PlaybackMsg.DATA)
-@_DC
+@dataclass(frozen=True, slots=True)
 class PlaybackData(Message):
-    time: int = wf(U32)
-    data: Payload = wf(Rest(view=True))
+    time: int = field(metadata=wt(U32))
+    data: Payload = field(metadata=wt(Rest(view=True)))
 
 
 @message(P, PlaybackMsg.MODE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class PlaybackMode(Message):
-    time: int = wf(U32)
-    mode: int = wf(U16)
-    data: bytes = wf(Rest())
+    time: int = field(metadata=wt(U32))
+    mode: int = field(metadata=wt(U16))
+    data: bytes = field(metadata=wt(Rest()))
 
 
 @message(P, PlaybackMsg.START)
-@_DC
+@dataclass(frozen=True, slots=True)
 class PlaybackStart(Message):
-    channels: int = wf(U32)
-    format: int = wf(U16)
-    frequency: int = wf(U32)
-    time: int = wf(U32)
+    channels: int = field(metadata=wt(U32))
+    format: int = field(metadata=wt(U16))
+    frequency: int = field(metadata=wt(U32))
+    time: int = field(metadata=wt(U32))
 
 
 @message(P, PlaybackMsg.STOP)
-@_DC
+@dataclass(frozen=True, slots=True)
 class PlaybackStop(Message):
     pass
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class _AudioVolume:
-    nchannels: int = wf(U8)
-    volume: tuple[int, ...] = wf(Array(U16, "nchannels", 2))
+    nchannels: int = field(metadata=wt(U8))
+    volume: tuple[int, ...] = field(metadata=wt(Array(U16, "nchannels", 2)))
 
 
 @message(P, PlaybackMsg.VOLUME)
-@_DC
+@dataclass(frozen=True, slots=True)
 class PlaybackVolume(Message):
-    nchannels: int = wf(U8)
-    volume: tuple[int, ...] = wf(Array(U16, "nchannels", 2))
+    nchannels: int = field(metadata=wt(U8))
+    volume: tuple[int, ...] = field(metadata=wt(Array(U16, "nchannels", 2)))
 
 
 @message(P, PlaybackMsg.MUTE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class PlaybackMute(Message):
-    mute: int = wf(U8)
+    mute: int = field(metadata=wt(U8))
 
 
 @message(P, PlaybackMsg.LATENCY)
-@_DC
+@dataclass(frozen=True, slots=True)
 class PlaybackLatency(Message):
-    latency_ms: int = wf(U32)
+    latency_ms: int = field(metadata=wt(U32))
 
 
-# --- record ---------------------------------------------------------------------------------
+# --- record --
 @message(R, RecordMsg.START)
-@_DC
+@dataclass(frozen=True, slots=True)
 class RecordStart(Message):
-    channels: int = wf(U32)
-    format: int = wf(U16)
-    frequency: int = wf(U32)
+    channels: int = field(metadata=wt(U32))
+    format: int = field(metadata=wt(U16))
+    frequency: int = field(metadata=wt(U32))
 
 
 @message(R, RecordMsg.STOP)
-@_DC
+@dataclass(frozen=True, slots=True)
 class RecordStop(Message):
     pass
 
 
 @message(R, RecordMsg.VOLUME)
-@_DC
+@dataclass(frozen=True, slots=True)
 class RecordVolume(Message):
-    nchannels: int = wf(U8)
-    volume: tuple[int, ...] = wf(Array(U16, "nchannels", 2))
+    nchannels: int = field(metadata=wt(U8))
+    volume: tuple[int, ...] = field(metadata=wt(Array(U16, "nchannels", 2)))
 
 
 @message(R, RecordMsg.MUTE)
-@_DC
+@dataclass(frozen=True, slots=True)
 class RecordMute(Message):
-    mute: int = wf(U8)
+    mute: int = field(metadata=wt(U8))
 
 
 @message(R, RecordMsgc.DATA, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class RecordData(Message):
-    time: int = wf(U32)
-    data: bytes = wf(Rest())
+    time: int = field(metadata=wt(U32))
+    data: bytes = field(metadata=wt(Rest()))
 
 
 @message(R, RecordMsgc.MODE, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class RecordMode(Message):
-    time: int = wf(U32)
-    mode: int = wf(U16)
-    data: bytes = wf(Rest())
+    time: int = field(metadata=wt(U32))
+    mode: int = field(metadata=wt(U16))
+    data: bytes = field(metadata=wt(Rest()))
 
 
 @message(R, RecordMsgc.START_MARK, from_server=False)
-@_DC
+@dataclass(frozen=True, slots=True)
 class RecordStartMark(Message):
-    time: int = wf(U32)
+    time: int = field(metadata=wt(U32))
 
 
-# --- SpiceVMC family (usbredir, port, webdav): DATA / COMPRESSED_DATA both ways ------------
+# --- SpiceVMC family (usbredir, port, webdav): DATA / COMPRESSED_DATA both ways --
 def _vmc(channel: int, server: bool) -> None:
     suffix = ChannelType(channel).name.title() + ("" if server else "C")
 
-    @_DC
+    @dataclass(frozen=True, slots=True)
     class VmcData(Message):
-        data: bytes = wf(Rest())
+        data: bytes = field(metadata=wt(Rest()))
 
-    @_DC
+    @dataclass(frozen=True, slots=True)
     class VmcCompressedData(Message):
-        type: int = wf(U8)
-        uncompressed_size: int | None = wf(
-            U32, cond=lambda v: v["type"] != DataCompressionType.NONE
+        type: int = field(metadata=wt(U8))
+        uncompressed_size: int | None = field(
+            default=None,
+            kw_only=True,
+            metadata=wt(U32, lambda v: v["type"] != DataCompressionType.NONE),
         )
-        compressed_data: bytes = wf(Rest(), default=b"")
+        compressed_data: bytes = field(default=b"", metadata=wt(Rest()))
 
     for cls, num, name in (
         (VmcData, 101, "Data"),
@@ -292,19 +293,19 @@ for _ch in (ChannelType.USBREDIR, ChannelType.PORT, ChannelType.WEBDAV):
 
 
 def _port(channel: int) -> None:
-    @_DC
+    @dataclass(frozen=True, slots=True)
     class PortInit(Message):
-        name_size: int = wf(U32)
-        name: bytes | None = wf(Ptr(Bytes("name_size")))
-        opened: int = wf(U8)
+        name_size: int = field(metadata=wt(U32))
+        name: bytes | None = field(metadata=wt(Ptr(Bytes("name_size"))))
+        opened: int = field(metadata=wt(U8))
 
-    @_DC
+    @dataclass(frozen=True, slots=True)
     class PortEventMsg(Message):
-        event: int = wf(U8)
+        event: int = field(metadata=wt(U8))
 
-    @_DC
+    @dataclass(frozen=True, slots=True)
     class PortEventC(Message):
-        event: int = wf(U8)
+        event: int = field(metadata=wt(U8))
 
     prefix = ChannelType(channel).name.title()
     for cls, num, server, name in (

@@ -32,9 +32,9 @@ def message(
         key = (int(channel), from_server, int(msg_type))
         if key in _REGISTRY:
             raise RuntimeError(f"duplicate message definition {key}")
-        cls.MSG_TYPE = int(msg_type)
-        cls.CHANNEL = int(channel)
-        cls.FROM_SERVER = from_server
+        cls.MSG_TYPE = int(msg_type)  # type: ignore[attr-defined]
+        cls.CHANNEL = int(channel)  # type: ignore[attr-defined]
+        cls.FROM_SERVER = from_server  # type: ignore[attr-defined]
         _REGISTRY[key] = cls
         return cls
 

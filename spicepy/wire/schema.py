@@ -1,7 +1,7 @@
 """The declarative message engine: one marshal/demarshal pair for every SPICE struct.
 
 Theory of operation: a message or sub-structure is a frozen, slotted dataclass whose
-fields carry a wire type in their metadata (``wf(U32)``, ``wf(Ptr(Image))``, ...), in
+fields carry a wire type in their metadata (``field(metadata=wt(U32))``, ...), in
 spice.proto order.  ``pull_struct`` walks the fields once, ``push_struct`` writes them
 back.  Pointers are u32 offsets from the start of the message body (spice.proto
 ``*field``, ``ptypes.py``: PointerType is 4 bytes); the writer appends what they point
@@ -25,7 +25,7 @@ __all__ = [
     "Reader",
     "Writer",
     "WireType",
-    "wf",
+    "wt",
     "pull_struct",
     "push_struct",
     "I8",
@@ -42,6 +42,8 @@ __all__ = [
     "Bytes",
     "Rest",
     "Count",
+    "Cond",
+    "Values",
 ]
 
 #: Largest message body we accept (the server's biggest are full-screen bitmaps).
@@ -215,7 +217,7 @@ class Array:
 
 
 class Bytes:
-    """``uint8 name[count]``; ``view=True`` returns a zero-copy memoryview (payloads)."""
+    """``uint8 name[count]``; ``view=True`` gives a zero-copy memoryview (payloads)."""
 
     def __init__(self, count: Count, *, view: bool = False) -> None:
         self.count = count
@@ -245,15 +247,16 @@ class Rest:
         w.buf.push_bytes(value)
 
 
-def wf(wtype: WireType | type, cond: Cond | None = None, **kw: Any) -> Any:
-    """A dataclass field with its wire type (and an optional presence condition)."""
+def wt(wtype: WireType | type, cond: Cond | None = None) -> dict[str, Any]:
+    """Field metadata carrying a wire type (and an optional presence condition).
+
+    Usage: ``x: int = field(metadata=w(U32))``; an optional field is
+    ``field(default=None, kw_only=True, metadata=wt(U32, cond))`` so it may sit
+    between required ones.
+    """
     if isinstance(wtype, type):
         wtype = Struct(wtype)
-    if cond is not None:
-        # optional fields are keyword-only so they may sit between required ones
-        kw.setdefault("default", None)
-        kw.setdefault("kw_only", True)
-    return dataclasses.field(metadata={"wire": wtype, "cond": cond}, **kw)
+    return {"wire": wtype, "cond": cond}
 
 
 _SPECS: dict[type, tuple[tuple[str, WireType, Cond | None], ...]] = {}
@@ -297,7 +300,7 @@ def push_struct(w: Writer, obj: Any) -> None:
 
 
 def decode_struct(cls: type[T], body: bytes | memoryview) -> T:
-    """Parse ``body`` as one ``cls`` (trailing bytes are ignored, as spice-common does)."""
+    """Parse ``body`` as one ``cls`` (trailing bytes ignored, as in spice-common)."""
     try:
         return pull_struct(cls, Reader(Buffer(body)))
     except (IndexError, KeyError, OverflowError, UnicodeDecodeError) as exc:

@@ -6,7 +6,8 @@ body (``Payload``); ``bytes(x)`` copies it when needed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from spicepy.errors import WireError
 from spicepy.wire.enums import (
@@ -27,14 +28,14 @@ from spicepy.wire.schema import (
     U64,
     Array,
     Bytes,
+    Cond,
     Ptr,
     Rest,
     Values,
-    wf,
+    wt,
 )
 
 Payload = bytes | memoryview
-_DC = dataclass(frozen=True, slots=True)
 
 #: Largest image (pixels) whose bitmap we accept: 16k x 16k.
 MAX_IMAGE_PIXELS = 1 << 28
@@ -45,26 +46,26 @@ def image_size(bpp: int, width: int, height: int) -> int:
     return ((bpp * width + 7) // 8) * height
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Point:
-    x: int = wf(I32)
-    y: int = wf(I32)
+    x: int = field(metadata=wt(I32))
+    y: int = field(metadata=wt(I32))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Point16:
-    x: int = wf(I16)
-    y: int = wf(I16)
+    x: int = field(metadata=wt(I16))
+    y: int = field(metadata=wt(I16))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Rect:
     """spice.proto order: top, left, bottom, right."""
 
-    top: int = wf(I32)
-    left: int = wf(I32)
-    bottom: int = wf(I32)
-    right: int = wf(I32)
+    top: int = field(metadata=wt(I32))
+    left: int = field(metadata=wt(I32))
+    bottom: int = field(metadata=wt(I32))
+    right: int = field(metadata=wt(I32))
 
     @property
     def width(self) -> int:
@@ -75,51 +76,59 @@ class Rect:
         return self.bottom - self.top
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Transform:
-    t00: int = wf(U32)
-    t01: int = wf(U32)
-    t02: int = wf(U32)
-    t10: int = wf(U32)
-    t11: int = wf(U32)
-    t12: int = wf(U32)
+    t00: int = field(metadata=wt(U32))
+    t01: int = field(metadata=wt(U32))
+    t02: int = field(metadata=wt(U32))
+    t10: int = field(metadata=wt(U32))
+    t11: int = field(metadata=wt(U32))
+    t12: int = field(metadata=wt(U32))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Clip:
     """type NONE, or RECTS with ``num_rects`` rects inline."""
 
-    type: int = wf(U8)
-    num_rects: int | None = wf(U32, cond=lambda v: v["type"] == ClipType.RECTS)
-    rects: tuple[Rect, ...] | None = wf(
-        Array(Rect, "num_rects", 16), cond=lambda v: v["type"] == ClipType.RECTS
+    type: int = field(metadata=wt(U8))
+    num_rects: int | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(U32, lambda v: v["type"] == ClipType.RECTS),
+    )
+    rects: tuple[Rect, ...] | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(
+            Array(Rect, "num_rects", 16), lambda v: v["type"] == ClipType.RECTS
+        ),
     )
 
 
 CLIP_NONE = Clip(ClipType.NONE)
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class DisplayBase:
-    surface_id: int = wf(U32)
-    box: Rect = wf(Rect)
-    clip: Clip = wf(Clip)
+    surface_id: int = field(metadata=wt(U32))
+    box: Rect = field(metadata=wt(Rect))
+    clip: Clip = field(metadata=wt(Clip))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Palette:
-    unique: int = wf(U64)
-    num_ents: int = wf(U16)
-    ents: tuple[int, ...] = wf(Array(U32, "num_ents", 4))
+    unique: int = field(metadata=wt(U64))
+    num_ents: int = field(metadata=wt(U16))
+    ents: tuple[int, ...] = field(metadata=wt(Array(U32, "num_ents", 4)))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class ImageDescriptor:
-    id: int = wf(U64)
-    type: int = wf(U8)
-    flags: int = wf(U8)
-    width: int = wf(U32)
-    height: int = wf(U32)
+    id: int = field(metadata=wt(U64))
+    type: int = field(metadata=wt(U8))
+    flags: int = field(metadata=wt(U8))
+    width: int = field(metadata=wt(U32))
+    height: int = field(metadata=wt(U32))
 
 
 def _pal_cached(v: Values) -> bool:
@@ -133,55 +142,67 @@ def _bitmap_bytes(v: Values) -> int:
     return n
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class BitmapData:
     """Raw bitmap: ``stride * y`` bytes; palette by id (PAL_FROM_CACHE) or pointer."""
 
-    format: int = wf(U8)
-    flags: int = wf(U8)
-    x: int = wf(U32)
-    y: int = wf(U32)
-    stride: int = wf(U32)
-    palette_id: int | None = wf(U64, cond=_pal_cached)
-    palette: Palette | None = wf(Ptr(Palette), cond=lambda v: not _pal_cached(v))
-    data: Payload = wf(Bytes(_bitmap_bytes, view=True))
+    format: int = field(metadata=wt(U8))
+    flags: int = field(metadata=wt(U8))
+    x: int = field(metadata=wt(U32))
+    y: int = field(metadata=wt(U32))
+    stride: int = field(metadata=wt(U32))
+    palette_id: int | None = field(
+        default=None, kw_only=True, metadata=wt(U64, _pal_cached)
+    )
+    palette: Palette | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(Ptr(Palette), lambda v: not _pal_cached(v)),
+    )
+    data: Payload = field(metadata=wt(Bytes(_bitmap_bytes, view=True)))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class BinaryData:
     """QUIC / LZ_RGB / GLZ_RGB / JPEG / LZ4: ``data_size`` then the codec stream."""
 
-    data_size: int = wf(U32)
-    data: Payload = wf(Bytes("data_size", view=True))
+    data_size: int = field(metadata=wt(U32))
+    data: Payload = field(metadata=wt(Bytes("data_size", view=True)))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class LZPLTData:
-    flags: int = wf(U8)
-    data_size: int = wf(U32)
-    palette_id: int | None = wf(U64, cond=_pal_cached)
-    palette: Palette | None = wf(Ptr(Palette), cond=lambda v: not _pal_cached(v))
-    data: Payload = wf(Bytes("data_size", view=True))
+    flags: int = field(metadata=wt(U8))
+    data_size: int = field(metadata=wt(U32))
+    palette_id: int | None = field(
+        default=None, kw_only=True, metadata=wt(U64, _pal_cached)
+    )
+    palette: Palette | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(Ptr(Palette), lambda v: not _pal_cached(v)),
+    )
+    data: Payload = field(metadata=wt(Bytes("data_size", view=True)))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class ZlibGlzRGBData:
-    glz_data_size: int = wf(U32)
-    data_size: int = wf(U32)
-    data: Payload = wf(Bytes("data_size", view=True))
+    glz_data_size: int = field(metadata=wt(U32))
+    data_size: int = field(metadata=wt(U32))
+    data: Payload = field(metadata=wt(Bytes("data_size", view=True)))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class JPEGAlphaData:
-    flags: int = wf(U8)
-    jpeg_size: int = wf(U32)
-    data_size: int = wf(U32)
-    data: Payload = wf(Bytes("data_size", view=True))
+    flags: int = field(metadata=wt(U8))
+    jpeg_size: int = field(metadata=wt(U32))
+    data_size: int = field(metadata=wt(U32))
+    data: Payload = field(metadata=wt(Bytes("data_size", view=True)))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class SurfaceRef:
-    surface_id: int = wf(U32)
+    surface_id: int = field(metadata=wt(U32))
 
 
 _BINARY = {
@@ -193,26 +214,40 @@ _BINARY = {
 }
 
 
-def _is(*types: int) -> object:
+def _is(*types: int) -> Cond:
     return lambda v: v["descriptor"].type in types
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Image:
     """SpiceImage: descriptor + the body its type selects (the other bodies are None).
 
     FROM_CACHE / FROM_CACHE_LOSSLESS have no body.
     """
 
-    descriptor: ImageDescriptor = wf(ImageDescriptor)
-    bitmap: BitmapData | None = wf(BitmapData, cond=_is(ImageType.BITMAP))  # type: ignore[arg-type]
-    binary: BinaryData | None = wf(BinaryData, cond=_is(*_BINARY))  # type: ignore[arg-type]
-    lz_plt: LZPLTData | None = wf(LZPLTData, cond=_is(ImageType.LZ_PLT))  # type: ignore[arg-type]
-    zlib_glz: ZlibGlzRGBData | None = wf(
-        ZlibGlzRGBData, cond=_is(ImageType.ZLIB_GLZ_RGB)
-    )  # type: ignore[arg-type]
-    jpeg_alpha: JPEGAlphaData | None = wf(JPEGAlphaData, cond=_is(ImageType.JPEG_ALPHA))  # type: ignore[arg-type]
-    surface: SurfaceRef | None = wf(SurfaceRef, cond=_is(ImageType.SURFACE))  # type: ignore[arg-type]
+    descriptor: ImageDescriptor = field(metadata=wt(ImageDescriptor))
+    bitmap: BitmapData | None = field(
+        default=None, kw_only=True, metadata=wt(BitmapData, _is(ImageType.BITMAP))
+    )
+    binary: BinaryData | None = field(
+        default=None, kw_only=True, metadata=wt(BinaryData, _is(*_BINARY))
+    )
+    lz_plt: LZPLTData | None = field(
+        default=None, kw_only=True, metadata=wt(LZPLTData, _is(ImageType.LZ_PLT))
+    )
+    zlib_glz: ZlibGlzRGBData | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(ZlibGlzRGBData, _is(ImageType.ZLIB_GLZ_RGB)),
+    )
+    jpeg_alpha: JPEGAlphaData | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(JPEGAlphaData, _is(ImageType.JPEG_ALPHA)),
+    )
+    surface: SurfaceRef | None = field(
+        default=None, kw_only=True, metadata=wt(SurfaceRef, _is(ImageType.SURFACE))
+    )
 
     @property
     def payload(self) -> Payload | None:
@@ -223,174 +258,196 @@ class Image:
         return None
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Pattern:
-    pat: Image = wf(Ptr(Image))
-    pos: Point = wf(Point)
+    pat: Image = field(metadata=wt(Ptr(Image)))
+    pos: Point = field(metadata=wt(Point))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Brush:
-    type: int = wf(U8)
-    color: int | None = wf(U32, cond=lambda v: v["type"] == BrushType.SOLID)
-    pattern: Pattern | None = wf(Pattern, cond=lambda v: v["type"] == BrushType.PATTERN)  # type: ignore[arg-type]
+    type: int = field(metadata=wt(U8))
+    color: int | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(U32, lambda v: v["type"] == BrushType.SOLID),
+    )
+    pattern: Pattern | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(Pattern, lambda v: v["type"] == BrushType.PATTERN),
+    )
 
 
 BRUSH_NONE = Brush(BrushType.NONE)
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class QMask:
-    flags: int = wf(U8)
-    pos: Point = wf(Point)
-    bitmap: Image | None = wf(Ptr(Image))
+    flags: int = field(metadata=wt(U8))
+    pos: Point = field(metadata=wt(Point))
+    bitmap: Image | None = field(metadata=wt(Ptr(Image)))
 
 
 QMASK_NONE = QMask(0, Point(0, 0), None)
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class PathSegment:
-    flags: int = wf(U8)
-    count: int = wf(U32)
-    points: tuple[Point, ...] = wf(Array(Point, "count", 8))  # PointFix (28.4)
+    flags: int = field(metadata=wt(U8))
+    count: int = field(metadata=wt(U32))
+    points: tuple[Point, ...] = field(
+        metadata=wt(Array(Point, "count", 8))
+    )  # PointFix (28.4)
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Path:
-    num_segments: int = wf(U32)
-    segments: tuple[PathSegment, ...] = wf(Array(PathSegment, "num_segments", 5))
+    num_segments: int = field(metadata=wt(U32))
+    segments: tuple[PathSegment, ...] = field(
+        metadata=wt(Array(PathSegment, "num_segments", 5))
+    )
 
 
 def _styled(v: Values) -> bool:
     return bool(v["flags"] & LineFlags.STYLED)
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class LineAttr:
-    flags: int = wf(U8)
-    style_nseg: int | None = wf(U8, cond=_styled)
-    style: tuple[int, ...] | None = wf(Ptr(Array(I32, "style_nseg", 4)), cond=_styled)
+    flags: int = field(metadata=wt(U8))
+    style_nseg: int | None = field(default=None, kw_only=True, metadata=wt(U8, _styled))
+    style: tuple[int, ...] | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(Ptr(Array(I32, "style_nseg", 4)), _styled),
+    )
 
 
-def _glyph_size(bpp: int) -> object:
+def _glyph_size(bpp: int) -> Callable[[Values], int]:
     return lambda v: image_size(bpp, v["width"], v["height"])
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class RasterGlyphA1:
-    render_pos: Point = wf(Point)
-    glyph_origin: Point = wf(Point)
-    width: int = wf(U16)
-    height: int = wf(U16)
-    data: bytes = wf(Bytes(_glyph_size(1)))  # type: ignore[arg-type]
+    render_pos: Point = field(metadata=wt(Point))
+    glyph_origin: Point = field(metadata=wt(Point))
+    width: int = field(metadata=wt(U16))
+    height: int = field(metadata=wt(U16))
+    data: bytes = field(metadata=wt(Bytes(_glyph_size(1))))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class RasterGlyphA4:
-    render_pos: Point = wf(Point)
-    glyph_origin: Point = wf(Point)
-    width: int = wf(U16)
-    height: int = wf(U16)
-    data: bytes = wf(Bytes(_glyph_size(4)))  # type: ignore[arg-type]
+    render_pos: Point = field(metadata=wt(Point))
+    glyph_origin: Point = field(metadata=wt(Point))
+    width: int = field(metadata=wt(U16))
+    height: int = field(metadata=wt(U16))
+    data: bytes = field(metadata=wt(Bytes(_glyph_size(4))))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class RasterGlyphA8:
-    render_pos: Point = wf(Point)
-    glyph_origin: Point = wf(Point)
-    width: int = wf(U16)
-    height: int = wf(U16)
-    data: bytes = wf(Bytes(_glyph_size(8)))  # type: ignore[arg-type]
+    render_pos: Point = field(metadata=wt(Point))
+    glyph_origin: Point = field(metadata=wt(Point))
+    width: int = field(metadata=wt(U16))
+    height: int = field(metadata=wt(U16))
+    data: bytes = field(metadata=wt(Bytes(_glyph_size(8))))
 
 
-def _raster(bit: int) -> object:
+def _raster(bit: int) -> Cond:
     return lambda v: bool(v["flags"] & bit)
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class String:
     """Glyph string: exactly one of the a1/a4/a8 tuples is set (by ``flags``)."""
 
-    length: int = wf(U16)
-    flags: int = wf(U8)
-    glyphs_a1: tuple[RasterGlyphA1, ...] | None = wf(
-        Array(RasterGlyphA1, "length", 20),
-        cond=_raster(StringFlags.RASTER_A1),  # type: ignore[arg-type]
+    length: int = field(metadata=wt(U16))
+    flags: int = field(metadata=wt(U8))
+    glyphs_a1: tuple[RasterGlyphA1, ...] | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(Array(RasterGlyphA1, "length", 20), _raster(StringFlags.RASTER_A1)),
     )
-    glyphs_a4: tuple[RasterGlyphA4, ...] | None = wf(
-        Array(RasterGlyphA4, "length", 20),
-        cond=_raster(StringFlags.RASTER_A4),  # type: ignore[arg-type]
+    glyphs_a4: tuple[RasterGlyphA4, ...] | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(Array(RasterGlyphA4, "length", 20), _raster(StringFlags.RASTER_A4)),
     )
-    glyphs_a8: tuple[RasterGlyphA8, ...] | None = wf(
-        Array(RasterGlyphA8, "length", 20),
-        cond=_raster(StringFlags.RASTER_A8),  # type: ignore[arg-type]
+    glyphs_a8: tuple[RasterGlyphA8, ...] | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(Array(RasterGlyphA8, "length", 20), _raster(StringFlags.RASTER_A8)),
     )
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class ChannelWait:
-    channel_type: int = wf(U8)
-    channel_id: int = wf(U8)
-    message_serial: int = wf(U64)
+    channel_type: int = field(metadata=wt(U8))
+    channel_id: int = field(metadata=wt(U8))
+    message_serial: int = field(metadata=wt(U64))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class ChannelId:
-    type: int = wf(U8)
-    id: int = wf(U8)
+    type: int = field(metadata=wt(U8))
+    id: int = field(metadata=wt(U8))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class ResourceID:
-    type: int = wf(U8)
-    id: int = wf(U64)
+    type: int = field(metadata=wt(U8))
+    id: int = field(metadata=wt(U64))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Head:
-    monitor_id: int = wf(U32)
-    surface_id: int = wf(U32)
-    width: int = wf(U32)
-    height: int = wf(U32)
-    x: int = wf(U32)
-    y: int = wf(U32)
-    flags: int = wf(U32)
+    monitor_id: int = field(metadata=wt(U32))
+    surface_id: int = field(metadata=wt(U32))
+    width: int = field(metadata=wt(U32))
+    height: int = field(metadata=wt(U32))
+    x: int = field(metadata=wt(U32))
+    y: int = field(metadata=wt(U32))
+    flags: int = field(metadata=wt(U32))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class StreamDataHeader:
-    id: int = wf(U32)
-    multi_media_time: int = wf(U32)
+    id: int = field(metadata=wt(U32))
+    multi_media_time: int = field(metadata=wt(U32))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class CursorHeader:
-    unique: int = wf(U64)
-    type: int = wf(U8)
-    width: int = wf(U16)
-    height: int = wf(U16)
-    hot_spot_x: int = wf(U16)
-    hot_spot_y: int = wf(U16)
+    unique: int = field(metadata=wt(U64))
+    type: int = field(metadata=wt(U8))
+    width: int = field(metadata=wt(U16))
+    height: int = field(metadata=wt(U16))
+    hot_spot_x: int = field(metadata=wt(U16))
+    hot_spot_y: int = field(metadata=wt(U16))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class Cursor:
     """flags, header unless NONE, then the shape bytes to the end of the body."""
 
-    flags: int = wf(U16)
-    header: CursorHeader | None = wf(
-        CursorHeader,
-        cond=lambda v: not v["flags"] & CursorFlags.NONE,  # type: ignore[arg-type]
+    flags: int = field(metadata=wt(U16))
+    header: CursorHeader | None = field(
+        default=None,
+        kw_only=True,
+        metadata=wt(CursorHeader, lambda v: not v["flags"] & CursorFlags.NONE),
     )
-    data: Payload = wf(Rest(view=True))
+    data: Payload = field(metadata=wt(Rest(view=True)))
 
 
-@_DC
+@dataclass(frozen=True, slots=True)
 class DstInfo:
-    port: int = wf(U16)
-    sport: int = wf(U16)
-    host_size: int = wf(U32)
-    host_data: bytes | None = wf(Ptr(Bytes("host_size")))
-    cert_subject_size: int = wf(U32)
-    cert_subject_data: bytes | None = wf(Ptr(Bytes("cert_subject_size")))
+    port: int = field(metadata=wt(U16))
+    sport: int = field(metadata=wt(U16))
+    host_size: int = field(metadata=wt(U32))
+    host_data: bytes | None = field(metadata=wt(Ptr(Bytes("host_size"))))
+    cert_subject_size: int = field(metadata=wt(U32))
+    cert_subject_data: bytes | None = field(
+        metadata=wt(Ptr(Bytes("cert_subject_size")))
+    )
