@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from spicepy.channels.base import Channel
 from spicepy.wire.enums import ChannelType
 
@@ -11,4 +13,4 @@ __all__ = ["CursorChannel"]
 
 class CursorChannel(Channel):
     CHANNEL_TYPE = ChannelType.CURSOR
-    DEFAULT_CAPS: frozenset[int] = frozenset()
+    DEFAULT_CAPS: ClassVar[frozenset[int]] = frozenset()
