@@ -284,7 +284,8 @@ class Session:
         await self._wait(predicate, timeout, what)
 
     async def events(self) -> AsyncIterator[object]:
-        """Every channel event, in arrival order, until the session ends."""
+        """Every channel event (``spicepy.channels.events``), in arrival order,
+        until the session ends; the newest 10000 are kept if nobody reads them."""
         while True:
             while self._events:
                 yield self._events.popleft()
