@@ -306,3 +306,24 @@ def test_failed_secondary_link_closes_the_linked_ones() -> None:
             return fake.left
 
     assert run(main()) == 1
+
+
+def test_events_iterator_sees_channel_events() -> None:
+    from spicepy.channels.events import LinkCompleted, MainInitReceived, PingAnswered
+
+    fake = FakeSpice(ping_id=5)
+
+    async def main() -> list[type]:
+        async with serve(fake) as port:
+            async with spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT) as s:
+                seen: list[type] = []
+                async with asyncio.timeout(LIMIT):
+                    async for event in s.events():
+                        seen.append(type(event))
+                        if isinstance(event, PingAnswered):
+                            break
+                return seen
+
+    seen = run(main())
+    assert seen[0] is LinkCompleted
+    assert MainInitReceived in seen and seen[-1] is PingAnswered
