@@ -118,6 +118,15 @@ def test_list_sub_messages_are_dispatched_in_order() -> None:
     ]
 
 
+def test_nested_list_is_refused() -> None:
+    ch, srv = linked()
+    inner = pack_sub_message_list([SubMessage(CursorMsg.HIDE, b"")])
+    outer = pack_sub_message_list([SubMessage(8, inner)])
+    with pytest.raises(ProtocolError):
+        ch.receive_data(srv.pack_raw(8, outer))
+    assert ch.state is ChannelState.ERROR
+
+
 def test_full_header_sub_list_comes_before_its_carrier() -> None:
     srv = FakeServer(
         common_caps=frozenset({CommonCap.PROTOCOL_AUTH_SELECTION, CommonCap.AUTH_SPICE})

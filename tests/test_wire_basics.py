@@ -108,6 +108,11 @@ def test_sub_message_list() -> None:
         split_sub_messages(body[:-1])
     with pytest.raises(WireError):
         split_sub_messages(struct.pack("<HI", 1, 1000))
+    # many offsets aliasing one big sub-message: refused instead of copied N times
+    big = struct.pack("<H", 64) + struct.pack("<64I", *([258] * 64))
+    big += struct.pack("<HI", 4, 1000) + bytes(1000)
+    with pytest.raises(WireError):
+        split_sub_messages(big)
 
 
 def test_link_mess_layout() -> None:

@@ -250,7 +250,7 @@ class Channel:
                 self._transition(Trigger.MESSAGE)
                 if hdr.sub_list:
                     for sub in split_sub_messages(body, hdr.sub_list):
-                        self._dispatch(sub.msg_type, sub.body, serial)
+                        self._dispatch(sub.msg_type, sub.body, serial, True)
                 # spice-gtk acks after the sub-messages, before the carrier, so
                 # SET_ACK itself is not counted in the window it opens
                 self._count_ack()
@@ -266,10 +266,14 @@ class Channel:
                 self._ack_count = 0
                 self._queue(*encode_message(Ack()))
 
-    def _dispatch(self, msg_type: int, body: bytes, serial: int) -> None:
+    def _dispatch(
+        self, msg_type: int, body: bytes, serial: int, nested: bool = False
+    ) -> None:
         if msg_type == CommonMsg.LIST:
+            if nested:  # a LIST inside a LIST would let a peer recurse at will
+                raise ProtocolError("LIST message nested in a sub-message list")
             for sub in split_sub_messages(body):
-                self._dispatch(sub.msg_type, sub.body, serial)
+                self._dispatch(sub.msg_type, sub.body, serial, True)
             return
         msg = decode_message(self.CHANNEL_TYPE, msg_type, body)
         if isinstance(msg, UnknownMessage):

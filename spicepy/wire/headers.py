@@ -95,12 +95,16 @@ def split_sub_messages(
         if count > MAX_SUB_MESSAGES or list_offset + 2 + 4 * count > end:
             raise WireError(f"sub-message list of {count} entries does not fit")
         offsets = struct.unpack_from(f"<{count}I", view, list_offset + 2)
-        out = []
+        out, total = [], 0
         for off in offsets:
             msg_type, size = struct.unpack_from("<HI", view, off)
             start = off + 6
             if start + size > end:
                 raise WireError("sub-message runs past the message body")
+            # offsets may alias one region: bound the copies by the body size
+            total += size
+            if total > end:
+                raise WireError("sub-messages overlap (more bytes than the body)")
             out.append(SubMessage(msg_type, bytes(view[start : start + size])))
         return out
     except struct.error as exc:
