@@ -244,6 +244,7 @@ def build_parser(
     )
     p.add_argument("--save", type=Path, help="run, and keep the JSON here")
     p.add_argument("--plot", type=Path, help="write bar charts (PNG) here")
+    p.add_argument("--markdown", type=Path, help="write the tables as Markdown here")
     p.add_argument("-k", dest="select", help="pytest -k expression to pick benchmarks")
     p.add_argument("--files", nargs="*", help="benchmark files (default: all)")
     p.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
@@ -273,7 +274,41 @@ def main_args(args: argparse.Namespace) -> int:
     if args.plot is not None:
         plot(rows, args.plot)
         print(f"plot: {args.plot}")
+    if args.markdown is not None:
+        args.markdown.write_text(markdown(rows, args.baseline))
+        print(f"markdown: {args.markdown}")
     return 0
+
+
+def markdown(rows: list[Row], baseline: str = "lz4") -> str:
+    """The tables as a Markdown page, with the machine they were measured on."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    parts = [
+        "# spicepy benchmark results",
+        "",
+        f"Python {platform.python_version()}, {cpu}, {os.cpu_count()} CPUs "
+        "(shared while measured: treat differences under ~20 % as noise).",
+        f"MPix/s from the median round; ratio = raw 24-bit bytes / coded bytes; "
+        f"`x {baseline}` = speed relative to {baseline} on the same image and "
+        "operation. Made by `python benchmarks/report.py --markdown FILE`.",
+        "",
+        "```",
+        table(rows, baseline),
+        "```",
+    ]
+    extra = selector_table(rows)
+    if extra:
+        parts += ["", "```", extra, "```"]
+    return "\n".join(parts) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
