@@ -10,6 +10,7 @@ reader so this test depends only on the channel machines.
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections import Counter
 from dataclasses import dataclass
@@ -150,7 +151,10 @@ def _captures() -> list[Path]:
 
 
 @pytest.mark.parametrize("path", _captures(), ids=lambda p: p.stem)
-def test_capture_channels_through_the_machines(path: Path, captures_dir: Path) -> None:
+def test_capture_channels_through_the_machines(
+    path: Path, captures_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="spicepy.channels")
     caps = [c for c in read_capture(path) if c.channel_type in CHANNEL_CLASSES]
     assert {c.channel_type for c in caps} >= {1, 2, 3, 4}
     for cap in caps:
@@ -173,3 +177,5 @@ def test_capture_channels_through_the_machines(path: Path, captures_dir: Path) -
         assert [b for t, b in ours if t in (ACK_SYNC, PONG)] == [
             b for t, b in theirs if t in (ACK_SYNC, PONG)
         ], name
+    # the server mirrors the cursor cache: a FROM_CACHE must always hit
+    assert not [r for r in caplog.records if "cache" in r.getMessage()]

@@ -25,6 +25,15 @@ from spicepy.channels import (
     MessageReceived,
 )
 from spicepy.channels.base import Channel
+from spicepy.channels.events import (
+    CursorCacheInvalidated,
+    CursorChanged,
+    CursorHidden,
+    CursorMoved,
+    CursorReset,
+    CursorShape,
+    CursorTrailSet,
+)
 from spicepy.errors import ProtocolError, SpiceError, WireError
 
 SET_ACK, PING, WAIT_FOR_CHANNELS, DISCONNECTING, NOTIFY, LIST = 3, 4, 5, 6, 7, 8
@@ -270,7 +279,7 @@ def test_inputs_modifiers_events() -> None:
 def test_cursor_playback_record_messages_are_recognised() -> None:
     cur = linked(CHANNEL_CLASSES[4])
     cur.receive_data(mini(104, struct.pack("<hh", 5, -6)) + mini(105))
-    assert [e.msg_type for e in events(cur)] == [104, 105]  # type: ignore[attr-defined]
+    assert events(cur) == [CursorMoved(5, -6), CursorHidden()]
     play = linked(CHANNEL_CLASSES[5])
     play.receive_data(
         mini(103, struct.pack("<IHII", 2, 1, 44100, 9))
@@ -282,6 +291,52 @@ def test_cursor_playback_record_messages_are_recognised() -> None:
     rec = linked(CHANNEL_CLASSES[6])
     rec.receive_data(mini(101, struct.pack("<IHI", 1, 1, 48000)) + mini(102))
     assert [e.msg_type for e in events(rec)] == [101, 102]  # type: ignore[attr-defined]
+
+
+def cursor_body(flags: int, unique: int = 0, data: bytes = b"") -> bytes:
+    """A SpiceCursor: flags u16, header (unless NONE: 1), then the image bytes."""
+    if flags & 1:
+        return struct.pack("<H", flags)
+    return struct.pack("<HQBHHHH", flags, unique, 0, 2, 1, 1, 0) + data
+
+
+def test_cursor_shapes_are_cached_and_invalidated() -> None:
+    ch = linked(CHANNEL_CLASSES[4])
+    pixels = bytes(range(8))  # 2x1 ALPHA = 8 bytes
+    init = struct.pack("<hhHHB", 10, 20, 0, 0, 1) + cursor_body(2, 0x77, pixels)
+    ch.receive_data(mini(101, init))  # INIT with CACHE_ME
+    trail, changed = events(ch)
+    shape = CursorShape(0x77, 0, 2, 1, 1, 0, pixels)
+    assert trail == CursorTrailSet(0, 0)
+    assert changed == CursorChanged(10, 20, True, shape)
+    ch.receive_data(mini(103, struct.pack("<hhB", 3, 4, 1) + cursor_body(4, 0x77)))
+    assert events(ch) == [CursorChanged(3, 4, True, shape)]  # FROM_CACHE
+    ch.receive_data(mini(107, struct.pack("<Q", 0x77)))  # INVAL_ONE
+    ch.receive_data(mini(103, struct.pack("<hhB", 3, 4, 1) + cursor_body(4, 0x77)))
+    assert events(ch) == [
+        CursorCacheInvalidated(0x77),
+        CursorChanged(3, 4, True, None),  # a miss: no shape
+    ]
+    ch.receive_data(mini(103, struct.pack("<hhB", 0, 0, 0) + cursor_body(1)))
+    ch.receive_data(mini(106, struct.pack("<HH", 5, 6)) + mini(108) + mini(102))
+    assert events(ch) == [
+        CursorChanged(0, 0, False, None),
+        CursorTrailSet(5, 6),
+        CursorCacheInvalidated(None),
+        CursorReset(),
+    ]
+
+
+def test_cursor_cache_is_bounded() -> None:
+    from spicepy.channels.cursor import MAX_CACHED
+
+    ch = linked(CHANNEL_CLASSES[4])
+    head = struct.pack("<hhB", 0, 0, 1)
+    data = b"".join(
+        mini(103, head + cursor_body(2, i, bytes(8))) for i in range(MAX_CACHED + 5)
+    )
+    ch.receive_data(data)
+    assert ch.cached_shapes == MAX_CACHED  # type: ignore[attr-defined]
 
 
 # -- hostile input -------------------------------------------------------------------

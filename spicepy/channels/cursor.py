@@ -1,16 +1,115 @@
-"""Cursor channel: INIT/SET/MOVE/HIDE/TRAIL/INVAL_* as ``MessageReceived`` events
-(``spicepy.wire.msg_other.CursorInit`` etc.); the client sends nothing."""
+"""Cursor channel: the pointer's shape, position and visibility (the client sends
+nothing but the common replies).
+
+Theory of operation: INIT and SET carry a ``Cursor`` (flags; unless NONE a header
+with the shape's ``unique`` id, type, size and hot spot; then the image bytes).
+A CACHE_ME shape is remembered by ``unique`` and a later FROM_CACHE names it; the
+server mirrors this cache and evicts with INVAL_ONE / INVAL_ALL, RESET clears it,
+and the machine also bounds it (``MAX_CACHED``).  Each message becomes one event
+(INIT also reports its trail settings); shapes are passed on undecoded
+(PROTOCOL.md section 7, spice-gtk ``channel-cursor.c``).
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import logging
+from collections import OrderedDict
+from typing import Any, ClassVar
 
 from spicepy.channels.base import Channel
-from spicepy.wire.enums import ChannelType
+from spicepy.channels.events import (
+    CursorCacheInvalidated,
+    CursorChanged,
+    CursorHidden,
+    CursorMoved,
+    CursorReset,
+    CursorShape,
+    CursorTrailSet,
+    MessageReceived,
+)
+from spicepy.wire.enums import ChannelType, CursorFlags
+from spicepy.wire.msg_other import (
+    CursorHide,
+    CursorInit,
+    CursorInvalAll,
+    CursorInvalOne,
+    CursorMove,
+    CursorSet,
+    CursorTrail,
+)
+from spicepy.wire.msg_other import CursorReset as CursorResetMsg
 
-__all__ = ["CursorChannel"]
+__all__ = ["CursorChannel", "MAX_CACHED"]
+
+log = logging.getLogger(__name__)
+
+#: the server caches at most 256 shapes per client; keep some slack
+MAX_CACHED = 1024
 
 
 class CursorChannel(Channel):
+    """Args: as ``Channel``."""
+
     CHANNEL_TYPE = ChannelType.CURSOR
     DEFAULT_CAPS: ClassVar[frozenset[int]] = frozenset()
+
+    def __init__(self, channel_id: int = 0, **kw: Any) -> None:
+        super().__init__(channel_id, **kw)
+        self._cache: OrderedDict[int, CursorShape] = OrderedDict()
+
+    @property
+    def cached_shapes(self) -> int:
+        return len(self._cache)
+
+    def _shape(self, cursor: Any) -> CursorShape | None:
+        header = cursor.header
+        if cursor.flags & CursorFlags.NONE or header is None:
+            return None
+        if cursor.flags & CursorFlags.FROM_CACHE:
+            shape = self._cache.get(header.unique)
+            if shape is None:
+                log.warning("cursor shape %#x is not in the cache", header.unique)
+            return shape
+        shape = CursorShape(
+            header.unique,
+            header.type,
+            header.width,
+            header.height,
+            header.hot_spot_x,
+            header.hot_spot_y,
+            bytes(cursor.data),
+        )
+        if cursor.flags & CursorFlags.CACHE_ME:
+            self._cache[header.unique] = shape
+            self._cache.move_to_end(header.unique)
+            while len(self._cache) > MAX_CACHED:
+                self._cache.popitem(last=False)
+        return shape
+
+    def _handle(self, msg: Any, serial: int) -> None:
+        if isinstance(msg, CursorInit):
+            self._emit(CursorTrailSet(msg.trail_length, msg.trail_frequency))
+            pos = msg.position
+            shape = self._shape(msg.cursor)
+            self._emit(CursorChanged(pos.x, pos.y, bool(msg.visible), shape))
+        elif isinstance(msg, CursorSet):
+            pos = msg.position
+            shape = self._shape(msg.cursor)
+            self._emit(CursorChanged(pos.x, pos.y, bool(msg.visible), shape))
+        elif isinstance(msg, CursorMove):
+            self._emit(CursorMoved(msg.position.x, msg.position.y))
+        elif isinstance(msg, CursorHide):
+            self._emit(CursorHidden())
+        elif isinstance(msg, CursorResetMsg):
+            self._cache.clear()
+            self._emit(CursorReset())
+        elif isinstance(msg, CursorTrail):
+            self._emit(CursorTrailSet(msg.length, msg.frequency))
+        elif isinstance(msg, CursorInvalOne):
+            self._cache.pop(msg.id, None)
+            self._emit(CursorCacheInvalidated(msg.id))
+        elif isinstance(msg, CursorInvalAll):
+            self._cache.clear()
+            self._emit(CursorCacheInvalidated(None))
+        else:
+            self._emit(MessageReceived(self.CHANNEL_TYPE, msg.MSG_TYPE, serial, msg))

@@ -158,6 +158,59 @@ class MotionAcked(ChannelEvent):
     unacked: int
 
 
+
+# --- cursor -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CursorShape:
+    """A pointer image; ``data`` is raw, laid out per ``type`` (0 ALPHA, 1 MONO...)."""
+
+    unique: int
+    type: int
+    width: int
+    height: int
+    hot_x: int
+    hot_y: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CursorChanged(ChannelEvent):
+    """CURSOR_INIT / CURSOR_SET; ``shape`` None: no image (NONE, or a cache miss)."""
+
+    x: int
+    y: int
+    visible: bool
+    shape: CursorShape | None
+
+
+@dataclass(frozen=True, slots=True)
+class CursorMoved(ChannelEvent):
+    x: int
+    y: int
+
+
+@dataclass(frozen=True, slots=True)
+class CursorHidden(ChannelEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CursorReset(ChannelEvent):
+    """CURSOR_RESET: hide the pointer and forget every cached shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class CursorTrailSet(ChannelEvent):
+    length: int
+    frequency: int
+
+
+@dataclass(frozen=True, slots=True)
+class CursorCacheInvalidated(ChannelEvent):
+    """INVAL_ONE (``unique``) or INVAL_ALL (``unique`` None)."""
+
+    unique: int | None
+
 __all__ = [
     n
     for n, v in list(globals().items())
