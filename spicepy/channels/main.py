@@ -64,7 +64,8 @@ class MainChannel(Channel):
     """
 
     CHANNEL_TYPE = ChannelType.MAIN
-    DEFAULT_CAPS = frozenset({MainCap.AGENT_CONNECTED_TOKENS})
+    # NAME and UUID are parsed (MessageReceived); migration is not supported
+    DEFAULT_CAPS = frozenset({MainCap.NAME_AND_UUID, MainCap.AGENT_CONNECTED_TOKENS})
 
     def __init__(self, channel_id: int = 0, *, agent: bool = False, **kw: Any) -> None:
         super().__init__(channel_id, **kw)
