@@ -89,7 +89,7 @@ def test_common_messages_become_events() -> None:
     ch, srv = linked()
     text = b"hello\0"
     data = (
-        srv.pack(Notify(1, 1, 2, 3, len(text), text))
+        srv.pack(Notify(1, 1, 2, 3, len(text), text, b""))
         + srv.pack(Disconnecting(5, 2))
         + srv.pack(WaitForChannels(1, (ChannelWait(2, 0, 99),)))
         + srv.pack(Migrate(1))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from spicepy.capture.streams import read_channels
-from spicepy.wire import UnknownMessage, decode_message
+from spicepy.wire import UnknownMessage, decode_message, encode_message
 from spicepy.wire.enums import ChannelType, ImageType, message_name
 from spicepy.wire.types import Image
 
@@ -60,6 +60,8 @@ def test_capture_decodes_and_matches_inventory(name: str, captures_dir: Path) ->
             msg = decode_message(ch.channel_type, m.type, m.body)
             assert not isinstance(msg, UnknownMessage), (cname, m.type)
             assert msg.MSG_TYPE == m.type
+            # the engine lays pointers out as spice-server does: byte-identical
+            assert encode_message(msg) == (m.type, bytes(m.body)), (cname, m.type)
             server[cname][message_name(ch.channel_type, m.type)] += 1
             if ch.channel_type == ChannelType.DISPLAY and m.type >= 302:
                 _images(msg, images)

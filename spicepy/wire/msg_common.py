@@ -66,6 +66,8 @@ class Notify(Message):
     what: int = field(metadata=wt(U32))
     message_len: int = field(metadata=wt(U32))
     message: bytes = field(metadata=wt(Bytes("message_len")))
+    #: spice-server follows the text with a NUL that message_len does not count
+    terminator: bytes = field(default=b"\0", metadata=wt(Rest()))
 
     @property
     def text(self) -> str:
