@@ -68,6 +68,7 @@ def test_capture_decodes_and_matches_inventory(name: str, captures_dir: Path) ->
         for m in ch.client_messages():
             msg = decode_message(ch.channel_type, m.type, m.body, from_server=False)
             assert not isinstance(msg, UnknownMessage), (cname, m.type)
+            assert encode_message(msg) == (m.type, bytes(m.body)), (cname, m.type)
             client[cname][message_name(ch.channel_type, m.type, from_server=False)] += 1
     assert {k: dict(v) for k, v in server.items()} == inv["server_messages"]
     assert {k: dict(v) for k, v in client.items()} == inv["client_messages"]
