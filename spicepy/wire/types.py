@@ -356,7 +356,10 @@ class RasterGlyphA8:
 
 
 def _raster(bit: int) -> Cond:
-    return lambda v: bool(v["flags"] & bit)
+    # spice.proto ``switch (flags)`` takes the first case that matches, so A4 is
+    # read only without A1 and A8 only without both
+    lower = bit - 1
+    return lambda v: bool(v["flags"] & bit) and not v["flags"] & lower
 
 
 @dataclass(frozen=True, slots=True)
