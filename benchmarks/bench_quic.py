@@ -24,8 +24,11 @@ import pytest
 from PIL import Image
 from spicepy.codecs import _quic_ref, quic
 
+_quic_fast: ModuleType | None
 try:
-    from spicepy.codecs import _quic as _quic_fast  # type: ignore[attr-defined]
+    from spicepy.codecs import _quic
+
+    _quic_fast = _quic
 except ImportError:
     _quic_fast = None
 

@@ -232,7 +232,7 @@ class Reader:
 
     def __init__(self, data: bytes | memoryview, start_word: int) -> None:
         n = len(data) // 4
-        self.words = np.frombuffer(data, "<u4", n).tolist() + [0, 0]
+        self.words: list[int] = np.frombuffer(data, "<u4", n).tolist() + [0, 0]
         self.pos = 32 * start_word
         self.total = 32 * n
 
@@ -472,7 +472,7 @@ def encode_body(image_type: int, pixels: U8) -> bytes:
     io = Writer()
     groups = _groups(image_type, width)
     if image_type == 2:  # RGB16 codes the top 5 bits of each 8-bit sample
-        pixels = pixels >> 3
+        pixels = np.right_shift(pixels, 3, dtype=np.uint8)
     planes = [[pixels[:, :, off].tolist() for off in g.offsets] for g in groups]
     for y in range(height):
         for k, g in enumerate(groups):

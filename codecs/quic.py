@@ -191,4 +191,5 @@ def encode(image: U8, /, *, image_type: str | int = "RGB32") -> bytes:
     except CodecError as exc:
         raise ValueError(str(exc)) from exc
     header = _HEADER.pack(MAGIC, VERSION, int(itype), width, height)
-    return header + _impl.encode_body(int(itype), np.ascontiguousarray(img))
+    body: bytes = _impl.encode_body(int(itype), np.ascontiguousarray(img))
+    return header + body

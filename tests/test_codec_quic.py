@@ -19,8 +19,11 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 from spicepy.codecs import CodecError, _quic_ref, quic
 
+_quic_fast: ModuleType | None
 try:
-    from spicepy.codecs import _quic as _quic_fast  # type: ignore[attr-defined]
+    from spicepy.codecs import _quic
+
+    _quic_fast = _quic
 except ImportError:  # not built: only the reference twin is tested
     _quic_fast = None
 
@@ -148,7 +151,8 @@ def images(max_w: int = 40, max_h: int = 10) -> st.SearchStrategy[np.ndarray]:
             return draw(hnp.arrays(np.uint8, (h, w, 4)))
         colours = draw(hnp.arrays(np.uint8, (draw(st.integers(1, 3)), 4)))
         idx = draw(hnp.arrays(np.uint8, (h, w), elements=st.integers(0, 2)))
-        return colours[idx % len(colours)]
+        picked: np.ndarray = colours[idx % len(colours)]
+        return picked
 
     return build()
 
