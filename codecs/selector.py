@@ -83,19 +83,33 @@ class Graduality(Enum):
     HIGH = "high"  # photos, smooth gradients
 
 
-def _channels(image: npt.NDArray[np.generic], rgb16: bool) -> npt.NDArray[np.int16]:
-    """(h, w, 3) int16 colour channels of a BGRX/BGRA image or x555 words."""
+Channels = tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int32]]
+
+
+def _flat(image: npt.NDArray[np.generic], rgb16: bool) -> npt.NDArray[np.generic]:
+    """The image as one row of pixels: x555 words, B,G,R,X words, or BGR triples."""
     if rgb16:
-        words = np.asarray(image, dtype=np.uint16)
-        if words.ndim != 2:
+        words = np.asarray(image)
+        if words.ndim != 2 or words.dtype != np.uint16:
             raise ValueError("16-bit images are (h, w) uint16 x555 words")
-        return np.stack(
-            [(words >> 10) & 0x1F, (words >> 5) & 0x1F, words & 0x1F], axis=-1
-        ).astype(np.int16)
+        return words.reshape(-1)
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] < 3 or img.dtype != np.uint8:
         raise ValueError("images are uint8 (h, w, 3|4), B, G, R[, X|A]")
-    return img[..., 2::-1].astype(np.int16)  # R, G, B as the server compares them
+    if img.shape[2] == 4:  # one 32-bit gather per pixel instead of four bytes
+        return np.ascontiguousarray(img).view("<u4").reshape(-1)
+    return img.reshape(-1, img.shape[2])
+
+
+def _channels(pixels: npt.NDArray[np.generic], rgb16: bool) -> Channels:
+    """R, G, B of gathered pixels (int32, one array per channel)."""
+    if pixels.ndim == 2:  # BGR triples
+        p = pixels.astype(np.int32)
+        return p[:, 2], p[:, 1], p[:, 0]
+    w = pixels.astype(np.int32)
+    if rgb16:
+        return (w >> 10) & 0x1F, (w >> 5) & 0x1F, w & 0x1F
+    return (w >> 16) & 0xFF, (w >> 8) & 0xFF, w & 0xFF
 
 
 def _sample_positions(width: int, num_lines: int) -> npt.NDArray[np.int64]:
@@ -110,11 +124,13 @@ def _sample_positions(width: int, num_lines: int) -> npt.NDArray[np.int64]:
     out: list[npt.NDArray[np.int64]] = []
     pos = width // 2
     while pos < last_line:
-        run = np.arange(pos, last_line, jump, dtype=np.int64)
+        # a bounded look-ahead keeps this linear in the number of samples
+        run = np.arange(pos, min(last_line, pos + jump * 4096), jump, dtype=np.int64)
         hits = np.flatnonzero((run + 1) % width == 0)
         if hits.size == 0:
             out.append(run)
-            break
+            pos = int(run[-1]) + jump
+            continue
         k = int(hits[0])
         run = run[: k + 1].copy()
         run[k] -= 1
@@ -123,12 +139,13 @@ def _sample_positions(width: int, num_lines: int) -> npt.NDArray[np.int64]:
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
-def _pair_score(a: npt.NDArray[np.int16], b: npt.NDArray[np.int16], th: int
-                ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:  # fmt: skip
+def _pair_score(
+    a: Channels, b: Channels, th: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
     """pixelcmp for sample pairs: (score, any channel differs)."""
-    diff = a - b
-    contrast = (np.abs(diff) >= th).any(axis=-1)
-    different = (diff != 0).any(axis=-1)
+    dr, dg, db = a[0] - b[0], a[1] - b[1], a[2] - b[2]
+    contrast = (np.abs(dr) >= th) | (np.abs(dg) >= th) | (np.abs(db) >= th)
+    different = (dr | dg | db) != 0
     score = np.where(
         contrast,
         CONTRAST_PIXELS_WEIGHT,
@@ -150,20 +167,19 @@ def graduality_score(
     Raises:
         ValueError: an image of another shape or type.
     """
-    rgb = _channels(image, rgb16)
-    height, width = rgb.shape[:2]
+    flat = _flat(image, rgb16)
+    height, width = np.shape(image)[:2]
     if width <= 1 or height <= 1:
         return 1.0  # the server's score for degenerate chunks: one sample of 1.0
-    flat = rgb.reshape(-1, 3)
     pos = _sample_positions(width, height)
     if pos.size == 0:
         return 1.0
     th = 8 if rgb16 else 60
-    cur = flat[pos]
+    cur = _channels(flat[pos], rgb16)
     total = np.zeros(pos.size)
     any_different = np.zeros(pos.size, dtype=bool)
     for other in (pos + 1, pos + width, pos + width + 1):
-        s, d = _pair_score(cur, flat[other], th)
+        s, d = _pair_score(cur, _channels(flat[other], rgb16), th)
         total += s
         any_different |= d
     total[~any_different] = 0.0  # squares of identical pixels do not count

@@ -76,6 +76,14 @@ def test_score_matches_pointer_walk(img: np.ndarray) -> None:
     assert graduality_score(img) == pytest.approx(reference_score(img), abs=1e-12)
 
 
+def test_score_three_channel_images() -> None:
+    rng = np.random.default_rng(9)
+    img = rng.choice(np.array([0, 3, 90, 200], np.uint8), (30, 47, 3))
+    assert graduality_score(img) == pytest.approx(reference_score(img), abs=1e-12)
+    four = np.concatenate([img, np.full((30, 47, 1), 77, np.uint8)], axis=-1)
+    assert graduality_score(four) == graduality_score(img)  # X/A never counts
+
+
 @pytest.mark.parametrize("width", [15, 30, 45, 16, 14, 29])
 def test_score_widths_multiple_of_jump(width: int) -> None:
     rng = np.random.default_rng(width)
