@@ -25,8 +25,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from images import U8, captures_path
-from spicepy.codecs.selector import choose_codec, compress
+from images import U8, captures_path, image_names
+from spicepy.codecs.selector import (
+    choose_codec,
+    compress,
+    graduality,
+    graduality_score,
+)
 
 from spicepy.capture.images import ImagePayload, decode_payloads, extract_images
 
@@ -134,3 +139,18 @@ def test_choice(benchmark: Any, entry: dict[str, Any]) -> None:
             info["megapixels"] / stats.stats.mean, 1
         )
     assert info["agree"] <= info["images"]
+
+
+@pytest.mark.parametrize("name", image_names())
+def test_graduality(benchmark: Any, bench_images: dict[str, U8], name: str) -> None:
+    """The graduality measure alone on a whole frame (the auto modes' cost)."""
+    if name not in bench_images:
+        pytest.skip(f"image {name} not available")
+    img = np.ascontiguousarray(bench_images[name])
+    benchmark.group = "graduality"
+    level = benchmark(graduality, img)
+    pixels = img.shape[0] * img.shape[1]
+    benchmark.extra_info.update(codec="selector", image=name, op="graduality",
+                                megapixels=round(pixels / 1e6, 4),
+                                score=round(graduality_score(img), 4),
+                                level=level.value)  # fmt: skip
