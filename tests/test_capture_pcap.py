@@ -280,16 +280,21 @@ def test_data_phase_views_and_port_reuse() -> None:
     up = up_link + pack_header(101, 4, mini=True) + bytes(4)
     first = _conn_segments([up], [down])
     # the same port pair reused by a new connection (a new client SYN sequence)
-    again = [(t + 10, *rest[:4], rest[4] + 77777, *rest[5:]) for t, *rest in first]
-    channels = read_channels(classic_pcap(first + again))  # type: ignore[arg-type]
+    again: list[Seg] = [
+        (t + 10, src, sport, dst, dport, seq + 77777, flags, payload)
+        for t, src, sport, dst, dport, seq, flags, payload in first
+    ]
+    channels = read_channels(classic_pcap(first + again))
     assert len(channels) == 2
     ch = channels[0]
     assert ch.server_link + ch.server_data == ch.to_client
     assert ch.client_link + ch.client_data == ch.to_server
     got = [(m.type, m.serial, m.sub) for m in iter_data_messages(ch.server_data, True)]
     assert got == [(101, 1, False), (8, 2, False)]
-    got = [m.type for m in iter_data_messages(ch.server_data, True, expand_lists=True)]
-    assert got == [101, 4, 8]
+    kinds = [
+        m.type for m in iter_data_messages(ch.server_data, True, expand_lists=True)
+    ]
+    assert kinds == [101, 4, 8]
     with pytest.raises(WireError):
         list(iter_data_messages(ch.server_data[:-1], True))
     assert len(list(iter_data_messages(ch.server_data[:-1], True, strict=False))) == 1
