@@ -313,6 +313,7 @@ def test_capture_images_decode_and_reencode(captures_dir: Path) -> None:
     from spicepy.capture.images import extract_images
 
     entries = json.loads((captures_dir / "manifest.json").read_text())["captures"]
+    fast = _quic_fast or _quic_ref  # without the build, only small images
     total = ref_checked = 0
     for entry in entries:
         if "QUIC" not in entry["inventory"]["image_types"]:
@@ -323,10 +324,13 @@ def test_capture_images_decode_and_reencode(captures_dir: Path) -> None:
         for p in quics:
             info = quic.info(p.data)
             assert (info.width, info.height) == (p.width, p.height)
-            img = quic.decode(p.data)
+            if fast is _quic_ref and p.width * p.height > 20_000:
+                continue
+            img = with_twin(fast, quic.decode, p.data)
             if img.size <= 4 * 4096 and ref_checked < 40:
                 assert np.array_equal(with_twin(_quic_ref, quic.decode, p.data), img)
                 ref_checked += 1
-            assert quic.encode(img, image_type=info.image_type) == p.data
+            ours = with_twin(fast, quic.encode, img, image_type=info.image_type)
+            assert ours == p.data
             total += 1
     assert total > 0 and ref_checked > 0
