@@ -298,3 +298,13 @@ def test_data_phase_views_and_port_reuse() -> None:
     with pytest.raises(WireError):
         list(iter_data_messages(ch.server_data[:-1], True))
     assert len(list(iter_data_messages(ch.server_data[:-1], True, strict=False))) == 1
+
+
+def test_a_refused_link_has_no_messages() -> None:
+    up = LinkMess(0, ChannelType.MAIN, 0, (8,), ()).pack_with_header()
+    # NEED_SECURED: spice-server sends the whole reply with the error and closes
+    down = LinkReply(5).pack_with_header()
+    (ch,) = read_channels(classic_pcap(_conn_segments([up], [down])))
+    assert ch.link_error == 5 and ch.refused and not ch.linked
+    assert list(ch.server_messages()) == [] and list(ch.client_messages()) == []
+    assert ch.server_data == b"" and ch.client_data == b""

@@ -112,12 +112,21 @@ class SpiceChannel:
     #: a direction stopped at a sequence hole in the capture
     gap: bool = False
 
+    @property
+    def refused(self) -> bool:
+        """The capture shows the link refused (no data phase follows)."""
+        return bool(self.link_error) or bool(self.link_result)
+
     def server_messages(self) -> Iterator[Message]:
-        """Server -> client messages (see ``iter_messages``)."""
+        """Server -> client messages (see ``iter_messages``); none if refused."""
+        if self.refused:
+            return iter(())
         return iter_messages(self.to_client, self.mini_header, self.times)
 
     def client_messages(self) -> Iterator[Message]:
-        """Client -> server messages (see ``iter_messages``)."""
+        """Client -> server messages (see ``iter_messages``); none if refused."""
+        if self.refused:
+            return iter(())
         return iter_messages(
             self.to_server,
             self.mini_header,
