@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import struct
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +310,23 @@ def test_a_refused_link_has_no_messages() -> None:
     assert ch.link_error == 5 and ch.refused and not ch.linked
     assert list(ch.server_messages()) == [] and list(ch.client_messages()) == []
     assert ch.server_data == b"" and ch.client_data == b""
+
+
+@pytest.mark.skipif(shutil.which("editcap") is None, reason="editcap not installed")
+def test_pcapng_copy_of_a_capture_reads_the_same(
+    captures_dir: Path, tmp_path: Path
+) -> None:
+    pcap = captures_dir / "cursor-auto_glz.pcap"
+    if not pcap.exists():
+        pytest.skip("cursor-auto_glz absent")
+    ng = tmp_path / "copy.pcapng"
+    subprocess.run(
+        ["editcap", "-F", "pcapng", str(pcap), str(ng)], check=True, timeout=60
+    )
+    assert ng.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"
+    a, b = read_channels(pcap), read_channels(ng)
+    assert len(a) == len(b) == 4
+    for x, y in zip(a, b, strict=True):
+        assert (x.to_client, x.to_server) == (y.to_client, y.to_server)
+        # same timestamps to the bit: the replay orders channels by them
+        assert x.times == y.times and x.times_to_server == y.times_to_server

@@ -131,7 +131,7 @@ def _classic(raw: memoryview) -> Iterator[Packet]:
     if len(raw) < 24:
         raise WireError("truncated pcap header")
     linktype = struct.unpack_from(endian + "I", raw, 20)[0] & 0x0FFFFFFF
-    scale = 1e-9 if nano else 1e-6
+    per_second = 1_000_000_000 if nano else 1_000_000
     pos, end = 24, len(raw)
     rec = struct.Struct(endian + "IIII")
     while pos + 16 <= end:
@@ -141,7 +141,7 @@ def _classic(raw: memoryview) -> Iterator[Packet]:
         if pos + 16 + incl > end:
             return  # capture cut mid-record (tcpdump killed): keep what is whole
         yield Packet(
-            sec + frac * scale, linktype, bytes(raw[pos + 16 : pos + 16 + incl])
+            sec + frac / per_second, linktype, bytes(raw[pos + 16 : pos + 16 + incl])
         )
         pos += 16 + incl
 
@@ -150,7 +150,7 @@ def _pcapng(raw: memoryview) -> Iterator[Packet]:
     """pcapng blocks: SHB (sets byte order), IDB (link type, resolution), EPB/SPB/PB."""
     pos, end = 0, len(raw)
     endian = "<"
-    ifaces: list[tuple[int, float]] = []  # (linktype, seconds per tick)
+    ifaces: list[tuple[int, int]] = []  # (linktype, ticks per second)
     while pos + 12 <= end:
         if bytes(raw[pos : pos + 4]) == b"\x0a\x0d\x0d\x0a":
             bom = bytes(raw[pos + 8 : pos + 12])
@@ -174,8 +174,9 @@ def _pcapng(raw: memoryview) -> Iterator[Packet]:
             iface, hi, lo, cap = struct.unpack_from(endian + "IIII", body, 0)
             if iface >= len(ifaces) or cap > len(body) - 20 or cap > MAX_FRAME:
                 raise WireError(f"bad enhanced packet block at offset {pos}")
-            linktype, tick = ifaces[iface]
-            yield Packet(((hi << 32) | lo) * tick, linktype, bytes(body[20 : 20 + cap]))
+            linktype, per_second = ifaces[iface]
+            when = _seconds((hi << 32) | lo, per_second)
+            yield Packet(when, linktype, bytes(body[20 : 20 + cap]))
         elif btype == 3 and len(body) >= 4 and ifaces:  # Simple Packet Block
             orig = struct.unpack_from(endian + "I", body, 0)[0]
             cap = min(orig, len(body) - 4)
@@ -184,12 +185,19 @@ def _pcapng(raw: memoryview) -> Iterator[Packet]:
             iface, _drops, hi, lo, cap = struct.unpack_from(endian + "HHIII", body, 0)
             if iface >= len(ifaces) or cap > len(body) - 20:
                 raise WireError(f"bad packet block at offset {pos}")
-            linktype, tick = ifaces[iface]
-            yield Packet(((hi << 32) | lo) * tick, linktype, bytes(body[20 : 20 + cap]))
+            linktype, per_second = ifaces[iface]
+            when = _seconds((hi << 32) | lo, per_second)
+            yield Packet(when, linktype, bytes(body[20 : 20 + cap]))
         pos += blen
 
 
-def _if_tsresol(options: memoryview, endian: str) -> float:
+def _seconds(ticks: int, per_second: int) -> float:
+    # whole seconds plus the fraction, the same arithmetic as for classic pcap, so
+    # both formats give identical times
+    return ticks // per_second + (ticks % per_second) / per_second
+
+
+def _if_tsresol(options: memoryview, endian: str) -> int:
     """The if_tsresol option of an IDB (default microseconds)."""
     pos = 0
     while pos + 4 <= len(options):
@@ -198,9 +206,9 @@ def _if_tsresol(options: memoryview, endian: str) -> float:
             break
         if code == 9 and length >= 1 and pos + 5 <= len(options):
             v = options[pos + 4]
-            return float(2.0 ** -(v & 0x7F)) if v & 0x80 else float(10.0 ** -(v & 0x7F))
+            return int(2 ** (v & 0x7F) if v & 0x80 else 10 ** (v & 0x7F))
         pos += 4 + ((length + 3) & ~3)
-    return 1e-6
+    return 1_000_000
 
 
 def iter_packets(data: bytes | memoryview) -> Iterator[Packet]:
