@@ -17,7 +17,6 @@ from typing import Any
 from spicepy.canvas.surface import Rect
 from spicepy.canvas.types import (
     Bitmap,
-    BitmapFlags,
     Brush,
     BrushType,
     Glyph,
@@ -77,8 +76,11 @@ class _Convert:
         return [self.rect(r) for r in c.rects]
 
     def base(self, b: wt.DisplayBase) -> dict[str, Any]:
-        return {"surface_id": b.surface_id, "bbox": self.rect(b.box),
-                "clip": self.clip(b.clip)}  # fmt: skip
+        return {
+            "surface_id": b.surface_id,
+            "bbox": self.rect(b.box),
+            "clip": self.clip(b.clip),
+        }
 
     @staticmethod
     def palette(p: wt.Palette | None) -> CanvasPalette | None:
@@ -91,15 +93,26 @@ class _Convert:
         args: dict[str, Any] = {}
         if d.type == ImageType.BITMAP and im.bitmap is not None:
             b = im.bitmap
-            args["bitmap"] = Bitmap(b.format, b.flags, b.x, b.y, b.stride,
-                                    bytes(b.data), self.palette(b.palette),
-                                    b.palette_id or 0)  # fmt: skip
+            args["bitmap"] = Bitmap(
+                b.format,
+                b.flags,
+                b.x,
+                b.y,
+                b.stride,
+                bytes(b.data),
+                self.palette(b.palette),
+                b.palette_id or 0,
+            )
         elif im.binary is not None:
             args["data"] = bytes(im.binary.data)
         elif im.lz_plt is not None:
             p = im.lz_plt
-            args.update(lz_flags=p.flags, lz_palette=self.palette(p.palette),
-                        lz_palette_id=p.palette_id or 0, data=bytes(p.data))  # fmt: skip
+            args.update(
+                lz_flags=p.flags,
+                lz_palette=self.palette(p.palette),
+                lz_palette_id=p.palette_id or 0,
+                data=bytes(p.data),
+            )
         elif im.zlib_glz is not None:
             args.update(
                 glz_size=im.zlib_glz.glz_data_size, data=bytes(im.zlib_glz.data)
@@ -149,9 +162,16 @@ class _Convert:
             raw = s.glyphs_a8 or ()
         else:
             raw = ()
-        glyphs = tuple(Glyph(Point(g.render_pos.x, g.render_pos.y),
-                             Point(g.glyph_origin.x, g.glyph_origin.y),
-                             g.width, g.height, bytes(g.data)) for g in raw)  # fmt: skip
+        glyphs = tuple(
+            Glyph(
+                Point(g.render_pos.x, g.render_pos.y),
+                Point(g.glyph_origin.x, g.glyph_origin.y),
+                g.width,
+                g.height,
+                bytes(g.data),
+            )
+            for g in raw
+        )
         return GlyphString(s.flags, glyphs)
 
 
@@ -159,48 +179,80 @@ def _draw(c: _Convert, msg: Any) -> Command:
     args = c.base(msg.base)
     d = msg.data
     if isinstance(msg, wd.DrawFill):
-        args.update(brush=c.brush(d.brush), rop_descriptor=d.rop_descriptor,
-                    mask=c.mask(d.mask))  # fmt: skip
+        args.update(
+            brush=c.brush(d.brush), rop_descriptor=d.rop_descriptor, mask=c.mask(d.mask)
+        )
         return Command("fill", args)
     if isinstance(msg, (wd.DrawCopy, wd.DrawBlend)):
-        args.update(image=c.source(d.src_bitmap), src_area=c.rect(d.src_area),
-                    rop_descriptor=d.rop_descriptor, scale_mode=d.scale_mode,
-                    mask=c.mask(d.mask))  # fmt: skip
+        args.update(
+            image=c.source(d.src_bitmap),
+            src_area=c.rect(d.src_area),
+            rop_descriptor=d.rop_descriptor,
+            scale_mode=d.scale_mode,
+            mask=c.mask(d.mask),
+        )
         return Command("copy" if isinstance(msg, wd.DrawCopy) else "blend", args)
     if isinstance(msg, wd.DrawOpaque):
-        args.update(image=c.source(d.src_bitmap), src_area=c.rect(d.src_area),
-                    brush=c.brush(d.brush), rop_descriptor=d.rop_descriptor,
-                    scale_mode=d.scale_mode, mask=c.mask(d.mask))  # fmt: skip
+        args.update(
+            image=c.source(d.src_bitmap),
+            src_area=c.rect(d.src_area),
+            brush=c.brush(d.brush),
+            rop_descriptor=d.rop_descriptor,
+            scale_mode=d.scale_mode,
+            mask=c.mask(d.mask),
+        )
         return Command("opaque", args)
     if isinstance(msg, (wd.DrawBlackness, wd.DrawWhiteness, wd.DrawInvers)):
         args["mask"] = c.mask(d.mask)
         return Command(_MASK_ONLY[type(msg)], args)
     if isinstance(msg, wd.DrawRop3):
-        args.update(image=c.source(d.src_bitmap), src_area=c.rect(d.src_area),
-                    brush=c.brush(d.brush), rop3_code=d.rop3,
-                    scale_mode=d.scale_mode, mask=c.mask(d.mask))  # fmt: skip
+        args.update(
+            image=c.source(d.src_bitmap),
+            src_area=c.rect(d.src_area),
+            brush=c.brush(d.brush),
+            rop3_code=d.rop3,
+            scale_mode=d.scale_mode,
+            mask=c.mask(d.mask),
+        )
         return Command("rop3", args)
     if isinstance(msg, wd.DrawStroke):
         if d.path is None:
             raise WireError("stroke with a NULL path")
-        args["path"] = [PathSeg(s.flags, tuple((p.x, p.y) for p in s.points))
-                        for s in d.path.segments]  # fmt: skip
-        args.update(attr=LineAttr(d.attr.flags, tuple(d.attr.style or ())),
-                    brush=c.brush(d.brush), fore_mode=d.fore_mode,
-                    back_mode=d.back_mode)  # fmt: skip
+        args["path"] = [
+            PathSeg(s.flags, tuple((p.x, p.y) for p in s.points))
+            for s in d.path.segments
+        ]
+        args.update(
+            attr=LineAttr(d.attr.flags, tuple(d.attr.style or ())),
+            brush=c.brush(d.brush),
+            fore_mode=d.fore_mode,
+            back_mode=d.back_mode,
+        )
         return Command("stroke", args)
     if isinstance(msg, wd.DrawText):
-        args.update(string=c.string(d.str), back_area=c.rect(d.back_area),
-                    fore_brush=c.brush(d.fore_brush), back_brush=c.brush(d.back_brush),
-                    fore_mode=d.fore_mode, back_mode=d.back_mode)  # fmt: skip
+        args.update(
+            string=c.string(d.str),
+            back_area=c.rect(d.back_area),
+            fore_brush=c.brush(d.fore_brush),
+            back_brush=c.brush(d.back_brush),
+            fore_mode=d.fore_mode,
+            back_mode=d.back_mode,
+        )
         return Command("text", args)
     if isinstance(msg, wd.DrawTransparent):
-        args.update(image=c.source(d.src_bitmap), src_area=c.rect(d.src_area),
-                    true_color=d.true_color)  # fmt: skip
+        args.update(
+            image=c.source(d.src_bitmap),
+            src_area=c.rect(d.src_area),
+            true_color=d.true_color,
+        )
         return Command("transparent", args)
     if isinstance(msg, wd.DrawAlphaBlend):
-        args.update(alpha_flags=d.alpha_flags, alpha=d.alpha,
-                    image=c.source(d.src_bitmap), src_area=c.rect(d.src_area))  # fmt: skip
+        args.update(
+            alpha_flags=d.alpha_flags,
+            alpha=d.alpha,
+            image=c.source(d.src_bitmap),
+            src_area=c.rect(d.src_area),
+        )
         return Command("alpha_blend", args)
     # DrawComposite
     args.update(flags=d.flags, src_image=c.image(d.src_bitmap))
@@ -216,11 +268,26 @@ def _draw(c: _Convert, msg: Any) -> Command:
     return Command("composite", args)
 
 
-_MASK_ONLY = {wd.DrawBlackness: "blackness", wd.DrawWhiteness: "whiteness",
-              wd.DrawInvers: "invers"}  # fmt: skip
-_DRAWS = (wd.DrawFill, wd.DrawOpaque, wd.DrawCopy, wd.DrawBlend, wd.DrawBlackness,
-          wd.DrawWhiteness, wd.DrawInvers, wd.DrawRop3, wd.DrawStroke, wd.DrawText,
-          wd.DrawTransparent, wd.DrawAlphaBlend, wd.DrawComposite)  # fmt: skip
+_MASK_ONLY = {
+    wd.DrawBlackness: "blackness",
+    wd.DrawWhiteness: "whiteness",
+    wd.DrawInvers: "invers",
+}
+_DRAWS = (
+    wd.DrawFill,
+    wd.DrawOpaque,
+    wd.DrawCopy,
+    wd.DrawBlend,
+    wd.DrawBlackness,
+    wd.DrawWhiteness,
+    wd.DrawInvers,
+    wd.DrawRop3,
+    wd.DrawStroke,
+    wd.DrawText,
+    wd.DrawTransparent,
+    wd.DrawAlphaBlend,
+    wd.DrawComposite,
+)
 
 
 def to_command(msg: object) -> Command | None:
@@ -239,28 +306,55 @@ def to_command(msg: object) -> Command | None:
         args["src_pos"] = c.point(msg.src_pos)
         return Command("copy_bits", args)
     if isinstance(msg, wd.SurfaceCreate):
-        return Command("surface_create", {"surface_id": msg.surface_id,
-                                          "width": msg.width, "height": msg.height,
-                                          "fmt": msg.format, "flags": msg.flags})  # fmt: skip
+        return Command(
+            "surface_create",
+            {
+                "surface_id": msg.surface_id,
+                "width": msg.width,
+                "height": msg.height,
+                "fmt": msg.format,
+                "flags": msg.flags,
+            },
+        )
     if isinstance(msg, wd.SurfaceDestroy):
         return Command("surface_destroy", {"surface_id": msg.surface_id})
     if isinstance(msg, wd.StreamCreate):
-        return Command("stream_create", {
-            "stream_id": msg.id, "surface_id": msg.surface_id, "flags": msg.flags,
-            "codec": msg.codec_type, "stream_width": msg.stream_width,
-            "stream_height": msg.stream_height, "src_width": msg.src_width,
-            "src_height": msg.src_height, "dest": c.rect(msg.dest),
-            "clip": c.clip(msg.clip)})  # fmt: skip
+        return Command(
+            "stream_create",
+            {
+                "stream_id": msg.id,
+                "surface_id": msg.surface_id,
+                "flags": msg.flags,
+                "codec": msg.codec_type,
+                "stream_width": msg.stream_width,
+                "stream_height": msg.stream_height,
+                "src_width": msg.src_width,
+                "src_height": msg.src_height,
+                "dest": c.rect(msg.dest),
+                "clip": c.clip(msg.clip),
+            },
+        )
     if isinstance(msg, wd.StreamData):
-        return Command("stream_data", {"stream_id": msg.base.id,
-                                       "mm_time": msg.base.multi_media_time,
-                                       "frame": bytes(msg.data)})  # fmt: skip
+        return Command(
+            "stream_data",
+            {
+                "stream_id": msg.base.id,
+                "mm_time": msg.base.multi_media_time,
+                "frame": bytes(msg.data),
+            },
+        )
     if isinstance(msg, wd.StreamDataSized):
-        return Command("stream_data", {"stream_id": msg.base.id,
-                                       "mm_time": msg.base.multi_media_time,
-                                       "frame": bytes(msg.data), "width": msg.width,
-                                       "height": msg.height,
-                                       "dest": c.rect(msg.dest)})  # fmt: skip
+        return Command(
+            "stream_data",
+            {
+                "stream_id": msg.base.id,
+                "mm_time": msg.base.multi_media_time,
+                "frame": bytes(msg.data),
+                "width": msg.width,
+                "height": msg.height,
+                "dest": c.rect(msg.dest),
+            },
+        )
     if isinstance(msg, wd.StreamClip):
         return Command("stream_clip", {"stream_id": msg.id, "clip": c.clip(msg.clip)})
     if isinstance(msg, wd.StreamDestroy):
@@ -268,10 +362,15 @@ def to_command(msg: object) -> Command | None:
     if isinstance(msg, wd.StreamDestroyAll):
         return Command("stream_destroy_all")
     if isinstance(msg, wd.StreamActivateReport):
-        return Command("stream_activate_report", {
-            "stream_id": msg.stream_id, "unique_id": msg.unique_id,
-            "max_window_size": msg.max_window_size,
-            "timeout_ms": msg.timeout_ms})  # fmt: skip
+        return Command(
+            "stream_activate_report",
+            {
+                "stream_id": msg.stream_id,
+                "unique_id": msg.unique_id,
+                "max_window_size": msg.max_window_size,
+                "timeout_ms": msg.timeout_ms,
+            },
+        )
     if isinstance(msg, wd.InvalList):
         # resource type 1 = pixmap (spice.proto ``ResourceID``); others are unused
         ids = [r.id for r in msg.resources if r.type == 1]
@@ -287,8 +386,10 @@ def to_command(msg: object) -> Command | None:
     if isinstance(msg, wd.DisplayMark):
         return Command("mark")
     if isinstance(msg, wd.MonitorsConfig):
-        heads = [(h.monitor_id, h.surface_id, h.width, h.height, h.x, h.y, h.flags)
-                 for h in msg.heads]  # fmt: skip
+        heads = [
+            (h.monitor_id, h.surface_id, h.width, h.height, h.x, h.y, h.flags)
+            for h in msg.heads
+        ]
         return Command("monitors_config", {"heads": heads})
     return None
 
