@@ -84,6 +84,7 @@ ctypedef struct Group:
     const Family *fam
     State st
     Channel ch[3]
+    size_t cstride   # ch[c].corr == ch[0].corr + c * cstride
 
 
 cdef Family FAM8
@@ -249,12 +250,12 @@ cdef inline void update_model(Tag *t, Channel *ch, const uint8_t *corr, int i,
             cnt[k] >>= 1
 
 
-cdef inline void update_all(Tag *t, Group *g, uint8_t **corr, int i) noexcept nogil:
+cdef inline void update_all(Tag *t, Group *g, uint8_t *cb, size_t cs, int i) noexcept nogil:
     cdef uint32_t trigger = g.st.trigger
-    update_model(t, &g.ch[0], corr[0], i, trigger)
+    update_model(t, &g.ch[0], cb, i, trigger)
     if not (Tag is GrayTag or Tag is AlphaTag):
-        update_model(t, &g.ch[1], corr[1], i, trigger)
-        update_model(t, &g.ch[2], corr[2], i, trigger)
+        update_model(t, &g.ch[1], cb + cs, i, trigger)
+        update_model(t, &g.ch[2], cb + 2 * cs, i, trigger)
 
 
 cdef inline uint32_t melc_order(State *st) noexcept nogil:
@@ -313,7 +314,7 @@ cdef inline void put_pixel(Tag *t, uint8_t *px, uint32_t r, uint32_t gr, uint32_
         st_le32(px, b | (gr << 8) | (r << 16))
 
 
-cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t **corr, uint32_t *ctx,
+cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t *cb, size_t cs, uint32_t *ctx,
                            uint32_t *left, uint8_t *cur, const uint8_t *prev,
                            int i) noexcept nogil:
     """Decode column i: prediction per quic_tmpl.c (CORRELATE_0 / CORRELATE).
@@ -337,7 +338,7 @@ cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t **corr, uint
         else:
             pred = sample(t, prev, c)
         u = dec_value(t, &g.ch[c], ctx[c], br)
-        corr[c][i + 1] = <uint8_t>u
+        cb[c * cs + i + 1] = <uint8_t>u
         ctx[c] = u
         left[c] = (fam.l2u[u] + pred) & mask
     if Tag is GrayTag or Tag is AlphaTag:
@@ -346,7 +347,7 @@ cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t **corr, uint
         put_pixel(t, cur + 4 * i, left[0], left[1], left[2])
 
 
-cdef inline void reload(Tag *t, uint8_t **corr, uint32_t *ctx, uint32_t *left,
+cdef inline void reload(Tag *t, uint8_t *cb, size_t cs, uint32_t *ctx, uint32_t *left,
                         const uint8_t *cur, int i) noexcept nogil:
     """Context and left neighbour of column i from memory (segment start, after runs)."""
     cdef int c, nch
@@ -355,7 +356,7 @@ cdef inline void reload(Tag *t, uint8_t **corr, uint32_t *ctx, uint32_t *left,
     else:
         nch = 3
     for c in range(nch):
-        ctx[c] = corr[c][i]
+        ctx[c] = cb[c * cs + i]
         left[c] = sample(t, cur + 4 * (i - 1), c) if i else 0
 
 
@@ -391,28 +392,29 @@ cdef int dec_segment(Tag *t, Group *g, BitReader *gbr, uint8_t *cur, const uint8
     # Work on local copies: byte stores to the image may alias anything, so
     # state reached through pointers would be reloaded after every store.
     cdef BitReader lbr = gbr[0]
-    cdef uint8_t *corr[3]
-    corr[0], corr[1], corr[2] = g.ch[0].corr, g.ch[1].corr, g.ch[2].corr
-    cdef int err = dec_segment_body(t, g, &lbr, corr, cur, prev, i, end, waitmask)
+    # one base pointer and a stride (registers) rather than an array of pointers
+    cdef uint8_t *cb = g.ch[0].corr
+    cdef size_t cs = g.cstride
+    cdef int err = dec_segment_body(t, g, &lbr, cb, cs, cur, prev, i, end, waitmask)
     gbr[0] = lbr
     return err
 
 
-cdef inline int dec_segment_body(Tag *t, Group *g, BitReader *br, uint8_t **corr,
+cdef inline int dec_segment_body(Tag *t, Group *g, BitReader *br, uint8_t *cb, size_t cs,
                                  uint8_t *cur, const uint8_t *prev, int i, int end,
                                  uint32_t waitmask) noexcept nogil:
     cdef State *st = &g.st
     cdef int stopidx, run_index = 0, wait, n, j
     cdef uint32_t ctx[3]
     cdef uint32_t left[3]
-    reload(t, corr, ctx, left, cur, i)
+    reload(t, cb, cs, ctx, left, cur, i)
     if i == 0:
-        dec_pixel(t, g, br, corr, ctx, left, cur, prev, 0)
+        dec_pixel(t, g, br, cb, cs, ctx, left, cur, prev, 0)
         if st.waitcnt:
             st.waitcnt -= 1
         else:
             st.waitcnt = tabrand(st) & waitmask
-            update_all(t, g, corr, 0)
+            update_all(t, g, cb, cs, 0)
         i = 1
     stopidx = i + st.waitcnt
     while i < end:
@@ -432,11 +434,11 @@ cdef inline int dec_segment_body(Tag *t, Group *g, BitReader *br, uint8_t **corr
             i += n
             stopidx = i + wait
             # run columns keep older rows' residuals: the next context is stale data
-            reload(t, corr, ctx, left, cur, i)
+            reload(t, cb, cs, ctx, left, cur, i)
             continue
-        dec_pixel(t, g, br, corr, ctx, left, cur, prev, i)
+        dec_pixel(t, g, br, cb, cs, ctx, left, cur, prev, i)
         if i == stopidx:
-            update_all(t, g, corr, i)
+            update_all(t, g, cb, cs, i)
             stopidx = i + 1 + <int>(tabrand(st) & waitmask)
         i += 1
     st.waitcnt = stopidx - end
@@ -473,7 +475,7 @@ cdef int dec_row(Tag *t, Group *g, BitReader *br, uint8_t *cur, const uint8_t *p
 # ------------------------------------------------------------------ encoder
 
 
-cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, uint8_t **corr, uint32_t *ctx,
+cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, uint8_t *cb, size_t cs, uint32_t *ctx,
                            uint32_t *left, const uint8_t *cur, const uint8_t *prev,
                            int i) noexcept nogil:
     """Code column i (DECORRELATE_0 / DECORRELATE); ``ctx`` and ``left`` as in dec_pixel."""
@@ -495,7 +497,7 @@ cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, uint8_t **corr, uint
         v = sample(t, cur + 4 * i, c)
         u = fam.u2l[(v - pred) & mask]
         k = g.ch[c].code_of[ctx[c]]
-        corr[c][i + 1] = <uint8_t>u
+        cb[c * cs + i + 1] = <uint8_t>u
         ctx[c] = u
         left[c] = v
         bw_put(bw, fam.code[u][k], fam.code_len[u][k])
@@ -514,27 +516,28 @@ cdef inline void enc_run(State *st, BitWriter *bw, uint32_t run) noexcept nogil:
 cdef void enc_segment(Tag *t, Group *g, BitWriter *gbw, const uint8_t *cur,
                       const uint8_t *prev, int i, int end, uint32_t waitmask) noexcept nogil:
     cdef BitWriter lbw = gbw[0]   # local copies, as in dec_segment
-    cdef uint8_t *corr[3]
-    corr[0], corr[1], corr[2] = g.ch[0].corr, g.ch[1].corr, g.ch[2].corr
-    enc_segment_body(t, g, &lbw, corr, cur, prev, i, end, waitmask)
+    # one base pointer and a stride (registers) rather than an array of pointers
+    cdef uint8_t *cb = g.ch[0].corr
+    cdef size_t cs = g.cstride
+    enc_segment_body(t, g, &lbw, cb, cs, cur, prev, i, end, waitmask)
     gbw[0] = lbw
 
 
-cdef inline void enc_segment_body(Tag *t, Group *g, BitWriter *bw, uint8_t **corr,
+cdef inline void enc_segment_body(Tag *t, Group *g, BitWriter *bw, uint8_t *cb, size_t cs,
                                   const uint8_t *cur, const uint8_t *prev, int i, int end,
                                   uint32_t waitmask) noexcept nogil:
     cdef State *st = &g.st
     cdef int stopidx, run_index = 0, wait, n
     cdef uint32_t ctx[3]
     cdef uint32_t left[3]
-    reload(t, corr, ctx, left, cur, i)
+    reload(t, cb, cs, ctx, left, cur, i)
     if i == 0:
-        enc_pixel(t, g, bw, corr, ctx, left, cur, prev, 0)
+        enc_pixel(t, g, bw, cb, cs, ctx, left, cur, prev, 0)
         if st.waitcnt:
             st.waitcnt -= 1
         else:
             st.waitcnt = tabrand(st) & waitmask
-            update_all(t, g, corr, 0)
+            update_all(t, g, cb, cs, 0)
         i = 1
     stopidx = i + st.waitcnt
     while i < end:
@@ -548,11 +551,11 @@ cdef inline void enc_segment_body(Tag *t, Group *g, BitWriter *bw, uint8_t **cor
             enc_run(st, bw, n)
             i += n
             stopidx = i + wait
-            reload(t, corr, ctx, left, cur, i)
+            reload(t, cb, cs, ctx, left, cur, i)
             continue
-        enc_pixel(t, g, bw, corr, ctx, left, cur, prev, i)
+        enc_pixel(t, g, bw, cb, cs, ctx, left, cur, prev, i)
         if i == stopidx:
-            update_all(t, g, corr, i)
+            update_all(t, g, cb, cs, i)
             stopidx = i + 1 + <int>(tabrand(st) & waitmask)
         i += 1
     st.waitcnt = stopidx - end
@@ -596,6 +599,7 @@ cdef void init_group(Group *g, const Family *fam, uint8_t *corr, int width) noex
         for v in range(256):
             g.ch[c].lut_of[v] = fam.lut[fam.bpc - 1]
         g.ch[c].corr = corr + c * (width + 1)
+    g.cstride = width + 1
 
 
 cdef int decode_image(int itype, BitReader *br, uint8_t *out, int width, int height,
