@@ -21,8 +21,10 @@ echo "== full suite" >&2
 "$PY" -P -m pytest -q -p no:cacheprovider "$@"
 
 echo "== pure-Python twins (SPICEPY_PUREPYTHON=1)" >&2
+# Only the tests that decode images (the twins differ nowhere else).
 PURE_TESTS=()
-for f in tests/test_codec_*.py tests/test_wire*.py tests/test_channel*.py tests/test_canvas*.py; do
+for f in tests/test_codec_*.py tests/test_canvas*.py tests/test_replay*.py \
+    tests/test_capture_images*.py tests/test_selector*.py; do
     [[ -e "$f" ]] && PURE_TESTS+=("$f")
 done
 if [[ ${#PURE_TESTS[@]} -gt 0 ]]; then
