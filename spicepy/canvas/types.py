@@ -1,15 +1,31 @@
-"""The canvas's own small input types, named after spice.proto.
+"""The canvas's own small value types (images, brushes, glyphs), named after
+spice.proto.
 
-The canvas does not depend on the wire layer: ``spicepy.canvas.demarshal`` turns
-display message bodies into these. Tests build them directly.
+``spicepy.canvas.demarshal`` turns display message bodies into these; tests build
+them directly. The spec enums and flags come from the wire layer below
+(``spicepy.wire.enums``) and are re-exported here, ``RopD`` and ``ScaleMode``
+under the canvas's shorter names.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum, IntFlag
 
 from spicepy.canvas.surface import Rect
+from spicepy.wire.enums import (
+    AlphaFlags,
+    BitmapFlags,
+    BitmapFmt,
+    BrushType,
+    ImageFlags,
+    ImageType,
+    LineFlags,
+    MaskFlags,
+    PathFlags,
+    StringFlags,
+)
+from spicepy.wire.enums import ImageScaleMode as ScaleMode
+from spicepy.wire.enums import RopDescriptor as RopD
 
 __all__ = [
     "AlphaFlags",
@@ -37,87 +53,6 @@ __all__ = [
     "RopD",
     "ScaleMode",
 ]
-
-
-class ImageType(IntEnum):
-    """spice.proto ``enum8 image_type``."""
-
-    BITMAP = 0
-    QUIC = 1
-    RESERVED = 2
-    LZ_PLT = 100
-    LZ_RGB = 101
-    GLZ_RGB = 102
-    FROM_CACHE = 103
-    SURFACE = 104
-    JPEG = 105
-    FROM_CACHE_LOSSLESS = 106
-    ZLIB_GLZ_RGB = 107
-    JPEG_ALPHA = 108
-    LZ4 = 109
-
-
-class ImageFlags(IntFlag):
-    """spice.proto ``flags8 image_flags``."""
-
-    CACHE_ME = 1
-    HIGH_BITS_SET = 2
-    CACHE_REPLACE_ME = 4
-
-
-class BitmapFmt(IntEnum):
-    """spice.proto ``enum8 bitmap_fmt``."""
-
-    INVALID = 0
-    FMT_1BIT_LE = 1
-    FMT_1BIT_BE = 2
-    FMT_4BIT_LE = 3
-    FMT_4BIT_BE = 4
-    FMT_8BIT = 5
-    FMT_16BIT = 6
-    FMT_24BIT = 7
-    FMT_32BIT = 8
-    FMT_RGBA = 9
-    FMT_8BIT_A = 10
-
-
-class BitmapFlags(IntFlag):
-    """spice.proto ``flags8 bitmap_flags``."""
-
-    PAL_CACHE_ME = 1
-    PAL_FROM_CACHE = 2
-    TOP_DOWN = 4
-
-
-class BrushType(IntEnum):
-    NONE = 0
-    SOLID = 1
-    PATTERN = 2
-
-
-class MaskFlags(IntFlag):
-    INVERS = 1
-
-
-class ScaleMode(IntEnum):
-    INTERPOLATE = 0
-    NEAREST = 1
-
-
-class RopD(IntFlag):
-    """ROP descriptor bits (spice.proto ``flags16 ropd``)."""
-
-    INVERS_SRC = 1
-    INVERS_BRUSH = 2
-    INVERS_DEST = 4
-    OP_PUT = 8
-    OP_OR = 16
-    OP_AND = 32
-    OP_XOR = 64
-    OP_BLACKNESS = 128
-    OP_WHITENESS = 256
-    OP_INVERS = 512
-    INVERS_RES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,32 +126,6 @@ class QMask:
     flags: int = 0
     pos: Point = field(default_factory=lambda: Point(0, 0))
     bitmap: Image | None = None
-
-
-class PathFlags(IntFlag):
-    """spice.proto ``flags8 path_flags``."""
-
-    BEGIN = 1
-    END = 2
-    CLOSE = 8
-    BEZIER = 16
-
-
-class LineFlags(IntFlag):
-    START_WITH_GAP = 4
-    STYLED = 8
-
-
-class StringFlags(IntFlag):
-    RASTER_A1 = 1
-    RASTER_A4 = 2
-    RASTER_A8 = 4
-    RASTER_TOP_DOWN = 8
-
-
-class AlphaFlags(IntFlag):
-    DEST_HAS_ALPHA = 1
-    SRC_SURFACE_HAS_ALPHA = 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -308,17 +308,19 @@ class ImageCompression(IntEnum):
 
 
 class BitmapFmt(IntEnum):
+    """spice.proto ``enum8 bitmap_fmt`` (C names ``SPICE_BITMAP_FMT_*``)."""
+
     INVALID = 0
-    BIT1_LE = 1
-    BIT1_BE = 2
-    BIT4_LE = 3
-    BIT4_BE = 4
-    BIT8 = 5
-    BIT16 = 6
-    BIT24 = 7
-    BIT32 = 8
-    RGBA = 9
-    BIT8_A = 10
+    FMT_1BIT_LE = 1
+    FMT_1BIT_BE = 2
+    FMT_4BIT_LE = 3
+    FMT_4BIT_BE = 4
+    FMT_8BIT = 5
+    FMT_16BIT = 6
+    FMT_24BIT = 7
+    FMT_32BIT = 8
+    FMT_RGBA = 9
+    FMT_8BIT_A = 10
 
 
 class BitmapFlags(IntFlag):
