@@ -23,10 +23,15 @@ import lz4.block
 import numpy as np
 import pytest
 import simplejpeg
-from images import U8, captures_path
+from images import U8, captures_path, fast_paths
 
 from spicepy.canvas.types import ImageType
 from spicepy.capture.images import ImagePayload, decode_payload, extract_images
+
+# whole-corpus runs through the pure-Python twins take many minutes
+pytestmark = pytest.mark.skipif(
+    not fast_paths(), reason="capture decode benchmarks measure the Cython twins"
+)
 
 GLZ_TYPES = (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
 # payload type -> benchmark codec name (GLZ and its zlib wrap share a dictionary)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from images import U8, captures_path, image_names
+from images import U8, captures_path, fast_paths, image_names
 from spicepy.codecs.selector import (
     choose_codec,
     compress,
@@ -34,6 +34,11 @@ from spicepy.codecs.selector import (
 )
 
 from spicepy.capture.images import ImagePayload, decode_payloads, extract_images
+
+# whole-corpus runs through the pure-Python twins take many minutes
+pytestmark = pytest.mark.skipif(
+    not fast_paths(), reason="selector benchmarks measure the Cython twins"
+)
 
 _CHOICE = {"ZLIB_GLZ_RGB": "GLZ_RGB", "JPEG": "QUIC", "JPEG_ALPHA": "QUIC"}
 

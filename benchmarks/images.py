@@ -30,6 +30,7 @@ __all__ = [
     "HEIGHT",
     "WIDTH",
     "capture_images",
+    "fast_paths",
     "captures_path",
     "bench_capture_images",
     "image_names",
@@ -239,3 +240,17 @@ def image_names() -> list[str]:
     if path is not None:
         names += [p.stem for p in sorted(path.glob("*.png"))]
     return names + list(bench_capture_images())
+
+
+def fast_paths() -> bool:
+    """Every codec with a Cython twin uses it (not SPICEPY_PUREPYTHON, all built)."""
+    import importlib
+
+    for name in ("quic", "lz", "glz"):
+        try:
+            module = importlib.import_module(f"spicepy.codecs.{name}")
+        except ImportError:
+            continue
+        if not getattr(module, "FAST", False):
+            return False
+    return True
