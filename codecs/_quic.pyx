@@ -314,50 +314,58 @@ cdef inline void put_pixel(Tag *t, uint8_t *px, uint32_t r, uint32_t gr, uint32_
         st_le32(px, b | (gr << 8) | (r << 16))
 
 
-cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t *cb, size_t cs, uint32_t *ctx,
-                           uint32_t *left, uint8_t *cur, const uint8_t *prev,
-                           int i) noexcept nogil:
-    """Decode column i: prediction per quic_tmpl.c (CORRELATE_0 / CORRELATE).
-
-    ``ctx`` and ``left`` carry each channel's last residual and sample in
-    registers; they are valid for column i (the caller reloads them after runs).
-    """
-    cdef const Family *fam = family(t)
-    cdef uint32_t mask = (1u << bits_per_channel(t)) - 1
-    cdef uint32_t pred, u
-    cdef int c, nch
-    if Tag is GrayTag or Tag is AlphaTag:
-        nch = 1
-    else:
-        nch = 3
-    for c in range(nch):
-        if prev == NULL:
-            pred = left[c] if i else 0
-        elif i:
-            pred = (left[c] + sample(t, prev + 4 * i, c)) >> 1
-        else:
-            pred = sample(t, prev, c)
-        u = dec_value(t, &g.ch[c], ctx[c], br)
-        cb[c * cs + i + 1] = <uint8_t>u
-        ctx[c] = u
-        left[c] = (fam.l2u[u] + pred) & mask
-    if Tag is GrayTag or Tag is AlphaTag:
-        put_pixel(t, cur + 4 * i, left[0], 0, 0)
-    else:
-        put_pixel(t, cur + 4 * i, left[0], left[1], left[2])
+ctypedef struct Carry:
+    # each channel's last residual (the next context) and last sample, kept in
+    # named fields so the compiler can hold them in registers
+    uint32_t ctx0, ctx1, ctx2
+    uint32_t left0, left1, left2
 
 
-cdef inline void reload(Tag *t, uint8_t *cb, size_t cs, uint32_t *ctx, uint32_t *left,
-                        const uint8_t *cur, int i) noexcept nogil:
-    """Context and left neighbour of column i from memory (segment start, after runs)."""
-    cdef int c, nch
-    if Tag is GrayTag or Tag is AlphaTag:
-        nch = 1
+cdef inline uint32_t predict(Tag *t, uint32_t left, const uint8_t *prev, int i,
+                             int c) noexcept nogil:
+    """The predictor: left on the first row, above at column 0, else their floor mean."""
+    if prev == NULL:
+        return left if i else 0
+    elif i:
+        return (left + sample(t, prev + 4 * i, c)) >> 1
     else:
-        nch = 3
-    for c in range(nch):
-        ctx[c] = cb[c * cs + i]
-        left[c] = sample(t, cur + 4 * (i - 1), c) if i else 0
+        return sample(t, prev, c)
+
+
+cdef inline uint32_t dec_sample(Tag *t, Channel *ch, BitReader *br, uint8_t *corr,
+                                uint32_t *ctx, uint32_t left, const uint8_t *prev,
+                                int i, int c) noexcept nogil:
+    """Decode channel c at column i (CORRELATE_0 / CORRELATE); returns the sample."""
+    cdef uint32_t pred = predict(t, left, prev, i, c)
+    cdef uint32_t u = dec_value(t, ch, ctx[0], br)
+    corr[i + 1] = <uint8_t>u
+    ctx[0] = u
+    return (family(t).l2u[u] + pred) & ((1u << bits_per_channel(t)) - 1)
+
+
+cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t *cb, size_t cs,
+                           Carry *k, uint8_t *cur, const uint8_t *prev, int i) noexcept nogil:
+    """Decode column i of every channel of the group (r, g, b order)."""
+    k.left0 = dec_sample(t, &g.ch[0], br, cb, &k.ctx0, k.left0, prev, i, 0)
+    if Tag is GrayTag or Tag is AlphaTag:
+        put_pixel(t, cur + 4 * i, k.left0, 0, 0)
+    else:
+        k.left1 = dec_sample(t, &g.ch[1], br, cb + cs, &k.ctx1, k.left1, prev, i, 1)
+        k.left2 = dec_sample(t, &g.ch[2], br, cb + 2 * cs, &k.ctx2, k.left2, prev, i, 2)
+        put_pixel(t, cur + 4 * i, k.left0, k.left1, k.left2)
+
+
+cdef inline void reload(Tag *t, uint8_t *cb, size_t cs, Carry *k, const uint8_t *cur,
+                        int i) noexcept nogil:
+    """Contexts and left samples of column i from memory (segment start, after runs):
+    columns a run covered keep older rows' residuals, so the next context is stale data."""
+    k.ctx0 = cb[i]
+    k.left0 = sample(t, cur + 4 * (i - 1), 0) if i else 0
+    if not (Tag is GrayTag or Tag is AlphaTag):
+        k.ctx1 = cb[cs + i]
+        k.ctx2 = cb[2 * cs + i]
+        k.left1 = sample(t, cur + 4 * (i - 1), 1) if i else 0
+        k.left2 = sample(t, cur + 4 * (i - 1), 2) if i else 0
 
 
 cdef inline int dec_run(State *st, BitReader *br, int limit) noexcept nogil:
@@ -405,11 +413,10 @@ cdef inline int dec_segment_body(Tag *t, Group *g, BitReader *br, uint8_t *cb, s
                                  uint32_t waitmask) noexcept nogil:
     cdef State *st = &g.st
     cdef int stopidx, run_index = 0, wait, n, j
-    cdef uint32_t ctx[3]
-    cdef uint32_t left[3]
-    reload(t, cb, cs, ctx, left, cur, i)
+    cdef Carry k
+    reload(t, cb, cs, &k, cur, i)
     if i == 0:
-        dec_pixel(t, g, br, cb, cs, ctx, left, cur, prev, 0)
+        dec_pixel(t, g, br, cb, cs, &k, cur, prev, 0)
         if st.waitcnt:
             st.waitcnt -= 1
         else:
@@ -434,9 +441,9 @@ cdef inline int dec_segment_body(Tag *t, Group *g, BitReader *br, uint8_t *cb, s
             i += n
             stopidx = i + wait
             # run columns keep older rows' residuals: the next context is stale data
-            reload(t, cb, cs, ctx, left, cur, i)
+            reload(t, cb, cs, &k, cur, i)
             continue
-        dec_pixel(t, g, br, cb, cs, ctx, left, cur, prev, i)
+        dec_pixel(t, g, br, cb, cs, &k, cur, prev, i)
         if i == stopidx:
             update_all(t, g, cb, cs, i)
             stopidx = i + 1 + <int>(tabrand(st) & waitmask)
@@ -475,32 +482,28 @@ cdef int dec_row(Tag *t, Group *g, BitReader *br, uint8_t *cur, const uint8_t *p
 # ------------------------------------------------------------------ encoder
 
 
-cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, uint8_t *cb, size_t cs, uint32_t *ctx,
-                           uint32_t *left, const uint8_t *cur, const uint8_t *prev,
-                           int i) noexcept nogil:
-    """Code column i (DECORRELATE_0 / DECORRELATE); ``ctx`` and ``left`` as in dec_pixel."""
+cdef inline uint32_t enc_sample(Tag *t, Channel *ch, BitWriter *bw, uint8_t *corr,
+                                uint32_t *ctx, uint32_t left, const uint8_t *cur,
+                                const uint8_t *prev, int i, int c) noexcept nogil:
+    """Code channel c at column i (DECORRELATE_0 / DECORRELATE); returns the sample."""
     cdef const Family *fam = family(t)
-    cdef uint32_t mask = (1u << bits_per_channel(t)) - 1
-    cdef uint32_t pred, u, k, v
-    cdef int c, nch
-    if Tag is GrayTag or Tag is AlphaTag:
-        nch = 1
-    else:
-        nch = 3
-    for c in range(nch):
-        if prev == NULL:
-            pred = left[c] if i else 0
-        elif i:
-            pred = (left[c] + sample(t, prev + 4 * i, c)) >> 1
-        else:
-            pred = sample(t, prev, c)
-        v = sample(t, cur + 4 * i, c)
-        u = fam.u2l[(v - pred) & mask]
-        k = g.ch[c].code_of[ctx[c]]
-        cb[c * cs + i + 1] = <uint8_t>u
-        ctx[c] = u
-        left[c] = v
-        bw_put(bw, fam.code[u][k], fam.code_len[u][k])
+    cdef uint32_t v = sample(t, cur + 4 * i, c)
+    cdef uint32_t u = fam.u2l[(v - predict(t, left, prev, i, c))
+                              & ((1u << bits_per_channel(t)) - 1)]
+    cdef uint32_t code = ch.code_of[ctx[0]]
+    corr[i + 1] = <uint8_t>u
+    ctx[0] = u
+    bw_put(bw, fam.code[u][code], fam.code_len[u][code])
+    return v
+
+
+cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, uint8_t *cb, size_t cs,
+                           Carry *k, const uint8_t *cur, const uint8_t *prev,
+                           int i) noexcept nogil:
+    k.left0 = enc_sample(t, &g.ch[0], bw, cb, &k.ctx0, k.left0, cur, prev, i, 0)
+    if not (Tag is GrayTag or Tag is AlphaTag):
+        k.left1 = enc_sample(t, &g.ch[1], bw, cb + cs, &k.ctx1, k.left1, cur, prev, i, 1)
+        k.left2 = enc_sample(t, &g.ch[2], bw, cb + 2 * cs, &k.ctx2, k.left2, cur, prev, i, 2)
 
 
 cdef inline void enc_run(State *st, BitWriter *bw, uint32_t run) noexcept nogil:
@@ -528,11 +531,10 @@ cdef inline void enc_segment_body(Tag *t, Group *g, BitWriter *bw, uint8_t *cb, 
                                   uint32_t waitmask) noexcept nogil:
     cdef State *st = &g.st
     cdef int stopidx, run_index = 0, wait, n
-    cdef uint32_t ctx[3]
-    cdef uint32_t left[3]
-    reload(t, cb, cs, ctx, left, cur, i)
+    cdef Carry k
+    reload(t, cb, cs, &k, cur, i)
     if i == 0:
-        enc_pixel(t, g, bw, cb, cs, ctx, left, cur, prev, 0)
+        enc_pixel(t, g, bw, cb, cs, &k, cur, prev, 0)
         if st.waitcnt:
             st.waitcnt -= 1
         else:
@@ -551,9 +553,9 @@ cdef inline void enc_segment_body(Tag *t, Group *g, BitWriter *bw, uint8_t *cb, 
             enc_run(st, bw, n)
             i += n
             stopidx = i + wait
-            reload(t, cb, cs, ctx, left, cur, i)
+            reload(t, cb, cs, &k, cur, i)
             continue
-        enc_pixel(t, g, bw, cb, cs, ctx, left, cur, prev, i)
+        enc_pixel(t, g, bw, cb, cs, &k, cur, prev, i)
         if i == stopidx:
             update_all(t, g, cb, cs, i)
             stopidx = i + 1 + <int>(tabrand(st) & waitmask)
