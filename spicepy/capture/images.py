@@ -113,7 +113,7 @@ class ImagePayload:
     def has_alpha(self) -> bool:
         """The source bitmap has alpha: RGBA (BITMAP format, LZ4 format, the
         codec header's type) or JPEG_ALPHA; False when unknown or unreadable."""
-        data, kind = self.data, self.image.type
+        data, kind = self.data, int(self.image.type)
         try:
             if kind == ImageType.BITMAP:
                 return self.image.bitmap is not None and self.image.bitmap.format == 9
@@ -128,12 +128,16 @@ class ImagePayload:
                     zlib.decompressobj().decompress(data, 64),
                     ImageType.GLZ_RGB,
                 )
-            info = {
-                ImageType.QUIC: quic.info,
-                ImageType.LZ_RGB: lz.info,
-                ImageType.LZ_PLT: lz.info,
-                ImageType.GLZ_RGB: glz.info,
-            }.get(kind)
+            info: Any = (
+                {
+                    ImageType.QUIC: quic.info,
+                    ImageType.LZ_RGB: lz.info,
+                    ImageType.LZ_PLT: lz.info,
+                    ImageType.GLZ_RGB: glz.info,
+                }.get(ImageType(kind))
+                if kind in ImageType._value2member_map_
+                else None
+            )
             return info is not None and info(data).image_type == "RGBA"
         except (SpiceError, ImportError, zlib.error):
             return False
