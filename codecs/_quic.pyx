@@ -81,7 +81,6 @@ ctypedef struct Channel:
 
 
 ctypedef struct Group:
-    const Family *fam
     State st
     Channel ch[3]
     size_t cstride   # ch[c].corr == ch[0].corr + c * cstride
@@ -590,7 +589,6 @@ cdef void enc_row(Tag *t, Group *g, BitWriter *bw, const uint8_t *cur, const uin
 cdef void init_group(Group *g, const Family *fam, uint8_t *corr, int width) noexcept nogil:
     cdef int c, v
     memset(g, 0, sizeof(Group))
-    g.fam = fam
     g.st.seed = 0xFF
     g.st.wmileft = WMI_NEXT
     g.st.trigger = TRIGGER[0]
