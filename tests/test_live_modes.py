@@ -1,0 +1,334 @@
+"""Live behaviour under every image compression mode, and live MJPEG streaming.
+
+Each test starts a real Xspice, connects spicepy, waits for the first frame and
+only THEN draws (spicepy.testing.scenes): a screen drawn before the client
+connects reaches it as one surface image, which never exercises GLZ, the pixmap
+cache, COPY_BITS or streams.  The drawing is split into phases; after each
+phase the test waits until the phase's draws arrived and the display went
+quiet, so the image types of each phase can be checked against what
+spice-server's codec choice (PROTOCOL.md section 12, server/dcc.cpp
+``get_compression_for_bitmap`` / ``dcc_compress_image``) says it must send.
+The settled screenshot must equal the X framebuffer pixel for pixel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+import spicepy
+from spicepy.session.session import Session
+from spicepy.testing.scenes import Scene, gradient, icon, photo, stream_frame
+from spicepy.testing.xdraw import XDraw
+from spicepy.testing.xspice import (
+    ImageCompression,
+    StreamingVideo,
+    Xspice,
+    XspiceOptions,
+    available,
+)
+
+REASON = available()
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(
+        REASON is not None and not os.environ.get("SPICEPY_REQUIRE_XSPICE"),
+        reason=f"Xspice not available: {REASON}",
+    ),
+]
+TIMEOUT = 30.0
+#: No display message for this long after a phase's first change = phase done.
+QUIET = 0.3
+
+# SPICE_IMAGE_TYPE_* (spice.proto enum8 image_type)
+BITMAP, QUIC, LZ_RGB, GLZ_RGB, FROM_CACHE, LZ4 = 0, 1, 101, 102, 103, 109
+TYPE_NAMES = {
+    BITMAP: "BITMAP",
+    QUIC: "QUIC",
+    LZ_RGB: "LZ_RGB",
+    GLZ_RGB: "GLZ_RGB",
+    FROM_CACHE: "FROM_CACHE",
+    LZ4: "LZ4",
+    105: "JPEG",
+    106: "FROM_CACHE_LOSSLESS",
+    107: "ZLIB_GLZ_RGB",
+    108: "JPEG_ALPHA",
+}
+
+Pixels = npt.NDArray[np.uint8]
+
+
+@dataclass
+class Phase:
+    """What one drawing phase delivered: image types and display commands."""
+
+    types: Counter[int] = field(default_factory=Counter)
+    commands: Counter[str] = field(default_factory=Counter)
+
+    def names(self) -> dict[str, int]:
+        return {TYPE_NAMES.get(t, str(t)): n for t, n in self.types.items()}
+
+
+@dataclass
+class ModeRun:
+    shot: Pixels
+    truth: Pixels
+    phases: dict[str, Phase]
+    dropped: int
+
+
+def assert_same_pixels(shot: Pixels, truth: Pixels) -> None:
+    assert shot.shape == truth.shape
+    differing = np.argwhere((shot != truth).any(axis=-1))
+    assert len(differing) == 0, (
+        f"{len(differing)} pixels differ, first at (y, x) {tuple(differing[0])}: "
+        f"spicepy {shot[tuple(differing[0])]} vs X {truth[tuple(differing[0])]}"
+    )
+
+
+def psnr(a: Pixels, b: Pixels) -> float:
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+# -- the scenario, in phases ----------------------------------------------------
+
+BACKGROUND = (40, 44, 52)
+TERM = (8, 8, 84, 30)  # x, y, columns, rows
+SCROLLS = 8
+PHOTO_AT, PHOTO_SIZE = (540, 8), (150, 300)  # one PutImage band (< 200 KiB)
+GRADIENT_AT, GRADIENT_SIZE = (540, 200), (120, 300)
+ICON_COPIES = 6
+MOVES = 5
+
+
+def phase_terminal(scene: Scene) -> Iterator[None]:
+    x, y, cols, rows = TERM
+    yield from scene.terminal(x, y, cols, rows, scrolls=SCROLLS)
+
+
+def phase_photo(scene: Scene) -> Iterator[None]:
+    scene.draw.put_image(*PHOTO_AT, photo(*PHOTO_SIZE, seed=3))
+    scene.sync()
+    yield
+
+
+def phase_gradient(scene: Scene) -> Iterator[None]:
+    scene.draw.put_image(*GRADIENT_AT, gradient(*GRADIENT_SIZE))
+    scene.sync()
+    yield
+
+
+def phase_icons(scene: Scene) -> Iterator[None]:
+    tile = icon(48, seed=5)
+    for k in range(ICON_COPIES):  # identical pixels: sent once, then FROM_CACHE
+        scene.draw.put_image(8 + k * 60, 420, tile)
+        scene.sync()
+        yield
+
+
+def phase_windows(scene: Scene) -> Iterator[None]:
+    a = scene.window(560, 420, 220, 150, (70, 90, 160))
+    b = scene.window(700, 480, 200, 140, (160, 80, 60))
+    for win, tag in ((a, "window A"), (b, "window B")):
+        scene.fill_window(win, 10, 10, 120, 20, (240, 240, 240))
+        scene.text_line(14, 13, tag, (0, 0, 0), (240, 240, 240), target=win)
+        scene.put_window_image(win, 10, 40, icon(48, seed=6))
+    scene.sync()
+    yield
+    for step in range(1, MOVES + 1):  # overlapping moves: the X server copies
+        scene.move(a, 560 - 30 * step, 420 + 12 * step)
+        scene.sync()
+        yield
+    scene.raise_(a)  # a now lies under b's corner: raising a exposes it
+    scene.sync()
+    yield
+
+
+PHASES = {
+    "terminal": phase_terminal,
+    "photo": phase_photo,
+    "gradient": phase_gradient,
+    "icons": phase_icons,
+    "windows": phase_windows,
+}
+
+
+async def _phase_done(s: Session) -> None:
+    """Wait for the phase's first change on screen, then for quiet."""
+    await s.wait_for_change(TIMEOUT)
+    await s.wait_until_settled(quiet=QUIET, timeout=TIMEOUT)
+
+
+async def _run_modes(server: Xspice, draw: XDraw, preferred: str | None) -> ModeRun:
+    kwargs: dict[str, object] = {}
+    if preferred is not None:
+        kwargs["preferred_compression"] = preferred
+    phases: dict[str, Phase] = {}
+    async with asyncio.timeout(TIMEOUT * 3):
+        async with spicepy.connect(server.uri, timeout=TIMEOUT, **kwargs) as s:  # type: ignore[arg-type]
+            await s.wait_until_settled(quiet=QUIET, timeout=TIMEOUT)
+            scene = Scene(draw)
+            scene.set_root_background(BACKGROUND)
+            draw.clear(BACKGROUND)
+            scene.sync()
+            await _phase_done(s)
+            driver = s.state.drivers[0]
+            for name, run in PHASES.items():
+                types0 = Counter(s.state.image_types)
+                commands0 = Counter(driver.counts)
+                s.take_changes()
+                for _ in run(scene):
+                    await asyncio.sleep(0.03)  # separate draws, spicepy keeps reading
+                await _phase_done(s)
+                phases[name] = Phase(
+                    Counter(s.state.image_types) - types0, Counter(driver.counts) - commands0
+                )
+            await s.wait_until_settled(quiet=1.0, timeout=TIMEOUT)
+            shot = s.screenshot()
+            dropped = s.state.dropped_commands
+    truth = draw.framebuffer()
+    return ModeRun(shot, truth, phases, dropped)
+
+
+# What each mode must send for lossless RGB images above 54 bytes (dcc.cpp
+# get_compression_for_bitmap): the codec for text/UI (LOW graduality) and for
+# photos/gradients (HIGH graduality: QUIC in the auto modes).
+UI_CODEC = {
+    "off": {BITMAP},
+    "quic": {QUIC},
+    "lz": {LZ_RGB},
+    "glz": {GLZ_RGB},
+    "auto_lz": {LZ_RGB},
+    "auto_glz": {GLZ_RGB},
+    "lz4": {LZ4},
+}
+PHOTO_CODEC = {
+    **UI_CODEC,
+    "auto_lz": {QUIC},
+    "auto_glz": {QUIC},
+    # an encoder whose output is not smaller than the raw bitmap loses
+    # (dcc_compress_image: !success -> raw); LZ4 cannot shrink film grain
+    "lz4": {LZ4, BITMAP},
+}
+#: every type a mode may send at all (BITMAP: below 54 bytes, or incompressible)
+ALLOWED = {mode: UI_CODEC[mode] | PHOTO_CODEC[mode] | {BITMAP, FROM_CACHE} for mode in UI_CODEC}
+MODES = list(UI_CODEC)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_mode_matrix(mode: str) -> None:
+    if mode == "lz4":
+        # Xspice has no lz4 option: the client asks with PREFERRED_COMPRESSION
+        options = XspiceOptions(image_compression="auto_glz")
+        preferred: str | None = "lz4"
+    else:
+        options = XspiceOptions(image_compression=mode_option(mode))
+        preferred = None
+    with Xspice(options) as server, XDraw(server.display) as draw:
+        run = asyncio.run(_run_modes(server, draw, preferred))
+    report = {name: (p.names(), dict(p.commands)) for name, p in run.phases.items()}
+
+    assert run.dropped == 0, report
+    assert_same_pixels(run.shot, run.truth)
+
+    every = sum((p.types for p in run.phases.values()), Counter())
+    assert set(every) <= ALLOWED[mode], report
+
+    # text and flat UI: the mode's lossless codec, never QUIC in the auto modes
+    term = run.phases["terminal"]
+    assert set(term.types) & UI_CODEC[mode], report
+    assert set(term.types) <= UI_CODEC[mode] | {BITMAP, FROM_CACHE}, report
+    # scrolling is XCopyArea on the screen: one COPY_BITS per scroll at least
+    assert term.commands["copy_bits"] >= SCROLLS, report
+
+    for name in ("photo", "gradient"):
+        types = run.phases[name].types
+        assert types, report
+        assert set(types) <= PHOTO_CODEC[mode], report
+    if mode in ("auto_lz", "auto_glz"):
+        assert run.phases["photo"].types[QUIC] > 0, report
+
+    icons = run.phases["icons"]
+    # the first copy is encoded, the other five come from the pixmap cache
+    assert icons.types[FROM_CACHE] >= ICON_COPIES - 1, report
+    assert set(icons.types) & UI_CODEC[mode] or icons.types[BITMAP], report
+
+    # window moves: the X server copies the window's pixels (COPY_BITS)
+    assert run.phases["windows"].commands["copy_bits"] >= MOVES, report
+
+
+def mode_option(mode: str) -> ImageCompression:
+    assert mode in ("off", "quic", "lz", "glz", "auto_lz", "auto_glz")
+    return mode  # type: ignore[return-value]
+
+
+# -- MJPEG streaming -----------------------------------------------------------
+
+VIDEO_AT = (200, 150)
+VIDEO_SIZE = (192, 256)  # h, w: one PutImage request per frame
+VIDEO_FRAMES = 70  # ~2.8 s at 25 fps: the detector needs 20 frames first
+FRAME_INTERVAL = 0.04
+
+
+@dataclass
+class VideoRun:
+    shot: Pixels
+    truth: Pixels
+    counts: Counter[str]
+    stream_areas: list[tuple[int, int, int, int]]
+
+
+async def _run_video(server: Xspice, draw: XDraw) -> VideoRun:
+    h, w = VIDEO_SIZE
+    base = photo(h + 64, w + 64, seed=1)
+    async with asyncio.timeout(TIMEOUT * 3):
+        async with spicepy.connect(server.uri, timeout=TIMEOUT) as s:
+            await s.wait_until_settled(quiet=QUIET, timeout=TIMEOUT)
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            for t in range(VIDEO_FRAMES):
+                draw.put_image(*VIDEO_AT, stream_frame(h, w, t, base))
+                draw.sync()
+                # pace by the clock: drawing itself takes a few ms
+                await asyncio.sleep(max(0.0, start + (t + 1) * FRAME_INTERVAL - loop.time()))
+            # stop, let the last frames arrive and be shown, but stay well
+            # inside the server's 1 s idle timeout (the stream still exists)
+            await asyncio.sleep(0.4)
+            shot = s.screenshot()
+            truth = draw.framebuffer()
+            driver = s.state.drivers[0]
+            counts = Counter(driver.counts)
+            areas = [
+                (st.dest.left, st.dest.top, st.dest.right, st.dest.bottom)
+                for st in driver.streams.streams.values()
+            ]
+    return VideoRun(shot, truth, counts, areas)
+
+
+@pytest.mark.parametrize("streaming", ["all", "filter"])
+def test_mjpeg_stream_live(streaming: StreamingVideo) -> None:
+    options = XspiceOptions(image_compression="auto_glz", streaming_video=streaming)
+    with Xspice(options) as server, XDraw(server.display) as draw:
+        draw.clear((0, 0, 0))
+        draw.sync()
+        run = asyncio.run(_run_video(server, draw))
+    counts = dict(run.counts)
+    assert run.counts["stream_create"] > 0, counts
+    assert run.counts["stream_data"] > 0, counts
+    # the stream is still alive when the screenshot is taken (no destroy yet)
+    assert run.stream_areas, counts
+    x, y = VIDEO_AT
+    h, w = VIDEO_SIZE
+    area = (slice(y, y + h), slice(x, x + w))
+    assert psnr(run.shot[area], run.truth[area]) >= 30.0, counts
+    assert psnr(run.shot, run.truth) >= 30.0, counts
+    # the region really changed between frames: a frozen picture would not count
+    assert not np.array_equal(stream_frame(h, w, 0), stream_frame(h, w, VIDEO_FRAMES - 1))
