@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import spicepy
-from spicepy.errors import AuthenticationError, SpiceError
+from spicepy.errors import AuthenticationError, SpiceError, SpiceTimeoutError
+from spicepy.session import Session
 from spicepy.testing.pki import TestPki, make_test_pki
 from spicepy.testing.xdraw import XDraw, draw_test_scene
 from spicepy.testing.xspice import ImageCompression, Xspice, XspiceOptions, available
@@ -52,6 +53,28 @@ def assert_same_pixels(shot: np.ndarray, truth: np.ndarray) -> None:
     )
 
 
+async def converge(s: Session, draw: XDraw) -> tuple[np.ndarray, np.ndarray]:
+    """Wait until spicepy's primary surface equals the X framebuffer.
+
+    The server sends asynchronously after X has drawn, so "no update for a
+    while" can race a loaded machine; this waits for the real condition (and
+    on timeout lets the caller's pixel comparison report the difference).
+    """
+    truth = draw.framebuffer()
+
+    def same() -> bool:
+        try:
+            return bool(np.array_equal(s.screenshot(), truth))
+        except SpiceError:
+            return False
+
+    try:
+        await s.wait_for(same, TIMEOUT, "the screen to match the X framebuffer")
+    except SpiceTimeoutError:
+        pass
+    return s.screenshot(), truth
+
+
 async def settled_shot(uri: str, **kwargs: object) -> np.ndarray:
     async with asyncio.timeout(TIMEOUT * 2):
         async with spicepy.connect(uri, timeout=TIMEOUT, **kwargs) as s:  # type: ignore[arg-type]
@@ -80,7 +103,7 @@ def test_screenshot_with_image_compression(compression: ImageCompression) -> Non
 
 
 def test_changes_after_connect_are_seen(plain_server: Xspice) -> None:
-    async def main(draw: XDraw) -> tuple[np.ndarray, list[object]]:
+    async def main(draw: XDraw) -> tuple[np.ndarray, np.ndarray, list[object]]:
         async with asyncio.timeout(TIMEOUT * 2):
             async with spicepy.connect(plain_server.uri, timeout=TIMEOUT) as s:
                 await s.wait_for_frame(TIMEOUT)
@@ -89,14 +112,13 @@ def test_changes_after_connect_are_seen(plain_server: Xspice) -> None:
                 draw.fill_rect(300, 400, 50, 60, (1, 2, 3))
                 draw.sync()
                 changes = await s.wait_for_change(TIMEOUT)
-                await s.wait_until_settled(timeout=TIMEOUT)
-                return s.screenshot(), changes + s.take_changes()
+                shot, truth = await converge(s, draw)
+                return shot, truth, changes + s.take_changes()
 
     with XDraw(plain_server.display) as draw:
         draw.clear((90, 90, 90))
         draw.sync()
-        shot, changes = asyncio.run(main(draw))
-        truth = draw.framebuffer()
+        shot, truth, changes = asyncio.run(main(draw))
     assert (shot[400:460, 300:350] == (1, 2, 3)).all()
     assert any(
         c.left <= 300 and c.top <= 400 and c.right >= 350 and c.bottom >= 460  # type: ignore[attr-defined]
@@ -205,7 +227,7 @@ def test_mouse_and_keyboard_reach_the_x_server(plain_server: Xspice) -> None:
 def test_all_channels_stay_linked_for_30s(plain_server: Xspice) -> None:
     """Acks and pings must be answered, or the server stops sending / drops us."""
 
-    async def main(draw: XDraw) -> tuple[list[str], np.ndarray]:
+    async def main(draw: XDraw) -> tuple[list[str], np.ndarray, np.ndarray]:
         async with asyncio.timeout(TIMEOUT * 3):
             async with spicepy.connect(plain_server.uri, timeout=TIMEOUT) as s:
                 await s.wait_for_frame(TIMEOUT)
@@ -222,19 +244,18 @@ def test_all_channels_stay_linked_for_30s(plain_server: Xspice) -> None:
                     i += 1
                     await asyncio.sleep(0.05)
                     assert all(not c.closed.is_set() for c in s.connections.values())
-                await s.wait_until_settled(timeout=TIMEOUT)
-                # spice-server keeps pinging (every ~15 s when it can) and drops
-                # a client that does not answer: main and display were pinged
-                # late in the run and are still connected (idle cursor/inputs
-                # are not always pinged again while the display is busy)
+                shot, truth = await converge(s, draw)
+                # spice-server pings a channel when its pipe is idle (~every 15 s)
+                # and drops a client that does not answer: the main channel was
+                # pinged late in the run and every channel is still connected
+                # (the busy display may not be pinged at all while drawing)
                 late = {n for n, t in s.state.last_ping.items() if t > start + 10}
-                assert {"main:0", "display:0"} <= late, s.state.last_ping
-                assert set(s.state.last_ping) == set(names)
-                return names, s.screenshot()
+                assert "main:0" in late, s.state.last_ping
+                assert all(not c.closed.is_set() for c in s.connections.values())
+                return names, shot, truth
 
     with XDraw(plain_server.display) as draw:
-        names, shot = asyncio.run(main(draw))
-        truth = draw.framebuffer()
+        names, shot, truth = asyncio.run(main(draw))
     assert {"main:0", "display:0", "inputs:0", "cursor:0"} <= set(names)
     assert_same_pixels(shot, truth)
 
@@ -243,7 +264,7 @@ def test_video_stream_then_lossless_upgrade() -> None:
     """streaming-video=all turns a repainted rect into an MJPEG stream; when it
     stops, the server re-sends the area losslessly, so the end is pixel-exact."""
 
-    async def main(draw: XDraw) -> tuple[np.ndarray, dict[str, int]]:
+    async def main(draw: XDraw) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
         async with asyncio.timeout(TIMEOUT * 3):
             async with spicepy.connect(server.uri, timeout=TIMEOUT) as s:
                 await s.wait_until_settled(timeout=TIMEOUT)
@@ -261,15 +282,14 @@ def test_video_stream_then_lossless_upgrade() -> None:
                     draw.sync()
                     await asyncio.sleep(0.04)
                 # the server ends a stream after 1 s without frames, then upgrades
-                await s.wait_until_settled(quiet=2.0, timeout=TIMEOUT)
-                return s.screenshot(), dict(s.state.drivers[0].counts)
+                shot, truth = await converge(s, draw)
+                return shot, truth, dict(s.state.drivers[0].counts)
 
     options = XspiceOptions(image_compression="lz", streaming_video="all")
     with Xspice(options) as server, XDraw(server.display) as draw:
         draw.clear((0, 0, 0))
         draw.sync()
-        shot, counts = asyncio.run(main(draw))
-        truth = draw.framebuffer()
+        shot, truth, counts = asyncio.run(main(draw))
     assert counts.get("stream_create", 0) >= 1 and counts.get("stream_data", 0) > 0
     assert_same_pixels(shot, truth)
 
@@ -278,40 +298,42 @@ def test_lz4_by_client_preference() -> None:
     """Xspice has no lz4 option: the client asks with PREFERRED_COMPRESSION."""
     pytest.importorskip("spicepy.codecs.lz4")
 
-    async def main() -> tuple[np.ndarray, dict[int, int]]:
+    async def main() -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
         async with asyncio.timeout(TIMEOUT * 2):
             async with spicepy.connect(
                 server.uri, timeout=TIMEOUT, preferred_compression="lz4"
             ) as s:
                 await s.wait_for_frame(TIMEOUT)
                 draw_test_scene(draw, seed=13)  # drawn after the preference is set
-                await s.wait_until_settled(quiet=1.0, timeout=TIMEOUT)
-                return s.screenshot(), dict(s.state.image_types)
+                shot, truth = await converge(s, draw)
+                return shot, truth, dict(s.state.image_types)
 
     with Xspice(XspiceOptions(image_compression="auto_glz")) as server:
         with XDraw(server.display) as draw:
-            shot, types = asyncio.run(main())
-            truth = draw.framebuffer()
+            shot, truth, types = asyncio.run(main())
     assert types.get(109, 0) > 0, types  # SPICE_IMAGE_TYPE_LZ4
     assert_same_pixels(shot, truth)
 
 
 async def _shot_after_drawing(
-    server: Xspice, draw: XDraw, seed: int
-) -> tuple[np.ndarray, dict[int, int]]:
+    server: Xspice, draw: XDraw, seed: int, *, lossy: bool = False
+) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
     async with asyncio.timeout(TIMEOUT * 2):
         async with spicepy.connect(server.uri, timeout=TIMEOUT) as s:
             await s.wait_for_frame(TIMEOUT)
             draw_test_scene(draw, seed=seed)
-            await s.wait_until_settled(quiet=1.0, timeout=TIMEOUT)
-            return s.screenshot(), dict(s.state.image_types)
+            if lossy:  # never equal: settle generously instead
+                await s.wait_until_settled(quiet=2.0, timeout=TIMEOUT)
+                shot, truth = s.screenshot(), draw.framebuffer()
+            else:
+                shot, truth = await converge(s, draw)
+            return shot, truth, dict(s.state.image_types)
 
 
 def test_zlib_glz_always_is_exact() -> None:
     options = XspiceOptions(image_compression="glz", zlib_glz_wan_compression="always")
     with Xspice(options) as server, XDraw(server.display) as draw:
-        shot, types = asyncio.run(_shot_after_drawing(server, draw, 17))
-        truth = draw.framebuffer()
+        shot, truth, types = asyncio.run(_shot_after_drawing(server, draw, 17))
     assert types.get(107, 0) > 0, types  # SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB
     assert_same_pixels(shot, truth)
 
@@ -321,8 +343,9 @@ def test_jpeg_always_is_close() -> None:
     pytest.importorskip("spicepy.codecs.quic")
     options = XspiceOptions(image_compression="quic", jpeg_wan_compression="always")
     with Xspice(options) as server, XDraw(server.display) as draw:
-        shot, types = asyncio.run(_shot_after_drawing(server, draw, 19))
-        truth = draw.framebuffer()
+        shot, truth, types = asyncio.run(
+            _shot_after_drawing(server, draw, 19, lossy=True)
+        )
     assert types.get(108, 0) > 0, types  # SPICE_IMAGE_TYPE_JPEG_ALPHA
     mse = float(((shot.astype(np.float64) - truth) ** 2).mean())
     assert mse == 0 or 10 * np.log10(255**2 / mse) >= 30.0
