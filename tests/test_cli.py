@@ -151,6 +151,8 @@ def test_cli_when_stdin_waits_for_a_line(tmp_path: Path) -> None:
             "-o",
             str(out),
             "--when-stdin",
+            "--quiet-time",
+            "1.5",
             stdin=subprocess.PIPE,
         )
         assert proc.stdin is not None and proc.stderr is not None
