@@ -17,7 +17,7 @@ import pytest
 
 import spicepy
 from spicepy.errors import AuthenticationError, SpiceError, SpiceTimeoutError
-from spicepy.session import Session
+from spicepy.session import ChangedRect, Session
 from spicepy.testing.pki import TestPki, make_test_pki
 from spicepy.testing.xdraw import XDraw, draw_test_scene
 from spicepy.testing.xspice import ImageCompression, Xspice, XspiceOptions, available
@@ -103,7 +103,7 @@ def test_screenshot_with_image_compression(compression: ImageCompression) -> Non
 
 
 def test_changes_after_connect_are_seen(plain_server: Xspice) -> None:
-    async def main(draw: XDraw) -> tuple[np.ndarray, np.ndarray, list[object]]:
+    async def main(draw: XDraw) -> tuple[np.ndarray, np.ndarray, list[ChangedRect]]:
         async with asyncio.timeout(TIMEOUT * 2):
             async with spicepy.connect(plain_server.uri, timeout=TIMEOUT) as s:
                 await s.wait_for_frame(TIMEOUT)
@@ -121,7 +121,7 @@ def test_changes_after_connect_are_seen(plain_server: Xspice) -> None:
         shot, truth, changes = asyncio.run(main(draw))
     assert (shot[400:460, 300:350] == (1, 2, 3)).all()
     assert any(
-        c.left <= 300 and c.top <= 400 and c.right >= 350 and c.bottom >= 460  # type: ignore[attr-defined]
+        c.left <= 300 and c.top <= 400 and c.right >= 350 and c.bottom >= 460
         for c in changes
     )
     assert_same_pixels(shot, truth)
@@ -183,7 +183,7 @@ def test_sync_api(plain_server: Xspice, tmp_path: Path) -> None:
 
 
 def test_mouse_and_keyboard_reach_the_x_server(plain_server: Xspice) -> None:
-    from Xlib import X
+    from Xlib import X  # type: ignore[import-untyped]
 
     async def main() -> None:
         async with asyncio.timeout(TIMEOUT * 2):
