@@ -7,7 +7,7 @@ event draining and the client-side splitting the tests repeat.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from spicepy.capture.streams import iter_data_messages
 from spicepy.channels.base import Channel
@@ -18,7 +18,7 @@ C = TypeVar("C", bound=Channel)
 
 def events(channel: Channel) -> list[object]:
     """Drain the machine's pending events."""
-    out = []
+    out: list[object] = []
     while (ev := channel.next_event()) is not None:
         out.append(ev)
     return out
@@ -30,7 +30,9 @@ def drive(channel: Channel, data: bytes) -> list[object]:
     return events(channel)
 
 
-def drive_pieces(channel: Channel, data: bytes, pieces: tuple[int, ...]) -> list[object]:
+def drive_pieces(
+    channel: Channel, data: bytes, pieces: tuple[int, ...]
+) -> list[object]:
     """Feed ``data`` cut into pieces of the given sizes (cycled); drain the events."""
     out: list[object] = []
     pos = k = 0
@@ -42,7 +44,7 @@ def drive_pieces(channel: Channel, data: bytes, pieces: tuple[int, ...]) -> list
 
 
 def linked(
-    cls: type[C], server: FakeServer | None = None, **channel_kw: object
+    cls: type[C], server: FakeServer | None = None, **channel_kw: Any
 ) -> tuple[C, FakeServer]:
     """A ``cls`` machine past a successful link with ``server`` (a default
     FakeServer: mini headers, auth selection), its events and output drained."""
@@ -54,11 +56,14 @@ def linked(
     return ch, srv
 
 
+def split_messages(data: bytes, mini_header: bool = True) -> list[tuple[int, bytes]]:
+    """Client bytes as (type, body) pairs (whole messages only)."""
+    return [(m.type, m.body) for m in iter_data_messages(data, mini_header)]
+
+
 def sent(channel: Channel, mini_header: bool = True) -> list[tuple[int, bytes]]:
-    """What the machine queued, as (type, body) pairs (whole messages only)."""
-    data = channel.data_to_send()
-    msgs = list(iter_data_messages(data, mini_header))
-    return [(m.type, m.body) for m in msgs]
+    """What the machine queued, as (type, body) pairs."""
+    return split_messages(channel.data_to_send(), mini_header)
 
 
 def names(evs: list[object]) -> list[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from _channel_helpers import drive, names
+from _channel_helpers import linked as helpers_linked
 
 from spicepy.channels import (
     AckWindowSet,
@@ -22,7 +24,7 @@ from spicepy.channels import (
 from spicepy.channels.base import Channel
 from spicepy.channels.fake_server import FakeServer, link_pair
 from spicepy.errors import ProtocolError, SpiceError, WireError
-from spicepy.wire.enums import ChannelType, CommonCap, CursorMsg
+from spicepy.wire.enums import ChannelType, CommonCap, CommonMsg, CursorMsg
 from spicepy.wire.headers import SubMessage, pack_sub_message_list
 from spicepy.wire.msg_common import (
     Ack,
@@ -39,15 +41,6 @@ from spicepy.wire.msg_other import CursorHide, CursorMove, CursorReset
 from spicepy.wire.types import ChannelWait, Point16
 
 
-def drive(channel: Channel, data: bytes) -> list[object]:
-    """Feed ``data`` and drain the events."""
-    channel.receive_data(data)
-    out = []
-    while (ev := channel.next_event()) is not None:
-        out.append(ev)
-    return out
-
-
 class GenericCursor(Channel):
     """The bare base machine on a cursor connection: every channel message becomes
     a MessageReceived, so these tests see only the common behaviour."""
@@ -57,11 +50,7 @@ class GenericCursor(Channel):
 
 def linked(**server_kw: object) -> tuple[GenericCursor, FakeServer]:
     server = FakeServer(**server_kw)  # type: ignore[arg-type]
-    ch = GenericCursor(connection_id=9)
-    link_pair(ch, server)
-    while ch.next_event() is not None:
-        pass
-    return ch, server
+    return helpers_linked(GenericCursor, server, connection_id=9)
 
 
 def test_ack_window_counts_messages_after_set_ack() -> None:
@@ -76,6 +65,19 @@ def test_ack_window_counts_messages_after_set_ack() -> None:
     drive(ch, srv.pack(CursorHide()) + srv.pack(CursorHide()))
     assert srv.client_messages(ch.data_to_send(), 4) == [Ack()]
     assert ch.ack_window == 3 and ch.ack_generation == 7
+
+
+@pytest.mark.parametrize("window", [1, 3, 20])
+def test_ack_after_every_window_messages(window: int) -> None:
+    ch, srv = linked()
+    drive(ch, srv.pack(SetAck(0xAB, window)))
+    assert srv.client_messages(ch.data_to_send(), 4) == [AckSync(0xAB)]
+    acks_at = []
+    for i in range(1, 4 * window):
+        drive(ch, srv.pack(CursorHide()))
+        if srv.client_messages(ch.data_to_send(), 4) == [Ack()]:
+            acks_at.append(i)
+    assert acks_at == [window, 2 * window, 3 * window]
 
 
 def test_ping_is_answered_at_once_with_id_and_timestamp() -> None:
@@ -105,17 +107,22 @@ def test_common_messages_become_events() -> None:
 
 def test_list_sub_messages_are_dispatched_in_order() -> None:
     ch, srv = linked()
+    ping = struct.pack("<IQ", 5, 6)
     body = pack_sub_message_list(
         [
             SubMessage(CursorMsg.MOVE, struct.pack("<hh", 3, 4)),
+            SubMessage(CommonMsg.PING, ping),
             SubMessage(CursorMsg.HIDE, b""),
         ]
     )
-    events = drive(ch, srv.pack_raw(8, body))
+    events = drive(ch, srv.pack_raw(CommonMsg.LIST, body))
+    assert names(events) == ["MessageReceived", "PingAnswered", "MessageReceived"]
     assert [type(e.message) for e in events if isinstance(e, MessageReceived)] == [
         CursorMove,
         CursorHide,
     ]
+    # a common message inside the list is handled like a top-level one
+    assert srv.client_messages(ch.data_to_send(), 4) == [Pong(5, 6)]
 
 
 def test_nested_list_is_refused() -> None:
@@ -164,6 +171,10 @@ def test_oversized_message_is_a_protocol_error_and_sticks() -> None:
     srv = FakeServer()
     ch = GenericCursor(max_message_size=1000)
     link_pair(ch, srv)
+    # the limit is on the body: exactly 1000 bytes still go through
+    assert drive(ch, srv.pack_raw(4000, bytes(1000)))[-1] == UnknownMessageSkipped(
+        4000, 1000
+    )
     with pytest.raises(ProtocolError):
         ch.receive_data(struct.pack("<HI", CursorMsg.HIDE, 1001))
     assert ch.state is ChannelState.ERROR

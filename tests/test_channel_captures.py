@@ -115,8 +115,9 @@ def test_capture_channels_through_the_machines(
             name,
         )
         # what we answered vs what spice-gtk answered in the capture
-        ours = list(iter_data_messages(out, cap.mini_header, strict=False))
-        theirs = list(iter_data_messages(cap.client_data, cap.mini_header, strict=False))
+        mini = cap.mini_header
+        ours = list(iter_data_messages(out, mini, strict=False))
+        theirs = list(iter_data_messages(cap.client_data, mini, strict=False))
         assert Counter(m.type for m in ours if m.type in REPLIES) == Counter(
             m.type for m in theirs if m.type in REPLIES
         ), name

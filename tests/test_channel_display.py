@@ -5,11 +5,17 @@ from __future__ import annotations
 import struct
 
 import pytest
+from _channel_helpers import drive
 
 from spicepy.channels import DisplayChannel, LinkCompleted, MessageReceived
-from spicepy.channels.base import Channel
 from spicepy.channels.fake_server import FakeServer, link_pair
-from spicepy.wire.enums import DisplayCap, ImageCompression, ImageType, VideoCodecType
+from spicepy.wire.enums import (
+    DisplayCap,
+    DisplayMsgc,
+    ImageCompression,
+    ImageType,
+    VideoCodecType,
+)
 from spicepy.wire.msg_display import (
     Copy,
     DisplayInit,
@@ -31,21 +37,19 @@ from spicepy.wire.types import (
 )
 
 
-def drive(channel: Channel, data: bytes) -> list[object]:
-    channel.receive_data(data)
-    out = []
-    while (ev := channel.next_event()) is not None:
-        out.append(ev)
-    return out
-
-
 def test_init_is_sent_right_after_link() -> None:
     srv = FakeServer()
-    ch = DisplayChannel(1, connection_id=55, pixmap_cache_size=1000, glz_window_size=0)
+    ch = DisplayChannel(
+        1, connection_id=55, pixmap_cache_size=1000, glz_window_size=1234
+    )
     link_pair(ch, srv)
     assert srv.link_mess is not None and srv.link_mess.connection_id == 55
     assert srv.link_mess.channel_id == 1
-    assert srv.client_messages(ch.data_to_send(), 2) == [DisplayInit(1, 1000, 1, 0)]
+    out = ch.data_to_send()
+    # spice.proto msgc_display_init: u8 cache id, i64 cache size, u8 dict id, i32 window
+    body = struct.pack("<BqBi", 1, 1000, 1, 1234)
+    assert out == struct.pack("<HI", DisplayMsgc.INIT, len(body)) + body
+    assert srv.client_messages(out, 2) == [DisplayInit(1, 1000, 1, 1234)]
 
 
 @pytest.mark.parametrize("server_has_pref", [False, True])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
+from _channel_helpers import drive, split_messages
 
 from spicepy.channels import (
     InputsChannel,
@@ -13,8 +14,8 @@ from spicepy.channels import (
     MotionAcked,
     make_scancode,
 )
-from spicepy.channels.base import Channel
 from spicepy.channels.fake_server import FakeServer, link_pair
+from spicepy.wire.enums import InputsMsgc
 from spicepy.wire.msg_other import (
     InputsInit,
     KeyDown,
@@ -27,14 +28,6 @@ from spicepy.wire.msg_other import (
     MousePress,
     MouseRelease,
 )
-
-
-def drive(channel: Channel, data: bytes) -> list[object]:
-    channel.receive_data(data)
-    out = []
-    while (ev := channel.next_event()) is not None:
-        out.append(ev)
-    return out
 
 
 def setup() -> tuple[InputsChannel, FakeServer]:
@@ -91,7 +84,16 @@ def test_mouse_messages() -> None:
     ch.send_mouse_release(1, 0)
     ch.send_mouse_motion(-3, 4, 0)
     ch.send_key_scancode(b"\x1e\x9e")
-    assert srv.client_messages(ch.data_to_send(), 3) == [
+    out = ch.data_to_send()
+    # spice.proto layouts, each behind a 6-byte mini header
+    assert split_messages(out) == [
+        (InputsMsgc.MOUSE_POSITION, struct.pack("<IIHB", 100, 200, 1, 0)),
+        (InputsMsgc.MOUSE_PRESS, struct.pack("<BH", 1, 1)),
+        (InputsMsgc.MOUSE_RELEASE, struct.pack("<BH", 1, 0)),
+        (InputsMsgc.MOUSE_MOTION, struct.pack("<iiH", -3, 4, 0)),
+        (InputsMsgc.KEY_SCANCODE, b"\x1e\x9e"),
+    ]
+    assert srv.client_messages(out, 3) == [
         MousePosition(100, 200, 1, 0),
         MousePress(1, 1),
         MouseRelease(1, 0),

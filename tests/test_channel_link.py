@@ -1,8 +1,10 @@
 """Link handshake of every channel machine against a fake server side.
 
-The fake server (``FakeServer``) is built from PROTOCOL.md section 1 with its own
-RSA key, so the ticket the machine sends is decrypted and checked here.  Other
-``test_channel_*`` files import ``FakeServer``, ``mini`` and ``full``.
+This file's server side (``FakeServer``) is built with ``struct`` straight from
+PROTOCOL.md section 1, with its own RSA key, so the ticket the machine sends is
+decrypted and checked here and the handshake is checked independently of
+``spicepy.wire.link``. The other ``test_channel_*`` files drive linked machines
+with ``spicepy.channels.fake_server`` through ``_channel_helpers``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import struct
 from dataclasses import dataclass
 
 import pytest
+from _channel_helpers import events
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -141,22 +144,6 @@ class FakeServer:
             return
         for i in range(0, len(data), step):
             ch.receive_data(data[i : i + step])
-
-
-def events(ch: Channel) -> list[object]:
-    out = []
-    while (event := ch.next_event()) is not None:
-        out.append(event)
-    return out
-
-
-def linked(cls: type[Channel] = DisplayChannel, **server: object) -> Channel:
-    """A machine of ``cls`` past a successful link (events and output drained)."""
-    ch = cls(0)
-    FakeServer(**server).link(ch)  # type: ignore[arg-type]
-    events(ch)
-    ch.data_to_send()
-    return ch
 
 
 # -- tests ---------------------------------------------------------------------------

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import struct
+
+import pytest
+from _channel_helpers import drive
+
 from spicepy.channels import (
     AgentConnected,
     AgentDataReceived,
     AgentTokensReceived,
     ChannelsListReceived,
+    ChannelState,
     MainChannel,
     MainInitReceived,
     MigrateRequested,
     MouseModeChanged,
     MultiMediaTimeReceived,
 )
-from spicepy.channels.base import Channel
 from spicepy.channels.fake_server import FakeServer, link_pair
-from spicepy.wire.enums import ChannelType, MainCap, MouseMode
+from spicepy.errors import ProtocolError, SpiceError
+from spicepy.wire.enums import ChannelType, MainCap, MainMsg, MainMsgc, MouseMode
 from spicepy.wire.msg_common import (
     MainAgentConnectedTokens,
     MainAgentData,
@@ -30,14 +36,6 @@ from spicepy.wire.msg_common import (
     MainMultiMediaTime,
 )
 from spicepy.wire.types import ChannelId
-
-
-def drive(channel: Channel, data: bytes) -> list[object]:
-    channel.receive_data(data)
-    out = []
-    while (ev := channel.next_event()) is not None:
-        out.append(ev)
-    return out
 
 
 def setup(**kw: object) -> tuple[MainChannel, FakeServer]:
@@ -100,4 +98,23 @@ def test_mouse_mode_and_time_and_agent_events() -> None:
     ]
     assert ch.mouse_mode == MouseMode.CLIENT and ch.agent_tokens == 15
     ch.send_mouse_mode_request(MouseMode.SERVER)
-    assert srv.client_messages(ch.data_to_send(), 1) == [MainMouseModeRequest(1)]
+    out = ch.data_to_send()
+    # spice.proto: mouse_mode_request is a u16 mode (mini header: u16 type, u32 size)
+    assert out == struct.pack("<HIH", MainMsgc.MOUSE_MODE_REQUEST, 2, MouseMode.SERVER)
+    assert srv.client_messages(out, 1) == [MainMouseModeRequest(1)]
+
+
+def test_channels_list_shorter_than_its_count_is_an_error() -> None:
+    ch, srv = setup()
+    with pytest.raises(SpiceError):
+        ch.receive_data(
+            srv.pack_raw(MainMsg.CHANNELS_LIST, struct.pack("<I", 1000) + bytes(4))
+        )
+    assert ch.state is ChannelState.ERROR
+
+
+def test_commands_before_link_are_refused() -> None:
+    ch = MainChannel()
+    with pytest.raises(ProtocolError):
+        ch.send_mouse_mode_request(MouseMode.CLIENT)
+    assert ch.state is ChannelState.ERROR
