@@ -61,10 +61,5 @@ def split_messages(data: bytes, mini_header: bool = True) -> list[tuple[int, byt
     return [(m.type, m.body) for m in iter_data_messages(data, mini_header)]
 
 
-def sent(channel: Channel, mini_header: bool = True) -> list[tuple[int, bytes]]:
-    """What the machine queued, as (type, body) pairs."""
-    return split_messages(channel.data_to_send(), mini_header)
-
-
 def names(evs: list[object]) -> list[str]:
     return [type(e).__name__ for e in evs]

@@ -11,12 +11,14 @@ common/canvas_base.c gives the expansion used when reading such pixels back).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 
 from spicepy.errors import CanvasError
+
+# SpiceSurfaceFmt (spice.proto ``enum32 surface_fmt``), under the canvas's name
+from spicepy.wire.enums import SurfaceFmt as SurfaceFormat
 
 __all__ = [
     "MAX_SURFACE_DIMENSION",
@@ -33,18 +35,6 @@ Pixels = npt.NDArray[np.uint8]
 MAX_SURFACE_DIMENSION = 1 << 14
 #: Largest surface in pixels (8192 x 8192, i.e. 256 MiB of BGRX).
 MAX_SURFACE_PIXELS = 1 << 26
-
-
-class SurfaceFormat(IntEnum):
-    """SpiceSurfaceFmt (spice.proto ``enum32 surface_fmt``)."""
-
-    INVALID = 0
-    FMT_1_A = 1
-    FMT_8_A = 8
-    FMT_16_555 = 16
-    FMT_32_xRGB = 32
-    FMT_16_565 = 80
-    FMT_32_ARGB = 96
 
 
 @dataclass(frozen=True, slots=True)
