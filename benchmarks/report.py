@@ -164,7 +164,10 @@ _SELECTOR_COLS = ("mode", "images", "agree", "server_bytes", "ours_bytes",
 
 def selector_table(rows: list[Row]) -> str:
     """Bytes per policy for the selector benchmark rows (empty if none)."""
-    sel = sorted((r for r in rows if r.codec == "selector"), key=lambda r: r.image)
+    sel = sorted(
+        (r for r in rows if r.codec == "selector" and r.op == "choose"),
+        key=lambda r: r.image,
+    )
     if not sel:
         return ""
     head = ("capture", *(c.removesuffix("_bytes") for c in _SELECTOR_COLS))
