@@ -14,7 +14,7 @@ async caller can sleep there while spicepy keeps reading.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -94,15 +94,18 @@ def icon(size: int = 48, seed: int = 0) -> Image:
     rng = np.random.default_rng(seed)
     palette = rng.integers(0, 256, (4, 3), dtype=np.uint8)
     yy, xx = np.mgrid[0:size, 0:size]
-    index = ((xx // 8) + (yy // 8)) % 2 + 2 * ((xx - size // 2) ** 2 + (yy - size // 2) ** 2 < (size // 3) ** 2)
-    return palette[index]
+    checker = ((xx // 8) + (yy // 8)) % 2
+    disc = (xx - size // 2) ** 2 + (yy - size // 2) ** 2 < (size // 3) ** 2
+    out: Image = palette[checker + 2 * disc]
+    return out
 
 
 def terminal_line(n: int) -> str:
     """Line ``n`` of a deterministic fake terminal log."""
     words = ("spice", "display", "glz", "quic", "lz4", "cache", "stream", "surface")
     parts = [words[(n * 7 + k * 3) % len(words)] for k in range(1 + n % 6)]
-    return f"{n:05d} [{'IWE'[n % 3]}] " + " ".join(parts) + f" 0x{(n * 2654435761) & 0xFFFFFFFF:08x}"
+    tag = (n * 2654435761) & 0xFFFFFFFF
+    return f"{n:05d} [{'IWE'[n % 3]}] " + " ".join(parts) + f" 0x{tag:08x}"
 
 
 class Scene:
@@ -117,7 +120,9 @@ class Scene:
         self.d: Any = draw._d
         self.root: Any = draw.root
         # no GraphicsExpose/NoExpose events for copies: nobody reads them
-        self.gc: Any = self.root.create_gc(foreground=0, background=0, graphics_exposures=False)
+        self.gc: Any = self.root.create_gc(
+            foreground=0, background=0, graphics_exposures=False
+        )
         self.font: Any = self.d.open_font("fixed")
         self.gc.change(font=self.font)
         self.windows: list[Any] = []
@@ -126,16 +131,20 @@ class Scene:
         self.d.sync()
 
     def set_root_background(self, color: RGB) -> None:
-        """A solid root background, so areas a moved window uncovers are a plain fill."""
+        """A solid root background: areas a moved window uncovers become fills."""
         self.root.change_attributes(background_pixel=_pixel(color))
         self.root.clear_area(0, 0, 0, 0)
 
     # -- terminal ---------------------------------------------------------------
 
-    def text_line(self, x: int, y: int, text: str, fg: RGB, bg: RGB, target: Any = None) -> None:
+    def text_line(
+        self, x: int, y: int, text: str, fg: RGB, bg: RGB, target: Any = None
+    ) -> None:
         """One line of text with its background (ImageText) at top-left (x, y)."""
         self.gc.change(foreground=_pixel(fg), background=_pixel(bg))
-        (target or self.root).image_text(self.gc, x, y + LINE_HEIGHT - 3, text.encode("latin-1"))
+        (target or self.root).image_text(
+            self.gc, x, y + LINE_HEIGHT - 3, text.encode("latin-1")
+        )
 
     def scroll_up(self, x: int, y: int, w: int, h: int, dy: int, bg: RGB) -> None:
         """Scroll a screen area up by ``dy`` (XCopyArea) and clear the bottom strip."""
@@ -154,7 +163,9 @@ class Scene:
         w, h = cols * CHAR_WIDTH, rows * LINE_HEIGHT
         self.draw.fill_rect(x, y, w, h, bg)
         for row in range(rows):
-            self.text_line(x, y + row * LINE_HEIGHT, terminal_line(first + row)[:cols], fg, bg)
+            self.text_line(
+                x, y + row * LINE_HEIGHT, terminal_line(first + row)[:cols], fg, bg
+            )
         self.sync()
         yield
         for step in range(scrolls):
@@ -167,9 +178,14 @@ class Scene:
     # -- windows ----------------------------------------------------------------
 
     def window(self, x: int, y: int, w: int, h: int, color: RGB) -> Any:
-        """Create and map an override-redirect child of the root with a solid background."""
+        """Create and map an override-redirect child of the root, solid background."""
         win = self.root.create_window(
-            x, y, w, h, 0, X.CopyFromParent,
+            x,
+            y,
+            w,
+            h,
+            0,
+            X.CopyFromParent,
             window_class=X.InputOutput,
             visual=X.CopyFromParent,
             background_pixel=_pixel(color),
@@ -196,29 +212,6 @@ class Scene:
     def raise_(self, win: Any) -> None:
         win.configure(stack_mode=X.Above)
 
-    def windows_scenario(self, seed: int = 0) -> Iterator[None]:
-        """Two content-filled windows; one moves in steps, then the other is raised."""
-        a = self.window(560, 420, 220, 150, (70, 90, 160))
-        b = self.window(700, 480, 200, 140, (160, 80, 60))
-        self.sync()
-        for win, tag in ((a, "window A"), (b, "window B")):
-            self.fill_window(win, 10, 10, 120, 20, (240, 240, 240))
-            self.text_line(14, 13, tag, (0, 0, 0), (240, 240, 240), target=win)
-            self.put_window_image(win, 10, 40, icon(48, seed))
-            self.put_window_image(win, 70, 40, gradient(48, 100))
-        self.sync()
-        yield
-        for step in range(1, 6):  # overlapping moves: COPY_BITS plus exposures
-            self.move(a, 560 - 30 * step, 420 + 12 * step)
-            self.sync()
-            yield
-        self.raise_(a)
-        self.sync()
-        yield
-        self.raise_(b)
-        self.sync()
-        yield
-
     def destroy_windows(self) -> None:
         for win in self.windows:
             win.destroy()
@@ -226,32 +219,81 @@ class Scene:
         self.sync()
 
 
-def mode_scenario(draw: XDraw, seed: int = 0) -> Iterator[str]:
-    """Every kind of content the mode matrix needs, drawn in steps.
+# -- the mode-matrix scenario, in phases ------------------------------------------
+#
+# Each phase is a generator that yields after every step it wants to reach the
+# client as its own draws; a caller can check what each phase delivered.
 
-    Yields a short label after each step (the caller awaits there, so each
-    step reaches the client as its own draws).
-    """
-    scene = Scene(draw)
-    scene.set_root_background((40, 44, 52))
-    draw.clear((40, 44, 52))
+BACKGROUND: RGB = (40, 44, 52)
+TERM = (8, 8, 84, 30)  # x, y, columns, rows
+SCROLLS = 8
+PHOTO_AT, PHOTO_SIZE = (540, 8), (150, 300)  # one PutImage request (< 200 KiB)
+GRADIENT_AT, GRADIENT_SIZE = (540, 200), (120, 300)
+ICON_SIZE, ICON_COPIES = 48, 6
+MOVES = 5
+
+
+def phase_background(scene: Scene) -> Iterator[None]:
+    """A solid root background, also for areas the window moves uncover."""
+    scene.set_root_background(BACKGROUND)
+    scene.draw.clear(BACKGROUND)
     scene.sync()
-    yield "background"
-    for _ in scene.terminal(8, 8, 84, 30, scrolls=8, first=seed * 100):
-        yield "terminal"
-    draw.put_image(540, 8, photo(200, 300, seed))
+    yield
+
+
+def phase_terminal(scene: Scene) -> Iterator[None]:
+    """A page of terminal text, then SCROLLS scroll steps (XCopyArea + new line)."""
+    x, y, cols, rows = TERM
+    yield from scene.terminal(x, y, cols, rows, scrolls=SCROLLS)
+
+
+def phase_photo(scene: Scene) -> Iterator[None]:
+    scene.draw.put_image(*PHOTO_AT, photo(*PHOTO_SIZE, seed=3))
     scene.sync()
-    yield "photo"
-    draw.put_image(540, 220, gradient(120, 300))
+    yield
+
+
+def phase_gradient(scene: Scene) -> Iterator[None]:
+    scene.draw.put_image(*GRADIENT_AT, gradient(*GRADIENT_SIZE))
     scene.sync()
-    yield "gradient"
-    tile = icon(48, seed + 1)
-    for k in range(6):  # the same pixels six times: FROM_CACHE after the first
-        draw.put_image(8 + k * 60, 420, tile)
+    yield
+
+
+def phase_icons(scene: Scene) -> Iterator[None]:
+    """The same icon ICON_COPIES times: the server sends it once, then from cache."""
+    tile = icon(ICON_SIZE, seed=5)
+    for k in range(ICON_COPIES):
+        scene.draw.put_image(8 + k * 60, 420, tile)
         scene.sync()
-        yield "icon"
-    for _ in scene.windows_scenario(seed):
-        yield "windows"
+        yield
+
+
+def phase_windows(scene: Scene) -> Iterator[None]:
+    """Two windows with content; A moves MOVES times under B, then is raised."""
+    a = scene.window(560, 420, 220, 150, (70, 90, 160))
+    b = scene.window(700, 480, 200, 140, (160, 80, 60))
+    for win, tag in ((a, "window A"), (b, "window B")):
+        scene.fill_window(win, 10, 10, 120, 20, (240, 240, 240))
+        scene.text_line(14, 13, tag, (0, 0, 0), (240, 240, 240), target=win)
+        scene.put_window_image(win, 10, 40, icon(ICON_SIZE, seed=6))
+    scene.sync()
+    yield
+    for step in range(1, MOVES + 1):  # overlapping moves: the X server copies
+        scene.move(a, 560 - 30 * step, 420 + 12 * step)
+        scene.sync()
+        yield
+    scene.raise_(a)  # A's corner was under B: raising A exposes it
+    scene.sync()
+    yield
+
+
+PHASES: dict[str, Callable[[Scene], Iterator[None]]] = {
+    "terminal": phase_terminal,
+    "photo": phase_photo,
+    "gradient": phase_gradient,
+    "icons": phase_icons,
+    "windows": phase_windows,
+}
 
 
 def stream_frame(h: int, w: int, t: int, base: Image | None = None) -> Image:
