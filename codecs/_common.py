@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from spicepy.errors import CodecError
 
 __all__ = [
@@ -14,6 +17,7 @@ __all__ = [
     "MAX_IMAGE_PIXELS",
     "MAX_DIMENSION",
     "check_dimensions",
+    "output_array",
     "want_fast",
 ]
 
@@ -36,14 +40,43 @@ class ImageInfo:
     top_down: bool = True
 
 
-def check_dimensions(width: int, height: int, max_pixels: int = MAX_IMAGE_PIXELS) -> None:
+def check_dimensions(
+    width: int, height: int, max_pixels: int = MAX_IMAGE_PIXELS
+) -> None:
     """Raise CodecError unless width x height is a sane, allocatable size."""
     if width <= 0 or height <= 0:
         raise CodecError(f"bad image size {width}x{height}")
     if width > MAX_DIMENSION or height > MAX_DIMENSION or width * height > max_pixels:
-        raise CodecError(f"image {width}x{height} exceeds the limit of {max_pixels} pixels")
+        raise CodecError(
+            f"image {width}x{height} exceeds the limit of {max_pixels} pixels"
+        )
 
 
 def want_fast() -> bool:
     """False when SPICEPY_PUREPYTHON=1 asks for the reference twins only."""
     return os.environ.get("SPICEPY_PUREPYTHON", "") in ("", "0")
+
+
+def output_array(
+    out: npt.NDArray[np.uint8] | None, width: int, height: int
+) -> npt.NDArray[np.uint8]:
+    """The array a decoder writes (height, width, 4) pixels into: a new one, or
+    ``out`` once checked to be a writable C-contiguous uint8 array of that shape
+    (the fast paths write through a flat view of it).
+
+    Raises:
+        ValueError: ``out`` has the wrong type, dtype, shape or layout.
+    """
+    if out is None:
+        return np.empty((height, width, 4), dtype=np.uint8)
+    if (
+        not isinstance(out, np.ndarray)
+        or out.dtype != np.uint8
+        or out.shape != (height, width, 4)
+        or not out.flags.c_contiguous
+        or not out.flags.writeable
+    ):
+        raise ValueError(
+            f"out must be a writable C-contiguous uint8 {(height, width, 4)} array"
+        )
+    return out

@@ -16,6 +16,7 @@ from spicepy.codecs._common import (
     CodecError,
     ImageInfo,
     check_dimensions,
+    output_array,
 )
 
 __all__ = ["decode", "encode", "info"]
@@ -56,17 +57,7 @@ def decode(
     data = bytes(data)
     hdr = info(data)
     check_dimensions(hdr.width, hdr.height, max_pixels)
-    shape = (hdr.height, hdr.width, 4)
-    if out is None:
-        out = np.empty(shape, dtype=np.uint8)
-    elif (
-        not isinstance(out, np.ndarray)
-        or out.dtype != np.uint8
-        or out.shape != shape
-        or not out.flags.c_contiguous
-        or not out.flags.writeable
-    ):
-        raise ValueError(f"out must be a writable C-contiguous uint8 {shape}")
+    out = output_array(out, hdr.width, hdr.height)
     try:
         simplejpeg.decode_jpeg(data, colorspace="BGRX", buffer=out, strict=True)
     except (ValueError, RuntimeError) as exc:

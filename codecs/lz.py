@@ -32,6 +32,7 @@ from spicepy.codecs._common import (
     CodecError,
     ImageInfo,
     check_dimensions,
+    output_array,
     want_fast,
 )
 
@@ -191,22 +192,6 @@ def palette_lut(palette: Sequence[int] | npt.NDArray[np.integer], entries: int) 
     return np.ascontiguousarray((pal[idx] & 0x00FFFFFF).astype(np.uint32))
 
 
-def _check_out(out: U8 | None, width: int, height: int) -> U8:
-    if out is None:
-        return np.empty((height, width, 4), dtype=np.uint8)
-    if (
-        not isinstance(out, np.ndarray)
-        or out.dtype != np.uint8
-        or out.shape != (height, width, 4)
-        or not out.flags.c_contiguous
-        or not out.flags.writeable
-    ):
-        raise ValueError(
-            f"out must be a writable C-contiguous uint8 {(height, width, 4)} array"
-        )
-    return out
-
-
 def decode(
     data: bytes | bytearray | memoryview,
     /,
@@ -241,7 +226,7 @@ def decode(
         if palette is None:
             raise CodecError(f"LZ {hdr.image_type.name} stream needs a palette")
         lut = palette_lut(palette, 1 << (8 // PIXELS_PER_BYTE[hdr.image_type]))
-    result = _check_out(out, width, height)
+    result = output_array(out, width, height)
     direct = row_px == width and hdr.top_down
     target = result if direct else np.empty((height, row_px, 4), dtype=np.uint8)
     if mode == _lz_ref.MODE_ALPHA:

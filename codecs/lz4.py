@@ -20,7 +20,12 @@ from enum import IntEnum
 import lz4.block
 import numpy as np
 import numpy.typing as npt
-from spicepy.codecs._common import MAX_IMAGE_PIXELS, CodecError, check_dimensions
+from spicepy.codecs._common import (
+    MAX_IMAGE_PIXELS,
+    CodecError,
+    check_dimensions,
+    output_array,
+)
 
 __all__ = ["BitmapFormat", "decode", "encode", "WINDOW"]
 
@@ -153,18 +158,7 @@ def decode(
         px[:, :, :3] = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
     else:
         px = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 4)
-    if out is None:
-        out = np.empty((height, width, 4), dtype=np.uint8)
-    elif (
-        not isinstance(out, np.ndarray)
-        or out.dtype != np.uint8
-        or out.shape != (height, width, 4)
-        or not out.flags.c_contiguous
-        or not out.flags.writeable
-    ):
-        raise ValueError(
-            f"out must be a writable C-contiguous uint8 {(height, width, 4)}"
-        )
+    out = output_array(out, width, height)
     out[:] = px if top_down else px[::-1]
     if fmt == BitmapFormat.BIT32:
         out[:, :, 3] = 0  # the X byte is padding
