@@ -24,7 +24,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from enum import IntEnum
 from types import ModuleType
 
 import numpy as np
@@ -38,6 +37,10 @@ from spicepy.codecs._common import (
     want_fast,
 )
 from spicepy.codecs._glz_ref import GlzMissingImage
+
+# GLZ images use LZ's LzImageType numbers and palette packing (lz_common.h)
+from spicepy.codecs.lz import PIXELS_PER_BYTE as _PIXELS_PER_BYTE
+from spicepy.codecs.lz import ImageType
 
 _backend: ModuleType = _glz_ref
 FAST = False
@@ -76,29 +79,6 @@ DEFAULT_WINDOW_PIXELS = 1 << 24
 MAX_WINDOW_PIXELS = 1 << 25
 
 
-class ImageType(IntEnum):
-    """LzImageType (spice-common ``common/lz_common.h``)."""
-
-    PLT1_LE = 1
-    PLT1_BE = 2
-    PLT4_LE = 3
-    PLT4_BE = 4
-    PLT8 = 5
-    RGB16 = 6
-    RGB24 = 7
-    RGB32 = 8
-    RGBA = 9
-    XXXA = 10
-    A8 = 11
-
-
-_PIXELS_PER_BYTE = {
-    ImageType.PLT1_LE: 8,
-    ImageType.PLT1_BE: 8,
-    ImageType.PLT4_LE: 2,
-    ImageType.PLT4_BE: 2,
-    ImageType.PLT8: 1,
-}
 # Decode mode of the first (or only) pass, as DECODE_TO_RGB32 in decode-glz.c.
 _DECODE_MODE = {
     ImageType.PLT1_LE: _glz_ref.MODE_PLT1_LE,
