@@ -18,6 +18,7 @@ from spicepy.wire.link import (
     LinkMess,
     LinkReply,
     caps_to_words,
+    words_to_caps,
 )
 from spicepy.wire.messages import decode_message, encode_message
 
@@ -93,9 +94,7 @@ class FakeServer:
             caps_to_words(self.common_caps),
             caps_to_words(self.channel_caps),
         )
-        client_common = set()
-        for i, w in enumerate(self.link_mess.common_caps):
-            client_common |= {i * 32 + b for b in range(32) if w >> b & 1}
+        client_common = words_to_caps(self.link_mess.common_caps)
         self.mini = (
             CommonCap.MINI_HEADER in client_common
             and CommonCap.MINI_HEADER in self.common_caps
