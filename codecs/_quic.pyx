@@ -77,13 +77,14 @@ ctypedef struct Channel:
     # (refreshed when a bucket's best code changes)
     uint8_t code_of[256]
     const uint16_t *lut_of[256]
-    uint8_t *corr   # corr[i + 1] = folded residual of column i; corr[0] = column -1
 
 
 ctypedef struct Group:
     State st
     Channel ch[3]
-    size_t cstride   # ch[c].corr == ch[0].corr + c * cstride
+    # folded residuals, channels interleaved: corr[4 * (i + 1) + c] is channel
+    # c's at column i, corr[c] its column -1 (the alpha group uses lane 3)
+    uint8_t *corr
 
 
 cdef Family FAM8
@@ -210,9 +211,9 @@ cdef inline uint32_t bits_per_channel(Tag *t) noexcept nogil:
 cdef inline uint32_t context(Tag *t, const uint8_t *corr, int i) noexcept nogil:
     """Bucket index for column i: the folded residual at column i - 1."""
     if Tag is Rgb16Tag:
-        return FAM5.bucket_of[corr[i] & 0x1F]
+        return FAM5.bucket_of[corr[4 * i] & 0x1F]
     else:
-        return FAM8.bucket_of[corr[i]]
+        return FAM8.bucket_of[corr[4 * i]]
 
 
 cdef void set_code(Tag *t, Channel *ch, uint32_t b, int best) noexcept nogil:
@@ -233,7 +234,7 @@ cdef inline void update_model(Tag *t, Channel *ch, const uint8_t *corr, int i,
     """update_model for column i of one channel."""
     cdef uint32_t b = context(t, corr, i)
     cdef uint32_t *cnt = ch.counters[b]
-    cdef const uint8_t *lens = family(t).code_len[corr[i + 1]]
+    cdef const uint8_t *lens = family(t).code_len[corr[4 * (i + 1)]]
     cdef int k, bpc = bits_per_channel(t), best = bpc - 1
     cnt[best] += lens[best]
     cdef uint32_t best_len = cnt[best]
@@ -249,12 +250,12 @@ cdef inline void update_model(Tag *t, Channel *ch, const uint8_t *corr, int i,
             cnt[k] >>= 1
 
 
-cdef inline void update_all(Tag *t, Group *g, uint8_t *cb, size_t cs, int i) noexcept nogil:
+cdef inline void update_all(Tag *t, Group *g, uint8_t *cb, int i) noexcept nogil:
     cdef uint32_t trigger = g.st.trigger
     update_model(t, &g.ch[0], cb, i, trigger)
     if not (Tag is GrayTag or Tag is AlphaTag):
-        update_model(t, &g.ch[1], cb + cs, i, trigger)
-        update_model(t, &g.ch[2], cb + 2 * cs, i, trigger)
+        update_model(t, &g.ch[1], cb + 1, i, trigger)
+        update_model(t, &g.ch[2], cb + 2, i, trigger)
 
 
 cdef inline uint32_t melc_order(State *st) noexcept nogil:
@@ -337,32 +338,32 @@ cdef inline uint32_t dec_sample(Tag *t, Channel *ch, BitReader *br, uint8_t *cor
     """Decode channel c at column i (CORRELATE_0 / CORRELATE); returns the sample."""
     cdef uint32_t pred = predict(t, left, prev, i, c)
     cdef uint32_t u = dec_value(t, ch, ctx[0], br)
-    corr[i + 1] = <uint8_t>u
+    corr[4 * (i + 1)] = <uint8_t>u
     ctx[0] = u
     return (family(t).l2u[u] + pred) & ((1u << bits_per_channel(t)) - 1)
 
 
-cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t *cb, size_t cs,
+cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t *cb,
                            Carry *k, uint8_t *cur, const uint8_t *prev, int i) noexcept nogil:
     """Decode column i of every channel of the group (r, g, b order)."""
     k.left0 = dec_sample(t, &g.ch[0], br, cb, &k.ctx0, k.left0, prev, i, 0)
     if Tag is GrayTag or Tag is AlphaTag:
         put_pixel(t, cur + 4 * i, k.left0, 0, 0)
     else:
-        k.left1 = dec_sample(t, &g.ch[1], br, cb + cs, &k.ctx1, k.left1, prev, i, 1)
-        k.left2 = dec_sample(t, &g.ch[2], br, cb + 2 * cs, &k.ctx2, k.left2, prev, i, 2)
+        k.left1 = dec_sample(t, &g.ch[1], br, cb + 1, &k.ctx1, k.left1, prev, i, 1)
+        k.left2 = dec_sample(t, &g.ch[2], br, cb + 2, &k.ctx2, k.left2, prev, i, 2)
         put_pixel(t, cur + 4 * i, k.left0, k.left1, k.left2)
 
 
-cdef inline void reload(Tag *t, uint8_t *cb, size_t cs, Carry *k, const uint8_t *cur,
+cdef inline void reload(Tag *t, uint8_t *cb, Carry *k, const uint8_t *cur,
                         int i) noexcept nogil:
     """Contexts and left samples of column i from memory (segment start, after runs):
     columns a run covered keep older rows' residuals, so the next context is stale data."""
-    k.ctx0 = cb[i]
+    k.ctx0 = cb[4 * i]
     k.left0 = sample(t, cur + 4 * (i - 1), 0) if i else 0
     if not (Tag is GrayTag or Tag is AlphaTag):
-        k.ctx1 = cb[cs + i]
-        k.ctx2 = cb[2 * cs + i]
+        k.ctx1 = cb[4 * i + 1]
+        k.ctx2 = cb[4 * i + 2]
         k.left1 = sample(t, cur + 4 * (i - 1), 1) if i else 0
         k.left2 = sample(t, cur + 4 * (i - 1), 2) if i else 0
 
@@ -399,28 +400,26 @@ cdef int dec_segment(Tag *t, Group *g, BitReader *gbr, uint8_t *cur, const uint8
     # Work on local copies: byte stores to the image may alias anything, so
     # state reached through pointers would be reloaded after every store.
     cdef BitReader lbr = gbr[0]
-    # one base pointer and a stride (registers) rather than an array of pointers
-    cdef uint8_t *cb = g.ch[0].corr
-    cdef size_t cs = g.cstride
-    cdef int err = dec_segment_body(t, g, &lbr, cb, cs, cur, prev, i, end, waitmask)
+    cdef uint8_t *cb = g.corr
+    cdef int err = dec_segment_body(t, g, &lbr, cb, cur, prev, i, end, waitmask)
     gbr[0] = lbr
     return err
 
 
-cdef inline int dec_segment_body(Tag *t, Group *g, BitReader *br, uint8_t *cb, size_t cs,
+cdef inline int dec_segment_body(Tag *t, Group *g, BitReader *br, uint8_t *cb,
                                  uint8_t *cur, const uint8_t *prev, int i, int end,
                                  uint32_t waitmask) noexcept nogil:
     cdef State *st = &g.st
     cdef int stopidx, run_index = 0, wait, n, j
     cdef Carry k
-    reload(t, cb, cs, &k, cur, i)
+    reload(t, cb, &k, cur, i)
     if i == 0:
-        dec_pixel(t, g, br, cb, cs, &k, cur, prev, 0)
+        dec_pixel(t, g, br, cb, &k, cur, prev, 0)
         if st.waitcnt:
             st.waitcnt -= 1
         else:
             st.waitcnt = tabrand(st) & waitmask
-            update_all(t, g, cb, cs, 0)
+            update_all(t, g, cb, 0)
         i = 1
     stopidx = i + st.waitcnt
     while i < end:
@@ -440,11 +439,11 @@ cdef inline int dec_segment_body(Tag *t, Group *g, BitReader *br, uint8_t *cb, s
             i += n
             stopidx = i + wait
             # run columns keep older rows' residuals: the next context is stale data
-            reload(t, cb, cs, &k, cur, i)
+            reload(t, cb, &k, cur, i)
             continue
-        dec_pixel(t, g, br, cb, cs, &k, cur, prev, i)
+        dec_pixel(t, g, br, cb, &k, cur, prev, i)
         if i == stopidx:
-            update_all(t, g, cb, cs, i)
+            update_all(t, g, cb, i)
             stopidx = i + 1 + <int>(tabrand(st) & waitmask)
         i += 1
     st.waitcnt = stopidx - end
@@ -458,7 +457,7 @@ cdef int dec_row(Tag *t, Group *g, BitReader *br, uint8_t *cur, const uint8_t *p
     cdef int pos = 0, err, c
     cdef int nch = 1 if (Tag is GrayTag or Tag is AlphaTag) else 3
     for c in range(nch):
-        g.ch[c].corr[0] = 0 if prev == NULL else g.ch[c].corr[1]
+        g.corr[c] = 0 if prev == NULL else g.corr[4 + c]
     while WMI_MAX > st.wmidx and st.wmileft <= <uint32_t>width:
         if st.wmileft:
             err = dec_segment(t, g, br, cur, prev, pos, pos + st.wmileft, (1u << st.wmidx) - 1)
@@ -490,19 +489,19 @@ cdef inline uint32_t enc_sample(Tag *t, Channel *ch, BitWriter *bw, uint8_t *cor
     cdef uint32_t u = fam.u2l[(v - predict(t, left, prev, i, c))
                               & ((1u << bits_per_channel(t)) - 1)]
     cdef uint32_t code = ch.code_of[ctx[0]]
-    corr[i + 1] = <uint8_t>u
+    corr[4 * (i + 1)] = <uint8_t>u
     ctx[0] = u
     bw_put(bw, fam.code[u][code], fam.code_len[u][code])
     return v
 
 
-cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, uint8_t *cb, size_t cs,
+cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, uint8_t *cb,
                            Carry *k, const uint8_t *cur, const uint8_t *prev,
                            int i) noexcept nogil:
     k.left0 = enc_sample(t, &g.ch[0], bw, cb, &k.ctx0, k.left0, cur, prev, i, 0)
     if not (Tag is GrayTag or Tag is AlphaTag):
-        k.left1 = enc_sample(t, &g.ch[1], bw, cb + cs, &k.ctx1, k.left1, cur, prev, i, 1)
-        k.left2 = enc_sample(t, &g.ch[2], bw, cb + 2 * cs, &k.ctx2, k.left2, cur, prev, i, 2)
+        k.left1 = enc_sample(t, &g.ch[1], bw, cb + 1, &k.ctx1, k.left1, cur, prev, i, 1)
+        k.left2 = enc_sample(t, &g.ch[2], bw, cb + 2, &k.ctx2, k.left2, cur, prev, i, 2)
 
 
 cdef inline void enc_run(State *st, BitWriter *bw, uint32_t run) noexcept nogil:
@@ -518,27 +517,25 @@ cdef inline void enc_run(State *st, BitWriter *bw, uint32_t run) noexcept nogil:
 cdef void enc_segment(Tag *t, Group *g, BitWriter *gbw, const uint8_t *cur,
                       const uint8_t *prev, int i, int end, uint32_t waitmask) noexcept nogil:
     cdef BitWriter lbw = gbw[0]   # local copies, as in dec_segment
-    # one base pointer and a stride (registers) rather than an array of pointers
-    cdef uint8_t *cb = g.ch[0].corr
-    cdef size_t cs = g.cstride
-    enc_segment_body(t, g, &lbw, cb, cs, cur, prev, i, end, waitmask)
+    cdef uint8_t *cb = g.corr
+    enc_segment_body(t, g, &lbw, cb, cur, prev, i, end, waitmask)
     gbw[0] = lbw
 
 
-cdef inline void enc_segment_body(Tag *t, Group *g, BitWriter *bw, uint8_t *cb, size_t cs,
+cdef inline void enc_segment_body(Tag *t, Group *g, BitWriter *bw, uint8_t *cb,
                                   const uint8_t *cur, const uint8_t *prev, int i, int end,
                                   uint32_t waitmask) noexcept nogil:
     cdef State *st = &g.st
     cdef int stopidx, run_index = 0, wait, n
     cdef Carry k
-    reload(t, cb, cs, &k, cur, i)
+    reload(t, cb, &k, cur, i)
     if i == 0:
-        enc_pixel(t, g, bw, cb, cs, &k, cur, prev, 0)
+        enc_pixel(t, g, bw, cb, &k, cur, prev, 0)
         if st.waitcnt:
             st.waitcnt -= 1
         else:
             st.waitcnt = tabrand(st) & waitmask
-            update_all(t, g, cb, cs, 0)
+            update_all(t, g, cb, 0)
         i = 1
     stopidx = i + st.waitcnt
     while i < end:
@@ -552,11 +549,11 @@ cdef inline void enc_segment_body(Tag *t, Group *g, BitWriter *bw, uint8_t *cb, 
             enc_run(st, bw, n)
             i += n
             stopidx = i + wait
-            reload(t, cb, cs, &k, cur, i)
+            reload(t, cb, &k, cur, i)
             continue
-        enc_pixel(t, g, bw, cb, cs, &k, cur, prev, i)
+        enc_pixel(t, g, bw, cb, &k, cur, prev, i)
         if i == stopidx:
-            update_all(t, g, cb, cs, i)
+            update_all(t, g, cb, i)
             stopidx = i + 1 + <int>(tabrand(st) & waitmask)
         i += 1
     st.waitcnt = stopidx - end
@@ -568,7 +565,7 @@ cdef void enc_row(Tag *t, Group *g, BitWriter *bw, const uint8_t *cur, const uin
     cdef int pos = 0, c
     cdef int nch = 1 if (Tag is GrayTag or Tag is AlphaTag) else 3
     for c in range(nch):
-        g.ch[c].corr[0] = 0 if prev == NULL else g.ch[c].corr[1]
+        g.corr[c] = 0 if prev == NULL else g.corr[4 + c]
     while WMI_MAX > st.wmidx and st.wmileft <= <uint32_t>width:
         if st.wmileft:
             enc_segment(t, g, bw, cur, prev, pos, pos + st.wmileft, (1u << st.wmidx) - 1)
@@ -598,8 +595,7 @@ cdef void init_group(Group *g, const Family *fam, uint8_t *corr, int width) noex
         memset(g.ch[c].code_of, fam.bpc - 1, 256)
         for v in range(256):
             g.ch[c].lut_of[v] = fam.lut[fam.bpc - 1]
-        g.ch[c].corr = corr + c * (width + 1)
-    g.cstride = width + 1
+    g.corr = corr
 
 
 cdef int decode_image(int itype, BitReader *br, uint8_t *out, int width, int height,
@@ -610,7 +606,7 @@ cdef int decode_image(int itype, BitReader *br, uint8_t *out, int width, int hei
     cdef uint8_t *cur
     cdef const uint8_t *prev = NULL
     init_group(&rgb, &FAM5 if itype == 2 else &FAM8, corr, width)
-    init_group(&alpha, &FAM8, corr + 3 * (width + 1), width)
+    init_group(&alpha, &FAM8, corr + 3, width)
     for y in range(height):
         cur = out + y * stride
         if itype == 1:
@@ -637,7 +633,7 @@ cdef int encode_image(int itype, BitWriter *bw, const uint8_t *img, int width, i
     cdef const uint8_t *cur
     cdef const uint8_t *prev = NULL
     init_group(&rgb, &FAM5 if itype == 2 else &FAM8, corr, width)
-    init_group(&alpha, &FAM8, corr + 3 * (width + 1), width)
+    init_group(&alpha, &FAM8, corr + 3, width)
     for y in range(height):
         if not bw_reserve(bw, row_bytes):
             return ERR_NOMEM
@@ -667,12 +663,12 @@ def decode_body(data, int start_word, int image_type, uint8_t[:, :, ::1] out):
     cdef BitReader br
     if out.shape[2] != 4 or not 1 <= image_type <= 5 or width <= 0 or height <= 0:
         raise ValueError("bad QUIC output array or image type")
-    cdef uint8_t *corr = <uint8_t *>malloc(6 * (<size_t>width + 1))
+    cdef uint8_t *corr = <uint8_t *>malloc(4 * (<size_t>width + 1))
     if corr == NULL:
         raise MemoryError()
     try:
         with nogil:
-            memset(corr, 0, 6 * (<size_t>width + 1))
+            memset(corr, 0, 4 * (<size_t>width + 1))
             br_init(&br, &src[0] if src.shape[0] else NULL, src.shape[0], start_word)
             err = decode_image(image_type, &br, &out[0, 0, 0], width, height, corr)
     finally:
@@ -689,7 +685,7 @@ def encode_body(int image_type, const uint8_t[:, :, ::1] pixels):
     cdef BitWriter bw
     if pixels.shape[2] != 4 or not 1 <= image_type <= 5 or width <= 0 or height <= 0:
         raise ValueError("bad QUIC input array or image type")
-    cdef uint8_t *corr = <uint8_t *>malloc(6 * (<size_t>width + 1))
+    cdef uint8_t *corr = <uint8_t *>malloc(4 * (<size_t>width + 1))
     if corr == NULL:
         raise MemoryError()
     memset(&bw, 0, sizeof(BitWriter))
@@ -700,7 +696,7 @@ def encode_body(int image_type, const uint8_t[:, :, ::1] pixels):
         raise MemoryError()
     try:
         with nogil:
-            memset(corr, 0, 6 * (<size_t>width + 1))
+            memset(corr, 0, 4 * (<size_t>width + 1))
             err = encode_image(image_type, &bw, &pixels[0, 0, 0], width, height, corr)
         if err:
             raise MemoryError()
