@@ -3,8 +3,15 @@
 
 The algorithm and its tables are the reference twin's (read that first); the
 tables are copied from it at import. Each row coder is specialised per group
-layout through a fused "tag" type (GRAY, RGB, RGB16, alpha), so the channel
-loops unroll and the sample access is a constant offset.
+layout through a fused "tag" type (GRAY, RGB, RGB16, alpha), so channel counts,
+sample offsets and the family are compile-time constants.
+
+Speed: each channel keeps, per context byte, its current Golomb code and a
+10-bit lookup table of that code's short codewords (refreshed when a bucket's
+best code changes), so most samples decode with one table load and no
+GR / not-GR branch; the last residual and sample of each channel stay in
+registers, and the bit reader / writer live in locals (byte stores to the image
+may alias anything reached through a pointer).
 
 Safety without bounds checks: every column index is < width (runs are checked
 against the row end before copying), residuals are bytes, codes are < 8, and
@@ -28,6 +35,7 @@ if sys.byteorder != "little":  # the word loads and stores assume it
 
 cdef extern from *:
     int __builtin_clz(unsigned int) nogil
+    long __builtin_expect(long, long) nogil
 
 cdef enum:
     WMI_MAX = 6
@@ -285,7 +293,7 @@ cdef inline uint32_t dec_value(Tag *t, Channel *ch, uint32_t ctx,
     cdef uint32_t bits = br_peek(br)
     cdef uint32_t zeros, n, v
     cdef uint32_t e = ch.lut_of[ctx][bits >> (32 - LUT_BITS)]
-    if e:
+    if __builtin_expect(e != 0, 1):  # most codewords fit in the table
         br_eat(br, e >> 8)
         return e & 0xFF
     k = ch.code_of[ctx]
