@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
-from spicepy.codecs import CodecError, _quic_ref, quic
+from spicepy.codecs import MAX_IMAGE_PIXELS, CodecError, _quic_ref, quic
 
 _quic_fast: ModuleType | None
 try:
@@ -260,6 +260,22 @@ def test_random_payloads(itype: quic.ImageType, w: int, h: int, body: bytes) -> 
     data = header(itype, w, h) + body
     outcomes = [_outcome(m, data) for m in all_twins()]
     assert all(o == outcomes[0] for o in outcomes)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.binary(max_size=64), magic=st.booleans())
+def test_arbitrary_bytes(data: bytes, magic: bool) -> None:
+    """Any bytes give a picture or a CodecError from both twins and info()."""
+    if magic:
+        data = struct.pack("<I", quic.MAGIC) + data
+    outcomes = [_outcome(m, data) for m in all_twins()]
+    assert all(o == outcomes[0] for o in outcomes)
+    try:
+        info = quic.info(data)
+    except CodecError:
+        assert isinstance(outcomes[0], str)
+    else:
+        assert info.width * info.height <= MAX_IMAGE_PIXELS
 
 
 @settings(max_examples=60, deadline=None)
