@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 COMMANDS: list[str] = [
     "spicepy.cli:add_screenshot",
     "spicepy.cli:add_demo",
+    "spicepy.cli_input:add_type",
+    "spicepy.cli_input:add_key",
+    "spicepy.cli_input:add_click",
+    "spicepy.cli_input:add_wait",
     "spicepy.capture.replay:add_command",
     "spicepy.capture.inspect:add_command",
     "spicepy.bench:add_command",
