@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from spicepy.cli_input import add_connection_options
 from spicepy.errors import SpiceError
 
 Subparsers = Any  # argparse._SubParsersAction, which is private
@@ -54,18 +55,8 @@ def add_screenshot(sub: Subparsers) -> None:
         description="Connect to a SPICE server, wait until the screen has settled "
         "and save the primary surface as PNG.",
     )
-    p.add_argument("uri", help="spice://host:port, spice+tls://host:port, ...")
+    add_connection_options(p)
     p.add_argument("-o", "--output", required=True, type=Path, help="PNG file to write")
-    p.add_argument("--password", help="SPICE ticket")
-    p.add_argument("--ca-file", type=Path, help="CA certificate (PEM) for TLS")
-    p.add_argument("--host-subject", help='certificate subject, "C=..,O=..,CN=.."')
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
-    p.add_argument(
-        "--quiet-time",
-        type=float,
-        default=0.5,
-        help="settled = no display update for this long (default 0.5 s)",
-    )
     p.add_argument(
         "--when-stdin",
         action="store_true",
