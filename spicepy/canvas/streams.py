@@ -6,11 +6,17 @@ fast IDCT and plain upsampling spice-gtk's channel-display-mjpeg.c selects),
 flipped unless the stream is TOP_DOWN, scaled NEAREST to the destination rect
 and clipped by the stream clip
 (sw_canvas ``canvas_put_image``). Timing is sans-IO: the caller passes the
-session's multimedia time ``now`` (ms). A frame whose mm_time is already past
-is dropped and counted, a future one waits in the ``FrameScheduler`` until
-``run(now)`` reaches it (spice-gtk ``mjpeg_decoder_schedule``); ``now=None``
-shows frames at once (offline replay). ``STREAM_ACTIVATE_REPORT`` turns on the
-``StreamReport`` window that the channel sends as STREAM_REPORT.
+session's multimedia time ``now`` (ms, a wrapping u32 compared as spice-gtk's
+``spice_mmtime_diff``). As in spice-gtk's channel-display-mjpeg.c, a frame
+whose mm_time is already past on arrival is dropped and counted; a frame at or
+after ``now`` waits in the ``FrameScheduler`` (however far ahead: spice-gtk
+arms a timer for it) until ``run(now)`` reaches it; when ``run`` comes late,
+the head frame (the one the timer was armed for) is still shown and the frames
+behind it that are already past are dropped ("dropped on playback"). A frame
+older than the queue's tail resets the queue. ``now=None`` shows frames at
+once (offline replay). ``STREAM_ACTIVATE_REPORT`` turns on the
+``StreamReport`` window that the channel sends as STREAM_REPORT; a stream with
+a codec spicepy cannot decode gets spice-gtk's "invalid stream" report.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ __all__ = [
     "StreamManager",
     "StreamReport",
     "decode_mjpeg",
+    "mm_diff",
 ]
 
 log = logging.getLogger(__name__)
@@ -49,6 +56,13 @@ MAX_QUEUED_FRAMES = 64
 #: spice-gtk reports at once after this many consecutive drops.
 DROP_SEQ_LIMIT = 3
 STREAM_TOP_DOWN = 1
+#: Rectangles of shown frames kept for the session (oldest forgotten first).
+MAX_SHOWN_RECTS = 1024
+
+
+def mm_diff(a: int, b: int) -> int:
+    """``a - b`` for wrapping u32 mm times (spice-gtk ``spice_mmtime_diff``)."""
+    return ((a - b + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
 class StreamCodec(IntEnum):
@@ -128,20 +142,28 @@ class _Frame:
 
 
 class FrameScheduler:
-    """Frames in arrival order, shown when the clock reaches them; late ones dropped."""
+    """Frames in arrival order, shown when the clock reaches them; late ones dropped.
+
+    ``dropped`` counts every frame never shown: late on arrival
+    (``late_on_arrival``), past due behind a shown frame
+    (``dropped_on_playback``), flushed by a reset, or pushed out of a full queue.
+    """
 
     def __init__(self) -> None:
         self.queue: deque[_Frame] = deque()
         self.dropped = 0
+        self.late_on_arrival = 0
+        self.dropped_on_playback = 0
 
     def push(self, frame: _Frame, now: int) -> bool:
         """Queue a frame; False (and counted) when it is already late."""
-        if self.queue and frame.mm_time < self.queue[-1].mm_time:
+        if self.queue and mm_diff(frame.mm_time, self.queue[-1].mm_time) < 0:
             # time went backwards: spice-gtk drops the queue and starts over
             self.dropped += len(self.queue)
             self.queue.clear()
-        if frame.mm_time < now:
+        if mm_diff(frame.mm_time, now) < 0:
             self.dropped += 1
+            self.late_on_arrival += 1
             return False
         if len(self.queue) >= MAX_QUEUED_FRAMES:
             self.queue.popleft()
@@ -150,11 +172,31 @@ class FrameScheduler:
         return True
 
     def due(self, now: int) -> list[_Frame]:
-        """Frames whose time has come, oldest first."""
-        out = []
-        while self.queue and self.queue[0].mm_time <= now:
-            out.append(self.queue.popleft())
+        """Frames to show now, oldest first (``mjpeg_decoder_schedule``).
+
+        The head frame is shown once its time has come, even if ``now`` is
+        past it (its timer fired late); the frames behind it that are already
+        past are dropped, those due exactly now are shown too.
+        """
+        if not self.queue or mm_diff(self.queue[0].mm_time, now) > 0:
+            return []
+        out = [self.queue.popleft()]
+        while self.queue and mm_diff(self.queue[0].mm_time, now) <= 0:
+            frame = self.queue.popleft()
+            if mm_diff(frame.mm_time, now) < 0:
+                self.dropped += 1
+                self.dropped_on_playback += 1
+            else:
+                out.append(frame)
         return out
+
+    def reschedule(self, now: int) -> None:
+        """After an mm-time reset: drop every queued frame already past
+        (``mjpeg_decoder_reschedule``; no timer has fired for them)."""
+        while self.queue and mm_diff(self.queue[0].mm_time, now) < 0:
+            self.queue.popleft()
+            self.dropped += 1
+            self.dropped_on_playback += 1
 
     def next_time(self) -> int | None:
         return self.queue[0].mm_time if self.queue else None
@@ -177,6 +219,7 @@ class Stream:
     scheduler: FrameScheduler = field(default_factory=FrameScheduler)
     frames_received: int = 0
     frames_shown: int = 0
+    decode_errors: int = 0
     bytes_received: int = 0
     report_active: bool = False
     report_unique_id: int = 0
@@ -204,6 +247,8 @@ class StreamManager:
         self.history: list[Stream] = []
         #: time spent decoding frames (benchmarks)
         self.decode_seconds = 0.0
+        #: (surface_id, dest) of every frame shown, for the session's change list
+        self.shown: deque[tuple[int, Rect]] = deque(maxlen=MAX_SHOWN_RECTS)
 
     def _get(self, stream_id: int) -> Stream:
         try:
@@ -247,6 +292,10 @@ class StreamManager:
         )
         self.streams[stream_id] = stream
         self.history.append(stream)
+        if codec != StreamCodec.MJPEG:
+            # spice-gtk report_invalid_stream: zero frames, UINT_MAX drops, the
+            # rest zeroed; the server then stops streaming that area
+            self.reports.append(StreamReport(stream_id, 0, 0, 0, 0, 0xFFFFFFFF, 0, 0))
         return stream
 
     def clip(self, stream_id: int, clip: Clip) -> None:
@@ -292,8 +341,10 @@ class StreamManager:
         s.bytes_received += len(frame)
         if width is not None and height is not None and dest is not None:
             s.stream_width, s.stream_height, s.dest = width, height, dest
+        if mm_time == 0 and now is not None:
+            mm_time = (now + 100) & 0xFFFFFFFF  # spice-gtk's workaround for a 0 stamp
         item = _Frame(mm_time, frame, s.stream_width, s.stream_height, s.dest)
-        margin = 0 if now is None else mm_time - now
+        margin = 0 if now is None else mm_diff(mm_time, now)
         self._report(s, mm_time, margin, now if now is not None else mm_time)
         if now is None:
             self._show(s, item)
@@ -302,19 +353,39 @@ class StreamManager:
             self.run(now)
 
     def run(self, now: int) -> None:
-        """Show every queued frame whose time has come."""
+        """Show the queued frames whose time has come (a bad frame is logged and
+        counted in ``decode_errors``: no message is left to blame)."""
         for s in list(self.streams.values()):
             for item in s.scheduler.due(now):
-                self._show(s, item)
+                try:
+                    self._show(s, item)
+                except CanvasError as exc:
+                    s.decode_errors += 1
+                    log.warning("stream %d: frame not shown: %s", s.stream_id, exc)
 
-    def next_deadline(self) -> int | None:
-        """The earliest mm time a queued frame waits for (for the timer)."""
+    def reschedule(self, now: int) -> None:
+        """The session's mm time jumped: drop queued frames that are now past."""
+        for s in self.streams.values():
+            s.scheduler.reschedule(now)
+
+    @property
+    def queued_frames(self) -> int:
+        """Frames waiting for their time (pending display activity)."""
+        return sum(len(s.scheduler.queue) for s in self.streams.values())
+
+    def next_deadline(self, now: int | None = None) -> int | None:
+        """The earliest mm time a queued frame waits for (for the timer);
+        with ``now``, the one nearest after it across the u32 wrap."""
         times = [
             t
             for s in self.streams.values()
             if (t := s.scheduler.next_time()) is not None
         ]
-        return min(times) if times else None
+        if not times:
+            return None
+        if now is None:
+            return min(times)
+        return min(times, key=lambda t: mm_diff(t, now))
 
     def _show(self, s: Stream, item: _Frame) -> None:
         if s.codec != StreamCodec.MJPEG:
@@ -327,6 +398,7 @@ class StreamManager:
             pixels = pixels[::-1]
         self.canvas.put_image(s.surface_id, item.dest, pixels, s.clip)
         s.frames_shown += 1
+        self.shown.append((s.surface_id, item.dest))
 
     def _report(self, s: Stream, mm_time: int, margin: int, now: int) -> None:
         if not s.report_active:
@@ -342,7 +414,7 @@ class StreamManager:
             s.report_drop_seq = 0
         if (
             s.report_frames >= s.report_max_window
-            or now - s.report_start_now >= s.report_timeout
+            or mm_diff(now, s.report_start_now) >= s.report_timeout
             or s.report_drop_seq >= DROP_SEQ_LIMIT
         ):
             self.reports.append(
