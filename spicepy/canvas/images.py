@@ -28,6 +28,7 @@ from spicepy.canvas.types import (
     ImageType,
     Palette,
 )
+from spicepy.codecs.image import decode_image
 from spicepy.errors import CanvasError, SpiceError
 
 __all__ = [
@@ -50,7 +51,6 @@ DEFAULT_GLZ_WINDOW = 12 * 1024 * 1024 // 4
 #: Palette cache entries kept per channel.
 MAX_PALETTES = 4096
 
-_LOSSY_TYPES = {ImageType.JPEG, ImageType.JPEG_ALPHA}
 
 
 class ImageNotReady(CanvasError):
@@ -279,10 +279,6 @@ class ImageResolver:
             top_down = bool(image.jpeg_flags & 1)
         need_glz = kind in (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
         try:
-            from spicepy.codecs.image import decode_image
-        except ImportError:
-            decode_image = _decode_direct
-        try:
             result = decode_image(
                 kind,
                 image.data,
@@ -294,8 +290,6 @@ class ImageResolver:
                 glz_size=image.glz_size if kind == ImageType.ZLIB_GLZ_RGB else None,
                 top_down=top_down,
             )
-        except ImportError as exc:  # that codec is not built
-            raise CanvasError(f"no codec for image type {kind}: {exc}") from exc
         except SpiceError as exc:
             missing = getattr(exc, "image_id", None)
             if missing is not None and not getattr(exc, "expired", True):
@@ -308,46 +302,4 @@ class ImageResolver:
         pixels = np.ascontiguousarray(result.pixels, dtype=np.uint8)
         if pixels.ndim != 3 or pixels.shape[2] != 4:
             raise CanvasError(f"codec returned shape {pixels.shape}")
-        lossy = bool(getattr(result, "lossy", kind in _LOSSY_TYPES))
-        return CachedImage(pixels, bool(result.has_alpha), lossy)
-
-
-@dataclass(slots=True)
-class _Decoded:
-    pixels: Pixels
-    has_alpha: bool
-    lossy: bool
-
-
-_ALPHA_NAMES = {"RGBA", "XXXA", "A8"}
-
-
-def _decode_direct(
-    kind: int,
-    data: bytes,
-    *,
-    width: int,
-    height: int,
-    palette: list[int] | None = None,
-    dictionary: Any = None,
-    jpeg_size: int | None = None,
-    glz_size: int | None = None,
-    top_down: bool = True,
-) -> _Decoded:
-    """Per-codec dispatch, used while ``spicepy.codecs.image`` is not available."""
-    if kind in (ImageType.LZ_RGB, ImageType.LZ_PLT):
-        from spicepy.codecs import lz
-
-        pixels = lz.decode(data, palette=palette)
-        return _Decoded(pixels, lz.info(data).image_type in _ALPHA_NAMES, False)
-    if kind == ImageType.GLZ_RGB:
-        from spicepy.codecs import glz
-
-        pixels = glz.decode(data, dictionary=dictionary, palette=palette)
-        return _Decoded(pixels, glz.info(data).image_type in _ALPHA_NAMES, False)
-    if kind == ImageType.ZLIB_GLZ_RGB:
-        from spicepy.codecs import zlib_glz
-
-        pixels = zlib_glz.decode(data, glz_size=glz_size or 0, dictionary=dictionary)
-        return _Decoded(pixels, True, False)
-    raise CanvasError(f"no codec available for image type {kind}")
+        return CachedImage(pixels, result.has_alpha, result.lossy)
