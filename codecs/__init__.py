@@ -2,9 +2,9 @@
 
 One public module per codec, all with the same shape::
 
-    decode(data, /, *, <codec-specific keywords>, out=None, max_pixels=MAX_IMAGE_PIXELS) -> numpy.ndarray
-    info(data, /) -> ImageInfo          # the header, without decoding
-    encode(image, /, *, image_type=..., ...) -> bytes     # quic, lz, glz only
+    decode(data, /, *, <codec keywords>, out=None, max_pixels=...) -> ndarray
+    info(data, /) -> ImageInfo                 # the header, without decoding
+    encode(image, /, *, image_type=..., ...) -> bytes   # quic, lz, glz (+ tests)
 
 ``decode`` returns a C-contiguous ``uint8`` array of shape ``(height, width, 4)``
 in the canvas byte order B, G, R, X (or B, G, R, A for formats with alpha),

@@ -5,8 +5,8 @@ SpiceError
 ├── ProtocolError    the peer broke a channel state machine; carries error_code
 │   └── LinkError    link or auth refused by the server; carries the SpiceLinkErr code
 │       └── AuthenticationError   wrong or missing password (PERMISSION_DENIED)
-├── CodecError       bad compressed image data (also a ValueError; re-exported by spicepy.codecs)
-├── CanvasError      a drawing command that cannot be applied (bad surface, rect, cache id)
+├── CodecError       bad compressed image data (a ValueError; in spicepy.codecs)
+├── CanvasError      a drawing command that cannot be applied (surface, rect, id)
 └── SessionError     I/O level failures
     ├── ConnectionClosedError  the server closed the connection (mid-message or not)
     └── SpiceTimeoutError      connect or wait timed out (also a TimeoutError)

@@ -54,7 +54,7 @@ def test_parser_knows_the_input_commands() -> None:
 
 @live
 def test_type_key_click_reach_the_x_server(tmp_path: Path) -> None:
-    from Xlib import X  # type: ignore[import-untyped]
+    from Xlib import X
 
     with Xspice(XspiceOptions()) as server, XDraw(server.display) as draw:
         d = draw._d

@@ -183,7 +183,7 @@ def test_sync_api(plain_server: Xspice, tmp_path: Path) -> None:
 
 
 def test_mouse_and_keyboard_reach_the_x_server(plain_server: Xspice) -> None:
-    from Xlib import X  # type: ignore[import-untyped]
+    from Xlib import X
 
     async def main() -> None:
         async with asyncio.timeout(TIMEOUT * 2):

@@ -52,7 +52,6 @@ DEFAULT_GLZ_WINDOW = 12 * 1024 * 1024 // 4
 MAX_PALETTES = 4096
 
 
-
 class ImageNotReady(CanvasError):
     """A FROM_CACHE id or a GLZ reference is not there (yet).
 

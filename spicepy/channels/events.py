@@ -158,7 +158,6 @@ class MotionAcked(ChannelEvent):
     unacked: int
 
 
-
 # --- cursor -------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class CursorShape:
@@ -210,6 +209,7 @@ class CursorCacheInvalidated(ChannelEvent):
     """INVAL_ONE (``unique``) or INVAL_ALL (``unique`` None)."""
 
     unique: int | None
+
 
 __all__ = [
     n

@@ -18,9 +18,9 @@ from spicepy.errors import SessionError
 RGB = tuple[int, int, int]
 
 try:  # python-xlib is a test/demo extra
-    from Xlib import X  # type: ignore[import-untyped]
+    from Xlib import X
     from Xlib import display as xdisplay
-    from Xlib.error import DisplayError  # type: ignore[import-untyped]
+    from Xlib.error import DisplayError
 except ImportError:  # pragma: no cover - reported by XDraw()
     X = None
 
