@@ -4,6 +4,7 @@
 #   2. the full pytest suite (live Xspice tests included; they must not skip)
 #   3. the codec/parser tests again with SPICEPY_PUREPYTHON=1 (reference twins)
 #   4. the benchmarks once with --benchmark-disable (they must still run)
+#   5. ruff and mypy --strict (scripts/lint.sh)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,4 +37,6 @@ if compgen -G "benchmarks/bench_*.py" >/dev/null; then
     "$PY" -P -m pytest -q -p no:cacheprovider benchmarks -o python_files='bench_*.py' \
         --benchmark-disable
 fi
+echo "== lint and types (ruff, mypy --strict)" >&2
+bash scripts/lint.sh
 echo "== all tests passed" >&2
