@@ -7,10 +7,18 @@ deals with connections, waiting and user calls.
 Display messages: the display machine emits parsed ``spicepy.wire`` dataclasses;
 ``canvas.demarshal.to_command`` turns each into a canvas command for the
 channel's ``DisplayDriver`` (one per display channel, sharing caches).
+
+Video timing: the session keeps spice-gtk's multimedia clock (MAIN INIT's
+multi_media_time and MULTI_MEDIA_TIME set it; it then runs with the loop's
+clock) and passes it to the stream path as ``now``. One ``loop.call_at`` timer,
+armed from ``StreamManager.next_deadline``, shows queued frames on time. After
+each display message (and each timer) the StreamReports the canvas completed
+go out through the display machine's ``send_stream_report``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 from collections import Counter
@@ -21,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from spicepy.canvas.demarshal import to_command
+from spicepy.canvas.streams import StreamReport, mm_diff
 from spicepy.channels import CHANNEL_CLASSES
 from spicepy.channels.display import DEFAULT_DISPLAY_CAPS
 from spicepy.channels.events import (
@@ -31,6 +40,7 @@ from spicepy.channels.events import (
     MainInitReceived,
     MessageReceived,
     MouseModeChanged,
+    MultiMediaTimeReceived,
     NotifyReceived,
     PingAnswered,
 )
@@ -61,8 +71,20 @@ IMAGE_COMPRESSIONS = {
     "lz": 6,
     "lz4": 7,
 }
-#: The session sends no STREAM_REPORTs (yet), so it does not offer the cap.
-DISPLAY_CAPS = DEFAULT_DISPLAY_CAPS - {DisplayCap.STREAM_REPORT}
+#: The machine's defaults (MJPEG the only video codec, STREAM_REPORT) plus what
+#: the canvas renders: DRAW_COMPOSITE (draw_blend.composite) and A8 surfaces.
+DISPLAY_CAPS = DEFAULT_DISPLAY_CAPS | {DisplayCap.COMPOSITE, DisplayCap.A8_SURFACE}
+#: spice-gtk's GLZ window in bytes: clamp(ram_hint / 2, 12 MiB, 64 MiB)
+#: (spice_session_set_caches_hints); DISPLAY INIT announces it in pixels (/4).
+MIN_GLZ_WINDOW_BYTES = 12 * 1024 * 1024
+MAX_GLZ_WINDOW_BYTES = 64 * 1024 * 1024
+#: spice-gtk resets its video schedule when the mm time jumps ahead by more
+#: (MM_TIME_DIFF_RESET_THRESH) or goes backwards at all.
+MM_TIME_RESET_MS = 500
+#: how early (ms, clock rounding) the stream timer may fire for its frame
+TIMER_SLACK_MS = 2
+#: STREAM_REPORTs the session remembers (tests, inspection).
+MAX_KEPT_REPORTS = 1000
 #: how long / how many display messages may wait for another channel's image
 HOLD_SECONDS = 5.0
 MAX_HELD = 10_000
@@ -94,6 +116,44 @@ class SessionState:
     #: display messages waiting for an image another display channel will send
     held: dict[int, collections.deque[tuple[Any, float]]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    #: the multimedia clock: server mm time ``mm_base`` at loop time ``mm_set_at``
+    mm_base: int | None = None
+    mm_set_at: float = 0.0
+    stream_timer: asyncio.TimerHandle | None = None
+    #: STREAM_REPORTs sent (the newest MAX_KEPT_REPORTS) and how many in all
+    stream_reports: collections.deque[StreamReport] = field(
+        default_factory=lambda: collections.deque(maxlen=MAX_KEPT_REPORTS)
+    )
+    stream_reports_sent: int = 0
+
+
+def glz_window_pixels(ram_hint: int) -> int:
+    """DISPLAY INIT's glz_dictionary_window_size for MAIN INIT's ram_hint."""
+    size = max(MIN_GLZ_WINDOW_BYTES, min(MAX_GLZ_WINDOW_BYTES, ram_hint // 2))
+    return size // 4
+
+
+def mm_now(session: Session) -> int | None:
+    """The session's multimedia time (ms, u32), None before MAIN INIT."""
+    state = session.state
+    if state.mm_base is None:
+        return None
+    elapsed = int((session._loop.time() - state.mm_set_at) * 1000)
+    return (state.mm_base + elapsed) & 0xFFFFFFFF
+
+
+def set_mm_time(session: Session, mm_time: int) -> None:
+    """spice_session_set_mm_time: re-base the clock; on a jump, reschedule."""
+    state = session.state
+    old = mm_now(session)
+    state.mm_base, state.mm_set_at = mm_time & 0xFFFFFFFF, session._loop.time()
+    if old is not None and (
+        mm_diff(mm_time, old + MM_TIME_RESET_MS) > 0 or mm_diff(mm_time, old) < 0
+    ):
+        log.debug("mm time reset: %d -> %d", old, mm_time)
+        for driver in state.drivers.values():
+            driver.streams.reschedule(mm_time)
+    arm_stream_timer(session)
 
 
 def make_machine(session: Session, ctype: int, cid: int, connection_id: int) -> Any:
@@ -104,6 +164,7 @@ def make_machine(session: Session, ctype: int, cid: int, connection_id: int) -> 
     }
     if ctype == DISPLAY:
         kwargs["channel_caps"] = DISPLAY_CAPS
+        kwargs["glz_window_size"] = glz_window_pixels(session.state.ram_hint)
         if session.preferred_compression is not None:
             kwargs["preferred_compression"] = IMAGE_COMPRESSIONS[
                 session.preferred_compression
@@ -129,11 +190,14 @@ def handle_event(session: Session, conn: ChannelConnection, event: object) -> No
         state.mouse_modes = event.supported_mouse_modes
         state.mouse_mode = event.current_mouse_mode
         state.ram_hint = event.ram_hint
+        set_mm_time(session, event.multi_media_time)
         if (
             state.mouse_modes & MOUSE_MODE_CLIENT
             and state.mouse_mode != MOUSE_MODE_CLIENT
         ):  # absolute positions: what a script means by "move to (x, y)"
             conn.call(machine.send_mouse_mode_request, MOUSE_MODE_CLIENT)
+    elif isinstance(event, MultiMediaTimeReceived):
+        set_mm_time(session, event.time)
     elif isinstance(event, ChannelsListReceived):
         session.channels_list = list(event.channels)
     elif isinstance(event, MouseModeChanged):
@@ -158,7 +222,13 @@ def _display_linked(session: Session, channel_id: int) -> None:
 
     state = session.state
     if state.shared is None:
-        state.shared = SharedState()
+        window = glz_window_pixels(state.ram_hint)
+        state.shared = SharedState(glz_window=window)
+        # The dictionary keeps what the server's window (the size we announced)
+        # may still refer to, with room for its rounding, within GLZ's 2^25 cap.
+        from spicepy.codecs import glz
+
+        state.shared._glz = glz.Dictionary(min(glz.MAX_WINDOW_PIXELS, 2 * window))
     state.drivers[channel_id] = DisplayDriver(state.shared)
 
 
@@ -190,7 +260,12 @@ def _apply(
     state = session.state
     try:
         command = to_command(message)
-        if command is not None:
+        if command is not None and command.name.startswith("stream_"):
+            try:  # only stream commands read the clock, show frames or report
+                state.drivers[channel_id].apply(command, mm_now(session))
+            finally:  # what a refused command still completed goes out too
+                _after_streams(session, channel_id)
+        elif command is not None:
             state.drivers[channel_id].apply(command)
     except ImageNotReady as exc:
         # Another display channel may still deliver that cache entry or GLZ
@@ -230,9 +305,102 @@ def _retry_held(session: Session, name: str) -> None:
                 break
 
 
+def _after_streams(session: Session, channel_id: int) -> None:
+    """Send the canvas's completed StreamReports, note shown frames, re-arm."""
+    state = session.state
+    streams = state.drivers[channel_id].streams
+    for surface_id, dest in streams.shown:
+        if surface_id == 0:
+            session._note_change(_changed(dest.left, dest.top, dest.right, dest.bottom))
+    if streams.shown:
+        streams.shown.clear()
+        state.last_display_activity = session._loop.time()
+    reports = streams.take_reports()
+    conn = session.connections.get((DISPLAY, channel_id))
+    for report in reports:
+        if conn is None or conn.closed.is_set():
+            break
+        machine: Any = conn.machine
+        conn.call(
+            machine.send_stream_report,
+            report.stream_id,
+            report.unique_id,
+            report.start_frame_mm_time & 0xFFFFFFFF,
+            report.end_frame_mm_time & 0xFFFFFFFF,
+            report.num_frames,
+            report.num_drops,
+            max(-(1 << 31), min(report.last_frame_delay, (1 << 31) - 1)),
+            report.audio_delay,
+        )
+        state.stream_reports.append(report)
+        state.stream_reports_sent += 1
+    arm_stream_timer(session)
+
+
+def next_frame_time(session: Session) -> float | None:
+    """Loop time at which the earliest queued video frame is due, or None."""
+    now = mm_now(session)
+    if now is None:
+        return None
+    waits = [
+        mm_diff(t, now)
+        for driver in session.state.drivers.values()
+        if (t := driver.streams.next_deadline(now)) is not None
+    ]
+    if not waits:
+        return None
+    return session._loop.time() + max(0, min(waits)) / 1000
+
+
+def arm_stream_timer(session: Session) -> None:
+    """(Re-)arm the one timer that shows queued frames at their mm time."""
+    state = session.state
+    when = None if session._closed else next_frame_time(session)
+    timer = state.stream_timer
+    if timer is not None:
+        if when is not None and abs(timer.when() - when) < 0.0005:
+            return
+        timer.cancel()
+        state.stream_timer = None
+    if when is not None:
+        state.stream_timer = session._loop.call_at(when, _on_stream_timer, session)
+
+
+def cancel_stream_timer(session: Session) -> None:
+    if session.state.stream_timer is not None:
+        session.state.stream_timer.cancel()
+        session.state.stream_timer = None
+
+
+def _on_stream_timer(session: Session) -> None:
+    state = session.state
+    state.stream_timer = None
+    now = mm_now(session)
+    if now is None or session._closed:
+        return
+    for channel_id, driver in list(state.drivers.items()):
+        deadline = driver.streams.next_deadline(now)
+        if deadline is None:
+            continue
+        # the timer was armed for the earliest frame: millisecond rounding must
+        # not make it look early (spice-gtk shows its armed frame when it fires)
+        early = mm_diff(deadline, now)
+        driver.streams.run(deadline if 0 < early <= TIMER_SLACK_MS else now)
+        _after_streams(session, channel_id)
+    arm_stream_timer(session)
+    session._wake()
+
+
+def pending_frames(session: Session) -> int:
+    """Video frames queued for a later mm time (pending display activity)."""
+    return sum(d.streams.queued_frames for d in session.state.drivers.values())
+
+
 def _note_command(session: Session, command: Any) -> None:
     for image in command.images:
         session.state.image_types[image.type] += 1
+    if command.name.startswith("stream_"):
+        return  # a frame's area changes when it is shown (_after_streams)
     args = command.args
     if args.get("surface_id") == 0:
         box = args.get("bbox") or args.get("dest")

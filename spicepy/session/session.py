@@ -318,7 +318,8 @@ class Session:
     async def wait_until_settled(
         self, quiet: float = 0.5, timeout: float = 30.0
     ) -> None:
-        """Wait for a frame, then until no display command arrived for ``quiet`` s.
+        """Wait for a frame, then until no display command arrived and no video
+        frame was shown for ``quiet`` s, with no video frame still queued.
 
         Raises:
             SpiceTimeoutError: the screen kept changing for ``timeout`` seconds.
@@ -328,6 +329,9 @@ class Session:
         while True:
             now = self._loop.time()
             quiet_until = self.state.last_display_activity + quiet
+            frame_due = _glue.next_frame_time(self)
+            if frame_due is not None:  # a queued video frame is activity to come
+                quiet_until = max(quiet_until, frame_due + quiet)
             if now >= quiet_until:
                 return
             if now >= deadline:
@@ -434,6 +438,7 @@ class Session:
     async def close(self) -> None:
         """Close every channel (idempotent)."""
         self._closed = True
+        _glue.cancel_stream_timer(self)
         conns = list(self.connections.values())
         await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
         self._wake()
