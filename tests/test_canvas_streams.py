@@ -116,3 +116,30 @@ def test_hostile_stream_messages() -> None:
     m.destroy(3)
     with pytest.raises(CanvasError):
         m.destroy(3)
+
+
+def test_mm_time_wraps_like_spice_mmtime_diff() -> None:
+    from spicepy.canvas.streams import mm_diff
+
+    assert mm_diff(5, 0xFFFFFFF0) == 21 and mm_diff(0xFFFFFFF0, 5) == -21
+    c, m = setup(STREAM_TOP_DOWN)
+    m.data(3, 5, two_band_jpeg(), now=0xFFFFFFF0)  # 21 ms ahead across the wrap
+    assert m.streams[3].frames_dropped == 0 and m.next_deadline(0xFFFFFFF0) == 5
+    m.run(0xFFFFFFFF)
+    assert m.streams[3].frames_shown == 0
+    m.run(5)
+    assert m.streams[3].frames_shown == 1
+
+
+def test_zero_stamp_gets_spice_gtk_workaround() -> None:
+    c, m = setup(STREAM_TOP_DOWN)
+    m.data(3, 0, two_band_jpeg(), now=1000)  # shown at now + 100, not dropped
+    assert m.streams[3].frames_dropped == 0 and m.next_deadline() == 1100
+
+
+def test_scheduled_bad_frame_is_counted_not_raised() -> None:
+    c, m = setup(STREAM_TOP_DOWN)
+    m.data(3, 1010, b"\xff\xd8 not really", now=1000)
+    m.run(1010)
+    s = m.streams[3]
+    assert s.decode_errors == 1 and s.frames_shown == 0 and m.queued_frames == 0

@@ -10,6 +10,7 @@ lossless upgrade the screen is exact.
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -289,3 +290,78 @@ def test_wait_until_settled_waits_for_queued_frames() -> None:
         return shown
 
     assert asyncio.run(main()) == 1
+
+
+def _live_reason() -> str | None:
+    from spicepy.testing.xspice import available
+
+    return available()
+
+
+@pytest.mark.live
+def test_live_stream_reports_and_exact_end() -> None:
+    """Xspice streams a repainted rect (streaming_video="all") to spicepy, which
+    advertises STREAM_REPORT: the server activates reports, spicepy answers with
+    STREAM_REPORTs, frames are shown on the mm clock, and once the stream ends
+    the lossless upgrade makes the screen exact."""
+    reason = _live_reason()
+    if reason is not None and not os.environ.get("SPICEPY_REQUIRE_XSPICE"):
+        pytest.skip(f"Xspice not available: {reason}")
+    import spicepy
+    from spicepy.testing.xdraw import XDraw
+    from spicepy.testing.xspice import Xspice, XspiceOptions
+
+    timeout = 30.0
+
+    async def main(draw: XDraw) -> dict[str, Any]:
+        async with asyncio.timeout(timeout * 3):
+            async with spicepy.connect(server.uri, timeout=timeout) as s:
+                await s.wait_until_settled(timeout=timeout)
+                yy, xx = np.mgrid[0:200, 0:300]
+                for i in range(60):
+                    img = np.stack(
+                        [
+                            (xx + i * 5) % 256,
+                            (yy + i * 3) % 256,
+                            np.full_like(xx, i * 4),
+                        ],
+                        axis=-1,
+                    ).astype(np.uint8)
+                    draw.put_image(100, 100, img)
+                    draw.sync()
+                    await asyncio.sleep(0.04)
+                truth = draw.framebuffer()
+                try:  # the server ends the stream after 1 s, then repaints losslessly
+                    await s.wait_for(
+                        lambda: np.array_equal(s.screenshot(), truth), timeout, "exact"
+                    )
+                except spicepy.SpiceError:
+                    pass
+                driver = s.state.drivers[0]
+                return {
+                    "counts": dict(driver.counts),
+                    "shown": sum(st.frames_shown for st in driver.streams.history),
+                    "received": sum(
+                        st.frames_received for st in driver.streams.history
+                    ),
+                    "reports": list(s.state.stream_reports),
+                    "sent": s.state.stream_reports_sent,
+                    "shot": s.screenshot(),
+                    "truth": truth,
+                }
+
+    with Xspice(XspiceOptions(image_compression="lz", streaming_video="all")) as server:
+        with XDraw(server.display) as draw:
+            draw.clear((0, 0, 0))
+            draw.sync()
+            r = asyncio.run(main(draw))
+    counts = r["counts"]
+    assert counts.get("stream_create", 0) >= 1 and counts.get("stream_data", 0) > 0
+    assert counts.get("stream_activate_report", 0) >= 1, counts
+    assert r["sent"] >= 1 and r["sent"] == len(r["reports"])
+    for report in r["reports"]:
+        assert 1 <= report.num_frames and report.num_drops <= report.num_frames
+    assert sum(rep.num_frames for rep in r["reports"]) <= r["received"]
+    assert r["shown"] >= 1
+    differing = np.argwhere((r["shot"] != r["truth"]).any(axis=-1))
+    assert len(differing) == 0, f"{len(differing)} pixels differ"
