@@ -116,9 +116,22 @@ def lz4_shrinks(rgb: Pixels) -> bool:
     return len(block.compress(raw, store_size=False)) < len(raw)
 
 
-async def _phase_done(s: Session) -> None:
-    """Wait for the phase's first change on screen, then for quiet."""
+async def _phase_done(s: Session, draw: XDraw) -> None:
+    """Wait until the phase is on spicepy's screen, then for quiet.
+
+    "On screen" means spicepy's primary equals the X framebuffer: only then
+    has every draw of the phase arrived, so none is counted in the next one.
+    """
     await s.wait_for_change(TIMEOUT)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while True:
+        shot, truth = s.screenshot(), draw.framebuffer()
+        if np.array_equal(shot, truth):
+            break
+        if loop.time() > deadline:
+            assert_same_pixels(shot, truth)
+        await asyncio.sleep(0.05)
     await s.wait_until_settled(quiet=QUIET, timeout=TIMEOUT)
 
 
@@ -132,7 +145,7 @@ async def _run_modes(server: Xspice, draw: XDraw, preferred: str | None) -> Mode
             await s.wait_until_settled(quiet=QUIET, timeout=TIMEOUT)
             scene = Scene(draw)
             for _ in scenes.phase_background(scene):
-                await _phase_done(s)
+                await _phase_done(s, draw)
             driver = s.state.drivers[0]
             for name, run in scenes.PHASES.items():
                 types0 = Counter(s.state.image_types)
@@ -140,7 +153,7 @@ async def _run_modes(server: Xspice, draw: XDraw, preferred: str | None) -> Mode
                 s.take_changes()
                 for _ in run(scene):
                     await asyncio.sleep(0.03)  # separate draws, spicepy keeps reading
-                await _phase_done(s)
+                await _phase_done(s, draw)
                 types = Counter(s.state.image_types) - types0
                 phases[name] = Phase(types, Counter(driver.counts) - commands0)
             await s.wait_until_settled(quiet=1.0, timeout=TIMEOUT)
