@@ -23,7 +23,7 @@ import numpy.typing as npt
 from spicepy.testing.xdraw import RGB, XDraw
 
 try:
-    from Xlib import X  # type: ignore[import-untyped]
+    from Xlib import X
 except ImportError:  # pragma: no cover - XDraw() reports it
     X = None
 
