@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import pytest
+from spicepy.codecs.selector import Graduality, graduality
 
 import spicepy
 from spicepy.session.session import Session
 from spicepy.testing import scenes
-from spicepy.testing.scenes import Scene, photo, stream_frame
+from spicepy.testing.scenes import Scene, photo, stream_frame, ui_frame
 from spicepy.testing.xdraw import XDraw
 from spicepy.testing.xspice import (
     ImageCompression,
@@ -309,3 +310,50 @@ def test_mjpeg_stream_live(streaming: StreamingVideo) -> None:
     # the region really changed between frames: a frozen picture would not count
     first, last = stream_frame(h, w, 0), stream_frame(h, w, VIDEO_FRAMES - 1)
     assert not np.array_equal(first, last)
+
+
+async def _run_ui_animation(server: Xspice, draw: XDraw) -> tuple[Pixels, Counter[str]]:
+    h, w = VIDEO_SIZE
+    async with asyncio.timeout(TIMEOUT * 3):
+        async with spicepy.connect(server.uri, timeout=TIMEOUT) as s:
+            await s.wait_until_settled(quiet=QUIET, timeout=TIMEOUT)
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            for t in range(UI_FRAMES):
+                draw.put_image(*VIDEO_AT, ui_frame(h, w, t))
+                draw.sync()
+                due = start + (t + 1) * FRAME_INTERVAL
+                await asyncio.sleep(max(0.0, due - loop.time()))
+            # a stream, if any, ends 1 s after its last frame, then is upgraded
+            await s.wait_until_settled(quiet=1.5, timeout=TIMEOUT)
+            return s.screenshot(), Counter(s.state.drivers[0].counts)
+
+
+UI_FRAMES = 40  # twice the detector's 20-frame start condition
+
+
+@pytest.mark.parametrize("streaming", ["all", "filter"])
+def test_flat_ui_animation_streams_only_without_filter(
+    streaming: StreamingVideo,
+) -> None:
+    """video-stream.cpp: a stream starts once >= 20 % of a trace's frames are
+    not LOW graduality; only ``filter`` computes graduality (update_copy_graduality),
+    so flat UI frames are streamed in ``all`` mode and never in ``filter`` mode."""
+    h, w = VIDEO_SIZE
+    for t in range(UI_FRAMES):  # the premise, by the server's own measure
+        frame = np.zeros((h, w, 4), np.uint8)
+        frame[..., :3] = ui_frame(h, w, t)[..., ::-1]
+        assert graduality(frame) is Graduality.LOW
+    options = XspiceOptions(image_compression="auto_glz", streaming_video=streaming)
+    with Xspice(options) as server, XDraw(server.display) as draw:
+        draw.clear((0, 0, 0))
+        draw.sync()
+        shot, counts = asyncio.run(_run_ui_animation(server, draw))
+        truth = draw.framebuffer()
+    if streaming == "all":
+        assert counts["stream_create"] > 0 and counts["stream_data"] > 0, counts
+    else:
+        assert counts["stream_create"] == 0 and counts["stream_data"] == 0, counts
+        assert counts["copy"] >= UI_FRAMES // 2, counts  # frames came as draws
+    # lossless in the end either way (filter: never lossy; all: upgraded)
+    assert_same_pixels(shot, truth)

@@ -305,3 +305,18 @@ def stream_frame(h: int, w: int, t: int, base: Image | None = None) -> Image:
     frame = base[dy : dy + h, dx : dx + w].astype(np.int16)
     frame[..., (t // 10) % 3] += 12 * ((t % 10) - 5) // 5
     return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def ui_frame(h: int, w: int, t: int) -> Image:
+    """Frame ``t`` of flat UI-like animation: 16-pixel blocks of four colours.
+
+    Equal neighbours and sharp edges everywhere, so spice-server's graduality
+    test says LOW for every frame (the ``filter`` stream detector skips it).
+    """
+    palette = np.array(
+        [(250, 250, 250), (30, 30, 30), (40, 120, 220), (220, 60, 40)], np.uint8
+    )
+    yy, xx = np.mgrid[0:h, 0:w]
+    index = ((xx + 4 * t) // 16 + (yy // 16) * 3 + t // 5) % 4
+    out: Image = palette[index]
+    return out
