@@ -39,8 +39,10 @@ SIZE = 16
 def jpeg(value: int) -> bytes:
     """A flat grey SIZE x SIZE frame (quality 100: decodes to ~value)."""
     rgb = np.full((SIZE, SIZE, 3), value, np.uint8)
-    return simplejpeg.encode_jpeg(
-        rgb, quality=100, colorspace="RGB", colorsubsampling="444"
+    return bytes(
+        simplejpeg.encode_jpeg(
+            rgb, quality=100, colorspace="RGB", colorsubsampling="444"
+        )
     )
 
 
@@ -285,7 +287,7 @@ def test_wait_until_settled_waits_for_queued_frames() -> None:
         session.state.marks = 1
         display(session, frame(10_300, 90))  # due 0.3 s from now (real loop clock)
         await session.wait_until_settled(quiet=0.05, timeout=5)
-        shown = stream(session).frames_shown
+        shown = int(stream(session).frames_shown)
         await session.close()
         return shown
 
