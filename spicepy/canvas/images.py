@@ -28,6 +28,7 @@ from spicepy.canvas.types import (
     ImageType,
     Palette,
 )
+from spicepy.codecs import glz
 from spicepy.codecs.image import decode_image
 from spicepy.errors import CanvasError, SpiceError
 
@@ -142,16 +143,10 @@ class SharedState:
     ) -> None:
         self.cache = ImageCache(cache_pixels)
         self.glz_window = glz_window
-        self._glz: Any = None
-
-    @property
-    def glz_dictionary(self) -> Any:
-        """The session's ``spicepy.codecs.glz.Dictionary`` (created on first use)."""
-        if self._glz is None:
-            from spicepy.codecs import glz
-
-            self._glz = glz.Dictionary()
-        return self._glz
+        # The dictionary keeps what the server's window (the size announced in
+        # DISPLAY INIT) may still refer to, with room for its rounding, within
+        # GLZ's 2^25-pixel cap.
+        self.glz_dictionary = glz.Dictionary(min(glz.MAX_WINDOW_PIXELS, 2 * glz_window))
 
 
 class PaletteCache:

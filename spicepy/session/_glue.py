@@ -224,11 +224,6 @@ def _display_linked(session: Session, channel_id: int) -> None:
     if state.shared is None:
         window = glz_window_pixels(state.ram_hint)
         state.shared = SharedState(glz_window=window)
-        # The dictionary keeps what the server's window (the size we announced)
-        # may still refer to, with room for its rounding, within GLZ's 2^25 cap.
-        from spicepy.codecs import glz
-
-        state.shared._glz = glz.Dictionary(min(glz.MAX_WINDOW_PIXELS, 2 * window))
     state.drivers[channel_id] = DisplayDriver(state.shared)
 
 
