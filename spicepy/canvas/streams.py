@@ -87,7 +87,7 @@ def decode_mjpeg(frame: bytes) -> Pixels:
     Raises:
         CanvasError: undecodable or oversized data.
     """
-    import simplejpeg  # type: ignore[import-untyped]
+    import simplejpeg
 
     try:
         height, width, _, _ = simplejpeg.decode_jpeg_header(frame)
