@@ -103,6 +103,13 @@ PHOTO = scenes.photo(*scenes.PHOTO_SIZE, seed=3)  # as phase_photo draws them
 GRADIENT = scenes.gradient(*scenes.GRADIENT_SIZE)
 
 
+def bgrx(rgb: Pixels) -> Pixels:
+    """(h, w, 3) RGB as the (h, w, 4) BGRX the X server hands spice-server."""
+    out = np.zeros((*rgb.shape[:2], 4), np.uint8)
+    out[..., :3] = rgb[..., ::-1]
+    return out
+
+
 def lz4_shrinks(rgb: Pixels) -> bool:
     """Whether LZ4 makes this image's 32-bit pixels smaller than raw.
 
@@ -111,9 +118,7 @@ def lz4_shrinks(rgb: Pixels) -> bool:
     gradient whose every pixel differs from its neighbours.
     """
     block = pytest.importorskip("lz4.block")
-    bgrx = np.zeros((*rgb.shape[:2], 4), np.uint8)
-    bgrx[..., :3] = rgb[..., ::-1]
-    raw = bgrx.tobytes()
+    raw = bgrx(rgb).tobytes()
     return len(block.compress(raw, store_size=False)) < len(raw)
 
 
@@ -220,11 +225,14 @@ def test_mode_matrix(mode: str) -> None:
         assert types, report
         assert set(types) <= PHOTO_CODEC[mode], report
         if mode in ("auto_lz", "auto_glz"):  # HIGH graduality: QUIC
+            assert graduality(bgrx(image)) is Graduality.HIGH  # the premise
             assert types[QUIC] > 0, report
         if mode == "lz4":  # LZ4, unless LZ4 cannot shrink it: then raw
             assert set(types) == ({LZ4} if lz4_shrinks(image) else {BITMAP}), report
 
     icons = run.phases["icons"]
+    if mode in ("auto_lz", "auto_glz"):  # LOW graduality: the LZ/GLZ branch
+        assert graduality(bgrx(scenes.icon(scenes.ICON_SIZE, seed=5))) is Graduality.LOW
     # the first copy is encoded, the other five come from the pixmap cache
     assert icons.types[FROM_CACHE] >= scenes.ICON_COPIES - 1, report
     assert set(icons.types) & UI_CODEC[mode] or icons.types[BITMAP], report
@@ -357,9 +365,7 @@ def test_flat_ui_animation_streams_only_without_filter(
     so flat UI frames are streamed in ``all`` mode and never in ``filter`` mode."""
     h, w = VIDEO_SIZE
     for t in range(UI_FRAMES):  # the premise, by the server's own measure
-        frame = np.zeros((h, w, 4), np.uint8)
-        frame[..., :3] = ui_frame(h, w, t)[..., ::-1]
-        assert graduality(frame) is Graduality.LOW
+        assert graduality(bgrx(ui_frame(h, w, t))) is Graduality.LOW
     options = XspiceOptions(
         image_compression=video_compression(), streaming_video=streaming
     )
