@@ -26,6 +26,7 @@ from spicepy.codecs._common import (
     CodecError,
     ImageInfo,
     check_dimensions,
+    output_array,
     want_fast,
 )
 
@@ -140,18 +141,7 @@ def decode(
     """
     data = bytes(data)
     itype, width, height = _read_header(data, max_pixels)
-    if out is None:
-        out = np.empty((height, width, 4), dtype=np.uint8)
-    elif (
-        not isinstance(out, np.ndarray)
-        or out.dtype != np.uint8
-        or out.shape != (height, width, 4)
-        or not out.flags.c_contiguous
-        or not out.flags.writeable
-    ):
-        raise ValueError(
-            f"out must be a writable C-contiguous uint8 {(height, width, 4)} array"
-        )
+    out = output_array(out, width, height)
     _impl.decode_body(data, HEADER_SIZE // 4, int(itype), out)
     return out
 
