@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from spicepy.codecs import CodecError, jpeg, jpeg_alpha, lz
 
 
@@ -100,3 +103,77 @@ def test_jpeg_alpha_errors() -> None:
         jpeg_alpha.decode(colour + wrong_size, jpeg_size=jpeg_size)
     with pytest.raises(CodecError):
         jpeg_alpha.decode(payload[:-1], jpeg_size=jpeg_size)
+
+
+# -- properties -------------------------------------------------------------------
+
+_sizes = st.tuples(st.integers(1, 48), st.integers(1, 48))
+
+
+@given(size=_sizes, phase=st.floats(0, 6.28), quality=st.integers(75, 95))
+def test_property_round_trip_smooth_images(
+    size: tuple[int, int], phase: float, quality: int
+) -> None:
+    """Smooth content of any size survives JPEG within a PSNR floor; X stays 0."""
+    h, w = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    img = np.zeros((h, w, 4), dtype=np.uint8)
+    img[:, :, 0] = 128 + 60 * np.sin(x / 9 + phase)
+    img[:, :, 1] = 128 + 60 * np.cos(y / 11 + phase)
+    img[:, :, 2] = 128 + 60 * np.sin((x + y) / 13)
+    got = jpeg.decode(jpeg.encode(img, quality=quality, subsampling="444"))
+    assert got.shape == (h, w, 4)
+    assert not got[:, :, 3].any()
+    assert psnr(got[:, :, :3], img[:, :, :3]) >= 30
+
+
+@given(size=_sizes, top_down=st.booleans(), data=st.data())
+def test_property_jpeg_alpha_keeps_alpha_exactly(
+    size: tuple[int, int], top_down: bool, data: st.DataObject
+) -> None:
+    h, w = size
+    img = _smooth(h, w)
+    img[:, :, 3] = data.draw(
+        arrays(np.uint8, (h, w), elements=st.integers(0, 255)), label="alpha"
+    )
+    payload, jpeg_size = jpeg_alpha.encode(img, top_down=top_down)
+    got = jpeg_alpha.decode(payload, jpeg_size=jpeg_size, top_down=top_down)
+    assert np.array_equal(got[:, :, 3], img[:, :, 3])  # the alpha plane is lossless
+
+
+@given(raw=st.binary(max_size=400))
+def test_property_random_bytes_raise_codec_error(raw: bytes) -> None:
+    for call in (
+        lambda: jpeg.decode(raw),
+        lambda: jpeg_alpha.decode(raw, jpeg_size=len(raw) // 2),
+    ):
+        try:
+            got = call()
+        except CodecError:
+            continue
+        assert got.dtype == np.uint8 and got.ndim == 3 and got.shape[2] == 4
+
+
+@settings(max_examples=60)
+@given(data=st.data())
+def test_property_truncated_or_flipped_streams(data: st.DataObject) -> None:
+    """Damaged real streams give a picture or CodecError, never another error."""
+    img = _smooth(24, 40)
+    payload, jpeg_size = jpeg_alpha.encode(img, top_down=True)
+    plain = jpeg.encode(img)
+    for stream, decode in (
+        (plain, jpeg.decode),
+        (payload, lambda b: jpeg_alpha.decode(b, jpeg_size=jpeg_size)),
+    ):
+        damaged = bytearray(stream)
+        if data.draw(st.booleans(), label="truncate"):
+            damaged = damaged[: data.draw(st.integers(0, len(stream) - 1))]
+        else:
+            for _ in range(data.draw(st.integers(1, 8))):
+                pos = data.draw(st.integers(0, len(stream) - 1))
+                damaged[pos] ^= 1 << data.draw(st.integers(0, 7))
+        try:
+            got = decode(bytes(damaged))
+        except CodecError:
+            continue
+        assert got.shape == (24, 40, 4)
