@@ -264,9 +264,14 @@ def main_args(args: argparse.Namespace) -> int:
             out = args.save or Path(tmp) / "results.json"
             status = run(out, select=args.select, files=args.files, quick=args.quick)
             if not out.exists():
-                print(
-                    f"benchmarks failed (pytest exit status {status})", file=sys.stderr
+                why = (
+                    f"benchmarks failed (pytest exit status {status})"
+                    if status
+                    else "no benchmark ran: the selection matched none, or the images "
+                    "were skipped (set SPICEPY_VECTORS / SPICEPY_CAPTURES when "
+                    "../shared is not beside the checkout)"
                 )
+                print(why, file=sys.stderr)
                 return status or 1
             rows = load(out)
     print(table(rows, args.baseline))
