@@ -17,16 +17,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from spicepy.codecs import _glz_ref, _lz_ref, glz, lz
+from spicepy.codecs import _glz_ref, _lz_ref, _quic_ref, glz, lz, quic
 
 from spicepy.canvas.types import ImageType
 from spicepy.capture.images import ImagePayload, decode_payloads, extract_images
-
-try:
-    from spicepy.codecs import _quic_ref, quic
-except ImportError:  # the QUIC module has not landed
-    quic = None  # type: ignore[assignment]
-    _quic_ref = None  # type: ignore[assignment]
 
 U8 = np.ndarray
 #: QUIC pixels the pure-Python twin decodes per capture (~0.4 s each)
@@ -41,22 +35,18 @@ def _entries(captures_dir: Path) -> list[dict[str, Any]]:
 
 
 def _all_fast() -> bool:
-    return bool(lz.FAST and glz.FAST and (quic is None or quic.FAST))
+    return bool(lz.FAST and glz.FAST and quic.FAST)
 
 
 @contextmanager
 def reference_twins() -> Iterator[None]:
     """Route LZ, GLZ (and ZLIB_GLZ, JPEG_ALPHA's alpha) and QUIC to the Python twins."""
-    saved = (lz._impl, glz._backend, quic._impl if quic is not None else None)
-    lz._impl, glz._backend = _lz_ref, _glz_ref
-    if quic is not None:
-        quic._impl = _quic_ref
+    saved = (lz._impl, glz._backend, quic._impl)
+    lz._impl, glz._backend, quic._impl = _lz_ref, _glz_ref, _quic_ref
     try:
         yield
     finally:
-        lz._impl, glz._backend = saved[0], saved[1]
-        if quic is not None:
-            quic._impl = saved[2]
+        lz._impl, glz._backend, quic._impl = saved
 
 
 def _quic_sampler() -> Any:
@@ -65,9 +55,7 @@ def _quic_sampler() -> Any:
     used: dict[str, int] = {}
 
     def want(p: ImagePayload) -> bool:
-        if p.type != ImageType.QUIC or (
-            quic is not None and quic._impl is not _quic_ref
-        ):
+        if p.type != ImageType.QUIC or (quic._impl is not _quic_ref):
             return True
         n = p.width * p.height
         if used.get(p.capture, 0) + n > SLOW_QUIC_PIXELS:
@@ -84,8 +72,6 @@ def _decodable(p: ImagePayload) -> bool:
 
 def test_every_payload_decodes_to_its_declared_size(captures_dir: Path) -> None:
     """No payload of any capture fails (QUIC sampled when its twin is pure Python)."""
-    if quic is None:
-        pytest.skip("spicepy.codecs.quic not available yet")
     want = _quic_sampler()
     decoded = expected = 0
     for entry in _entries(captures_dir):
@@ -125,7 +111,5 @@ def test_python_twins_match_cython(captures_dir: Path) -> None:
             compared[p.type_name] = compared.get(p.type_name, 0) + 1
     # every lossless codec of the corpus was compared at least once
     for t in ("LZ_RGB", "GLZ_RGB", "ZLIB_GLZ_RGB", "QUIC"):
-        if t == "QUIC" and quic is None:
-            continue
         if any(e["inventory"]["image_types"].get(t) for e in _entries(captures_dir)):
             assert compared.get(t, 0) > 0, (t, compared)
