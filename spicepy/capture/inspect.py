@@ -19,7 +19,7 @@ from typing import Any
 
 from spicepy.canvas.demarshal import Command, parse_display
 from spicepy.canvas.types import BitmapFmt, ImageType
-from spicepy.capture.streams import ChannelBytes, iter_messages, read_channels
+from spicepy.capture.streams import SpiceChannel, iter_messages, read_channels
 from spicepy.errors import SpiceError, WireError
 from spicepy.wire.enums import ChannelType
 from spicepy.wire.enums import message_name as wire_message_name
@@ -58,7 +58,7 @@ def _subtype(image_type: int, data: bytes) -> str | None:
     return None
 
 
-def _client_messages(ch: ChannelBytes) -> Counter[str]:
+def _client_messages(ch: SpiceChannel) -> Counter[str]:
     """Client->server message names (after link message, auth mechanism, ticket)."""
     counts: Counter[str] = Counter()
     try:

@@ -29,7 +29,6 @@ __all__ = [
     "iter_packets",
     "tcp_segment",
     "read_tcp_connections",
-    "read_connections",
 ]
 
 #: Largest capture file read into memory.
@@ -408,8 +407,3 @@ def read_tcp_connections(source: str | Path | bytes) -> list[TcpConnection]:
         conn.gap = gap_up or gap_down
         out.append(conn)
     return out
-
-
-def read_connections(source: str | Path | bytes) -> list[TcpConnection]:
-    """Alias of ``read_tcp_connections``."""
-    return read_tcp_connections(source)

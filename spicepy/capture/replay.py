@@ -32,11 +32,11 @@ import numpy.typing as npt
 from spicepy.canvas.demarshal import Command, DisplayMsg, parse_display
 from spicepy.canvas.driver import DisplayDriver
 from spicepy.canvas.images import ImageNotReady, SharedState
-from spicepy.capture.streams import ChannelBytes, Message, iter_messages, read_channels
+from spicepy.capture.streams import Message, SpiceChannel, iter_messages, read_channels
 from spicepy.errors import SpiceError, WireError
 
 __all__ = [
-    "ChannelBytes",
+    "SpiceChannel",
     "DisplayMsg",
     "Message",
     "ReplayResult",

@@ -35,12 +35,7 @@ from spicepy.wire.link import (
 
 __all__ = [
     "SpiceChannel",
-    "SpiceStream",
-    "ChannelBytes",
     "Message",
-    "CapturedMessage",
-    "find_spice_streams",
-    "read_spice_streams",
     "iter_data_messages",
     "TICKET_SIZE",
     "read_channels",
@@ -72,10 +67,6 @@ class Message:
     @property
     def msg_type(self) -> int:
         return self.type
-
-
-#: The name the channels code used for a message of a captured data phase.
-CapturedMessage = Message
 
 
 @dataclass(slots=True)
@@ -169,14 +160,6 @@ class SpiceChannel:
     def server_link(self) -> bytes:
         """The server's link phase: header, SpiceLinkReply, link result."""
         return self.to_client[: server_data_start(self.to_client)]
-
-
-#: The name the channels code used for a captured channel.
-SpiceStream = SpiceChannel
-
-
-#: The name the interim reader in capture/replay.py used.
-ChannelBytes = SpiceChannel
 
 
 def server_data_start(data: bytes | memoryview) -> int:
@@ -359,19 +342,5 @@ def read_channels(path: str | Path | bytes) -> list[SpiceChannel]:
         WireError: not a readable capture.
         OSError: the file cannot be read.
     """
-    out = []
-    for conn in read_tcp_connections(path):
-        ch = channel_from_connection(conn)
-        if ch is not None:
-            out.append(ch)
-    return out
-
-
-def find_spice_streams(connections: list[TcpConnection]) -> list[SpiceChannel]:
-    """The SPICE channels among reassembled TCP connections (others are ignored)."""
-    return [ch for ch in map(channel_from_connection, connections) if ch is not None]
-
-
-def read_spice_streams(source: str | Path | bytes) -> list[SpiceChannel]:
-    """Alias of ``read_channels``."""
-    return read_channels(source)
+    channels = map(channel_from_connection, read_tcp_connections(path))
+    return [ch for ch in channels if ch is not None]
