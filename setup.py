@@ -1,30 +1,42 @@
 """Extension list only; metadata lives in pyproject.toml.
 
-SPICEPY_EXTENSIONS=quic,lz limits the build to those codecs (handy while one
-codec's .pyx is being worked on); SPICEPY_NO_EXTENSIONS=1 builds none, leaving
-the pure-Python reference twins.
+Every ``_*.pyx`` beside its pure-Python twin is an extension: the codecs in
+``codecs/`` (installed as ``spicepy.codecs``) and the hot paths of other
+packages (``spicepy/<package>/_*.pyx``), so adding a fast twin needs no edit here.
+
+SPICEPY_EXTENSIONS=quic,lz limits the build to the modules with those names
+(handy while one .pyx is being worked on); SPICEPY_NO_EXTENSIONS=1 builds none,
+leaving the pure-Python reference twins.
 """
 
+import glob
 import os
 
 from setuptools import Extension, setup
 
-CODECS = ["quic", "lz", "glz"]
 
+def _module(path: str) -> str:
+    """Dotted module name of a .pyx path (codecs/ installs as spicepy.codecs)."""
+    stem = path[: -len(".pyx")].replace(os.sep, ".")
+    return "spicepy." + stem if stem.startswith("codecs.") else stem
+
+
+sources = sorted(glob.glob("codecs/_*.pyx") + glob.glob("spicepy/*/_*.pyx"))
 selected = os.environ.get("SPICEPY_EXTENSIONS")
-names = [n for n in CODECS if not selected or n in selected.split(",")]
+if selected:
+    wanted = {f"_{n.strip()}" for n in selected.split(",")}
+    sources = [s for s in sources if os.path.basename(s)[:-4] in wanted]
 if os.environ.get("SPICEPY_NO_EXTENSIONS"):
-    names = []
+    sources = []
 
 ext_modules = [
     Extension(
-        f"spicepy.codecs._{name}",
-        sources=[f"codecs/_{name}.pyx"],
-        depends=["codecs/_bitreader.pxi"],
+        _module(src),
+        sources=[src],
+        depends=sorted(glob.glob(os.path.join(os.path.dirname(src), "*.pxi"))),
         extra_compile_args=["-O3"],
     )
-    for name in names
-    if os.path.exists(f"codecs/_{name}.pyx")
+    for src in sources
 ]
 
 setup(ext_modules=ext_modules)

@@ -56,7 +56,7 @@ stamp_of_sources() {
     # Reinstall when the build inputs change (Cython sources included).
     local files=(pyproject.toml setup.py)
     shopt -s nullglob
-    files+=(codecs/*.pyx codecs/*.pxi)
+    files+=(codecs/*.pyx codecs/*.pxi spicepy/*/*.pyx spicepy/*/*.pxi)
     shopt -u nullglob
     cat "${files[@]}" | sha256sum | cut -d' ' -f1
 }
