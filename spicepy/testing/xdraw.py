@@ -1,8 +1,11 @@
 """Draw known content on an X display and read its framebuffer (python-xlib).
 
 Used by the live tests and ``spicepy demo``: everything is drawn straight onto
-the root window (there is no window manager), then ``XSync`` makes sure the X
-server executed it, so the SPICE server has the draw commands queued.
+the root window (there is no window manager). Every drawing call flushes its
+requests to the X server before it returns (python-xlib buffers them until a
+reply is needed, so a test that drew and then waited for spicepy to see the
+change would otherwise wait for nothing); ``sync()`` also waits until the server
+executed them, so the SPICE server has the draw commands queued.
 """
 
 from __future__ import annotations
@@ -73,10 +76,15 @@ class XDraw:
         """Wait until the X server has executed every request sent so far."""
         self._d.sync()
 
+    def flush(self) -> None:
+        """Send every buffered request to the X server (no round trip)."""
+        self._d.flush()
+
     def fill_rect(self, x: int, y: int, w: int, h: int, color: RGB) -> None:
-        """Fill a solid rectangle (arrives as DRAW_FILL)."""
+        """Fill a solid rectangle (arrives as DRAW_FILL); flushed."""
         self._gc.change(foreground=_pixel(color))
         self.root.fill_rectangle(self._gc, x, y, w, h)
+        self.flush()
 
     def clear(self, color: RGB = (0, 0, 0)) -> None:
         self.fill_rect(0, 0, self.width, self.height, color)
@@ -90,7 +98,7 @@ class XDraw:
         background: RGB | None = None,
         font: str = "fixed",
     ) -> None:
-        """Draw text with a core X font at baseline (x, y).
+        """Draw text with a core X font at baseline (x, y); flushed.
 
         ``fixed`` is built into Xorg, so it works without any font package.
         """
@@ -103,9 +111,10 @@ class XDraw:
         else:
             self._gc.change(background=_pixel(background))
             self.root.image_text(self._gc, x, y, data)
+        self.flush()
 
     def put_image(self, x: int, y: int, rgb: npt.NDArray[np.uint8]) -> None:
-        """Put an (h, w, 3) uint8 RGB image at (x, y) (arrives as DRAW_COPY).
+        """Put an (h, w, 3) uint8 RGB image at (x, y) (arrives as DRAW_COPY); flushed.
 
         Sent in bands so each PutImage request stays well under the X limit.
         """
@@ -122,6 +131,7 @@ class XDraw:
             self.root.put_image(
                 self._gc, x, y + top, w, part.shape[0], X.ZPixmap, 24, 0, part.tobytes()
             )
+        self.flush()
 
     def framebuffer(self) -> npt.NDArray[np.uint8]:
         """The root window as an (h, w, 3) uint8 RGB array (X GetImage)."""
