@@ -15,6 +15,7 @@ APT_PACKAGES=(
     python3 python3-venv python3-dev python3-pip gcc g++ make pkg-config git ca-certificates
     xserver-xspice xserver-xorg-core x11-apps x11-utils x11-xserver-utils xdotool
     tshark spice-client-gtk libturbojpeg0 openssl procps
+    python3-gi gir1.2-spiceclientglib-2.0
 )
 
 log() { printf 'setup.sh: %s\n' "$*" >&2; }
