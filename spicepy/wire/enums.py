@@ -529,6 +529,112 @@ class PortEvent(IntEnum):
     BREAK = 2
 
 
+# --- VD agent (spice-protocol ``spice/vd_agent.h``), carried in main AGENT_DATA ------
+
+VD_AGENT_PROTOCOL = 1
+VD_AGENT_MAX_DATA_SIZE = 2048  # bytes per AGENT_DATA chunk (header included)
+
+
+class AgentMsgType(IntEnum):
+    """vd_agent.h ``VD_AGENT_*`` message types."""
+
+    MOUSE_STATE = 1
+    MONITORS_CONFIG = 2
+    REPLY = 3
+    CLIPBOARD = 4
+    DISPLAY_CONFIG = 5
+    ANNOUNCE_CAPABILITIES = 6
+    CLIPBOARD_GRAB = 7
+    CLIPBOARD_REQUEST = 8
+    CLIPBOARD_RELEASE = 9
+    FILE_XFER_START = 10
+    FILE_XFER_STATUS = 11
+    FILE_XFER_DATA = 12
+    CLIENT_DISCONNECTED = 13
+    MAX_CLIPBOARD = 14
+    AUDIO_VOLUME_SYNC = 15
+    GRAPHICS_DEVICE_INFO = 16
+
+
+class AgentCap(IntEnum):
+    """vd_agent.h ``VD_AGENT_CAP_*`` (bit numbers)."""
+
+    MOUSE_STATE = 0
+    MONITORS_CONFIG = 1
+    REPLY = 2
+    CLIPBOARD = 3
+    DISPLAY_CONFIG = 4
+    CLIPBOARD_BY_DEMAND = 5
+    CLIPBOARD_SELECTION = 6
+    SPARSE_MONITORS_CONFIG = 7
+    GUEST_LINEEND_LF = 8
+    GUEST_LINEEND_CRLF = 9
+    MAX_CLIPBOARD = 10
+    AUDIO_VOLUME_SYNC = 11
+    MONITORS_CONFIG_POSITION = 12
+    FILE_XFER_DISABLED = 13
+    FILE_XFER_DETAILED_ERRORS = 14
+    GRAPHICS_DEVICE_INFO = 15
+    CLIPBOARD_NO_RELEASE_ON_REGRAB = 16
+    CLIPBOARD_GRAB_SERIAL = 17
+
+
+class ClipboardType(IntEnum):
+    """vd_agent.h ``VD_AGENT_CLIPBOARD_*`` data types."""
+
+    NONE = 0
+    UTF8_TEXT = 1
+    IMAGE_PNG = 2
+    IMAGE_BMP = 3
+    IMAGE_TIFF = 4
+    IMAGE_JPG = 5
+    FILE_LIST = 6
+
+
+class ClipboardSelection(IntEnum):
+    """vd_agent.h ``VD_AGENT_CLIPBOARD_SELECTION_*``."""
+
+    CLIPBOARD = 0
+    PRIMARY = 1
+    SECONDARY = 2
+
+
+class AgentReplyError(IntEnum):
+    """VDAgentReply.error."""
+
+    SUCCESS = 1
+    ERROR = 2
+
+
+class FileXferStatus(IntEnum):
+    """vd_agent.h ``VD_AGENT_FILE_XFER_STATUS_*``."""
+
+    CAN_SEND_DATA = 0
+    CANCELLED = 1
+    ERROR = 2
+    SUCCESS = 3
+    NOT_ENOUGH_SPACE = 4
+    SESSION_LOCKED = 5
+    VDAGENT_NOT_CONNECTED = 6
+    DISABLED = 7
+
+
+class MonitorsConfigFlags(IntFlag):
+    """vd_agent.h ``VD_AGENT_CONFIG_MONITORS_FLAG_*``."""
+
+    USE_POS = 1
+    PHYSICAL_SIZE = 2
+
+
+class DisplayConfigFlags(IntFlag):
+    """vd_agent.h ``VD_AGENT_DISPLAY_CONFIG_FLAG_*``."""
+
+    DISABLE_WALLPAPER = 1
+    DISABLE_FONT_SMOOTH = 2
+    DISABLE_ANIMATION = 4
+    SET_COLOR_DEPTH = 8
+
+
 #: Message-number enums per channel type and direction (server->client, client->server).
 SERVER_MSGS: dict[int, type[IntEnum]] = {
     ChannelType.MAIN: MainMsg,
