@@ -4,6 +4,8 @@ The codec library (``spicepy.codecs``) imports nothing from the protocol layers;
 ``connect`` is imported lazily so that ``import spicepy.codecs`` stays light.
 """
 
+import importlib.util
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spicepy.errors import (
@@ -20,6 +22,30 @@ from spicepy.errors import (
 )
 
 __version__ = "0.1.0"
+
+
+def _refuse_bare_source_tree() -> None:
+    """Say what to do when the checkout's spicepy/ shadows an installed copy.
+
+    In the repository, ``codecs/`` sits beside ``spicepy/`` and only an install
+    maps it to ``spicepy.codecs``. Python puts the working directory first on
+    ``sys.path``, so after a plain ``pip install .``, ``python -m spicepy`` run in
+    the repository root imports this folder instead, and every codec import
+    would fail with a bare ModuleNotFoundError (issue 14).
+    """
+    here = Path(__file__).resolve().parent
+    if importlib.util.find_spec("spicepy.codecs") is not None:
+        return
+    if (here.parent / "codecs" / "quic.py").is_file():
+        raise ImportError(
+            f"spicepy was imported from its source tree ({here}), where "
+            "spicepy.codecs is not laid out (codecs/ installs as spicepy.codecs). "
+            "Run from another directory or with `python -P`, or install with "
+            "`pip install -e .` (scripts/setup.sh does)."
+        )
+
+
+_refuse_bare_source_tree()
 
 __all__ = [
     "AuthenticationError",
