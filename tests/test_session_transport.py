@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,6 +11,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spicepy.errors import ConnectionClosedError, SessionError, SpiceTimeoutError
 from spicepy.session.transport import (
@@ -215,3 +222,66 @@ def test_bad_ca_file_and_bad_subject(tmp_path: Path) -> None:
         make_ssl_context(TlsConfig(ca_file=str(tmp_path / "missing.pem")))
     with pytest.raises(ValueError):
         make_ssl_context(TlsConfig(host_subject="CN"))
+
+
+_KEY = ec.generate_private_key(ec.SECP256R1())
+_OIDS = {"O": NameOID.ORGANIZATION_NAME,
+         "OU": NameOID.ORGANIZATIONAL_UNIT_NAME, "CN": NameOID.COMMON_NAME,
+         "L": NameOID.LOCALITY_NAME}  # fmt: skip
+
+
+def _cert(subject: list[tuple[str, str]]) -> bytes:
+    """A self-signed DER certificate whose subject is exactly ``subject``, in order."""
+    name = x509.Name([x509.NameAttribute(_OIDS[k], v) for k, v in subject])
+    now = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(_KEY.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(_KEY, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize(
+    ("cert_subject", "pinned"),
+    [
+        ([("O", "x")], "CN=x"),  # same value under another key
+        ([("CN", "x")], "O=x"),
+        ([("O", "a"), ("CN", "b")], "CN=a,O=b"),  # keys swapped, values in place
+        ([("O", "a"), ("CN", "b")], "O=b,CN=a"),  # values swapped, keys in place
+        ([("CN", "x")], "CN=x,O=y"),  # pinned has one entry more
+        ([("CN", "x"), ("O", "y")], "CN=x"),  # certificate has one entry more
+        ([("CN", "x")], "CN=xx"),
+        ([("CN", "x y")], "CN=xy"),  # folding keeps one space, not none
+    ],
+)
+def test_host_subject_needs_same_keys_and_values_in_order(
+    cert_subject: list[tuple[str, str]], pinned: str
+) -> None:
+    """A subject that matches the pin only in part is refused (a security check)."""
+    with pytest.raises(SessionError, match="does not match host subject"):
+        check_host_subject(_cert(cert_subject), pinned)
+
+
+_entry = st.tuples(st.sampled_from(sorted(_OIDS)), st.sampled_from(["a", "b", "A "]))
+
+
+@given(cert_subject=st.lists(_entry, min_size=1, max_size=3),
+       pinned=st.lists(_entry, min_size=1, max_size=3))  # fmt: skip
+def test_host_subject_accepts_exactly_equal_lists(
+    cert_subject: list[tuple[str, str]], pinned: list[tuple[str, str]]
+) -> None:
+    """Accepted iff the (key, folded value) lists are equal: spice-common's rule."""
+    der = _cert(cert_subject)
+    text = ",".join(f"{k}={v}" for k, v in pinned)
+    fold = [(k, " ".join(v.split()).casefold()) for k, v in cert_subject]
+    if fold == [(k, " ".join(v.split()).casefold()) for k, v in pinned]:
+        check_host_subject(der, text)
+    else:
+        with pytest.raises(SessionError):
+            check_host_subject(der, text)
