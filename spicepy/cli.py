@@ -34,8 +34,8 @@ COMMANDS: list[str] = [
     "spicepy.cli_input:add_key",
     "spicepy.cli_input:add_click",
     "spicepy.cli_input:add_wait",
-    "spicepy.capture.replay:add_command",
-    "spicepy.capture.inspect:add_command",
+    "spicepy.cli_capture:add_replay",
+    "spicepy.cli_capture:add_inspect",
     "spicepy.bench:add_command",
 ]
 

@@ -1,6 +1,6 @@
 """Helpers shared by the ``test_channel_*`` files (no sockets anywhere).
 
-The server side is ``spicepy.channels.fake_server.FakeServer`` (its ``pack`` /
+The server side is ``spicepy.testing.fake_server.FakeServer`` (its ``pack`` /
 ``pack_raw`` frame server messages with the negotiated header); these add the
 event draining and the client-side splitting the tests repeat.
 """
@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from spicepy.capture.streams import iter_data_messages
 from spicepy.channels.base import Channel
-from spicepy.channels.fake_server import FakeServer, link_pair
+from spicepy.testing.fake_server import FakeServer, link_pair
 
 C = TypeVar("C", bound=Channel)
 

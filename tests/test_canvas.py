@@ -6,6 +6,8 @@ Expected values are derived by hand from the operation definitions
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -32,6 +34,9 @@ from spicepy.canvas import (
     ropd_to_rop,
 )
 from spicepy.errors import CanvasError
+from spicepy.wire.enums import ChannelType
+from spicepy.wire.messages import decode_message
+from spicepy.wire.types import Rect as WireRect
 
 PUT = RopD.OP_PUT
 RED = 0x00FF0000  # xRGB -> bytes B=0, G=0, R=255, X=0
@@ -454,14 +459,13 @@ def test_driver_handle_message_fill_body() -> None:
     from spicepy.canvas import DisplayDriver
 
     d = DisplayDriver()
-    d.handle_message(314, struct.pack("<IIIII", 0, 4, 3, 32, 1))  # SURFACE_CREATE
+    display(d, 314, struct.pack("<IIIII", 0, 4, 3, 32, 1))  # SURFACE_CREATE
     # DRAW_FILL: base (surface 0, rect top=1 left=1 bottom=2 right=3, no clip),
     # solid brush 0x0000FF, rop PUT, no mask
     body = struct.pack("<Iiiii", 0, 1, 1, 2, 3) + b"\0"
     body += b"\x01" + struct.pack("<I", 0xFF) + struct.pack("<H", RopD.OP_PUT)
     body += b"\0" + struct.pack("<iiI", 0, 0, 0)
-    cmd = d.handle_message(302, body)
-    assert cmd is not None and cmd.name == "fill"
+    assert display(d, 302, body) == WireRect(1, 1, 2, 3)  # the changed rect
     px = d.primary_pixels()
     assert px is not None
     assert (px[..., 0] == 255).astype(int).tolist() == [
@@ -469,7 +473,7 @@ def test_driver_handle_message_fill_body() -> None:
         [0, 1, 1, 0],
         [0, 0, 0, 0],
     ]
-    assert d.handle_message(4, b"\0" * 12) is None  # PING: not for the canvas
+    assert display(d, 4, b"\0" * 12) is None  # PING: not for the canvas
 
 
 def test_opaque_brush_rop_against_copied_source() -> None:
@@ -498,3 +502,8 @@ def test_alpha_byte_of_opaque_sources_on_argb_surface() -> None:
     px = c.surfaces[1].pixels
     assert px[0, 0].tolist() == [0x30, 0x20, 0x10, 0x00]
     assert px[1, 2].tolist() == [0x30, 0x20, 0x10, 0xFF]
+
+
+def display(driver: Any, kind: int, body: bytes) -> Any:
+    """Decode one display message body and apply it (what the session core does)."""
+    return driver.apply(decode_message(ChannelType.DISPLAY, kind, body))

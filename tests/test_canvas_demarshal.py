@@ -7,6 +7,7 @@ offsets from the body start; DisplayBase = surface_id u32, Rect, Clip.
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,8 @@ from spicepy.canvas import (
 )
 from spicepy.canvas.types import PathFlags, StringFlags
 from spicepy.errors import WireError
+from spicepy.wire.enums import ChannelType
+from spicepy.wire.messages import decode_message
 
 
 def rect(left: int, top: int, right: int, bottom: int) -> bytes:
@@ -223,13 +226,18 @@ def test_truncations_raise_wire_error(kind: int) -> None:
 
 def test_driver_full_copy_roundtrip() -> None:
     d = DisplayDriver()
-    d.handle_message(314, struct.pack("<IIIII", 0, 8, 8, 32, 1))
+    display(d, 314, struct.pack("<IIIII", 0, 8, 8, 32, 1))
     head = struct.pack("<I", 0) + rect(2, 2, 4, 3) + b"\x00"
     at = len(head) + 4 + 16 + 3 + 13
     pixels = struct.pack("<II", 0x00010203, 0x00040506)
     img = image_desc(1, ImageType.BITMAP, 0, 2, 1)
     img += struct.pack("<BBIII", BitmapFmt.FMT_32BIT, 4, 2, 1, 8) + struct.pack("<I", 0)
     body = head + struct.pack("<I", at) + rect(0, 0, 2, 1) + struct.pack("<HB", 8, 1)
-    d.handle_message(304, body + NO_MASK + img + pixels)
+    display(d, 304, body + NO_MASK + img + pixels)
     px = d.primary_pixels()
     assert px is not None and px[2, 2:4, :3].tolist() == [[3, 2, 1], [6, 5, 4]]
+
+
+def display(driver: Any, kind: int, body: bytes) -> Any:
+    """Decode one display message body and apply it (what the session core does)."""
+    return driver.apply(decode_message(ChannelType.DISPLAY, kind, body))

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spicepy.canvas.demarshal import DisplayMsg, parse_display
 from spicepy.canvas.driver import DisplayDriver
-from spicepy.capture.replay import iter_messages, read_channels
+from spicepy.capture.streams import iter_messages, read_channels
 from spicepy.errors import SpiceError, WireError
+from spicepy.wire.enums import ChannelType, DisplayMsg
+from spicepy.wire.messages import decode_message
 
 KINDS = [m.value for m in DisplayMsg if m.value > 100]
 
@@ -28,13 +29,11 @@ def fresh_driver() -> DisplayDriver:
 
 def feed(driver: DisplayDriver, kind: int, body: bytes) -> None:
     try:
-        cmd = parse_display(kind, body)
+        msg = decode_message(ChannelType.DISPLAY, kind, body)
     except WireError:
         return
-    if cmd is None:
-        return
     try:
-        driver.apply(cmd, now=0)
+        driver.apply(msg, 0)
     except SpiceError:
         pass
 

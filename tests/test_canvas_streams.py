@@ -11,6 +11,8 @@ import simplejpeg
 from spicepy.canvas import Canvas, Rect, SurfaceFormat
 from spicepy.canvas.streams import STREAM_TOP_DOWN, StreamCodec, StreamManager
 from spicepy.errors import CanvasError
+from spicepy.wire.enums import DisplayMsgc
+from spicepy.wire.messages import encode_message
 
 
 def two_band_jpeg(w: int = 16, h: int = 16) -> bytes:
@@ -98,8 +100,9 @@ def test_stream_report_window() -> None:
     assert (report.start_frame_mm_time, report.end_frame_mm_time) == (200, 250)
     assert (report.num_frames, report.num_drops, report.last_frame_delay) == (2, 1, -10)
     # wire body: 6 u32, i32 delay, u32 audio delay (0xFFFFFFFF = no audio)
-    assert report.pack() == struct.pack(
-        "<IIIIIIiI", 3, 77, 200, 250, 2, 1, -10, 0xFFFFFFFF
+    assert encode_message(report) == (
+        DisplayMsgc.STREAM_REPORT,
+        struct.pack("<IIIIIIiI", 3, 77, 200, 250, 2, 1, -10, 0xFFFFFFFF),
     )
 
 

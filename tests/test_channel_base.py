@@ -22,7 +22,7 @@ from spicepy.channels import (
     WaitForChannelsReceived,
 )
 from spicepy.channels.base import Channel
-from spicepy.channels.fake_server import FakeServer, link_pair
+from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.errors import ProtocolError, SpiceError, WireError
 from spicepy.wire.enums import ChannelType, CommonCap, CommonMsg, CursorMsg
 from spicepy.wire.headers import SubMessage, pack_sub_message_list

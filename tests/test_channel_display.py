@@ -8,7 +8,7 @@ import pytest
 from _channel_helpers import drive
 
 from spicepy.channels import DisplayChannel, LinkCompleted, MessageReceived
-from spicepy.channels.fake_server import FakeServer, link_pair
+from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.wire.enums import (
     DisplayCap,
     DisplayMsgc,

@@ -14,7 +14,7 @@ from spicepy.channels import (
     MotionAcked,
     make_scancode,
 )
-from spicepy.channels.fake_server import FakeServer, link_pair
+from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.wire.enums import InputsMsgc
 from spicepy.wire.msg_other import (
     InputsInit,

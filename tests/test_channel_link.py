@@ -4,7 +4,7 @@ This file's server side (``FakeServer``) is built with ``struct`` straight from
 PROTOCOL.md section 1, with its own RSA key, so the ticket the machine sends is
 decrypted and checked here and the handshake is checked independently of
 ``spicepy.wire.link``. The other ``test_channel_*`` files drive linked machines
-with ``spicepy.channels.fake_server`` through ``_channel_helpers``.
+with ``spicepy.testing.fake_server`` through ``_channel_helpers``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from spicepy.channels import (
     MouseModeChanged,
     MultiMediaTimeReceived,
 )
-from spicepy.channels.fake_server import FakeServer, link_pair
+from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.errors import ProtocolError, SpiceError
 from spicepy.wire.enums import ChannelType, MainCap, MainMsg, MainMsgc, MouseMode
 from spicepy.wire.msg_common import (

@@ -181,7 +181,7 @@ def _capture_images(
     captures_dir, name: str, types: tuple[int, ...]
 ) -> list[DecodedImage]:  # type: ignore[no-untyped-def]
     """decode_image on every image of ``types`` in a capture's display channels."""
-    replay = pytest.importorskip("spicepy.capture.replay")
+    replay = pytest.importorskip("spicepy.capture.streams")
     demarshal = pytest.importorskip("spicepy.canvas.demarshal")
     path = captures_dir / f"{name}.pcap"
     if not path.exists():

@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from spicepy.capture.replay import iter_messages, replay
-from spicepy.errors import WireError
+from spicepy.capture.replay import replay
+from spicepy.testing.fake_server import FakeServer
+from spicepy.wire.enums import CommonCap
+from spicepy.wire.link import LinkReply, caps_to_words
 
 CODEC_MODULES = {
     "QUIC": "spicepy.codecs.quic",
@@ -115,25 +117,17 @@ def test_replay_frames_cli(captures_dir: Path, tmp_path: Path) -> None:
     assert (np.asarray(Image.open(written[-1])) == truth).all()
 
 
-def _stream(messages: list[tuple[int, bytes]]) -> bytes:
-    link = b"REDQ" + (2).to_bytes(4, "little") + (2).to_bytes(4, "little")
-    link += (4).to_bytes(4, "little") + b"\0" * 4 + b"\0" * 4  # reply + result
-    return link + b"".join(
+_SERVER = FakeServer()
+#: a real SpiceLinkReply (RSA key, MINI_HEADER) and an OK link result
+LINK_REPLY = LinkReply(
+    0, _SERVER.public_key_der(), caps_to_words({CommonCap.MINI_HEADER}), ()
+).pack_with_header() + struct.pack("<I", 0)
+
+
+def _stream(messages: list[tuple[int, bytes]], link: bool = True) -> bytes:
+    return (LINK_REPLY if link else b"") + b"".join(
         t.to_bytes(2, "little") + len(b).to_bytes(4, "little") + b for t, b in messages
     )
-
-
-def test_iter_messages_expands_lists_and_stops_at_truncation() -> None:
-    inner = (102).to_bytes(2, "little") + (0).to_bytes(4, "little")
-    lst = (1).to_bytes(2, "little") + (6).to_bytes(4, "little") + inner
-    data = _stream([(8, lst), (103, b"")]) + b"\x01\x00"  # a torn header at the end
-    kinds = [m.type for m in iter_messages(data)]
-    assert kinds == [102, 103]
-
-
-def test_iter_messages_rejects_garbage() -> None:
-    with pytest.raises(WireError):
-        list(iter_messages(b"HTTP/1.1 200 OK\r\n\r\n"))
 
 
 def _pcap(connections: list[tuple[int, int, bytes, bytes, float, float]]) -> bytes:
@@ -189,7 +183,7 @@ def test_replay_holds_a_cache_hit_until_another_channel_delivers(
     ch0 = _stream(
         [(314, struct.pack("<IIIII", 0, 2, 1, 32, 1)), (304, _draw_copy(0, pixel))]
     )
-    ch1 = create + _stream([(304, _draw_copy(0, cached))])[24:]  # one link prefix
+    ch1 = create + _stream([(304, _draw_copy(0, cached))], link=False)
     path = tmp_path / "two.pcap"
     # channel 1's FROM_CACHE arrives (t=2) before channel 0 delivers the image (t=3)
     path.write_bytes(_pcap([(40000, 0, _link(0), ch0, 1.0, 3.0),

@@ -10,23 +10,30 @@ lossless upgrade the screen is exact.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
 import simplejpeg
 
-from spicepy.channels.events import MainInitReceived, MultiMediaTimeReceived
-from spicepy.session import _glue
-from spicepy.session.session import Session
+from spicepy.channels.events import (
+    LinkCompleted,
+    MainInitReceived,
+    MessageReceived,
+    MultiMediaTimeReceived,
+)
+from spicepy.session.core import SessionCore, glz_window_pixels
+from spicepy.session.session import DISPLAY_CAPS, Session
 from spicepy.session.uri import SpiceUri
-from spicepy.wire.enums import DisplayCap
+from spicepy.wire.enums import ChannelType, DisplayCap
 from spicepy.wire.msg_display import (
+    DisplayMark,
     StreamActivateReport,
     StreamCreate,
     StreamData,
+    StreamReport,
     SurfaceCreate,
 )
 from spicepy.wire.types import Clip, StreamDataHeader
@@ -46,52 +53,21 @@ def jpeg(value: int) -> bytes:
     )
 
 
-@dataclass
-class FakeMachine:
-    """Records send_stream_report calls (the real machine only queues bytes)."""
-
-    sent: list[tuple[int, ...]] = field(default_factory=list)
-
-    def send_stream_report(self, *fields: int) -> None:
-        self.sent.append(fields)
+KEY = (int(ChannelType.DISPLAY), 0)
+T0 = 1000.0  # caller clock (s) when MAIN INIT set mm time 10_000
 
 
-class FakeConn:
-    name = "display:0"
-
-    def __init__(self) -> None:
-        self.machine = FakeMachine()
-        self.closed = asyncio.Event()
-
-    def call(self, method: Any, *args: Any) -> Any:
-        return method(*args)
-
-    async def close(self) -> None:
-        self.closed.set()
-
-
-class Clock:
-    """Stands in for loop.time() (seconds)."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def make_session() -> tuple[Session, FakeConn, Clock]:
-    session = Session(SpiceUri("127.0.0.1", port=1))
-    clock = Clock()
-    session._loop.time = clock  # type: ignore[method-assign]
-    conn = FakeConn()
-    session.connections[(_glue.DISPLAY, 0)] = conn  # type: ignore[assignment]
-    _glue._display_linked(session, 0)
+def make_core() -> SessionCore:
+    core = SessionCore()
+    core.handle_event(
+        KEY, LinkCompleted(ChannelType.DISPLAY, 0, frozenset(), frozenset(), True), T0
+    )
     main_init = MainInitReceived(1, 1, 3, 2, False, 0, 10_000, 64 * 1024 * 1024)
-    _glue.set_mm_time(session, main_init.multi_media_time)
-    display(session, SurfaceCreate(0, 64, 64, 32, 1))
-    display(session, create_stream())
-    return session, conn, clock
+    core.handle_event((int(ChannelType.MAIN), 0), main_init, T0)
+    core.messages_to_send()  # the mouse-mode request
+    display(core, SurfaceCreate(0, 64, 64, 32, 1))
+    display(core, create_stream())
+    return core
 
 
 def create_stream() -> Any:
@@ -99,8 +75,8 @@ def create_stream() -> Any:
     return StreamCreate(0, STREAM, 1, 1, 0, SIZE, SIZE, SIZE, SIZE, rect, Clip(0))
 
 
-def display(session: Session, message: Any) -> None:
-    _glue._display_message(session, FakeConn(), 0, message)  # type: ignore[arg-type]
+def display(core: SessionCore, message: Any, now: float = T0) -> None:
+    core.handle_event(KEY, MessageReceived(ChannelType.DISPLAY, 0, 0, message), now)
 
 
 def frame(mm_time: int, value: int) -> StreamData:
@@ -108,137 +84,114 @@ def frame(mm_time: int, value: int) -> StreamData:
     return StreamData(StreamDataHeader(STREAM, mm_time), len(data), data)
 
 
-def shown_value(session: Session) -> int:
-    pixels = _glue.primary_pixels(session)
+def shown_value(core: SessionCore) -> int:
+    pixels = core.drivers[0].primary_pixels()
     assert pixels is not None
     return int(pixels[SIZE // 2, SIZE // 2, 0])
 
 
-def stream(session: Session) -> Any:
-    return session.state.drivers[0].streams.streams[STREAM]
+def stream(core: SessionCore) -> Any:
+    return core.drivers[0].streams.streams[STREAM]
+
+
+def reports(core: SessionCore) -> list[tuple[int, ...]]:
+    """STREAM_REPORTs the core queued for the display channel (as tuples)."""
+    out = []
+    for key, msg in core.messages_to_send():
+        assert key == KEY and isinstance(msg, StreamReport)
+        out.append(dataclasses.astuple(msg))
+    return out
 
 
 def test_frames_wait_for_their_mm_time_and_the_timer_shows_them() -> None:
-    async def main() -> None:
-        session, _, clock = make_session()
-        display(session, frame(10_050, 200))  # 50 ms ahead of the clock
-        assert stream(session).frames_shown == 0 and _glue.pending_frames(session) == 1
-        timer = session.state.stream_timer
-        assert timer is not None and timer.when() == pytest.approx(1000.05)
-        clock.t = timer.when()
-        _glue._on_stream_timer(session)  # what loop.call_at runs
-        assert stream(session).frames_shown == 1 and _glue.pending_frames(session) == 0
-        assert abs(shown_value(session) - 200) <= 2
-        assert session.state.stream_timer is None
-        # the shown frame's area is a screen change
-        changes = session.take_changes()
-        assert (changes[-1].left, changes[-1].right) == (0, SIZE)
-        await session.close()
-
-    asyncio.run(main())
+    core = make_core()
+    display(core, frame(10_050, 200))  # 50 ms ahead of the clock
+    assert stream(core).frames_shown == 0 and core.pending_frames == 1
+    when = core.get_timer()
+    assert when == pytest.approx(T0 + 0.05)
+    start = core.change_count
+    core.handle_timer(when)  # what loop.call_at runs
+    assert stream(core).frames_shown == 1 and core.pending_frames == 0
+    assert abs(shown_value(core) - 200) <= 2
+    assert core.get_timer() is None
+    # the shown frame's area is a screen change
+    (change,) = core.changes_since(start)
+    assert (change.left, change.top, change.right, change.bottom) == (0, 0, SIZE, SIZE)
 
 
 def test_frames_shown_in_order_and_a_late_one_dropped_and_counted() -> None:
-    async def main() -> None:
-        session, _, clock = make_session()
-        display(session, frame(10_020, 50))
-        display(session, frame(10_040, 100))
-        display(session, frame(9_990, 150))  # 10 ms late, older than the queue
-        s = stream(session)
-        # an older stamp resets the queue (spice-gtk), and the late frame goes too
-        assert s.frames_dropped == 3 and s.frames_shown == 0
-        display(session, frame(10_060, 200))
-        display(session, frame(10_080, 250))
-        shown = []
-        while (timer := session.state.stream_timer) is not None:
-            clock.t = timer.when()
-            _glue._on_stream_timer(session)
-            shown.append(shown_value(session))
-        assert len(shown) == 2 and abs(shown[0] - 200) <= 2 and abs(shown[1] - 250) <= 2
-        assert s.frames_shown == 2 and s.frames_dropped == 3
-        await session.close()
-
-    asyncio.run(main())
+    core = make_core()
+    display(core, frame(10_020, 50))
+    display(core, frame(10_040, 100))
+    display(core, frame(9_990, 150))  # 10 ms late, older than the queue
+    s = stream(core)
+    # an older stamp resets the queue (spice-gtk), and the late frame goes too
+    assert s.frames_dropped == 3 and s.frames_shown == 0
+    display(core, frame(10_060, 200))
+    display(core, frame(10_080, 250))
+    shown = []
+    while (when := core.get_timer()) is not None:
+        core.handle_timer(when)
+        shown.append(shown_value(core))
+    assert len(shown) == 2 and abs(shown[0] - 200) <= 2 and abs(shown[1] - 250) <= 2
+    assert s.frames_shown == 2 and s.frames_dropped == 3
 
 
 def test_late_timer_shows_head_and_drops_frames_already_past() -> None:
-    async def main() -> None:
-        session, _, clock = make_session()
-        for i, mm in enumerate((10_010, 10_020, 10_030, 10_050)):
-            display(session, frame(mm, 40 * (i + 1)))
-        clock.t = 1000.040  # the loop was busy: the timer fires 30 ms late
-        _glue._on_stream_timer(session)
-        s = stream(session)
-        # head shown (its timer fired), 10_020 and 10_030 dropped on playback
-        assert s.frames_shown == 1 and s.scheduler.dropped_on_playback == 2
-        assert abs(shown_value(session) - 40) <= 2
-        assert _glue.pending_frames(session) == 1  # 10_050 still ahead
-        await session.close()
-
-    asyncio.run(main())
+    core = make_core()
+    for i, mm in enumerate((10_010, 10_020, 10_030, 10_050)):
+        display(core, frame(mm, 40 * (i + 1)))
+    core.handle_timer(T0 + 0.040)  # the loop was busy: the timer fires 30 ms late
+    s = stream(core)
+    # head shown (its timer fired), 10_020 and 10_030 dropped on playback
+    assert s.frames_shown == 1 and s.scheduler.dropped_on_playback == 2
+    assert abs(shown_value(core) - 40) <= 2
+    assert core.pending_frames == 1  # 10_050 still ahead
 
 
 def test_mm_time_jump_reschedules_queued_frames() -> None:
-    async def main() -> None:
-        session, _, _ = make_session()
-        display(session, frame(10_100, 60))
-        display(session, frame(11_000, 70))
-        # MULTI_MEDIA_TIME 1 s ahead (more than spice-gtk's 500 ms threshold)
-        _glue.handle_event(session, FakeConn(), MultiMediaTimeReceived(10_900))  # type: ignore[arg-type]
-        s = stream(session)
-        assert s.frames_dropped == 1 and _glue.pending_frames(session) == 1
-        assert _glue.mm_now(session) == 10_900
-        await session.close()
-
-    asyncio.run(main())
+    core = make_core()
+    display(core, frame(10_100, 60))
+    display(core, frame(11_000, 70))
+    # MULTI_MEDIA_TIME 1 s ahead (more than spice-gtk's 500 ms threshold)
+    core.handle_event((1, 0), MultiMediaTimeReceived(10_900), T0)
+    s = stream(core)
+    assert s.frames_dropped == 1 and core.pending_frames == 1
+    assert core.mm_now(T0) == 10_900
+    assert core.mm_now(T0 + 0.5) == 11_400  # the clock runs with the caller's
 
 
 def test_reports_after_max_window_with_fields_from_the_frames() -> None:
-    async def main() -> None:
-        session, conn, clock = make_session()
-        display(session, StreamActivateReport(STREAM, 99, 3, 5_000))
-        display(session, frame(10_030, 10))  # margin +30
-        clock.t += 0.1  # mm now 10_100
-        display(session, frame(10_090, 20))  # late by 10: dropped
-        assert conn.machine.sent == []
-        display(session, frame(10_120, 30))  # margin +20, window full
-        (fields,) = conn.machine.sent
-        assert fields == (STREAM, 99, 10_030, 10_120, 3, 1, 20, 0xFFFFFFFF)
-        assert session.state.stream_reports_sent == 1
-        await session.close()
-
-    asyncio.run(main())
+    core = make_core()
+    display(core, StreamActivateReport(STREAM, 99, 3, 5_000))
+    display(core, frame(10_030, 10))  # margin +30
+    display(core, frame(10_090, 20), T0 + 0.1)  # mm now 10_100: late by 10, dropped
+    assert reports(core) == []
+    display(core, frame(10_120, 30), T0 + 0.1)  # margin +20, window full
+    assert reports(core) == [(STREAM, 99, 10_030, 10_120, 3, 1, 20, 0xFFFFFFFF)]
+    assert core.stream_reports_sent == 1
 
 
 def test_report_after_timeout() -> None:
-    async def main() -> None:
-        session, conn, clock = make_session()
-        display(session, StreamActivateReport(STREAM, 7, 100, 200))
-        display(session, frame(10_050, 10))
-        clock.t += 0.25  # 250 ms > the 200 ms timeout
-        display(session, frame(10_300, 20))
-        (fields,) = conn.machine.sent
-        assert fields[:6] == (STREAM, 7, 10_050, 10_300, 2, 0)
-        assert fields[6] == 50  # 10_300 - 10_250
-        await session.close()
-
-    asyncio.run(main())
+    core = make_core()
+    display(core, StreamActivateReport(STREAM, 7, 100, 200))
+    display(core, frame(10_050, 10))
+    display(core, frame(10_300, 20), T0 + 0.25)  # 250 ms > the 200 ms timeout
+    (fields,) = reports(core)
+    assert fields[:6] == (STREAM, 7, 10_050, 10_300, 2, 0)
+    assert fields[6] == 50  # 10_300 - 10_250
 
 
 def test_undecodable_codec_reported_invalid() -> None:
-    async def main() -> None:
-        session, conn, _ = make_session()
-        rect = WireRect(0, 0, SIZE, SIZE)
-        vp8 = StreamCreate(0, 6, 0, 2, 0, SIZE, SIZE, SIZE, SIZE, rect, Clip(0))
-        display(session, vp8)
-        assert conn.machine.sent == [(6, 0, 0, 0, 0, 0xFFFFFFFF, 0, 0)]
-        await session.close()
-
-    asyncio.run(main())
+    core = make_core()
+    rect = WireRect(0, 0, SIZE, SIZE)
+    vp8 = StreamCreate(0, 6, 0, 2, 0, SIZE, SIZE, SIZE, SIZE, rect, Clip(0))
+    display(core, vp8)
+    assert reports(core) == [(6, 0, 0, 0, 0, 0xFFFFFFFF, 0, 0)]
 
 
 def test_caps_and_glz_window() -> None:
-    caps = _glue.DISPLAY_CAPS
+    caps = DISPLAY_CAPS
     assert {
         DisplayCap.STREAM_REPORT,
         DisplayCap.COMPOSITE,
@@ -256,38 +209,52 @@ def test_caps_and_glz_window() -> None:
     )
     mib = 1024 * 1024
     # clamp(ram_hint / 2, 12 MiB, 64 MiB) bytes, announced in 4-byte pixels
-    assert _glue.glz_window_pixels(0) == 12 * mib // 4
-    assert _glue.glz_window_pixels(40 * mib) == 20 * mib // 4
-    assert _glue.glz_window_pixels(1 << 40) == 64 * mib // 4
-    assert _glue.glz_window_pixels(1 << 40) <= 1 << 25  # the server's limit
+    assert glz_window_pixels(0) == 12 * mib // 4
+    assert glz_window_pixels(40 * mib) == 20 * mib // 4
+    assert glz_window_pixels(1 << 40) == 64 * mib // 4
+    assert glz_window_pixels(1 << 40) <= 1 << 25  # the server's limit
 
 
 def test_display_machine_and_dictionary_use_the_window() -> None:
     async def main() -> None:
-        session, _, _ = make_session()
-        session.state.ram_hint = 40 * 1024 * 1024
-        machine = _glue.make_machine(session, _glue.DISPLAY, 0, 1)
+        session = Session(SpiceUri("127.0.0.1", port=1))
+        session.core.ram_hint = 40 * 1024 * 1024
+        machine = session._make_machine(ChannelType.DISPLAY, 0, 1)
         window = 20 * 1024 * 1024 // 4
         assert machine._init.glz_dictionary_window_size == window
-        dictionary = session.state.shared.glz_dictionary
+        session.core.add_display(0)
+        dictionary = session.core.shared.glz_dictionary
         assert window // 2 <= dictionary.max_pixels <= 1 << 25
         await session.close()
 
     asyncio.run(main())
 
 
+class FakeConn:
+    name = "display:0"
+
+    def __init__(self) -> None:
+        self.closed = asyncio.Event()
+
+    async def close(self) -> None:
+        self.closed.set()
+
+
 def test_wait_until_settled_waits_for_queued_frames() -> None:
     async def main() -> int:
         session = Session(SpiceUri("127.0.0.1", port=1))
-        session.connections[(_glue.DISPLAY, 0)] = FakeConn()  # type: ignore[assignment]
-        _glue._display_linked(session, 0)
-        _glue.set_mm_time(session, 10_000)
-        display(session, SurfaceCreate(0, 64, 64, 32, 1))
-        display(session, create_stream())
-        session.state.marks = 1
-        display(session, frame(10_300, 90))  # due 0.3 s from now (real loop clock)
+        session.connections[KEY] = FakeConn()  # type: ignore[assignment]
+        core = session.core
+        now = session._loop.time()
+        core.add_display(0)
+        core.set_mm_time(10_000, now)
+        display(core, SurfaceCreate(0, 64, 64, 32, 1), now)
+        display(core, create_stream(), now)
+        display(core, DisplayMark(), now)
+        display(core, frame(10_300, 90), now)  # due 0.3 s from now (loop clock)
+        session._after_pump()  # arms the session's one timer from the core
         await session.wait_until_settled(quiet=0.05, timeout=5)
-        shown = int(stream(session).frames_shown)
+        shown = int(stream(core).frames_shown)
         await session.close()
         return shown
 

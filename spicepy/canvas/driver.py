@@ -17,10 +17,11 @@ import numpy.typing as npt
 
 from spicepy.canvas import draw_blend, draw_lines
 from spicepy.canvas.canvas import Canvas
-from spicepy.canvas.demarshal import Command, parse_display
+from spicepy.canvas.demarshal import to_command
 from spicepy.canvas.images import SharedState
 from spicepy.canvas.streams import StreamManager
 from spicepy.errors import CanvasError
+from spicepy.wire.types import Rect as WireRect
 
 __all__ = ["DisplayDriver"]
 
@@ -35,6 +36,10 @@ class DisplayDriver:
         self.streams = StreamManager(self.canvas)
         self.marks = 0
         self.counts: Counter[str] = Counter()
+        #: SpiceImage types referenced by the messages applied (type -> count)
+        self.image_types: Counter[int] = Counter()
+        #: a stream message ran since the session last collected reports/frames
+        self.streams_touched = False
         c, s = self.canvas, self.streams
         self._table: dict[str, Callable[..., Any]] = {
             "fill": c.fill,
@@ -68,38 +73,48 @@ class DisplayDriver:
             "stream_activate_report": s.activate_report,
         }
 
-    def apply(self, command: Command, now: int | None = None) -> None:
-        """Apply one command. ``now`` (mm time) only matters for stream frames.
+    def apply(self, msg: object, mm_time: int | None = None) -> WireRect | None:
+        """Apply one display message (a ``spicepy.wire.msg_display`` dataclass).
+
+        ``mm_time`` (the session's multimedia time, None: show frames at once)
+        only matters for stream frames.  Returns the primary-surface rectangle
+        the message changed, if any (shown video frames: see ``streams.shown``).
 
         Raises:
-            CanvasError: the command cannot be applied (unknown surface, cache id...).
+            ImageNotReady: a cache/GLZ reference another channel may deliver.
+            CanvasError, WireError: the message cannot be applied.
         """
-        self.counts[command.name] += 1
-        func = self._table.get(command.name)
+        command = to_command(msg)
+        if command is None:
+            return None
+        name = command.name
+        func = self._table.get(name)
         if func is None:
-            raise CanvasError(f"no canvas handler for {command.name}")
-        if command.name == "stream_data":
-            func(now=now, **command.args)
-        else:
-            func(**command.args)
+            raise CanvasError(f"no canvas handler for {name}")
+        self.counts[name] += 1
+        if name.startswith("stream_"):
+            self.streams_touched = True
+            if name == "stream_data":
+                func(now=mm_time, **command.args)
+            else:
+                func(**command.args)
+            self._count_images(command)
+            return None
+        func(**command.args)
+        self._count_images(command)
+        args = command.args
+        if args.get("surface_id") != 0:
+            return None
+        if name == "surface_create":
+            return WireRect(0, 0, int(args["height"]), int(args["width"]))
+        box = args.get("bbox")
+        if box is None:
+            return None
+        return WireRect(box.top, box.left, box.bottom, box.right)
 
-    def handle_message(
-        self, msg_type: int, body: bytes, now: int | None = None
-    ) -> Command | None:
-        """Parse a display message body and apply it (the live-channel entry point).
-
-        Returns the command, or None for messages the canvas ignores.
-
-        Raises:
-            WireError: malformed body.
-            ImageNotReady: a cache/GLZ reference another channel may still
-                deliver (hold the message and retry).
-            CanvasError: anything else the canvas refuses (drop it).
-        """
-        command = parse_display(msg_type, body)
-        if command is not None:
-            self.apply(command, now)
-        return command
+    def _count_images(self, command: Any) -> None:
+        for image in command.images:
+            self.image_types[image.type] += 1
 
     def primary_pixels(self) -> npt.NDArray[np.uint8] | None:
         """The primary surface's BGRX pixels (a view), or None before SURFACE_CREATE."""

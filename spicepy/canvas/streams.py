@@ -22,7 +22,6 @@ a codec spicepy cannot decode gets spice-gtk's "invalid stream" report.
 from __future__ import annotations
 
 import logging
-import struct
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy.typing as npt
 from spicepy.canvas.canvas import Canvas, Clip
 from spicepy.canvas.surface import MAX_SURFACE_DIMENSION, Rect
 from spicepy.errors import CanvasError
+from spicepy.wire.msg_display import StreamReport
 
 __all__ = [
     "FrameScheduler",
@@ -104,32 +104,30 @@ def decode_mjpeg(frame: bytes) -> Pixels:
     return np.ascontiguousarray(out, dtype=np.uint8)
 
 
-@dataclass(frozen=True, slots=True)
-class StreamReport:
-    """The body of a STREAM_REPORT (SpiceMsgcDisplayStreamReport)."""
+#: STREAM_REPORT's audio_delay when there is no audio (spice-gtk sends UINT_MAX)
+NO_AUDIO_DELAY = 0xFFFFFFFF
 
-    stream_id: int
-    unique_id: int
-    start_frame_mm_time: int
-    end_frame_mm_time: int
-    num_frames: int
-    num_drops: int
-    last_frame_delay: int
-    audio_delay: int = 0xFFFFFFFF
 
-    def pack(self) -> bytes:
-        """The STREAM_REPORT body (display client message 102), little-endian."""
-        return struct.pack(
-            "<IIIIIIiI",
-            self.stream_id,
-            self.unique_id,
-            self.start_frame_mm_time & 0xFFFFFFFF,
-            self.end_frame_mm_time & 0xFFFFFFFF,
-            self.num_frames,
-            self.num_drops,
-            max(-(1 << 31), min(self.last_frame_delay, (1 << 31) - 1)),
-            self.audio_delay & 0xFFFFFFFF,
-        )
+def make_report(
+    stream_id: int,
+    unique_id: int,
+    start_mm: int,
+    end_mm: int,
+    frames: int,
+    drops: int,
+    delay: int,
+) -> StreamReport:
+    """A STREAM_REPORT with its fields in their wire ranges (u32 times, i32 delay)."""
+    return StreamReport(
+        stream_id,
+        unique_id,
+        start_mm & 0xFFFFFFFF,
+        end_mm & 0xFFFFFFFF,
+        frames,
+        drops,
+        max(-(1 << 31), min(delay, (1 << 31) - 1)),
+        NO_AUDIO_DELAY,
+    )
 
 
 @dataclass(slots=True)
@@ -418,7 +416,7 @@ class StreamManager:
             or s.report_drop_seq >= DROP_SEQ_LIMIT
         ):
             self.reports.append(
-                StreamReport(
+                make_report(
                     s.stream_id,
                     s.report_unique_id,
                     s.report_start_mm,

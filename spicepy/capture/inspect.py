@@ -10,8 +10,6 @@ be compared directly; ``--json`` prints it as JSON.
 
 from __future__ import annotations
 
-import argparse
-import json
 import struct
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -20,11 +18,11 @@ from typing import Any
 from spicepy.canvas.demarshal import Command, parse_display
 from spicepy.canvas.types import BitmapFmt, ImageType
 from spicepy.capture.streams import SpiceChannel, iter_messages, read_channels
-from spicepy.errors import SpiceError, WireError
+from spicepy.errors import WireError
 from spicepy.wire.enums import ChannelType
 from spicepy.wire.enums import message_name as wire_message_name
 
-__all__ = ["add_command", "inspect_capture", "message_name"]
+__all__ = ["inspect_capture", "message_name"]
 
 CHANNEL_NAMES = {int(c): c.name.lower() for c in ChannelType}
 
@@ -184,56 +182,3 @@ def inspect_capture(path: str | Path) -> dict[str, Any]:
         "streams": streams,
         "parse_errors": parse_errors,
     }
-
-
-def _print_text(inv: dict[str, Any]) -> None:
-    for ch in inv["channels"]:
-        name = ch["channel"]
-        print(f"{name} #{ch['channel_id']}: {ch['server_messages']} server messages "
-              f"({ch['server_to_client_bytes']} B), {ch['client_messages']} client "
-              f"messages ({ch['client_to_server_bytes']} B)")  # fmt: skip
-        for direction in ("server_messages", "client_messages"):
-            counts = inv[direction].get(name, {})
-            if counts:
-                items = ", ".join(f"{k} {v}" for k, v in counts.items())
-                print(f"  {direction.split('_')[0]}: {items}")
-    if inv["image_types"]:
-        print("images (type: count, compressed bytes, pixels):")
-        for t, n in inv["image_types"].items():
-            print(f"  {t}: {n}, {inv['image_compressed_bytes'].get(t, 0)} B, "
-                  f"{inv['image_pixels'].get(t, 0)} px")  # fmt: skip
-        if inv["image_subtypes"]:
-            print(
-                "  formats: "
-                + ", ".join(f"{k} {v}" for k, v in inv["image_subtypes"].items())
-            )  # noqa: E501
-    for s in inv["streams"]:
-        print(f"stream {s['id']} ({s['codec']} {s['size']}): {s['frames']} frames, "
-              f"{s['bytes']} B")  # fmt: skip
-    if inv["parse_errors"]:
-        print(f"{inv['parse_errors']} messages could not be parsed")
-
-
-def _run(args: argparse.Namespace) -> int:
-    try:
-        inv = inspect_capture(args.capture)
-    except (OSError, SpiceError) as exc:
-        print(f"spicepy inspect: error: {exc}")
-        return 1
-    if args.json:
-        print(json.dumps(inv, indent=1))
-    else:
-        _print_text(inv)
-    return 0
-
-
-def add_command(sub: Any) -> None:
-    """Register ``spicepy inspect`` with the CLI."""
-    p = sub.add_parser(
-        "inspect",
-        help="list what a capture contains, per channel",
-        description="Messages per channel, image types by codec, video streams.",
-    )
-    p.add_argument("capture", type=Path, help="pcap file")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_run)

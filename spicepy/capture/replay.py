@@ -1,74 +1,64 @@
-"""Offline replay: a capture's display channels through the canvas, to a final frame.
+"""Offline replay: a capture's display channels through the live pipeline.
 
-Theory of operation: the server->client bytes of every display channel are cut
-into messages (mini or full headers, LIST sub-messages first), each body is
-parsed by ``spicepy.canvas.demarshal`` and applied by a ``DisplayDriver`` --
-the same path a live display channel takes. All display channels share one
-``SharedState`` (pixmap cache + GLZ dictionary), as a session does; channels are
-replayed in message-arrival order (capture time), so a GLZ/cache reference to
-another channel's image finds it; a command that still names an image not
-delivered yet is held (with that channel's later commands) until another
-channel's progress makes it drawable. Stream frames are shown at once (every frame
-"on time"). Commands the canvas rejects are logged and counted, not fatal.
-
-CLI: ``spicepy replay CAPTURE -o final.png [--frames DIR]``.
+Theory of operation: every display channel of the capture gets a real
+``spicepy.channels.DisplayChannel`` built with the client's link capabilities.
+The recorded server bytes, link reply included, are fed to it TCP segment by
+TCP segment, in capture-time order across channels, so the machine links,
+frames, acknowledges and decodes exactly as it would live (what it queues for
+the server is discarded).  Its events go to one ``SessionCore`` with the
+capture time as ``now``: the same drivers, shared caches, hold queue (a
+message that names another channel's image waits for it) and change list as a
+live session.  The capture has no main channel here, so the multimedia clock is
+never set and video frames are shown as they arrive.  Messages the canvas
+refuses are counted in ``ReplayResult.errors``, as a live session drops them.
 """
 
 from __future__ import annotations
 
-import argparse
-import heapq
-import logging
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.canvas.demarshal import Command, DisplayMsg, parse_display
 from spicepy.canvas.driver import DisplayDriver
-from spicepy.canvas.images import ImageNotReady, SharedState
-from spicepy.capture.streams import Message, SpiceChannel, iter_messages, read_channels
-from spicepy.errors import SpiceError, WireError
+from spicepy.capture.streams import SpiceChannel, read_channels
+from spicepy.channels.display import DisplayChannel
+from spicepy.errors import SpiceError
+from spicepy.session.core import SessionCore
+from spicepy.wire.enums import ChannelType
 
-__all__ = [
-    "SpiceChannel",
-    "DisplayMsg",
-    "Message",
-    "ReplayResult",
-    "add_command",
-    "iter_messages",
-    "read_channels",
-    "replay",
-]
-
-log = logging.getLogger(__name__)
-
-DISPLAY = 2
+__all__ = ["ReplayResult", "display_machine", "replay"]
 
 
 @dataclass(slots=True)
 class ReplayResult:
     """What a replay produced."""
 
-    drivers: dict[int, DisplayDriver]
+    core: SessionCore
+    #: messages the display machines received (a LIST counts once)
     messages: int = 0
+    #: "<message class>: <why>" -> display messages dropped, and channel errors
     errors: Counter[str] = field(default_factory=Counter)
-    frames_written: int = 0
+    #: seconds spent in the display pipeline (reading the capture excluded)
     seconds: float = 0.0
+    #: seconds spent reading the capture file
+    read_seconds: float = 0.0
+
+    @property
+    def drivers(self) -> dict[int, DisplayDriver]:
+        return self.core.drivers
 
     @property
     def primary(self) -> npt.NDArray[np.uint8] | None:
-        """Channel 0's primary surface as (h, w, 3) RGB, or None."""
-        for cid in sorted(self.drivers):
-            surface = self.drivers[cid].canvas.primary
-            if surface is not None:
-                return surface.rgb()
-        return None
+        """The first display channel's primary surface as (h, w, 3) RGB, or None."""
+        driver = self.core.primary_driver()
+        if driver is None or driver.canvas.primary is None:
+            return None
+        return driver.canvas.primary.rgb()
 
     @property
     def pixels_drawn(self) -> int:
@@ -83,160 +73,92 @@ class ReplayResult:
         )
 
 
-def _display_streams(
-    path: Path,
-) -> list[tuple[int, bytes, bool, list[tuple[int, float]]]]:
-    out = []
-    for ch in read_channels(path):
-        if ch.channel_type == DISPLAY and ch.to_client:
-            out.append((ch.channel_id, ch.to_client, ch.mini_header, ch.times))
-    return out
+def display_machine(ch: SpiceChannel) -> DisplayChannel:
+    """A display machine that links as the captured client did (same caps)."""
+    return DisplayChannel(
+        ch.channel_id,
+        connection_id=ch.connection_id,
+        common_caps=ch.client_common_caps,
+        channel_caps=ch.client_channel_caps,
+    )
 
 
 def replay(
     path: str | Path,
     *,
     on_batch: Callable[[DisplayDriver, int], None] | None = None,
-    on_command: Callable[[int, Command], None] | None = None,
-    apply: bool = True,
 ) -> ReplayResult:
     """Replay every display channel of a capture.
 
     Args:
-        path: the pcap file.
-        on_batch: called (driver, batch number) after each batch of messages that
-            arrived together (same capture time) touched the primary surface.
-        on_command: called (channel id, command) for every parsed command.
-        apply: False parses only (for ``inspect``).
+        path: the pcap / pcapng file.
+        on_batch: called (driver with the primary, batch number) after each
+            batch of segments with one capture time that changed the primary
+            surface.
 
     Raises:
         WireError: the capture cannot be read.
+        OSError: the file cannot be read.
     """
     started = time.perf_counter()
-    shared = SharedState()
-    streams = _display_streams(Path(path))
-    drivers = {cid: DisplayDriver(shared) for cid, *_ in streams}
-    result = ReplayResult(drivers)
-
-    def tagged(index: int) -> Iterator[tuple[float, int, Message]]:
-        _cid, data, mini, times = streams[index]
-        for m in iter_messages(data, mini, times):
-            yield m.time, index, m
-
-    iters = [tagged(i) for i in range(len(streams))]
-    batch, last_time = 0, None
-    dirty: DisplayDriver | None = None
-    # commands of a channel held back behind an image another channel has not
-    # delivered yet (FROM_CACHE / GLZ across display channels), in order
-    held: dict[int, deque[Command]] = {cid: deque() for cid in drivers}
-
-    def run(cid: int, cmd: Command) -> bool:
-        """Apply; False when the command must wait for another channel."""
-        nonlocal dirty
+    channels = [
+        ch
+        for ch in read_channels(Path(path))
+        if ch.channel_type == ChannelType.DISPLAY and ch.to_client and not ch.refused
+    ]
+    read_done = time.perf_counter()
+    core = SessionCore()
+    # what CHANNELS_LIST announced, as far as the capture shows
+    core.channels_list = [(ch.channel_type, ch.channel_id) for ch in channels]
+    result = ReplayResult(core, read_seconds=read_done - started)
+    machines = [display_machine(ch) for ch in channels]
+    # (capture time, channel index, start, end) of every server segment
+    segments: list[tuple[float, int, int, int]] = []
+    for index, ch in enumerate(channels):
+        times = ch.times or [(0, 0.0)]
+        ends = [offset for offset, _ in times[1:]] + [len(ch.to_client)]
+        for (offset, when), end in zip(times, ends, strict=True):
+            if end > offset:
+                segments.append((when, index, offset, end))
+    segments.sort(key=lambda s: (s[0], s[1]))
+    views = [memoryview(ch.to_client) for ch in channels]
+    keys = [(int(ChannelType.DISPLAY), ch.channel_id) for ch in channels]
+    failed: set[int] = set()
+    handle_event = core.handle_event
+    batch, last_time, seen = 0, None, core.change_count
+    for when, index, start, end in segments:
+        if when != last_time:
+            if last_time is not None and core.change_count != seen:
+                _batch_done(core, on_batch, batch)
+                batch += 1
+                seen = core.change_count
+            last_time = when
+        if index in failed:
+            continue
+        machine, key = machines[index], keys[index]
         try:
-            drivers[cid].apply(cmd)
-        except ImageNotReady:
-            return False
-        except SpiceError as exc:
-            log.info("dropped %s: %s", cmd.name, exc)
-            result.errors[f"{cmd.name}: {type(exc).__name__}"] += 1
-            return True
-        if cmd.args.get("surface_id", -1) == 0 or cmd.name == "stream_data":
-            dirty = drivers[cid]
-        return True
-
-    def release(skip: int) -> None:
-        """Retry held commands of the other channels after progress on ``skip``."""
-        for other, queue in held.items():
-            while other != skip and queue and run(other, queue[0]):
-                queue.popleft()
-
-    for when, index, msg in heapq.merge(*iters, key=lambda t: (t[0], t[1])):
-        cid = streams[index][0]
-        result.messages += 1
-        if last_time is not None and when != last_time and dirty is not None:
-            if on_batch is not None:
-                on_batch(dirty, batch)
-            batch += 1
-            dirty = None
-        last_time = when
-        try:
-            cmd = parse_display(msg.type, msg.body)
-        except WireError as exc:
-            result.errors[f"parse {msg.type}: {exc}"] += 1
-            continue
-        if cmd is None:
-            continue
-        if on_command is not None:
-            on_command(cid, cmd)
-        if not apply:
-            continue
-        if held[cid] or not run(cid, cmd):
-            held[cid].append(cmd)
-            continue
-        if len(held) > 1:
-            release(cid)
-    for queue in held.values():
-        for cmd in queue:  # never became drawable: what spice-gtk would drop too
-            result.errors[f"{cmd.name}: ImageNotReady"] += 1
-    if dirty is not None and on_batch is not None:
-        on_batch(dirty, batch)
-    result.seconds = time.perf_counter() - started
+            machine.receive_data(views[index][start:end])
+        except SpiceError as exc:  # the channel is dead from here on, as live
+            result.errors[f"channel {key[1]}: {type(exc).__name__}: {exc}"] += 1
+            failed.add(index)
+        next_event = machine.next_event
+        while (event := next_event()) is not None:
+            handle_event(key, event, when)
+        machine.data_to_send()  # ACKs and PONGs for a server that is not there
+        core.messages_to_send()  # STREAM_REPORTs likewise
+    core.drop_held()  # what never became drawable: spice-gtk would drop it too
+    if core.change_count != seen:
+        _batch_done(core, on_batch, batch)
+    result.messages = sum(m.messages_received for m in machines)
+    result.errors.update(core.dropped)
+    result.seconds = time.perf_counter() - read_done
     return result
 
 
-def _save_png(rgb: npt.NDArray[np.uint8], path: Path, level: int = 6) -> None:
-    from PIL import Image
-
-    Image.fromarray(rgb, "RGB").save(path, compress_level=level)
-
-
-def _run(args: argparse.Namespace) -> int:
-    frames: Path | None = args.frames
-    if frames is not None:
-        frames.mkdir(parents=True, exist_ok=True)
-    written = [0]
-
-    def on_batch(driver: DisplayDriver, n: int) -> None:
-        surface = driver.canvas.primary
-        if frames is not None and surface is not None:
-            # fast compression: a capture can have hundreds of batches
-            _save_png(surface.rgb(), frames / f"frame-{n:06d}.png", level=1)
-            written[0] += 1
-
-    try:
-        result = replay(args.capture, on_batch=on_batch if frames else None)
-    except (OSError, SpiceError) as exc:
-        print(f"spicepy replay: error: {exc}")
-        return 1
-    rgb = result.primary
-    if rgb is None:
-        print("spicepy replay: error: the capture never created a primary surface")
-        return 1
-    _save_png(rgb, args.output)
-    errors = sum(result.errors.values())
-    print(
-        f"{args.capture}: {result.messages} display messages, "
-        f"{result.pixels_drawn / 1e6:.1f} Mpixels drawn in {result.seconds:.2f} s, "
-        f"{errors} dropped; wrote {args.output}"
-        + (f" and {written[0]} frames" if frames else "")
-    )
-    for what, n in result.errors.most_common(10):
-        print(f"  dropped {n}x {what}")
-    return 0
-
-
-def add_command(sub: Any) -> None:
-    """Register ``spicepy replay`` with the CLI."""
-    p = sub.add_parser(
-        "replay",
-        help="replay a capture's display channels to a final PNG",
-        description="Feed the display channels of a pcap through the canvas and "
-        "save the final primary surface.",
-    )
-    p.add_argument("capture", type=Path, help="pcap file")
-    p.add_argument("-o", "--output", type=Path, required=True, help="PNG to write")
-    p.add_argument(
-        "--frames", type=Path, help="also write a PNG per display update batch"
-    )
-    p.set_defaults(func=_run)
+def _batch_done(
+    core: SessionCore, on_batch: Callable[[DisplayDriver, int], None] | None, n: int
+) -> None:
+    if on_batch is not None:
+        driver = core.primary_driver()
+        if driver is not None:
+            on_batch(driver, n)

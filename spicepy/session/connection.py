@@ -52,6 +52,8 @@ class ChannelConnection:
         machine: the sans-IO channel.
         reader, writer: the open stream.
         on_event: called synchronously with every event, in order.
+        on_pumped: called after each pump that delivered events or ran a
+            timer (the session sends what its core queued then).
     """
 
     def __init__(
@@ -61,12 +63,15 @@ class ChannelConnection:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         on_event: EventCallback,
+        *,
+        on_pumped: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self.machine = machine
         self._reader = reader
         self._writer = writer
         self._on_event = on_event
+        self._on_pumped = on_pumped
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
@@ -106,11 +111,13 @@ class ChannelConnection:
             return
         self._pumping = True
         try:
-            while (event := self.machine.next_event()) is not None:
-                self._on_event(self, event)
-                self._flush()
+            next_event, on_event = self.machine.next_event, self._on_event
+            while (event := next_event()) is not None:
+                on_event(self, event)
             self._flush()
             self._arm_timer()
+            if self._on_pumped is not None:
+                self._on_pumped()
         except Exception as exc:  # kept for the session; the read loop stops
             self._fail(exc)
         finally:

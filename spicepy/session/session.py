@@ -6,8 +6,10 @@ MAIN_INIT (the session id) and CHANNELS_LIST, then links every listed channel
 type spicepy supports with that session id, concurrently.  A link refused
 with NEED_SECURED is retried once on the TLS port.  Each channel is a
 ``ChannelConnection`` around a sans-IO machine from ``spicepy.channels``; its
-events come back synchronously through ``_on_event``, which updates the
-session's state (the canvas for display events) and wakes waiters.  Waiters
+events come back synchronously through ``_on_event`` and go to the session's
+``SessionCore`` (``core.py``: canvases, hold queue, multimedia clock, changes)
+with the loop's clock as ``now``.  After each read the session sends what the
+core queued and re-arms the core's one timer (``loop.call_at``).  Waiters
 re-check a predicate after every event, and raise the failure of the main or
 display channel instead of hanging; every wait has a timeout.
 """
@@ -18,13 +20,16 @@ import asyncio
 import collections
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from spicepy.channels import CHANNEL_CLASSES
+from spicepy.channels.display import DEFAULT_DISPLAY_CAPS
+from spicepy.channels.events import ChannelClosed, LinkCompleted
 from spicepy.errors import (
     ConnectionClosedError,
     LinkError,
@@ -32,28 +37,42 @@ from spicepy.errors import (
     SpiceError,
     SpiceTimeoutError,
 )
-from spicepy.session import _glue
 from spicepy.session.connection import ChannelConnection
+from spicepy.session.core import (
+    ChangedRect,
+    ChannelKey,
+    SessionCore,
+    channel_name,
+    glz_window_pixels,
+)
 from spicepy.session.keymap import key_code, text_strokes
 from spicepy.session.transport import TlsConfig, open_stream
 from spicepy.session.uri import SpiceUri
+from spicepy.wire.enums import (
+    ChannelType,
+    DisplayCap,
+    ImageCompression,
+    LinkErr,
+    MouseMode,
+)
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Session", "ChangedRect"]
 
-NEED_SECURED = 5  # SpiceLinkErr (spice/protocol.h)
 MAX_QUEUED_EVENTS = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class ChangedRect:
-    """A region of the primary surface that a display command touched."""
-
-    left: int
-    top: int
-    right: int
-    bottom: int
+MAIN, DISPLAY, INPUTS = ChannelType.MAIN, ChannelType.DISPLAY, ChannelType.INPUTS
+#: Channel types the session links (record would need a microphone).
+SUPPORTED = frozenset({MAIN, DISPLAY, INPUTS, ChannelType.CURSOR, ChannelType.PLAYBACK})
+#: PREFERRED_COMPRESSION names ("auto_glz", "lz4", ...) and their values.
+IMAGE_COMPRESSIONS = {
+    c.name.lower(): int(c) for c in ImageCompression if c != ImageCompression.INVALID
+}
+#: The machine's defaults (MJPEG the only video codec, STREAM_REPORT) plus what
+#: the canvas renders: DRAW_COMPOSITE (draw_blend.composite) and A8 surfaces.
+DISPLAY_CAPS = DEFAULT_DISPLAY_CAPS | {DisplayCap.COMPOSITE, DisplayCap.A8_SURFACE}
+#: the timer is not re-armed for a change smaller than this (s)
+TIMER_RESOLUTION = 0.0005
 
 
 class Session:
@@ -82,26 +101,27 @@ class Session:
     ) -> None:
         if (
             preferred_compression is not None
-            and preferred_compression not in _glue.IMAGE_COMPRESSIONS
+            and preferred_compression not in IMAGE_COMPRESSIONS
         ):
             raise ValueError(
                 f"unknown image compression {preferred_compression!r}; "
-                f"one of {', '.join(_glue.IMAGE_COMPRESSIONS)}"
+                f"one of {', '.join(IMAGE_COMPRESSIONS)}"
             )
         self.preferred_compression = preferred_compression
         self.uri = uri.with_password(password)
         self.tls = tls if tls is not None else TlsConfig()
         self.timeout = timeout
         self.channel_types = channel_types
-        self.session_id: int | None = None
-        self.channels_list: list[tuple[int, int]] | None = None
-        self.connections: dict[tuple[int, int], ChannelConnection] = {}
-        self.state = _glue.SessionState()
+        self.connections: dict[ChannelKey, ChannelConnection] = {}
+        #: everything learnt from the channels (canvases, clock, changes)
+        self.core = SessionCore()
+        self._timer: asyncio.TimerHandle | None = None
+        self._changes_taken = 0
+        self._mouse_x = self._mouse_y = self._buttons = 0
         self._wakeup = asyncio.Event()
         self._events: collections.deque[object] = collections.deque(
             maxlen=MAX_QUEUED_EVENTS
         )
-        self._changes: list[ChangedRect] = []
         self._secure: set[int] = set()
         self._closed = False
         self._loop = asyncio.get_running_loop()
@@ -117,23 +137,24 @@ class Session:
             SpiceTimeoutError, ConnectionClosedError, SessionError: I/O failures.
         """
         try:
-            main = await self._open_channel(_glue.MAIN, 0, connection_id=0)
-            self.connections[(_glue.MAIN, 0)] = main
+            main = await self._open_channel(MAIN, 0, connection_id=0)
+            self.connections[(MAIN, 0)] = main
             await self._wait(
-                lambda: self.channels_list is not None,
+                lambda: self.core.channels_list is not None,
                 self.timeout,
                 "the main channel's CHANNELS_LIST",
             )
-            assert self.channels_list is not None and self.session_id is not None
+            channels, session_id = self.core.channels_list, self.core.session_id
+            assert channels is not None and session_id is not None
             wanted = [
                 (ctype, cid)
-                for ctype, cid in self.channels_list
-                if ctype in _glue.SUPPORTED
-                and ctype != _glue.MAIN
+                for ctype, cid in channels
+                if ctype in SUPPORTED
+                and ctype != MAIN
                 and (self.channel_types is None or ctype in self.channel_types)
             ]
             results = await asyncio.gather(
-                *(self._open_channel(t, i, self.session_id) for t, i in wanted),
+                *(self._open_channel(t, i, session_id) for t, i in wanted),
                 return_exceptions=True,
             )
             errors = [r for r in results if isinstance(r, BaseException)]
@@ -142,7 +163,6 @@ class Session:
                     self.connections[key] = result  # so close() reaches it
             if errors:
                 raise errors[0]
-            _glue.after_connect(self)
         except BaseException:
             await self.close()
             raise
@@ -156,7 +176,7 @@ class Session:
             conn = await self._start_channel(ctype, cid, connection_id, use_tls)
             try:
                 await self._wait(
-                    lambda c=conn: _glue.is_linked(c.machine),  # type: ignore[misc]
+                    lambda c=conn: c.machine.linked,  # type: ignore[misc]
                     self.timeout,
                     f"{conn.name} link",
                     conn=conn,
@@ -165,7 +185,7 @@ class Session:
             except LinkError as exc:
                 await conn.close()
                 if (
-                    exc.error_code == NEED_SECURED
+                    exc.error_code == LinkErr.NEED_SECURED
                     and not use_tls
                     and attempt == 0
                     and self.uri.tls_port is not None
@@ -182,14 +202,17 @@ class Session:
             except BaseException:
                 await conn.close()
                 raise
-        raise LinkError("channel needs TLS but no TLS port is known", NEED_SECURED)
+        raise LinkError(
+            "channel needs TLS but no TLS port is known", LinkErr.NEED_SECURED
+        )
 
     async def _start_channel(
         self, ctype: int, cid: int, connection_id: int, use_tls: bool
     ) -> ChannelConnection:
         if use_tls and self.uri.tls_port is None:
             raise LinkError(
-                "the server requires TLS but no tls-port was given", NEED_SECURED
+                "the server requires TLS but no tls-port was given",
+                LinkErr.NEED_SECURED,
             )
         reader, writer = await open_stream(
             host=self.uri.host,
@@ -198,36 +221,92 @@ class Session:
             tls=self.tls if use_tls else None,
             timeout=self.timeout,
         )
-        machine = _glue.make_machine(self, ctype, cid, connection_id)
-        name = f"{_glue.channel_name(ctype)}:{cid}"
-        conn = ChannelConnection(name, machine, reader, writer, self._on_event)
+        machine = self._make_machine(ctype, cid, connection_id)
+        key = (ctype, cid)
+        conn = ChannelConnection(
+            channel_name(key),
+            machine,
+            reader,
+            writer,
+            lambda c, event: self._on_event(key, c, event),
+            on_pumped=self._after_pump,
+        )
         conn.start()
         return conn
 
+    def _make_machine(self, ctype: int, cid: int, connection_id: int) -> Any:
+        """A ``spicepy.channels`` machine for one channel connection."""
+        kwargs: dict[str, Any] = {
+            "connection_id": connection_id,
+            "password": self.uri.password or "",
+        }
+        if ctype == DISPLAY:
+            kwargs["channel_caps"] = DISPLAY_CAPS
+            kwargs["glz_window_size"] = glz_window_pixels(self.core.ram_hint)
+            if self.preferred_compression is not None:
+                kwargs["preferred_compression"] = IMAGE_COMPRESSIONS[
+                    self.preferred_compression
+                ]
+        return CHANNEL_CLASSES[ctype](cid, **kwargs)
+
     # -- events -----------------------------------------------------------------
 
-    def _on_event(self, conn: ChannelConnection, event: object) -> None:
-        _glue.handle_event(self, conn, event)
+    def _on_event(
+        self, key: ChannelKey, conn: ChannelConnection, event: object
+    ) -> None:
+        self.core.handle_event(key, event, self._loop.time())
+        cls = type(event)
+        if cls is LinkCompleted:
+            log.info("%s linked", conn.name)
+        elif cls is ChannelClosed:
+            assert isinstance(event, ChannelClosed)
+            log.info("%s closed (clean=%s)", conn.name, event.clean)
+            if not event.clean and conn.error is None:
+                conn.error = ConnectionClosedError(
+                    f"{conn.name}: server closed the connection in the middle "
+                    "of a message"
+                )
         self._events.append(event)
+
+    def _after_pump(self) -> None:
+        """After a read or a timer: send what the core queued, re-arm its timer."""
+        self._send_core_messages()
+        self._arm_timer()
         self._wake()
+
+    def _send_core_messages(self) -> None:
+        for key, msg in self.core.messages_to_send():
+            conn = self.connections.get(key)
+            if conn is not None and not conn.closed.is_set():
+                conn.call(conn.machine.send_message, msg)  # type: ignore[attr-defined]
+
+    def _arm_timer(self) -> None:
+        """(Re-)arm the one timer from ``core.get_timer()``."""
+        when = None if self._closed else self.core.get_timer()
+        timer = self._timer
+        if timer is not None:
+            if when is not None and abs(timer.when() - when) < TIMER_RESOLUTION:
+                return
+            timer.cancel()
+            self._timer = None
+        if when is not None:
+            self._timer = self._loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._closed:
+            return
+        self.core.handle_timer(self._loop.time())
+        self._after_pump()
 
     def _wake(self) -> None:
         self._wakeup.set()
         self._wakeup = asyncio.Event()
 
-    def _note_change(self, rect: ChangedRect) -> None:
-        self._changes.append(rect)
-        if len(self._changes) > MAX_QUEUED_EVENTS:
-            del self._changes[: len(self._changes) // 2]
-
     def _failure(self, conn: ChannelConnection | None = None) -> BaseException | None:
         """The error that makes waiting pointless (this conn, main or a display)."""
         watched = [conn] if conn is not None else []
-        watched += [
-            c
-            for (t, _), c in self.connections.items()
-            if t in (_glue.MAIN, _glue.DISPLAY)
-        ]
+        watched += [c for (t, _), c in self.connections.items() if t in (MAIN, DISPLAY)]
         for c in watched:
             if c.closed.is_set():
                 return c.error or ConnectionClosedError(f"{c.name}: closed")
@@ -300,9 +379,28 @@ class Session:
     # -- display ----------------------------------------------------------------
 
     @property
+    def state(self) -> SessionCore:
+        """The session's ``SessionCore`` (drivers, marks, image types, ...)."""
+        return self.core
+
+    @property
+    def session_id(self) -> int | None:
+        return self.core.session_id
+
+    @property
+    def channels_list(self) -> list[tuple[int, int]] | None:
+        return self.core.channels_list
+
+    @property
     def frames(self) -> int:
         """MARKs seen (each one is a complete primary surface)."""
-        return self.state.marks
+        return self.core.marks
+
+    @property
+    def change_count(self) -> int:
+        """Primary-surface changes seen so far (a ``since=`` for
+        ``wait_for_change``)."""
+        return self.core.change_count
 
     async def wait_for_frame(self, timeout: float = 30.0) -> None:
         """Wait for the first complete frame (display MARK after the primary).
@@ -311,9 +409,9 @@ class Session:
             SpiceTimeoutError: no frame in ``timeout`` seconds.
             ConnectionClosedError: the display or main channel went away.
         """
-        if not any(t == _glue.DISPLAY for t, _ in self.connections):
+        if not any(t == DISPLAY for t, _ in self.connections):
             raise SessionError("the server offered no display channel")
-        await self._wait(lambda: self.state.marks > 0, timeout, "the first frame")
+        await self._wait(lambda: self.core.marks > 0, timeout, "the first frame")
 
     async def wait_until_settled(
         self, quiet: float = 0.5, timeout: float = 30.0
@@ -328,8 +426,8 @@ class Session:
         await self.wait_for_frame(timeout)
         while True:
             now = self._loop.time()
-            quiet_until = self.state.last_display_activity + quiet
-            frame_due = _glue.next_frame_time(self)
+            quiet_until = self.core.last_display_activity + quiet
+            frame_due = self.core.get_timer()
             if frame_due is not None:  # a queued video frame is activity to come
                 quiet_until = max(quiet_until, frame_due + quiet)
             if now >= quiet_until:
@@ -341,16 +439,32 @@ class Session:
             if error is not None:
                 raise error
 
-    async def wait_for_change(self, timeout: float = 30.0) -> list[ChangedRect]:
-        """Primary-surface rectangles changed since the last call (waits for one)."""
-        await self._wait(lambda: bool(self._changes), timeout, "a screen change")
-        changes, self._changes = self._changes, []
-        return changes
+    async def wait_for_change(
+        self, timeout: float = 30.0, *, since: int | None = None
+    ) -> list[ChangedRect]:
+        """Wait for the primary surface to change after this call; return the
+        rectangles changed since then (at least one).
+
+        Changes made before the call do not count, whether or not anybody took
+        them: ``click(...)`` then ``wait_for_change()`` waits for the click's
+        effect.  To also get older changes pass ``since=``, a value of
+        ``change_count`` read earlier; changes after it are returned at once.
+
+        Raises:
+            SpiceTimeoutError: no change within ``timeout`` seconds.
+        """
+        start = self.core.change_count if since is None else since
+        await self._wait(
+            lambda: self.core.change_count > start, timeout, "a screen change"
+        )
+        self._changes_taken = self.core.change_count
+        return self.core.changes_since(start)
 
     def take_changes(self) -> list[ChangedRect]:
-        """Primary-surface rectangles changed since the last call (no waiting)."""
-        changes, self._changes = self._changes, []
-        return changes
+        """Primary-surface rectangles changed since the last ``take_changes`` or
+        ``wait_for_change`` (no waiting)."""
+        start, self._changes_taken = self._changes_taken, self.core.change_count
+        return self.core.changes_since(start)
 
     def screenshot(self, path: str | Path | None = None) -> npt.NDArray[np.uint8]:
         """The primary surface as (h, w, 3) uint8 RGB; also saved as PNG to ``path``.
@@ -358,7 +472,8 @@ class Session:
         Raises:
             SessionError: no primary surface yet.
         """
-        bgrx = _glue.primary_pixels(self)
+        driver = self.core.drivers.get(0)
+        bgrx = None if driver is None else driver.primary_pixels()
         if bgrx is None:
             raise SessionError("no primary surface yet (await wait_for_frame() first)")
         rgb = np.ascontiguousarray(bgrx[..., 2::-1])
@@ -370,20 +485,25 @@ class Session:
 
     # -- inputs -----------------------------------------------------------------
 
-    def _inputs(self) -> ChannelConnection:
+    def _inputs(self) -> Any:
+        """The inputs connection and its machine."""
         for (ctype, _), conn in self.connections.items():
-            if ctype == _glue.INPUTS:
+            if ctype == INPUTS:
                 return conn
         raise SessionError("the server offered no inputs channel")
 
+    def _send_key(self, conn: ChannelConnection, code: int, down: bool) -> None:
+        machine: Any = conn.machine
+        conn.call(machine.send_key_down if down else machine.send_key_up, code)
+
     async def key_down(self, key: str | int) -> None:
         code = key if isinstance(key, int) else key_code(key)
-        _glue.send_key(self._inputs(), code, down=True)
+        self._send_key(self._inputs(), code, True)
         await self._drain()
 
     async def key_up(self, key: str | int) -> None:
         code = key if isinstance(key, int) else key_code(key)
-        _glue.send_key(self._inputs(), code, down=False)
+        self._send_key(self._inputs(), code, False)
         await self._drain()
 
     async def key_press(
@@ -400,29 +520,48 @@ class Session:
     async def type_text(self, text: str, delay: float = 0.0) -> None:
         """Type ``text`` on a US layout (shift handled; newline = Enter)."""
         conn = self._inputs()
+        shift = key_code("shift")
         for code, shifted in text_strokes(text):
             if shifted:
-                _glue.send_key(conn, key_code("shift"), down=True)
-            _glue.send_key(conn, code, down=True)
-            _glue.send_key(conn, code, down=False)
+                self._send_key(conn, shift, True)
+            self._send_key(conn, code, True)
+            self._send_key(conn, code, False)
             if shifted:
-                _glue.send_key(conn, key_code("shift"), down=False)
+                self._send_key(conn, shift, False)
             await self._drain()
             if delay:
                 await asyncio.sleep(delay)
 
     async def mouse_move(self, x: int, y: int) -> None:
         """Move the pointer to (x, y) of the primary display."""
-        _glue.send_mouse_move(self, self._inputs(), x, y)
+        conn = self._inputs()
+        machine: Any = conn.machine
+        if self.core.mouse_mode == MouseMode.CLIENT:
+            conn.call(
+                machine.send_mouse_position, max(0, x), max(0, y), self._buttons, 0
+            )
+        else:
+            dx, dy = x - self._mouse_x, y - self._mouse_y
+            conn.call(machine.send_mouse_motion, dx, dy, self._buttons)
+        self._mouse_x, self._mouse_y = x, y
+        await self._drain()
+
+    async def _mouse_button(self, button: int, down: bool) -> None:
+        if not 1 <= button <= 7:
+            raise ValueError(f"mouse button {button} out of range 1..7")
+        conn = self._inputs()
+        machine: Any = conn.machine
+        mask = 1 << (button - 1)
+        self._buttons = self._buttons | mask if down else self._buttons & ~mask
+        send = machine.send_mouse_press if down else machine.send_mouse_release
+        conn.call(send, button, self._buttons)
         await self._drain()
 
     async def mouse_down(self, button: int = 1) -> None:
-        _glue.send_mouse_button(self, self._inputs(), button, down=True)
-        await self._drain()
+        await self._mouse_button(button, True)
 
     async def mouse_up(self, button: int = 1) -> None:
-        _glue.send_mouse_button(self, self._inputs(), button, down=False)
-        await self._drain()
+        await self._mouse_button(button, False)
 
     async def click(self, x: int, y: int, button: int = 1) -> None:
         """Move to (x, y) and press/release ``button`` (1 left, 2 middle, 3 right)."""
@@ -438,7 +577,9 @@ class Session:
     async def close(self) -> None:
         """Close every channel (idempotent)."""
         self._closed = True
-        _glue.cancel_stream_timer(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         conns = list(self.connections.values())
         await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
         self._wake()

@@ -1,0 +1,135 @@
+"""``spicepy replay`` and ``spicepy inspect``: the capture tools' command line
+(argparse and printing only; the work is in ``spicepy.capture``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from spicepy.errors import SpiceError
+
+__all__ = ["add_inspect", "add_replay"]
+
+Subparsers = Any  # argparse._SubParsersAction, which is private
+
+
+def add_replay(sub: Subparsers) -> None:
+    """Register ``spicepy replay``."""
+    p = sub.add_parser(
+        "replay",
+        help="replay a capture's display channels to a final PNG",
+        description="Feed the display channels of a pcap through the display "
+        "pipeline of a live session and save the final primary surface.",
+    )
+    p.add_argument("capture", type=Path, help="pcap file")
+    p.add_argument("-o", "--output", type=Path, required=True, help="PNG to write")
+    p.add_argument(
+        "--frames", type=Path, help="also write a PNG per display update batch"
+    )
+    p.set_defaults(func=run_replay)
+
+
+def _save_png(rgb: npt.NDArray[np.uint8], path: Path, level: int = 6) -> None:
+    from PIL import Image
+
+    Image.fromarray(rgb, "RGB").save(path, compress_level=level)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from spicepy.canvas.driver import DisplayDriver
+    from spicepy.capture.replay import replay
+
+    frames: Path | None = args.frames
+    if frames is not None:
+        frames.mkdir(parents=True, exist_ok=True)
+    written = [0]
+
+    def on_batch(driver: DisplayDriver, n: int) -> None:
+        surface = driver.canvas.primary
+        if frames is not None and surface is not None:
+            # fast compression: a capture can have hundreds of batches
+            _save_png(surface.rgb(), frames / f"frame-{n:06d}.png", level=1)
+            written[0] += 1
+
+    try:
+        result = replay(args.capture, on_batch=on_batch if frames else None)
+    except (OSError, SpiceError) as exc:
+        print(f"spicepy replay: error: {exc}")
+        return 1
+    rgb = result.primary
+    if rgb is None:
+        print("spicepy replay: error: the capture never created a primary surface")
+        return 1
+    _save_png(rgb, args.output)
+    errors = sum(result.errors.values())
+    rate = result.messages / result.seconds if result.seconds else 0.0
+    print(
+        f"{args.capture}: {result.messages} display messages in "
+        f"{result.seconds:.3f} s ({rate:,.0f}/s; capture read in "
+        f"{result.read_seconds:.3f} s), {result.pixels_drawn / 1e6:.1f} Mpixels "
+        f"drawn, {errors} dropped; wrote {args.output}"
+        + (f" and {written[0]} frames" if frames else "")
+    )
+    for what, n in result.errors.most_common(10):
+        print(f"  dropped {n}x {what}")
+    return 0
+
+
+def add_inspect(sub: Subparsers) -> None:
+    """Register ``spicepy inspect``."""
+    p = sub.add_parser(
+        "inspect",
+        help="list what a capture contains, per channel",
+        description="Messages per channel, image types by codec, video streams.",
+    )
+    p.add_argument("capture", type=Path, help="pcap file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run_inspect)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from spicepy.capture.inspect import inspect_capture
+
+    try:
+        inv = inspect_capture(args.capture)
+    except (OSError, SpiceError) as exc:
+        print(f"spicepy inspect: error: {exc}")
+        return 1
+    if args.json:
+        print(json.dumps(inv, indent=1))
+    else:
+        _print_inventory(inv)
+    return 0
+
+
+def _print_inventory(inv: dict[str, Any]) -> None:
+    for ch in inv["channels"]:
+        name = ch["channel"]
+        print(f"{name} #{ch['channel_id']}: {ch['server_messages']} server messages "
+              f"({ch['server_to_client_bytes']} B), {ch['client_messages']} client "
+              f"messages ({ch['client_to_server_bytes']} B)")  # fmt: skip
+        for direction in ("server_messages", "client_messages"):
+            counts = inv[direction].get(name, {})
+            if counts:
+                items = ", ".join(f"{k} {v}" for k, v in counts.items())
+                print(f"  {direction.split('_')[0]}: {items}")
+    if inv["image_types"]:
+        print("images (type: count, compressed bytes, pixels):")
+        for t, n in inv["image_types"].items():
+            print(f"  {t}: {n}, {inv['image_compressed_bytes'].get(t, 0)} B, "
+                  f"{inv['image_pixels'].get(t, 0)} px")  # fmt: skip
+        if inv["image_subtypes"]:
+            print(
+                "  formats: "
+                + ", ".join(f"{k} {v}" for k, v in inv["image_subtypes"].items())
+            )  # noqa: E501
+    for s in inv["streams"]:
+        print(f"stream {s['id']} ({s['codec']} {s['size']}): {s['frames']} frames, "
+              f"{s['bytes']} B")  # fmt: skip
+    if inv["parse_errors"]:
+        print(f"{inv['parse_errors']} messages could not be parsed")

@@ -1,0 +1,451 @@
+"""The session's state without I/O: channel events in; canvases, changes, timer
+and the messages to send out.
+
+Theory of operation (aioquic's ``H3Connection`` is the model): the caller owns
+the sockets and the clock.  It feeds every event of every channel machine to
+``handle_event(key, event, now)`` (``key`` is ``(channel type, channel id)``,
+``now`` its clock in seconds), arms one timer at ``get_timer()`` and calls
+``handle_timer(now)`` when it fires, and after each call sends what
+``messages_to_send()`` returns through the named channel's machine
+(``machine.send_message(msg)``).  The live session (``session.py``) and offline
+replay (``spicepy.capture.replay``) both drive this class, so a display
+message takes the same path in both.
+
+Display messages go to the channel's ``DisplayDriver`` (canvas + streams).  A
+message that names an image another display channel has not delivered yet
+(``ImageNotReady``: a cache entry or GLZ image, PROTOCOL.md section 6) is held,
+with that channel's later messages behind it, and retried after progress on
+any channel; it is dropped after ``hold_seconds`` or when it is the only
+display channel (linked or listed).  A message the canvas refuses is dropped
+and counted (spice-gtk goes on too).
+
+The multimedia clock (spice-gtk ``spice_session_set_mm_time``): MAIN INIT's
+multi_media_time and MULTI_MEDIA_TIME set it at ``now``; it then runs with the
+caller's clock.  Queued video frames are shown by the timer at their mm time;
+the STREAM_REPORTs the streams complete are queued for the display machine.
+
+Event handling is a table keyed by event class (``on_event``) and, for
+``MessageReceived``, by channel type (``on_message``), so other channel
+handlers (cursor, agent, audio) plug in without touching this module.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from spicepy.canvas.driver import DisplayDriver
+from spicepy.canvas.images import ImageNotReady, SharedState
+from spicepy.canvas.streams import mm_diff
+from spicepy.channels.events import (
+    ChannelsListReceived,
+    DisconnectingReceived,
+    LinkCompleted,
+    MainInitReceived,
+    MessageReceived,
+    MouseModeChanged,
+    MultiMediaTimeReceived,
+    NotifyReceived,
+    PingAnswered,
+)
+from spicepy.errors import CanvasError, WireError
+from spicepy.wire.enums import ChannelType, MouseMode
+from spicepy.wire.msg_common import MainMouseModeRequest
+from spicepy.wire.msg_display import StreamReport
+from spicepy.wire.registry import Message
+from spicepy.wire.types import Rect
+
+__all__ = [
+    "ChangedRect",
+    "ChannelKey",
+    "SessionCore",
+    "channel_name",
+    "glz_window_pixels",
+]
+
+log = logging.getLogger(__name__)
+
+#: (channel type, channel id)
+ChannelKey = tuple[int, int]
+EventHandler = Callable[[ChannelKey, Any, float], None]
+
+#: spice-gtk's GLZ window in bytes: clamp(ram_hint / 2, 12 MiB, 64 MiB)
+#: (spice_session_set_caches_hints); DISPLAY INIT announces it in pixels (/4).
+MIN_GLZ_WINDOW_BYTES = 12 * 1024 * 1024
+MAX_GLZ_WINDOW_BYTES = 64 * 1024 * 1024
+#: spice-gtk resets its video schedule when the mm time jumps ahead by more
+#: (MM_TIME_DIFF_RESET_THRESH) or goes backwards at all.
+MM_TIME_RESET_MS = 500
+#: how early (ms, clock rounding) the stream timer may fire for its frame
+TIMER_SLACK_MS = 2
+#: STREAM_REPORTs remembered (tests, inspection).
+MAX_KEPT_REPORTS = 1000
+#: how long / how many display messages may wait for another channel's image
+HOLD_SECONDS = 5.0
+MAX_HELD = 10_000
+#: changed rectangles kept when nobody takes them
+MAX_CHANGES = 10_000
+
+_DISPLAY = ChannelType.DISPLAY
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedRect:
+    """A region of the primary surface that a display command touched."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+
+def channel_name(key: ChannelKey) -> str:
+    """``display:0`` style name of a channel (for logs and ``last_ping``)."""
+    try:
+        kind = ChannelType(key[0]).name.lower()
+    except ValueError:
+        kind = f"type{key[0]}"
+    return f"{kind}:{key[1]}"
+
+
+def glz_window_pixels(ram_hint: int) -> int:
+    """DISPLAY INIT's glz_dictionary_window_size for MAIN INIT's ram_hint."""
+    size = max(MIN_GLZ_WINDOW_BYTES, min(MAX_GLZ_WINDOW_BYTES, ram_hint // 2))
+    return size // 4
+
+
+class SessionCore:
+    """Display drivers, hold queue, multimedia clock, change list, messages to send.
+
+    Args:
+        hold_seconds: how long a display message may wait for an image that
+            another display channel should deliver.
+        max_held: messages one channel may hold before the oldest is dropped.
+    """
+
+    def __init__(
+        self, *, hold_seconds: float = HOLD_SECONDS, max_held: int = MAX_HELD
+    ) -> None:
+        self.hold_seconds = hold_seconds
+        self.max_held = max_held
+        #: display channel id -> its driver (canvas + streams)
+        self.drivers: dict[int, DisplayDriver] = {}
+        #: pixmap cache + GLZ dictionary of the session's display channels
+        self.shared: SharedState | None = None
+        self.session_id: int | None = None
+        self.channels_list: list[tuple[int, int]] | None = None
+        self.mouse_modes = int(MouseMode.SERVER)
+        self.mouse_mode = int(MouseMode.SERVER)
+        self.ram_hint = 0
+        #: caller time of the last display message or shown video frame
+        self.last_display_activity = 0.0
+        #: channel name -> time of the last PING its machine answered
+        self.last_ping: dict[str, float] = {}
+        self.notices: list[str] = []
+        #: "<message class>: <error class>" -> display messages dropped
+        self.dropped: Counter[str] = Counter()
+        #: display messages waiting for another channel's image: (message, since)
+        self.held: dict[int, collections.deque[tuple[Message, float]]] = {}
+        self._holding = 0
+        #: the multimedia clock: mm time ``mm_base`` at caller time ``mm_set_at``
+        self.mm_base: int | None = None
+        self.mm_set_at = 0.0
+        self.stream_reports: collections.deque[StreamReport] = collections.deque(
+            maxlen=MAX_KEPT_REPORTS
+        )
+        self.stream_reports_sent = 0
+        #: primary-surface rectangles changed, oldest first (wire ``Rect``s)
+        self._changes: list[Rect] = []
+        #: changes noted since the core started (``changes_since`` counts on it)
+        self.change_count = 0
+        self._outgoing: list[tuple[ChannelKey, Message]] = []
+        self._event_handlers: dict[type, EventHandler] = {
+            MessageReceived: self._on_message,
+            LinkCompleted: self._on_linked,
+            PingAnswered: self._on_ping,
+            MainInitReceived: self._on_main_init,
+            MultiMediaTimeReceived: self._on_mm_time,
+            ChannelsListReceived: self._on_channels_list,
+            MouseModeChanged: self._on_mouse_mode,
+            NotifyReceived: self._on_notice,
+            DisconnectingReceived: self._on_notice,
+        }
+        self._message_handlers: dict[int, EventHandler] = {
+            _DISPLAY: self._on_display_message
+        }
+
+    # -- extension points ---------------------------------------------------------
+
+    def on_event(self, event_type: type, handler: EventHandler) -> None:
+        """Route events of ``event_type`` to ``handler(key, event, now)``
+        (replaces the core's own handler for that class)."""
+        self._event_handlers[event_type] = handler
+
+    def on_message(self, channel_type: int, handler: EventHandler) -> None:
+        """Route ``MessageReceived.message`` of one channel type to
+        ``handler(key, message, now)``."""
+        self._message_handlers[channel_type] = handler
+
+    # -- the sans-IO surface ------------------------------------------------------
+
+    def handle_event(self, key: ChannelKey, event: object, now: float) -> None:
+        """One event of channel ``key``'s machine, at caller time ``now``."""
+        handler = self._event_handlers.get(type(event))
+        if handler is not None:
+            handler(key, event, now)
+
+    def messages_to_send(self) -> list[tuple[ChannelKey, Message]]:
+        """Client messages to queue on the named channels (and forget them)."""
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    def get_timer(self) -> float | None:
+        """Caller time at which ``handle_timer`` shows the next queued video frame."""
+        base = self.mm_base
+        if base is None:
+            return None
+        waits = [
+            mm_diff(t, base)
+            for driver in self.drivers.values()
+            if (t := driver.streams.next_deadline(base)) is not None
+        ]
+        if not waits:
+            return None
+        return self.mm_set_at + min(waits) / 1000
+
+    def handle_timer(self, now: float) -> None:
+        """Show the video frames due at ``now``."""
+        mm = self.mm_now(now)
+        if mm is None:
+            return
+        for channel_id, driver in list(self.drivers.items()):
+            deadline = driver.streams.next_deadline(mm)
+            if deadline is None:
+                continue
+            # the timer was armed for the earliest frame: millisecond rounding
+            # must not make it look early (spice-gtk shows the frame it armed for)
+            early = mm_diff(deadline, mm)
+            driver.streams.run(deadline if 0 < early <= TIMER_SLACK_MS else mm)
+            self._after_streams(channel_id, driver, now)
+
+    # -- what the session reads ---------------------------------------------------
+
+    @property
+    def marks(self) -> int:
+        """Display MARKs seen (each a complete frame)."""
+        return sum(d.marks for d in self.drivers.values())
+
+    @property
+    def dropped_commands(self) -> int:
+        return sum(self.dropped.values())
+
+    @property
+    def image_types(self) -> Counter[int]:
+        """SpiceImage types referenced by display messages (type -> count)."""
+        total: Counter[int] = Counter()
+        for driver in self.drivers.values():
+            total.update(driver.image_types)
+        return total
+
+    @property
+    def pending_frames(self) -> int:
+        """Video frames queued for a later mm time (display activity to come)."""
+        return sum(d.streams.queued_frames for d in self.drivers.values())
+
+    def mm_now(self, now: float) -> int | None:
+        """The multimedia time (ms, u32) at caller time ``now``; None before
+        MAIN INIT."""
+        if self.mm_base is None:
+            return None
+        return (self.mm_base + int((now - self.mm_set_at) * 1000)) & 0xFFFFFFFF
+
+    def set_mm_time(self, mm_time: int, now: float) -> None:
+        """Re-base the multimedia clock; a jump reschedules queued frames."""
+        old = self.mm_now(now)
+        self.mm_base, self.mm_set_at = mm_time & 0xFFFFFFFF, now
+        if old is not None and (
+            mm_diff(mm_time, old + MM_TIME_RESET_MS) > 0 or mm_diff(mm_time, old) < 0
+        ):
+            log.debug("mm time reset: %d -> %d", old, mm_time)
+            for driver in self.drivers.values():
+                driver.streams.reschedule(mm_time)
+
+    def changes_since(self, count: int) -> list[ChangedRect]:
+        """Changes noted after the first ``count`` (see ``change_count``); only
+        the newest ``MAX_CHANGES`` are kept."""
+        keep = self.change_count - count
+        if keep <= 0:
+            return []
+        return [
+            ChangedRect(r.left, r.top, r.right, r.bottom) for r in self._changes[-keep:]
+        ]
+
+    def note_change(self, rect: Rect) -> None:
+        """Record a changed rectangle of the primary surface."""
+        self._changes.append(rect)
+        self.change_count += 1
+        if len(self._changes) > MAX_CHANGES:
+            del self._changes[: MAX_CHANGES // 2]
+
+    def primary_driver(self) -> DisplayDriver | None:
+        """The driver of the lowest display channel id that has a primary."""
+        for cid in sorted(self.drivers):
+            if self.drivers[cid].canvas.primary is not None:
+                return self.drivers[cid]
+        return None
+
+    def drop_held(self) -> int:
+        """Drop every held message (the stream ended); returns how many."""
+        n = 0
+        for held in self.held.values():
+            while held:
+                self._drop(held.popleft()[0], "ImageNotReady")
+                n += 1
+        self._holding = 0
+        return n
+
+    # -- event handlers -----------------------------------------------------------
+
+    def _on_message(self, key: ChannelKey, event: MessageReceived, now: float) -> None:
+        handler = self._message_handlers.get(key[0])
+        if handler is not None:
+            handler(key, event.message, now)
+
+    def _on_linked(self, key: ChannelKey, event: LinkCompleted, now: float) -> None:
+        if key[0] == _DISPLAY:
+            self.add_display(key[1])
+
+    def add_display(self, channel_id: int) -> DisplayDriver:
+        """A driver for a linked display channel (sharing the session's caches)."""
+        if self.shared is None:
+            self.shared = SharedState(glz_window=glz_window_pixels(self.ram_hint))
+        driver = DisplayDriver(self.shared)
+        self.drivers[channel_id] = driver
+        self.held[channel_id] = collections.deque()
+        return driver
+
+    def _on_ping(self, key: ChannelKey, event: PingAnswered, now: float) -> None:
+        self.last_ping[channel_name(key)] = now
+
+    def _on_main_init(
+        self, key: ChannelKey, event: MainInitReceived, now: float
+    ) -> None:
+        self.session_id = event.session_id
+        self.mouse_modes = event.supported_mouse_modes
+        self.mouse_mode = event.current_mouse_mode
+        self.ram_hint = event.ram_hint
+        self.set_mm_time(event.multi_media_time, now)
+        if self.mouse_modes & MouseMode.CLIENT and self.mouse_mode != MouseMode.CLIENT:
+            # absolute positions: what a script means by "move to (x, y)"
+            self._outgoing.append((key, MainMouseModeRequest(MouseMode.CLIENT)))
+
+    def _on_mm_time(
+        self, key: ChannelKey, event: MultiMediaTimeReceived, now: float
+    ) -> None:
+        self.set_mm_time(event.time, now)
+
+    def _on_channels_list(
+        self, key: ChannelKey, event: ChannelsListReceived, now: float
+    ) -> None:
+        self.channels_list = list(event.channels)
+
+    def _on_mouse_mode(
+        self, key: ChannelKey, event: MouseModeChanged, now: float
+    ) -> None:
+        self.mouse_modes, self.mouse_mode = event.supported_modes, event.current_mode
+
+    def _on_notice(self, key: ChannelKey, event: object, now: float) -> None:
+        self.notices.append(f"{channel_name(key)}: {event}")
+
+    # -- display messages (the hot path) -----------------------------------------
+
+    def _on_display_message(self, key: ChannelKey, message: Any, now: float) -> None:
+        channel_id = key[1]
+        driver = self.drivers.get(channel_id)
+        if driver is None:
+            return
+        self.last_display_activity = now
+        if self._holding:
+            held = self.held[channel_id]
+            if held:  # keep this channel's order behind its held message
+                if len(held) >= self.max_held:
+                    self._drop(held.popleft()[0], "hold queue full")
+                    self._holding -= 1
+                held.append((message, now))
+                self._holding += 1
+                self._retry_held(now)  # drops the head once it waited too long
+                return
+        if self._apply(channel_id, driver, message, now, now) and self._holding:
+            self._retry_held(now)
+
+    def _apply(
+        self,
+        channel_id: int,
+        driver: DisplayDriver,
+        message: Any,
+        since: float,
+        now: float,
+    ) -> bool:
+        """Apply one display message; False when it was held for a retry."""
+        try:
+            changed = driver.apply(message, self.mm_now(now))
+        except ImageNotReady:
+            if now - since < self.hold_seconds and self._display_channels() > 1:
+                self.held[channel_id].appendleft((message, since))
+                self._holding += 1
+                return False
+            self._drop(message, "ImageNotReady")
+            return True
+        except (CanvasError, WireError) as exc:
+            # the canvas refuses this one message; the session goes on
+            self._drop(message, type(exc).__name__, exc)
+            self._after_streams(channel_id, driver, now)
+            return True
+        if changed is not None:
+            self.note_change(changed)
+        if driver.streams_touched:
+            self._after_streams(channel_id, driver, now)
+        return True
+
+    def _display_channels(self) -> int:
+        """Display channels linked or announced by CHANNELS_LIST."""
+        listed = sum(1 for t, _ in self.channels_list or () if t == _DISPLAY)
+        return max(listed, len(self.drivers))
+
+    def _drop(self, message: object, why: str, exc: Exception | None = None) -> None:
+        self.dropped[f"{type(message).__name__}: {why}"] += 1
+        log.warning(
+            "dropped display message %s: %s", type(message).__name__, exc or why
+        )
+
+    def _retry_held(self, now: float) -> None:
+        """Progress on one channel may unblock messages held on the others."""
+        for channel_id, held in self.held.items():
+            driver = self.drivers[channel_id]
+            while held:
+                message, since = held.popleft()
+                self._holding -= 1
+                if not self._apply(channel_id, driver, message, since, now):
+                    break
+
+    def _after_streams(
+        self, channel_id: int, driver: DisplayDriver, now: float
+    ) -> None:
+        """Note the frames shown, queue the StreamReports the streams completed."""
+        driver.streams_touched = False
+        streams = driver.streams
+        if streams.shown:
+            for surface_id, dest in streams.shown:
+                if surface_id == 0:
+                    self.note_change(dest)
+            streams.shown.clear()
+            self.last_display_activity = now
+        key = (int(_DISPLAY), channel_id)
+        for report in streams.take_reports():
+            self._outgoing.append((key, report))
+            self.stream_reports.append(report)
+            self.stream_reports_sent += 1

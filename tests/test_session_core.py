@@ -1,0 +1,154 @@
+"""SessionCore without I/O: display messages that wait for another display
+channel's image (hold and retry), drops, and the change counter."""
+
+from __future__ import annotations
+
+import collections
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from spicepy.canvas.images import ImageNotReady
+from spicepy.channels.events import MessageReceived
+from spicepy.session.core import HOLD_SECONDS, SessionCore
+from spicepy.wire.enums import ChannelType
+from spicepy.wire.types import Rect
+
+
+@dataclass(frozen=True)
+class Msg:
+    """Stands in for a display message: ("put", N) caches image N, ("use", N)
+    needs it (the store is shared, like the session's pixmap cache)."""
+
+    verb: str
+    num: int
+
+
+@dataclass
+class StubDriver:
+    store: set[int]
+    applied: list[str] = field(default_factory=list)
+    marks: int = 0
+    streams_touched: bool = False
+
+    def apply(self, msg: Msg, mm_time: int | None) -> Rect | None:
+        if msg.verb == "use" and msg.num not in self.store:
+            raise ImageNotReady(f"image {msg.num} not cached", msg.num)
+        if msg.verb == "put":
+            self.store.add(msg.num)
+        self.applied.append(f"{msg.verb}:{msg.num}")
+        return Rect(0, msg.num, 1, msg.num + 1)  # top, left, bottom, right
+
+
+def make_core(displays: int) -> tuple[SessionCore, list[StubDriver]]:
+    core = SessionCore()
+    store: set[int] = set()
+    drivers = [StubDriver(store) for _ in range(displays)]
+    core.drivers = dict(enumerate(drivers))  # type: ignore[arg-type]
+    core.held = {i: collections.deque() for i in range(displays)}
+    return core, drivers
+
+
+def feed(core: SessionCore, channel_id: int, text: str, now: float = 100.0) -> None:
+    verb, num = text.split(":")
+    event = MessageReceived(ChannelType.DISPLAY, 0, 0, Msg(verb, int(num)))
+    core.handle_event((ChannelType.DISPLAY, channel_id), event, now)
+
+
+def test_message_waits_for_the_other_channel_and_keeps_order() -> None:
+    core, (d0, d1) = make_core(2)
+    feed(core, 1, "use:7")  # held: channel 0 has not sent image 7 yet
+    feed(core, 1, "put:8")  # queued behind it, order kept
+    assert d1.applied == []
+    feed(core, 0, "put:7")  # progress on channel 0 releases channel 1
+    assert d0.applied == ["put:7"]
+    assert d1.applied == ["use:7", "put:8"]
+    assert core.dropped_commands == 0
+    # changes are noted in the order the messages were applied
+    assert [r.left for r in core.changes_since(0)] == [7, 7, 8]
+
+
+def test_single_display_channel_drops_at_once() -> None:
+    core, (d0,) = make_core(1)
+    feed(core, 0, "use:1")
+    feed(core, 0, "put:2")
+    assert d0.applied == ["put:2"]
+    assert core.dropped == {"Msg: ImageNotReady": 1}
+
+
+def test_a_listed_display_channel_not_linked_yet_is_waited_for() -> None:
+    core, (d0,) = make_core(1)
+    core.channels_list = [(ChannelType.DISPLAY, 0), (ChannelType.DISPLAY, 1)]
+    feed(core, 0, "use:1")
+    assert d0.applied == [] and core.dropped_commands == 0
+    assert core.drop_held() == 1 and core.dropped_commands == 1
+
+
+def test_held_message_is_dropped_after_the_hold_limit() -> None:
+    core, (_d0, d1) = make_core(2)
+    feed(core, 1, "use:5", now=100.0)
+    # the clock is the caller's: HOLD_SECONDS later the stale head is dropped
+    feed(core, 1, "put:6", now=100.0 + HOLD_SECONDS + 0.1)
+    assert d1.applied == ["put:6"]
+    assert core.dropped_commands == 1
+
+
+def test_changes_since_counts_every_change_once() -> None:
+    core, _ = make_core(1)
+    feed(core, 0, "put:1")
+    mark = core.change_count
+    feed(core, 0, "put:2")
+    feed(core, 0, "put:3")
+    assert [r.left for r in core.changes_since(mark)] == [2, 3]
+    assert core.changes_since(core.change_count) == []
+
+
+def test_import_graph_has_no_cycle() -> None:
+    """Every spicepy module imports without a circle (checked in a fresh
+    interpreter from the import statements of each module)."""
+    script = r"""
+import ast, pathlib, sys
+import spicepy
+root = pathlib.Path(spicepy.__file__).parent
+mods = {}
+for path in root.rglob("*.py"):
+    rel = path.relative_to(root).with_suffix("")
+    parts = ["spicepy", *rel.parts]
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    mods[".".join(parts)] = path
+graph = {}
+for name, path in mods.items():
+    deps = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        else:
+            continue
+        deps |= {t for t in targets if t in mods and t != name}
+    graph[name] = deps
+# a package's __init__ importing its own submodules is not a circle
+for name in graph:
+    graph[name] = {d for d in graph[name] if not d.startswith(name + ".")}
+seen, stack = {}, []
+def visit(n):
+    seen[n] = 1
+    stack.append(n)
+    for d in sorted(graph[n]):
+        if seen.get(d) == 1:
+            print(" -> ".join(stack[stack.index(d):] + [d]))
+            sys.exit(1)
+        if d not in seen:
+            visit(d)
+    stack.pop()
+    seen[n] = 2
+for n in sorted(graph):
+    if n not in seen:
+        visit(n)
+"""
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", script], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
