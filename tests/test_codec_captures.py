@@ -10,17 +10,23 @@ GLZ and everything else is decoded in full on both twins.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from spicepy.codecs import _glz_ref, _lz_ref, _quic_ref, glz, lz, quic
+from spicepy.codecs import CodecError, _glz_ref, _lz_ref, _quic_ref, glz, lz, quic
 
 from spicepy.canvas.types import ImageType
-from spicepy.capture.images import ImagePayload, decode_payloads, extract_images
+from spicepy.capture.images import (
+    ImagePayload,
+    decode_payload,
+    decode_payloads,
+    extract_images,
+)
+from spicepy.errors import WireError
 
 U8 = np.ndarray
 #: QUIC pixels the pure-Python twin decodes per capture (~0.4 s each)
@@ -87,27 +93,53 @@ def test_every_payload_decodes_to_its_declared_size(captures_dir: Path) -> None:
     assert decoded >= expected > 0
 
 
+def _outcomes(payloads: list[ImagePayload], want: Any) -> dict[int, np.ndarray | str]:
+    """Each decodable payload's pixels, or the name of the error it raised.
+
+    GLZ images are always decoded (later ones refer to them); others only when
+    ``want`` takes them.  An error is an outcome, not a skip: the twins must
+    agree on it too.
+    """
+    dictionary = glz.Dictionary()
+    out: dict[int, np.ndarray | str] = {}
+    for p in payloads:
+        glz_type = p.type in (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
+        if not _decodable(p) or not (glz_type or want(p)):
+            continue
+        try:
+            out[p.index] = decode_payload(p, dictionary)
+        except (CodecError, WireError) as exc:
+            out[p.index] = type(exc).__name__
+    return out
+
+
+def _among(indices: set[int]) -> Callable[[ImagePayload], bool]:
+    return lambda p: p.index in indices
+
+
 def test_python_twins_match_cython(captures_dir: Path) -> None:
-    """Same pixels from the Cython and the pure-Python paths, payload by payload."""
+    """Same outcome from the Cython and the pure-Python paths, payload by payload:
+    the same pixels, or both refusing it; a payload one twin alone decodes fails."""
     if not _all_fast():
         pytest.skip("the Cython twins are not built (or SPICEPY_PUREPYTHON is set)")
     want = _quic_sampler()
     compared: dict[str, int] = {}
     for entry in _entries(captures_dir):
-        payloads = extract_images(captures_dir / entry["files"]["pcap"])
-        fast = {
-            p.index: px
-            for p, px in decode_payloads(payloads, skip_undecodable=True)
-            if px is not None
-        }
+        payloads = list(extract_images(captures_dir / entry["files"]["pcap"]))
         with reference_twins():
-            slow = list(decode_payloads(payloads, skip_undecodable=True, want=want))
-        for p, px in slow:
-            if px is None:
+            slow = _outcomes(payloads, want)
+        fast = _outcomes(payloads, _among(set(slow)))
+        assert sorted(fast) == sorted(slow), entry["name"]
+        for p in payloads:
+            if p.index not in slow:
                 continue
-            assert p.index in fast, (entry["name"], p.index)
-            where = f"{entry['name']} #{p.index}"
-            np.testing.assert_array_equal(px, fast[p.index], err_msg=where)
+            where = f"{entry['name']} #{p.index} ({p.type_name})"
+            a, b = slow[p.index], fast[p.index]
+            if isinstance(a, str) or isinstance(b, str):
+                assert isinstance(a, str) and isinstance(b, str), (where, a, b)
+                assert a == b, where
+                continue
+            np.testing.assert_array_equal(a, b, err_msg=where)
             compared[p.type_name] = compared.get(p.type_name, 0) + 1
     # every lossless codec of the corpus was compared at least once
     for t in ("LZ_RGB", "GLZ_RGB", "ZLIB_GLZ_RGB", "QUIC"):
