@@ -71,7 +71,9 @@ def test_agent_start_only_when_asked_and_agent_connected() -> None:
     ch, srv = setup(agent=True)
     drive(ch, srv.pack(MainInit(1, 1, 3, 2, 1, 10, 0, 0)))
     sent = srv.client_messages(ch.data_to_send(), 1)
-    assert sent == [MainAgentStart(0xFFFFFFFF), MainAttachChannels()]
+    # then our VD-agent capabilities (tests/test_agent_channel.py checks them)
+    assert sent[:2] == [MainAgentStart(0xFFFFFFFF), MainAttachChannels()]
+    assert [type(m).__name__ for m in sent[2:]] == ["MainAgentDataC"]
     ch2, srv2 = setup()
     drive(ch2, srv2.pack(MainInit(1, 1, 3, 2, 1, 10, 0, 0)))
     assert srv2.client_messages(ch2.data_to_send(), 1) == [MainAttachChannels()]
