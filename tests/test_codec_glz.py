@@ -712,3 +712,67 @@ def test_corrupt_streams_twins_agree(data: st.DataObject) -> None:
 
 
 _VALID = _valid_streams()
+
+
+# -- out-of-order arrival (two display channels sharing one dictionary) ------------
+
+
+def test_out_of_order_image_does_not_release_below_an_open_gap() -> None:
+    """Image 2 (window head 1) arrives before image 1, which refers to image 0.
+
+    spice-gtk (decode-glz.c) releases by an image's window head only once every
+    lower id has arrived; releasing on image 2 at once would drop image 0 while
+    image 1, still on its way over the other channel, needs it.
+    """
+    rng = np.random.default_rng(7)
+    img0 = rng.integers(0, 256, (24, 32, 4), dtype=np.uint8)
+    img0[..., 3] = 0
+    img1 = img0.copy()  # coded against image 0
+    img1[0, 0, 0] ^= 1
+    img2 = rng.integers(0, 256, (24, 32, 4), dtype=np.uint8)  # no reference
+    img2[..., 3] = 0
+    streams = _stream([img0, img1, img2], window=2 * 24 * 32)
+    assert glz.read_header(streams[1]).win_head_dist == 1  # may refer to image 0
+    assert glz.read_header(streams[2]).win_head_dist == 1  # window head: image 1
+    d = glz.Dictionary()
+    glz.decode(streams[0], dictionary=d)  # display channel A
+    assert np.array_equal(glz.decode(streams[2], dictionary=d), img2)  # channel B
+    assert d.ids() == [0, 2] and not d.is_expired(0)  # the gap at 1 is still open
+    assert np.array_equal(glz.decode(streams[1], dictionary=d), img1)  # channel A
+    assert d.ids() == [1, 2] and d.is_expired(0)  # gap closed: now 0 goes
+
+
+@st.composite
+def _heads_and_order(draw: st.DrawFn) -> tuple[list[int], list[int]]:
+    """Window heads of images 0..n-1 (non-decreasing, head_i <= i, as a server's
+    window moves) and an arrival order (any permutation)."""
+    n = draw(st.integers(1, 12))
+    heads: list[int] = []
+    for i in range(n):
+        lo = heads[-1] if heads else 0
+        heads.append(draw(st.integers(lo, i)))
+    order = draw(st.permutations(range(n)))
+    return heads, list(order)
+
+
+@given(_heads_and_order())
+def test_dictionary_keeps_what_a_missing_image_may_need(
+    case: tuple[list[int], list[int]],
+) -> None:
+    """Whatever the arrival order, an arrived image stays while an image that has
+    not arrived may still refer to it; once all arrived, exactly the last
+    image's window remains."""
+    heads, order = case
+    d = glz.Dictionary()
+    arrived: set[int] = set()
+    for image_id in order:
+        d._add(
+            image_id,
+            glz._Stored(np.zeros(4, np.uint8), 1, 1, image_id - heads[image_id]),
+        )
+        arrived.add(image_id)
+        for j in set(range(len(heads))) - arrived:
+            for i in range(heads[j], j):
+                if i in arrived:
+                    assert i in d, (heads, order, image_id, i, j)
+    assert d.ids() == list(range(heads[-1], len(heads)))
