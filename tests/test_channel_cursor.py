@@ -85,3 +85,34 @@ def test_cursor_cache_is_bounded() -> None:
     )
     ch.receive_data(data)
     assert ch.cached_shapes == MAX_CACHED
+
+
+def test_pointer_state_follows_the_messages() -> None:
+    ch, srv = linked(CursorChannel)
+    pixels = bytes(range(8))
+    init = struct.pack("<hhHHB", 10, 20, 4, 7, 1) + cursor_body(
+        FLAG_CACHE_ME, 9, pixels
+    )
+    ch.receive_data(srv.pack_raw(CursorMsg.INIT, init))
+    assert (ch.x, ch.y, ch.visible, ch.trail) == (10, 20, True, (4, 7))
+    assert ch.shape is not None and ch.shape.data == pixels
+    ch.receive_data(srv.pack_raw(CursorMsg.MOVE, struct.pack("<hh", 30, 40)))
+    assert (ch.x, ch.y, ch.visible) == (30, 40, True)
+    ch.receive_data(srv.pack_raw(CursorMsg.HIDE, b""))
+    assert not ch.visible and ch.shape is not None
+    ch.receive_data(srv.pack_raw(CursorMsg.TRAIL, struct.pack("<HH", 1, 2)))
+    assert ch.trail == (1, 2)
+    ch.receive_data(
+        srv.pack_raw(
+            CursorMsg.SET, struct.pack("<hhB", 1, 2, 1) + cursor_body(FLAG_NONE)
+        )
+    )
+    assert (ch.x, ch.y, ch.visible, ch.shape) == (1, 2, True, None)
+    ch.receive_data(
+        srv.pack_raw(
+            CursorMsg.SET, struct.pack("<hhB", 1, 2, 1) + cursor_body(0, 5, pixels)
+        )
+    )
+    assert ch.shape is not None
+    ch.receive_data(srv.pack_raw(CursorMsg.RESET, b""))
+    assert not ch.visible and ch.shape is None and ch.cached_shapes == 0

@@ -7,7 +7,11 @@ A CACHE_ME shape is remembered by ``unique`` and a later FROM_CACHE names it; th
 server mirrors this cache and evicts with INVAL_ONE / INVAL_ALL, RESET clears it,
 and the machine also bounds it (``MAX_CACHED``).  Each message becomes one event
 (INIT also reports its trail settings); shapes are passed on undecoded
-(PROTOCOL.md section 7, spice-gtk ``channel-cursor.c``).
+(PROTOCOL.md section 7, spice-gtk ``channel-cursor.c``): ``spicepy.canvas.cursor``
+turns them into pixels.  The machine also keeps the pointer's current state
+(``x``, ``y``, ``visible``, ``shape``, ``trail``) for callers that poll: SET and
+INIT replace it, MOVE moves it, HIDE and RESET hide it (RESET also drops the
+shape).
 """
 
 from __future__ import annotations
@@ -56,6 +60,11 @@ class CursorChannel(Channel):
     def __init__(self, channel_id: int = 0, **kw: Any) -> None:
         super().__init__(channel_id, **kw)
         self._cache: OrderedDict[int, CursorShape] = OrderedDict()
+        self.x = 0
+        self.y = 0
+        self.visible = False
+        self.shape: CursorShape | None = None
+        self.trail: tuple[int, int] = (0, 0)  # (length, frequency)
 
     @property
     def cached_shapes(self) -> int:
@@ -86,24 +95,30 @@ class CursorChannel(Channel):
                 self._cache.popitem(last=False)
         return shape
 
+    def _changed(self, pos: Any, visible: int, cursor: Any) -> None:
+        self.x, self.y, self.visible = pos.x, pos.y, bool(visible)
+        self.shape = self._shape(cursor)
+        self._emit(CursorChanged(pos.x, pos.y, self.visible, self.shape))
+
     def _handle(self, msg: Any, serial: int) -> None:
         if isinstance(msg, CursorInit):
+            self.trail = (msg.trail_length, msg.trail_frequency)
             self._emit(CursorTrailSet(msg.trail_length, msg.trail_frequency))
-            pos = msg.position
-            shape = self._shape(msg.cursor)
-            self._emit(CursorChanged(pos.x, pos.y, bool(msg.visible), shape))
+            self._changed(msg.position, msg.visible, msg.cursor)
         elif isinstance(msg, CursorSet):
-            pos = msg.position
-            shape = self._shape(msg.cursor)
-            self._emit(CursorChanged(pos.x, pos.y, bool(msg.visible), shape))
+            self._changed(msg.position, msg.visible, msg.cursor)
         elif isinstance(msg, CursorMove):
+            self.x, self.y = msg.position.x, msg.position.y
             self._emit(CursorMoved(msg.position.x, msg.position.y))
         elif isinstance(msg, CursorHide):
+            self.visible = False
             self._emit(CursorHidden())
         elif isinstance(msg, CursorResetMsg):
             self._cache.clear()
+            self.visible, self.shape = False, None
             self._emit(CursorReset())
         elif isinstance(msg, CursorTrail):
+            self.trail = (msg.length, msg.frequency)
             self._emit(CursorTrailSet(msg.length, msg.frequency))
         elif isinstance(msg, CursorInvalOne):
             self._cache.pop(msg.id, None)
