@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import zlib
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from PIL import Image
 from spicepy.codecs import glz, zlib_glz
 from spicepy.codecs._common import CodecError
 
@@ -49,10 +52,17 @@ def test_round_trip_rgba_any_level(img: np.ndarray, level: int) -> None:
 
 
 def test_vector_wrapped(vectors_dir: Path) -> None:
+    """The reference GLZ vector inside zlib decodes to the reference pixels
+    stored beside it (the source PNG, and the frame's SHA-256 in the JSON)."""
     raw = (vectors_dir / "desktop.glz_rgb32.bin").read_bytes()
+    meta = json.loads((vectors_dir / "desktop.glz_rgb32.json").read_text())
     d = glz.Dictionary()
     got = zlib_glz.decode(zlib.compress(raw, 3), glz_size=len(raw), dictionary=d)
-    assert np.array_equal(got, glz.decode(raw, dictionary=glz.Dictionary()))
+    assert hashlib.sha256(got.tobytes()).hexdigest() == meta["decoded_sha256"]
+    with Image.open(vectors_dir / "desktop.png") as im:
+        rgb = np.asarray(im.convert("RGB"))
+    np.testing.assert_array_equal(got[:, :, 2::-1], rgb)
+    assert not got[:, :, 3].any()
 
 
 def _valid() -> tuple[bytes, int]:
