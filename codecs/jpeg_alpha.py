@@ -50,6 +50,7 @@ def decode(
         raise CodecError(f"jpeg_size {jpeg_size} outside the {len(data)}-byte payload")
     alpha_stream = data[jpeg_size:]
     hdr = lz.read_header(alpha_stream, max_pixels=max_pixels)
+    lz.check_body_size(hdr, len(alpha_stream) - lz.HEADER_SIZE)
     if hdr.image_type != lz.ImageType.XXXA:
         raise CodecError(f"JPEG_ALPHA alpha stream is {hdr.image_type.name}, not XXXA")
     if hdr.top_down != bool(top_down):

@@ -56,6 +56,7 @@ __all__ = [
     "decode",
     "encode",
     "info",
+    "check_body_size",
     "palette_lut",
     "read_header",
 ]
@@ -63,6 +64,11 @@ __all__ = [
 MAGIC = 0x20205A4C
 VERSION = 0x00010001
 HEADER_SIZE = 28
+#: Most units one body byte can code. A literal op codes one unit per byte at
+#: best; a match op is a control byte, extension bytes adding at most 255 each
+#: (the last one less), an offset byte: 6 + 255n + 3 (bias) units for n + 2
+#: bytes, and at most 5 + 3 units for 2 bytes without extension.
+MAX_RATIO = 255
 _HEADER = struct.Struct(">7I")
 
 U8 = npt.NDArray[np.uint8]
@@ -169,6 +175,25 @@ def read_header(
     return LzHeader(image_type, width, height, stride, bool(top_down))
 
 
+def check_body_size(hdr: LzHeader, body_size: int) -> None:
+    """Refuse a header whose image ``body_size`` bytes of passes cannot code.
+
+    Called before any pixel is allocated, so a short stream declaring a large
+    image costs nothing.
+
+    Raises:
+        CodecError: fewer than units / MAX_RATIO bytes per pass.
+    """
+    ppb = PIXELS_PER_BYTE.get(hdr.image_type)
+    units = hdr.stride * hdr.height if ppb is not None else hdr.width * hdr.height
+    passes = 2 if hdr.image_type == ImageType.RGBA else 1
+    if passes * units > MAX_RATIO * body_size:
+        raise CodecError(
+            f"{body_size} bytes of LZ data cannot code a "
+            f"{hdr.width}x{hdr.height} {hdr.image_type.name} image"
+        )
+
+
 def info(data: bytes | bytearray | memoryview, /) -> ImageInfo:
     """What the header declares (codec "lz"), without decoding.
 
@@ -218,6 +243,7 @@ def decode(
     """
     data = bytes(data)
     hdr = read_header(data, max_pixels=max_pixels)
+    check_body_size(hdr, len(data) - HEADER_SIZE)
     width, height = hdr.width, hdr.height
     row_px = hdr.row_pixels
     mode = _DECODE_MODE[hdr.image_type]

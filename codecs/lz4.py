@@ -63,29 +63,30 @@ def expand_x555(pixels: npt.NDArray[np.uint16]) -> U8:
     return out
 
 
-def _window(chunks: list[bytes]) -> bytes | memoryview:
-    """The last WINDOW bytes of output so far; copies only when they span chunks."""
-    if not chunks:
-        return b""
-    last = chunks[-1]
-    if len(last) >= WINDOW or len(chunks) == 1:
-        return memoryview(last)[-WINDOW:]
-    tail: list[bytes] = []
-    need = WINDOW
-    for chunk in reversed(chunks):
-        tail.append(chunk[-need:])
-        need -= len(tail[-1])
-        if need <= 0:
-            break
-    return b"".join(reversed(tail))
+#: LZ4's largest expansion: a block of n bytes decodes to at most 255 * n bytes.
+#: Every output byte comes from a literal (one input byte each) or a match whose
+#: length is coded in the token nibble plus extension bytes adding at most 255
+#: each; a token, its 2-byte offset and the nibble give at most 19 bytes for 3.
+MAX_RATIO = 255
 
 
-def _inflate(data: bytes, pos: int, total: int) -> bytes:
-    """Decode the block sequence from ``data[pos:]`` into exactly ``total`` bytes."""
-    chunks: list[bytes] = []
+def _inflate(data: bytes, pos: int, total: int) -> bytearray:
+    """Decode the block sequence from ``data[pos:]`` into exactly ``total`` bytes.
+
+    Linear in the input and output: the output is one preallocated buffer and
+    each block's dictionary is a view of the last WINDOW bytes of it (nothing is
+    re-joined), and each block's scratch buffer is bounded by MAX_RATIO times
+    the block's own size rather than by what is left of the image.
+    """
+    end = len(data)
+    if total > MAX_RATIO * (end - pos):
+        raise CodecError(
+            f"{end - pos} bytes of LZ4 data cannot hold a {total}-byte image"
+        )
+    out = bytearray(total)
+    view = memoryview(out)
     src = memoryview(data)
     filled = 0
-    end = len(data)
     while True:  # at least one block, as upstream's do/while
         if end - pos < 4:
             raise CodecError("LZ4 block length truncated")
@@ -99,21 +100,22 @@ def _inflate(data: bytes, pos: int, total: int) -> bytes:
         try:
             chunk = lz4.block.decompress(
                 src[pos : pos + size],
-                uncompressed_size=available,
-                dict=_window(chunks),
+                uncompressed_size=min(available, MAX_RATIO * size),
+                dict=view[max(0, filled - WINDOW) : filled],
             )
         except lz4.block.LZ4BlockError as exc:
             raise CodecError(f"bad LZ4 block: {exc}") from exc
         if not chunk:
             raise CodecError("empty LZ4 block")
-        chunks.append(chunk)
+        view[filled : filled + len(chunk)] = chunk
         filled += len(chunk)
         pos += size
         if pos >= end:
             break
+    view.release()
     if filled != total:
         raise CodecError(f"LZ4 data decodes to {filled} bytes, expected {total}")
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return out
 
 
 def decode(

@@ -14,17 +14,40 @@ import zlib
 import numpy as np
 import numpy.typing as npt
 from spicepy.codecs import glz
-from spicepy.codecs._common import MAX_IMAGE_PIXELS, CodecError
+from spicepy.codecs._common import MAX_IMAGE_PIXELS, CodecError, check_dimensions
+from spicepy.codecs.lz import PIXELS_PER_BYTE, ImageType
 
 __all__ = ["decode", "encode", "inflate", "DEFAULT_LEVEL"]
 
 DEFAULT_LEVEL = 3  # server/image-encoders.cpp ZLIB_DEFAULT_COMPRESSION_LEVEL
 
 
-def _max_glz_size(max_pixels: int) -> int:
-    # A GLZ stream never needs more than 4 bytes per pixel plus literal counts
-    # (the server sends raw bitmaps when GLZ would be larger).
-    return glz.HEADER_SIZE + max_pixels * 5 + 1024
+#: Deflate's largest expansion (RFC 1951): the longest match, 258 bytes, costs
+#: at least a 1-bit length code and a 1-bit distance code, so one input byte
+#: yields at most 4 * 258 = 1032 output bytes (plus the 6-byte zlib wrapper).
+DEFLATE_MAX_RATIO = 1032
+_CHUNK = 1 << 16  # output bytes per step of the checking pass
+
+
+#: GLZ's costliest op per unit: a match of one unit with a long offset, three
+#: image-distance bytes and the very-long offset byte takes 7 bytes
+#: (``_glz_ref.decode_pass``); a literal unit takes at most 3 + 1/32 bytes.
+GLZ_MAX_BYTES_PER_UNIT = 7
+#: GLZ's most units per byte: as LZ, a match codes 7 + 255n + 2 (bias) units in
+#: at least 3 + n bytes and a literal one unit per byte.
+GLZ_MAX_RATIO = 255
+
+
+def _glz_size_range(hdr: glz.GlzHeader) -> tuple[int, int]:
+    """The smallest and largest GLZ stream that can code the image ``hdr`` declares."""
+    units = hdr.height * (
+        hdr.stride if hdr.image_type in PIXELS_PER_BYTE else hdr.width
+    )
+    units *= 2 if hdr.image_type == ImageType.RGBA else 1  # colour + alpha passes
+    return (
+        glz.HEADER_SIZE + -(-units // GLZ_MAX_RATIO),
+        glz.HEADER_SIZE + units * GLZ_MAX_BYTES_PER_UNIT,
+    )
 
 
 def inflate(
@@ -32,25 +55,61 @@ def inflate(
 ) -> bytes:
     """Inflate a zlib stream that must yield exactly ``glz_size`` bytes.
 
+    A first pass inflates in small steps, keeping nothing, and stops at the
+    first byte beyond ``glz_size``; only then is the output inflated for real,
+    into one buffer of exactly ``glz_size`` bytes (zlib's growing buffers would
+    briefly hold it twice). Memory is ``glz_size`` plus a step, time linear in
+    ``glz_size``, and ``glz_size`` is at most DEFLATE_MAX_RATIO times the input.
+
     Raises:
         CodecError: corrupt, short, over-long (a bomb) or unterminated stream,
-            or ``glz_size`` outside ``HEADER_SIZE..max_size``.
+            or ``glz_size`` outside ``HEADER_SIZE..max_size`` or beyond what
+            the input can inflate to.
     """
+    data = bytes(data)
     if not glz.HEADER_SIZE <= glz_size <= max_size:
         raise CodecError(f"ZLIB_GLZ size {glz_size} out of range")
+    if glz_size > DEFLATE_MAX_RATIO * len(data):
+        raise CodecError(f"{len(data)} zlib bytes cannot inflate to {glz_size}")
     z = zlib.decompressobj()
+    produced = 0
     try:
-        raw = z.decompress(bytes(data), glz_size)
-        if len(raw) < glz_size:
+        tail = data
+        while not z.eof:
+            step = z.decompress(tail, _CHUNK)
+            tail = z.unconsumed_tail
+            produced += len(step)
+            if produced > glz_size:
+                raise CodecError("ZLIB_GLZ stream inflates to more bytes than glz_size")
+            if not step and not tail:
+                break  # input used up before the end of the stream
+        if not z.eof:
+            raise CodecError("ZLIB_GLZ stream is not terminated")
+        if produced < glz_size:
             raise CodecError("ZLIB_GLZ stream inflates to fewer bytes than glz_size")
-        # Nothing may follow: one more byte of output means a lying size field.
-        if z.decompress(z.unconsumed_tail, 1):
-            raise CodecError("ZLIB_GLZ stream inflates to more bytes than glz_size")
+        raw = zlib.decompress(data, bufsize=glz_size)
     except zlib.error as exc:
         raise CodecError(f"ZLIB_GLZ inflate failed: {exc}") from exc
-    if not z.eof:
-        raise CodecError("ZLIB_GLZ stream is not terminated")
+    if len(raw) != glz_size:  # the same stream inflated twice
+        raise CodecError("ZLIB_GLZ stream inflates inconsistently")
     return raw
+
+
+def _header(data: bytes, glz_size: int, max_pixels: int) -> glz.GlzHeader:
+    """The GLZ header from the first inflated bytes, checked before the rest."""
+    try:
+        head = zlib.decompressobj().decompress(data, glz.HEADER_SIZE)
+    except zlib.error as exc:
+        raise CodecError(f"ZLIB_GLZ inflate failed: {exc}") from exc
+    hdr = glz.read_header(head)
+    check_dimensions(hdr.width, hdr.height, max_pixels)
+    low, high = _glz_size_range(hdr)
+    if not low <= glz_size <= high:
+        raise CodecError(
+            f"ZLIB_GLZ size {glz_size} cannot code a {hdr.width}x{hdr.height} "
+            f"{hdr.image_type.name} image ({low}..{high} bytes)"
+        )
+    return hdr
 
 
 def decode(
@@ -77,7 +136,9 @@ def decode(
     Raises:
         CodecError: bad zlib or GLZ data (GlzMissingImage for a missing reference).
     """
-    raw = inflate(data, glz_size, _max_glz_size(max_pixels))
+    data = bytes(data)
+    hdr = _header(data, glz_size, max_pixels)
+    raw = inflate(data, glz_size, _glz_size_range(hdr)[1])
     return glz.decode(
         raw,
         dictionary=dictionary,
