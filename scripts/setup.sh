@@ -16,6 +16,8 @@ APT_PACKAGES=(
     xserver-xspice xserver-xorg-core x11-apps x11-utils x11-xserver-utils xdotool
     tshark spice-client-gtk libturbojpeg0 openssl procps
     python3-gi gir1.2-spiceclientglib-2.0
+    qemu-system-x86 linux-image-amd64 busybox-static cpio tinyproxy sasl2-bin
+    libvirt-daemon-system libvirt-clients libvirt-dev
 )
 
 log() { printf 'setup.sh: %s\n' "$*" >&2; }
