@@ -6,6 +6,13 @@ Usage::
     python benchmarks/report.py --json res.json  # read a --benchmark-json file
     python benchmarks/report.py --plot out.png   # also draw bar charts (matplotlib)
     python benchmarks/report.py --save res.json -k decode --quick  # a subset
+    python benchmarks/report.py --session-json raw.json --markdown RESULTS.md
+
+The Markdown page (``--markdown``) has one section per kind of benchmark, each
+rewritten on its own between ``<!-- report.py section: NAME -->`` markers:
+``codecs`` (this script's pytest-benchmark run) and ``session`` (whole client
+sessions, spicepy against spice-gtk: ``bench_session.py`` measures and calls
+``write_session`` here; ``--session-json`` renders a saved run again).
 
 Rows: codec (with ``/reference`` for pure-Python twins), image, operation,
 MPix/s (median round), compression ratio (raw 24-bit bytes / compressed bytes),
@@ -115,6 +122,9 @@ def run(json_out: Path, *, select: str | None = None, files: list[str] | None = 
     cmd = [sys.executable, "-m", "pytest", *targets, "-q", "-p", "no:cacheprovider",
            "-o", "python_files=bench_*.py", "--benchmark-only",
            f"--benchmark-json={json_out}"]  # fmt: skip
+    if not files:
+        # whole client sessions have their own section (bench_session.py)
+        cmd.append(f"--ignore={BENCH_DIR / 'bench_session.py'}")
     if quick:
         cmd += ["--benchmark-min-rounds=3", "--benchmark-max-time=0.3",
                 "--benchmark-warmup=off"]  # fmt: skip
@@ -237,6 +247,320 @@ def plot(rows: list[Row], path: Path) -> None:
     plt.close(fig)
 
 
+# -- the Markdown page: one section per kind of benchmark ------------------------
+
+PAGE_TITLE = "# spicepy benchmark results"
+SESSION_PLOT = "RESULTS-session.png"
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- report.py section: {name} -->", f"<!-- report.py end: {name} -->"
+
+
+def write_section(path: Path, name: str, body: str) -> None:
+    """Put ``body`` into section ``name`` of the page at ``path``.
+
+    The section's old text is replaced; every other section stays as it was. A
+    section the page lacks is appended; a missing page is created.
+    """
+    start, end = _markers(name)
+    block = f"{start}\n{body.strip()}\n{end}"
+    # bytes, not read_text: the rest of the page stays byte for byte (no newline
+    # translation)
+    text = path.read_bytes().decode() if path.exists() else f"{PAGE_TITLE}\n"
+    i = text.find(start)
+    j = text.find(end, i) if i >= 0 else -1
+    if i >= 0 and j >= 0:
+        text = text[:i] + block + text[j + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_bytes(text.encode())
+
+
+def machine() -> str:
+    """Python version, CPU model and count of this machine."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"Python {platform.python_version()}, {cpu}, {os.cpu_count()} CPUs"
+
+
+def markdown(rows: list[Row], baseline: str = "lz4") -> str:
+    """The codec tables as the page's ``codecs`` section."""
+    parts = [
+        "## Codecs",
+        "",
+        f"{machine()} (shared while measured: treat differences under ~20 % as noise).",
+        f"MPix/s from the median round; ratio = raw 24-bit bytes / coded bytes; "
+        f"`x {baseline}` = speed relative to {baseline} on the same image and "
+        "operation. Made by `python benchmarks/report.py --markdown FILE`.",
+        "",
+        "```",
+        table(rows, baseline),
+        "```",
+    ]
+    extra = selector_table(rows)
+    if extra:
+        parts += ["", "```", extra, "```"]
+    return "\n".join(parts) + "\n"
+
+
+# -- whole sessions: spicepy against spice-gtk (bench_session.py) --------------
+
+_GTK, _OURS = "spice-gtk", "spicepy"
+
+
+def _client(row: dict[str, Any], name: str) -> dict[str, Any] | None:
+    stats: dict[str, Any] | None = row["clients"].get(name)
+    return stats
+
+
+def session_ratio(row: dict[str, Any]) -> float | None:
+    """spicepy speed / spice-gtk speed = spice-gtk ms / spicepy ms, or None."""
+    gtk, ours = _client(row, _GTK), _client(row, _OURS)
+    if not gtk or not ours or not gtk["display_ms"] or not ours["display_ms"]:
+        return None
+    return float(gtk["display_ms"]) / float(ours["display_ms"])
+
+
+def _png_cell(stats: dict[str, Any] | None, lossless: bool | None) -> str:
+    if stats is None:
+        return "-"
+    n = stats["runs"]
+    if n and stats["png_exact"] == n:
+        return "yes"
+    if n and stats["png_match"] == n and lossless is False:
+        return f"lossy, {_fmt(stats['psnr_db'])} dB"
+    return f"NO ({stats['png_exact']}/{n}, {stats['differing_pixels']} px)"
+
+
+def _ms_cell(stats: dict[str, Any] | None, missing: str) -> str:
+    """Median ms, and the range over the runs when there were several."""
+    if stats is None:
+        return missing
+    runs = stats.get("display_ms_runs") or []
+    cell = _fmt(stats.get("display_ms"))
+    if len(runs) > 1:
+        cell += f" ({min(runs):.0f}-{max(runs):.0f})"
+    return cell
+
+
+def _pair(row: dict[str, Any], key: str, digits: int = 1) -> str:
+    return " / ".join(
+        _fmt((_client(row, c) or {}).get(key), digits) for c in (_GTK, _OURS)
+    )
+
+
+def session_table(data: dict[str, Any]) -> str:
+    """The per-capture Markdown table of a ``bench_session.py`` run."""
+    head = (
+        "| capture | display msgs | spice-gtk ms (range) | spicepy ms (range) "
+        "| ratio | PNG exact? spicepy / spice-gtk | peak RSS MB spice-gtk / spicepy | "
+        "client CPU ms spice-gtk / spicepy |"
+    )
+    lines = [head, "|---|---:|---:|---:|---:|---|---:|---:|"]
+    for row in data["captures"]:
+        gtk, ours = _client(row, _GTK), _client(row, _OURS)
+        lossless = row.get("lossless")
+        cells = [
+            row["capture"],
+            str(row.get("display_messages", "-")),
+            _ms_cell(gtk, "skipped" if data["meta"].get("gtk_skipped") else "failed"),
+            _ms_cell(ours, "failed"),
+            _fmt(session_ratio(row), 2),
+            f"{_png_cell(ours, lossless)} / {_png_cell(gtk, lossless)}",
+            _pair(row, "rss_mb"),
+            _pair(row, "cpu_ms"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def replay_table(data: dict[str, Any]) -> str:
+    """Offline ``spicepy replay`` throughput rows (empty if none)."""
+    rows = data.get("replay") or []
+    if not rows:
+        return ""
+    lines = [
+        "| capture | twins | display msgs | cold run s | warm s (median) | "
+        "msgs/s (warm) | target |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if "error" in r:
+            lines.append(
+                f"| {r['capture']} | {r['twin']} | failed: {r['error']} | | | | |"
+            )
+            continue
+        lines.append(
+            f"| {r['capture']} | {r['twin']} | {r['messages']} | {r['cold_s']:.3f} "
+            f"| {r['warm_s']:.3f} | {_fmt(r['per_s'], 0)} | 50,000 |"
+        )
+    return "\n".join(lines)
+
+
+def _fast_line(data: dict[str, Any]) -> str:
+    parts = []
+    for r in data.get("replay") or []:
+        fast = r.get("fast")
+        if fast:
+            on = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in fast.items())
+            parts.append(f"{r['twin']}: FAST {on}")
+    return "; ".join(parts)
+
+
+def session_markdown(data: dict[str, Any], plot_name: str | None = None) -> str:
+    """The page's ``session`` section for a ``bench_session.py`` run."""
+    meta = data["meta"]
+    rows = data["captures"]
+    ratios = [x for x in map(session_ratio, rows) if x]
+    floors = data.get("rss_floor_mb") or {}
+    parts = [
+        "## Sessions: spicepy against spice-gtk on the recorded captures",
+        "",
+        f"{meta['date']}: {machine()}; load average {meta['loadavg_start']} at the "
+        f"start, {meta['loadavg_end']} at the end."
+        + (f" {meta['note']}" if meta.get("note") else ""),
+        f"Made by `.venv/bin/python benchmarks/bench_session.py --runs {meta['runs']} "
+        "--out benchmarks/RESULTS.md`"
+        + (f"; spicepy from {meta['spicepy']}." if meta.get("spicepy") else "."),
+        "",
+        f"Both clients get the same recorded server bytes from "
+        f"`../shared/tools/replay-server`; median of {meta['runs']} fresh client "
+        "processes each, spice-gtk then spicepy per capture. ms = time from the first "
+        "data-phase byte of the display channel to the PONG of the PING the server "
+        "appends (every message processed; the slowest display channel). ratio = "
+        "spicepy's speed / spice-gtk's (>= 1.0: spicepy at least as fast). PNG "
+        "exact: the client's PNG equals the capture's truth in every run (lossy "
+        "captures: PSNR against it, 30 dB needed; NO: exact runs / runs, most "
+        "pixels differing). Peak RSS: the client process's own `ru_maxrss` "
+        "(`benchmarks/peak_rss.py` reaps it with `wait4`); client CPU: all its "
+        "threads over the display channel's window (replay-bench). spicepy: "
+        f"`{meta['spicepy_command']}`"
+        + (" with SPICEPY_PUREPYTHON=1" if meta.get("purepython_env") else "")
+        + "; spice-gtk 0.42: the GI client of `gtk-replay-bench`.",
+    ]
+    if floors:
+        parts.append(
+            "RSS floor (interpreter and imports, no session): "
+            + ", ".join(f"{k} {v:.1f} MB" for k, v in sorted(floors.items()))
+            + " (spice-gtk's includes the tools' Python/PyGObject harness)."
+        )
+    if meta.get("gtk_skipped"):
+        parts += ["", f"**spice-gtk not measured: {meta['gtk_skipped']}.**"]
+    parts += ["", session_table(data), ""]
+    if ratios:
+        geo = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
+        parts.append(
+            f"{sum(x >= 1.0 for x in ratios)} of {len(ratios)} captures at ratio "
+            f">= 1.0; geometric mean ratio {geo:.2f}, lowest {min(ratios):.2f}."
+        )
+    trouble = []
+    for row in rows:
+        trouble += [f"- {row['capture']}: {e}" for e in row.get("errors", [])]
+        for client in (_GTK, _OURS):
+            s = _client(row, client) or {}
+            trouble += [
+                f"- {row['capture']} {client}: {p}" for p in s.get("problems", [])
+            ]
+            trouble += [
+                f"- {row['capture']} {client} (note): {n}" for n in s.get("notes", [])
+            ]
+    if trouble:
+        parts += ["", "What the tools reported:", *trouble]
+    if plot_name:
+        parts += ["", f"![spicepy / spice-gtk speed per capture]({plot_name})"]
+    replay = replay_table(data)
+    if replay:
+        parts += [
+            "",
+            "### Offline replay throughput",
+            "",
+            "`spicepy.capture.replay.replay` (what `spicepy replay` runs) in a fresh "
+            "interpreter: one cold run (imports and first use included), then "
+            f"{meta['runs']} warm runs; display messages per second from the warm "
+            "median, pcap reading included.",
+            "",
+            replay,
+        ]
+        fast = _fast_line(data)
+        if fast:
+            parts += ["", f"Twins in use ({fast})."]
+    return "\n".join(parts) + "\n"
+
+
+def plot_session(data: dict[str, Any], path: Path) -> None:
+    """Ratio per capture (log scale, 1.0 marked) above peak RSS of both clients."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    rows = data["captures"]
+    names = [r["capture"] for r in rows]
+    xs = list(range(len(rows)))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(10, 0.6 * len(rows) + 3), 9))
+    ratios = [session_ratio(r) for r in rows]
+    shown = [(x, v) for x, v in zip(xs, ratios, strict=True) if v]
+    # bars grow from 1.0 (as fast as spice-gtk), up when faster, down when slower
+    top.bar(
+        [x for x, _ in shown],
+        [v - 1.0 for _, v in shown],
+        bottom=1.0,
+        color=["tab:green" if v >= 1.0 else "tab:red" for _, v in shown],
+    )
+    for x, v in shown:
+        top.annotate(
+            f"{v:.2f}",
+            (x, v),
+            ha="center",
+            fontsize=7,
+            va="bottom" if v >= 1.0 else "top",
+        )
+    top.axhline(1.0, color="black", linewidth=1)
+    top.set_yscale("log")
+    top.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    top.set_ylabel("spicepy speed / spice-gtk speed")
+    meta = data["meta"]
+    title = f"whole session, median of {meta['runs']} ({meta['date']})"
+    if not shown:
+        title += f": no ratio (spice-gtk: {meta.get('gtk_skipped') or 'no result'})"
+    top.set_title(title)
+    width = 0.4
+    for k, client in enumerate((_GTK, _OURS)):
+        ys = [(_client(r, client) or {}).get("rss_mb") or 0.0 for r in rows]
+        bottom.bar([x + (k - 0.5) * width for x in xs], ys, width, label=client)
+    bottom.set_ylabel("peak RSS (MB)")
+    bottom.legend(fontsize=8)
+    for ax in (top, bottom):
+        ax.set_xticks(xs)
+        ax.set_xticklabels(names, rotation=35, ha="right", fontsize=8)
+        ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_session(data: dict[str, Any], page: Path, plot_path: Path | None) -> None:
+    """The session section of ``page`` (and its plot) from a bench_session run."""
+    plot_name = None
+    if plot_path is not None:
+        plot_session(data, plot_path)
+        plot_name = os.path.relpath(plot_path, page.resolve().parent)
+    write_section(page, "session", session_markdown(data, plot_name))
+
+
+# -- CLI -------------------------------------------------------------------------
+
+
 def build_parser(
     parser: argparse.ArgumentParser | None = None,
 ) -> argparse.ArgumentParser:
@@ -247,7 +571,12 @@ def build_parser(
     )
     p.add_argument("--save", type=Path, help="run, and keep the JSON here")
     p.add_argument("--plot", type=Path, help="write bar charts (PNG) here")
-    p.add_argument("--markdown", type=Path, help="write the tables as Markdown here")
+    p.add_argument("--markdown", type=Path, help="update this Markdown page's section")
+    p.add_argument(
+        "--session-json",
+        type=Path,
+        help="render a saved bench_session.py --json run (its section), run nothing",
+    )
     p.add_argument("-k", dest="select", help="pytest -k expression to pick benchmarks")
     p.add_argument("--files", nargs="*", help="benchmark files (default: all)")
     p.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
@@ -257,6 +586,14 @@ def build_parser(
 
 def main_args(args: argparse.Namespace) -> int:
     """Run (or load) and print; the exit status."""
+    if getattr(args, "session_json", None) is not None:
+        data = json.loads(args.session_json.read_text())
+        print(session_table(data))
+        if args.markdown is not None:
+            plot_path = args.plot or args.markdown.with_name(SESSION_PLOT)
+            write_session(data, args.markdown, plot_path)
+            print(f"markdown: {args.markdown} (session), plot: {plot_path}")
+        return 0
     if args.json is not None:
         rows = load(args.json)
     else:
@@ -283,40 +620,9 @@ def main_args(args: argparse.Namespace) -> int:
         plot(rows, args.plot)
         print(f"plot: {args.plot}")
     if args.markdown is not None:
-        args.markdown.write_text(markdown(rows, args.baseline))
-        print(f"markdown: {args.markdown}")
+        write_section(args.markdown, "codecs", markdown(rows, args.baseline))
+        print(f"markdown: {args.markdown} (codecs)")
     return 0
-
-
-def markdown(rows: list[Row], baseline: str = "lz4") -> str:
-    """The tables as a Markdown page, with the machine they were measured on."""
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    parts = [
-        "# spicepy benchmark results",
-        "",
-        f"Python {platform.python_version()}, {cpu}, {os.cpu_count()} CPUs "
-        "(shared while measured: treat differences under ~20 % as noise).",
-        f"MPix/s from the median round; ratio = raw 24-bit bytes / coded bytes; "
-        f"`x {baseline}` = speed relative to {baseline} on the same image and "
-        "operation. Made by `python benchmarks/report.py --markdown FILE`.",
-        "",
-        "```",
-        table(rows, baseline),
-        "```",
-    ]
-    extra = selector_table(rows)
-    if extra:
-        parts += ["", "```", extra, "```"]
-    return "\n".join(parts) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
