@@ -25,7 +25,7 @@ import pytest
 import simplejpeg
 from images import U8, captures_path, fast_paths
 
-from spicepy.canvas.types import ImageType
+from spicepy.wire.enums import ImageType
 from spicepy.capture.images import ImagePayload, decode_payload, extract_images
 
 # whole-corpus runs through the pure-Python twins take many minutes

@@ -10,33 +10,49 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from spicepy.canvas import (
+from _canvas_build import (
     Bitmap,
-    BitmapFlags,
-    BitmapFmt,
     Brush,
-    BrushType,
-    Canvas,
     Image,
-    ImageFlags,
-    ImageType,
-    MaskFlags,
     Palette,
     Point,
     QMask,
     Rect,
+    blackness,
+    copy,
+    copy_bits,
+    fill,
+    invers,
+    opaque,
+    whiteness,
+)
+
+from spicepy.canvas import (
+    Canvas,
+    DisplayDriver,
+    ImageNotReady,
     Rop,
-    RopD,
-    ScaleMode,
     SharedState,
     SurfaceFormat,
     ropd_to_rop,
 )
 from spicepy.errors import CanvasError
-from spicepy.wire.enums import ChannelType
+from spicepy.wire import msg_display as md
+from spicepy.wire.enums import (
+    BitmapFlags,
+    BitmapFmt,
+    BrushType,
+    ChannelType,
+    ImageFlags,
+    ImageType,
+    MaskFlags,
+    ResourceType,
+)
+from spicepy.wire.enums import ImageScaleMode as ScaleMode
+from spicepy.wire.enums import RopDescriptor as RopD
 from spicepy.wire.messages import decode_message
 from spicepy.wire.types import Rect as WireRect
+from spicepy.wire.types import ResourceID
 
 PUT = RopD.OP_PUT
 RED = 0x00FF0000  # xRGB -> bytes B=0, G=0, R=255, X=0
@@ -71,7 +87,7 @@ def bitmap_image(
 
 def test_fill_solid_inside_bbox_only() -> None:
     c = canvas()
-    c.fill(0, Rect(1, 2, 4, 5), None, solid(RED), PUT)
+    fill(c, 0, Rect(1, 2, 4, 5), None, solid(RED), PUT)
     px = c.primary.pixels
     assert px[2:5, 1:4].reshape(-1, 4).tolist() == [bgrx(RED)] * 9
     assert int(px.sum()) == 9 * 255
@@ -80,7 +96,7 @@ def test_fill_solid_inside_bbox_only() -> None:
 def test_fill_clipped_to_surface_and_clip_rects() -> None:
     c = canvas()
     clip = [Rect(0, 0, 2, 2), Rect(6, 4, 20, 20)]
-    c.fill(0, Rect(-5, -5, 100, 100), clip, solid(0xFFFFFF), PUT)
+    fill(c, 0, Rect(-5, -5, 100, 100), clip, solid(0xFFFFFF), PUT)
     lit = c.primary.pixels[..., 0] == 255
     expected = np.zeros((6, 8), bool)
     expected[0:2, 0:2] = True
@@ -90,10 +106,10 @@ def test_fill_clipped_to_surface_and_clip_rects() -> None:
 
 def test_fill_rop_xor_twice_restores() -> None:
     c = canvas()
-    c.fill(0, Rect(0, 0, 8, 6), None, solid(0x123456), PUT)
-    c.fill(0, Rect(0, 0, 4, 6), None, solid(0x00FF00FF), RopD.OP_XOR)
+    fill(c, 0, Rect(0, 0, 8, 6), None, solid(0x123456), PUT)
+    fill(c, 0, Rect(0, 0, 4, 6), None, solid(0x00FF00FF), RopD.OP_XOR)
     assert c.primary.pixels[0, 0].tolist() == [0x56 ^ 0xFF, 0x34, 0x12 ^ 0xFF, 0]
-    c.fill(0, Rect(0, 0, 4, 6), None, solid(0x00FF00FF), RopD.OP_XOR)
+    fill(c, 0, Rect(0, 0, 4, 6), None, solid(0x00FF00FF), RopD.OP_XOR)
     assert c.primary.pixels[0, 0].tolist() == bgrx(0x123456)
 
 
@@ -102,8 +118,14 @@ def test_fill_with_mask_and_inverted_mask() -> None:
     bits = Bitmap(BitmapFmt.FMT_1BIT_BE, BitmapFlags.TOP_DOWN, 4, 1, 1, b"\xa0")
     mask_image = Image(9, ImageType.BITMAP, 0, 4, 1, bitmap=bits)
     c = canvas()
-    c.fill(
-        0, Rect(2, 1, 6, 2), None, solid(0xFF), PUT, QMask(0, Point(0, 0), mask_image)
+    fill(
+        c,
+        0,
+        Rect(2, 1, 6, 2),
+        None,
+        solid(0xFF),
+        PUT,
+        QMask(0, Point(0, 0), mask_image),
     )
     assert (c.primary.pixels[1, :, 0] == 255).tolist() == [
         False,
@@ -117,7 +139,7 @@ def test_fill_with_mask_and_inverted_mask() -> None:
     ]
     c2 = canvas()
     inv = QMask(MaskFlags.INVERS, Point(0, 0), mask_image)
-    c2.fill(0, Rect(2, 1, 6, 2), None, solid(0xFF), PUT, inv)
+    fill(c2, 0, Rect(2, 1, 6, 2), None, solid(0xFF), PUT, inv)
     assert (c2.primary.pixels[1, :, 0] == 255).tolist() == [
         False,
         False,
@@ -136,7 +158,7 @@ def test_fill_mask_position_offsets_mask() -> None:
     mask = QMask(0, Point(1, 0), Image(9, ImageType.BITMAP, 0, 3, 1, bitmap=bits))
     c = canvas()
     # bbox starts at x=2; mask pixel 0 lands on x = 2 + 0 - 1 = 1 (outside bbox)
-    c.fill(0, Rect(2, 0, 5, 1), None, solid(0xFF), PUT, mask)
+    fill(c, 0, Rect(2, 0, 5, 1), None, solid(0xFF), PUT, mask)
     assert int(c.primary.pixels[..., 0].sum()) == 0
 
 
@@ -144,7 +166,7 @@ def test_copy_blit_with_src_offset() -> None:
     img = bitmap_image([[1, 2, 3], [4, 5, 6]])
     c = canvas()
     # src area column 1..3 -> dest at (5, 3)
-    c.copy(0, Rect(5, 3, 7, 5), None, img, Rect(1, 0, 3, 2), PUT)
+    copy(c, 0, Rect(5, 3, 7, 5), None, img, Rect(1, 0, 3, 2), PUT)
     px = c.primary.pixels[..., 0]
     assert px[3:5, 5:7].tolist() == [[2, 3], [5, 6]]
     assert int(px.sum()) == 2 + 3 + 5 + 6
@@ -153,16 +175,22 @@ def test_copy_blit_with_src_offset() -> None:
 def test_copy_bottom_up_bitmap_is_flipped() -> None:
     img = bitmap_image([[1, 2], [3, 4]], top_down=False)
     c = canvas()
-    c.copy(0, Rect(0, 0, 2, 2), None, img, Rect(0, 0, 2, 2), PUT)
+    copy(c, 0, Rect(0, 0, 2, 2), None, img, Rect(0, 0, 2, 2), PUT)
     assert c.primary.pixels[0:2, 0:2, 0].tolist() == [[1, 2], [3, 4]]
 
 
 def test_copy_rop_and_inverted_source() -> None:
     img = bitmap_image([[0x0F]])
     c = canvas()
-    c.fill(0, Rect(0, 0, 1, 1), None, solid(0xFF), PUT)
-    c.copy(
-        0, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), RopD.OP_AND | RopD.INVERS_SRC
+    fill(c, 0, Rect(0, 0, 1, 1), None, solid(0xFF), PUT)
+    copy(
+        c,
+        0,
+        Rect(0, 0, 1, 1),
+        None,
+        img,
+        Rect(0, 0, 1, 1),
+        RopD.OP_AND | RopD.INVERS_SRC,
     )
     assert c.primary.pixels[0, 0, 0] == 0xF0
 
@@ -170,7 +198,7 @@ def test_copy_rop_and_inverted_source() -> None:
 def test_copy_scaled_nearest_doubles_pixels() -> None:
     img = bitmap_image([[10, 20], [30, 40]])
     c = canvas()
-    c.copy(0, Rect(0, 0, 4, 4), None, img, Rect(0, 0, 2, 2), PUT, ScaleMode.NEAREST)
+    copy(c, 0, Rect(0, 0, 4, 4), None, img, Rect(0, 0, 2, 2), PUT, ScaleMode.NEAREST)
     assert c.primary.pixels[0:4, 0:4, 0].tolist() == [
         [10, 10, 20, 20],
         [10, 10, 20, 20],
@@ -184,7 +212,9 @@ def test_copy_scaled_interpolate_midpoint() -> None:
     # -0.25 and 1.25 touch the transparent outside (REPEAT_NONE)
     img = bitmap_image([[0, 200]])
     c = canvas()
-    c.copy(0, Rect(0, 0, 4, 1), None, img, Rect(0, 0, 2, 1), PUT, ScaleMode.INTERPOLATE)
+    copy(
+        c, 0, Rect(0, 0, 4, 1), None, img, Rect(0, 0, 2, 1), PUT, ScaleMode.INTERPOLATE
+    )
     row = c.primary.pixels[0, 0:4, 0].tolist()
     assert row == [0, 50, 150, 150]
 
@@ -192,39 +222,39 @@ def test_copy_scaled_interpolate_midpoint() -> None:
 def test_copy_from_surface_image() -> None:
     c = canvas()
     c.create_surface(5, 2, 2, SurfaceFormat.FMT_32_ARGB)
-    c.fill(5, Rect(0, 0, 2, 2), None, solid(0x80123456), PUT)
+    fill(c, 5, Rect(0, 0, 2, 2), None, solid(0x80123456), PUT)
     surf_img = Image(0, ImageType.SURFACE, 0, 2, 2, surface_id=5)
-    c.copy(0, Rect(3, 3, 5, 5), None, surf_img, Rect(0, 0, 2, 2), PUT)
+    copy(c, 0, Rect(3, 3, 5, 5), None, surf_img, Rect(0, 0, 2, 2), PUT)
     assert c.primary.pixels[3, 3].tolist() == bgrx(0x80123456)
 
 
 def test_copy_bits_overlapping_move() -> None:
     c = canvas(6, 1)
     for x in range(6):
-        c.fill(0, Rect(x, 0, x + 1, 1), None, solid(x + 1), PUT)
+        fill(c, 0, Rect(x, 0, x + 1, 1), None, solid(x + 1), PUT)
     # move pixels 0..3 one to the right (overlapping)
-    c.copy_bits(0, Rect(1, 0, 5, 1), None, Point(0, 0))
+    copy_bits(c, 0, Rect(1, 0, 5, 1), None, Point(0, 0))
     assert c.primary.pixels[0, :, 0].tolist() == [1, 1, 2, 3, 4, 6]
-    c.copy_bits(0, Rect(0, 0, 4, 1), None, Point(2, 0))
+    copy_bits(c, 0, Rect(0, 0, 4, 1), None, Point(2, 0))
     assert c.primary.pixels[0, :, 0].tolist() == [2, 3, 4, 6, 4, 6]
 
 
 def test_copy_bits_does_not_read_outside() -> None:
     c = canvas(4, 1)
-    c.fill(0, Rect(0, 0, 4, 1), None, solid(7), PUT)
-    c.copy_bits(0, Rect(0, 0, 4, 1), None, Point(-2, 0))
+    fill(c, 0, Rect(0, 0, 4, 1), None, solid(7), PUT)
+    copy_bits(c, 0, Rect(0, 0, 4, 1), None, Point(-2, 0))
     # dest x reads src x - 2: only x >= 2 have a source inside the surface
     assert c.primary.pixels[0, :, 0].tolist() == [7, 7, 7, 7]
 
 
 def test_blackness_whiteness_invers() -> None:
     c = canvas()
-    c.fill(0, Rect(0, 0, 8, 6), None, solid(0x00102030), PUT)
-    c.invers(0, Rect(0, 0, 1, 1), None)
+    fill(c, 0, Rect(0, 0, 8, 6), None, solid(0x00102030), PUT)
+    invers(c, 0, Rect(0, 0, 1, 1), None)
     assert c.primary.pixels[0, 0].tolist() == [0xCF, 0xDF, 0xEF, 0xFF]
-    c.whiteness(0, Rect(1, 0, 2, 1), None)
+    whiteness(c, 0, Rect(1, 0, 2, 1), None)
     assert c.primary.pixels[0, 1].tolist() == [255] * 4
-    c.blackness(0, Rect(2, 0, 3, 1), None)
+    blackness(c, 0, Rect(2, 0, 3, 1), None)
     assert c.primary.pixels[0, 2].tolist() == [0] * 4
 
 
@@ -232,14 +262,14 @@ def test_pattern_brush_tiles_from_position() -> None:
     pat = bitmap_image([[1, 2]], image_id=3)
     c = canvas()
     brush = Brush(BrushType.PATTERN, pattern=pat, pos=Point(1, 0))
-    c.fill(0, Rect(0, 0, 5, 1), None, brush, PUT)
+    fill(c, 0, Rect(0, 0, 5, 1), None, brush, PUT)
     # x maps to tile[(x - 1) mod 2]
     assert c.primary.pixels[0, 0:5, 0].tolist() == [2, 1, 2, 1, 2]
 
 
 def test_16bit_surface_quantises() -> None:
     c = canvas(fmt=SurfaceFormat.FMT_16_555)
-    c.fill(0, Rect(0, 0, 1, 1), None, solid(0x00FFC107), PUT)
+    fill(c, 0, Rect(0, 0, 1, 1), None, solid(0x00FFC107), PUT)
     # 5 bits kept then replicated: 0x07 -> 0x00, 0xC1 -> 0xC0|0x06, 0xFF -> 0xFF
     assert c.primary.pixels[0, 0, :3].tolist() == [0x00, 0xC6, 0xFF]
 
@@ -261,7 +291,8 @@ def test_palette_bitmaps(
     pal = Palette(77, tuple(0x10 * (i + 1) for i in range(4)))
     bm = Bitmap(fmt, BitmapFlags.TOP_DOWN, width, 1, stride, data, palette=pal)
     c = canvas()
-    c.copy(
+    copy(
+        c,
         0,
         Rect(0, 0, width, 1),
         None,
@@ -282,7 +313,8 @@ def test_24_and_16_bit_bitmaps() -> None:
         b"\x01\x02\x03\x04\x05\x06\0\0",
     )
     c = canvas()
-    c.copy(
+    copy(
+        c,
         0,
         Rect(0, 0, 2, 1),
         None,
@@ -295,7 +327,8 @@ def test_24_and_16_bit_bitmaps() -> None:
     bm16 = Bitmap(
         BitmapFmt.FMT_16BIT, BitmapFlags.TOP_DOWN, 2, 1, 4, b"\x00\x7c\x01\x00"
     )
-    c.copy(
+    copy(
+        c,
         0,
         Rect(0, 1, 2, 2),
         None,
@@ -327,7 +360,8 @@ def test_palette_cache_me_and_from_cache() -> None:
         palette_id=0xABC,
     )
     c = canvas()
-    c.copy(
+    copy(
+        c,
         0,
         Rect(0, 0, 1, 1),
         None,
@@ -335,7 +369,8 @@ def test_palette_cache_me_and_from_cache() -> None:
         Rect(0, 0, 1, 1),
         PUT,
     )
-    c.copy(
+    copy(
+        c,
         0,
         Rect(1, 0, 2, 1),
         None,
@@ -344,9 +379,10 @@ def test_palette_cache_me_and_from_cache() -> None:
         PUT,
     )
     assert c.primary.pixels[0, :2, 0].tolist() == [0x22, 0x11]
-    c.inval_palette(0xABC)
+    c.inval_palette(md.InvalPalette(0xABC))
     with pytest.raises(CanvasError):
-        c.copy(
+        copy(
+            c,
             0,
             Rect(1, 0, 2, 1),
             None,
@@ -361,22 +397,22 @@ def test_image_cache_roundtrip_and_invalidation() -> None:
     c = Canvas(shared)
     c.create_surface(0, 4, 4, SurfaceFormat.FMT_32_xRGB)
     img = bitmap_image([[42]], image_id=0x55, flags=ImageFlags.CACHE_ME)
-    c.copy(0, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), PUT)
+    copy(c, 0, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), PUT)
     # another channel's canvas sharing the cache can draw it
     other = Canvas(shared)
     other.create_surface(0, 4, 4, SurfaceFormat.FMT_32_xRGB)
     ref = Image(0x55, ImageType.FROM_CACHE, 0, 1, 1)
-    other.copy(0, Rect(2, 2, 3, 3), None, ref, Rect(0, 0, 1, 1), PUT)
+    copy(other, 0, Rect(2, 2, 3, 3), None, ref, Rect(0, 0, 1, 1), PUT)
     assert other.primary.pixels[2, 2, 0] == 42
-    other.inval_list([0x55])
+    other.inval_list(md.InvalList(1, (ResourceID(ResourceType.PIXMAP, 0x55),)))
     with pytest.raises(CanvasError):
-        other.copy(0, Rect(2, 2, 3, 3), None, ref, Rect(0, 0, 1, 1), PUT)
+        copy(other, 0, Rect(2, 2, 3, 3), None, ref, Rect(0, 0, 1, 1), PUT)
 
 
 def test_clipped_away_draw_still_caches() -> None:
     c = canvas()
     img = bitmap_image([[9]], image_id=7, flags=ImageFlags.CACHE_ME)
-    c.copy(0, Rect(0, 0, 1, 1), [Rect(5, 5, 6, 6)], img, Rect(0, 0, 1, 1), PUT)
+    copy(c, 0, Rect(0, 0, 1, 1), [Rect(5, 5, 6, 6)], img, Rect(0, 0, 1, 1), PUT)
     assert int(c.primary.pixels.sum()) == 0
     assert 7 in c.shared.cache
 
@@ -384,14 +420,14 @@ def test_clipped_away_draw_still_caches() -> None:
 def test_high_bits_set_forces_x_byte() -> None:
     img = bitmap_image([[0x00010203]], flags=ImageFlags.HIGH_BITS_SET)
     c = canvas()
-    c.copy(0, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), PUT)
+    copy(c, 0, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), PUT)
     assert c.primary.pixels[0, 0].tolist() == [3, 2, 1, 0xFF]
 
 
 def test_hostile_inputs_raise_canvas_error() -> None:
     c = canvas()
     with pytest.raises(CanvasError):
-        c.fill(3, Rect(0, 0, 1, 1), None, solid(1), PUT)
+        fill(c, 3, Rect(0, 0, 1, 1), None, solid(1), PUT)
     with pytest.raises(CanvasError):
         c.create_surface(1, 1 << 20, 1 << 20, SurfaceFormat.FMT_32_xRGB)
     with pytest.raises(CanvasError):
@@ -399,7 +435,8 @@ def test_hostile_inputs_raise_canvas_error() -> None:
     with pytest.raises(CanvasError):
         c.destroy_surface(99)
     with pytest.raises(CanvasError):
-        c.copy(
+        copy(
+            c,
             0,
             Rect(0, 0, 1, 1),
             None,
@@ -409,7 +446,8 @@ def test_hostile_inputs_raise_canvas_error() -> None:
         )
     short = Bitmap(BitmapFmt.FMT_32BIT, 0, 4, 4, 16, b"\0" * 10)
     with pytest.raises(CanvasError):
-        c.copy(
+        copy(
+            c,
             0,
             Rect(0, 0, 4, 4),
             None,
@@ -444,19 +482,16 @@ def test_ropd_brush_input_uses_brush_bit() -> None:
 
 
 def test_missing_cache_entry_is_image_not_ready() -> None:
-    from spicepy.canvas import ImageNotReady
 
     c = canvas()
     with pytest.raises(ImageNotReady) as info:
-        c.copy(0, Rect(0, 0, 1, 1), None, Image(0x77, ImageType.FROM_CACHE, 0, 1, 1),
+        copy(c, 0, Rect(0, 0, 1, 1), None, Image(0x77, ImageType.FROM_CACHE, 0, 1, 1),
                Rect(0, 0, 1, 1), PUT)  # fmt: skip
     assert info.value.image_id == 0x77
 
 
 def test_driver_handle_message_fill_body() -> None:
     import struct
-
-    from spicepy.canvas import DisplayDriver
 
     d = DisplayDriver()
     display(d, 314, struct.pack("<IIIII", 0, 4, 3, 32, 1))  # SURFACE_CREATE
@@ -482,11 +517,11 @@ def test_opaque_brush_rop_against_copied_source() -> None:
     img = bitmap_image([[0x0F]])
     c = canvas()
     desc = RopD.OP_XOR | RopD.INVERS_SRC
-    c.opaque(0, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), solid(0x33), desc)
+    opaque(c, 0, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), solid(0x33), desc)
     assert c.primary.pixels[0, 0, 0] == 0x33 ^ (~0x0F & 0xFF)
     c2 = canvas()
-    c2.opaque(
-        0, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), solid(0x33), RopD.OP_AND
+    opaque(
+        c2, 0, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), solid(0x33), RopD.OP_AND
     )
     assert c2.primary.pixels[0, 0, 0] == 0x33 & 0x0F
 
@@ -497,8 +532,8 @@ def test_alpha_byte_of_opaque_sources_on_argb_surface() -> None:
     c = Canvas()
     c.create_surface(1, 4, 2, SurfaceFormat.FMT_32_ARGB)
     img = bitmap_image([[0x00102030]])
-    c.copy(1, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), PUT)
-    c.copy(1, Rect(1, 0, 3, 2), None, img, Rect(0, 0, 1, 1), PUT, ScaleMode.NEAREST)
+    copy(c, 1, Rect(0, 0, 1, 1), None, img, Rect(0, 0, 1, 1), PUT)
+    copy(c, 1, Rect(1, 0, 3, 2), None, img, Rect(0, 0, 1, 1), PUT, ScaleMode.NEAREST)
     px = c.surfaces[1].pixels
     assert px[0, 0].tolist() == [0x30, 0x20, 0x10, 0x00]
     assert px[1, 2].tolist() == [0x30, 0x20, 0x10, 0xFF]

@@ -8,37 +8,41 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _canvas_build import (
+    Bitmap,
+    Brush,
+    Glyph,
+    GlyphString,
+    Image,
+    LineAttr,
+    PathSeg,
+    Point,
+    Rect,
+    Transform,
+    alpha_blend,
+    composite,
+    draw_rop3,
+    fill,
+    stroke,
+    text,
+    transparent,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spicepy.canvas import (
-    Bitmap,
+from spicepy.canvas import Canvas, SurfaceFormat, rop3
+from spicepy.canvas.draw_lines import fix_to_int, zero_line_points
+from spicepy.wire.enums import (
+    AlphaFlags,
     BitmapFlags,
     BitmapFmt,
-    Brush,
     BrushType,
-    Canvas,
-    Image,
     ImageType,
-    Point,
-    Rect,
-    RopD,
-    SurfaceFormat,
-    rop3,
-)
-from spicepy.canvas.draw_blend import alpha_blend, composite, draw_rop3, transparent
-from spicepy.canvas.draw_lines import fix_to_int, stroke, text, zero_line_points
-from spicepy.canvas.types import (
-    AlphaFlags,
-    Glyph,
-    GlyphString,
-    LineAttr,
     LineFlags,
     PathFlags,
-    PathSeg,
     StringFlags,
-    Transform,
 )
+from spicepy.wire.enums import RopDescriptor as RopD
 
 PUT = RopD.OP_PUT
 
@@ -76,7 +80,7 @@ def test_rop3_matches_truth_table(code: int, p: int, s: int, d: int) -> None:
 def test_draw_rop3_classic_codes(code: int, expected: int) -> None:
     # SRCCOPY 0xCC -> s, PATCOPY 0xF0 -> p, 0xAA -> d (no-op), PATINVERT 0x5A -> p ^ d
     c = canvas()
-    c.fill(0, Rect(0, 0, 1, 1), None, Brush(BrushType.SOLID, 0x55), PUT)
+    fill(c, 0, Rect(0, 0, 1, 1), None, Brush(BrushType.SOLID, 0x55), PUT)
     draw_rop3(
         c,
         0,
@@ -93,7 +97,7 @@ def test_draw_rop3_classic_codes(code: int, expected: int) -> None:
 
 def test_transparent_skips_key_colour() -> None:
     c = canvas()
-    c.fill(0, Rect(0, 0, 8, 4), None, Brush(BrushType.SOLID, 0x000007), PUT)
+    fill(c, 0, Rect(0, 0, 8, 4), None, Brush(BrushType.SOLID, 0x000007), PUT)
     # the X byte is ignored when matching (0xFF00FF00 matches key 0x00FF00)
     image = img32([[0x00FF00, 0x123456, 0xFF00FF00]])
     transparent(c, 0, Rect(0, 0, 3, 1), None, image, Rect(0, 0, 3, 1), 0x00FF00)
@@ -102,7 +106,9 @@ def test_transparent_skips_key_colour() -> None:
 
 def test_alpha_blend_global_alpha_and_premultiplied_source() -> None:
     c = canvas()
-    c.fill(0, Rect(0, 0, 8, 4), None, Brush(BrushType.SOLID, 0x0000C8), PUT)  # blue 200
+    fill(
+        c, 0, Rect(0, 0, 8, 4), None, Brush(BrushType.SOLID, 0x0000C8), PUT
+    )  # blue 200
     # premultiplied half-transparent blue 100: a=0x80
     src = img32([[0x80000064]], BitmapFmt.FMT_RGBA)
     alpha_blend(c, 0, Rect(0, 0, 1, 1), None, 0, 0xFF, src, Rect(0, 0, 1, 1))
@@ -131,7 +137,7 @@ def test_alpha_blend_zero_alpha_is_noop() -> None:
 
 def test_composite_src_and_over_with_origin() -> None:
     c = canvas()
-    c.fill(0, Rect(0, 0, 8, 4), None, Brush(BrushType.SOLID, 0x000050), PUT)
+    fill(c, 0, Rect(0, 0, 8, 4), None, Brush(BrushType.SOLID, 0x000050), PUT)
     src = img32([[0x000010, 0x000020], [0x000030, 0x000040]])
     # op SRC (1), src origin (1, 1): dest (0, 0) takes src (1, 1)
     composite(c, 0, Rect(0, 0, 1, 1), None, 1, src, Point(1, 1))

@@ -14,19 +14,20 @@ import ctypes.util
 import numpy as np
 import numpy.typing as npt
 import pytest
-
-from spicepy.canvas import (
+from _canvas_build import (
     Bitmap,
-    BitmapFlags,
-    BitmapFmt,
-    Canvas,
     Image,
     Point,
     Rect,
-    RopD,
-    ScaleMode,
+    alpha_blend,
+    composite,
+    copy,
 )
-from spicepy.canvas.draw_blend import alpha_blend, composite
+
+from spicepy.canvas import Canvas
+from spicepy.wire.enums import BitmapFlags, BitmapFmt
+from spicepy.wire.enums import ImageScaleMode as ScaleMode
+from spicepy.wire.enums import RopDescriptor as RopD
 
 A8R8G8B8 = 0x20028888  # PIXMAN_FORMAT(32, ARGB, 8, 8, 8, 8)
 X8R8G8B8 = 0x20020888
@@ -105,7 +106,7 @@ def test_scaled_copy_matches_pixman(mode: int) -> None:
         PIXMAN.pixman_image_unref(s)
         PIXMAN.pixman_image_unref(d)
         c = _canvas(np.zeros_like(ref))
-        c.copy(0, Rect(2, 2, 2 + dw, 2 + dh), None, _bitmap(src),
+        copy(c, 0, Rect(2, 2, 2 + dw, 2 + dh), None, _bitmap(src),
                Rect(sx, sy, sx + sw, sy + sh), RopD.OP_PUT, mode)  # fmt: skip
         assert (c.primary.pixels[..., :3] == ref[..., :3]).all(), (sw, sh, dw, dh)  # type: ignore[union-attr]
 

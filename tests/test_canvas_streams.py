@@ -7,12 +7,14 @@ import struct
 import numpy as np
 import pytest
 import simplejpeg
+from _canvas_build import Rect, clip
 
-from spicepy.canvas import Canvas, Rect, SurfaceFormat
-from spicepy.canvas.streams import STREAM_TOP_DOWN, StreamCodec, StreamManager
+from spicepy.canvas import Canvas, SurfaceFormat
+from spicepy.canvas.streams import StreamManager
 from spicepy.errors import CanvasError
-from spicepy.wire.enums import DisplayMsgc
+from spicepy.wire.enums import DisplayMsgc, StreamFlags, VideoCodecType
 from spicepy.wire.messages import encode_message
+from spicepy.wire.types import Rect as WireRect
 
 
 def two_band_jpeg(w: int = 16, h: int = 16) -> bytes:
@@ -28,11 +30,11 @@ def two_band_jpeg(w: int = 16, h: int = 16) -> bytes:
 FULL = Rect(0, 0, 16, 16)
 
 
-def setup(flags: int = 0, dest: Rect = FULL) -> tuple[Canvas, StreamManager]:
+def setup(flags: int = 0, dest: WireRect = FULL) -> tuple[Canvas, StreamManager]:
     c = Canvas()
     c.create_surface(0, 40, 40, SurfaceFormat.FMT_32_xRGB)
     m = StreamManager(c)
-    m.create(3, 0, flags, StreamCodec.MJPEG, 16, 16, 16, 16, dest)
+    m.create(3, 0, flags, VideoCodecType.MJPEG, 16, 16, 16, 16, dest)
     return c, m
 
 
@@ -45,7 +47,7 @@ def is_blue(px: np.ndarray) -> bool:
 
 
 def test_top_down_frame_lands_upright() -> None:
-    c, m = setup(STREAM_TOP_DOWN)
+    c, m = setup(StreamFlags.TOP_DOWN)
     m.data(3, 1000, two_band_jpeg())
     assert is_red(c.primary.pixels[2, 2]) and is_blue(c.primary.pixels[13, 2])
     assert m.streams[3].frames_shown == 1
@@ -58,8 +60,8 @@ def test_bottom_up_frame_is_flipped() -> None:
 
 
 def test_frame_scaled_to_dest_and_clipped() -> None:
-    c, m = setup(STREAM_TOP_DOWN, Rect(4, 4, 36, 36))  # 16x16 -> 32x32
-    m.clip(3, [Rect(0, 0, 40, 20)])
+    c, m = setup(StreamFlags.TOP_DOWN, Rect(4, 4, 36, 36))  # 16x16 -> 32x32
+    m.clip(3, clip([Rect(0, 0, 40, 20)]))
     m.data(3, 1000, two_band_jpeg())
     px = c.primary.pixels
     assert is_red(px[5, 5]) and is_red(px[19, 35])
@@ -68,7 +70,7 @@ def test_frame_scaled_to_dest_and_clipped() -> None:
 
 
 def test_sized_frame_changes_dest() -> None:
-    c, m = setup(STREAM_TOP_DOWN)
+    c, m = setup(StreamFlags.TOP_DOWN)
     m.data(3, 1000, two_band_jpeg(8, 8), width=8, height=8, dest=Rect(20, 20, 28, 28))
     assert (
         is_red(c.primary.pixels[21, 21]) and int(c.primary.pixels[:16, :16].sum()) == 0
@@ -76,7 +78,7 @@ def test_sized_frame_changes_dest() -> None:
 
 
 def test_scheduler_drops_late_and_waits_for_future() -> None:
-    c, m = setup(STREAM_TOP_DOWN)
+    c, m = setup(StreamFlags.TOP_DOWN)
     jpeg = two_band_jpeg()
     m.data(3, 90, jpeg, now=100)  # late by 10 ms
     assert m.streams[3].frames_dropped == 1 and m.streams[3].frames_shown == 0
@@ -89,7 +91,7 @@ def test_scheduler_drops_late_and_waits_for_future() -> None:
 
 
 def test_stream_report_window() -> None:
-    c, m = setup(STREAM_TOP_DOWN)
+    c, m = setup(StreamFlags.TOP_DOWN)
     m.activate_report(3, unique_id=77, max_window_size=2, timeout_ms=10_000)
     jpeg = two_band_jpeg()
     m.data(3, 200, jpeg, now=100)
@@ -125,7 +127,7 @@ def test_mm_time_wraps_like_spice_mmtime_diff() -> None:
     from spicepy.canvas.streams import mm_diff
 
     assert mm_diff(5, 0xFFFFFFF0) == 21 and mm_diff(0xFFFFFFF0, 5) == -21
-    c, m = setup(STREAM_TOP_DOWN)
+    c, m = setup(StreamFlags.TOP_DOWN)
     m.data(3, 5, two_band_jpeg(), now=0xFFFFFFF0)  # 21 ms ahead across the wrap
     assert m.streams[3].frames_dropped == 0 and m.next_deadline(0xFFFFFFF0) == 5
     m.run(0xFFFFFFFF)
@@ -135,13 +137,13 @@ def test_mm_time_wraps_like_spice_mmtime_diff() -> None:
 
 
 def test_zero_stamp_gets_spice_gtk_workaround() -> None:
-    c, m = setup(STREAM_TOP_DOWN)
+    c, m = setup(StreamFlags.TOP_DOWN)
     m.data(3, 0, two_band_jpeg(), now=1000)  # shown at now + 100, not dropped
     assert m.streams[3].frames_dropped == 0 and m.next_deadline() == 1100
 
 
 def test_scheduled_bad_frame_is_counted_not_raised() -> None:
-    c, m = setup(STREAM_TOP_DOWN)
+    c, m = setup(StreamFlags.TOP_DOWN)
     m.data(3, 1010, b"\xff\xd8 not really", now=1000)
     m.run(1010)
     s = m.streams[3]

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from spicepy.codecs import glz
 
-from spicepy.canvas.types import Image, ImageType
 from spicepy.capture.images import (
     CODEC_TYPES,
     ImagePayload,
@@ -21,6 +20,8 @@ from spicepy.capture.images import (
     extract_images,
 )
 from spicepy.errors import CodecError, SpiceError, WireError
+from spicepy.wire.enums import ImageType
+from spicepy.wire.types import BinaryData, Image, ImageDescriptor, LZPLTData
 
 
 def _manifest(captures_dir: Path) -> list[dict[str, Any]]:
@@ -104,16 +105,20 @@ def test_want_skips_but_keeps_glz_in_order(captures_dir: Path) -> None:
 
 
 def test_references_and_missing_palette_raise() -> None:
-    ref = ImagePayload("x", 0, 0, "copy", "image",
-                       Image(1, ImageType.FROM_CACHE, 0, 4, 4))  # fmt: skip
+    def image(kind: int, **body: object) -> Image:
+        return Image(ImageDescriptor(1, kind, 0, 4, 4), **body)  # type: ignore[arg-type]
+
+    ref = ImagePayload("x", 0, 0, "copy", "image", image(ImageType.FROM_CACHE))
     with pytest.raises(CodecError):
         decode_payload(ref)
-    plt = ImagePayload("x", 0, 0, "copy", "image",
-                       Image(1, ImageType.LZ_PLT, 0, 4, 4, data=b"\0" * 8))  # fmt: skip
+    lz_plt = LZPLTData(0, 8, palette_id=None, palette=None, data=b"\0" * 8)
+    plt = ImagePayload(
+        "x", 0, 0, "copy", "image", image(ImageType.LZ_PLT, lz_plt=lz_plt)
+    )
     with pytest.raises(CodecError):
         decode_payload(plt)
-    bad = ImagePayload("x", 0, 0, "copy", "image",
-                       Image(1, ImageType.LZ_RGB, 0, 4, 4, data=b"junk"))  # fmt: skip
+    junk = BinaryData(4, b"junk")
+    bad = ImagePayload("x", 0, 0, "copy", "image", image(ImageType.LZ_RGB, binary=junk))
     with pytest.raises(CodecError):
         decode_payload(bad)
     assert list(decode_payloads([bad], skip_undecodable=True))[0][1] is None
@@ -171,8 +176,9 @@ def test_has_alpha_follows_the_stream_format(captures_dir: Path) -> None:
         for p in payloads:
             if p.type not in (ImageType.LZ_RGB, ImageType.LZ4, ImageType.JPEG_ALPHA):
                 continue
-            jpeg_size = p.image.jpeg_size if p.type == ImageType.JPEG_ALPHA else None
-            top_down = bool(p.image.jpeg_flags & 1)
+            ja = p.image.jpeg_alpha
+            jpeg_size = ja.jpeg_size if ja is not None else None
+            top_down = ja is not None and bool(ja.flags & 1)
             d = decode_image(p.type, p.data, width=p.width, height=p.height,
                              jpeg_size=jpeg_size, top_down=top_down)  # fmt: skip
             assert p.has_alpha == d.has_alpha, (entry["name"], p.index, d.source_format)

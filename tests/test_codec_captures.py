@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from spicepy.codecs import CodecError, _glz_ref, _lz_ref, _quic_ref, glz, lz, quic
 
-from spicepy.canvas.types import ImageType
+from spicepy.wire.enums import ImageType
 from spicepy.capture.images import (
     ImagePayload,
     decode_payload,

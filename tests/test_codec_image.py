@@ -181,31 +181,22 @@ def _capture_images(
     captures_dir, name: str, types: tuple[int, ...]
 ) -> list[DecodedImage]:  # type: ignore[no-untyped-def]
     """decode_image on every image of ``types`` in a capture's display channels."""
-    replay = pytest.importorskip("spicepy.capture.streams")
-    demarshal = pytest.importorskip("spicepy.canvas.demarshal")
+    from spicepy.capture.images import extract_images
+
     path = captures_dir / f"{name}.pcap"
     if not path.exists():
         pytest.skip(f"{name}.pcap not in the corpus")
     found = []
-    for ch in replay.read_channels(path):
-        if ch.channel_type != 2:
+    for p in extract_images(path):
+        if p.type not in types:
             continue
-        for msg in replay.iter_messages(ch.to_client, ch.mini_header):
-            cmd = demarshal.parse_display(msg.type, msg.body)
-            for im in cmd.images if cmd is not None else ():
-                if im.type not in types:
-                    continue
-                extra = {}
-                if im.type == SpiceImageType.JPEG_ALPHA:
-                    extra = {
-                        "jpeg_size": im.jpeg_size,
-                        "top_down": bool(im.jpeg_flags & 1),
-                    }
-                res = decode_image(
-                    im.type, im.data, width=im.width, height=im.height, **extra
-                )
-                assert res.pixels.shape == (im.height, im.width, 4)
-                found.append(res)
+        extra = {}
+        ja = p.image.jpeg_alpha
+        if ja is not None:
+            extra = {"jpeg_size": ja.jpeg_size, "top_down": bool(ja.flags & 1)}
+        res = decode_image(p.type, p.data, width=p.width, height=p.height, **extra)
+        assert res.pixels.shape == (p.height, p.width, 4)
+        found.append(res)
     return found
 
 

@@ -21,6 +21,7 @@ from spicepy.session import ChangedRect, Session
 from spicepy.testing.pki import TestPki, make_test_pki
 from spicepy.testing.xdraw import XDraw, draw_test_scene
 from spicepy.testing.xspice import ImageCompression, Xspice, XspiceOptions, available
+from spicepy.wire import msg_display as md
 
 REASON = available()
 pytestmark = [
@@ -290,7 +291,7 @@ def test_video_stream_then_lossless_upgrade() -> None:
         draw.clear((0, 0, 0))
         draw.sync()
         shot, truth, counts = asyncio.run(main(draw))
-    assert counts.get("stream_create", 0) >= 1 and counts.get("stream_data", 0) > 0
+    assert counts.get(md.StreamCreate, 0) >= 1 and counts.get(md.StreamData, 0) > 0
     assert_same_pixels(shot, truth)
 
 

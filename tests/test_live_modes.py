@@ -35,6 +35,7 @@ from spicepy.testing.xspice import (
     XspiceOptions,
     available,
 )
+from spicepy.wire import msg_display as md
 
 REASON = available()
 pytestmark = [
@@ -71,7 +72,7 @@ class Phase:
     """What one drawing phase delivered: image types and display commands."""
 
     types: Counter[int] = field(default_factory=Counter)
-    commands: Counter[str] = field(default_factory=Counter)
+    commands: Counter[type] = field(default_factory=Counter)
 
     def names(self) -> dict[str, int]:
         return {TYPE_NAMES.get(t, str(t)): n for t, n in self.types.items()}
@@ -218,7 +219,7 @@ def test_mode_matrix(mode: str) -> None:
     assert set(term.types) & UI_CODEC[mode], report
     assert set(term.types) <= UI_CODEC[mode] | {BITMAP, FROM_CACHE}, report
     # scrolling is XCopyArea on the screen: one COPY_BITS per scroll at least
-    assert term.commands["copy_bits"] >= scenes.SCROLLS, report
+    assert term.commands[md.CopyBits] >= scenes.SCROLLS, report
 
     for name, image in (("photo", PHOTO), ("gradient", GRADIENT)):
         types = run.phases[name].types
@@ -238,7 +239,7 @@ def test_mode_matrix(mode: str) -> None:
     assert set(icons.types) & UI_CODEC[mode] or icons.types[BITMAP], report
 
     # window moves: the X server copies the window's pixels (COPY_BITS)
-    assert run.phases["windows"].commands["copy_bits"] >= scenes.MOVES, report
+    assert run.phases["windows"].commands[md.CopyBits] >= scenes.MOVES, report
 
 
 def mode_option(mode: str) -> ImageCompression:
@@ -272,7 +273,7 @@ def video_compression() -> ImageCompression:
 class VideoRun:
     shot: Pixels
     truth: Pixels
-    counts: Counter[str]
+    counts: Counter[type]
     stream_areas: list[tuple[int, int, int, int]]
     frames_shown: int
 
@@ -316,8 +317,8 @@ def test_mjpeg_stream_live(streaming: StreamingVideo) -> None:
         draw.sync()
         run = asyncio.run(_run_video(server, draw))
     counts = dict(run.counts)
-    assert run.counts["stream_create"] > 0, counts
-    assert run.counts["stream_data"] > 0, counts
+    assert run.counts[md.StreamCreate] > 0, counts
+    assert run.counts[md.StreamData] > 0, counts
     # the stream is still alive when the screenshot is taken (no destroy yet)
     assert run.stream_areas, counts
     x, y = VIDEO_AT
@@ -375,9 +376,9 @@ def test_flat_ui_animation_streams_only_without_filter(
         shot, counts = asyncio.run(_run_ui_animation(server, draw))
         truth = draw.framebuffer()
     if streaming == "all":
-        assert counts["stream_create"] > 0 and counts["stream_data"] > 0, counts
+        assert counts[md.StreamCreate] > 0 and counts[md.StreamData] > 0, counts
     else:
-        assert counts["stream_create"] == 0 and counts["stream_data"] == 0, counts
-        assert counts["copy"] >= UI_FRAMES // 2, counts  # frames came as draws
+        assert counts[md.StreamCreate] == 0 and counts[md.StreamData] == 0, counts
+        assert counts[md.DrawCopy] >= UI_FRAMES // 2, counts  # frames came as draws
     # lossless in the end either way (filter: never lossy; all: upgraded)
     assert_same_pixels(shot, truth)

@@ -27,6 +27,7 @@ from spicepy.channels.events import (
 from spicepy.session.core import SessionCore, glz_window_pixels
 from spicepy.session.session import DISPLAY_CAPS, Session
 from spicepy.session.uri import SpiceUri
+from spicepy.wire import msg_display as md
 from spicepy.wire.enums import ChannelType, DisplayCap
 from spicepy.wire.msg_display import (
     DisplayMark,
@@ -325,8 +326,8 @@ def test_live_stream_reports_and_exact_end() -> None:
             draw.sync()
             r = asyncio.run(main(draw))
     counts = r["counts"]
-    assert counts.get("stream_create", 0) >= 1 and counts.get("stream_data", 0) > 0
-    assert counts.get("stream_activate_report", 0) >= 1, counts
+    assert counts.get(md.StreamCreate, 0) >= 1 and counts.get(md.StreamData, 0) > 0
+    assert counts.get(md.StreamActivateReport, 0) >= 1, counts
     assert r["sent"] >= 1 and r["sent"] == len(r["reports"])
     for report in r["reports"]:
         assert 1 <= report.num_frames and report.num_drops <= report.num_frames

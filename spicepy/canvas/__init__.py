@@ -1,64 +1,28 @@
 """spicepy.canvas: numpy framebuffers and every SPICE display drawing command.
 
-Live channels and offline replay call ``DisplayDriver.handle_message(type, body,
-now)`` (parse + apply). ``Canvas`` holds one display channel's surfaces
-(``Surface``: (h, w, 4) uint8 BGRX/BGRA) and applies draw commands;
-``SharedState`` is the pixmap cache + GLZ dictionary that a session's display
-channels share; ``StreamManager`` plays video streams.
+``DisplayDriver.apply(msg, mm_time)`` applies one decoded display message
+(``spicepy.wire.msg_display``) to its channel's ``Canvas`` (surfaces, draws)
+and ``StreamManager`` (video); ``SharedState`` is the pixmap cache + GLZ
+dictionary that a session's display channels share.  Surfaces are
+``Surface`` objects: (h, w, 4) uint8 B, G, R, X/A arrays.
 """
 
-from spicepy.canvas.canvas import Canvas, Clip, color_bytes
-from spicepy.canvas.demarshal import Command, parse_display
+from spicepy.canvas.canvas import Canvas, color_bytes
 from spicepy.canvas.driver import DisplayDriver
 from spicepy.canvas.images import CachedImage, ImageNotReady, PaletteCache, SharedState
 from spicepy.canvas.rop import Rop, rop3, ropd_to_rop
-from spicepy.canvas.streams import StreamManager, StreamReport
-from spicepy.canvas.surface import Rect, Surface, SurfaceFormat
-from spicepy.canvas.types import (
-    Bitmap,
-    BitmapFlags,
-    BitmapFmt,
-    Brush,
-    BrushType,
-    Image,
-    ImageFlags,
-    ImageType,
-    MaskFlags,
-    Palette,
-    Point,
-    QMask,
-    RopD,
-    ScaleMode,
-)
+from spicepy.canvas.streams import StreamManager
+from spicepy.canvas.surface import Surface, SurfaceFormat
 
 __all__ = [
-    "Bitmap",
-    "BitmapFlags",
-    "BitmapFmt",
-    "Brush",
-    "BrushType",
     "CachedImage",
     "Canvas",
-    "Clip",
-    "Command",
     "DisplayDriver",
     "ImageNotReady",
-    "StreamManager",
-    "StreamReport",
-    "parse_display",
-    "Image",
-    "ImageFlags",
-    "ImageType",
-    "MaskFlags",
-    "Palette",
     "PaletteCache",
-    "Point",
-    "QMask",
-    "Rect",
     "Rop",
-    "RopD",
-    "ScaleMode",
     "SharedState",
+    "StreamManager",
     "Surface",
     "SurfaceFormat",
     "color_bytes",

@@ -14,8 +14,10 @@ import numpy as np
 import numpy.typing as npt
 
 from spicepy.canvas.surface import MAX_SURFACE_DIMENSION, MAX_SURFACE_PIXELS
-from spicepy.canvas.types import Bitmap, BitmapFlags, BitmapFmt, Palette
 from spicepy.errors import CanvasError
+from spicepy.wire.enums import BitmapFlags, BitmapFmt
+from spicepy.wire.types import BitmapData as Bitmap
+from spicepy.wire.types import Palette
 
 __all__ = ["bitmap_bits", "bitmap_to_pixels", "palette_lut", "expand_555"]
 

@@ -7,13 +7,15 @@ draw first resolves its destination region (bbox ∩ surface ∩ clip ∩ mask),
 resolves its source images, which are decoded (and cached, and entered into the
 GLZ dictionary) even when the region is empty, as spice-common's
 ``canvas_touch_image`` does. Semantics follow common/canvas_base.c and
-common/sw_canvas.c; the rarer commands live in ``spicepy.canvas.draw_extra``.
+common/sw_canvas.c; the rarer draws live in ``draw_blend`` and ``draw_lines``.
+Every draw takes its ``spicepy.wire.msg_display`` message as it was decoded
+(``msg.base``: surface, bbox, clip; ``msg.data``: the draw's body).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,27 +23,28 @@ import numpy.typing as npt
 from spicepy.canvas.images import CachedImage, ImageResolver, PaletteCache, SharedState
 from spicepy.canvas.region import Region, make_region, sample_scaled, tile_values
 from spicepy.canvas.rop import SRC_IS_BRUSH, SRC_IS_IMAGE, Rop, apply_rop, ropd_to_rop
-from spicepy.canvas.surface import Rect, Surface, SurfaceFormat, quantise
-from spicepy.canvas.types import (
+from spicepy.canvas.surface import Surface, SurfaceFormat, quantise
+from spicepy.errors import CanvasError
+from spicepy.wire import msg_display as md
+from spicepy.wire.enums import (
     BitmapFlags,
-    Brush,
     BrushType,
-    Image,
     ImageFlags,
+    ImageScaleMode,
     ImageType,
     MaskFlags,
-    Point,
-    QMask,
-    ScaleMode,
 )
-from spicepy.errors import CanvasError
+from spicepy.wire.types import Brush, Clip, Image, QMask, Rect
 
-__all__ = ["Canvas", "Clip", "color_bytes", "MAX_SURFACES"]
+__all__ = ["Canvas", "color_bytes", "MAX_SURFACES"]
 
 log = logging.getLogger(__name__)
 Pixels = npt.NDArray[np.uint8]
-#: ``None`` for SPICE_CLIP_TYPE_NONE, else the clip rectangles (their union).
-Clip = Sequence[Rect] | None
+#: Images whose decode has side effects even when nothing is drawn (GLZ window).
+_GLZ_TYPES = (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
+_NOT_DECODED = (ImageType.SURFACE, ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS)
+_ZERO = np.zeros(4, np.uint8)
+_ZERO.flags.writeable = False
 
 #: Surfaces a channel may hold at once (the server's limit is 10000 ids; a few
 #: hundred in practice).
@@ -123,39 +126,42 @@ class Canvas:
 
     # -- caches ---------------------------------------------------------------------
 
-    def inval_list(self, image_ids: Sequence[int]) -> None:
-        """INVAL_LIST (pixmap resources)."""
-        for image_id in image_ids:
-            self.shared.cache.remove(image_id)
+    def inval_list(self, msg: md.InvalList) -> None:
+        """INVAL_LIST: resource type 1 is a pixmap (spice.proto ``ResourceID``);
+        no other type is in use."""
+        for resource in msg.resources:
+            if resource.type == 1:
+                self.shared.cache.remove(resource.id)
 
-    def inval_all_pixmaps(self) -> None:
+    def inval_all_pixmaps(self, msg: md.InvalAllPixmaps | None = None) -> None:
         self.shared.cache.clear()
 
-    def inval_palette(self, palette_id: int) -> None:
-        self.palettes.remove(palette_id)
+    def inval_palette(self, msg: md.InvalPalette) -> None:
+        self.palettes.remove(msg.id)
 
-    def inval_all_palettes(self) -> None:
+    def inval_all_palettes(self, msg: md.InvalAllPalettes | None = None) -> None:
         self.palettes.clear()
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _region(
-        self, surface: Surface, bbox: Rect, clip: Clip, mask: QMask | None
-    ) -> Region | None:
-        region = make_region(surface.bounds, bbox, clip)
+    def _region(self, surface: Surface, base: Any, mask: QMask | None) -> Region | None:
+        """bbox ∩ surface ∩ clip ∩ mask of a draw's ``base`` (``DisplayBase``)."""
+        bbox = base.box
+        region = make_region(surface.width, surface.height, bbox, base.clip)
         if mask is None or mask.bitmap is None:
             return region
-        if mask.bitmap.type == ImageType.SURFACE and mask.bitmap.surface_id is not None:
+        image = mask.bitmap
+        if image.surface is not None:
             # an A1 (or any) surface as mask: its alpha decides (get_surface_mask)
-            bits = self.surface(mask.bitmap.surface_id).pixels[..., 3] >= 0x80
+            bits = self.surface(image.surface.surface_id).pixels[..., 3] >= 0x80
         else:
-            bits = self.images.get_mask(mask.bitmap)  # decoded (and cached) regardless
+            bits = self.images.get_mask(image)  # decoded (and cached) regardless
         if region is None:
             return None
         # mask pixel (mx, my) lands on (bbox.left + mx - pos.x, bbox.top + my - pos.y)
         ox, oy = bbox.left - mask.pos.x, bbox.top - mask.pos.y
         mh, mw = bits.shape
-        inside = region.intersect(Rect(ox, oy, ox + mw, oy + mh))
+        inside = region.cut(ox, oy, ox + mw, oy + mh)
         if inside is None:
             return None
         sub = bits[inside.y0 - oy : inside.y1 - oy, inside.x0 - ox : inside.x1 - ox]
@@ -163,15 +169,19 @@ class Canvas:
             sub = ~sub
         return inside.and_mask(sub)
 
-    def source(self, image: Image, dest: Surface | None = None) -> CachedImage:
-        """Pixels of an image (SURFACE images read the other surface).
+    def source(self, image: Image | None, dest: Surface | None = None) -> CachedImage:
+        """Pixels of a draw's source image (SURFACE images read the other surface).
 
         A SURFACE image naming the destination surface itself is copied first.
+
+        Raises:
+            CanvasError: a NULL image, unknown surface or undecodable image.
         """
-        if image.type == ImageType.SURFACE:
-            if image.surface_id is None:
-                raise CanvasError("SURFACE image without a surface id")
-            src = self.surface(image.surface_id)
+        if image is None:
+            raise CanvasError("draw with a NULL source image")
+        ref = image.surface
+        if ref is not None:
+            src = self.surface(ref.surface_id)
             pixels = src.pixels if src is not dest else src.pixels.copy()
             return CachedImage(pixels, src.has_alpha)
         return self.images.get(image)
@@ -181,50 +191,53 @@ class Canvas:
         when it must be cached, enters the GLZ dictionary or caches a palette."""
         if image is None:
             return
-        flags = image.flags
-        if not (
-            flags & (ImageFlags.CACHE_ME | ImageFlags.CACHE_REPLACE_ME)
-            or image.type in (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
-            or (
-                image.bitmap is not None
-                and image.bitmap.flags & BitmapFlags.PAL_CACHE_ME
-            )
-            or image.lz_flags & BitmapFlags.PAL_CACHE_ME
+        d = image.descriptor
+        if d.type in _NOT_DECODED:
+            return
+        bitmap, lz_plt = image.bitmap, image.lz_plt
+        if (
+            d.flags & (ImageFlags.CACHE_ME | ImageFlags.CACHE_REPLACE_ME)
+            or d.type in _GLZ_TYPES
+            or (bitmap is not None and bitmap.flags & BitmapFlags.PAL_CACHE_ME)
+            or (lz_plt is not None and lz_plt.flags & BitmapFlags.PAL_CACHE_ME)
         ):
-            return
-        if image.type in (ImageType.SURFACE, ImageType.FROM_CACHE,
-                          ImageType.FROM_CACHE_LOSSLESS):  # fmt: skip
-            return
-        self.images.get(image)
+            self.images.get(image)
+
+    def touch_brush(self, brush: Brush) -> None:
+        if brush.pattern is not None:
+            self.touch(brush.pattern.pat)
 
     def _finish(self, surface: Surface, region: Region) -> None:
-        self.pixels_drawn += region.width * region.height
-        if surface.format not in (SurfaceFormat.FMT_32_xRGB, SurfaceFormat.FMT_32_ARGB):
+        self.pixels_drawn += (region.x1 - region.x0) * (region.y1 - region.y0)
+        if surface.quantised:
             quantise(region.view(surface.pixels), surface.format)
 
     def brush_values(
-        self, brush: Brush, region: Region, dest: Surface
+        self, brush: Brush, region: Region, dest: Surface, dx: int = 0, dy: int = 0
     ) -> Pixels | None:
-        """Brush pixels over ``region`` (a single pixel for solid brushes)."""
-        if brush.type == BrushType.SOLID:
-            return color_bytes(brush.color)
-        if brush.type == BrushType.PATTERN:
-            if brush.pattern is None:
-                raise CanvasError("pattern brush without an image")
-            tile = self.source(brush.pattern, dest).pixels
-            return tile_values(tile, region, brush.pos.x, brush.pos.y)
-        if brush.type == BrushType.NONE:
+        """Brush pixels over ``region`` (a single pixel for solid brushes); a
+        pattern is shifted by (dx, dy) more than its own position.
+
+        Raises:
+            CanvasError: an unknown brush type.
+        """
+        kind = brush.type
+        if kind == BrushType.SOLID:
+            return color_bytes(brush.color or 0)
+        if kind == BrushType.PATTERN and brush.pattern is not None:
+            pattern = brush.pattern
+            tile = self.source(pattern.pat, dest).pixels
+            return tile_values(tile, region, pattern.pos.x + dx, pattern.pos.y + dy)
+        if kind == BrushType.NONE:
             return None
-        raise CanvasError(f"unknown brush type {brush.type}")
+        raise CanvasError(f"unknown brush type {kind}")
 
     def draw_brush(
         self, surface: Surface, region: Region, brush: Brush, rop: Rop
     ) -> None:
         values = self.brush_values(brush, region, surface)
         if values is None:
-            values = np.zeros(
-                4, np.uint8
-            )  # spice fills with colour 0 (a ROP may use dest)
+            values = _ZERO  # spice fills with colour 0 (a ROP may use dest)
         if rop == Rop.COPY:
             region.write(surface.pixels, values)
         else:
@@ -240,17 +253,19 @@ class Canvas:
         scale_mode: int,
     ) -> tuple[Region, Pixels] | None:
         """Source pixels for the region: blit when sizes match, else scaled."""
-        if src_area.width == bbox.width and src_area.height == bbox.height:
+        sw, sh = src_area.right - src_area.left, src_area.bottom - src_area.top
+        bw, bh = bbox.right - bbox.left, bbox.bottom - bbox.top
+        if sw == bw and sh == bh:
             dx, dy = bbox.left - src_area.left, bbox.top - src_area.top
             # spice_pixman_blit never reads outside the source image
-            sub = region.intersect(Rect(dx, dy, dx + src.width, dy + src.height))
+            sub = region.cut(dx, dy, dx + src.width, dy + src.height)
             if sub is None:
                 return None
             values = src.pixels[sub.y0 - dy : sub.y1 - dy, sub.x0 - dx : sub.x1 - dx]
             return sub, values
-        if src_area.is_empty() or bbox.is_empty():
+        if sw <= 0 or sh <= 0 or bw <= 0 or bh <= 0:
             return None
-        interpolate = scale_mode == ScaleMode.INTERPOLATE
+        interpolate = scale_mode == ImageScaleMode.INTERPOLATE
         return region, sample_scaled(src.pixels, src_area, bbox, region, interpolate)
 
     @staticmethod
@@ -275,51 +290,41 @@ class Canvas:
 
     # -- draw commands ----------------------------------------------------------
 
-    def fill(
-        self,
-        surface_id: int,
-        bbox: Rect,
-        clip: Clip,
-        brush: Brush,
-        rop_descriptor: int,
-        mask: QMask | None = None,
-    ) -> None:
+    def fill(self, msg: md.DrawFill) -> None:
         """DRAW_FILL."""
-        surface = self.surface(surface_id)
-        region = self._region(surface, bbox, clip, mask)
-        rop = ropd_to_rop(rop_descriptor, SRC_IS_BRUSH)
+        d = msg.data
+        surface = self.surface(msg.base.surface_id)
+        region = self._region(surface, msg.base, d.mask)
+        rop = ropd_to_rop(d.rop_descriptor, SRC_IS_BRUSH)
         if region is None or rop == Rop.NOOP:
-            if brush.type == BrushType.PATTERN:
-                self.touch(brush.pattern)
+            self.touch_brush(d.brush)
             return
-        self.draw_brush(surface, region, brush, rop)
+        self.draw_brush(surface, region, d.brush, rop)
         self._finish(surface, region)
 
-    def copy(
-        self,
-        surface_id: int,
-        bbox: Rect,
-        clip: Clip,
-        image: Image,
-        src_area: Rect,
-        rop_descriptor: int,
-        scale_mode: int = ScaleMode.NEAREST,
-        mask: QMask | None = None,
-    ) -> None:
+    def copy(self, msg: md.DrawCopy | md.DrawBlend) -> None:
         """DRAW_COPY (and DRAW_BLEND, which spice-common draws the same way)."""
-        surface = self.surface(surface_id)
-        region = self._region(surface, bbox, clip, mask)
-        rop = ropd_to_rop(rop_descriptor, SRC_IS_IMAGE)
+        d, base = msg.data, msg.base
+        surface = self.surface(base.surface_id)
+        region = self._region(surface, base, d.mask)
+        rop = ropd_to_rop(d.rop_descriptor, SRC_IS_IMAGE)
+        image = d.src_bitmap
         if region is None or rop == Rop.NOOP:
+            if image is None:
+                raise CanvasError("draw with a NULL source image")
             self.touch(image)
             return
         src = self.source(image, surface)
-        got = self._image_values(src, src_area, bbox, region, scale_mode)
+        bbox, src_area = base.box, d.src_area
+        got = self._image_values(src, src_area, bbox, region, d.scale_mode)
         if got is None:
             return
         region, values = got
-        scaled = src_area.width != bbox.width or src_area.height != bbox.height
         if rop == Rop.COPY:
+            scaled = (
+                src_area.right - src_area.left != bbox.right - bbox.left
+                or src_area.bottom - src_area.top != bbox.bottom - bbox.top
+            )
             values = self._opaque_alpha(surface, src, values, scaled)
             region.write(surface.pixels, values)
         else:
@@ -329,77 +334,60 @@ class Canvas:
 
     blend = copy
 
-    def opaque(
-        self,
-        surface_id: int,
-        bbox: Rect,
-        clip: Clip,
-        image: Image,
-        src_area: Rect,
-        brush: Brush,
-        rop_descriptor: int,
-        scale_mode: int = ScaleMode.NEAREST,
-        mask: QMask | None = None,
-    ) -> None:
+    def opaque(self, msg: md.DrawOpaque) -> None:
         """DRAW_OPAQUE: copy the image, then apply the brush with the ROP (brush vs the
         just-copied source), as canvas_draw_opaque does."""
-        surface = self.surface(surface_id)
-        region = self._region(surface, bbox, clip, mask)
-        rop = ropd_to_rop(rop_descriptor, SRC_IS_BRUSH, dest_is_image=True)
+        d, base = msg.data, msg.base
+        surface = self.surface(base.surface_id)
+        region = self._region(surface, base, d.mask)
+        rop = ropd_to_rop(d.rop_descriptor, SRC_IS_BRUSH, dest_is_image=True)
         if region is None or rop == Rop.NOOP:
-            self.touch(image)
-            if brush.type == BrushType.PATTERN:
-                self.touch(brush.pattern)
+            if d.src_bitmap is None:
+                raise CanvasError("draw with a NULL source image")
+            self.touch(d.src_bitmap)
+            self.touch_brush(d.brush)
             return
-        src = self.source(image, surface)
-        got = self._image_values(src, src_area, bbox, region, scale_mode)
+        src = self.source(d.src_bitmap, surface)
+        bbox, src_area = base.box, d.src_area
+        got = self._image_values(src, src_area, bbox, region, d.scale_mode)
         if got is not None:
             sub, values = got
             scaled = src_area.width != bbox.width or src_area.height != bbox.height
             sub.write(surface.pixels, self._opaque_alpha(surface, src, values, scaled))
-        self.draw_brush(surface, region, brush, rop)
+        self.draw_brush(surface, region, d.brush, rop)
         self._finish(surface, region)
 
-    def _fill_const(
-        self, surface_id: int, bbox: Rect, clip: Clip, mask: QMask | None, rop: Rop
-    ) -> None:
-        surface = self.surface(surface_id)
-        region = self._region(surface, bbox, clip, mask)
+    def _fill_const(self, msg: Any, rop: Rop) -> None:
+        surface = self.surface(msg.base.surface_id)
+        region = self._region(surface, msg.base, msg.data.mask)
         if region is None:
             return
         dest = region.view(surface.pixels)
-        region.write(surface.pixels, apply_rop(rop, np.zeros(4, np.uint8), dest))
+        region.write(surface.pixels, apply_rop(rop, _ZERO, dest))
         self._finish(surface, region)
 
-    def blackness(
-        self, surface_id: int, bbox: Rect, clip: Clip, mask: QMask | None = None
-    ) -> None:
+    def blackness(self, msg: md.DrawBlackness) -> None:
         """DRAW_BLACKNESS: every bit 0 (colour 0x000000, X byte included)."""
-        self._fill_const(surface_id, bbox, clip, mask, Rop.CLEAR)
+        self._fill_const(msg, Rop.CLEAR)
 
-    def whiteness(
-        self, surface_id: int, bbox: Rect, clip: Clip, mask: QMask | None = None
-    ) -> None:
+    def whiteness(self, msg: md.DrawWhiteness) -> None:
         """DRAW_WHITENESS: colour 0xffffffff."""
-        self._fill_const(surface_id, bbox, clip, mask, Rop.SET)
+        self._fill_const(msg, Rop.SET)
 
-    def invers(
-        self, surface_id: int, bbox: Rect, clip: Clip, mask: QMask | None = None
-    ) -> None:
+    def invers(self, msg: md.DrawInvers) -> None:
         """DRAW_INVERS: dest = ~dest."""
-        self._fill_const(surface_id, bbox, clip, mask, Rop.INVERT)
+        self._fill_const(msg, Rop.INVERT)
 
-    def copy_bits(
-        self, surface_id: int, bbox: Rect, clip: Clip, src_pos: Point
-    ) -> None:
+    def copy_bits(self, msg: md.CopyBits) -> None:
         """COPY_BITS: move a block within one surface (overlap-safe)."""
-        surface = self.surface(surface_id)
-        region = make_region(surface.bounds, bbox, clip)
-        dx, dy = bbox.left - src_pos.x, bbox.top - src_pos.y
+        base, src_pos = msg.base, msg.src_pos
+        surface = self.surface(base.surface_id)
+        region = make_region(surface.width, surface.height, base.box, base.clip)
+        dx, dy = base.box.left - src_pos.x, base.box.top - src_pos.y
         if region is None or (dx == 0 and dy == 0):
             return
         # never read outside the surface (canvas_copy_bits)
-        region = region.intersect(Rect(dx, dy, dx + surface.width, dy + surface.height))
+        region = region.cut(dx, dy, dx + surface.width, dy + surface.height)
         if region is None:
             return
         values = surface.pixels[
@@ -409,16 +397,17 @@ class Canvas:
         self._finish(surface, region)
 
     def put_image(
-        self, surface_id: int, dest: Rect, pixels: Pixels, clip: Clip = None
+        self, surface_id: int, dest: Rect, pixels: Pixels, clip: Clip
     ) -> None:
         """Write ready pixels scaled to ``dest`` (video frames), clipped."""
         surface = self.surface(surface_id)
-        region = make_region(surface.bounds, dest, clip)
+        region = make_region(surface.width, surface.height, dest, clip)
         if region is None:
             return
         h, w = pixels.shape[:2]
         src = CachedImage(pixels, False)
-        got = self._image_values(src, Rect(0, 0, w, h), dest, region, ScaleMode.NEAREST)
+        whole = Rect(0, 0, h, w)  # top, left, bottom, right
+        got = self._image_values(src, whole, dest, region, ImageScaleMode.NEAREST)
         if got is None:
             return
         sub, values = got

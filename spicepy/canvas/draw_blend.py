@@ -15,17 +15,24 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.canvas.canvas import Canvas, Clip, color_bytes
+from spicepy.canvas.canvas import Canvas, color_bytes
 from spicepy.canvas.region import Region, make_region
 from spicepy.canvas.rop import rop3 as ternary
-from spicepy.canvas.surface import Rect, SurfaceFormat
-from spicepy.canvas.types import AlphaFlags, Brush, Image, Point, QMask, Transform
+from spicepy.canvas.surface import SurfaceFormat
 from spicepy.errors import CanvasError
+from spicepy.wire import msg_display as md
+from spicepy.wire.enums import AlphaFlags, CompositeFlags
+from spicepy.wire.types import Point16, Rect, Transform
 
 __all__ = ["alpha_blend", "composite", "draw_rop3", "mul_un8", "over", "transparent"]
 
 Pixels = npt.NDArray[np.uint8]
 Wide = npt.NDArray[np.int32]
+
+# The multi-bit fields of spice.proto ``composite_flags`` (the single-bit flags are
+# ``wire.enums.CompositeFlags``): op in bits 0-7, src/mask repeat at 14 and 16.
+_OP_BITS = 0xFF
+_SRC_REPEAT_SHIFT, _MASK_REPEAT_SHIFT = 14, 16
 
 
 def mul_un8(a: npt.ArrayLike, b: npt.ArrayLike) -> Wide:
@@ -44,24 +51,15 @@ def over(src: Pixels, dest: Pixels, dest_alpha: bool) -> Pixels:
     return out
 
 
-def draw_rop3(
-    canvas: Canvas,
-    surface_id: int,
-    bbox: Rect,
-    clip: Clip,
-    image: Image,
-    src_area: Rect,
-    brush: Brush,
-    rop3_code: int,
-    scale_mode: int,
-    mask: QMask | None = None,
-) -> None:
-    """DRAW_ROP3: dest = rop3(pattern, source, dest) bitwise."""
-    surface = canvas.surface(surface_id)
-    region = canvas._region(surface, bbox, clip, mask)
-    src = canvas.source(image, surface)
+def draw_rop3(canvas: Canvas, msg: md.DrawRop3) -> None:
+    """DRAW_ROP3: dest = rop3(pattern, source, dest) bitwise, inside the mask."""
+    d, bbox = msg.data, msg.base.box
+    surface = canvas.surface(msg.base.surface_id)
+    region = canvas._region(surface, msg.base, d.mask)
+    src = canvas.source(d.src_bitmap, surface)
     if region is None:
         return
+    src_area, brush, scale_mode = d.src_area, d.brush, d.scale_mode
     same = src_area.width == bbox.width and src_area.height == bbox.height
     if same and (
         src_area.left < 0
@@ -77,31 +75,24 @@ def draw_rop3(
     p = canvas.brush_values(brush, region, surface)
     if p is None:
         p = np.zeros(4, np.uint8)
-    d = region.view(surface.pixels)
-    region.write(surface.pixels, ternary(rop3_code, p, s, d))
+    dest = region.view(surface.pixels)
+    region.write(surface.pixels, ternary(d.rop3, p, s, dest))
     canvas._finish(surface, region)
 
 
-def transparent(
-    canvas: Canvas,
-    surface_id: int,
-    bbox: Rect,
-    clip: Clip,
-    image: Image,
-    src_area: Rect,
-    true_color: int,
-) -> None:
+def transparent(canvas: Canvas, msg: md.DrawTransparent) -> None:
     """DRAW_TRANSPARENT: copy except source pixels whose RGB equals ``true_color``."""
-    surface = canvas.surface(surface_id)
-    region = make_region(surface.bounds, bbox, clip)
-    src = canvas.source(image, surface)
+    d, base = msg.data, msg.base
+    surface = canvas.surface(base.surface_id)
+    region = make_region(surface.width, surface.height, base.box, base.clip)
+    src = canvas.source(d.src_bitmap, surface)
     if region is None:
         return
-    got = canvas._image_values(src, src_area, bbox, region, 1)
+    got = canvas._image_values(src, d.src_area, base.box, region, 1)
     if got is None:
         return
     region, values = got
-    key = color_bytes(true_color)[:3]
+    key = color_bytes(d.true_color)[:3]
     bgr = values[..., :3]
     if surface.format in (SurfaceFormat.FMT_16_555, SurfaceFormat.FMT_16_565):
         # compared after both are reduced to the surface's 16-bit format
@@ -118,33 +109,26 @@ def transparent(
     canvas._finish(surface, sub)
 
 
-def alpha_blend(
-    canvas: Canvas,
-    surface_id: int,
-    bbox: Rect,
-    clip: Clip,
-    alpha_flags: int,
-    alpha: int,
-    image: Image,
-    src_area: Rect,
-) -> None:
+def alpha_blend(canvas: Canvas, msg: md.DrawAlphaBlend) -> None:
     """DRAW_ALPHA_BLEND: premultiplied OVER of the source scaled by ``alpha``.
 
     A SURFACE source counts as opaque unless SRC_SURFACE_HAS_ALPHA; the
     destination's alpha byte takes part only with DEST_HAS_ALPHA (sw_canvas
     ``__blend_image``). Scaled blends sample NEAREST, as canvas_base asks.
     """
-    surface = canvas.surface(surface_id)
-    region = make_region(surface.bounds, bbox, clip)
-    src = canvas.source(image, surface)
+    d, base = msg.data, msg.base
+    alpha, alpha_flags = d.alpha, d.alpha_flags
+    surface = canvas.surface(base.surface_id)
+    region = make_region(surface.width, surface.height, base.box, base.clip)
+    src = canvas.source(d.src_bitmap, surface)
     if region is None or alpha == 0:
         return
-    got = canvas._image_values(src, src_area, bbox, region, 1)
+    got = canvas._image_values(src, d.src_area, base.box, region, 1)
     if got is None:
         return
     region, values = got
     has_alpha = src.has_alpha
-    if image.surface_id is not None:
+    if d.src_bitmap is not None and d.src_bitmap.surface is not None:
         has_alpha = bool(alpha_flags & AlphaFlags.SRC_SURFACE_HAS_ALPHA)
     if not has_alpha:
         values = values.copy()
@@ -194,7 +178,7 @@ def _factor(code: int, sa: Wide, da: Wide) -> Wide | int:
 def _sample(
     pixels: Pixels,
     region: Region,
-    origin: Point,
+    origin: Point16,
     bbox: Rect,
     transform: Transform | None,
     repeat: int,
@@ -245,46 +229,45 @@ def _sample(
     return out
 
 
-def composite(
-    canvas: Canvas,
-    surface_id: int,
-    bbox: Rect,
-    clip: Clip,
-    flags: int,
-    src_image: Image,
-    src_origin: Point,
-    mask_image: Image | None = None,
-    mask_origin: Point | None = None,
-    src_transform: Transform | None = None,
-    mask_transform: Transform | None = None,
-) -> None:
+def composite(canvas: Canvas, msg: md.DrawComposite) -> None:
     """DRAW_COMPOSITE (the RENDER operation), see the module docstring."""
-    op = flags & 0xFF
+    d, base = msg.data, msg.base
+    flags, bbox = d.flags, base.box
+    op = flags & _OP_BITS
     if op not in _PD:
         raise CanvasError(f"composite operator {op} is not supported")
-    surface = canvas.surface(surface_id)
-    region = make_region(surface.bounds, bbox, clip)
-    src = canvas.source(src_image, surface)
-    mask = canvas.source(mask_image, surface) if mask_image is not None else None
+    surface = canvas.surface(base.surface_id)
+    region = make_region(surface.width, surface.height, bbox, base.clip)
+    src = canvas.source(d.src_bitmap, surface)
+    has_mask = d.mask_bitmap is not None
+    mask = canvas.source(d.mask_bitmap, surface) if has_mask else None
     if region is None:
         return
-    s = _sample(src.pixels, region, src_origin, bbox, src_transform, flags >> 14 & 3)
+    s = _sample(
+        src.pixels,
+        region,
+        d.src_origin,
+        bbox,
+        d.src_transform,
+        flags >> _SRC_REPEAT_SHIFT & 3,
+    )
     sw: Wide = s.astype(np.int32)
-    if not src.has_alpha or flags & (1 << 22):  # SOURCE_OPAQUE
+    if not src.has_alpha or flags & CompositeFlags.SOURCE_OPAQUE:
         sw[..., 3] = 255
-    if mask is not None and flags & (1 << 19):  # HAS_MASK
+    if mask is not None and flags & CompositeFlags.HAS_MASK:
         m = _sample(
             mask.pixels,
             region,
-            mask_origin or Point(0, 0),
+            d.mask_origin,
             bbox,
-            mask_transform,
-            flags >> 16 & 3,
+            d.mask_transform,
+            flags >> _MASK_REPEAT_SHIFT & 3,
         )
-        ma = 255 if flags & (1 << 23) or not mask.has_alpha else m[..., 3:4]
+        opaque_mask = flags & CompositeFlags.MASK_OPAQUE or not mask.has_alpha
+        ma = 255 if opaque_mask else m[..., 3:4]
         sw = mul_un8(sw, ma)
     dest: Wide = region.view(surface.pixels).astype(np.int32)
-    dest_alpha = surface.has_alpha and not flags & (1 << 24)  # DEST_OPAQUE
+    dest_alpha = surface.has_alpha and not flags & CompositeFlags.DEST_OPAQUE
     if not dest_alpha:
         dest[..., 3] = 255
     fa, fb = _PD[op]

@@ -19,27 +19,19 @@ composited OVER with the (opaque) fore brush.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.canvas.canvas import Canvas, Clip
+from spicepy.canvas.canvas import Canvas
 from spicepy.canvas.draw_blend import mul_un8
 from spicepy.canvas.region import Region, make_region
 from spicepy.canvas.rop import SRC_IS_BRUSH, Rop, ropd_to_rop
-from spicepy.canvas.surface import Rect
-from spicepy.canvas.types import (
-    Brush,
-    BrushType,
-    GlyphString,
-    LineAttr,
-    LineFlags,
-    PathFlags,
-    PathSeg,
-    Point,
-    StringFlags,
-)
 from spicepy.errors import CanvasError
+from spicepy.wire import msg_display as md
+from spicepy.wire.enums import BrushType, LineFlags, PathFlags, StringFlags
+from spicepy.wire.types import LineAttr, PathSegment, String
 
 __all__ = ["fix_to_int", "flatten_path", "stroke", "text", "zero_line_points"]
 
@@ -97,13 +89,13 @@ def _bezier(
     _bezier(out, p0123, p123, p23, p3, depth + 1)
 
 
-def flatten_path(segments: Sequence[PathSeg]) -> list[list[tuple[int, int]]]:
-    """Integer polylines of a path, as canvas_draw_stroke builds them."""
+def flatten_path(segments: Sequence[PathSegment]) -> list[list[tuple[int, int]]]:
+    """Integer polylines of a path (28.4 points), as canvas_draw_stroke builds them."""
     lines: list[list[tuple[int, int]]] = []
     current: list[tuple[int, int]] = []
     total = 0
     for seg in segments:
-        points = list(seg.points)
+        points = [(p.x, p.y) for p in seg.points]
         if seg.flags & PathFlags.BEGIN and points:
             if current:
                 lines.append(current)
@@ -262,27 +254,20 @@ def _dash_points(
     return xs[keep], ys[keep]
 
 
-def stroke(
-    canvas: Canvas,
-    surface_id: int,
-    bbox: Rect,
-    clip: Clip,
-    path: Sequence[PathSeg],
-    attr: LineAttr,
-    brush: Brush,
-    fore_mode: int,
-    back_mode: int = 0,
-) -> None:
+def stroke(canvas: Canvas, msg: md.DrawStroke) -> None:
     """DRAW_STROKE with zero-width (cosmetic) lines."""
-    surface = canvas.surface(surface_id)
-    base = make_region(surface.bounds, bbox, clip)
+    d = msg.data
+    if d.path is None:
+        raise CanvasError("stroke with a NULL path")
+    brush = d.brush
+    surface = canvas.surface(msg.base.surface_id)
+    base = make_region(surface.width, surface.height, msg.base.box, msg.base.clip)
     if base is None:
-        if brush.type == BrushType.PATTERN:
-            canvas.touch(brush.pattern)
+        canvas.touch_brush(brush)
         return
-    rop = ropd_to_rop(fore_mode, SRC_IS_BRUSH)
-    dashes = _dashes(attr)
-    for line in flatten_path(path):
+    rop = ropd_to_rop(d.fore_mode, SRC_IS_BRUSH)
+    dashes = _dashes(d.attr)
+    for line in flatten_path(d.path.segments):
         travelled = 0.0  # the dash pattern runs on along a polyline
         for (xa, ya), (xb, yb) in zip(line, line[1:], strict=False):
             if dashes is None:
@@ -299,19 +284,22 @@ def stroke(
             canvas._finish(surface, region)
 
 
-def _glyph_mask(string: GlyphString) -> tuple[int, int, npt.NDArray[np.int32]] | None:
+def _glyph_mask(string: String) -> tuple[int, int, npt.NDArray[np.int32]] | None:
+    # spice.proto switches on the first raster flag set (A1, then A4, then A8)
+    glyphs: Sequence[Any]
+    g: Any
     if string.flags & StringFlags.RASTER_A1:
-        bpp = 1
+        bpp, glyphs = 1, string.glyphs_a1 or ()
     elif string.flags & StringFlags.RASTER_A4:
-        bpp = 4
+        bpp, glyphs = 4, string.glyphs_a4 or ()
     elif string.flags & StringFlags.RASTER_A8:
-        bpp = 8
+        bpp, glyphs = 8, string.glyphs_a8 or ()
     else:
         return None  # vector glyphs: unsupported upstream too
-    if not string.glyphs:
+    if not glyphs:
         return None
     boxes = []
-    for g in string.glyphs:
+    for g in glyphs:
         left = g.render_pos.x + g.glyph_origin.x
         top = g.render_pos.y + g.glyph_origin.y
         boxes.append((left, top, left + g.width, top + g.height))
@@ -322,7 +310,7 @@ def _glyph_mask(string: GlyphString) -> tuple[int, int, npt.NDArray[np.int32]] |
     if (x1 - x0) * (y1 - y0) > 1 << 24:
         raise CanvasError("text extent too large")
     mask = np.zeros((y1 - y0, x1 - x0), np.int32)
-    for g, (left, top, _, _) in zip(string.glyphs, boxes, strict=True):
+    for g, (left, top, _, _) in zip(glyphs, boxes, strict=True):
         if g.width == 0 or g.height == 0:
             continue
         stride = (g.width * bpp + 7) // 8
@@ -344,45 +332,36 @@ def _glyph_mask(string: GlyphString) -> tuple[int, int, npt.NDArray[np.int32]] |
     return x0, y0, mask
 
 
-def text(
-    canvas: Canvas,
-    surface_id: int,
-    bbox: Rect,
-    clip: Clip,
-    string: GlyphString,
-    back_area: Rect,
-    fore_brush: Brush,
-    back_brush: Brush,
-    fore_mode: int,
-    back_mode: int,
-) -> None:
+def text(canvas: Canvas, msg: md.DrawText) -> None:
     """DRAW_TEXT (see the module docstring)."""
-    surface = canvas.surface(surface_id)
-    base = make_region(surface.bounds, bbox, clip)
+    d = msg.data
+    if d.str is None:
+        raise CanvasError("text with a NULL string")
+    surface = canvas.surface(msg.base.surface_id)
+    base = make_region(surface.width, surface.height, msg.base.box, msg.base.clip)
     if base is None:
         return
-    if not back_area.is_empty():
+    back_area = d.back_area
+    if back_area.right > back_area.left and back_area.bottom > back_area.top:
         back = base.intersect(back_area)
         if back is not None:
-            canvas.draw_brush(surface, back, back_brush, Rop.COPY)
+            canvas.draw_brush(surface, back, d.back_brush, Rop.COPY)
             canvas._finish(surface, back)
-    got = _glyph_mask(string)
+    got = _glyph_mask(d.str)
+    fore_brush = d.fore_brush
     if got is None or fore_brush.type == BrushType.NONE:
         return
     x0, y0, mask = got
     h, w = mask.shape
-    region = base.intersect(Rect(x0, y0, x0 + w, y0 + h))
+    region = base.cut(x0, y0, x0 + w, y0 + h)
     if region is None:
         return
     m = mask[region.y0 - y0 : region.y1 - y0, region.x0 - x0 : region.x1 - x0]
-    brush = fore_brush
-    if brush.type == BrushType.PATTERN:
-        # sw_canvas translates the pattern relative to the glyph mask's origin
-        # (canvas_get_pixman_brush + composite at the mask position)
-        pos = Point(brush.pos.x + x0, brush.pos.y + y0)
-        brush = Brush(brush.type, brush.color, brush.pattern, pos)
-    values = canvas.brush_values(brush, region, surface)
-    assert values is not None
+    # sw_canvas translates a pattern relative to the glyph mask's origin
+    # (canvas_get_pixman_brush + composite at the mask position)
+    values = canvas.brush_values(fore_brush, region, surface, x0, y0)
+    if values is None:
+        raise CanvasError(f"text with brush type {fore_brush.type}")
     src = np.broadcast_to(values, (region.height, region.width, 4)).astype(np.int32)
     src = src.copy()
     src[..., 3] = 255  # the solid fill is opaque

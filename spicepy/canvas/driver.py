@@ -1,13 +1,16 @@
-"""Apply parsed display commands to a canvas and its streams.
+"""One display channel's messages applied to its canvas and video streams.
 
-``DisplayDriver`` is what a display channel (live or replayed) uses to turn each
-``demarshal.Command`` into canvas calls. Hostile commands raise ``CanvasError``
-from ``apply``; the caller decides whether to drop them (replay logs and counts).
+``DisplayDriver.apply(msg, mm_time)`` takes a decoded ``spicepy.wire.msg_display``
+message and looks its class up in one table (``type(msg)`` -> handler): draws go
+to ``Canvas`` / ``draw_blend`` / ``draw_lines`` with the message itself,
+surface, cache and stream messages to their small handlers.  It returns the
+rectangle of the primary surface the message changed, so the session can keep
+its change list without looking at the message again.  Messages the canvas has
+no use for (e.g. GL_SCANOUT, QUALITY_INDICATOR) are counted and ignored.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -17,63 +20,93 @@ import numpy.typing as npt
 
 from spicepy.canvas import draw_blend, draw_lines
 from spicepy.canvas.canvas import Canvas
-from spicepy.canvas.demarshal import to_command
 from spicepy.canvas.images import SharedState
 from spicepy.canvas.streams import StreamManager
-from spicepy.errors import CanvasError
-from spicepy.wire.types import Rect as WireRect
+from spicepy.wire import msg_display as md
+from spicepy.wire.types import Image, Rect
 
-__all__ = ["DisplayDriver"]
+__all__ = ["DisplayDriver", "message_images"]
 
-log = logging.getLogger(__name__)
+#: the most frequent draws: images are the source and the mask, no brush
+_COPIES = (md.DrawCopy, md.DrawBlend)
+
+
+def message_images(msg: Any) -> list[Image]:
+    """Every SpiceImage a display message references (source, mask, patterns)."""
+    d = getattr(msg, "data", None)
+    if d is None or not hasattr(msg, "base"):
+        return []
+    out = []
+    for name in ("src_bitmap", "mask_bitmap"):
+        image = getattr(d, name, None)
+        if image is not None:
+            out.append(image)
+    mask = getattr(d, "mask", None)
+    if mask is not None and mask.bitmap is not None:
+        out.append(mask.bitmap)
+    for name in ("brush", "fore_brush", "back_brush"):
+        brush = getattr(d, name, None)
+        if brush is not None and brush.pattern is not None:
+            out.append(brush.pattern.pat)
+    return out
 
 
 class DisplayDriver:
-    """One display channel's canvas + streams, driven by ``Command`` objects."""
+    """One display channel's canvas + streams, driven by display messages."""
 
     def __init__(self, shared: SharedState | None = None) -> None:
         self.canvas = Canvas(shared)
         self.streams = StreamManager(self.canvas)
         self.marks = 0
-        self.counts: Counter[str] = Counter()
-        #: SpiceImage types referenced by the messages applied (type -> count)
+        #: messages applied, by message class
+        self.counts: Counter[type] = Counter()
+        #: SpiceImage types referenced by the draws applied (type -> count)
         self.image_types: Counter[int] = Counter()
         #: a stream message ran since the session last collected reports/frames
         self.streams_touched = False
-        c, s = self.canvas, self.streams
-        self._table: dict[str, Callable[..., Any]] = {
-            "fill": c.fill,
-            "copy": c.copy,
-            "blend": c.blend,
-            "opaque": c.opaque,
-            "blackness": c.blackness,
-            "whiteness": c.whiteness,
-            "invers": c.invers,
-            "copy_bits": c.copy_bits,
-            "rop3": lambda **a: draw_blend.draw_rop3(c, **a),
-            "transparent": lambda **a: draw_blend.transparent(c, **a),
-            "alpha_blend": lambda **a: draw_blend.alpha_blend(c, **a),
-            "composite": lambda **a: draw_blend.composite(c, **a),
-            "stroke": lambda **a: draw_lines.stroke(c, **a),
-            "text": lambda **a: draw_lines.text(c, **a),
-            "surface_create": c.create_surface,
-            "surface_destroy": self._surface_destroy,
-            "reset": self._reset,
-            "inval_list": c.inval_list,
-            "inval_all_pixmaps": c.inval_all_pixmaps,
-            "inval_palette": c.inval_palette,
-            "inval_all_palettes": c.inval_all_palettes,
-            "monitors_config": self._monitors,
-            "mark": self._mark,
-            "stream_create": s.create,
-            "stream_data": s.data,
-            "stream_clip": s.clip,
-            "stream_destroy": s.destroy,
-            "stream_destroy_all": s.destroy_all,
-            "stream_activate_report": s.activate_report,
+        c = self.canvas
+        #: draws: handler(msg); the change is msg.base.box on surface 0
+        self._draws: dict[type, Callable[[Any], None]] = {
+            md.DrawFill: c.fill,
+            md.DrawCopy: c.copy,
+            md.DrawBlend: c.blend,
+            md.DrawOpaque: c.opaque,
+            md.DrawBlackness: c.blackness,
+            md.DrawWhiteness: c.whiteness,
+            md.DrawInvers: c.invers,
+            md.CopyBits: c.copy_bits,
+            md.DrawRop3: lambda m: draw_blend.draw_rop3(c, m),
+            md.DrawTransparent: lambda m: draw_blend.transparent(c, m),
+            md.DrawAlphaBlend: lambda m: draw_blend.alpha_blend(c, m),
+            md.DrawComposite: lambda m: draw_blend.composite(c, m),
+            md.DrawStroke: lambda m: draw_lines.stroke(c, m),
+            md.DrawText: lambda m: draw_lines.text(c, m),
+        }
+        #: everything else: handler(msg, mm_time) -> changed primary rect or None
+        self._others: dict[type, Callable[[Any, int | None], Rect | None]] = {
+            md.SurfaceCreate: self._surface_create,
+            md.SurfaceDestroy: self._surface_destroy,
+            md.DisplayReset: self._reset,
+            md.DisplayMark: self._mark,
+            md.InvalList: self._simple(c.inval_list),
+            md.InvalAllPixmaps: self._simple(c.inval_all_pixmaps),
+            md.InvalPalette: self._simple(c.inval_palette),
+            md.InvalAllPalettes: self._simple(c.inval_all_palettes),
+            md.MonitorsConfig: self._monitors,
+            md.StreamCreate: self._stream_create,
+            md.StreamData: self._stream_data,
+            md.StreamDataSized: self._stream_data_sized,
+            md.StreamClip: self._stream(lambda m: self.streams.clip(m.id, m.clip)),
+            md.StreamDestroy: self._stream(lambda m: self.streams.destroy(m.id)),
+            md.StreamDestroyAll: self._stream(lambda m: self.streams.destroy_all()),
+            md.StreamActivateReport: self._stream(
+                lambda m: self.streams.activate_report(
+                    m.stream_id, m.unique_id, m.max_window_size, m.timeout_ms
+                )
+            ),
         }
 
-    def apply(self, msg: object, mm_time: int | None = None) -> WireRect | None:
+    def apply(self, msg: object, mm_time: int | None = None) -> Rect | None:
         """Apply one display message (a ``spicepy.wire.msg_display`` dataclass).
 
         ``mm_time`` (the session's multimedia time, None: show frames at once)
@@ -82,58 +115,113 @@ class DisplayDriver:
 
         Raises:
             ImageNotReady: a cache/GLZ reference another channel may deliver.
-            CanvasError, WireError: the message cannot be applied.
+            CanvasError: the message cannot be applied (unknown surface, a
+                NULL or undecodable image, an unknown clip or brush type...).
         """
-        command = to_command(msg)
-        if command is None:
-            return None
-        name = command.name
-        func = self._table.get(name)
-        if func is None:
-            raise CanvasError(f"no canvas handler for {name}")
-        self.counts[name] += 1
-        if name.startswith("stream_"):
-            self.streams_touched = True
-            if name == "stream_data":
-                func(now=mm_time, **command.args)
+        cls = type(msg)
+        draw = self._draws.get(cls)
+        if draw is not None:
+            draw(msg)
+            self.counts[cls] += 1
+            base: Any = msg.base  # type: ignore[attr-defined]
+            if cls in _COPIES:
+                d: Any = msg.data  # type: ignore[attr-defined]
+                self.image_types[d.src_bitmap.descriptor.type] += 1
+                if d.mask.bitmap is not None:
+                    self.image_types[d.mask.bitmap.descriptor.type] += 1
             else:
-                func(**command.args)
-            self._count_images(command)
+                for image in message_images(msg):
+                    self.image_types[image.descriptor.type] += 1
+            return base.box if base.surface_id == 0 else None
+        other = self._others.get(cls)
+        if other is None:
             return None
-        func(**command.args)
-        self._count_images(command)
-        args = command.args
-        if args.get("surface_id") != 0:
-            return None
-        if name == "surface_create":
-            return WireRect(0, 0, int(args["height"]), int(args["width"]))
-        box = args.get("bbox")
-        if box is None:
-            return None
-        return WireRect(box.top, box.left, box.bottom, box.right)
-
-    def _count_images(self, command: Any) -> None:
-        for image in command.images:
-            self.image_types[image.type] += 1
+        changed = other(msg, mm_time)
+        self.counts[cls] += 1
+        return changed
 
     def primary_pixels(self) -> npt.NDArray[np.uint8] | None:
         """The primary surface's BGRX pixels (a view), or None before SURFACE_CREATE."""
         surface = self.canvas.primary
         return None if surface is None else surface.pixels
 
-    def _surface_destroy(self, surface_id: int) -> None:
+    # -- handlers of the messages that are not draws ---------------------------------
+
+    @staticmethod
+    def _simple(
+        func: Callable[[Any], None],
+    ) -> Callable[[Any, int | None], Rect | None]:
+        def handler(msg: Any, mm_time: int | None) -> None:
+            func(msg)
+
+        return handler
+
+    def _stream(
+        self, func: Callable[[Any], None]
+    ) -> Callable[[Any, int | None], Rect | None]:
+        def handler(msg: Any, mm_time: int | None) -> None:
+            self.streams_touched = True
+            func(msg)
+
+        return handler
+
+    def _surface_create(
+        self, msg: md.SurfaceCreate, mm_time: int | None
+    ) -> Rect | None:
+        self.canvas.create_surface(
+            msg.surface_id, msg.width, msg.height, msg.format, msg.flags
+        )
+        return Rect(0, 0, msg.height, msg.width) if msg.surface_id == 0 else None
+
+    def _surface_destroy(self, msg: md.SurfaceDestroy, mm_time: int | None) -> None:
         # streams drawing into a destroyed surface go with it
         for sid, stream in list(self.streams.streams.items()):
-            if stream.surface_id == surface_id:
+            if stream.surface_id == msg.surface_id:
                 del self.streams.streams[sid]
-        self.canvas.destroy_surface(surface_id)
+        self.canvas.destroy_surface(msg.surface_id)
 
-    def _reset(self) -> None:
+    def _reset(self, msg: md.DisplayReset, mm_time: int | None) -> None:
         self.streams.destroy_all()
         self.canvas.reset()
 
-    def _monitors(self, heads: list[tuple[int, ...]]) -> None:
-        self.canvas.monitors = list(heads)
-
-    def _mark(self) -> None:
+    def _mark(self, msg: md.DisplayMark, mm_time: int | None) -> None:
         self.marks += 1
+
+    def _monitors(self, msg: md.MonitorsConfig, mm_time: int | None) -> None:
+        self.canvas.monitors = [
+            (h.monitor_id, h.surface_id, h.width, h.height, h.x, h.y, h.flags)
+            for h in msg.heads
+        ]
+
+    def _stream_create(self, msg: md.StreamCreate, mm_time: int | None) -> None:
+        self.streams_touched = True
+        self.streams.create(
+            msg.id,
+            msg.surface_id,
+            msg.flags,
+            msg.codec_type,
+            msg.stream_width,
+            msg.stream_height,
+            msg.src_width,
+            msg.src_height,
+            msg.dest,
+            msg.clip,
+        )
+
+    def _stream_data(self, msg: md.StreamData, mm_time: int | None) -> None:
+        self.streams_touched = True
+        header = msg.base
+        self.streams.data(header.id, header.multi_media_time, msg.data, mm_time)
+
+    def _stream_data_sized(self, msg: md.StreamDataSized, mm_time: int | None) -> None:
+        self.streams_touched = True
+        header = msg.base
+        self.streams.data(
+            header.id,
+            header.multi_media_time,
+            msg.data,
+            mm_time,
+            width=msg.width,
+            height=msg.height,
+            dest=msg.dest,
+        )

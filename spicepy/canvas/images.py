@@ -21,16 +21,11 @@ import numpy.typing as npt
 
 from spicepy.canvas.bitmap import bitmap_bits, bitmap_to_pixels
 from spicepy.canvas.surface import MAX_SURFACE_DIMENSION, MAX_SURFACE_PIXELS
-from spicepy.canvas.types import (
-    BitmapFlags,
-    Image,
-    ImageFlags,
-    ImageType,
-    Palette,
-)
 from spicepy.codecs import glz
 from spicepy.codecs.image import decode_image
 from spicepy.errors import CanvasError, SpiceError
+from spicepy.wire.enums import BitmapFlags, ImageFlags, ImageType, JpegAlphaFlags
+from spicepy.wire.types import Image, ImageDescriptor, Palette
 
 __all__ = [
     "ImageNotReady",
@@ -176,12 +171,19 @@ class PaletteCache:
         return len(self._items)
 
 
-def _check_size(image: Image) -> None:
-    w, h = image.width, image.height
+def _check_size(d: ImageDescriptor) -> None:
+    w, h = d.width, d.height
     if not (0 < w <= MAX_SURFACE_DIMENSION and 0 < h <= MAX_SURFACE_DIMENSION):
-        raise CanvasError(f"image {image.id:#x}: bad size {w}x{h}")
+        raise CanvasError(f"image {d.id:#x}: bad size {w}x{h}")
     if w * h > MAX_SURFACE_PIXELS:
-        raise CanvasError(f"image {image.id:#x}: {w}x{h} is too large")
+        raise CanvasError(f"image {d.id:#x}: {w}x{h} is too large")
+
+
+_FROM_CACHE = (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS)
+_GLZ = (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
+_CACHE_ME = int(ImageFlags.CACHE_ME)
+_CACHE_REPLACE_ME = int(ImageFlags.CACHE_REPLACE_ME)
+_HIGH_BITS_SET = int(ImageFlags.HIGH_BITS_SET)
 
 
 class ImageResolver:
@@ -197,10 +199,10 @@ class ImageResolver:
         self.decoded_pixels = 0
 
     def _palette(
-        self, palette: Palette | None, palette_id: int, flags: int
+        self, palette: Palette | None, palette_id: int | None, flags: int
     ) -> Palette | None:
         if flags & BitmapFlags.PAL_FROM_CACHE:
-            return self.palettes.get(palette_id)
+            return self.palettes.get(palette_id or 0)
         if palette is not None and flags & BitmapFlags.PAL_CACHE_ME:
             self.palettes.put(palette)
         return palette
@@ -209,90 +211,99 @@ class ImageResolver:
         """Resolve an image (not SURFACE) to pixels.
 
         Raises:
-            CanvasError: unknown cache id, bad image, or a codec failure.
+            ImageNotReady: a FROM_CACHE id or GLZ reference not there (yet).
+            CanvasError: bad image, a codec failure or an image type without body.
         """
-        kind = image.type
-        if kind == ImageType.FROM_CACHE or kind == ImageType.FROM_CACHE_LOSSLESS:
-            return self.shared.cache.get(image.id)
+        d = image.descriptor
+        kind = d.type
+        if kind in _FROM_CACHE:
+            return self.shared.cache.get(d.id)
         if kind == ImageType.SURFACE:
             raise CanvasError("SURFACE images are resolved by the canvas")
         started = time.perf_counter()
-        decoded = self._decode(image)
+        decoded = self._decode(image, d)
         self.decode_seconds += time.perf_counter() - started
         self.decoded_pixels += decoded.width * decoded.height
-        if image.flags & ImageFlags.HIGH_BITS_SET and not decoded.has_alpha:
+        flags = d.flags
+        if flags & _HIGH_BITS_SET and not decoded.has_alpha:
             # a copy: a codec (GLZ) may keep the array it returned
             decoded.pixels = decoded.pixels.copy()
             decoded.pixels[..., 3] = 0xFF
         if self.decoded_hook is not None:
             self.decoded_hook(image, decoded)
-        if image.flags & ImageFlags.CACHE_ME:
-            self.shared.cache.put(image.id, decoded)
-        elif image.flags & ImageFlags.CACHE_REPLACE_ME:
+        if flags & _CACHE_ME:
+            self.shared.cache.put(d.id, decoded)
+        elif flags & _CACHE_REPLACE_ME:
             if decoded.lossy:
-                log.warning("cache replace with a lossy image %#x ignored", image.id)
+                log.warning("cache replace with a lossy image %#x ignored", d.id)
             else:
-                self.shared.cache.put(image.id, decoded)
+                self.shared.cache.put(d.id, decoded)
         return decoded
 
     def get_mask(self, image: Image) -> npt.NDArray[np.bool_]:
         """Resolve a 1 bpp mask image (BITMAP 1BIT_LE/BE or a cached mask)."""
-        kind = image.type
-        if kind in (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS):
-            cached = self.shared.cache.get(image.id)
-        elif kind == ImageType.BITMAP and image.bitmap is not None:
+        d = image.descriptor
+        if d.type in _FROM_CACHE:
+            cached = self.shared.cache.get(d.id)
+        elif image.bitmap is not None:
             # a mask's bits are used directly; its palette does not matter
             bits = bitmap_bits(image.bitmap)
             pixels = np.zeros((1, 1, 4), np.uint8)  # placeholder: masks keep bits only
             cached = CachedImage(pixels, True, False, bits)
-            if image.flags & ImageFlags.CACHE_ME:
-                self.shared.cache.put(image.id, cached)
+            if d.flags & _CACHE_ME:
+                self.shared.cache.put(d.id, cached)
         else:
-            raise CanvasError(f"mask image type {kind} is not supported")
+            raise CanvasError(f"mask image type {d.type} is not supported")
         if cached.mask is None:
             return np.asarray(cached.pixels[..., 3] >= 0x80)
         return cached.mask
 
-    def _decode(self, image: Image) -> CachedImage:
-        kind = image.type
-        if kind == ImageType.BITMAP:
-            if image.bitmap is None:
-                raise CanvasError("BITMAP image without a body")
-            bitmap = image.bitmap
+    def _decode(self, image: Image, d: ImageDescriptor) -> CachedImage:
+        kind = d.type
+        bitmap = image.bitmap
+        if bitmap is not None:
             palette = self._palette(bitmap.palette, bitmap.palette_id, bitmap.flags)
             pixels, has_alpha = bitmap_to_pixels(bitmap, palette)
             return CachedImage(pixels, has_alpha)
-        _check_size(image)
+        _check_size(d)
         palette_ents = None
         top_down = True
-        if kind == ImageType.LZ_PLT:
-            pal = self._palette(image.lz_palette, image.lz_palette_id, image.lz_flags)
+        jpeg_size = glz_size = None
+        if image.binary is not None:
+            data = image.binary.data
+        elif image.lz_plt is not None:
+            lz = image.lz_plt
+            pal = self._palette(lz.palette, lz.palette_id, lz.flags)
             palette_ents = list(pal.ents) if pal is not None else None
-            top_down = bool(image.lz_flags & BitmapFlags.TOP_DOWN)
-        elif kind == ImageType.JPEG_ALPHA:
-            top_down = bool(image.jpeg_flags & 1)
-        need_glz = kind in (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
+            top_down = bool(lz.flags & BitmapFlags.TOP_DOWN)
+            data = lz.data
+        elif image.zlib_glz is not None:
+            glz_size, data = image.zlib_glz.glz_data_size, image.zlib_glz.data
+        elif image.jpeg_alpha is not None:
+            ja = image.jpeg_alpha
+            top_down = bool(ja.flags & JpegAlphaFlags.TOP_DOWN)
+            jpeg_size, data = ja.jpeg_size, ja.data
+        else:
+            raise CanvasError(f"image {d.id:#x}: type {kind} has no body to decode")
         try:
             result = decode_image(
                 kind,
-                image.data,
-                width=image.width,
-                height=image.height,
+                data,
+                width=d.width,
+                height=d.height,
                 palette=palette_ents,
-                dictionary=self.shared.glz_dictionary if need_glz else None,
-                jpeg_size=image.jpeg_size if kind == ImageType.JPEG_ALPHA else None,
-                glz_size=image.glz_size if kind == ImageType.ZLIB_GLZ_RGB else None,
+                dictionary=self.shared.glz_dictionary if kind in _GLZ else None,
+                jpeg_size=jpeg_size,
+                glz_size=glz_size,
                 top_down=top_down,
             )
         except SpiceError as exc:
             missing = getattr(exc, "image_id", None)
             if missing is not None and not getattr(exc, "expired", True):
-                raise ImageNotReady(
-                    f"image {image.id:#x}: {exc}", missing, True
-                ) from exc
-            raise CanvasError(f"image {image.id:#x} type {kind}: {exc}") from exc
+                raise ImageNotReady(f"image {d.id:#x}: {exc}", missing, True) from exc
+            raise CanvasError(f"image {d.id:#x} type {kind}: {exc}") from exc
         except (ValueError, TypeError, IndexError, KeyError) as exc:
-            raise CanvasError(f"image {image.id:#x} type {kind}: {exc!r}") from exc
+            raise CanvasError(f"image {d.id:#x} type {kind}: {exc!r}") from exc
         pixels = np.ascontiguousarray(result.pixels, dtype=np.uint8)
         if pixels.ndim != 3 or pixels.shape[2] != 4:
             raise CanvasError(f"codec returned shape {pixels.shape}")

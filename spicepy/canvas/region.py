@@ -4,16 +4,18 @@ A draw's destination region is its bbox, cut to the surface, the clip rectangles
 and the QMask (spice-common ``canvas_clip_pixman`` / ``canvas_mask_pixman``). It is
 kept as a rectangle plus an optional boolean mask over that rectangle, which lets
 the common case (no clip or one clip rect) write through a plain numpy slice.
+Rectangles come as ``spicepy.wire.types.Rect`` (right/bottom exclusive) or as
+plain ints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.canvas.surface import Rect
+from spicepy.errors import CanvasError
+from spicepy.wire.enums import ClipType
+from spicepy.wire.types import Clip, Rect
 
 __all__ = ["Region", "make_region", "sample_scaled", "tile_values"]
 
@@ -55,8 +57,12 @@ class Region:
 
     def intersect(self, rect: Rect) -> Region | None:
         """The part of this region inside ``rect`` (None when empty)."""
-        x0, y0 = max(self.x0, rect.left), max(self.y0, rect.top)
-        x1, y1 = min(self.x1, rect.right), min(self.y1, rect.bottom)
+        return self.cut(rect.left, rect.top, rect.right, rect.bottom)
+
+    def cut(self, left: int, top: int, right: int, bottom: int) -> Region | None:
+        """The part of this region inside the rectangle (None when empty)."""
+        x0, y0 = max(self.x0, left), max(self.y0, top)
+        x1, y1 = min(self.x1, right), min(self.y1, bottom)
         if x1 <= x0 or y1 <= y0:
             return None
         mask = None
@@ -73,35 +79,40 @@ class Region:
         return Region(self.x0, self.y0, self.x1, self.y1, None if mask.all() else mask)
 
 
-def make_region(
-    bounds: Rect,
-    bbox: Rect,
-    clip: Sequence[Rect] | None,
-) -> Region | None:
-    """bbox ∩ surface bounds ∩ union(clip rects); None when nothing is left."""
-    area = bbox.intersect(bounds)
-    if area.is_empty():
+def make_region(width: int, height: int, bbox: Rect, clip: Clip) -> Region | None:
+    """bbox ∩ the ``width`` x ``height`` surface ∩ union(clip rects); None when
+    nothing is left.
+
+    Raises:
+        CanvasError: a clip type other than NONE and RECTS.
+    """
+    x0, y0 = max(bbox.left, 0), max(bbox.top, 0)
+    x1, y1 = min(bbox.right, width), min(bbox.bottom, height)
+    if x1 <= x0 or y1 <= y0:
         return None
-    if clip is None:
-        return Region(area.left, area.top, area.right, area.bottom, None)
-    if len(clip) == 1:
-        one = area.intersect(clip[0])
-        if one.is_empty():
+    rects = clip.rects
+    if rects is None:
+        if clip.type != ClipType.NONE:
+            raise CanvasError(f"unknown clip type {clip.type}")
+        return Region(x0, y0, x1, y1, None)
+    if len(rects) == 1:
+        r = rects[0]
+        cx0, cy0 = max(x0, r.left), max(y0, r.top)
+        cx1, cy1 = min(x1, r.right), min(y1, r.bottom)
+        if cx1 <= cx0 or cy1 <= cy0:
             return None
-        return Region(one.left, one.top, one.right, one.bottom, None)
-    mask = np.zeros((area.height, area.width), np.bool_)
-    for rect in clip:
-        part = area.intersect(rect)
-        if not part.is_empty():
-            mask[
-                part.top - area.top : part.bottom - area.top,
-                part.left - area.left : part.right - area.left,
-            ] = True
+        return Region(cx0, cy0, cx1, cy1, None)
+    mask = np.zeros((y1 - y0, x1 - x0), np.bool_)
+    for r in rects:
+        cx0, cy0 = max(x0, r.left), max(y0, r.top)
+        cx1, cy1 = min(x1, r.right), min(y1, r.bottom)
+        if cx1 > cx0 and cy1 > cy0:
+            mask[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = True
     if not mask.any():
         return None
     if mask.all():
-        return Region(area.left, area.top, area.right, area.bottom, None)
-    return Region(area.left, area.top, area.right, area.bottom, mask)
+        return Region(x0, y0, x1, y1, None)
+    return Region(x0, y0, x1, y1, mask)
 
 
 def _scaled_coords(

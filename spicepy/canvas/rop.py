@@ -8,13 +8,14 @@ X11-style binary operations by ``ropd_to_rop`` as spice-common's
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.canvas.types import RopD
+from spicepy.wire.enums import RopDescriptor as RopD
 
 __all__ = ["Rop", "apply_rop", "rop3", "ropd_to_rop"]
 
@@ -48,6 +49,7 @@ SRC_IS_IMAGE = 0
 SRC_IS_BRUSH = 1
 
 
+@functools.cache  # a handful of descriptors in use; IntFlag arithmetic is slow
 def ropd_to_rop(
     desc: int, src_input: int = SRC_IS_IMAGE, dest_is_image: bool = False
 ) -> Rop:

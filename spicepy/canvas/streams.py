@@ -25,21 +25,21 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.canvas.canvas import Canvas, Clip
-from spicepy.canvas.surface import MAX_SURFACE_DIMENSION, Rect
+from spicepy.canvas.canvas import Canvas
+from spicepy.canvas.surface import MAX_SURFACE_DIMENSION
 from spicepy.errors import CanvasError
+from spicepy.wire.enums import StreamFlags, VideoCodecType
 from spicepy.wire.msg_display import StreamReport
+from spicepy.wire.types import CLIP_NONE, Clip, Rect
 
 __all__ = [
     "FrameScheduler",
     "MAX_STREAMS",
     "Stream",
-    "StreamCodec",
     "StreamManager",
     "StreamReport",
     "decode_mjpeg",
@@ -55,7 +55,6 @@ MAX_STREAMS = 64
 MAX_QUEUED_FRAMES = 64
 #: spice-gtk reports at once after this many consecutive drops.
 DROP_SEQ_LIMIT = 3
-STREAM_TOP_DOWN = 1
 #: Rectangles of shown frames kept for the session (oldest forgotten first).
 MAX_SHOWN_RECTS = 1024
 
@@ -65,17 +64,7 @@ def mm_diff(a: int, b: int) -> int:
     return ((a - b + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
-class StreamCodec(IntEnum):
-    """spice.proto ``enum8 video_codec_type``."""
-
-    MJPEG = 1
-    VP8 = 2
-    H264 = 3
-    VP9 = 4
-    H265 = 5
-
-
-def decode_mjpeg(frame: bytes) -> Pixels:
+def decode_mjpeg(frame: bytes | memoryview) -> Pixels:
     """One MJPEG frame to (h, w, 4) BGRX, decoded as spice-gtk does.
 
     channel-display-mjpeg.c asks libjpeg(-turbo) for the fast integer IDCT and
@@ -133,7 +122,7 @@ def make_report(
 @dataclass(slots=True)
 class _Frame:
     mm_time: int
-    data: bytes
+    data: bytes | memoryview
     width: int
     height: int
     dest: Rect
@@ -265,7 +254,7 @@ class StreamManager:
         src_width: int,
         src_height: int,
         dest: Rect,
-        clip: Clip = None,
+        clip: Clip = CLIP_NONE,
     ) -> Stream:
         """STREAM_CREATE. Raises CanvasError for a bad id, surface or size."""
         if not 0 <= stream_id < MAX_STREAMS:
@@ -290,7 +279,7 @@ class StreamManager:
         )
         self.streams[stream_id] = stream
         self.history.append(stream)
-        if codec != StreamCodec.MJPEG:
+        if codec != VideoCodecType.MJPEG:
             # spice-gtk report_invalid_stream: zero frames, UINT_MAX drops, the
             # rest zeroed; the server then stops streaming that area
             self.reports.append(StreamReport(stream_id, 0, 0, 0, 0, 0xFFFFFFFF, 0, 0))
@@ -323,7 +312,7 @@ class StreamManager:
         self,
         stream_id: int,
         mm_time: int,
-        frame: bytes,
+        frame: bytes | memoryview,
         now: int | None = None,
         *,
         width: int | None = None,
@@ -386,13 +375,13 @@ class StreamManager:
         return min(times, key=lambda t: mm_diff(t, now))
 
     def _show(self, s: Stream, item: _Frame) -> None:
-        if s.codec != StreamCodec.MJPEG:
+        if s.codec != VideoCodecType.MJPEG:
             log.info("stream %d: codec %d not decoded", s.stream_id, s.codec)
             return
         started = time.perf_counter()
         pixels = decode_mjpeg(item.data)
         self.decode_seconds += time.perf_counter() - started
-        if not s.flags & STREAM_TOP_DOWN:
+        if not s.flags & StreamFlags.TOP_DOWN:
             pixels = pixels[::-1]
         self.canvas.put_image(s.surface_id, item.dest, pixels, s.clip)
         s.frames_shown += 1

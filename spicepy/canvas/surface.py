@@ -10,8 +10,6 @@ common/canvas_base.c gives the expansion used when reading such pixels back).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 
@@ -23,7 +21,6 @@ from spicepy.wire.enums import SurfaceFmt as SurfaceFormat
 __all__ = [
     "MAX_SURFACE_DIMENSION",
     "MAX_SURFACE_PIXELS",
-    "Rect",
     "Surface",
     "SurfaceFormat",
     "quantise",
@@ -35,35 +32,6 @@ Pixels = npt.NDArray[np.uint8]
 MAX_SURFACE_DIMENSION = 1 << 14
 #: Largest surface in pixels (8192 x 8192, i.e. 256 MiB of BGRX).
 MAX_SURFACE_PIXELS = 1 << 26
-
-
-@dataclass(frozen=True, slots=True)
-class Rect:
-    """A SPICE rectangle; right/bottom are exclusive (spice.proto ``Rect``)."""
-
-    left: int
-    top: int
-    right: int
-    bottom: int
-
-    @property
-    def width(self) -> int:
-        return self.right - self.left
-
-    @property
-    def height(self) -> int:
-        return self.bottom - self.top
-
-    def is_empty(self) -> bool:
-        return self.right <= self.left or self.bottom <= self.top
-
-    def intersect(self, other: Rect) -> Rect:
-        return Rect(
-            max(self.left, other.left),
-            max(self.top, other.top),
-            min(self.right, other.right),
-            min(self.bottom, other.bottom),
-        )
 
 
 def quantise(pixels: Pixels, fmt: SurfaceFormat) -> None:
@@ -93,7 +61,15 @@ def quantise(pixels: Pixels, fmt: SurfaceFormat) -> None:
 class Surface:
     """One drawing surface (the primary, id 0, or an off-screen one)."""
 
-    __slots__ = ("surface_id", "width", "height", "format", "flags", "pixels")
+    __slots__ = (
+        "surface_id",
+        "width",
+        "height",
+        "format",
+        "flags",
+        "pixels",
+        "quantised",
+    )
 
     def __init__(
         self,
@@ -124,6 +100,11 @@ class Surface:
         self.width = width
         self.height = height
         self.flags = flags
+        #: a format narrower than 32 bits: draws re-quantise what they touch
+        self.quantised = self.format not in (
+            SurfaceFormat.FMT_32_xRGB,
+            SurfaceFormat.FMT_32_ARGB,
+        )
         self.pixels: Pixels = np.zeros((height, width, 4), dtype=np.uint8)
 
     @property
@@ -134,10 +115,6 @@ class Surface:
             SurfaceFormat.FMT_8_A,
             SurfaceFormat.FMT_1_A,
         )
-
-    @property
-    def bounds(self) -> Rect:
-        return Rect(0, 0, self.width, self.height)
 
     def clear(self) -> None:
         self.pixels.fill(0)

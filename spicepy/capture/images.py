@@ -1,11 +1,11 @@
 """Every image payload a capture's display channels carried, in stream order.
 
-Theory of operation: the server->client bytes of each display channel are cut
-into messages (``spicepy.capture.streams``), each draw message is demarshalled
-(``spicepy.canvas.demarshal``), and every SpiceImage descriptor it references
-(source bitmaps, masks, brush patterns) becomes one :class:`ImagePayload`: the
-descriptor, the codec stream, and the side data a decoder needs (palette,
-resolved through the channel's palette cache; ``glz_size``; ``jpeg_size``).
+Theory of operation: the server->client messages of each display channel
+(``spicepy.capture.streams``) are decoded by ``spicepy.wire.decode_message``,
+and every SpiceImage a draw references (source bitmaps, masks, brush patterns)
+becomes one :class:`ImagePayload`: the wire ``Image``, the codec stream, and the
+side data a decoder needs (palette, resolved through the channel's palette
+cache; ``glz_size``; ``jpeg_size``).
 Several display channels are merged by capture time, as a session sees them.
 
 :func:`decode_payloads` then decodes them in that order through one GLZ
@@ -24,10 +24,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.canvas.demarshal import parse_display
-from spicepy.canvas.types import BitmapFlags, Brush, Image, ImageType, Palette, QMask
+from spicepy.canvas.driver import message_images
 from spicepy.capture.streams import read_channels
 from spicepy.errors import CodecError, SpiceError, WireError
+from spicepy.wire import msg_display as md
+from spicepy.wire.enums import (
+    BitmapFlags,
+    BitmapFmt,
+    ChannelType,
+    ImageType,
+    JpegAlphaFlags,
+    message_name,
+)
+from spicepy.wire.messages import decode_message
+from spicepy.wire.types import Image, Palette
 
 __all__ = [
     "CODEC_TYPES",
@@ -39,15 +49,13 @@ __all__ = [
 ]
 
 U8 = npt.NDArray[np.uint8]
-DISPLAY = 2
+DISPLAY = ChannelType.DISPLAY
 
 #: image types that carry a codec stream (the rest: BITMAP raw, or references)
 CODEC_TYPES = frozenset({ImageType.QUIC, ImageType.LZ_PLT, ImageType.LZ_RGB,
                          ImageType.GLZ_RGB, ImageType.JPEG, ImageType.ZLIB_GLZ_RGB,
                          ImageType.JPEG_ALPHA, ImageType.LZ4})  # fmt: skip
 LOSSY_TYPES = frozenset({ImageType.JPEG, ImageType.JPEG_ALPHA})
-#: spice.proto ``flags8 jpeg_alpha_flags``: TOP_DOWN = 1 (not the bitmap flag's 4)
-JPEG_ALPHA_TOP_DOWN = 1
 #: spice-protocol qxl_dev.h: the image-id group of images spice-server makes
 QXL_IMAGE_GROUP_RED = 2
 
@@ -60,9 +68,9 @@ class ImagePayload:
         capture: the pcap's file stem.
         index: position among the capture's payloads (stream order).
         channel_id: the display channel it came on.
-        message: the draw command's name (``draw_copy``, ``draw_fill``, ...).
-        role: where the draw references it (``src_bitmap``, ``mask``, ``brush``).
-        image: the demarshalled descriptor (id, type, flags, size, data, ...).
+        message: the draw's short name (``copy``, ``fill``, ``rop3``, ...).
+        role: where the draw references it (``image``, ``mask``, ``brush``...).
+        image: the wire ``Image`` (descriptor and the body of its type).
         palette: the resolved palette (LZ_PLT and palette BITMAPs), else None.
     """
 
@@ -76,27 +84,32 @@ class ImagePayload:
 
     @property
     def type(self) -> int:
-        return self.image.type
+        return self.image.descriptor.type
+
+    @property
+    def id(self) -> int:
+        return self.image.descriptor.id
 
     @property
     def type_name(self) -> str:
-        t = self.image.type
+        t = self.type
         return ImageType(t).name if t in ImageType._value2member_map_ else str(t)
 
     @property
     def width(self) -> int:
-        return self.image.width
+        return self.image.descriptor.width
 
     @property
     def height(self) -> int:
-        return self.image.height
+        return self.image.descriptor.height
 
     @property
-    def data(self) -> bytes:
-        """The codec stream (BITMAP: the raw rows)."""
+    def data(self) -> bytes | memoryview:
+        """The codec stream (BITMAP: the raw rows; b"" for references)."""
         if self.image.bitmap is not None:
             return self.image.bitmap.data
-        return self.image.data
+        payload = self.image.payload
+        return b"" if payload is None else payload
 
     @property
     def server_made(self) -> bool:
@@ -107,20 +120,21 @@ class ImagePayload:
         re-sent losslessly after a video stream, self bitmaps. In a ``copy`` such
         an image has no drawable, so the server codes it LZ, never GLZ.
         """
-        return self.image.id & 0xFFFFFFFF == QXL_IMAGE_GROUP_RED
+        return self.id & 0xFFFFFFFF == QXL_IMAGE_GROUP_RED
 
     @property
     def has_alpha(self) -> bool:
         """The source bitmap has alpha: RGBA (BITMAP format, LZ4 format, the
         codec header's type) or JPEG_ALPHA; False when unknown or unreadable."""
-        data, kind = self.data, int(self.image.type)
+        data, kind = self.data, self.type
         try:
             if kind == ImageType.BITMAP:
-                return self.image.bitmap is not None and self.image.bitmap.format == 9
+                bitmap = self.image.bitmap
+                return bitmap is not None and bitmap.format == BitmapFmt.FMT_RGBA
             if kind == ImageType.JPEG_ALPHA:
                 return True
             if kind == ImageType.LZ4:
-                return len(data) > 1 and data[1] == 9  # SPICE_BITMAP_FMT_RGBA
+                return len(data) > 1 and data[1] == BitmapFmt.FMT_RGBA
             from spicepy.codecs import glz, lz, quic
 
             if kind == ImageType.ZLIB_GLZ_RGB:
@@ -145,33 +159,36 @@ class ImagePayload:
     @property
     def is_codec(self) -> bool:
         """A compressed stream (not BITMAP, FROM_CACHE*, SURFACE)."""
-        return self.image.type in CODEC_TYPES
+        return self.type in CODEC_TYPES
 
     @property
     def lossy(self) -> bool:
-        return self.image.type in LOSSY_TYPES
+        return self.type in LOSSY_TYPES
 
 
-def _role(args: dict[str, Any], image: Image) -> str:
-    for key, value in args.items():
-        if value is image:
-            return key
-        if isinstance(value, QMask) and value.bitmap is image:
-            return "mask"
-        if isinstance(value, Brush) and value.pattern is image:
-            return "brush"
-    return "other"
+def _roles(msg: object) -> list[tuple[str, Image]]:
+    """(role, image) of every SpiceImage a display message references."""
+    d: Any = getattr(msg, "data", None)
+    out = []
+    for image in message_images(msg):
+        if d is not None and image is getattr(d, "src_bitmap", None):
+            role = "image"
+        elif d is not None and image is getattr(d, "mask_bitmap", None):
+            role = "mask_image"
+        elif d is not None and d.mask is not None and image is d.mask.bitmap:
+            role = "mask"
+        else:
+            role = "brush"
+        out.append((role, image))
+    return out
 
 
 def _palette(image: Image, cache: dict[int, Palette]) -> Palette | None:
     """The image's palette, through (and updating) the channel's palette cache."""
-    if image.type == ImageType.LZ_PLT:
-        flags, pal, pal_id = image.lz_flags, image.lz_palette, image.lz_palette_id
-    elif image.bitmap is not None:
-        b = image.bitmap
-        flags, pal, pal_id = b.flags, b.palette, b.palette_id
-    else:
+    body = image.lz_plt if image.lz_plt is not None else image.bitmap
+    if body is None:
         return None
+    flags, pal, pal_id = body.flags, body.palette, body.palette_id or 0
     if flags & BitmapFlags.PAL_FROM_CACHE:
         return cache.get(pal_id)
     if pal is not None and flags & BitmapFlags.PAL_CACHE_ME:
@@ -179,7 +196,7 @@ def _palette(image: Image, cache: dict[int, Palette]) -> Palette | None:
     return pal
 
 
-Raw = Iterator[tuple[float, int, bytes]]  # (capture time, message type, body)
+Raw = Iterator[tuple[float, int, bytes | memoryview]]  # (capture time, type, body)
 
 
 def _display_messages(path: Path) -> list[tuple[int, Raw]]:
@@ -198,16 +215,17 @@ def _channel_payloads(
     cache: dict[int, Palette] = {}
     seq = 0
     for when, kind, body in messages:
-        cmd = parse_display(kind, body)
-        if cmd is None:
-            continue
-        if cmd.name == "inval_all_palettes":
+        msg = decode_message(DISPLAY, kind, body)
+        if isinstance(msg, md.InvalAllPalettes):
             cache.clear()
-        elif cmd.name == "inval_palette":
-            cache.pop(cmd.args["palette_id"], None)
-        for image in cmd.images:
-            yield (when, seq, cmd.name, _role(cmd.args, image), image,
-                   _palette(image, cache))  # fmt: skip
+        elif isinstance(msg, md.InvalPalette):
+            cache.pop(msg.id, None)
+        roles = _roles(msg)
+        if not roles:
+            continue
+        name = message_name(DISPLAY, kind).removeprefix("DRAW_").lower()
+        for role, image in roles:
+            yield when, seq, name, role, image, _palette(image, cache)
             seq += 1
 
 
@@ -254,25 +272,28 @@ def decode_payload(payload: ImagePayload, dictionary: Any | None = None) -> U8:
     """
     from spicepy.codecs.image import decode_image
 
-    image = payload.image
-    if image.type == ImageType.BITMAP:
+    image, kind = payload.image, payload.type
+    if kind == ImageType.BITMAP:
         try:
             return _bitmap_pixels(payload)
         except SpiceError as exc:
             raise CodecError(f"bad BITMAP: {exc}") from exc
-    if image.type == ImageType.LZ_PLT and payload.palette is None:
+    if kind == ImageType.LZ_PLT and payload.palette is None:
         raise CodecError("LZ_PLT image whose palette is not in the cache")
+    if image.payload is None:
+        raise CodecError(f"image type {kind} carries no codec stream")
     palette = payload.palette.ents if payload.palette is not None else None
+    ja, zg = image.jpeg_alpha, image.zlib_glz
     return decode_image(
-        image.type,
-        image.data,
-        width=image.width,
-        height=image.height,
+        kind,
+        image.payload,
+        width=payload.width,
+        height=payload.height,
         palette=palette,
         dictionary=dictionary,
-        jpeg_size=image.jpeg_size if image.type == ImageType.JPEG_ALPHA else None,
-        glz_size=image.glz_size if image.type == ImageType.ZLIB_GLZ_RGB else None,
-        top_down=bool(image.jpeg_flags & JPEG_ALPHA_TOP_DOWN),
+        jpeg_size=ja.jpeg_size if ja is not None else None,
+        glz_size=zg.glz_data_size if zg is not None else None,
+        top_down=ja is not None and bool(ja.flags & JpegAlphaFlags.TOP_DOWN),
     ).pixels
 
 

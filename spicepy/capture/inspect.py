@@ -15,12 +15,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from spicepy.canvas.demarshal import Command, parse_display
-from spicepy.canvas.types import BitmapFmt, ImageType
+from spicepy.canvas.driver import message_images
 from spicepy.capture.streams import SpiceChannel, iter_messages, read_channels
 from spicepy.errors import WireError
-from spicepy.wire.enums import ChannelType
+from spicepy.wire import msg_display as md
+from spicepy.wire.enums import BitmapFmt, ChannelType, ImageType, VideoCodecType
 from spicepy.wire.enums import message_name as wire_message_name
+from spicepy.wire.messages import decode_message
 
 __all__ = ["inspect_capture", "message_name"]
 
@@ -37,7 +38,7 @@ def message_name(channel_type: int, kind: int, from_server: bool) -> str:
     return f"MSG_{kind}" if name.startswith("UNKNOWN_") else name
 
 
-def _subtype(image_type: int, data: bytes) -> str | None:
+def _subtype(image_type: int, data: bytes | memoryview) -> str | None:
     """The pixel format a codec stream's header declares."""
     try:
         if image_type == ImageType.QUIC and len(data) >= 12:
@@ -105,21 +106,22 @@ def inspect_capture(path: str | Path) -> dict[str, Any]:
             if name.startswith("STREAM_"):
                 stream_messages[name] += 1
             try:
-                cmd: Command | None = parse_display(msg.type, msg.body)
+                decoded = decode_message(ChannelType.DISPLAY, msg.type, msg.body)
             except WireError:
                 parse_errors += 1
                 continue
-            if cmd is None:
-                continue
-            for image in cmd.images:
+            for image in message_images(decoded):
+                d = image.descriptor
                 tname = (
-                    ImageType(image.type).name
-                    if image.type in ImageType._value2member_map_
-                    else str(image.type)
-                )  # noqa: E501
+                    ImageType(d.type).name
+                    if d.type in ImageType._value2member_map_
+                    else str(d.type)
+                )
                 image_types[tname] += 1
-                image_pixels[tname] += image.width * image.height
-                size = len(image.data)
+                image_pixels[tname] += d.width * d.height
+                payload = image.payload
+                data = b"" if payload is None else payload
+                size = len(data)
                 if image.bitmap is not None:
                     size = len(image.bitmap.data)
                     fmt = image.bitmap.format
@@ -127,33 +129,36 @@ def inspect_capture(path: str | Path) -> dict[str, Any]:
                         BitmapFmt(fmt).name.removeprefix("FMT_")
                         if fmt in BitmapFmt._value2member_map_
                         else str(fmt)
-                    ] += 1  # noqa: E501
+                    ] += 1
                 image_bytes[tname] += size
                 entry = own[tname]
                 entry[0] += 1
                 entry[1] += size
-                entry[2] += image.width * image.height
-                sub = _subtype(image.type, image.data)
+                entry[2] += d.width * d.height
+                sub = _subtype(d.type, data)
                 if sub is not None:
                     subtypes[f"{tname}:{sub}"] += 1
-                elif image.type == ImageType.ZLIB_GLZ_RGB:
+                elif d.type == ImageType.ZLIB_GLZ_RGB:
                     subtypes[tname] += 1
-            if cmd.name == "stream_create":
-                a = cmd.args
-                codec = {1: "MJPEG", 2: "VP8", 3: "H264", 4: "VP9", 5: "H265"}.get(
-                    a["codec"], str(a["codec"])
+            if isinstance(decoded, md.StreamCreate):
+                kind = decoded.codec_type
+                codec = (
+                    VideoCodecType(kind).name
+                    if kind in VideoCodecType._value2member_map_
+                    else str(kind)
                 )
                 stream_codecs[codec] += 1
-                dims = f"{a['stream_width']}x{a['stream_height']}"
-                info = {"channel_id": ch.channel_id, "id": a["stream_id"],
+                dims = f"{decoded.stream_width}x{decoded.stream_height}"
+                info = {"channel_id": ch.channel_id, "id": decoded.id,
                         "codec": codec, "size": dims, "frames": 0,
                         "bytes": 0}  # fmt: skip
                 streams.append(info)
-                by_id[a["stream_id"]] = info
-            elif cmd.name == "stream_data" and cmd.args["stream_id"] in by_id:
-                info = by_id[cmd.args["stream_id"]]
-                info["frames"] += 1
-                info["bytes"] += len(cmd.args["frame"])
+                by_id[decoded.id] = info
+            elif isinstance(decoded, md.StreamData | md.StreamDataSized):
+                seen = by_id.get(decoded.base.id)
+                if seen is not None:
+                    seen["frames"] += 1
+                    seen["bytes"] += len(decoded.data)
         cmsgs = _client_messages(ch)
         client[cname].update(cmsgs)
         out_channels.append({
