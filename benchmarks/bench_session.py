@@ -7,8 +7,8 @@ Usage::
     .venv/bin/python benchmarks/report.py --session-json raw.json --markdown FILE
 
 For each capture of ``../shared/captures`` (or $SPICEPY_CAPTURES), spice-gtk and
-then spicepy each get ``--runs`` fresh client processes against the shared
-tools' ``replay-server`` (``../shared/tools``, or $SPICEPY_TOOLS):
+spicepy each get ``--runs`` fresh client processes, alternating, against the
+shared tools' ``replay-server`` (``../shared/tools``, or $SPICEPY_TOOLS):
 
 - spice-gtk through ``gtk-replay-bench`` (its own GI client on Debian's
   ``/usr/bin/python3``; skipped, with the reason in the output, when python3-gi
@@ -310,22 +310,37 @@ def measure_capture(
     gtk_skip: str | None,
     python: str = sys.executable,
 ) -> dict[str, Any]:
-    """Both clients on one capture: the row the report renders."""
+    """Both clients on one capture, runs alternating (spice-gtk, spicepy, spice-gtk,
+    ...) so that a change in the machine's load hits both: the row the report
+    renders."""
+    clients = [c for c in CLIENTS if not (c == SPICE_GTK and gtk_skip is not None)]
     row: dict[str, Any] = {"capture": pcap.stem, "clients": {}, "errors": []}
+    done: dict[str, list[dict[str, Any]]] = {c: [] for c in clients}
+    for k in range(runs):
+        for client in clients:
+            try:
+                result = run_tool(client, tools, pcap, 1, workdir / f"pass{k}", python)
+            except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
+                row["errors"].append(str(e))
+                continue
+            done[client].append(result)
+            row["lossless"] = result.get("lossless")
+            row["display_messages"] = display_messages(result)
     for client in CLIENTS:
-        if client == SPICE_GTK and gtk_skip is not None:
-            row["clients"][client] = None
-            continue
-        try:
-            result = run_tool(client, tools, pcap, runs, workdir, python)
-        except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as exc:
-            row["clients"][client] = None
-            row["errors"].append(str(exc))
-            continue
-        row["lossless"] = result.get("lossless")
-        row["display_messages"] = display_messages(result)
-        row["clients"][client] = asdict(client_stats(result))
+        results = done.get(client) or []
+        row["clients"][client] = (
+            asdict(client_stats(merge_results(results))) if results else None
+        )
     return row
+
+
+def merge_results(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One replay-bench result holding the runs of several one-run results."""
+    merged = dict(results[0])
+    merged["runs"] = [run for r in results for run in r["runs"]]
+    for key in ("problems", "notes"):
+        merged[key] = sorted({x for r in results for x in r.get(key) or []})
+    return merged
 
 
 def replay_throughput(
@@ -426,6 +441,7 @@ def run_all(
         "gtk_skipped": gtk_skip,
         "spicepy_command": "python -m spicepy screenshot {uri} -o {out}",
         "purepython_env": os.environ.get("SPICEPY_PUREPYTHON", ""),
+        "order": "alternating",
         "spicepy": spicepy_source(python),
         "note": note,
     }
@@ -438,8 +454,8 @@ def run_all(
             )
             rows.append(row)
             log(_progress(row))
-            shutil.rmtree(workdir / f"{name}.{SPICE_GTK}", ignore_errors=True)
-            shutil.rmtree(workdir / f"{name}.{SPICEPY}", ignore_errors=True)
+            for k in range(runs):
+                shutil.rmtree(workdir / f"pass{k}", ignore_errors=True)
     replays = []
     if throughput and (captures / f"{THROUGHPUT_CAPTURE}.pcap").is_file():
         for pure in (False, True):

@@ -434,7 +434,13 @@ def session_markdown(data: dict[str, Any], plot_name: str | None = None) -> str:
         "",
         f"Both clients get the same recorded server bytes from "
         f"`../shared/tools/replay-server`; median of {meta['runs']} fresh client "
-        "processes each, spice-gtk then spicepy per capture. ms = time from the first "
+        "processes each, "
+        + (
+            "alternating (spice-gtk, spicepy, spice-gtk, ...)"
+            if meta.get("order") == "alternating"
+            else "spice-gtk's runs, then spicepy's"
+        )
+        + " per capture. ms = time from the first "
         "data-phase byte of the display channel to the PONG of the PING the server "
         "appends (every message processed; the slowest display channel). ratio = "
         "spicepy's speed / spice-gtk's (>= 1.0: spicepy at least as fast). PNG "

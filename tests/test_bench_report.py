@@ -269,6 +269,12 @@ def test_client_stats(bench_session: ModuleType, tmp_path: Path) -> None:
         "summary": {"channels": [{"channel": "display:0", "messages": 100},
                                  {"channel": "display:1", "messages": 20},
                                  {"channel": "cursor:0", "messages": 50}]}}  # fmt: skip
+    # three one-run results (alternating clients) read as one three-run result;
+    # the same problem in two of them is listed once
+    parts = [dict(result, runs=[run], problems=[]) for run in result["runs"]]
+    parts[1]["problems"] = parts[2]["problems"] = ["display:1: no PONG"]
+    merged = bench_session.client_stats(bench_session.merge_results(parts))
+    assert merged == bench_session.client_stats(result)
     stats = bench_session.client_stats(result)
     assert stats.display_ms_runs == [30.0, 20.0]  # the run without PONG is left out
     assert stats.display_ms == 25.0 and stats.cpu_ms == 12.5
