@@ -1,0 +1,116 @@
+"""Run one fuzz target under atheris (libFuzzer), with coverage of the C code.
+
+    python tests/fuzz/run.py TARGET [--build DIR] [libFuzzer options] [CORPUS...]
+
+``--build DIR`` (default build/fuzz, made by build_instrumented.sh) holds the
+Cython extensions compiled with ``-fsanitize=fuzzer-no-link``; they are
+imported instead of the editable install's, so libFuzzer sees the edges of the
+compiled decoders as well as the Python ones (atheris.instrument_imports).
+Their coverage hooks need libFuzzer loaded before them, so run.py re-executes
+itself with atheris's ``ubsan_with_fuzzer.so`` preloaded (``asan_with_fuzzer.so``
+with ``--asan``, for a build made with SPICEPY_FUZZ_ASAN=1). Without the
+folder the run covers the Python code only and says so.
+A finding is any exception other than SpiceError (atheris prints it and
+writes the input as crash-*), a crash, or a timeout (-timeout=N).
+See FUZZING.md.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+class _Instrumented(importlib.abc.MetaPathFinder):
+    """Finds ``spicepy.<pkg>._name`` extensions in the instrumented build first."""
+
+    def __init__(self, lib: Path) -> None:
+        self.lib = lib
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        parts = fullname.split(".")
+        if parts[0] != "spicepy" or not parts[-1].startswith("_"):
+            return None
+        folder = self.lib.joinpath(*parts[:-1])
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            so = folder / (parts[-1] + suffix)
+            if so.exists():
+                loader = importlib.machinery.ExtensionFileLoader(fullname, str(so))
+                return importlib.util.spec_from_file_location(
+                    fullname, so, loader=loader
+                )
+        return None
+
+
+def main(argv: list[str]) -> None:
+    import atheris
+
+    if len(argv) < 2 or argv[1].startswith("-"):
+        sys.exit(__doc__)
+    name = argv[1]
+    rest = argv[2:]
+    build = ROOT / "build" / "fuzz"
+    if rest[:1] == ["--build"]:
+        build, rest = Path(rest[1]), rest[2:]
+    asan = rest[:1] == ["--asan"]
+    rest = rest[1:] if asan else rest
+    lib = build / "lib"
+    if lib.is_dir():
+        runtime = os.path.join(
+            atheris.path(), "asan_with_fuzzer.so" if asan else "ubsan_with_fuzzer.so"
+        )
+        if runtime not in os.environ.get("LD_PRELOAD", ""):
+            env = dict(os.environ, LD_PRELOAD=runtime)
+            env.setdefault("ASAN_OPTIONS", "detect_leaks=0")  # CPython never frees all
+            os.execve(sys.executable, [sys.executable, "-P", *argv], env)
+        sys.meta_path.insert(0, _Instrumented(lib))
+        for ext in sorted(lib.rglob("_*.so")):  # fail here, not by falling back
+            rel = ext.relative_to(lib).with_suffix("").with_suffix("")
+            importlib.import_module(".".join(rel.parts))
+    else:
+        print(
+            f"run.py: no {lib}: the compiled code is not instrumented", file=sys.stderr
+        )
+    sys.path.insert(0, str(HERE.parent))
+    with atheris.instrument_imports(include=["spicepy"]):
+        from fuzz import targets
+
+        for module in ("quic", "lz", "glz", "zlib_glz", "lz4", "jpeg", "jpeg_alpha"):
+            importlib.import_module(f"spicepy.codecs.{module}")
+        importlib.import_module("spicepy.codecs.image")
+        importlib.import_module("spicepy.wire.messages")
+        importlib.import_module("spicepy.channels")
+        importlib.import_module("spicepy.testing.fake_server")
+        importlib.import_module("spicepy.capture.streams")
+    if name not in targets.TARGETS:
+        sys.exit(f"unknown target {name}; one of {', '.join(targets.TARGETS)}")
+    native = [
+        m.__name__
+        for m in list(sys.modules.values())
+        if m is not None and str(getattr(m, "__file__", "")).startswith(str(lib))
+    ]
+    print(f"run.py: instrumented extensions: {sorted(native)}", file=sys.stderr)
+
+    def one(data: bytes) -> None:
+        targets.run_one(name, data)
+
+    atheris.Setup([argv[0], *rest], one)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main(sys.argv)
