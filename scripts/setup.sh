@@ -15,6 +15,7 @@ APT_PACKAGES=(
     python3 python3-venv python3-dev python3-pip gcc g++ make pkg-config git ca-certificates
     xserver-xspice xserver-xorg-core x11-apps x11-utils x11-xserver-utils xdotool
     tshark spice-client-gtk libturbojpeg0 openssl procps
+    clang  # tests/fuzz/build_instrumented.sh: Cython built for libFuzzer coverage
     python3-gi gir1.2-spiceclientglib-2.0
     qemu-system-x86 linux-image-amd64 busybox-static cpio tinyproxy sasl2-bin
     libvirt-daemon-system libvirt-clients libvirt-dev
