@@ -36,8 +36,9 @@ class Buffer:
             self._view = memoryview(b"")
             self._out: bytearray | None = bytearray()
         else:
+            # read-only: payload views handed out must not let a caller edit the body
             self._view = (
-                memoryview(data).cast("B")
+                memoryview(data).cast("B").toreadonly()
                 if not isinstance(data, bytes)
                 else memoryview(data)
             )

@@ -2,10 +2,17 @@
 
 Importing this module registers all messages (common, main, display, inputs, cursor,
 playback, record, SpiceVMC/port).
+
+Decoding has two twins with the same results and errors: the declarative engine
+(``schema.decode_struct``, the readable reference) and the compiled plan interpreter
+(``_decode.decode_struct``).  ``FAST`` says which one ``decode_message`` uses;
+``SPICEPY_PUREPYTHON=1`` or a missing extension selects the reference.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +22,18 @@ from spicepy.wire.enums import message_name
 from spicepy.wire.registry import Message, all_messages, lookup
 from spicepy.wire.schema import MAX_MESSAGE_SIZE, decode_struct, encode_struct
 
+_decode_struct: Callable[[type[Any], bytes | memoryview], Any]
+try:
+    if os.environ.get("SPICEPY_PUREPYTHON", "") not in ("", "0"):
+        raise ImportError("SPICEPY_PUREPYTHON set")
+    from spicepy.wire._decode import decode_struct as _decode_struct
+
+    FAST = True
+except ImportError:
+    _decode_struct, FAST = decode_struct, False
+
 __all__ = [
+    "FAST",
     "UnknownMessage",
     "decode_message",
     "encode_message",
@@ -61,7 +79,7 @@ def decode_message(
     if cls is None:
         return UnknownMessage(channel_type, msg_type, bytes(body), from_server)
     try:
-        return decode_struct(cls, body)
+        return _decode_struct(cls, body)
     except WireError as exc:
         name = message_name(channel_type, msg_type, from_server=from_server)
         raise WireError(f"{name}: {exc}") from exc

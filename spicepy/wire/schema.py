@@ -44,6 +44,10 @@ __all__ = [
     "Count",
     "Cond",
     "Values",
+    "FieldIn",
+    "FlagsMatch",
+    "RasterSize",
+    "image_size",
 ]
 
 #: Largest message body we accept (the server's biggest are full-screen bitmaps).
@@ -198,7 +202,10 @@ class Array:
         if self.count is None:
             out = []
             while r.buf.remaining >= self.min_size:
+                before = r.buf.position
                 out.append(self.elem.pull(r, values))
+                if r.buf.position == before:  # a zero-size element would never end
+                    raise WireError("array element of no bytes before @end")
             return tuple(out)
         n = _count(self.count, values)
         if n > MAX_ARRAY_ITEMS or n * self.min_size > r.buf.remaining:
@@ -245,6 +252,65 @@ class Rest:
 
     def push(self, w: Writer, value: bytes | memoryview, values: Values) -> None:
         w.buf.push_bytes(value)
+
+
+# -- declarative conditions and counts -------------------------------------------------
+# Any callable works as a ``cond`` or a count; these three state what they test as data,
+# which the compiled twin (``plan.py``, ``_decode.pyx``) runs without calling Python.
+
+
+def image_size(bpp: int, width: int, height: int) -> int:
+    """spice.proto ``image_size(bpp, w, h)``: bytes of a packed raster."""
+    return ((bpp * width + 7) // 8) * height
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FieldIn:
+    """Present when ``values[name]`` (or its attribute ``attr``) is one of ``choices``
+    (spice.proto ``switch (name) { case A: ... }``); ``negate`` for ``!= NONE``."""
+
+    name: str
+    choices: frozenset[int]
+    attr: str | None = None
+    negate: bool = False
+
+    def __call__(self, values: Values) -> bool:
+        v = values[self.name]
+        if self.attr is not None:
+            v = getattr(v, self.attr)
+        return (v in self.choices) != self.negate
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FlagsMatch:
+    """Present when ``values[name] & mask`` is non-zero (``equal`` None) or equals
+    ``equal`` (``flags & BIT`` / ``!(flags & BIT)`` / first matching switch case)."""
+
+    name: str
+    mask: int
+    equal: int | None = None
+
+    def __call__(self, values: Values) -> bool:
+        bits = int(values[self.name]) & self.mask
+        return bits != 0 if self.equal is None else bits == self.equal
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RasterSize:
+    """Byte count ``image_size(bpp, values[width], values[height])``; above ``limit``
+    it is a WireError naming ``what``."""
+
+    bpp: int
+    width: str
+    height: str
+    limit: int | None = None
+    what: str = "raster"
+
+    def __call__(self, values: Values) -> int:
+        n = image_size(self.bpp, int(values[self.width]), int(values[self.height]))
+        if self.limit is not None and n > self.limit:
+            raise WireError(f"{self.what} of {n} bytes is too big")
+        return n
 
 
 def wt(wtype: WireType | type, cond: Cond | None = None) -> dict[str, Any]:

@@ -6,10 +6,8 @@ body (``Payload``); ``bytes(x)`` copies it when needed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from spicepy.errors import WireError
 from spicepy.wire.enums import (
     BitmapFlags,
     BrushType,
@@ -28,10 +26,11 @@ from spicepy.wire.schema import (
     U64,
     Array,
     Bytes,
-    Cond,
+    FieldIn,
+    FlagsMatch,
     Ptr,
+    RasterSize,
     Rest,
-    Values,
     wt,
 )
 
@@ -39,11 +38,6 @@ Payload = bytes | memoryview
 
 #: Largest image (pixels) whose bitmap we accept: 16k x 16k.
 MAX_IMAGE_PIXELS = 1 << 28
-
-
-def image_size(bpp: int, width: int, height: int) -> int:
-    """spice.proto ``image_size(bpp, w, h)``: bytes of a packed raster."""
-    return ((bpp * width + 7) // 8) * height
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +80,9 @@ class Transform:
     t12: int = field(metadata=wt(U32))
 
 
+_CLIP_RECTS = FieldIn("type", frozenset({ClipType.RECTS}))
+
+
 @dataclass(frozen=True, slots=True)
 class Clip:
     """type NONE, or RECTS with ``num_rects`` rects inline."""
@@ -94,14 +91,12 @@ class Clip:
     num_rects: int | None = field(
         default=None,
         kw_only=True,
-        metadata=wt(U32, lambda v: v["type"] == ClipType.RECTS),
+        metadata=wt(U32, _CLIP_RECTS),
     )
     rects: tuple[Rect, ...] | None = field(
         default=None,
         kw_only=True,
-        metadata=wt(
-            Array(Rect, "num_rects", 16), lambda v: v["type"] == ClipType.RECTS
-        ),
+        metadata=wt(Array(Rect, "num_rects", 16), _CLIP_RECTS),
     )
 
 
@@ -131,15 +126,10 @@ class ImageDescriptor:
     height: int = field(metadata=wt(U32))
 
 
-def _pal_cached(v: Values) -> bool:
-    return bool(v["flags"] & BitmapFlags.PAL_FROM_CACHE)
-
-
-def _bitmap_bytes(v: Values) -> int:
-    n = image_size(8, v["stride"], v["y"])
-    if n > MAX_IMAGE_PIXELS * 4:
-        raise WireError(f"bitmap of {n} bytes is too big")
-    return n
+_PAL_CACHED = FlagsMatch("flags", BitmapFlags.PAL_FROM_CACHE)
+_PAL_SENT = FlagsMatch("flags", BitmapFlags.PAL_FROM_CACHE, 0)
+#: a raw bitmap is ``stride * y`` bytes
+_BITMAP_BYTES = RasterSize(8, "stride", "y", MAX_IMAGE_PIXELS * 4, "bitmap")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +142,14 @@ class BitmapData:
     y: int = field(metadata=wt(U32))
     stride: int = field(metadata=wt(U32))
     palette_id: int | None = field(
-        default=None, kw_only=True, metadata=wt(U64, _pal_cached)
+        default=None, kw_only=True, metadata=wt(U64, _PAL_CACHED)
     )
     palette: Palette | None = field(
         default=None,
         kw_only=True,
-        metadata=wt(Ptr(Palette), lambda v: not _pal_cached(v)),
+        metadata=wt(Ptr(Palette), _PAL_SENT),
     )
-    data: Payload = field(metadata=wt(Bytes(_bitmap_bytes, view=True)))
+    data: Payload = field(metadata=wt(Bytes(_BITMAP_BYTES, view=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,12 +165,12 @@ class LZPLTData:
     flags: int = field(metadata=wt(U8))
     data_size: int = field(metadata=wt(U32))
     palette_id: int | None = field(
-        default=None, kw_only=True, metadata=wt(U64, _pal_cached)
+        default=None, kw_only=True, metadata=wt(U64, _PAL_CACHED)
     )
     palette: Palette | None = field(
         default=None,
         kw_only=True,
-        metadata=wt(Ptr(Palette), lambda v: not _pal_cached(v)),
+        metadata=wt(Ptr(Palette), _PAL_SENT),
     )
     data: Payload = field(metadata=wt(Bytes("data_size", view=True)))
 
@@ -214,8 +204,8 @@ _BINARY = {
 }
 
 
-def _is(*types: int) -> Cond:
-    return lambda v: v["descriptor"].type in types
+def _is(*types: int) -> FieldIn:
+    return FieldIn("descriptor", frozenset(types), attr="type")
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,12 +260,12 @@ class Brush:
     color: int | None = field(
         default=None,
         kw_only=True,
-        metadata=wt(U32, lambda v: v["type"] == BrushType.SOLID),
+        metadata=wt(U32, FieldIn("type", frozenset({BrushType.SOLID}))),
     )
     pattern: Pattern | None = field(
         default=None,
         kw_only=True,
-        metadata=wt(Pattern, lambda v: v["type"] == BrushType.PATTERN),
+        metadata=wt(Pattern, FieldIn("type", frozenset({BrushType.PATTERN}))),
     )
 
 
@@ -309,8 +299,7 @@ class Path:
     )
 
 
-def _styled(v: Values) -> bool:
-    return bool(v["flags"] & LineFlags.STYLED)
+_styled = FlagsMatch("flags", LineFlags.STYLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,8 +313,8 @@ class LineAttr:
     )
 
 
-def _glyph_size(bpp: int) -> Callable[[Values], int]:
-    return lambda v: image_size(bpp, v["width"], v["height"])
+def _glyph_size(bpp: int) -> RasterSize:
+    return RasterSize(bpp, "width", "height", what="glyph")
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,11 +344,10 @@ class RasterGlyphA8:
     data: bytes = field(metadata=wt(Bytes(_glyph_size(8))))
 
 
-def _raster(bit: int) -> Cond:
+def _raster(bit: int) -> FlagsMatch:
     # spice.proto ``switch (flags)`` takes the first case that matches, so A4 is
     # read only without A1 and A8 only without both
-    lower = bit - 1
-    return lambda v: bool(v["flags"] & bit) and not v["flags"] & lower
+    return FlagsMatch("flags", bit | (bit - 1), bit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,7 +427,7 @@ class Cursor:
     header: CursorHeader | None = field(
         default=None,
         kw_only=True,
-        metadata=wt(CursorHeader, lambda v: not v["flags"] & CursorFlags.NONE),
+        metadata=wt(CursorHeader, FlagsMatch("flags", CursorFlags.NONE, 0)),
     )
     data: Payload = field(metadata=wt(Rest(view=True)))
 

@@ -1,0 +1,371 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Message decoding fast path: the read plans of ``plan.py`` run in C.
+
+Same results and exceptions as ``schema.decode_struct`` (the reference twin): the
+same frozen dataclasses with the same values, payload views, error classes and
+error texts.  Read ``schema.py`` and ``plan.py`` first; this module only runs the
+plan of each class (converted once into the typed nodes below).
+
+Every read goes through ``_need`` against the body length before a byte is
+touched; counts are checked against ``MAX_ARRAY_ITEMS`` and the bytes left before
+a tuple is allocated; pointers are followed at most ``MAX_DEPTH`` deep and only
+to offsets inside the body.
+"""
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.long cimport PyLong_AsUnsignedLongLongMask
+from cpython.object cimport PyObject, PyObject_GenericSetAttr, PyTypeObject
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from libc.stdint cimport int64_t, uint8_t, uint64_t
+
+from spicepy.errors import WireError
+from spicepy.wire.buffer import Buffer
+from spicepy.wire.plan import CondKind, CountKind, Kind, compile_struct
+from spicepy.wire.schema import MAX_ARRAY_ITEMS, MAX_DEPTH, Reader
+
+__all__ = ["decode_struct"]
+
+cdef enum:
+    K_INT = 0
+    K_STRUCT = 1
+    K_PTR = 2
+    K_ARRAY = 3
+    K_BYTES = 4
+    K_REST = 5
+    K_OTHER = 6
+    C_CONST = 0
+    C_FIELD = 1
+    C_RASTER = 2
+    C_CALL = 3
+    T_ONE_OF = 0
+    T_FLAGS = 1
+    T_CALL = 2
+
+# the plan's numbers are the ones above (checked once, so the enums cannot drift)
+assert [int(k) for k in Kind] == list(range(7))
+assert [int(k) for k in CountKind] == list(range(4))
+assert [int(k) for k in CondKind] == list(range(3))
+
+cdef int64_t MAX_ITEMS = MAX_ARRAY_ITEMS
+cdef int64_t MAX_LENGTH = MAX_ARRAY_ITEMS * 64  # schema._count's range
+cdef int MAX_PTR_DEPTH = MAX_DEPTH
+cdef int64_t U32_END = 1LL << 32
+cdef int64_t PRODUCT_LIMIT = 1LL << 62  # raster bytes computed in C below this
+cdef tuple EMPTY = ()
+
+
+# -- the plan as typed nodes --------------------------------------------------------------
+cdef class _Count:
+    cdef int kind
+    cdef int64_t const_
+    cdef Py_ssize_t slot, slot2
+    cdef int64_t bpp
+    cdef object limit, what, func, const_obj
+
+
+cdef class _Cond:
+    cdef int kind
+    cdef Py_ssize_t slot
+    cdef object attr, choices, func
+    cdef bint negate, any_bit
+    cdef uint64_t mask, equal
+
+
+cdef class _Value:
+    cdef int kind, width
+    cdef bint signed, view
+    cdef _Struct struct
+    cdef _Value target
+    cdef _Count count
+    cdef int64_t min_size
+    cdef object wtype
+
+
+cdef class _Struct:
+    cdef type cls
+    cdef Py_ssize_t n
+    cdef list names, values, conds
+    cdef bint direct
+    cdef str cls_name
+
+
+cdef dict _STRUCTS = {}
+
+
+cdef _Struct _struct_of(type cls):
+    cdef _Struct s = _STRUCTS.get(cls)
+    if s is not None:
+        return s
+    plan = compile_struct(cls)
+    s = _Struct()
+    s.cls, s.cls_name, s.direct = cls, cls.__name__, plan.direct
+    _STRUCTS[cls] = s  # before the fields: a struct may contain itself
+    s.names = [f.name for f in plan.fields]
+    s.values = [_value_of(f.value) for f in plan.fields]
+    s.conds = [None if f.cond is None else _cond_of(f.cond) for f in plan.fields]
+    s.n = len(s.names)
+    return s
+
+
+cdef _Value _value_of(vp):
+    cdef _Value v = _Value()
+    v.kind, v.width, v.signed, v.view = int(vp.kind), vp.width, vp.signed, vp.view
+    v.min_size = vp.min_size
+    if v.kind == K_ARRAY and not 1 <= v.min_size <= (1 << 30):
+        v.kind, v.wtype = K_OTHER, None  # no such definition; keep n * size in int64
+    if vp.struct is not None:
+        v.struct = _struct_of(vp.struct)
+    if vp.target is not None:
+        v.target = _value_of(vp.target)
+    if vp.count is not None:
+        v.count = _count_of(vp.count)
+    v.wtype = vp.wtype
+    if v.kind == K_OTHER and v.wtype is None:
+        raise ValueError("plan has an OTHER value without its wire type")
+    return v
+
+
+cdef _Count _count_of(cp):
+    cdef _Count c = _Count()
+    c.kind, c.slot, c.slot2, c.bpp = int(cp.kind), cp.slot, cp.slot2, cp.bpp
+    c.limit, c.what, c.func, c.const_obj = cp.limit, cp.what, cp.func, cp.const
+    c.const_ = cp.const if 0 <= cp.const <= MAX_LENGTH else -1
+    return c
+
+
+cdef _Cond _cond_of(tp):
+    cdef _Cond c = _Cond()
+    c.kind, c.slot, c.attr, c.choices = int(tp.kind), tp.slot, tp.attr, tp.choices
+    c.negate, c.func, c.mask = tp.negate, tp.func, tp.mask
+    c.any_bit = tp.equal is None
+    c.equal = 0 if tp.equal is None else tp.equal
+    return c
+
+
+# -- one decode ---------------------------------------------------------------------------
+cdef class _Body:
+    cdef const uint8_t* p
+    cdef Py_ssize_t n
+    cdef object obj  # what the reference's Buffer would wrap
+    cdef object mv  # its read-only memoryview, made at the first view field
+
+    cdef object view(self, Py_ssize_t pos, Py_ssize_t n):
+        if self.mv is None:
+            self.mv = Buffer(self.obj).view
+        return self.mv[pos : pos + n]
+
+
+cdef int _need(_Body b, Py_ssize_t pos, int64_t n) except -1:
+    if n < 0 or n > b.n - pos:
+        raise WireError(f"truncated: need {n} bytes at offset {pos}, have {b.n - pos}")
+    return 0
+
+
+cdef inline uint64_t _le(const uint8_t* p, int width) noexcept nogil:
+    cdef uint64_t u = 0
+    cdef int k
+    for k in range(width - 1, -1, -1):
+        u = (u << 8) | p[k]
+    return u
+
+
+cdef object _read_int(_Body b, Py_ssize_t* pos, int width, bint signed):
+    _need(b, pos[0], width)
+    cdef uint64_t u = _le(b.p + pos[0], width)
+    pos[0] += width
+    if not signed:
+        return u
+    if width == 1:
+        return <int64_t>(<signed char>u)
+    if width == 2:
+        return <int64_t>(<short>u)
+    if width == 4:
+        return <int64_t>(<int>u)
+    return <int64_t>u
+
+
+cdef dict _so_far(_Struct s, list vals, Py_ssize_t upto):
+    """The reference engine's ``values``: every field before ``upto``."""
+    cdef dict d = {}
+    cdef Py_ssize_t k
+    for k in range(upto):
+        d[s.names[k]] = vals[k]
+    return d
+
+
+cdef bint _present(_Cond c, _Struct s, list vals, Py_ssize_t i) except -1:
+    cdef object o
+    if c.kind == T_FLAGS:
+        o = vals[c.slot]
+        if o is None:
+            int(o)  # the reference's int(values[name]): the same TypeError
+        bits = PyLong_AsUnsignedLongLongMask(o) & c.mask
+        return bits != 0 if c.any_bit else bits == c.equal
+    if c.kind == T_ONE_OF:
+        o = vals[c.slot]
+        if c.attr is not None:
+            o = getattr(o, c.attr)
+        return (o in c.choices) != c.negate
+    return bool(c.func(_so_far(s, vals, i)))
+
+
+cdef int64_t _checked(object n) except -1:
+    """schema._count's range check on a Python int."""
+    if n < 0 or n > MAX_LENGTH:
+        raise WireError(f"length {n} out of range")
+    return n
+
+
+cdef int64_t _count(_Count c, _Struct s, list vals, Py_ssize_t i) except -1:
+    cdef object o, w, h, n
+    cdef int64_t wi, hi, a
+    if c.kind == C_CONST:
+        if c.const_ < 0:
+            return _checked(c.const_obj)
+        return c.const_
+    if c.kind == C_FIELD:
+        o = vals[c.slot]
+        return _checked(int(o))
+    if c.kind == C_CALL:
+        return _checked(int(c.func(_so_far(s, vals, i))))
+    w, h = vals[c.slot], vals[c.slot2]
+    if w is not None and h is not None and 0 <= w < U32_END and 0 <= h < U32_END:
+        wi, hi = w, h
+        a = (c.bpp * wi + 7) >> 3
+        if hi == 0 or a <= PRODUCT_LIMIT // hi:
+            n = a * hi
+        else:
+            n = a * int(h)
+    else:
+        n = ((c.bpp * int(w) + 7) // 8) * int(h)
+    if c.limit is not None and n > c.limit:
+        raise WireError(f"{c.what} of {n} bytes is too big")
+    return _checked(n)
+
+
+cdef object _read(_Body b, _Value v, Py_ssize_t* pos, int depth, _Struct s,
+                  list vals, Py_ssize_t i):
+    """One value of field ``i`` of ``s`` (whose values so far are ``vals``)."""
+    cdef Py_ssize_t at, k
+    cdef int64_t n
+    cdef uint64_t off
+    cdef object item
+    cdef tuple out
+    if v.kind == K_INT:
+        return _read_int(b, pos, v.width, v.signed)
+    if v.kind == K_STRUCT:
+        return _read_struct(b, v.struct, pos, depth)
+    if v.kind == K_PTR:
+        _need(b, pos[0], 4)
+        off = _le(b.p + pos[0], 4)
+        pos[0] += 4
+        if off == 0:
+            return None
+        if depth >= MAX_PTR_DEPTH:
+            raise WireError("pointers nested too deeply")
+        if off > <uint64_t>b.n:
+            raise WireError(f"pointer {off} outside the {b.n}-byte body")
+        at = <Py_ssize_t>off
+        return _read(b, v.target, &at, depth + 1, s, vals, i)
+    if v.kind == K_BYTES or v.kind == K_REST:
+        n = _count(v.count, s, vals, i) if v.kind == K_BYTES else b.n - pos[0]
+        _need(b, pos[0], n)
+        at = pos[0]
+        pos[0] += n
+        if v.view:
+            return b.view(at, n)
+        return PyBytes_FromStringAndSize(<const char*>b.p + at, n)
+    if v.kind == K_ARRAY:
+        if v.count is None:
+            return _read_to_end(b, v, pos, depth, s, vals, i)
+        n = _count(v.count, s, vals, i)
+        if n > MAX_ITEMS or n * v.min_size > b.n - pos[0]:
+            raise WireError(
+                f"array of {n} items does not fit in {b.n - pos[0]} bytes"
+            )
+        out = PyTuple_New(n)
+        for k in range(n):
+            item = _read(b, v.target, pos, depth, s, vals, i)
+            Py_INCREF(item)
+            PyTuple_SET_ITEM(out, k, item)
+        return out
+    return _read_other(b, v, pos, depth, s, vals, i)
+
+
+cdef tuple _read_to_end(_Body b, _Value v, Py_ssize_t* pos, int depth, _Struct s,
+                        list vals, Py_ssize_t i):
+    cdef list out = []
+    cdef Py_ssize_t before
+    while b.n - pos[0] >= v.min_size:
+        before = pos[0]
+        out.append(_read(b, v.target, pos, depth, s, vals, i))
+        if pos[0] == before:
+            raise WireError("array element of no bytes before @end")
+    return tuple(out)
+
+
+cdef object _read_other(_Body b, _Value v, Py_ssize_t* pos, int depth, _Struct s,
+                        list vals, Py_ssize_t i):
+    """A wire type the plan does not know: the reference engine reads it in place."""
+    buf = Buffer(b.obj)
+    buf.seek(pos[0])
+    out = v.wtype.pull(Reader(buf, depth), _so_far(s, vals, i))
+    pos[0] = buf.position
+    return out
+
+
+cdef object _read_struct(_Body b, _Struct s, Py_ssize_t* pos, int depth):
+    cdef list vals = [None] * s.n
+    cdef Py_ssize_t i
+    cdef object c
+    for i in range(s.n):
+        c = s.conds[i]
+        if c is not None and not _present(<_Cond>c, s, vals, i):
+            continue
+        vals[i] = _read(b, <_Value>s.values[i], pos, depth, s, vals, i)
+    return _build(s, vals)
+
+
+cdef object _build(_Struct s, list vals):
+    cdef Py_ssize_t i
+    if s.direct:
+        # what the dataclass __init__ does for a frozen slotted class, minus the calls
+        obj = (<PyTypeObject*>s.cls).tp_new(s.cls, <PyObject*>EMPTY, NULL)
+        for i in range(s.n):
+            PyObject_GenericSetAttr(obj, s.names[i], vals[i])
+        return obj
+    try:
+        return s.cls(**_so_far(s, vals, s.n))
+    except (TypeError, ValueError) as exc:  # a __post_init__ check
+        raise WireError(f"{s.cls_name}: {exc}") from exc
+
+
+def decode_struct(type cls, body):
+    """Parse ``body`` as one ``cls`` (trailing bytes ignored): ``schema.decode_struct``.
+
+    Raises:
+        WireError: truncated or inconsistent body.
+    """
+    cdef _Struct s = _struct_of(cls)
+    cdef _Body b = _Body()
+    cdef Py_buffer pybuf
+    cdef Py_ssize_t pos = 0
+    cdef bint release = False
+    if type(body) is bytes:
+        b.obj = body
+        b.p = <const uint8_t*>PyBytes_AS_STRING(body)
+        b.n = len(<bytes>body)
+    else:
+        b.obj = memoryview(body).cast("B")  # what Buffer(body) accepts, or its error
+        PyObject_GetBuffer(b.obj, &pybuf, PyBUF_SIMPLE)
+        release = True
+        b.p, b.n = <const uint8_t*>pybuf.buf, pybuf.len
+    try:
+        return _read_struct(b, s, &pos, 0)
+    except (IndexError, KeyError, OverflowError, UnicodeDecodeError) as exc:
+        raise WireError(f"{cls.__name__}: {exc}") from exc
+    finally:
+        if release:
+            PyBuffer_Release(&pybuf)
