@@ -1,7 +1,8 @@
 """Hostile input into every channel machine: random bytes, random message numbers
 with random bodies, truncated and oversized messages.  The only acceptable outcomes
 are events or a SpiceError (ProtocolError/WireError), after which the channel is in
-ERROR; nothing else may escape and every call returns."""
+ERROR; nothing else may escape and every call returns.  test_channel_fuzz_state.py
+adds that a rejected message leaves the channel's state as it was."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from spicepy.channels import CHANNEL_CLASSES, ChannelState
 from spicepy.channels.base import Channel
-from spicepy.errors import ProtocolError, SpiceError
+from spicepy.errors import ProtocolError, SpiceError, WireError
 from spicepy.wire import all_messages
 
 TYPES = sorted(CHANNEL_CLASSES)
@@ -32,7 +33,8 @@ def _feed(ch: Channel, chunks: list[bytes]) -> None:
     for chunk in chunks:
         try:
             ch.receive_data(chunk)
-        except SpiceError:
+        except SpiceError as exc:
+            assert isinstance(exc, (WireError, ProtocolError)), type(exc)  # documented
             assert ch.state is ChannelState.ERROR
             with pytest.raises(ProtocolError):
                 ch.receive_data(b"x")
