@@ -17,6 +17,7 @@ from _canvas_build import (
     LineAttr,
     PathSeg,
     Point,
+    QMask,
     Rect,
     Transform,
     alpha_blend,
@@ -39,6 +40,7 @@ from spicepy.wire.enums import (
     BrushType,
     ImageType,
     LineFlags,
+    MaskFlags,
     PathFlags,
     StringFlags,
 )
@@ -93,6 +95,38 @@ def test_draw_rop3_classic_codes(code: int, expected: int) -> None:
         1,
     )
     assert c.primary.pixels[0, 0, 0] == expected
+
+
+@pytest.mark.parametrize("invert", [False, True])
+def test_draw_rop3_honours_its_mask(invert: bool) -> None:
+    """A masked DRAW_ROP3 writes only where the 1 bpp mask is set (cleared with
+    INVERS), placed at mask.pos in the bbox (canvas_draw_rop3 -> mask region)."""
+    c = canvas(8, 2)
+    fill(c, 0, Rect(0, 0, 8, 2), None, Brush(BrushType.SOLID, 0x55), PUT)
+    # 1BIT_BE row 0b1011_0000 (MSB first): mask pixels m = 0..5 are 1,0,1,1,0,0.
+    # With pos (1, 0) pixel m lands on x = bbox.left + m - 1 = m + 1, so the
+    # bbox x 2..7 sees m 1..5 at x 2..6 (0,1,1,0,0) and no mask at all at x 7.
+    bits = Bitmap(BitmapFmt.FMT_1BIT_BE, BitmapFlags.TOP_DOWN, 6, 1, 1, b"\xb0")
+    mask_image = Image(9, ImageType.BITMAP, 0, 6, 1, bitmap=bits)
+    mask = QMask(MaskFlags.INVERS if invert else 0, Point(1, 0), mask_image)
+    draw_rop3(
+        c,
+        0,
+        Rect(2, 0, 8, 1),
+        None,
+        img32([[0x0F] * 6]),
+        Rect(0, 0, 6, 1),
+        Brush(BrushType.SOLID, 0x33),
+        0xCC,  # SRCCOPY: the masked pixels become the source, 0x0F
+        1,
+        mask,
+    )
+    inside = [False, False, False, True, True, False, False, False]  # x 3, 4
+    if invert:  # the clear bits inside the mask's extent: x 2, 5, 6 (not 7)
+        inside = [False, False, True, False, False, True, True, False]
+    row = c.primary.pixels[0, :, 0].tolist()
+    assert row == [0x0F if hit else 0x55 for hit in inside]
+    assert c.primary.pixels[1, :, 0].tolist() == [0x55] * 8  # below the bbox
 
 
 def test_transparent_skips_key_colour() -> None:

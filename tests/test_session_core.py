@@ -3,16 +3,24 @@ channel's image (hold and retry), drops, and the change counter."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
 
 from spicepy.canvas.images import ImageNotReady
 from spicepy.channels.events import MessageReceived
-from spicepy.session.core import HOLD_SECONDS, SessionCore
-from spicepy.wire.enums import ChannelType
-from spicepy.wire.types import Rect
+from spicepy.errors import SpiceTimeoutError
+from spicepy.session.core import HOLD_SECONDS, ChangedRect, SessionCore
+from spicepy.session.session import Session
+from spicepy.session.uri import SpiceUri
+from spicepy.wire import msg_display as md
+from spicepy.wire.enums import BrushType, ChannelType
+from spicepy.wire.types import CLIP_NONE, QMASK_NONE, Brush, DisplayBase, Rect
 
 
 @dataclass(frozen=True)
@@ -152,3 +160,64 @@ for n in sorted(graph):
         [sys.executable, "-P", "-c", script], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# -- Session.wait_for_change: "the next change after now" (issue 14) ------------
+
+
+def _fill(surface_id: int, left: int, top: int, right: int, bottom: int) -> Any:
+    """DRAW_FILL message of a solid rectangle (wire Rect is top, left, ...)."""
+    base = DisplayBase(surface_id, Rect(top, left, bottom, right), CLIP_NONE)
+    return md.DrawFill(base, md.Fill(Brush(BrushType.SOLID, color=0xFF), 8, QMASK_NONE))
+
+
+def _display_session() -> Session:
+    session = Session(SpiceUri("127.0.0.1", port=1))
+    driver = session.core.add_display(0)
+    driver.canvas.create_surface(0, 64, 48, 32)
+    return session
+
+
+def _draw(session: Session, msg: Any) -> None:
+    """What a display connection's pump does with one message."""
+    event = MessageReceived(ChannelType.DISPLAY, 0, 0, msg)
+    session._on_event((ChannelType.DISPLAY, 0), None, event)  # type: ignore[arg-type]
+    session._after_pump()
+
+
+def test_wait_for_change_ignores_changes_made_before_the_call() -> None:
+    async def main() -> tuple[list[ChangedRect], list[ChangedRect]]:
+        session = _display_session()
+        mark = session.change_count
+        _draw(session, _fill(0, 0, 0, 64, 48))  # e.g. the first frame: stale
+        with pytest.raises(SpiceTimeoutError):
+            await session.wait_for_change(timeout=0.2)
+        # asked for explicitly, the older change is returned at once
+        older = await session.wait_for_change(timeout=0.2, since=mark)
+        # and take_changes hands out each change once
+        session.take_changes()
+        _draw(session, _fill(0, 1, 1, 2, 2))
+        taken = session.take_changes()
+        await session.close()
+        return older, taken
+
+    older, taken = asyncio.run(main())
+    assert older == [ChangedRect(0, 0, 64, 48)]
+    assert taken == [ChangedRect(1, 1, 2, 2)]
+
+
+def test_wait_for_change_returns_exactly_the_draw_after_the_call() -> None:
+    async def main() -> list[ChangedRect]:
+        session = _display_session()
+        _draw(session, _fill(0, 0, 0, 64, 48))  # stale
+        _draw(session, _fill(0, 5, 5, 6, 6))  # stale too
+        waiter = asyncio.ensure_future(session.wait_for_change(timeout=5))
+        await asyncio.sleep(0.05)
+        assert not waiter.done()  # the stale changes do not satisfy it
+        _draw(session, _fill(1, 0, 0, 4, 4))  # another surface: not a change
+        _draw(session, _fill(0, 10, 20, 30, 40))  # the click's effect
+        got = await waiter
+        await session.close()
+        return got
+
+    assert asyncio.run(main()) == [ChangedRect(10, 20, 30, 40)]

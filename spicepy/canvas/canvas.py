@@ -80,18 +80,21 @@ class Canvas:
         """SURFACE_CREATE. Re-creating an existing id replaces it.
 
         Raises:
-            CanvasError: bad size/format or too many surfaces.
+            CanvasError: bad size/format or too many surfaces (a refused create
+                leaves the surfaces as they were).
         """
-        if surface_id in self.surfaces:
-            log.info("surface %d re-created", surface_id)
-            self.destroy_surface(surface_id)
-        if len(self.surfaces) >= MAX_SURFACES:
+        old = self.surfaces.get(surface_id)
+        count = len(self.surfaces) - (old is not None)
+        if count >= MAX_SURFACES:
             raise CanvasError(f"too many surfaces ({len(self.surfaces)})")
-        if width * height + self._total_pixels > MAX_TOTAL_PIXELS:
+        kept = self._total_pixels - (old.width * old.height if old is not None else 0)
+        if width * height + kept > MAX_TOTAL_PIXELS:
             raise CanvasError("surface memory limit reached")
-        surface = Surface(surface_id, width, height, fmt, flags)
+        surface = Surface(surface_id, width, height, fmt, flags)  # validates
+        if old is not None:
+            log.info("surface %d re-created", surface_id)
         self.surfaces[surface_id] = surface
-        self._total_pixels += width * height
+        self._total_pixels = kept + width * height
         return surface
 
     def destroy_surface(self, surface_id: int) -> None:

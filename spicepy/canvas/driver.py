@@ -174,6 +174,7 @@ class DisplayDriver:
         return Rect(0, 0, msg.height, msg.width) if msg.surface_id == 0 else None
 
     def _surface_destroy(self, msg: md.SurfaceDestroy, mm_time: int | None) -> None:
+        self.canvas.surface(msg.surface_id)  # an unknown id is refused first
         # streams drawing into a destroyed surface go with it
         for sid, stream in list(self.streams.streams.items()):
             if stream.surface_id == msg.surface_id:

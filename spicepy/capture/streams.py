@@ -9,21 +9,23 @@ caps, the server's SpiceLinkReply its caps; the mini header is in use when both
 sides set common cap MINI_HEADER (spice-gtk ``spice-channel.c``). The client's data
 phase starts after the link message, the auth mechanism word (only when both set
 PROTOCOL_AUTH_SELECTION) and the 128-byte RSA ticket; the server's after the reply
-and the u32 link result. ``iter_messages`` then cuts a direction into messages with
-``spicepy.wire.headers``, expanding LIST / ``sub_list`` sub-messages first, as
-spice-gtk dispatches them.
+and the u32 link result. ``iter_messages`` then cuts a direction into messages
+with the channel machines' own framing (``spicepy.channels.base.iter_frames``),
+expanding LIST / ``sub_list`` sub-messages first, as spice-gtk dispatches them.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from spicepy.capture.pcap import TcpConnection, read_tcp_connections
+from spicepy.channels.base import Frame, iter_frames
 from spicepy.errors import WireError
 from spicepy.wire.enums import CommonCap, CommonMsg
-from spicepy.wire.headers import header_size, parse_header, split_sub_messages
+from spicepy.wire.headers import split_sub_messages
 from spicepy.wire.link import (
     LINK_HEADER_SIZE,
     LinkHeader,
@@ -55,7 +57,7 @@ class Message:
     """One message of a channel direction, with the capture time that completed it."""
 
     type: int
-    body: bytes
+    body: bytes | memoryview
     time: float = 0.0
     #: the header's serial; with mini headers the implicit one (1, 2, ... per side)
     serial: int = 0
@@ -63,10 +65,6 @@ class Message:
     offset: int = 0
     #: a sub-message of a LIST / sub_list carrier
     sub: bool = False
-
-    @property
-    def msg_type(self) -> int:
-        return self.type
 
 
 @dataclass(slots=True)
@@ -215,29 +213,30 @@ def iter_messages(
         pos = server_data_start(data)
     else:
         pos = client_data_start(data, auth_selection)
-    head = header_size(mini_header)
     seg = serial = 0
-    while pos + head <= len(data):
-        hdr = parse_header(data, mini_header, pos)
-        end = pos + head + hdr.size
-        if end > len(data):
-            break  # capture ended mid-message
-        body = data[pos + head : end]
-        serial = serial + 1 if mini_header else hdr.serial
+    for msg_type, body, hserial, sub_list, start, end in _frames(
+        data, mini_header, pos
+    ):
+        serial = serial + 1 if mini_header else hserial
         when = 0.0
         if times:
             while seg + 1 < len(times) and times[seg + 1][0] < end:
                 seg += 1
             when = times[seg][1]
-        if hdr.msg_type == CommonMsg.LIST:
+        if msg_type == CommonMsg.LIST:
             for sub in split_sub_messages(body):
-                yield Message(sub.msg_type, sub.body, when, serial, pos, True)
+                yield Message(sub.msg_type, sub.body, when, serial, start, True)
         else:
-            if hdr.sub_list:
-                for sub in split_sub_messages(body, hdr.sub_list):
-                    yield Message(sub.msg_type, sub.body, when, serial, pos, True)
-            yield Message(hdr.msg_type, body, when, serial, pos)
-        pos = end
+            if sub_list:
+                for sub in split_sub_messages(body, sub_list):
+                    yield Message(sub.msg_type, sub.body, when, serial, start, True)
+            yield Message(msg_type, body, when, serial, start)
+
+
+def _frames(data: bytes, mini_header: bool, start: int) -> Iterator[Frame]:
+    """``iter_frames`` over a capture direction, with no size limit but the wire
+    layer's (a message longer than the capture just ends it)."""
+    return iter_frames(memoryview(data), mini_header, start, sys.maxsize)
 
 
 def iter_data_messages(
@@ -254,29 +253,20 @@ def iter_data_messages(
     Raises:
         WireError: a header that does not parse, or truncation when ``strict``.
     """
-    head, pos, serial = header_size(mini_header), 0, 0
-    while pos < len(data):
-        if len(data) - pos < head:
-            if strict:
-                raise WireError(f"truncated header at offset {pos}")
-            return
-        hdr = parse_header(data, mini_header, pos)
-        end = pos + head + hdr.size
-        if end > len(data):
-            if strict:
-                raise WireError(f"truncated message at offset {pos}")
-            return
-        serial = serial + 1 if mini_header else hdr.serial
-        body = data[pos + head : end]
+    serial, done = 0, 0
+    for msg_type, body, hserial, sub_list, start, end in _frames(data, mini_header, 0):
+        done = end
+        serial = serial + 1 if mini_header else hserial
         if expand_lists:
-            if hdr.sub_list:
-                for sub in split_sub_messages(body, hdr.sub_list):
-                    yield Message(sub.msg_type, sub.body, 0.0, serial, pos, True)
-            if hdr.msg_type == CommonMsg.LIST:
+            if sub_list:
+                for sub in split_sub_messages(body, sub_list):
+                    yield Message(sub.msg_type, sub.body, 0.0, serial, start, True)
+            if msg_type == CommonMsg.LIST:
                 for sub in split_sub_messages(body):
-                    yield Message(sub.msg_type, sub.body, 0.0, serial, pos, True)
-        yield Message(hdr.msg_type, body, 0.0, serial, pos)
-        pos = end
+                    yield Message(sub.msg_type, sub.body, 0.0, serial, start, True)
+        yield Message(msg_type, body, 0.0, serial, start)
+    if strict and done < len(data):
+        raise WireError(f"truncated message at offset {done}")
 
 
 def channel_from_connection(conn: TcpConnection) -> SpiceChannel | None:

@@ -2,9 +2,12 @@
 
 Theory of operation: the constructor queues the link message.  ``receive_data``
 feeds the link handshake until it completes, then splits the byte stream into
-messages (6-byte mini headers when both sides set MINI_HEADER, else 18-byte full
-headers whose ``sub_list`` sub-messages are handled before their carrier), decodes
-each with ``spicepy.wire.decode_message`` and turns it into events.  Common messages
+messages with ``iter_frames`` (6-byte mini headers when both sides set
+MINI_HEADER, else 18-byte full headers whose ``sub_list`` sub-messages are
+handled before their carrier; the one framing loop of spicepy, which capture
+reading uses too), decodes each with ``spicepy.wire.decode_message`` and turns
+it into events.  Bodies are zero-copy views of the bytes received: a chunk is
+copied once only when it completes a message begun in an earlier chunk.  Common messages
 are answered here: SET_ACK -> ACK_SYNC and then one ACK every ``window`` messages,
 PING -> PONG at once; NOTIFY, DISCONNECTING, WAIT_FOR_CHANNELS and MIGRATE* become
 events, LIST is unpacked, unknown types are skipped by their size and counted.
@@ -15,7 +18,8 @@ Any SpiceError puts the channel in ERROR for good.
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from spicepy.channels._state import ChannelState, Trigger, next_state
@@ -56,12 +60,43 @@ from spicepy.wire.msg_common import (
 )
 from spicepy.wire.registry import Message
 
-__all__ = ["Channel", "MAX_RECEIVE_MESSAGE"]
+__all__ = ["Channel", "Frame", "MAX_RECEIVE_MESSAGE", "iter_frames"]
 
 log = logging.getLogger(__name__)
 
 #: Largest message body a channel buffers (a 4096x2160x4 bitmap fits easily).
 MAX_RECEIVE_MESSAGE = 64 * 1024 * 1024
+
+#: One whole message of a stream: (type, body view, header serial (0 with mini
+#: headers), sub_list offset (0: none), offset of its header, offset after it).
+Frame = tuple[int, memoryview, int, int, int, int]
+
+
+def iter_frames(
+    data: memoryview,
+    mini_header: bool,
+    start: int = 0,
+    max_size: int = MAX_RECEIVE_MESSAGE,
+) -> Iterator[Frame]:
+    """The whole messages of a data-phase stream from ``start``, in order; a
+    message cut off at the end is not yielded (compare its end with ``len``).
+
+    Raises:
+        WireError: a header that does not parse.
+        ProtocolError: a header announcing more than ``max_size`` bytes.
+    """
+    hsize, pos, total = header_size(mini_header), start, len(data)
+    while total - pos >= hsize:
+        hdr = parse_header(data, mini_header, pos)
+        if hdr.size > max_size:
+            raise ProtocolError(
+                f"message of {hdr.size} bytes exceeds the {max_size}-byte limit"
+            )
+        end = pos + hsize + hdr.size
+        if end > total:
+            return
+        yield hdr.msg_type, data[pos + hsize : end], hdr.serial, hdr.sub_list, pos, end
+        pos = end
 
 
 class Channel:
@@ -108,6 +143,8 @@ class Channel:
         self.ack_generation = 0
         self._ack_count = 0
         self.messages_received = 0
+        #: messages received by type (a LIST's sub-messages, not the LIST itself)
+        self.message_counts: Counter[int] = Counter()
         self.unknown_messages = 0
         self._in_serial = 0
         self._out_serial = 0
@@ -140,8 +177,13 @@ class Channel:
                     return
                 self._linked()
                 data = rest
-            self._buf += data
-            self._parse()
+            if self._buf:  # completes a message begun earlier: one copy
+                self._buf += data
+                data = bytes(self._buf)
+                self._buf.clear()
+            elif isinstance(data, bytearray):  # the caller may reuse it
+                data = bytes(data)
+            self._parse(memoryview(data))
         except SpiceError:
             self.state = ChannelState.ERROR
             raise
@@ -230,33 +272,27 @@ class Channel:
         self._transition(Trigger.EOF)
         self._emit(ChannelClosed(clean))
 
-    def _parse(self) -> None:
-        buf, pos, hsize = self._buf, 0, header_size(self.mini_header)
+    def _parse(self, view: memoryview) -> None:
+        done = 0
         try:
-            while len(buf) - pos >= hsize:
-                hdr = parse_header(buf, self.mini_header, pos)
-                if hdr.size > self.max_message_size:
-                    raise ProtocolError(
-                        f"message of {hdr.size} bytes exceeds the "
-                        f"{self.max_message_size}-byte limit"
-                    )
-                end = pos + hsize + hdr.size
-                if len(buf) < end:
-                    break
-                body = bytes(buf[pos + hsize : end])
-                pos = end
+            for msg_type, body, serial, sub_list, _start, end in iter_frames(
+                view, self.mini_header, 0, self.max_message_size
+            ):
+                done = end
                 self._in_serial += 1
-                serial = hdr.serial if not self.mini_header else self._in_serial
+                if self.mini_header:
+                    serial = self._in_serial
                 self._transition(Trigger.MESSAGE)
-                if hdr.sub_list:
-                    for sub in split_sub_messages(body, hdr.sub_list):
+                if sub_list:
+                    for sub in split_sub_messages(body, sub_list):
                         self._dispatch(sub.msg_type, sub.body, serial, True)
                 # spice-gtk acks after the sub-messages, before the carrier, so
                 # SET_ACK itself is not counted in the window it opens
                 self._count_ack()
-                self._dispatch(hdr.msg_type, body, serial)
+                self._dispatch(msg_type, body, serial)
         finally:
-            del buf[:pos]
+            if done < len(view):
+                self._buf += view[done:]
 
     def _count_ack(self) -> None:
         self.messages_received += 1
@@ -267,7 +303,7 @@ class Channel:
                 self._queue(*encode_message(Ack()))
 
     def _dispatch(
-        self, msg_type: int, body: bytes, serial: int, nested: bool = False
+        self, msg_type: int, body: bytes | memoryview, serial: int, nested: bool = False
     ) -> None:
         if msg_type == CommonMsg.LIST:
             if nested:  # a LIST inside a LIST would let a peer recurse at will
@@ -275,6 +311,7 @@ class Channel:
             for sub in split_sub_messages(body):
                 self._dispatch(sub.msg_type, sub.body, serial, True)
             return
+        self.message_counts[msg_type] += 1
         msg = decode_message(self.CHANNEL_TYPE, msg_type, body)
         if isinstance(msg, UnknownMessage):
             self.unknown_messages += 1

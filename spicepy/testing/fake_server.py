@@ -10,8 +10,9 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from spicepy.channels.base import iter_frames
 from spicepy.wire.enums import CommonCap, LinkErr
-from spicepy.wire.headers import header_size, pack_header, parse_header
+from spicepy.wire.headers import pack_header
 from spicepy.wire.link import (
     LINK_HEADER_SIZE,
     LinkHeader,
@@ -144,22 +145,12 @@ class FakeServer:
     def client_messages(self, data: bytes, channel_type: int) -> list[Any]:
         """Decode the client's data-phase bytes (must be whole messages)."""
         self._client += data
-        out, pos, hsize = [], 0, header_size(self.mini)
-        while len(self._client) - pos >= hsize:
-            hdr = parse_header(self._client, self.mini, pos)
-            end = pos + hsize + hdr.size
-            if end > len(self._client):
-                break
-            out.append(
-                decode_message(
-                    channel_type,
-                    hdr.msg_type,
-                    bytes(self._client[pos + hsize : end]),
-                    from_server=False,
-                )
-            )
-            pos = end
-        del self._client[:pos]
+        view = memoryview(bytes(self._client))
+        out, done = [], 0
+        for msg_type, body, _serial, _sub, _start, end in iter_frames(view, self.mini):
+            out.append(decode_message(channel_type, msg_type, body, from_server=False))
+            done = end
+        del self._client[:done]
         return out
 
 
