@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -88,10 +89,17 @@ def test_keymap_us_layout() -> None:
         key_code("nosuchkey")
 
 
-live = pytest.mark.skipif(
+_T = TypeVar("_T")
+_needs_xspice = pytest.mark.skipif(
     available() is not None and not os.environ.get("SPICEPY_REQUIRE_XSPICE"),
     reason=f"Xspice not available: {available()}",
 )
+
+
+def live(test: _T) -> _T:
+    """A test that starts a real Xspice: marked ``live`` (so ``-m "not live"``
+    starts no server) and skipped where Xspice is not installed."""
+    return pytest.mark.live(_needs_xspice(test))
 
 
 def _spicepy(*args: str, **kwargs: object) -> subprocess.Popen[str]:

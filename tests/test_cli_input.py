@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -16,10 +17,18 @@ from spicepy.testing.xdraw import XDraw, draw_test_scene
 from spicepy.testing.xspice import Xspice, XspiceOptions, available
 
 REASON = available()
-live = pytest.mark.skipif(
+_T = TypeVar("_T")
+_needs_xspice = pytest.mark.skipif(
     REASON is not None and not os.environ.get("SPICEPY_REQUIRE_XSPICE"),
     reason=f"Xspice not available: {REASON}",
 )
+
+
+def live(test: _T) -> _T:
+    """A test that starts a real Xspice: marked ``live`` (so ``-m "not live"``
+    starts no server) and skipped where Xspice is not installed."""
+    return pytest.mark.live(_needs_xspice(test))
+
 
 # Xspice's keymap: X keycode = PC/AT set-1 scancode + 8
 SHIFT, H, I_KEY, ENTER, F2, CTRL = (

@@ -6,6 +6,7 @@ import os
 import socket
 import ssl
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -15,10 +16,17 @@ from spicepy.testing import xspice as xs
 from spicepy.testing.pki import make_test_pki
 
 REASON = xs.available()
-live = pytest.mark.skipif(
+_T = TypeVar("_T")
+_needs_xspice = pytest.mark.skipif(
     REASON is not None and not os.environ.get("SPICEPY_REQUIRE_XSPICE"),
     reason=f"Xspice not available: {REASON}",
 )
+
+
+def live(test: _T) -> _T:
+    """A test that starts a real Xspice: marked ``live`` (so ``-m "not live"``
+    starts no server) and skipped where Xspice is not installed."""
+    return pytest.mark.live(_needs_xspice(test))
 
 
 def test_config_spells_out_driver_options() -> None:
