@@ -14,7 +14,6 @@ of them exist.
 
 from __future__ import annotations
 
-import importlib
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -144,7 +143,8 @@ def decode_image(
     data = bytes(payload)
     lossy = False
     if kind == SpiceImageType.QUIC:
-        quic = importlib.import_module("spicepy.codecs.quic")  # lands separately
+        from spicepy.codecs import quic
+
         fmt = quic.info(data).image_type
         pixels = quic.decode(data, max_pixels=max_pixels)
     elif kind in (SpiceImageType.LZ_RGB, SpiceImageType.LZ_PLT):

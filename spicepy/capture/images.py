@@ -309,7 +309,7 @@ def decode_payloads(
     Yields (payload, pixels); pixels is None for FROM_CACHE*/SURFACE references,
     for payloads ``want`` turns down (GLZ images are always decoded: later ones
     refer to them) and, with ``skip_undecodable``, for images whose codec is not
-    available (e.g. QUIC before its module lands) or that fail to decode.
+    available (an optional package missing) or that fail to decode.
 
     Raises:
         CodecError: a payload fails to decode (without ``skip_undecodable``).
