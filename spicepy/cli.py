@@ -1,10 +1,13 @@
 """The ``spicepy`` command line (argparse only; the work happens in the library).
 
-Adding a subcommand: write ``def add_command(sub: Subparsers) -> None`` next to
-your code; it calls ``sub.add_parser(...)`` and ``set_defaults(func=handler)``
-where ``handler(args) -> int`` returns the exit status.  Then list it in
-``COMMANDS`` below as "module:function" (imported lazily, so a slow or missing
-module never breaks the other subcommands).
+Adding a subcommand: write ``def add_<name>(sub: Subparsers) -> None`` in a CLI
+module (``cli.py``, ``cli_input.py``, ``cli_capture.py``); it calls
+``sub.add_parser(...)`` and ``set_defaults(func=handler)`` where
+``handler(args) -> int`` returns the exit status.  Then list it in ``COMMANDS``
+below as "module:function".  Registration modules import only argparse-level
+code; handlers import the library when they run, so startup stays fast.  A
+registration that fails to import is an error, never a silently missing
+subcommand.
 """
 
 from __future__ import annotations
@@ -180,13 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for spec in COMMANDS:
         module_name, func_name = spec.split(":")
-        try:
-            register: Callable[[Subparsers], None] = getattr(
-                importlib.import_module(module_name), func_name
-            )
-        except (ImportError, AttributeError) as exc:
-            log.debug("subcommand %s unavailable: %s", spec, exc)
-            continue
+        register: Callable[[Subparsers], None] = getattr(
+            importlib.import_module(module_name), func_name
+        )
         register(sub)
     return parser
 

@@ -34,6 +34,26 @@ def test_parser_has_screenshot_and_demo() -> None:
     assert build_parser().parse_args(["demo"]).compression == "off"
 
 
+def test_every_registered_subcommand_is_there() -> None:
+    from spicepy import cli
+
+    choices = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    names = {spec.split(":")[1].removeprefix("add_") for spec in cli.COMMANDS}
+    assert {"screenshot", "demo", "type", "key", "click", "wait", "replay",
+            "inspect"} <= set(choices)  # fmt: skip
+    assert len(choices) == len(cli.COMMANDS), names
+
+
+def test_a_broken_subcommand_module_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from spicepy import cli
+
+    monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, "spicepy.no_such_cli:add_x"])
+    with pytest.raises(ImportError, match="no_such_cli"):
+        build_parser()
+
+
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "screenshot" in capsys.readouterr().out
