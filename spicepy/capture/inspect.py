@@ -5,7 +5,10 @@ the SpiceImage descriptors referenced by draw messages (count, compressed bytes
 and pixels per image type, the pixel format inside each codec stream, BITMAP
 formats) and the video streams (codec, size, frames, bytes). The output keys
 mirror the ``inventory`` of the capture corpus's manifest.json, so the two can
-be compared directly; ``--json`` prints it as JSON.
+be compared directly (``spicepy inspect --json`` prints it).  The server's side
+of each channel goes through that channel's own machine
+(``capture.streams.channel_machine``: link, framing, decoding as live); the
+client's side is only framed and named.
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from spicepy.canvas.driver import message_images
-from spicepy.capture.streams import SpiceChannel, iter_messages, read_channels
-from spicepy.errors import WireError
+from spicepy.capture.streams import SpiceChannel, channel_machine, read_channels
+from spicepy.channels.events import MessageReceived
+from spicepy.errors import SpiceError, WireError
 from spicepy.wire import msg_display as md
 from spicepy.wire.enums import BitmapFmt, ChannelType, ImageType, VideoCodecType
 from spicepy.wire.enums import message_name as wire_message_name
-from spicepy.wire.messages import decode_message
 
 __all__ = ["inspect_capture", "message_name"]
 
@@ -68,6 +71,24 @@ def _client_messages(ch: SpiceChannel) -> Counter[str]:
     return counts
 
 
+def _server_side(ch: SpiceChannel) -> tuple[Counter[int], list[Any], int]:
+    """Feed the server's bytes to the channel's machine: message counts by type,
+    the display messages it decoded, and 1 if it stopped on an error."""
+    if ch.refused or not ch.to_client:
+        return Counter(), [], 0
+    machine = channel_machine(ch)
+    failed = 0
+    try:
+        machine.receive_data(ch.to_client)
+    except SpiceError:
+        failed = 1  # counted as far as the stream parses, as a live channel dies
+    messages = []
+    while (event := machine.next_event()) is not None:
+        if isinstance(event, MessageReceived):
+            messages.append(event.message)
+    return machine.message_counts, messages, failed
+
+
 def inspect_capture(path: str | Path) -> dict[str, Any]:
     """Inventory of a capture (see the module docstring).
 
@@ -93,23 +114,16 @@ def inspect_capture(path: str | Path) -> dict[str, Any]:
         n_server = 0
         # this channel's images: type -> [count, compressed bytes, pixels]
         own: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-        try:
-            messages = list(iter_messages(ch.to_client, ch.mini_header))
-        except WireError:
-            messages, parse_errors = [], parse_errors + 1
-        for msg in messages:
-            n_server += 1
-            name = message_name(ch.channel_type, msg.type, True)
-            server[cname][name] += 1
-            if ch.channel_type != 2:
-                continue
-            if name.startswith("STREAM_"):
-                stream_messages[name] += 1
-            try:
-                decoded = decode_message(ChannelType.DISPLAY, msg.type, msg.body)
-            except WireError:
-                parse_errors += 1
-                continue
+        # the server's side goes through the channel's own machine, as live
+        counts, messages, failed = _server_side(ch)
+        parse_errors += failed
+        for kind, n in sorted(counts.items()):
+            name = message_name(ch.channel_type, kind, True)
+            server[cname][name] += n
+            n_server += n
+            if ch.channel_type == ChannelType.DISPLAY and name.startswith("STREAM_"):
+                stream_messages[name] += n
+        for decoded in messages:
             for image in message_images(decoded):
                 d = image.descriptor
                 tname = (

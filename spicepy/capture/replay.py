@@ -1,7 +1,8 @@
 """Offline replay: a capture's display channels through the live pipeline.
 
 Theory of operation: every display channel of the capture gets a real
-``spicepy.channels.DisplayChannel`` built with the client's link capabilities.
+``spicepy.channels.DisplayChannel`` built with the client's link capabilities
+(``capture.streams.channel_machine``).
 The recorded server bytes, link reply included, are fed to it TCP segment by
 TCP segment, in capture-time order across channels, so the machine links,
 frames, acknowledges and decodes exactly as it would live (what it queues for
@@ -25,13 +26,12 @@ import numpy as np
 import numpy.typing as npt
 
 from spicepy.canvas.driver import DisplayDriver
-from spicepy.capture.streams import SpiceChannel, read_channels
-from spicepy.channels.display import DisplayChannel
+from spicepy.capture.streams import channel_machine, read_channels
 from spicepy.errors import SpiceError
 from spicepy.session.core import SessionCore
 from spicepy.wire.enums import ChannelType
 
-__all__ = ["ReplayResult", "display_machine", "replay"]
+__all__ = ["ReplayResult", "replay"]
 
 
 @dataclass(slots=True)
@@ -73,16 +73,6 @@ class ReplayResult:
         )
 
 
-def display_machine(ch: SpiceChannel) -> DisplayChannel:
-    """A display machine that links as the captured client did (same caps)."""
-    return DisplayChannel(
-        ch.channel_id,
-        connection_id=ch.connection_id,
-        common_caps=ch.client_common_caps,
-        channel_caps=ch.client_channel_caps,
-    )
-
-
 def replay(
     path: str | Path,
     *,
@@ -111,7 +101,7 @@ def replay(
     # what CHANNELS_LIST announced, as far as the capture shows
     core.channels_list = [(ch.channel_type, ch.channel_id) for ch in channels]
     result = ReplayResult(core, read_seconds=read_done - started)
-    machines = [display_machine(ch) for ch in channels]
+    machines = [channel_machine(ch) for ch in channels]
     # (capture time, channel index, start, end) of every server segment
     segments: list[tuple[float, int, int, int]] = []
     for index, ch in enumerate(channels):

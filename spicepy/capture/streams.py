@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spicepy.capture.pcap import TcpConnection, read_tcp_connections
-from spicepy.channels.base import Frame, iter_frames
+from spicepy.channels import CHANNEL_CLASSES
+from spicepy.channels.base import Channel, Frame, iter_frames
 from spicepy.errors import WireError
 from spicepy.wire.enums import CommonCap, CommonMsg
 from spicepy.wire.headers import split_sub_messages
@@ -37,6 +38,7 @@ from spicepy.wire.link import (
 
 __all__ = [
     "SpiceChannel",
+    "channel_machine",
     "Message",
     "iter_data_messages",
     "TICKET_SIZE",
@@ -320,6 +322,24 @@ def channel_from_connection(conn: TcpConnection) -> SpiceChannel | None:
         if ch._auth_selection and len(up) >= auth_at + 4:
             ch.auth_mechanism = int.from_bytes(up[auth_at : auth_at + 4], "little")
     return ch
+
+
+def channel_machine(ch: SpiceChannel) -> Channel:
+    """A ``spicepy.channels`` machine that links as the captured client did
+    (same ids and capabilities); feed it ``ch.to_client`` to replay the server.
+
+    Raises:
+        ValueError: a channel type spicepy has no machine for.
+    """
+    cls = CHANNEL_CLASSES.get(ch.channel_type)
+    if cls is None:
+        raise ValueError(f"no machine for channel type {ch.channel_type}")
+    return cls(
+        ch.channel_id,
+        connection_id=ch.connection_id,
+        common_caps=ch.client_common_caps,
+        channel_caps=ch.client_channel_caps,
+    )
 
 
 def read_channels(path: str | Path | bytes) -> list[SpiceChannel]:
