@@ -328,3 +328,37 @@ def test_decode_message_names_the_message_in_errors() -> None:
         WireError, match=r"^DRAW_FILL: truncated: need 4 bytes at offset 0"
     ):
         decode_message(2, 302, b"")
+
+
+def test_builtin_definitions_compile_to_data_only() -> None:
+    """Every condition and count of the channel messages is one the interpreter
+    runs in C (no call back into Python), so the twins differ only in speed."""
+    from spicepy.wire.plan import CondKind, CountKind, Kind, ValuePlan, compile_struct
+
+    builtin = {"msg_common", "msg_display", "msg_other"}
+    seen: set[type] = set()
+    calls: list[str] = []
+
+    def value(v: ValuePlan, where: str) -> None:
+        if v.kind == Kind.OTHER or (v.count and v.count.kind == CountKind.CALL):
+            calls.append(where)
+        if v.target is not None:
+            value(v.target, where)
+        if v.struct is not None:
+            struct(v.struct)
+
+    def struct(cls: type) -> None:
+        if cls in seen:
+            return
+        seen.add(cls)
+        for f in compile_struct(cls).fields:
+            if f.cond is not None and f.cond.kind == CondKind.CALL:
+                calls.append(f"{cls.__name__}.{f.name} (condition)")
+            value(f.value, f"{cls.__name__}.{f.name}")
+
+    for cls in MESSAGES:
+        if cls.__module__.rsplit(".", 1)[-1] in builtin:
+            struct(cls)
+    assert len(seen) > 150
+    assert calls == []
+    assert all(compile_struct(c).direct for c in seen)

@@ -14,7 +14,7 @@ to offsets inside the body.
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from cpython.long cimport PyLong_AsUnsignedLongLongMask
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLongMask
 from cpython.object cimport PyObject, PyObject_GenericSetAttr, PyTypeObject
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
@@ -213,9 +213,17 @@ cdef bint _present(_Cond c, _Struct s, list vals, Py_ssize_t i) except -1:
 
 cdef int64_t _checked(object n) except -1:
     """schema._count's range check on a Python int."""
-    if n < 0 or n > MAX_LENGTH:
-        raise WireError(f"length {n} out of range")
-    return n
+    cdef int overflow = 0
+    cdef int64_t x = 0
+    if type(n) is int:
+        x = PyLong_AsLongLongAndOverflow(n, &overflow)
+    else:
+        overflow = 1
+    if overflow or x < 0 or x > MAX_LENGTH:
+        if n < 0 or n > MAX_LENGTH:
+            raise WireError(f"length {n} out of range")
+        return n  # an int subclass in range
+    return x
 
 
 cdef int64_t _count(_Count c, _Struct s, list vals, Py_ssize_t i) except -1:
@@ -227,7 +235,7 @@ cdef int64_t _count(_Count c, _Struct s, list vals, Py_ssize_t i) except -1:
         return c.const_
     if c.kind == C_FIELD:
         o = vals[c.slot]
-        return _checked(int(o))
+        return _checked(o if type(o) is int else int(o))
     if c.kind == C_CALL:
         return _checked(int(c.func(_so_far(s, vals, i))))
     w, h = vals[c.slot], vals[c.slot2]
@@ -358,8 +366,13 @@ def decode_struct(type cls, body):
         b.p = <const uint8_t*>PyBytes_AS_STRING(body)
         b.n = len(<bytes>body)
     else:
-        b.obj = memoryview(body).cast("B")  # what Buffer(body) accepts, or its error
-        PyObject_GetBuffer(b.obj, &pybuf, PyBUF_SIMPLE)
+        b.obj = body
+        try:
+            PyObject_GetBuffer(body, &pybuf, PyBUF_SIMPLE)
+        except BufferError:
+            # not contiguous: Buffer(body) raises its own error here, or copes
+            b.obj = memoryview(body).cast("B")
+            PyObject_GetBuffer(b.obj, &pybuf, PyBUF_SIMPLE)
         release = True
         b.p, b.n = <const uint8_t*>pybuf.buf, pybuf.len
     try:

@@ -23,7 +23,7 @@ class Migrate(Message):
 @message(COMMON, CommonMsg.MIGRATE_DATA)
 @dataclass(frozen=True, slots=True)
 class MigrateData(Message):
-    data: bytes = field(metadata=wt(Rest()))
+    data: Payload = field(metadata=wt(Rest(view=True)))
 
 
 @message(COMMON, CommonMsg.SET_ACK)
@@ -38,7 +38,7 @@ class SetAck(Message):
 class Ping(Message):
     id: int = field(metadata=wt(U32))
     timestamp: int = field(metadata=wt(U64))
-    data: bytes = field(default=b"", metadata=wt(Rest()))
+    data: Payload = field(default=b"", metadata=wt(Rest(view=True)))
 
 
 @message(COMMON, CommonMsg.WAIT_FOR_CHANNELS)
@@ -79,7 +79,7 @@ class Notify(Message):
 class SubMessageList(Message):
     """Body is a SpiceSubMessageList; see headers.split_sub_messages."""
 
-    data: bytes = field(metadata=wt(Rest()))
+    data: Payload = field(metadata=wt(Rest(view=True)))
 
 
 # --- common, client -> server -------------------------------------------------------
@@ -111,7 +111,7 @@ class MigrateFlushMark(Message):
 @message(COMMON, CommonMsgc.MIGRATE_DATA, from_server=False)
 @dataclass(frozen=True, slots=True)
 class MigrateDataC(Message):
-    data: bytes = field(metadata=wt(Rest()))
+    data: Payload = field(metadata=wt(Rest(view=True)))
 
 
 @message(COMMON, CommonMsgc.DISCONNECTING, from_server=False)
@@ -290,7 +290,7 @@ class MainAgentStart(Message):
 @message(M, MainMsgc.AGENT_DATA, from_server=False)
 @dataclass(frozen=True, slots=True)
 class MainAgentDataC(Message):
-    data: bytes = field(metadata=wt(Rest()))
+    data: Payload = field(metadata=wt(Rest(view=True)))
 
 
 @message(M, MainMsgc.AGENT_TOKEN, from_server=False)

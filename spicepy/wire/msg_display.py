@@ -19,7 +19,7 @@ from spicepy.wire.schema import (
     U64,
     Array,
     Bytes,
-    Cond,
+    FlagsMatch,
     Ptr,
     Rest,
     wt,
@@ -234,8 +234,8 @@ class AlphaBlend:
     src_area: Rect = field(metadata=wt(Rect))
 
 
-def _flag(bit: int) -> Cond:
-    return lambda v: bool(v["flags"] & bit)
+def _flag(bit: int) -> FlagsMatch:
+    return FlagsMatch("flags", bit)
 
 
 @dataclass(frozen=True, slots=True)

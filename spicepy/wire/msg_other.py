@@ -16,7 +16,19 @@ from spicepy.wire.enums import (
     RecordMsgc,
 )
 from spicepy.wire.registry import Message, message
-from spicepy.wire.schema import I32, U8, U16, U32, U64, Array, Bytes, Ptr, Rest, wt
+from spicepy.wire.schema import (
+    I32,
+    U8,
+    U16,
+    U32,
+    U64,
+    Array,
+    Bytes,
+    FieldIn,
+    Ptr,
+    Rest,
+    wt,
+)
 from spicepy.wire.types import Cursor, Payload, Point16
 
 I = ChannelType.INPUTS  # noqa: E741
@@ -168,7 +180,7 @@ class PlaybackData(Message):
 class PlaybackMode(Message):
     time: int = field(metadata=wt(U32))
     mode: int = field(metadata=wt(U16))
-    data: bytes = field(metadata=wt(Rest()))
+    data: Payload = field(metadata=wt(Rest(view=True)))
 
 
 @message(P, PlaybackMsg.START)
@@ -243,7 +255,7 @@ class RecordMute(Message):
 @dataclass(frozen=True, slots=True)
 class RecordData(Message):
     time: int = field(metadata=wt(U32))
-    data: bytes = field(metadata=wt(Rest()))
+    data: Payload = field(metadata=wt(Rest(view=True)))
 
 
 @message(R, RecordMsgc.MODE, from_server=False)
@@ -251,7 +263,7 @@ class RecordData(Message):
 class RecordMode(Message):
     time: int = field(metadata=wt(U32))
     mode: int = field(metadata=wt(U16))
-    data: bytes = field(metadata=wt(Rest()))
+    data: Payload = field(metadata=wt(Rest(view=True)))
 
 
 @message(R, RecordMsgc.START_MARK, from_server=False)
@@ -261,12 +273,15 @@ class RecordStartMark(Message):
 
 
 # --- SpiceVMC family (usbredir, port, webdav): DATA / COMPRESSED_DATA both ways --
+_COMPRESSED = FieldIn("type", frozenset({DataCompressionType.NONE}), negate=True)
+
+
 def _vmc(channel: int, server: bool) -> None:
     suffix = ChannelType(channel).name.title() + ("" if server else "C")
 
     @dataclass(frozen=True, slots=True)
     class VmcData(Message):
-        data: bytes = field(metadata=wt(Rest()))
+        data: Payload = field(metadata=wt(Rest(view=True)))
 
     @dataclass(frozen=True, slots=True)
     class VmcCompressedData(Message):
@@ -274,9 +289,9 @@ def _vmc(channel: int, server: bool) -> None:
         uncompressed_size: int | None = field(
             default=None,
             kw_only=True,
-            metadata=wt(U32, lambda v: v["type"] != DataCompressionType.NONE),
+            metadata=wt(U32, _COMPRESSED),
         )
-        compressed_data: bytes = field(default=b"", metadata=wt(Rest()))
+        compressed_data: Payload = field(default=b"", metadata=wt(Rest(view=True)))
 
     for cls, num, name in (
         (VmcData, 101, "Data"),
