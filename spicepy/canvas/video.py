@@ -1,0 +1,142 @@
+"""VP8 and H.264 stream frames to pixels, through PyAV (FFmpeg's decoders).
+
+Theory of operation: unlike MJPEG (``streams.decode_mjpeg``, one self-contained
+JPEG a message), VP8 and H.264 frames depend on the frames before them, so each
+stream gets its own ``VideoDecoder`` that lives from STREAM_CREATE to
+STREAM_DESTROY.  A STREAM_DATA payload is one VP8 frame, or one H.264 access
+unit in Annex-B byte-stream form (spice-server's GStreamer encoders); it goes to
+the decoder as one packet and comes out as (h, w, 4) BGRX, the shape
+``decode_mjpeg`` returns, top-down as the encoder saw it.  FFmpeg decodes with
+slice threads only, so every packet that completes a picture yields it at once
+(frame threads would hold pictures back); a packet that yields no picture
+returns None.
+
+The display caps MULTI_CODEC + CODEC_VP8 / CODEC_H264 may be advertised only
+when ``VIDEO_CODECS`` lists them, i.e. when PyAV imports and has the decoder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from spicepy.canvas.surface import MAX_SURFACE_DIMENSION
+from spicepy.errors import CanvasError
+from spicepy.wire.enums import DisplayCap, VideoCodecType
+
+__all__ = ["VIDEO_CODECS", "VideoDecoder", "video_display_caps"]
+
+Pixels = npt.NDArray[np.uint8]
+
+#: VideoCodecType -> FFmpeg decoder name
+_FFMPEG = {VideoCodecType.VP8: "vp8", VideoCodecType.H264: "h264"}
+#: an encoded frame larger than this is refused before decoding (a 4K intra
+#: frame at high quality stays far below it)
+MAX_VIDEO_FRAME = 32 * 1024 * 1024
+
+
+def _available() -> frozenset[int]:
+    try:
+        import av
+    except ImportError:
+        return frozenset()
+    found = set()
+    for codec, name in _FFMPEG.items():
+        try:
+            av.codec.Codec(name, "r")
+        except Exception:  # PyAV raises its own UnknownCodecError (a ValueError)
+            continue
+        found.add(int(codec))
+    return frozenset(found)
+
+
+#: VideoCodecType values we can decode here (MJPEG is always there, not listed)
+VIDEO_CODECS: frozenset[int] = _available()
+
+
+def video_display_caps() -> frozenset[int]:
+    """Display caps to advertise for streams: MULTI_CODEC + CODEC_MJPEG, and
+    CODEC_VP8 / CODEC_H264 for the decoders that import."""
+    caps = {DisplayCap.MULTI_CODEC, DisplayCap.CODEC_MJPEG}
+    if VideoCodecType.VP8 in VIDEO_CODECS:
+        caps.add(DisplayCap.CODEC_VP8)
+    if VideoCodecType.H264 in VIDEO_CODECS:
+        caps.add(DisplayCap.CODEC_H264)
+    return frozenset(caps)
+
+
+class VideoDecoder:
+    """One stream's decoder state.
+
+    Args:
+        codec: VideoCodecType.VP8 or H264.
+
+    Raises:
+        CanvasError: a codec this machine cannot decode.
+    """
+
+    def __init__(self, codec: int) -> None:
+        if codec not in VIDEO_CODECS:
+            raise CanvasError(f"no decoder for video codec {codec}")
+        import av
+
+        self.codec = codec
+        self._av: Any = av
+        self._ctx: Any = av.CodecContext.create(_FFMPEG[VideoCodecType(codec)], "r")
+        # frame threading would hold each picture back by a frame per thread;
+        # slice threads (PyAV's default) give it back with its own packet
+        self._ctx.thread_type = "SLICE"
+        self.frames_decoded = 0
+
+    def decode(self, frame: bytes) -> Pixels | None:
+        """One STREAM_DATA payload; the picture it completes as (h, w, 4) BGRX.
+
+        Raises:
+            CanvasError: corrupt data, or a picture beyond the surface limits.
+        """
+        if not frame or len(frame) > MAX_VIDEO_FRAME:
+            raise CanvasError(f"video frame of {len(frame)} bytes")
+        try:
+            pictures = self._ctx.decode(self._av.Packet(frame))
+        except (self._av.error.FFmpegError, ValueError) as exc:
+            raise CanvasError(
+                f"bad {VideoCodecType(self.codec).name} frame: {exc}"
+            ) from exc
+        if not pictures:
+            return None
+        picture = pictures[-1]
+        if not (
+            0 < picture.width <= MAX_SURFACE_DIMENSION
+            and 0 < picture.height <= MAX_SURFACE_DIMENSION
+        ):
+            raise CanvasError(f"video picture of {picture.width}x{picture.height}")
+        self.frames_decoded += len(pictures)
+        bgra = picture.to_ndarray(format="bgra")
+        return np.ascontiguousarray(bgra, dtype=np.uint8)
+
+    def decode_planes(self, frame: bytes) -> list[tuple[str, bytes]]:
+        """The pictures a payload completes, undecorated: (pixel format, the raw
+        planes as FFmpeg lays them out), for byte-for-byte comparisons with
+        other FFmpeg builds (no colour conversion involved)."""
+        try:
+            pictures = self._ctx.decode(self._av.Packet(frame))
+        except (self._av.error.FFmpegError, ValueError) as exc:
+            raise CanvasError(f"bad video frame: {exc}") from exc
+        out = []
+        for p in pictures:
+            planes = b"".join(
+                bytes(plane)[: plane.line_size * plane.height]
+                if plane.line_size == plane.width
+                else _unpad(plane)
+                for plane in p.planes
+            )
+            out.append((str(p.format.name), planes))
+        return out
+
+
+def _unpad(plane: Any) -> bytes:
+    """A plane's rows without FFmpeg's alignment padding."""
+    rows = np.frombuffer(bytes(plane), np.uint8).reshape(-1, plane.line_size)
+    return rows[: plane.height, : plane.width].tobytes()
