@@ -198,6 +198,10 @@ class SessionCore:
         if handler is not None:
             handler(key, event, now)
 
+    def queue_message(self, key: ChannelKey, msg: Message) -> None:
+        """Queue a client message for channel ``key`` (see ``messages_to_send``)."""
+        self._outgoing.append((key, msg))
+
     def messages_to_send(self) -> list[tuple[ChannelKey, Message]]:
         """Client messages to queue on the named channels (and forget them)."""
         out, self._outgoing = self._outgoing, []
@@ -341,7 +345,7 @@ class SessionCore:
         self.set_mm_time(event.multi_media_time, now)
         if self.mouse_modes & MouseMode.CLIENT and self.mouse_mode != MouseMode.CLIENT:
             # absolute positions: what a script means by "move to (x, y)"
-            self._outgoing.append((key, MainMouseModeRequest(MouseMode.CLIENT)))
+            self.queue_message(key, MainMouseModeRequest(MouseMode.CLIENT))
 
     def _on_mm_time(
         self, key: ChannelKey, event: MultiMediaTimeReceived, now: float
@@ -446,6 +450,6 @@ class SessionCore:
             self.last_display_activity = now
         key = (int(_DISPLAY), channel_id)
         for report in streams.take_reports():
-            self._outgoing.append((key, report))
+            self.queue_message(key, report)
             self.stream_reports.append(report)
             self.stream_reports_sent += 1
