@@ -108,9 +108,7 @@ def test_encoder_matches_server_streams(vectors_dir: Path, backend: ModuleType) 
     """Our port of the server encoder gives its streams byte for byte."""
     for name in SINGLE:
         ref = (vectors_dir / f"{name}.glz_rgb32.bin").read_bytes()
-        meta = json.loads((vectors_dir / f"{name}.glz_rgb32.json").read_text())
         ours = glz.Encoder(_backend=backend).encode(bgrx(vectors_dir / f"{name}.png"))
-        assert abs(len(ours) - meta["stream_bytes"]) <= 0.02 * meta["stream_bytes"]
         assert ours == ref, name
     enc = glz.Encoder(_backend=backend)
     enc.encode(bgrx(vectors_dir / "desktop.png"))
@@ -215,7 +213,9 @@ def test_capture_images_decode_and_reencode(captures_dir: Path) -> None:
                 assert len(ours) <= len(raw)
                 assert np.array_equal(dec(backend, ours, d), img)
         assert d.ids()[-1] == glz.read_header(raw).image_id
-    assert total > 0 and identical >= 0.9 * total
+    # measured: 1,383 of 1,423 images (97.2 %) byte for byte; the rest come
+    # after the server evicted an image early, which our window cannot know
+    assert total > 0 and identical >= 0.95 * total
 
 
 # ------------------------------------------------------------------ round trips

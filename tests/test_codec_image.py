@@ -213,7 +213,7 @@ def test_capture_lz_and_lz4_decode_the_same_pictures(captures_dir) -> None:  # t
     assert all(r.has_alpha == r.source_format.endswith("RGBA") for r in lz4_images)
     lz4_set = {_digest(r.pixels) for r in lz4_images}
     same = sum(_digest(r.pixels) in lz4_set for r in lz_images)
-    assert same >= 0.9 * len(lz_images)
+    assert same == len(lz_images)  # measured: all 166
 
 
 def test_capture_jpeg_alpha_planes_match_lz(captures_dir) -> None:  # type: ignore[no-untyped-def]
@@ -223,7 +223,9 @@ def test_capture_jpeg_alpha_planes_match_lz(captures_dir) -> None:  # type: igno
     assert jpeg_images and all(r.lossy and r.has_alpha for r in jpeg_images)
     lz_alpha = {_digest(r.pixels[:, :, 3]) for r in lz_images if r.has_alpha}
     same = sum(_digest(r.pixels[:, :, 3]) in lz_alpha for r in jpeg_images)
-    assert same >= 0.9 * len(jpeg_images)
+    # measured: 308 of 320 (96.3 %); the two sessions were drawn separately, and
+    # 12 tiles of the JPEG one have no tile with the same plane in the LZ one
+    assert same >= 0.95 * len(jpeg_images)
 
 
 @pytest.mark.parametrize(

@@ -330,6 +330,8 @@ def test_mjpeg_stream_live(streaming: StreamingVideo) -> None:
     assert all(a == want for a in run.stream_areas), run.stream_areas
     area_psnr = psnr(run.shot[area], run.truth[area])
     # lossy MJPEG on screen, not a lossless re-send: close but not exact
+    # measured 38.9 dB over the stream area and 50.9 dB over the screen (MJPEG
+    # at the server's quality); the floors leave room for another frame shown last
     assert 30.0 <= area_psnr < float("inf"), (area_psnr, counts)
     assert psnr(run.shot, run.truth) >= 30.0, counts
     # the region really changed between frames: a frozen picture would not count
@@ -379,6 +381,8 @@ def test_flat_ui_animation_streams_only_without_filter(
         assert counts[md.StreamCreate] > 0 and counts[md.StreamData] > 0, counts
     else:
         assert counts[md.StreamCreate] == 0 and counts[md.StreamData] == 0, counts
-        assert counts[md.DrawCopy] >= UI_FRAMES // 2, counts  # frames came as draws
+        # frames came as draws: measured 41 (one per frame, and the clear); half
+        # leaves room for the server merging updates of a loaded machine
+        assert counts[md.DrawCopy] >= UI_FRAMES // 2, counts
     # lossless in the end either way (filter: never lossy; all: upgraded)
     assert_same_pixels(shot, truth)
