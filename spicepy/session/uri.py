@@ -7,33 +7,69 @@ Forms (spice-gtk ``spice_uri_parse`` / ``spice-session.c``):
 - ``spice+tls://host:port``                   the port is a TLS port
 - ``spice+unix:///path/to/socket``            a unix socket (plain)
 - IPv6 literals in brackets: ``spice://[::1]:5900``
+
+Which port a channel uses is decided here too (``SpiceUri.channel_uses_tls``):
+spicepy is secure by default, spice-gtk is not; see that method.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["SpiceUri", "parse_uri"]
+from spicepy.wire.enums import ChannelType
+
+__all__ = ["SpiceUri", "parse_channel_names", "parse_uri"]
 
 _KNOWN_QUERY = {"port", "tls-port", "password"}
 
 
 @dataclass(frozen=True, slots=True)
 class SpiceUri:
-    """Where and how to connect; at least one of port, tls_port, unix_path is set."""
+    """Where and how to connect; at least one of port, tls_port, unix_path is set.
+
+    ``secure_channels`` (channel types, e.g. from a ``.vv`` file's
+    ``secure-channels``) switches to remote-viewer's rule: exactly those
+    channels use the TLS port.  It is not part of the URI text.
+    """
 
     host: str = ""
     port: int | None = None
     tls_port: int | None = None
     unix_path: str | None = None
     password: str | None = None
+    secure_channels: frozenset[int] | None = None
 
     @property
     def tls_only(self) -> bool:
         return (
             self.tls_port is not None and self.port is None and self.unix_path is None
         )
+
+    def channel_uses_tls(self, channel_type: int, plain: bool = False) -> bool:
+        """Whether a channel of ``channel_type`` connects to the TLS port.
+
+        - a unix socket never uses TLS (spice-gtk: "No TLS for Unix sockets");
+        - with only one port, that port decides;
+        - with both ports and ``secure_channels`` set: exactly those channels
+          (remote-viewer's ``secure-channels``, spice-gtk's session property);
+        - with both ports otherwise every channel uses TLS (spicepy's secure
+          default, as the README promises), unless ``plain``: then the plain
+          port, as spice-gtk does without ``secure-channels``.
+
+        A channel refused with NEED_SECURED on the plain port is relinked on
+        the TLS port whatever this says (the session does that).
+        """
+        if self.unix_path is not None:
+            return False
+        if self.port is None:
+            return True
+        if self.tls_port is None:
+            return False
+        if self.secure_channels is not None:
+            return channel_type in self.secure_channels
+        return not plain
 
     def with_password(self, password: str | None) -> SpiceUri:
         return self if password is None else replace(self, password=password)
@@ -47,6 +83,28 @@ class SpiceUri:
         if self.port is None and self.tls_port is not None:
             return f"spice+tls://{host}:{self.tls_port}"
         return f"spice://{host}?port={self.port}&tls-port={self.tls_port}"
+
+
+def parse_channel_names(names: Iterable[str]) -> frozenset[int]:
+    """Channel names as spice-gtk spells them ("main", "display", ..., "all")
+    to ``ChannelType`` values; empty names are skipped.
+
+    Raises:
+        ValueError: an unknown channel name.
+    """
+    types: set[int] = set()
+    for name in names:
+        name = name.strip().lower()
+        if not name:
+            continue
+        if name == "all":
+            types.update(ChannelType)
+            continue
+        try:
+            types.add(ChannelType[name.upper()])
+        except KeyError:
+            raise ValueError(f"unknown SPICE channel name {name!r}") from None
+    return frozenset(types)
 
 
 def _port(text: str, what: str) -> int:
