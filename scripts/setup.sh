@@ -19,6 +19,7 @@ APT_PACKAGES=(
     python3-gi gir1.2-spiceclientglib-2.0
     qemu-system-x86 linux-image-amd64 busybox-static cpio tinyproxy sasl2-bin
     libvirt-daemon-system libvirt-clients libvirt-dev
+    tesseract-ocr tesseract-ocr-eng xterm fonts-dejavu-core  # spicepy.bots OCR + live tests
 )
 
 log() { printf 'setup.sh: %s\n' "$*" >&2; }
