@@ -54,8 +54,19 @@ MAX_TOTAL_PIXELS = 1 << 27
 
 
 def color_bytes(color: int) -> Pixels:
-    """An xRGB u32 colour as the 4 canvas bytes B, G, R, X."""
-    return np.frombuffer(int(color & 0xFFFFFFFF).to_bytes(4, "little"), np.uint8).copy()
+    """An xRGB u32 colour as the 4 canvas bytes B, G, R, X (a read-only array)."""
+    value = color & 0xFFFFFFFF
+    cached = _COLORS.get(value)
+    if cached is None:
+        if len(_COLORS) >= MAX_CACHED_COLORS:  # a desktop uses a few dozen
+            _COLORS.clear()
+        cached = np.frombuffer(value.to_bytes(4, "little"), np.uint8)
+        _COLORS[value] = cached
+    return cached
+
+
+_COLORS: dict[int, Pixels] = {}
+MAX_CACHED_COLORS = 4096
 
 
 class Canvas:
@@ -306,29 +317,54 @@ class Canvas:
         self._finish(surface, region)
 
     def copy(self, msg: md.DrawCopy | md.DrawBlend) -> None:
-        """DRAW_COPY (and DRAW_BLEND, which spice-common draws the same way)."""
+        """DRAW_COPY (and DRAW_BLEND, which spice-common draws the same way).
+
+        The common case (same size, rop COPY, no QMask) runs inline: it is most
+        of what a desktop sends.
+        """
         d, base = msg.data, msg.base
-        surface = self.surface(base.surface_id)
-        region = self._region(surface, base, d.mask)
+        surface = self.surfaces.get(base.surface_id)
+        if surface is None:
+            raise CanvasError(f"unknown surface {base.surface_id}")
+        mask = d.mask
+        if mask.bitmap is None:
+            region = make_region(surface.width, surface.height, base.box, base.clip)
+        else:
+            region = self._region(surface, base, mask)
         rop = ropd_to_rop(d.rop_descriptor, SRC_IS_IMAGE)
         image = d.src_bitmap
+        if image is None:
+            raise CanvasError("draw with a NULL source image")
         if region is None or rop == Rop.NOOP:
-            if image is None:
-                raise CanvasError("draw with a NULL source image")
             self.touch(image)
             return
         src = self.source(image, surface)
         bbox, src_area = base.box, d.src_area
+        dx, dy = bbox.left - src_area.left, bbox.top - src_area.top
+        same = (
+            src_area.right - src_area.left == bbox.right - bbox.left
+            and src_area.bottom - src_area.top == bbox.bottom - bbox.top
+        )
+        if same and rop == Rop.COPY and region.mask is None and not surface.has_alpha:
+            sh, sw = src.pixels.shape[:2]
+            # spice_pixman_blit never reads outside the source image
+            sub = region.cut(dx, dy, dx + sw, dy + sh)
+            if sub is None:
+                return
+            x0, y0, x1, y1 = sub.x0, sub.y0, sub.x1, sub.y1
+            surface.pixels[y0:y1, x0:x1] = src.pixels[
+                y0 - dy : y1 - dy, x0 - dx : x1 - dx
+            ]
+            self.pixels_drawn += (x1 - x0) * (y1 - y0)
+            if surface.quantised:
+                quantise(sub.view(surface.pixels), surface.format)
+            return
         got = self._image_values(src, src_area, bbox, region, d.scale_mode)
         if got is None:
             return
         region, values = got
         if rop == Rop.COPY:
-            scaled = (
-                src_area.right - src_area.left != bbox.right - bbox.left
-                or src_area.bottom - src_area.top != bbox.bottom - bbox.top
-            )
-            values = self._opaque_alpha(surface, src, values, scaled)
+            values = self._opaque_alpha(surface, src, values, not same)
             region.write(surface.pixels, values)
         else:
             dest = region.view(surface.pixels)

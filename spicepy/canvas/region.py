@@ -20,6 +20,7 @@ from spicepy.wire.types import Clip, Rect
 __all__ = ["Region", "make_region", "sample_scaled", "tile_values"]
 
 Pixels = npt.NDArray[np.uint8]
+_CLIP_NONE = int(ClipType.NONE)
 BoolMask = npt.NDArray[np.bool_]
 
 
@@ -47,10 +48,10 @@ class Region:
 
     def write(self, pixels: Pixels, values: Pixels) -> None:
         """Store ``values`` (shaped like the rectangle, or broadcastable) inside."""
-        dest = self.view(pixels)
         if self.mask is None:
-            dest[...] = values
+            pixels[self.y0 : self.y1, self.x0 : self.x1] = values
         else:
+            dest = self.view(pixels)
             np.copyto(
                 dest, np.broadcast_to(values, dest.shape), where=self.mask[..., None]
             )
@@ -61,8 +62,10 @@ class Region:
 
     def cut(self, left: int, top: int, right: int, bottom: int) -> Region | None:
         """The part of this region inside the rectangle (None when empty)."""
-        x0, y0 = max(self.x0, left), max(self.y0, top)
-        x1, y1 = min(self.x1, right), min(self.y1, bottom)
+        x0 = left if left > self.x0 else self.x0
+        y0 = top if top > self.y0 else self.y0
+        x1 = right if right < self.x1 else self.x1
+        y1 = bottom if bottom < self.y1 else self.y1
         if x1 <= x0 or y1 <= y0:
             return None
         mask = None
@@ -86,13 +89,16 @@ def make_region(width: int, height: int, bbox: Rect, clip: Clip) -> Region | Non
     Raises:
         CanvasError: a clip type other than NONE and RECTS.
     """
-    x0, y0 = max(bbox.left, 0), max(bbox.top, 0)
-    x1, y1 = min(bbox.right, width), min(bbox.bottom, height)
+    # plain comparisons: this runs once per draw, and max()/min() calls cost more
+    x0 = bbox.left if bbox.left > 0 else 0
+    y0 = bbox.top if bbox.top > 0 else 0
+    x1 = bbox.right if bbox.right < width else width
+    y1 = bbox.bottom if bbox.bottom < height else height
     if x1 <= x0 or y1 <= y0:
         return None
     rects = clip.rects
     if rects is None:
-        if clip.type != ClipType.NONE:
+        if clip.type != _CLIP_NONE:
             raise CanvasError(f"unknown clip type {clip.type}")
         return Region(x0, y0, x1, y1, None)
     if len(rects) == 1:

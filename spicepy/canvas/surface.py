@@ -69,6 +69,7 @@ class Surface:
         "flags",
         "pixels",
         "quantised",
+        "has_alpha",
     )
 
     def __init__(
@@ -105,16 +106,13 @@ class Surface:
             SurfaceFormat.FMT_32_xRGB,
             SurfaceFormat.FMT_32_ARGB,
         )
-        self.pixels: Pixels = np.zeros((height, width, 4), dtype=np.uint8)
-
-    @property
-    def has_alpha(self) -> bool:
-        """True when the alpha byte is meaningful (ARGB, A8, A1)."""
-        return self.format in (
+        #: the alpha byte is meaningful (ARGB, A8, A1)
+        self.has_alpha = self.format in (
             SurfaceFormat.FMT_32_ARGB,
             SurfaceFormat.FMT_8_A,
             SurfaceFormat.FMT_1_A,
         )
+        self.pixels: Pixels = np.zeros((height, width, 4), dtype=np.uint8)
 
     def clear(self) -> None:
         self.pixels.fill(0)

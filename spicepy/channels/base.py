@@ -273,23 +273,25 @@ class Channel:
         self._emit(ChannelClosed(clean))
 
     def _parse(self, view: memoryview) -> None:
+        # only READY parses (receive_data checks), and a MESSAGE keeps it READY
+        # (_state's table): no per-message transition lookup
         done = 0
+        mini, dispatch, count_ack = self.mini_header, self._dispatch, self._count_ack
         try:
             for msg_type, body, serial, sub_list, _start, end in iter_frames(
-                view, self.mini_header, 0, self.max_message_size
+                view, mini, 0, self.max_message_size
             ):
                 done = end
                 self._in_serial += 1
-                if self.mini_header:
+                if mini:
                     serial = self._in_serial
-                self._transition(Trigger.MESSAGE)
                 if sub_list:
                     for sub in split_sub_messages(body, sub_list):
-                        self._dispatch(sub.msg_type, sub.body, serial, True)
+                        dispatch(sub.msg_type, sub.body, serial, True)
                 # spice-gtk acks after the sub-messages, before the carrier, so
                 # SET_ACK itself is not counted in the window it opens
-                self._count_ack()
-                self._dispatch(msg_type, body, serial)
+                count_ack()
+                dispatch(msg_type, body, serial)
         finally:
             if done < len(view):
                 self._buf += view[done:]

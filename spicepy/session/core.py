@@ -395,8 +395,10 @@ class SessionCore:
         now: float,
     ) -> bool:
         """Apply one display message; False when it was held for a retry."""
+        base = self.mm_base  # mm_now(now), inline: this runs for every message
+        mm = None if base is None else (base + int((now - self.mm_set_at) * 1000))
         try:
-            changed = driver.apply(message, self.mm_now(now))
+            changed = driver.apply(message, None if mm is None else mm & 0xFFFFFFFF)
         except ImageNotReady:
             if now - since < self.hold_seconds and self._display_channels() > 1:
                 self.held[channel_id].appendleft((message, since))
@@ -410,7 +412,11 @@ class SessionCore:
             self._after_streams(channel_id, driver, now)
             return True
         if changed is not None:
-            self.note_change(changed)
+            changes = self._changes
+            changes.append(changed)
+            self.change_count += 1
+            if len(changes) > MAX_CHANGES:
+                del changes[: MAX_CHANGES // 2]
         if driver.streams_touched:
             self._after_streams(channel_id, driver, now)
         return True
