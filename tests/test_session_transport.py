@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import socket
 import ssl
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -285,3 +286,106 @@ def test_host_subject_accepts_exactly_equal_lists(
     else:
         with pytest.raises(SessionError):
             check_host_subject(der, text)
+
+
+# -- what the errors say, and the less common paths ---------------------------------
+
+
+def test_timeout_and_refusal_messages_name_the_peer() -> None:
+    async def silent(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await asyncio.sleep(LIMIT)
+
+    async def timed_out() -> None:
+        async with fake_server(silent) as port:
+            try:
+                await open_stream(
+                    host="127.0.0.1",
+                    port=port,
+                    tls=TlsConfig(verify=False),
+                    timeout=0.3,
+                )
+            except SpiceTimeoutError as exc:
+                assert (
+                    str(exc) == f"connecting to 127.0.0.1:{port} timed out after 0.3s"
+                )
+                raise
+
+    with pytest.raises(SpiceTimeoutError):
+        asyncio.run(timed_out())
+    port = closed_port()
+    with pytest.raises(ConnectionClosedError) as exc:
+        asyncio.run(open_stream(host="127.0.0.1", port=port, timeout=LIMIT))
+    assert str(exc.value) == f"connection to 127.0.0.1:{port} refused"
+
+
+def test_missing_unix_socket_names_the_path(tmp_path: Path) -> None:
+    path = str(tmp_path / "absent.sock")
+    with pytest.raises((ConnectionClosedError, SessionError)) as exc:
+        asyncio.run(open_stream(unix_path=path, timeout=LIMIT))
+    assert path in str(exc.value) and "127.0.0.1" not in str(exc.value)
+
+
+def test_tls_handshake_failure_message(pki: TestPki) -> None:
+    async def plain_garbage(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.read(10)
+        writer.write(b"HTTP/1.0 400 Bad Request\r\n\r\n" * 4)  # not TLS
+        await writer.drain()
+        await asyncio.sleep(LIMIT)
+
+    async def main() -> int:
+        async with fake_server(plain_garbage) as port:
+            await open_stream(
+                host="127.0.0.1", port=port, tls=TlsConfig(verify=False), timeout=LIMIT
+            )
+            return port
+
+    with pytest.raises(SessionError) as exc:
+        asyncio.run(main())
+    assert str(exc.value).startswith("TLS handshake with 127.0.0.1:")
+
+
+def test_ca_data_is_used(pki: TestPki, other_pki: TestPki) -> None:
+    """A CA given as PEM text (ca_data) verifies the server as a file would; the
+    system store is not consulted instead."""
+    pem = pki.files.ca_cert.read_text()
+
+    async def main(tls: TlsConfig) -> bytes:
+        async with fake_server(echo_once, server_ctx(pki)) as port:
+            r, w = await open_stream(
+                host="127.0.0.1", port=port, tls=tls, timeout=LIMIT
+            )
+            return await roundtrip(r, w)
+
+    subject = pki.host_subject
+    assert asyncio.run(main(TlsConfig(ca_data=pem, host_subject=subject))) == b"REDQ"
+    wrong = other_pki.files.ca_cert.read_text()
+    with pytest.raises(SessionError, match="verification"):
+        asyncio.run(main(TlsConfig(ca_data=wrong, host_subject=subject)))
+
+
+def test_ssl_context_is_a_strict_client_context(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no deprecated protocol constant
+        ctx = make_ssl_context(TlsConfig())
+    assert ctx.protocol is ssl.PROTOCOL_TLS_CLIENT
+    assert ctx.minimum_version is ssl.TLSVersion.TLSv1_2
+    assert ctx.verify_mode is ssl.CERT_REQUIRED and ctx.check_hostname
+    pinned = make_ssl_context(TlsConfig(host_subject="CN=x"))
+    assert pinned.verify_mode is ssl.CERT_REQUIRED and not pinned.check_hostname
+    off = make_ssl_context(TlsConfig(verify=False))
+    assert off.verify_mode is ssl.CERT_NONE and off.check_hostname is False
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate")
+    with pytest.raises(SessionError) as exc:
+        make_ssl_context(TlsConfig(ca_file=str(bad)))
+    assert str(exc.value).startswith("cannot load CA certificates: ")
+
+
+def test_unparsable_certificate_message() -> None:
+    with pytest.raises(SessionError) as exc:
+        check_host_subject(b"not a certificate", "CN=x")
+    assert str(exc.value).startswith("server certificate does not parse: ")

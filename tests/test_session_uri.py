@@ -41,25 +41,45 @@ def test_parse_valid(uri: str, expected: SpiceUri) -> None:
 
 
 @pytest.mark.parametrize(
-    "uri",
+    ("uri", "message"),
     [
-        "vnc://host:5900",
-        "spice://host",
-        "spice://:5900",
-        "spice://host:0",
-        "spice://host:70000",
-        "spice://host?port=abc",
-        "spice://host?tls-port=99999",
-        "spice://host:5900?port=5901",
-        "spice+tls://host:5901?tls-port=5902",
-        "spice://host:5900?foo=1",
-        "spice+unix://",
-        "http://host:80",
+        ("vnc://host:5900", "not a SPICE URI (scheme 'vnc'): 'vnc://host:5900'"),
+        ("http://host:80", "not a SPICE URI (scheme 'http'): 'http://host:80'"),
+        ("spice://host", "SPICE URI without a port: 'spice://host'"),
+        ("spice://:5900", "SPICE URI without a host: 'spice://:5900'"),
+        ("spice://host:0", "port out of range: 0"),
+        ("spice://host:70000", "bad port in 'spice://host:70000'"),
+        ("spice://host?port=abc", "port is not a number: 'abc'"),
+        ("spice://h?port=", "port is not a number: ''"),
+        ("spice://host?port=65536", "port out of range: 65536"),
+        ("spice://host?tls-port=65536", "tls-port out of range: 65536"),
+        ("spice://host?tls-port=99999", "tls-port out of range: 99999"),
+        (
+            "spice://host:5900?port=5901",
+            "two different ports in 'spice://host:5900?port=5901'",
+        ),
+        (
+            "spice+tls://host:5901?tls-port=5902",
+            "two different TLS ports in 'spice+tls://host:5901?tls-port=5902'",
+        ),
+        ("spice://host:5900?foo=1&bar=2", "unknown URI parameter(s): bar, foo"),
+        ("spice+unix://", "spice+unix URI without a path: 'spice+unix://'"),
     ],
 )
-def test_parse_invalid(uri: str) -> None:
-    with pytest.raises(ValueError):
+def test_parse_invalid(uri: str, message: str) -> None:
+    """Each refusal says what is wrong, naming the URI or the value."""
+    with pytest.raises(ValueError) as exc:
         parse_uri(uri)
+    assert str(exc.value) == message
+
+
+def test_port_bounds_and_blank_password() -> None:
+    assert parse_uri("spice://h:65535").port == 65535
+    assert parse_uri("spice://h?tls-port=65535").tls_port == 65535
+    assert parse_uri("spice://h?port=1").port == 1
+    # an empty password is a password (spice-gtk sends the empty ticket)
+    assert parse_uri("spice://h:1?password=").password == ""
+    assert parse_uri("spice://h:1").password is None
 
 
 def test_tls_only_and_str_round_trip() -> None:
@@ -110,9 +130,21 @@ def test_host_subject_grammar(subject: str, expected: list[tuple[str, str]]) -> 
 
 
 @pytest.mark.parametrize(
-    "subject",
-    ["C", "C=", "=x", "C=UK,O", "CN=a\\b", "CN=a\\", "XYZ=1", "C=UK,,O=x"],
+    ("subject", "message"),
+    [
+        ("C", "host subject entry without '=': 'C'"),
+        ("C=", "empty value for 'C' in host subject"),
+        ("=x", "empty key in host subject"),
+        ("C=UK,O", "host subject entry without '=': 'O'"),
+        ("CN=a\\b", "invalid character after '\\' in host subject"),
+        ("CN=a\\", "invalid character after '\\' in host subject"),
+        ("XYZ=1", "unknown key 'XYZ' in host subject"),
+        ("C=UK,,O=x", "host subject entry without '='"),
+        ("C,N=x", "host subject entry without '='"),
+        ("C\\,N=x", "unknown key 'C,N' in host subject"),  # escaped: part of the key
+    ],
 )
-def test_host_subject_errors(subject: str) -> None:
-    with pytest.raises(ValueError):
+def test_host_subject_errors(subject: str, message: str) -> None:
+    with pytest.raises(ValueError) as exc:
         parse_host_subject(subject)
+    assert str(exc.value) == message
