@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from spicepy.errors import ConnectionClosedError, SessionError, SpiceTimeoutError
+from spicepy.session.proxy import open_tunnel, parse_proxy, proxy_from_environment
 
 log = logging.getLogger(__name__)
 
@@ -179,20 +180,39 @@ async def open_stream(
     unix_path: str | None = None,
     tls: TlsConfig | None = None,
     timeout: float = 10.0,
+    proxy: str | None = None,
 ) -> Streams:
     """Open one channel connection; TLS when ``tls`` is given.
 
+    TCP connections go through the HTTP CONNECT ``proxy`` URL when one is given
+    (None: ``SPICE_PROXY`` if set; "": never), TLS running inside the tunnel.
+
     Raises:
+        ValueError: a malformed proxy URL (or host subject).
         SpiceTimeoutError: connecting (and the TLS handshake) took over ``timeout``.
         ConnectionClosedError: refused, reset, or closed during the handshake.
         SessionError: TLS verification failed or another OS error.
     """
     ctx = make_ssl_context(tls) if tls is not None else None
     where = unix_path if unix_path is not None else f"{host}:{port}"
+    if proxy is None:
+        proxy = proxy_from_environment()
+    via = parse_proxy(proxy) if proxy and unix_path is None else None
+    if via is not None:
+        where += f" via proxy {via.host}:{via.port}"
     try:
         async with asyncio.timeout(timeout):
             if unix_path is not None:
                 reader, writer = await asyncio.open_unix_connection(unix_path, ssl=ctx)
+            elif via is not None:
+                assert port is not None
+                reader, writer = await open_tunnel(via, host, port)
+                if ctx is not None:
+                    try:
+                        await writer.start_tls(ctx, server_hostname=host)
+                    except BaseException:
+                        writer.close()
+                        raise
             else:
                 server_hostname = host if ctx is not None else None
                 reader, writer = await asyncio.open_connection(
