@@ -1,0 +1,191 @@
+"""Xspice with a guest agent (spice-vdagentd + spice-vdagent) and an audio FIFO.
+
+Theory of operation (COMPONENTS.md, "Guest agent"): the ``Xspice`` wrapper cannot
+enable the agent with a custom config, so the spiceqxl driver options that it
+would set are written into our own config instead (``SpiceVdagentEnabled``, the
+virtio and uinput paths), then the two agent processes are started against the
+virtio socket the driver creates: ``spice-vdagentd -X`` (no logind) and the
+session agent ``spice-vdagent`` on the X display.  ``SpicePlaybackFIFODir``
+names a directory where raw S16LE stereo 48 kHz PCM written into a FIFO comes
+out on the playback channel (``audio_fifo``); files a client transfers land in
+``files_dir``.  Stopping ends the agents we started (by their pids), then Xorg.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from spicepy.errors import SessionError, SpiceTimeoutError
+from spicepy.testing.xspice import Xspice, XspiceOptions
+
+__all__ = ["AgentXspice", "agent_available"]
+
+VDAGENTD = "/usr/sbin/spice-vdagentd"
+VDAGENT = "/usr/bin/spice-vdagent"
+
+
+def agent_available() -> str | None:
+    """None when spice-vdagent can run here, else the reason it cannot."""
+    for path in (VDAGENTD, VDAGENT):
+        if not os.access(path, os.X_OK):
+            return f"{path} missing (apt-get install spice-vdagent)"
+    return None
+
+
+class AgentXspice:
+    """An Xspice server with the guest agent running; a (sync) context manager.
+
+    Args:
+        options: server settings (the agent and FIFO driver options are added).
+        agent: start spice-vdagentd/spice-vdagent (else only the audio FIFO dir).
+        start_timeout: seconds for Xorg, the virtio socket and the agent.
+
+    Attributes once started: ``server`` (the ``Xspice``), ``uri``, ``display``,
+    ``env`` (DISPLAY set), ``audio_dir``.
+    """
+
+    def __init__(
+        self,
+        options: XspiceOptions | None = None,
+        *,
+        agent: bool = True,
+        start_timeout: float = 30.0,
+    ) -> None:
+        self.options = options or XspiceOptions()
+        self.agent = agent
+        self.start_timeout = start_timeout
+        self.server: Xspice | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self.dir = Path()
+
+    @property
+    def uri(self) -> str:
+        assert self.server is not None
+        return self.server.uri
+
+    @property
+    def display(self) -> str:
+        assert self.server is not None
+        return self.server.display
+
+    @property
+    def env(self) -> dict[str, str]:
+        assert self.server is not None
+        return self.server.env
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.dir / "audio"
+
+    @property
+    def files_dir(self) -> Path:
+        """Where spice-vdagent saves the files a client transfers."""
+        return self.dir / "files"
+
+    def start(self) -> AgentXspice:
+        if self.agent and (reason := agent_available()) is not None:
+            raise SessionError(reason)
+        self._tmp = tempfile.TemporaryDirectory(prefix="spicepy-agent-")
+        self.dir = Path(self._tmp.name)
+        self.audio_dir.mkdir()
+        extra = dict(self.options.extra_driver_options)
+        extra["SpicePlaybackFIFODir"] = str(self.audio_dir)
+        if self.agent:
+            extra["SpiceVdagentEnabled"] = "True"
+            extra["SpiceVdagentVirtioPath"] = str(self.dir / "virtio.sock")
+            extra["SpiceVdagentUinputPath"] = str(self.dir / "uinput")
+        options = dataclasses.replace(self.options, extra_driver_options=extra)
+        try:
+            self.server = Xspice(options, start_timeout=self.start_timeout).start()
+            if self.agent:
+                self._start_agent()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_agent(self) -> None:
+        virtio = self.dir / "virtio.sock"
+        self._wait(virtio.exists, "the driver's virtio socket")
+        udcs = self.dir / "udcs.sock"
+        daemon = [VDAGENTD, "-f", "-x", "-X", "-S", str(udcs), "-s", str(virtio)]
+        daemon += ["-u", str(self.dir / "uinput")]
+        self._spawn(daemon, "vdagentd.log")
+        self._wait(udcs.exists, "spice-vdagentd's socket")
+        self.files_dir.mkdir(exist_ok=True)
+        session_agent = [VDAGENT, "-x", "-s", str(virtio), "-S", str(udcs)]
+        session_agent += ["-f", str(self.files_dir), "-o", "0"]  # file transfers
+        self._spawn(session_agent, "vdagent.log")
+
+    def _spawn(self, args: list[str], log_name: str) -> None:
+        with open(self.dir / log_name, "wb") as out:
+            self._procs.append(
+                subprocess.Popen(
+                    args,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=self.env,
+                    start_new_session=True,
+                )
+            )
+
+    def _wait(self, ready: object, what: str) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if callable(ready) and ready():
+                return
+            for proc in self._procs:
+                if proc.poll() is not None:
+                    raise SessionError(f"{proc.args!r} exited with {proc.returncode}")
+            time.sleep(0.05)
+        raise SpiceTimeoutError(f"no {what} within {self.start_timeout}s")
+
+    def log(self, name: str = "vdagent.log") -> str:
+        """An agent log (vdagent.log or vdagentd.log), for failure messages."""
+        try:
+            return (self.dir / name).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def audio_fifo(self, name: str = "tone.fifo") -> Path:
+        """A FIFO in the playback directory: open it, write S16LE stereo 48 kHz."""
+        path = self.audio_dir / name
+        os.mkfifo(path)
+        return path
+
+    def stop(self) -> None:
+        for proc in reversed(self._procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)
+        self._procs.clear()
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> AgentXspice:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
