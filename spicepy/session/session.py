@@ -46,6 +46,7 @@ from spicepy.session.core import (
     glz_window_pixels,
 )
 from spicepy.session.keymap import key_code, text_strokes
+from spicepy.session.media import AgentControl, AudioPlayback, CursorTracker
 from spicepy.session.transport import TlsConfig, open_stream
 from spicepy.session.uri import SpiceUri
 from spicepy.wire.enums import (
@@ -115,6 +116,10 @@ class Session:
         self.connections: dict[ChannelKey, ChannelConnection] = {}
         #: everything learnt from the channels (canvases, clock, changes)
         self.core = SessionCore()
+        #: the pointer (shape, position), the guest agent, the playback audio
+        self.cursor = CursorTracker(self)
+        self.agent = AgentControl(self)
+        self.audio = AudioPlayback(self)
         self._timer: asyncio.TimerHandle | None = None
         self._changes_taken = 0
         self._mouse_x = self._mouse_y = self._buttons = 0
@@ -240,6 +245,8 @@ class Session:
             "connection_id": connection_id,
             "password": self.uri.password or "",
         }
+        if ctype == MAIN:
+            kwargs["agent"] = True  # clipboard, resize, files (session.agent)
         if ctype == DISPLAY:
             kwargs["channel_caps"] = DISPLAY_CAPS
             kwargs["glz_window_size"] = glz_window_pixels(self.core.ram_hint)
@@ -466,8 +473,11 @@ class Session:
         start, self._changes_taken = self._changes_taken, self.core.change_count
         return self.core.changes_since(start)
 
-    def screenshot(self, path: str | Path | None = None) -> npt.NDArray[np.uint8]:
+    def screenshot(
+        self, path: str | Path | None = None, *, cursor: bool = False
+    ) -> npt.NDArray[np.uint8]:
         """The primary surface as (h, w, 3) uint8 RGB; also saved as PNG to ``path``.
+        ``cursor=True`` draws the pointer where the cursor channel puts it.
 
         Raises:
             SessionError: no primary surface yet.
@@ -477,6 +487,8 @@ class Session:
         if bgrx is None:
             raise SessionError("no primary surface yet (await wait_for_frame() first)")
         rgb = np.ascontiguousarray(bgrx[..., 2::-1])
+        if cursor:
+            self.cursor.composite(rgb)
         if path is not None:
             from PIL import Image
 
