@@ -18,6 +18,8 @@ APT_PACKAGES=(
     clang  # tests/fuzz/build_instrumented.sh: Cython built for libFuzzer coverage
     python3-gi gir1.2-spiceclientglib-2.0
     qemu-system-x86 linux-image-amd64 busybox-static cpio tinyproxy sasl2-bin
+    # tests/test_live_agent.py: guest agent, X clipboard, video encoders for Xspice
+    spice-vdagent xclip gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly ffmpeg
     libvirt-daemon-system libvirt-clients libvirt-dev
     tesseract-ocr tesseract-ocr-eng xterm fonts-dejavu-core  # spicepy.bots OCR + live tests
 )
@@ -77,9 +79,9 @@ install_python() {
         log "python environment up to date ($VENV)"
         return
     fi
-    log "pip install -e .[test,plot] (builds the Cython codecs)"
+    log "pip install -e .[test,plot,media] (builds the Cython codecs)"
     # (pip's stderr is filtered of the "Location ... is ignored" noise some mirrors cause)
-    "$VENV/bin/python" -m pip install -q -e ".[test,plot]" </dev/null \
+    "$VENV/bin/python" -m pip install -q -e ".[test,plot,media]" </dev/null \
         2> >(sed -u '/Location .* is ignored/d' >&2)
     echo "$stamp" >"$stamp_file"
 }
