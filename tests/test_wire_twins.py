@@ -315,12 +315,16 @@ def test_definitions_outside_the_plan_decode_and_fail_alike() -> None:
 
 # -- the choice of twin ----------------------------------------------------------------
 def test_fast_path_built() -> None:
+    from spicepy.wire import headers
+
     if os.environ.get("SPICEPY_PUREPYTHON", "") not in ("", "0"):
         assert not messages.FAST
         assert messages._decode_struct is decode_struct
+        assert headers.split_frames is headers.split_frames_ref
     else:
         assert messages.FAST
         assert messages._decode_struct is fast.decode_struct
+        assert headers.split_frames is fast.split_frames
 
 
 def test_decode_message_names_the_message_in_errors() -> None:
@@ -362,3 +366,70 @@ def test_builtin_definitions_compile_to_data_only() -> None:
     assert len(seen) > 150
     assert calls == []
     assert all(compile_struct(c).direct for c in seen)
+
+
+# -- framing ---------------------------------------------------------------------------
+def _frames(split: Any, data: Any, mini: bool, start: int, max_size: int) -> Any:
+    try:
+        frames, stop = split(data, mini, start, max_size)
+    except ValueError as exc:
+        return ("error", type(exc), str(exc))
+    return [(t, type(b), bytes(b), *rest) for t, b, *rest in frames], stop
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.booleans(),
+    st.lists(st.tuples(st.integers(0, 0xFFFF), st.binary(max_size=40)), max_size=8),
+    st.data(),
+)
+def test_frame_splitting_twins_agree(
+    mini: bool, msgs: list[tuple[int, bytes]], data: st.DataObject
+) -> None:
+    from spicepy.wire.headers import pack_header, parse_header, split_frames_ref
+
+    stream = b"".join(
+        pack_header(t, len(b), mini=mini, serial=i + 1, sub_list=i % 2) + b
+        for i, (t, b) in enumerate(msgs)
+    )
+    if data.draw(st.booleans()):  # a header that lies about its size
+        stream += pack_header(7, data.draw(st.sampled_from(_HOSTILE)), mini=mini)
+    stream = stream[: data.draw(st.integers(0, len(stream)))]
+    start = data.draw(st.integers(-1, len(stream) + 1))
+    max_size = data.draw(st.sampled_from([0, 10, 40, 1 << 30]))
+    view = memoryview(stream)
+    ref = _frames(split_frames_ref, view, mini, start, max_size)
+    assert _frames(fast.split_frames, view, mini, start, max_size) == ref
+    if ref[0] == "error":
+        assert not 0 <= start <= len(stream)
+        return
+    frames, stop = ref
+    # the frames tile data[start:stop] and each one is a header plus its body
+    assert [f[5] for f in frames] == [start, *(f[6] for f in frames)][: len(frames)]
+    assert stop == (frames[-1][6] if frames else start)
+    for t, _, body, serial, sub_list, pos, end in frames:
+        hdr = parse_header(stream, mini, pos)
+        assert (hdr.msg_type, hdr.size, hdr.serial, hdr.sub_list) == (
+            t, len(body), serial, sub_list
+        )  # fmt: skip
+        assert stream[end - len(body) : end] == body and len(body) <= max_size
+    # what is left is an incomplete message or one announcing too much
+    hsize = 6 if mini else 18
+    if len(stream) - stop >= hsize:
+        (size,) = struct.unpack_from("<I", stream, stop + (2 if mini else 10))
+        assert size > max_size or stop + hsize + size > len(stream)
+
+
+def test_frame_splitting_of_captured_streams(captures_dir: Path) -> None:
+    from spicepy.wire.headers import split_frames_ref
+
+    for name in ("text-glz", "mixed-defaults"):
+        for ch in read_channels(captures_dir / f"{name}.pcap"):
+            data = memoryview(bytes(ch.server_data))
+            frames, stop = fast.split_frames(data, ch.mini_header)
+            ref_frames, ref_stop = split_frames_ref(data, ch.mini_header)
+            assert stop == ref_stop == len(data)
+            got = [(t, bytes(b)) for t, b, *_ in frames]
+            assert got == [(t, bytes(b)) for t, b, *_ in ref_frames]
+            assert got == [(m.type, bytes(m.body)) for m in ch.server_messages()]
+            assert all(isinstance(f[1], memoryview) for f in frames)

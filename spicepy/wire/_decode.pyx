@@ -23,9 +23,9 @@ from libc.stdint cimport int64_t, uint8_t, uint64_t
 from spicepy.errors import WireError
 from spicepy.wire.buffer import Buffer
 from spicepy.wire.plan import CondKind, CountKind, Kind, compile_struct
-from spicepy.wire.schema import MAX_ARRAY_ITEMS, MAX_DEPTH, Reader
+from spicepy.wire.schema import MAX_ARRAY_ITEMS, MAX_DEPTH, MAX_MESSAGE_SIZE, Reader
 
-__all__ = ["decode_struct"]
+__all__ = ["decode_struct", "split_frames"]
 
 cdef enum:
     K_INT = 0
@@ -49,6 +49,7 @@ assert [int(k) for k in CountKind] == list(range(4))
 assert [int(k) for k in CondKind] == list(range(3))
 
 cdef int64_t MAX_ITEMS = MAX_ARRAY_ITEMS
+cdef int64_t MAX_BODY = MAX_MESSAGE_SIZE
 cdef int64_t MAX_LENGTH = MAX_ARRAY_ITEMS * 64  # schema._count's range
 cdef int MAX_PTR_DEPTH = MAX_DEPTH
 cdef int64_t U32_END = 1LL << 32
@@ -382,3 +383,43 @@ def decode_struct(type cls, body):
     finally:
         if release:
             PyBuffer_Release(&pybuf)
+
+
+# -- framing --------------------------------------------------------------------------
+def split_frames(data, bint mini_header, Py_ssize_t start=0,
+                 int64_t max_size=MAX_MESSAGE_SIZE):
+    """``headers.split_frames_ref``: whole messages from ``start`` and where they stop.
+
+    Raises:
+        ValueError: ``start`` outside ``data``.
+    """
+    cdef Py_buffer pybuf
+    cdef const uint8_t* p
+    cdef Py_ssize_t n, pos = start, hsize = 6 if mini_header else 18
+    cdef int64_t limit = max_size if max_size < MAX_BODY else MAX_BODY
+    cdef int64_t size, end
+    cdef uint64_t serial = 0, sub_list = 0
+    cdef unsigned int msg_type
+    cdef list frames = []
+    PyObject_GetBuffer(data, &pybuf, PyBUF_SIMPLE)
+    try:
+        p, n = <const uint8_t*>pybuf.buf, pybuf.len
+        if not 0 <= start <= n:
+            raise ValueError(f"start {start} outside {n} bytes")
+        while n - pos >= hsize:  # a whole header is there: read it in place
+            if mini_header:
+                msg_type = <unsigned int>_le(p + pos, 2)
+                size = <int64_t>_le(p + pos + 2, 4)
+            else:
+                serial = _le(p + pos, 8)
+                msg_type = <unsigned int>_le(p + pos + 8, 2)
+                size = <int64_t>_le(p + pos + 10, 4)
+                sub_list = _le(p + pos + 14, 4)
+            end = pos + hsize + size
+            if size > limit or end > n:
+                break
+            frames.append((msg_type, data[pos + hsize : end], serial, sub_list, pos, end))
+            pos = end
+    finally:
+        PyBuffer_Release(&pybuf)
+    return frames, pos

@@ -1,5 +1,7 @@
 """Data-phase headers (spice/protocol.h): the 18-byte SpiceDataHeader, the 6-byte
-SpiceMiniDataHeader (both sides set common cap MINI_HEADER), and sub-message lists."""
+SpiceMiniDataHeader (both sides set common cap MINI_HEADER), sub-message lists, and
+``split_frames``: a received stream cut into whole messages (compiled twin in
+``_decode.pyx``, chosen by ``twins``)."""
 
 from __future__ import annotations
 
@@ -8,14 +10,18 @@ from dataclasses import dataclass
 
 from spicepy.errors import WireError
 from spicepy.wire.schema import MAX_MESSAGE_SIZE
+from spicepy.wire.twins import fast
 
 __all__ = [
     "FULL_HEADER_SIZE",
     "MINI_HEADER_SIZE",
     "DataHeader",
+    "Frame",
     "SubMessage",
     "pack_header",
     "parse_header",
+    "split_frames",
+    "split_frames_ref",
     "split_sub_messages",
     "pack_sub_message_list",
 ]
@@ -62,6 +68,52 @@ def parse_header(
     if hdr.size > MAX_MESSAGE_SIZE:
         raise WireError(f"message size {hdr.size} exceeds MAX_MESSAGE_SIZE")
     return hdr
+
+
+#: One whole message of a stream: (type, body (a slice of the data, so a view of a
+#: memoryview), header serial (0 with mini headers), sub_list offset (0: none),
+#: offset of its header, offset after it).
+Frame = tuple[int, memoryview, int, int, int, int]
+
+
+def split_frames_ref(
+    data: memoryview,
+    mini_header: bool,
+    start: int = 0,
+    max_size: int = MAX_MESSAGE_SIZE,
+) -> tuple[list[Frame], int]:
+    """The whole messages of a data-phase stream from ``start``, and where they stop.
+
+    Splitting stops before the first message that is cut off at the end of ``data``
+    or whose header announces more than ``max_size`` (or MAX_MESSAGE_SIZE) bytes;
+    the caller tells the two apart with ``parse_header`` at the returned offset
+    (when a whole header is left there), so messages before a bad header are still
+    returned and nothing is raised for the data itself.
+
+    Raises:
+        ValueError: ``start`` outside ``data``.
+    """
+    total = len(data)
+    if not 0 <= start <= total:
+        raise ValueError(f"start {start} outside {total} bytes")
+    hsize, limit = header_size(mini_header), min(max_size, MAX_MESSAGE_SIZE)
+    frames: list[Frame] = []
+    pos = start
+    while total - pos >= hsize:
+        if mini_header:
+            msg_type, size = _MINI.unpack_from(data, pos)
+            serial = sub_list = 0
+        else:
+            serial, msg_type, size, sub_list = _FULL.unpack_from(data, pos)
+        end = pos + hsize + size
+        if size > limit or end > total:
+            break
+        frames.append((msg_type, data[pos + hsize : end], serial, sub_list, pos, end))
+        pos = end
+    return frames, pos
+
+
+split_frames = split_frames_ref if fast is None else fast.split_frames
 
 
 def pack_header(

@@ -5,13 +5,13 @@ playback, record, SpiceVMC/port).
 
 Decoding has two twins with the same results and errors: the declarative engine
 (``schema.decode_struct``, the readable reference) and the compiled plan interpreter
-(``_decode.decode_struct``).  ``FAST`` says which one ``decode_message`` uses;
-``SPICEPY_PUREPYTHON=1`` or a missing extension selects the reference.
+(``_decode.decode_struct``).  ``FAST`` (from ``twins``) says which one
+``decode_message`` uses; ``SPICEPY_PUREPYTHON=1`` or a missing extension selects
+the reference.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,16 +21,11 @@ from spicepy.wire import msg_common, msg_display, msg_other  # noqa: F401  (regi
 from spicepy.wire.enums import message_name
 from spicepy.wire.registry import Message, all_messages, lookup
 from spicepy.wire.schema import MAX_MESSAGE_SIZE, decode_struct, encode_struct
+from spicepy.wire.twins import FAST, fast
 
-_decode_struct: Callable[[type[Any], bytes | memoryview], Any]
-try:
-    if os.environ.get("SPICEPY_PUREPYTHON", "") not in ("", "0"):
-        raise ImportError("SPICEPY_PUREPYTHON set")
-    from spicepy.wire._decode import decode_struct as _decode_struct
-
-    FAST = True
-except ImportError:
-    _decode_struct, FAST = decode_struct, False
+_decode_struct: Callable[[type[Any], bytes | memoryview], Any] = (
+    decode_struct if fast is None else fast.decode_struct
+)
 
 __all__ = [
     "FAST",
