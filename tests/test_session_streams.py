@@ -186,8 +186,9 @@ def test_report_after_timeout() -> None:
 def test_undecodable_codec_reported_invalid() -> None:
     core = make_core()
     rect = WireRect(0, 0, SIZE, SIZE)
-    vp8 = StreamCreate(0, 6, 0, 2, 0, SIZE, SIZE, SIZE, SIZE, rect, Clip(0))
-    display(core, vp8)
+    # VP9 (4): no decoder here (VP8/H.264 are decoded when PyAV imports)
+    vp9 = StreamCreate(0, 6, 0, 4, 0, SIZE, SIZE, SIZE, SIZE, rect, Clip(0))
+    display(core, vp9)
     assert reports(core) == [(6, 0, 0, 0, 0, 0xFFFFFFFF, 0, 0)]
 
 

@@ -2,7 +2,10 @@
 
 Theory of operation: ``StreamManager`` belongs to one display channel's canvas.
 MJPEG frames are decoded to BGRX (libjpeg-turbo through simplejpeg, with the
-fast IDCT and plain upsampling spice-gtk's channel-display-mjpeg.c selects),
+fast IDCT and plain upsampling spice-gtk's channel-display-mjpeg.c selects);
+VP8 and H.264 frames go through the stream's own ``canvas.video.VideoDecoder``
+on arrival (each frame depends on the ones before, so none may be skipped),
+and the decoded picture waits for its time like an MJPEG frame,
 flipped unless the stream is TOP_DOWN, scaled NEAREST to the destination rect
 and clipped by the stream clip
 (sw_canvas ``canvas_put_image``). Timing is sans-IO: the caller passes the
@@ -31,6 +34,7 @@ import numpy.typing as npt
 
 from spicepy.canvas.canvas import Canvas
 from spicepy.canvas.surface import MAX_SURFACE_DIMENSION
+from spicepy.canvas.video import VIDEO_CODECS, VideoDecoder
 from spicepy.errors import CanvasError
 from spicepy.wire.enums import StreamFlags, VideoCodecType
 from spicepy.wire.msg_display import StreamReport
@@ -126,6 +130,8 @@ class _Frame:
     width: int
     height: int
     dest: Rect
+    #: VP8/H.264: decoded on arrival (later frames depend on every one)
+    pixels: Pixels | None = None
 
 
 class FrameScheduler:
@@ -217,6 +223,8 @@ class Stream:
     report_drop_seq: int = 0
     report_start_mm: int = 0
     report_start_now: int = 0
+    #: the stateful decoder of a VP8/H.264 stream (``canvas.video``)
+    decoder: VideoDecoder | None = None
 
     @property
     def frames_dropped(self) -> int:
@@ -279,7 +287,9 @@ class StreamManager:
         )
         self.streams[stream_id] = stream
         self.history.append(stream)
-        if codec != VideoCodecType.MJPEG:
+        if codec in VIDEO_CODECS:
+            stream.decoder = VideoDecoder(codec)
+        elif codec != VideoCodecType.MJPEG:
             # spice-gtk report_invalid_stream: zero frames, UINT_MAX drops, the
             # rest zeroed; the server then stops streaming that area
             self.reports.append(StreamReport(stream_id, 0, 0, 0, 0, 0xFFFFFFFF, 0, 0))
@@ -331,6 +341,12 @@ class StreamManager:
         if mm_time == 0 and now is not None:
             mm_time = (now + 100) & 0xFFFFFFFF  # spice-gtk's workaround for a 0 stamp
         item = _Frame(mm_time, frame, s.stream_width, s.stream_height, s.dest)
+        if s.decoder is not None:
+            # every VP8/H.264 frame goes through the decoder, shown or dropped
+            # later (spice-gtk feeds its GStreamer pipeline the same way)
+            started = time.perf_counter()
+            item.pixels = s.decoder.decode(frame)
+            self.decode_seconds += time.perf_counter() - started
         margin = 0 if now is None else mm_diff(mm_time, now)
         self._report(s, mm_time, margin, now if now is not None else mm_time)
         if now is None:
@@ -375,12 +391,17 @@ class StreamManager:
         return min(times, key=lambda t: mm_diff(t, now))
 
     def _show(self, s: Stream, item: _Frame) -> None:
-        if s.codec != VideoCodecType.MJPEG:
+        if s.decoder is not None:
+            if item.pixels is None:  # the packet completed no picture
+                return
+            pixels = item.pixels
+        elif s.codec != VideoCodecType.MJPEG:
             log.info("stream %d: codec %d not decoded", s.stream_id, s.codec)
             return
-        started = time.perf_counter()
-        pixels = decode_mjpeg(item.data)
-        self.decode_seconds += time.perf_counter() - started
+        else:
+            started = time.perf_counter()
+            pixels = decode_mjpeg(item.data)
+            self.decode_seconds += time.perf_counter() - started
         if not s.flags & StreamFlags.TOP_DOWN:
             pixels = pixels[::-1]
         self.canvas.put_image(s.surface_id, item.dest, pixels, s.clip)

@@ -90,7 +90,7 @@ class VideoDecoder:
         self._ctx.thread_type = "SLICE"
         self.frames_decoded = 0
 
-    def decode(self, frame: bytes) -> Pixels | None:
+    def decode(self, frame: bytes | memoryview) -> Pixels | None:
         """One STREAM_DATA payload; the picture it completes as (h, w, 4) BGRX.
 
         Raises:
@@ -99,11 +99,10 @@ class VideoDecoder:
         if not frame or len(frame) > MAX_VIDEO_FRAME:
             raise CanvasError(f"video frame of {len(frame)} bytes")
         try:
-            pictures = self._ctx.decode(self._av.Packet(frame))
+            pictures = self._ctx.decode(self._av.Packet(bytes(frame)))
         except (self._av.error.FFmpegError, ValueError) as exc:
-            raise CanvasError(
-                f"bad {VideoCodecType(self.codec).name} frame: {exc}"
-            ) from exc
+            name = VideoCodecType(self.codec).name
+            raise CanvasError(f"bad {name} frame: {exc}") from exc
         if not pictures:
             return None
         picture = pictures[-1]
