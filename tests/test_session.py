@@ -57,6 +57,10 @@ class FakeSpice:
     linked: list[tuple[int, int, int]] = field(default_factory=list)
     pongs: list[int] = field(default_factory=list)
     tickets: list[bytes] = field(default_factory=list)
+    #: message types the client sent on main (after the link)
+    main_sent: list[int] = field(default_factory=list)
+    #: send MAIN INIT in the same write as the link result (one read for both)
+    init_with_result: bool = False
 
     async def handle(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -109,7 +113,8 @@ class FakeSpice:
         given = ticket.rstrip(b"\0").decode()
         ok = self.password is None or given == self.password
         writer.write(struct.pack("<I", 0 if ok else 7))
-        await writer.drain()
+        if not (ok and ctype == 1 and self.init_with_result):
+            await writer.drain()
         if not ok:
             return
         self.linked.append((conn_id, ctype, cid))
@@ -135,6 +140,7 @@ class FakeSpice:
         while True:
             mtype, size = struct.unpack("<HI", await reader.readexactly(6))
             body = await reader.readexactly(size)
+            self.main_sent.append(mtype)
             if mtype == 104:  # ATTACH_CHANNELS
                 listed = struct.pack("<I", len(self.channels))
                 listed += b"".join(struct.pack("<BB", t, i) for t, i in self.channels)
@@ -207,6 +213,24 @@ def test_main_links_then_listed_channels_with_session_id() -> None:
     assert fake.linked[0] == (0, 1, 0)
     assert sorted(fake.linked[1:]) == [(SESSION_ID, 3, 0), (SESSION_ID, 4, 0)]
     assert fake.pongs == [77]
+
+
+def test_mouse_mode_request_follows_an_init_that_came_with_the_link() -> None:
+    """MAIN INIT offers CLIENT mouse mode (the session asks for it): also when the
+    INIT arrives in the same read as the link result, before connect() has
+    registered the main channel."""
+    fake = FakeSpice(init_with_result=True, channels=[(1, 0)])
+
+    async def main() -> None:
+        async with serve(fake) as port:
+            s = await spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT)
+            try:
+                await s.wait_for(lambda: 105 in fake.main_sent, LIMIT, "the request")
+            finally:
+                await s.close()
+
+    run(main())
+    assert fake.main_sent.count(105) == 1  # MSGC_MAIN_MOUSE_MODE_REQUEST, once
 
 
 def test_password_is_sent_and_wrong_one_refused() -> None:

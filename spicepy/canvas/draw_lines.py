@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from spicepy.canvas import kernels
 from spicepy.canvas.canvas import Canvas
-from spicepy.canvas.draw_blend import mul_un8
 from spicepy.canvas.region import Region, make_region
 from spicepy.canvas.rop import SRC_IS_BRUSH, Rop, ropd_to_rop
+from spicepy.canvas.surface import Surface
 from spicepy.errors import CanvasError
 from spicepy.wire import msg_display as md
-from spicepy.wire.enums import BrushType, LineFlags, PathFlags, StringFlags
+from spicepy.wire.enums import BrushType, ClipType, LineFlags, PathFlags, StringFlags
 from spicepy.wire.types import LineAttr, PathSegment, String
 
 __all__ = ["fix_to_int", "flatten_path", "stroke", "text", "zero_line_points"]
@@ -284,92 +285,85 @@ def stroke(canvas: Canvas, msg: md.DrawStroke) -> None:
             canvas._finish(surface, region)
 
 
-def _glyph_mask(string: String) -> tuple[int, int, npt.NDArray[np.int32]] | None:
-    # spice.proto switches on the first raster flag set (A1, then A4, then A8)
-    glyphs: Sequence[Any]
-    g: Any
+def _glyphs(string: String) -> tuple[int, list[kernels.Glyph]] | None:
+    """Depth and (left, top, width, height, bits) of a string's raster glyphs;
+    spice.proto switches on the first raster flag set (A1, then A4, then A8)."""
+    raster: Sequence[Any]
     if string.flags & StringFlags.RASTER_A1:
-        bpp, glyphs = 1, string.glyphs_a1 or ()
+        bpp, raster = 1, string.glyphs_a1 or ()
     elif string.flags & StringFlags.RASTER_A4:
-        bpp, glyphs = 4, string.glyphs_a4 or ()
+        bpp, raster = 4, string.glyphs_a4 or ()
     elif string.flags & StringFlags.RASTER_A8:
-        bpp, glyphs = 8, string.glyphs_a8 or ()
+        bpp, raster = 8, string.glyphs_a8 or ()
     else:
         return None  # vector glyphs: unsupported upstream too
-    if not glyphs:
-        return None
-    boxes = []
-    for g in glyphs:
-        left = g.render_pos.x + g.glyph_origin.x
-        top = g.render_pos.y + g.glyph_origin.y
-        boxes.append((left, top, left + g.width, top + g.height))
-    x0 = min(b[0] for b in boxes)
-    y0 = min(b[1] for b in boxes)
-    x1 = max(b[2] for b in boxes)
-    y1 = max(b[3] for b in boxes)
-    if (x1 - x0) * (y1 - y0) > 1 << 24:
-        raise CanvasError("text extent too large")
-    mask = np.zeros((y1 - y0, x1 - x0), np.int32)
-    for g, (left, top, _, _) in zip(glyphs, boxes, strict=True):
-        if g.width == 0 or g.height == 0:
-            continue
-        stride = (g.width * bpp + 7) // 8
-        if len(g.data) < stride * g.height:
-            raise CanvasError("glyph data truncated")
-        rows = np.frombuffer(g.data, np.uint8, stride * g.height).reshape(
-            g.height, stride
+    glyphs = [
+        (
+            g.render_pos.x + g.glyph_origin.x,
+            g.render_pos.y + g.glyph_origin.y,
+            g.width,
+            g.height,
+            g.data,
         )
-        rows = rows[::-1]  # canvas_put_glyph_bits reads rows bottom-up
-        if bpp == 1:
-            vals = np.unpackbits(rows, axis=1)[:, : g.width].astype(np.int32) * 255
-        elif bpp == 4:
-            nib = np.stack([rows & 0xF0, (rows << 4) & 0xF0], axis=2)
-            vals = nib.reshape(g.height, -1)[:, : g.width].astype(np.int32)
-        else:
-            vals = rows[:, : g.width].astype(np.int32)
-        view = mask[top - y0 : top - y0 + g.height, left - x0 : left - x0 + g.width]
-        np.maximum(view, vals, out=view)
-    return x0, y0, mask
+        for g in raster
+    ]
+    return bpp, glyphs
 
 
 def text(canvas: Canvas, msg: md.DrawText) -> None:
-    """DRAW_TEXT (see the module docstring)."""
+    """DRAW_TEXT (see the module docstring); the pixels go through the kernels
+    (``kernels.fill`` for the back area, ``glyph_mask`` + ``mask_over``)."""
     d = msg.data
     if d.str is None:
         raise CanvasError("text with a NULL string")
-    surface = canvas.surface(msg.base.surface_id)
-    base = make_region(surface.width, surface.height, msg.base.box, msg.base.clip)
-    if base is None:
+    base = msg.base
+    surface = canvas.surface(base.surface_id)
+    box, clip = base.box, base.clip
+    if clip.rects is None and clip.type != ClipType.NONE:
+        raise CanvasError(f"unknown clip type {clip.type}")
+    clips = None
+    if clip.rects is not None:
+        clips = [(r.left, r.top, r.right, r.bottom) for r in clip.rects]
+    w, h, pixels = surface.width, surface.height, surface.pixels
+    bbox = (box.left, box.top, box.right, box.bottom)
+    rects = kernels.region_rects(w, h, bbox, clips)
+    if not len(rects):
         return
-    back_area = d.back_area
-    if back_area.right > back_area.left and back_area.bottom > back_area.top:
-        back = base.intersect(back_area)
-        if back is not None:
-            canvas.draw_brush(surface, back, d.back_brush, Rop.COPY)
-            canvas._finish(surface, back)
-    got = _glyph_mask(d.str)
-    fore_brush = d.fore_brush
-    if got is None or fore_brush.type == BrushType.NONE:
+    back = d.back_area
+    if back.right > back.left and back.bottom > back.top:
+        inner = (
+            max(box.left, back.left),
+            max(box.top, back.top),
+            min(box.right, back.right),
+            min(box.bottom, back.bottom),
+        )
+        back_rects = kernels.region_rects(w, h, inner, clips)
+        if len(back_rects):
+            color, tile, tx, ty = canvas.brush_args(d.back_brush, surface)
+            kernels.fill(pixels, back_rects, Rop.COPY, color, tile, tx, ty)
+            _finish(canvas, surface, back_rects.tolist())
+    got = _glyphs(d.str)
+    if got is None or d.fore_brush.type == BrushType.NONE:
         return
-    x0, y0, mask = got
-    h, w = mask.shape
-    region = base.cut(x0, y0, x0 + w, y0 + h)
-    if region is None:
+    mask = kernels.glyph_mask(got[1], got[0])
+    if mask is None:
         return
-    m = mask[region.y0 - y0 : region.y1 - y0, region.x0 - x0 : region.x1 - x0]
+    x0, y0, coverage = mask
     # sw_canvas translates a pattern relative to the glyph mask's origin
     # (canvas_get_pixman_brush + composite at the mask position)
-    values = canvas.brush_values(fore_brush, region, surface, x0, y0)
-    if values is None:
-        raise CanvasError(f"text with brush type {fore_brush.type}")
-    src = np.broadcast_to(values, (region.height, region.width, 4)).astype(np.int32)
-    src = src.copy()
-    src[..., 3] = 255  # the solid fill is opaque
-    dest = region.view(surface.pixels)
-    ma = m[..., None]
-    out = mul_un8(src, ma) + mul_un8(dest, 255 - ma)
-    result = np.minimum(out, 255).astype(np.uint8)
-    if not surface.has_alpha:
-        result[..., 3] = dest[..., 3]
-    region.write(surface.pixels, result)
-    canvas._finish(surface, region)
+    color, tile, tx, ty = canvas.brush_args(d.fore_brush, surface, x0, y0)
+    kernels.mask_over(
+        pixels, rects, coverage, x0, y0, color, surface.has_alpha, tile, tx, ty
+    )
+    mh, mw = coverage.shape
+    drawn = [
+        (max(r[0], x0), max(r[1], y0), min(r[2], x0 + mw), min(r[3], y0 + mh))
+        for r in rects.tolist()
+    ]
+    _finish(canvas, surface, [r for r in drawn if r[2] > r[0] and r[3] > r[1]])
+
+
+def _finish(canvas: Canvas, surface: Surface, rects: list[Any]) -> None:
+    """Count the pixels and re-quantise narrow surfaces, per rectangle."""
+    for left, top, right, bottom in rects:
+        canvas._finish(surface, Region(left, top, right, bottom, None))

@@ -114,6 +114,10 @@ class Session:
         self.timeout = timeout
         self.channel_types = channel_types
         self.connections: dict[ChannelKey, ChannelConnection] = {}
+        #: the newest connection of every channel, linked or still linking (the
+        #: core may queue a message before connect() lists the channel, e.g. the
+        #: mouse-mode request on MAIN INIT, which can come with the link reply)
+        self._machines: dict[ChannelKey, ChannelConnection] = {}
         #: everything learnt from the channels (canvases, clock, changes)
         self.core = SessionCore()
         #: the pointer (shape, position), the guest agent, the playback audio
@@ -236,6 +240,7 @@ class Session:
             lambda c, event: self._on_event(key, c, event),
             on_pumped=self._after_pump,
         )
+        self._machines[key] = conn
         conn.start()
         return conn
 
@@ -283,7 +288,7 @@ class Session:
 
     def _send_core_messages(self) -> None:
         for key, msg in self.core.messages_to_send():
-            conn = self.connections.get(key)
+            conn = self._machines.get(key)
             if conn is not None and not conn.closed.is_set():
                 conn.call(conn.machine.send_message, msg)  # type: ignore[attr-defined]
 
