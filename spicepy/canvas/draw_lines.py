@@ -297,7 +297,7 @@ def _glyphs(string: String) -> tuple[int, list[kernels.Glyph]] | None:
         bpp, raster = 8, string.glyphs_a8 or ()
     else:
         return None  # vector glyphs: unsupported upstream too
-    glyphs = [
+    glyphs: list[kernels.Glyph] = [
         (
             g.render_pos.x + g.glyph_origin.x,
             g.render_pos.y + g.glyph_origin.y,
