@@ -66,7 +66,7 @@ cdef uint32_t _u32(object value, str name) except? 0xFFFFFFFF:
 
 cdef uint8_t[:, :, ::1] _surface(object dst) except *:
     cdef uint8_t[:, :, ::1] view
-    if not isinstance(dst, np.ndarray):
+    if not isinstance(dst, np.ndarray) or dst.dtype != np.uint8:
         raise CanvasError("destination must be a writable C-contiguous (h, w, 4) uint8")
     try:
         view = dst

@@ -421,7 +421,10 @@ def glyph_mask(glyphs: Sequence[Glyph], bpp: int) -> tuple[int, int, Mask] | Non
         if width == 0 or height == 0:
             continue
         stride = (width * depth + 7) // 8
-        data = glyph[4]
+        try:
+            data = memoryview(glyph[4]).cast("B")  # bytes, whatever the item type
+        except (TypeError, ValueError) as exc:
+            raise CanvasError(f"bad glyph data: {exc}") from None
         if len(data) < stride * height:
             raise CanvasError("glyph data truncated")
         rows = np.frombuffer(data, np.uint8, stride * height).reshape(height, stride)

@@ -74,6 +74,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from spicepy.canvas import _draw_ref
+from spicepy.canvas._draw_ref import Glyph
 from spicepy.codecs._common import want_fast
 
 _impl: ModuleType
@@ -88,6 +89,7 @@ except ImportError:
 
 __all__ = [
     "FAST",
+    "Glyph",
     "alpha_blend",
     "blit",
     "fill",
