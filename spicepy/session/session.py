@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from spicepy.canvas.video import video_display_caps
 from spicepy.channels import CHANNEL_CLASSES
 from spicepy.channels.display import DEFAULT_DISPLAY_CAPS
 from spicepy.channels.events import ChannelClosed, LinkCompleted
@@ -71,7 +72,11 @@ IMAGE_COMPRESSIONS = {
 }
 #: The machine's defaults (MJPEG the only video codec, STREAM_REPORT) plus what
 #: the canvas renders: DRAW_COMPOSITE (draw_blend.composite) and A8 surfaces.
-DISPLAY_CAPS = DEFAULT_DISPLAY_CAPS | {DisplayCap.COMPOSITE, DisplayCap.A8_SURFACE}
+DISPLAY_CAPS = (
+    DEFAULT_DISPLAY_CAPS
+    | {DisplayCap.COMPOSITE, DisplayCap.A8_SURFACE}
+    | video_display_caps()  # CODEC_VP8 / CODEC_H264 when PyAV decodes them
+)
 #: the timer is not re-armed for a change smaller than this (s)
 TIMER_RESOLUTION = 0.0005
 
