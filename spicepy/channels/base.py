@@ -40,9 +40,11 @@ from spicepy.channels.link import DEFAULT_COMMON_CAPS, LinkHandshake
 from spicepy.errors import ProtocolError, SpiceError
 from spicepy.wire.enums import CommonMsg
 from spicepy.wire.headers import (
+    Frame,
     header_size,
     pack_header,
     parse_header,
+    split_frames,
     split_sub_messages,
 )
 from spicepy.wire.messages import UnknownMessage, decode_message, encode_message
@@ -67,9 +69,6 @@ log = logging.getLogger(__name__)
 #: Largest message body a channel buffers (a 4096x2160x4 bitmap fits easily).
 MAX_RECEIVE_MESSAGE = 64 * 1024 * 1024
 
-#: One whole message of a stream: (type, body view, header serial (0 with mini
-#: headers), sub_list offset (0: none), offset of its header, offset after it).
-Frame = tuple[int, memoryview, int, int, int, int]
 
 
 def iter_frames(
@@ -80,23 +79,21 @@ def iter_frames(
 ) -> Iterator[Frame]:
     """The whole messages of a data-phase stream from ``start``, in order; a
     message cut off at the end is not yielded (compare its end with ``len``).
+    The splitting itself is ``wire.headers.split_frames`` (compiled twin); this
+    adds the errors a channel needs for what follows the last whole message.
 
     Raises:
-        WireError: a header that does not parse.
+        WireError: a header announcing more than the wire layer's maximum.
         ProtocolError: a header announcing more than ``max_size`` bytes.
     """
-    hsize, pos, total = header_size(mini_header), start, len(data)
-    while total - pos >= hsize:
-        hdr = parse_header(data, mini_header, pos)
+    frames, end = split_frames(data, mini_header, start, max_size)
+    yield from frames
+    if len(data) - end >= header_size(mini_header):
+        hdr = parse_header(data, mini_header, end)  # WireError above the maximum
         if hdr.size > max_size:
             raise ProtocolError(
                 f"message of {hdr.size} bytes exceeds the {max_size}-byte limit"
             )
-        end = pos + hsize + hdr.size
-        if end > total:
-            return
-        yield hdr.msg_type, data[pos + hsize : end], hdr.serial, hdr.sub_list, pos, end
-        pos = end
 
 
 class Channel:
