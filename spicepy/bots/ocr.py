@@ -21,10 +21,11 @@ from spicepy.errors import SpiceError
 
 Image = npt.NDArray[np.uint8]
 Rect = tuple[int, int, int, int]
-#: upscale factor before recognition (3 reads xterm's 6x13 "fixed" reliably)
+#: upscale factor before recognition (tried 2-4 on xterm screens: 3 misread least)
 SCALE = 3
-#: --psm 11: sparse text, in no particular order (a screen is not a page)
-TESSERACT_CONFIG = "--psm 11"
+#: --psm 6 (one block of text): on terminal screens --psm 11 (sparse text) split
+#: "EXIT=3" into "EXIT" and lost the rest; --psm 3/4 dropped whole lines
+TESSERACT_CONFIG = "--psm 6"
 
 
 class OcrError(SpiceError):
@@ -94,7 +95,7 @@ def read_words(
     grey = PILImage.fromarray(image, "RGB").convert("L")
     if scale != 1:
         grey = grey.resize(
-            (grey.width * scale, grey.height * scale), PILImage.Resampling.BICUBIC
+            (grey.width * scale, grey.height * scale), PILImage.Resampling.LANCZOS
         )
     try:
         data: dict[str, list[Any]] = pytesseract.image_to_data(

@@ -1,0 +1,157 @@
+"""CLI subcommands of the bots: ``spicepy do`` and ``spicepy mcp``.
+
+Registered in ``spicepy.cli.COMMANDS`` as ``spicepy.bots.cli:add_do`` and
+``spicepy.bots.cli:add_mcp``; argparse only, the work is in ``script``,
+``actions`` and ``mcp_server``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from spicepy.cli_input import add_connection_options
+from spicepy.errors import SpiceError
+
+Subparsers = Any  # argparse's private _SubParsersAction
+
+EXAMPLES = """\
+examples:
+  spicepy do spice://127.0.0.1:5900 type hello key enter wait-settled capture out.png
+  spicepy do spice://127.0.0.1:5900 -f login.txt
+  spicepy do spice://127.0.0.1:5900 login.vdo      # a vncdo script, unchanged
+  spicepy do spice://127.0.0.1:5900 click-needle ok.json expect done.png --timeout 20
+
+commands (vncdo spellings in brackets):
+  type TEXT | typefile FILE | key KEY (ctrl-alt-del, ctrl+c) | keydown/keyup KEY
+  [kdown/kup] | move X Y [mousemove] | click [BUTTON] | double-click [BUTTON] |
+  mousedown/mouseup [BUTTON] [mdown/mup] | drag X Y | wheel up|down [N] |
+  pause SECONDS [sleep] | capture FILE [--region X Y W H] | rcapture FILE X Y W H |
+  expect FILE [FUZZ] [--max-diff N] [--region X Y W H] [--timeout S] |
+  rexpect FILE X Y [FUZZ] | stable SECONDS | wait-change [--region X Y W H] |
+  wait-settled [--quiet S] | wait-text TEXT [--region X Y W H] | click-text TEXT |
+  wait-needle NEEDLE | click-needle NEEDLE [--button N]
+"""
+
+
+def add_do(sub: Subparsers) -> None:
+    from spicepy.bots.script import DIFFERENCES
+
+    p: argparse.ArgumentParser = sub.add_parser(
+        "do",
+        help="run bot commands or a script (vncdo compatible) against a server",
+        description="Connect, run the commands in order, disconnect. Options go "
+        "before the URI; everything after it is commands.",
+        epilog=EXAMPLES + "\n" + DIFFERENCES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "-f",
+        "--file",
+        type=Path,
+        action="append",
+        default=[],
+        help="script file (- = stdin)",
+    )
+    p.add_argument(
+        "--delay", type=float, default=0.0, help="ms between commands (vncdo)"
+    )
+    p.add_argument("--report-dir", type=Path, help="where failure reports go")
+    p.add_argument("--echo", action="store_true", help="print each command as it runs")
+    add_connection_options(p)
+    p.add_argument("commands", nargs=argparse.REMAINDER, help="commands (see below)")
+    p.set_defaults(func=run_do)
+
+
+def run_do(args: argparse.Namespace) -> int:
+    from spicepy.bots.script import ScriptError, parse, parse_argv
+
+    cwd = Path.cwd()
+    try:
+        steps = []
+        for f in args.file:
+            if str(f) == "-":
+                steps += parse(sys.stdin.read(), "stdin", cwd=cwd)
+            else:
+                steps += parse(f.read_text(encoding="utf-8"), str(f), cwd=cwd)
+        steps += parse_argv(args.commands, cwd=cwd)
+    except (ScriptError, OSError) as exc:
+        print(f"spicepy: error: {exc}", file=sys.stderr)
+        return 2
+    if not steps:
+        print("spicepy: error: no commands", file=sys.stderr)
+        return 2
+
+    async def go() -> None:
+        from spicepy.bots.script import Runner
+        from spicepy.client import connect
+
+        async with connect(
+            args.uri,
+            password=args.password,
+            ca_file=args.ca_file,
+            host_subject=args.host_subject,
+            timeout=args.timeout,
+        ) as session:
+            await session.wait_for_frame(args.timeout)
+            runner = Runner(
+                session,
+                timeout=args.timeout,
+                delay=args.delay / 1000.0,
+                cwd=cwd,
+                report_dir=args.report_dir,
+                echo=print if args.echo else None,
+            )
+            await runner.run(steps)
+
+    try:
+        asyncio.run(go())
+    except (SpiceError, ValueError, OSError) as exc:
+        print(f"spicepy: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_mcp(sub: Subparsers) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "mcp",
+        help="serve a SPICE session to AI agents over MCP (stdio)",
+        description="Model Context Protocol server on stdin/stdout: tools to take "
+        "screenshots, click, type, press keys, scroll, wait and find needles or "
+        "text on the connected SPICE display. Needs the 'mcp' extra.",
+    )
+    add_connection_options(p)
+    p.add_argument("--report-dir", type=Path, help="where failure reports go")
+    p.add_argument(
+        "--needle-dir", type=Path, default=Path.cwd(), help="base for needle paths"
+    )
+    p.set_defaults(func=run_mcp)
+
+
+def run_mcp(args: argparse.Namespace) -> int:
+    try:
+        from spicepy.bots.mcp_server import serve
+    except ImportError as exc:
+        print(
+            f"spicepy: error: the MCP server needs the 'mcp' extra "
+            f"(pip install 'spicepy[mcp]'): {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        serve(
+            args.uri,
+            password=args.password,
+            ca_file=args.ca_file,
+            host_subject=args.host_subject,
+            timeout=args.timeout,
+            needle_dir=args.needle_dir,
+            report_dir=args.report_dir,
+        )
+    except (SpiceError, OSError) as exc:
+        print(f"spicepy: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,143 @@
+"""spicepy.bots end to end on a real Xspice with an xterm and an xmessage dialog.
+
+The harness starts xterm (DejaVu Sans Mono, PS1="$ ") and gives it the input
+focus (there is no window manager); everything after that goes through
+``spicepy do``: typing a command, waiting for a needle, clicking it, reading
+the command's output with OCR, and comparing the final terminal with a
+reference.  tests/data/bots holds the needle and the reference, made from a
+live run of the same flow (README there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from spicepy.bots import ocr
+from spicepy.bots.cli import add_do
+from spicepy.testing.xspice import Xspice, XspiceOptions, available
+
+REASON = available() or ocr.unavailable()
+for _tool in ("xterm", "xmessage", "xdotool"):
+    if REASON is None and shutil.which(_tool) is None:
+        REASON = f"{_tool} is not installed"
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(
+        REASON is not None and not os.environ.get("SPICEPY_REQUIRE_XSPICE"),
+        reason=f"bots live test needs: {REASON}",
+    ),
+]
+DATA = Path(__file__).parent / "data" / "bots"
+XTERM = [
+    "xterm", "-geometry", "60x12+20+20", "-fa", "DejaVu Sans Mono", "-fs", "12",
+    "-e", "bash", "--norc", "--noprofile",
+]  # fmt: skip
+
+
+@pytest.fixture
+def desktop(tmp_path: Path) -> Iterator[Xspice]:
+    """Xspice with a focused xterm whose shell prompt is "$ "."""
+    with Xspice(XspiceOptions(image_compression="off")) as server:
+        env = dict(server.env, PS1="$ ")
+        term = subprocess.Popen(XTERM, env=env, cwd=tmp_path)
+        try:
+            found = subprocess.run(
+                ["xdotool", "search", "--sync", "--onlyvisible", "--class", "XTerm"],
+                env=env, capture_output=True, text=True, timeout=60, check=True,
+            )  # fmt: skip
+            wid = found.stdout.split()[0]
+            subprocess.run(
+                ["xdotool", "windowfocus", wid], env=env, timeout=30, check=True
+            )
+            yield server
+        finally:
+            term.terminate()
+            term.wait(timeout=10)
+
+
+def spicepy_do(argv: list[str]) -> int:
+    """``spicepy do ...`` through the same add_do the spicepy CLI registers."""
+    parser = argparse.ArgumentParser(prog="spicepy")
+    add_do(parser.add_subparsers())
+    args = parser.parse_args(["do", *argv])
+    status: int = args.func(args)
+    return status
+
+
+SCRIPT = """\
+# type a command that opens a dialog and prints its exit status
+type "xmessage -buttons Apply:3,Cancel:4 -geometry +400+300 Proceed?; echo EXIT=$?"
+key enter
+wait-needle {data}/xmessage-apply.json --timeout 60
+click-needle {data}/xmessage-apply.json     # Apply exits with status 3
+wait-text EXIT=3 --timeout 90
+wait-settled
+expect {data}/xterm-exit3.png --region 20 20 606 234 --timeout 30
+capture final.png
+"""
+
+
+def test_script_types_reads_clicks_and_expects(
+    desktop: Xspice, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "flow.txt"
+    script.write_text(SCRIPT.format(data=DATA))
+    monkeypatch.chdir(tmp_path)
+    status = spicepy_do(
+        ["--timeout", "60", "--report-dir", str(tmp_path / "reports"), "-f",
+         str(script), desktop.uri]
+    )  # fmt: skip
+    assert status == 0, sorted(p.name for p in (tmp_path / "reports").glob("*"))
+    final = np.asarray(Image.open(tmp_path / "final.png").convert("RGB"))
+    reference = np.asarray(Image.open(DATA / "xterm-exit3.png").convert("RGB"))
+    assert np.array_equal(final[20:254, 20:626], reference)
+
+
+VNCDO_SCRIPT = """\
+# a vncdotool script: vncdo -s 127.0.0.1::5900 this-file
+type 'echo vncdo'
+kdown shift key x kup shift
+key minus
+type '$((6*7))'
+key enter
+sleep 2
+rcapture shot.png 20 20 606 234
+"""
+
+
+def test_vncdo_script_runs_unchanged(
+    desktop: Xspice, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "login.vdo").write_text(VNCDO_SCRIPT)
+    monkeypatch.chdir(tmp_path)  # vncdo reads a script named in command position
+    assert spicepy_do(["--timeout", "60", desktop.uri, "login.vdo"]) == 0
+    shot = np.asarray(Image.open(tmp_path / "shot.png").convert("RGB"))
+    assert shot.shape == (234, 606, 3)
+    words = ocr.read_words(shot)
+    assert ocr.find_text(words, "vncdoX-42") is not None, ocr.read_text(shot)
+
+
+def test_failed_expect_exits_1_with_a_report(
+    desktop: Xspice, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = np.zeros((50, 60, 3), np.uint8)
+    wrong[:] = (255, 0, 0)
+    Image.fromarray(wrong).save(tmp_path / "red.png")
+    monkeypatch.chdir(tmp_path)
+    status = spicepy_do(
+        ["--report-dir", str(tmp_path / "r"), desktop.uri,
+         "expect", "red.png", "--region", "30", "30", "60", "50", "--timeout", "2"]
+    )  # fmt: skip
+    assert status == 1
+    diff = np.asarray(Image.open(tmp_path / "r" / "red-diff.png").convert("RGB"))
+    assert diff.shape == (50, 60, 3) and (diff[..., 0] >= 128).all()
+    assert (tmp_path / "r" / "red-report.png").is_file()
