@@ -61,6 +61,7 @@ __all__ = [
     "Dictionary",
     "Encoder",
     "decode",
+    "decode_with_type",
     "encode",
     "info",
     "read_header",
@@ -117,8 +118,11 @@ class GlzHeader:
         return self.stride * ppb * self.height
 
 
-def read_header(data: bytes | bytearray | memoryview, /) -> GlzHeader:
-    """Parse and check a GLZ header.
+def _header_fields(
+    data: bytes | bytearray | memoryview,
+) -> tuple[int, int, int, int, int, int, int]:
+    """(type code, top_down bit, width, height, stride, image id, win_head_dist),
+    checked; plain ints, as the decoder needs them once per (often small) image.
 
     Raises:
         CodecError: short data, bad magic/version or an unknown image type.
@@ -135,8 +139,18 @@ def read_header(data: bytes | bytearray | memoryview, /) -> GlzHeader:
     code = tbyte & 0x0F
     if code not in _DECODE_MODE:
         raise CodecError(f"GLZ image type {code} is not decodable")
+    return code, tbyte >> 4, width, height, stride, image_id, whd
+
+
+def read_header(data: bytes | bytearray | memoryview, /) -> GlzHeader:
+    """Parse and check a GLZ header.
+
+    Raises:
+        CodecError: short data, bad magic/version or an unknown image type.
+    """
+    code, top_down, width, height, stride, image_id, whd = _header_fields(data)
     return GlzHeader(
-        ImageType(code), bool(tbyte >> 4), width, height, stride, image_id, whd
+        ImageType(code), bool(top_down), width, height, stride, image_id, whd
     )
 
 
@@ -180,6 +194,7 @@ class Dictionary:
         self._total = 0
         self._next = 0  # lowest id not yet seen in the contiguous run from 0
         self._expired_below = 0  # ids below this were released or evicted
+        self._waiting = 0  # threads in wait_for (only they need a notify)
 
     def __len__(self) -> int:
         with self._cond:
@@ -218,10 +233,14 @@ class Dictionary:
     def wait_for(self, image_id: int, timeout: float | None = None) -> bool:
         """Block until ``image_id`` is present (True) or expired / timed out (False)."""
         with self._cond:
-            self._cond.wait_for(
-                lambda: image_id in self._images or image_id < self._expired_below,
-                timeout,
-            )
+            self._waiting += 1
+            try:
+                self._cond.wait_for(
+                    lambda: image_id in self._images or image_id < self._expired_below,
+                    timeout,
+                )
+            finally:
+                self._waiting -= 1
             return image_id in self._images
 
     def clear(self) -> None:
@@ -278,7 +297,8 @@ class Dictionary:
                 victim = self._order.pop(k)
                 self._total -= self._images.pop(victim).gross
                 self._expired_below = max(self._expired_below, victim + 1)
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
 
 
 # --------------------------------------------------------------------------- decode
@@ -325,6 +345,36 @@ def decode(
     return _decode_impl(_backend, data, dictionary, palette, out, max_pixels, wait)
 
 
+def decode_with_type(
+    data: bytes | bytearray | memoryview,
+    /,
+    *,
+    dictionary: Dictionary,
+    palette: npt.ArrayLike | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    wait: float = 0.0,
+) -> tuple[U8, ImageType]:
+    """:func:`decode`, also returning the header's image type (one header parse
+    for callers that report the format, as ``decode_image`` does)."""
+    img, code = _decode_typed(
+        _backend, data, dictionary, palette, None, max_pixels, wait
+    )
+    return img, _IMAGE_TYPES[code]
+
+
+#: ImageType by number (a dict lookup; calling the enum costs more per image).
+_IMAGE_TYPES = {t.value: t for t in ImageType}
+
+
+def _stream(data: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
+    """The stream as the decode passes read it, copied only when it must be."""
+    if isinstance(data, bytes | bytearray):
+        return data
+    if isinstance(data, memoryview) and data.c_contiguous:
+        return data if data.format == "B" else data.cast("B")
+    return bytes(data)
+
+
 def _decode_impl(
     backend: ModuleType,
     data: bytes | bytearray | memoryview,
@@ -334,31 +384,44 @@ def _decode_impl(
     max_pixels: int,
     wait: float,
 ) -> U8:
-    hdr = read_header(data)
-    check_dimensions(hdr.width, hdr.height, max_pixels)
-    ppb = _PIXELS_PER_BYTE.get(hdr.image_type)
-    row_pixels = hdr.width if ppb is None else hdr.stride * ppb
-    if row_pixels < hdr.width:
+    """:func:`decode` with a chosen twin (``backend``)."""
+    return _decode_typed(backend, data, dictionary, palette, out, max_pixels, wait)[0]
+
+
+def _decode_typed(
+    backend: ModuleType,
+    data: bytes | bytearray | memoryview,
+    dictionary: Dictionary,
+    palette: npt.ArrayLike | None,
+    out: U8 | None,
+    max_pixels: int,
+    wait: float,
+) -> tuple[U8, int]:
+    """The decode (ints from the header, no per-image objects beyond the pixels);
+    returns the pixels and the image type number."""
+    code, top_down, width, height, stride, image_id, whd = _header_fields(data)
+    check_dimensions(width, height, max_pixels)
+    ppb = _PIXELS_PER_BYTE.get(code)
+    row_pixels = width if ppb is None else stride * ppb
+    if row_pixels < width:
         raise CodecError("GLZ palette stride shorter than the width")
-    gross = row_pixels * hdr.height
+    gross = row_pixels * height
     if gross > max_pixels:
         raise CodecError("GLZ image stride exceeds the pixel limit")
     pal = _palette(palette) if ppb is not None else None
     if ppb is not None and pal is None:
         raise CodecError("GLZ palette image without a palette")
-    if out is not None and (
-        out.shape != (hdr.height, hdr.width, 4) or out.dtype != np.uint8
-    ):
-        raise ValueError(f"out must be uint8 {(hdr.height, hdr.width, 4)}")
-    mode = _DECODE_MODE[hdr.image_type]
+    if out is not None and (out.shape != (height, width, 4) or out.dtype != np.uint8):
+        raise ValueError(f"out must be uint8 {(height, width, 4)}")
+    mode = _DECODE_MODE[code]
     deadline = time.monotonic() + wait
-    src = data if isinstance(data, bytes) else bytes(data)
+    src = _stream(data)
     while True:
         buf = np.empty(gross * 4, np.uint8)
         try:
-            args = (hdr.image_id, hdr.win_head_dist, dictionary._pixels, pal)
+            args = (image_id, whd, dictionary._pixels, pal)
             pos = backend.decode_pass(src, HEADER_SIZE, buf, gross, mode, *args)
-            if hdr.image_type == ImageType.RGBA:
+            if code == ImageType.RGBA:
                 backend.decode_pass(src, pos, buf, gross, _glz_ref.MODE_ALPHA, *args)
         except GlzMissingImage as exc:
             if dictionary.is_expired(exc.image_id):
@@ -368,20 +431,20 @@ def _decode_impl(
                 continue
             raise
         break
-    dictionary._add(hdr.image_id, _Stored(buf, gross, row_pixels, hdr.win_head_dist))
-    img = buf.reshape(hdr.height, row_pixels, 4)
-    if row_pixels != hdr.width:
-        img = img[:, : hdr.width]
-    if not hdr.top_down:
+    dictionary._add(image_id, _Stored(buf, gross, row_pixels, whd))
+    img = buf.reshape(height, row_pixels, 4)
+    if row_pixels != width:
+        img = img[:, :width]
+    if not top_down:
         img = img[::-1]
     if out is not None:
         np.copyto(out, img)
-        return out
+        return out, code
     if img.flags.c_contiguous:
         img = img.view()
         img.flags.writeable = False
-        return img
-    return np.ascontiguousarray(img)
+        return img, code
+    return np.ascontiguousarray(img), code
 
 
 # --------------------------------------------------------------------------- encode
