@@ -28,6 +28,7 @@ from spicepy.wire.schema import MAX_ARRAY_ITEMS, MAX_DEPTH, MAX_MESSAGE_SIZE, Re
 __all__ = ["decode_struct", "split_frames"]
 
 cdef enum:
+    MAX_FLAT = 16
     K_INT = 0
     K_STRUCT = 1
     K_PTR = 2
@@ -90,6 +91,12 @@ cdef class _Struct:
     cdef list names, values, conds
     cdef bint direct
     cdef str cls_name
+    # flat: integers only, no conditions, built directly (Rect, Point, descriptors):
+    # one bounds check for all of them, no list of values
+    cdef bint flat
+    cdef int64_t flat_size
+    cdef int widths[MAX_FLAT]
+    cdef bint signs[MAX_FLAT]
 
 
 cdef dict _STRUCTS = {}
@@ -107,6 +114,14 @@ cdef _Struct _struct_of(type cls):
     s.values = [_value_of(f.value) for f in plan.fields]
     s.conds = [None if f.cond is None else _cond_of(f.cond) for f in plan.fields]
     s.n = len(s.names)
+    s.flat = s.direct and 0 < s.n <= MAX_FLAT and all(
+        f.cond is None and f.value.kind == Kind.INT for f in plan.fields
+    )
+    s.flat_size = 0
+    if s.flat:
+        for i, f in enumerate(plan.fields):
+            s.widths[i], s.signs[i] = f.value.width, f.value.signed
+            s.flat_size += f.value.width
     return s
 
 
@@ -176,6 +191,10 @@ cdef object _read_int(_Body b, Py_ssize_t* pos, int width, bint signed):
     _need(b, pos[0], width)
     cdef uint64_t u = _le(b.p + pos[0], width)
     pos[0] += width
+    return _int_value(u, width, signed)
+
+
+cdef inline object _int_value(uint64_t u, int width, bint signed):
     if not signed:
         return u
     if width == 1:
@@ -326,9 +345,19 @@ cdef object _read_other(_Body b, _Value v, Py_ssize_t* pos, int depth, _Struct s
 
 
 cdef object _read_struct(_Body b, _Struct s, Py_ssize_t* pos, int depth):
-    cdef list vals = [None] * s.n
     cdef Py_ssize_t i
-    cdef object c
+    cdef object c, obj
+    if s.flat and s.flat_size <= b.n - pos[0]:
+        obj = (<PyTypeObject*>s.cls).tp_new(s.cls, <PyObject*>EMPTY, NULL)
+        for i in range(s.n):
+            PyObject_GenericSetAttr(
+                obj, s.names[i], _int_value(_le(b.p + pos[0], s.widths[i]),
+                                            s.widths[i], s.signs[i])
+            )
+            pos[0] += s.widths[i]
+        return obj
+    # (a flat struct cut short goes the long way, which names the field that is cut)
+    cdef list vals = [None] * s.n
     for i in range(s.n):
         c = s.conds[i]
         if c is not None and not _present(<_Cond>c, s, vals, i):
