@@ -144,8 +144,15 @@ class SyncSession:
     def wait_until_settled(self, quiet: float = 0.5, timeout: float = 30.0) -> None:
         self._run(self.session.wait_until_settled(quiet, timeout))
 
-    def wait_for_change(self, timeout: float = 30.0) -> list[ChangedRect]:
-        return self._run(self.session.wait_for_change(timeout))
+    def wait_for_change(
+        self, timeout: float = 30.0, *, since: int | None = None
+    ) -> list[ChangedRect]:
+        """See ``Session.wait_for_change``."""
+        return self._run(self.session.wait_for_change(timeout, since=since))
+
+    @property
+    def change_count(self) -> int:
+        return self.session.change_count
 
     def screenshot(self, path: str | Path | None = None) -> npt.NDArray[np.uint8]:
         async def shot() -> npt.NDArray[np.uint8]:

@@ -133,10 +133,11 @@ def test_changes_after_connect_are_seen(plain_server: Xspice) -> None:
             async with spicepy.connect(plain_server.uri, timeout=TIMEOUT) as s:
                 await s.wait_for_frame(TIMEOUT)
                 await s.wait_until_settled(timeout=TIMEOUT)
-                s.take_changes()
+                since = s.change_count
                 draw.fill_rect(300, 400, 50, 60, (1, 2, 3))
                 draw.sync()
-                changes = await s.wait_for_change(TIMEOUT)
+                # the draw may land before the wait starts: ask from the mark on
+                changes = await s.wait_for_change(TIMEOUT, since=since)
                 shot, truth = await converge(s, draw)
                 return shot, truth, changes + s.take_changes()
 

@@ -123,13 +123,14 @@ def lz4_shrinks(rgb: Pixels) -> bool:
     return len(block.compress(raw, store_size=False)) < len(raw)
 
 
-async def _phase_done(s: Session, draw: XDraw) -> None:
-    """Wait until the phase is on spicepy's screen, then for quiet.
+async def _phase_done(s: Session, draw: XDraw, since: int) -> None:
+    """Wait until the phase (drawn after ``s.change_count`` was ``since``) is on
+    spicepy's screen, then for quiet.
 
     "On screen" means spicepy's primary equals the X framebuffer: only then
     has every draw of the phase arrived, so none is counted in the next one.
     """
-    await s.wait_for_change(TIMEOUT)
+    await s.wait_for_change(TIMEOUT, since=since)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + TIMEOUT
     while True:
@@ -151,16 +152,18 @@ async def _run_modes(server: Xspice, draw: XDraw, preferred: str | None) -> Mode
         async with spicepy.connect(server.uri, timeout=TIMEOUT, **kwargs) as s:  # type: ignore[arg-type]
             await s.wait_until_settled(quiet=QUIET, timeout=TIMEOUT)
             scene = Scene(draw)
+            since = s.change_count
             for _ in scenes.phase_background(scene):
-                await _phase_done(s, draw)
+                await _phase_done(s, draw, since)
+                since = s.change_count
             driver = s.state.drivers[0]
             for name, run in scenes.PHASES.items():
                 types0 = Counter(s.state.image_types)
                 commands0 = Counter(driver.counts)
-                s.take_changes()
+                since = s.change_count
                 for _ in run(scene):
                     await asyncio.sleep(0.03)  # separate draws, spicepy keeps reading
-                await _phase_done(s, draw)
+                await _phase_done(s, draw, since)
                 types = Counter(s.state.image_types) - types0
                 phases[name] = Phase(types, Counter(driver.counts) - commands0)
             await s.wait_until_settled(quiet=1.0, timeout=TIMEOUT)
