@@ -155,3 +155,20 @@ def run_mcp(args: argparse.Namespace) -> int:
         print(f"spicepy: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m spicepy.bots.cli do|mcp ...`` (the same subcommands as
+    ``spicepy do|mcp``, usable before or without the spicepy CLI registering
+    them)."""
+    parser = argparse.ArgumentParser(prog="spicepy")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_do(sub)
+    add_mcp(sub)
+    args = parser.parse_args(argv)
+    status: int = args.func(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
