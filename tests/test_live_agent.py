@@ -267,8 +267,13 @@ def test_random_argb_cursor_and_screenshot_with_cursor(tmp_path: Path) -> None:
         x_rgba, image = await same_cursor(s, srv.display)
         np.testing.assert_array_equal(image.rgba, x_rgba)
         assert (image.hot_x, image.hot_y) == (5, 9)
-        await run(srv, "xdotool", "mousemove", "300", "200")
-        await s.wait_for(lambda: (s.cursor.x, s.cursor.y) == (300, 200), 5, "move")
+        await s.mouse_move(300, 200)  # server or client mouse mode alike
+        for _ in range(50):  # X has the pointer there once the motion arrived
+            if xfixes_cursor(srv.display)[3:] == (300, 200):
+                break
+            await asyncio.sleep(0.1)
+        assert xfixes_cursor(srv.display)[3:] == (300, 200)
+        assert s.cursor.position == (300, 200)
         await s.wait_until_settled(quiet=0.3)
         with XDraw(srv.display) as draw:
             truth = draw.framebuffer()

@@ -61,6 +61,7 @@ from spicepy.wire.enums import (
     ClipboardSelection,
     ClipboardType,
     FileXferStatus,
+    MouseMode,
 )
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ class CursorTracker:
         self.image: CursorImage | None = None
         self.shape: CursorShape | None = None
         self.decode_errors = 0
+        self._session = session
         self._decoded: collections.OrderedDict[int, CursorImage] = (
             collections.OrderedDict()
         )
@@ -133,6 +135,17 @@ class CursorTracker:
     def _reset(self, key: Any, event: CursorReset, now: float) -> None:
         self.visible, self.image, self.shape = False, None, None
         self._decoded.clear()
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return self.x, self.y
+
+    def local_move(self, x: int, y: int) -> None:
+        """The session moved the pointer: in client mouse mode the client owns
+        it and the server reports no moves (spice-gtk draws its local pointer),
+        so the drawn position follows the session's own moves."""
+        if self._session.core.mouse_mode == MouseMode.CLIENT:
+            self.x, self.y = x, y
 
     def composite(self, rgb: npt.NDArray[np.uint8]) -> None:
         """Draw the pointer where it is onto an (h, w, 3) RGB screenshot."""
@@ -256,11 +269,16 @@ class AgentControl:
         selection: int = ClipboardSelection.CLIPBOARD,
         timeout: float = 10.0,
     ) -> bytes:
-        """The guest's clipboard as ``type``: waits for the guest to own it with
-        that type, asks for it and waits for the data.
+        """The guest's clipboard as ``type``: waits for the guest to announce a
+        clipboard offering ``type`` (its GRAB), asks for it, waits for the data.
+
+        spice-vdagent announces ownership changes only while a client is
+        connected: a clipboard set in the guest before this session linked is
+        not offered until it is set again.
 
         Raises:
-            SpiceTimeoutError: the guest offered nothing of that type in time.
+            SessionError: the guest answered that it has no such data.
+            SpiceTimeoutError: no offer or no answer in time.
         """
         deadline = time.monotonic() + timeout
         await self._session.wait_for(
@@ -268,13 +286,17 @@ class AgentControl:
             timeout,
             f"a guest clipboard grab offering type {type}",
         )
+        none = (selection, int(ClipboardType.NONE))
         self.guest_data.pop((selection, type), None)
+        self.guest_data.pop(none, None)
         self._call("request_clipboard", type, selection)
         await self._session.wait_for(
-            lambda: (selection, type) in self.guest_data,
+            lambda: (selection, type) in self.guest_data or none in self.guest_data,
             max(0.0, deadline - time.monotonic()),
             "the guest's clipboard data",
         )
+        if (selection, type) not in self.guest_data:
+            raise SessionError(f"the guest has no clipboard data of type {type}")
         return self.guest_data[(selection, type)]
 
     async def get_clipboard_text(

@@ -566,6 +566,7 @@ class Session:
             dx, dy = x - self._mouse_x, y - self._mouse_y
             conn.call(machine.send_mouse_motion, dx, dy, self._buttons)
         self._mouse_x, self._mouse_y = x, y
+        self.cursor.local_move(x, y)
         await self._drain()
 
     async def _mouse_button(self, button: int, down: bool) -> None:
