@@ -1,7 +1,7 @@
 """The ``spicepy`` command line (argparse only; the work happens in the library).
 
 Adding a subcommand: write ``def add_<name>(sub: Subparsers) -> None`` in a CLI
-module (``cli.py``, ``cli_input.py``, ``cli_capture.py``); it calls
+module (``cli.py``, ``cli_input.py``, ``cli_capture.py``, ``cli_media.py``); it calls
 ``sub.add_parser(...)`` and ``set_defaults(func=handler)`` where
 ``handler(args) -> int`` returns the exit status.  Then list it in ``COMMANDS``
 below as "module:function".  Registration modules import only argparse-level
@@ -37,6 +37,10 @@ COMMANDS: list[str] = [
     "spicepy.cli_input:add_key",
     "spicepy.cli_input:add_click",
     "spicepy.cli_input:add_wait",
+    "spicepy.cli_media:add_clipboard",
+    "spicepy.cli_media:add_resize",
+    "spicepy.cli_media:add_send_file",
+    "spicepy.cli_media:add_record_audio",
     "spicepy.cli_capture:add_replay",
     "spicepy.cli_capture:add_inspect",
     "spicepy.bench:add_command",
@@ -64,6 +68,9 @@ def add_screenshot(sub: Subparsers) -> None:
         "--when-stdin",
         action="store_true",
         help="keep the session open until a line or EOF on stdin",
+    )
+    p.add_argument(
+        "--cursor", action="store_true", help="draw the mouse pointer into the PNG"
     )
     p.add_argument(
         "--plain",
@@ -117,6 +124,7 @@ def run_screenshot(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             quiet=args.quiet_time,
             trigger=trigger,
+            cursor=args.cursor,
             on_ready=lambda: print(
                 "spicepy: connected; press Enter (or send EOF) to take the screenshot",
                 file=sys.stderr,

@@ -154,9 +154,11 @@ class SyncSession:
     def change_count(self) -> int:
         return self.session.change_count
 
-    def screenshot(self, path: str | Path | None = None) -> npt.NDArray[np.uint8]:
+    def screenshot(
+        self, path: str | Path | None = None, *, cursor: bool = False
+    ) -> npt.NDArray[np.uint8]:
         async def shot() -> npt.NDArray[np.uint8]:
-            return self.session.screenshot(path)
+            return self.session.screenshot(path, cursor=cursor)
 
         return self._run(shot())
 
@@ -261,8 +263,10 @@ async def screenshot(
     quiet: float = 0.5,
     trigger: asyncio.Future[Any] | None = None,
     on_ready: Callable[[], object] | None = None,
+    cursor: bool = False,
 ) -> tuple[int, int]:
     """Connect, wait until the screen settled, save it as PNG; returns (width, height).
+    ``cursor=True`` draws the pointer into the picture.
 
     With ``trigger``, the session stays open until that future is done (e.g. a
     line on stdin), then waits to settle again and saves; ``on_ready`` is called
@@ -284,5 +288,5 @@ async def screenshot(
                 on_ready()
             await session.wait_for(trigger.done, None, "the trigger")
             await session.wait_until_settled(quiet=quiet, timeout=timeout)
-        pixels = session.screenshot(output)
+        pixels = session.screenshot(output, cursor=cursor)
     return int(pixels.shape[1]), int(pixels.shape[0])
