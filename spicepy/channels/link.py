@@ -7,7 +7,9 @@ both sides set PROTOCOL_AUTH_SELECTION the client sends the u32 auth mechanism
 (AUTH_SPICE), then the 128-byte ticket: the password plus a NUL, RSA-OAEP encrypted
 with SHA-1 / MGF1-SHA-1.  The server answers a u32 SpiceLinkErr; after OK the data
 phase starts, with mini headers if both sides set MINI_HEADER.  ``feed()`` returns
-any bytes that followed the link result (the first data messages).
+any bytes that followed the link result (the first data messages).  With SASL
+credentials on a TLS connection, a server offering AUTH_SASL gets AUTH_SASL and
+the exchange of ``channels/sasl.py`` instead of the ticket.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import struct
 from dataclasses import dataclass
 from enum import Enum
 
+from spicepy.channels.sasl import SaslCredentials, SaslExchange
 from spicepy.errors import AuthenticationError, LinkError, ProtocolError, WireError
 from spicepy.wire.enums import (
     SPICE_MAX_PASSWORD_LENGTH,
@@ -135,6 +138,7 @@ class _Phase(Enum):
     REPLY = 2
     RESULT = 3
     DONE = 4
+    SASL = 5
 
 
 class LinkHandshake:
@@ -145,6 +149,9 @@ class LinkHandshake:
         connection_id: 0 for the first main channel, else MAIN INIT's session_id.
         password: the ticket ("" when the server has no password).
         common_caps, channel_caps: capability bit numbers to advertise.
+        sasl: SASL credentials; used (and AUTH_SASL advertised) only when
+            ``secure`` says the connection is TLS.
+        secure: the connection is TLS.
     """
 
     def __init__(
@@ -156,6 +163,8 @@ class LinkHandshake:
         password: str = "",
         common_caps: frozenset[int] = DEFAULT_COMMON_CAPS,
         channel_caps: frozenset[int] = frozenset(),
+        sasl: SaslCredentials | None = None,
+        secure: bool = False,
     ) -> None:
         if len(password.encode("utf-8")) > SPICE_MAX_PASSWORD_LENGTH:
             raise ValueError(
@@ -164,6 +173,11 @@ class LinkHandshake:
         self.channel_type = channel_type
         self.channel_id = channel_id
         self._password = password
+        self._sasl = sasl if secure else None
+        self.sasl: SaslExchange | None = None
+        self.secure = secure
+        if self._sasl is not None:
+            common_caps = frozenset(common_caps) | {CommonCap.AUTH_SASL}
         self.common_caps = frozenset(common_caps)
         self.channel_caps = frozenset(channel_caps)
         self.result: LinkResult | None = None
@@ -183,6 +197,17 @@ class LinkHandshake:
     @property
     def done(self) -> bool:
         return self._phase is _Phase.DONE
+
+    def closed_error(self) -> LinkError | None:
+        """What an EOF now means: spice-server closes the connection instead of
+        answering when SASL authentication fails."""
+        if self.sasl is not None and not self.done:
+            return AuthenticationError(
+                f"{self._name}: the server closed the connection during SASL "
+                f"{self.sasl.mechanism or ''} authentication (wrong user or password?)",
+                LinkErr.PERMISSION_DENIED,
+            )
+        return None
 
     @property
     def awaiting_result(self) -> bool:
@@ -235,7 +260,18 @@ class LinkHandshake:
             if reply.error != LinkErr.OK:
                 raise link_error(reply.error, self._name)
             self._on_reply(reply)
-            self._phase, self._need = _Phase.RESULT, 4
+            if self.sasl is not None:
+                self._phase, self._need = _Phase.SASL, self.sasl.need
+            else:
+                self._phase, self._need = _Phase.RESULT, 4
+        elif self._phase is _Phase.SASL:
+            assert self.sasl is not None
+            self.sasl.feed(chunk)
+            self._out += self.sasl.data_to_send()
+            if self.sasl.done:
+                self._phase, self._need = _Phase.RESULT, 4
+            else:
+                self._need = self.sasl.need
         elif self._phase is _Phase.RESULT:
             (code,) = struct.unpack("<I", chunk)
             if code != LinkErr.OK:
@@ -246,13 +282,23 @@ class LinkHandshake:
         server_common = words_to_caps(reply.common_caps)
         server_channel = words_to_caps(reply.channel_caps)
         both = self.common_caps & server_common
+        self.result = LinkResult(
+            server_common, server_channel, CommonCap.MINI_HEADER in both
+        )
         if CommonCap.PROTOCOL_AUTH_SELECTION in both:
+            if self._sasl is not None and CommonCap.AUTH_SASL in server_common:
+                self._out += struct.pack("<I", AuthMechanism.SASL)
+                self.sasl = SaslExchange(self._sasl, self._name)
+                return
             if CommonCap.AUTH_SPICE not in server_common:
+                if CommonCap.AUTH_SASL in server_common and not self.secure:
+                    raise LinkError(
+                        f"{self._name}: the server wants SASL, which spicepy "
+                        "does over TLS only (use the tls-port)",
+                        1,
+                    )
                 raise LinkError(
                     f"{self._name}: the server offers no SPICE ticket auth", 1
                 )
             self._out += struct.pack("<I", AuthMechanism.SPICE)
         self._out += encrypt_ticket(reply.pub_key, self._password)
-        self.result = LinkResult(
-            server_common, server_channel, CommonCap.MINI_HEADER in both
-        )
