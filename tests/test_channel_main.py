@@ -19,8 +19,8 @@ from spicepy.channels import (
     MouseModeChanged,
     MultiMediaTimeReceived,
 )
-from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.errors import ProtocolError, SpiceError
+from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.wire.enums import ChannelType, MainCap, MainMsg, MainMsgc, MouseMode
 from spicepy.wire.msg_common import (
     MainAgentConnectedTokens,
