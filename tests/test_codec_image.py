@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import time
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from spicepy.codecs import CodecError, jpeg, jpeg_alpha, lz, lz4
 from spicepy.codecs.image import DecodedImage, SpiceImageType, decode_image
 
@@ -234,3 +237,88 @@ def test_capture_jpeg_alpha_planes_match_lz(captures_dir) -> None:  # type: igno
 def test_capture_images_decode(captures_dir, name: str) -> None:  # type: ignore[no-untyped-def]
     images = _capture_images(captures_dir, name, (100, 101, 105, 108, 109))
     assert images
+
+
+# ---------------------------------------------------------------- GLZ fixed cost
+
+
+@st.composite
+def _glz_sequences(draw: st.DrawFn) -> list[tuple[np.ndarray, str]]:
+    """Small images, each one a variation of the last (so later ones refer back)."""
+    seed = draw(st.integers(0, 2**32))
+    rng = np.random.default_rng(seed)
+    h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    base = rng.integers(0, 4, (h, w, 4), dtype=np.uint8) * 60
+    out = []
+    for _ in range(draw(st.integers(1, 4))):
+        image_type = draw(st.sampled_from(["RGB32", "RGBA", "RGB24"]))
+        base = base.copy()
+        base[rng.integers(0, h), rng.integers(0, w)] = rng.integers(0, 256, 4)
+        out.append((base, image_type))
+    return out
+
+
+@given(_glz_sequences())
+def test_glz_payload_forms_decode_alike(seq: list[tuple[np.ndarray, str]]) -> None:
+    """decode_image gives glz.decode's pixels and the header's format whether the
+    payload is bytes, bytearray, a memoryview or a view into a larger buffer."""
+    from spicepy.codecs import glz
+
+    encoder = glz.Encoder()
+    streams = [glz.encode(img, image_type=t, encoder=encoder) for img, t in seq]
+    forms = [
+        bytes,
+        bytearray,
+        memoryview,
+        lambda s: memoryview(b"\xee" * 3 + s + b"\xee")[3:-1],  # zero-copy slice
+    ]
+    want_dict = glz.Dictionary()
+    dicts = [glz.Dictionary() for _ in forms]
+    for (img, _), data in zip(seq, streams, strict=True):
+        h, w = img.shape[:2]
+        want = glz.decode(data, dictionary=want_dict)
+        fmt = "GLZ_RGB:" + glz.read_header(data).image_type.name
+        for form, dictionary in zip(forms, dicts, strict=True):
+            res = decode_image(
+                102, form(data), width=w, height=h, dictionary=dictionary
+            )
+            assert res.source_format == fmt
+            assert res.has_alpha == fmt.endswith("RGBA")
+            np.testing.assert_array_equal(res.pixels, want)
+
+
+def test_glz_waiter_is_woken() -> None:
+    """A decode waiting for a missing reference wakes when it arrives (the
+    dictionary notifies only while someone waits)."""
+    import threading
+
+    from spicepy.codecs import glz
+
+    encoder, dictionary = glz.Encoder(), glz.Dictionary()
+    first = _image()
+    second = first.copy()
+    second[0, 0] ^= 0xFF
+    s1 = glz.encode(first, encoder=encoder)
+    s2 = glz.encode(second, encoder=encoder)
+    assert glz.read_header(s2).win_head_dist == 1
+    got: list[np.ndarray] = []
+
+    def late() -> None:
+        got.append(
+            decode_image(
+                102, s2, width=17, height=12, dictionary=dictionary, wait=20
+            ).pixels
+        )
+
+    waiter = threading.Thread(target=late)
+    waiter.start()
+    deadline = time.monotonic() + 10
+    while dictionary._waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert dictionary._waiting == 1  # the decode is blocked on image 0
+    started = time.monotonic()
+    decode_image(102, s1, width=17, height=12, dictionary=dictionary)
+    waiter.join(timeout=15)
+    assert not waiter.is_alive() and len(got) == 1
+    assert time.monotonic() - started < 10  # woken, not timed out
+    np.testing.assert_array_equal(got[0][..., :3], second[..., :3])
