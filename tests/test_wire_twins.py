@@ -315,15 +315,15 @@ def test_definitions_outside_the_plan_decode_and_fail_alike() -> None:
 
 # -- the choice of twin ----------------------------------------------------------------
 def test_fast_path_built() -> None:
-    from spicepy.wire import headers
+    from spicepy.wire import headers, twins
 
     if os.environ.get("SPICEPY_PUREPYTHON", "") not in ("", "0"):
-        assert not messages.FAST
-        assert messages._decode_struct is decode_struct
+        assert not messages.FAST and not twins.FAST
+        assert messages._decode_struct is twins.decode_struct is decode_struct
         assert headers.split_frames is headers.split_frames_ref
     else:
-        assert messages.FAST
-        assert messages._decode_struct is fast.decode_struct
+        assert messages.FAST and twins.FAST
+        assert messages._decode_struct is twins.decode_struct is fast.decode_struct
         assert headers.split_frames is fast.split_frames
 
 

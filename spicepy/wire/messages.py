@@ -12,7 +12,6 @@ the reference.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,12 +19,9 @@ from spicepy.errors import WireError
 from spicepy.wire import msg_common, msg_display, msg_other  # noqa: F401  (registers)
 from spicepy.wire.enums import message_name
 from spicepy.wire.registry import Message, all_messages, lookup
-from spicepy.wire.schema import MAX_MESSAGE_SIZE, decode_struct, encode_struct
-from spicepy.wire.twins import FAST, fast
-
-_decode_struct: Callable[[type[Any], bytes | memoryview], Any] = (
-    decode_struct if fast is None else fast.decode_struct
-)
+from spicepy.wire.schema import MAX_MESSAGE_SIZE, encode_struct
+from spicepy.wire.twins import FAST
+from spicepy.wire.twins import decode_struct as _decode_struct
 
 __all__ = [
     "FAST",

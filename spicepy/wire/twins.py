@@ -4,14 +4,20 @@ splitting in C) or the pure-Python reference (``schema.decode_struct``,
 
 ``FAST`` is True when the extension is built and ``SPICEPY_PUREPYTHON`` is unset
 (or ``0``), as for the codecs; ``fast`` is then the ``_decode`` module.
+``decode_struct`` is the chosen twin of ``schema.decode_struct`` (same results and
+errors), for any schema dataclass: channel messages and agent messages alike.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
-__all__ = ["FAST", "fast"]
+from spicepy.wire import schema
+
+__all__ = ["FAST", "fast", "decode_struct"]
 
 fast: ModuleType | None
 try:
@@ -22,3 +28,6 @@ except ImportError:
     fast = None
 
 FAST = fast is not None
+decode_struct: Callable[[type[Any], bytes | bytearray | memoryview], Any] = (
+    schema.decode_struct if fast is None else fast.decode_struct
+)
