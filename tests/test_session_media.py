@@ -1,0 +1,143 @@
+"""Session.cursor / .agent / .audio (session/media.py) without sockets: events go
+into a real SessionCore, the agent's answers into a real MainChannel machine."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import numpy as np
+from _channel_helpers import linked
+
+from spicepy.channels import MainChannel
+from spicepy.channels.agent import (
+    ClipboardGrabbed,
+    ClipboardReceived,
+    ClipboardRequested,
+)
+from spicepy.channels.events import (
+    AgentConnected,
+    CursorChanged,
+    CursorMoved,
+    CursorReset,
+    CursorShape,
+)
+from spicepy.channels.playback import AudioData, AudioStarted
+from spicepy.session.core import SessionCore
+from spicepy.session.media import AgentControl, AudioPlayback, CursorTracker
+from spicepy.testing.fake_server import FakeServer
+from spicepy.wire.agent import (
+    AGENT_HEADER_SIZE,
+    AnnounceCapabilities,
+    caps_to_words,
+    encode_agent_message,
+    parse_agent_header,
+)
+from spicepy.wire.enums import (
+    AgentCap,
+    AudioDataMode,
+    ClipboardType,
+    MainCap,
+    MouseMode,
+)
+from spicepy.wire.msg_common import MainAgentData, MainAgentDataC, MainInit
+
+KEY = (1, 0)
+
+
+class FakeConn:
+    """What AgentControl uses of a ChannelConnection: ``machine`` and ``call``."""
+
+    def __init__(self, machine: Any) -> None:
+        self.machine = machine
+
+    def call(self, method: Any, *args: Any) -> Any:
+        return method(*args)
+
+
+class FakeSession:
+    def __init__(self, machine: Any = None) -> None:
+        self.core = SessionCore()
+        self.connections = {KEY: FakeConn(machine)} if machine is not None else {}
+
+
+def test_cursor_tracker_decodes_and_follows() -> None:
+    s = FakeSession()
+    tracker = CursorTracker(s)  # type: ignore[arg-type]
+    pixels = bytes([10, 20, 30, 255]) * 4  # 2x2 ALPHA, premultiplied B, G, R, A
+    shape = CursorShape(7, 0, 2, 2, 1, 1, pixels)
+    s.core.handle_event((4, 0), CursorChanged(5, 6, True, shape), 0.0)
+    assert tracker.image is not None and tracker.image.rgba[0, 0].tolist() == [
+        30,
+        20,
+        10,
+        255,
+    ]
+    assert (tracker.x, tracker.y, tracker.visible) == (5, 6, True)
+    s.core.handle_event((4, 0), CursorMoved(9, 8), 0.0)
+    screen = np.zeros((20, 20, 3), np.uint8)
+    tracker.composite(screen)
+    assert screen[7:9, 8:10].tolist() == [[[30, 20, 10]] * 2] * 2  # hot spot (1, 1)
+    assert screen.sum() == 4 * 60
+    bad = CursorShape(8, 0, 2, 2, 0, 0, b"short")
+    s.core.handle_event((4, 0), CursorChanged(0, 0, True, bad), 0.0)
+    assert tracker.image is None and tracker.decode_errors == 1
+    s.core.handle_event((4, 0), CursorReset(), 0.0)
+    assert not tracker.visible and tracker.shape is None
+    # client mouse mode: the session's own moves place the pointer
+    tracker.local_move(50, 60)
+    assert tracker.position == (0, 0)  # server mode: the server reports moves
+    s.core.mouse_mode = MouseMode.CLIENT
+    tracker.local_move(50, 60)
+    assert tracker.position == (50, 60)
+
+
+def test_audio_playback_frames_and_bad_packets() -> None:
+    s = FakeSession()
+    audio = AudioPlayback(s)  # type: ignore[arg-type]
+    pcm = np.arange(960, dtype="<i2").reshape(480, 2)
+    s.core.handle_event((5, 0), AudioStarted(2, 1, 48000, 0), 0.0)
+    s.core.handle_event((5, 0), AudioData(3, AudioDataMode.RAW, pcm.tobytes()), 0.0)
+    s.core.handle_event((5, 0), AudioData(4, AudioDataMode.RAW, b"\0\0\0"), 0.0)
+    assert audio.started and audio.decode_errors == 1 and audio.frames_received == 1
+    (frame,) = audio.take_frames()
+    assert frame.time == 3
+    np.testing.assert_array_equal(frame.samples, pcm)
+    assert audio.take_frames() == []
+
+
+def test_agent_control_answers_guest_requests_from_its_offer() -> None:
+    srv = FakeServer(channel_caps=frozenset({MainCap.AGENT_CONNECTED_TOKENS}))
+    main, srv = linked(MainChannel, srv, agent=True)
+    main.receive_data(srv.pack(MainInit(1, 1, 3, 2, 1, 10, 0, 0)))
+    announce = AnnounceCapabilities(0, caps_to_words({AgentCap.CLIPBOARD_BY_DEMAND}))
+    main.receive_data(srv.pack(MainAgentData(encode_agent_message(announce))))
+    while main.next_event() is not None:
+        pass
+    main.data_to_send()
+    s = FakeSession(main)
+    agent = AgentControl(s)  # type: ignore[arg-type]
+    s.core.handle_event(KEY, AgentConnected(10), 0.0)
+    agent.our_offers[0] = {ClipboardType.UTF8_TEXT: b"offered"}
+    s.core.handle_event(KEY, ClipboardRequested(0, ClipboardType.UTF8_TEXT), 0.0)
+    s.core.handle_event(KEY, ClipboardRequested(0, ClipboardType.IMAGE_PNG), 0.0)
+    sent = [
+        m
+        for m in srv.client_messages(main.data_to_send(), 1)
+        if isinstance(m, MainAgentDataC)
+    ]
+    bodies = []
+    for m in sent:
+        data = bytes(m.data)
+        hdr = parse_agent_header(data)
+        bodies.append(data[AGENT_HEADER_SIZE : AGENT_HEADER_SIZE + hdr.size])
+    # CLIPBOARD replies (no selection prefix: the agent lacks CLIPBOARD_SELECTION)
+    assert bodies == [
+        struct.pack("<I", ClipboardType.UTF8_TEXT) + b"offered",
+        struct.pack("<I", ClipboardType.IMAGE_PNG),  # nothing of that type: empty
+    ]
+    # the guest's grab and data land in the state get_clipboard waits on
+    s.core.handle_event(KEY, ClipboardGrabbed(0, (1, 2)), 0.0)
+    assert agent.guest_offers[0] == (1, 2) and 0 not in agent.our_offers
+    s.core.handle_event(KEY, ClipboardReceived(0, 1, b"x"), 0.0)
+    assert agent.guest_data[(0, 1)] == b"x"
