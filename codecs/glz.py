@@ -81,7 +81,7 @@ MAX_WINDOW_PIXELS = 1 << 25
 
 
 # Decode mode of the first (or only) pass, as DECODE_TO_RGB32 in decode-glz.c.
-_DECODE_MODE = {
+_DECODE_MODE: dict[int, int] = {
     ImageType.PLT1_LE: _glz_ref.MODE_PLT1_LE,
     ImageType.PLT1_BE: _glz_ref.MODE_PLT1_BE,
     ImageType.PLT4_LE: _glz_ref.MODE_PLT4_LE,
@@ -362,8 +362,10 @@ def decode_with_type(
     return img, _IMAGE_TYPES[code]
 
 
-#: ImageType by number (a dict lookup; calling the enum costs more per image).
+#: ImageType and palette pixels per byte by type number (plain int keys: the
+#: decoder reads the header as ints, calling the enum would cost more per image).
 _IMAGE_TYPES = {t.value: t for t in ImageType}
+_PPB_BY_CODE = {int(t): ppb for t, ppb in _PIXELS_PER_BYTE.items()}
 
 
 def _stream(data: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
@@ -401,7 +403,7 @@ def _decode_typed(
     returns the pixels and the image type number."""
     code, top_down, width, height, stride, image_id, whd = _header_fields(data)
     check_dimensions(width, height, max_pixels)
-    ppb = _PIXELS_PER_BYTE.get(code)
+    ppb = _PPB_BY_CODE.get(code)
     row_pixels = width if ppb is None else stride * ppb
     if row_pixels < width:
         raise CodecError("GLZ palette stride shorter than the width")
