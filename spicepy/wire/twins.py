@@ -28,6 +28,6 @@ except ImportError:
     fast = None
 
 FAST = fast is not None
-decode_struct: Callable[[type[Any], bytes | bytearray | memoryview], Any] = (
+decode_struct: Callable[[type[Any], bytes | memoryview], Any] = (
     schema.decode_struct if fast is None else fast.decode_struct
 )
