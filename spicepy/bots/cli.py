@@ -1,8 +1,8 @@
-"""CLI subcommands of the bots: ``spicepy do`` and ``spicepy mcp``.
+"""CLI subcommands of the bots: ``spicepy do``, ``spicepy mcp``, ``spicepy proxy``.
 
-Registered in ``spicepy.cli.COMMANDS`` as ``spicepy.bots.cli:add_do`` and
-``spicepy.bots.cli:add_mcp``; argparse only, the work is in ``script``,
-``actions`` and ``mcp_server``.
+Registered in ``spicepy.cli.COMMANDS`` as ``spicepy.bots.cli:add_do``,
+``spicepy.bots.cli:add_mcp`` and ``spicepy.bots.cli:add_proxy``; argparse only,
+the work is in ``script``, ``actions``, ``mcp_server`` and ``proxy``.
 """
 
 from __future__ import annotations
@@ -157,6 +157,66 @@ def run_mcp(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_proxy(sub: Subparsers) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "proxy",
+        help="forward a SPICE client to a server, recording input as a script",
+        description="Listen for a SPICE client (remote-viewer spice://LISTEN), "
+        "forward everything to the server, and write the keyboard and mouse input "
+        "as a 'spicepy do' script (rewritten after every step). Plain TCP only. "
+        "Stop with Ctrl-C.",
+    )
+    p.add_argument("--listen", default="127.0.0.1:5930", help="HOST:PORT (5930)")
+    p.add_argument("--to", required=True, help="server URI (its plain port)")
+    p.add_argument("--record", type=Path, help="script file to write")
+    p.add_argument(
+        "--pause-after", type=float, default=1.0, help="record gaps this long (s)"
+    )
+    p.set_defaults(func=run_proxy)
+
+
+def run_proxy(args: argparse.Namespace) -> int:
+    from spicepy.bots.proxy import RecordingProxy, parse_hostport
+    from spicepy.session.uri import parse_uri
+
+    try:
+        listen = parse_hostport(args.listen)
+        uri = parse_uri(args.to)
+    except ValueError as exc:
+        print(f"spicepy: error: {exc}", file=sys.stderr)
+        return 2
+    port = uri.port
+    if port is None:
+        print(
+            "spicepy: error: --to needs a plain port (TLS is not proxied)",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def go() -> None:
+        proxy = await RecordingProxy(
+            listen, (uri.host, port), args.record, pause_after=args.pause_after
+        ).start()
+        print(
+            f"spicepy: proxying spice://{listen[0]}:{proxy.port} -> {args.to}",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await proxy.close()
+
+    try:
+        asyncio.run(go())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"spicepy: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m spicepy.bots.cli do|mcp ...`` (the same subcommands as
     ``spicepy do|mcp``, usable before or without the spicepy CLI registering
@@ -165,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     add_do(sub)
     add_mcp(sub)
+    add_proxy(sub)
     args = parser.parse_args(argv)
     status: int = args.func(args)
     return status
