@@ -129,6 +129,24 @@ def _snapshot(src: Pixels, dst: Pixels) -> Pixels:
     return src.copy() if np.may_share_memory(src, dst) else src
 
 
+def _source_boxes(
+    dst: Pixels, rects: object, src: Pixels, ox: int, oy: int
+) -> list[tuple[tuple[int, int, int, int], Pixels]]:
+    """Each rectangle cut to dst and to the source placed at (ox, oy), with the
+    source pixels it reads; those come from a snapshot of the union of the areas
+    read when the source shares memory with dst (never more than the source)."""
+    h, w = dst.shape[:2]
+    sh, sw = src.shape[:2]
+    x0, y0, x1, y1 = max(0, ox), max(0, oy), min(w, ox + sw), min(h, oy + sh)
+    boxes = [b for b in (_cut(r, x0, y0, x1, y1) for r in _rects(rects)) if b]
+    if boxes and np.may_share_memory(src, dst):
+        left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+        right, bottom = max(b[2] for b in boxes), max(b[3] for b in boxes)
+        snap = src[top - oy : bottom - oy, left - ox : right - ox].copy()
+        src, ox, oy = snap, left, top  # snap[y - top, x - left] is dst (x, y)'s
+    return [(b, src[b[1] - oy : b[3] - oy, b[0] - ox : b[2] - ox]) for b in boxes]
+
+
 def _brush(
     color: object,
     tile: object,
@@ -256,17 +274,11 @@ def blit(
 ) -> None:
     """dest(x, y) = rop(src(x - dx, y - dy), dest) inside the source."""
     dst = _surface(dst)
-    src = _snapshot(_image(src, "source"), dst)
+    image = _image(src, "source")
     op = _rop(rop)
     ox, oy = _int(dx, "dx"), _int(dy, "dy")
-    h, w = dst.shape[:2]
-    sh, sw = src.shape[:2]
-    for rect in _rects(rects):
-        box = _cut(rect, max(0, ox), max(0, oy), min(w, ox + sw), min(h, oy + sh))
-        if box is None:
-            continue
+    for box, s in _source_boxes(dst, rects, image, ox, oy):
         left, top, right, bottom = box
-        s = src[top - oy : bottom - oy, left - ox : right - ox]
         if opaque:
             s = s.copy()
             s[..., 3] = 0xFF
@@ -288,20 +300,14 @@ def rop3_blit(
 ) -> None:
     """dest = rop3(code)(brush, src(x - dx, y - dy), dest) inside the source."""
     dst = _surface(dst)
-    src = _snapshot(_image(src, "source"), dst)
+    image = _image(src, "source")
     rop_code = _int(code, "rop3 code")
     if not 0 <= rop_code <= 0xFF:
         raise CanvasError(f"rop3 code {rop_code} is not 0..255")
     ox, oy = _int(dx, "dx"), _int(dy, "dy")
     value, pattern, tx, ty = _brush(color, tile, tile_x, tile_y, dst)
-    h, w = dst.shape[:2]
-    sh, sw = src.shape[:2]
-    for rect in _rects(rects):
-        box = _cut(rect, max(0, ox), max(0, oy), min(w, ox + sw), min(h, oy + sh))
-        if box is None:
-            continue
+    for box, s in _source_boxes(dst, rects, image, ox, oy):
         left, top, right, bottom = box
-        s = src[top - oy : bottom - oy, left - ox : right - ox]
         p = _brush_values(value, pattern, tx, ty, box)
         d = dst[top:bottom, left:right]
         d[...] = rop3(rop_code, p, s, d)
@@ -318,18 +324,12 @@ def transparent(
 ) -> None:
     """Copy source pixels whose ``B, G, R & key_mask`` differ from ``key``'s."""
     dst = _surface(dst)
-    src = _snapshot(_image(src, "source"), dst)
+    image = _image(src, "source")
     ox, oy = _int(dx, "dx"), _int(dy, "dy")
     want = _color(key)[:3]
     bits = _color(key_mask)[:3]
-    h, w = dst.shape[:2]
-    sh, sw = src.shape[:2]
-    for rect in _rects(rects):
-        box = _cut(rect, max(0, ox), max(0, oy), min(w, ox + sw), min(h, oy + sh))
-        if box is None:
-            continue
+    for box, s in _source_boxes(dst, rects, image, ox, oy):
         left, top, right, bottom = box
-        s = src[top - oy : bottom - oy, left - ox : right - ox]
         keep = ~np.all((s[..., :3] & bits) == (want & bits), axis=-1)
         d = dst[top:bottom, left:right]
         np.copyto(d, s, where=keep[..., None])
@@ -351,19 +351,14 @@ def alpha_blend(
     counts as opaque and its alpha byte ends 0xFF.
     """
     dst = _surface(dst)
-    src = _snapshot(_image(src, "source"), dst)
+    image = _image(src, "source")
     a = _int(alpha, "alpha")
     if not 0 <= a <= 0xFF:
         raise CanvasError(f"alpha {a} is not 0..255")
     ox, oy = _int(dx, "dx"), _int(dy, "dy")
-    h, w = dst.shape[:2]
-    sh, sw = src.shape[:2]
-    for rect in _rects(rects):
-        box = _cut(rect, max(0, ox), max(0, oy), min(w, ox + sw), min(h, oy + sh))
-        if box is None:
-            continue
+    for box, s in _source_boxes(dst, rects, image, ox, oy):
         left, top, right, bottom = box
-        s = src[top - oy : bottom - oy, left - ox : right - ox].astype(np.int32)
+        s = s.astype(np.int32)
         if src_opaque:
             s[..., 3] = 0xFF
         if a != 0xFF:
