@@ -37,7 +37,7 @@ from spicepy.channels.events import (
     WaitForChannelsReceived,
 )
 from spicepy.channels.link import DEFAULT_COMMON_CAPS, LinkHandshake
-from spicepy.errors import ProtocolError, SpiceError
+from spicepy.errors import ProtocolError, SpiceError, WireError
 from spicepy.wire.enums import CommonMsg
 from spicepy.wire.headers import (
     Frame,
@@ -68,7 +68,6 @@ log = logging.getLogger(__name__)
 
 #: Largest message body a channel buffers (a 4096x2160x4 bitmap fits easily).
 MAX_RECEIVE_MESSAGE = 64 * 1024 * 1024
-
 
 
 def iter_frames(
@@ -146,6 +145,8 @@ class Channel:
         self._in_serial = 0
         self._out_serial = 0
         self._buf = bytearray()
+        #: bytes the buffered partial message needs before framing is worth it
+        self._need = 0
         self._events: deque[ChannelEvent] = deque()
         self._out = bytearray(self._link.data_to_send())
 
@@ -174,9 +175,11 @@ class Channel:
                     return
                 self._linked()
                 data = rest
-            if self._buf:  # completes a message begun earlier: one copy
+            if self._buf:  # continues a message begun earlier
                 self._buf += data
-                data = bytes(self._buf)
+                if len(self._buf) < self._need:
+                    return  # still incomplete: no copy, no framing
+                data = bytes(self._buf)  # one copy when it completes
                 self._buf.clear()
             elif isinstance(data, bytearray):  # the caller may reuse it
                 data = bytes(data)
@@ -291,7 +294,19 @@ class Channel:
                 dispatch(msg_type, body, serial)
         finally:
             if done < len(view):
-                self._buf += view[done:]
+                rest = view[done:]
+                self._buf += rest
+                self._need = self._wanted(rest)
+
+    def _wanted(self, rest: memoryview) -> int:
+        """Bytes the partial message at the start of ``rest`` needs in all."""
+        hsize = header_size(self.mini_header)
+        if len(rest) < hsize:
+            return hsize
+        try:
+            return hsize + parse_header(rest, self.mini_header).size
+        except WireError:  # framing reports it on the next call; no masking here
+            return hsize
 
     def _count_ack(self) -> None:
         self.messages_received += 1
