@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from spicepy.bots import ocr
+from spicepy.bots.cli import add_do
 from spicepy.testing.xspice import Xspice, XspiceOptions, available
 
 REASON = available() or ocr.unavailable()
@@ -51,3 +53,12 @@ def running_desktop(tmp_path: Path) -> Iterator[Xspice]:
         finally:
             term.terminate()
             term.wait(timeout=10)
+
+
+def spicepy_do(argv: list[str]) -> int:
+    """``spicepy do ...`` through the same add_do the spicepy CLI registers."""
+    parser = argparse.ArgumentParser(prog="spicepy")
+    add_do(parser.add_subparsers())
+    args = parser.parse_args(["do", *argv])
+    status: int = args.func(args)
+    return status

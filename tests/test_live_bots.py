@@ -10,18 +10,16 @@ live run of the same flow (README there).
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _bots_desktop import DATA, running_desktop
+from _bots_desktop import DATA, running_desktop, spicepy_do
 from _bots_desktop import pytestmark as pytestmark
 from PIL import Image
 
 from spicepy.bots import ocr
-from spicepy.bots.cli import add_do
 from spicepy.testing.xspice import Xspice
 
 
@@ -29,15 +27,6 @@ from spicepy.testing.xspice import Xspice
 def desktop(tmp_path: Path) -> Iterator[Xspice]:
     with running_desktop(tmp_path) as server:
         yield server
-
-
-def spicepy_do(argv: list[str]) -> int:
-    """``spicepy do ...`` through the same add_do the spicepy CLI registers."""
-    parser = argparse.ArgumentParser(prog="spicepy")
-    add_do(parser.add_subparsers())
-    args = parser.parse_args(["do", *argv])
-    status: int = args.func(args)
-    return status
 
 
 SCRIPT = """\

@@ -127,15 +127,7 @@ class RecordingProxy:
 
     def _write_partial(self) -> None:
         if self.record is not None:
-            # pending typed text stays pending: written as it is so far
-            steps = [*self.recorder.steps]
-            text = self.recorder._text
-            out = dump(steps)
-            if text:
-                from spicepy.bots.script import Step
-
-                out += dump([Step("type", (text,), {}, "", "type")])
-            self.record.write_text(out)
+            self.record.write_text(dump(self.recorder.snapshot()))
 
 
 def parse_hostport(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:

@@ -205,6 +205,11 @@ class ScriptRecorder:
         elif isinstance(msg, MouseRelease):
             self._button(msg.button, False)
 
+    def snapshot(self) -> list[Step]:
+        """The steps so far, with text still being typed as a last step."""
+        pending = [Step("type", (self._text,), {}, "", "type")] if self._text else []
+        return [*self.steps, *pending]
+
     def finish(self) -> list[Step]:
         """Flush pending text; the steps so far."""
         self._flush_text()
