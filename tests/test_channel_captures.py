@@ -34,7 +34,7 @@ from spicepy.channels import (
 )
 from spicepy.channels.base import Channel
 from spicepy.wire import UnknownMessage, decode_message
-from spicepy.wire.enums import ChannelType, CommonMsgc, InputsMsgc
+from spicepy.wire.enums import ChannelType, CommonMsgc, InputsMsgc, PlaybackMsg
 
 #: fed one byte at a time before switching to pieces (keeps the test quick)
 BYTEWISE = 4096
@@ -138,9 +138,24 @@ def test_recorded_stream_whole_and_in_pieces(name: str) -> None:
     # the recordings hold whole messages only
     walked = list(iter_data_messages(data, True, strict=True))
     whole, _out = check_whole_equals_pieces(ctype, 0, link, data, True, name)
-    if ctype in (ChannelType.DISPLAY, ChannelType.PLAYBACK):
+    if ctype == ChannelType.DISPLAY:
         # these report every channel message
         reported = [e.msg_type for e in whole if isinstance(e, MessageReceived)]
+        assert reported == [m.type for m in walked if m.type >= 100]
+    elif ctype == ChannelType.PLAYBACK:
+        # one audio event per channel message (spicepy.channels.playback)
+        from spicepy.channels import playback as pb
+
+        numbers = {
+            pb.AudioModeSet: PlaybackMsg.MODE,
+            pb.AudioStarted: PlaybackMsg.START,
+            pb.AudioData: PlaybackMsg.DATA,
+            pb.AudioStopped: PlaybackMsg.STOP,
+            pb.AudioVolumeSet: PlaybackMsg.VOLUME,
+            pb.AudioMuteSet: PlaybackMsg.MUTE,
+            pb.AudioLatencySet: PlaybackMsg.LATENCY,
+        }
+        reported = [numbers[type(e)] for e in whole if type(e) in numbers]
         assert reported == [m.type for m in walked if m.type >= 100]
 
 
