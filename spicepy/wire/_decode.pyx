@@ -14,6 +14,7 @@ to offsets inside the body.
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.memoryview cimport PyMemoryView_FromObject
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLongMask
 from cpython.object cimport PyObject, PyObject_GenericSetAttr, PyTypeObject
 from cpython.ref cimport Py_INCREF
@@ -168,8 +169,11 @@ cdef class _Body:
     cdef object mv  # its read-only memoryview, made at the first view field
 
     cdef object view(self, Py_ssize_t pos, Py_ssize_t n):
-        if self.mv is None:
-            self.mv = Buffer(self.obj).view
+        if self.mv is None:  # Buffer(obj).view, without the Python constructor
+            if type(self.obj) is bytes:
+                self.mv = PyMemoryView_FromObject(self.obj)
+            else:
+                self.mv = PyMemoryView_FromObject(self.obj).cast("B").toreadonly()
         return self.mv[pos : pos + n]
 
 
