@@ -1,6 +1,6 @@
 """The recording proxy on Xspice: a session typed and clicked through it; the
 recorded script, replayed by ``spicepy do`` on a fresh server, gives the same
-final screen."""
+final screen, and the recorded pcap replays (``spicepy replay``) to it too."""
 
 from __future__ import annotations
 
@@ -16,14 +16,15 @@ from PIL import Image
 import spicepy
 from spicepy.bots.proxy import RecordingProxy
 from spicepy.bots.script import parse
+from spicepy.capture.replay import replay
 
 TIMEOUT = 60.0
 
 
-async def drive_through_proxy(target_port: int, record: Path) -> np.ndarray:
+async def drive_through_proxy(target_port: int, record: Path, pcap: Path) -> np.ndarray:
     async with asyncio.timeout(TIMEOUT * 2):
         proxy = await RecordingProxy(
-            ("127.0.0.1", 0), ("127.0.0.1", target_port), record
+            ("127.0.0.1", 0), ("127.0.0.1", target_port), record, pcap=pcap
         ).start()
         try:
             async with spicepy.connect(
@@ -45,11 +46,13 @@ async def drive_through_proxy(target_port: int, record: Path) -> np.ndarray:
 def test_recorded_script_replays_to_the_same_screen(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    record = tmp_path / "recorded.txt"
+    record, pcap = tmp_path / "recorded.txt", tmp_path / "session.pcap"
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     with running_desktop(tmp_path / "a") as first:
-        original = asyncio.run(drive_through_proxy(first.port, record))
+        original = asyncio.run(drive_through_proxy(first.port, record, pcap))
+    # the capture of the whole session replays to the screen the client saw
+    assert np.array_equal(replay(pcap).primary, original)
     steps = parse(record.read_text())
     assert [(s.command, *s.args) for s in steps] == [
         ("type", "echo REC$((6*7))"),

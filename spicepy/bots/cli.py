@@ -169,6 +169,7 @@ def add_proxy(sub: Subparsers) -> None:
     p.add_argument("--listen", default="127.0.0.1:5930", help="HOST:PORT (5930)")
     p.add_argument("--to", required=True, help="server URI (its plain port)")
     p.add_argument("--record", type=Path, help="script file to write")
+    p.add_argument("--pcap", type=Path, help="also write the whole session as pcap")
     p.add_argument(
         "--pause-after", type=float, default=1.0, help="record gaps this long (s)"
     )
@@ -195,7 +196,11 @@ def run_proxy(args: argparse.Namespace) -> int:
 
     async def go() -> None:
         proxy = await RecordingProxy(
-            listen, (uri.host, port), args.record, pause_after=args.pause_after
+            listen,
+            (uri.host, port),
+            args.record,
+            pcap=args.pcap,
+            pause_after=args.pause_after,
         ).start()
         print(
             f"spicepy: proxying spice://{listen[0]}:{proxy.port} -> {args.to}",

@@ -5,8 +5,10 @@ Every accepted connection gets its own upstream connection to the server and
 two pumps that forward bytes unchanged; a ``LinkSniffer`` per connection sees
 the bytes as they pass and hands inputs-channel messages to one shared
 ``ScriptRecorder``.  The script file is rewritten after every recorded step,
-so stopping the proxy at any moment leaves a complete script.  Plain TCP only:
-a TLS port would need the proxy to terminate TLS (not done).
+so stopping the proxy at any moment leaves a complete script.  With ``pcap``
+every forwarded chunk also goes to a capture (``pcap_writer``) that ``spicepy
+replay`` / ``inspect`` read.  Plain TCP only: a TLS port would need the proxy
+to terminate TLS (not done).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import contextlib
 import logging
 from pathlib import Path
 
+from spicepy.bots.pcap_writer import Connection, PcapWriter
 from spicepy.bots.recorder import LinkSniffer, ScriptRecorder
 from spicepy.bots.script import dump
 
@@ -38,14 +41,18 @@ class RecordingProxy:
         target: tuple[str, int],
         record: Path | None = None,
         *,
+        pcap: Path | None = None,
         pause_after: float = 1.0,
     ) -> None:
         self.listen = listen
         self.target = target
         self.record = record
         self.recorder = ScriptRecorder(pause_after=pause_after)
+        self._pcap_file = pcap.open("wb") if pcap is not None else None
+        self._pcap = PcapWriter(self._pcap_file) if self._pcap_file else None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.get_running_loop()
 
     @property
@@ -62,10 +69,15 @@ class RecordingProxy:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for w in list(self._writers):
+            w.close()  # the pumps see EOF or an error and end
+        if self._tasks:
+            _, late = await asyncio.wait(list(self._tasks), timeout=5.0)
+            for task in late:
+                task.cancel()
         self._write()
+        if self._pcap_file is not None:
+            self._pcap_file.close()
 
     def script(self) -> str:
         return dump(self.recorder.finish())
@@ -88,16 +100,19 @@ class RecordingProxy:
             self._tasks.discard(task)
             return
         sniffer = LinkSniffer()
+        conn = self._pcap_connection(writer, up_writer)
+        self._writers |= {writer, up_writer}
         try:
             await asyncio.gather(
-                self._pump(reader, up_writer, sniffer, from_client=True),
-                self._pump(up_reader, writer, sniffer, from_client=False),
+                self._pump(reader, up_writer, sniffer, conn, from_client=True),
+                self._pump(up_reader, writer, sniffer, conn, from_client=False),
             )
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
             for w in (writer, up_writer):
                 w.close()
+                self._writers.discard(w)
             self._tasks.discard(task)
 
     async def _pump(
@@ -105,10 +120,13 @@ class RecordingProxy:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         sniffer: LinkSniffer,
+        conn: Connection | None,
         *,
         from_client: bool,
     ) -> None:
         while data := await reader.read(CHUNK):
+            if conn is not None:
+                conn.data(data, from_client=from_client)
             if from_client:
                 now = self._loop.time()
                 recorded = False
@@ -124,6 +142,18 @@ class RecordingProxy:
         with contextlib.suppress(OSError):
             if writer.can_write_eof():
                 writer.write_eof()
+
+    def _pcap_connection(
+        self, client: asyncio.StreamWriter, server: asyncio.StreamWriter
+    ) -> Connection | None:
+        if self._pcap is None:
+            return None
+        a, b = client.get_extra_info("peername"), server.get_extra_info("peername")
+        try:
+            return self._pcap.connection((a[0], a[1]), (b[0], b[1]))
+        except (ValueError, TypeError, IndexError):
+            log.info("not capturing %s -> %s (IPv4 only)", a, b)
+            return None
 
     def _write_partial(self) -> None:
         if self.record is not None:
