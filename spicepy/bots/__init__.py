@@ -7,4 +7,9 @@
   as ``async def f(session, ...)`` on the public Session API.
 - ``report``: failure reports (best score, where, screen/reference/diff PNGs).
 - ``script``: the ``spicepy do`` command language (vncdotool spellings too).
+- ``recorder`` + ``proxy`` + ``pcap_writer``: ``spicepy proxy``, recording a
+  person's input through a forwarding proxy as a script (and a pcap).
+- ``mcp_server``: ``spicepy mcp``, tools for AI agents (extra ``mcp``).
+- ``pytest_plugin``: the ``spice`` fixture (entry point ``pytest11``).
+- ``cli``: the ``do`` / ``mcp`` / ``proxy`` subcommands.
 """
