@@ -94,20 +94,63 @@ cdef const uint8_t[:, :, ::1] _image(object src, str name) except *:
     return view
 
 
-cdef const int64_t[:, ::1] _rects(object rects) except *:
+cdef struct RectList:
+    const int64_t* p  # n rectangles, 4 int64 each (left, top, right, bottom)
+    Py_ssize_t n
+
+
+cdef class _RectBuf:
+    """Owns what a RectList points into: a malloc'd copy or an array's view."""
+    cdef int64_t* p
     cdef const int64_t[:, ::1] view
-    if (
+
+    def __dealloc__(self):
+        free(self.p)
+
+
+cdef bint _ints4(object item, int64_t* out):
+    """A 4-tuple/list of plain ints within int64 into out; False otherwise."""
+    cdef Py_ssize_t k
+    if (type(item) is not tuple and type(item) is not list) or len(item) != 4:
+        return False
+    for k in range(4):
+        v = item[k]
+        if type(v) is not int or not -I64_MAX <= v <= I64_MAX:
+            return False
+        out[k] = v
+    return True
+
+
+cdef _RectBuf _rects(object rects, RectList* out):
+    """The rectangles as int64; plain lists of int tuples and int64 (n, 4) arrays
+    are read directly, anything else goes through the twin's conversion (same
+    values, same errors)."""
+    cdef _RectBuf buf = _RectBuf()
+    cdef Py_ssize_t i, n
+    if type(rects) is list or type(rects) is tuple:
+        n = len(rects)
+        buf.p = <int64_t*>malloc((n + 1) * 4 * sizeof(int64_t))
+        if buf.p == NULL:
+            raise MemoryError()
+        for i in range(n):
+            if not _ints4(rects[i], buf.p + 4 * i):
+                break
+        else:
+            out.p, out.n = buf.p, n
+            return buf
+    elif (
         isinstance(rects, np.ndarray)
         and rects.dtype == np.int64
         and rects.ndim == 2
         and rects.shape[1] == 4
         and rects.flags.c_contiguous
     ):
-        view = rects
-        return view
-    arr = _draw_ref._rects(rects)  # same conversion and errors as the twin
-    view = np.ascontiguousarray(arr)
-    return view
+        buf.view = rects
+        out.p, out.n = (&buf.view[0, 0] if buf.view.shape[0] else NULL), buf.view.shape[0]
+        return buf
+    buf.view = np.ascontiguousarray(_draw_ref._rects(rects))
+    out.p, out.n = (&buf.view[0, 0] if buf.view.shape[0] else NULL), buf.view.shape[0]
+    return buf
 
 
 cdef bint _overlaps(const uint8_t[:, :, ::1] a, uint8_t[:, :, ::1] b):
@@ -315,16 +358,18 @@ cdef struct Cut:
 
 
 cdef Py_ssize_t _cut_all(
-    const int64_t[:, ::1] rects, Cut* out, int64_t x0, int64_t y0, int64_t x1, int64_t y1
+    const RectList* rects, Cut* out, int64_t x0, int64_t y0, int64_t x1, int64_t y1
 ) noexcept nogil:
     """Cut every rectangle to [x0, x1) x [y0, y1); the non-empty ones go to out."""
     cdef Py_ssize_t i, n = 0
     cdef Cut c
-    for i in range(rects.shape[0]):
-        c.left = _max(rects[i, 0], x0)
-        c.top = _max(rects[i, 1], y0)
-        c.right = _min(rects[i, 2], x1)
-        c.bottom = _min(rects[i, 3], y1)
+    cdef const int64_t* r
+    for i in range(rects.n):
+        r = rects.p + 4 * i
+        c.left = _max(r[0], x0)
+        c.top = _max(r[1], y0)
+        c.right = _min(r[2], x1)
+        c.bottom = _min(r[3], y1)
         if c.right > c.left and c.bottom > c.top:
             out[n] = c
             n += 1
@@ -357,20 +402,21 @@ cdef _Source _source(
     s.view = _image(src, "source")
     s.ox = _int(dx, "dx")
     s.oy = _int(dy, "dy")
-    cdef const int64_t[:, ::1] r = _rects(rects)
+    cdef RectList r
+    keep = _rects(rects, &r)
     cdef int64_t h = dst.shape[0], w = dst.shape[1]
     cdef int64_t sh = s.view.shape[0], sw = s.view.shape[1]
     s.stride = sw * 4
     s.n = 0
     s.cuts = NULL
     s.snap = NULL
-    if r.shape[0] == 0 or s.ox >= w or s.oy >= h or sh == 0 or sw == 0:
+    if r.n == 0 or s.ox >= w or s.oy >= h or sh == 0 or sw == 0:
         return s
-    s.cuts = <Cut*>malloc(r.shape[0] * sizeof(Cut))
+    s.cuts = <Cut*>malloc(r.n * sizeof(Cut))
     if s.cuts == NULL:
         raise MemoryError()
     # ox < w and oy < h here, so ox + sw and oy + sh cannot overflow
-    s.n = _cut_all(r, s.cuts, _max(0, s.ox), _max(0, s.oy),
+    s.n = _cut_all(&r, s.cuts, _max(0, s.ox), _max(0, s.oy),
                    _min(w, s.ox + sw), _min(h, s.oy + sh))
     if s.n == 0:
         return s
@@ -424,22 +470,24 @@ cdef struct Run:
 def region_rects(width, height, bbox, clips):
     """Disjoint banded rectangles of bbox ∩ surface ∩ union(clips) (see the twin)."""
     cdef int64_t w = _int(width, "width"), h = _int(height, "height")
-    cdef const int64_t[:, ::1] box = _rects([bbox])
-    if box.shape[0] != 1:
+    cdef RectList box
+    keep_box = _rects([bbox], &box)
+    if box.n != 1:
         raise CanvasError("bbox must be one rectangle")
     cdef Cut area
-    area.left = _max(box[0, 0], 0)
-    area.top = _max(box[0, 1], 0)
-    area.right = _min(box[0, 2], _max(w, 0))
-    area.bottom = _min(box[0, 3], _max(h, 0))
+    area.left = _max(box.p[0], 0)
+    area.top = _max(box.p[1], 0)
+    area.right = _min(box.p[2], _max(w, 0))
+    area.bottom = _min(box.p[3], _max(h, 0))
     if area.right <= area.left or area.bottom <= area.top:
         return np.zeros((0, 4), np.int64)
     if clips is None:
         return np.array([[area.left, area.top, area.right, area.bottom]], np.int64)
-    cdef const int64_t[:, ::1] clip = _rects(clips)
-    if clip.shape[0] > REGION_MAX_SWEEP:
+    cdef RectList clip
+    keep_clip = _rects(clips, &clip)
+    if clip.n > REGION_MAX_SWEEP:
         return _draw_ref.region_rects(width, height, bbox, clips)
-    cdef Py_ssize_t n = clip.shape[0]
+    cdef Py_ssize_t n = clip.n
     cdef Cut* parts = <Cut*>malloc((n + 1) * sizeof(Cut))
     cdef int64_t* ys = <int64_t*>malloc((2 * n + 1) * sizeof(int64_t))
     cdef Run* runs = <Run*>malloc(2 * (n + 1) * sizeof(Run))
@@ -447,7 +495,7 @@ def region_rects(width, height, bbox, clips):
     try:
         if parts == NULL or ys == NULL or runs == NULL or out == NULL:
             raise MemoryError()
-        count = _sweep(clip, area, parts, ys, runs, out)
+        count = _sweep(&clip, area, parts, ys, runs, out)
         result = np.empty((count, 4), np.int64)
         if count:
             memcpy(<void*><uintptr_t>result.ctypes.data, out, count * 4 * sizeof(int64_t))
@@ -460,7 +508,7 @@ def region_rects(width, height, bbox, clips):
 
 
 cdef Py_ssize_t _sweep(
-    const int64_t[:, ::1] clip, Cut area, Cut* parts, int64_t* ys, Run* runs,
+    const RectList* clip, Cut area, Cut* parts, int64_t* ys, Run* runs,
     int64_t* out,
 ) noexcept nogil:
     """Band sweep over at most REGION_MAX_SWEEP rectangles; returns the count
@@ -546,7 +594,8 @@ def fill(dst, rects, rop, color, tile=None, tile_x=0, tile_y=0):
         raise CanvasError(f"unknown rop {op}")
     cdef Brush b
     keep = _brush(&b, color, tile, tile_x, tile_y, d)
-    cdef const int64_t[:, ::1] r = _rects(rects)
+    cdef RectList r
+    keep_rects = _rects(rects, &r)
     cdef int64_t h = d.shape[0], w = d.shape[1], y
     cdef Cut c
     cdef Py_ssize_t i
@@ -554,11 +603,11 @@ def fill(dst, rects, rop, color, tile=None, tile_x=0, tile_y=0):
         return
     cdef uint8_t* base = &d[0, 0, 0]
     with nogil:
-        for i in range(r.shape[0]):
-            c.left = _max(r[i, 0], 0)
-            c.top = _max(r[i, 1], 0)
-            c.right = _min(r[i, 2], w)
-            c.bottom = _min(r[i, 3], h)
+        for i in range(r.n):
+            c.left = _max(r.p[4 * i], 0)
+            c.top = _max(r.p[4 * i + 1], 0)
+            c.right = _min(r.p[4 * i + 2], w)
+            c.bottom = _min(r.p[4 * i + 3], h)
             if c.right <= c.left or c.bottom <= c.top:
                 continue
             for y in range(c.top, c.bottom):
@@ -793,7 +842,8 @@ def mask_over(dst, rects, mask, mask_x, mask_y, color, dest_alpha, tile=None,
     cdef Brush b
     keep = _brush(&b, color, tile, tile_x, tile_y, d)
     cdef bint keep_alpha = not dest_alpha
-    cdef const int64_t[:, ::1] r = _rects(rects)
+    cdef RectList r
+    keep_rects = _rects(rects, &r)
     cdef int64_t h = d.shape[0], w = d.shape[1], mh = m.shape[0], mw = m.shape[1]
     cdef int64_t x, y
     cdef Py_ssize_t i, k, n
@@ -803,14 +853,14 @@ def mask_over(dst, rects, mask, mask_x, mask_y, color, dest_alpha, tile=None,
     cdef uint32_t cov, inv, t, bv
     if h == 0 or w == 0 or mh == 0 or mw == 0 or mx >= w or my >= h:
         return
-    cdef Cut* cuts = <Cut*>malloc((r.shape[0] + 1) * sizeof(Cut))
+    cdef Cut* cuts = <Cut*>malloc((r.n + 1) * sizeof(Cut))
     if cuts == NULL:
         raise MemoryError()
     cdef uint8_t* base = &d[0, 0, 0]
     cdef const uint8_t* mbase = &m[0, 0]
     try:
         with nogil:
-            n = _cut_all(r, cuts, _max(0, mx), _max(0, my), _min(w, mx + mw),
+            n = _cut_all(&r, cuts, _max(0, mx), _max(0, my), _min(w, mx + mw),
                          _min(h, my + mh))
             for i in range(n):
                 c = cuts[i]
