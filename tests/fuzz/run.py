@@ -78,15 +78,18 @@ def main(argv: list[str]) -> None:
             env.setdefault("ASAN_OPTIONS", "detect_leaks=0")  # CPython never frees all
             os.execve(sys.executable, [sys.executable, "-P", *argv], env)
         sys.meta_path.insert(0, _Instrumented(lib))
-        for ext in sorted(lib.rglob("_*.so")):  # fail here, not by falling back
-            rel = ext.relative_to(lib).with_suffix("").with_suffix("")
-            importlib.import_module(".".join(rel.parts))
     else:
         print(
             f"run.py: no {lib}: the compiled code is not instrumented", file=sys.stderr
         )
     sys.path.insert(0, str(HERE.parent))
+    # Every spicepy module must first be imported inside this block, or its
+    # Python code runs uninstrumented (importing one extension imports the
+    # whole spicepy.codecs package, for instance).
     with atheris.instrument_imports(include=["spicepy"]):
+        for ext in sorted(lib.rglob("_*.so")) if lib.is_dir() else []:
+            rel = ext.relative_to(lib).with_suffix("").with_suffix("")
+            importlib.import_module(".".join(rel.parts))  # fails, never falls back
         from fuzz import targets
 
         for module in ("quic", "lz", "glz", "zlib_glz", "lz4", "jpeg", "jpeg_alpha"):
