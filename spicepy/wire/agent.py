@@ -44,10 +44,10 @@ from spicepy.wire.schema import (
     Array,
     Bytes,
     Rest,
-    decode_struct,
     encode_struct,
     wt,
 )
+from spicepy.wire.twins import decode_struct  # compiled twin when built
 
 __all__ = [
     "AGENT_HEADER_SIZE",
