@@ -316,7 +316,7 @@ def parse_agent_header(data: bytes | bytearray | memoryview) -> AgentHeader:
     """
     if len(data) < AGENT_HEADER_SIZE:
         raise WireError(f"agent header needs 20 bytes, got {len(data)}")
-    hdr = decode_struct(AgentHeader, memoryview(data)[:AGENT_HEADER_SIZE])
+    hdr: AgentHeader = decode_struct(AgentHeader, memoryview(data)[:AGENT_HEADER_SIZE])
     if hdr.protocol != VD_AGENT_PROTOCOL:
         raise WireError(f"agent protocol {hdr.protocol}, expected {VD_AGENT_PROTOCOL}")
     if hdr.size > MAX_AGENT_MESSAGE_SIZE:
