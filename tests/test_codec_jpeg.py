@@ -253,3 +253,15 @@ def test_property_truncated_or_flipped_streams(data: st.DataObject) -> None:
         except CodecError:
             continue
         assert got.shape == (24, 40, 4)
+
+
+def test_defaults_top_down_and_three_channel_input() -> None:
+    """jpeg_alpha.decode's TOP_DOWN flag defaults to the encoder's default (True);
+    jpeg.encode takes B,G,R without padding too (found by mutation testing)."""
+    img = _smooth(12, 20)
+    payload, jpeg_size = jpeg_alpha.encode(img)
+    got = jpeg_alpha.decode(payload, jpeg_size=jpeg_size)
+    np.testing.assert_array_equal(got[:, :, 3], img[:, :, 3])
+    data = jpeg.encode(np.ascontiguousarray(img[:, :, :3]), quality=90)
+    assert_exact(jpeg.decode(data), data)
+    assert psnr(jpeg.decode(data)[:, :, :3], img[:, :, :3]) >= MIN_ENCODE_PSNR
