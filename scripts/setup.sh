@@ -22,6 +22,7 @@ APT_PACKAGES=(
     spice-vdagent xclip gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly ffmpeg
     libvirt-daemon-system libvirt-clients libvirt-dev
     tesseract-ocr tesseract-ocr-eng xterm fonts-dejavu-core  # spicepy.bots OCR + live tests
+    virt-viewer xvfb  # remote-viewer under Xvfb: the human the recording proxy records
 )
 
 log() { printf 'setup.sh: %s\n' "$*" >&2; }
