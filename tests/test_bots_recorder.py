@@ -9,13 +9,14 @@ from hypothesis import strategies as st
 from spicepy.bots.recorder import LinkSniffer, ScriptRecorder, scancode
 from spicepy.bots.script import dump, parse
 from spicepy.channels.inputs import make_scancode
-from spicepy.session.keymap import key_code
+from spicepy.session.keymap import key_code, wire_bytes
 from spicepy.wire.enums import ChannelType, CommonCap
 from spicepy.wire.headers import pack_header
 from spicepy.wire.link import LinkMess, LinkReply, caps_to_words
 from spicepy.wire.messages import encode_message
 from spicepy.wire.msg_other import (
     KeyDown,
+    KeyScancode,
     KeyUp,
     MouseMotion,
     MousePosition,
@@ -55,6 +56,9 @@ MESSAGES: list[object] = [
            (key_code("ctrl"), False), (key_code("alt"), False),
            (key_code("delete"), False), (key_code("delete"), True),
            (key_code("alt"), True), (key_code("ctrl"), True)]),
+    # spice-gtk sends a quick press + release as one KEY_SCANCODE
+    KeyScancode(wire_bytes(key_code("x")) + wire_bytes(key_code("x"), release=True)),
+    KeyScancode(wire_bytes(key_code("up")) + wire_bytes(key_code("up"), release=True)),
     MousePosition(300, 400, 0, 0),
     MousePress(1, 1),
     MouseRelease(1, 0),
@@ -68,6 +72,8 @@ SCRIPT = """\
 type Hi
 key enter
 key ctrl-alt-delete
+type x
+key up
 move 300 400
 click 1
 wheel up 2

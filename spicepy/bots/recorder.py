@@ -32,6 +32,7 @@ from spicepy.wire.link import LINK_HEADER_SIZE, LinkHeader, LinkMess, LinkReply,
 from spicepy.wire.messages import decode_message
 from spicepy.wire.msg_other import (
     KeyDown,
+    KeyScancode,
     KeyUp,
     MouseMotion,
     MousePosition,
@@ -71,6 +72,19 @@ def scancode(code: int) -> tuple[int, bool]:
         low = (code >> 8) & 0xFF
         return EXTENDED | (low & 0x7F), bool(low & 0x80)
     return code & 0x7F, bool(code & 0x80)
+
+
+def scancode_bytes(data: bytes) -> list[tuple[int, bool]]:
+    """KEY_SCANCODE bytes (set 1, ``E0`` prefixes) -> (keymap code, release)."""
+    out = []
+    extended = False
+    for byte in data:
+        if byte == 0xE0:
+            extended = True
+            continue
+        out.append(((EXTENDED if extended else 0) | (byte & 0x7F), bool(byte & 0x80)))
+        extended = False
+    return out
 
 
 @dataclass
@@ -196,6 +210,9 @@ class ScriptRecorder:
         if isinstance(msg, KeyDown | KeyUp):
             code, release = scancode(msg.code)
             self._key(code, release)
+        elif isinstance(msg, KeyScancode):  # spice-gtk: press + release in one
+            for code, release in scancode_bytes(msg.data):
+                self._key(code, release)
         elif isinstance(msg, MousePosition):
             self._x, self._y = msg.x, msg.y
         elif isinstance(msg, MouseMotion):
