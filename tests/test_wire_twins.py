@@ -433,3 +433,25 @@ def test_frame_splitting_of_captured_streams(captures_dir: Path) -> None:
             assert got == [(t, bytes(b)) for t, b, *_ in ref_frames]
             assert got == [(m.type, bytes(m.body)) for m in ch.server_messages()]
             assert all(isinstance(f[1], memoryview) for f in frames)
+
+
+def test_lying_counts_fail_before_allocating() -> None:
+    from spicepy.wire.msg_display import InvalList, MonitorsConfig
+    from spicepy.wire.types import BitmapData
+
+    # a count far beyond the bytes left: refused from the count alone
+    assert assert_twins(InvalList, struct.pack("<H", 0xFFFF)) == (
+        "error",
+        WireError,
+        "array of 65535 items does not fit in 0 bytes",
+    )
+    assert assert_twins(MonitorsConfig, struct.pack("<HH", 40000, 1) + bytes(28))[
+        2
+    ].startswith("array of 40000 items")
+    # a bitmap whose stride * height is beyond any image: refused before reading
+    huge = struct.pack("<BBIII", 8, 0, 1 << 20, 1 << 20, 1 << 20) + struct.pack("<I", 0)
+    assert assert_twins(BitmapData, huge) == (
+        "error",
+        WireError,
+        f"bitmap of {1 << 40} bytes is too big",
+    )
