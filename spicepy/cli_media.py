@@ -71,9 +71,7 @@ async def _send_file(session: Session, args: argparse.Namespace) -> str:
 
 async def _record_audio(session: Session, args: argparse.Namespace) -> str:
     frames = await session.audio.record_wav(args.wav, args.seconds)
-    return (
-        f"wrote {frames} sample frames ({frames / 48000:.2f} s at 48 kHz) to {args.wav}"
-    )
+    return f"wrote {frames} sample frames to {args.wav}"
 
 
 def add_clipboard(sub: Subparsers) -> None:
@@ -116,5 +114,7 @@ def add_record_audio(sub: Subparsers) -> None:
         "save the playback channel's audio as a 16-bit WAV file",
         _record_audio,
     )
-    p.add_argument("wav", type=Path, help="output .wav (48 kHz stereo)")
+    p.add_argument(
+        "wav", type=Path, help="output .wav (the stream's rate and channels)"
+    )
     p.add_argument("--seconds", type=float, default=5.0, help="duration (default 5)")

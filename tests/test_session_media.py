@@ -4,11 +4,13 @@ into a real SessionCore, the agent's answers into a real MainChannel machine."""
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from _channel_helpers import linked
 
+from spicepy.audio import read_wav
 from spicepy.channels import MainChannel
 from spicepy.channels.agent import (
     ClipboardGrabbed,
@@ -141,3 +143,31 @@ def test_agent_control_answers_guest_requests_from_its_offer() -> None:
     assert agent.guest_offers[0] == (1, 2) and 0 not in agent.our_offers
     s.core.handle_event(KEY, ClipboardReceived(0, 1, b"x"), 0.0)
     assert agent.guest_data[(0, 1)] == b"x"
+
+
+def test_record_wav_takes_the_stream_format(tmp_path: Path) -> None:
+    import asyncio
+
+    s = FakeSession()
+    audio = AudioPlayback(s)  # type: ignore[arg-type]
+    pcm = (np.arange(441, dtype="<i2") * 7).reshape(441, 1)
+
+    async def main() -> int:
+        task = asyncio.create_task(audio.record_wav(tmp_path / "a.wav", 0.2))
+        await asyncio.sleep(0.05)
+        s.core.handle_event((5, 0), AudioStarted(1, 1, 44100, 0), 0.0)
+        for k in range(3):
+            s.core.handle_event((5, 0), AudioData(k, 1, pcm.tobytes()), 0.0)
+        return await task
+
+    assert asyncio.run(main()) == 3 * 441
+    samples, rate = read_wav(tmp_path / "a.wav")
+    assert rate == 44100
+    np.testing.assert_array_equal(samples, np.concatenate([pcm] * 3))
+
+    # nothing arrived: an empty 2 x 48 kHz file
+    async def empty() -> int:
+        return await audio.record_wav(tmp_path / "b.wav", 0.01)
+
+    assert asyncio.run(empty()) == 0
+    assert read_wav(tmp_path / "b.wav")[1] == 48000

@@ -368,7 +368,7 @@ class AudioPlayback:
         self.volume: tuple[int, ...] = ()
         self.mute = False
         self.latency_ms = 0
-        self._sinks: list[WavWriter] = []
+        self._sinks: list[_WavSink] = []
         core = session.core
         for cls in (AudioStarted, AudioData, AudioStopped):
             core.on_event(cls, self._stream)
@@ -392,8 +392,7 @@ class AudioPlayback:
         self.frames_received += 1
         self._frames.append(frame)
         for sink in self._sinks:
-            if sink.channels == frame.samples.shape[1]:
-                sink.write(frame.samples)
+            sink.write(frame)
 
     def _settings(self, key: Any, event: object, now: float) -> None:
         if isinstance(event, AudioVolumeSet):
@@ -416,21 +415,46 @@ class AudioPlayback:
                 yield self._frames.popleft()
             await self._session.wait_for(lambda: bool(self._frames), None, "audio")
 
-    async def record_wav(
-        self,
-        path: str | Path,
-        seconds: float,
-        channels: int = 2,
-        frequency: int = 48000,
-    ) -> int:
-        """Write the audio arriving during ``seconds`` to a 16-bit WAV file;
+    async def record_wav(self, path: str | Path, seconds: float) -> int:
+        """Write the audio arriving during ``seconds`` to a 16-bit WAV file with
+        the stream's channels and rate (2 x 48 kHz when nothing arrived);
         returns the sample frames written."""
         import asyncio
 
-        with WavWriter(path, channels, frequency) as sink:
-            self._sinks.append(sink)
-            try:
-                await asyncio.sleep(seconds)
-            finally:
-                self._sinks.remove(sink)
+        sink = _WavSink(path)
+        self._sinks.append(sink)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self._sinks.remove(sink)
+            sink.close()
         return sink.frames_written
+
+
+class _WavSink:
+    """A WAV file opened at the first frame, with that frame's format (frames
+    of another format, after a new START, are left out)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = path
+        self.writer: WavWriter | None = None
+        self.frequency = 0
+
+    @property
+    def frames_written(self) -> int:
+        return 0 if self.writer is None else self.writer.frames_written
+
+    def write(self, frame: AudioFrame) -> None:
+        if self.writer is None:
+            self.writer = WavWriter(self.path, frame.samples.shape[1], frame.frequency)
+            self.frequency = frame.frequency
+        if (
+            frame.samples.shape[1] == self.writer.channels
+            and frame.frequency == self.frequency
+        ):
+            self.writer.write(frame.samples)
+
+    def close(self) -> None:
+        if self.writer is None:
+            self.writer = WavWriter(self.path, 2, 48000)
+        self.writer.close()
