@@ -25,6 +25,8 @@ import spicepy.client
 from spicepy.channels.playback import AudioData, AudioStarted
 from spicepy.errors import AuthenticationError, SpiceError, SpiceTimeoutError
 from spicepy.session import Session
+from spicepy.session.keymap import key_code, text_strokes
+from spicepy.session.pacing import typing_pauses
 from spicepy.testing.pki import TestPki, make_test_pki
 from spicepy.testing.qemu import Qemu, QemuOptions, available
 from spicepy.wire.enums import ChannelType, ImageType
@@ -226,6 +228,58 @@ def test_typed_200_character_line_arrives_exactly(guest: Qemu) -> None:
             assert_same_pixels(shot, truth)
 
     asyncio.run(main())
+
+
+def test_typed_line_with_burst_pacing_arrives_exactly(guest: Qemu) -> None:
+    """The pacing policy proposed for type_text (pacing.typing_pauses defaults)."""
+    line = _line(7 + len(guest.options.vga))
+    strokes = text_strokes(line + "\n")
+    shift = key_code("shift")
+
+    async def main() -> None:
+        async with spicepy.connect(guest.uri, password=PASSWORD, timeout=TIMEOUT) as s:
+            await s.wait_for_frame(TIMEOUT)
+            before = len(guest.typed_lines())
+            for (code, shifted), pause in zip(
+                strokes, typing_pauses(strokes), strict=True
+            ):
+                if pause:
+                    await asyncio.sleep(pause)
+                if shifted:
+                    await s.key_down(shift)
+                await s.key_down(code)
+                await s.key_up(code)
+                if shifted:
+                    await s.key_up(shift)
+            typed = await asyncio.to_thread(guest.wait_for_typed, before + 1, TIMEOUT)
+            assert typed[-1] == line
+
+    asyncio.run(main())
+
+
+def test_click_reaches_the_guest_mouse(guest: Qemu) -> None:
+    """A right click arrives as PS/2 packets on the guest's /dev/input/mice."""
+    status, out = guest.run(
+        "rm -f /tmp/mice; "
+        "(dd if=/dev/input/mice of=/tmp/mice bs=3 count=8 2>/dev/null &)"
+    )
+    assert status == 0, out
+
+    async def main() -> None:
+        async with spicepy.connect(guest.uri, password=PASSWORD, timeout=TIMEOUT) as s:
+            await s.wait_for_frame(TIMEOUT)
+            for _ in range(2):
+                await s.click(200, 150, button=3)
+                await asyncio.sleep(0.2)
+
+    asyncio.run(main())
+    status, out = guest.run('sleep 1; hexdump -v -e \'3/1 "%02x " "\\n"\' /tmp/mice')
+    assert status == 0, out
+    packets = [bytes.fromhex(line) for line in out.split("\n") if line.strip()]
+    # byte 0 of a mousedev packet: bit 3 always set, bit 1 the right button
+    assert packets and all(p[0] & 0x08 for p in packets), out
+    assert any(p[0] & 0x02 for p in packets), out
+    assert any(not p[0] & 0x02 for p in packets), out  # and released again
 
 
 def _dominant_hz(pcm: bytes, rate: int) -> float:
