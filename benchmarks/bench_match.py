@@ -18,12 +18,13 @@ random pixels, so every position is distinct):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
 
 from spicepy.bots import match as match_mod
-from spicepy.bots.match import match_needle
+from spicepy.bots.match import Match, match_needle
 from spicepy.bots.needles import Area, Needle
 
 W, H = 1920, 1080
@@ -66,10 +67,10 @@ def _case(name: str) -> Callable[[], object]:
 @pytest.mark.parametrize(
     "case", ["in-place", "margin-50", "anywhere", "anywhere-exact"]
 )
-def test_match_1080p(benchmark: pytest.FixtureDef, case: str) -> None:  # type: ignore[type-arg]
+def test_match_1080p(benchmark: Any, case: str) -> None:
     run = _case(case)
     result = run()
-    assert result.ok and result.score == 1.0  # type: ignore[attr-defined]
+    assert isinstance(result, Match) and result.ok and result.score == 1.0
     benchmark(run)
     if benchmark.stats is not None:
         benchmark.extra_info["matches_per_s"] = 1.0 / benchmark.stats.stats.mean
