@@ -93,7 +93,7 @@ def test_dictionary_get_is_the_decoded_image() -> None:
 
 
 def test_jpeg_alpha_encode_wants_four_channels() -> None:
-    with pytest.raises(ValueError, match="JPEG_ALPHA needs a uint8"):
+    with pytest.raises(ValueError, match=r"^JPEG_ALPHA needs a uint8 "):
         jpeg_alpha.encode(np.zeros((4, 4, 3), np.uint8))
-    with pytest.raises(ValueError, match="JPEG_ALPHA needs a uint8"):
+    with pytest.raises(ValueError, match=r"^JPEG_ALPHA needs a uint8 "):
         jpeg_alpha.encode(np.zeros((4, 4, 4), np.uint16))
