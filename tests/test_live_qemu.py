@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _qemu_helpers import TIMEOUT, assert_same_pixels, converge, repaint
 from PIL import Image
 
 import spicepy
 import spicepy.client
 from spicepy.channels.playback import AudioData, AudioStarted
-from spicepy.errors import AuthenticationError, SpiceError, SpiceTimeoutError
-from spicepy.session import Session
+from spicepy.errors import AuthenticationError
 from spicepy.session.keymap import key_code, text_strokes
 from spicepy.session.pacing import typing_pauses
 from spicepy.testing.pki import TestPki, make_test_pki
@@ -39,7 +39,6 @@ pytestmark = [
         reason=f"QEMU guest not available: {REASON}",
     ),
 ]
-TIMEOUT = 60.0
 PASSWORD = "kvm-secret"
 #: seconds between keys: QEMU's PS/2 queue (16 scancodes) drops keys sent back
 #: to back; 200-character lines arrived exactly from 5 ms up in our measurement
@@ -71,43 +70,6 @@ def guest_survives(guest: Qemu) -> Iterator[None]:
     guest.check()
     yield
     guest.check()
-
-
-def assert_same_pixels(shot: np.ndarray, truth: np.ndarray) -> None:
-    assert shot.shape == truth.shape
-    differing = np.argwhere((shot != truth).any(axis=-1))
-    assert len(differing) == 0, (
-        f"{len(differing)} pixels differ, first at (y, x) {tuple(differing[0])}: "
-        f"spicepy {shot[tuple(differing[0])]} vs QEMU {truth[tuple(differing[0])]}"
-    )
-
-
-async def converge(s: Session, qemu: Qemu) -> tuple[np.ndarray, np.ndarray]:
-    """Wait until spicepy's screen equals QEMU's screendump (the guest is idle,
-    but the server sends asynchronously); on timeout the caller's comparison
-    reports the difference."""
-    await s.wait_until_settled(quiet=0.5, timeout=TIMEOUT)
-    truth = await asyncio.to_thread(qemu.screendump)
-
-    def same() -> bool:
-        try:
-            return bool(np.array_equal(s.screenshot(), truth))
-        except SpiceError:
-            return False
-
-    try:
-        await s.wait_for(same, 20, "the screen to match QEMU's screendump")
-    except SpiceTimeoutError:
-        pass
-    return s.screenshot(), truth
-
-
-async def repaint(s: Session, qemu: Qemu, label: str) -> None:
-    """Have the guest repaint its screen, and wait until spicepy saw it."""
-    since = s.change_count
-    status, out = await asyncio.to_thread(qemu.run, f"scene {label}")
-    assert status == 0, out
-    await s.wait_for_change(TIMEOUT, since=since)
 
 
 #: image type each preferred compression must bring (spice-server picks it for
