@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Mutation testing (mutmut, pinned in the `test` extras), one area at a time:
+#
+#   bash scripts/mutation.sh AREA [AREA...]     # codecs wire channels transport
+#                                               # (protocol = the last three)
+#   MUTATION_JOBS=2 bash scripts/mutation.sh wire
+#
+# Each area is mutated in its own staging copy under $MUTATION_DIR (default
+# /tmp/spicepy-mutation/AREA), never in the checkout: mutmut rewrites the files
+# it mutates, and other work may be running against the tree.  The copy has the
+# installed layout (codecs/ becomes spicepy/codecs/) so the tests import the
+# mutated modules, and SPICEPY_PUREPYTHON=1 so the reference twins and the
+# pure-Python wire engine run instead of the Cython fast paths.  Only the tests
+# named for the area run, and mutmut runs for each mutant just the tests that
+# reached the mutated function.  The shared corpus is left out (tests/data pins
+# the codecs).  Results: $MUTATION_DIR/AREA/results.txt
+# (`mutmut results --all true`); tests/MUTATION.md records the scores.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${SPICEPY_VENV:-$ROOT/.venv}"
+PY="$VENV/bin/python"
+BASE="${MUTATION_DIR:-/tmp/spicepy-mutation}"
+JOBS="${MUTATION_JOBS:-1}"
+# MUTATION_SAMPLE=N: run N mutants per module (a fixed random sample), for a
+# quick score on a busy machine; 0 (the default) runs them all.
+SAMPLE="${MUTATION_SAMPLE:-0}"
+
+area_files() {  # files to mutate (paths in the staging copy), then tests
+    case "$1" in
+    codecs)
+        echo "spicepy/codecs/_quic_ref.py spicepy/codecs/_lz_ref.py spicepy/codecs/_glz_ref.py"
+        echo "spicepy/codecs/_common.py spicepy/codecs/quic.py spicepy/codecs/lz.py"
+        echo "spicepy/codecs/glz.py spicepy/codecs/lz4.py spicepy/codecs/jpeg.py"
+        echo "spicepy/codecs/jpeg_alpha.py spicepy/codecs/zlib_glz.py spicepy/codecs/image.py"
+        echo "|tests/test_codec_quic.py tests/test_codec_lz.py tests/test_codec_glz.py"
+        echo "tests/test_codec_lz4.py tests/test_codec_jpeg.py tests/test_codec_zlib_glz.py"
+        echo "tests/test_codec_image.py tests/test_codec_tables.py" ;;
+    wire)
+        echo "spicepy/wire/*.py"
+        echo "|tests/test_wire_*.py" ;;
+    channels)
+        echo "spicepy/channels/*.py"
+        echo "|tests/test_channel_*.py" ;;
+    transport)
+        echo "spicepy/session/transport.py spicepy/session/uri.py"
+        echo "|tests/test_session_transport.py tests/test_session_uri.py" ;;
+    protocol)  # wire + channels + transport in one run (one copy, one test map)
+        echo "spicepy/wire/*.py spicepy/channels/*.py"
+        echo "spicepy/session/transport.py spicepy/session/uri.py"
+        echo "|tests/test_wire_*.py tests/test_channel_*.py"
+        echo "tests/test_session_transport.py tests/test_session_uri.py" ;;
+    *) echo "unknown area: $1 (codecs wire channels transport protocol)" >&2
+       return 1 ;;
+    esac
+}
+
+stage() {  # stage AREA DIR: a copy of the checkout in the installed layout
+    local dir="$2"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
+        | grep -zv '^\.ci/\|^benchmarks/\|^scripts/' \
+        | xargs -0 cp --parents -t "$dir" 2>/dev/null) || true
+    # compiled fast paths stay available for the modules that are not mutated
+    (cd "$ROOT" && find codecs spicepy -name '_*.so' -print0 | xargs -0 -r cp --parents -t "$dir")
+    mv "$dir/codecs" "$dir/spicepy/codecs"
+}
+
+run_area() {
+    local area="$1" dir="$BASE/$1" spec mutate tests only
+    spec="$(area_files "$area" | tr '\n' ' ')"
+    mutate="${spec%%|*}"
+    tests="${spec#*|}"
+    stage "$area" "$dir"
+    only=""
+    for f in $mutate; do only+="    $f"$'\n'; done
+    # mutmut reads setup.cfg when pyproject.toml has no [tool.mutmut]
+    {
+        echo "[mutmut]"
+        echo "source_paths = spicepy"
+        echo "only_mutate ="
+        printf '%s' "$only"
+        printf 'pytest_add_cli_args =\n    -p\n    no:cacheprovider\n'
+        # e.g. MUTATION_PYTEST_ARGS="--deselect tests/x.py::test_y": mutmut needs
+        # a green baseline, and other work may leave an unrelated test red
+        for a in ${MUTATION_PYTEST_ARGS:-}; do echo "    $a"; done
+        echo "pytest_add_cli_args_test_selection ="
+        for t in $tests; do
+            for m in "$dir"/$t; do [[ -e "$m" ]] && echo "    ${m#"$dir"/}"; done
+        done
+        echo "timeout_multiplier = 10.0"
+        echo "use_git_change_detection = false"
+    } >"$dir/setup.cfg"
+    echo "== $area: $(date -u +%H:%M:%S) staged in $dir" >&2
+    (
+        cd "$dir"
+        export SPICEPY_PUREPYTHON=1 HYPOTHESIS_PROFILE=mutation PYTHONDONTWRITEBYTECODE=1
+        # in-repo data only (tests/data): the corpus tests decode megapixels
+        # through the pure-Python twins, far too slow to repeat per mutant
+        export SPICEPY_CAPTURES=/nonexistent SPICEPY_VECTORS=/nonexistent
+        unset SPICEPY_REQUIRE_CORPUS
+        if [[ "$SAMPLE" -gt 0 ]]; then
+            # generate the mutants and the test map only (no name matches),
+            # then run a fixed random sample of each module's mutants
+            nice -n 10 "$PY" -m mutmut run --max-children "$JOBS" "no-such-mutant" \
+                >"$dir/generate.log" 2>&1 || true
+            mapfile -t names < <("$PY" - "$SAMPLE" <<'PY'
+import collections, glob, json, random, sys
+by_module = collections.defaultdict(list)
+for meta in sorted(glob.glob("mutants/**/*.py.meta", recursive=True)):
+    for name in json.load(open(meta))["exit_code_by_key"]:
+        by_module[name.split(".x")[0]].append(name)
+for module, names in sorted(by_module.items()):
+    random.Random(module).shuffle(names)  # the same sample on every run
+    print("\n".join(sorted(names[: int(sys.argv[1])])))
+PY
+            )
+            nice -n 10 "$PY" -m mutmut run --max-children "$JOBS" "${names[@]}" \
+                >"$dir/run.log" 2>&1 || true
+        else
+            nice -n 10 "$PY" -m mutmut run --max-children "$JOBS" >"$dir/run.log" 2>&1 || true
+        fi
+        "$PY" -m mutmut results --all true >"$dir/results.txt" 2>&1 || true
+    )
+    echo "== $area: $(date -u +%H:%M:%S) done; per module (killed/total), survivors:" >&2
+    "$PY" - "$dir/results.txt" <<'PY' >&2
+import collections, re, sys
+score = collections.defaultdict(lambda: [0, 0])
+for line in open(sys.argv[1]):
+    m = re.match(r"\s*([\w.]+)\.x\S*__mutmut_\d+: (.*)", line)
+    if not m:
+        continue
+    mod, status = m.groups()
+    if status == "not checked":  # outside the sample
+        continue
+    score[mod][1] += 1
+    if status in ("killed", "timeout", "caught by type check"):
+        score[mod][0] += 1
+    else:
+        print(f"  {line.strip()}")
+for mod, (k, t) in sorted(score.items()):
+    print(f"{mod}: {k}/{t} = {100 * k / t:.1f} %")
+PY
+}
+
+[[ $# -gt 0 ]] || set -- codecs wire channels transport
+for a in "$@"; do run_area "$a"; done
