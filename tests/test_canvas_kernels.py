@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections import Counter
 from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -641,3 +642,64 @@ def test_bad_region_arguments(twin: ModuleType) -> None:
     ]:
         with pytest.raises(CanvasError):
             twin.region_rects(*args)
+
+
+# -- whole captures ------------------------------------------------------------------
+
+CAPTURE_NAMES = ["text-glz", "text-lz", "winmove-glz", "winmove-lz4", "mixed-defaults"]
+
+
+def _replay_digests(path: Any) -> tuple[list[str], dict[Any, str]]:
+    """Digests of the primary after each batch and of every final surface."""
+    import hashlib
+
+    from spicepy.capture.replay import replay
+
+    batches: list[str] = []
+
+    def on_batch(driver: Any, _: int) -> None:
+        pixels = driver.canvas.primary.pixels
+        batches.append(hashlib.sha256(pixels.tobytes()).hexdigest())
+
+    result = replay(path, on_batch=on_batch)
+    final = {
+        (key, sid): hashlib.sha256(surface.pixels.tobytes()).hexdigest()
+        for key, driver in result.drivers.items()
+        for sid, surface in driver.canvas.surfaces.items()
+    }
+    return batches, final
+
+
+@pytest.mark.skipif(_fast is None, reason="the compiled twin is not built")
+@pytest.mark.parametrize("name", CAPTURE_NAMES)
+def test_capture_surfaces_same_with_either_twin(
+    captures_dir: Any, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replaying a capture through the canvas gives the same primary after every
+    batch, and the same final surfaces, with the compiled and the reference
+    kernels."""
+    path = captures_dir / f"{name}.pcap"
+    if not path.exists():
+        pytest.skip(f"{name}.pcap not in the corpus")
+    names = [n for n in kernels.__all__ if n not in ("FAST", "Glyph")]
+    calls: Counter[str] = Counter()
+
+    def counting(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any) -> Any:
+            calls[name] += 1
+            return func(*args)
+
+        return counted
+
+    def use(twin: ModuleType) -> None:
+        for n in names:
+            monkeypatch.setattr(kernels, n, counting(n, getattr(twin, n)))
+
+    use(_fast)
+    fast = _replay_digests(path)
+    if not calls:
+        pytest.skip(f"the canvas calls no kernel while replaying {name}")
+    use(_draw_ref)
+    reference = _replay_digests(path)
+    assert fast[0] and fast[1]
+    assert fast == reference
