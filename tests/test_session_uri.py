@@ -133,7 +133,9 @@ def test_host_subject_grammar(subject: str, expected: list[tuple[str, str]]) -> 
     ("subject", "message"),
     [
         ("C", "host subject entry without '=': 'C'"),
+        ("CN", "host subject entry without '=': 'CN'"),
         ("C=", "empty value for 'C' in host subject"),
+        ("CN=", "empty value for 'CN' in host subject"),
         ("=x", "empty key in host subject"),
         ("C=UK,O", "host subject entry without '=': 'O'"),
         ("CN=a\\b", "invalid character after '\\' in host subject"),
