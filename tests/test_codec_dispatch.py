@@ -97,3 +97,29 @@ def test_jpeg_alpha_encode_wants_four_channels() -> None:
         jpeg_alpha.encode(np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(ValueError, match=r"^JPEG_ALPHA needs a uint8 "):
         jpeg_alpha.encode(np.zeros((4, 4, 4), np.uint16))
+
+
+def test_zlib_glz_bomb_is_refused_in_bounded_memory() -> None:
+    """decode_image peeks at a ZLIB_GLZ stream's GLZ header (64 bytes) and then
+    inflates within glz_size: 64 MiB of zeros never get allocated."""
+    import tracemalloc
+    import zlib
+
+    bomb = zlib.compress(b"\0" * (64 << 20), 9)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CodecError):
+            decode_image(
+                ImageType.ZLIB_GLZ_RGB,
+                bomb,
+                width=10,
+                height=10,
+                dictionary=glz.Dictionary(),
+                glz_size=1000,
+            )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # measured peak: 105 KiB (the 64 KiB bomb itself and small buffers); the
+    # unbounded peek of the mutant allocates the whole 64 MiB
+    assert peak < 4 << 20, peak
