@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 from spicepy.codecs import CodecError, _glz_ref, _lz_ref, _quic_ref, glz, lz, quic
 
-from spicepy.wire.enums import ImageType
 from spicepy.capture.images import (
     ImagePayload,
     decode_payload,
@@ -27,6 +26,7 @@ from spicepy.capture.images import (
     extract_images,
 )
 from spicepy.errors import WireError
+from spicepy.wire.enums import ImageType
 
 U8 = np.ndarray
 #: QUIC pixels the pure-Python twin decodes per capture (~0.4 s each)

@@ -98,12 +98,9 @@ def test_corpus_jpegs_equal_libjpeg(captures_dir: Path) -> None:
             if p.type_name != "JPEG_ALPHA":
                 continue
             got = decode_payload(p)
-            # the JPEG part of the payload (wire field names of the new canvas
-            # types, else the old ones, until the display rewrite lands)
-            img = p.image
-            data = bytes(getattr(img, "payload", None) or img.data)
-            size = getattr(getattr(img, "jpeg_alpha", None), "jpeg_size", None)
-            assert_exact(got, data[: size if size is not None else img.jpeg_size])
+            ja = p.image.jpeg_alpha
+            assert p.image.payload is not None and ja is not None
+            assert_exact(got, bytes(p.image.payload)[: ja.jpeg_size])
             n += 1
     assert n >= 300  # the corpus holds 324 (4 photos, 320 gradient tiles)
 

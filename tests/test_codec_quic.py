@@ -325,8 +325,8 @@ def test_capture_images_decode_and_reencode(captures_dir: Path) -> None:
     """Every QUIC image spice-server sent in the capture corpus decodes (small
     ones through both twins, identically), and our encoder, fed the decoded
     pixels, gives back the server's stream byte for byte."""
-    from spicepy.wire.enums import ImageType as SpiceImageType
     from spicepy.capture.images import extract_images
+    from spicepy.wire.enums import ImageType as SpiceImageType
 
     entries = json.loads((captures_dir / "manifest.json").read_text())["captures"]
     fast = _quic_fast or _quic_ref  # without the build, only small images
