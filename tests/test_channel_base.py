@@ -22,8 +22,8 @@ from spicepy.channels import (
     WaitForChannelsReceived,
 )
 from spicepy.channels.base import Channel
-from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.errors import ProtocolError, SpiceError, WireError
+from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.wire.enums import ChannelType, CommonCap, CommonMsg, CursorMsg
 from spicepy.wire.headers import SubMessage, pack_sub_message_list
 from spicepy.wire.msg_common import (
