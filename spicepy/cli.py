@@ -44,6 +44,9 @@ COMMANDS: list[str] = [
     "spicepy.cli_capture:add_replay",
     "spicepy.cli_capture:add_inspect",
     "spicepy.bench:add_command",
+    "spicepy.bots.cli:add_do",
+    "spicepy.bots.cli:add_mcp",
+    "spicepy.bots.cli:add_proxy",
 ]
 
 

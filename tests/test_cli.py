@@ -44,6 +44,20 @@ def test_every_registered_subcommand_is_there() -> None:
     assert len(choices) == len(cli.COMMANDS), names
 
 
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [("do", "vncdo"), ("mcp", "Model Context Protocol"), ("proxy", "forward")],
+)
+def test_bots_subcommands_are_registered(
+    command: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert out.startswith(f"usage: spicepy {command}") and says in out
+
+
 def test_a_broken_subcommand_module_is_an_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -351,3 +351,44 @@ def test_events_iterator_sees_channel_events() -> None:
     seen = run(main())
     assert seen[0] is LinkCompleted
     assert MainInitReceived in seen and seen[-1] is PingAnswered
+
+
+BOT_CALLS = {
+    "expect": ("ref.png", {"region": (1, 2), "max_diff": 3, "timeout": 4.0,
+                           "report_dir": "r"}),
+    "find": ("n.json", {"region": (1, 2, 3, 4)}),
+    "wait_for_needle": ("n.json", {"region": None, "timeout": 5.0,
+                                   "report_dir": "r"}),
+    "click_on": ("n.json", {"button": 3, "region": None, "timeout": 6.0,
+                            "report_dir": None}),
+    "wait_for_text": ("login", {"region": (0, 0, 9, 9), "timeout": 7.0,
+                                "report_dir": None}),
+    "click_text": ("OK", {"button": 2, "region": None, "timeout": 8.0,
+                          "report_dir": "r"}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(BOT_CALLS))
+def test_session_bot_calls_go_to_bots_actions(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spicepy.bots import actions
+    from spicepy.session.session import Session
+    from spicepy.session.uri import parse_uri
+
+    arg, kwargs = BOT_CALLS[name]
+    seen: list[tuple[object, ...]] = []
+
+    async def fake(session: object, first: object, **kw: object) -> str:
+        seen.append((session, first, kw))
+        return "result"
+
+    monkeypatch.setattr(actions, name, fake)
+
+    async def main() -> tuple[object, object]:
+        session = Session(parse_uri("spice://127.0.0.1:1"))
+        return session, await getattr(session, name)(arg, **kwargs)
+
+    session, result = run(main())  # type: ignore[misc]
+    assert seen == [(session, arg, kwargs)]
+    assert result == ("result" if name != "expect" else None)

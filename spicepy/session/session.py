@@ -22,7 +22,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +57,11 @@ from spicepy.wire.enums import (
     LinkErr,
     MouseMode,
 )
+
+if TYPE_CHECKING:  # the bots sit above the session: types only
+    from spicepy.bots.actions import NeedleLike, Rect
+    from spicepy.bots.match import Match
+    from spicepy.bots.ocr import TextMatch
 
 log = logging.getLogger(__name__)
 
@@ -504,6 +509,109 @@ class Session:
 
             Image.fromarray(rgb, "RGB").save(path)
         return rgb
+
+    # -- bots (spicepy.bots.actions; imported when called: bots sit above) ------
+
+    async def expect(
+        self,
+        reference: str | Path | npt.NDArray[np.uint8],
+        *,
+        region: tuple[int, int] | tuple[int, int, int, int] | None = None,
+        max_diff: int = 0,
+        timeout: float = 10.0,
+        report_dir: str | Path | None = None,
+    ) -> None:
+        """Wait until the screen shows ``reference``; see ``bots.actions.expect``."""
+        from spicepy.bots import actions
+
+        await actions.expect(
+            self,
+            reference,
+            region=region,
+            max_diff=max_diff,
+            timeout=timeout,
+            report_dir=report_dir,
+        )
+
+    async def find(
+        self, needle: NeedleLike, *, region: Rect | None = None
+    ) -> Match | None:
+        """The needle on the current screen or None; see ``bots.actions.find``."""
+        from spicepy.bots import actions
+
+        return await actions.find(self, needle, region=region)
+
+    async def wait_for_needle(
+        self,
+        needle: NeedleLike,
+        *,
+        region: Rect | None = None,
+        timeout: float = 30.0,
+        report_dir: str | Path | None = None,
+    ) -> Match:
+        """Wait for an openQA needle; see ``bots.actions.wait_for_needle``."""
+        from spicepy.bots import actions
+
+        return await actions.wait_for_needle(
+            self, needle, region=region, timeout=timeout, report_dir=report_dir
+        )
+
+    async def click_on(
+        self,
+        needle: NeedleLike,
+        *,
+        button: int = 1,
+        region: Rect | None = None,
+        timeout: float = 30.0,
+        report_dir: str | Path | None = None,
+    ) -> Match:
+        """Wait for a needle and click its click point (``bots.actions.click_on``)."""
+        from spicepy.bots import actions
+
+        return await actions.click_on(
+            self,
+            needle,
+            button=button,
+            region=region,
+            timeout=timeout,
+            report_dir=report_dir,
+        )
+
+    async def wait_for_text(
+        self,
+        text: str,
+        *,
+        region: Rect | None = None,
+        timeout: float = 30.0,
+        report_dir: str | Path | None = None,
+    ) -> TextMatch:
+        """Wait until OCR reads ``text``; see ``bots.actions.wait_for_text``."""
+        from spicepy.bots import actions
+
+        return await actions.wait_for_text(
+            self, text, region=region, timeout=timeout, report_dir=report_dir
+        )
+
+    async def click_text(
+        self,
+        text: str,
+        *,
+        button: int = 1,
+        region: Rect | None = None,
+        timeout: float = 30.0,
+        report_dir: str | Path | None = None,
+    ) -> TextMatch:
+        """Wait for ``text`` and click its centre (``bots.actions.click_text``)."""
+        from spicepy.bots import actions
+
+        return await actions.click_text(
+            self,
+            text,
+            button=button,
+            region=region,
+            timeout=timeout,
+            report_dir=report_dir,
+        )
 
     # -- inputs -----------------------------------------------------------------
 
