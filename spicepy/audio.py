@@ -1,9 +1,11 @@
 """Audio for the playback and record channels: PCM frames, Opus, WAV files.
 
 Theory of operation: the playback machine (``spicepy.channels.playback``) turns
-messages into events; ``PlaybackDecoder`` follows those events and turns each
-DATA packet into an ``AudioFrame``: int16 samples shaped (n, channels) with the
-packet's multimedia time.  RAW packets are S16LE interleaved; OPUS packets are
+messages into events; ``spicepy.session.media.PlaybackDecoder`` follows those
+events and decodes each DATA packet here into an ``AudioFrame``: int16 samples
+shaped (n, channels) with the packet's multimedia time.  This module sits below
+the channel machines (they ask it for Opus and cut record packets with it), so
+it never imports them.  RAW packets are S16LE interleaved; OPUS packets are
 one Opus frame each (spice-common ``snd_codec.h``: 48 kHz, 10 ms = 480 samples a
 channel), decoded with PyAV's libopus (the optional ``media`` extra).  The
 record direction uses ``pcm_packets`` / ``OpusEncoder`` to cut samples into the
@@ -23,8 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.errors import CodecError, ProtocolError
-from spicepy.wire.enums import AudioDataMode
+from spicepy.errors import CodecError
 
 __all__ = [
     "OPUS_AVAILABLE",
@@ -33,7 +34,6 @@ __all__ = [
     "AudioFrame",
     "OpusDecoder",
     "OpusEncoder",
-    "PlaybackDecoder",
     "WavWriter",
     "pcm_packets",
     "read_wav",
@@ -154,41 +154,6 @@ def pcm_packets(
     data = np.ascontiguousarray(samples, dtype="<i2")
     for start in range(0, len(data), frame_samples):
         yield data[start : start + frame_samples].tobytes()
-
-
-class PlaybackDecoder:
-    """Follows playback events (``spicepy.channels.playback``) and decodes DATA.
-
-    ``handle(event)`` returns an ``AudioFrame`` for AudioData, None otherwise.
-    """
-
-    def __init__(self) -> None:
-        self.channels = 2
-        self.frequency = OPUS_FREQUENCY
-        self._opus: OpusDecoder | None = None
-
-    def handle(self, event: object) -> AudioFrame | None:
-        from spicepy.channels.playback import AudioData, AudioStarted
-
-        if isinstance(event, AudioStarted):
-            self.channels, self.frequency = event.channels, event.frequency
-            self._opus = None  # a new stream: a new decoder state
-            return None
-        if not isinstance(event, AudioData):
-            return None
-        if event.mode == AudioDataMode.RAW:
-            if len(event.data) % (2 * self.channels):
-                raise ProtocolError(
-                    f"raw audio packet of {len(event.data)} bytes is not whole "
-                    f"{self.channels}-channel S16 frames"
-                )
-            samples = np.frombuffer(event.data, "<i2").reshape(-1, self.channels)
-            return AudioFrame(event.time, self.frequency, samples.astype(np.int16))
-        if event.mode == AudioDataMode.OPUS:
-            if self._opus is None:
-                self._opus = OpusDecoder(self.channels, OPUS_FREQUENCY)
-            return AudioFrame(event.time, OPUS_FREQUENCY, self._opus.decode(event.data))
-        raise ProtocolError(f"audio data mode {event.mode} is not supported")
 
 
 class WavWriter:

@@ -18,13 +18,13 @@ from spicepy.audio import (
     AudioFrame,
     OpusDecoder,
     OpusEncoder,
-    PlaybackDecoder,
     WavWriter,
     pcm_packets,
     read_wav,
 )
 from spicepy.channels.playback import AudioData, AudioStarted, AudioStopped
 from spicepy.errors import CodecError, ProtocolError
+from spicepy.session.media import PlaybackDecoder
 from spicepy.wire.enums import AudioDataMode
 
 needs_av = pytest.mark.skipif(not OPUS_AVAILABLE, reason="PyAV (media extra) missing")

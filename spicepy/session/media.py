@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.audio import AudioFrame, PlaybackDecoder, WavWriter
+from spicepy.audio import (
+    OPUS_FREQUENCY,
+    AudioFrame,
+    OpusDecoder,
+    WavWriter,
+)
 from spicepy.canvas.cursor import CursorImage, composite_cursor, decode_cursor
 from spicepy.channels.agent import (
     AgentCapabilitiesReceived,
@@ -54,9 +59,10 @@ from spicepy.channels.playback import (
     AudioStopped,
     AudioVolumeSet,
 )
-from spicepy.errors import SessionError, SpiceError
+from spicepy.errors import ProtocolError, SessionError, SpiceError
 from spicepy.wire.enums import (
     AgentCap,
+    AudioDataMode,
     ChannelType,
     ClipboardSelection,
     ClipboardType,
@@ -67,7 +73,7 @@ from spicepy.wire.enums import (
 if TYPE_CHECKING:
     from spicepy.session.session import Session
 
-__all__ = ["AgentControl", "AudioPlayback", "CursorTracker"]
+__all__ = ["AgentControl", "AudioPlayback", "CursorTracker", "PlaybackDecoder"]
 
 log = logging.getLogger(__name__)
 
@@ -351,6 +357,39 @@ class AgentControl:
             except ValueError:
                 status = str(result.status)
             raise SessionError(f"file transfer of {name} ended with {status}")
+
+
+class PlaybackDecoder:
+    """Follows playback events (``spicepy.channels.playback``) and decodes DATA.
+
+    ``handle(event)`` returns an ``AudioFrame`` for AudioData, None otherwise.
+    """
+
+    def __init__(self) -> None:
+        self.channels = 2
+        self.frequency = OPUS_FREQUENCY
+        self._opus: OpusDecoder | None = None
+
+    def handle(self, event: object) -> AudioFrame | None:
+        if isinstance(event, AudioStarted):
+            self.channels, self.frequency = event.channels, event.frequency
+            self._opus = None  # a new stream: a new decoder state
+            return None
+        if not isinstance(event, AudioData):
+            return None
+        if event.mode == AudioDataMode.RAW:
+            if len(event.data) % (2 * self.channels):
+                raise ProtocolError(
+                    f"raw audio packet of {len(event.data)} bytes is not whole "
+                    f"{self.channels}-channel S16 frames"
+                )
+            samples = np.frombuffer(event.data, "<i2").reshape(-1, self.channels)
+            return AudioFrame(event.time, self.frequency, samples.astype(np.int16))
+        if event.mode == AudioDataMode.OPUS:
+            if self._opus is None:
+                self._opus = OpusDecoder(self.channels, OPUS_FREQUENCY)
+            return AudioFrame(event.time, OPUS_FREQUENCY, self._opus.decode(event.data))
+        raise ProtocolError(f"audio data mode {event.mode} is not supported")
 
 
 class AudioPlayback:
