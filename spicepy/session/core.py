@@ -163,6 +163,8 @@ class SessionCore:
         #: changes noted since the core started (``changes_since`` counts on it)
         self.change_count = 0
         self._outgoing: list[tuple[ChannelKey, Message]] = []
+        #: ``on_change`` listeners: (display channel id, rect)
+        self._change_listeners: list[Callable[[int, Rect], None]] = []
         self._event_handlers: dict[type, EventHandler] = {
             MessageReceived: self._on_message,
             LinkCompleted: self._on_linked,
@@ -189,6 +191,11 @@ class SessionCore:
         """Route ``MessageReceived.message`` of one channel type to
         ``handler(key, message, now)``."""
         self._message_handlers[channel_type] = handler
+
+    def on_change(self, listener: Callable[[int, Rect], None]) -> None:
+        """Also call ``listener(display channel id, rect)`` for every change
+        noted (per-display damage: ``spicepy.session.frames``)."""
+        self._change_listeners.append(listener)
 
     # -- the sans-IO surface ------------------------------------------------------
 
@@ -288,8 +295,10 @@ class SessionCore:
             ChangedRect(r.left, r.top, r.right, r.bottom) for r in self._changes[-keep:]
         ]
 
-    def note_change(self, rect: Rect) -> None:
-        """Record a changed rectangle of the primary surface."""
+    def note_change(self, rect: Rect, channel_id: int = 0) -> None:
+        """Record a changed rectangle of display ``channel_id``'s primary surface."""
+        for listener in self._change_listeners:
+            listener(channel_id, rect)
         self._changes.append(rect)
         self.change_count += 1
         if len(self._changes) > MAX_CHANGES:
@@ -413,6 +422,8 @@ class SessionCore:
             return True
         if changed is not None:
             changes = self._changes
+            for listener in self._change_listeners:
+                listener(channel_id, changed)
             changes.append(changed)
             self.change_count += 1
             if len(changes) > MAX_CHANGES:
@@ -451,7 +462,7 @@ class SessionCore:
         if streams.shown:
             for surface_id, dest in streams.shown:
                 if surface_id == 0:
-                    self.note_change(dest)
+                    self.note_change(dest, channel_id)
             streams.shown.clear()
             self.last_display_activity = now
         key = (int(_DISPLAY), channel_id)
