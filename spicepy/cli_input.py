@@ -37,9 +37,12 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add(
+def add_session_command(
     sub: Subparsers, name: str, help_text: str, action: Action
 ) -> argparse.ArgumentParser:
+    """A subcommand that connects, awaits ``action(session, args)`` (it returns
+    the line to print), optionally saves a screenshot (``-o``) and disconnects.
+    The caller adds the subcommand's own arguments to the returned parser."""
     p: argparse.ArgumentParser = sub.add_parser(
         name, help=help_text, description=help_text
     )
@@ -116,18 +119,22 @@ async def _wait(session: Session, args: argparse.Namespace) -> str:
 
 
 def add_type(sub: Subparsers) -> None:
-    p = _add(sub, "type", "type text on the guest (US layout; \\n = Enter)", _type)
+    p = add_session_command(
+        sub, "type", "type text on the guest (US layout; \\n = Enter)", _type
+    )
     p.add_argument("text")
     p.add_argument("--delay", type=float, default=0.0, help="seconds between keys")
 
 
 def add_key(sub: Subparsers) -> None:
-    p = _add(sub, "key", 'press keys, e.g. "enter" "ctrl+alt+f2" "shift+a"', _key)
+    p = add_session_command(
+        sub, "key", 'press keys, e.g. "enter" "ctrl+alt+f2" "shift+a"', _key
+    )
     p.add_argument("keys", nargs="+")
 
 
 def add_click(sub: Subparsers) -> None:
-    p = _add(sub, "click", "move the pointer to X Y and click", _click)
+    p = add_session_command(sub, "click", "move the pointer to X Y and click", _click)
     p.add_argument("x", type=int)
     p.add_argument("y", type=int)
     p.add_argument("--button", type=int, default=1, help="1 left, 2 middle, 3 right")
@@ -135,7 +142,7 @@ def add_click(sub: Subparsers) -> None:
 
 
 def add_wait(sub: Subparsers) -> None:
-    p = _add(
+    p = add_session_command(
         sub, "wait", "wait until the screen settles (or first changes, --change)", _wait
     )
     p.add_argument(

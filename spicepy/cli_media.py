@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spicepy.cli_input import _add
+from spicepy.cli_input import add_session_command
 
 if TYPE_CHECKING:
     from spicepy.session.session import Session
@@ -75,7 +75,7 @@ async def _record_audio(session: Session, args: argparse.Namespace) -> str:
 
 
 def add_clipboard(sub: Subparsers) -> None:
-    p = _add(
+    p = add_session_command(
         sub,
         "clipboard",
         "print the guest's clipboard text, or set it (--set TEXT / --set-png FILE)",
@@ -95,20 +95,22 @@ def add_clipboard(sub: Subparsers) -> None:
 
 
 def add_resize(sub: Subparsers) -> None:
-    p = _add(sub, "resize", "ask the guest agent for a W x H display", _resize)
+    p = add_session_command(
+        sub, "resize", "ask the guest agent for a W x H display", _resize
+    )
     p.add_argument("width", type=int)
     p.add_argument("height", type=int)
 
 
 def add_send_file(sub: Subparsers) -> None:
-    p = _add(
+    p = add_session_command(
         sub, "send-file", "copy a file to the guest (agent file transfer)", _send_file
     )
     p.add_argument("file", type=Path)
 
 
 def add_record_audio(sub: Subparsers) -> None:
-    p = _add(
+    p = add_session_command(
         sub,
         "record-audio",
         "save the playback channel's audio as a 16-bit WAV file",
