@@ -185,3 +185,29 @@ def test_any_server_bytes_after_the_reply_give_spice_errors(junk: bytes) -> None
             exchange.feed(chunk)
     except SpiceError:
         pass
+
+
+def test_channel_passes_sasl_and_an_eof_during_it_is_refused_credentials() -> None:
+    from spicepy.channels._state import ChannelState
+    from spicepy.channels.inputs import InputsChannel
+
+    pytest.importorskip("puresasl")
+    creds = SaslCredentials("a", "b", ("PLAIN",))
+    channel = InputsChannel(0, sasl=creds, secure=True)
+    hello = channel.data_to_send()
+    assert CommonCap.AUTH_SASL in words_to_caps(_common_words(hello))
+    channel.receive_data(reply_bytes(SASL_ONLY) + u32(5) + b"PLAIN")
+    with pytest.raises(AuthenticationError, match="PLAIN"):
+        channel.receive_data(b"")
+    assert channel.state is ChannelState.ERROR
+
+
+def test_channel_without_tls_never_offers_sasl() -> None:
+    from spicepy.channels.inputs import InputsChannel
+
+    channel = InputsChannel(0, sasl=CREDS, secure=False)
+    hello = channel.data_to_send()
+    assert CommonCap.AUTH_SASL not in words_to_caps(_common_words(hello))
+    channel.receive_data(b"")  # a plain EOF while linking stays an unclean close
+    event = channel.next_event()
+    assert event is not None and not getattr(event, "clean", True)

@@ -37,6 +37,7 @@ from spicepy.channels.events import (
     WaitForChannelsReceived,
 )
 from spicepy.channels.link import DEFAULT_COMMON_CAPS, LinkHandshake
+from spicepy.channels.sasl import SaslCredentials
 from spicepy.errors import ProtocolError, SpiceError, WireError
 from spicepy.wire.enums import CommonMsg
 from spicepy.wire.headers import (
@@ -106,6 +107,8 @@ class Channel:
             mini header).
         channel_caps: channel capability bits (default: ``DEFAULT_CAPS``).
         max_message_size: a header announcing more is a ProtocolError.
+        sasl: SASL credentials (``LinkHandshake``: used over TLS only).
+        secure: the connection is TLS.
     """
 
     CHANNEL_TYPE: ClassVar[int] = 0
@@ -120,6 +123,8 @@ class Channel:
         common_caps: frozenset[int] | None = None,
         channel_caps: frozenset[int] | None = None,
         max_message_size: int = MAX_RECEIVE_MESSAGE,
+        sasl: SaslCredentials | None = None,
+        secure: bool = False,
     ) -> None:
         self.channel_id = channel_id
         self._link = LinkHandshake(
@@ -129,6 +134,8 @@ class Channel:
             password=password,
             common_caps=DEFAULT_COMMON_CAPS if common_caps is None else common_caps,
             channel_caps=self.DEFAULT_CAPS if channel_caps is None else channel_caps,
+            sasl=sasl,
+            secure=secure,
         )
         self.state = ChannelState.LINKING
         self.max_message_size = max_message_size
@@ -266,6 +273,11 @@ class Channel:
         """Subclass hook: queue the channel's first messages."""
 
     def _eof(self) -> None:
+        if self.state in (ChannelState.LINKING, ChannelState.AUTHENTICATING):
+            # spice-server hangs up instead of answering a failed SASL exchange
+            refused = self._link.closed_error()
+            if refused is not None:
+                raise refused  # receive_data puts the channel in ERROR
         clean = not self._buf and self.state is not ChannelState.LINKING
         if self.state is ChannelState.AUTHENTICATING:
             clean = False
