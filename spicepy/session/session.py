@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -155,6 +156,11 @@ class Session:
             LinkError: the server refused a link.
             SpiceTimeoutError, ConnectionClosedError, SessionError: I/O failures.
         """
+        # What exists now (modules, tables, this session) lives as long as the
+        # session: out of the collector's generations, each full collection in
+        # the data phase no longer walks ~50k such objects (measured: one pass
+        # took 25-90 ms of a 100 ms text-glz replay on a loaded 2-core host).
+        gc.freeze()
         try:
             main = await self._open_channel(MAIN, 0, connection_id=0)
             self.connections[(MAIN, 0)] = main
