@@ -41,14 +41,14 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
         echo "|tests/test_wire_*.py" ;;
     channels)
         echo "spicepy/channels/*.py"
-        echo "|tests/test_channel_*.py" ;;
+        echo "|tests/test_channel_*.py tests/test_agent_*.py" ;;
     transport)
         echo "spicepy/session/transport.py spicepy/session/uri.py"
         echo "|tests/test_session_transport.py tests/test_session_uri.py" ;;
     protocol)  # wire + channels + transport in one run (one copy, one test map)
         echo "spicepy/wire/*.py spicepy/channels/*.py"
         echo "spicepy/session/transport.py spicepy/session/uri.py"
-        echo "|tests/test_wire_*.py tests/test_channel_*.py"
+        echo "|tests/test_wire_*.py tests/test_channel_*.py tests/test_agent_*.py"
         echo "tests/test_session_transport.py tests/test_session_uri.py" ;;
     *) echo "unknown area: $1 (codecs wire channels transport protocol)" >&2
        return 1 ;;
