@@ -15,6 +15,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Coroutine, Generator
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -23,7 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from spicepy.errors import SessionError, SpiceTimeoutError
-from spicepy.session.session import ChangedRect, Session
+from spicepy.session.session import SUPPORTED, ChangedRect, Session
+from spicepy.session.targets import Target
 from spicepy.session.transport import TlsConfig
 from spicepy.session.uri import SpiceUri, parse_uri
 
@@ -33,26 +35,44 @@ T = TypeVar("T")
 
 
 def _make_session(
-    uri: str | SpiceUri,
+    uri: str | SpiceUri | Target,
     password: str | None,
     ca_file: str | Path | None,
     host_subject: str | None,
     timeout: float,
     verify: bool,
     preferred_compression: str | None = None,
+    *,
+    tls: TlsConfig | None = None,
+    plain: bool = False,
+    proxy: str | None = None,
+    username: str | None = None,
+    disable_channels: frozenset[int] = frozenset(),
 ) -> Session:
-    parsed = parse_uri(uri) if isinstance(uri, str) else uri
-    tls = TlsConfig(
-        ca_file=str(ca_file) if ca_file is not None else None,
-        host_subject=host_subject,
-        verify=verify,
-    )
+    if isinstance(uri, Target):
+        tls = uri.tls if tls is None else tls
+        proxy = uri.proxy if proxy is None else proxy
+        username = uri.username if username is None else username
+        disable_channels = disable_channels | uri.disable_channels
+        parsed = uri.uri
+    else:
+        parsed = parse_uri(uri) if isinstance(uri, str) else uri
+    if tls is None:
+        tls = TlsConfig()
+    if ca_file is not None:
+        tls = replace(tls, ca_file=str(ca_file), ca_data=None)
+    if host_subject is not None:
+        tls = replace(tls, host_subject=host_subject)
     return Session(
         parsed,
         password=password,
-        tls=tls,
+        tls=replace(tls, verify=verify and tls.verify),
         timeout=timeout,
+        channel_types=SUPPORTED - disable_channels if disable_channels else None,
         preferred_compression=preferred_compression,
+        plain=plain,
+        proxy=proxy,
+        username=username,
     )
 
 
@@ -86,7 +106,7 @@ class _Connector:
 
 
 def connect(
-    uri: str | SpiceUri,
+    uri: str | SpiceUri | Target,
     *,
     password: str | None = None,
     ca_file: str | Path | None = None,
@@ -94,6 +114,11 @@ def connect(
     timeout: float = 10.0,
     verify: bool = True,
     preferred_compression: str | None = None,
+    tls: TlsConfig | None = None,
+    plain: bool = False,
+    proxy: str | None = None,
+    username: str | None = None,
+    disable_channels: frozenset[int] = frozenset(),
 ) -> _Connector:
     """Connect to a SPICE server and link every channel it offers.
 
@@ -102,7 +127,10 @@ def connect(
 
     Args:
         uri: ``spice://host:port``, ``spice://host?port=..&tls-port=..``,
-            ``spice+tls://host:port`` or ``spice+unix:///path``.
+            ``spice+tls://host:port`` or ``spice+unix:///path``; or a
+            ``session.targets.Target`` (a ``.vv`` file or libvirt domain, from
+            ``targets.resolve``), whose TLS, proxy, user and disabled channels
+            apply unless given here.
         password: the SPICE ticket (overrides ``password=`` in the URI).
         ca_file: PEM CA certificate(s) that signed the server's TLS certificate.
         host_subject: expected certificate subject, e.g. "C=XX,L=city,O=org,CN=name";
@@ -111,6 +139,14 @@ def connect(
         verify: False disables TLS verification (debugging only).
         preferred_compression: image compression to ask the server for, e.g.
             "lz4" or "lz" (only if the server supports PREFERRED_COMPRESSION).
+        tls: a whole ``TlsConfig`` (e.g. a ``.vv``'s CA as PEM data); ``ca_file``
+            and ``host_subject`` override its fields.
+        plain: with both ports, use the plain one (default: TLS for every
+            channel; a channel the server wants secured still gets TLS).
+        proxy: HTTP CONNECT proxy ("http://user:pass@host:port"); None:
+            ``$SPICE_PROXY``; "": no proxy.
+        username: SASL user (over TLS; ``password`` is the secret).
+        disable_channels: channel types (``ChannelType``) not to open.
 
     Raises:
         ValueError: a malformed URI or host subject.
@@ -125,6 +161,11 @@ def connect(
         timeout=timeout,
         verify=verify,
         preferred_compression=preferred_compression,
+        tls=tls,
+        plain=plain,
+        proxy=proxy,
+        username=username,
+        disable_channels=disable_channels,
     )
 
 
@@ -162,7 +203,7 @@ class SyncSession:
 
         return self._run(shot())
 
-    def type_text(self, text: str, delay: float = 0.0) -> None:
+    def type_text(self, text: str, delay: float | None = None) -> None:
         self._run(self.session.type_text(text, delay))
 
     def key_press(self, key: str | int, *, modifiers: tuple[str, ...] = ()) -> None:
@@ -222,7 +263,7 @@ class _LoopThread:
 
 
 def connect_sync(
-    uri: str | SpiceUri,
+    uri: str | SpiceUri | Target,
     *,
     password: str | None = None,
     ca_file: str | Path | None = None,
@@ -230,6 +271,11 @@ def connect_sync(
     timeout: float = 10.0,
     verify: bool = True,
     preferred_compression: str | None = None,
+    tls: TlsConfig | None = None,
+    plain: bool = False,
+    proxy: str | None = None,
+    username: str | None = None,
+    disable_channels: frozenset[int] = frozenset(),
 ) -> SyncSession:
     """Blocking ``connect`` for scripts; same arguments and errors.
 
@@ -239,7 +285,18 @@ def connect_sync(
 
     async def open_session() -> Session:
         session = _make_session(
-            uri, password, ca_file, host_subject, timeout, verify, preferred_compression
+            uri,
+            password,
+            ca_file,
+            host_subject,
+            timeout,
+            verify,
+            preferred_compression,
+            tls=tls,
+            plain=plain,
+            proxy=proxy,
+            username=username,
+            disable_channels=disable_channels,
         )
         await session.connect()
         return session
@@ -253,7 +310,7 @@ def connect_sync(
 
 
 async def screenshot(
-    uri: str | SpiceUri,
+    uri: str | SpiceUri | Target,
     output: str | Path,
     *,
     password: str | None = None,
@@ -264,6 +321,8 @@ async def screenshot(
     trigger: asyncio.Future[Any] | None = None,
     on_ready: Callable[[], object] | None = None,
     cursor: bool = False,
+    preferred_compression: str | None = None,
+    plain: bool = False,
 ) -> tuple[int, int]:
     """Connect, wait until the screen settled, save it as PNG; returns (width, height).
     ``cursor=True`` draws the pointer into the picture.
@@ -281,6 +340,8 @@ async def screenshot(
         ca_file=ca_file,
         host_subject=host_subject,
         timeout=timeout,
+        preferred_compression=preferred_compression,
+        plain=plain,
     ) as session:
         await session.wait_until_settled(quiet=quiet, timeout=timeout)
         if trigger is not None:

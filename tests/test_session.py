@@ -61,6 +61,8 @@ class FakeSpice:
     main_sent: list[int] = field(default_factory=list)
     #: send MAIN INIT in the same write as the link result (one read for both)
     init_with_result: bool = False
+    #: (message type, body) the client sent on the inputs channel
+    inputs_sent: list[tuple[int, bytes]] = field(default_factory=list)
 
     async def handle(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -120,6 +122,13 @@ class FakeSpice:
         self.linked.append((conn_id, ctype, cid))
         if ctype == 1:
             await self._main(reader, writer)
+        elif ctype == 3:
+            try:
+                while True:
+                    mtype, size = struct.unpack("<HI", await reader.readexactly(6))
+                    self.inputs_sent.append((mtype, await reader.readexactly(size)))
+            except asyncio.IncompleteReadError:
+                self.left += 1
         else:
             await reader.read()  # keep the channel open until the client leaves
             self.left += 1
@@ -274,11 +283,41 @@ def test_need_secured_relinks_on_tls_port(tmp_path: Path) -> None:
                 ca_file=pki.files.ca_cert,
                 host_subject=pki.host_subject,
                 timeout=LIMIT,
+                plain=True,
             ) as s:
                 return sorted(c.name for c in s.connections.values())
 
     assert run(main()) == ["inputs:0", "main:0"]
+    assert plain.linked == [(0, 1, 0)]
     assert secure.linked == [(SESSION_ID, 3, 0)]
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_both_ports_mean_tls_everywhere_unless_plain(
+    tmp_path: Path, plain: bool
+) -> None:
+    pki: TestPki = make_test_pki(tmp_path / "pki")
+    listed = [(1, 0), (2, 0), (3, 0)]
+    on_plain, on_tls = FakeSpice(channels=listed), FakeSpice(channels=listed)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki.files.server_cert, pki.files.server_key)
+
+    async def main() -> None:
+        async with serve(on_plain) as port, serve(on_tls, ctx) as tls_port:
+            uri = f"spice://127.0.0.1?port={port}&tls-port={tls_port}"
+            async with spicepy.connect(
+                uri,
+                ca_file=pki.files.ca_cert,
+                host_subject=pki.host_subject,
+                timeout=LIMIT,
+                plain=plain,
+            ):
+                pass
+
+    run(main())
+    everything = [(0, 1, 0), (SESSION_ID, 2, 0), (SESSION_ID, 3, 0)]
+    used, unused = (on_plain, on_tls) if plain else (on_tls, on_plain)
+    assert sorted(used.linked) == everything and unused.linked == []
 
 
 def test_need_secured_without_tls_port() -> None:
@@ -392,3 +431,125 @@ def test_session_bot_calls_go_to_bots_actions(
     session, result = run(main())  # type: ignore[misc]
     assert seen == [(session, arg, kwargs)]
     assert result == ("result" if name != "expect" else None)
+
+
+def test_listed_channels_not_opened_are_reported() -> None:
+    from spicepy.session.session import ChannelsSkipped, SkippedChannel
+
+    # main, display, inputs, record, usbredir, smartcard (QEMU lists such)
+    fake = FakeSpice(channels=[(1, 0), (2, 0), (3, 0), (6, 0), (9, 0), (8, 0)])
+
+    async def main() -> tuple[list[SkippedChannel], list[object]]:
+        async with serve(fake) as port:
+            async with spicepy.connect(
+                f"spice://127.0.0.1:{port}",
+                timeout=LIMIT,
+                disable_channels=frozenset({3}),
+            ) as s:
+                events: list[object] = []
+                async with asyncio.timeout(LIMIT):
+                    async for event in s.events():
+                        events.append(event)
+                        if isinstance(event, ChannelsSkipped):
+                            break
+                return s.skipped_channels, events
+
+    skipped, events = run(main())  # type: ignore[misc]
+    unsupported = "not supported by spicepy"
+    assert skipped == [
+        SkippedChannel(3, 0, "not chosen"),
+        SkippedChannel(6, 0, unsupported),
+        SkippedChannel(9, 0, unsupported),
+        SkippedChannel(8, 0, unsupported),
+    ]
+    assert [s.name for s in skipped] == ["inputs:0", "record:0", "usbredir:0",
+                                         "smartcard:0"]  # fmt: skip
+    assert events[-1] == ChannelsSkipped(tuple(skipped))
+    assert sorted(t for _, t, _ in fake.linked) == [1, 2]
+
+
+KEY_DOWN, KEY_UP = 101, 102  # SPICE_MSGC_INPUTS_KEY_DOWN / KEY_UP
+
+
+@pytest.mark.parametrize(
+    ("delay", "sleeps_before"),
+    [
+        # 2 scancode bytes a letter, 4 for a shifted one: bursts of <= 8 bytes
+        (None, {4: 0.01, 6: 0.01}),
+        (0.05, {i: 0.05 for i in range(1, 9)}),
+        (0.0, {}),
+    ],
+)
+def test_type_text_paces_strokes_and_releases_every_key(
+    monkeypatch: pytest.MonkeyPatch,
+    delay: float | None,
+    sleeps_before: dict[int, float],
+) -> None:
+    from spicepy.session import session as session_module
+    from spicepy.session.keymap import key_code
+
+    text = "abcdEFg\n\t"  # 4 x 2 + 2 x 4 (shift) + 3 x 2 bytes
+    fake = FakeSpice(channels=[(1, 0), (3, 0)])
+    trace: list[object] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        if seconds:
+            trace.append(seconds)
+        await real_sleep(seconds)
+
+    async def main() -> None:
+        async with serve(fake) as port:
+            async with spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT) as s:
+                real_send = s._send_key
+
+                def send(conn: object, code: int, down: bool) -> None:
+                    trace.append((code, down))
+                    real_send(conn, code, down)  # type: ignore[arg-type]
+
+                monkeypatch.setattr(s, "_send_key", send)
+                monkeypatch.setattr(session_module.asyncio, "sleep", sleep)
+                await s.type_text(text, delay=delay)
+                monkeypatch.setattr(session_module.asyncio, "sleep", real_sleep)
+                async with asyncio.timeout(LIMIT):
+                    while len(fake.inputs_sent) < 22:
+                        await asyncio.sleep(0.01)
+
+    run(main())
+    shift = key_code("shift")
+    expected: list[object] = []
+    for i, ch in enumerate(text):
+        if i in sleeps_before:
+            expected.append(sleeps_before[i])
+        code = key_code({"\n": "enter", "\t": "tab"}.get(ch, ch.lower()))
+        strokes = [(code, True), (code, False)]
+        if ch.isupper():
+            strokes = [(shift, True), *strokes, (shift, False)]
+        expected += strokes
+    assert trace == expected
+    sent = [(t, struct.unpack("<I", b)[0]) for t, b in fake.inputs_sent]
+    assert sent == [
+        (KEY_DOWN if down else KEY_UP, code | (0 if down else 0x80))
+        for code, down in (x for x in expected if isinstance(x, tuple))
+    ]
+
+
+def test_key_press_releases_what_it_pressed_when_a_key_is_unknown() -> None:
+    fake = FakeSpice(channels=[(1, 0), (3, 0)])
+
+    async def main() -> None:
+        async with serve(fake) as port:
+            async with spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT) as s:
+                with pytest.raises(ValueError, match="nosuchkey"):
+                    await s.key_press("nosuchkey", modifiers=("ctrl",))
+                await s.key_press("a", modifiers=("ctrl", "shift"))
+                async with asyncio.timeout(LIMIT):
+                    while len(fake.inputs_sent) < 6:
+                        await asyncio.sleep(0.01)
+
+    run(main())
+    # nothing of the failed press; then ctrl, shift, a down and up in reverse
+    assert [(t, struct.unpack("<I", b)[0]) for t, b in fake.inputs_sent] == [
+        (KEY_DOWN, 0x1D), (KEY_DOWN, 0x2A), (KEY_DOWN, 0x1E),
+        (KEY_UP, 0x9E), (KEY_UP, 0xAA), (KEY_UP, 0x9D),
+    ]  # fmt: skip

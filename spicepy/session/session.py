@@ -21,6 +21,7 @@ import collections
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from spicepy.canvas.video import video_display_caps
 from spicepy.channels import CHANNEL_CLASSES
 from spicepy.channels.display import DEFAULT_DISPLAY_CAPS
 from spicepy.channels.events import ChannelClosed, LinkCompleted
+from spicepy.channels.sasl import SaslCredentials
 from spicepy.errors import (
     ConnectionClosedError,
     LinkError,
@@ -49,6 +51,7 @@ from spicepy.session.core import (
 )
 from spicepy.session.keymap import key_code, text_strokes
 from spicepy.session.media import AgentControl, AudioPlayback, CursorTracker
+from spicepy.session.pacing import typing_pauses
 from spicepy.session.transport import TlsConfig, open_stream
 from spicepy.session.uri import SpiceUri
 from spicepy.wire.enums import (
@@ -66,7 +69,7 @@ if TYPE_CHECKING:  # the bots sit above the session: types only
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Session", "ChangedRect"]
+__all__ = ["Session", "ChangedRect", "ChannelsSkipped", "SkippedChannel"]
 
 MAX_QUEUED_EVENTS = 10_000
 MAIN, DISPLAY, INPUTS = ChannelType.MAIN, ChannelType.DISPLAY, ChannelType.INPUTS
@@ -87,6 +90,26 @@ DISPLAY_CAPS = (
 TIMER_RESOLUTION = 0.0005
 
 
+@dataclass(frozen=True, slots=True)
+class SkippedChannel:
+    """A channel the server listed that the session did not open, and why."""
+
+    channel_type: int
+    channel_id: int
+    reason: str  # "not supported by spicepy" or "not chosen" (channel_types)
+
+    @property
+    def name(self) -> str:
+        return channel_name((self.channel_type, self.channel_id))
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelsSkipped:
+    """Session event, once after CHANNELS_LIST: the listed channels not opened."""
+
+    channels: tuple[SkippedChannel, ...]
+
+
 class Session:
     """A connected SPICE session (use ``spicepy.connect`` to get one).
 
@@ -99,6 +122,12 @@ class Session:
         preferred_compression: ask the server for this image compression
             ("off", "auto_glz", "auto_lz", "quic", "glz", "lz", "lz4") when it
             supports the PREF_COMPRESSION display cap.
+        plain: with both a plain and a TLS port, link on the plain port
+            (default: every channel over TLS; ``SpiceUri.channel_uses_tls``).
+        proxy: HTTP CONNECT proxy URL ("http://user:pass@host:port"); None
+            means ``$SPICE_PROXY``, "" means none.
+        username: authenticate with SASL as this user (over TLS), with the
+            password as its secret.
     """
 
     def __init__(
@@ -110,6 +139,9 @@ class Session:
         timeout: float = 10.0,
         channel_types: frozenset[int] | None = None,
         preferred_compression: str | None = None,
+        plain: bool = False,
+        proxy: str | None = None,
+        username: str | None = None,
     ) -> None:
         if (
             preferred_compression is not None
@@ -124,6 +156,18 @@ class Session:
         self.tls = tls if tls is not None else TlsConfig()
         self.timeout = timeout
         self.channel_types = channel_types
+        self.plain = plain
+        self.proxy = proxy
+        self.sasl = (
+            None
+            if username is None
+            else SaslCredentials(
+                username, self.uri.password or "", host=uri.host or "localhost"
+            )
+        )
+        #: channels the server listed that this session does not open, with why
+        #: (known after ``connect``; also logged and queued as ``ChannelsSkipped``)
+        self.skipped_channels: list[SkippedChannel] = []
         self.connections: dict[ChannelKey, ChannelConnection] = {}
         #: the newest connection of every channel, linked or still linking (the
         #: core may queue a message before connect() lists the channel, e.g. the
@@ -178,6 +222,9 @@ class Session:
                 and ctype != MAIN
                 and (self.channel_types is None or ctype in self.channel_types)
             ]
+            self._report_skipped(
+                [key for key in channels if key not in wanted and key[0] != MAIN]
+            )
             results = await asyncio.gather(
                 *(self._open_channel(t, i, session_id) for t, i in wanted),
                 return_exceptions=True,
@@ -192,10 +239,19 @@ class Session:
             await self.close()
             raise
 
+    def _report_skipped(self, keys: list[ChannelKey]) -> None:
+        """Say which listed channels stay closed (nothing is skipped silently)."""
+        for ctype, cid in keys:
+            reason = "not chosen" if ctype in SUPPORTED else "unsupported"
+            self.skipped_channels.append(SkippedChannel(ctype, cid, reason))
+            log.info("not opening %s: %s", channel_name((ctype, cid)), reason)
+        if self.skipped_channels:
+            self._events.append(ChannelsSkipped(tuple(self.skipped_channels)))
+
     async def _open_channel(
         self, ctype: int, cid: int, connection_id: int
     ) -> ChannelConnection:
-        use_tls = self.uri.port is None and self.uri.unix_path is None
+        use_tls = self.uri.channel_uses_tls(ctype, plain=self.plain)
         use_tls = use_tls or ctype in self._secure
         for attempt in range(2):
             conn = await self._start_channel(ctype, cid, connection_id, use_tls)
@@ -245,8 +301,9 @@ class Session:
             unix_path=None if use_tls else self.uri.unix_path,
             tls=self.tls if use_tls else None,
             timeout=self.timeout,
+            proxy=self.proxy,
         )
-        machine = self._make_machine(ctype, cid, connection_id)
+        machine = self._make_machine(ctype, cid, connection_id, secure=use_tls)
         key = (ctype, cid)
         conn = ChannelConnection(
             channel_name(key),
@@ -260,11 +317,15 @@ class Session:
         conn.start()
         return conn
 
-    def _make_machine(self, ctype: int, cid: int, connection_id: int) -> Any:
+    def _make_machine(
+        self, ctype: int, cid: int, connection_id: int, *, secure: bool = False
+    ) -> Any:
         """A ``spicepy.channels`` machine for one channel connection."""
         kwargs: dict[str, Any] = {
             "connection_id": connection_id,
             "password": self.uri.password or "",
+            "secure": secure,
+            "sasl": self.sasl,
         }
         if ctype == MAIN:
             kwargs["agent"] = True  # clipboard, resize, files (session.agent)
@@ -391,8 +452,9 @@ class Session:
         await self._wait(predicate, timeout, what)
 
     async def events(self) -> AsyncIterator[object]:
-        """Every channel event (``spicepy.channels.events``), in arrival order,
-        until the session ends; the newest 10000 are kept if nobody reads them."""
+        """Every channel event (``spicepy.channels.events``) and the session's
+        ``ChannelsSkipped``, in arrival order, until the session ends; the
+        newest 10000 are kept if nobody reads them."""
         while True:
             while self._events:
                 yield self._events.popleft()
@@ -645,19 +707,40 @@ class Session:
     async def key_press(
         self, key: str | int, *, modifiers: tuple[str, ...] = ()
     ) -> None:
-        """Press and release a key ("enter", "f5", "a"), holding ``modifiers``."""
-        for mod in modifiers:
-            await self.key_down(mod)
-        await self.key_down(key)
-        await self.key_up(key)
-        for mod in reversed(modifiers):
-            await self.key_up(mod)
+        """Press and release a key ("enter", "f5", "a"), holding ``modifiers``.
 
-    async def type_text(self, text: str, delay: float = 0.0) -> None:
-        """Type ``text`` on a US layout (shift handled; newline = Enter)."""
+        Every key pressed is released, even when a later one fails.
+        """
+        conn = self._inputs()
+        codes = []
+        for m in (*modifiers, key):
+            self._send_key(conn, m if isinstance(m, int) else key_code(m), True)
+        pressed: list[int] = []
+        for code in codes:
+            self._send_key(conn, code, True)
+            pressed.append(code)
+        for code in reversed(pressed):
+            self._send_key(conn, code, False)
+        await self._drain()
+
+    async def type_text(self, text: str, delay: float | None = None) -> None:
+        """Type ``text`` on a US layout (shift handled; newline = Enter).
+
+        SPICE key events are not acknowledged and QEMU's PS/2 queue drops what
+        overflows, so strokes go out in bursts paced by
+        ``pacing.typing_pauses``; ``delay`` (seconds) instead waits that long
+        between strokes (0: no pause at all).
+        """
         conn = self._inputs()
         shift = key_code("shift")
-        for code, shifted in text_strokes(text):
+        strokes = text_strokes(text)
+        if delay is None:
+            pauses = [0.0] * len(strokes)
+        else:
+            pauses = [0.0] + [delay] * (len(strokes) - 1) if strokes else []
+        for (code, shifted), pause in zip(strokes, pauses, strict=True):
+            if pause:
+                await asyncio.sleep(pause)
             if shifted:
                 self._send_key(conn, shift, True)
             self._send_key(conn, code, True)
@@ -665,8 +748,6 @@ class Session:
             if shifted:
                 self._send_key(conn, shift, False)
             await self._drain()
-            if delay:
-                await asyncio.sleep(delay)
 
     async def mouse_move(self, x: int, y: int) -> None:
         """Move the pointer to (x, y) of the primary display."""
