@@ -553,3 +553,46 @@ def test_key_press_releases_what_it_pressed_when_a_key_is_unknown() -> None:
         (KEY_DOWN, 0x1D), (KEY_DOWN, 0x2A), (KEY_DOWN, 0x1E),
         (KEY_UP, 0x9E), (KEY_UP, 0xAA), (KEY_UP, 0x9D),
     ]  # fmt: skip
+
+
+def test_connect_goes_through_the_proxy_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every channel is tunnelled (HTTP CONNECT) through ``proxy=``; SPICE_PROXY
+    is the fallback (here it points at a closed port: not used)."""
+    monkeypatch.setenv("SPICE_PROXY", f"http://127.0.0.1:{closed_port()}")
+    fake = FakeSpice(channels=[(1, 0), (3, 0)])
+    heads: list[bytes] = []
+
+    async def relay(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        except ConnectionError:
+            pass
+        finally:
+            dst.close()
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        heads.append(head)
+        host, _, port = head.split(b" ")[1].decode().rpartition(":")
+        up_r, up_w = await asyncio.open_connection(host, int(port))
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await asyncio.gather(relay(reader, up_w), relay(up_r, writer))
+
+    async def main() -> None:
+        async with serve(fake) as port:
+            server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+            pport = server.sockets[0].getsockname()[1]
+            async with server:
+                async with spicepy.connect(
+                    f"spice://127.0.0.1:{port}",
+                    timeout=LIMIT,
+                    proxy=f"http://127.0.0.1:{pport}",
+                ):
+                    pass
+            expected = f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n".encode()
+            assert [h.startswith(expected) for h in heads] == [True, True]
+
+    run(main())
+    assert sorted(t for _, t, _ in fake.linked) == [1, 3]
