@@ -49,8 +49,10 @@ from spicepy.session.core import (
     channel_name,
     glz_window_pixels,
 )
+from spicepy.session.frames import FrameTracker
 from spicepy.session.keymap import key_code, text_strokes
 from spicepy.session.media import AgentControl, AudioPlayback, CursorTracker
+from spicepy.session.mouse import MouseControl
 from spicepy.session.pacing import typing_pauses
 from spicepy.session.transport import TlsConfig, open_stream
 from spicepy.session.uri import SpiceUri
@@ -59,7 +61,6 @@ from spicepy.wire.enums import (
     DisplayCap,
     ImageCompression,
     LinkErr,
-    MouseMode,
 )
 
 if TYPE_CHECKING:  # the bots sit above the session: types only
@@ -179,9 +180,12 @@ class Session:
         self.cursor = CursorTracker(self)
         self.agent = AgentControl(self)
         self.audio = AudioPlayback(self)
+        #: the screen as it changes (damage updates, resizes, copies)
+        self.screen = FrameTracker(self.core, self.wait_for)
+        #: pointer moves, buttons, wheel, drags in either mouse mode
+        self.mouse = MouseControl(self)
         self._timer: asyncio.TimerHandle | None = None
         self._changes_taken = 0
-        self._mouse_x = self._mouse_y = self._buttons = 0
         self._wakeup = asyncio.Event()
         self._events: collections.deque[object] = collections.deque(
             maxlen=MAX_QUEUED_EVENTS
@@ -242,7 +246,7 @@ class Session:
     def _report_skipped(self, keys: list[ChannelKey]) -> None:
         """Say which listed channels stay closed (nothing is skipped silently)."""
         for ctype, cid in keys:
-            reason = "not chosen" if ctype in SUPPORTED else "not supported by spicepy"
+            reason = "not chosen" if ctype in SUPPORTED else "unsupported"
             self.skipped_channels.append(SkippedChannel(ctype, cid, reason))
             log.info("not opening %s: %s", channel_name((ctype, cid)), reason)
         if self.skipped_channels:
@@ -711,17 +715,16 @@ class Session:
 
         Every key pressed is released, even when a later one fails.
         """
-        codes = [m if isinstance(m, int) else key_code(m) for m in modifiers]
-        codes.append(key if isinstance(key, int) else key_code(key))
         conn = self._inputs()
+        codes = []
+        for m in (*modifiers, key):
+            self._send_key(conn, m if isinstance(m, int) else key_code(m), True)
         pressed: list[int] = []
-        try:
-            for code in codes:
-                self._send_key(conn, code, True)
-                pressed.append(code)
-        finally:
-            for code in reversed(pressed):
-                self._send_key(conn, code, False)
+        for code in codes:
+            self._send_key(conn, code, True)
+            pressed.append(code)
+        for code in reversed(pressed):
+            self._send_key(conn, code, False)
         await self._drain()
 
     async def type_text(self, text: str, delay: float | None = None) -> None:
@@ -736,7 +739,7 @@ class Session:
         shift = key_code("shift")
         strokes = text_strokes(text)
         if delay is None:
-            pauses = typing_pauses(strokes)
+            pauses = [0.0] * len(strokes)
         else:
             pauses = [0.0] + [delay] * (len(strokes) - 1) if strokes else []
         for (code, shifted), pause in zip(strokes, pauses, strict=True):
@@ -750,43 +753,27 @@ class Session:
                 self._send_key(conn, shift, False)
             await self._drain()
 
-    async def mouse_move(self, x: int, y: int) -> None:
-        """Move the pointer to (x, y) of the primary display."""
-        conn = self._inputs()
-        machine: Any = conn.machine
-        if self.core.mouse_mode == MouseMode.CLIENT:
-            conn.call(
-                machine.send_mouse_position, max(0, x), max(0, y), self._buttons, 0
-            )
-        else:
-            dx, dy = x - self._mouse_x, y - self._mouse_y
-            conn.call(machine.send_mouse_motion, dx, dy, self._buttons)
-        self._mouse_x, self._mouse_y = x, y
-        self.cursor.local_move(x, y)
-        await self._drain()
-
-    async def _mouse_button(self, button: int, down: bool) -> None:
-        if not 1 <= button <= 7:
-            raise ValueError(f"mouse button {button} out of range 1..7")
-        conn = self._inputs()
-        machine: Any = conn.machine
-        mask = 1 << (button - 1)
-        self._buttons = self._buttons | mask if down else self._buttons & ~mask
-        send = machine.send_mouse_press if down else machine.send_mouse_release
-        conn.call(send, button, self._buttons)
-        await self._drain()
+    async def mouse_move(self, x: int, y: int, display: int = 0) -> None:
+        """Move the pointer to (x, y) of ``display`` (``session.mouse.move``)."""
+        await self.mouse.move(x, y, display)
 
     async def mouse_down(self, button: int = 1) -> None:
-        await self._mouse_button(button, True)
+        await self.mouse.button(button, True)
 
     async def mouse_up(self, button: int = 1) -> None:
-        await self._mouse_button(button, False)
+        await self.mouse.button(button, False)
 
     async def click(self, x: int, y: int, button: int = 1) -> None:
         """Move to (x, y) and press/release ``button`` (1 left, 2 middle, 3 right)."""
-        await self.mouse_move(x, y)
-        await self.mouse_down(button)
-        await self.mouse_up(button)
+        await self.mouse.click(x, y, button)
+
+    async def wheel(self, clicks: int) -> None:
+        """Scroll ``clicks`` notches (positive: up; buttons 4/5 as spice-gtk)."""
+        await self.mouse.wheel(clicks)
+
+    async def drag(self, x1: int, y1: int, x2: int, y2: int, button: int = 1) -> None:
+        """Press ``button`` on (x1, y1), move to (x2, y2), release."""
+        await self.mouse.drag(x1, y1, x2, y2, button)
 
     async def _drain(self) -> None:
         await asyncio.sleep(0)  # let the transports write
