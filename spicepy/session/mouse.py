@@ -1,0 +1,158 @@
+"""The pointer as an application drives it: ``Session.mouse``.
+
+Theory of operation: the server announces its mouse modes (MAIN INIT, then
+MOUSE_MODE whenever the agent comes or goes).  In CLIENT mode (needs the
+guest agent) a move is one absolute MOUSE_POSITION on a display.  In SERVER
+mode only relative MOUSE_MOTION exists and the guest may scale it (X pointer
+acceleration), so a move is a short closed loop: send the distance from where
+the cursor channel last put the guest pointer, wait for the guest's new
+position, correct, until it is there (``MAX_STEPS``); without a cursor
+channel the distance is from the last place we moved to.  Whenever CLIENT
+becomes available the session asks for it once (spice-gtk does the same):
+absolute positions are what a script means by "click at (x, y)".
+
+Buttons follow spice-gtk (channel-inputs.c): MOUSE_PRESS/RELEASE carry the
+button and the mask of buttons held after the event; the wheel is button 4
+(up) or 5 (down) pressed and released at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from spicepy.channels.events import MouseModeChanged
+from spicepy.errors import SpiceTimeoutError
+from spicepy.wire.enums import ChannelType, MouseButton, MouseMode
+from spicepy.wire.msg_common import MainMouseModeRequest
+
+if TYPE_CHECKING:
+    from spicepy.session.session import Session
+
+__all__ = ["MouseControl"]
+
+#: server-mode corrections before a move gives up on landing exactly
+MAX_STEPS = 8
+#: seconds to wait for the cursor channel to report the guest pointer
+GUEST_MOVE_WAIT = 0.5
+#: intermediate moves of a drag (applications see motion with the button held)
+DRAG_STEPS = 8
+
+
+class MouseControl:
+    """Pointer moves, buttons, wheel and drags in the server's mouse mode."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        #: buttons held (SPICE_MOUSE_BUTTON_MASK bits)
+        self.buttons = 0
+        #: where the last move put the pointer
+        self.x = self.y = 0
+        #: supported-mode sets we asked CLIENT mode for (once each)
+        self._asked: set[int] = set()
+        session.core.on_event(MouseModeChanged, self._mode_changed)
+
+    @property
+    def mode(self) -> int:
+        """The current ``MouseMode`` (SERVER: relative, CLIENT: absolute)."""
+        return self._session.core.mouse_mode
+
+    def _mode_changed(self, key: Any, event: MouseModeChanged, now: float) -> None:
+        core = self._session.core
+        core.mouse_modes, core.mouse_mode = event.supported_modes, event.current_mode
+        if (
+            event.supported_modes & MouseMode.CLIENT
+            and event.current_mode != MouseMode.CLIENT
+            and event.supported_modes not in self._asked
+        ):
+            self._asked.add(event.supported_modes)
+            core.queue_message(key, MainMouseModeRequest(MouseMode.CLIENT))
+
+    def _conn(self) -> Any:
+        return self._session._inputs()
+
+    async def move(self, x: int, y: int, display: int = 0) -> None:
+        """Put the pointer on (x, y) of ``display``."""
+        x, y = max(0, x), max(0, y)
+        conn = self._conn()
+        machine: Any = conn.machine
+        if self.mode == MouseMode.CLIENT:
+            conn.call(machine.send_mouse_position, x, y, self.buttons, display)
+            self._session.cursor.local_move(x, y)
+        else:
+            await self._move_relative(conn, x, y)
+        self.x, self.y = x, y
+        await asyncio.sleep(0)  # let the transport write
+
+    def _guest_tracked(self) -> bool:
+        return any(t == ChannelType.CURSOR for t, _ in self._session.connections)
+
+    async def _move_relative(self, conn: Any, x: int, y: int) -> None:
+        machine: Any = conn.machine
+        cursor = self._session.cursor
+        if not self._guest_tracked():
+            conn.call(machine.send_mouse_motion, x - self.x, y - self.y, self.buttons)
+            return
+        for _ in range(MAX_STEPS):
+            at = (cursor.x, cursor.y)
+            if at == (x, y):
+                return
+            conn.call(machine.send_mouse_motion, x - at[0], y - at[1], self.buttons)
+            try:
+                await self._session.wait_for(
+                    lambda at=at: (cursor.x, cursor.y) != at,  # type: ignore[misc]
+                    GUEST_MOVE_WAIT,
+                    "the guest pointer to move",
+                )
+            except SpiceTimeoutError:
+                return  # pinned at an edge, or the guest does not report moves
+
+    async def button(self, button: int, down: bool) -> None:
+        """Press (``down``) or release ``button`` (1 left, 2 middle, 3 right,
+        4/5 wheel up/down, 6/7 side/extra)."""
+        if not MouseButton.LEFT <= button <= MouseButton.EXTRA:
+            raise ValueError(f"mouse button {button} out of range 1..7")
+        conn = self._conn()
+        machine: Any = conn.machine
+        mask = 1 << (button - 1)
+        self.buttons = self.buttons | mask if down else self.buttons & ~mask
+        send = machine.send_mouse_press if down else machine.send_mouse_release
+        conn.call(send, button, self.buttons)
+        await asyncio.sleep(0)
+
+    async def click(self, x: int, y: int, button: int = 1, display: int = 0) -> None:
+        """Move to (x, y) and press and release ``button``."""
+        await self.move(x, y, display)
+        await self.button(button, True)
+        await self.button(button, False)
+
+    async def wheel(self, clicks: int) -> None:
+        """Scroll ``clicks`` notches: up when positive, down when negative."""
+        button = MouseButton.UP if clicks > 0 else MouseButton.DOWN
+        for _ in range(abs(clicks)):
+            await self.button(button, True)
+            await self.button(button, False)
+
+    async def drag(
+        self,
+        x1: int,
+        y1: int,
+        x2: int,
+        y2: int,
+        button: int = 1,
+        *,
+        steps: int = DRAG_STEPS,
+        display: int = 0,
+    ) -> None:
+        """Press ``button`` on (x1, y1), move to (x2, y2) in ``steps`` moves,
+        release there."""
+        await self.move(x1, y1, display)
+        await self.button(button, True)
+        try:
+            n = max(1, steps)
+            for i in range(1, n + 1):
+                await self.move(
+                    x1 + (x2 - x1) * i // n, y1 + (y2 - y1) * i // n, display
+                )
+        finally:
+            await self.button(button, False)
