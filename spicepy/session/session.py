@@ -246,7 +246,7 @@ class Session:
     def _report_skipped(self, keys: list[ChannelKey]) -> None:
         """Say which listed channels stay closed (nothing is skipped silently)."""
         for ctype, cid in keys:
-            reason = "not chosen" if ctype in SUPPORTED else "unsupported"
+            reason = "not chosen" if ctype in SUPPORTED else "not supported by spicepy"
             self.skipped_channels.append(SkippedChannel(ctype, cid, reason))
             log.info("not opening %s: %s", channel_name((ctype, cid)), reason)
         if self.skipped_channels:
@@ -715,16 +715,17 @@ class Session:
 
         Every key pressed is released, even when a later one fails.
         """
+        codes = [m if isinstance(m, int) else key_code(m) for m in modifiers]
+        codes.append(key if isinstance(key, int) else key_code(key))
         conn = self._inputs()
-        codes = []
-        for m in (*modifiers, key):
-            self._send_key(conn, m if isinstance(m, int) else key_code(m), True)
         pressed: list[int] = []
-        for code in codes:
-            self._send_key(conn, code, True)
-            pressed.append(code)
-        for code in reversed(pressed):
-            self._send_key(conn, code, False)
+        try:
+            for code in codes:
+                self._send_key(conn, code, True)
+                pressed.append(code)
+        finally:
+            for code in reversed(pressed):
+                self._send_key(conn, code, False)
         await self._drain()
 
     async def type_text(self, text: str, delay: float | None = None) -> None:
@@ -739,7 +740,7 @@ class Session:
         shift = key_code("shift")
         strokes = text_strokes(text)
         if delay is None:
-            pauses = [0.0] * len(strokes)
+            pauses = typing_pauses(strokes)
         else:
             pauses = [0.0] + [delay] * (len(strokes) - 1) if strokes else []
         for (code, shifted), pause in zip(strokes, pauses, strict=True):
