@@ -149,6 +149,24 @@ def test_unix_socket(tmp_path: Path) -> None:
     assert asyncio.run(main()) == b"REDQ"
 
 
+def test_tls_over_unix_socket(pki: TestPki, tmp_path: Path) -> None:
+    path = str(tmp_path / "tls.sock")
+    pinned = TlsConfig(ca_file=str(pki.files.ca_cert), host_subject=pki.host_subject)
+
+    async def main(tls: TlsConfig) -> bytes:
+        server = await asyncio.start_unix_server(echo_once, path, ssl=server_ctx(pki))
+        try:
+            r, w = await open_stream(unix_path=path, tls=tls, timeout=LIMIT)
+            return await roundtrip(r, w)
+        finally:
+            server.close()
+
+    assert asyncio.run(main(pinned)) == b"REDQ"
+    # no subject and no host name: nothing to verify against, said as such
+    with pytest.raises(SessionError, match="needs a host subject or a host name"):
+        asyncio.run(main(TlsConfig(ca_file=str(pki.files.ca_cert))))
+
+
 @pytest.mark.parametrize("with_subject", [False, True])
 def test_tls_with_our_ca(pki: TestPki, with_subject: bool) -> None:
     subject = pki.host_subject if with_subject else None

@@ -203,7 +203,14 @@ async def open_stream(
     try:
         async with asyncio.timeout(timeout):
             if unix_path is not None:
-                reader, writer = await asyncio.open_unix_connection(unix_path, ssl=ctx)
+                if ctx is not None and ctx.check_hostname and not host:
+                    raise SessionError(
+                        f"TLS over {where} needs a host subject or a host name "
+                        "to verify the certificate against"
+                    )
+                reader, writer = await asyncio.open_unix_connection(
+                    unix_path, ssl=ctx, server_hostname=(host or "") if ctx else None
+                )
             elif via is not None:
                 assert port is not None
                 reader, writer = await open_tunnel(via, host, port)
