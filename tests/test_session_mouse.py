@@ -1,0 +1,182 @@
+"""Session.mouse (session/mouse.py) without sockets: a real InputsChannel machine
+whose bytes a FakeServer decodes, a guest pointer that accelerates relative
+motion like X does, and mode switches announced by the server."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from _channel_helpers import linked
+
+from spicepy.channels.events import CursorMoved, MouseModeChanged
+from spicepy.channels.inputs import InputsChannel
+from spicepy.session.session import Session
+from spicepy.session.uri import SpiceUri
+from spicepy.wire.enums import ChannelType, MouseMode
+from spicepy.wire.msg_common import MainMouseModeRequest
+from spicepy.wire.msg_other import (
+    MouseMotion,
+    MouseMotionAck,
+    MousePosition,
+    MousePress,
+    MouseRelease,
+)
+
+INPUTS = (int(ChannelType.INPUTS), 0)
+CURSOR = (int(ChannelType.CURSOR), 0)
+MAIN = (int(ChannelType.MAIN), 0)
+
+
+class FakeConn:
+    """What the session uses of a ChannelConnection: ``machine`` and ``call``."""
+
+    def __init__(self, machine: Any, after: Any = None) -> None:
+        self.machine = machine
+        self.after = after
+        self.closed = asyncio.Event()  # what Session.wait_for watches
+        self.error = None
+        self.name = "fake"
+
+    def call(self, method: Any, *args: Any) -> Any:
+        result = method(*args)
+        if self.after is not None:
+            self.after()
+        return result
+
+
+class Guest:
+    """The guest's pointer: relative motion above 4 px is doubled (X's default
+    acceleration: threshold 4, factor 2), clamped to the screen, and reported
+    back through the cursor channel on the next loop turn."""
+
+    def __init__(self, session: Session, server: Any, machine: Any) -> None:
+        self.session, self.server, self.machine = session, server, machine
+        self.x, self.y = 500, 300
+        self.sent: list[Any] = []
+        self.moves = 0
+
+    def pump(self) -> None:
+        for msg in self.server.client_messages(self.machine.data_to_send(), 3):
+            self.sent.append(msg)
+            if isinstance(msg, MouseMotion | MousePosition):
+                self.moves += 1
+                if self.moves % 4 == 0:  # the server acks every 4 moves
+                    self.machine.receive_data(self.server.pack(MouseMotionAck()))
+                    while self.machine.next_event() is not None:
+                        pass
+            if isinstance(msg, MouseMotion):
+                fx = 2 if abs(msg.dx) > 4 else 1
+                fy = 2 if abs(msg.dy) > 4 else 1
+                self.x = min(1023, max(0, self.x + fx * msg.dx))
+                self.y = min(767, max(0, self.y + fy * msg.dy))
+                asyncio.get_running_loop().call_soon(self.report)
+
+    def report(self) -> None:
+        self.session._on_event(CURSOR, None, CursorMoved(self.x, self.y))  # type: ignore[arg-type]
+        self.session._after_pump()
+
+
+def make(mode: int, *, cursor: bool = True) -> tuple[Session, Guest]:
+    session = Session(SpiceUri("127.0.0.1", port=1))
+    machine, server = linked(InputsChannel)
+    guest = Guest(session, server, machine)
+    session.connections[INPUTS] = FakeConn(machine, guest.pump)  # type: ignore[assignment]
+    if cursor:
+        session.connections[CURSOR] = FakeConn(None)  # type: ignore[assignment]
+    session.core.mouse_mode = mode
+    session._on_event(CURSOR, None, CursorMoved(500, 300))  # type: ignore[arg-type]
+    return session, guest
+
+
+def test_server_mode_click_lands_despite_acceleration() -> None:
+    async def main() -> Guest:
+        session, guest = make(MouseMode.SERVER)
+        await session.click(100, 50)
+        await session.click(103, 52, button=3)
+        return guest
+
+    guest = asyncio.run(main())
+    assert (guest.x, guest.y) == (103, 52)
+    motions = [m for m in guest.sent if isinstance(m, MouseMotion)]
+    assert motions[0] == MouseMotion(-400, -250, 0)  # from the reported position
+    assert len(motions) > 2  # corrections after the overshoot
+    assert [m for m in guest.sent if not isinstance(m, MouseMotion)] == [
+        MousePress(1, 1),
+        MouseRelease(1, 0),
+        MousePress(3, 4),
+        MouseRelease(3, 0),
+    ]
+
+
+def test_server_mode_without_cursor_channel_is_open_loop() -> None:
+    async def main() -> Guest:
+        session, guest = make(MouseMode.SERVER, cursor=False)
+        await session.mouse_move(3, 4)
+        await session.mouse_move(1, 1)
+        return guest
+
+    guest = asyncio.run(main())
+    assert guest.sent == [MouseMotion(3, 4, 0), MouseMotion(-2, -3, 0)]
+
+
+def test_client_mode_positions_wheel_drag_and_middle_button() -> None:
+    async def main() -> Guest:
+        session, guest = make(MouseMode.CLIENT)
+        await session.click(10, 20, button=2)
+        await session.wheel(2)
+        await session.wheel(-1)
+        await session.drag(0, 0, 80, 40)
+        assert session.cursor.position == (80, 40)
+        return guest
+
+    sent = asyncio.run(main()).sent
+    assert sent[:8] == [
+        MousePosition(10, 20, 0, 0),
+        MousePress(2, 2),
+        MouseRelease(2, 0),
+        MousePress(4, 8),
+        MouseRelease(4, 0),
+        MousePress(4, 8),
+        MouseRelease(4, 0),
+        MousePress(5, 16),
+    ]
+    assert sent[8] == MouseRelease(5, 0)
+    drag = sent[9:]
+    assert drag[0] == MousePosition(0, 0, 0, 0) and drag[1] == MousePress(1, 1)
+    assert drag[2:-1] == [
+        MousePosition(80 * i // 8, 40 * i // 8, 1, 0) for i in range(1, 9)
+    ]
+    assert drag[-1] == MouseRelease(1, 0)
+
+
+def test_mode_announcements_switch_and_ask_for_client_once() -> None:
+    async def main() -> tuple[list[Any], Guest]:
+        session, guest = make(MouseMode.SERVER, cursor=False)
+        core = session.core
+        # the agent connected: CLIENT is offered, the session asks for it once
+        both = MouseMode.SERVER | MouseMode.CLIENT
+        session._on_event(MAIN, None, MouseModeChanged(both, MouseMode.SERVER))  # type: ignore[arg-type]
+        session._on_event(MAIN, None, MouseModeChanged(both, MouseMode.SERVER))  # type: ignore[arg-type]
+        asked = core.messages_to_send()
+        session._on_event(MAIN, None, MouseModeChanged(both, MouseMode.CLIENT))  # type: ignore[arg-type]
+        await session.mouse_move(7, 9)
+        server_only = MouseModeChanged(MouseMode.SERVER, MouseMode.SERVER)
+        session._on_event(MAIN, None, server_only)  # type: ignore[arg-type]
+        await session.mouse_move(8, 9)
+        assert core.messages_to_send() == [] and session.mouse.mode == MouseMode.SERVER
+        return asked, guest
+
+    asked, guest = asyncio.run(main())
+    assert asked == [(MAIN, MainMouseModeRequest(MouseMode.CLIENT))]
+    assert guest.sent == [MousePosition(7, 9, 0, 0), MouseMotion(1, 0, 0)]
+
+
+def test_bad_button_is_refused() -> None:
+    async def main() -> None:
+        session, _ = make(MouseMode.CLIENT)
+        with pytest.raises(ValueError):
+            await session.mouse_down(8)
+
+    asyncio.run(main())
