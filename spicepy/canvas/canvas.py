@@ -270,10 +270,10 @@ class Canvas:
     def draw_brush(
         self, surface: Surface, region: Region, brush: Brush, rop: Rop
     ) -> None:
-        """dest = rop(brush, dest) over the region.  ROPs that read the
-        destination run in ``kernels.fill``; a plain COPY is one numpy
-        assignment (cheaper per call for the small fills desktops send)."""
-        if rop != Rop.COPY and region.mask is None:
+        """dest = rop(brush, dest) over the region, in ``kernels.fill`` unless
+        a QMask shapes it: numpy broadcasts a 4-byte colour slowly (a 1024x768
+        COPY fill ~10 ms against ~0.1 ms; 1.1 against 0.9 us at 8x16)."""
+        if region.mask is None:
             color, tile, tx, ty = self.brush_args(brush, surface)
             box = ((region.x0, region.y0, region.x1, region.y1),)
             kernels.fill(surface.pixels, box, rop, color, tile, tx, ty)
@@ -430,8 +430,12 @@ class Canvas:
         region = self._region(surface, msg.base, msg.data.mask)
         if region is None:
             return
-        dest = region.view(surface.pixels)
-        region.write(surface.pixels, apply_rop(rop, _ZERO, dest))
+        if region.mask is None:
+            box = ((region.x0, region.y0, region.x1, region.y1),)
+            kernels.fill(surface.pixels, box, rop, 0)
+        else:
+            dest = region.view(surface.pixels)
+            region.write(surface.pixels, apply_rop(rop, _ZERO, dest))
         self._finish(surface, region)
 
     def blackness(self, msg: md.DrawBlackness) -> None:
