@@ -207,7 +207,6 @@ def test_recorded_xspice_stream_damage_covers_every_changed_pixel() -> None:
 
 def _session() -> Session:
     session = Session(SpiceUri("127.0.0.1", port=1))
-    session.screen = FrameTracker(session.core, session.wait_for)  # type: ignore[attr-defined]
     session.core.add_display(0)
     return session
 
@@ -221,7 +220,7 @@ def _draw(session: Session, msg: Any) -> None:
 def test_async_iterator_coalesces_while_the_reader_is_busy() -> None:
     async def main() -> list[object]:
         session = _session()
-        tracker: FrameTracker = session.screen  # type: ignore[attr-defined]
+        tracker = session.screen
         got: list[object] = []
 
         async def reader() -> None:
