@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from spicepy.cli_input import add_connection_options
+from spicepy.cli_input import add_connection_options, add_target_options
 from spicepy.errors import SpiceError
 
 Subparsers = Any  # argparse._SubParsersAction, which is private
@@ -66,6 +66,7 @@ def add_screenshot(sub: Subparsers) -> None:
         "and save the primary surface as PNG.",
     )
     add_connection_options(p)
+    add_target_options(p)
     p.add_argument("-o", "--output", required=True, type=Path, help="PNG file to write")
     p.add_argument(
         "--when-stdin",
@@ -76,9 +77,10 @@ def add_screenshot(sub: Subparsers) -> None:
         "--cursor", action="store_true", help="draw the mouse pointer into the PNG"
     )
     p.add_argument(
-        "--plain",
-        action="store_true",
-        help="never use TLS (ignore tls-port in the URI)",
+        "--preferred-compression",
+        metavar="NAME",
+        help="ask the server for this image compression: off, auto_glz, auto_lz, "
+        "quic, glz, lz or lz4 (if it supports being asked)",
     )
     p.set_defaults(func=run_screenshot)
 
@@ -104,27 +106,25 @@ def _stdin_line(loop: asyncio.AbstractEventLoop) -> asyncio.Future[str]:
 
 
 def run_screenshot(args: argparse.Namespace) -> int:
+    from spicepy.cli_input import resolve_target
     from spicepy.client import screenshot
-    from spicepy.session.uri import parse_uri
 
     try:
-        uri = parse_uri(args.uri)
+        target = resolve_target(args)
     except ValueError as exc:
         return _fail(str(exc), 2)
-    if args.plain:
-        if uri.port is None and uri.unix_path is None:
-            return _fail("--plain given but the URI has no plain port", 2)
-        uri = type(uri)(uri.host, uri.port, None, uri.unix_path, uri.password)
+    except (SpiceError, OSError) as exc:
+        return _fail(f"{type(exc).__name__}: {exc}".splitlines()[0])
 
     async def go() -> tuple[int, int]:
         trigger = _stdin_line(asyncio.get_running_loop()) if args.when_stdin else None
         return await screenshot(
-            uri,
+            target,
             args.output,
-            password=args.password,
-            ca_file=args.ca_file,
-            host_subject=args.host_subject,
             timeout=args.timeout,
+            preferred_compression=args.preferred_compression,
+            plain=args.plain,
+            username=args.username,
             quiet=args.quiet_time,
             trigger=trigger,
             cursor=args.cursor,

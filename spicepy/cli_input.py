@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from spicepy.errors import SpiceError
 
 if TYPE_CHECKING:
     from spicepy.session.session import Session
+    from spicepy.session.targets import Target
 
 Subparsers = Any  # argparse's private _SubParsersAction
 Action = Callable[["Session", argparse.Namespace], Awaitable[str]]
@@ -24,7 +26,11 @@ Action = Callable[["Session", argparse.Namespace], Awaitable[str]]
 
 def add_connection_options(p: argparse.ArgumentParser) -> None:
     """The options every connecting subcommand shares."""
-    p.add_argument("uri", help="spice://host:port, spice+tls://host:port, ...")
+    p.add_argument(
+        "uri",
+        help="spice://host:port, spice+tls://host:port, ... (with the target "
+        "options also a .vv file, or a libvirt domain with --connect)",
+    )
     p.add_argument("--password", help="SPICE ticket")
     p.add_argument("--ca-file", type=Path, help="CA certificate (PEM) for TLS")
     p.add_argument("--host-subject", help='certificate subject, "C=..,O=..,CN=.."')
@@ -34,6 +40,64 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=0.5,
         help="settled = no display update for this long (default 0.5 s)",
+    )
+
+
+def add_target_options(p: argparse.ArgumentParser) -> None:
+    """Options of subcommands that open ``uri`` through ``resolve_target``:
+    a ``.vv`` file or a libvirt domain besides a URI, plain/TLS, proxy, SASL."""
+    p.add_argument(
+        "--connect",
+        metavar="LIBVIRT_URI",
+        help="URI names a libvirt domain (name, UUID or id) on this libvirt "
+        "connection, e.g. qemu:///system",
+    )
+    p.add_argument(
+        "--plain",
+        action="store_true",
+        help="with both ports use the plain one (default: TLS for every channel)",
+    )
+    p.add_argument(
+        "--proxy",
+        help="HTTP CONNECT proxy, http://[user:pass@]host:port (default $SPICE_PROXY)",
+    )
+    p.add_argument("--username", help="SASL user name (over TLS; --password)")
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    """The ``Target`` named by ``args`` (see ``add_target_options``).
+
+    Raises:
+        ValueError: a malformed URI or file, or --plain without a plain port.
+        OSError: a connection file cannot be read.
+        SpiceError: libvirt cannot give the domain's display.
+    """
+    from spicepy.session.targets import resolve
+
+    target = resolve(
+        args.uri,
+        connect=args.connect,
+        password=args.password,
+        ca_file=None if args.ca_file is None else str(args.ca_file),
+        host_subject=args.host_subject,
+        proxy=args.proxy,
+    )
+    uri = target.uri
+    if args.plain and uri.port is None and uri.unix_path is None:
+        raise ValueError("--plain given but the target has no plain port")
+    return target
+
+
+def connect_target(target: Target, args: argparse.Namespace, **options: Any) -> Any:
+    """``spicepy.connect`` for a resolved target with the CLI's options."""
+    from spicepy.client import connect
+
+    return connect(
+        target,
+        timeout=args.timeout,
+        plain=args.plain,
+        username=args.username,
+        **options,
     )
 
 
@@ -47,6 +111,7 @@ def add_session_command(
         name, help=help_text, description=help_text
     )
     add_connection_options(p)
+    add_target_options(p)
     p.add_argument(
         "-o", "--output", type=Path, help="save a screenshot (PNG) at the end"
     )
@@ -57,16 +122,8 @@ def add_session_command(
 def _run(args: argparse.Namespace, action: Action) -> int:
     import sys
 
-    from spicepy.client import connect
-
     async def go() -> str:
-        async with connect(
-            args.uri,
-            password=args.password,
-            ca_file=args.ca_file,
-            host_subject=args.host_subject,
-            timeout=args.timeout,
-        ) as session:
+        async with connect_target(resolve_target(args), args) as session:
             await session.wait_for_frame(args.timeout)
             # scripts may wait for this line before they change the screen
             print("spicepy: connected", file=sys.stderr, flush=True)
@@ -90,9 +147,17 @@ def _run(args: argparse.Namespace, action: Action) -> int:
     return 0
 
 
+def unescape_text(text: str) -> str:
+    """The CLI's ``type`` text: ``\\n`` is Enter, ``\\t`` Tab, ``\\\\`` a backslash;
+    any other backslash is typed as it is."""
+    escapes = {"n": "\n", "t": "\t", "\\": "\\"}
+    return re.sub(r"\\([nt\\])", lambda m: escapes[m.group(1)], text)
+
+
 async def _type(session: Session, args: argparse.Namespace) -> str:
-    await session.type_text(args.text, delay=args.delay)
-    return f"typed {len(args.text)} characters"
+    text = unescape_text(args.text)
+    await session.type_text(text, delay=args.delay)
+    return f"typed {len(text)} characters"
 
 
 async def _key(session: Session, args: argparse.Namespace) -> str:
@@ -123,7 +188,11 @@ def add_type(sub: Subparsers) -> None:
         sub, "type", "type text on the guest (US layout; \\n = Enter)", _type
     )
     p.add_argument("text")
-    p.add_argument("--delay", type=float, default=0.0, help="seconds between keys")
+    p.add_argument(
+        "--delay",
+        type=float,
+        help="seconds between keys (default: bursts paced for QEMU's keyboard)",
+    )
 
 
 def add_key(sub: Subparsers) -> None:

@@ -323,6 +323,7 @@ async def screenshot(
     cursor: bool = False,
     preferred_compression: str | None = None,
     plain: bool = False,
+    username: str | None = None,
 ) -> tuple[int, int]:
     """Connect, wait until the screen settled, save it as PNG; returns (width, height).
     ``cursor=True`` draws the pointer into the picture.
@@ -342,6 +343,7 @@ async def screenshot(
         timeout=timeout,
         preferred_compression=preferred_compression,
         plain=plain,
+        username=username,
     ) as session:
         await session.wait_until_settled(quiet=quiet, timeout=timeout)
         if trigger is not None:

@@ -240,3 +240,76 @@ def test_cli_screenshot_over_tls(tmp_path: Path) -> None:
     # without our CA the system store cannot verify the test certificate
     assert wrong.returncode == 1 and "verification" in wrong_err
     assert wrong_err.count("\n") == 1
+
+
+def test_type_text_escapes() -> None:
+    from spicepy.cli_input import unescape_text
+
+    assert unescape_text(r"echo hi\n") == "echo hi\n"
+    assert unescape_text(r"a\tb\\nc\x\\") == "a\tb\\nc\\x\\"
+    assert unescape_text("\\") == "\\"  # a lone trailing backslash stays
+    assert build_parser().parse_args(["type", "spice://h:1", "x"]).delay is None
+
+
+def test_target_options_on_every_connecting_command() -> None:
+    for command in ("screenshot", "type", "key", "click", "wait", "clipboard",
+                    "resize", "send-file", "record-audio"):  # fmt: skip
+        extra = {"screenshot": ["-o", "x.png"], "type": ["t"], "key": ["a"],
+                 "click": ["1", "2"], "resize": ["1", "2"], "send-file": ["f"],
+                 "record-audio": ["a.wav"]}.get(command, [])  # fmt: skip
+        args = build_parser().parse_args(
+            [command, "dom", "--connect", "qemu:///system", "--plain",
+             "--proxy", "http://p:3128", "--username", "u", *extra]
+        )  # fmt: skip
+        assert (args.connect, args.plain, args.proxy, args.username) == (
+            "qemu:///system", True, "http://p:3128", "u"
+        ), command  # fmt: skip
+
+
+def test_a_vnc_vv_file_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    vv = tmp_path / "console.vv"
+    vv.write_text("[virt-viewer]\ntype=vnc\nhost=h\nport=1\n")
+    assert main(["screenshot", str(vv), "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "vnc" in err
+
+
+def _vv_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+@live
+def test_cli_screenshot_of_a_vv_file_secure_by_default(tmp_path: Path) -> None:
+    """A .vv with both ports, password, the CA as PEM data, host subject and a
+    disabled channel: every channel over TLS, exact pixels, and -v says which
+    listed channel was not opened."""
+    from spicepy.testing.pki import make_test_pki
+
+    pki = make_test_pki(tmp_path / "pki")
+    out = tmp_path / "vv.png"
+    options = XspiceOptions(password="pw", tls=pki.files)
+    with Xspice(options) as server, XDraw(server.display) as draw:
+        draw_test_scene(draw, seed=31)
+        vv = tmp_path / "console.vv"
+        vv.write_text(
+            "[virt-viewer]\ntype=spice\nhost=127.0.0.1\n"
+            f"port={server.port}\ntls-port={server.tls_port}\npassword=pw\n"
+            f"ca={_vv_escape(Path(pki.files.ca_cert).read_text())}\n"
+            f"host-subject={pki.host_subject}\ndisable-channels=cursor\n"
+            "delete-this-file=1\n"
+        )
+        proc = _spicepy(
+            "-v", "screenshot", str(vv), "-o", str(out),
+            "--preferred-compression", "lz", stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        stdout, stderr = proc.communicate(timeout=90)
+        truth = draw.framebuffer()
+    assert proc.returncode == 0, stderr
+    assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), truth)
+    assert not vv.exists()  # delete-this-file
+    for name in ("main:0", "display:0", "inputs:0"):
+        assert f"{name}: linking over TLS" in stderr, stderr
+    assert "linking over TCP" not in stderr
+    assert "not opening cursor:0: not chosen" in stderr

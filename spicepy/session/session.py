@@ -309,6 +309,7 @@ class Session:
         )
         machine = self._make_machine(ctype, cid, connection_id, secure=use_tls)
         key = (ctype, cid)
+        log.info("%s: linking over %s", channel_name(key), "TLS" if use_tls else "TCP")
         conn = ChannelConnection(
             channel_name(key),
             machine,
