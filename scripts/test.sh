@@ -14,6 +14,8 @@ VENV="${SPICEPY_VENV:-$ROOT/.venv}"
 bash scripts/setup.sh
 PY="$VENV/bin/python"
 export SPICEPY_REQUIRE_XSPICE="${SPICEPY_REQUIRE_XSPICE:-1}"
+export SPICEPY_REQUIRE_QEMU="${SPICEPY_REQUIRE_QEMU:-1}"
+export SPICEPY_REQUIRE_LIBVIRT="${SPICEPY_REQUIRE_LIBVIRT:-1}"
 export PYTHONDONTWRITEBYTECODE=1
 
 # pytest is run as "python -P -m pytest" so the checkout's spicepy/ never shadows
