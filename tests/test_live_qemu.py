@@ -25,8 +25,6 @@ import spicepy
 import spicepy.client
 from spicepy.channels.playback import AudioData, AudioStarted
 from spicepy.errors import AuthenticationError
-from spicepy.session.keymap import key_code, text_strokes
-from spicepy.session.pacing import typing_pauses
 from spicepy.testing.pki import TestPki, make_test_pki
 from spicepy.testing.qemu import Qemu, QemuOptions, available
 from spicepy.wire.enums import ChannelType, ImageType
@@ -192,27 +190,15 @@ def test_typed_200_character_line_arrives_exactly(guest: Qemu) -> None:
     asyncio.run(main())
 
 
-def test_typed_line_with_burst_pacing_arrives_exactly(guest: Qemu) -> None:
-    """The pacing policy proposed for type_text (pacing.typing_pauses defaults)."""
+def test_typed_line_with_default_pacing_arrives_exactly(guest: Qemu) -> None:
+    """type_text's default: bursts paced by pacing.typing_pauses."""
     line = _line(7 + len(guest.options.vga))
-    strokes = text_strokes(line + "\n")
-    shift = key_code("shift")
 
     async def main() -> None:
         async with spicepy.connect(guest.uri, password=PASSWORD, timeout=TIMEOUT) as s:
             await s.wait_for_frame(TIMEOUT)
             before = len(guest.typed_lines())
-            for (code, shifted), pause in zip(
-                strokes, typing_pauses(strokes), strict=True
-            ):
-                if pause:
-                    await asyncio.sleep(pause)
-                if shifted:
-                    await s.key_down(shift)
-                await s.key_down(code)
-                await s.key_up(code)
-                if shifted:
-                    await s.key_up(shift)
+            await s.type_text(line + "\n")
             typed = await asyncio.to_thread(guest.wait_for_typed, before + 1, TIMEOUT)
             assert typed[-1] == line
 

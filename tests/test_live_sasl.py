@@ -1,8 +1,9 @@
 """SASL against QEMU ``-spice sasl=on`` (a sasldb user), over TLS.
 
-The session does not pass SASL credentials to its channels yet, so this drives
-the link machine (``LinkHandshake(sasl=...)``) over ``open_stream`` itself: a
-good login is followed by the main channel's first message, MAIN_INIT.
+The link machine (``LinkHandshake(sasl=...)``) is driven over ``open_stream``
+for each mechanism (a good login is followed by MAIN_INIT), and the whole
+session through ``spicepy.connect(username=...)``: every channel logs in and
+the screen arrives.
 """
 
 from __future__ import annotations
@@ -105,3 +106,48 @@ def test_sasl_on_the_plain_port_is_refused_clearly(guest: Qemu, pki: TestPki) ->
     creds = SaslCredentials(USER.username, USER.password)
     with pytest.raises(LinkError, match="TLS only"):
         asyncio.run(link_main(guest, pki, creds, tls=False))
+
+
+def test_connect_with_a_username_links_every_channel_over_sasl(
+    guest: Qemu, pki: TestPki
+) -> None:
+    import spicepy
+
+    async def main() -> tuple[list[str], tuple[int, ...]]:
+        async with spicepy.connect(
+            f"spice://127.0.0.1?port={guest.port}&tls-port={guest.tls_port}",
+            username=USER.username,
+            password=USER.password,
+            ca_file=pki.files.ca_cert,
+            host_subject=pki.host_subject,
+            timeout=30,
+        ) as s:
+            await s.wait_for_frame(60)
+            names = sorted(c.name for c in s.connections.values())
+            for conn in s.connections.values():
+                link: LinkHandshake = conn.machine._link  # type: ignore[attr-defined]
+                assert link.secure and link.sasl is not None and link.sasl.done
+            return names, s.screenshot().shape
+
+    names, shape = asyncio.run(main())
+    assert {"main:0", "display:0", "inputs:0"} <= set(names)
+    assert shape[2] == 3 and shape[0] > 0 and shape[1] > 0
+
+
+def test_connect_with_a_wrong_sasl_password_is_an_authentication_error(
+    guest: Qemu, pki: TestPki
+) -> None:
+    import spicepy
+
+    async def main() -> None:
+        await spicepy.connect(
+            f"spice+tls://127.0.0.1:{guest.tls_port}",
+            username=USER.username,
+            password="wrong",
+            ca_file=pki.files.ca_cert,
+            host_subject=pki.host_subject,
+            timeout=30,
+        )
+
+    with pytest.raises(AuthenticationError, match="SASL"):
+        asyncio.run(main())
