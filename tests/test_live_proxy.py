@@ -11,6 +11,7 @@ import asyncio
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +107,31 @@ def test_wrong_proxy_credentials_are_refused(
         monkeypatch.setenv("SPICE_PROXY", f"http://127.0.0.1:{proxy.port}")
         with pytest.raises(SessionError, match=REFUSED):
             asyncio.run(_shot(f"spice://127.0.0.1:{xspice.port}"))
+
+
+def test_cli_proxy_option_beats_spice_proxy(
+    server: tuple[Xspice, np.ndarray],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """``spicepy screenshot URI --proxy URL`` (the API's ``proxy=``) tunnels every
+    channel through that proxy even with a broken ``SPICE_PROXY`` set."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    xspice, truth = server
+    out = tmp_path / "shot.png"
+    with Tinyproxy() as proxy:
+        monkeypatch.setenv("SPICE_PROXY", "http://127.0.0.1:1")
+        proc = subprocess.run(
+            [sys.executable, "-m", "spicepy", "screenshot",
+             f"spice://127.0.0.1:{xspice.port}", "-o", str(out),
+             "--proxy", proxy.url, "--timeout", str(TIMEOUT)],
+            capture_output=True, text=True, timeout=3 * TIMEOUT, check=False,
+        )  # fmt: skip
+        log = proxy.log()
+    assert proc.returncode == 0, proc.stderr
+    assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), truth)
+    assert _connects(log, xspice.port) >= 4
