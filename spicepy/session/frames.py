@@ -19,7 +19,7 @@ it is noticed on the next change or when a consumer looks (``take``).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -264,6 +264,7 @@ class FrameTracker:
 
     def subscribe(self, max_rects: int = MAX_RECTS) -> FrameSubscription:
         """A new consumer; it sees changes made from now on."""
+        self.check_sizes()  # older news (e.g. a MONITORS_CONFIG) is not its
         sub = FrameSubscription(self, max_rects)
         self._subscriptions.append(sub)
         return sub
@@ -288,7 +289,7 @@ class FrameTracker:
         *,
         timeout: float | None = None,
         max_rects: int = MAX_RECTS,
-    ) -> AsyncIterator[FrameEvent]:
+    ) -> AsyncGenerator[FrameEvent, None]:
         """``SurfaceResized`` and ``FrameUpdate`` events from now on, coalesced
         while the caller is busy; ends when the session does.
 

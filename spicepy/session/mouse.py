@@ -9,7 +9,8 @@ the cursor channel last put the guest pointer, wait for the guest's new
 position, correct, until it is there (``MAX_STEPS``); without a cursor
 channel the distance is from the last place we moved to.  Whenever CLIENT
 becomes available the session asks for it once (spice-gtk does the same):
-absolute positions are what a script means by "click at (x, y)".
+absolute positions are what a script means by "click at (x, y)";
+``set_mode`` changes that preference.
 
 Buttons follow spice-gtk (channel-inputs.c): MOUSE_PRESS/RELEASE carry the
 button and the mask of buttons held after the event; the wheel is button 4
@@ -22,7 +23,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from spicepy.channels.events import MouseModeChanged
-from spicepy.errors import SpiceTimeoutError
+from spicepy.errors import SessionError, SpiceTimeoutError
 from spicepy.wire.enums import ChannelType, MouseButton, MouseMode
 from spicepy.wire.msg_common import MainMouseModeRequest
 
@@ -60,7 +61,9 @@ class MouseControl:
         self.buttons = 0
         #: where the last move put the pointer
         self.x = self.y = 0
-        #: supported-mode sets we asked CLIENT mode for (once each)
+        #: the mode asked for whenever the server offers it (``set_mode``)
+        self.preferred = int(MouseMode.CLIENT)
+        #: supported-mode sets we asked ``preferred`` for (once each)
         self._asked: set[int] = set()
         session.core.on_event(MouseModeChanged, self._mode_changed)
 
@@ -72,13 +75,35 @@ class MouseControl:
     def _mode_changed(self, key: Any, event: MouseModeChanged, now: float) -> None:
         core = self._session.core
         core.mouse_modes, core.mouse_mode = event.supported_modes, event.current_mode
+        want = self.preferred
         if (
-            event.supported_modes & MouseMode.CLIENT
-            and event.current_mode != MouseMode.CLIENT
+            event.supported_modes & want
+            and event.current_mode != want
             and event.supported_modes not in self._asked
         ):
             self._asked.add(event.supported_modes)
-            core.queue_message(key, MainMouseModeRequest(MouseMode.CLIENT))
+            core.queue_message(key, MainMouseModeRequest(want))
+
+    async def set_mode(self, mode: int, timeout: float = 10.0) -> None:
+        """Ask the server for ``mode`` (``MouseMode.SERVER`` or ``CLIENT``), keep
+        asking for it when modes change, and wait until it is current.
+
+        Raises:
+            SessionError: the server does not offer ``mode`` (now).
+            SpiceTimeoutError: the server did not switch within ``timeout``.
+        """
+        session = self._session
+        if not session.core.mouse_modes & mode:
+            raise SessionError(
+                f"the server offers mouse modes {session.core.mouse_modes}, not {mode}"
+            )
+        self.preferred, self._asked = int(mode), set()
+        main = session.connections.get((ChannelType.MAIN, 0))
+        if main is None:
+            raise SessionError("no main channel")
+        machine: Any = main.machine
+        main.call(machine.send_message, MainMouseModeRequest(mode))
+        await session.wait_for(lambda: self.mode == mode, timeout, "the mouse mode")
 
     def _conn(self) -> Any:
         return self._session._inputs()
