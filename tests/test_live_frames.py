@@ -122,6 +122,18 @@ async def _clicks(srv: AgentXspice, s: Session, mode: int) -> None:
             assert _pointer(draw)[:2] == (x, y)
             await s.mouse.button(1, False)
             await _poll(lambda: _pointer(draw)[2] & 0x100 == 0, "release")
+        # middle and right: Button2Mask, Button3Mask
+        for button, mask in ((2, 0x200), (3, 0x400)):
+
+            def held(m: int = mask) -> bool:
+                return _pointer(draw)[2] & m != 0
+
+            await s.mouse.button(button, True)
+            await _poll(held, f"button {button}")
+            await s.mouse.button(button, False)
+            await _poll(lambda: not held(), "release")
+        await s.drag(10, 10, 300, 200)
+        await _poll(lambda: _pointer(draw) == (300, 200, 0), "the drag's end")
 
 
 def test_clicks_land_in_server_mouse_mode() -> None:
