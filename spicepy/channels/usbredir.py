@@ -438,6 +438,11 @@ class UsbredirConnection:
             self._events.append(DeviceDisconnected())
             return
         self._events.append(PacketReceived(packet_id, packet))
+        if ptype == T.DEVICE_DISCONNECT and UsbredirCap.DEVICE_DISCONNECT_ACK in (
+            self.peer_caps
+        ):
+            # the guest acks at once, as libusbredirparser does internally
+            self._write(u.DeviceDisconnectAck(), 0)
 
     def _hello(self, hello: u.Hello) -> None:
         self._transition("hello")
