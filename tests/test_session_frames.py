@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 from _channel_helpers import linked
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spicepy.capture.streams import iter_data_messages, server_data_start
 from spicepy.channels.display import DisplayChannel
@@ -245,3 +247,56 @@ def test_async_iterator_coalesces_while_the_reader_is_busy() -> None:
     assert updates[0].rects == (ChangedRect(0, 0, 32, 32),)
     assert updates[1].changes == 5 and updates[1].frame == 6
     assert updates[1].rects == tuple(ChangedRect(i, i, i + 1, i + 1) for i in range(5))
+
+
+_ops = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("fill"),
+            st.integers(0, 47),
+            st.integers(0, 31),
+            st.integers(1, 20),
+            st.integers(1, 20),
+        ),
+        st.tuples(st.just("resize"), st.integers(8, 48), st.integers(8, 32)),
+        st.tuples(st.just("take")),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(ops=_ops, max_rects=st.integers(1, 6))
+def test_any_sequence_damage_is_bounded_and_covers_every_changed_pixel(
+    ops: list[tuple[Any, ...]], max_rects: int
+) -> None:
+    core, tracker = make()
+    feed(core, 0, create(48, 32))
+    sub = tracker.subscribe(max_rects)
+    before = tracker.copy()
+    color = 0
+    for op in ops + [("take",)]:
+        if op[0] == "fill":
+            _, x, y, w, h = op
+            color = (color + 0x10305) & 0xFFFFFF
+            feed(core, 0, fill(x, y, min(48, x + w), min(32, y + h), color))
+            assert all(len(p.rects) <= max_rects for p in sub._pending.values())
+        elif op[0] == "resize":
+            feed(core, 0, md.SurfaceDestroy(0))
+            feed(core, 0, create(op[1], op[2]))
+        else:
+            now = tracker.copy()
+            events = sub.take()
+            if now.shape != before.shape:  # a new surface is announced first
+                assert events[0] == SurfaceResized(0, now.shape[1], now.shape[0], ())
+            covered = np.zeros(now.shape[:2], bool)
+            for event in events:
+                if isinstance(event, FrameUpdate):
+                    assert len(event.rects) <= max_rects
+                    for r in event.rects:
+                        covered[r.top : r.bottom, r.left : r.right] = True
+            if now.shape == before.shape:
+                assert not ((now != before).any(axis=2) & ~covered).any()
+            else:
+                assert covered.all()
+            before = now
