@@ -48,6 +48,7 @@ def _make_session(
     proxy: str | None = None,
     username: str | None = None,
     disable_channels: frozenset[int] = frozenset(),
+    record: bool = False,
 ) -> Session:
     if isinstance(uri, Target):
         tls = uri.tls if tls is None else tls
@@ -73,6 +74,7 @@ def _make_session(
         plain=plain,
         proxy=proxy,
         username=username,
+        record=record,
     )
 
 
@@ -119,6 +121,7 @@ def connect(
     proxy: str | None = None,
     username: str | None = None,
     disable_channels: frozenset[int] = frozenset(),
+    record: bool = False,
 ) -> _Connector:
     """Connect to a SPICE server and link every channel it offers.
 
@@ -147,6 +150,8 @@ def connect(
             ``$SPICE_PROXY``; "": no proxy.
         username: SASL user (over TLS; ``password`` is the secret).
         disable_channels: channel types (``ChannelType``) not to open.
+        record: also link the RECORD channel, for ``Session.send_audio`` (the
+            guest then sees a microphone).
 
     Raises:
         ValueError: a malformed URI or host subject.
@@ -166,6 +171,7 @@ def connect(
         proxy=proxy,
         username=username,
         disable_channels=disable_channels,
+        record=record,
     )
 
 
@@ -276,6 +282,7 @@ def connect_sync(
     proxy: str | None = None,
     username: str | None = None,
     disable_channels: frozenset[int] = frozenset(),
+    record: bool = False,
 ) -> SyncSession:
     """Blocking ``connect`` for scripts; same arguments and errors.
 
@@ -297,6 +304,7 @@ def connect_sync(
             proxy=proxy,
             username=username,
             disable_channels=disable_channels,
+            record=record,
         )
         await session.connect()
         return session

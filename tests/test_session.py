@@ -63,6 +63,10 @@ class FakeSpice:
     init_with_result: bool = False
     #: (message type, body) the client sent on the inputs channel
     inputs_sent: list[tuple[int, bytes]] = field(default_factory=list)
+    #: RECORD START (channels, frequency) sent once the record channel links
+    record_start: tuple[int, int] | None = None
+    #: (message type, body) the client sent on the record channel
+    record_sent: list[tuple[int, bytes]] = field(default_factory=list)
 
     async def handle(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -122,11 +126,17 @@ class FakeSpice:
         self.linked.append((conn_id, ctype, cid))
         if ctype == 1:
             await self._main(reader, writer)
-        elif ctype == 3:
+        elif ctype in (3, 6):
+            sent = self.inputs_sent if ctype == 3 else self.record_sent
+            if ctype == 6 and self.record_start is not None:
+                channels, frequency = self.record_start
+                start = struct.pack("<IHI", channels, 1, frequency)  # format S16
+                writer.write(struct.pack("<HI", 101, len(start)) + start)
+                await writer.drain()
             try:
                 while True:
                     mtype, size = struct.unpack("<HI", await reader.readexactly(6))
-                    self.inputs_sent.append((mtype, await reader.readexactly(size)))
+                    sent.append((mtype, await reader.readexactly(size)))
             except asyncio.IncompleteReadError:
                 self.left += 1
         else:
@@ -458,7 +468,7 @@ def test_listed_channels_not_opened_are_reported() -> None:
     unsupported = "not supported by spicepy"
     assert skipped == [
         SkippedChannel(3, 0, "not chosen"),
-        SkippedChannel(6, 0, unsupported),
+        SkippedChannel(6, 0, "opt-in: connect(record=True)"),
         SkippedChannel(9, 0, unsupported),
         SkippedChannel(8, 0, unsupported),
     ]
@@ -596,3 +606,44 @@ def test_connect_goes_through_the_proxy_given(monkeypatch: pytest.MonkeyPatch) -
 
     run(main())
     assert sorted(t for _, t, _ in fake.linked) == [1, 3]
+
+
+def test_record_channel_is_opt_in_and_send_audio_streams_pcm() -> None:
+    """Without record=True the RECORD channel is reported as opt-in; with it,
+    send_audio waits for START, then MODE (RAW), START_MARK and 10 ms DATA
+    packets of the samples as S16LE, stamped 10 ms apart."""
+    import numpy as np
+
+    from spicepy.errors import SessionError
+
+    fake = FakeSpice(channels=[(1, 0), (6, 0)], record_start=(2, 48000))
+    rng = np.random.default_rng(5)
+    samples = rng.integers(-32768, 32767, (1200, 2), dtype=np.int16)  # 25 ms
+
+    async def main() -> str:
+        async with serve(fake) as port:
+            uri = f"spice://127.0.0.1:{port}"
+            async with spicepy.connect(uri, timeout=LIMIT) as s:
+                reason = s.skipped_channels[0].reason
+                with pytest.raises(SessionError, match="record=True"):
+                    await s.send_audio(samples, 48000)
+            async with spicepy.connect(uri, timeout=LIMIT, record=True) as s:
+                with pytest.raises(ValueError, match="44100 Hz"):
+                    await s.send_audio(samples, 44100, timeout=LIMIT)
+                await s.send_audio(samples, 48000, timeout=LIMIT)
+                async with asyncio.timeout(LIMIT):
+                    while len(fake.record_sent) < 2 + 3:
+                        await asyncio.sleep(0.01)
+            return reason
+
+    assert run(main()) == "opt-in: connect(record=True)"
+    types = [t for t, _ in fake.record_sent]
+    assert types == [102, 103, 101, 101, 101]  # MODE, START_MARK, DATA x 3
+    mode_time, mode = struct.unpack_from("<IH", fake.record_sent[0][1])
+    assert mode == 1  # RAW: this server has no OPUS record cap
+    assert struct.unpack("<I", fake.record_sent[1][1])[0] == mode_time
+    data = [body for t, body in fake.record_sent if t == 101]
+    times = [struct.unpack_from("<I", b)[0] for b in data]
+    assert times == [mode_time, mode_time + 10, mode_time + 20]
+    pcm = b"".join(b[4:] for b in data)
+    assert pcm == samples.astype("<i2").tobytes()

@@ -74,8 +74,13 @@ __all__ = ["Session", "ChangedRect", "ChannelsSkipped", "SkippedChannel"]
 
 MAX_QUEUED_EVENTS = 10_000
 MAIN, DISPLAY, INPUTS = ChannelType.MAIN, ChannelType.DISPLAY, ChannelType.INPUTS
-#: Channel types the session links (record would need a microphone).
+#: Channel types the session links; RECORD too with ``record=True`` (it makes
+#: the guest see a microphone, so only when the caller means to send audio).
 SUPPORTED = frozenset({MAIN, DISPLAY, INPUTS, ChannelType.CURSOR, ChannelType.PLAYBACK})
+RECORD = ChannelType.RECORD
+#: how far ahead of real time ``send_audio`` may send (s); the guest's capture
+#: buffer then never holds much more than this
+AUDIO_LEAD = 0.2
 #: PREFERRED_COMPRESSION names ("auto_glz", "lz4", ...) and their values.
 IMAGE_COMPRESSIONS = {
     c.name.lower(): int(c) for c in ImageCompression if c != ImageCompression.INVALID
@@ -129,6 +134,7 @@ class Session:
             means ``$SPICE_PROXY``, "" means none.
         username: authenticate with SASL as this user (over TLS), with the
             password as its secret.
+        record: also link the RECORD channel (``send_audio``).
     """
 
     def __init__(
@@ -143,6 +149,7 @@ class Session:
         plain: bool = False,
         proxy: str | None = None,
         username: str | None = None,
+        record: bool = False,
     ) -> None:
         if (
             preferred_compression is not None
@@ -159,6 +166,7 @@ class Session:
         self.channel_types = channel_types
         self.plain = plain
         self.proxy = proxy
+        self.linkable = SUPPORTED | {RECORD} if record else SUPPORTED
         self.sasl = (
             None
             if username is None
@@ -222,7 +230,7 @@ class Session:
             wanted = [
                 (ctype, cid)
                 for ctype, cid in channels
-                if ctype in SUPPORTED
+                if ctype in self.linkable
                 and ctype != MAIN
                 and (self.channel_types is None or ctype in self.channel_types)
             ]
@@ -246,7 +254,12 @@ class Session:
     def _report_skipped(self, keys: list[ChannelKey]) -> None:
         """Say which listed channels stay closed (nothing is skipped silently)."""
         for ctype, cid in keys:
-            reason = "not chosen" if ctype in SUPPORTED else "not supported by spicepy"
+            if ctype in self.linkable:
+                reason = "not chosen"
+            elif ctype == RECORD:
+                reason = "opt-in: connect(record=True)"
+            else:
+                reason = "not supported by spicepy"
             self.skipped_channels.append(SkippedChannel(ctype, cid, reason))
             log.info("not opening %s: %s", channel_name((ctype, cid)), reason)
         if self.skipped_channels:
@@ -776,6 +789,47 @@ class Session:
     async def drag(self, x1: int, y1: int, x2: int, y2: int, button: int = 1) -> None:
         """Press ``button`` on (x1, y1), move to (x2, y2), release."""
         await self.mouse.drag(x1, y1, x2, y2, button)
+
+    # -- audio to the guest (RECORD channel) --------------------------------------
+
+    async def send_audio(
+        self, samples: npt.NDArray[np.int16], frequency: int, *, timeout: float = 30.0
+    ) -> None:
+        """Send (n, channels) int16 samples as the guest's microphone input.
+
+        Waits (up to ``timeout``) until the guest opens its capture device (the
+        server's RECORD START), then sends 10 ms packets stamped with the
+        multimedia clock, at most ``AUDIO_LEAD`` s ahead of real time.
+
+        Raises:
+            SessionError: no record channel (``connect(record=True)``, and the
+                server must offer one).
+            SpiceTimeoutError: the guest did not start recording in time.
+            ValueError: ``frequency`` or the channel count is not the stream's.
+        """
+        conn = next((c for (t, _), c in self.connections.items() if t == RECORD), None)
+        if conn is None:
+            raise SessionError(
+                "no record channel (connect with record=True; the server must "
+                "offer one)"
+            )
+        machine: Any = conn.machine
+        await self._wait(
+            lambda: machine.started, timeout, "the guest to start recording", conn=conn
+        )
+        if frequency != machine.frequency:
+            raise ValueError(
+                f"{frequency} Hz samples for a {machine.frequency} Hz record stream"
+            )
+        start = self._loop.time()
+        time = self.core.mm_now(start) or 0
+        chunk = max(1, frequency // 10)
+        for first in range(0, len(samples), chunk):
+            time = conn.call(machine.send_samples, samples[first : first + chunk], time)
+            await self._drain()
+            ahead = start + (first + chunk) / frequency - self._loop.time()
+            if ahead > AUDIO_LEAD:
+                await asyncio.sleep(ahead - AUDIO_LEAD)
 
     async def _drain(self) -> None:
         await asyncio.sleep(0)  # let the transports write
