@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from _channel_helpers import linked
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spicepy.channels.events import CursorMoved, MouseModeChanged
 from spicepy.channels.inputs import InputsChannel
@@ -54,6 +56,7 @@ class Guest:
     def __init__(self, session: Session, server: Any, machine: Any) -> None:
         self.session, self.server, self.machine = session, server, machine
         self.x, self.y = 500, 300
+        self.factor, self.threshold = 2, 4
         self.sent: list[Any] = []
         self.moves = 0
 
@@ -67,8 +70,8 @@ class Guest:
                     while self.machine.next_event() is not None:
                         pass
             if isinstance(msg, MouseMotion):
-                fx = 2 if abs(msg.dx) > 4 else 1
-                fy = 2 if abs(msg.dy) > 4 else 1
+                fx = self.factor if abs(msg.dx) > self.threshold else 1
+                fy = self.factor if abs(msg.dy) > self.threshold else 1
                 self.x = min(1023, max(0, self.x + fx * msg.dx))
                 self.y = min(767, max(0, self.y + fy * msg.dy))
                 asyncio.get_running_loop().call_soon(self.report)
@@ -78,7 +81,9 @@ class Guest:
         self.session._after_pump()
 
 
-def make(mode: int, *, cursor: bool = True) -> tuple[Session, Guest]:
+def make(
+    mode: int, *, cursor: bool = True, start: tuple[int, int] = (500, 300)
+) -> tuple[Session, Guest]:
     session = Session(SpiceUri("127.0.0.1", port=1))
     machine, server = linked(InputsChannel)
     guest = Guest(session, server, machine)
@@ -86,7 +91,8 @@ def make(mode: int, *, cursor: bool = True) -> tuple[Session, Guest]:
     if cursor:
         session.connections[CURSOR] = FakeConn(None)  # type: ignore[assignment]
     session.core.mouse_mode = mode
-    session._on_event(CURSOR, None, CursorMoved(500, 300))  # type: ignore[arg-type]
+    guest.x, guest.y = start
+    session._on_event(CURSOR, None, CursorMoved(*start))  # type: ignore[arg-type]
     return session, guest
 
 
@@ -180,3 +186,23 @@ def test_bad_button_is_refused() -> None:
             await session.mouse_down(8)
 
     asyncio.run(main())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.tuples(st.integers(0, 1023), st.integers(0, 767)),
+    target=st.tuples(st.integers(0, 1023), st.integers(0, 767)),
+    factor=st.integers(1, 4),
+    threshold=st.integers(1, 10),  # 0: odd offsets unreachable by any client
+)
+def test_server_mode_lands_for_any_acceleration(
+    start: tuple[int, int], target: tuple[int, int], factor: int, threshold: int
+) -> None:
+    async def main() -> Guest:
+        session, guest = make(MouseMode.SERVER, start=start)
+        guest.factor, guest.threshold = factor, threshold
+        await session.mouse_move(*target)
+        return guest
+
+    guest = asyncio.run(main())
+    assert (guest.x, guest.y) == target
