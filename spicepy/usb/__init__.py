@@ -1,0 +1,1 @@
+"""Emulated USB devices redirected through usbredir (spicepy.channels.usbredir)."""
