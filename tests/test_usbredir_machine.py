@@ -76,7 +76,9 @@ def flush(src: UsbredirConnection, dst: UsbredirConnection) -> list[Any]:
 
 
 def test_hello_bytes_and_negotiation() -> None:
-    host = UsbredirConnection(host=True, version="spicepy 1", caps={Cap.IDS_64BITS})
+    host = UsbredirConnection(
+        host=True, version="spicepy 1", caps=frozenset({Cap.IDS_64BITS})
+    )
     raw = host.data_to_send()
     # usb_redir_header_32bit_id, then version[64] and one capability word
     assert raw == struct.pack("<III", 0, 68, 0) + b"spicepy 1".ljust(64, b"\0") + (

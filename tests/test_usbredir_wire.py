@@ -52,11 +52,12 @@ def packets(cls: type[Any]) -> st.SearchStrategy[Any]:
 
 def _short(pkt: Any, negotiated: frozenset[int]) -> Any:
     """``pkt`` with the fields the negotiated layout drops set to zero."""
-    cut = {
+    drops: dict[int, dict[str, Any]] = {
         T.DEVICE_CONNECT: {"device_version_bcd": 0},
         T.BULK_PACKET: {"length_high": 0},
         T.EP_INFO: {"max_streams": (0,) * 32},
-    }.get(pkt.PACKET_TYPE, {})
+    }
+    cut = drops.get(pkt.PACKET_TYPE, {})
     if pkt.PACKET_TYPE == T.EP_INFO and Cap.EP_INFO_MAX_PACKET_SIZE not in negotiated:
         cut = {**cut, "max_packet_size": (0,) * 32}
     return dataclasses.replace(pkt, **cut)
