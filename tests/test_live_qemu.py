@@ -89,6 +89,7 @@ def test_screenshot_exact_per_compression(guest: Qemu, compression: str) -> None
             password=PASSWORD,
             timeout=TIMEOUT,
             preferred_compression=compression,
+            plain=True,  # pixels, not transport, are tested here
         ) as s:
             await s.wait_for_frame(TIMEOUT)
             await repaint(s, guest, compression)
@@ -124,18 +125,27 @@ def test_tls_port_with_host_subject(guest: Qemu, pki: TestPki) -> None:
 def test_wrong_password_is_refused(guest: Qemu) -> None:
     async def main() -> None:
         with pytest.raises(AuthenticationError):
-            async with spicepy.connect(guest.uri, password="wrong", timeout=TIMEOUT):
+            async with spicepy.connect(
+                guest.uri, password="wrong", timeout=TIMEOUT, plain=True
+            ):
                 pass
 
     asyncio.run(main())
 
 
-def test_client_screenshot_function(guest: Qemu, tmp_path: Path) -> None:
+def test_client_screenshot_function(guest: Qemu, pki: TestPki, tmp_path: Path) -> None:
+    """Both ports: secure by default, every channel over TLS."""
     out = tmp_path / "shot.png"
     guest.run("scene oneshot")
     size = asyncio.run(
         spicepy.client.screenshot(
-            guest.uri, out, password=PASSWORD, timeout=TIMEOUT, quiet=1.0
+            guest.uri,
+            out,
+            password=PASSWORD,
+            timeout=TIMEOUT,
+            quiet=1.0,
+            ca_file=pki.files.ca_cert,
+            host_subject=pki.host_subject,
         )
     )
     shot = np.asarray(Image.open(out).convert("RGB"))
@@ -145,7 +155,9 @@ def test_client_screenshot_function(guest: Qemu, tmp_path: Path) -> None:
 
 def test_qemu_offers_every_channel_kind(guest: Qemu) -> None:
     async def main() -> None:
-        async with spicepy.connect(guest.uri, password=PASSWORD, timeout=TIMEOUT) as s:
+        async with spicepy.connect(
+            guest.uri, password=PASSWORD, timeout=TIMEOUT, plain=True
+        ) as s:
             listed = {ctype for ctype, _ in s.channels_list or []}
             assert {  # (main is not in its own list)
                 ChannelType.DISPLAY,
@@ -177,7 +189,9 @@ def test_typed_200_character_line_arrives_exactly(guest: Qemu) -> None:
     assert len(line) == 200
 
     async def main() -> None:
-        async with spicepy.connect(guest.uri, password=PASSWORD, timeout=TIMEOUT) as s:
+        async with spicepy.connect(
+            guest.uri, password=PASSWORD, timeout=TIMEOUT, plain=True
+        ) as s:
             await s.wait_for_frame(TIMEOUT)
             before = len(guest.typed_lines())
             await s.type_text(line + "\n", delay=KEY_DELAY)
@@ -195,7 +209,9 @@ def test_typed_line_with_default_pacing_arrives_exactly(guest: Qemu) -> None:
     line = _line(7 + len(guest.options.vga))
 
     async def main() -> None:
-        async with spicepy.connect(guest.uri, password=PASSWORD, timeout=TIMEOUT) as s:
+        async with spicepy.connect(
+            guest.uri, password=PASSWORD, timeout=TIMEOUT, plain=True
+        ) as s:
             await s.wait_for_frame(TIMEOUT)
             before = len(guest.typed_lines())
             await s.type_text(line + "\n")
@@ -214,7 +230,9 @@ def test_click_reaches_the_guest_mouse(guest: Qemu) -> None:
     assert status == 0, out
 
     async def main() -> None:
-        async with spicepy.connect(guest.uri, password=PASSWORD, timeout=TIMEOUT) as s:
+        async with spicepy.connect(
+            guest.uri, password=PASSWORD, timeout=TIMEOUT, plain=True
+        ) as s:
             await s.wait_for_frame(TIMEOUT)
             for _ in range(2):
                 await s.click(200, 150, button=3)
@@ -239,7 +257,9 @@ def _dominant_hz(pcm: bytes, rate: int) -> float:
 
 def test_guest_audio_arrives(guest: Qemu) -> None:
     async def main() -> None:
-        async with spicepy.connect(guest.uri, password=PASSWORD, timeout=TIMEOUT) as s:
+        async with spicepy.connect(
+            guest.uri, password=PASSWORD, timeout=TIMEOUT, plain=True
+        ) as s:
             await s.wait_for_frame(TIMEOUT)
             started: list[AudioStarted] = []
             pcm = bytearray()
