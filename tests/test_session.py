@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -402,7 +403,7 @@ def test_events_iterator_sees_channel_events() -> None:
     assert MainInitReceived in seen and seen[-1] is PingAnswered
 
 
-BOT_CALLS = {
+BOT_CALLS: dict[str, tuple[str, dict[str, Any]]] = {
     "expect": ("ref.png", {"region": (1, 2), "max_diff": 3, "timeout": 4.0,
                            "report_dir": "r"}),
     "find": ("n.json", {"region": (1, 2, 3, 4)}),
@@ -438,7 +439,7 @@ def test_session_bot_calls_go_to_bots_actions(
         session = Session(parse_uri("spice://127.0.0.1:1"))
         return session, await getattr(session, name)(arg, **kwargs)
 
-    session, result = run(main())  # type: ignore[misc]
+    session, result = cast(tuple[object, object], run(main()))
     assert seen == [(session, arg, kwargs)]
     assert result == ("result" if name != "expect" else None)
 
@@ -464,7 +465,7 @@ def test_listed_channels_not_opened_are_reported() -> None:
                             break
                 return s.skipped_channels, events
 
-    skipped, events = run(main())  # type: ignore[misc]
+    skipped, events = cast(tuple[list[SkippedChannel], list[object]], run(main()))
     unsupported = "not supported by spicepy"
     assert skipped == [
         SkippedChannel(3, 0, "not chosen"),
@@ -495,7 +496,6 @@ def test_type_text_paces_strokes_and_releases_every_key(
     delay: float | None,
     sleeps_before: dict[int, float],
 ) -> None:
-    from spicepy.session import session as session_module
     from spicepy.session.keymap import key_code
 
     text = "abcdEFg\n\t"  # 4 x 2 + 2 x 4 (shift) + 3 x 2 bytes
@@ -518,9 +518,9 @@ def test_type_text_paces_strokes_and_releases_every_key(
                     real_send(conn, code, down)  # type: ignore[arg-type]
 
                 monkeypatch.setattr(s, "_send_key", send)
-                monkeypatch.setattr(session_module.asyncio, "sleep", sleep)
+                monkeypatch.setattr(asyncio, "sleep", sleep)
                 await s.type_text(text, delay=delay)
-                monkeypatch.setattr(session_module.asyncio, "sleep", real_sleep)
+                monkeypatch.setattr(asyncio, "sleep", real_sleep)
                 async with asyncio.timeout(LIMIT):
                     while len(fake.inputs_sent) < 22:
                         await asyncio.sleep(0.01)
