@@ -57,6 +57,7 @@ class Guest:
         self.session, self.server, self.machine = session, server, machine
         self.x, self.y = 500, 300
         self.factor, self.threshold = 2, 4
+        self.silent = False  # a guest whose cursor channel reports no moves
         self.sent: list[Any] = []
         self.moves = 0
 
@@ -74,7 +75,8 @@ class Guest:
                 fy = self.factor if abs(msg.dy) > self.threshold else 1
                 self.x = min(1023, max(0, self.x + fx * msg.dx))
                 self.y = min(767, max(0, self.y + fy * msg.dy))
-                asyncio.get_running_loop().call_soon(self.report)
+                if not self.silent:
+                    asyncio.get_running_loop().call_soon(self.report)
 
     def report(self) -> None:
         self.session._on_event(CURSOR, None, CursorMoved(self.x, self.y))  # type: ignore[arg-type]
@@ -125,6 +127,19 @@ def test_server_mode_without_cursor_channel_is_open_loop() -> None:
 
     guest = asyncio.run(main())
     assert guest.sent == [MouseMotion(3, 4, 0), MouseMotion(-2, -3, 0)]
+
+
+def test_server_mode_guest_that_never_reports_falls_back_to_open_loop() -> None:
+    async def main() -> Guest:
+        session, guest = make(MouseMode.SERVER, start=(0, 0))
+        guest.silent, guest.factor = True, 1
+        await session.mouse_move(60, 40)  # waits for a report once, in vain
+        await session.mouse_move(260, 40)
+        assert not session.mouse.guest_reports
+        return guest
+
+    guest = asyncio.run(main())
+    assert guest.sent == [MouseMotion(60, 40, 0), MouseMotion(200, 0, 0)]
 
 
 def test_client_mode_positions_wheel_drag_and_middle_button() -> None:

@@ -6,7 +6,8 @@ guest agent) a move is one absolute MOUSE_POSITION on a display.  In SERVER
 mode only relative MOUSE_MOTION exists and the guest may scale it (X pointer
 acceleration), so a move is a short closed loop: send the distance from where
 the cursor channel last put the guest pointer, wait for the guest's new
-position, correct, until it is there (``MAX_STEPS``); without a cursor
+position, correct (divided by the largest gain seen, so corrections do not
+overshoot), until it is there (``MAX_STEPS``); without a cursor
 channel the distance is from the last place we moved to.  Whenever CLIENT
 becomes available the session asks for it once (spice-gtk does the same):
 absolute positions are what a script means by "click at (x, y)";
@@ -33,11 +34,11 @@ if TYPE_CHECKING:
 __all__ = ["MouseControl"]
 
 #: server-mode corrections before a move gives up on landing exactly
-MAX_STEPS = 8
+MAX_STEPS = 24
 #: seconds to wait for the cursor channel to report the guest pointer
 GUEST_MOVE_WAIT = 0.5
-#: bounds of the measured guest acceleration (X: 2 by default, more with
-#: "xset m"); it damps the corrections so an accelerated guest converges
+#: the largest guest acceleration believed (X: 2 by default, more with
+#: "xset m"); a wilder measurement (a jump) is clipped to it
 MAX_GAIN = 8.0
 #: intermediate moves of a drag (applications see motion with the button held)
 DRAG_STEPS = 8
@@ -48,7 +49,7 @@ def _ask(remaining: int, gain: float) -> int:
     (at least one pixel while any remains)."""
     if not remaining:
         return 0
-    ask = round(remaining / gain)
+    ask = int(remaining / gain)  # toward zero: never past the target
     return ask if ask else (1 if remaining > 0 else -1)
 
 
@@ -61,6 +62,9 @@ class MouseControl:
         self.buttons = 0
         #: where the last move put the pointer
         self.x = self.y = 0
+        #: the cursor channel reports the guest pointer (False once a move got
+        #: no report at all, e.g. a text console: open loop from then on)
+        self.guest_reports = True
         #: the mode asked for whenever the server offers it (``set_mode``)
         self.preferred = int(MouseMode.CLIENT)
         #: supported-mode sets we asked ``preferred`` for (once each)
@@ -122,7 +126,8 @@ class MouseControl:
         await asyncio.sleep(0)  # let the transport write
 
     def _guest_tracked(self) -> bool:
-        return any(t == ChannelType.CURSOR for t, _ in self._session.connections)
+        linked = any(t == ChannelType.CURSOR for t, _ in self._session.connections)
+        return linked and self.guest_reports
 
     async def _move_relative(self, conn: Any, x: int, y: int) -> None:
         machine: Any = conn.machine
@@ -131,7 +136,7 @@ class MouseControl:
             conn.call(machine.send_mouse_motion, x - self.x, y - self.y, self.buttons)
             return
         gain = [1.0, 1.0]  # guest pixels per pixel asked, per axis, as measured
-        for _ in range(MAX_STEPS):
+        for step in range(MAX_STEPS):
             at = (cursor.x, cursor.y)
             if at == (x, y):
                 return
@@ -144,13 +149,18 @@ class MouseControl:
                     "the guest pointer to move",
                 )
             except SpiceTimeoutError:
-                return  # pinned at an edge, or the guest does not report moves
+                # pinned at an edge, or (no report for a first step) a guest
+                # that does not report moves: then the motion was done blind
+                if step == 0:
+                    self.guest_reports = False
+                return
             moved = (cursor.x - at[0], cursor.y - at[1])
             for axis in (0, 1):
                 if ask[axis] and moved[axis] * ask[axis] > 0:
-                    gain[axis] = min(
-                        MAX_GAIN, max(1 / MAX_GAIN, moved[axis] / ask[axis])
-                    )
+                    # the largest gain seen: corrections undershoot (and
+                    # converge) rather than overshoot (and oscillate)
+                    seen = min(MAX_GAIN, moved[axis] / ask[axis])
+                    gain[axis] = max(gain[axis], seen)
 
     async def button(self, button: int, down: bool) -> None:
         """Press (``down``) or release ``button`` (1 left, 2 middle, 3 right,
