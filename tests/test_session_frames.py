@@ -162,6 +162,19 @@ def test_callbacks_get_each_change_and_a_failing_one_is_contained() -> None:
     assert len(seen) == 3
 
 
+def test_a_box_beyond_the_surface_is_clipped_or_dropped() -> None:
+    """A server box need not lie inside the surface: updates report only what
+    the surface holds."""
+    core, tracker = make()
+    feed(core, 0, create(16, 16))
+    sub = tracker.subscribe()
+    feed(core, 0, fill(-4, 10, 40, 99))  # the canvas draws the clipped part
+    feed(core, 0, fill(100, 100, 120, 120))  # entirely outside: no damage
+    (update,) = sub.take()
+    assert isinstance(update, FrameUpdate)
+    assert update.rects == (ChangedRect(0, 10, 16, 16),) and update.changes == 1
+
+
 def test_copy_is_a_copy_and_refuses_outside_rects() -> None:
     core, tracker = make()
     with pytest.raises(Exception, match="no primary"):

@@ -336,17 +336,26 @@ class FrameTracker:
     def _on_change(self, display: int, rect: Rect) -> None:
         self._frames[display] = self._frames.get(display, 0) + 1
         pixels = self.pixels(display)
+        if pixels is None:
+            self._check_size(display)
+            return
+        h, w = pixels.shape[:2]
         if self._check_size(display):
             # the resize already damaged the whole surface for the subscriptions
-            if pixels is None:
-                return
-            h, w = pixels.shape[:2]
             changed = ChangedRect(0, 0, w, h)
         else:
-            changed = ChangedRect(rect.left, rect.top, rect.right, rect.bottom)
+            # the server's box, clipped to the surface (the canvas clips its draw)
+            changed = ChangedRect(
+                max(0, rect.left),
+                max(0, rect.top),
+                min(w, rect.right),
+                min(h, rect.bottom),
+            )
+            if changed.left >= changed.right or changed.top >= changed.bottom:
+                return  # nothing of the surface changed
             for sub in self._subscriptions:
                 sub._add(display, changed)
-        if self._callbacks and pixels is not None:
+        if self._callbacks:
             self._call_back(
                 FrameUpdate(display, self._frames[display], 1, (changed,), pixels)
             )
