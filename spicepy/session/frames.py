@@ -206,6 +206,8 @@ class FrameTracker:
         self._frames: dict[int, int] = {}
         #: display -> (width, height, monitors) last announced
         self._sizes: dict[int, tuple[int, int, tuple[Monitor, ...]]] = {}
+        #: display -> canvas.monitors as last seen (cheap to compare)
+        self._raw: dict[int, list[tuple[int, ...]]] = {}
         self._subscriptions: list[FrameSubscription] = []
         self._callbacks: list[Callable[[FrameEvent], None]] = []
         core.on_change(self._on_change)
@@ -321,8 +323,12 @@ class FrameTracker:
         driver = self._core.drivers.get(display)
         pixels = None if driver is None else driver.primary_pixels()
         h, w = (0, 0) if pixels is None else pixels.shape[:2]
-        now = (w, h, () if driver is None else _monitors(driver))
+        raw = [] if driver is None else driver.canvas.monitors
         old = self._sizes.get(display, (0, 0, ()))
+        if old[0] == w and old[1] == h and self._raw.get(display, []) == raw:
+            return False  # the common case, per change: no tuples built
+        self._raw[display] = list(raw)
+        now = (w, h, () if driver is None else _monitors(driver))
         if old == now:
             return False
         self._sizes[display] = now
