@@ -5,6 +5,7 @@ configuration, interrupt receiving and typed reports, STALL for the unknown."""
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given
@@ -149,3 +150,53 @@ def test_transfers_to_missing_endpoints_stall() -> None:
     assert ev == PacketReceived(21, u.BulkPacket(0x82, Status.STALL, 0, 0))
     [ev] = rig.ask(u.StartInterruptReceiving(0x83), 22)
     assert ev.packet.status == Status.STALL
+
+
+QEMU_GUEST = Path(__file__).parent / "data" / "usbredir_qemu_guest.bin"
+
+
+def _replay(kb: HidKeyboard, stream: bytes, piece: int) -> list[tuple[Any, list[Any]]]:
+    """Feed QEMU's recorded stream to a host in ``piece``-byte chunks; each packet
+    with the keyboard's answers, sent back through the host's checks."""
+    host = UsbredirConnection(host=True)
+    host.connect_device(kb.device_info)
+    host.data_to_send()
+    out = []
+    for pos in range(0, len(stream), piece):
+        host.receive_data(stream[pos : pos + piece])
+        while (ev := host.next_event()) is not None:
+            if isinstance(ev, PacketReceived):
+                answers = kb.handle(ev)
+                for pkt, pid in answers:
+                    host.send_packet(pkt, pid)
+                out.append((ev.packet, [p for p, _ in answers]))
+    return out
+
+
+def test_qemu_enumeration_replayed() -> None:
+    # QEMU 7.2 usb-redir's side while Linux 6.1 (xhci-hcd, usbhid) enumerated
+    # this keyboard: see tests/data/README.md
+    stream = QEMU_GUEST.read_bytes()
+    assert stream[12:32].startswith(b"qemu usb-redir guest")
+    got = _replay(HidKeyboard(), stream, len(stream))
+    assert got == _replay(HidKeyboard(), stream, 1)
+    requests = [p for p, _ in got if isinstance(p, u.ControlPacket)]
+    # device (64 then 18 bytes), config (9 then 34), strings, then the HID
+    # class requests: SET_IDLE, the report descriptor, SET_REPORT (LEDs)
+    assert [(r.requesttype, r.request, r.value, r.length) for r in requests[:4]] == [
+        (0x80, 6, 0x0100, 64),
+        (0x80, 6, 0x0100, 18),
+        (0x80, 6, 0x0200, 9),
+        (0x80, 6, 0x0200, 34),
+    ]
+    assert (0x81, 6, 0x2200, len(BOOT_KEYBOARD_REPORT)) in {
+        (r.requesttype, r.request, r.value, r.length) for r in requests
+    }
+    assert [type(p) for p, _ in got if not isinstance(p, u.ControlPacket)] == [
+        u.Reset
+    ] * 4 + [u.SetConfiguration, u.StartInterruptReceiving]
+    for packet, answers in got:
+        assert all(a.status == Status.SUCCESS for a in answers), packet
+        if isinstance(packet, u.ControlPacket) and packet.requesttype & 0x80:
+            [a] = answers
+            assert 0 < len(a.data) == a.length <= packet.length
