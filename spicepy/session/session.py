@@ -102,7 +102,7 @@ class SkippedChannel:
 
     channel_type: int
     channel_id: int
-    reason: str  # "not supported by spicepy" or "not chosen" (channel_types)
+    reason: str  # "not supported by spicepy", "not chosen" or the record opt-in
 
     @property
     def name(self) -> str:
