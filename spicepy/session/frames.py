@@ -278,6 +278,7 @@ class FrameTracker:
     def on_update(self, callback: Callable[[FrameEvent], None]) -> Callable[[], None]:
         """Call ``callback(event)`` for every change and resize as it is applied
         (inside the pump: keep it short, do not await); returns the remover."""
+        self.check_sizes()  # older news is not the callback's
         self._callbacks.append(callback)
 
         def remove() -> None:
@@ -341,6 +342,8 @@ class FrameTracker:
 
     def _on_change(self, display: int, rect: Rect) -> None:
         self._frames[display] = self._frames.get(display, 0) + 1
+        if not self._subscriptions and not self._callbacks:
+            return  # nobody listens (sizes are caught up on subscribe)
         pixels = self.pixels(display)
         if pixels is None:
             self._check_size(display)
