@@ -226,7 +226,7 @@ def test_runner_sends_what_the_script_says(tmp_path: Path) -> None:
         ("type_text", "!"),
         ("key_down", "ctrl"),
         ("key_up", "ctrl"),
-        ("type_text", "hi", ("delay", 0.0)),
+        ("type_text", "hi", ("delay", None)),  # None: the session paces typing
         ("mouse_move", 18, 20),
         ("mouse_move", 26, 20),
         ("mouse_down", 5),

@@ -390,12 +390,13 @@ class Runner:
 
     async def _type(self, step: Step) -> str:
         text = str(step.args[0])
-        await self.session.type_text(text, delay=self.delay)
+        # no --delay: the session's own pacing (a guest's key queue overflows)
+        await self.session.type_text(text, delay=self.delay or None)
         return f"typed {len(text)} characters"
 
     async def _typefile(self, step: Step) -> str:
         text = self._path(step.args[0]).read_text(encoding="utf-8").replace("\r", "")
-        await self.session.type_text(text, delay=self.delay)
+        await self.session.type_text(text, delay=self.delay or None)
         return f"typed {len(text)} characters from {step.args[0]}"
 
     async def _key(self, step: Step) -> str:
