@@ -25,8 +25,8 @@ import pytest
 import simplejpeg
 from images import U8, captures_path, fast_paths
 
-from spicepy.wire.enums import ImageType
 from spicepy.capture.images import ImagePayload, decode_payload, extract_images
+from spicepy.wire.enums import ImageType
 
 # whole-corpus runs through the pure-Python twins take many minutes
 pytestmark = pytest.mark.skipif(
