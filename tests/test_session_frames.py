@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from spicepy.capture.streams import iter_data_messages, server_data_start
 from spicepy.channels.display import DisplayChannel
 from spicepy.channels.events import MessageReceived
+from spicepy.errors import SpiceTimeoutError
 from spicepy.session.core import ChangedRect, SessionCore
 from spicepy.session.frames import FrameTracker, FrameUpdate, Monitor, SurfaceResized
 from spicepy.session.session import Session
@@ -313,3 +314,15 @@ def test_any_sequence_damage_is_bounded_and_covers_every_changed_pixel(
             else:
                 assert covered.all()
             before = now
+
+
+def test_async_iterator_times_out_when_nothing_changes() -> None:
+    async def main() -> None:
+        session = _session()
+        _draw(session, create(8, 8))  # before the iterator: not its news
+        with pytest.raises(SpiceTimeoutError):
+            async for event in session.screen.updates(timeout=0.2):
+                raise AssertionError(f"unexpected {event}")
+        await session.close()
+
+    asyncio.run(main())

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.errors import ConnectionClosedError, SessionError
+from spicepy.errors import ConnectionClosedError, SessionError, SpiceTimeoutError
 from spicepy.session.core import ChangedRect, SessionCore
 from spicepy.wire.types import Rect
 
@@ -308,8 +308,10 @@ class FrameTracker:
                     yield event
                 try:
                     await self._wait_for(lambda: sub.pending, timeout, "a frame update")
+                except SpiceTimeoutError:
+                    raise
                 except (ConnectionClosedError, SessionError):
-                    return
+                    return  # the session ended
         finally:
             sub.close()
 
