@@ -26,6 +26,7 @@ from enum import IntEnum
 from typing import Any, ClassVar, TypeVar
 
 from spicepy.errors import WireError
+from spicepy.wire.link import caps_to_words, words_to_caps
 from spicepy.wire.schema import (
     U8,
     U16,
@@ -503,25 +504,7 @@ class BufferedBulkPacket(UsbredirPacket):
 __all__ += [c.__name__ for c in _REGISTRY.values()]
 
 
-# -- capabilities and negotiated sizes --
-def caps_to_words(caps: Iterable[int]) -> tuple[int, ...]:
-    """Capability numbers -> hello's u32 words (one word holds every known cap)."""
-    words = [0]
-    for cap in caps:
-        if cap < 0:
-            raise ValueError(f"capability {cap} < 0")
-        while cap // 32 >= len(words):
-            words.append(0)
-        words[cap // 32] |= 1 << (cap % 32)
-    return tuple(words)
-
-
-def words_to_caps(words: Iterable[int]) -> frozenset[int]:
-    return frozenset(
-        i * 32 + b for i, w in enumerate(words) for b in range(32) if w >> b & 1
-    )
-
-
+# -- capabilities (hello's u32 words: ``link.caps_to_words``) and negotiated sizes --
 def negotiate(ours: Iterable[int], peers: Iterable[int]) -> frozenset[int]:
     """The caps both sides have; BULK_STREAMS needs EP_INFO_MAX_PACKET_SIZE on each
     side, or it is dropped (``usbredirparser_verify_caps``)."""
