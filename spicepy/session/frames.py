@@ -1,4 +1,4 @@
-"""Following the screen as it changes: ``Session.frames``.
+"""Following the screen as it changes: ``Session.screen``.
 
 Theory of operation: ``FrameTracker`` hangs on a ``SessionCore`` (sans-IO:
 ``core.on_change`` gives every changed rectangle with its display channel id)
@@ -13,7 +13,9 @@ new size drops that display's older damage: the whole new surface is damage.
 The core runs inside the connection's pump, so between two ``await``s the
 surface does not change: ``FrameUpdate.pixels`` (a live view) and ``copy``
 made without awaiting are consistent.  MONITORS_CONFIG changes no pixel, so
-it is noticed on the next change or when a consumer looks (``take``).
+it is noticed on the next change or when a consumer looks (``take``).  While
+nobody subscribes only the frame counter runs per change (the session's hot
+path); a new consumer or callback first catches up on sizes and monitors.
 """
 
 from __future__ import annotations
