@@ -134,6 +134,34 @@ async def _clicks(srv: AgentXspice, s: Session, mode: int) -> None:
             await _poll(lambda: not held(), "release")
         await s.drag(10, 10, 300, 200)
         await _poll(lambda: _pointer(draw) == (300, 200, 0), "the drag's end")
+    await _wheel(srv, s)
+
+
+async def _wheel(srv: AgentXspice, s: Session) -> None:
+    """Wheel notches reach X as button 4/5 press + release on the root window."""
+    from Xlib import X, display
+
+    d = display.Display(srv.display)
+    try:
+        d.screen().root.change_attributes(
+            event_mask=X.ButtonPressMask | X.ButtonReleaseMask
+        )
+        d.sync()
+        await s.wheel(2)
+        await s.wheel(-1)
+        seen: list[tuple[int, int]] = []
+
+        def collect() -> bool:
+            while d.pending_events():
+                event = d.next_event()
+                seen.append((event.type, event.detail))
+            return len(seen) >= 6
+
+        await _poll(collect, "wheel events")
+    finally:
+        d.close()
+    press, release = X.ButtonPress, X.ButtonRelease
+    assert seen == [(press, 4), (release, 4)] * 2 + [(press, 5), (release, 5)]
 
 
 def test_clicks_land_in_server_mouse_mode() -> None:
