@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 from spicepy.channels.events import ChannelEvent
 from spicepy.channels.spicevmc import SpicevmcChannel
 from spicepy.errors import ProtocolError
+from spicepy.wire import msg_other
 from spicepy.wire.enums import ChannelType, PortEvent
-from spicepy.wire.registry import lookup
 
 __all__ = [
     "PortChannel",
@@ -46,10 +46,11 @@ class PortDataReceived(ChannelEvent):
 
 
 def _port_classes(channel_type: int) -> tuple[type[Any], type[Any], type[Any]]:
-    init = lookup(channel_type, 201, True)  # spice.proto PortChannel
-    event = lookup(channel_type, 202, True)
-    event_c = lookup(channel_type, 201, False)
-    assert init is not None and event is not None and event_c is not None
+    """(server INIT, server EVENT, client EVENT) as ``wire.msg_other`` declares them."""
+    prefix = ChannelType(channel_type).name.title()
+    init, event, event_c = (
+        getattr(msg_other, prefix + n) for n in ("Init", "Event", "EventC")
+    )
     return init, event, event_c
 
 

@@ -24,8 +24,8 @@ from spicepy.channels.base import Channel
 from spicepy.channels.events import ChannelClosed, ChannelEvent
 from spicepy.channels.usbredir import DEFAULT_CAPS, UsbDeviceInfo, UsbredirConnection
 from spicepy.errors import ProtocolError
+from spicepy.wire import msg_other
 from spicepy.wire.enums import ChannelType, DataCompressionType
-from spicepy.wire.registry import lookup
 from spicepy.wire.usbredir import MAX_PACKET_SIZE
 
 __all__ = [
@@ -49,11 +49,11 @@ class VmcDataReceived(ChannelEvent):
 
 
 def vmc_classes(channel_type: int) -> tuple[type[Any], type[Any], type[Any]]:
-    """(server DATA, server COMPRESSED_DATA, client DATA) of a SpiceVMC channel."""
-    data = lookup(channel_type, 101, True)  # spice.proto SpicevmcChannel
-    compressed = lookup(channel_type, 102, True)
-    data_c = lookup(channel_type, 101, False)
-    assert data is not None and compressed is not None and data_c is not None
+    """(server DATA, server COMPRESSED_DATA, client DATA) of a SpiceVMC channel,
+    as ``wire.msg_other`` names them (``UsbredirData``, ``PortCData``...)."""
+    prefix = ChannelType(channel_type).name.title()
+    names = ("Data", "CompressedData", "CData")
+    data, compressed, data_c = (getattr(msg_other, prefix + n) for n in names)
     return data, compressed, data_c
 
 
