@@ -1,0 +1,163 @@
+"""The emulated mass-storage device (spicepy.usb.storage) driven through a guest
+and a host UsbredirConnection the way QEMU's usb-redir drives it: bulk-only
+transport (CBW, data, CSW) carrying the SCSI commands a Linux guest sends."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spicepy.channels.usbredir import PacketReceived, UsbredirConnection
+from spicepy.usb.storage import BLOCK_SIZE, BytesStore, MassStorage
+from spicepy.wire import usbredir as u
+from spicepy.wire.usbredir import UsbredirStatus as Status
+
+BLOCKS = 64
+
+
+def disk() -> bytes:
+    return b"".join(struct.pack(">I", i) * (BLOCK_SIZE // 4) for i in range(BLOCKS))
+
+
+class Rig:
+    def __init__(self) -> None:
+        self.dev = MassStorage(BytesStore(disk()))
+        self.host = UsbredirConnection(host=True)
+        self.guest = UsbredirConnection(host=False)
+        self.host.connect_device(self.dev.device_info)
+        self.guest.receive_data(self.host.data_to_send())
+        self.host.receive_data(self.guest.data_to_send())
+        while self.host.next_event() is not None:
+            pass
+        self.guest.receive_data(self.host.data_to_send())
+        while self.guest.next_event() is not None:
+            pass
+        self.pid = 0
+
+    def ask(self, packet: Any) -> Any:
+        self.pid += 1
+        self.guest.send_packet(packet, self.pid)
+        self.host.receive_data(self.guest.data_to_send())
+        while (ev := self.host.next_event()) is not None:
+            assert isinstance(ev, PacketReceived)
+            for pkt, pid in self.dev.handle(ev):
+                self.host.send_packet(pkt, pid)
+        self.guest.receive_data(self.host.data_to_send())
+        [ev] = [self.guest.next_event()]
+        assert isinstance(ev, PacketReceived) and ev.id == self.pid
+        assert self.guest.next_event() is None
+        return ev.packet
+
+    def bulk_out(self, data: bytes) -> Any:
+        n = len(data)
+        return self.ask(u.BulkPacket(0x02, 0, n & 0xFFFF, 0, n >> 16, data))
+
+    def bulk_in(self, n: int) -> Any:
+        return self.ask(u.BulkPacket(0x81, 0, n & 0xFFFF, 0, n >> 16))
+
+    def command(
+        self, cdb: bytes, length: int, *, data_in: bool = True, out: bytes = b""
+    ) -> tuple[bytes, tuple[int, ...]]:
+        """One BOT command: (data read, CSW fields signature/tag/residue/status)."""
+        tag = 0x1000 + self.pid
+        cbw = struct.pack(
+            "<IIIBBB", 0x43425355, tag, length, 0x80 if data_in else 0, 0, len(cdb)
+        ) + cdb.ljust(16, b"\0")
+        assert self.bulk_out(cbw).status == Status.SUCCESS
+        data = b""
+        if data_in and length:
+            data = self.bulk_in(length).data
+        elif out:
+            assert self.bulk_out(out).status == Status.SUCCESS
+        csw = self.bulk_in(13)
+        fields = struct.unpack("<IIIB", csw.data)
+        assert fields[:2] == (0x53425355, tag)
+        return data, fields
+
+
+def test_inquiry_capacity_and_read() -> None:
+    rig = Rig()
+    data, csw = rig.command(bytes([0x12, 0, 0, 0, 36, 0]), 36)
+    assert data[8:16] == b"spicepy " and data[0] == 0 and csw[3] == 0
+    data, csw = rig.command(bytes([0x25]) + bytes(9), 8)
+    assert struct.unpack(">II", data) == (BLOCKS - 1, BLOCK_SIZE)
+    read = bytes([0x28, 0]) + struct.pack(">IxH", 5, 3) + b"\0"
+    data, csw = rig.command(read, 3 * BLOCK_SIZE)
+    assert data == disk()[5 * BLOCK_SIZE : 8 * BLOCK_SIZE] and csw[2:] == (0, 0)
+
+
+def test_write_then_read_back() -> None:
+    rig = Rig()
+    payload = bytes(range(256)) * 4
+    write = bytes([0x2A, 0]) + struct.pack(">IxH", 10, 2) + b"\0"
+    _, csw = rig.command(write, 1024, data_in=False, out=payload)
+    assert csw[2:] == (0, 0)
+    assert rig.dev.store.read(10 * BLOCK_SIZE, 1024) == payload
+    read = bytes([0x28, 0]) + struct.pack(">IxH", 10, 2) + b"\0"
+    assert rig.command(read, 1024)[0] == payload
+
+
+def test_errors_give_check_condition_and_sense() -> None:
+    rig = Rig()
+    past_end = bytes([0x28, 0]) + struct.pack(">IxH", BLOCKS - 1, 2) + b"\0"
+    data, csw = rig.command(past_end, 1024)
+    assert csw[3] == 1 and csw[2] == 1024  # failed, nothing transferred
+    sense, _ = rig.command(bytes([0x03, 0, 0, 0, 18, 0]), 18)
+    assert (sense[2], sense[12]) == (0x05, 0x21)  # ILLEGAL REQUEST, LBA out of range
+    _, csw = rig.command(bytes([0xA0]) + bytes(11), 0)  # REPORT LUNS: not supported
+    assert csw[3] == 1
+    sense, _ = rig.command(bytes([0x03, 0, 0, 0, 18, 0]), 18)
+    assert (sense[2], sense[12]) == (0x05, 0x20)  # invalid opcode
+
+
+def test_bad_cbw_stalls_until_reset() -> None:
+    rig = Rig()
+    assert rig.bulk_out(b"XXXX" + bytes(27)).status == Status.STALL
+    assert rig.bulk_in(13).status == Status.STALL
+    reset = u.ControlPacket(0x00, 0xFF, 0x21, 0, 0, 0, 0)
+    assert rig.ask(reset).status == Status.SUCCESS
+    assert rig.command(bytes(6), 0)[1][3] == 0  # TEST UNIT READY passes again
+
+
+def test_get_max_lun_and_descriptors() -> None:
+    rig = Rig()
+    lun = rig.ask(u.ControlPacket(0x80, 0xFE, 0xA1, 0, 0, 0, 1))
+    assert lun.data == b"\0"
+    cfg = rig.ask(u.ControlPacket(0x80, 6, 0x80, 0, 0x0200, 0, 255)).data
+    pos, kinds = 0, []
+    while pos < len(cfg):
+        kinds.append(cfg[pos + 1])
+        pos += cfg[pos]
+    assert kinds == [2, 4, 5, 5] and pos == struct.unpack_from("<H", cfg, 2)[0]
+
+
+@given(
+    lba=st.integers(0, BLOCKS - 1),
+    count=st.integers(0, 8),
+    ask_more=st.integers(0, 600),
+)
+def test_reads_match_the_disk_or_fail_cleanly(
+    lba: int, count: int, ask_more: int
+) -> None:
+    rig = Rig()
+    read = bytes([0x28, 0]) + struct.pack(">IxH", lba, count) + b"\0"
+    length = count * BLOCK_SIZE + ask_more
+    data, csw = rig.command(read, length)
+    if lba + count <= BLOCKS:
+        assert data == disk()[lba * BLOCK_SIZE : (lba + count) * BLOCK_SIZE]
+        assert csw[2:] == (length - len(data), 0)
+    else:
+        assert csw[3] == 1 and data == b""
+
+
+def test_refused_write_drops_its_data() -> None:
+    rig = Rig()
+    before = bytes(rig.dev.store.read(0, BLOCKS * BLOCK_SIZE))
+    write = bytes([0x2A, 0]) + struct.pack(">IxH", BLOCKS - 1, 2) + b"\0"
+    _, csw = rig.command(write, 1024, data_in=False, out=b"\xee" * 1024)
+    assert csw[3] == 1 and csw[2] == 1024
+    assert rig.dev.store.read(0, BLOCKS * BLOCK_SIZE) == before
+    assert rig.command(bytes(6), 0)[1][3] == 0  # next command goes through
