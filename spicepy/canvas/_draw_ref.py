@@ -356,9 +356,9 @@ def alpha_blend(
     if not 0 <= a <= 0xFF:
         raise CanvasError(f"alpha {a} is not 0..255")
     ox, oy = _int(dx, "dx"), _int(dy, "dy")
-    for box, s in _source_boxes(dst, rects, image, ox, oy):
+    for box, src in _source_boxes(dst, rects, image, ox, oy):
         left, top, right, bottom = box
-        s = s.astype(np.int32)
+        s = src.astype(np.int32)
         if src_opaque:
             s[..., 3] = 0xFF
         if a != 0xFF:
