@@ -5,13 +5,14 @@ transport (CBW, data, CSW) carrying the SCSI commands a Linux guest sends."""
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from spicepy.channels.usbredir import PacketReceived, UsbredirConnection
-from spicepy.usb.storage import BLOCK_SIZE, BytesStore, MassStorage
+from spicepy.usb.storage import BLOCK_SIZE, BytesStore, FileStore, MassStorage
 from spicepy.wire import usbredir as u
 from spicepy.wire.usbredir import UsbredirStatus as Status
 
@@ -161,3 +162,19 @@ def test_refused_write_drops_its_data() -> None:
     assert csw[3] == 1 and csw[2] == 1024
     assert rig.dev.store.read(0, BLOCKS * BLOCK_SIZE) == before
     assert rig.command(bytes(6), 0)[1][3] == 0  # next command goes through
+
+
+def test_file_store_reads_and_writes_the_image(tmp_path: Path) -> None:
+    image = tmp_path / "disk.img"
+    image.write_bytes(disk())
+    store = FileStore(image)
+    try:
+        rig = Rig()
+        rig.dev = MassStorage(store)
+        write = bytes([0x2A, 0]) + struct.pack(">IxH", 3, 1) + b"\0"
+        rig.command(write, 512, data_in=False, out=b"\x5a" * 512)
+    finally:
+        store.close()
+    want = bytearray(disk())
+    want[3 * 512 : 4 * 512] = b"\x5a" * 512
+    assert image.read_bytes() == want

@@ -18,6 +18,7 @@ and ILLEGAL REQUEST sense, which Linux handles.
 
 from __future__ import annotations
 
+import os
 import struct
 from enum import Enum
 from typing import Any, Protocol
@@ -28,7 +29,7 @@ from spicepy.wire import usbredir as u
 from spicepy.wire.usbredir import UsbredirStatus as Status
 from spicepy.wire.usbredir import UsbSpeed, UsbTransferType
 
-__all__ = ["BLOCK_SIZE", "BlockStore", "BytesStore", "MassStorage"]
+__all__ = ["BLOCK_SIZE", "BlockStore", "BytesStore", "FileStore", "MassStorage"]
 
 Answer = list[tuple[Any, int]]
 BLOCK_SIZE = 512
@@ -68,6 +69,30 @@ class BytesStore:
 
     def write(self, offset: int, data: bytes) -> None:
         self.data[offset : offset + len(data)] = data
+
+
+class FileStore:
+    """A disk image file, read and written in place (``os.pread``/``pwrite``)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        self.fd = os.open(path, os.O_RDONLY if readonly else os.O_RDWR)
+        self.readonly = readonly
+        self._size = os.fstat(self.fd).st_size
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def read(self, offset: int, size: int) -> bytes:
+        return os.pread(self.fd, size, offset)
+
+    def write(self, offset: int, data: bytes) -> None:
+        if self.readonly:
+            raise PermissionError("the disk image is read-only")
+        os.pwrite(self.fd, data, offset)
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 class _Phase(Enum):
