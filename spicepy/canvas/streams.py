@@ -5,7 +5,8 @@ MJPEG frames are decoded to BGRX (libjpeg-turbo through simplejpeg, with the
 fast IDCT and plain upsampling spice-gtk's channel-display-mjpeg.c selects);
 VP8 and H.264 frames go through the stream's own ``canvas.video.VideoDecoder``
 on arrival (each frame depends on the ones before, so none may be skipped),
-and the decoded picture waits for its time like an MJPEG frame,
+and the decoded picture waits for its time like an MJPEG frame, converted to
+BGRX only if it is shown (a dropped frame costs its decode alone),
 flipped unless the stream is TOP_DOWN, scaled NEAREST to the destination rect
 and clipped by the stream clip
 (sw_canvas ``canvas_put_image``). Timing is sans-IO: the caller passes the
@@ -28,6 +29,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -130,8 +132,9 @@ class _Frame:
     width: int
     height: int
     dest: Rect
-    #: VP8/H.264: decoded on arrival (later frames depend on every one)
-    pixels: Pixels | None = None
+    #: VP8/H.264: the picture decoded on arrival (later frames depend on every
+    #: one), an ``av.VideoFrame`` converted by ``VideoDecoder.to_pixels`` when shown
+    picture: Any = None
 
 
 class FrameScheduler:
@@ -345,7 +348,7 @@ class StreamManager:
             # every VP8/H.264 frame goes through the decoder, shown or dropped
             # later (spice-gtk feeds its GStreamer pipeline the same way)
             started = time.perf_counter()
-            item.pixels = s.decoder.decode(frame)
+            item.picture = s.decoder.decode_picture(frame)
             self.decode_seconds += time.perf_counter() - started
         margin = 0 if now is None else mm_diff(mm_time, now)
         self._report(s, mm_time, margin, now if now is not None else mm_time)
@@ -392,9 +395,11 @@ class StreamManager:
 
     def _show(self, s: Stream, item: _Frame) -> None:
         if s.decoder is not None:
-            if item.pixels is None:  # the packet completed no picture
+            if item.picture is None:  # the packet completed no picture
                 return
-            pixels = item.pixels
+            started = time.perf_counter()
+            pixels = s.decoder.to_pixels(item.picture)
+            self.decode_seconds += time.perf_counter() - started
         elif s.codec != VideoCodecType.MJPEG:
             log.info("stream %d: codec %d not decoded", s.stream_id, s.codec)
             return

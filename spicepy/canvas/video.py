@@ -81,6 +81,7 @@ class VideoDecoder:
         if codec not in VIDEO_CODECS:
             raise CanvasError(f"no decoder for video codec {codec}")
         import av
+        from av.video.reformatter import VideoReformatter
 
         self.codec = codec
         self._av: Any = av
@@ -88,6 +89,9 @@ class VideoDecoder:
         # frame threading would hold each picture back by a frame per thread;
         # slice threads (PyAV's default) give it back with its own packet
         self._ctx.thread_type = "SLICE"
+        # one converter for the stream: a picture's own (``to_ndarray``) builds
+        # a fresh swscale context per frame, ~10x the cost of the conversion
+        self._reformatter: Any = VideoReformatter()
         self.frames_decoded = 0
 
     def decode(self, frame: bytes | memoryview) -> Pixels | None:
@@ -96,9 +100,22 @@ class VideoDecoder:
         Raises:
             CanvasError: corrupt data, or a picture beyond the surface limits.
         """
+        picture = self.decode_picture(frame)
+        return None if picture is None else self.to_pixels(picture)
+
+    def decode_picture(self, frame: bytes | memoryview) -> Any:
+        """One STREAM_DATA payload through the decoder; the picture it completes
+        still in FFmpeg's own format (an ``av.VideoFrame``), or None. Convert it
+        with ``to_pixels`` only if it is shown.
+
+        Raises:
+            CanvasError: corrupt data, or a picture beyond the surface limits.
+        """
         if not frame or len(frame) > MAX_VIDEO_FRAME:
             raise CanvasError(f"video frame of {len(frame)} bytes")
         try:
+            # PyAV's Packet references its source without copying: give it
+            # bytes of its own, not a view into a buffer that is reused
             pictures = self._ctx.decode(self._av.Packet(bytes(frame)))
         except (self._av.error.FFmpegError, ValueError) as exc:
             name = VideoCodecType(self.codec).name
@@ -112,7 +129,11 @@ class VideoDecoder:
         ):
             raise CanvasError(f"video picture of {picture.width}x{picture.height}")
         self.frames_decoded += len(pictures)
-        bgra = picture.to_ndarray(format="bgra")
+        return picture
+
+    def to_pixels(self, picture: Any) -> Pixels:
+        """A picture from ``decode_picture`` as (h, w, 4) BGRX."""
+        bgra = self._reformatter.reformat(picture, format="bgra").to_ndarray()
         return np.ascontiguousarray(bgra, dtype=np.uint8)
 
     def decode_planes(self, frame: bytes) -> list[tuple[str, bytes]]:

@@ -1,0 +1,70 @@
+"""VP8 / H.264 pictures become BGRX only when shown: the stream's shared
+converter gives exactly PyAV's own per-picture ``to_ndarray``, and a frame
+dropped as late is decoded (the reference chain needs it) but never converted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_video import needs_av, stream_of
+
+from spicepy.canvas import Canvas, SurfaceFormat
+from spicepy.canvas.streams import StreamManager
+from spicepy.canvas.video import VideoDecoder
+from spicepy.wire.types import Rect
+
+
+@needs_av
+@pytest.mark.parametrize("name", ["video-vp8", "video-h264"])
+def test_shared_converter_equals_per_picture_conversion(
+    name: str, captures_dir: Path
+) -> None:
+    path = captures_dir / f"{name}.pcap"
+    if not path.exists():
+        pytest.skip(f"{name} capture missing")
+    create, frames = stream_of(path)
+    dec = VideoDecoder(create.codec_type)  # type: ignore[attr-defined]
+    compared = 0
+    for f in frames:
+        picture = dec.decode_picture(f)
+        if picture is None:
+            continue
+        own = picture.to_ndarray(format="bgra")
+        np.testing.assert_array_equal(dec.to_pixels(picture), own)
+        compared += 1
+    assert compared == len(frames)
+
+
+@needs_av
+def test_late_frames_are_decoded_but_not_converted(captures_dir: Path) -> None:
+    path = captures_dir / "video-vp8.pcap"
+    if not path.exists():
+        pytest.skip("video-vp8 capture missing")
+    create, frames = stream_of(path)
+    w, h = create.stream_width, create.stream_height  # type: ignore[attr-defined]
+    canvas = Canvas()
+    canvas.create_surface(0, w, h, SurfaceFormat.FMT_32_xRGB)
+    m = StreamManager(canvas)
+    whole = Rect(0, 0, h, w)  # top, left, bottom, right
+    codec = create.codec_type  # type: ignore[attr-defined]
+    s = m.create(1, 0, 0, codec, w, h, w, h, whole)
+    assert s.decoder is not None
+    converted = []
+    to_pixels = s.decoder.to_pixels
+    s.decoder.to_pixels = lambda p: converted.append(p) or to_pixels(p)  # type: ignore[method-assign]
+    late, last = frames[:-1], frames[-1]
+    for f in late:  # stamped 1000 ms before now: dropped on arrival
+        m.data(1, 1000, f, now=2000)
+    assert s.decoder.frames_decoded == len(late) and converted == []
+    assert s.frames_dropped == len(late) and s.frames_shown == 0
+    m.data(1, 3000, last, now=3000)  # due now: shown, the one conversion
+    assert len(converted) == 1 and s.frames_shown == 1
+    # and it is the right picture: the chain of every earlier frame decoded
+    ref = VideoDecoder(create.codec_type)  # type: ignore[attr-defined]
+    expected = [ref.decode(f) for f in frames][-1]
+    assert expected is not None
+    np.testing.assert_array_equal(
+        canvas.surface(0).pixels[:h, :w, :3], expected[::-1, :, :3]
+    )
