@@ -77,7 +77,18 @@ def run_replay(args: argparse.Namespace) -> int:
     )
     for what, n in result.errors.most_common(10):
         print(f"  dropped {n}x {what}")
+    if result.gaps:
+        print(f"spicepy replay: error: {_gap_text(result.gaps)}; {args.output} is "
+              "what the bytes before the hole drew")  # fmt: skip
+        return 1
     return 0
+
+
+def _gap_text(gaps: list[str]) -> str:
+    return (
+        f"the capture is missing TCP segments of {', '.join(gaps)} (the capturing "
+        "tool dropped packets: record with a bigger buffer, e.g. tcpdump -B 65536)"
+    )
 
 
 def add_inspect(sub: Subparsers) -> None:
@@ -104,6 +115,10 @@ def run_inspect(args: argparse.Namespace) -> int:
         print(json.dumps(inv, indent=1))
     else:
         _print_inventory(inv)
+    if inv["gaps"]:
+        print(f"spicepy inspect: error: {_gap_text(inv['gaps'])}; the counts above "
+              "stop at the hole")  # fmt: skip
+        return 1
     return 0
 
 

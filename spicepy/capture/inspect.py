@@ -179,6 +179,7 @@ def inspect_capture(path: str | Path) -> dict[str, Any]:
             "channel": cname, "channel_id": ch.channel_id,
             "client_port": ch.client_port, "mini_header": ch.mini_header,
             "server_to_client_bytes": len(ch.to_client),
+            "gap": ch.gap,
             "client_to_server_bytes": len(ch.to_server),
             "server_messages": n_server, "client_messages": sum(cmsgs.values()),
             "images": {t: {"count": c, "bytes": b, "pixels": p}
@@ -186,6 +187,8 @@ def inspect_capture(path: str | Path) -> dict[str, Any]:
         })  # fmt: skip
     return {
         "channels_opened": [c["channel"] for c in out_channels],
+        # connections whose bytes stop at a hole (segments the capture dropped)
+        "gaps": [f"{c['channel']}#{c['channel_id']}" for c in out_channels if c["gap"]],
         "channels": out_channels,
         "server_messages": {k: dict(sorted(v.items())) for k, v in server.items()},
         "client_messages": {k: dict(sorted(v.items())) for k, v in client.items()},

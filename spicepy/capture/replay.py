@@ -47,6 +47,9 @@ class ReplayResult:
     seconds: float = 0.0
     #: seconds spent reading the capture file
     read_seconds: float = 0.0
+    #: display channels ("display#ID") whose bytes stop at a hole in the capture:
+    #: what follows the hole is missing, so the result is incomplete
+    gaps: list[str] = field(default_factory=list)
 
     @property
     def drivers(self) -> dict[int, DisplayDriver]:
@@ -101,6 +104,7 @@ def replay(
     # what CHANNELS_LIST announced, as far as the capture shows
     core.channels_list = [(ch.channel_type, ch.channel_id) for ch in channels]
     result = ReplayResult(core, read_seconds=read_done - started)
+    result.gaps = [f"display#{ch.channel_id}" for ch in channels if ch.gap]
     machines = [channel_machine(ch) for ch in channels]
     # (capture time, channel index, start, end) of every server segment
     segments: list[tuple[float, int, int, int]] = []
