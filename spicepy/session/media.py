@@ -393,7 +393,14 @@ class PlaybackDecoder:
 
 
 class AudioPlayback:
-    """The playback channel's audio as timed int16 frames (``spicepy.audio``)."""
+    """The playback channel's audio as timed int16 frames (``spicepy.audio``).
+
+    Packets are decoded when the audio is read (``take_frames``, ``frames``,
+    the counters), while a WAV records, or once ``MAX_AUDIO_FRAMES`` wait: a
+    session nobody listens to does not spend its display time on Opus.  They
+    are decoded in arrival order by the same decoder, so the frames are the
+    ones eager decoding gives.
+    """
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -401,8 +408,10 @@ class AudioPlayback:
         self._frames: collections.deque[AudioFrame] = collections.deque(
             maxlen=MAX_AUDIO_FRAMES
         )
-        self.frames_received = 0
-        self.decode_errors = 0
+        #: stream events not decoded yet (bounded by MAX_AUDIO_FRAMES)
+        self._pending: collections.deque[object] = collections.deque()
+        self._frames_received = 0
+        self._decode_errors = 0
         self.started = False
         self.volume: tuple[int, ...] = ()
         self.mute = False
@@ -415,23 +424,45 @@ class AudioPlayback:
         core.on_event(AudioMuteSet, self._settings)
         core.on_event(AudioLatencySet, self._settings)
 
+    @property
+    def frames_received(self) -> int:
+        self._drain()
+        return self._frames_received
+
+    @property
+    def decode_errors(self) -> int:
+        self._drain()
+        return self._decode_errors
+
     def _stream(self, key: Any, event: object, now: float) -> None:
         if isinstance(event, AudioStarted):
             self.started = True
         elif isinstance(event, AudioStopped):
             self.started = False
-        try:
-            frame = self._decoder.handle(event)
-        except SpiceError as exc:  # one bad packet: count it, keep playing
-            self.decode_errors += 1
-            log.warning("audio packet not decoded: %s", exc)
-            return
-        if frame is None:
-            return
-        self.frames_received += 1
-        self._frames.append(frame)
-        for sink in self._sinks:
-            sink.write(frame)
+        self._pending.append(event)
+        if self._sinks or len(self._pending) >= MAX_AUDIO_FRAMES:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Decode the waiting events, oldest first."""
+        while self._pending:
+            event = self._pending.popleft()
+            try:
+                frame = self._decoder.handle(event)
+            except SpiceError as exc:  # one bad packet: count it, keep playing
+                self._decode_errors += 1
+                log.warning("audio packet not decoded: %s", exc)
+                continue
+            if frame is None:
+                continue
+            self._frames_received += 1
+            self._frames.append(frame)
+            for sink in self._sinks:
+                sink.write(frame)
+
+    def _ready(self) -> bool:
+        self._drain()
+        return bool(self._frames)
 
     def _settings(self, key: Any, event: object, now: float) -> None:
         if isinstance(event, AudioVolumeSet):
@@ -443,6 +474,7 @@ class AudioPlayback:
 
     def take_frames(self) -> list[AudioFrame]:
         """The frames decoded since the last call (the newest 60 s at most)."""
+        self._drain()
         out = list(self._frames)
         self._frames.clear()
         return out
@@ -450,9 +482,9 @@ class AudioPlayback:
     async def frames(self) -> AsyncIterator[AudioFrame]:
         """Decoded frames as they arrive, until the session ends."""
         while True:
-            while self._frames:
+            while self._ready():
                 yield self._frames.popleft()
-            await self._session.wait_for(lambda: bool(self._frames), None, "audio")
+            await self._session.wait_for(self._ready, None, "audio")
 
     async def record_wav(self, path: str | Path, seconds: float) -> int:
         """Write the audio arriving during ``seconds`` to a 16-bit WAV file with
@@ -461,6 +493,7 @@ class AudioPlayback:
         import asyncio
 
         sink = _WavSink(path)
+        self._drain()  # what arrived before the recording stays out of it
         self._sinks.append(sink)
         try:
             await asyncio.sleep(seconds)
