@@ -20,7 +20,8 @@ import asyncio
 import collections
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -70,9 +71,19 @@ if TYPE_CHECKING:  # the bots sit above the session: types only
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Session", "ChangedRect", "ChannelsSkipped", "SkippedChannel"]
+__all__ = [
+    "Session",
+    "ChangedRect",
+    "ChannelsSkipped",
+    "EventStream",
+    "SkippedChannel",
+]
 
+#: events an ``events()`` iterator holds when its reader falls behind (oldest dropped)
 MAX_QUEUED_EVENTS = 10_000
+#: events of connect() kept for the first ``events()`` iterator (links, INIT,
+#: CHANNELS_LIST, ...: a few per channel)
+MAX_CONNECT_EVENTS = 256
 MAIN, DISPLAY, INPUTS = ChannelType.MAIN, ChannelType.DISPLAY, ChannelType.INPUTS
 #: Channel types the session links; RECORD too with ``record=True`` (it makes
 #: the guest see a microphone, so only when the caller means to send audio).
@@ -116,6 +127,32 @@ class ChannelsSkipped:
     channels: tuple[SkippedChannel, ...]
 
 
+class EventStream:
+    """What ``Session.events()`` returns: an async iterator over its own queue,
+    which the session fills from the iterator's creation until it is dropped."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self.queue: collections.deque[object] = collections.deque(
+            maxlen=MAX_QUEUED_EVENTS
+        )
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> object:
+        session = self._session
+        while not self.queue:
+            if session._failure() is not None:
+                raise StopAsyncIteration
+            await session._wait(
+                lambda: bool(self.queue) or session._failure() is not None,
+                None,
+                "events",
+            )
+        return self.queue.popleft()
+
+
 class Session:
     """A connected SPICE session (use ``spicepy.connect`` to get one).
 
@@ -123,7 +160,8 @@ class Session:
         uri: where to connect.
         password: the ticket (overrides a password in the URI).
         tls: CA / host-subject settings for the TLS port (default: system CAs).
-        timeout: seconds for connecting and linking each channel.
+        timeout: seconds for all of ``connect()``: one deadline for every
+            connection, TLS handshake and link (each step gets what is left).
         channel_types: link only these channel types (default: all supported).
         preferred_compression: ask the server for this image compression
             ("off", "auto_glz", "auto_lz", "quic", "glz", "lz", "lz4") when it
@@ -195,9 +233,14 @@ class Session:
         self._timer: asyncio.TimerHandle | None = None
         self._changes_taken = 0
         self._wakeup = asyncio.Event()
-        self._events: collections.deque[object] = collections.deque(
-            maxlen=MAX_QUEUED_EVENTS
+        #: live ``events()`` iterators; each queues every event from its creation
+        self._readers: weakref.WeakSet[EventStream] = weakref.WeakSet()
+        #: connect()'s events, for the first iterator; dropped at the first
+        #: event after connect() if no iterator took them (None: dropped)
+        self._backlog: collections.deque[object] | None = collections.deque(
+            maxlen=MAX_CONNECT_EVENTS
         )
+        self._connecting = False
         self._secure: set[int] = set()
         self._closed = False
         self._loop = asyncio.get_running_loop()
@@ -205,7 +248,7 @@ class Session:
     # -- connecting -------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Link main, then every channel it lists.
+        """Link main, then every channel it lists, all within ``timeout`` s.
 
         Raises:
             AuthenticationError: wrong or missing password.
@@ -217,13 +260,18 @@ class Session:
         # the data phase no longer walks ~50k such objects (measured: one pass
         # took 25-90 ms of a 100 ms text-glz replay on a loaded 2-core host).
         gc.freeze()
+        # One deadline for every step: a server answering each step just in
+        # time must not stretch connect() to (steps x timeout).
+        deadline = self._loop.time() + self.timeout
+        self._connecting = True
         try:
-            main = await self._open_channel(MAIN, 0, connection_id=0)
+            main = await self._open_channel(MAIN, 0, 0, deadline)
             self.connections[(MAIN, 0)] = main
             await self._wait(
                 lambda: self.core.channels_list is not None,
                 self.timeout,
                 "the main channel's CHANNELS_LIST",
+                deadline=deadline,
             )
             channels, session_id = self.core.channels_list, self.core.session_id
             assert channels is not None and session_id is not None
@@ -238,7 +286,7 @@ class Session:
                 [key for key in channels if key not in wanted and key[0] != MAIN]
             )
             results = await asyncio.gather(
-                *(self._open_channel(t, i, session_id) for t, i in wanted),
+                *(self._open_channel(t, i, session_id, deadline) for t, i in wanted),
                 return_exceptions=True,
             )
             errors = [r for r in results if isinstance(r, BaseException)]
@@ -250,6 +298,8 @@ class Session:
         except BaseException:
             await self.close()
             raise
+        finally:
+            self._connecting = False
 
     def _report_skipped(self, keys: list[ChannelKey]) -> None:
         """Say which listed channels stay closed (nothing is skipped silently)."""
@@ -263,21 +313,25 @@ class Session:
             self.skipped_channels.append(SkippedChannel(ctype, cid, reason))
             log.info("not opening %s: %s", channel_name((ctype, cid)), reason)
         if self.skipped_channels:
-            self._events.append(ChannelsSkipped(tuple(self.skipped_channels)))
+            self._publish(ChannelsSkipped(tuple(self.skipped_channels)))
 
     async def _open_channel(
-        self, ctype: int, cid: int, connection_id: int
+        self, ctype: int, cid: int, connection_id: int, deadline: float
     ) -> ChannelConnection:
+        """Open and link one channel by ``deadline`` (loop time)."""
         use_tls = self.uri.channel_uses_tls(ctype, plain=self.plain)
         use_tls = use_tls or ctype in self._secure
         for attempt in range(2):
-            conn = await self._start_channel(ctype, cid, connection_id, use_tls)
+            conn = await self._start_channel(
+                ctype, cid, connection_id, use_tls, deadline
+            )
             try:
                 await self._wait(
                     lambda c=conn: c.machine.linked,  # type: ignore[misc]
                     self.timeout,
                     f"{conn.name} link",
                     conn=conn,
+                    deadline=deadline,
                 )
                 return conn
             except LinkError as exc:
@@ -305,7 +359,7 @@ class Session:
         )
 
     async def _start_channel(
-        self, ctype: int, cid: int, connection_id: int, use_tls: bool
+        self, ctype: int, cid: int, connection_id: int, use_tls: bool, deadline: float
     ) -> ChannelConnection:
         if use_tls and self.uri.tls_port is None:
             raise LinkError(
@@ -318,6 +372,7 @@ class Session:
             unix_path=None if use_tls else self.uri.unix_path,
             tls=self.tls if use_tls else None,
             timeout=self.timeout,
+            deadline=deadline,
             proxy=self.proxy,
         )
         machine = self._make_machine(ctype, cid, connection_id, secure=use_tls)
@@ -373,7 +428,18 @@ class Session:
                     f"{conn.name}: server closed the connection in the middle "
                     "of a message"
                 )
-        self._events.append(event)
+        self._publish(event)
+
+    def _publish(self, event: object) -> None:
+        """Queue ``event`` for every live ``events()`` iterator (none: dropped)."""
+        for reader in self._readers:
+            reader.queue.append(event)
+        backlog = self._backlog
+        if backlog is not None:
+            if self._connecting:
+                backlog.append(event)
+            else:  # nobody took connect()'s events in time: not kept
+                self._backlog = None
 
     def _after_pump(self) -> None:
         """After a read or a timer: send what the core queued, re-arm its timer."""
@@ -428,9 +494,14 @@ class Session:
         what: str,
         *,
         conn: ChannelConnection | None = None,
+        deadline: float | None = None,
     ) -> None:
+        """Wait for ``predicate``; until ``deadline`` (loop time) when given,
+        else for ``timeout`` s (the figure named in the error either way)."""
+        if deadline is None and timeout is not None:
+            deadline = self._loop.time() + timeout
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(deadline):
                 while True:
                     if predicate():
                         return
@@ -469,20 +540,21 @@ class Session:
         """
         await self._wait(predicate, timeout, what)
 
-    async def events(self) -> AsyncIterator[object]:
+    def events(self) -> EventStream:
         """Every channel event (``spicepy.channels.events``) and the session's
-        ``ChannelsSkipped``, in arrival order, until the session ends; the
-        newest 10000 are kept if nobody reads them."""
-        while True:
-            while self._events:
-                yield self._events.popleft()
-            if self._failure() is not None:
-                return
-            await self._wait(
-                lambda: bool(self._events) or self._failure() is not None,
-                None,
-                "events",
-            )
+        ``ChannelsSkipped``, in arrival order, until the session ends.
+
+        Events are kept only for live iterators, each from its creation on (the
+        newest ``MAX_QUEUED_EVENTS`` while its reader lags); several iterators
+        each get every event.  The first iterator also gets connect()'s events
+        if it is made before the next event arrives (e.g. right after connect).
+        """
+        stream = EventStream(self)
+        if self._backlog is not None:
+            stream.queue.extend(self._backlog)
+            self._backlog = None
+        self._readers.add(stream)
+        return stream
 
     # -- display ----------------------------------------------------------------
 

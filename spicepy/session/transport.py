@@ -180,16 +180,19 @@ async def open_stream(
     unix_path: str | None = None,
     tls: TlsConfig | None = None,
     timeout: float = 10.0,
+    deadline: float | None = None,
     proxy: str | None = None,
 ) -> Streams:
     """Open one channel connection; TLS when ``tls`` is given.
 
     TCP connections go through the HTTP CONNECT ``proxy`` URL when one is given
     (None: ``SPICE_PROXY`` if set; "": never), TLS running inside the tunnel.
+    Connecting, the proxy tunnel and the TLS handshake share ``timeout`` s, or
+    end at ``deadline`` (loop time) when one is given (a session's connect()).
 
     Raises:
         ValueError: a malformed proxy URL (or host subject).
-        SpiceTimeoutError: connecting (and the TLS handshake) took over ``timeout``.
+        SpiceTimeoutError: connecting (and the TLS handshake) passed the deadline.
         ConnectionClosedError: refused, reset, or closed during the handshake.
         SessionError: TLS verification failed or another OS error.
     """
@@ -200,8 +203,10 @@ async def open_stream(
     via = parse_proxy(proxy) if proxy and unix_path is None else None
     if via is not None:
         where += f" via proxy {via.host}:{via.port}"
+    if deadline is None:
+        deadline = asyncio.get_running_loop().time() + timeout
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout_at(deadline):
             if unix_path is not None:
                 if ctx is not None and ctx.check_hostname and not host:
                     raise SessionError(
