@@ -432,8 +432,9 @@ class Session:
 
     def _publish(self, event: object) -> None:
         """Queue ``event`` for every live ``events()`` iterator (none: dropped)."""
-        for reader in self._readers:
-            reader.queue.append(event)
+        if self._readers:  # iterating an empty WeakSet costs ~20x this test
+            for reader in self._readers:
+                reader.queue.append(event)
         backlog = self._backlog
         if backlog is not None:
             if self._connecting:
