@@ -12,7 +12,13 @@ import pytest
 from test_session_media import FakeSession
 
 import spicepy.session.media as media
-from spicepy.audio import OPUS_AVAILABLE, OpusDecoder, OpusEncoder, read_wav
+from spicepy.audio import (
+    OPUS_AVAILABLE,
+    OpusDecoder,
+    OpusEncoder,
+    Samples,
+    read_wav,
+)
 from spicepy.channels.playback import AudioData, AudioStarted
 from spicepy.session.media import AudioPlayback, PlaybackDecoder
 from spicepy.wire.enums import AudioDataMode
@@ -42,7 +48,7 @@ def eager(events: list[object]) -> list[tuple[int, bytes]]:
 class CountingOpus(OpusDecoder):
     calls = 0
 
-    def decode(self, packet: bytes) -> np.ndarray:  # type: ignore[type-arg]
+    def decode(self, packet: bytes) -> Samples:
         CountingOpus.calls += 1
         return super().decode(packet)
 

@@ -5,6 +5,7 @@ dropped as late is decoded (the reference chain needs it) but never converted.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from test_video import needs_av, stream_of
 
 from spicepy.canvas import Canvas, SurfaceFormat
 from spicepy.canvas.streams import StreamManager
-from spicepy.canvas.video import VideoDecoder
+from spicepy.canvas.video import Pixels, VideoDecoder
 from spicepy.wire.types import Rect
 
 
@@ -51,9 +52,14 @@ def test_late_frames_are_decoded_but_not_converted(captures_dir: Path) -> None:
     codec = create.codec_type  # type: ignore[attr-defined]
     s = m.create(1, 0, 0, codec, w, h, w, h, whole)
     assert s.decoder is not None
-    converted = []
+    converted: list[object] = []
     to_pixels = s.decoder.to_pixels
-    s.decoder.to_pixels = lambda p: converted.append(p) or to_pixels(p)  # type: ignore[method-assign]
+
+    def counted(picture: Any) -> Pixels:
+        converted.append(picture)
+        return to_pixels(picture)
+
+    s.decoder.to_pixels = counted  # type: ignore[method-assign]
     late, last = frames[:-1], frames[-1]
     for f in late:  # stamped 1000 ms before now: dropped on arrival
         m.data(1, 1000, f, now=2000)
