@@ -192,22 +192,30 @@ def test_events_nobody_reads_are_not_kept() -> None:
     assert run(main()) == [2001]
 
 
-def test_an_iterator_gets_every_event_from_its_creation_in_order() -> None:
+def test_iterators_get_every_event_from_their_creation_in_order() -> None:
+    """Two iterators made before 2001 PINGs and read only after all arrived:
+    each gets every PingAnswered, in order; dropped, they keep nothing."""
     fake = SlowSpice(delay=0, pings=2000)
 
-    async def main() -> list[int]:
+    async def main() -> tuple[list[int], list[int], int]:
         async with serve(fake) as uri:
             async with spicepy.connect(uri, timeout=LIMIT) as session:
-                events = session.events()  # created before the pings, read after
+                first, second = session.events(), session.events()
                 fake.go.set()
                 fake.again.set()
-                seen: list[int] = []
+                main: Any = session.connections[(MAIN, 0)].machine
+                await session.wait_for(
+                    lambda: main.messages_received >= 2 + 2001, LIMIT, "the pings"
+                )
+                got: tuple[list[int], list[int]] = ([], [])
                 async with asyncio.timeout(LIMIT):
-                    async for event in events:
-                        if isinstance(event, PingAnswered):
-                            seen.append(event.id)
-                            if event.id == 2001:
-                                break
-                return seen
+                    for events, seen in zip((first, second), got, strict=True):
+                        async for event in events:
+                            if isinstance(event, PingAnswered):
+                                seen.append(event.id)
+                                if event.id == 2001:
+                                    break
+                del first, second, events
+                return got[0], got[1], len(session._readers)
 
-    assert run(main()) == list(range(1, 2002))
+    assert run(main()) == (list(range(1, 2002)), list(range(1, 2002)), 0)
