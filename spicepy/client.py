@@ -138,7 +138,8 @@ def connect(
         ca_file: PEM CA certificate(s) that signed the server's TLS certificate.
         host_subject: expected certificate subject, e.g. "C=XX,L=city,O=org,CN=name";
             without it the host name is checked against the certificate.
-        timeout: seconds allowed for connecting and linking each channel.
+        timeout: one deadline in seconds for the whole connect (every
+            connection, TLS handshake and link).
         verify: False disables TLS verification (debugging only).
         preferred_compression: image compression to ask the server for, e.g.
             "lz4" or "lz" (only if the server supports PREFERRED_COMPRESSION).
