@@ -119,6 +119,19 @@ def test_clipboard_both_ways() -> None:
     with_session(_clipboard_both_ways)
 
 
+async def xclip_until(srv: AgentXspice, selection: str, want: bytes) -> bytes:
+    """The X selection once it holds ``want``: until spice-vdagent has taken the
+    selection over, the earlier owner (an xclip still serving it) answers with the
+    old value, so one read can race our GRAB. Polled for 5 s."""
+    got = b""
+    for _ in range(50):
+        got = await xclip_get(srv, selection)
+        if got == want:
+            break
+        await asyncio.sleep(0.1)
+    return got
+
+
 async def _clipboard_both_ways(srv: AgentXspice, s: Session) -> None:
     # X -> spicepy, CLIPBOARD and PRIMARY
     xclip_set(srv, "copied in X: ünïcode ✓".encode(), "clipboard", "UTF8_STRING")
@@ -129,10 +142,10 @@ async def _clipboard_both_ways(srv: AgentXspice, s: Session) -> None:
     )
     # spicepy -> X
     await s.agent.set_clipboard("set by spicepy: ½ ✓")
-    got = await xclip_get(srv, "clipboard")
+    got = await xclip_until(srv, "clipboard", "set by spicepy: ½ ✓".encode())
     assert got.decode() == "set by spicepy: ½ ✓"
     await s.agent.set_clipboard("to primary", selection=ClipboardSelection.PRIMARY)
-    assert await xclip_get(srv, "primary") == b"to primary"
+    assert await xclip_until(srv, "primary", b"to primary") == b"to primary"
 
 
 def test_clipboard_png_and_big_text() -> None:

@@ -87,9 +87,13 @@ def test_stream_is_decoded_and_shown(name: str, codec: int) -> None:
         shot, truth, history, alive = asyncio.run(main(server, draw))
     assert history, "the server never streamed"
     assert {st.codec for st in history} == {codec}  # type: ignore[attr-defined]
+    received = sum(st.frames_received for st in history)  # type: ignore[attr-defined]
     shown = sum(st.frames_shown for st in history)  # type: ignore[attr-defined]
     errors = sum(st.decode_errors for st in history)  # type: ignore[attr-defined]
-    assert shown >= 20 and errors == 0, (shown, errors)
+    # every streamed frame decodes; how many are shown rather than dropped as
+    # late (spice-gtk's rule) depends on the machine's load: 7 shown on a
+    # loaded CI host, >= 20 on an idle one; the picture itself is checked below
+    assert received >= 20 and shown >= 1 and errors == 0, (received, shown, errors)
     assert alive, "the stream ended before the screenshot: nothing lossy to compare"
     x, y = VIDEO_AT
     area = (slice(y, y + h), slice(x, x + w))
