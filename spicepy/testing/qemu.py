@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -35,6 +34,7 @@ import numpy.typing as npt
 
 from spicepy.errors import SessionError, SpiceTimeoutError
 from spicepy.testing import guest
+from spicepy.testing._process import stop_process
 from spicepy.testing.qmp import Qmp
 from spicepy.testing.xspice import (
     ImageCompression,
@@ -458,14 +458,7 @@ class Qemu:
                 closer.close()
         self.qmp, self._cmd, self._cmd_buf = None, None, b""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
 
     def stop(self) -> None:
         """SIGTERM QEMU (SIGKILL after 10 s) and remove the temp dir."""

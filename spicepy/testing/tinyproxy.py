@@ -9,7 +9,6 @@ test sees that traffic really went through the proxy.
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from spicepy.errors import SessionError, SpiceTimeoutError
+from spicepy.testing._process import stop_process
 from spicepy.testing.xspice import free_port, listening_ports
 
 __all__ = ["Tinyproxy", "available"]
@@ -101,13 +101,7 @@ class Tinyproxy:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_process(proc)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

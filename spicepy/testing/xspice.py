@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -24,6 +23,7 @@ from types import TracebackType
 from typing import Literal
 
 from spicepy.errors import SessionError, SpiceTimeoutError
+from spicepy.testing._process import stop_process
 
 log = logging.getLogger(__name__)
 
@@ -361,14 +361,7 @@ class Xspice:
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
 
     def _cleanup_dir(self) -> None:
         if self._tmp is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from spicepy.errors import SessionError, SpiceTimeoutError
+from spicepy.testing._process import stop_process
 from spicepy.testing.xspice import Xspice, XspiceOptions
 
 __all__ = ["AgentXspice", "agent_available"]
@@ -164,13 +164,7 @@ class AgentXspice:
 
     def stop(self) -> None:
         for proc in reversed(self._procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
+            stop_process(proc, grace=5.0)
         self._procs.clear()
         if self.server is not None:
             self.server.stop()
