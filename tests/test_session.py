@@ -485,8 +485,8 @@ KEY_DOWN, KEY_UP = 101, 102  # SPICE_MSGC_INPUTS_KEY_DOWN / KEY_UP
 @pytest.mark.parametrize(
     ("delay", "sleeps_before"),
     [
-        # 2 scancode bytes a letter, 4 for a shifted one: bursts of <= 8 bytes
-        (None, {4: 0.01, 6: 0.01}),
+        # 2 scancode bytes a letter, 4 for a shifted one: bursts of <= 4 bytes
+        (None, {2: 0.01, 4: 0.01, 5: 0.01, 6: 0.01, 8: 0.01}),
         (0.05, {i: 0.05 for i in range(1, 9)}),
         (0.0, {}),
     ],

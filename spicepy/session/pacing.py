@@ -9,8 +9,9 @@ guest can drain them.  Measured with 200-character lines (printable ASCII, so
 2 or 4 bytes a character) into TCG guests on a loaded 2-core machine (issue
 10): no pause lost keys in 0/5 lines exact; 12 bytes + 10 ms: std VGA text 5/5,
 QXL framebuffer 3/5; 8 bytes + 10 ms: QXL 6/6 (1.4 s a line); 4 or 6 bytes +
-10 ms: 6/6 (2-2.7 s).  The guest's speed decides, so these are defaults, not
-guarantees.
+10 ms: 6/6 (2-2.7 s).  8 bytes later lost keys on QXL in a CI run (6 of 60
+characters), so the default is 4 bytes.  The guest's speed decides, so these
+are defaults, not guarantees.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from spicepy.session.keymap import EXTENDED
 
 __all__ = ["BURST_BYTES", "PAUSE", "stroke_bytes", "typing_pauses"]
 
-#: scancode bytes sent back to back (half of QEMU's 16-byte queue)
-BURST_BYTES = 8
+#: scancode bytes sent back to back (a quarter of QEMU's 16-byte queue)
+BURST_BYTES = 4
 #: seconds to let the guest drain a burst
 PAUSE = 0.01
 
