@@ -23,9 +23,10 @@ from spicepy.channels.usbredir import (
 from spicepy.errors import WireError
 from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.wire import usbredir as u
+from spicepy.wire.enums import SpicevmcMsg
 from spicepy.wire.usbredir import UsbTransferType as Ep
 
-DATA = 101  # spice.proto SpicevmcChannel DATA (both directions)
+DATA = SpicevmcMsg.DATA  # both directions
 MOUSE = UsbDeviceInfo(
     0x0627,
     0x0001,

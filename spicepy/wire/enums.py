@@ -269,6 +269,22 @@ class RecordMsgc(IntEnum):
     START_MARK = 103
 
 
+class SpicevmcMsg(IntEnum):
+    """SpicevmcChannel (usbredir, port, webdav); the client sends the same numbers."""
+
+    DATA = 101
+    COMPRESSED_DATA = 102
+
+
+class PortMsg(IntEnum):
+    INIT = 201
+    EVENT = 202
+
+
+class PortMsgc(IntEnum):
+    EVENT = 201
+
+
 # --- display value types ------------------------------------------------------------
 
 

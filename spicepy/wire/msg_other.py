@@ -12,8 +12,11 @@ from spicepy.wire.enums import (
     InputsMsg,
     InputsMsgc,
     PlaybackMsg,
+    PortMsg,
+    PortMsgc,
     RecordMsg,
     RecordMsgc,
+    SpicevmcMsg,
 )
 from spicepy.wire.registry import Message, message
 from spicepy.wire.schema import (
@@ -294,8 +297,8 @@ def _vmc(channel: int, server: bool) -> None:
         compressed_data: Payload = field(default=b"", metadata=wt(Rest(view=True)))
 
     for cls, num, name in (
-        (VmcData, 101, "Data"),
-        (VmcCompressedData, 102, "CompressedData"),
+        (VmcData, SpicevmcMsg.DATA, "Data"),
+        (VmcCompressedData, SpicevmcMsg.COMPRESSED_DATA, "CompressedData"),
     ):
         cls.__name__ = cls.__qualname__ = f"{suffix}{name}"
         message(channel, num, from_server=server)(cls)
@@ -324,9 +327,9 @@ def _port(channel: int) -> None:
 
     prefix = ChannelType(channel).name.title()
     for cls, num, server, name in (
-        (PortInit, 201, True, "Init"),
-        (PortEventMsg, 202, True, "Event"),
-        (PortEventC, 201, False, "EventC"),
+        (PortInit, PortMsg.INIT, True, "Init"),
+        (PortEventMsg, PortMsg.EVENT, True, "Event"),
+        (PortEventC, PortMsgc.EVENT, False, "EventC"),
     ):
         cls.__name__ = cls.__qualname__ = f"{prefix}{name}"
         message(channel, num, from_server=server)(cls)
