@@ -7,6 +7,7 @@ SpiceError
 │       └── AuthenticationError   wrong or missing password (PERMISSION_DENIED)
 ├── CodecError       bad compressed image data (a ValueError; in spicepy.codecs)
 ├── CanvasError      a drawing command that cannot be applied (surface, rect, id)
+├── LimitExceededError  the server asked for more memory than spicepy.limits allows
 └── SessionError     I/O level failures
     ├── ConnectionClosedError  the server closed the connection (mid-message or not)
     └── SpiceTimeoutError      connect or wait timed out (also a TimeoutError)
@@ -48,6 +49,15 @@ class CodecError(SpiceError, ValueError):
 
 class CanvasError(SpiceError):
     """A display command that cannot be applied to the canvas."""
+
+
+class LimitExceededError(SpiceError):
+    """The server made the session exceed one of its byte budgets
+    (``spicepy.limits.Limits``); ``limit`` names the budget."""
+
+    def __init__(self, message: str, limit: str = "") -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class SessionError(SpiceError):
