@@ -23,7 +23,8 @@ from spicepy.canvas.bitmap import bitmap_bits, bitmap_to_pixels
 from spicepy.canvas.surface import MAX_SURFACE_DIMENSION, MAX_SURFACE_PIXELS
 from spicepy.codecs import glz
 from spicepy.codecs.image import decode_image
-from spicepy.errors import CanvasError, SpiceError
+from spicepy.errors import CanvasError, LimitExceededError, SpiceError
+from spicepy.limits import DEFAULT_LIMITS, Limits
 from spicepy.wire.enums import BitmapFlags, ImageFlags, ImageType, JpegAlphaFlags
 from spicepy.wire.types import Image, ImageDescriptor, Palette
 
@@ -40,8 +41,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 Pixels = npt.NDArray[np.uint8]
 
-#: spice-gtk's pixmap cache size (80 MiB of 32-bit pixels), in pixels.
-DEFAULT_CACHE_PIXELS = 80 * 1024 * 1024 // 4
+#: spice-gtk's pixmap cache size (80 MiB of 32-bit pixels), in pixels (the
+#: budget itself is ``Limits.image_cache``, in bytes).
+DEFAULT_CACHE_PIXELS = DEFAULT_LIMITS.image_cache // 4
 #: GLZ window (pixels) we announce in DISPLAY_INIT, as spice-gtk's lower bound.
 DEFAULT_GLZ_WINDOW = 12 * 1024 * 1024 // 4
 #: Palette cache entries kept per channel.
@@ -82,18 +84,27 @@ class CachedImage:
     def height(self) -> int:
         return int((self.mask if self.mask is not None else self.pixels).shape[0])
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (pixels and mask)."""
+        return int(self.pixels.nbytes) + (
+            0 if self.mask is None else int(self.mask.nbytes)
+        )
+
 
 class ImageCache:
-    """The pixmap cache: id -> image, bounded by a pixel budget (oldest out).
+    """The pixmap cache: id -> image, bounded by a byte budget (oldest out).
 
     The server mirrors this cache and sends INVAL_LIST / INVAL_ALL_PIXMAPS, so
-    eviction here only guards against a hostile peer.
+    eviction here only guards against a hostile peer (counted in ``evicted``,
+    logged once).
     """
 
-    def __init__(self, max_pixels: int = DEFAULT_CACHE_PIXELS) -> None:
-        self.max_pixels = max_pixels
+    def __init__(self, max_bytes: int = DEFAULT_LIMITS.image_cache) -> None:
+        self.max_bytes = max_bytes
         self._items: OrderedDict[int, CachedImage] = OrderedDict()
-        self._pixels = 0
+        self.bytes = 0
+        self.evicted = 0
 
     def __contains__(self, image_id: int) -> bool:
         return image_id in self._items
@@ -112,36 +123,67 @@ class ImageCache:
     def put(self, image_id: int, image: CachedImage) -> None:
         self.remove(image_id)
         self._items[image_id] = image
-        self._pixels += image.width * image.height
-        while self._pixels > self.max_pixels and len(self._items) > 1:
+        self.bytes += image.nbytes
+        while self.bytes > self.max_bytes and len(self._items) > 1:
             old_id, old = self._items.popitem(last=False)
-            self._pixels -= old.width * old.height
-            log.warning("image cache over budget: dropped %#x", old_id)
+            self.bytes -= old.nbytes
+            if not self.evicted:
+                log.warning(
+                    "image cache over its %d-byte budget: evicting (first %#x)",
+                    self.max_bytes,
+                    old_id,
+                )
+            self.evicted += 1
 
     def remove(self, image_id: int) -> None:
         old = self._items.pop(image_id, None)
         if old is not None:
-            self._pixels -= old.width * old.height
+            self.bytes -= old.nbytes
 
     def clear(self) -> None:
         self._items.clear()
-        self._pixels = 0
+        self.bytes = 0
 
 
 class SharedState:
-    """Per-session state shared by all display channels: pixmap cache + GLZ window."""
+    """Per-session state shared by all display channels: pixmap cache, GLZ
+    window, the session's ``Limits`` and the bytes of all its surfaces."""
 
     def __init__(
         self,
-        cache_pixels: int = DEFAULT_CACHE_PIXELS,
+        cache_pixels: int | None = None,
         glz_window: int = DEFAULT_GLZ_WINDOW,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
-        self.cache = ImageCache(cache_pixels)
+        self.limits = limits
+        cache_bytes = limits.image_cache if cache_pixels is None else 4 * cache_pixels
+        self.cache = ImageCache(cache_bytes)
         self.glz_window = glz_window
         # The dictionary keeps what the server's window (the size announced in
         # DISPLAY INIT) may still refer to, with room for its rounding, within
         # GLZ's 2^25-pixel cap.
         self.glz_dictionary = glz.Dictionary(min(glz.MAX_WINDOW_PIXELS, 2 * glz_window))
+        #: bytes of every surface of every display channel (``limits.surfaces``)
+        self.surface_bytes = 0
+        #: images decoded ahead on a worker thread (``session.offload``), by
+        #: ``id(image)``; the Image is kept with its pixels so the id stays its own
+        self.predecoded: dict[int, tuple[Image, CachedImage]] = {}
+
+    def check_surfaces(self, freed: int, added: int) -> None:
+        """Raise if the session's surfaces, ``freed`` bytes fewer and ``added``
+        more, would exceed ``limits.surfaces`` (the canvas then updates
+        ``surface_bytes``).
+
+        Raises:
+            LimitExceededError: over the budget.
+        """
+        total = self.surface_bytes - freed + added
+        if total > self.limits.surfaces:
+            raise LimitExceededError(
+                f"surfaces of {total} bytes would exceed the session's "
+                f"{self.limits.surfaces}-byte budget (spicepy.Limits.surfaces)",
+                "surfaces",
+            )
 
 
 class PaletteCache:
@@ -221,7 +263,11 @@ class ImageResolver:
         if kind == ImageType.SURFACE:
             raise CanvasError("SURFACE images are resolved by the canvas")
         started = time.perf_counter()
-        decoded = self._decode(image, d)
+        ahead = self.shared.predecoded
+        if ahead and (pair := ahead.pop(id(image), None)) is not None:
+            decoded = pair[1]  # decoded on a worker thread (session.offload)
+        else:
+            decoded = self._decode(image, d)
         self.decode_seconds += time.perf_counter() - started
         self.decoded_pixels += decoded.width * decoded.height
         flags = d.flags
@@ -257,6 +303,22 @@ class ImageResolver:
         if cached.mask is None:
             return np.asarray(cached.pixels[..., 3] >= 0x80)
         return cached.mask
+
+    def decode_ahead(self, image: Image) -> None:
+        """Decode ``image`` now (on a worker thread: ``session.offload``) for the
+        ``get`` that follows; a failure is left for ``get`` to raise again.
+
+        Only images that ``get`` would decode (not cache or surface references)
+        are worth it; the caches are filled by ``get``, on the loop thread.
+        """
+        d = image.descriptor
+        if d.type in _FROM_CACHE or d.type == ImageType.SURFACE:
+            return
+        try:
+            decoded = self._decode(image, d)
+        except CanvasError:
+            return
+        self.shared.predecoded[id(image)] = (image, decoded)
 
     def _decode(self, image: Image, d: ImageDescriptor) -> CachedImage:
         kind = d.type
