@@ -102,10 +102,14 @@ class Canvas:
         kept = self._total_pixels - (old.width * old.height if old is not None else 0)
         if width * height + kept > MAX_TOTAL_PIXELS:
             raise CanvasError("surface memory limit reached")
+        # every display channel's surfaces together: the session's byte budget
+        shared = self.shared
+        shared.check_surfaces(4 * (self._total_pixels - kept), 4 * width * height)
         surface = Surface(surface_id, width, height, fmt, flags)  # validates
         if old is not None:
             log.info("surface %d re-created", surface_id)
         self.surfaces[surface_id] = surface
+        shared.surface_bytes += 4 * (kept + width * height - self._total_pixels)
         self._total_pixels = kept + width * height
         return surface
 
@@ -115,6 +119,7 @@ class Canvas:
         if surface is None:
             raise CanvasError(f"destroy of unknown surface {surface_id}")
         self._total_pixels -= surface.width * surface.height
+        self.shared.surface_bytes -= 4 * surface.width * surface.height
 
     def surface(self, surface_id: int) -> Surface:
         try:
@@ -136,6 +141,7 @@ class Canvas:
     def destroy_all(self) -> None:
         """Drop every surface (channel teardown)."""
         self.surfaces.clear()
+        self.shared.surface_bytes -= 4 * self._total_pixels
         self._total_pixels = 0
         self.palettes.clear()
 
