@@ -52,7 +52,8 @@ from spicepy.channels.events import (
     NotifyReceived,
     PingAnswered,
 )
-from spicepy.errors import CanvasError, WireError
+from spicepy.errors import CanvasError, LimitExceededError, WireError
+from spicepy.limits import DEFAULT_LIMITS, Limits, payload_bytes
 from spicepy.wire.enums import ChannelType, MouseMode
 from spicepy.wire.msg_common import MainMouseModeRequest
 from spicepy.wire.msg_display import StreamReport
@@ -125,13 +126,22 @@ class SessionCore:
         hold_seconds: how long a display message may wait for an image that
             another display channel should deliver.
         max_held: messages one channel may hold before the oldest is dropped.
+        limits: the session's byte budgets (``spicepy.limits``): held messages
+            beyond ``limits.held`` bytes raise ``LimitExceededError``.
     """
 
     def __init__(
-        self, *, hold_seconds: float = HOLD_SECONDS, max_held: int = MAX_HELD
+        self,
+        *,
+        hold_seconds: float = HOLD_SECONDS,
+        max_held: int = MAX_HELD,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.hold_seconds = hold_seconds
         self.max_held = max_held
+        self.limits = limits
+        #: bytes of the held messages (``limits.payload_bytes`` of each)
+        self.held_bytes = 0
         #: display channel id -> its driver (canvas + streams)
         self.drivers: dict[int, DisplayDriver] = {}
         #: pixmap cache + GLZ dictionary of the session's display channels
@@ -319,6 +329,7 @@ class SessionCore:
                 self._drop(held.popleft()[0], "ImageNotReady")
                 n += 1
         self._holding = 0
+        self.held_bytes = 0
         return n
 
     # -- event handlers -----------------------------------------------------------
@@ -335,7 +346,9 @@ class SessionCore:
     def add_display(self, channel_id: int) -> DisplayDriver:
         """A driver for a linked display channel (sharing the session's caches)."""
         if self.shared is None:
-            self.shared = SharedState(glz_window=glz_window_pixels(self.ram_hint))
+            self.shared = SharedState(
+                glz_window=glz_window_pixels(self.ram_hint), limits=self.limits
+            )
         driver = DisplayDriver(self.shared)
         self.drivers[channel_id] = driver
         self.held[channel_id] = collections.deque()
@@ -386,8 +399,11 @@ class SessionCore:
             held = self.held[channel_id]
             if held:  # keep this channel's order behind its held message
                 if len(held) >= self.max_held:
-                    self._drop(held.popleft()[0], "hold queue full")
+                    oldest = held.popleft()[0]
+                    self.held_bytes -= payload_bytes(oldest)
+                    self._drop(oldest, "hold queue full")
                     self._holding -= 1
+                self._charge_held(message)
                 held.append((message, now))
                 self._holding += 1
                 self._retry_held(now)  # drops the head once it waited too long
@@ -410,6 +426,7 @@ class SessionCore:
             changed = driver.apply(message, None if mm is None else mm & 0xFFFFFFFF)
         except ImageNotReady:
             if now - since < self.hold_seconds and self._display_channels() > 1:
+                self._charge_held(message)
                 self.held[channel_id].appendleft((message, since))
                 self._holding += 1
                 return False
@@ -437,10 +454,28 @@ class SessionCore:
         listed = sum(1 for t, _ in self.channels_list or () if t == _DISPLAY)
         return max(listed, len(self.drivers))
 
+    def _charge_held(self, message: object) -> None:
+        """Count a message joining the hold queue against ``limits.held``."""
+        self.held_bytes += payload_bytes(message)
+        if self.held_bytes > self.limits.held:
+            raise LimitExceededError(
+                f"display messages waiting for another channel's image hold "
+                f"{self.held_bytes} bytes, over the session's {self.limits.held}-"
+                "byte budget (spicepy.Limits.held)",
+                "held",
+            )
+
     def _drop(self, message: object, why: str, exc: Exception | None = None) -> None:
+        # the first drop is a warning, the rest debug lines (``dropped`` counts
+        # them all): a hostile stream of bad draws must not flood stderr
+        first = not self.dropped
         self.dropped[f"{type(message).__name__}: {why}"] += 1
-        log.warning(
-            "dropped display message %s: %s", type(message).__name__, exc or why
+        log.log(
+            logging.WARNING if first else logging.DEBUG,
+            "dropped display message %s: %s%s",
+            type(message).__name__,
+            exc or why,
+            " (further drops are counted in SessionCore.dropped)" if first else "",
         )
 
     def _retry_held(self, now: float) -> None:
@@ -450,6 +485,7 @@ class SessionCore:
             while held:
                 message, since = held.popleft()
                 self._holding -= 1
+                self.held_bytes -= payload_bytes(message)
                 if not self._apply(channel_id, driver, message, since, now):
                     break
 
