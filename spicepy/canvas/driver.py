@@ -186,7 +186,10 @@ class DisplayDriver:
         self.canvas.reset()
 
     def _mark(self, msg: md.DisplayMark, mm_time: int | None) -> None:
-        self.marks += 1
+        # a MARK completes a frame of the primary: none (e.g. its SURFACE_CREATE
+        # was refused) means no frame
+        if self.canvas.surfaces.get(0) is not None:
+            self.marks += 1
 
     def _monitors(self, msg: md.MonitorsConfig, mm_time: int | None) -> None:
         self.canvas.monitors = [
