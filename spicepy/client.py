@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Iterator
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
@@ -23,13 +23,25 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from spicepy.audio import AudioFrame
+from spicepy.channels.agent import Monitor
 from spicepy.errors import SessionError, SpiceTimeoutError
+from spicepy.session.media import AgentControl, AudioPlayback
 from spicepy.session.session import SUPPORTED, ChangedRect, Session
 from spicepy.session.targets import Target
 from spicepy.session.transport import TlsConfig
 from spicepy.session.uri import SpiceUri, parse_uri
+from spicepy.wire.enums import ClipboardSelection, ClipboardType
 
-__all__ = ["connect", "connect_sync", "screenshot", "Session", "SyncSession"]
+__all__ = [
+    "connect",
+    "connect_sync",
+    "screenshot",
+    "Session",
+    "SyncAgent",
+    "SyncAudio",
+    "SyncSession",
+]
 
 T = TypeVar("T")
 
@@ -182,6 +194,10 @@ class SyncSession:
     def __init__(self, session: Session, runner: _LoopThread) -> None:
         self.session = session
         self._runner = runner
+        #: the guest agent: clipboard, resize, file transfer (``Session.agent``)
+        self.agent = SyncAgent(session.agent, runner)
+        #: playback audio (``Session.audio``)
+        self.audio = SyncAudio(session.audio, runner)
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         return self._runner.run(coro, timeout)
@@ -222,6 +238,30 @@ class SyncSession:
     def click(self, x: int, y: int, button: int = 1) -> None:
         self._run(self.session.click(x, y, button))
 
+    def key_down(self, key: str | int) -> None:
+        self._run(self.session.key_down(key))
+
+    def key_up(self, key: str | int) -> None:
+        self._run(self.session.key_up(key))
+
+    def mouse_down(self, button: int = 1) -> None:
+        self._run(self.session.mouse_down(button))
+
+    def mouse_up(self, button: int = 1) -> None:
+        self._run(self.session.mouse_up(button))
+
+    def wheel(self, clicks: int) -> None:
+        self._run(self.session.wheel(clicks))
+
+    def drag(self, x1: int, y1: int, x2: int, y2: int, button: int = 1) -> None:
+        self._run(self.session.drag(x1, y1, x2, y2, button))
+
+    def send_audio(
+        self, samples: npt.NDArray[np.int16], frequency: int, *, timeout: float = 30.0
+    ) -> None:
+        """See ``Session.send_audio`` (needs ``connect_sync(..., record=True)``)."""
+        self._run(self.session.send_audio(samples, frequency, timeout=timeout))
+
     def close(self) -> None:
         try:
             self._run(self.session.close(), timeout=10)
@@ -240,6 +280,133 @@ class SyncSession:
         self.close()
 
 
+class SyncAgent:
+    """Blocking ``AgentControl`` (``SyncSession.agent``); same arguments, errors."""
+
+    def __init__(self, agent: AgentControl, runner: _LoopThread) -> None:
+        self._agent = agent
+        self._runner = runner
+
+    @property
+    def connected(self) -> bool:
+        return self._agent.connected
+
+    @property
+    def caps(self) -> frozenset[int] | None:
+        return self._agent.caps
+
+    def has_cap(self, cap: int) -> bool:
+        return self._agent.has_cap(cap)
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        self._runner.run(self._agent.wait_ready(timeout))
+
+    def set_clipboard(
+        self,
+        data: bytes | str,
+        type: int = ClipboardType.UTF8_TEXT,
+        selection: int = ClipboardSelection.CLIPBOARD,
+    ) -> None:
+        self._runner.run(self._agent.set_clipboard(data, type, selection))
+
+    def get_clipboard(
+        self,
+        type: int = ClipboardType.UTF8_TEXT,
+        selection: int = ClipboardSelection.CLIPBOARD,
+        timeout: float = 10.0,
+    ) -> bytes:
+        return self._runner.run(self._agent.get_clipboard(type, selection, timeout))
+
+    def get_clipboard_text(
+        self, selection: int = ClipboardSelection.CLIPBOARD, timeout: float = 10.0
+    ) -> str:
+        return self._runner.run(self._agent.get_clipboard_text(selection, timeout))
+
+    def release_clipboard(self, selection: int = ClipboardSelection.CLIPBOARD) -> None:
+        self._runner.run(self._agent.release_clipboard(selection))
+
+    def resize(self, width: int, height: int, timeout: float = 15.0) -> None:
+        self._runner.run(self._agent.resize(width, height, timeout))
+
+    def set_monitors(self, monitors: list[Monitor]) -> None:
+        self._runner.run(self._agent.set_monitors(monitors))
+
+    def set_display_config(self, flags: int = 0, depth: int = 0) -> None:
+        self._runner.run(self._agent.set_display_config(flags, depth))
+
+    def send_file(self, name: str, data: bytes, timeout: float = 60.0) -> None:
+        self._runner.run(self._agent.send_file(name, data, timeout))
+
+
+class SyncAudio:
+    """Blocking ``AudioPlayback`` (``SyncSession.audio``)."""
+
+    def __init__(self, audio: AudioPlayback, runner: _LoopThread) -> None:
+        self._audio = audio
+        self._runner = runner
+
+    @property
+    def started(self) -> bool:
+        return self._audio.started
+
+    @property
+    def volume(self) -> tuple[int, ...]:
+        return self._audio.volume
+
+    @property
+    def mute(self) -> bool:
+        return self._audio.mute
+
+    @property
+    def latency_ms(self) -> int:
+        return self._audio.latency_ms
+
+    @property
+    def frames_received(self) -> int:
+        async def count() -> int:  # decodes waiting packets: on the loop's thread
+            return self._audio.frames_received
+
+        return self._runner.run(count())
+
+    def take_frames(self) -> list[AudioFrame]:
+        """The frames decoded since the last call (``AudioPlayback.take_frames``)."""
+
+        async def take() -> list[AudioFrame]:
+            return self._audio.take_frames()
+
+        return self._runner.run(take())
+
+    def frames(self, timeout: float = 30.0) -> Iterator[AudioFrame]:
+        """Decoded frames as they arrive, until the session ends.
+
+        Raises:
+            SpiceTimeoutError: no frame for ``timeout`` seconds.
+        """
+        stream = self._audio.frames()
+
+        async def next_frame() -> AudioFrame:
+            try:
+                async with asyncio.timeout(timeout):
+                    return await anext(stream)
+            except TimeoutError:
+                raise SpiceTimeoutError(f"no audio for {timeout}s") from None
+
+        try:
+            while True:
+                try:
+                    yield self._runner.run(next_frame())
+                except StopAsyncIteration:
+                    return
+        finally:
+            aclose: Any = getattr(stream, "aclose", None)  # an async generator's
+            if aclose is not None and self._runner.alive:
+                self._runner.run(aclose())
+
+    def record_wav(self, path: str | Path, seconds: float) -> int:
+        """See ``AudioPlayback.record_wav``; returns the sample frames written."""
+        return self._runner.run(self._audio.record_wav(path, seconds))
+
+
 class _LoopThread:
     """An event loop running forever in a daemon thread."""
 
@@ -249,6 +416,10 @@ class _LoopThread:
             target=self.loop.run_forever, name="spicepy-loop", daemon=True
         )
         self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         if not self._thread.is_alive():
