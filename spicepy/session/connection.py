@@ -189,6 +189,11 @@ class ChannelConnection:
             self._writer.close()
         self.closed.set()
 
+    async def drain(self) -> None:
+        """Wait until the socket's write buffer is below its high-water mark."""
+        if not self._writer.is_closing():
+            await self._writer.drain()
+
     async def close(self, timeout: float = 2.0) -> None:
         """Close the socket and stop the reader (idempotent)."""
         self._shutdown()
