@@ -65,6 +65,13 @@ DROP_SEQ_LIMIT = 3
 MAX_SHOWN_RECTS = 1024
 
 
+def picture_bytes(picture: Any) -> int:
+    """Bytes of a decoded ``av.VideoFrame`` (0 for None)."""
+    if picture is None:
+        return 0
+    return sum(int(plane.buffer_size) for plane in picture.planes)
+
+
 def mm_diff(a: int, b: int) -> int:
     """``a - b`` for wrapping u32 mm times (spice-gtk ``spice_mmtime_diff``)."""
     return ((a - b + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
@@ -135,6 +142,8 @@ class _Frame:
     #: VP8/H.264: the picture decoded on arrival (later frames depend on every
     #: one), an ``av.VideoFrame`` converted by ``VideoDecoder.to_pixels`` when shown
     picture: Any = None
+    #: bytes this frame holds while queued (payload + decoded picture)
+    nbytes: int = 0
 
 
 class FrameScheduler:
@@ -142,11 +151,14 @@ class FrameScheduler:
 
     ``dropped`` counts every frame never shown: late on arrival
     (``late_on_arrival``), past due behind a shown frame
-    (``dropped_on_playback``), flushed by a reset, or pushed out of a full queue.
+    (``dropped_on_playback``), flushed by a reset, or pushed out of a full queue
+    (by count, or by the byte budget: ``drop_oldest``).  ``bytes`` is what the
+    queued frames hold.
     """
 
     def __init__(self) -> None:
         self.queue: deque[_Frame] = deque()
+        self.bytes = 0
         self.dropped = 0
         self.late_on_arrival = 0
         self.dropped_on_playback = 0
@@ -157,15 +169,23 @@ class FrameScheduler:
             # time went backwards: spice-gtk drops the queue and starts over
             self.dropped += len(self.queue)
             self.queue.clear()
+            self.bytes = 0
         if mm_diff(frame.mm_time, now) < 0:
             self.dropped += 1
             self.late_on_arrival += 1
             return False
         if len(self.queue) >= MAX_QUEUED_FRAMES:
-            self.queue.popleft()
-            self.dropped += 1
+            self.drop_oldest()
         self.queue.append(frame)
+        self.bytes += frame.nbytes
         return True
+
+    def drop_oldest(self) -> int:
+        """Drop the head frame (counted); returns the bytes it held."""
+        frame = self.queue.popleft()
+        self.bytes -= frame.nbytes
+        self.dropped += 1
+        return frame.nbytes
 
     def due(self, now: int) -> list[_Frame]:
         """Frames to show now, oldest first (``mjpeg_decoder_schedule``).
@@ -177,8 +197,10 @@ class FrameScheduler:
         if not self.queue or mm_diff(self.queue[0].mm_time, now) > 0:
             return []
         out = [self.queue.popleft()]
+        self.bytes -= out[0].nbytes
         while self.queue and mm_diff(self.queue[0].mm_time, now) <= 0:
             frame = self.queue.popleft()
+            self.bytes -= frame.nbytes
             if mm_diff(frame.mm_time, now) < 0:
                 self.dropped += 1
                 self.dropped_on_playback += 1
@@ -190,8 +212,7 @@ class FrameScheduler:
         """After an mm-time reset: drop every queued frame already past
         (``mjpeg_decoder_reschedule``; no timer has fired for them)."""
         while self.queue and mm_diff(self.queue[0].mm_time, now) < 0:
-            self.queue.popleft()
-            self.dropped += 1
+            self.drop_oldest()
             self.dropped_on_playback += 1
 
     def next_time(self) -> int | None:
@@ -247,6 +268,8 @@ class StreamManager:
         self.decode_seconds = 0.0
         #: (surface_id, dest) of every frame shown, for the session's change list
         self.shown: deque[tuple[int, Rect]] = deque(maxlen=MAX_SHOWN_RECTS)
+        #: frames dropped because the queues outgrew ``Limits.video_queue``
+        self.over_budget = 0
 
     def _get(self, stream_id: int) -> Stream:
         try:
@@ -275,7 +298,7 @@ class StreamManager:
             if not 0 <= size <= MAX_SURFACE_DIMENSION:
                 raise CanvasError(f"bad stream size {size}")
         if stream_id in self.streams:
-            log.warning("stream %d re-created", stream_id)
+            log.info("stream %d re-created", stream_id)
         stream = Stream(
             stream_id,
             surface_id,
@@ -355,8 +378,27 @@ class StreamManager:
         if now is None:
             self._show(s, item)
             return
+        item.nbytes = len(frame) + picture_bytes(item.picture)
         if s.scheduler.push(item, now):
+            self._within_budget()
             self.run(now)
+
+    def _within_budget(self) -> None:
+        """Drop the oldest frames of the fullest queues until every stream's
+        queue together fits ``Limits.video_queue`` (the server's frames may
+        be dropped: they are counted as such and reported)."""
+        budget = self.canvas.shared.limits.video_queue
+        streams = self.streams.values()
+        total = sum(st.scheduler.bytes for st in streams)
+        while total > budget:
+            fullest = max(streams, key=lambda st: st.scheduler.bytes)
+            total -= fullest.scheduler.drop_oldest()
+            if not self.over_budget:
+                log.warning(
+                    "video frames over the %d-byte budget: dropping the oldest",
+                    budget,
+                )
+            self.over_budget += 1
 
     def run(self, now: int) -> None:
         """Show the queued frames whose time has come (a bad frame is logged and
@@ -367,7 +409,12 @@ class StreamManager:
                     self._show(s, item)
                 except CanvasError as exc:
                     s.decode_errors += 1
-                    log.warning("stream %d: frame not shown: %s", s.stream_id, exc)
+                    log.log(  # once a stream; the rest are counted
+                        logging.WARNING if s.decode_errors == 1 else logging.DEBUG,
+                        "stream %d: frame not shown: %s",
+                        s.stream_id,
+                        exc,
+                    )
 
     def reschedule(self, now: int) -> None:
         """The session's mm time jumped: drop queued frames that are now past."""

@@ -26,7 +26,7 @@ from spicepy.canvas.surface import MAX_SURFACE_DIMENSION
 from spicepy.errors import CanvasError
 from spicepy.wire.enums import DisplayCap, VideoCodecType
 
-__all__ = ["VIDEO_CODECS", "VideoDecoder", "video_display_caps"]
+__all__ = ["VIDEO_CODECS", "VideoDecoder", "padded_packet", "video_display_caps"]
 
 Pixels = npt.NDArray[np.uint8]
 
@@ -114,9 +114,7 @@ class VideoDecoder:
         if not frame or len(frame) > MAX_VIDEO_FRAME:
             raise CanvasError(f"video frame of {len(frame)} bytes")
         try:
-            # PyAV's Packet references its source without copying: give it
-            # bytes of its own, not a view into a buffer that is reused
-            pictures = self._ctx.decode(self._av.Packet(bytes(frame)))
+            pictures = self._ctx.decode(padded_packet(frame))
         except (self._av.error.FFmpegError, ValueError) as exc:
             name = VideoCodecType(self.codec).name
             raise CanvasError(f"bad {name} frame: {exc}") from exc
@@ -141,7 +139,7 @@ class VideoDecoder:
         planes as FFmpeg lays them out), for byte-for-byte comparisons with
         other FFmpeg builds (no colour conversion involved)."""
         try:
-            pictures = self._ctx.decode(self._av.Packet(frame))
+            pictures = self._ctx.decode(padded_packet(frame))
         except (self._av.error.FFmpegError, ValueError) as exc:
             raise CanvasError(f"bad video frame: {exc}") from exc
         out = []
@@ -154,6 +152,23 @@ class VideoDecoder:
             )
             out.append((str(p.format.name), planes))
         return out
+
+
+def padded_packet(frame: bytes | memoryview) -> Any:
+    """An ``av.Packet`` holding a copy of ``frame`` followed by FFmpeg's zeroed
+    input padding (AV_INPUT_BUFFER_PADDING_SIZE).
+
+    FFmpeg's bitstream readers may read that many bytes past a packet's end
+    (and rely on zeros there to stop): ``av.Packet(bytes)`` references the
+    bytes object as it is, without padding, so hostile VP8/H.264 data could
+    make the decoder read past it.  ``av.Packet(n)`` allocates with
+    ``av_new_packet`` (padded, zeroed); the frame is copied in.
+    """
+    import av
+
+    packet = av.Packet(len(frame))
+    packet.update(frame)
+    return packet
 
 
 def _unpad(plane: Any) -> bytes:
