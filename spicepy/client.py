@@ -27,11 +27,11 @@ from spicepy.audio import AudioFrame
 from spicepy.channels.agent import Monitor
 from spicepy.errors import SessionError, SpiceTimeoutError
 from spicepy.session.media import AgentControl, AudioPlayback
-from spicepy.session.session import SUPPORTED, ChangedRect, Session
+from spicepy.session.session import ChangedRect, Session
 from spicepy.session.targets import Target
 from spicepy.session.transport import TlsConfig
 from spicepy.session.uri import SpiceUri, parse_uri
-from spicepy.wire.enums import ClipboardSelection, ClipboardType
+from spicepy.wire.enums import ChannelType, ClipboardSelection, ClipboardType
 
 __all__ = [
     "connect",
@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+#: disable_channels filters these (the session's opt-ins, record=True..., still apply)
+ALL_TYPES = frozenset(ChannelType)
 
 
 def _make_session(
@@ -61,6 +63,8 @@ def _make_session(
     username: str | None = None,
     disable_channels: frozenset[int] = frozenset(),
     record: bool = False,
+    usbredir: bool = False,
+    ports: bool = False,
 ) -> Session:
     if isinstance(uri, Target):
         tls = uri.tls if tls is None else tls
@@ -81,12 +85,14 @@ def _make_session(
         password=password,
         tls=replace(tls, verify=verify and tls.verify),
         timeout=timeout,
-        channel_types=SUPPORTED - disable_channels if disable_channels else None,
+        channel_types=ALL_TYPES - disable_channels if disable_channels else None,
         preferred_compression=preferred_compression,
         plain=plain,
         proxy=proxy,
         username=username,
         record=record,
+        usbredir=usbredir,
+        ports=ports,
     )
 
 
@@ -134,6 +140,8 @@ def connect(
     username: str | None = None,
     disable_channels: frozenset[int] = frozenset(),
     record: bool = False,
+    usbredir: bool = False,
+    ports: bool = False,
 ) -> _Connector:
     """Connect to a SPICE server and link every channel it offers.
 
@@ -165,6 +173,8 @@ def connect(
         disable_channels: channel types (``ChannelType``) not to open.
         record: also link the RECORD channel, for ``Session.send_audio`` (the
             guest then sees a microphone).
+        usbredir: also link the USBREDIR channels, for ``Session.usb``.
+        ports: also link the PORT channels (spiceports), for ``Session.ports``.
 
     Raises:
         ValueError: a malformed URI or host subject.
@@ -185,6 +195,8 @@ def connect(
         username=username,
         disable_channels=disable_channels,
         record=record,
+        usbredir=usbredir,
+        ports=ports,
     )
 
 

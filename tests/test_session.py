@@ -470,7 +470,7 @@ def test_listed_channels_not_opened_are_reported() -> None:
     assert skipped == [
         SkippedChannel(3, 0, "not chosen"),
         SkippedChannel(6, 0, "opt-in: connect(record=True)"),
-        SkippedChannel(9, 0, unsupported),
+        SkippedChannel(9, 0, "opt-in: connect(usbredir=True)"),
         SkippedChannel(8, 0, unsupported),
     ]
     assert [s.name for s in skipped] == ["inputs:0", "record:0", "usbredir:0",

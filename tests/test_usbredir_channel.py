@@ -4,13 +4,14 @@ UsbredirConnection playing QEMU's usb-redir on the server side."""
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import pytest
 from _channel_helpers import drive, events, linked, split_messages
 
 from spicepy.channels import ChannelState
-from spicepy.channels.spicevmc import UsbredirChannel
+from spicepy.channels.spicevmc import UsbredirChannel, UsbredirFailed
 from spicepy.channels.usbredir import (
     DeviceConnectSent,
     HelloReceived,
@@ -19,8 +20,8 @@ from spicepy.channels.usbredir import (
     UsbEndpoint,
     UsbInterface,
     UsbredirConnection,
+    UsbredirState,
 )
-from spicepy.errors import WireError
 from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.wire import usbredir as u
 from spicepy.wire.enums import SpicevmcMsg
@@ -88,8 +89,27 @@ def test_guest_command_and_answer_through_spicevmc() -> None:
     assert to_guest(ch, guest) == [PacketReceived(77, u.ConfigurationStatus(0, 1))]
 
 
-def test_usbredir_garbage_puts_the_channel_in_error() -> None:
+def test_usbredir_garbage_fails_the_usbredir_stream_not_the_channel() -> None:
+    """spice-gtk's rule: a usbredir parse error is the device's, the SPICE
+    channel stays linked; later data is dropped and EOF still closes cleanly."""
     ch, srv = linked(UsbredirChannel)
-    with pytest.raises(WireError):
-        drive(ch, srv.pack_raw(DATA, bytes(12) + b"\xff" * 64))  # hello of 0 bytes
-    assert ch.state is ChannelState.ERROR
+    evs = drive(ch, srv.pack_raw(DATA, bytes(12) + b"\xff" * 64))  # hello of 0 bytes
+    assert [type(e) for e in evs] == [UsbredirFailed]
+    assert "Hello" in evs[0].error
+    assert ch.state is ChannelState.READY
+    assert ch.usb.state is UsbredirState.ERROR
+    assert drive(ch, srv.pack_raw(DATA, b"more")) == []
+    assert ch.bytes_received == 12 + 64 + 4
+    ch.receive_data(b"")
+    assert ch.state is ChannelState.CLOSED
+
+
+def test_usbredir_packets_before_the_failure_are_delivered() -> None:
+    ch, srv = linked(UsbredirChannel)
+    guest = UsbredirConnection(host=False, version="qemu")
+    guest.receive_data(ch.data_to_send()[6:])  # our hello, past the mini header
+    hello = guest.data_to_send()
+    # 64-bit ids: both sides announce IDS_64BITS
+    evs = drive(ch, srv.pack_raw(DATA, hello + struct.pack("<IIQ", 999, 0, 0)))
+    assert [type(e) for e in evs] == [HelloReceived, UsbredirFailed]
+    assert "999" in evs[1].error

@@ -31,7 +31,9 @@ from spicepy.channels.inputs import InputsChannel, make_scancode
 from spicepy.channels.link import LinkHandshake, NeedSecuredError, NeedUnsecuredError
 from spicepy.channels.main import MainChannel
 from spicepy.channels.playback import PlaybackChannel
+from spicepy.channels.port import PortChannel
 from spicepy.channels.record import RecordChannel
+from spicepy.channels.spicevmc import UsbredirChannel
 
 #: channel class per ChannelType value
 CHANNEL_CLASSES: dict[int, type[Channel]] = {
@@ -43,6 +45,8 @@ CHANNEL_CLASSES: dict[int, type[Channel]] = {
         CursorChannel,
         PlaybackChannel,
         RecordChannel,
+        UsbredirChannel,
+        PortChannel,
     )
 }
 
@@ -59,6 +63,8 @@ __all__ = [
     "NeedSecuredError",
     "NeedUnsecuredError",
     "PlaybackChannel",
+    "PortChannel",
     "RecordChannel",
+    "UsbredirChannel",
     "make_scancode",
 ] + _events_all

@@ -12,7 +12,8 @@ outgoing bytes into messages of at most ``MAX_VMC_CHUNK`` bytes.
 the device) on that stream: incoming data feeds it, whatever it queues goes out
 as DATA messages, and its events come out of ``next_event`` after the
 channel's own.  The connection's hello is queued at construction and leaves
-once the link completes.
+once the link completes.  A malformed usbredir stream fails the usbredir
+connection (``UsbredirFailed``), not the SPICE channel, as in spice-gtk.
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ from typing import Any, ClassVar
 
 from spicepy.channels.base import Channel
 from spicepy.channels.events import ChannelClosed, ChannelEvent
-from spicepy.channels.usbredir import DEFAULT_CAPS, UsbDeviceInfo, UsbredirConnection
-from spicepy.errors import ProtocolError
+from spicepy.channels.usbredir import (
+    DEFAULT_CAPS,
+    UsbDeviceInfo,
+    UsbredirConnection,
+    UsbredirState,
+)
+from spicepy.errors import ProtocolError, SpiceError
 from spicepy.wire import msg_other
 from spicepy.wire.enums import ChannelType, DataCompressionType
 from spicepy.wire.usbredir import MAX_PACKET_SIZE
@@ -32,6 +38,7 @@ __all__ = [
     "MAX_VMC_CHUNK",
     "SpicevmcChannel",
     "UsbredirChannel",
+    "UsbredirFailed",
     "VmcDataReceived",
     "vmc_classes",
 ]
@@ -46,6 +53,14 @@ class VmcDataReceived(ChannelEvent):
     """Bytes from the chardev (only for channels that do not consume them)."""
 
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class UsbredirFailed(ChannelEvent):
+    """The usbredir stream inside the channel broke (its error); the channel
+    stays linked, later data is dropped."""
+
+    error: str
 
 
 def vmc_classes(channel_type: int) -> tuple[type[Any], type[Any], type[Any]]:
@@ -90,9 +105,9 @@ class SpicevmcChannel(Channel):
         else:
             self._other(msg, serial)
             return
-        self.bytes_received += len(data)
         if data:
             self._on_data(data)
+        self.bytes_received += len(data)  # after: a refused message counts nothing
 
     def _on_data(self, data: bytes) -> None:
         self._emit(VmcDataReceived(data))
@@ -144,12 +159,22 @@ class UsbredirChannel(SpicevmcChannel):
         self._pump()
 
     def _on_data(self, data: bytes) -> None:
-        self.usb.receive_data(data)
+        if self.usb.state is UsbredirState.ERROR:
+            return  # the stream broke earlier (UsbredirFailed): dropped
+        try:
+            self.usb.receive_data(data)
+        except SpiceError as exc:
+            # the SPICE message was fine, the usbredir stream inside is not:
+            # like spice-gtk, the device fails and the channel stays up
+            self._pump()
+            self._emit(UsbredirFailed(str(exc)))
+            return
         self._pump()
 
     def _eof(self) -> None:
         super()._eof()
-        self.usb.receive_data(b"")
+        if self.usb.state is not UsbredirState.ERROR:
+            self.usb.receive_data(b"")
         self._pump()
 
     def _pump(self) -> None:

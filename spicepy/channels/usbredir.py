@@ -299,6 +299,12 @@ class UsbredirConnection:
         self._out = bytearray()
         self._write(u.Hello(raw.ljust(64, b"\0"), u.caps_to_words(self.caps)), 0)
 
+    def __eq__(self, other: object) -> bool:
+        """Equal when in the same state (snapshots: "an error changed nothing")."""
+        return type(other) is type(self) and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
     # -- the sans-IO surface ---------------------------------------------------
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Feed bytes from the peer; ``b""`` means EOF.

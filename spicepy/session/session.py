@@ -55,8 +55,10 @@ from spicepy.session.keymap import key_code, text_strokes
 from spicepy.session.media import AgentControl, AudioPlayback, CursorTracker
 from spicepy.session.mouse import MouseControl
 from spicepy.session.pacing import typing_pauses
+from spicepy.session.ports import PortControl
 from spicepy.session.transport import TlsConfig, open_stream
 from spicepy.session.uri import SpiceUri
+from spicepy.session.usb import UsbRedirection
 from spicepy.wire.enums import (
     ChannelType,
     DisplayCap,
@@ -89,6 +91,8 @@ MAIN, DISPLAY, INPUTS = ChannelType.MAIN, ChannelType.DISPLAY, ChannelType.INPUT
 #: the guest see a microphone, so only when the caller means to send audio).
 SUPPORTED = frozenset({MAIN, DISPLAY, INPUTS, ChannelType.CURSOR, ChannelType.PLAYBACK})
 RECORD = ChannelType.RECORD
+#: opt-in too: USB redirection (``usbredir=True``) and spiceports (``ports=True``)
+USBREDIR, PORT = ChannelType.USBREDIR, ChannelType.PORT
 #: how far ahead of real time ``send_audio`` may send (s); the guest's capture
 #: buffer then never holds much more than this
 AUDIO_LEAD = 0.2
@@ -173,6 +177,8 @@ class Session:
         username: authenticate with SASL as this user (over TLS), with the
             password as its secret.
         record: also link the RECORD channel (``send_audio``).
+        usbredir: also link the USBREDIR channels (``session.usb``).
+        ports: also link the PORT channels (``session.ports``).
     """
 
     def __init__(
@@ -188,6 +194,8 @@ class Session:
         proxy: str | None = None,
         username: str | None = None,
         record: bool = False,
+        usbredir: bool = False,
+        ports: bool = False,
     ) -> None:
         if (
             preferred_compression is not None
@@ -204,7 +212,8 @@ class Session:
         self.channel_types = channel_types
         self.plain = plain
         self.proxy = proxy
-        self.linkable = SUPPORTED | {RECORD} if record else SUPPORTED
+        opt_in = {RECORD: record, USBREDIR: usbredir, PORT: ports}
+        self.linkable = SUPPORTED | {t for t, wanted in opt_in.items() if wanted}
         self.sasl = (
             None
             if username is None
@@ -230,6 +239,9 @@ class Session:
         self.screen = FrameTracker(self.core, self.wait_for)
         #: pointer moves, buttons, wheel, drags in either mouse mode
         self.mouse = MouseControl(self)
+        #: USB devices redirected into the guest; named spiceports as streams
+        self.usb = UsbRedirection(self)
+        self.ports = PortControl(self)
         self._timer: asyncio.TimerHandle | None = None
         self._changes_taken = 0
         self._wakeup = asyncio.Event()
@@ -308,6 +320,10 @@ class Session:
                 reason = "not chosen"
             elif ctype == RECORD:
                 reason = "opt-in: connect(record=True)"
+            elif ctype == USBREDIR:
+                reason = "opt-in: connect(usbredir=True)"
+            elif ctype == PORT:
+                reason = "opt-in: connect(ports=True)"
             else:
                 reason = "not supported by spicepy"
             self.skipped_channels.append(SkippedChannel(ctype, cid, reason))

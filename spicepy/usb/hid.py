@@ -28,7 +28,12 @@ from spicepy.wire import usbredir as u
 from spicepy.wire.usbredir import UsbredirStatus as Status
 from spicepy.wire.usbredir import UsbTransferType
 
-__all__ = ["HidKeyboard", "BOOT_KEYBOARD_REPORT", "MAX_PENDING_REPORTS"]
+__all__ = [
+    "BOOT_KEYBOARD_REPORT",
+    "LEFT_SHIFT",
+    "MAX_PENDING_REPORTS",
+    "HidKeyboard",
+]
 
 Answer = list[tuple[Any, int]]
 
@@ -42,6 +47,7 @@ BOOT_KEYBOARD_REPORT = bytes.fromhex(
 MAX_PENDING_REPORTS = 64
 INTERRUPT_IN = 0x81
 MODIFIER_FIRST = 0xE0  # HID usage ids 0xE0-0xE7 are the modifier keys
+LEFT_SHIFT = 0xE1
 
 # USB 2.0 table 9-4/9-5 and HID 1.11 section 7.2: the requests we answer
 GET_STATUS, CLEAR_FEATURE, SET_FEATURE, GET_DESCRIPTOR = 0, 1, 3, 6
