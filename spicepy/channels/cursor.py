@@ -5,13 +5,15 @@ Theory of operation: INIT and SET carry a ``Cursor`` (flags; unless NONE a heade
 with the shape's ``unique`` id, type, size and hot spot; then the image bytes).
 A CACHE_ME shape is remembered by ``unique`` and a later FROM_CACHE names it; the
 server mirrors this cache and evicts with INVAL_ONE / INVAL_ALL, RESET clears it,
-and the machine also bounds it (``MAX_CACHED``).  Each message becomes one event
-(INIT also reports its trail settings); shapes are passed on undecoded
-(PROTOCOL.md section 7, spice-gtk ``channel-cursor.c``): ``spicepy.canvas.cursor``
-turns them into pixels.  The machine also keeps the pointer's current state
-(``x``, ``y``, ``visible``, ``shape``, ``trail``) for callers that poll: SET and
-INIT replace it, MOVE moves it, HIDE and RESET hide it (RESET also drops the
-shape).
+and the machine also bounds it (``MAX_CACHED`` shapes, ``max_cache_bytes`` of
+shape data: ``Limits.cursor_cache``; the oldest go first, a FROM_CACHE of an
+evicted shape leaves the pointer without shape, as for any unknown id).  Each
+message becomes one event (INIT also reports its trail settings); shapes are
+passed on undecoded (PROTOCOL.md section 7, spice-gtk ``channel-cursor.c``):
+``spicepy.canvas.cursor`` turns them into pixels.  The machine also keeps the
+pointer's current state (``x``, ``y``, ``visible``, ``shape``, ``trail``) for
+callers that poll: SET and INIT replace it, MOVE moves it, HIDE and RESET hide
+it (RESET also drops the shape).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from spicepy.channels.events import (
     CursorTrailSet,
     MessageReceived,
 )
+from spicepy.limits import DEFAULT_LIMITS
 from spicepy.wire.enums import ChannelType, CursorFlags
 from spicepy.wire.msg_other import (
     CursorHide,
@@ -52,14 +55,24 @@ MAX_CACHED = 1024
 
 
 class CursorChannel(Channel):
-    """Args: as ``Channel``."""
+    """Args: as ``Channel``, plus ``max_cache_bytes``: shape data cached at most."""
 
     CHANNEL_TYPE = ChannelType.CURSOR
     DEFAULT_CAPS: ClassVar[frozenset[int]] = frozenset()
 
-    def __init__(self, channel_id: int = 0, **kw: Any) -> None:
+    def __init__(
+        self,
+        channel_id: int = 0,
+        *,
+        max_cache_bytes: int = DEFAULT_LIMITS.cursor_cache,
+        **kw: Any,
+    ) -> None:
         super().__init__(channel_id, **kw)
         self._cache: OrderedDict[int, CursorShape] = OrderedDict()
+        self.max_cache_bytes = max_cache_bytes
+        #: shape data bytes in the cache; shapes evicted to stay within budget
+        self.cache_bytes = 0
+        self.evicted = 0
         self.x = 0
         self.y = 0
         self.visible = False
@@ -89,11 +102,32 @@ class CursorChannel(Channel):
             bytes(cursor.data),
         )
         if cursor.flags & CursorFlags.CACHE_ME:
+            self._uncache(header.unique)
             self._cache[header.unique] = shape
-            self._cache.move_to_end(header.unique)
-            while len(self._cache) > MAX_CACHED:
-                self._cache.popitem(last=False)
+            self.cache_bytes += len(shape.data)
+            while self._cache and (
+                len(self._cache) > MAX_CACHED or self.cache_bytes > self.max_cache_bytes
+            ):
+                _, old = self._cache.popitem(last=False)
+                self.cache_bytes -= len(old.data)
+                if not self.evicted:
+                    log.warning(
+                        "cursor cache over %d shapes or %d bytes: evicting the oldest",
+                        MAX_CACHED,
+                        self.max_cache_bytes,
+                    )
+                self.evicted += 1
         return shape
+
+    def _uncache(self, unique: int | None) -> None:
+        """Forget one cached shape (None: all of them)."""
+        if unique is None:
+            self._cache.clear()
+            self.cache_bytes = 0
+            return
+        old = self._cache.pop(unique, None)
+        if old is not None:
+            self.cache_bytes -= len(old.data)
 
     def _changed(self, pos: Any, visible: int, cursor: Any) -> None:
         self.x, self.y, self.visible = pos.x, pos.y, bool(visible)
@@ -114,17 +148,17 @@ class CursorChannel(Channel):
             self.visible = False
             self._emit(CursorHidden())
         elif isinstance(msg, CursorResetMsg):
-            self._cache.clear()
+            self._uncache(None)
             self.visible, self.shape = False, None
             self._emit(CursorReset())
         elif isinstance(msg, CursorTrail):
             self.trail = (msg.length, msg.frequency)
             self._emit(CursorTrailSet(msg.length, msg.frequency))
         elif isinstance(msg, CursorInvalOne):
-            self._cache.pop(msg.id, None)
+            self._uncache(msg.id)
             self._emit(CursorCacheInvalidated(msg.id))
         elif isinstance(msg, CursorInvalAll):
-            self._cache.clear()
+            self._uncache(None)
             self._emit(CursorCacheInvalidated(None))
         else:
             self._emit(MessageReceived(self.CHANNEL_TYPE, msg.MSG_TYPE, serial, msg))
