@@ -28,7 +28,7 @@ from spicepy.channels.agent import (
     FileTransferStatusReceived,
     Monitor,
 )
-from spicepy.errors import ProtocolError, SpiceError, WireError
+from spicepy.errors import LimitExceededError, ProtocolError, SpiceError, WireError
 from spicepy.testing.fake_server import FakeServer
 from spicepy.wire.agent import (
     AGENT_HEADER_SIZE,
@@ -203,7 +203,7 @@ def test_lying_sizes_are_rejected_before_buffering() -> None:
         m.receive_chunk(struct.pack("<IIQI", 1, AgentMsgType.CLIPBOARD, 0, 1 << 31))
     small = AgentMachine(max_message_size=1000)
     small.start(1)
-    with pytest.raises(ProtocolError, match="limit"):
+    with pytest.raises(LimitExceededError, match="limit"):
         small.receive_chunk(struct.pack("<IIQI", 1, AgentMsgType.CLIPBOARD, 0, 1001))
     with pytest.raises(WireError, match="protocol"):
         AgentMachine().receive_chunk(struct.pack("<IIQI", 7, 4, 0, 4))

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spicepy.channels.events import ChannelEvent
-from spicepy.errors import ProtocolError
+from spicepy.errors import LimitExceededError, ProtocolError
 from spicepy.wire.agent import (
     AGENT_HEADER_SIZE,
     MAX_AGENT_MESSAGE_SIZE,
@@ -259,9 +259,10 @@ class AgentMachine:
                     return
                 header = parse_agent_header(self._in)
                 if header.size > self.max_message_size:
-                    raise ProtocolError(
+                    raise LimitExceededError(
                         f"agent message of {header.size} bytes exceeds the "
-                        f"{self.max_message_size}-byte limit"
+                        f"{self.max_message_size}-byte limit (spicepy.Limits.agent)",
+                        "agent",
                     )
                 self._header = header
                 del self._in[:AGENT_HEADER_SIZE]

@@ -77,8 +77,11 @@ __all__ = ["AgentControl", "AudioPlayback", "CursorTracker", "PlaybackDecoder"]
 
 log = logging.getLogger(__name__)
 
-#: decoded shapes kept by unique id (the server caches at most 256)
+#: decoded shapes kept by unique id (the server caches at most 256); their
+#: bytes are bounded by ``Limits.cursor_cache`` too
 MAX_DECODED_CURSORS = 256
+#: agent replies and finished file transfers remembered (oldest forgotten)
+MAX_AGENT_RECORDS = 1024
 #: decoded audio frames kept for ``take_frames`` / ``frames`` (10 ms each: 60 s)
 MAX_AUDIO_FRAMES = 6000
 
@@ -97,6 +100,8 @@ class CursorTracker:
         self._decoded: collections.OrderedDict[int, CursorImage] = (
             collections.OrderedDict()
         )
+        #: bytes of the decoded shapes kept
+        self.decoded_bytes = 0
         core = session.core
         core.on_event(CursorChanged, self._changed)
         core.on_event(CursorMoved, self._moved)
@@ -127,10 +132,21 @@ class CursorTracker:
             log.warning("cursor shape %#x not decoded: %s", shape.unique, exc)
             return None
         if shape.unique:
+            self._forget(shape.unique)
             self._decoded[shape.unique] = image
-            while len(self._decoded) > MAX_DECODED_CURSORS:
-                self._decoded.popitem(last=False)
+            self.decoded_bytes += _image_bytes(image)
+            budget = self._session.core.limits.cursor_cache
+            while self._decoded and (
+                len(self._decoded) > MAX_DECODED_CURSORS or self.decoded_bytes > budget
+            ):
+                _, old = self._decoded.popitem(last=False)
+                self.decoded_bytes -= _image_bytes(old)
         return image
+
+    def _forget(self, unique: int) -> None:
+        old = self._decoded.pop(unique, None)
+        if old is not None:
+            self.decoded_bytes -= _image_bytes(old)
 
     def _moved(self, key: Any, event: CursorMoved, now: float) -> None:
         self.x, self.y = event.x, event.y
@@ -141,6 +157,7 @@ class CursorTracker:
     def _reset(self, key: Any, event: CursorReset, now: float) -> None:
         self.visible, self.image, self.shape = False, None, None
         self._decoded.clear()
+        self.decoded_bytes = 0
 
     @property
     def position(self) -> tuple[int, int]:
@@ -157,6 +174,10 @@ class CursorTracker:
         """Draw the pointer where it is onto an (h, w, 3) RGB screenshot."""
         if self.visible and self.image is not None:
             composite_cursor(rgb, self.image, self.x, self.y)
+
+
+def _image_bytes(image: CursorImage) -> int:
+    return int(image.rgba.nbytes) + (0 if image.xor is None else int(image.xor.nbytes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,12 +200,17 @@ class AgentControl:
         self.caps: frozenset[int] | None = None
         #: selection -> the types the guest offers (its last GRAB)
         self.guest_offers: dict[int, tuple[int, ...]] = {}
-        #: (selection, type) -> data the guest sent
+        #: (selection, type) -> data the guest sent (the newest within
+        #: ``Limits.agent`` bytes; older entries are forgotten first)
         self.guest_data: dict[tuple[int, int], bytes] = {}
         #: selection -> {type: data} we offered with set_clipboard
         self.our_offers: dict[int, dict[int, bytes]] = {}
-        self.replies: list[tuple[int, int]] = []
+        self.replies: collections.deque[tuple[int, int]] = collections.deque(
+            maxlen=MAX_AGENT_RECORDS
+        )
         self.transfers: dict[int, FileTransferResult] = {}
+        #: clipboard entries forgotten to stay within ``Limits.agent``
+        self.forgotten = 0
         core = session.core
         core.on_event(AgentConnected, self._connected)
         core.on_event(AgentDisconnected, self._disconnected)
@@ -214,7 +240,17 @@ class AgentControl:
             del self.guest_data[k]
 
     def _received(self, key: Any, event: ClipboardReceived, now: float) -> None:
-        self.guest_data[(event.selection, event.type)] = event.data
+        data = self.guest_data
+        data.pop((event.selection, event.type), None)
+        data[(event.selection, event.type)] = event.data
+        budget = self._session.core.limits.agent
+        kept = sum(len(v) for v in data.values())  # <= MAX_AGENT_RECORDS entries
+        while len(data) > 1 and (kept > budget or len(data) > MAX_AGENT_RECORDS):
+            oldest = next(iter(data))
+            kept -= len(data.pop(oldest))
+            if not self.forgotten:
+                log.warning("guest clipboard data over %d bytes: forgetting", budget)
+            self.forgotten += 1
 
     def _requested(self, key: Any, event: ClipboardRequested, now: float) -> None:
         # spice-gtk answers from the client's clipboard; an offer we no longer
@@ -235,6 +271,8 @@ class AgentControl:
             self.transfers[event.id] = FileTransferResult(
                 event.id, event.result, event.data
             )
+            while len(self.transfers) > MAX_AGENT_RECORDS:
+                del self.transfers[next(iter(self.transfers))]
 
     # -- plumbing ---------------------------------------------------------------
     def _call(self, method: str, *args: object) -> Any:
