@@ -163,3 +163,52 @@ def test_wait_change_in_region() -> None:
             await actions.wait_change(S(s), timeout=0.05)
 
     asyncio.run(go())
+
+
+def test_wait_settled_in_a_region_with_fuzz() -> None:
+    """vncdo's rstable: only changes in the region that move a pixel by more
+    than the fuzz restart the quiet window."""
+
+    async def go() -> None:
+        base = scene(10)
+        s = FakeScreen(base.copy())
+        loop = asyncio.get_running_loop()
+        region = (0, 0, 10, 10)
+        # 8 changes 50 ms apart: outside the region, or inside by at most 3
+        for i in range(8):
+            img = base.copy()
+            if i % 2:
+                img[30:40, 30:40] = 255 - img[30:40, 30:40]  # outside
+                rect = ChangedRect(30, 30, 40, 40)
+            else:
+                img[0:10, 0:10] = np.clip(img[0:10, 0:10].astype(int) + 3, 0, 255)
+                rect = ChangedRect(0, 0, 10, 10)
+            later(0.05 * (i + 1), s.show, img, rect)
+        start = loop.time()
+        await actions.wait_settled(
+            S(s), quiet=0.2, timeout=5, region=region, max_diff=3
+        )
+        assert s.change_count < 8  # still while the screen kept changing
+        assert loop.time() - start >= 0.2
+        # the same changes with fuzz 2: the region moves by 3, so only once
+        # the changes stop (the last at 0.4 s) and 0.2 s pass is it still
+        s2 = FakeScreen(base.copy())
+        for i in range(8):
+            img = base.copy()
+            img[0:10, 0:10] = (img[0:10, 0:10].astype(int) + 3 * (i + 1)) % 256
+            later(0.05 * (i + 1), s2.show, img, ChangedRect(0, 0, 10, 10))
+        start = loop.time()
+        await actions.wait_settled(
+            S(s2), quiet=0.2, timeout=5, region=region, max_diff=2
+        )
+        assert s2.change_count == 8
+        assert loop.time() - start >= 0.4 + 0.2
+        # never still: a timeout; a region off the screen: a ValueError
+        for i in range(1, 20):
+            later(0.02 * i, s2.show, scene(i), ChangedRect(0, 0, 80, 60))
+        with pytest.raises(SpiceTimeoutError, match="not still"):
+            await actions.wait_settled(S(s2), quiet=0.1, timeout=0.3, max_diff=0)
+        with pytest.raises(ValueError, match="off the"):
+            await actions.wait_settled(S(s2), quiet=0.1, region=(70, 0, 20, 10))
+
+    asyncio.run(go())

@@ -236,3 +236,92 @@ def test_runner_sends_what_the_script_says(tmp_path: Path) -> None:
         ("mouse_down", 3),
         ("mouse_up", 3),
     ]
+
+
+def test_rstable_stable_fuzz_and_pastefile_parse(tmp_path: Path) -> None:
+    steps = parse(
+        "rstable 2 10 20 30 40 5 stable 1 3 stable 1 "
+        "wait-settled --region 1 2 3 4 --max-diff 6 pastefile notes.txt",
+        cwd=tmp_path,
+    )
+    assert brief(steps) == [
+        ("rstable", 2.0, 10, 20, 30, 40, 5),
+        ("stable", 1.0, 3),
+        ("stable", 1.0),
+        ("wait-settled", ("--region", (1, 2, 3, 4)), ("--max-diff", (6,))),
+        ("pastefile", "notes.txt"),
+    ]
+    assert [s.op for s in steps[:4]] == ["wait-settled"] * 4
+    with pytest.raises(ScriptError, match="missing argument 5"):
+        parse("rstable 2 10 20 30", cwd=tmp_path)
+
+
+class SettleRecorder(Recorder):
+    """A Recorder whose screen settles at once: records the wait's arguments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.change_count = 0
+
+    async def wait_until_settled(self, quiet: float, timeout: float) -> None:
+        self.calls.append(("wait_until_settled", quiet))
+
+    async def wait_for_frame(self, timeout: float = 30.0) -> None:
+        return None
+
+    async def wait_for_change(self, timeout: float, *, since: int) -> None:
+        self.calls.append(("wait_for_change",))
+        await asyncio.sleep(timeout)
+        from spicepy.errors import SpiceTimeoutError
+
+        raise SpiceTimeoutError("still")
+
+    def screenshot(self) -> Any:
+        import numpy as np
+
+        return np.zeros((50, 60, 3), np.uint8)
+
+
+def test_runner_stable_variants(tmp_path: Path) -> None:
+    rec = SettleRecorder()
+    steps = parse(
+        "stable 0.01 rstable 0.01 1 2 3 4 2 rstable 0.01 50 0 20 5", cwd=tmp_path
+    )
+    runner = Runner(cast(Session, rec), cwd=tmp_path, timeout=2)
+    with pytest.raises(ScriptError, match="off the 60x50 screen"):
+        asyncio.run(runner.run(steps))
+    # stable without fuzz: the session's own settle; rstable: watched pixels
+    assert rec.calls == [("wait_until_settled", 0.01), ("wait_for_change",)]
+
+
+class FakeAgent:
+    def __init__(self, connected: bool) -> None:
+        self.connected = connected
+        self.caps: frozenset[int] | None = None
+        self.calls: list[tuple[Any, ...]] = []
+
+    async def wait_ready(self, timeout: float) -> None:
+        self.calls.append(("wait_ready",))
+        self.caps = frozenset()
+
+    async def set_clipboard(self, text: str) -> None:
+        self.calls.append(("set_clipboard", text))
+
+
+def test_pastefile_uses_the_agent_or_types(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_bytes("line 1\r\nzwei ✓\n".encode())
+    for connected in (True, False):
+        rec = Recorder()
+        agent = FakeAgent(connected)
+        rec.__dict__["agent"] = agent
+        steps = parse("pastefile notes.txt", cwd=tmp_path)
+        asyncio.run(Runner(cast(Session, rec), cwd=tmp_path).run(steps))
+        if connected:  # vncdo: the text becomes the clipboard, CRLF as LF
+            assert agent.calls == [
+                ("wait_ready",),
+                ("set_clipboard", "line 1\nzwei ✓\n"),
+            ]
+            assert rec.calls == []
+        else:
+            assert agent.calls == []
+            assert rec.calls == [("type_text", "line 1\nzwei ✓\n", ("delay", None))]

@@ -377,10 +377,67 @@ async def wait_change(
 
 
 async def wait_settled(
-    session: Session, *, quiet: float = 0.5, timeout: float = 30.0
+    session: Session,
+    *,
+    quiet: float = 0.5,
+    timeout: float = 30.0,
+    region: Rect | None = None,
+    max_diff: int | None = None,
 ) -> None:
-    """Wait until nothing was drawn for ``quiet`` seconds."""
-    await session.wait_until_settled(quiet=quiet, timeout=timeout)
+    """Wait until the screen stays still for ``quiet`` seconds.
+
+    Without ``region`` and ``max_diff``: nothing was drawn at all (the server
+    says what it draws).  With them (vncdo's ``stable``/``rstable``): no pixel
+    of ``region`` (default: the whole screen) differs by more than
+    ``max_diff`` (default 0) in any channel from the window's first picture;
+    a bigger difference restarts the window.
+
+    Raises:
+        SpiceTimeoutError: never that still within ``timeout``.
+        ValueError: ``region`` is off the screen.
+    """
+    if region is None and max_diff is None:
+        await session.wait_until_settled(quiet=quiet, timeout=timeout)
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+
+    def picture() -> Image:
+        screen = session.screenshot()
+        if region is None:
+            return screen
+        x, y, w, h = region
+        if x < 0 or y < 0 or x + w > screen.shape[1] or y + h > screen.shape[0]:
+            raise ValueError(
+                f"region {w}x{h}+{x}+{y} is off the "
+                f"{screen.shape[1]}x{screen.shape[0]} screen"
+            )
+        return screen[y : y + h, x : x + w].copy()
+
+    await session.wait_for_frame(max(0.0, deadline - loop.time()))
+    since, start, first = session.change_count, loop.time(), picture()
+    while True:
+        now = loop.time()
+        if now - start >= quiet:
+            return
+        if now >= deadline:
+            raise SpiceTimeoutError(
+                f"the screen{'' if region is None else f' region {region}'} "
+                f"was not still for {quiet} s within {timeout} s"
+            )
+        try:
+            rects = await session.wait_for_change(
+                min(start + quiet, deadline) - now, since=since
+            )
+        except SpiceTimeoutError:
+            continue  # no change until the window ended (or the deadline)
+        since = session.change_count
+        if region is not None and not any(_touches(r, region) for r in rects):
+            continue
+        now_picture = picture()
+        diff = np.abs(now_picture.astype(np.int16) - first).max(initial=0)
+        if diff > (max_diff or 0):
+            start, first = loop.time(), now_picture
 
 
 def failure_report(exc: BaseException) -> FailureReport | None:

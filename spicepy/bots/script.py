@@ -73,8 +73,13 @@ Differences from vncdotool's vncdo:
   (vncdo: a perceived colour distance); without --timeout a wait ends after
   the `do --timeout` (default 30 s), never waits forever; a failure writes a
   report (screen, reference, diff PNG) and says where.
-- `stable SECONDS` is `wait-settled --quiet SECONDS` (no FUZZ: SPICE says what
-  was drawn, so any drawing counts); `rstable` and `pastefile` are not offered.
+- `stable SECONDS [FUZZ]` / `rstable SECONDS X Y W H [FUZZ]` wait until the
+  screen / that region stays still for SECONDS (no pixel more than FUZZ, per
+  channel, from the window's first picture); `stable SECONDS` without FUZZ is
+  `wait-settled --quiet SECONDS`: nothing drawn at all (SPICE says what it draws).
+- `pastefile FILE` puts the file's text on the guest clipboard through the
+  guest agent (vncdo: the VNC cut text), for a later `key ctrl-v`; a guest
+  without an agent gets the text typed instead.
 - `capture` writes PNG only.
 """
 
@@ -154,6 +159,7 @@ FIND_OPTIONS: dict[str, tuple[Conv, ...]] = {**TIMEOUT, "--region": REGION}
 SPECS: dict[str, Spec] = {
     "type": Spec("type", (STR,)),
     "typefile": Spec("typefile", (STR,)),
+    "pastefile": Spec("pastefile", (STR,)),
     "key": Spec("key", (_key,)),
     "keydown": Spec("keydown", (_key,)),
     "keyup": Spec("keyup", (_key,)),
@@ -175,8 +181,14 @@ SPECS: dict[str, Spec] = {
     ),
     "rexpect": Spec("expect", (STR, INT, INT), (UINT,), TIMEOUT),
     "stable": Spec("wait-settled", (FLOAT,), (UINT,), TIMEOUT),
+    "rstable": Spec("wait-settled", (FLOAT, INT, INT, UINT, UINT), (UINT,), TIMEOUT),
     "wait-change": Spec("wait-change", (), (), FIND_OPTIONS),
-    "wait-settled": Spec("wait-settled", (), (), {**TIMEOUT, "--quiet": (FLOAT,)}),
+    "wait-settled": Spec(
+        "wait-settled",
+        (),
+        (),
+        {**TIMEOUT, "--quiet": (FLOAT,), "--region": REGION, "--max-diff": (UINT,)},
+    ),
     "wait-text": Spec("wait-text", (STR,), (), FIND_OPTIONS),
     "click-text": Spec(
         "click-text", (STR,), (), {**FIND_OPTIONS, "--button": (_button,)}
@@ -351,6 +363,7 @@ class Runner:
         self._ops: dict[str, Callable[[Step], Awaitable[str]]] = {
             "type": self._type,
             "typefile": self._typefile,
+            "pastefile": self._pastefile,
             "key": self._key,
             "keydown": self._keydown,
             "keyup": self._keyup,
@@ -398,6 +411,17 @@ class Runner:
         text = self._path(step.args[0]).read_text(encoding="utf-8").replace("\r", "")
         await self.session.type_text(text, delay=self.delay or None)
         return f"typed {len(text)} characters from {step.args[0]}"
+
+    async def _pastefile(self, step: Step) -> str:
+        text = self._path(step.args[0]).read_text(encoding="utf-8")
+        text = text.replace("\r\n", "\n")
+        agent = self.session.agent
+        if agent.connected or agent.caps is not None:
+            await agent.wait_ready(self.timeout)
+            await agent.set_clipboard(text)
+            return f"clipboard holds {len(text)} characters from {step.args[0]}"
+        await self.session.type_text(text, delay=self.delay or None)
+        return f"no guest agent: typed {len(text)} characters from {step.args[0]}"
 
     async def _key(self, step: Step) -> str:
         names = key_parts(str(step.args[0]))
@@ -520,10 +544,27 @@ class Runner:
         quiet = float(step.args[0]) if step.args else 0.5
         if quiet_opt:
             quiet = float(quiet_opt[0])
-        await actions.wait_settled(
-            self.session, quiet=quiet, timeout=self._timeout(step)
-        )
-        return f"screen settled ({quiet} s quiet)"
+        region = _region(step)
+        fuzz = step.options.get("--max-diff")
+        max_diff = None if fuzz is None else int(fuzz[0])
+        rest = step.args[1:]
+        if len(rest) >= 4:  # rstable SECONDS X Y W H [FUZZ]
+            region = (int(rest[0]), int(rest[1]), int(rest[2]), int(rest[3]))
+            rest = rest[4:]
+        if rest:  # vncdo's FUZZ
+            max_diff = int(rest[0])
+        try:
+            await actions.wait_settled(
+                self.session,
+                quiet=quiet,
+                timeout=self._timeout(step),
+                region=region,
+                max_diff=max_diff,
+            )
+        except ValueError as exc:  # a region off the screen
+            raise ScriptError(f"{step.where}: {exc}") from None
+        where = "screen" if region is None else f"region {region}"
+        return f"{where} settled ({quiet} s quiet)"
 
     async def _wait_text(self, step: Step) -> str:
         hit = await actions.wait_for_text(
