@@ -26,7 +26,12 @@ from dataclasses import dataclass, field
 from spicepy.bots.script import Step
 from spicepy.errors import WireError
 from spicepy.session.keymap import CHARS, EXTENDED, KEYS
-from spicepy.wire.enums import AuthMechanism, ChannelType, CommonCap
+from spicepy.wire.enums import (
+    SPICE_TICKET_BYTES,
+    AuthMechanism,
+    ChannelType,
+    CommonCap,
+)
 from spicepy.wire.headers import header_size, parse_header
 from spicepy.wire.link import LINK_HEADER_SIZE, LinkHeader, LinkMess, LinkReply, has_cap
 from spicepy.wire.messages import decode_message
@@ -42,8 +47,6 @@ from spicepy.wire.msg_other import (
 
 log = logging.getLogger(__name__)
 
-#: the RSA-1024 encrypted ticket (protocol.h SPICE_TICKET_KEY_PAIR_LENGTH / 8)
-TICKET_BYTES = 128
 AUTH_MECHANISM_BYTES = 4  # SpiceLinkAuthMechanism, a u32
 MAX_BUFFER = 1 << 20  # an inputs channel never needs more in flight
 
@@ -159,10 +162,10 @@ class LinkSniffer:
             both = (self._client_caps, self._server_caps)
             self._mini = all(has_cap(c, CommonCap.MINI_HEADER) for c in both)
             selection = all(has_cap(c, CommonCap.PROTOCOL_AUTH_SELECTION) for c in both)
-            self._skip = (AUTH_MECHANISM_BYTES if selection else 0) + TICKET_BYTES
+            self._skip = (AUTH_MECHANISM_BYTES if selection else 0) + SPICE_TICKET_BYTES
             if len(buf) < self._skip:
                 return
-            if self._skip == AUTH_MECHANISM_BYTES + TICKET_BYTES:
+            if self._skip == AUTH_MECHANISM_BYTES + SPICE_TICKET_BYTES:
                 if int.from_bytes(buf[:4], "little") != AuthMechanism.SPICE:
                     self._off("SASL authentication is not followed")
                     return
