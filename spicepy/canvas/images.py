@@ -165,9 +165,6 @@ class SharedState:
         self.glz_dictionary = glz.Dictionary(min(glz.MAX_WINDOW_PIXELS, 2 * glz_window))
         #: bytes of every surface of every display channel (``limits.surfaces``)
         self.surface_bytes = 0
-        #: images decoded ahead on a worker thread (``session.offload``), by
-        #: ``id(image)``; the Image is kept with its pixels so the id stays its own
-        self.predecoded: dict[int, tuple[Image, CachedImage]] = {}
 
     def check_surfaces(self, freed: int, added: int) -> None:
         """Raise if the session's surfaces, ``freed`` bytes fewer and ``added``
@@ -239,6 +236,10 @@ class ImageResolver:
         #: time spent in decoders and the pixels they produced (benchmarks)
         self.decode_seconds = 0.0
         self.decoded_pixels = 0
+        #: images of the message being applied, decoded ahead on a worker
+        #: thread (``decode_ahead``), by ``id(image)``; the Image is kept with its
+        #: pixels so that id stays its own
+        self.predecoded: dict[int, tuple[Image, CachedImage]] = {}
 
     def _palette(
         self, palette: Palette | None, palette_id: int | None, flags: int
@@ -263,7 +264,7 @@ class ImageResolver:
         if kind == ImageType.SURFACE:
             raise CanvasError("SURFACE images are resolved by the canvas")
         started = time.perf_counter()
-        ahead = self.shared.predecoded
+        ahead = self.predecoded
         if ahead and (pair := ahead.pop(id(image), None)) is not None:
             decoded = pair[1]  # decoded on a worker thread (session.offload)
         else:
@@ -318,7 +319,7 @@ class ImageResolver:
             decoded = self._decode(image, d)
         except CanvasError:
             return
-        self.shared.predecoded[id(image)] = (image, decoded)
+        self.predecoded[id(image)] = (image, decoded)
 
     def _decode(self, image: Image, d: ImageDescriptor) -> CachedImage:
         kind = d.type

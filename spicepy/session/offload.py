@@ -1,0 +1,100 @@
+"""Large image decodes off the event loop, so waits and timeouts keep running.
+
+Theory of operation: a display message whose images are larger than
+``Limits.inline_decode_pixels`` is *parked* by its connection before the
+session sees it (``ChannelConnection``'s ``prepare`` hook): the images are
+decoded on a worker thread (``ImageResolver.decode_ahead``; the Cython codecs
+release the GIL, the pure-Python twins still let the loop run between their
+bytecodes), the connection reads nothing more from that socket meanwhile,
+then the message goes to the session as usual and ``ImageResolver.get``
+takes the pixels decoded ahead (caches, palettes and drawing stay on the
+loop thread).  Everything else, every small image, takes the inline path
+untouched: ``prepare`` costs one type check and a size product per draw.
+
+A worker is a daemon thread of its own: a session that gives up (a timeout,
+close) does not wait for a decode it no longer needs, nor does the
+interpreter at exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from spicepy.canvas.driver import message_images
+from spicepy.channels.events import MessageReceived
+from spicepy.session.core import SessionCore
+from spicepy.wire import msg_display as md
+
+__all__ = ["Job", "display_prepare", "run_off_loop"]
+
+#: what ``prepare`` returns for a message to park: the blocking work to run first
+Job = Callable[[], object]
+_COPIES = (md.DrawCopy, md.DrawBlend)
+
+
+def display_prepare(
+    core: SessionCore, channel_id: int, inline_pixels: int
+) -> Callable[[object], Job | None]:
+    """The ``prepare`` hook of display channel ``channel_id``'s connection:
+    a job decoding the message's images above ``inline_pixels``, or None."""
+
+    def prepare(event: object) -> Job | None:
+        if type(event) is not MessageReceived:
+            return None
+        msg: Any = event.message  # type: ignore[attr-defined]
+        if type(msg) in _COPIES:  # the frequent case, without a list
+            d = msg.data.src_bitmap.descriptor
+            if d.width * d.height <= inline_pixels and msg.data.mask.bitmap is None:
+                return None
+        elif not hasattr(msg, "base"):
+            return None
+        big = [
+            image
+            for image in message_images(msg)
+            if image.descriptor.width * image.descriptor.height > inline_pixels
+        ]
+        driver = core.drivers.get(channel_id)
+        if not big or driver is None:
+            return None
+        resolver = driver.canvas.images
+        resolver.predecoded.clear()  # what an earlier message left unused
+
+        def job() -> None:
+            for image in big:
+                resolver.decode_ahead(image)
+
+        return job
+
+    return prepare
+
+
+async def run_off_loop(job: Job, name: str = "spicepy-decode") -> object:
+    """Run ``job()`` on a daemon thread of its own; its result (or exception).
+
+    Cancelling the await leaves the thread to finish on its own."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[object] = loop.create_future()
+
+    def settle(error: BaseException | None, result: object) -> None:
+        if done.cancelled():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)
+
+    def work() -> None:
+        try:
+            result, error = job(), None
+        except BaseException as exc:  # handed to the awaiting task
+            result, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, error, result)
+        except RuntimeError:  # the loop closed meanwhile: nobody waits
+            pass
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return await done
