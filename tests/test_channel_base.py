@@ -15,7 +15,6 @@ from spicepy.channels import (
     ChannelState,
     DisconnectingReceived,
     MessageReceived,
-    MigrateRequested,
     NotifyReceived,
     PingAnswered,
     UnknownMessageSkipped,
@@ -30,7 +29,6 @@ from spicepy.wire.msg_common import (
     Ack,
     AckSync,
     Disconnecting,
-    Migrate,
     Notify,
     Ping,
     Pong,
@@ -94,14 +92,12 @@ def test_common_messages_become_events() -> None:
         srv.pack(Notify(1, 1, 2, 3, len(text), text, b""))
         + srv.pack(Disconnecting(5, 2))
         + srv.pack(WaitForChannels(1, (ChannelWait(2, 0, 99),)))
-        + srv.pack(Migrate(1))
     )
     events = drive(ch, data)
     assert events == [
         NotifyReceived(1, 2, 3, "hello"),
         DisconnectingReceived(5, 2),
         WaitForChannelsReceived(((2, 0, 99),)),
-        MigrateRequested(Migrate(1)),
     ]
 
 

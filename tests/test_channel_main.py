@@ -15,7 +15,6 @@ from spicepy.channels import (
     ChannelState,
     MainChannel,
     MainInitReceived,
-    MigrateRequested,
     MouseModeChanged,
     MultiMediaTimeReceived,
 )
@@ -30,7 +29,6 @@ from spicepy.wire.msg_common import (
     MainAttachChannels,
     MainChannelsList,
     MainInit,
-    MainMigrateCancel,
     MainMouseMode,
     MainMouseModeRequest,
     MainMultiMediaTime,
@@ -87,7 +85,6 @@ def test_mouse_mode_and_time_and_agent_events() -> None:
         + srv.pack(MainAgentConnectedTokens(10))
         + srv.pack(MainAgentToken(5))
         + srv.pack(MainAgentData(b"agent bytes"))
-        + srv.pack(MainMigrateCancel())
     )
     events = drive(ch, data)
     assert events == [
@@ -96,7 +93,6 @@ def test_mouse_mode_and_time_and_agent_events() -> None:
         AgentConnected(10),
         AgentTokensReceived(5),
         AgentDataReceived(b"agent bytes"),
-        MigrateRequested(MainMigrateCancel()),
     ]
     assert ch.mouse_mode == MouseMode.CLIENT and ch.agent_tokens == 15
     ch.send_mouse_mode_request(MouseMode.SERVER)

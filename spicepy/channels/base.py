@@ -9,10 +9,14 @@ reading uses too), decodes each with ``spicepy.wire.decode_message`` and turns
 it into events.  Bodies are zero-copy views of the bytes received: a chunk is
 copied once only when it completes a message begun in an earlier chunk.  Common messages
 are answered here: SET_ACK -> ACK_SYNC and then one ACK every ``window`` messages,
-PING -> PONG at once; NOTIFY, DISCONNECTING, WAIT_FOR_CHANNELS and MIGRATE* become
+PING -> PONG at once; NOTIFY, DISCONNECTING and WAIT_FOR_CHANNELS become
 events, LIST is unpacked, unknown types are skipped by their size and counted.
-Subclasses add ``_on_linked`` (their first messages) and ``_handle`` (their events).
-Any SpiceError puts the channel in ERROR for good.
+MIGRATE (seamless migration, ``channels._migration``) queues a FLUSH_MARK when
+asked, waits for its MIGRATE_DATA when announced, and then hands the channel
+over (``ChannelMigrateReceived``): the machine reads nothing after that.
+Subclasses add ``_on_linked`` (their first messages) and ``_handle`` (their events);
+a migration target's machine (``defer_start``) links but keeps its first
+messages until ``start_deferred``.  Any SpiceError puts the channel in ERROR for good.
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ from spicepy.channels.events import (
     AckWindowSet,
     ChannelClosed,
     ChannelEvent,
+    ChannelMigrateReceived,
     DisconnectingReceived,
     LinkCompleted,
     MessageReceived,
-    MigrateRequested,
     NotifyReceived,
     PingAnswered,
     UnknownMessageSkipped,
@@ -39,7 +43,7 @@ from spicepy.channels.events import (
 from spicepy.channels.link import DEFAULT_COMMON_CAPS, LinkHandshake
 from spicepy.channels.sasl import SaslCredentials
 from spicepy.errors import ProtocolError, SpiceError, WireError
-from spicepy.wire.enums import CommonMsg
+from spicepy.wire.enums import CommonMsg, MigrateFlags
 from spicepy.wire.headers import (
     Frame,
     header_size,
@@ -55,6 +59,7 @@ from spicepy.wire.msg_common import (
     Disconnecting,
     Migrate,
     MigrateData,
+    MigrateFlushMark,
     Notify,
     Ping,
     Pong,
@@ -94,6 +99,11 @@ def iter_frames(
             raise ProtocolError(
                 f"message of {hdr.size} bytes exceeds the {max_size}-byte limit"
             )
+
+
+class _HandedOver(Exception):
+    """Raised inside ``_parse`` once the channel was handed over (migration):
+    the rest of the input belongs to nobody."""
 
 
 class Channel:
@@ -156,6 +166,11 @@ class Channel:
         self._need = 0
         self._events: deque[ChannelEvent] = deque()
         self._out = bytearray(self._link.data_to_send())
+        #: MIGRATE flags while its MIGRATE_DATA is awaited
+        self._migrate_flags: int | None = None
+        #: a migration target: ``_on_linked`` waits for ``start_deferred``
+        self._deferred = False
+        self._started = False
 
     # -- the sans-IO surface --------------------------------------------------
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
@@ -216,6 +231,30 @@ class Channel:
     def linked(self) -> bool:
         return self.state is ChannelState.READY
 
+    # -- migration ---------------------------------------------------------------------
+    def defer_start(self) -> None:
+        """Make this a migration target's channel: it links, but sends its first
+        messages (display INIT...) only on ``start_deferred`` (spice-gtk keeps
+        target channels frozen until the switch)."""
+        if self._started:
+            raise ValueError("the channel has already started")
+        self._deferred = True
+
+    def start_deferred(self) -> None:
+        """Send the first messages ``defer_start`` held back (semi-seamless
+        switch; a seamless one continues the source's state instead)."""
+        if not self._deferred or self.state is not ChannelState.READY:
+            raise ValueError("no deferred start pending on a linked channel")
+        self._deferred = False
+        self._started = True
+        self._on_linked()
+
+    def continue_from(self, source: Channel) -> None:
+        """Seamless migration: go on counting message serials where the source
+        channel stopped (the target server restores them from MIGRATE_DATA)."""
+        self._in_serial = source._in_serial
+        self._out_serial = source._out_serial
+
     # -- commands ----------------------------------------------------------------------
     def send_message(self, msg: Message) -> None:
         """Queue any client message dataclass of this channel (or a common one)."""
@@ -267,7 +306,9 @@ class Channel:
                 result.mini_header,
             )
         )
-        self._on_linked()
+        if not self._deferred:
+            self._started = True
+            self._on_linked()
 
     def _on_linked(self) -> None:
         """Subclass hook: queue the channel's first messages."""
@@ -304,6 +345,8 @@ class Channel:
                 # SET_ACK itself is not counted in the window it opens
                 count_ack()
                 dispatch(msg_type, body, serial)
+        except _HandedOver:
+            done = len(view)  # the source's last words; the target takes over
         finally:
             if done < len(view):
                 rest = view[done:]
@@ -374,8 +417,35 @@ class Channel:
                 (w.channel_type, w.channel_id, w.message_serial) for w in msg.wait_list
             )
             self._emit(WaitForChannelsReceived(waits))
-        elif isinstance(msg, Migrate | MigrateData):
-            self._emit(MigrateRequested(msg))
+        elif isinstance(msg, Migrate):
+            self._on_migrate(msg.flags)
+        elif isinstance(msg, MigrateData):
+            flags = self._migrate_flags
+            if flags is None:
+                raise ProtocolError("MIGRATE_DATA without a MIGRATE announcing it")
+            self._hand_over(flags, bytes(msg.data))
+
+    def _on_migrate(self, flags: int) -> None:
+        """spice-gtk ``spice_channel_handle_migrate``: FLUSH_MARK first, then
+        the MIGRATE_DATA if one is announced, then the hand-over."""
+        if self._migrate_flags is not None:
+            raise ProtocolError("MIGRATE while the previous one awaits its data")
+        if flags & MigrateFlags.NEED_FLUSH:
+            self._queue(*encode_message(MigrateFlushMark()))
+        if flags & MigrateFlags.NEED_DATA_TRANSFER:
+            self._migrate_flags = flags
+        else:
+            self._hand_over(flags, None)
+
+    def _hand_over(self, flags: int, data: bytes | None) -> None:
+        self._migrate_flags = None
+        self._emit(ChannelMigrateReceived(flags, data))
+        self._stop_reading()
+
+    def _stop_reading(self) -> None:
+        """End of this connection's input (migrated away): EOF from now on."""
+        self._transition(Trigger.EOF)
+        raise _HandedOver
 
     def _handle(self, msg: Any, serial: int) -> None:
         """Subclass hook for channel messages (>= 101); default: MessageReceived."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from spicepy.channels._migration import MigrationTarget
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelEvent:
@@ -76,10 +78,14 @@ class WaitForChannelsReceived(ChannelEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class MigrateRequested(ChannelEvent):
-    """MIGRATE / MIGRATE_DATA / main MIGRATE_*: recognised, migration is unsupported."""
+class ChannelMigrateReceived(ChannelEvent):
+    """MIGRATE (+ its MIGRATE_DATA): the source server hands this channel over
+    (seamless migration).  Pass ``data`` (None without NEED_DATA_TRANSFER) to
+    the channel's target connection as MIGRATE_DATA, then use that connection;
+    this machine reads nothing more (a FLUSH_MARK went out for NEED_FLUSH)."""
 
-    message: Any
+    flags: int
+    data: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +96,39 @@ class ChannelClosed(ChannelEvent):
 
 
 # --- main -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class MigrationStarted(ChannelEvent):
+    """MIGRATE_BEGIN[_SEAMLESS]: connect every channel to ``target``, then call
+    ``send_migrate_connected`` or ``send_migrate_connect_error``."""
+
+    target: MigrationTarget
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationCancelled(ChannelEvent):
+    """MIGRATE_CANCEL during a migration: drop the target connections."""
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationEndReceived(ChannelEvent):
+    """MIGRATE_END (semi-seamless): switch to the target connections now; this
+    machine reads nothing more."""
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchHostReceived(ChannelEvent):
+    """MIGRATE_SWITCH_HOST: reconnect the whole session to ``target``."""
+
+    target: MigrationTarget
+
+
+@dataclass(frozen=True, slots=True)
+class SeamlessHandshakeDone(ChannelEvent):
+    """The target's answer to MIGRATE_DST_DO_SEAMLESS (ACK: ``seamless``)."""
+
+    seamless: bool
+
+
 @dataclass(frozen=True, slots=True)
 class MainInitReceived(ChannelEvent):
     session_id: int

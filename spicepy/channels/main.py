@@ -14,12 +14,29 @@ channel's ``next_event``; AGENT_TOKEN refills its tokens.  Commands are called o
 the machine (``main.agent_machine.grab_clipboard(...)``) and their chunks leave as
 AGENT_DATA messages on the next ``data_to_send()``, as many as the tokens allow.
 Without ``agent`` AGENT_DATA is passed on raw (``AgentDataReceived``).
+
+Live migration (``channels._migration`` has the states and their table): on the
+source, MIGRATE_BEGIN[_SEAMLESS] becomes ``MigrationStarted`` and the caller
+answers with ``send_migrate_connected(seamless)`` or
+``send_migrate_connect_error()``; MIGRATE_CANCEL, MIGRATE_END and
+MIGRATE_SWITCH_HOST become ``MigrationCancelled``, ``MigrationEndReceived``
+(after which this machine reads nothing more) and ``SwitchHostReceived``.  A
+``migration_target`` main channel never sends ATTACH_CHANNELS (the target
+links the channels the client brings), sends MIGRATE_DST_DO_SEAMLESS on
+``send_migrate_dst_do_seamless`` (-> ``SeamlessHandshakeDone``) and MIGRATE_END
+on ``send_migrate_end`` (semi-seamless switch; the target then sends INIT).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from spicepy.channels._migration import (
+    MigrationState,
+    MigrationStep,
+    next_migration_state,
+    target_from,
+)
 from spicepy.channels._state import ChannelState
 from spicepy.channels.agent import AgentMachine
 from spicepy.channels.base import Channel
@@ -31,9 +48,13 @@ from spicepy.channels.events import (
     ChannelsListReceived,
     MainInitReceived,
     MessageReceived,
-    MigrateRequested,
+    MigrationCancelled,
+    MigrationEndReceived,
+    MigrationStarted,
     MouseModeChanged,
     MultiMediaTimeReceived,
+    SeamlessHandshakeDone,
+    SwitchHostReceived,
 )
 from spicepy.wire.enums import VD_AGENT_MAX_DATA_SIZE, ChannelType, MainCap
 from spicepy.wire.msg_common import (
@@ -50,7 +71,14 @@ from spicepy.wire.msg_common import (
     MainMigrateBegin,
     MainMigrateBeginSeamless,
     MainMigrateCancel,
+    MainMigrateConnected,
+    MainMigrateConnectedSeamless,
+    MainMigrateConnectError,
+    MainMigrateDstDoSeamless,
+    MainMigrateDstSeamlessAck,
+    MainMigrateDstSeamlessNack,
     MainMigrateEnd,
+    MainMigrateEndC,
     MainMigrateSwitchHost,
     MainMouseMode,
     MainMouseModeRequest,
@@ -67,21 +95,41 @@ _MIGRATE = (
     MainMigrateCancel,
     MainMigrateEnd,
     MainMigrateSwitchHost,
+    MainMigrateDstSeamlessAck,
+    MainMigrateDstSeamlessNack,
 )
 
 
 class MainChannel(Channel):
     """Args: as ``Channel``, plus ``agent``: speak the VD-agent protocol (send
-    AGENT_START when an agent is connected; see the module docstring).
+    AGENT_START when an agent is connected; see the module docstring), and
+    ``migration_target``: the main channel of a migration's target connections.
     """
 
     CHANNEL_TYPE = ChannelType.MAIN
-    # NAME and UUID are parsed (MessageReceived); migration is not supported
-    DEFAULT_CAPS = frozenset({MainCap.NAME_AND_UUID, MainCap.AGENT_CONNECTED_TOKENS})
+    # NAME and UUID are parsed (MessageReceived); both migration kinds are
+    # followed when the caller acts on the migration events (the session does)
+    DEFAULT_CAPS = frozenset(
+        {
+            MainCap.NAME_AND_UUID,
+            MainCap.AGENT_CONNECTED_TOKENS,
+            MainCap.SEMI_SEAMLESS_MIGRATE,
+            MainCap.SEAMLESS_MIGRATE,
+        }
+    )
 
-    def __init__(self, channel_id: int = 0, *, agent: bool = False, **kw: Any) -> None:
+    def __init__(
+        self,
+        channel_id: int = 0,
+        *,
+        agent: bool = False,
+        migration_target: bool = False,
+        **kw: Any,
+    ) -> None:
         super().__init__(channel_id, **kw)
         self.agent = agent
+        self.migration_target = migration_target
+        self.migration_state = MigrationState.NONE
         self.session_id: int | None = None
         self.agent_connected = False
         self.agent_tokens = 0
@@ -107,6 +155,58 @@ class MainChannel(Channel):
 
     def send_attach_channels(self) -> None:
         self.send_message(MainAttachChannels())
+
+    # -- migration commands --------------------------------------------------------
+    def _migration_step(self, step: MigrationStep) -> None:
+        self.migration_state = next_migration_state(self.migration_state, step)
+
+    def send_migrate_connected(self, seamless: bool = False) -> None:
+        """Source: every channel reached the target (seamless: and its main
+        channel acknowledged DO_SEAMLESS).
+
+        Raises:
+            ProtocolError: no migration is connecting (e.g. it was cancelled).
+        """
+        if seamless:
+            self._migration_step(MigrationStep.CONNECTED_SEAMLESS)
+            self.send_message(MainMigrateConnectedSeamless())
+        else:
+            self._migration_step(MigrationStep.CONNECTED)
+            self.send_message(MainMigrateConnected())
+
+    def send_migrate_connect_error(self) -> None:
+        """Source: the target could not be reached; the session stays here."""
+        self._migration_step(MigrationStep.CONNECT_ERROR)
+        self.send_message(MainMigrateConnectError())
+
+    def send_migrate_dst_do_seamless(self, src_version: int) -> None:
+        """Target: ask for seamless migration (answer: ``SeamlessHandshakeDone``)."""
+        if not self.migration_target:
+            raise ValueError("DO_SEAMLESS goes to a migration target's main channel")
+        self._migration_step(MigrationStep.DO_SEAMLESS)
+        self.send_message(MainMigrateDstDoSeamless(src_version))
+
+    def send_migrate_end(self) -> None:
+        """Target: the semi-seamless switch happened; the target answers INIT."""
+        if not self.migration_target:
+            raise ValueError("MIGRATE_END goes to a migration target's main channel")
+        self.send_message(MainMigrateEndC())
+
+    def continue_from(self, source: Any) -> None:
+        """Seamless migration: take over the source main channel's session
+        state (session id, channels, mouse mode, clock, agent and its tokens)."""
+        super().continue_from(source)
+        for name in (
+            "session_id",
+            "channels",
+            "mouse_mode",
+            "supported_mouse_modes",
+            "multi_media_time",
+            "agent_connected",
+            "agent_tokens",
+            "agent_machine",
+        ):
+            setattr(self, name, getattr(source, name))
 
     def send_agent_data(self, data: bytes) -> None:
         """One raw AGENT_DATA chunk (<= 2048 bytes); costs one agent token.
@@ -155,7 +255,8 @@ class MainChannel(Channel):
             )
             if self.agent_connected:
                 self._start_agent(msg.agent_tokens)
-            self.send_attach_channels()
+            if not self.migration_target:  # the target links what we bring
+                self.send_attach_channels()
         elif isinstance(msg, MainChannelsList):
             self.channels = tuple((c.type, c.id) for c in msg.channels)
             self._emit(ChannelsListReceived(self.channels))
@@ -192,6 +293,42 @@ class MainChannel(Channel):
                 self.agent_machine.add_tokens(msg.num_tokens)
             self._emit(AgentTokensReceived(msg.num_tokens))
         elif isinstance(msg, _MIGRATE):
-            self._emit(MigrateRequested(msg))
+            self._on_migration_message(msg)
         else:
             self._emit(MessageReceived(self.CHANNEL_TYPE, msg.MSG_TYPE, serial, msg))
+
+    def _on_migration_message(self, msg: Any) -> None:
+        if isinstance(msg, MainMigrateBegin | MainMigrateBeginSeamless):
+            seamless = isinstance(msg, MainMigrateBeginSeamless)
+            version = (
+                msg.src_mig_version if isinstance(msg, MainMigrateBeginSeamless) else 0
+            )
+            target = target_from(msg.dst_info, seamless=seamless, version=version)
+            if self.migration_state is MigrationState.CONNECTING:
+                # spice-gtk refuses a second BEGIN while connecting for the first
+                self.send_message(MainMigrateConnectError())
+                return
+            self._migration_step(MigrationStep.BEGIN)
+            self._emit(MigrationStarted(target))
+        elif isinstance(msg, MainMigrateCancel):
+            busy = self.migration_state is not MigrationState.NONE
+            self._migration_step(MigrationStep.CANCEL)
+            if busy:
+                self._emit(MigrationCancelled())
+        elif isinstance(msg, MainMigrateEnd):
+            self._migration_step(MigrationStep.END)
+            self._emit(MigrationEndReceived())
+            self._stop_reading()
+        elif isinstance(msg, MainMigrateSwitchHost):
+            target = target_from(msg)
+            self._migration_step(MigrationStep.SWITCH_HOST)
+            self._emit(SwitchHostReceived(target))
+        else:  # DST_SEAMLESS_ACK / NACK
+            self._migration_step(MigrationStep.SEAMLESS_REPLY)
+            ack = isinstance(msg, MainMigrateDstSeamlessAck)
+            self._emit(SeamlessHandshakeDone(ack))
+
+    def _hand_over(self, flags: int, data: bytes | None) -> None:
+        # the main channel's own MIGRATE ends its seamless migration
+        self._migration_step(MigrationStep.HANDED_OVER)
+        super()._hand_over(flags, data)
