@@ -47,6 +47,7 @@ COMMANDS: list[str] = [
     "spicepy.bots.cli:add_do",
     "spicepy.bots.cli:add_mcp",
     "spicepy.bots.cli:add_proxy",
+    "spicepy.cli_view:add_view",
 ]
 
 

@@ -1,0 +1,90 @@
+"""``spicepy view``: the desktop viewer (``pip install 'spicepy[viewer]'``).
+
+Argument parsing only; the viewer is ``spicepy.viewer`` (imported when run, so
+the CLI starts without pygame-ce).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from spicepy.cli_input import add_connection_options, add_target_options
+from spicepy.errors import SpiceError
+
+Subparsers = Any  # argparse's private _SubParsersAction
+
+HOTKEYS = (
+    "Hotkeys: Ctrl+Alt (press, release) grabs/releases keyboard and pointer; "
+    "Ctrl+Alt+End sends Ctrl+Alt+Del; Ctrl+Alt+Shift+F1..F12 sends Ctrl+Alt+Fn; "
+    "Ctrl+Alt+F full screen; Ctrl+Alt+S scale fit/1:1."
+)
+
+
+def add_view(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "view",
+        help="open a window on the guest's display (needs the 'viewer' extra)",
+        description="A SPICE desktop viewer: display, keyboard, mouse, guest "
+        "pointer, clipboard text, resize through the agent, audio. " + HOTKEYS,
+    )
+    add_connection_options(p)
+    add_target_options(p)
+    p.add_argument("--full-screen", action="store_true", help="start full screen")
+    p.add_argument(
+        "--scale",
+        choices=["fit", "1"],
+        default="fit",
+        help="fit: scale to the window, aspect kept (default); 1: one to one",
+    )
+    p.add_argument(
+        "--no-resize-guest",
+        dest="resize_guest",
+        action="store_false",
+        help="do not ask the guest agent to take the window's size",
+    )
+    p.add_argument("--no-audio", dest="audio", action="store_false", help="no sound")
+    p.set_defaults(func=run_view)
+
+
+def _fail(message: str, status: int = 1) -> int:
+    print(f"spicepy: error: {message}".splitlines()[0], file=sys.stderr)
+    return status
+
+
+def run_view(args: argparse.Namespace) -> int:
+    from spicepy.cli_input import connect_target, resolve_target
+
+    try:
+        from spicepy.viewer.app import Viewer, ViewerOptions
+    except ImportError as exc:
+        return _fail(f"{exc}: install the viewer extra: pip install 'spicepy[viewer]'")
+    try:
+        target = resolve_target(args)
+    except ValueError as exc:
+        return _fail(str(exc), 2)
+    except (SpiceError, OSError) as exc:
+        return _fail(f"{type(exc).__name__}: {exc}")
+    uri = target.uri
+    where = uri.unix_path or f"{uri.host}:{uri.port or uri.tls_port}"
+    options = ViewerOptions(
+        scale=args.scale,
+        full_screen=args.full_screen,
+        resize_guest=args.resize_guest,
+        audio=args.audio,
+        title=f"spicepy {where}",
+    )
+
+    async def go() -> None:
+        async with connect_target(target, args) as session:
+            await session.wait_for_frame(args.timeout)
+            print("spicepy: connected", file=sys.stderr, flush=True)
+            await Viewer(session, options).run()
+
+    try:
+        asyncio.run(go())
+    except (SpiceError, ValueError, OSError) as exc:
+        return _fail(f"{type(exc).__name__}: {exc}")
+    return 0

@@ -1,0 +1,430 @@
+"""``spicepy view``: the viewer's event loop, on spicepy's public API only.
+
+Theory of operation: one asyncio loop runs both the session (its sockets) and
+the window.  Each turn of ``Viewer.run`` handles the SDL events that arrived
+(keys through ``keyboard.Keyboard``, pointer in the server's mouse mode, window
+size, focus, clipboard), takes the screen's coalesced damage
+(``Session.screen.subscribe``), paints it (``render.Renderer``) and pushes only
+those rectangles to the screen, then sleeps until the session changes the
+screen (``screen.on_update`` wakes it) or ``POLL`` s pass, the longest an SDL
+event waits.  Side tasks follow the agent's clipboard offers
+(``Session.events``), play audio (``Session.audio.frames``) and watch the
+session (``Session.wait_for`` raises when it dies).
+
+Mouse: in CLIENT mode window positions become guest positions through the
+viewport (absolute, ``Session.mouse.move``); in SERVER mode a click grabs the
+pointer (SDL relative mode) and motion goes out relative, scaled to guest
+pixels, with the guest pointer drawn into the window from the cursor channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from spicepy.channels.agent import ClipboardGrabbed, Monitor
+from spicepy.session.frames import FrameUpdate, SurfaceResized
+from spicepy.session.session import Session
+from spicepy.viewer.geometry import SCALE_MODES, Viewport
+from spicepy.viewer.keyboard import Hotkey, Keyboard
+from spicepy.wire.enums import ChannelType, ClipboardSelection, ClipboardType, MouseMode
+
+__all__ = ["Viewer", "ViewerOptions", "POLL"]
+
+log = logging.getLogger(__name__)
+
+#: longest wait for an SDL event (s): the input latency the loop adds at most
+POLL = 0.004
+#: a window resize waits this long before the guest is asked to follow (s)
+RESIZE_SETTLE = 0.4
+#: an input whose screen change comes later than this is not a latency sample
+LATENCY_WINDOW = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerOptions:
+    """``scale``: "fit" or "1"; ``resize_guest``: ask the agent for the window
+    size (remote-viewer's "resize guest"); ``audio``: play the playback channel."""
+
+    scale: str = "fit"
+    full_screen: bool = False
+    resize_guest: bool = True
+    audio: bool = True
+    title: str = "spicepy"
+
+    def __post_init__(self) -> None:
+        if self.scale not in SCALE_MODES:
+            raise ValueError(f"scale {self.scale!r}: one of {', '.join(SCALE_MODES)}")
+
+
+class Viewer:
+    """A window showing ``session``'s display 0; ``await run()`` until closed.
+
+    Raises (from ``run``): ``SpiceError`` when the session dies.
+    """
+
+    def __init__(self, session: Session, options: ViewerOptions | None = None) -> None:
+        import pygame
+
+        from spicepy.viewer.render import Renderer
+
+        self.pg = pygame
+        self.s = session
+        self.options = options or ViewerOptions()
+        self.renderer = Renderer(self.options.scale)
+        self.keyboard = Keyboard(self._key)
+        self._keys: list[tuple[int, bool]] = []
+        self.window: Any = None
+        self.grabbed = False
+        self.full_screen = self.options.full_screen
+        self._wake = asyncio.Event()
+        self._quit = False
+        self._cursor_seen: tuple[object, bool, bool] | None = None
+        self._asked_size: tuple[int, int] | None = None
+        self._resize_at: float | None = None
+        self._last_clip: str | None = None
+        self._input_at: float | None = None
+        #: newest input-to-screen latency (s), frames shown, for the title
+        self.latency: float | None = None
+        self.frames_shown = 0
+        self.fps = 0.0
+        self._fps_mark = (time.monotonic(), 0)
+        self._title = ""
+
+    # -- the loop ------------------------------------------------------------------
+    async def run(self) -> None:
+        pg, s = self.pg, self.s
+        os.environ.setdefault("SDL_GRAB_KEYBOARD", "1")  # Ctrl+Alt grab takes keys too
+        pg.display.init()
+        pg.key.stop_text_input()  # physical keys only: no IME in between
+        size = s.screen.size(0)
+        if size is None:
+            await s.wait_for_frame()
+            size = s.screen.size(0)
+        assert size is not None
+        self._open_window(size)
+        sub = s.screen.subscribe()
+        remove = s.screen.on_update(lambda event: self._wake.set())
+        tasks = [asyncio.create_task(self._watch_session())]
+        tasks.append(asyncio.create_task(self._follow_clipboard()))
+        if self.options.audio:
+            tasks.append(asyncio.create_task(self._play_audio()))
+        try:
+            self.renderer.guest_size = size
+            self.renderer.relayout(self.window)
+            self._paint_all()
+            while not self._quit:
+                await self._handle_events()
+                self._apply(sub.take())
+                self._update_cursor()
+                self._resize_guest_when_due()
+                if self.renderer.flush():
+                    self.frames_shown += 1
+                self._update_title()
+                for task in tasks:
+                    if task.done() and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(POLL):
+                        await self._wake.wait()
+        finally:
+            remove()
+            sub.close()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._release_inputs_quietly()
+            pg.display.quit()
+
+    def close(self) -> None:
+        """Leave ``run`` at its next turn."""
+        self._quit = True
+        self._wake.set()
+
+    async def _watch_session(self) -> None:
+        await self.s.wait_for(lambda: self._quit, None, "the viewer to close")
+
+    # -- window ----------------------------------------------------------------------
+    def _open_window(self, guest: tuple[int, int]) -> None:
+        pg = self.pg
+        flags = pg.RESIZABLE | (pg.FULLSCREEN if self.full_screen else 0)
+        desktop = pg.display.get_desktop_sizes()[0]
+        if self.full_screen:
+            size = (0, 0)
+        else:  # the guest's size, if the desktop has room for it
+            size = (min(guest[0], desktop[0]), min(guest[1], desktop[1]))
+        self.window = pg.display.set_mode(size, flags)
+        self._title = ""
+        self._update_title()
+
+    def _window_size_changed(self) -> None:
+        self.window = self.pg.display.get_surface()
+        self.renderer.relayout(self.window)
+        self._paint_all()
+        if self.options.resize_guest:
+            self._resize_at = time.monotonic() + RESIZE_SETTLE
+
+    def _paint_all(self) -> None:
+        pixels = self.s.screen.pixels(0)
+        if pixels is not None:
+            self.renderer.repaint(self.window, pixels)
+
+    def _apply(self, events: list[FrameUpdate | SurfaceResized]) -> None:
+        painted = False
+        for event in events:
+            if event.display != 0:
+                continue  # one window: display 0 (see README)
+            if isinstance(event, SurfaceResized):
+                if not event.width or not event.height:
+                    continue
+                self._guest_resized(event.width, event.height)
+            else:
+                self.renderer.paint(self.window, event.pixels, event.rects)
+                painted = True
+        if painted and self._input_at is not None:
+            lag = time.monotonic() - self._input_at
+            if lag < LATENCY_WINDOW:
+                self.latency = lag
+            self._input_at = None
+
+    def _guest_resized(self, width: int, height: int) -> None:
+        self.renderer.guest_size = (width, height)
+        asked, self._asked_size = self._asked_size, None
+        if not self.full_screen and asked != (width, height):
+            # the guest chose this size: the window follows (remote-viewer does)
+            self._open_window((width, height))
+        self.renderer.relayout(self.window)
+
+    def _resize_guest_when_due(self) -> None:
+        at = self._resize_at
+        if at is None or time.monotonic() < at:
+            return
+        self._resize_at = None
+        vp = self.renderer.viewport
+        if vp is None or self.s.agent.caps is None:
+            return  # no agent: the picture is scaled instead
+        want = self.window.get_size()
+        if want != (vp.guest_w, vp.guest_h) and min(want) >= 64:
+            self._asked_size = want
+            asyncio.ensure_future(self.s.agent.set_monitors([Monitor(*want)]))
+
+    def _update_title(self) -> None:
+        now = time.monotonic()
+        mark_t, mark_n = self._fps_mark
+        if now - mark_t >= 1.0:
+            self.fps = (self.frames_shown - mark_n) / (now - mark_t)
+            self._fps_mark = (now, self.frames_shown)
+        vp = self.renderer.viewport
+        parts = [self.options.title]
+        if vp is not None:
+            parts.append(f"{vp.guest_w}x{vp.guest_h}")
+        parts.append(f"{self.fps:.0f} fps")
+        if self.latency is not None:
+            parts.append(f"input->screen {self.latency * 1000:.0f} ms")
+        mode = "client" if self.s.mouse.mode == MouseMode.CLIENT else "server"
+        parts.append(f"mouse {mode}")
+        if self.grabbed:
+            parts.append("grabbed (Ctrl+Alt releases)")
+        title = " - ".join(parts)
+        if title != self._title:
+            self._title = title
+            self.pg.display.set_caption(title)
+
+    # -- input -----------------------------------------------------------------------
+    def _key(self, code: int, down: bool) -> None:
+        self._keys.append((code, down))
+
+    async def _handle_events(self) -> None:
+        pg, s = self.pg, self.s
+        motion: tuple[int, int] | None = None
+        rel = [0.0, 0.0]
+        for ev in pg.event.get():
+            t = ev.type
+            if t == pg.QUIT:
+                self.close()
+            elif t == pg.KEYDOWN:
+                self._hotkey(self.keyboard.press(ev.scancode))
+            elif t == pg.KEYUP:
+                self._hotkey(self.keyboard.release(ev.scancode))
+            elif t == pg.MOUSEMOTION:
+                if self.grabbed and s.mouse.mode == MouseMode.SERVER:
+                    rel[0] += ev.rel[0]
+                    rel[1] += ev.rel[1]
+                else:
+                    motion = ev.pos
+            elif t in (pg.MOUSEBUTTONDOWN, pg.MOUSEBUTTONUP):
+                await self._flush_motion(motion, rel)
+                motion, rel = None, [0.0, 0.0]
+                await self._button(ev.button, ev.pos, t == pg.MOUSEBUTTONDOWN)
+            elif t == pg.WINDOWFOCUSLOST:
+                self.keyboard.release_all()
+                await self._release_buttons()
+                self._set_grab(False)
+            elif t == pg.WINDOWSIZECHANGED:
+                self._window_size_changed()
+            elif t == pg.WINDOWEXPOSED:
+                self._paint_all()
+            elif t == pg.CLIPBOARDUPDATE:
+                await self._local_clipboard()
+        await self._flush_motion(motion, rel)
+        keys, self._keys = self._keys, []
+        for code, down in keys:
+            await (s.key_down(code) if down else s.key_up(code))
+            self._input_at = time.monotonic()
+
+    async def _flush_motion(
+        self, pos: tuple[int, int] | None, rel: list[float]
+    ) -> None:
+        vp = self.renderer.viewport
+        if vp is None:
+            return
+        if pos is not None and self.s.mouse.mode == MouseMode.CLIENT:
+            await self.s.mouse.move(*vp.to_guest(*pos))
+            self._input_at = time.monotonic()
+        elif rel[0] or rel[1]:
+            dx, dy = vp.guest_delta(round(rel[0]), round(rel[1]))
+            self._relative_motion(round(dx), round(dy))
+
+    def _relative_motion(self, dx: int, dy: int) -> None:
+        # Session.mouse has no raw relative motion (its server-mode move is a
+        # closed loop to an absolute target): the inputs machine sends it
+        for (ctype, _), conn in self.s.connections.items():
+            if ctype == ChannelType.INPUTS and (dx or dy):
+                machine: Any = conn.machine
+                conn.call(machine.send_mouse_motion, dx, dy, self.s.mouse.buttons)
+                self._input_at = time.monotonic()
+
+    async def _button(self, button: int, pos: tuple[int, int], down: bool) -> None:
+        vp = self.renderer.viewport
+        if vp is None or not 1 <= button <= 7:
+            return
+        if self.s.mouse.mode == MouseMode.SERVER and not self.grabbed:
+            if down and button == 1:
+                self._set_grab(True)  # the first click takes the pointer
+            return
+        if self.s.mouse.mode == MouseMode.CLIENT:
+            await self.s.mouse.move(*vp.to_guest(*pos))
+        # SDL and SPICE number buttons alike: 1-3, wheel 4/5, side 6/7
+        await self.s.mouse.button(button, down)
+        self._input_at = time.monotonic()
+
+    async def _release_buttons(self) -> None:
+        for button in range(1, 8):
+            if self.s.mouse.buttons & (1 << (button - 1)):
+                await self.s.mouse.button(button, False)
+
+    def _release_inputs_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self.keyboard.release_all()
+
+    def _hotkey(self, action: Hotkey | None) -> None:
+        if action is Hotkey.GRAB:
+            self._set_grab(not self.grabbed)
+        elif action is Hotkey.FULLSCREEN:
+            self.full_screen = not self.full_screen
+            self.pg.display.toggle_fullscreen()
+            self._window_size_changed()
+        elif action is Hotkey.SCALE:
+            self.renderer.mode = "1" if self.renderer.mode == "fit" else "fit"
+            self.renderer.relayout(self.window)
+            self._paint_all()
+
+    def _set_grab(self, on: bool) -> None:
+        pg = self.pg
+        self.grabbed = on
+        pg.event.set_grab(on)
+        # SERVER mode: relative motion, the desktop pointer hidden and held
+        pg.mouse.set_relative_mode(on and self.s.mouse.mode == MouseMode.SERVER)
+        self._cursor_seen = None  # redo the pointer for the new state
+
+    # -- the pointer -----------------------------------------------------------------
+    def _update_cursor(self) -> None:
+        from spicepy.viewer.render import cursor_surface
+
+        pg, cursor = self.pg, self.s.cursor
+        server = self.s.mouse.mode == MouseMode.SERVER
+        if server:
+            self._draw_guest_pointer()
+        state = (cursor.image, cursor.visible, server)
+        if state == self._cursor_seen:
+            return
+        self._cursor_seen = state
+        image = cursor.image
+        if server or image is None:  # the desktop's arrow (or none while grabbed)
+            pg.mouse.set_system_cursor(pg.SYSTEM_CURSOR_ARROW)
+            pg.mouse.set_visible(True)
+        elif not cursor.visible:
+            pg.mouse.set_visible(False)
+        else:  # the guest's shape as the desktop pointer: no redraw on motion
+            hot = (image.hot_x, image.hot_y)
+            pg.mouse.set_cursor(pg.cursors.Cursor(hot, cursor_surface(image)))
+            pg.mouse.set_visible(True)
+
+    def _draw_guest_pointer(self) -> None:
+        from spicepy.viewer.render import cursor_surface
+
+        cursor, vp = self.s.cursor, self.renderer.viewport
+        sprite = None
+        if vp is not None and cursor.visible and cursor.image is not None:
+            image = cursor.image
+            if self._sprite_key != (image, cursor.x, cursor.y, vp):
+                wx, wy = _to_window(vp, cursor.x, cursor.y)
+                sprite = (cursor_surface(image), wx - image.hot_x, wy - image.hot_y)
+            else:
+                return
+            self._sprite_key = (image, cursor.x, cursor.y, vp)
+        elif self.renderer.sprite is None:
+            return
+        else:
+            self._sprite_key = None
+        self.renderer.move_sprite(self.window, self.s.screen.pixels(0), sprite)
+
+    _sprite_key: tuple[object, int, int, Viewport] | None = None
+
+    # -- clipboard and audio ---------------------------------------------------------
+    async def _local_clipboard(self) -> None:
+        """The desktop's clipboard changed: offer its text to the guest."""
+        text = self.pg.scrap.get_text()
+        if not text or text == self._last_clip or self.s.agent.caps is None:
+            return
+        self._last_clip = text
+        await self.s.agent.set_clipboard(text)
+
+    async def _follow_clipboard(self) -> None:
+        """The guest's clipboard text goes to the desktop's clipboard."""
+        utf8 = ClipboardType.UTF8_TEXT
+        async for event in self.s.events():
+            if (
+                isinstance(event, ClipboardGrabbed)
+                and event.selection == ClipboardSelection.CLIPBOARD
+                and utf8 in event.types
+            ):
+                try:
+                    text = await self.s.agent.get_clipboard_text()
+                except Exception as exc:  # the guest changed its mind: keep going
+                    log.info("guest clipboard not read: %s", exc)
+                    continue
+                self._last_clip = text
+                self.pg.scrap.put_text(text)
+
+    async def _play_audio(self) -> None:
+        from spicepy.viewer.audio import AudioOut
+
+        out = AudioOut()
+        try:
+            async for frame in self.s.audio.frames():
+                if not self.s.audio.mute:
+                    out.play(frame)
+        finally:
+            out.close()
+
+
+def _to_window(vp: Viewport, gx: int, gy: int) -> tuple[int, int]:
+    """The window pixel showing guest pixel (gx, gy)."""
+    return vp.x + gx * vp.out_w // vp.guest_w, vp.y + gy * vp.out_h // vp.guest_h

@@ -1,0 +1,109 @@
+"""Guest audio to the local sound device (SDL audio through pygame-ce).
+
+``AudioOut`` keeps a bounded FIFO of S16 bytes that the session's decoded
+frames (``Session.audio.frames()``) fill and SDL's audio thread drains in its
+callback; an underrun plays silence, and a FIFO over ``MAX_BUFFERED`` seconds
+drops its oldest audio, so the delay never grows (the device runs on its
+own clock, the guest on the server's).  A new stream format reopens the
+device.  ``SDL_AUDIODRIVER=disk`` writes what would be played to a file
+(``SDL_DISKAUDIOFILE``), which the tests read back.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+
+from spicepy.audio import AudioFrame
+
+__all__ = ["AudioOut", "MAX_BUFFERED"]
+
+log = logging.getLogger(__name__)
+
+#: seconds of audio kept before the oldest is dropped
+MAX_BUFFERED = 0.25
+#: device buffer in sample frames (10.7 ms at 48 kHz: SDL wants a power of 2)
+CHUNK = 512
+
+
+class AudioOut:
+    """One SDL playback device fed with ``AudioFrame``s."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fifo: collections.deque[bytes] = collections.deque()
+        self._head = b""  # the partly played front chunk
+        self._queued = 0  # bytes in _fifo + _head
+        self._device: object | None = None
+        self._format: tuple[int, int] | None = None
+        self.underruns = 0
+        self.dropped_bytes = 0
+
+    def _open(self, frequency: int, channels: int) -> None:
+        from pygame._sdl2 import audio as sdl_audio
+
+        self.close()
+        device = sdl_audio.AudioDevice(
+            devicename=None,
+            iscapture=False,
+            frequency=frequency,
+            audioformat=sdl_audio.AUDIO_S16,
+            numchannels=channels,
+            chunksize=CHUNK,
+            allowed_changes=0,  # SDL converts to what the device wants
+            callback=self._fill,
+        )
+        device.pause(0)
+        self._device = device
+        self._format = (frequency, channels)
+
+    def play(self, frame: AudioFrame) -> None:
+        """Queue one decoded frame (opens the device at the first one)."""
+        fmt = (frame.frequency, int(frame.samples.shape[1]))
+        if fmt != self._format:
+            try:
+                self._open(*fmt)
+            except Exception as exc:  # no sound device: the session goes on
+                log.warning("audio output unavailable: %s", exc)
+                self._format = fmt
+                return
+        if self._device is None:
+            return
+        data = frame.samples.astype("<i2", copy=False).tobytes()
+        limit = int(MAX_BUFFERED * fmt[0]) * fmt[1] * 2
+        with self._lock:
+            self._fifo.append(data)
+            self._queued += len(data)
+            while self._queued > limit and self._fifo:
+                old = self._fifo.popleft()
+                self._queued -= len(old)
+                self.dropped_bytes += len(old)
+
+    def _fill(self, device: object, out: memoryview) -> None:
+        """SDL's audio thread: the next ``len(out)`` bytes, silence if short."""
+        need = len(out)
+        pos = 0
+        with self._lock:
+            while pos < need:
+                if not self._head:
+                    if not self._fifo:
+                        break
+                    self._head = self._fifo.popleft()
+                take = min(need - pos, len(self._head))
+                out[pos : pos + take] = self._head[:take]
+                self._head = self._head[take:]
+                self._queued -= take
+                pos += take
+        if pos < need:
+            if pos:
+                self.underruns += 1
+            out[pos:need] = bytes(need - pos)
+
+    def close(self) -> None:
+        device, self._device = self._device, None
+        if device is not None:
+            device.close()  # type: ignore[attr-defined]
+        with self._lock:
+            self._fifo.clear()
+            self._head, self._queued = b"", 0
