@@ -80,9 +80,9 @@ install_python() {
         log "python environment up to date ($VENV)"
         return
     fi
-    log "pip install -e .[test,plot,media] (builds the Cython codecs)"
+    log "pip install -e .[test,plot,media,viewer] (builds the Cython codecs)"
     # (pip's stderr is filtered of the "Location ... is ignored" noise some mirrors cause)
-    "$VENV/bin/python" -m pip install -q -e ".[test,plot,media]" </dev/null \
+    "$VENV/bin/python" -m pip install -q -e ".[test,plot,media,viewer]" </dev/null \
         2> >(sed -u '/Location .* is ignored/d' >&2)
     echo "$stamp" >"$stamp_file"
 }
