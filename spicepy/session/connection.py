@@ -44,6 +44,10 @@ class ChannelMachine(Protocol):
 EventCallback = Callable[["ChannelConnection", object], None]
 
 
+def _ignore_event(conn: ChannelConnection, event: object) -> None:
+    """The event callback of a detached connection."""
+
+
 class ChannelConnection:
     """Pumps bytes between a stream pair and a channel machine.
 
@@ -193,6 +197,13 @@ class ChannelConnection:
         """Wait until the socket's write buffer is below its high-water mark."""
         if not self._writer.is_closing():
             await self._writer.drain()
+
+    def detach(self) -> None:
+        """Deliver no more events and hang up (live migration replaced this
+        connection; whatever the old server still sends belongs to nobody)."""
+        self._on_event = _ignore_event
+        self._on_pumped = None
+        self._shutdown()
 
     async def close(self, timeout: float = 2.0) -> None:
         """Close the socket and stop the reader (idempotent)."""

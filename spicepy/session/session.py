@@ -53,6 +53,7 @@ from spicepy.session.core import (
 from spicepy.session.frames import FrameTracker
 from spicepy.session.keymap import key_code, text_strokes
 from spicepy.session.media import AgentControl, AudioPlayback, CursorTracker
+from spicepy.session.migration import MigrationControl
 from spicepy.session.mouse import MouseControl
 from spicepy.session.pacing import typing_pauses
 from spicepy.session.ports import PortControl
@@ -239,6 +240,8 @@ class Session:
         self.screen = FrameTracker(self.core, self.wait_for)
         #: pointer moves, buttons, wheel, drags in either mouse mode
         self.mouse = MouseControl(self)
+        #: follows the server's live migration (``Migrated``/``MigrationFailed``)
+        self.migration = MigrationControl(self)
         #: USB devices redirected into the guest; named spiceports as streams
         self.usb = UsbRedirection(self)
         self.ports = PortControl(self)
@@ -933,6 +936,7 @@ class Session:
             self._timer = None
         conns = list(self.connections.values())
         await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+        await self.migration.close()
         self._wake()
 
     async def __aenter__(self) -> Session:
