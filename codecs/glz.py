@@ -78,6 +78,10 @@ _HEADER = struct.Struct(">IIBIIIQI")
 DEFAULT_WINDOW_PIXELS = 1 << 24
 #: LZ_MAX_WINDOW_SIZE: the format cannot address a larger window.
 MAX_WINDOW_PIXELS = 1 << 25
+#: Most units (pixels, or bytes of palette rows) one byte of GLZ codes: as LZ, a
+#: match codes 7 + 255n + 2 (bias) units in at least 3 + n bytes, a literal one
+#: unit a byte; so a stream shorter than units / MAX_RATIO cannot be an image.
+MAX_RATIO = 255
 
 
 # Decode mode of the first (or only) pass, as DECODE_TO_RGB32 in decode-glz.c.
@@ -410,6 +414,13 @@ def _decode_typed(
     gross = row_pixels * height
     if gross > max_pixels:
         raise CodecError("GLZ image stride exceeds the pixel limit")
+    # before allocating: the stream must be long enough to code the image
+    units = (width if ppb is None else stride) * height
+    units *= 2 if code == ImageType.RGBA else 1  # colour + alpha passes
+    if units > MAX_RATIO * (len(data) - HEADER_SIZE):
+        raise CodecError(
+            f"{len(data)} bytes of GLZ data cannot code a {width}x{height} image"
+        )
     pal = _palette(palette) if ppb is not None else None
     if ppb is not None and pal is None:
         raise CodecError("GLZ palette image without a palette")

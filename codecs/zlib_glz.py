@@ -33,9 +33,8 @@ _CHUNK = 1 << 16  # output bytes per step of the checking pass
 #: image-distance bytes and the very-long offset byte takes 7 bytes
 #: (``_glz_ref.decode_pass``); a literal unit takes at most 3 + 1/32 bytes.
 GLZ_MAX_BYTES_PER_UNIT = 7
-#: GLZ's most units per byte: as LZ, a match codes 7 + 255n + 2 (bias) units in
-#: at least 3 + n bytes and a literal one unit per byte.
-GLZ_MAX_RATIO = 255
+#: GLZ's most units per byte (``glz.MAX_RATIO``).
+GLZ_MAX_RATIO = glz.MAX_RATIO
 
 
 def _glz_size_range(hdr: glz.GlzHeader) -> tuple[int, int]:
