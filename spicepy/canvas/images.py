@@ -317,7 +317,7 @@ class ImageResolver:
             return
         try:
             decoded = self._decode(image, d)
-        except CanvasError:
+        except SpiceError:  # ``get`` decodes again and raises it on the loop
             return
         self.predecoded[id(image)] = (image, decoded)
 

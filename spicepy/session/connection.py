@@ -8,6 +8,11 @@ so queued bytes never sit in the machine.  EOF is passed on as
 ``receive_data(b"")``.  The first exception (from the machine, the callback or
 the socket) ends the connection and is kept in ``error``; the session decides
 what it means.  The machine never sees the clock: ``now`` is ``loop.time()``.
+An event that needs slow work first (``prepare``: a large image decode,
+``session.offload``) parks the pump: the reader runs that work on a worker
+thread, then delivers the event and pumps on; meanwhile nothing more is read
+or delivered on this connection (timers and ``call()`` only flush bytes), so
+the events keep their order and the loop stays free for waits and timeouts.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from spicepy.errors import ConnectionClosedError, SessionError, SpiceError
+from spicepy.session.offload import run_off_loop
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,8 @@ class ChannelMachine(Protocol):
 
 
 EventCallback = Callable[["ChannelConnection", object], None]
+#: ``prepare(event)``: blocking work to run off the loop before ``event``, or None
+PrepareHook = Callable[[object], Callable[[], object] | None]
 
 
 def _ignore_event(conn: ChannelConnection, event: object) -> None:
@@ -58,6 +66,8 @@ class ChannelConnection:
         on_event: called synchronously with every event, in order.
         on_pumped: called after each pump that delivered events or ran a
             timer (the session sends what its core queued then).
+        prepare: called with every event before delivery; the blocking work it
+            returns runs on a worker thread first (see the module docstring).
     """
 
     def __init__(
@@ -69,6 +79,7 @@ class ChannelConnection:
         on_event: EventCallback,
         *,
         on_pumped: Callable[[], None] | None = None,
+        prepare: PrepareHook | None = None,
     ) -> None:
         self.name = name
         self.machine = machine
@@ -76,6 +87,9 @@ class ChannelConnection:
         self._writer = writer
         self._on_event = on_event
         self._on_pumped = on_pumped
+        self._prepare = prepare
+        #: an event waiting for its ``prepare`` work, and that work
+        self._parked: tuple[object, Callable[[], object]] | None = None
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
@@ -110,13 +124,23 @@ class ChannelConnection:
         A ``call()`` made by an event handler (inside a pump) only flushes the
         bytes; the outer pump keeps delivering the events in order.
         """
-        if self._pumping:
+        if self._pumping or self._parked is not None:
             self._flush()
             return
+        self._deliver(None)
+
+    def _deliver(self, first: object | None) -> None:
+        """The pump proper; ``first``: a parked event whose work is done."""
         self._pumping = True
         try:
             next_event, on_event = self.machine.next_event, self._on_event
+            prepare = self._prepare
+            if first is not None:
+                on_event(self, first)
             while (event := next_event()) is not None:
+                if prepare is not None and (work := prepare(event)) is not None:
+                    self._parked = (event, work)
+                    break
                 on_event(self, event)
             self._flush()
             self._arm_timer()
@@ -159,6 +183,11 @@ class ChannelConnection:
                 self.bytes_in += len(data)
                 self.machine.receive_data(data)
                 self.pump()
+                while self._parked is not None:
+                    event, work = self._parked
+                    await run_off_loop(work, f"spicepy-{self.name}-decode")
+                    self._parked = None
+                    self._deliver(event)
                 if not data:
                     if self.error is None:
                         self.error = ConnectionClosedError(

@@ -42,6 +42,7 @@ from spicepy.errors import (
     SpiceError,
     SpiceTimeoutError,
 )
+from spicepy.limits import DEFAULT_LIMITS, Limits
 from spicepy.session.connection import ChannelConnection
 from spicepy.session.core import (
     ChangedRect,
@@ -55,6 +56,7 @@ from spicepy.session.keymap import key_code, text_strokes
 from spicepy.session.media import AgentControl, AudioPlayback, CursorTracker
 from spicepy.session.migration import MigrationControl
 from spicepy.session.mouse import MouseControl
+from spicepy.session.offload import display_prepare
 from spicepy.session.pacing import typing_pauses
 from spicepy.session.ports import PortControl
 from spicepy.session.transport import TlsConfig, open_stream
@@ -180,6 +182,8 @@ class Session:
         record: also link the RECORD channel (``send_audio``).
         usbredir: also link the USBREDIR channels (``session.usb``).
         ports: also link the PORT channels (``session.ports``).
+        limits: the session's byte budgets and the inline-decode threshold
+            (``spicepy.limits.Limits``; default ``DEFAULT_LIMITS``).
     """
 
     def __init__(
@@ -197,6 +201,7 @@ class Session:
         record: bool = False,
         usbredir: bool = False,
         ports: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         if (
             preferred_compression is not None
@@ -231,7 +236,9 @@ class Session:
         #: mouse-mode request on MAIN INIT, which can come with the link reply)
         self._machines: dict[ChannelKey, ChannelConnection] = {}
         #: everything learnt from the channels (canvases, clock, changes)
-        self.core = SessionCore()
+        #: byte budgets of everything a server fills (``spicepy.limits``)
+        self.limits = limits if limits is not None else DEFAULT_LIMITS
+        self.core = SessionCore(limits=self.limits)
         #: the pointer (shape, position), the guest agent, the playback audio
         self.cursor = CursorTracker(self)
         self.agent = AgentControl(self)
@@ -404,6 +411,10 @@ class Session:
             writer,
             lambda c, event: self._on_event(key, c, event),
             on_pumped=self._after_pump,
+            # large images decode on a worker thread first (session.offload)
+            prepare=display_prepare(self.core, cid, self.limits.inline_decode_pixels)
+            if ctype == DISPLAY
+            else None,
         )
         self._machines[key] = conn
         conn.start()
@@ -421,6 +432,8 @@ class Session:
         }
         if ctype == MAIN:
             kwargs["agent"] = True  # clipboard, resize, files (session.agent)
+        if ctype == ChannelType.CURSOR:
+            kwargs["max_cache_bytes"] = self.limits.cursor_cache
         if ctype == DISPLAY:
             kwargs["channel_caps"] = DISPLAY_CAPS
             kwargs["glz_window_size"] = glz_window_pixels(self.core.ram_hint)
@@ -428,7 +441,11 @@ class Session:
                 kwargs["preferred_compression"] = IMAGE_COMPRESSIONS[
                     self.preferred_compression
                 ]
-        return CHANNEL_CLASSES[ctype](cid, **kwargs)
+        machine = CHANNEL_CLASSES[ctype](cid, **kwargs)
+        agent = getattr(machine, "agent_machine", None)
+        if agent is not None:
+            agent.max_message_size = min(agent.max_message_size, self.limits.agent)
+        return machine
 
     # -- events -----------------------------------------------------------------
 
