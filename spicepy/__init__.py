@@ -13,6 +13,7 @@ from spicepy.errors import (
     CanvasError,
     CodecError,
     ConnectionClosedError,
+    LimitExceededError,
     LinkError,
     ProtocolError,
     SessionError,
@@ -48,10 +49,13 @@ def _refuse_bare_source_tree() -> None:
 _refuse_bare_source_tree()
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "AuthenticationError",
     "CanvasError",
     "CodecError",
     "ConnectionClosedError",
+    "LimitExceededError",
+    "Limits",
     "LinkError",
     "ProtocolError",
     "SessionError",
@@ -65,6 +69,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from spicepy.client import connect, connect_sync
+    from spicepy.limits import DEFAULT_LIMITS, Limits
 
 
 def __getattr__(name: str) -> Any:
@@ -72,4 +77,8 @@ def __getattr__(name: str) -> Any:
         from spicepy import client
 
         return getattr(client, name)
+    if name in ("Limits", "DEFAULT_LIMITS"):
+        from spicepy import limits
+
+        return getattr(limits, name)
     raise AttributeError(f"module 'spicepy' has no attribute {name!r}")

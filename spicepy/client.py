@@ -26,6 +26,7 @@ import numpy.typing as npt
 from spicepy.audio import AudioFrame
 from spicepy.channels.agent import Monitor
 from spicepy.errors import SessionError, SpiceTimeoutError
+from spicepy.limits import Limits
 from spicepy.session.media import AgentControl, AudioPlayback
 from spicepy.session.session import ChangedRect, Session
 from spicepy.session.targets import Target
@@ -65,6 +66,7 @@ def _make_session(
     record: bool = False,
     usbredir: bool = False,
     ports: bool = False,
+    limits: Limits | None = None,
 ) -> Session:
     if isinstance(uri, Target):
         tls = uri.tls if tls is None else tls
@@ -93,6 +95,7 @@ def _make_session(
         record=record,
         usbredir=usbredir,
         ports=ports,
+        limits=limits,
     )
 
 
@@ -142,6 +145,7 @@ def connect(
     record: bool = False,
     usbredir: bool = False,
     ports: bool = False,
+    limits: Limits | None = None,
 ) -> _Connector:
     """Connect to a SPICE server and link every channel it offers.
 
@@ -175,6 +179,9 @@ def connect(
             guest then sees a microphone).
         usbredir: also link the USBREDIR channels, for ``Session.usb``.
         ports: also link the PORT channels (spiceports), for ``Session.ports``.
+        limits: the session's memory budget in bytes (``spicepy.Limits``: surfaces,
+            caches, video queue, held messages, agent data) and the size above
+            which images decode on a worker thread; default ``DEFAULT_LIMITS``.
 
     Raises:
         ValueError: a malformed URI or host subject.
@@ -197,6 +204,7 @@ def connect(
         record=record,
         usbredir=usbredir,
         ports=ports,
+        limits=limits,
     )
 
 
@@ -467,6 +475,7 @@ def connect_sync(
     username: str | None = None,
     disable_channels: frozenset[int] = frozenset(),
     record: bool = False,
+    limits: Limits | None = None,
 ) -> SyncSession:
     """Blocking ``connect`` for scripts; same arguments and errors.
 
@@ -489,6 +498,7 @@ def connect_sync(
             username=username,
             disable_channels=disable_channels,
             record=record,
+            limits=limits,
         )
         await session.connect()
         return session
