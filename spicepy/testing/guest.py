@@ -44,7 +44,9 @@ READY_MARKER = "SPICEPY-READY"
 TYPED_PREFIX = "typed:"
 #: the guest's modules, in the order they must load: the HDA codec driver
 #: before snd_hda_intel (or the controller finds no codec), OSS emulation for
-#: /dev/dsp, virtio_console for the spiceport/agent ports, psmouse for clicks
+#: /dev/dsp, virtio_console for the spiceport/agent ports, psmouse for clicks;
+#: xhci for usb-redir, usbhid + hid-generic for a redirected keyboard,
+#: usb-storage + sd_mod + vfat (and the code pages its mount needs) for a disk
 GUEST_MODULES = (
     "virtio_pci",
     "virtio_console",
@@ -52,6 +54,16 @@ GUEST_MODULES = (
     "snd-hda-codec-generic",
     "snd-hda-intel",
     "snd-pcm-oss",
+    "xhci-pci",
+    "usbhid",
+    "hid-generic",
+    "usb-storage",
+    "sd_mod",
+    "vfat",
+    "nls_cp437",
+    "nls_ascii",
+    "nls_iso8859-1",
+    "nls_utf8",
 )
 #: DRM drivers that give a 32-bit framebuffer console (``framebuffer=True``)
 FB_MODULES = {"qxl": ("qxl",), "std": ("bochs",), "virtio": ("virtio-gpu",)}
