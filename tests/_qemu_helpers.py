@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
+import pytest
 
 from spicepy.errors import SpiceError, SpiceTimeoutError
 from spicepy.session import Session
 from spicepy.testing.qemu import Qemu
 
 TIMEOUT = 60.0
+
+
+#: how long spice-server may take to drop a closed client's channels
+CLIENT_GONE_WITHIN = 10.0
+
+
+def wait_client_gone(guest: Qemu) -> None:
+    """Until QMP's query-spice lists no channel of an earlier client.
+
+    QEMU 7.2 died with SIGSEGV twice in one CI run when the next test's main
+    channel linked while the previous test's session was still being torn down
+    on a loaded host (a spice-server race, not reproduced on a quiet machine);
+    each test starts once the server has let go of the last one.
+    """
+    assert guest.qmp is not None
+    deadline = time.monotonic() + CLIENT_GONE_WITHIN
+    while guest.qmp.command("query-spice").get("channels"):
+        if time.monotonic() > deadline:
+            pytest.fail("spice-server still lists the previous client's channels")
+        time.sleep(0.05)
 
 
 def assert_same_pixels(shot: np.ndarray, truth: np.ndarray) -> None:

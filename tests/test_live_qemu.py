@@ -13,13 +13,18 @@ import asyncio
 import os
 import random
 import string
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _qemu_helpers import TIMEOUT, assert_same_pixels, converge, repaint
+from _qemu_helpers import (
+    TIMEOUT,
+    assert_same_pixels,
+    converge,
+    repaint,
+    wait_client_gone,
+)
 from PIL import Image
 
 import spicepy
@@ -63,31 +68,11 @@ def guest(request: pytest.FixtureRequest, pki: TestPki) -> Iterator[Qemu]:
         yield qemu
 
 
-#: how long spice-server may take to drop a closed client's channels
-CLIENT_GONE_WITHIN = 10.0
-
-
-def _wait_client_gone(guest: Qemu) -> None:
-    """Until QMP's query-spice lists no channel of an earlier client.
-
-    QEMU 7.2 died with SIGSEGV twice in one CI run when the next test's main
-    channel linked while the previous test's session was still being torn down
-    on a loaded host (a spice-server race, not reproduced on a quiet machine);
-    each test starts once the server has let go of the last one.
-    """
-    assert guest.qmp is not None
-    deadline = time.monotonic() + CLIENT_GONE_WITHIN
-    while guest.qmp.command("query-spice").get("channels"):
-        if time.monotonic() > deadline:
-            pytest.fail("spice-server still lists the previous client's channels")
-        time.sleep(0.05)
-
-
 @pytest.fixture(autouse=True)
 def guest_survives(guest: Qemu) -> Iterator[None]:
     """Fail the test during which QEMU died, with QEMU's last words."""
     guest.check()
-    _wait_client_gone(guest)
+    wait_client_gone(guest)
     yield
     guest.check()
 
