@@ -10,9 +10,9 @@ agent message being reassembled) raise ``LimitExceededError`` instead, which
 ends the channel (and the session's waits) with that one error.
 
 Beyond the budgeted stores a session holds, transiently, one message being
-received (at most ``channels.base.MAX_RECEIVE_MESSAGE``, 64 MiB), the image it
-decodes (at most ``surface.MAX_SURFACE_PIXELS`` x 4 bytes) and the GLZ window
-(at most 2 x 64 MiB, spice-gtk's largest).
+received (at most ``channels.base.MAX_RECEIVE_MESSAGE``, 64 MiB) per channel,
+the image it decodes (``image_pixels``: output and, for ZLIB_GLZ, the inflated
+stream) and the GLZ window (at most 2 x 64 MiB, spice-gtk's largest).
 """
 
 from __future__ import annotations
@@ -44,6 +44,12 @@ class Limits:
             raises.
         agent: one guest-agent message being reassembled, and the clipboard
             data kept from the guest (oldest evicted); a larger message raises.
+        image_pixels: the largest image decoded, in pixels (a larger one is
+            refused with a CodecError before allocating, its message dropped).
+            A decode holds its output (4 bytes a pixel) and, for ZLIB_GLZ,
+            the inflated GLZ stream (at most 7 bytes a pixel and pass, two
+            passes for RGBA) at once: 2^24 pixels (4096 x 4096, more than a
+            5K screen; raise it for 8K) bound that to 288 MiB.
         inline_decode_pixels: images larger than this decode on a worker thread
             (the Cython codecs release the GIL), so waits and timeouts keep
             running; smaller ones decode inline (no thread hop).
@@ -55,6 +61,7 @@ class Limits:
     video_queue: int = 64 * MiB
     held: int = 64 * MiB
     agent: int = 64 * MiB
+    image_pixels: int = 1 << 24
     inline_decode_pixels: int = 1 << 20
 
     @property

@@ -359,6 +359,7 @@ class ImageResolver:
                 jpeg_size=jpeg_size,
                 glz_size=glz_size,
                 top_down=top_down,
+                max_pixels=self.shared.limits.image_pixels,
             )
         except SpiceError as exc:
             missing = getattr(exc, "image_id", None)
