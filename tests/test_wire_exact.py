@@ -1,0 +1,125 @@
+"""Exact boundaries and refusals of the wire layer's framing (spice/protocol.h).
+
+Each case here pins one limit at its edge or one refusal by its message: the
+values come from the protocol headers (SpiceDataHeader 18 bytes, mini header 6,
+SpiceSubMessageList = u16 count + u32 offsets, SpiceSubMessage = u16 type + u32
+size) and from the documented limits of spicepy.wire (MAX_SUB_MESSAGES,
+max_size), not from the code under test.  Written against surviving mutants of
+scripts/mutation.sh (tests/MUTATION.md).
+"""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from spicepy.errors import WireError
+from spicepy.wire.headers import (
+    MAX_SUB_MESSAGES,
+    SubMessage,
+    split_frames_ref,
+    split_sub_messages,
+)
+
+
+# -- split_frames_ref ------------------------------------------------------------------
+def test_split_frames_starts_at_zero_by_default() -> None:
+    data = memoryview(struct.pack("<HI", 7, 2) + b"ab")
+    frames, stop = split_frames_ref(data, True)
+    assert [(t, bytes(b), s, sl, a, e) for t, b, s, sl, a, e in frames] == [
+        (7, b"ab", 0, 0, 0, 8)
+    ]
+    assert stop == 8
+
+
+def test_split_frames_takes_an_empty_message_that_is_all_header() -> None:
+    # a header announcing 0 bytes is a whole message (SPICE_MSG_ACK has no body)
+    frames, stop = split_frames_ref(memoryview(struct.pack("<HI", 4, 0)), True)
+    assert [(f[0], bytes(f[1]), f[4], f[5]) for f in frames] == [(4, b"", 0, 6)]
+    assert stop == 6
+    full = struct.pack("<QHII", 9, 4, 0, 0)
+    frames, stop = split_frames_ref(memoryview(full), False)
+    assert [(f[0], f[2], f[5]) for f in frames] == [(4, 9, 18)] and stop == 18
+
+
+def test_split_frames_accepts_a_body_of_exactly_max_size() -> None:
+    data = memoryview(struct.pack("<HI", 1, 4) + b"wxyz" + struct.pack("<HI", 2, 5))
+    frames, stop = split_frames_ref(data, True, 0, 4)
+    assert [bytes(f[1]) for f in frames] == [b"wxyz"]
+    assert stop == 10  # stops at the 5-byte message: one above max_size
+
+
+# -- split_sub_messages ----------------------------------------------------------------
+def _list(offsets: list[int]) -> bytes:
+    return struct.pack(f"<H{len(offsets)}I", len(offsets), *offsets)
+
+
+def test_sub_message_list_at_an_offset_inside_the_body() -> None:
+    # the main message's 4 bytes, then the list (a full header's sub_list offset)
+    body = b"MAIN" + _list([10]) + struct.pack("<HI", 5, 3) + b"xyz"
+    assert split_sub_messages(body, 4) == [SubMessage(5, b"xyz")]
+
+
+def test_sub_message_count_is_unsigned_and_bounded() -> None:
+    with pytest.raises(
+        WireError, match=r"^sub-message list of 65535 entries does not fit$"
+    ):
+        split_sub_messages(struct.pack("<H", 0xFFFF) + bytes(8))
+    # above MAX_SUB_MESSAGES even when every offset fits the body
+    n = MAX_SUB_MESSAGES + 1
+    body = _list([2 + 4 * n] * n) + struct.pack("<HI", 1, 0)
+    with pytest.raises(
+        WireError, match=rf"^sub-message list of {n} entries does not fit$"
+    ):
+        split_sub_messages(body)
+
+
+def test_sub_message_count_of_exactly_the_limit_is_read() -> None:
+    n = MAX_SUB_MESSAGES
+    body = _list([2 + 4 * n] * n) + struct.pack("<HI", 3, 0)
+    subs = split_sub_messages(body)
+    assert len(subs) == n and subs[0] == subs[-1] == SubMessage(3, b"")
+
+
+def test_sub_message_offsets_one_byte_short() -> None:
+    # list at offset 4 with one entry needs 4 + 2 + 4 bytes; 9 is one short
+    body = b"MAIN" + struct.pack("<HI", 1, 10)
+    with pytest.raises(
+        WireError, match=r"^sub-message list of 1 entries does not fit$"
+    ):
+        split_sub_messages(body[:-1], 4)
+    # the offsets fit exactly, the sub-message they point at does not
+    with pytest.raises(WireError, match=r"^truncated sub-message list$"):
+        split_sub_messages(body, 4)
+
+
+def test_sub_message_size_is_unsigned() -> None:
+    body = _list([6]) + struct.pack("<HI", 1, 0x80000000) + b"abc"
+    with pytest.raises(WireError, match=r"^sub-message runs past the message body$"):
+        split_sub_messages(body)
+    # a type above 0x7FFF is a type like any other (u16)
+    body = _list([6]) + struct.pack("<HI", 0x8001, 1) + b"z"
+    assert split_sub_messages(body) == [SubMessage(0x8001, b"z")]
+
+
+def test_aliased_sub_messages_may_total_the_body_size_but_not_more() -> None:
+    # two entries pointing at one 16-byte sub-message: 2 * 16 bytes = the whole
+    # 32-byte body (10 of list, 6 of header, 16 of data), the most accepted
+    body = _list([10, 10]) + struct.pack("<HI", 2, 16) + bytes(range(16))
+    assert len(body) == 32
+    assert split_sub_messages(body) == [SubMessage(2, bytes(range(16)))] * 2
+    three = _list([14, 14, 14]) + struct.pack("<HI", 2, 16) + bytes(range(16))
+    with pytest.raises(
+        WireError, match=r"^sub-messages overlap \(more bytes than the body\)$"
+    ):
+        split_sub_messages(three)
+
+
+def test_empty_sub_message_list_and_two_offsets_one_byte_short() -> None:
+    assert split_sub_messages(struct.pack("<H", 0)) == []
+    body = _list([10, 10]) + struct.pack("<HI", 1, 0)
+    with pytest.raises(
+        WireError, match=r"^sub-message list of 2 entries does not fit$"
+    ):
+        split_sub_messages(body[:9])
