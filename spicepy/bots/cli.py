@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from spicepy.cli_input import add_connection_options
+from spicepy.cli_input import add_connection_options, add_target_options
 from spicepy.errors import SpiceError
 
 Subparsers = Any  # argparse's private _SubParsersAction
@@ -24,15 +24,18 @@ examples:
   spicepy do spice://127.0.0.1:5900 -f login.txt
   spicepy do spice://127.0.0.1:5900 login.vdo      # a vncdo script, unchanged
   spicepy do spice://127.0.0.1:5900 click-needle ok.json expect done.png --timeout 20
+  spicepy do console.vv type hello                 # a remote-viewer file
+  spicepy do --connect qemu:///system vm1 key ctrl-alt-del   # a libvirt domain
 
 commands (vncdo spellings in brackets):
-  type TEXT | typefile FILE | key KEY (ctrl-alt-del, ctrl+c) | keydown/keyup KEY
+  type TEXT | typefile FILE | pastefile FILE | key KEY (ctrl-alt-del, ctrl+c) | keydown/keyup KEY
   [kdown/kup] | move X Y [mousemove] | click [BUTTON] | double-click [BUTTON] |
   mousedown/mouseup [BUTTON] [mdown/mup] | drag X Y | wheel up|down [N] |
   pause SECONDS [sleep] | capture FILE [--region X Y W H] | rcapture FILE X Y W H |
   expect FILE [FUZZ] [--max-diff N] [--region X Y W H] [--timeout S] |
-  rexpect FILE X Y [FUZZ] | stable SECONDS | wait-change [--region X Y W H] |
-  wait-settled [--quiet S] | wait-text TEXT [--region X Y W H] | click-text TEXT |
+  rexpect FILE X Y [FUZZ] | stable SECONDS [FUZZ] | rstable SECONDS X Y W H [FUZZ] |
+  wait-change [--region X Y W H] |
+  wait-settled [--quiet S] [--region X Y W H] [--max-diff N] | wait-text TEXT [--region X Y W H] | click-text TEXT |
   wait-needle NEEDLE | click-needle NEEDLE [--button N]
 """
 
@@ -62,8 +65,25 @@ def add_do(sub: Subparsers) -> None:
     p.add_argument("--report-dir", type=Path, help="where failure reports go")
     p.add_argument("--echo", action="store_true", help="print each command as it runs")
     add_connection_options(p)
+    add_target_options(p)
     p.add_argument("commands", nargs=argparse.REMAINDER, help="commands (see below)")
     p.set_defaults(func=run_do)
+
+
+def _target(args: argparse.Namespace) -> tuple[Any, int]:
+    """The resolved target, or (None, exit status) after printing why not."""
+    from spicepy.cli_input import resolve_target
+
+    try:
+        return resolve_target(args), 0
+    except ValueError as exc:
+        status = 2
+        reason = str(exc)
+    except (SpiceError, OSError) as exc:
+        status = 1
+        reason = f"{type(exc).__name__}: {exc}"
+    print(f"spicepy: error: {reason}".splitlines()[0], file=sys.stderr)
+    return None, status
 
 
 def run_do(args: argparse.Namespace) -> int:
@@ -84,18 +104,15 @@ def run_do(args: argparse.Namespace) -> int:
     if not steps:
         print("spicepy: error: no commands", file=sys.stderr)
         return 2
+    target, status = _target(args)
+    if target is None:
+        return status
 
     async def go() -> None:
         from spicepy.bots.script import Runner
-        from spicepy.client import connect
+        from spicepy.cli_input import connect_target
 
-        async with connect(
-            args.uri,
-            password=args.password,
-            ca_file=args.ca_file,
-            host_subject=args.host_subject,
-            timeout=args.timeout,
-        ) as session:
+        async with connect_target(target, args) as session:
             await session.wait_for_frame(args.timeout)
             runner = Runner(
                 session,
@@ -124,6 +141,7 @@ def add_mcp(sub: Subparsers) -> None:
         "text on the connected SPICE display. Needs the 'mcp' extra.",
     )
     add_connection_options(p)
+    add_target_options(p)
     p.add_argument("--report-dir", type=Path, help="where failure reports go")
     p.add_argument(
         "--needle-dir", type=Path, default=Path.cwd(), help="base for needle paths"
@@ -141,13 +159,15 @@ def run_mcp(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    target, status = _target(args)
+    if target is None:
+        return status
     try:
         serve(
-            args.uri,
-            password=args.password,
-            ca_file=args.ca_file,
-            host_subject=args.host_subject,
+            target,
             timeout=args.timeout,
+            plain=args.plain,
+            username=args.username,
             needle_dir=args.needle_dir,
             report_dir=args.report_dir,
         )

@@ -27,6 +27,8 @@ from spicepy.errors import SpiceError
 
 if TYPE_CHECKING:
     from spicepy.session.session import Session
+    from spicepy.session.targets import Target
+    from spicepy.session.uri import SpiceUri
 
 BUTTONS = {"left": 1, "middle": 2, "right": 3}
 MAX_SCALE_SIDE = 8192
@@ -226,16 +228,20 @@ def build_server(
 
 
 def serve(
-    uri: str,
+    uri: str | SpiceUri | Target,
     *,
     password: str | None = None,
     ca_file: Path | None = None,
     host_subject: str | None = None,
     timeout: float = 30.0,
+    plain: bool = False,
+    username: str | None = None,
     needle_dir: Path | None = None,
     report_dir: Path | None = None,
 ) -> None:
-    """Connect to ``uri``, then serve MCP on stdin/stdout until stdin closes.
+    """Connect to ``uri`` (or a resolved ``.vv`` / libvirt ``Target``; the
+    other arguments as ``spicepy.connect``), then serve MCP on stdin/stdout
+    until stdin closes.
 
     Raises:
         SpiceError: the SPICE connection failed.
@@ -249,6 +255,8 @@ def serve(
             ca_file=ca_file,
             host_subject=host_subject,
             timeout=timeout,
+            plain=plain,
+            username=username,
         ) as session:
             await session.wait_for_frame(timeout)
             server = build_server(session, needle_dir=needle_dir, report_dir=report_dir)
