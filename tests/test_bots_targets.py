@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -92,7 +93,9 @@ async def _mcp_screenshot(vv: Path) -> np.ndarray:
     from mcp import ClientSession, StdioServerParameters, stdio_client
 
     params = StdioServerParameters(
-        command=sys.executable, args=["-P", "-m", "spicepy", "mcp", str(vv)]
+        command=sys.executable,
+        args=["-P", "-m", "spicepy", "mcp", str(vv)],
+        env=dict(os.environ),  # the SDK passes only a few variables on
     )
     errlog = open(vv.with_suffix(".log"), "w")  # noqa: SIM115 - the server's stderr
     async with asyncio.timeout(TIMEOUT * 2):
