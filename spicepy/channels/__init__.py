@@ -22,6 +22,16 @@ when the channel must be relinked over TLS); any error leaves the channel in
 """
 
 from spicepy.channels._state import ChannelState
+from spicepy.channels.agent import (
+    AgentCapabilitiesReceived,
+    AgentMessageReceived,
+    AgentReplyReceived,
+    ClipboardGrabbed,
+    ClipboardReceived,
+    ClipboardReleased,
+    ClipboardRequested,
+    FileTransferStatusReceived,
+)
 from spicepy.channels.base import Channel
 from spicepy.channels.cursor import CursorChannel
 from spicepy.channels.display import DEFAULT_DISPLAY_CAPS, DisplayChannel
@@ -30,10 +40,30 @@ from spicepy.channels.events import __all__ as _events_all
 from spicepy.channels.inputs import InputsChannel, make_scancode
 from spicepy.channels.link import LinkHandshake, NeedSecuredError, NeedUnsecuredError
 from spicepy.channels.main import MainChannel
-from spicepy.channels.playback import PlaybackChannel
-from spicepy.channels.port import PortChannel
-from spicepy.channels.record import RecordChannel
-from spicepy.channels.spicevmc import UsbredirChannel
+from spicepy.channels.playback import (
+    AudioData,
+    AudioLatencySet,
+    AudioModeSet,
+    AudioMuteSet,
+    AudioStarted,
+    AudioStopped,
+    AudioVolumeSet,
+    PlaybackChannel,
+)
+from spicepy.channels.port import (
+    PortChannel,
+    PortDataReceived,
+    PortEventReceived,
+    PortInitReceived,
+)
+from spicepy.channels.record import (
+    RecordChannel,
+    RecordMuteSet,
+    RecordStarted,
+    RecordStopped,
+    RecordVolumeSet,
+)
+from spicepy.channels.spicevmc import UsbredirChannel, UsbredirFailed, VmcDataReceived
 
 #: channel class per ChannelType value
 CHANNEL_CLASSES: dict[int, type[Channel]] = {
@@ -68,3 +98,32 @@ __all__ = [
     "UsbredirChannel",
     "make_scancode",
 ] + _events_all
+#: the events of the other channel modules, as ``Session.events()`` yields them
+#: (defined in their modules; the usbredir protocol's own events stay in
+#: ``channels.usbredir``, whose connection ``session.usb`` drives)
+__all__ += [
+    "AgentCapabilitiesReceived",
+    "AgentMessageReceived",
+    "AgentReplyReceived",
+    "AudioData",
+    "AudioLatencySet",
+    "AudioModeSet",
+    "AudioMuteSet",
+    "AudioStarted",
+    "AudioStopped",
+    "AudioVolumeSet",
+    "ClipboardGrabbed",
+    "ClipboardReceived",
+    "ClipboardReleased",
+    "ClipboardRequested",
+    "FileTransferStatusReceived",
+    "PortDataReceived",
+    "PortEventReceived",
+    "PortInitReceived",
+    "RecordMuteSet",
+    "RecordStarted",
+    "RecordStopped",
+    "RecordVolumeSet",
+    "UsbredirFailed",
+    "VmcDataReceived",
+]
