@@ -123,6 +123,9 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def _print_inventory(inv: dict[str, Any]) -> None:
+    if inv["channels_not_opened"]:
+        print("listed by the server, never opened: "
+              + ", ".join(inv["channels_not_opened"]))  # fmt: skip
     for ch in inv["channels"]:
         name = ch["channel"]
         print(f"{name} #{ch['channel_id']}: {ch['server_messages']} server messages "

@@ -8,7 +8,9 @@ mirror the ``inventory`` of the capture corpus's manifest.json, so the two can
 be compared directly (``spicepy inspect --json`` prints it).  The server's side
 of each channel goes through that channel's own machine
 (``capture.streams.channel_machine``: link, framing, decoding as live); the
-client's side is only framed and named.
+client's side is only framed and named.  The channels the server listed
+(main CHANNELS_LIST) that the capture never linked are named in
+``channels_not_opened``: what the client left out is never silent.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from spicepy.canvas.driver import message_images
 from spicepy.capture.streams import SpiceChannel, channel_machine, read_channels
-from spicepy.channels.events import MessageReceived
+from spicepy.channels.events import ChannelsListReceived, MessageReceived
 from spicepy.errors import SpiceError, WireError
 from spicepy.wire import msg_display as md
 from spicepy.wire.enums import BitmapFmt, ChannelType, ImageType, VideoCodecType
@@ -71,9 +73,16 @@ def _client_messages(ch: SpiceChannel) -> Counter[str]:
     return counts
 
 
-def _server_side(ch: SpiceChannel) -> tuple[Counter[int], list[Any], int]:
+def _name(key: tuple[int, int]) -> str:
+    return f"{CHANNEL_NAMES.get(key[0], f'type{key[0]}')}:{key[1]}"
+
+
+def _server_side(
+    ch: SpiceChannel, listed: dict[tuple[int, int], None]
+) -> tuple[Counter[int], list[Any], int]:
     """Feed the server's bytes to the channel's machine: message counts by type,
-    the display messages it decoded, and 1 if it stopped on an error."""
+    the display messages it decoded, and 1 if it stopped on an error; the
+    channels a main channel's CHANNELS_LIST names go into ``listed``."""
     if ch.refused or not ch.to_client:
         return Counter(), [], 0
     machine = channel_machine(ch)
@@ -86,6 +95,8 @@ def _server_side(ch: SpiceChannel) -> tuple[Counter[int], list[Any], int]:
     while (event := machine.next_event()) is not None:
         if isinstance(event, MessageReceived):
             messages.append(event.message)
+        elif isinstance(event, ChannelsListReceived):
+            listed.update(dict.fromkeys(event.channels))
     return machine.message_counts, messages, failed
 
 
@@ -109,13 +120,15 @@ def inspect_capture(path: str | Path) -> dict[str, Any]:
     by_id: dict[int, dict[str, Any]] = {}
     parse_errors = 0
     out_channels = []
+    #: (type, id) of every channel a CHANNELS_LIST named, in the server's order
+    listed: dict[tuple[int, int], None] = {}
     for ch in channels:
         cname = CHANNEL_NAMES.get(ch.channel_type, f"type{ch.channel_type}")
         n_server = 0
         # this channel's images: type -> [count, compressed bytes, pixels]
         own: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
         # the server's side goes through the channel's own machine, as live
-        counts, messages, failed = _server_side(ch)
+        counts, messages, failed = _server_side(ch, listed)
         parse_errors += failed
         for kind, n in sorted(counts.items()):
             name = message_name(ch.channel_type, kind, True)
@@ -185,8 +198,12 @@ def inspect_capture(path: str | Path) -> dict[str, Any]:
             "images": {t: {"count": c, "bytes": b, "pixels": p}
                        for t, (c, b, p) in own.items()},
         })  # fmt: skip
+    linked = {(ch.channel_type, ch.channel_id) for ch in channels if not ch.refused}
     return {
         "channels_opened": [c["channel"] for c in out_channels],
+        "channels_listed": [_name(key) for key in listed],
+        # listed by the server, never linked by the client
+        "channels_not_opened": [_name(key) for key in listed if key not in linked],
         # connections whose bytes stop at a hole (segments the capture dropped)
         "gaps": [f"{c['channel']}#{c['channel_id']}" for c in out_channels if c["gap"]],
         "channels": out_channels,
