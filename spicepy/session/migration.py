@@ -183,7 +183,7 @@ class MigrationControl:
     def _on_target_event(
         self, key: ChannelKey, conn: ChannelConnection, event: object
     ) -> None:
-        if key in self._switched:
+        if self._targets.get(key) is not conn:  # switched: a session channel now
             self._session._on_event(key, conn, event)
             if self._ending and key == MAIN and isinstance(event, MainInitReceived):
                 self._start_target_channels()

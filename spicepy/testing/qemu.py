@@ -13,6 +13,14 @@ KVM can be present and still useless (a nested hypervisor that never gets
 through the BIOS): with ``accel="auto"`` the first boot tries KVM for
 ``kvm_timeout`` seconds, then TCG; the verdict is kept for the process.
 ``SPICEPY_QEMU_ACCEL=tcg|kvm`` forces one.
+
+Live migration: ``Qemu(options).start_incoming(source.accel)`` starts a second
+QEMU with the same devices waiting for a guest (``-incoming defer``, then QMP
+``migrate-incoming`` on a free port); ``source.migrate_to(target)`` tells
+spice-server where its clients go (``client_migrate_info``: the server sends
+MIGRATE_BEGIN[_SEAMLESS]), waits for ``migrate``'s completion, and the target
+then answers ``run``/``typed_lines``/``screendump`` for the guest.  A small
+``memory_mb`` (128) keeps a TCG migration at about a second.
 """
 
 from __future__ import annotations
@@ -83,6 +91,8 @@ class QemuOptions:
     zlib_glz_wan_compression: WanCompression = "never"
     streaming_video: StreamingVideo = "off"
     playback_compression: bool = False
+    #: off: spice-server migrates its clients semi-seamlessly (MIGRATE_BEGIN)
+    seamless_migration: bool = True
     password: str | None = None
     tls: TlsFiles | None = None
     sasl: SaslUser | None = None
@@ -152,6 +162,8 @@ class Qemu:
         self.boot_seconds = 0.0
         self.workdir: Path | None = None
         self.qmp: Qmp | None = None
+        #: where ``migrate`` sends the guest (``start_incoming``)
+        self.incoming_uri = ""
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._cmd: socket.socket | None = None
@@ -191,7 +203,7 @@ class Qemu:
             f"zlib-glz-wan-compression={o.zlib_glz_wan_compression}",
             f"streaming-video={o.streaming_video}",
             f"playback-compression={'on' if o.playback_compression else 'off'}",
-            "seamless-migration=on",
+            f"seamless-migration={'on' if o.seamless_migration else 'off'}",
         ]
         if o.password is None and o.sasl is None:
             parts.append("disable-ticketing=on")
@@ -323,18 +335,8 @@ class Qemu:
                 self._path(name).unlink(missing_ok=True)
             args = self.command_line(image, accel)
             log.debug("starting %s", " ".join(args))
-            stderr = self._path("qemu.log").open("wb")
             start = time.monotonic()
-            with stderr:
-                self._proc = subprocess.Popen(
-                    args,
-                    stdin=subprocess.DEVNULL,
-                    stdout=stderr,
-                    stderr=stderr,
-                    env=env,
-                    cwd=self.workdir,
-                    start_new_session=True,
-                )
+            self._spawn(args, env)
             try:
                 self._wait_ready(start, timeout)
                 self.boot_seconds = time.monotonic() - start
@@ -344,6 +346,116 @@ class Qemu:
                 if attempt < 4 and any(m in self._stderr() for m in _PORT_RACE):
                     continue
                 raise
+
+    def _spawn(self, args: list[str], env: dict[str, str]) -> None:
+        with self._path("qemu.log").open("wb") as stderr:
+            self._proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=stderr,
+                stderr=stderr,
+                env=env,
+                cwd=self.workdir,
+                start_new_session=True,
+            )
+
+    # -- live migration -------------------------------------------------------------
+
+    def start_incoming(self, accel: str, timeout: float = 30.0) -> Qemu:
+        """Start QEMU waiting for a migrated guest (same devices as a booted
+        ``Qemu`` with these options; ``accel`` must be the source's).
+
+        Raises:
+            SessionError: QEMU exited or refused ``migrate-incoming``.
+        """
+        reason = available()
+        if reason is not None:
+            raise SessionError(f"cannot start QEMU: {reason}")
+        image = guest.build_guest(
+            self.cache_dir,
+            framebuffer=self.options.vga if self.options.framebuffer else None,
+        )
+        self._tmp = tempfile.TemporaryDirectory(prefix="spicepy-qemu-in-")
+        self.workdir = Path(self._tmp.name)
+        env = dict(os.environ)
+        if self.options.sasl is not None:
+            env.update(_sasl_config(self.workdir, self.options.sasl))
+        try:
+            self.port = free_port()
+            self.tls_port = free_port() if self.options.tls is not None else None
+            self._spawn(self.command_line(image, accel) + ["-incoming", "defer"], env)
+            self.qmp = self._wait_qmp(time.monotonic() + timeout)
+            self.incoming_uri = f"tcp:{self.host}:{free_port()}"
+            self.qmp.command("migrate-incoming", uri=self.incoming_uri)
+            self.accel = accel
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_qmp(self, deadline: float) -> Qmp:
+        proc = self._proc
+        assert proc is not None
+        while True:
+            if proc.poll() is not None:
+                raise SessionError(
+                    f"QEMU exited with {proc.returncode} during start:\n"
+                    + "\n".join(self._stderr().splitlines()[-15:])
+                )
+            try:
+                return Qmp(self._path("qmp.sock"))
+            except (OSError, SessionError):
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
+
+    def client_migrate_info(
+        self, target: Qemu, cert_subject: str | None = None
+    ) -> None:
+        """Tell spice-server where the guest goes: it sends its clients
+        MIGRATE_BEGIN[_SEAMLESS] with ``target``'s address."""
+        if self.qmp is None:
+            raise SessionError("QEMU is not running")
+        args: dict[str, object] = {
+            "protocol": "spice",
+            "hostname": target.host,
+            "port": target.port,
+        }
+        if target.tls_port is not None:
+            args["tls-port"] = target.tls_port
+        if cert_subject is not None:
+            args["cert-subject"] = cert_subject
+        self.qmp.command("client_migrate_info", **args)
+
+    def migrate_to(
+        self, target: Qemu, *, uri: str | None = None, timeout: float = 120.0
+    ) -> dict[str, object]:
+        """Live-migrate the guest to ``target`` (``start_incoming``); returns
+        QMP's final ``query-migrate``.  Call ``client_migrate_info`` first (and
+        let the clients connect to the target) for SPICE clients to follow.
+
+        Raises:
+            SessionError: the migration failed (QMP status ``failed``).
+            SpiceTimeoutError: not completed within ``timeout`` s.
+        """
+        if self.qmp is None or target.qmp is None:
+            raise SessionError("QEMU is not running")
+        self.qmp.command("migrate", uri=uri or target.incoming_uri)
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.qmp.command("query-migrate")
+            state = status.get("status")
+            if state == "completed":
+                break
+            if state in ("failed", "cancelled"):
+                raise SessionError(f"migration {state}: {status.get('error-desc')}")
+            if time.monotonic() > deadline:
+                raise SpiceTimeoutError(f"migration not done in {timeout}s: {status}")
+            time.sleep(0.1)
+        target._cmd = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        target._cmd.settimeout(30)
+        target._cmd.connect(str(target._path("cmd.sock")))
+        return dict(status)
 
     def _stderr(self) -> str:
         try:

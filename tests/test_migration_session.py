@@ -1,0 +1,285 @@
+"""Live migration in the session against two fake servers (source and target)
+on 127.0.0.1 port 0: the test plays both servers' side message by message
+(``spicepy.testing.fake_server.FakeServer`` frames them), every await bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from spicepy.channels._migration import MigrationTarget
+from spicepy.errors import ProtocolError
+from spicepy.session import Session, parse_uri
+from spicepy.session.migration import Migrated, MigrationFailed
+from spicepy.testing.fake_server import FakeServer
+from spicepy.testing.xspice import free_port
+from spicepy.wire.enums import ChannelType, InputsMsgc, MainCap, MigrateFlags
+from spicepy.wire.link import LINK_HEADER_SIZE
+from spicepy.wire.msg_common import (
+    MainAttachChannels,
+    MainChannelsList,
+    MainInit,
+    MainMigrateBegin,
+    MainMigrateBeginSeamless,
+    MainMigrateCancel,
+    MainMigrateConnected,
+    MainMigrateConnectedSeamless,
+    MainMigrateConnectError,
+    MainMigrateDstDoSeamless,
+    MainMigrateDstSeamlessAck,
+    MainMigrateEnd,
+    MainMigrateEndC,
+    MainMouseMode,
+    Migrate,
+    MigrateData,
+    MigrateDataC,
+    MigrateFlushMark,
+)
+from spicepy.wire.types import ChannelId, DstInfo
+
+LIMIT = 10.0
+SESSION_ID = 0x5EED
+MAIN, INPUTS = int(ChannelType.MAIN), int(ChannelType.INPUTS)
+MAIN_CAPS = frozenset(
+    {
+        MainCap.SEMI_SEAMLESS_MIGRATE,
+        MainCap.SEAMLESS_MIGRATE,
+        MainCap.AGENT_CONNECTED_TOKENS,
+    }
+)
+
+
+class Peer:
+    """The server side of one linked channel connection."""
+
+    def __init__(
+        self,
+        srv: FakeServer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        ctype: int,
+        connection_id: int,
+    ) -> None:
+        self.srv, self.reader, self.writer = srv, reader, writer
+        self.ctype, self.connection_id = ctype, connection_id
+        self.received: list[Any] = []
+
+    async def send(self, *msgs: Any) -> None:
+        self.writer.write(b"".join(self.srv.pack(m) for m in msgs))
+        await self.writer.drain()
+
+    async def recv(self) -> Any:
+        """The client's next message (mini header)."""
+        async with asyncio.timeout(LIMIT):
+            head = await self.reader.readexactly(6)
+            _mtype, size = struct.unpack("<HI", head)
+            body = await self.reader.readexactly(size)
+        [msg] = self.srv.client_messages(head + body, self.ctype)
+        self.received.append(msg)
+        return msg
+
+    async def expect(self, cls: type) -> Any:
+        """Skip to the client's next ``cls`` message."""
+        while not isinstance(msg := await self.recv(), cls):
+            pass
+        return msg
+
+    async def closed(self) -> bool:
+        """True once the client hung up (EOF within the limit)."""
+        async with asyncio.timeout(LIMIT):
+            return await self.reader.read(65536) == b""
+
+
+class Server:
+    """Accepts links; each linked connection becomes a ``Peer`` per channel type."""
+
+    def __init__(self, caps: dict[int, frozenset[int]] | None = None) -> None:
+        self.caps = caps or {MAIN: MAIN_CAPS}
+        self.peers: dict[int, asyncio.Queue[Peer]] = defaultdict(asyncio.Queue)
+        self.port = 0
+
+    async def _handle(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        head = await reader.readexactly(LINK_HEADER_SIZE)
+        (size,) = struct.unpack_from("<I", head, 12)
+        link = head + await reader.readexactly(size)
+        _conn_id, ctype = struct.unpack_from("<IB", link, LINK_HEADER_SIZE)
+        srv = FakeServer(channel_caps=self.caps.get(ctype, frozenset()))
+        writer.write(srv.reply_to(link))
+        writer.write(srv.result_for(await reader.readexactly(4 + 128)))
+        await writer.drain()
+        assert srv.link_mess is not None
+        peer = Peer(srv, reader, writer, ctype, srv.link_mess.connection_id)
+        await self.peers[ctype].put(peer)
+
+    async def peer(self, ctype: int) -> Peer:
+        async with asyncio.timeout(LIMIT):
+            return await self.peers[ctype].get()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Server]:
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        async with server:
+            yield self
+
+
+def dst(port: int) -> DstInfo:
+    host = b"127.0.0.1\0"
+    return DstInfo(port, 0xFFFF, len(host), host, 0, None)
+
+
+@asynccontextmanager
+async def session_on(src: Server) -> AsyncIterator[tuple[Session, Peer, Peer]]:
+    """A session linked to ``src`` (main + inputs); yields it, main, inputs."""
+    session = Session(parse_uri(f"spice://127.0.0.1:{src.port}"), timeout=LIMIT)
+    connecting = asyncio.ensure_future(session.connect())
+    main = await src.peer(MAIN)
+    await main.send(MainInit(SESSION_ID, 1, 1, 1, 0, 10, 0, 0))
+    await main.expect(MainAttachChannels)
+    await main.send(MainChannelsList(2, (ChannelId(MAIN, 0), ChannelId(INPUTS, 0))))
+    inputs = await src.peer(INPUTS)
+    async with asyncio.timeout(LIMIT):
+        await connecting
+    try:
+        yield session, main, inputs
+    finally:
+        async with asyncio.timeout(LIMIT):
+            await session.close()
+
+
+def outcome(session: Session, stream: Any) -> list[object]:
+    return [e for e in stream.queue if isinstance(e, Migrated | MigrationFailed)]
+
+
+async def key_reaches(peer: Peer, session: Session) -> None:
+    await session.key_press("a")
+    msg = await peer.recv()
+    assert msg.MSG_TYPE == InputsMsgc.KEY_DOWN
+
+
+def test_seamless_migration_switches_every_channel() -> None:
+    async def main() -> None:
+        async with (
+            Server().running() as src,
+            Server().running() as tgt,
+            session_on(src) as (s, smain, sinputs),
+        ):
+            stream = s.events()
+            await smain.send(MainMigrateBeginSeamless(dst(tgt.port), 1))
+            tmain = await tgt.peer(MAIN)
+            assert tmain.connection_id == SESSION_ID
+            assert await tmain.expect(MainMigrateDstDoSeamless) == (
+                MainMigrateDstDoSeamless(1)
+            )
+            await tmain.send(MainMigrateDstSeamlessAck())
+            tinputs = await tgt.peer(INPUTS)
+            assert tinputs.connection_id == SESSION_ID
+            await smain.expect(MainMigrateConnectedSeamless)
+            # QEMU finished: each source channel hands over (inputs: data only)
+            both = MigrateFlags.NEED_FLUSH | MigrateFlags.NEED_DATA_TRANSFER
+            await sinputs.send(
+                Migrate(MigrateFlags.NEED_DATA_TRANSFER), MigrateData(b"inputs")
+            )
+            assert await tinputs.recv() == MigrateDataC(b"inputs")
+            await smain.send(Migrate(both))
+            await smain.expect(MigrateFlushMark)
+            await smain.send(MigrateData(b"main state"))
+            assert await tmain.recv() == MigrateDataC(b"main state")
+            await s.wait_for(lambda: s.migration.completed == 1, LIMIT, "switch")
+            target = MigrationTarget("127.0.0.1", tgt.port, None, None, True, 1)
+            assert outcome(s, stream) == [Migrated(target, True)]
+            assert s.uri.port == tgt.port
+            await key_reaches(tinputs, s)
+            assert await sinputs.closed() and await smain.closed()
+            # the target's messages reach the session from now on
+            await tmain.send(MainMouseMode(3, 2))
+            await s.wait_for(lambda: s.core.mouse_mode == 2, LIMIT, "mouse mode")
+
+    asyncio.run(main())
+
+
+def test_semi_seamless_migration_waits_for_the_targets_init() -> None:
+    async def main() -> None:
+        async with (
+            Server().running() as src,
+            Server({MAIN: frozenset({MainCap.SEMI_SEAMLESS_MIGRATE})}).running() as tgt,
+            session_on(src) as (s, smain, sinputs),
+        ):
+            stream = s.events()
+            await smain.send(MainMigrateBeginSeamless(dst(tgt.port), 1))
+            tmain = await tgt.peer(MAIN)
+            tinputs = await tgt.peer(INPUTS)
+            # the target has no SEAMLESS cap: no DO_SEAMLESS, plain CONNECTED
+            assert isinstance(await smain.recv(), MainMigrateConnected)
+            await smain.send(MainMigrateEnd())
+            assert await tmain.recv() == MainMigrateEndC()
+            assert await sinputs.closed() and await smain.closed()
+            assert s.migration.completed == 0  # not before the target's INIT
+            await tmain.send(MainInit(SESSION_ID, 1, 1, 1, 0, 10, 0, 0))
+            await s.wait_for(lambda: s.migration.completed == 1, LIMIT, "switch")
+            target = MigrationTarget("127.0.0.1", tgt.port, None, None, True, 1)
+            assert outcome(s, stream) == [Migrated(target, False)]
+            await key_reaches(tinputs, s)
+            # the target links the channels we brought: no ATTACH_CHANNELS
+            assert not any(isinstance(m, MainAttachChannels) for m in tmain.received)
+
+    asyncio.run(main())
+
+
+def test_cancel_drops_the_target_and_keeps_the_source() -> None:
+    async def main() -> None:
+        async with (
+            Server().running() as src,
+            Server().running() as tgt,
+            session_on(src) as (s, smain, sinputs),
+        ):
+            stream = s.events()
+            await smain.send(MainMigrateBegin(dst(tgt.port)))
+            tmain = await tgt.peer(MAIN)
+            tinputs = await tgt.peer(INPUTS)
+            await smain.expect(MainMigrateConnected)
+            await smain.send(MainMigrateCancel())
+            await s.wait_for(lambda: bool(outcome(s, stream)), LIMIT, "the cancel")
+            assert outcome(s, stream) == [MigrationFailed("cancelled by the server")]
+            assert await tmain.closed() and await tinputs.closed()
+            await key_reaches(sinputs, s)
+
+    asyncio.run(main())
+
+
+def test_unreachable_target_answers_connect_error() -> None:
+    async def main() -> None:
+        async with (
+            Server().running() as src,
+            session_on(src) as (s, smain, sinputs),
+        ):
+            stream = s.events()
+            await smain.send(MainMigrateBegin(dst(free_port())))
+            await smain.expect(MainMigrateConnectError)
+            [failed] = outcome(s, stream)
+            assert isinstance(failed, MigrationFailed)
+            assert "connecting to 127.0.0.1" in failed.reason
+            await key_reaches(sinputs, s)
+
+    asyncio.run(main())
+
+
+def test_end_without_a_migration_fails_the_session() -> None:
+    async def main() -> None:
+        async with (
+            Server().running() as src,
+            session_on(src) as (s, smain, _),
+        ):
+            await smain.send(MainMigrateEnd())
+            with pytest.raises(ProtocolError):
+                await s.wait_for(lambda: False, LIMIT, "the main channel to fail")
+
+    asyncio.run(main())
