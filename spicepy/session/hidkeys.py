@@ -14,7 +14,18 @@ from __future__ import annotations
 
 from spicepy.session.keymap import CHARS, EXTENDED, KEYS
 
-__all__ = ["EXTRA_KEYS", "USAGE_TO_SCANCODE", "scancode_for_usage", "usage_for"]
+__all__ = [
+    "EXTRA_KEYS",
+    "PAUSE_BYTES",
+    "USAGE_TO_SCANCODE",
+    "scancode_for_usage",
+    "usage_for",
+]
+
+#: Pause has no break code: its make is this whole sequence (E1 prefix), sent
+#: raw at the press and nothing at the release (spice-gtk sends the same
+#: bytes; QEMU's spice-input recognises it as Pause)
+PAUSE_BYTES = bytes.fromhex("e11d45e19dc5")
 
 #: set-1 codes of keys ``keymap.KEYS`` has no name for (keycodemapdb "XT KBD")
 EXTRA_KEYS: dict[str, int] = {

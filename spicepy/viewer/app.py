@@ -77,8 +77,8 @@ class Viewer:
         self.s = session
         self.options = options or ViewerOptions()
         self.renderer = Renderer(self.options.scale)
-        self.keyboard = Keyboard(self._key)
-        self._keys: list[tuple[int, bool]] = []
+        self.keyboard = Keyboard(self._key, self._raw_keys)
+        self._keys: list[tuple[int, bool] | bytes] = []
         self.window: Any = None
         self.grabbed = False
         self.full_screen = self.options.full_screen
@@ -240,6 +240,17 @@ class Viewer:
     def _key(self, code: int, down: bool) -> None:
         self._keys.append((code, down))
 
+    def _raw_keys(self, data: bytes) -> None:
+        self._keys.append(data)
+
+    def _inputs_machine(self) -> tuple[Any, Any] | None:
+        """(connection, machine) of the inputs channel, for what ``Session``
+        does not offer: relative motion and raw scancodes."""
+        for (ctype, _), conn in self.s.connections.items():
+            if ctype == ChannelType.INPUTS:
+                return conn, conn.machine
+        return None
+
     async def _handle_events(self) -> None:
         pg, s = self.pg, self.s
         motion: tuple[int, int] | None = None
@@ -274,8 +285,15 @@ class Viewer:
                 await self._local_clipboard()
         await self._flush_motion(motion, rel)
         keys, self._keys = self._keys, []
-        for code, down in keys:
-            await (s.key_down(code) if down else s.key_up(code))
+        for key in keys:
+            if isinstance(key, bytes):
+                inputs = self._inputs_machine()
+                if inputs is not None:
+                    inputs[0].call(inputs[1].send_key_scancode, key)
+            elif key[1]:
+                await s.key_down(key[0])
+            else:
+                await s.key_up(key[0])
             self._input_at = time.monotonic()
 
     async def _flush_motion(
@@ -294,11 +312,11 @@ class Viewer:
     def _relative_motion(self, dx: int, dy: int) -> None:
         # Session.mouse has no raw relative motion (its server-mode move is a
         # closed loop to an absolute target): the inputs machine sends it
-        for (ctype, _), conn in self.s.connections.items():
-            if ctype == ChannelType.INPUTS and (dx or dy):
-                machine: Any = conn.machine
-                conn.call(machine.send_mouse_motion, dx, dy, self.s.mouse.buttons)
-                self._input_at = time.monotonic()
+        inputs = self._inputs_machine()
+        if inputs is not None and (dx or dy):
+            conn, machine = inputs
+            conn.call(machine.send_mouse_motion, dx, dy, self.s.mouse.buttons)
+            self._input_at = time.monotonic()
 
     async def _button(self, button: int, pos: tuple[int, int], down: bool) -> None:
         vp = self.renderer.viewport

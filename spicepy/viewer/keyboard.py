@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import Enum
 
-from spicepy.session.hidkeys import scancode_for_usage, usage_for
+from spicepy.session.hidkeys import PAUSE_BYTES, scancode_for_usage, usage_for
 
 __all__ = ["Hotkey", "Keyboard"]
 
@@ -39,7 +39,7 @@ CTRL = frozenset({usage_for("lctrl"), usage_for("rctrl")})
 ALT = usage_for("lalt")
 SHIFT = frozenset({usage_for("lshift"), usage_for("rshift")})
 F_KEYS = {usage_for(f"f{n}"): n for n in range(1, 13)}
-END, DELETE = usage_for("end"), usage_for("delete")
+END, DELETE, PAUSE = usage_for("end"), usage_for("delete"), usage_for("pause")
 LOCAL = {usage_for("f"): Hotkey.FULLSCREEN, usage_for("s"): Hotkey.SCALE}
 
 
@@ -48,10 +48,17 @@ class Keyboard:
 
     Args:
         send: ``send(scancode, down)``: one key transition to the guest.
+        send_raw: ``send_raw(bytes)``: raw scancode bytes (Pause's sequence);
+            None: Pause is sent as its E0 46 code.
     """
 
-    def __init__(self, send: Callable[[int, bool], None]) -> None:
+    def __init__(
+        self,
+        send: Callable[[int, bool], None],
+        send_raw: Callable[[bytes], None] | None = None,
+    ) -> None:
         self._send = send
+        self._send_raw = send_raw
         #: HID usages held locally (whether or not the guest got them)
         self.local: set[int] = set()
         #: HID usage -> scancode the guest holds
@@ -126,6 +133,9 @@ class Keyboard:
 
     # -- to the guest --------------------------------------------------------------
     def _down(self, usage: int) -> None:
+        if usage == PAUSE and self._send_raw is not None:
+            self._send_raw(PAUSE_BYTES)  # make only: nothing is held
+            return
         code = scancode_for_usage(usage)
         if code is None or usage in self.guest:
             return
