@@ -36,7 +36,8 @@ from spicepy.channels.usbredir import (
 )
 from spicepy.errors import SessionError
 from spicepy.session.core import ChannelKey, channel_name
-from spicepy.session.keymap import CHARS, text_strokes
+from spicepy.session.hidkeys import USAGE_TO_SCANCODE
+from spicepy.session.keymap import text_strokes
 from spicepy.usb.hid import LEFT_SHIFT, HidKeyboard
 from spicepy.wire import usbredir as u
 from spicepy.wire.enums import ChannelType
@@ -63,26 +64,11 @@ Answer = list[tuple[Any, int]]
 #: every bInterval (10 ms) and QEMU's usb-redir queues only a few reports
 KEY_INTERVAL = 0.02
 
-#: HID 1.11 usage table 10 for the unshifted US characters that are not a
-#: letter or digit (those run 0x04-0x1D and 0x1E-0x27)
-_OTHER_USAGES = {
-    "\n": 0x28, "\t": 0x2B, " ": 0x2C, "-": 0x2D, "=": 0x2E, "[": 0x2F,
-    "]": 0x30, "\\": 0x31, ";": 0x33, "'": 0x34, "`": 0x35, ",": 0x36,
-    ".": 0x37, "/": 0x38,
-}  # fmt: skip
-
-
-def _usage(ch: str) -> int:
-    if "a" <= ch <= "z":
-        return 0x04 + ord(ch) - ord("a")
-    if "1" <= ch <= "9":
-        return 0x1E + ord(ch) - ord("1")
-    return 0x27 if ch == "0" else _OTHER_USAGES[ch]
-
-
-#: set-1 scancode -> HID usage for every key of the US layout in ``keymap``
-#: (one layout table: characters reach a usage through their scancode)
-USAGE_BY_SCANCODE = {code: _usage(ch) for ch, (code, sh) in CHARS.items() if not sh}
+#: set-1 scancode -> HID usage (``hidkeys``' table turned round; where two
+#: usages share a key, e.g. backslash and the ISO "non-US #", the lower one)
+USAGE_BY_SCANCODE = {
+    code: usage for usage, code in sorted(USAGE_TO_SCANCODE.items(), reverse=True)
+}
 
 
 def text_usages(text: str) -> list[tuple[int, bool]]:
