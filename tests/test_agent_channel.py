@@ -28,6 +28,7 @@ from spicepy.channels.agent import (
     FileTransferStatusReceived,
     Monitor,
 )
+from spicepy.channels.events import AgentConnected, AgentStreamFailed, MouseModeChanged
 from spicepy.errors import LimitExceededError, ProtocolError, SpiceError, WireError
 from spicepy.testing.fake_server import FakeServer
 from spicepy.wire.agent import (
@@ -70,6 +71,7 @@ from spicepy.wire.msg_common import (
     MainAgentToken,
     MainAttachChannels,
     MainInit,
+    MainMouseMode,
 )
 
 #: what spice-vdagent (Linux) announces: by-demand clipboard with selections and
@@ -381,12 +383,35 @@ def test_main_agent_tokens_and_reconnect() -> None:
         machine.grab_clipboard([1])
 
 
-def test_main_hostile_agent_data_puts_the_channel_in_error() -> None:
+def test_main_hostile_agent_data_drops_the_agent_stream_only() -> None:
+    """Bad agent data is the guest's fault: the agent stream is dropped (until
+    the agent connects again), the main channel goes on (spice-server removes
+    such an agent; spice-gtk drops the message)."""
     ch, srv = main_with_agent()
     ch.receive_data(srv.pack(MainInit(1, 1, 3, 2, 1, 10, 0, 0)))
-    with pytest.raises(SpiceError):
-        ch.receive_data(srv.pack(MainAgentData(struct.pack("<IIQI", 1, 4, 0, 1 << 31))))
-    assert ch.state is ChannelState.ERROR
+    events(ch)
+    announce = from_agent(AnnounceCapabilities(0, caps_to_words(LINUX_AGENT)))
+    lying = struct.pack("<IIQI", 1, 4, 0, 1 << 31)  # 2 GiB clipboard
+    ch.receive_data(srv.pack(MainAgentData(announce + lying)))
+    got = events(ch)
+    assert got[0] == AgentCapabilitiesReceived(LINUX_AGENT)  # before the lie
+    assert isinstance(got[1], AgentStreamFailed) and "exceeds" in got[1].reason
+    assert ch.state is ChannelState.READY
+    machine = ch.agent_machine
+    assert machine is not None and not machine.connected
+    # the rest of the broken stream is ignored; the channel still works
+    ch.receive_data(srv.pack(MainAgentData(announce)) + srv.pack(MainMouseMode(3, 1)))
+    assert events(ch) == [MouseModeChanged(3, 1)]
+    # a reconnected agent is heard again
+    ch.receive_data(
+        srv.pack(MainAgentConnectedTokens(5)) + srv.pack(MainAgentData(announce))
+    )
+    assert events(ch) == [AgentConnected(5), AgentCapabilitiesReceived(LINUX_AGENT)]
+    # a body that does not parse drops the stream the same way
+    bad_reply = struct.pack("<IIQI", 1, AgentMsgType.REPLY, 0, 4) + b"1234"
+    ch.receive_data(srv.pack(MainAgentData(bad_reply)))
+    (failed,) = events(ch)
+    assert isinstance(failed, AgentStreamFailed) and ch.state is ChannelState.READY
 
 
 def test_words_helpers_used_by_the_tests_agree() -> None:

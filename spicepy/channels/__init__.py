@@ -35,8 +35,42 @@ from spicepy.channels.agent import (
 from spicepy.channels.base import Channel
 from spicepy.channels.cursor import CursorChannel
 from spicepy.channels.display import DEFAULT_DISPLAY_CAPS, DisplayChannel
-from spicepy.channels.events import *  # noqa: F403
-from spicepy.channels.events import __all__ as _events_all
+from spicepy.channels.events import (
+    AckWindowSet,
+    AgentConnected,
+    AgentDataReceived,
+    AgentDisconnected,
+    AgentStreamFailed,
+    AgentTokensReceived,
+    ChannelClosed,
+    ChannelEvent,
+    ChannelMigrateReceived,
+    ChannelsListReceived,
+    CursorCacheInvalidated,
+    CursorChanged,
+    CursorHidden,
+    CursorMoved,
+    CursorReset,
+    CursorTrailSet,
+    DisconnectingReceived,
+    InputsInitReceived,
+    KeyModifiersChanged,
+    LinkCompleted,
+    MainInitReceived,
+    MessageReceived,
+    MigrationCancelled,
+    MigrationEndReceived,
+    MigrationStarted,
+    MotionAcked,
+    MouseModeChanged,
+    MultiMediaTimeReceived,
+    NotifyReceived,
+    PingAnswered,
+    SeamlessHandshakeDone,
+    SwitchHostReceived,
+    UnknownMessageSkipped,
+    WaitForChannelsReceived,
+)
 from spicepy.channels.inputs import InputsChannel, make_scancode
 from spicepy.channels.link import LinkHandshake, NeedSecuredError, NeedUnsecuredError
 from spicepy.channels.main import MainChannel
@@ -97,11 +131,43 @@ __all__ = [
     "RecordChannel",
     "UsbredirChannel",
     "make_scancode",
-] + _events_all
-#: the events of the other channel modules, as ``Session.events()`` yields them
-#: (defined in their modules; the usbredir protocol's own events stay in
-#: ``channels.usbredir``, whose connection ``session.usb`` drives)
-__all__ += [
+    # every event a channel machine emits (what ``Session.events()`` yields),
+    # each defined once in its module; the usbredir protocol's own events stay
+    # in ``channels.usbredir``, whose connection ``session.usb`` drives
+    "AckWindowSet",
+    "AgentConnected",
+    "AgentDataReceived",
+    "AgentDisconnected",
+    "AgentStreamFailed",
+    "AgentTokensReceived",
+    "ChannelClosed",
+    "ChannelEvent",
+    "ChannelMigrateReceived",
+    "ChannelsListReceived",
+    "CursorCacheInvalidated",
+    "CursorChanged",
+    "CursorHidden",
+    "CursorMoved",
+    "CursorReset",
+    "CursorTrailSet",
+    "DisconnectingReceived",
+    "InputsInitReceived",
+    "KeyModifiersChanged",
+    "LinkCompleted",
+    "MainInitReceived",
+    "MessageReceived",
+    "MigrationCancelled",
+    "MigrationEndReceived",
+    "MigrationStarted",
+    "MotionAcked",
+    "MouseModeChanged",
+    "MultiMediaTimeReceived",
+    "NotifyReceived",
+    "PingAnswered",
+    "SeamlessHandshakeDone",
+    "SwitchHostReceived",
+    "UnknownMessageSkipped",
+    "WaitForChannelsReceived",
     "AgentCapabilitiesReceived",
     "AgentMessageReceived",
     "AgentReplyReceived",

@@ -170,6 +170,14 @@ class AgentDisconnected(ChannelEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class AgentStreamFailed(ChannelEvent):
+    """The guest agent sent data that does not parse (``reason``): its stream is
+    dropped until the agent connects again; the main channel goes on."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgentDataReceived(ChannelEvent):
     data: bytes
 

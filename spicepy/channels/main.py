@@ -13,7 +13,9 @@ feed it and its events (clipboard, capabilities, replies...) come out of this
 channel's ``next_event``; AGENT_TOKEN refills its tokens.  Commands are called on
 the machine (``main.agent_machine.grab_clipboard(...)``) and their chunks leave as
 AGENT_DATA messages on the next ``data_to_send()``, as many as the tokens allow.
-Without ``agent`` AGENT_DATA is passed on raw (``AgentDataReceived``).
+Without ``agent`` AGENT_DATA is passed on raw (``AgentDataReceived``).  Agent
+data that does not parse (the guest's fault) gives ``AgentStreamFailed`` and
+drops the agent stream until the next AGENT_CONNECTED; the channel goes on.
 
 Live migration (``channels._migration`` has the states and their table): on the
 source, MIGRATE_BEGIN[_SEAMLESS] becomes ``MigrationStarted`` and the caller
@@ -44,6 +46,7 @@ from spicepy.channels.events import (
     AgentConnected,
     AgentDataReceived,
     AgentDisconnected,
+    AgentStreamFailed,
     AgentTokensReceived,
     ChannelsListReceived,
     MainInitReceived,
@@ -56,6 +59,7 @@ from spicepy.channels.events import (
     SeamlessHandshakeDone,
     SwitchHostReceived,
 )
+from spicepy.errors import SpiceError
 from spicepy.wire.enums import VD_AGENT_MAX_DATA_SIZE, ChannelType, MainCap
 from spicepy.wire.msg_common import (
     MainAgentConnected,
@@ -138,6 +142,8 @@ class MainChannel(Channel):
         self.supported_mouse_modes = 0
         self.multi_media_time = 0
         self.agent_machine: AgentMachine | None = AgentMachine() if agent else None
+        #: the agent's data did not parse: ignored until it connects again
+        self._agent_failed = False
 
     def data_to_send(self) -> bytes:
         """Bytes queued for the server, after moving the agent chunks the tokens
@@ -226,6 +232,7 @@ class MainChannel(Channel):
             return
         self.send_message(MainAgentStart(AGENT_TOKENS))
         machine.start(tokens)
+        self._agent_failed = False
 
     def _drain_agent(self) -> None:
         machine = self.agent_machine
@@ -284,8 +291,18 @@ class MainChannel(Channel):
         elif isinstance(msg, MainAgentData):
             if self.agent_machine is None:
                 self._emit(AgentDataReceived(bytes(msg.data)))
-            else:
-                self.agent_machine.receive_chunk(msg.data)
+            elif not self._agent_failed:
+                try:
+                    self.agent_machine.receive_chunk(msg.data)
+                except SpiceError as exc:
+                    # a guest's bad agent data ends its agent stream, not the
+                    # session (spice-server removes such an agent, spice-gtk
+                    # drops the message): nothing more until it reconnects
+                    self._agent_failed = True
+                    self.agent_machine.stop()
+                    self._drain_agent()
+                    self._emit(AgentStreamFailed(str(exc)))
+                    return
                 self._drain_agent()
         elif isinstance(msg, MainAgentToken):
             self.agent_tokens += msg.num_tokens

@@ -45,6 +45,7 @@ from spicepy.channels.agent import (
 from spicepy.channels.events import (
     AgentConnected,
     AgentDisconnected,
+    AgentStreamFailed,
     CursorChanged,
     CursorHidden,
     CursorMoved,
@@ -214,6 +215,7 @@ class AgentControl:
         core = session.core
         core.on_event(AgentConnected, self._connected)
         core.on_event(AgentDisconnected, self._disconnected)
+        core.on_event(AgentStreamFailed, self._stream_failed)
         core.on_event(AgentCapabilitiesReceived, self._caps)
         core.on_event(ClipboardGrabbed, self._grabbed)
         core.on_event(ClipboardReceived, self._received)
@@ -227,6 +229,11 @@ class AgentControl:
         self.connected = True
 
     def _disconnected(self, key: Any, event: AgentDisconnected, now: float) -> None:
+        self.connected, self.caps = False, None
+        self.guest_offers.clear()
+
+    def _stream_failed(self, key: Any, event: AgentStreamFailed, now: float) -> None:
+        log.warning("guest agent dropped until it reconnects: %s", event.reason)
         self.connected, self.caps = False, None
         self.guest_offers.clear()
 
