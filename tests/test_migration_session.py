@@ -35,6 +35,7 @@ from spicepy.wire.msg_common import (
     MainMigrateDstSeamlessAck,
     MainMigrateEnd,
     MainMigrateEndC,
+    MainMigrateSwitchHost,
     MainMouseMode,
     Migrate,
     MigrateData,
@@ -230,6 +231,35 @@ def test_semi_seamless_migration_waits_for_the_targets_init() -> None:
             await key_reaches(tinputs, s)
             # the target links the channels we brought: no ATTACH_CHANNELS
             assert not any(isinstance(m, MainAttachChannels) for m in tmain.received)
+
+    asyncio.run(main())
+
+
+def test_switch_host_reconnects_from_scratch() -> None:
+    async def main() -> None:
+        async with (
+            Server().running() as src,
+            Server().running() as tgt,
+            session_on(src) as (s, smain, sinputs),
+        ):
+            stream = s.events()
+            host = b"127.0.0.1\0"
+            await smain.send(
+                MainMigrateSwitchHost(tgt.port, 0xFFFF, len(host), host, 0, None)
+            )
+            tmain = await tgt.peer(MAIN)
+            assert tmain.connection_id == 0  # a new session, not a migration
+            await tmain.send(MainInit(SESSION_ID + 1, 1, 1, 1, 0, 10, 0, 0))
+            await tmain.expect(MainAttachChannels)
+            await tmain.send(MainChannelsList(1, (ChannelId(INPUTS, 0),)))
+            tinputs = await tgt.peer(INPUTS)
+            assert tinputs.connection_id == SESSION_ID + 1
+            await s.wait_for(lambda: s.migration.completed == 1, LIMIT, "switch")
+            target = MigrationTarget("127.0.0.1", tgt.port, None)
+            assert outcome(s, stream) == [Migrated(target, False)]
+            assert s.session_id == SESSION_ID + 1
+            assert await sinputs.closed() and await smain.closed()
+            await key_reaches(tinputs, s)
 
     asyncio.run(main())
 

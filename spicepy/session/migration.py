@@ -352,6 +352,7 @@ class MigrationControl:
         self.completed += 1
         log.info("migrated to %s (seamless=%s)", target.host, seamless)
         session._publish(Migrated(target, seamless))
+        session._wake()  # waiters re-check (this may run outside any pump)
 
     async def _switch_host(self, target: MigrationTarget) -> None:
         """SWITCH_HOST: the session starts over on the new host (spice-gtk
@@ -378,6 +379,7 @@ class MigrationControl:
         except SpiceError as exc:
             self._reset()
             session._publish(MigrationFailed(f"switching host: {exc}"))
+            session._wake()
             return
         self._uri, self._tls = uri, tls
         self._done()
@@ -394,6 +396,7 @@ class MigrationControl:
         self._drop_targets()
         self._reset()
         self._session._publish(MigrationFailed(reason))
+        self._session._wake()
 
     def _reset(self) -> None:
         self.target = None
@@ -418,8 +421,8 @@ class MigrationControl:
     async def close(self) -> None:
         """Stop any migration and close its connections (``Session.close``)."""
         task = self._task
-        if task is not None and not task.done():
-            task.cancel()
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()  # (a failed SWITCH_HOST reconnect closes from inside it)
             await asyncio.gather(task, return_exceptions=True)
         self._drop_targets()
         self._reset()
