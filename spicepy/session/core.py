@@ -466,12 +466,13 @@ class SessionCore:
             )
 
     def _drop(self, message: object, why: str, exc: Exception | None = None) -> None:
-        # the first drop is a warning, the rest debug lines (``dropped`` counts
-        # them all): a hostile stream of bad draws must not flood stderr
+        # the first drop is an info line, the rest debug lines (``dropped``
+        # counts them all): a hostile stream of bad draws must not flood stderr,
+        # where the CLI promises one line (``spicepy -v`` shows it)
         first = not self.dropped
         self.dropped[f"{type(message).__name__}: {why}"] += 1
         log.log(
-            logging.WARNING if first else logging.DEBUG,
+            logging.INFO if first else logging.DEBUG,
             "dropped display message %s: %s%s",
             type(message).__name__,
             exc or why,
