@@ -7,13 +7,26 @@ Python level, then every rectangle is cut to the destination and to the
 source / mask / tile extent before any pointer is formed, so no index the input
 chooses leaves an array. Pixels are handled as 32-bit little-endian words
 (B, G, R, X/A bytes), loaded and stored with memcpy (no alignment assumed).
+
+A glyph-sized draw costs about as much as the call itself, so the arguments
+are read through the raw buffer protocol into C structs (no typed memoryview,
+no object per call; up to ``LOCAL_RECTS`` rectangles live on the stack): every
+buffer taken is released in a ``finally``.
 """
 
 import sys
 
 import numpy as np
 
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.buffer cimport (
+    PyBUF_FORMAT,
+    PyBUF_SIMPLE,
+    PyBUF_STRIDES,
+    PyBUF_WRITABLE,
+    PyBuffer_Release,
+    PyObject_GetBuffer,
+)
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memmove, memset
@@ -36,6 +49,15 @@ cdef enum:
     ROP_NOOP = 5
     ROP_INVERT = 10
     ROP_SET = 15
+    LOCAL_RECTS = 4  # rectangles a call keeps on the stack (a draw has 1-3)
+    # the GIL is released only for draws this large: for smaller ones the
+    # release costs more than what another thread could run meanwhile
+    NOGIL_PIXELS = 1 << 14
+
+cdef object _NDARRAY = np.ndarray
+cdef object _U8 = np.dtype(np.uint8)
+cdef object _I64 = np.dtype(np.int64)
+cdef str _DST_ERROR = "destination must be a writable C-contiguous (h, w, 4) uint8"
 
 
 # -- argument checks ------------------------------------------------------------------
@@ -64,104 +86,168 @@ cdef uint32_t _u32(object value, str name) except? 0xFFFFFFFF:
         raise CanvasError(f"{name} {value} is out of range") from None
 
 
-cdef uint8_t[:, :, ::1] _surface(object dst) except *:
-    cdef uint8_t[:, :, ::1] view
-    if not isinstance(dst, np.ndarray) or dst.dtype != np.uint8:
-        raise CanvasError("destination must be a writable C-contiguous (h, w, 4) uint8")
+cdef inline void _clear(Py_buffer* buf) noexcept nogil:
+    """An unused buffer (obj NULL): PyBuffer_Release on it does nothing."""
+    memset(buf, 0, sizeof(Py_buffer))
+
+
+cdef inline bint _u8_array(object a):
+    """A numpy uint8 array (the dtype compared by identity first: it is cached)."""
+    if not isinstance(a, _NDARRAY):
+        return False
+    dt = a.dtype
+    return dt is _U8 or dt == _U8
+
+
+cdef inline bint _u8_format(const Py_buffer* buf) noexcept nogil:
+    """The buffer holds bytes (numpy's format for uint8 is "B")."""
+    return buf.format != NULL and buf.format[0] == b"B" and buf.format[1] == 0
+
+
+cdef struct Img:
+    uint8_t* p          # pixel (0, 0); only read when h and w are not 0
+    int64_t h, w
+    int64_t stride      # bytes from a row to the next (a source's may be negative)
+    uintptr_t lo, hi    # the bytes the pixels span, [lo, hi), for overlap tests
+
+
+cdef inline void _span(Img* img) noexcept nogil:
+    cdef uintptr_t first = <uintptr_t>img.p
+    cdef uintptr_t last = first + <uintptr_t>((img.h - 1) * img.stride)
+    if img.h == 0 or img.w == 0:
+        img.lo = img.hi = first
+    elif last >= first:
+        img.lo, img.hi = first, last + <uintptr_t>(img.w * 4)
+    else:
+        img.lo, img.hi = last, first + <uintptr_t>(img.w * 4)
+
+
+cdef inline bint _overlaps(const Img* a, const Img* b) noexcept nogil:
+    """The two images' memory ranges overlap (np.may_share_memory)."""
+    return a.lo < b.hi and b.lo < a.hi and a.lo < a.hi and b.lo < b.hi
+
+
+cdef int _get_dst(object dst, Py_buffer* buf, Img* out) except -1:
+    """Take the destination's buffer (the caller releases it when this returned 0)."""
+    if not isinstance(dst, _NDARRAY):
+        raise CanvasError(_DST_ERROR)
     try:
-        view = dst
-    except (ValueError, TypeError, BufferError):
-        raise CanvasError(
-            "destination must be a writable C-contiguous (h, w, 4) uint8"
-        ) from None
-    if view.shape[2] != 4:
-        raise CanvasError("destination must be a writable C-contiguous (h, w, 4) uint8")
-    return view
+        PyObject_GetBuffer(dst, buf, PyBUF_STRIDES | PyBUF_WRITABLE | PyBUF_FORMAT)
+    except (BufferError, ValueError, TypeError):
+        _clear(buf)  # nothing to release
+        raise CanvasError(_DST_ERROR) from None
+    cdef bint ok = _u8_format(buf) and buf.ndim == 3 and buf.shape[2] == 4
+    if ok and buf.shape[0] != 0 and buf.shape[1] != 0:
+        # numpy's C-contiguous: strides only count along dimensions longer than 1
+        ok = (
+            buf.strides[2] == 1
+            and (buf.shape[1] == 1 or buf.strides[1] == 4)
+            and (buf.shape[0] == 1 or buf.strides[0] == buf.shape[1] * 4)
+        )
+    if not ok:
+        PyBuffer_Release(buf)
+        raise CanvasError(_DST_ERROR)
+    out.p = <uint8_t*>buf.buf
+    out.h, out.w = buf.shape[0], buf.shape[1]
+    out.stride = out.w * 4
+    _span(out)
+    return 0
 
 
-cdef const uint8_t[:, :, ::1] _image(object src, str name) except *:
-    cdef const uint8_t[:, :, ::1] view
-    if not isinstance(src, np.ndarray) or src.dtype != np.uint8 or src.ndim != 3:
+cdef object _get_image(object src, str name, Py_buffer* buf, Img* out):
+    """Take a source / tile buffer (the caller releases it). Any row stride is
+    read in place; pixels that are not 4 packed bytes are read from a C-contiguous
+    copy, which is returned (the buffer keeps it alive too)."""
+    if not isinstance(src, _NDARRAY):
         raise CanvasError(f"{name} must be an (h, w, 4) uint8 array")
-    if not src.flags.c_contiguous:
-        src = np.ascontiguousarray(src)
     try:
-        view = src
-    except (ValueError, TypeError, BufferError):
+        PyObject_GetBuffer(src, buf, PyBUF_STRIDES | PyBUF_FORMAT)
+    except (BufferError, ValueError, TypeError):
+        _clear(buf)  # nothing to release
         raise CanvasError(f"{name} must be an (h, w, 4) uint8 array") from None
-    if view.shape[2] != 4:
+    if not _u8_format(buf) or buf.ndim != 3 or buf.shape[2] != 4:
+        PyBuffer_Release(buf)
         raise CanvasError(f"{name} must be an (h, w, 4) uint8 array")
-    return view
+    if buf.strides[2] != 1 or (buf.shape[1] > 1 and buf.strides[1] != 4):
+        PyBuffer_Release(buf)
+        src = np.ascontiguousarray(src)
+        PyObject_GetBuffer(src, buf, PyBUF_STRIDES)
+    out.p = <uint8_t*>buf.buf
+    out.h, out.w = buf.shape[0], buf.shape[1]
+    out.stride = buf.strides[0]
+    _span(out)
+    return src
 
 
-cdef struct RectList:
-    const int64_t* p  # n rectangles, 4 int64 each (left, top, right, bottom)
+cdef struct Rects:
+    const int64_t* p      # n rectangles, 4 int64 each (left, top, right, bottom)
     Py_ssize_t n
-
-
-cdef class _RectBuf:
-    """Owns what a RectList points into: a malloc'd copy or an array's view."""
-    cdef int64_t* p
-    cdef const int64_t[:, ::1] view
-
-    def __dealloc__(self):
-        free(self.p)
+    int64_t* heap         # malloc'd storage when more than LOCAL_RECTS
+    bint held             # buf holds an int64 array p points into
+    Py_buffer buf
+    int64_t local[4 * LOCAL_RECTS]
 
 
 cdef bint _ints4(object item, int64_t* out):
     """A 4-tuple/list of plain ints within int64 into out; False otherwise."""
     cdef Py_ssize_t k
+    cdef int overflow
     if (type(item) is not tuple and type(item) is not list) or len(item) != 4:
         return False
     for k in range(4):
         v = item[k]
-        if type(v) is not int or not -I64_MAX <= v <= I64_MAX:
+        if type(v) is not int:
             return False
-        out[k] = v
+        out[k] = PyLong_AsLongLongAndOverflow(v, &overflow)
+        if overflow:
+            return False
     return True
 
 
-cdef _RectBuf _rects(object rects, RectList* out):
-    """The rectangles as int64; plain lists of int tuples and int64 (n, 4) arrays
-    are read directly, anything else goes through the twin's conversion (same
-    values, same errors)."""
-    cdef _RectBuf buf = _RectBuf()
+cdef int _get_rects(object rects, Rects* r) except -1:
+    """The rectangles as int64 (release with ``_rects_done`` whatever happens);
+    plain lists/tuples of int tuples and int64 (n, 4) arrays are read directly,
+    anything else goes through the twin's conversion (same values, same errors)."""
     cdef Py_ssize_t i, n
-    if type(rects) is list or type(rects) is tuple:
+    cdef int64_t* store
+    r.p, r.n, r.heap, r.held = NULL, 0, NULL, False
+    if type(rects) is tuple or type(rects) is list:
         n = len(rects)
-        buf.p = <int64_t*>malloc((n + 1) * 4 * sizeof(int64_t))
-        if buf.p == NULL:
-            raise MemoryError()
+        if n <= LOCAL_RECTS:
+            store = r.local
+        else:
+            r.heap = store = <int64_t*>malloc(n * 4 * sizeof(int64_t))
+            if store == NULL:
+                raise MemoryError()
         for i in range(n):
-            if not _ints4(rects[i], buf.p + 4 * i):
+            if not _ints4(rects[i], store + 4 * i):
                 break
         else:
-            out.p, out.n = buf.p, n
-            return buf
+            r.p, r.n = store, n
+            return 0
+        arr = np.ascontiguousarray(_draw_ref._rects(rects))
     elif (
-        isinstance(rects, np.ndarray)
-        and rects.dtype == np.int64
+        isinstance(rects, _NDARRAY)
+        and rects.dtype == _I64
         and rects.ndim == 2
         and rects.shape[1] == 4
         and rects.flags.c_contiguous
     ):
-        buf.view = rects
-        out.p, out.n = (&buf.view[0, 0] if buf.view.shape[0] else NULL), buf.view.shape[0]
-        return buf
-    buf.view = np.ascontiguousarray(_draw_ref._rects(rects))
-    out.p, out.n = (&buf.view[0, 0] if buf.view.shape[0] else NULL), buf.view.shape[0]
-    return buf
+        arr = rects
+    else:
+        arr = np.ascontiguousarray(_draw_ref._rects(rects))
+    PyObject_GetBuffer(arr, &r.buf, PyBUF_SIMPLE)
+    r.held = True
+    r.p, r.n = <const int64_t*>r.buf.buf, arr.shape[0]
+    return 0
 
 
-cdef bint _overlaps(const uint8_t[:, :, ::1] a, uint8_t[:, :, ::1] b):
-    """True when the two arrays' memory ranges overlap (np.may_share_memory)."""
-    cdef size_t na = <size_t>a.shape[0] * a.shape[1] * 4
-    cdef size_t nb = <size_t>b.shape[0] * b.shape[1] * 4
-    if na == 0 or nb == 0:
-        return False
-    cdef uintptr_t pa = <uintptr_t>&a[0, 0, 0]
-    cdef uintptr_t pb = <uintptr_t>&b[0, 0, 0]
-    return pa < pb + nb and pb < pa + na
+cdef void _rects_done(Rects* r) noexcept:
+    free(r.heap)
+    r.heap = NULL
+    if r.held:
+        PyBuffer_Release(&r.buf)
+        r.held = False
 
 
 cdef inline int64_t _mod(int64_t a, int64_t m) noexcept nogil:
@@ -292,35 +378,39 @@ cdef inline uint32_t _mul(uint32_t a, uint32_t b) noexcept nogil:
 
 cdef struct Brush:
     uint8_t color[4]
-    const uint8_t* tile
-    int64_t th, tw, tx, ty  # tile size and origin reduced mod the size
+    const uint8_t* tile   # NULL for the solid colour
+    int64_t th, tw        # tile size
+    int64_t tstride       # bytes from a tile row to the next
+    int64_t tx, ty        # tile origin reduced mod the size
 
 
-cdef class _Tile:
-    """Keeps a pattern tile (or its snapshot) alive while a kernel reads it."""
-    cdef const uint8_t[:, :, ::1] view
-
-
-cdef _Tile _brush(Brush* b, object color, object tile, object tile_x, object tile_y,
-                  uint8_t[:, :, ::1] dst):
+cdef object _get_brush(
+    Brush* b, Py_buffer* buf, object color, object tile, object tile_x, object tile_y,
+    const Img* dst,
+):
+    """Solid colour or tile; a tile's buffer goes to ``buf`` (the caller releases
+    it); a tile sharing memory with dst is read from a snapshot, returned to be
+    kept alive."""
     cdef uint32_t c = _u32(color, "color")
     memcpy(b.color, &c, 4)
     cdef int64_t tx = _int(tile_x, "tile_x")
     cdef int64_t ty = _int(tile_y, "tile_y")
+    cdef Img t
     b.tile = NULL
-    b.th = b.tw = b.tx = b.ty = 0
+    b.th = b.tw = b.tstride = b.tx = b.ty = 0
     if tile is None:
         return None
-    holder = _Tile()
-    holder.view = _image(tile, "tile")
-    if holder.view.shape[0] == 0 or holder.view.shape[1] == 0:
+    tile = _get_image(tile, "tile", buf, &t)
+    if t.h == 0 or t.w == 0:
         raise CanvasError("empty pattern tile")
-    if _overlaps(holder.view, dst):
-        holder.view = np.array(holder.view, np.uint8)
-    b.tile = &holder.view[0, 0, 0]
-    b.th, b.tw = holder.view.shape[0], holder.view.shape[1]
+    if _overlaps(&t, dst):
+        PyBuffer_Release(buf)
+        tile = np.array(tile, np.uint8)
+        tile = _get_image(tile, "tile", buf, &t)
+    b.tile = t.p
+    b.th, b.tw, b.tstride = t.h, t.w, t.stride
     b.tx, b.ty = _mod(tx, b.tw), _mod(ty, b.th)
-    return holder
+    return tile
 
 
 cdef void _brush_span(
@@ -332,7 +422,7 @@ cdef void _brush_span(
     if b.tile == NULL:
         _rop_span(d, b.color, n, 0, 0, rop)
         return
-    row = b.tile + _mod(y - b.ty, b.th) * b.tw * 4
+    row = b.tile + _mod(y - b.ty, b.th) * b.tstride
     tx = _mod(x - b.tx, b.tw)
     while n > 0:
         chunk = _min(n, b.tw - tx)
@@ -347,7 +437,7 @@ cdef inline uint32_t _brush_at(const Brush* b, int64_t x, int64_t y) noexcept no
     if b.tile == NULL:
         memcpy(&v, b.color, 4)
         return v
-    return _ld(b.tile + (_mod(y - b.ty, b.th) * b.tw + _mod(x - b.tx, b.tw)) * 4)
+    return _ld(b.tile + _mod(y - b.ty, b.th) * b.tstride + _mod(x - b.tx, b.tw) * 4)
 
 
 # -- a source (snapshot when it shares memory with the destination) ------------------
@@ -358,7 +448,7 @@ cdef struct Cut:
 
 
 cdef Py_ssize_t _cut_all(
-    const RectList* rects, Cut* out, int64_t x0, int64_t y0, int64_t x1, int64_t y1
+    const Rects* rects, Cut* out, int64_t x0, int64_t y0, int64_t x1, int64_t y1
 ) noexcept nogil:
     """Cut every rectangle to [x0, x1) x [y0, y1); the non-empty ones go to out."""
     cdef Py_ssize_t i, n = 0
@@ -376,87 +466,88 @@ cdef Py_ssize_t _cut_all(
     return n
 
 
-cdef class _Source:
-    """Source pixels for a list of destination rectangles, with their cuts."""
-    cdef const uint8_t[:, :, ::1] view
-    cdef const uint8_t* base  # pixel (0, 0) of the source (maybe of a snapshot)
-    cdef int64_t stride        # bytes per source row
-    cdef int64_t ox, oy        # dest (x, y) reads source (x - ox, y - oy)
-    cdef Cut* cuts
-    cdef Py_ssize_t n
-    cdef uint8_t* snap
-
-    def __dealloc__(self):
-        free(self.cuts)
-        free(self.snap)
-
-
-cdef _Source _source(
-    uint8_t[:, :, ::1] dst, object rects, object src, object dx, object dy,
-    bint inplace_ok=False,
-):
-    """Check the source, cut the rectangles to dest and source, snapshot the read
-    area when the source shares memory with dst (unless ``inplace_ok`` and one
-    rectangle: a plain copy then moves rows in a safe order instead)."""
-    cdef _Source s = _Source()
-    s.view = _image(src, "source")
-    s.ox = _int(dx, "dx")
-    s.oy = _int(dy, "dy")
-    cdef RectList r
-    keep = _rects(rects, &r)
-    cdef int64_t h = dst.shape[0], w = dst.shape[1]
-    cdef int64_t sh = s.view.shape[0], sw = s.view.shape[1]
-    s.stride = sw * 4
-    s.n = 0
-    s.cuts = NULL
-    s.snap = NULL
-    if r.n == 0 or s.ox >= w or s.oy >= h or sh == 0 or sw == 0:
-        return s
-    s.cuts = <Cut*>malloc(r.n * sizeof(Cut))
-    if s.cuts == NULL:
-        raise MemoryError()
-    # ox < w and oy < h here, so ox + sw and oy + sh cannot overflow
-    s.n = _cut_all(&r, s.cuts, _max(0, s.ox), _max(0, s.oy),
-                   _min(w, s.ox + sw), _min(h, s.oy + sh))
-    if s.n == 0:
-        return s
-    s.base = &s.view[0, 0, 0]
-    if (inplace_ok and s.n == 1) or not _overlaps(s.view, dst):
-        return s
-    # the union box of the areas read, copied out (never more than the source)
-    cdef int64_t bl = s.cuts[0].left, bt = s.cuts[0].top
-    cdef int64_t br = s.cuts[0].right, bb = s.cuts[0].bottom
+cdef bint _large(const Cut* cuts, Py_ssize_t n) noexcept nogil:
+    """The cut rectangles hold at least NOGIL_PIXELS pixels."""
+    cdef int64_t total = 0
     cdef Py_ssize_t i
-    for i in range(1, s.n):
-        bl = _min(bl, s.cuts[i].left)
-        bt = _min(bt, s.cuts[i].top)
-        br = _max(br, s.cuts[i].right)
-        bb = _max(bb, s.cuts[i].bottom)
-    s.snap = <uint8_t*>malloc(<size_t>((br - bl) * (bb - bt) * 4))
-    if s.snap == NULL:
+    for i in range(n):
+        total += (cuts[i].right - cuts[i].left) * (cuts[i].bottom - cuts[i].top)
+        if total >= NOGIL_PIXELS:
+            return True
+    return False
+
+
+cdef struct Src:
+    const uint8_t* base   # source pixel (0, 0) (maybe of a snapshot)
+    int64_t stride        # bytes from a source row to the next
+    int64_t ox, oy        # dest (x, y) reads source (x - ox, y - oy)
+    Cut* cuts             # the rectangles cut to dest and source: n of them
+    Py_ssize_t n
+    uint8_t* snap         # malloc'd snapshot, or NULL
+    bint bottom_up        # moved in place: rows from the bottom up
+    Cut local[LOCAL_RECTS]
+
+
+cdef int _get_source(
+    const Img* d, const Img* s, const Rects* r, int64_t ox, int64_t oy,
+    bint inplace_ok, Src* out,
+) except -1:
+    """Cut the rectangles to dest and source; snapshot the read area when the
+    source shares memory with dst, unless ``inplace_ok``, one rectangle and the
+    same row stride: a plain copy then moves the rows (memmove) in the order that
+    reads each before it is overwritten. Release with ``_source_done``."""
+    out.base, out.stride, out.ox, out.oy = s.p, s.stride, ox, oy
+    out.cuts, out.n, out.snap, out.bottom_up = out.local, 0, NULL, False
+    if r.n == 0 or ox >= d.w or oy >= d.h or s.h == 0 or s.w == 0:
+        return 0
+    if r.n > LOCAL_RECTS:
+        out.cuts = <Cut*>malloc(r.n * sizeof(Cut))
+        if out.cuts == NULL:
+            raise MemoryError()
+    # ox < w and oy < h here, so ox + s.w and oy + s.h cannot overflow
+    out.n = _cut_all(r, out.cuts, _max(0, ox), _max(0, oy),
+                     _min(d.w, ox + s.w), _min(d.h, oy + s.h))
+    if out.n == 0 or not _overlaps(s, d):
+        return 0
+    cdef Cut c = out.cuts[0]
+    if inplace_ok and out.n == 1 and s.stride == d.stride:
+        # with equal strides every source row lies the same distance from its
+        # dest row: when before it, rows go bottom-up (none is overwritten unread)
+        out.bottom_up = (
+            <uintptr_t>(s.p + (c.top - oy) * s.stride + (c.left - ox) * 4)
+            < <uintptr_t>(d.p + c.top * d.stride + c.left * 4)
+        )
+        return 0
+    # the union box of the areas read, copied out (never more than the source)
+    cdef int64_t bl = c.left, bt = c.top, br = c.right, bb = c.bottom
+    cdef Py_ssize_t i
+    for i in range(1, out.n):
+        bl = _min(bl, out.cuts[i].left)
+        bt = _min(bt, out.cuts[i].top)
+        br = _max(br, out.cuts[i].right)
+        bb = _max(bb, out.cuts[i].bottom)
+    out.snap = <uint8_t*>malloc(<size_t>((br - bl) * (bb - bt) * 4))
+    if out.snap == NULL:
         raise MemoryError()
     for i in range(bb - bt):
-        memcpy(s.snap + i * (br - bl) * 4,
-               s.base + (bt - s.oy + i) * s.stride + (bl - s.ox) * 4,
+        memcpy(out.snap + i * (br - bl) * 4,
+               s.p + (bt - oy + i) * s.stride + (bl - ox) * 4,
                <size_t>((br - bl) * 4))
-    # pretend the snapshot is the source: pixel (x - ox, y - oy) of it
-    s.base = s.snap - ((bt - s.oy) * (br - bl) + (bl - s.ox)) * 4
-    s.stride = (br - bl) * 4
-    return s
+    # the snapshot stands for the source: its (0, 0) is source (bl - ox, bt - oy)
+    out.base = out.snap - ((bt - oy) * (br - bl) + (bl - ox)) * 4
+    out.stride = (br - bl) * 4
+    return 0
 
 
-cdef struct SrcPtr:
-    const uint8_t* base
-    int64_t stride, ox, oy
+cdef void _source_done(Src* s) noexcept:
+    if s.cuts != NULL and s.cuts != &s.local[0]:
+        free(s.cuts)
+    s.cuts = NULL
+    free(s.snap)
+    s.snap = NULL
 
 
-cdef inline SrcPtr _ptr(_Source s):
-    cdef SrcPtr p
-    p.base, p.stride, p.ox, p.oy = s.base, s.stride, s.ox, s.oy
-    return p
-
-
-cdef inline const uint8_t* _src_at(const SrcPtr* s, int64_t x, int64_t y) noexcept nogil:
+cdef inline const uint8_t* _src_at(const Src* s, int64_t x, int64_t y) noexcept nogil:
     return s.base + (y - s.oy) * s.stride + (x - s.ox) * 4
 
 
@@ -470,24 +561,32 @@ cdef struct Run:
 def region_rects(width, height, bbox, clips):
     """Disjoint banded rectangles of bbox ∩ surface ∩ union(clips) (see the twin)."""
     cdef int64_t w = _int(width, "width"), h = _int(height, "height")
-    cdef RectList box
-    keep_box = _rects([bbox], &box)
-    if box.n != 1:
-        raise CanvasError("bbox must be one rectangle")
+    cdef Rects box, clip
     cdef Cut area
-    area.left = _max(box.p[0], 0)
-    area.top = _max(box.p[1], 0)
-    area.right = _min(box.p[2], _max(w, 0))
-    area.bottom = _min(box.p[3], _max(h, 0))
-    if area.right <= area.left or area.bottom <= area.top:
-        return np.zeros((0, 4), np.int64)
-    if clips is None:
-        return np.array([[area.left, area.top, area.right, area.bottom]], np.int64)
-    cdef RectList clip
-    keep_clip = _rects(clips, &clip)
-    if clip.n > REGION_MAX_SWEEP:
-        return _draw_ref.region_rects(width, height, bbox, clips)
-    cdef Py_ssize_t n = clip.n
+    box.heap, box.held, clip.heap, clip.held = NULL, False, NULL, False
+    try:
+        _get_rects([bbox], &box)
+        if box.n != 1:
+            raise CanvasError("bbox must be one rectangle")
+        area.left = _max(box.p[0], 0)
+        area.top = _max(box.p[1], 0)
+        area.right = _min(box.p[2], _max(w, 0))
+        area.bottom = _min(box.p[3], _max(h, 0))
+        if area.right <= area.left or area.bottom <= area.top:
+            return np.zeros((0, 4), np.int64)
+        if clips is None:
+            return np.array([[area.left, area.top, area.right, area.bottom]], np.int64)
+        _get_rects(clips, &clip)
+        if clip.n > REGION_MAX_SWEEP:
+            return _draw_ref.region_rects(width, height, bbox, clips)
+        return _banded(&clip, area)
+    finally:
+        _rects_done(&box)
+        _rects_done(&clip)
+
+
+cdef object _banded(const Rects* clip, Cut area):
+    cdef Py_ssize_t n = clip.n, count
     cdef Cut* parts = <Cut*>malloc((n + 1) * sizeof(Cut))
     cdef int64_t* ys = <int64_t*>malloc((2 * n + 1) * sizeof(int64_t))
     cdef Run* runs = <Run*>malloc(2 * (n + 1) * sizeof(Run))
@@ -495,7 +594,7 @@ def region_rects(width, height, bbox, clips):
     try:
         if parts == NULL or ys == NULL or runs == NULL or out == NULL:
             raise MemoryError()
-        count = _sweep(&clip, area, parts, ys, runs, out)
+        count = _sweep(clip, area, parts, ys, runs, out)
         result = np.empty((count, 4), np.int64)
         if count:
             memcpy(<void*><uintptr_t>result.ctypes.data, out, count * 4 * sizeof(int64_t))
@@ -508,7 +607,7 @@ def region_rects(width, height, bbox, clips):
 
 
 cdef Py_ssize_t _sweep(
-    const RectList* clip, Cut area, Cut* parts, int64_t* ys, Run* runs,
+    const Rects* clip, Cut area, Cut* parts, int64_t* ys, Run* runs,
     int64_t* out,
 ) noexcept nogil:
     """Band sweep over at most REGION_MAX_SWEEP rectangles; returns the count
@@ -584,170 +683,277 @@ cdef Py_ssize_t _sweep(
 
 
 # -- draws ------------------------------------------------------------------------------
+#
+# Each draw takes its buffers and rectangles into C structs first; the ``finally``
+# gives every one back (a Py_buffer whose obj is NULL releases as a no-op).
+
+
+cdef void _fill_cuts(
+    const Img* d, const Brush* b, const Cut* cuts, Py_ssize_t n, int op
+) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef int64_t y
+    for i in range(n):
+        for y in range(cuts[i].top, cuts[i].bottom):
+            _brush_span(d.p + y * d.stride + cuts[i].left * 4, b, cuts[i].left, y,
+                        cuts[i].right - cuts[i].left, op)
 
 
 def fill(dst, rects, rop, color, tile=None, tile_x=0, tile_y=0):
     """dest = rop(brush, dest) (see the twin)."""
-    cdef uint8_t[:, :, ::1] d = _surface(dst)
-    cdef int64_t op = _int(rop, "rop")
-    if not 0 <= op <= 15:
-        raise CanvasError(f"unknown rop {op}")
+    cdef Py_buffer db, tb
+    cdef Img d
     cdef Brush b
-    keep = _brush(&b, color, tile, tile_x, tile_y, d)
-    cdef RectList r
-    keep_rects = _rects(rects, &r)
-    cdef int64_t h = d.shape[0], w = d.shape[1], y
-    cdef Cut c
+    cdef Rects r
+    cdef int64_t op
+    cdef Py_ssize_t n
+    cdef Cut local[LOCAL_RECTS]
+    cdef Cut* cuts = local
+    _clear(&db)
+    _clear(&tb)
+    r.heap, r.held = NULL, False
+    try:
+        _get_dst(dst, &db, &d)
+        op = _int(rop, "rop")
+        if not 0 <= op <= 15:
+            raise CanvasError(f"unknown rop {op}")
+        keep = _get_brush(&b, &tb, color, tile, tile_x, tile_y, &d)
+        _get_rects(rects, &r)
+        if r.n > LOCAL_RECTS:
+            cuts = <Cut*>malloc(r.n * sizeof(Cut))
+            if cuts == NULL:
+                raise MemoryError()
+        n = _cut_all(&r, cuts, 0, 0, d.w, d.h)
+        if _large(cuts, n):
+            with nogil:
+                _fill_cuts(&d, &b, cuts, n, <int>op)
+        else:
+            _fill_cuts(&d, &b, cuts, n, <int>op)
+    finally:
+        if cuts != &local[0]:
+            free(cuts)
+        _rects_done(&r)
+        PyBuffer_Release(&tb)
+        PyBuffer_Release(&db)
+
+
+cdef int _take_source(
+    object dst, object rects, object src, object dx, object dy, bint inplace_ok,
+    Py_buffer* db, Py_buffer* sb, Img* d, Rects* r, Src* s,
+) except -1:
+    """The common start of the source draws (the caller releases db, sb, r, s)."""
+    cdef Img img
+    _get_dst(dst, db, d)
+    keep = _get_image(src, "source", sb, &img)
+    cdef int64_t ox = _int(dx, "dx"), oy = _int(dy, "dy")
+    _get_rects(rects, r)
+    _get_source(d, &img, r, ox, oy, inplace_ok, s)
+    return 0
+
+
+cdef inline void _source_done_all(Py_buffer* db, Py_buffer* sb, Rects* r, Src* s) noexcept:
+    _source_done(s)
+    _rects_done(r)
+    PyBuffer_Release(sb)
+    PyBuffer_Release(db)
+
+
+cdef void _blit_cuts(const Img* d, const Src* s, int op, uint32_t sor) noexcept nogil:
     cdef Py_ssize_t i
-    if h == 0 or w == 0:
-        return
-    cdef uint8_t* base = &d[0, 0, 0]
-    with nogil:
-        for i in range(r.n):
-            c.left = _max(r.p[4 * i], 0)
-            c.top = _max(r.p[4 * i + 1], 0)
-            c.right = _min(r.p[4 * i + 2], w)
-            c.bottom = _min(r.p[4 * i + 3], h)
-            if c.right <= c.left or c.bottom <= c.top:
-                continue
+    cdef int64_t y, n
+    cdef Cut c
+    for i in range(s.n):
+        c = s.cuts[i]
+        n = c.right - c.left
+        if s.bottom_up:
+            y = c.bottom - 1
+            while y >= c.top:
+                _rop_span(d.p + y * d.stride + c.left * 4, _src_at(s, c.left, y),
+                          n, 4, sor, op)
+                y -= 1
+        else:
             for y in range(c.top, c.bottom):
-                _brush_span(base + (y * w + c.left) * 4, &b, c.left, y,
-                            c.right - c.left, <int>op)
+                _rop_span(d.p + y * d.stride + c.left * 4, _src_at(s, c.left, y),
+                          n, 4, sor, op)
 
 
 def blit(dst, rects, src, dx, dy, rop, opaque=False):
-    """dest(x, y) = rop(src(x - dx, y - dy), dest) inside the source (see the twin)."""
-    cdef uint8_t[:, :, ::1] d = _surface(dst)
+    """dest(x, y) = rop(src(x - dx, y - dy), dest) inside the source (see the twin).
+
+    A plain COPY of one rectangle within one array moves rows with memmove in
+    place (bottom-up when the source lies before the destination); other
+    overlapping draws read a snapshot."""
+    cdef Py_buffer db, sb
+    cdef Img d
+    cdef Rects r
+    cdef Src s
     cdef int64_t op = _int(rop, "rop")
     if not 0 <= op <= 15:
         raise CanvasError(f"unknown rop {op}")
-    cdef uint32_t sor = 0xFF000000 if opaque else 0
-    # one rectangle copied within one array: memmove rows in a safe order
-    cdef _Source s = _source(d, rects, src, dx, dy, op == ROP_COPY and sor == 0)
-    cdef int64_t w = d.shape[1], y, n
+    cdef uint32_t sor = OPAQUE if opaque else 0
+    _clear(&db)
+    _clear(&sb)
+    r.heap, r.held = NULL, False
+    s.cuts, s.snap = NULL, NULL
+    try:
+        _take_source(dst, rects, src, dx, dy, op == ROP_COPY and sor == 0,
+                     &db, &sb, &d, &r, &s)
+        if _large(s.cuts, s.n):
+            with nogil:
+                _blit_cuts(&d, &s, <int>op, sor)
+        else:
+            _blit_cuts(&d, &s, <int>op, sor)
+    finally:
+        _source_done_all(&db, &sb, &r, &s)
+
+
+cdef void _rop3_cuts(const Img* d, const Src* s, const Brush* b, uint32_t op) noexcept nogil:
     cdef Py_ssize_t i
+    cdef int64_t x, y
     cdef Cut c
-    cdef uint8_t* base
-    if s.n == 0:
-        return
-    base = &d[0, 0, 0]
-    cdef SrcPtr p = _ptr(s)
-    with nogil:
-        for i in range(s.n):
-            c = s.cuts[i]
-            n = c.right - c.left
-            if s.oy > 0:  # source rows above: go bottom-up so none is overwritten unread
-                y = c.bottom - 1
-                while y >= c.top:
-                    _rop_span(base + (y * w + c.left) * 4, _src_at(&p, c.left, y),
-                              n, 4, sor, <int>op)
-                    y -= 1
-            else:
-                for y in range(c.top, c.bottom):
-                    _rop_span(base + (y * w + c.left) * 4, _src_at(&p, c.left, y),
-                              n, 4, sor, <int>op)
+    cdef uint8_t* q
+    cdef const uint8_t* sp
+    for i in range(s.n):
+        c = s.cuts[i]
+        for y in range(c.top, c.bottom):
+            q = d.p + y * d.stride + c.left * 4
+            sp = _src_at(s, c.left, y)
+            for x in range(c.right - c.left):
+                _st(q + 4 * x, _rop3(op, _brush_at(b, c.left + x, y),
+                                     _ld(sp + 4 * x), _ld(q + 4 * x)))
 
 
 def rop3_blit(dst, rects, src, dx, dy, code, color, tile=None, tile_x=0, tile_y=0):
     """dest = rop3(code)(brush, src(x - dx, y - dy), dest) (see the twin)."""
-    cdef uint8_t[:, :, ::1] d = _surface(dst)
-    cdef _Source s = _source(d, rects, src, dx, dy)
-    cdef int64_t rop_code = _int(code, "rop3 code")
-    if not 0 <= rop_code <= 0xFF:
-        raise CanvasError(f"rop3 code {rop_code} is not 0..255")
+    cdef Py_buffer db, sb, tb
+    cdef Img d
+    cdef Rects r
+    cdef Src s
     cdef Brush b
-    keep = _brush(&b, color, tile, tile_x, tile_y, d)
-    cdef int64_t w = d.shape[1], x, y
-    cdef Py_ssize_t i
-    cdef Cut c
-    cdef uint8_t* q
-    cdef const uint8_t* sp
-    cdef uint32_t op = <uint32_t>rop_code
-    if s.n == 0:
-        return
-    cdef uint8_t* base = &d[0, 0, 0]
-    cdef SrcPtr p = _ptr(s)
-    with nogil:
-        for i in range(s.n):
-            c = s.cuts[i]
-            for y in range(c.top, c.bottom):
-                q = base + (y * w + c.left) * 4
-                sp = _src_at(&p, c.left, y)
-                for x in range(c.right - c.left):
-                    _st(q + 4 * x, _rop3(op, _brush_at(&b, c.left + x, y),
-                                         _ld(sp + 4 * x), _ld(q + 4 * x)))
+    cdef int64_t rop_code
+    _clear(&db)
+    _clear(&sb)
+    _clear(&tb)
+    r.heap, r.held = NULL, False
+    s.cuts, s.snap = NULL, NULL
+    try:
+        _take_source(dst, rects, src, dx, dy, False, &db, &sb, &d, &r, &s)
+        rop_code = _int(code, "rop3 code")
+        if not 0 <= rop_code <= 0xFF:
+            raise CanvasError(f"rop3 code {rop_code} is not 0..255")
+        keep = _get_brush(&b, &tb, color, tile, tile_x, tile_y, &d)
+        if _large(s.cuts, s.n):
+            with nogil:
+                _rop3_cuts(&d, &s, &b, <uint32_t>rop_code)
+        else:
+            _rop3_cuts(&d, &s, &b, <uint32_t>rop_code)
+    finally:
+        PyBuffer_Release(&tb)
+        _source_done_all(&db, &sb, &r, &s)
 
 
-def transparent(dst, rects, src, dx, dy, key, key_mask=0xFFFFFF):
-    """Copy source pixels whose B, G, R & key_mask differ from key's (see the twin)."""
-    cdef uint8_t[:, :, ::1] d = _surface(dst)
-    cdef _Source s = _source(d, rects, src, dx, dy)
-    cdef uint32_t bits = _u32(key_mask, "key_mask") & 0xFFFFFF
-    cdef uint32_t want = _u32(key, "key") & bits
-    cdef int64_t w = d.shape[1], x, y
+cdef void _transparent_cuts(
+    const Img* d, const Src* s, uint32_t bits, uint32_t want
+) noexcept nogil:
     cdef Py_ssize_t i
+    cdef int64_t x, y
     cdef Cut c
     cdef uint8_t* q
     cdef const uint8_t* sp
     cdef uint32_t v
-    if s.n == 0:
-        return
-    cdef uint8_t* base = &d[0, 0, 0]
-    cdef SrcPtr p = _ptr(s)
-    with nogil:
-        for i in range(s.n):
-            c = s.cuts[i]
-            for y in range(c.top, c.bottom):
-                q = base + (y * w + c.left) * 4
-                sp = _src_at(&p, c.left, y)
-                for x in range(c.right - c.left):
-                    v = _ld(sp + 4 * x)
-                    if (v & bits) != want:
-                        _st(q + 4 * x, v)
+    for i in range(s.n):
+        c = s.cuts[i]
+        for y in range(c.top, c.bottom):
+            q = d.p + y * d.stride + c.left * 4
+            sp = _src_at(s, c.left, y)
+            for x in range(c.right - c.left):
+                v = _ld(sp + 4 * x)
+                if (v & bits) != want:
+                    _st(q + 4 * x, v)
 
 
-def alpha_blend(dst, rects, src, dx, dy, alpha, src_opaque, dest_alpha):
-    """Premultiplied OVER of the source scaled by alpha (see the twin)."""
-    cdef uint8_t[:, :, ::1] d = _surface(dst)
-    cdef _Source s = _source(d, rects, src, dx, dy)
-    cdef int64_t a = _int(alpha, "alpha")
-    if not 0 <= a <= 0xFF:
-        raise CanvasError(f"alpha {a} is not 0..255")
-    cdef bint opaque = bool(src_opaque), keep_alpha = bool(dest_alpha)
-    cdef int64_t w = d.shape[1], x, y
+def transparent(dst, rects, src, dx, dy, key, key_mask=0xFFFFFF):
+    """Copy source pixels whose B, G, R & key_mask differ from key's (see the twin)."""
+    cdef Py_buffer db, sb
+    cdef Img d
+    cdef Rects r
+    cdef Src s
+    cdef uint32_t bits, want
+    _clear(&db)
+    _clear(&sb)
+    r.heap, r.held = NULL, False
+    s.cuts, s.snap = NULL, NULL
+    try:
+        _take_source(dst, rects, src, dx, dy, False, &db, &sb, &d, &r, &s)
+        bits = _u32(key_mask, "key_mask") & 0xFFFFFF
+        want = _u32(key, "key") & bits
+        if _large(s.cuts, s.n):
+            with nogil:
+                _transparent_cuts(&d, &s, bits, want)
+        else:
+            _transparent_cuts(&d, &s, bits, want)
+    finally:
+        _source_done_all(&db, &sb, &r, &s)
+
+
+cdef void _alpha_cuts(
+    const Img* d, const Src* s, uint32_t a, bint opaque, bint keep_alpha
+) noexcept nogil:
     cdef Py_ssize_t i, k
+    cdef int64_t x, y
     cdef Cut c
     cdef uint8_t* q
     cdef const uint8_t* sp
     cdef uint32_t sv[4]
     cdef uint32_t inv, t
-    if s.n == 0:
-        return
-    cdef uint8_t* base = &d[0, 0, 0]
-    cdef SrcPtr p = _ptr(s)
-    with nogil:
-        for i in range(s.n):
-            c = s.cuts[i]
-            for y in range(c.top, c.bottom):
-                q = base + (y * w + c.left) * 4
-                sp = _src_at(&p, c.left, y)
-                for x in range(c.right - c.left):
+    for i in range(s.n):
+        c = s.cuts[i]
+        for y in range(c.top, c.bottom):
+            q = d.p + y * d.stride + c.left * 4
+            sp = _src_at(s, c.left, y)
+            for x in range(c.right - c.left):
+                for k in range(4):
+                    sv[k] = sp[4 * x + k]
+                if opaque:
+                    sv[3] = 0xFF
+                if a != 0xFF:
                     for k in range(4):
-                        sv[k] = sp[4 * x + k]
-                    if opaque:
-                        sv[3] = 0xFF
-                    if a != 0xFF:
-                        for k in range(4):
-                            sv[k] = _mul(sv[k], <uint32_t>a)
-                    inv = 255 - sv[3]
-                    for k in range(3):
-                        t = sv[k] + _mul(q[4 * x + k], inv)
-                        q[4 * x + k] = <uint8_t>(t if t < 255 else 255)
-                    if keep_alpha:
-                        t = sv[3] + _mul(q[4 * x + 3], inv)
-                        q[4 * x + 3] = <uint8_t>(t if t < 255 else 255)
-                    else:
-                        q[4 * x + 3] = 0xFF
+                        sv[k] = _mul(sv[k], a)
+                inv = 255 - sv[3]
+                for k in range(3):
+                    t = sv[k] + _mul(q[4 * x + k], inv)
+                    q[4 * x + k] = <uint8_t>(t if t < 255 else 255)
+                if keep_alpha:
+                    t = sv[3] + _mul(q[4 * x + 3], inv)
+                    q[4 * x + 3] = <uint8_t>(t if t < 255 else 255)
+                else:
+                    q[4 * x + 3] = 0xFF
+
+
+def alpha_blend(dst, rects, src, dx, dy, alpha, src_opaque, dest_alpha):
+    """Premultiplied OVER of the source scaled by alpha (see the twin)."""
+    cdef Py_buffer db, sb
+    cdef Img d
+    cdef Rects r
+    cdef Src s
+    cdef int64_t a
+    cdef bint opaque = bool(src_opaque), keep_alpha = bool(dest_alpha)
+    _clear(&db)
+    _clear(&sb)
+    r.heap, r.held = NULL, False
+    s.cuts, s.snap = NULL, NULL
+    try:
+        _take_source(dst, rects, src, dx, dy, False, &db, &sb, &d, &r, &s)
+        a = _int(alpha, "alpha")
+        if not 0 <= a <= 0xFF:
+            raise CanvasError(f"alpha {a} is not 0..255")
+        if _large(s.cuts, s.n):
+            with nogil:
+                _alpha_cuts(&d, &s, <uint32_t>a, opaque, keep_alpha)
+        else:
+            _alpha_cuts(&d, &s, <uint32_t>a, opaque, keep_alpha)
+    finally:
+        _source_done_all(&db, &sb, &r, &s)
 
 
 # -- text -------------------------------------------------------------------------------
@@ -833,40 +1039,51 @@ def glyph_mask(glyphs, bpp):
 def mask_over(dst, rects, mask, mask_x, mask_y, color, dest_alpha, tile=None,
               tile_x=0, tile_y=0):
     """The opaque brush OVER dest through an A8 mask (see the twin)."""
-    cdef uint8_t[:, :, ::1] d = _surface(dst)
-    cdef const uint8_t[:, ::1] m
-    if not isinstance(mask, np.ndarray) or mask.dtype != np.uint8 or mask.ndim != 2:
-        raise CanvasError("mask must be an (h, w) uint8 array")
-    m = np.ascontiguousarray(mask)
-    cdef int64_t mx = _int(mask_x, "mask_x"), my = _int(mask_y, "mask_y")
+    cdef Py_buffer db, mb, tb
+    cdef Img d
     cdef Brush b
-    keep = _brush(&b, color, tile, tile_x, tile_y, d)
+    cdef Rects r
+    cdef Cut* cuts = NULL
+    cdef int64_t mx, my, mh, mw, mstride, x, y
     cdef bint keep_alpha = not dest_alpha
-    cdef RectList r
-    keep_rects = _rects(rects, &r)
-    cdef int64_t h = d.shape[0], w = d.shape[1], mh = m.shape[0], mw = m.shape[1]
-    cdef int64_t x, y
     cdef Py_ssize_t i, k, n
     cdef Cut c
     cdef uint8_t* q
     cdef const uint8_t* mrow
+    cdef const uint8_t* mbase
     cdef uint32_t cov, inv, t, bv
-    if h == 0 or w == 0 or mh == 0 or mw == 0 or mx >= w or my >= h:
-        return
-    cdef Cut* cuts = <Cut*>malloc((r.n + 1) * sizeof(Cut))
-    if cuts == NULL:
-        raise MemoryError()
-    cdef uint8_t* base = &d[0, 0, 0]
-    cdef const uint8_t* mbase = &m[0, 0]
+    _clear(&db)
+    _clear(&mb)
+    _clear(&tb)
+    r.heap, r.held = NULL, False
     try:
+        _get_dst(dst, &db, &d)
+        if not _u8_array(mask) or mask.ndim != 2:
+            raise CanvasError("mask must be an (h, w) uint8 array")
+        PyObject_GetBuffer(mask, &mb, PyBUF_STRIDES)
+        if mb.shape[1] > 1 and mb.strides[1] != 1:  # coverage bytes not packed
+            PyBuffer_Release(&mb)
+            mask = np.ascontiguousarray(mask)
+            PyObject_GetBuffer(mask, &mb, PyBUF_STRIDES)
+        mh, mw, mstride = mb.shape[0], mb.shape[1], mb.strides[0]
+        mbase = <const uint8_t*>mb.buf
+        mx, my = _int(mask_x, "mask_x"), _int(mask_y, "mask_y")
+        keep = _get_brush(&b, &tb, color, tile, tile_x, tile_y, &d)
+        _get_rects(rects, &r)
+        if d.h == 0 or d.w == 0 or mh == 0 or mw == 0 or mx >= d.w or my >= d.h:
+            return
+        cuts = <Cut*>malloc((r.n + 1) * sizeof(Cut))
+        if cuts == NULL:
+            raise MemoryError()
         with nogil:
-            n = _cut_all(&r, cuts, _max(0, mx), _max(0, my), _min(w, mx + mw),
-                         _min(h, my + mh))
+            # mx < w and my < h, so mx + mw and my + mh cannot overflow
+            n = _cut_all(&r, cuts, _max(0, mx), _max(0, my), _min(d.w, mx + mw),
+                         _min(d.h, my + mh))
             for i in range(n):
                 c = cuts[i]
                 for y in range(c.top, c.bottom):
-                    q = base + (y * w + c.left) * 4
-                    mrow = mbase + (y - my) * mw + (c.left - mx)
+                    q = d.p + y * d.stride + c.left * 4
+                    mrow = mbase + (y - my) * mstride + (c.left - mx)
                     for x in range(c.right - c.left):
                         cov = mrow[x]
                         if cov == 0:  # MUL_UN8(d, 255) == d: nothing changes
@@ -880,3 +1097,7 @@ def mask_over(dst, rects, mask, mask_x, mask_y, color, dest_alpha, tile=None,
                             q[4 * x + k] = <uint8_t>(t if t < 255 else 255)
     finally:
         free(cuts)
+        _rects_done(&r)
+        PyBuffer_Release(&tb)
+        PyBuffer_Release(&mb)
+        PyBuffer_Release(&db)

@@ -337,6 +337,55 @@ class Canvas:
                 values[..., 3] = 0xFF
         return values
 
+    @staticmethod
+    def source_box(
+        region: Region, dx: int, dy: int, src: Pixels
+    ) -> tuple[int, int, int, int] | None:
+        """An unmasked region cut to a same-size source placed at (dx, dy)
+        (spice_pixman_blit never reads outside the source image), or None."""
+        sh, sw = src.shape[:2]
+        x0 = region.x0 if region.x0 > dx else dx
+        y0 = region.y0 if region.y0 > dy else dy
+        x1 = region.x1 if region.x1 < dx + sw else dx + sw
+        y1 = region.y1 if region.y1 < dy + sh else dy + sh
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return x0, y0, x1, y1
+
+    def _blit(
+        self,
+        surface: Surface,
+        region: Region,
+        src: Pixels,
+        src_alpha: bool,
+        dx: int,
+        dy: int,
+        rop: Rop,
+    ) -> tuple[int, int, int, int] | None:
+        """rop(source, dest) of a same-size source over an unmasked region in
+        ``kernels.blit`` (a numpy slice costs more from glyph size up to a
+        window move); returns the box drawn. The opaque flag is
+        ``_opaque_alpha`` for a same-size COPY."""
+        box = self.source_box(region, dx, dy, src)
+        if box is None:
+            return None
+        opaque = (
+            rop == Rop.COPY
+            and surface.has_alpha
+            and not src_alpha
+            and surface.format
+            not in (SurfaceFormat.FMT_32_ARGB, SurfaceFormat.FMT_32_xRGB)
+        )
+        kernels.blit(surface.pixels, (box,), src, dx, dy, rop, opaque)
+        return box
+
+    def _finish_box(self, surface: Surface, box: tuple[int, int, int, int]) -> None:
+        """``_finish`` of an unmasked box."""
+        x0, y0, x1, y1 = box
+        self.pixels_drawn += (x1 - x0) * (y1 - y0)
+        if surface.quantised:
+            quantise(surface.pixels[y0:y1, x0:x1], surface.format)
+
     # -- draw commands ----------------------------------------------------------
 
     def fill(self, msg: md.DrawFill) -> None:
@@ -354,8 +403,8 @@ class Canvas:
     def copy(self, msg: md.DrawCopy | md.DrawBlend) -> None:
         """DRAW_COPY (and DRAW_BLEND, which spice-common draws the same way).
 
-        The common case (same size, rop COPY, no QMask) runs inline: it is most
-        of what a desktop sends.
+        Same-size draws on an unmasked region (most of what a desktop sends)
+        go to ``kernels.blit``; scaled or QMasked ones to numpy.
         """
         d, base = msg.data, msg.base
         surface = self.surfaces.get(base.surface_id)
@@ -373,27 +422,20 @@ class Canvas:
         if region is None or rop == Rop.NOOP:
             self.touch(image)
             return
-        src = self.source(image, surface)
         bbox, src_area = base.box, d.src_area
-        dx, dy = bbox.left - src_area.left, bbox.top - src_area.top
         same = (
             src_area.right - src_area.left == bbox.right - bbox.left
             and src_area.bottom - src_area.top == bbox.bottom - bbox.top
         )
-        if same and rop == Rop.COPY and region.mask is None and not surface.has_alpha:
-            sh, sw = src.pixels.shape[:2]
-            # spice_pixman_blit never reads outside the source image
-            sub = region.cut(dx, dy, dx + sw, dy + sh)
-            if sub is None:
-                return
-            x0, y0, x1, y1 = sub.x0, sub.y0, sub.x1, sub.y1
-            surface.pixels[y0:y1, x0:x1] = src.pixels[
-                y0 - dy : y1 - dy, x0 - dx : x1 - dx
-            ]
-            self.pixels_drawn += (x1 - x0) * (y1 - y0)
-            if surface.quantised:
-                quantise(sub.view(surface.pixels), surface.format)
+        if same and region.mask is None:
+            # the kernel reads a source that is the destination as it was
+            src = self.source(image)
+            dx, dy = bbox.left - src_area.left, bbox.top - src_area.top
+            box = self._blit(surface, region, src.pixels, src.has_alpha, dx, dy, rop)
+            if box is not None:
+                self._finish_box(surface, box)
             return
+        src = self.source(image, surface)
         got = self._image_values(src, src_area, bbox, region, d.scale_mode)
         if got is None:
             return
@@ -421,13 +463,19 @@ class Canvas:
             self.touch(d.src_bitmap)
             self.touch_brush(d.brush)
             return
-        src = self.source(d.src_bitmap, surface)
         bbox, src_area = base.box, d.src_area
-        got = self._image_values(src, src_area, bbox, region, d.scale_mode)
-        if got is not None:
-            sub, values = got
-            scaled = src_area.width != bbox.width or src_area.height != bbox.height
-            sub.write(surface.pixels, self._opaque_alpha(surface, src, values, scaled))
+        scaled = src_area.width != bbox.width or src_area.height != bbox.height
+        if not scaled and region.mask is None:
+            src = self.source(d.src_bitmap)  # the kernel reads dest as it was
+            dx, dy = bbox.left - src_area.left, bbox.top - src_area.top
+            self._blit(surface, region, src.pixels, src.has_alpha, dx, dy, Rop.COPY)
+        else:
+            src = self.source(d.src_bitmap, surface)
+            got = self._image_values(src, src_area, bbox, region, d.scale_mode)
+            if got is not None:
+                sub, values = got
+                values = self._opaque_alpha(surface, src, values, scaled)
+                sub.write(surface.pixels, values)
         self.draw_brush(surface, region, d.brush, rop)
         self._finish(surface, region)
 
@@ -464,14 +512,22 @@ class Canvas:
         dx, dy = base.box.left - src_pos.x, base.box.top - src_pos.y
         if region is None or (dx == 0 and dy == 0):
             return
+        pixels = surface.pixels
+        if region.mask is None:  # moved in place, row by row (kernels.blit)
+            box = self._blit(
+                surface, region, pixels, surface.has_alpha, dx, dy, Rop.COPY
+            )
+            if box is not None:
+                self._finish_box(surface, box)
+            return
         # never read outside the surface (canvas_copy_bits)
         region = region.cut(dx, dy, dx + surface.width, dy + surface.height)
         if region is None:
             return
-        values = surface.pixels[
+        values = pixels[
             region.y0 - dy : region.y1 - dy, region.x0 - dx : region.x1 - dx
         ]
-        region.write(surface.pixels, values.copy())
+        region.write(pixels, values.copy())
         self._finish(surface, region)
 
     def put_image(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from spicepy.canvas import kernels
 from spicepy.canvas.canvas import Canvas, color_bytes
 from spicepy.canvas.region import Region, make_region
 from spicepy.canvas.rop import rop3 as ternary
@@ -33,6 +34,8 @@ Wide = npt.NDArray[np.int32]
 # ``wire.enums.CompositeFlags``): op in bits 0-7, src/mask repeat at 14 and 16.
 _OP_BITS = 0xFF
 _SRC_REPEAT_SHIFT, _MASK_REPEAT_SHIFT = 14, 16
+#: DRAW_TRANSPARENT compares B, G, R reduced to a 16-bit surface's bits.
+_KEY_MASKS = {SurfaceFormat.FMT_16_565: 0xF8FCF8, SurfaceFormat.FMT_16_555: 0xF8F8F8}
 
 
 def mul_un8(a: npt.ArrayLike, b: npt.ArrayLike) -> Wide:
@@ -68,6 +71,17 @@ def draw_rop3(canvas: Canvas, msg: md.DrawRop3) -> None:
         or src_area.bottom > src.height
     ):
         raise CanvasError("rop3 source area outside the source image")
+    if same and region.mask is None:
+        dx, dy = bbox.left - src_area.left, bbox.top - src_area.top
+        box = canvas.source_box(region, dx, dy, src.pixels)
+        if box is None:
+            return
+        color, tile, tx, ty = canvas.brush_args(brush, surface)  # NONE: colour 0
+        kernels.rop3_blit(
+            surface.pixels, (box,), src.pixels, dx, dy, d.rop3, color, tile, tx, ty
+        )
+        canvas._finish_box(surface, box)
+        return
     got = canvas._image_values(src, src_area, bbox, region, scale_mode)
     if got is None:
         return
@@ -88,18 +102,29 @@ def transparent(canvas: Canvas, msg: md.DrawTransparent) -> None:
     src = canvas.source(d.src_bitmap, surface)
     if region is None:
         return
-    got = canvas._image_values(src, d.src_area, base.box, region, 1)
+    # compared after both are reduced to the surface's 16-bit format
+    key_mask = _KEY_MASKS.get(surface.format, 0xFFFFFF)
+    bbox, src_area = base.box, d.src_area
+    if region.mask is None and (
+        src_area.width == bbox.width and src_area.height == bbox.height
+    ):
+        dx, dy = bbox.left - src_area.left, bbox.top - src_area.top
+        box = canvas.source_box(region, dx, dy, src.pixels)
+        if box is None:
+            return
+        kernels.transparent(
+            surface.pixels, (box,), src.pixels, dx, dy, d.true_color, key_mask
+        )
+        canvas._finish_box(surface, box)
+        return
+    got = canvas._image_values(src, src_area, bbox, region, 1)
     if got is None:
         return
     region, values = got
     key = color_bytes(d.true_color)[:3]
     bgr = values[..., :3]
-    if surface.format in (SurfaceFormat.FMT_16_555, SurfaceFormat.FMT_16_565):
-        # compared after both are reduced to the surface's 16-bit format
-        bits = np.array(
-            [0xF8, 0xFC if surface.format == SurfaceFormat.FMT_16_565 else 0xF8, 0xF8],
-            np.uint8,
-        )
+    if key_mask != 0xFFFFFF:
+        bits = color_bytes(key_mask)[:3]
         bgr, key = bgr & bits, key & bits
     keep = ~np.all(bgr == key, axis=-1)
     sub = region.and_mask(keep)
@@ -123,20 +148,33 @@ def alpha_blend(canvas: Canvas, msg: md.DrawAlphaBlend) -> None:
     src = canvas.source(d.src_bitmap, surface)
     if region is None or alpha == 0:
         return
-    got = canvas._image_values(src, d.src_area, base.box, region, 1)
-    if got is None:
-        return
-    region, values = got
     has_alpha = src.has_alpha
     if d.src_bitmap is not None and d.src_bitmap.surface is not None:
         has_alpha = bool(alpha_flags & AlphaFlags.SRC_SURFACE_HAS_ALPHA)
+    dest_alpha = bool(alpha_flags & AlphaFlags.DEST_HAS_ALPHA) or surface.has_alpha
+    bbox, src_area = base.box, d.src_area
+    if region.mask is None and (
+        src_area.width == bbox.width and src_area.height == bbox.height
+    ):
+        dx, dy = bbox.left - src_area.left, bbox.top - src_area.top
+        box = canvas.source_box(region, dx, dy, src.pixels)
+        if box is None:
+            return
+        kernels.alpha_blend(
+            surface.pixels, (box,), src.pixels, dx, dy, alpha, not has_alpha, dest_alpha
+        )
+        canvas._finish_box(surface, box)
+        return
+    got = canvas._image_values(src, src_area, bbox, region, 1)
+    if got is None:
+        return
+    region, values = got
     if not has_alpha:
         values = values.copy()
         values[..., 3] = 0xFF
     if alpha != 0xFF:
         values = mul_un8(values, alpha).astype(np.uint8)
     dest = region.view(surface.pixels)
-    dest_alpha = bool(alpha_flags & AlphaFlags.DEST_HAS_ALPHA) or surface.has_alpha
     if not dest_alpha:
         dest = dest.copy()
         dest[..., 3] = 0xFF
