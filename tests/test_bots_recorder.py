@@ -114,12 +114,20 @@ def test_any_chunking_records_the_same(cuts: list[int], reply_at: int) -> None:
 
 
 def test_pauses_and_relative_motion() -> None:
+    """Server mouse mode: each relative motion is kept as sent (the guest
+    accelerates each one), never turned into a position."""
     rec = ScriptRecorder(pause_after=1.0)
     rec.feed(MouseMotion(5, 7, 0), 0.0)
-    rec.feed(MouseMotion(5, 3, 0), 0.1)
+    rec.feed(MouseMotion(5, -3, 0), 0.1)
     rec.feed(MousePress(1, 1), 2.6)
     rec.feed(MouseRelease(1, 0), 2.7)
-    assert dump(rec.finish()) == "pause 2.5\nmove 10 10\nclick 1\n"
+    rec.feed(MousePress(1, 1), 2.8)
+    rec.feed(MouseMotion(-2, 0, 1), 2.9)  # a drag: no click
+    rec.feed(MouseRelease(1, 0), 3.0)
+    script = "move-by 5 7\nmove-by 5 -3\npause 2.5\nclick 1\n"
+    script += "mousedown 1\nmove-by -2 0\nmouseup 1\n"
+    assert dump(rec.finish()) == script
+    assert parse(script)  # the recording is a valid script
 
 
 def test_other_channels_and_garbage_record_nothing() -> None:

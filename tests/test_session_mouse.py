@@ -221,3 +221,27 @@ def test_server_mode_lands_for_any_acceleration(
 
     guest = asyncio.run(main())
     assert (guest.x, guest.y) == target
+
+
+def test_move_by_replays_relative_motion_as_sent() -> None:
+    """``move-by`` (what the recording proxy writes for server mode): one
+    MOUSE_MOTION as given, no closed loop; in client mode a position."""
+    from spicepy.bots.script import Runner, parse
+
+    async def main() -> tuple[Guest, Guest]:
+        server, sguest = make(MouseMode.SERVER, start=(100, 100))
+        await Runner(server).run(parse("move-by 7 -3 move-by 2 2 click"))
+        client, cguest = make(MouseMode.CLIENT)
+        await client.mouse_move(10, 20)
+        await client.mouse.move_by(5, -25)
+        return sguest, cguest
+
+    sguest, cguest = asyncio.run(main())
+    assert sguest.sent == [  # the click stays where the motion put the pointer
+        MouseMotion(7, -3, 0),
+        MouseMotion(2, 2, 0),
+        MousePress(1, 1),
+        MouseRelease(1, 0),
+    ]
+    assert (sguest.x, sguest.y) == (100 + 14 + 2, 100 - 3 + 2)  # 7 > 4: doubled
+    assert cguest.sent == [MousePosition(10, 20, 0, 0), MousePosition(15, 0, 0, 0)]

@@ -28,14 +28,16 @@ examples:
   spicepy do --connect qemu:///system vm1 key ctrl-alt-del   # a libvirt domain
 
 commands (vncdo spellings in brackets):
-  type TEXT | typefile FILE | pastefile FILE | key KEY (ctrl-alt-del, ctrl+c) | keydown/keyup KEY
-  [kdown/kup] | move X Y [mousemove] | click [BUTTON] | double-click [BUTTON] |
+  type TEXT | typefile FILE | pastefile FILE |
+  key KEY (ctrl-alt-del, ctrl+c) | keydown/keyup KEY [kdown/kup] |
+  move X Y [mousemove] | move-by DX DY | click [BUTTON] | double-click [BUTTON] |
   mousedown/mouseup [BUTTON] [mdown/mup] | drag X Y | wheel up|down [N] |
   pause SECONDS [sleep] | capture FILE [--region X Y W H] | rcapture FILE X Y W H |
   expect FILE [FUZZ] [--max-diff N] [--region X Y W H] [--timeout S] |
   rexpect FILE X Y [FUZZ] | stable SECONDS [FUZZ] | rstable SECONDS X Y W H [FUZZ] |
   wait-change [--region X Y W H] |
-  wait-settled [--quiet S] [--region X Y W H] [--max-diff N] | wait-text TEXT [--region X Y W H] | click-text TEXT |
+  wait-settled [--quiet S] [--region X Y W H] [--max-diff N] |
+  wait-text TEXT [--region X Y W H] | click-text TEXT |
   wait-needle NEEDLE | click-needle NEEDLE [--button N]
 """
 

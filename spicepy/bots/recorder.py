@@ -9,13 +9,12 @@ offer AUTH_SELECTION, then the 128-byte RSA ticket), then splits the client's
 data into messages and decodes those of an inputs channel with
 ``spicepy.wire``.  ``ScriptRecorder`` turns the timed input messages into
 script steps: printable keys become ``type`` text, other keys and chords
-``key ctrl-alt-delete``, pointer motion is folded into the ``move`` before a
-button, a press and release at one place is a ``click``, wheel buttons are
-``wheel``, and a gap of ``pause_after`` seconds or more a ``pause``.
-
-SASL authentication is not followed (the connection is forwarded but its
-input is not recorded); relative motion (server mouse mode) is recorded as
-positions from (0, 0).
+``key ctrl-alt-delete``, absolute pointer positions (client mouse mode) are
+folded into the ``move`` before a button, relative motion (server mouse mode)
+is recorded motion by motion as ``move-by DX DY`` (the guest accelerates each
+one: sent again as they were, they land where the person's did), a press and
+release at one place is a ``click``, wheel buttons are ``wheel``, and a gap of
+``pause_after`` seconds or more a ``pause``.
 """
 
 from __future__ import annotations
@@ -203,6 +202,7 @@ class ScriptRecorder:
     _x: int = 0
     _y: int = 0
     _moved_to: tuple[int, int] | None = None
+    _positioned: bool = False  # an absolute position came (client mouse mode)
 
     def feed(self, msg: object, now: float) -> None:
         """One inputs-channel message from the client at time ``now`` (s)."""
@@ -217,9 +217,12 @@ class ScriptRecorder:
             for code, release in scancode_bytes(msg.data):
                 self._key(code, release)
         elif isinstance(msg, MousePosition):
-            self._x, self._y = msg.x, msg.y
+            self._x, self._y, self._positioned = msg.x, msg.y, True
         elif isinstance(msg, MouseMotion):
-            self._x, self._y = max(0, self._x + msg.dx), max(0, self._y + msg.dy)
+            # server mouse mode: the guest pointer is wherever the guest (with
+            # its acceleration) put it; replaying each motion as sent repeats it
+            self._flush_text()
+            self._add("move-by", msg.dx, msg.dy)
         elif isinstance(msg, MousePress):
             self._button(msg.button, True)
         elif isinstance(msg, MouseRelease):
@@ -300,7 +303,7 @@ class ScriptRecorder:
         self._add("mousedown" if down else "mouseup", button)
 
     def _move(self) -> bool:
-        if self._moved_to != (self._x, self._y):
+        if self._positioned and self._moved_to != (self._x, self._y):
             self._moved_to = (self._x, self._y)
             self._add("move", self._x, self._y)
             return True

@@ -81,6 +81,8 @@ Differences from vncdotool's vncdo:
   guest agent (vncdo: the VNC cut text), for a later `key ctrl-v`; a guest
   without an agent gets the text typed instead.
 - `capture` writes PNG only.
+- `move-by DX DY` (not in vncdo) sends relative motion (SPICE's server mouse
+  mode); the recording proxy writes a server-mode session's motion this way.
 """
 
 
@@ -164,6 +166,7 @@ SPECS: dict[str, Spec] = {
     "keydown": Spec("keydown", (_key,)),
     "keyup": Spec("keyup", (_key,)),
     "move": Spec("move", (INT, INT)),
+    "move-by": Spec("move-by", (INT, INT)),
     "click": Spec("click", (), (_button,)),
     "double-click": Spec("double-click", (), (_button,)),
     "mousedown": Spec("mousedown", (), (_button,)),
@@ -360,6 +363,8 @@ class Runner:
         self.report_dir = report_dir
         self.echo = echo
         self.x = self.y = 0
+        #: the last pointer step was relative (move-by): buttons act in place
+        self._relative = False
         self._ops: dict[str, Callable[[Step], Awaitable[str]]] = {
             "type": self._type,
             "typefile": self._typefile,
@@ -368,6 +373,7 @@ class Runner:
             "keydown": self._keydown,
             "keyup": self._keyup,
             "move": self._move,
+            "move-by": self._move_by,
             "click": self._click,
             "double-click": self._double_click,
             "mousedown": self._mousedown,
@@ -444,19 +450,34 @@ class Runner:
 
     async def _move(self, step: Step) -> str:
         self.x, self.y = int(step.args[0]), int(step.args[1])
+        self._relative = False
         await self.session.mouse_move(self.x, self.y)
         return f"moved to ({self.x}, {self.y})"
+
+    async def _move_by(self, step: Step) -> str:
+        dx, dy = int(step.args[0]), int(step.args[1])
+        await self.session.mouse.move_by(dx, dy)
+        self.x, self.y = max(0, self.x + dx), max(0, self.y + dy)
+        self._relative = True
+        return f"moved by ({dx}, {dy})"
 
     def _button(self, step: Step) -> int:
         return int(step.args[0]) if step.args else 1
 
+    async def _click_here(self, button: int) -> None:
+        if self._relative:  # where the relative motion put the guest pointer
+            await self.session.mouse_down(button)
+            await self.session.mouse_up(button)
+        else:
+            await self.session.click(self.x, self.y, button)
+
     async def _click(self, step: Step) -> str:
-        await self.session.click(self.x, self.y, self._button(step))
+        await self._click_here(self._button(step))
         return f"clicked at ({self.x}, {self.y})"
 
     async def _double_click(self, step: Step) -> str:
         for _ in range(2):
-            await self.session.click(self.x, self.y, self._button(step))
+            await self._click_here(self._button(step))
         return f"double-clicked at ({self.x}, {self.y})"
 
     async def _mousedown(self, step: Step) -> str:
@@ -469,6 +490,7 @@ class Runner:
 
     async def _drag(self, step: Step) -> str:
         tx, ty = int(step.args[0]), int(step.args[1])
+        self._relative = False
         steps = max(1, max(abs(tx - self.x), abs(ty - self.y)) // DRAG_STEP)
         x0, y0 = self.x, self.y
         for n in range(1, steps + 1):
@@ -585,7 +607,7 @@ class Runner:
             timeout=self._timeout(step),
             report_dir=self.report_dir,
         )
-        self.x, self.y = hit.center
+        self.x, self.y, self._relative = *hit.center, False
         return f"clicked {hit.text!r} at {hit.center}"
 
     async def _wait_needle(self, step: Step) -> str:
@@ -607,5 +629,5 @@ class Runner:
             timeout=self._timeout(step),
             report_dir=self.report_dir,
         )
-        self.x, self.y = m.click
+        self.x, self.y, self._relative = *m.click, False
         return f"clicked {m.needle} at {m.click} score {m.score:.4f}"

@@ -125,6 +125,21 @@ class MouseControl:
         self.x, self.y = x, y
         await asyncio.sleep(0)  # let the transport write
 
+    async def move_by(self, dx: int, dy: int, display: int = 0) -> None:
+        """Move the pointer by (dx, dy): in SERVER mode one relative motion as
+        given (the guest may accelerate it: a recorded person's motions replay
+        as they were sent); in CLIENT mode to the last position plus (dx, dy)."""
+        conn = self._conn()
+        machine: Any = conn.machine
+        x, y = max(0, self.x + dx), max(0, self.y + dy)
+        if self.mode == MouseMode.CLIENT:
+            conn.call(machine.send_mouse_position, x, y, self.buttons, display)
+            self._session.cursor.local_move(x, y)
+        else:
+            conn.call(machine.send_mouse_motion, dx, dy, self.buttons)
+        self.x, self.y = x, y
+        await asyncio.sleep(0)
+
     def _guest_tracked(self) -> bool:
         linked = any(t == ChannelType.CURSOR for t, _ in self._session.connections)
         return linked and self.guest_reports
