@@ -5,6 +5,7 @@ on 127.0.0.1 port 0: the test plays both servers' side message by message
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -12,10 +13,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from test_session_connection import LineMachine
 
 from spicepy.channels._migration import MigrationTarget
 from spicepy.errors import ProtocolError
 from spicepy.session import Session, parse_uri
+from spicepy.session.connection import ChannelConnection
 from spicepy.session.migration import Migrated, MigrationFailed
 from spicepy.testing.fake_server import FakeServer
 from spicepy.testing.xspice import free_port
@@ -249,6 +252,8 @@ def test_switch_host_reconnects_from_scratch() -> None:
             )
             tmain = await tgt.peer(MAIN)
             assert tmain.connection_id == 0  # a new session, not a migration
+            await asyncio.sleep(0.2)  # nothing else links before the new list
+            assert tgt.peers[INPUTS].empty()
             await tmain.send(MainInit(SESSION_ID + 1, 1, 1, 1, 0, 10, 0, 0))
             await tmain.expect(MainAttachChannels)
             await tmain.send(MainChannelsList(1, (ChannelId(INPUTS, 0),)))
@@ -313,3 +318,33 @@ def test_end_without_a_migration_fails_the_session() -> None:
                 await s.wait_for(lambda: False, LIMIT, "the main channel to fail")
 
     asyncio.run(main())
+
+
+def test_a_detached_connection_delivers_no_more_events() -> None:
+    """What a replaced connection read before it noticed the hang-up is dropped
+    (semi-seamless: the source's channels are replaced inside main's pump)."""
+
+    async def main() -> list[object]:
+        a, b = socket.socketpair()
+        _, writer = await asyncio.open_connection(sock=a)
+        reader = asyncio.StreamReader()
+        events: list[object] = []
+        machine = LineMachine(asyncio.get_running_loop())
+        conn = ChannelConnection(
+            "t", machine, reader, writer, lambda c, e: events.append(e)
+        )
+        conn.start()
+        reader.feed_data(b"one\n")
+        async with asyncio.timeout(LIMIT):
+            while not events:
+                await asyncio.sleep(0)
+        conn.detach()
+        reader.feed_data(b"two\n")  # read before the read loop sees the hang-up
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert conn.closed.is_set()
+        await conn.close()
+        b.close()
+        return events
+
+    assert asyncio.run(main()) == ["one"]

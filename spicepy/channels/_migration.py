@@ -142,13 +142,13 @@ def _text(data: bytes | None, size: int, what: str) -> str | None:
         return None
     if size > MAX_TARGET_TEXT:
         raise ProtocolError(f"migration {what} of {size} bytes")
-    if data[-1:] != b"\0" or b"\0" in data[:-1]:
-        raise ProtocolError(f"migration {what} is not one NUL-terminated string")
+    if data[-1:] != b"\0":
+        raise ProtocolError(f"migration {what} is not NUL-terminated")
     try:
         text = data[:-1].decode("ascii")
     except UnicodeDecodeError:
         raise ProtocolError(f"migration {what} is not ASCII") from None
-    if not text.isprintable():
+    if not text.isprintable():  # also a NUL inside
         raise ProtocolError(f"migration {what} has control characters")
     return text
 
