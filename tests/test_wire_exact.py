@@ -21,6 +21,7 @@ from spicepy.wire.headers import (
     split_frames_ref,
     split_sub_messages,
 )
+from spicepy.wire.link import LinkHeader, LinkMess, LinkReply
 
 
 # -- split_frames_ref ------------------------------------------------------------------
@@ -123,3 +124,79 @@ def test_empty_sub_message_list_and_two_offsets_one_byte_short() -> None:
         WireError, match=r"^sub-message list of 2 entries does not fit$"
     ):
         split_sub_messages(body[:9])
+
+
+# -- link phase (SpiceLinkHeader 16 bytes, SpiceLinkMess 18, SpiceLinkReply 178) ----
+def _link_header(
+    size: int, magic: bytes = b"REDQ", major: int = 2, minor: int = 2
+) -> bytes:
+    return magic + struct.pack("<III", major, minor, size)
+
+
+def test_link_header_of_exactly_16_bytes_keeps_every_field() -> None:
+    hdr = LinkHeader.parse(_link_header(4096, major=3, minor=7))
+    assert (hdr.magic, hdr.major, hdr.minor, hdr.size) == (0x51444552, 3, 7, 4096)
+    with pytest.raises(WireError, match=r"^truncated SpiceLinkHeader$"):
+        LinkHeader.parse(_link_header(0)[:15])
+    with pytest.raises(WireError, match=r"^bad link magic 0x58444552$"):
+        LinkHeader.parse(_link_header(0, b"REDX"))
+    # spice-server refuses link messages above 4096 bytes (reds.cpp)
+    with pytest.raises(WireError, match=r"^link message of 4097 bytes is too big$"):
+        LinkHeader.parse(_link_header(4097))
+
+
+def _mess(n_common: int, n_channel: int, offset: int = 18) -> bytes:
+    return struct.pack("<IBBIII", 1, 2, 0, n_common, n_channel, offset)
+
+
+def test_link_mess_of_exactly_18_bytes_has_no_caps() -> None:
+    assert LinkMess.parse(_mess(0, 0)) == LinkMess(1, 2, 0, (), ())
+    with pytest.raises(WireError, match=r"^truncated SpiceLinkMess$"):
+        LinkMess.parse(_mess(0, 0)[:17])
+
+
+def test_link_caps_words_limit() -> None:
+    limit = 1024  # MAX_CAPS_WORDS
+    words = tuple(range(limit))
+    got = LinkMess.parse(
+        _mess(limit, limit) + struct.pack(f"<{2 * limit}I", *words, *words)
+    )
+    assert got.common_caps == got.channel_caps == words
+    for n_common, n_channel in ((limit + 1, 0), (0, limit + 1)):
+        body = _mess(n_common, n_channel) + bytes(4 * (n_common + n_channel))
+        with pytest.raises(WireError, match=r"^too many capability words$"):
+            LinkMess.parse(body)
+
+
+def test_link_caps_one_byte_short() -> None:
+    for n_common, n_channel in ((1, 0), (0, 2), (2, 1)):
+        body = _mess(n_common, n_channel) + bytes(4 * (n_common + n_channel))
+        assert len(LinkMess.parse(body).channel_caps) == n_channel
+        with pytest.raises(
+            WireError, match=r"^capabilities run past the link message$"
+        ):
+            LinkMess.parse(body[:-1])
+
+
+def test_link_reply_words_are_unsigned() -> None:
+    # error is a u32 (spice/protocol.h SpiceLinkReply.error)
+    reply = LinkReply(0x80000001, bytes(162), (0xFFFFFFFF,), ())
+    raw = reply.pack()
+    assert raw[:4] == b"\x01\x00\x00\x80"
+    assert LinkReply.parse(raw) == reply
+    assert LinkReply.parse(b"\xff\xff\xff\xff").error == 0xFFFFFFFF
+    bad = bytearray(raw)
+    struct.pack_into("<I", bad, 166, 0x80000000)  # num_common_caps
+    with pytest.raises(WireError, match=r"^too many capability words$"):
+        LinkReply.parse(bytes(bad))
+
+
+def test_link_reply_refusals() -> None:
+    with pytest.raises(WireError, match=r"^truncated SpiceLinkReply$"):
+        LinkReply.parse(b"\x07\x00\x00")
+    ok = LinkReply(0).pack()
+    assert len(ok) == 178 and LinkReply.parse(ok) == LinkReply(0)
+    with pytest.raises(WireError, match=r"^truncated SpiceLinkReply$"):
+        LinkReply.parse(ok[:177])
+    with pytest.raises(ValueError, match=r"^pub_key must be 162 bytes$"):
+        LinkReply(0, bytes(161)).pack()
