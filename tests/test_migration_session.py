@@ -94,6 +94,12 @@ class Peer:
             pass
         return msg
 
+    async def rest(self) -> list[Any]:
+        """Every further message the client sent, until it hung up."""
+        async with asyncio.timeout(LIMIT):
+            data = await self.reader.read()
+        return list(self.srv.client_messages(data, self.ctype))
+
     async def closed(self) -> bool:
         """True once the client hung up (EOF within the limit)."""
         async with asyncio.timeout(LIMIT):
@@ -265,6 +271,50 @@ def test_switch_host_reconnects_from_scratch() -> None:
             assert s.session_id == SESSION_ID + 1
             assert await sinputs.closed() and await smain.closed()
             await key_reaches(tinputs, s)
+
+    asyncio.run(main())
+
+
+def test_switch_host_while_connecting_gives_up_the_migration() -> None:
+    async def main() -> None:
+        stalled: list[asyncio.StreamWriter] = []
+
+        async def never_answer(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        ) -> None:
+            stalled.append(writer)  # accepts, never answers the link
+
+        mute = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+        mute_port = mute.sockets[0].getsockname()[1]
+        async with (
+            mute,
+            Server().running() as tgt,
+            Server().running() as src,
+            session_on(src) as (s, smain, _),
+        ):
+            stream = s.events()
+            await smain.send(MainMigrateBegin(dst(mute_port)))
+            async with asyncio.timeout(LIMIT):
+                while not stalled:
+                    await asyncio.sleep(0.01)
+            host = b"127.0.0.1\0"
+            switch = MainMigrateSwitchHost(tgt.port, 0xFFFF, len(host), host, 0, None)
+            await smain.send(switch)
+            tmain = await tgt.peer(MAIN)
+            await tmain.send(MainInit(SESSION_ID + 1, 1, 1, 1, 0, 10, 0, 0))
+            await tmain.expect(MainAttachChannels)
+            await tmain.send(MainChannelsList(0, ()))
+            await s.wait_for(lambda: s.migration.completed == 1, LIMIT, "switch")
+            target = MigrationTarget("127.0.0.1", tgt.port, None)
+            assert outcome(s, stream) == [Migrated(target, False)]
+            # the abandoned connect neither answered the source nor lingers
+            assert s.migration._targets == {}
+            assert not any(
+                isinstance(m, MainMigrateConnected | MainMigrateConnectError)
+                for m in await smain.rest()
+            )
+            for writer in stalled:
+                writer.close()
 
     asyncio.run(main())
 

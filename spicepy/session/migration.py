@@ -174,6 +174,7 @@ class MigrationControl:
     def _on_switch_host(
         self, key: ChannelKey, event: SwitchHostReceived, now: float
     ) -> None:
+        self._cancel_task()  # the server gave up on a migration we began
         self._drop_targets()
         self.target = event.target
         self._task = asyncio.ensure_future(self._switch_host(event.target))
@@ -390,13 +391,16 @@ class MigrationControl:
         if self.target is None:
             return
         log.warning("migration failed: %s", reason)
-        task = self._task
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
+        self._cancel_task()
         self._drop_targets()
         self._reset()
         self._session._publish(MigrationFailed(reason))
         self._session._wake()
+
+    def _cancel_task(self) -> None:
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
 
     def _reset(self) -> None:
         self.target = None
