@@ -167,7 +167,7 @@ def padded_packet(frame: bytes | memoryview) -> Any:
     import av
 
     packet = av.Packet(len(frame))
-    packet.update(frame)
+    packet.update(frame)  # type: ignore[arg-type]  # any buffer (PyAV's stub: bytes)
     return packet
 
 

@@ -44,7 +44,7 @@ def display_prepare(
     def prepare(event: object) -> Job | None:
         if type(event) is not MessageReceived:
             return None
-        msg: Any = event.message  # type: ignore[attr-defined]
+        msg: Any = event.message
         if type(msg) in _COPIES:  # the frequent case, without a list
             d = msg.data.src_bitmap.descriptor
             if d.width * d.height <= inline_pixels and msg.data.mask.bitmap is None:
