@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spicepy.bots.recorder import LinkSniffer, ScriptRecorder, scancode
+from spicepy.bots.recorder import ScriptRecorder, scancode
 from spicepy.bots.script import dump, parse
+from spicepy.bots.sniffer import LinkSniffer
 from spicepy.channels.inputs import make_scancode
 from spicepy.session.keymap import key_code, wire_bytes
 from spicepy.wire.enums import ChannelType, CommonCap
@@ -88,7 +89,8 @@ def record(chunks: list[bytes], reply_after: int = 1) -> str:
     sniffer, rec = LinkSniffer(), ScriptRecorder()
     for i, chunk in enumerate(chunks):
         if i == reply_after:
-            sniffer.server_data(server_reply())
+            for msg in sniffer.server_data(server_reply()):
+                rec.feed(msg, 0.0)
         for msg in sniffer.client_data(chunk):
             rec.feed(msg, 0.0)
     return dump(rec.finish())

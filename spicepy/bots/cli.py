@@ -185,13 +185,31 @@ def add_proxy(sub: Subparsers) -> None:
         help="forward a SPICE client to a server, recording input as a script",
         description="Listen for a SPICE client (remote-viewer spice://LISTEN), "
         "forward everything to the server, and write the keyboard and mouse input "
-        "as a 'spicepy do' script (rewritten after every step). Plain TCP only. "
-        "Stop with Ctrl-C.",
+        "as a 'spicepy do' script (rewritten after every step). A server TLS port "
+        "is proxied by terminating TLS: the proxy presents its own certificate "
+        "(--x509-dir) to the client and verifies the server's (--ca-file, "
+        "--host-subject). SASL passes through. Stop with Ctrl-C.",
     )
     p.add_argument("--listen", default="127.0.0.1:5930", help="HOST:PORT (5930)")
-    p.add_argument("--to", required=True, help="server URI (its plain port)")
+    p.add_argument(
+        "--listen-tls",
+        default="127.0.0.1:5931",
+        help="HOST:PORT for TLS clients (5931; used when the server has a "
+        "tls-port and --x509-dir is given)",
+    )
+    p.add_argument(
+        "--x509-dir",
+        type=Path,
+        help="the proxy's own certificate for TLS clients: server-cert.pem and "
+        "server-key.pem (QEMU's names); clients must trust its CA",
+    )
+    p.add_argument("--to", required=True, help="server URI (port and/or tls-port)")
+    p.add_argument("--ca-file", type=Path, help="CA (PEM) of the server's certificate")
+    p.add_argument("--host-subject", help='server certificate subject "C=..,CN=.."')
     p.add_argument("--record", type=Path, help="script file to write")
-    p.add_argument("--pcap", type=Path, help="also write the whole session as pcap")
+    p.add_argument(
+        "--pcap", type=Path, help="also write the session (no secrets) as pcap"
+    )
     p.add_argument(
         "--pause-after", type=float, default=1.0, help="record gaps this long (s)"
     )
@@ -199,35 +217,53 @@ def add_proxy(sub: Subparsers) -> None:
 
 
 def run_proxy(args: argparse.Namespace) -> int:
-    from spicepy.bots.proxy import RecordingProxy, parse_hostport
+    import ssl
+
+    from spicepy.bots.proxy import RecordingProxy, parse_hostport, server_context
+    from spicepy.session.transport import TlsConfig
     from spicepy.session.uri import parse_uri
 
     try:
         listen = parse_hostport(args.listen)
+        listen_tls = parse_hostport(args.listen_tls)
         uri = parse_uri(args.to)
-    except ValueError as exc:
+        client_tls = None
+        if args.x509_dir is not None and uri.tls_port is not None:
+            client_tls = server_context(
+                args.x509_dir / "server-cert.pem", args.x509_dir / "server-key.pem"
+            )
+    except (ValueError, OSError, ssl.SSLError) as exc:
         print(f"spicepy: error: {exc}", file=sys.stderr)
         return 2
-    port = uri.port
-    if port is None:
+    plain = uri.port is not None
+    if not plain and client_tls is None:
         print(
-            "spicepy: error: --to needs a plain port (TLS is not proxied)",
+            "spicepy: error: --to has no plain port; its TLS port needs --x509-dir "
+            "(the proxy's own certificate for the client side)",
             file=sys.stderr,
         )
         return 2
+    server_tls = TlsConfig(
+        ca_file=None if args.ca_file is None else str(args.ca_file),
+        host_subject=args.host_subject,
+    )
 
     async def go() -> None:
         proxy = await RecordingProxy(
-            listen,
-            (uri.host, port),
+            listen if plain else None,
+            (uri.host, uri.port) if uri.port is not None else None,
             args.record,
             pcap=args.pcap,
             pause_after=args.pause_after,
+            tls_listen=listen_tls if client_tls is not None else None,
+            tls_target=(uri.host, uri.tls_port)
+            if client_tls is not None and uri.tls_port is not None
+            else None,
+            client_tls=client_tls,
+            server_tls=server_tls,
         ).start()
         print(
-            f"spicepy: proxying spice://{listen[0]}:{proxy.port} -> {args.to}",
-            file=sys.stderr,
-            flush=True,
+            f"spicepy: proxying {proxy.uri()} -> {args.to}", file=sys.stderr, flush=True
         )
         try:
             await asyncio.Event().wait()

@@ -1,20 +1,15 @@
-"""Record a person's SPICE input as a ``spicepy do`` script (sans-IO).
+"""Turn a person's SPICE input into a ``spicepy do`` script (sans-IO).
 
-Theory of operation: ``LinkSniffer`` watches one proxied channel connection,
-fed the bytes of both directions as they pass.  It reads the client's link
-message (which channel this is, the client's caps) and the server's link
-reply (the server's caps: mini headers, auth selection), skips the
-authentication the client sends (the 4-byte mechanism word when both sides
-offer AUTH_SELECTION, then the 128-byte RSA ticket), then splits the client's
-data into messages and decodes those of an inputs channel with
-``spicepy.wire``.  ``ScriptRecorder`` turns the timed input messages into
-script steps: printable keys become ``type`` text, other keys and chords
-``key ctrl-alt-delete``, absolute pointer positions (client mouse mode) are
-folded into the ``move`` before a button, relative motion (server mouse mode)
-is recorded motion by motion as ``move-by DX DY`` (the guest accelerates each
-one: sent again as they were, they land where the person's did), a press and
-release at one place is a ``click``, wheel buttons are ``wheel``, and a gap of
-``pause_after`` seconds or more a ``pause``.
+Theory of operation: ``ScriptRecorder`` is fed the timed inputs-channel
+messages a client sent (``spicepy.bots.sniffer.LinkSniffer`` finds them in a
+proxied connection) and turns them into script steps: printable keys become
+``type`` text, other keys and chords ``key ctrl-alt-delete``, absolute pointer
+positions (client mouse mode) are folded into the ``move`` before a button,
+relative motion (server mouse mode) is recorded motion by motion as ``move-by
+DX DY`` (the guest accelerates each one: sent again as they were, they land
+where the person's did), a press and release at one place is a ``click``,
+wheel buttons are ``wheel``, and a gap of ``pause_after`` seconds or more a
+``pause``.
 """
 
 from __future__ import annotations
@@ -23,17 +18,7 @@ import logging
 from dataclasses import dataclass, field
 
 from spicepy.bots.script import Step
-from spicepy.errors import WireError
 from spicepy.session.keymap import CHARS, EXTENDED, KEYS
-from spicepy.wire.enums import (
-    SPICE_TICKET_BYTES,
-    AuthMechanism,
-    ChannelType,
-    CommonCap,
-)
-from spicepy.wire.headers import header_size, parse_header
-from spicepy.wire.link import LINK_HEADER_SIZE, LinkHeader, LinkMess, LinkReply, has_cap
-from spicepy.wire.messages import decode_message
 from spicepy.wire.msg_other import (
     KeyDown,
     KeyScancode,
@@ -45,9 +30,6 @@ from spicepy.wire.msg_other import (
 )
 
 log = logging.getLogger(__name__)
-
-AUTH_MECHANISM_BYTES = 4  # SpiceLinkAuthMechanism, a u32
-MAX_BUFFER = 1 << 20  # an inputs channel never needs more in flight
 
 MODIFIERS = {
     0x1D: "ctrl",
@@ -87,107 +69,6 @@ def scancode_bytes(data: bytes) -> list[tuple[int, bool]]:
         out.append(((EXTENDED if extended else 0) | (byte & 0x7F), bool(byte & 0x80)))
         extended = False
     return out
-
-
-@dataclass
-class LinkSniffer:
-    """Follows one channel connection; ``client_data`` returns the decoded
-    messages of an inputs channel (other channels give none)."""
-
-    channel_type: int | None = None
-    _client: bytearray = field(default_factory=bytearray)
-    _server: bytearray = field(default_factory=bytearray)
-    _client_caps: tuple[int, ...] = ()
-    _server_caps: tuple[int, ...] | None = None
-    _mini: bool | None = None
-    _skip: int = 0
-    _stage: str = "link"  # link -> reply -> auth -> messages | off
-
-    def server_data(self, data: bytes) -> None:
-        if self._stage == "off" or self._server_caps is not None:
-            return
-        self._server += data
-        if len(self._server) < LINK_HEADER_SIZE:
-            return
-        try:
-            hdr = LinkHeader.parse(self._server)
-            if len(self._server) < LINK_HEADER_SIZE + hdr.size:
-                return
-            reply = LinkReply.parse(
-                self._server[LINK_HEADER_SIZE : LINK_HEADER_SIZE + hdr.size]
-            )
-        except WireError as exc:
-            self._off(f"server link reply: {exc}")
-            return
-        if reply.error:
-            self._off(f"link refused ({reply.error})")
-            return
-        self._server_caps = reply.common_caps
-        self._server.clear()
-
-    def client_data(self, data: bytes) -> list[object]:
-        if self._stage == "off":
-            return []
-        self._client += data
-        if len(self._client) > MAX_BUFFER:
-            self._off("client data outran the parser")
-            return []
-        out: list[object] = []
-        try:
-            self._advance(out)
-        except WireError as exc:
-            self._off(str(exc))
-        return out
-
-    def _advance(self, out: list[object]) -> None:
-        buf = self._client
-        if self._stage == "link":
-            if len(buf) < LINK_HEADER_SIZE:
-                return
-            hdr = LinkHeader.parse(buf)
-            if len(buf) < LINK_HEADER_SIZE + hdr.size:
-                return
-            mess = LinkMess.parse(buf[LINK_HEADER_SIZE : LINK_HEADER_SIZE + hdr.size])
-            self.channel_type, self._client_caps = mess.channel_type, mess.common_caps
-            del buf[: LINK_HEADER_SIZE + hdr.size]
-            if mess.channel_type != ChannelType.INPUTS:
-                self._stage = "off"
-                buf.clear()
-                return
-            self._stage = "auth"
-        if self._stage == "auth":
-            if self._server_caps is None:
-                return  # the reply decides what the client sends next
-            both = (self._client_caps, self._server_caps)
-            self._mini = all(has_cap(c, CommonCap.MINI_HEADER) for c in both)
-            selection = all(has_cap(c, CommonCap.PROTOCOL_AUTH_SELECTION) for c in both)
-            self._skip = (AUTH_MECHANISM_BYTES if selection else 0) + SPICE_TICKET_BYTES
-            if len(buf) < self._skip:
-                return
-            if self._skip == AUTH_MECHANISM_BYTES + SPICE_TICKET_BYTES:
-                if int.from_bytes(buf[:4], "little") != AuthMechanism.SPICE:
-                    self._off("SASL authentication is not followed")
-                    return
-            del buf[: self._skip]
-            self._stage = "messages"
-        size = header_size(bool(self._mini))
-        while len(buf) >= size:
-            head = parse_header(buf, bool(self._mini))
-            if len(buf) < size + head.size:
-                return
-            body = bytes(buf[size : size + head.size])
-            del buf[: size + head.size]
-            out.append(
-                decode_message(
-                    ChannelType.INPUTS, head.msg_type, body, from_server=False
-                )
-            )
-
-    def _off(self, why: str) -> None:
-        log.info("not recording this connection: %s", why)
-        self._stage = "off"
-        self._client.clear()
-        self._server.clear()
 
 
 @dataclass
