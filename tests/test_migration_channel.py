@@ -161,7 +161,8 @@ def test_switch_host() -> None:
         MainMigrateEnd(),  # nothing began
         MainMigrateDstSeamlessAck(),  # we never asked
         MainMigrateDstSeamlessNack(),
-        Migrate(0),  # the main channel hands over only in a seamless migration
+        # the main channel hands over only in a seamless migration
+        Migrate(MigrateFlags.NEED_FLUSH),
     ],
 )
 def test_messages_out_of_order_are_protocol_errors(lie: object) -> None:
@@ -169,6 +170,7 @@ def test_messages_out_of_order_are_protocol_errors(lie: object) -> None:
     with pytest.raises(ProtocolError):
         ch.receive_data(srv.pack(lie))
     assert ch.state is ChannelState.ERROR
+    assert ch.data_to_send() == b""  # no FLUSH_MARK for a refused MIGRATE
 
 
 def test_end_of_a_seamless_migration_is_a_lie() -> None:

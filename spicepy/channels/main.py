@@ -345,6 +345,12 @@ class MainChannel(Channel):
             ack = isinstance(msg, MainMigrateDstSeamlessAck)
             self._emit(SeamlessHandshakeDone(ack))
 
+    def _on_migrate(self, flags: int) -> None:
+        # only a seamless migration hands the main channel over: refuse any
+        # other MIGRATE before its FLUSH_MARK is queued
+        next_migration_state(self.migration_state, MigrationStep.HANDED_OVER)
+        super()._on_migrate(flags)
+
     def _hand_over(self, flags: int, data: bytes | None) -> None:
         # the main channel's own MIGRATE ends its seamless migration
         self._migration_step(MigrationStep.HANDED_OVER)
