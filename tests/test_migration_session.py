@@ -370,6 +370,22 @@ def test_end_without_a_migration_fails_the_session() -> None:
     asyncio.run(main())
 
 
+def test_migrate_without_a_seamless_migration_fails_that_channel() -> None:
+    async def main() -> None:
+        async with (
+            Server().running() as src,
+            session_on(src) as (s, _, sinputs),
+        ):
+            await sinputs.send(Migrate(0))
+            conn = s.connections[(INPUTS, 0)]
+            async with asyncio.timeout(LIMIT):
+                await conn.closed.wait()
+            assert isinstance(conn.error, ProtocolError)
+            assert "outside a seamless migration" in str(conn.error)
+
+    asyncio.run(main())
+
+
 def test_a_detached_connection_delivers_no_more_events() -> None:
     """What a replaced connection read before it noticed the hang-up is dropped
     (semi-seamless: the source's channels are replaced inside main's pump)."""

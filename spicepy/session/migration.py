@@ -135,8 +135,10 @@ class MigrationControl:
         target = self._targets.get(key)
         source = session.connections.get(key)
         if target is None or source is None or not self._seamless:
-            self._abort(f"{channel_name(key)} migrated without a seamless target")
-            return
+            # a lie: this channel is lost; the error ends its connection
+            reason = f"{channel_name(key)}: MIGRATE outside a seamless migration"
+            self._abort(reason)
+            raise ProtocolError(reason)
         machine: Any = target.machine
         machine.continue_from(source.machine)
         if event.data is not None:  # before anything else the target hears
