@@ -61,7 +61,15 @@ class ViewerProcess:
         full_env.setdefault("SDL_AUDIODRIVER", "dummy")
         full_env.update(env)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "spicepy", "view", uri, *args],
+            [
+                sys.executable,
+                "-m",
+                "spicepy",
+                *(["-v"] if "-v" in args else []),
+                "view",
+                uri,
+                *[a for a in args if a != "-v"],
+            ],
             env=full_env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -89,7 +97,11 @@ class ViewerProcess:
 
     @property
     def title(self) -> str:
-        return self.desk.window_title(self.wid)
+        title = self.desk.window_title(self.wid)
+        if not title:  # a new guest size may have made a new window
+            self.wid = self.desk.find_window("spicepy", 5)
+            title = self.desk.window_title(self.wid)
+        return title
 
     def focus(self) -> None:
         """Pointer into the window and the input focus on it (no WM here)."""
@@ -458,3 +470,103 @@ def test_clicks_and_wheel_land_where_pointed(desk: Xvfb) -> None:
                 ]
         finally:
             log.close()
+
+
+# --- through the guest agent: clipboard, resize; audio ---------------------------
+def agent_server(**options: Any) -> AgentXspice:
+    if (reason := agent_available()) is not None:
+        pytest.skip(reason)
+    if shutil.which("xclip") is None:
+        pytest.skip("xclip missing (apt-get install xclip)")
+    return AgentXspice(XspiceOptions(width=640, height=480, **options))
+
+
+def xclip_set(env: dict[str, str], text: str) -> subprocess.Popen[bytes]:
+    """Own the CLIPBOARD with ``text`` (xclip serves it from a child; its
+    output goes nowhere, COMPONENTS.md)."""
+    proc = subprocess.Popen(
+        ["xclip", "-selection", "clipboard", "-i"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(text.encode())
+    proc.stdin.close()
+    return proc
+
+
+def xclip_get(env: dict[str, str]) -> str:
+    done = subprocess.run(
+        ["xclip", "-selection", "clipboard", "-o"],
+        env=env,
+        capture_output=True,
+        timeout=10,
+    )
+    return done.stdout.decode() if done.returncode == 0 else ""
+
+
+def test_clipboard_text_both_ways(desk: Xvfb) -> None:
+    with agent_server() as srv:
+        with viewer(desk, srv.uri, "--scale", "1", "--no-audio") as v:
+            until(lambda: "mouse client" in v.title, "the agent (client mouse mode)")
+            ours = xclip_set(desk.env, "from the desktop, ünïcode")
+            until(
+                lambda: xclip_get(srv.env) == "from the desktop, ünïcode",
+                "the desktop's text in the guest",
+            )
+            ours.wait(10)
+            theirs = xclip_set(srv.env, "from the guest 42")
+            until(
+                lambda: xclip_get(desk.env) == "from the guest 42",
+                "the guest's text on the desktop",
+            )
+            theirs.kill()
+
+
+def test_window_resize_resizes_the_guest(desk: Xvfb) -> None:
+    with agent_server() as srv:
+        with viewer(desk, srv.uri, "--no-audio") as v:
+            until(lambda: "mouse client" in v.title, "the agent (client mouse mode)")
+            desk.xdotool("windowsize", str(v.wid), "800", "600")
+            until(lambda: "800x600" in v.title, "the guest at the window's size")
+            with XDraw(srv.display) as draw:  # (it reads the root's size once)
+                draw_scene(draw, 5)
+                assert draw.framebuffer().shape == (600, 800, 3)
+                until(
+                    lambda: np.array_equal(desk.window_rgb(v.wid), draw.framebuffer()),
+                    "the window to show the resized guest 1:1",
+                )
+
+
+def test_guest_audio_plays_on_the_sound_device(desk: Xvfb, tmp_path: Path) -> None:
+    if (reason := agent_available()) is not None:
+        pytest.skip(reason)
+    freq = 1000.0
+    t = np.arange(48000) / 48000
+    mono = np.round(np.sin(2 * np.pi * freq * t) * 9000).astype("<i2")
+    pcm = np.stack([mono, -mono], 1)  # right = inverted left: channel order shows
+    played = tmp_path / "played.raw"
+    opts = XspiceOptions(extra_driver_options={"SpicePlaybackCompression": "False"})
+    with AgentXspice(opts, agent=False) as srv:
+        env = {"SDL_AUDIODRIVER": "disk", "SDL_DISKAUDIOFILE": str(played)}
+        with viewer(desk, srv.uri, **env):
+            fifo = srv.audio_fifo()
+            with open(fifo, "wb") as f:
+                f.write(pcm.tobytes())
+
+            def heard() -> bool:
+                got = np.frombuffer(played.read_bytes(), "<i2")
+                return int(np.count_nonzero(got)) >= 0.95 * pcm.size
+
+            until(heard, "the tone on the device")
+    got = np.frombuffer(played.read_bytes(), "<i2").reshape(-1, 2)
+    nonzero = np.flatnonzero(np.any(got != 0, axis=1))
+    sound = got[nonzero[0] : nonzero[-1] + 1].astype(float)
+    spectrum = np.abs(np.fft.rfft(sound[:, 0]))
+    # one FFT bin is 48000 / len(sound) Hz wide
+    assert abs(np.argmax(spectrum) * 48000 / len(sound) - freq) <= 48000 / len(sound)
+    # raw S16 is played unchanged: the same samples in the same order (an
+    # underrun may only insert silence, which both sides drop here)
+    np.testing.assert_array_equal(got[nonzero], pcm[np.any(pcm != 0, axis=1)])

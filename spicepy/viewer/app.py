@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 POLL = 0.004
 #: a window resize waits this long before the guest is asked to follow (s)
 RESIZE_SETTLE = 0.4
+#: seconds before a resize request the guest did not follow is sent again
+RESIZE_RETRY = 2.0
+#: requests per window size before the guest's own size is accepted
+RESIZE_TRIES = 5
 #: an input whose screen change comes later than this is not a latency sample
 LATENCY_WINDOW = 1.0
 
@@ -87,6 +91,7 @@ class Viewer:
         self._cursor_seen: tuple[object, bool, bool] | None = None
         self._asked_size: tuple[int, int] | None = None
         self._resize_at: float | None = None
+        self._resize_tries = 0
         self._last_clip: str | None = None
         self._input_at: float | None = None
         #: newest input-to-screen latency (s), frames shown, for the title
@@ -159,7 +164,11 @@ class Viewer:
             size = (0, 0)
         else:  # the guest's size, if the desktop has room for it
             size = (min(guest[0], desktop[0]), min(guest[1], desktop[1]))
-        self.window = pg.display.set_mode(size, flags)
+        if self.window is None:
+            self.window = pg.display.set_mode(size, flags)
+        else:  # the same window, resized (set_mode may make a new one)
+            pg.Window.from_display_module().size = size
+            self.window = pg.display.get_surface()
         self._title = ""
         self._update_title()
 
@@ -202,17 +211,26 @@ class Viewer:
         self.renderer.relayout(self.window)
 
     def _resize_guest_when_due(self) -> None:
+        """Ask the agent for the window's size once it settled; ask again
+        while the guest has not taken it (spice-vdagent ignores requests
+        until its session is up, remote-viewer re-sends too)."""
         at = self._resize_at
         if at is None or time.monotonic() < at:
             return
-        self._resize_at = None
         vp = self.renderer.viewport
-        if vp is None or self.s.agent.caps is None:
-            return  # no agent: the picture is scaled instead
         want = self.window.get_size()
-        if want != (vp.guest_w, vp.guest_h) and min(want) >= 64:
-            self._asked_size = want
-            asyncio.ensure_future(self.s.agent.set_monitors([Monitor(*want)]))
+        if vp is None or want == (vp.guest_w, vp.guest_h) or min(want) < 64:
+            self._resize_at, self._resize_tries = None, 0
+            return
+        self._resize_at = time.monotonic() + RESIZE_RETRY
+        if self.s.agent.caps is None:  # no agent (yet): scaled meanwhile
+            return
+        self._resize_tries += 1
+        if self._resize_tries > RESIZE_TRIES:
+            self._resize_at, self._resize_tries = None, 0
+            return
+        self._asked_size = want
+        asyncio.ensure_future(self.s.agent.set_monitors([Monitor(*want)]))
 
     def _update_title(self) -> None:
         now = time.monotonic()

@@ -2,9 +2,11 @@
 
 ``AudioOut`` keeps a bounded FIFO of S16 bytes that the session's decoded
 frames (``Session.audio.frames()``) fill and SDL's audio thread drains in its
-callback; an underrun plays silence, and a FIFO over ``MAX_BUFFERED`` seconds
-drops its oldest audio, so the delay never grows (the device runs on its
-own clock, the guest on the server's).  A new stream format reopens the
+callback.  Playing starts once ``PREBUFFER`` s are queued (network jitter is
+absorbed there, not heard as clicks); an underrun plays silence and buffers
+again; a FIFO over ``MAX_BUFFERED`` seconds drops its oldest audio, so the
+delay never grows (the device runs on its own clock, the guest on the
+server's).  A new stream format reopens the
 device.  ``SDL_AUDIODRIVER=disk`` writes what would be played to a file
 (``SDL_DISKAUDIOFILE``), which the tests read back.
 """
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 MAX_BUFFERED = 0.25
 #: device buffer in sample frames (10.7 ms at 48 kHz: SDL wants a power of 2)
 CHUNK = 512
+#: seconds queued before playing starts (again, after an underrun): network
+#: jitter is absorbed here instead of being heard as clicks
+PREBUFFER = 0.05
 
 
 class AudioOut:
@@ -37,13 +42,17 @@ class AudioOut:
         self._queued = 0  # bytes in _fifo + _head
         self._device: object | None = None
         self._format: tuple[int, int] | None = None
+        self._prebuffer = 0  # bytes; set with the format
+        self._playing = False
         self.underruns = 0
         self.dropped_bytes = 0
 
     def _open(self, frequency: int, channels: int) -> None:
         from pygame._sdl2 import audio as sdl_audio
+        from pygame._sdl2 import sdl2
 
         self.close()
+        sdl2.init_subsystem(sdl2.INIT_AUDIO)  # pygame inits audio only for its mixer
         device = sdl_audio.AudioDevice(
             devicename=None,
             iscapture=False,
@@ -57,6 +66,7 @@ class AudioOut:
         device.pause(0)
         self._device = device
         self._format = (frequency, channels)
+        self._prebuffer = int(PREBUFFER * frequency) * channels * 2
 
     def play(self, frame: AudioFrame) -> None:
         """Queue one decoded frame (opens the device at the first one)."""
@@ -85,7 +95,9 @@ class AudioOut:
         need = len(out)
         pos = 0
         with self._lock:
-            while pos < need:
+            if not self._playing and self._queued >= max(need, self._prebuffer):
+                self._playing = True
+            while self._playing and pos < need:
                 if not self._head:
                     if not self._fifo:
                         break
@@ -95,9 +107,10 @@ class AudioOut:
                 self._head = self._head[take:]
                 self._queued -= take
                 pos += take
-        if pos < need:
-            if pos:
+            if self._playing and pos < need:
+                self._playing = False  # ran dry: buffer again before playing
                 self.underruns += 1
+        if pos < need:
             out[pos:need] = bytes(need - pos)
 
     def close(self) -> None:
