@@ -139,6 +139,7 @@ def test_small_images_stay_inline_and_large_ones_go_to_a_worker() -> None:
     from spicepy.testing.hostile import bitmap_copy
     from spicepy.wire.headers import header_size
     from spicepy.wire.messages import decode_message
+    from spicepy.wire.types import CLIP_NONE, QMASK_NONE, DisplayBase, Rect
 
     core = SessionCore()
     core.add_display(0)
@@ -152,6 +153,12 @@ def test_small_images_stay_inline_and_large_ones_go_to_a_worker() -> None:
         return MessageReceived(2, md.DrawCopy.MSG_TYPE, 1, message)
 
     assert prepare(event(256, 256)) is None  # 2^16 pixels: inline
+    box = Rect(0, 0, 8, 8)
+    null_source = md.DrawCopy(
+        DisplayBase(0, box, CLIP_NONE), md.Copy(None, box, 8, 0, QMASK_NONE)
+    )
+    for msg in (null_source, md.DisplayMark()):  # nothing to decode
+        assert prepare(MessageReceived(2, 0, 1, msg)) is None
     job = prepare(event(257, 256))
     assert job is not None
     job()

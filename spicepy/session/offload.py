@@ -32,7 +32,19 @@ __all__ = ["Job", "display_prepare", "run_off_loop"]
 
 #: what ``prepare`` returns for a message to park: the blocking work to run first
 Job = Callable[[], object]
-_COPIES = (md.DrawCopy, md.DrawBlend)
+_COPIES = frozenset({md.DrawCopy, md.DrawBlend})
+#: the other draws with a source image (rare next to COPY); fills, strokes and
+#: text carry images only as brush patterns, which stay inline (a fill is too
+#: frequent to look into)
+_DRAWS = frozenset(
+    {
+        md.DrawOpaque,
+        md.DrawRop3,
+        md.DrawTransparent,
+        md.DrawAlphaBlend,
+        md.DrawComposite,
+    }
+)
 
 
 def display_prepare(
@@ -41,16 +53,7 @@ def display_prepare(
     """The ``prepare`` hook of display channel ``channel_id``'s connection:
     a job decoding the message's images above ``inline_pixels``, or None."""
 
-    def prepare(event: object) -> Job | None:
-        if type(event) is not MessageReceived:
-            return None
-        msg: Any = event.message
-        if type(msg) in _COPIES:  # the frequent case, without a list
-            d = msg.data.src_bitmap.descriptor
-            if d.width * d.height <= inline_pixels and msg.data.mask.bitmap is None:
-                return None
-        elif not hasattr(msg, "base"):
-            return None
+    def job_for(msg: Any) -> Job | None:
         big = [
             image
             for image in message_images(msg)
@@ -67,6 +70,24 @@ def display_prepare(
                 resolver.decode_ahead(image)
 
         return job
+
+    def prepare(event: object) -> Job | None:
+        # per display message: a type test or two, and for the frequent
+        # DRAW_COPY one size product; no list, no call below unless it is big
+        if type(event) is MessageReceived:
+            msg = event.message
+            cls = type(msg)
+            if cls in _COPIES:
+                data = msg.data
+                src = data.src_bitmap
+                if data.mask.bitmap is not None or (
+                    src is not None
+                    and src.descriptor.width * src.descriptor.height > inline_pixels
+                ):
+                    return job_for(msg)
+            elif cls in _DRAWS:
+                return job_for(msg)
+        return None
 
     return prepare
 
