@@ -34,7 +34,7 @@ from spicepy.channels.usbredir import (
     UsbredirClosed,
     UsbredirState,
 )
-from spicepy.errors import SessionError
+from spicepy.errors import SessionError, SpiceError
 from spicepy.session.core import ChannelKey, channel_name
 from spicepy.session.hidkeys import USAGE_TO_SCANCODE
 from spicepy.session.keymap import text_strokes
@@ -63,6 +63,10 @@ Answer = list[tuple[Any, int]]
 #: pause between two keyboard reports: the guest polls the interrupt endpoint
 #: every bInterval (10 ms) and QEMU's usb-redir queues only a few reports
 KEY_INTERVAL = 0.02
+#: Linux's usbhid drops the reports of its first 50 ms after it opens a device
+#: (``usbhid_open``: HID_RESUME_RUNNING); with TCG's slow clock 6 reports sent
+#: at once were lost, every time: typing starts this long after polling did
+POLLING_SETTLE = 0.5
 
 #: set-1 scancode -> HID usage (``hidkeys``' table turned round; where two
 #: usages share a key, e.g. backslash and the ISO "non-US #", the lower one)
@@ -82,7 +86,9 @@ def text_usages(text: str) -> list[tuple[int, bool]]:
 
 class UsbDevice(Protocol):
     """What ``redirect`` accepts: ``spicepy.usb.hid.HidKeyboard``,
-    ``spicepy.usb.storage.MassStorage`` or a host device."""
+    ``spicepy.usb.storage.MassStorage``, ``spicepy.usb.host.HostDevice``.  A
+    device that answers later (from a thread) also has ``attach(send)`` and
+    is given ``RedirectedDevice.send_threadsafe``."""
 
     @property
     def device_info(self) -> UsbDeviceInfo: ...
@@ -133,6 +139,9 @@ class RedirectedDevice:
         self.error: str | None = None
         #: the guest has acknowledged the disconnect (or the channel closed)
         self.released = False
+        #: loop time the guest started polling an interrupt endpoint (None: not)
+        self.polling_since: float | None = None
+        self._loop = asyncio.get_running_loop()
 
     def send(self, answers: Answer) -> None:
         """Queue packets the device sends unasked (``(packet, id)`` pairs)."""
@@ -141,6 +150,22 @@ class RedirectedDevice:
         machine: Any = self.conn.machine
         for packet, packet_id in answers:
             self.conn.call(machine.send_packet, packet, packet_id)
+
+    def send_threadsafe(self, answers: Answer) -> None:
+        """``send`` from another thread (a host device's transfer threads);
+        dropped once the device is released or the session's loop is gone."""
+        try:
+            self._loop.call_soon_threadsafe(self._send_late, answers)
+        except RuntimeError:  # the loop is closed
+            pass
+
+    def _send_late(self, answers: Answer) -> None:
+        if self.released or self.conn.closed.is_set():
+            return
+        try:
+            self.send(answers)
+        except SpiceError as exc:
+            self._usb._fail(self, f"sending the device's answer failed: {exc}")
 
     async def release(self, timeout: float = 10.0) -> None:
         """Unplug the device; returns once the guest has acknowledged it.
@@ -231,6 +256,9 @@ class UsbRedirection:
         conn = self._session.connections[key]
         handle = RedirectedDevice(self, key, conn, device)
         self.devices[key] = handle
+        attach = getattr(device, "attach", None)
+        if attach is not None:  # answers from other threads (host devices)
+            attach(handle.send_threadsafe)
         try:
             conn.call(self._machine(conn).connect_device, device.device_info)
         except BaseException:
@@ -248,18 +276,34 @@ class UsbRedirection:
             await handle.release(timeout)
 
     async def type_text(
-        self, keyboard: RedirectedDevice, text: str, interval: float = KEY_INTERVAL
+        self,
+        keyboard: RedirectedDevice,
+        text: str,
+        interval: float = KEY_INTERVAL,
+        *,
+        timeout: float = 30.0,
     ) -> None:
         """Type ``text`` (US layout) on a redirected ``HidKeyboard``: one report
-        per key transition, ``interval`` s apart.
+        per key transition, ``interval`` s apart, once the guest has been
+        polling the keyboard for ``POLLING_SETTLE`` s (waiting up to ``timeout``).
 
         Raises:
+            SpiceTimeoutError: the guest did not start polling in time.
             TypeError: the device is not a HidKeyboard.
             ValueError: a character has no key on a US keyboard.
         """
         kbd = keyboard.device
         if not isinstance(kbd, HidKeyboard):
             raise TypeError(f"{type(kbd).__name__} is not a HidKeyboard")
+        await self._session._wait(
+            lambda: keyboard.polling_since is not None or keyboard.released,
+            timeout,
+            "the guest to poll the USB keyboard",
+            conn=keyboard.conn,
+        )
+        if keyboard.polling_since is not None:
+            settled = keyboard.polling_since + POLLING_SETTLE
+            await asyncio.sleep(max(0.0, settled - asyncio.get_running_loop().time()))
         steps: list[tuple[int, bool]] = []
         for usage, shifted in text_usages(text):
             if shifted:
@@ -287,7 +331,12 @@ class UsbRedirection:
         handle.packets += 1
         packet = event.packet
         info = handle.device.device_info
-        if isinstance(packet, u.Reset):
+        if isinstance(packet, u.StartInterruptReceiving):
+            handle.polling_since = now
+        elif isinstance(packet, u.StopInterruptReceiving):
+            handle.polling_since = None
+        elif isinstance(packet, u.Reset):
+            handle.polling_since = None
             handle.resets += 1
             self._session._publish(UsbDeviceReset(key, info))
         elif isinstance(packet, u.FilterReject):

@@ -17,6 +17,7 @@ keyboard's media-key interface does not keep the rest from being redirected.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -117,7 +118,7 @@ def _split(text: str, seps: str) -> list[str]:
     return [piece for piece in re.split(pattern, text) if piece]
 
 
-def format_filter(rules: tuple[FilterRule, ...] | list[FilterRule]) -> str:
+def format_filter(rules: Sequence[FilterRule]) -> str:
     """The string form (usbredirfilter_rules_to_string's layout, without the
     trailing separator)."""
 
@@ -132,7 +133,7 @@ def format_filter(rules: tuple[FilterRule, ...] | list[FilterRule]) -> str:
 
 
 def _check1(
-    rules: tuple[FilterRule, ...] | list[FilterRule],
+    rules: Sequence[FilterRule],
     device_class: int,
     device: UsbDeviceInfo,
     default_allow: bool,
@@ -144,7 +145,7 @@ def _check1(
 
 
 def check_filter(
-    rules: tuple[FilterRule, ...] | list[FilterRule],
+    rules: Sequence[FilterRule],
     device: UsbDeviceInfo,
     *,
     default_allow: bool = False,
