@@ -1,7 +1,8 @@
 """The ``spicepy`` command line (argparse only; the work happens in the library).
 
 Adding a subcommand: write ``def add_<name>(sub: Subparsers) -> None`` in a CLI
-module (``cli.py``, ``cli_input.py``, ``cli_capture.py``, ``cli_media.py``); it calls
+module (``cli.py``, ``cli_input.py``, ``cli_capture.py``, ``cli_media.py``,
+``cli_usb.py``); it calls
 ``sub.add_parser(...)`` and ``set_defaults(func=handler)`` where
 ``handler(args) -> int`` returns the exit status.  Then list it in ``COMMANDS``
 below as "module:function".  Registration modules import only argparse-level
@@ -41,6 +42,8 @@ COMMANDS: list[str] = [
     "spicepy.cli_media:add_resize",
     "spicepy.cli_media:add_send_file",
     "spicepy.cli_media:add_record_audio",
+    "spicepy.cli_usb:add_usb",
+    "spicepy.cli_usb:add_port",
     "spicepy.cli_capture:add_replay",
     "spicepy.cli_capture:add_inspect",
     "spicepy.bench:add_command",
