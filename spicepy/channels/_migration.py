@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
+from spicepy.channels._state import transition
 from spicepy.errors import ProtocolError
 
 __all__ = [
@@ -93,12 +94,7 @@ TRANSITIONS: dict[tuple[MigrationState, MigrationStep], MigrationState] = {
 
 def next_migration_state(state: MigrationState, step: MigrationStep) -> MigrationState:
     """The state after ``step``; ProtocolError if the table does not allow it."""
-    try:
-        return TRANSITIONS[(state, step)]
-    except KeyError:
-        raise ProtocolError(
-            f"migration {step.value} is not allowed in state {state.value}"
-        ) from None
+    return transition(TRANSITIONS, state, step, "migration ")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,16 @@ channel sits in ERROR and rejects all input and all commands.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
+from typing import TypeVar
 
 from spicepy.errors import ProtocolError
 
-__all__ = ["ChannelState", "Trigger", "TRANSITIONS", "next_state"]
+__all__ = ["ChannelState", "Trigger", "TRANSITIONS", "next_state", "transition"]
+
+_State = TypeVar("_State", bound=Enum)
+_Trigger = TypeVar("_Trigger", bound=Enum)
 
 
 class ChannelState(Enum):
@@ -51,11 +56,22 @@ TRANSITIONS: dict[tuple[ChannelState, Trigger], ChannelState] = {
 }
 
 
-def next_state(state: ChannelState, trigger: Trigger) -> ChannelState:
-    """The state after ``trigger``; ProtocolError if the table does not allow it."""
+def transition(
+    table: Mapping[tuple[_State, _Trigger], _State],
+    state: _State,
+    trigger: _Trigger,
+    what: str = "",
+) -> _State:
+    """The state ``table`` gives for ``trigger`` in ``state``; ProtocolError
+    (its text starting with ``what``) when the table does not list the pair."""
     try:
-        return TRANSITIONS[(state, trigger)]
+        return table[(state, trigger)]
     except KeyError:
         raise ProtocolError(
-            f"{trigger.value} is not allowed in state {state.value}"
+            f"{what}{trigger.value} is not allowed in state {state.value}"
         ) from None
+
+
+def next_state(state: ChannelState, trigger: Trigger) -> ChannelState:
+    """The state after ``trigger``; ProtocolError if the table does not allow it."""
+    return transition(TRANSITIONS, state, trigger)
