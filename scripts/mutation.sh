@@ -38,10 +38,11 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
         echo "tests/test_codec_image.py tests/test_codec_tables.py" ;;
     wire)
         echo "spicepy/wire/*.py"
-        echo "|tests/test_wire_*.py" ;;
+        echo "|tests/test_wire_*.py tests/test_agent_wire.py tests/test_usbredir_wire.py" ;;
     channels)
         echo "spicepy/channels/*.py"
-        echo "|tests/test_channel_*.py tests/test_agent_*.py" ;;
+        echo "|tests/test_channel_*.py tests/test_agent_*.py"
+        echo "tests/test_usbredir_channel.py" ;;
     transport)
         echo "spicepy/session/transport.py spicepy/session/uri.py"
         echo "|tests/test_session_transport.py tests/test_session_uri.py" ;;
@@ -49,6 +50,7 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
         echo "spicepy/wire/*.py spicepy/channels/*.py"
         echo "spicepy/session/transport.py spicepy/session/uri.py"
         echo "|tests/test_wire_*.py tests/test_channel_*.py tests/test_agent_*.py"
+        echo "tests/test_usbredir_wire.py tests/test_usbredir_channel.py"
         echo "tests/test_session_transport.py tests/test_session_uri.py" ;;
     *) echo "unknown area: $1 (codecs wire channels transport protocol)" >&2
        return 1 ;;
