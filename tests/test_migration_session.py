@@ -141,9 +141,23 @@ class Server:
             yield self
 
 
+HOST = b"127.0.0.1\0"
+
+
 def dst(port: int) -> DstInfo:
-    host = b"127.0.0.1\0"
-    return DstInfo(port, 0xFFFF, len(host), host, 0, None)
+    return DstInfo(port, 0xFFFF, len(HOST), HOST, 0, None)
+
+
+def switch_host(port: int) -> MainMigrateSwitchHost:
+    return MainMigrateSwitchHost(port, 0xFFFF, len(HOST), HOST, 0, None)
+
+
+async def attach(main: Peer, session_id: int, *channels: int) -> None:
+    """A new session's main channel: INIT, ATTACH_CHANNELS, CHANNELS_LIST."""
+    await main.send(MainInit(session_id, 1, 1, 1, 0, 10, 0, 0))
+    await main.expect(MainAttachChannels)
+    listed = tuple(ChannelId(t, 0) for t in channels)
+    await main.send(MainChannelsList(len(listed), listed))
 
 
 @asynccontextmanager
@@ -152,9 +166,7 @@ async def session_on(src: Server) -> AsyncIterator[tuple[Session, Peer, Peer]]:
     session = Session(parse_uri(f"spice://127.0.0.1:{src.port}"), timeout=LIMIT)
     connecting = asyncio.ensure_future(session.connect())
     main = await src.peer(MAIN)
-    await main.send(MainInit(SESSION_ID, 1, 1, 1, 0, 10, 0, 0))
-    await main.expect(MainAttachChannels)
-    await main.send(MainChannelsList(2, (ChannelId(MAIN, 0), ChannelId(INPUTS, 0))))
+    await attach(main, SESSION_ID, MAIN, INPUTS)
     inputs = await src.peer(INPUTS)
     async with asyncio.timeout(LIMIT):
         await connecting
@@ -252,17 +264,12 @@ def test_switch_host_reconnects_from_scratch() -> None:
             session_on(src) as (s, smain, sinputs),
         ):
             stream = s.events()
-            host = b"127.0.0.1\0"
-            await smain.send(
-                MainMigrateSwitchHost(tgt.port, 0xFFFF, len(host), host, 0, None)
-            )
+            await smain.send(switch_host(tgt.port))
             tmain = await tgt.peer(MAIN)
             assert tmain.connection_id == 0  # a new session, not a migration
             await asyncio.sleep(0.2)  # nothing else links before the new list
             assert tgt.peers[INPUTS].empty()
-            await tmain.send(MainInit(SESSION_ID + 1, 1, 1, 1, 0, 10, 0, 0))
-            await tmain.expect(MainAttachChannels)
-            await tmain.send(MainChannelsList(1, (ChannelId(INPUTS, 0),)))
+            await attach(tmain, SESSION_ID + 1, INPUTS)
             tinputs = await tgt.peer(INPUTS)
             assert tinputs.connection_id == SESSION_ID + 1
             await s.wait_for(lambda: s.migration.completed == 1, LIMIT, "switch")
@@ -297,13 +304,8 @@ def test_switch_host_while_connecting_gives_up_the_migration() -> None:
             async with asyncio.timeout(LIMIT):
                 while not stalled:
                     await asyncio.sleep(0.01)
-            host = b"127.0.0.1\0"
-            switch = MainMigrateSwitchHost(tgt.port, 0xFFFF, len(host), host, 0, None)
-            await smain.send(switch)
-            tmain = await tgt.peer(MAIN)
-            await tmain.send(MainInit(SESSION_ID + 1, 1, 1, 1, 0, 10, 0, 0))
-            await tmain.expect(MainAttachChannels)
-            await tmain.send(MainChannelsList(0, ()))
+            await smain.send(switch_host(tgt.port))
+            await attach(await tgt.peer(MAIN), SESSION_ID + 1)
             await s.wait_for(lambda: s.migration.completed == 1, LIMIT, "switch")
             target = MigrationTarget("127.0.0.1", tgt.port, None)
             assert outcome(s, stream) == [Migrated(target, False)]
