@@ -113,6 +113,9 @@ def test_wait_for_frame_times_out_on_time_while_an_image_decodes(
     wait still ends at 1 s, and the frame does come once decoded."""
     from spicepy.codecs import _quic_ref, quic
 
+    from spicepy.testing.hostile import noise_quic
+
+    noise_quic(512)  # the server's stream, made by the fast twin
     monkeypatch.setattr(quic, "_impl", _quic_ref)
     limits = Limits(inline_decode_pixels=1 << 16)
 

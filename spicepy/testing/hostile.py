@@ -16,6 +16,7 @@ one way a malicious server tries to freeze the client or make it hold memory.
 
 from __future__ import annotations
 
+import functools
 import socket
 import struct
 import threading
@@ -55,7 +56,14 @@ from spicepy.wire.types import (
     Rect,
 )
 
-__all__ = ["SCENARIOS", "HostileServer", "Scenario", "bitmap_copy", "primary"]
+__all__ = [
+    "SCENARIOS",
+    "HostileServer",
+    "Scenario",
+    "bitmap_copy",
+    "noise_quic",
+    "primary",
+]
 
 MAIN, DISPLAY, CURSOR = ChannelType.MAIN, ChannelType.DISPLAY, ChannelType.CURSOR
 #: seconds a stalled connection waits for the client to leave (tests end sooner)
@@ -222,18 +230,25 @@ def _close_mid_message(server: FakeServer, channel_id: int) -> Iterator[bytes]:
     yield pack_header(md.DisplayMark.MSG_TYPE, 1000, mini=server.mini) + bytes(10)
 
 
+@functools.cache
+def noise_quic(side: int) -> bytes:
+    """A ``side`` x ``side`` QUIC RGB32 stream of noise (made once per side: a
+    test may then swap in the slow pure-Python twin for the client alone)."""
+    import numpy as np
+
+    from spicepy.codecs import quic
+
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (side, side, 4), np.uint8)
+    return bytes(quic.encode(pixels, image_type="RGB32"))
+
+
 def _slow_image(side: int) -> Feed:
     """A ``side`` x ``side`` QUIC image of noise: the pure-Python QUIC twin
     decodes ~0.1 Mpix/s (seconds), the Cython one ~100x faster."""
 
     def feed(server: FakeServer, channel_id: int) -> Iterator[bytes]:
-        import numpy as np
-
-        from spicepy.codecs import quic
-
-        rng = np.random.default_rng(1)
-        pixels = rng.integers(0, 256, (side, side, 4), np.uint8)
-        stream = quic.encode(pixels, image_type="RGB32")
+        stream = noise_quic(side)
         image = Image(
             ImageDescriptor(9, ImageType.QUIC, 0, side, side),
             binary=BinaryData(len(stream), stream),
