@@ -382,6 +382,10 @@ def test_direct_only_for_plain_frozen_slotted_dataclasses() -> None:
         def __init__(self, a: int) -> None:
             object.__setattr__(self, "a", a)
 
+    @dataclasses.dataclass(frozen=True, slots=True, init=False)
+    class InheritedInit:  # object.__init__: no __init__ of its own at all
+        a: int = dataclasses.field(metadata=meta)
+
     assert compile_struct(Plain).direct
-    for cls in (Checked, Mutable, NoSlots, Extra, NoInit, OwnInit):
+    for cls in (Checked, Mutable, NoSlots, Extra, NoInit, OwnInit, InheritedInit):
         assert not compile_struct(cls).direct, cls.__name__
