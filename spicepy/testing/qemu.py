@@ -283,8 +283,8 @@ class Qemu:
             return ["tcg"]
         return ["kvm", "tcg"] if _kvm_works is None else ["kvm"]
 
-    def start(self) -> Qemu:
-        global _kvm_works
+    def _prepare(self, prefix: str) -> tuple[guest.GuestImage, dict[str, str]]:
+        """The guest image, a fresh work dir and QEMU's environment."""
         reason = available()
         if reason is not None:
             raise SessionError(f"cannot start QEMU: {reason}")
@@ -292,11 +292,16 @@ class Qemu:
             self.cache_dir,
             framebuffer=self.options.vga if self.options.framebuffer else None,
         )
-        self._tmp = tempfile.TemporaryDirectory(prefix="spicepy-qemu-")
+        self._tmp = tempfile.TemporaryDirectory(prefix=prefix)
         self.workdir = Path(self._tmp.name)
         env = dict(os.environ)
         if self.options.sasl is not None:
             env.update(_sasl_config(self.workdir, self.options.sasl))
+        return image, env
+
+    def start(self) -> Qemu:
+        global _kvm_works
+        image, env = self._prepare("spicepy-qemu-")
         try:
             accels = self._accels()
             for accel in accels:
@@ -368,18 +373,7 @@ class Qemu:
         Raises:
             SessionError: QEMU exited or refused ``migrate-incoming``.
         """
-        reason = available()
-        if reason is not None:
-            raise SessionError(f"cannot start QEMU: {reason}")
-        image = guest.build_guest(
-            self.cache_dir,
-            framebuffer=self.options.vga if self.options.framebuffer else None,
-        )
-        self._tmp = tempfile.TemporaryDirectory(prefix="spicepy-qemu-in-")
-        self.workdir = Path(self._tmp.name)
-        env = dict(os.environ)
-        if self.options.sasl is not None:
-            env.update(_sasl_config(self.workdir, self.options.sasl))
+        image, env = self._prepare("spicepy-qemu-in-")
         try:
             self.port = free_port()
             self.tls_port = free_port() if self.options.tls is not None else None
