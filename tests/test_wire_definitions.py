@@ -116,6 +116,17 @@ def test_vmc_families_match_spice_proto(monkeypatch: pytest.MonkeyPatch) -> None
             none = decode_struct(packed, b"\x00" + b"raw")
             assert (none.type, none.uncompressed_size) == (0, None)
             assert none.compressed_data.tobytes() == b"raw"
+            # built by a sender: type first, the size only by keyword
+            sent = packed(1, b"lz4", uncompressed_size=9)
+            assert (sent.type, sent.uncompressed_size, sent.compressed_data) == (
+                1,
+                9,
+                b"lz4",
+            )
+            assert (packed(0).uncompressed_size, packed(0).compressed_data) == (
+                None,
+                b"",
+            )
 
 
 def test_port_families_match_spice_proto(monkeypatch: pytest.MonkeyPatch) -> None:
