@@ -21,9 +21,10 @@ are passed over unparsed.
 What a capture may keep (``take_capture``) is each direction with the
 authentication taken out: a ticket becomes zeros, a SASL exchange is left out
 and the client side shows a zero ticket in its place, so the capture reads as
-an ordinary ticket login (``spicepy replay`` follows it) and holds no password,
-ticket or SASL response.  Until the authentication is past, nothing the
-sniffer cannot follow reaches the capture.
+an ordinary ticket login (a SASL-only server's reply gets AUTH_SPICE and a
+stand-in public key there; ``spicepy replay`` follows it) and holds no
+password, ticket or SASL response.  Until the authentication is past, nothing
+the sniffer cannot follow reaches the capture.
 
 Over plain TCP spice-server wraps everything after SASL in the SASL security
 layer: such a connection is forwarded, but not decoded or captured further.
@@ -31,6 +32,7 @@ layer: such a connection is forwarded, but not decoded or captured further.
 
 from __future__ import annotations
 
+import functools
 import logging
 import struct
 from collections.abc import Callable
@@ -40,6 +42,7 @@ from spicepy.channels.sasl import MAX_DATA, MAX_MECHLIST
 from spicepy.errors import WireError
 from spicepy.wire.enums import (
     SPICE_TICKET_BYTES,
+    SPICE_TICKET_PUBKEY_BYTES,
     AuthMechanism,
     ChannelType,
     CommonCap,
@@ -78,6 +81,39 @@ def _take_sized(buf: bytearray, limit: int, trailer: int = 0) -> bytes | None:
     if size > limit:
         raise WireError(f"SASL length {size} over {limit}")
     return _take(buf, 4 + size + trailer)
+
+
+@functools.cache
+def _stand_in_key() -> bytes:
+    """A throw-away RSA-1024 public key (DER) for a capture's ticket login: a
+    SASL-only server sends no usable key (QEMU: zeros), and a ticket reader
+    encrypts its (empty) ticket with it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert len(der) == SPICE_TICKET_PUBKEY_BYTES
+    return der
+
+
+def _ticket_reply(raw: bytes) -> bytes:
+    """The link reply (header included) as a ticket login's: a server without
+    AUTH_SPICE (SASL only) gets it among its common caps and a stand-in public
+    key, so a capture whose SASL login became a zero ticket reads consistently.
+    The caller parsed it (``LinkReply.parse`` checked the caps lie inside)."""
+    body = LINK_HEADER_SIZE
+    (offset,) = _U32.unpack_from(raw, body + 4 + SPICE_TICKET_PUBKEY_BYTES + 8)
+    at = body + offset
+    (word,) = _U32.unpack_from(raw, at)
+    if word & 1 << CommonCap.AUTH_SPICE:  # bit 1 of the first word
+        return raw
+    word |= 1 << CommonCap.AUTH_SPICE
+    key_at = body + 4
+    out = raw[:key_at] + _stand_in_key() + raw[key_at + SPICE_TICKET_PUBKEY_BYTES :]
+    return out[:at] + _U32.pack(word) + out[at + 4 :]
 
 
 @dataclass
@@ -269,7 +305,7 @@ class LinkSniffer:
                 if raw is None:
                     return
                 reply = LinkReply.parse(raw[LINK_HEADER_SIZE:])
-                capture.extend(raw)
+                capture.extend(_ticket_reply(raw) if reply.common_caps else raw)
                 if reply.error:
                     log.info("link refused (%d): nothing to record", reply.error)
                     self._sstage = "raw"
