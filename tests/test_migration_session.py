@@ -100,10 +100,10 @@ class Peer:
             data = await self.reader.read()
         return list(self.srv.client_messages(data, self.ctype))
 
-    async def closed(self) -> bool:
-        """True once the client hung up (EOF within the limit)."""
+    async def hung_up(self) -> None:
+        """Until the client hangs up (TimeoutError if it does not in time)."""
         async with asyncio.timeout(LIMIT):
-            return await self.reader.read(65536) == b""
+            await self.reader.read()  # whatever it still sent, then EOF
 
 
 class Server:
@@ -187,6 +187,36 @@ async def key_reaches(peer: Peer, session: Session) -> None:
     assert msg.MSG_TYPE == InputsMsgc.KEY_DOWN
 
 
+async def seamless(
+    s: Session, smain: Peer, sinputs: Peer, tgt: Server
+) -> tuple[Peer, Peer]:
+    """One seamless migration to ``tgt``, checked step by step; returns the
+    target's main and inputs peers."""
+    done = s.migration.completed
+    await smain.send(MainMigrateBeginSeamless(dst(tgt.port), 1))
+    tmain = await tgt.peer(MAIN)
+    assert tmain.connection_id == SESSION_ID
+    assert await tmain.expect(MainMigrateDstDoSeamless) == MainMigrateDstDoSeamless(1)
+    await tmain.send(MainMigrateDstSeamlessAck())
+    tinputs = await tgt.peer(INPUTS)
+    assert tinputs.connection_id == SESSION_ID
+    await smain.expect(MainMigrateConnectedSeamless)
+    # QEMU finished: each source channel hands over (inputs: data only)
+    both = MigrateFlags.NEED_FLUSH | MigrateFlags.NEED_DATA_TRANSFER
+    await sinputs.send(Migrate(MigrateFlags.NEED_DATA_TRANSFER), MigrateData(b"in"))
+    assert await tinputs.recv() == MigrateDataC(b"in")
+    await smain.send(Migrate(both))
+    await smain.expect(MigrateFlushMark)
+    await smain.send(MigrateData(b"main state"))
+    assert await tmain.recv() == MigrateDataC(b"main state")
+    await s.wait_for(lambda: s.migration.completed > done, LIMIT, "switch")
+    assert s.uri.port == tgt.port
+    await key_reaches(tinputs, s)
+    await sinputs.hung_up()
+    await smain.hung_up()
+    return tmain, tinputs
+
+
 def test_seamless_migration_switches_every_channel() -> None:
     async def main() -> None:
         async with (
@@ -195,35 +225,29 @@ def test_seamless_migration_switches_every_channel() -> None:
             session_on(src) as (s, smain, sinputs),
         ):
             stream = s.events()
-            await smain.send(MainMigrateBeginSeamless(dst(tgt.port), 1))
-            tmain = await tgt.peer(MAIN)
-            assert tmain.connection_id == SESSION_ID
-            assert await tmain.expect(MainMigrateDstDoSeamless) == (
-                MainMigrateDstDoSeamless(1)
-            )
-            await tmain.send(MainMigrateDstSeamlessAck())
-            tinputs = await tgt.peer(INPUTS)
-            assert tinputs.connection_id == SESSION_ID
-            await smain.expect(MainMigrateConnectedSeamless)
-            # QEMU finished: each source channel hands over (inputs: data only)
-            both = MigrateFlags.NEED_FLUSH | MigrateFlags.NEED_DATA_TRANSFER
-            await sinputs.send(
-                Migrate(MigrateFlags.NEED_DATA_TRANSFER), MigrateData(b"inputs")
-            )
-            assert await tinputs.recv() == MigrateDataC(b"inputs")
-            await smain.send(Migrate(both))
-            await smain.expect(MigrateFlushMark)
-            await smain.send(MigrateData(b"main state"))
-            assert await tmain.recv() == MigrateDataC(b"main state")
-            await s.wait_for(lambda: s.migration.completed == 1, LIMIT, "switch")
+            tmain, _ = await seamless(s, smain, sinputs, tgt)
             target = MigrationTarget("127.0.0.1", tgt.port, None, None, True, 1)
             assert outcome(s, stream) == [Migrated(target, True)]
-            assert s.uri.port == tgt.port
-            await key_reaches(tinputs, s)
-            assert await sinputs.closed() and await smain.closed()
             # the target's messages reach the session from now on
             await tmain.send(MainMouseMode(3, 2))
             await s.wait_for(lambda: s.core.mouse_mode == 2, LIMIT, "mouse mode")
+
+    asyncio.run(main())
+
+
+def test_two_migrations_in_a_row() -> None:
+    """The target's main channel is the source of the next migration."""
+
+    async def main() -> None:
+        async with (
+            Server().running() as a,
+            Server().running() as b,
+            Server().running() as c,
+            session_on(a) as (s, amain, ainputs),
+        ):
+            bmain, binputs = await seamless(s, amain, ainputs, b)
+            await seamless(s, bmain, binputs, c)
+            assert s.migration.completed == 2
 
     asyncio.run(main())
 
@@ -243,7 +267,8 @@ def test_semi_seamless_migration_waits_for_the_targets_init() -> None:
             assert isinstance(await smain.recv(), MainMigrateConnected)
             await smain.send(MainMigrateEnd())
             assert await tmain.recv() == MainMigrateEndC()
-            assert await sinputs.closed() and await smain.closed()
+            await sinputs.hung_up()
+            await smain.hung_up()
             assert s.migration.completed == 0  # not before the target's INIT
             await tmain.send(MainInit(SESSION_ID, 1, 1, 1, 0, 10, 0, 0))
             await s.wait_for(lambda: s.migration.completed == 1, LIMIT, "switch")
@@ -276,7 +301,8 @@ def test_switch_host_reconnects_from_scratch() -> None:
             target = MigrationTarget("127.0.0.1", tgt.port, None)
             assert outcome(s, stream) == [Migrated(target, False)]
             assert s.session_id == SESSION_ID + 1
-            assert await sinputs.closed() and await smain.closed()
+            await sinputs.hung_up()
+            await smain.hung_up()
             await key_reaches(tinputs, s)
 
     asyncio.run(main())
@@ -336,7 +362,8 @@ def test_cancel_drops_the_target_and_keeps_the_source() -> None:
             await smain.send(MainMigrateCancel())
             await s.wait_for(lambda: bool(outcome(s, stream)), LIMIT, "the cancel")
             assert outcome(s, stream) == [MigrationFailed("cancelled by the server")]
-            assert await tmain.closed() and await tinputs.closed()
+            await tmain.hung_up()
+            await tinputs.hung_up()
             await key_reaches(sinputs, s)
 
     asyncio.run(main())
