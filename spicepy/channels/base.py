@@ -5,10 +5,13 @@ feeds the link handshake until it completes, then splits the byte stream into
 messages with ``iter_frames`` (6-byte mini headers when both sides set
 MINI_HEADER, else 18-byte full headers whose ``sub_list`` sub-messages are
 handled before their carrier; the one framing loop of spicepy, which capture
-reading uses too), decodes each with ``spicepy.wire.decode_message`` and turns
-it into events.  Bodies are zero-copy views of the bytes received: a chunk is
-copied once only when it completes a message begun in an earlier chunk.  Common messages
-are answered here: SET_ACK -> ACK_SYNC and then one ACK every ``window`` messages,
+reading uses too), decodes each and turns it into events: the channel's own
+messages (number >= BASE_LAST, no sub-message list) with the chosen
+``decode_struct`` twin right in the framing loop, the rest through
+``_dispatch`` and ``spicepy.wire.decode_message`` (same results and errors).
+Bodies are zero-copy views of the bytes received: a chunk is copied once only
+when it completes a message begun in an earlier chunk.  Common messages are
+answered here: SET_ACK -> ACK_SYNC and then one ACK every ``window`` messages,
 PING -> PONG at once; NOTIFY, DISCONNECTING and WAIT_FOR_CHANNELS become
 events, LIST is unpacked, unknown types are skipped by their size and counted.
 MIGRATE (seamless migration, ``channels._migration``) queues a FLUSH_MARK when
@@ -52,7 +55,12 @@ from spicepy.wire.headers import (
     split_frames,
     split_sub_messages,
 )
-from spicepy.wire.messages import UnknownMessage, decode_message, encode_message
+from spicepy.wire.messages import (
+    UnknownMessage,
+    decode_message,
+    encode_message,
+    named_error,
+)
 from spicepy.wire.msg_common import (
     Ack,
     AckSync,
@@ -66,9 +74,10 @@ from spicepy.wire.msg_common import (
     SetAck,
     WaitForChannels,
 )
-from spicepy.wire.registry import Message
+from spicepy.wire.registry import Message, channel_messages
+from spicepy.wire.twins import decode_struct
 
-__all__ = ["Channel", "Frame", "MAX_RECEIVE_MESSAGE", "iter_frames"]
+__all__ = ["Channel", "Frame", "MAX_RECEIVE_MESSAGE", "check_rest", "iter_frames"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +102,12 @@ def iter_frames(
     """
     frames, end = split_frames(data, mini_header, start, max_size)
     yield from frames
+    check_rest(data, end, mini_header, max_size)
+
+
+def check_rest(data: memoryview, end: int, mini_header: bool, max_size: int) -> None:
+    """Raise for the header at ``end`` (after the last whole message) if it is
+    one no more bytes can complete: above ``max_size`` or the wire maximum."""
     if len(data) - end >= header_size(mini_header):
         hdr = parse_header(data, mini_header, end)  # WireError above the maximum
         if hdr.size > max_size:
@@ -123,6 +138,7 @@ class Channel:
 
     CHANNEL_TYPE: ClassVar[int] = 0
     DEFAULT_CAPS: ClassVar[frozenset[int]] = frozenset()
+    _OWN_MESSAGES: ClassVar[dict[int, type[Any]]]
 
     def __init__(
         self,
@@ -329,22 +345,30 @@ class Channel:
         # only READY parses (receive_data checks), and a MESSAGE keeps it READY
         # (_state's table): no per-message transition lookup
         done = 0
-        mini, dispatch, count_ack = self.mini_header, self._dispatch, self._count_ack
+        mini, limit = self.mini_header, self.max_message_size
+        # the channel's own messages without a sub-message list (nearly all of
+        # them) are decoded here with the chosen twin; the rest go to _dispatch
+        own, decode, handle = self._own_messages(), decode_struct, self._handle
+        counts = self.message_counts
         try:
-            for msg_type, body, serial, sub_list, _start, end in iter_frames(
-                view, mini, 0, self.max_message_size
-            ):
+            frames, stop = split_frames(view, mini, 0, limit)
+            for msg_type, body, serial, sub_list, _start, end in frames:
                 done = end
                 self._in_serial += 1
                 if mini:
                     serial = self._in_serial
-                if sub_list:
-                    for sub in split_sub_messages(body, sub_list):
-                        dispatch(sub.msg_type, sub.body, serial, True)
-                # spice-gtk acks after the sub-messages, before the carrier, so
-                # SET_ACK itself is not counted in the window it opens
-                count_ack()
-                dispatch(msg_type, body, serial)
+                cls = own.get(msg_type)
+                if cls is None or sub_list:
+                    self._frame(msg_type, body, serial, sub_list)
+                    continue
+                self._count_ack()
+                counts[msg_type] += 1
+                try:
+                    msg = decode(cls, body)
+                except WireError as exc:
+                    raise named_error(self.CHANNEL_TYPE, msg_type, exc) from exc
+                handle(msg, serial)
+            check_rest(view, stop, mini, limit)
         except _HandedOver:
             done = len(view)  # the source's last words; the target takes over
         finally:
@@ -352,6 +376,31 @@ class Channel:
                 rest = view[done:]
                 self._buf += rest
                 self._need = self._wanted(rest)
+
+    def _frame(
+        self, msg_type: int, body: memoryview, serial: int, sub_list: int
+    ) -> None:
+        """One message the fast path of ``_parse`` leaves alone."""
+        if sub_list:
+            for sub in split_sub_messages(body, sub_list):
+                self._dispatch(sub.msg_type, sub.body, serial, True)
+        # spice-gtk acks after the sub-messages, before the carrier, so
+        # SET_ACK itself is not counted in the window it opens
+        self._count_ack()
+        self._dispatch(msg_type, body, serial)
+
+    @classmethod
+    def _own_messages(cls) -> dict[int, type[Any]]:
+        """This channel type's server messages (>= BASE_LAST), by number."""
+        own = cls.__dict__.get("_OWN_MESSAGES")
+        if own is None:
+            own = {
+                msg_type: definition
+                for msg_type, definition in channel_messages(cls.CHANNEL_TYPE).items()
+                if msg_type >= CommonMsg.BASE_LAST
+            }
+            cls._OWN_MESSAGES = own
+        return own
 
     def _wanted(self, rest: memoryview) -> int:
         """Bytes the partial message at the start of ``rest`` needs in all."""
@@ -449,4 +498,6 @@ class Channel:
 
     def _handle(self, msg: Any, serial: int) -> None:
         """Subclass hook for channel messages (>= 101); default: MessageReceived."""
-        self._emit(MessageReceived(self.CHANNEL_TYPE, msg.MSG_TYPE, serial, msg))
+        self._events.append(
+            MessageReceived(self.CHANNEL_TYPE, msg.MSG_TYPE, serial, msg)
+        )

@@ -17,9 +17,23 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.memoryview cimport PyMemoryView_FromObject
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLongMask
 from cpython.object cimport PyObject, PyObject_GenericSetAttr, PyTypeObject
-from cpython.ref cimport Py_INCREF
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport int64_t, uint8_t, uint64_t
+
+from types import MemberDescriptorType
+
+
+cdef extern from "Python.h":
+    # the member of a __slots__ descriptor (cpython/descrobject.h, structmember.h)
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+        int flags
+
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
 
 from spicepy.errors import WireError
 from spicepy.wire.buffer import Buffer
@@ -41,6 +55,8 @@ cdef enum:
     C_FIELD = 1
     C_RASTER = 2
     C_CALL = 3
+    MEMBER_OBJECT_EX = 16  # structmember.h T_OBJECT_EX: what __slots__ makes
+    MEMBER_READONLY = 1
     T_ONE_OF = 0
     T_FLAGS = 1
     T_CALL = 2
@@ -98,9 +114,62 @@ cdef class _Struct:
     cdef int64_t flat_size
     cdef int widths[MAX_FLAT]
     cdef bint signs[MAX_FLAT]
+    # direct: where each field's __slots__ member lives in the object, so it is
+    # stored as the member descriptor would, without looking the name up (NULL:
+    # a member that is not a plain object slot; PyObject_GenericSetAttr then)
+    cdef Py_ssize_t* offsets
+
+    def __dealloc__(self):
+        PyMem_Free(self.offsets)
 
 
 cdef dict _STRUCTS = {}
+
+
+cdef Py_ssize_t _slot_offset(type cls, str name) except -2:
+    """Offset of the __slots__ member ``name`` of ``cls``, or -1."""
+    for klass in cls.__mro__:
+        d = klass.__dict__.get(name)
+        if d is not None:
+            break
+    else:
+        return -1
+    if type(d) is not MemberDescriptorType:
+        return -1
+    cdef PyMemberDef* m = (<PyMemberDescrObject*><PyObject*>d).d_member
+    if m.type != MEMBER_OBJECT_EX or m.flags & MEMBER_READONLY or m.offset <= 0:
+        return -1
+    return m.offset
+
+
+cdef int _set_offsets(_Struct s) except -1:
+    cdef Py_ssize_t i, off
+    cdef list offs = []
+    for i in range(s.n):
+        off = _slot_offset(s.cls, s.names[i])
+        if off < 0:
+            return 0
+        offs.append(off)
+    s.offsets = <Py_ssize_t*>PyMem_Malloc(max(s.n, 1) * sizeof(Py_ssize_t))
+    if s.offsets == NULL:
+        raise MemoryError()
+    for i in range(s.n):
+        s.offsets[i] = offs[i]
+    return 0
+
+
+cdef inline int _store(_Struct s, object obj, Py_ssize_t i, object value) except -1:
+    """Field ``i`` of a new ``s.cls`` instance (what its frozen __init__ does)."""
+    cdef PyObject** slot
+    cdef PyObject* old
+    if s.offsets == NULL:
+        return PyObject_GenericSetAttr(obj, s.names[i], value)
+    slot = <PyObject**>((<char*><PyObject*>obj) + s.offsets[i])
+    old = slot[0]
+    Py_INCREF(value)
+    slot[0] = <PyObject*>value
+    Py_XDECREF(old)
+    return 0
 
 
 cdef _Struct _struct_of(type cls):
@@ -115,6 +184,8 @@ cdef _Struct _struct_of(type cls):
     s.values = [_value_of(f.value) for f in plan.fields]
     s.conds = [None if f.cond is None else _cond_of(f.cond) for f in plan.fields]
     s.n = len(s.names)
+    if s.direct:
+        _set_offsets(s)
     s.flat = s.direct and 0 < s.n <= MAX_FLAT and all(
         f.cond is None and f.value.kind == Kind.INT for f in plan.fields
     )
@@ -354,10 +425,8 @@ cdef object _read_struct(_Body b, _Struct s, Py_ssize_t* pos, int depth):
     if s.flat and s.flat_size <= b.n - pos[0]:
         obj = (<PyTypeObject*>s.cls).tp_new(s.cls, <PyObject*>EMPTY, NULL)
         for i in range(s.n):
-            PyObject_GenericSetAttr(
-                obj, s.names[i], _int_value(_le(b.p + pos[0], s.widths[i]),
-                                            s.widths[i], s.signs[i])
-            )
+            _store(s, obj, i, _int_value(_le(b.p + pos[0], s.widths[i]),
+                                         s.widths[i], s.signs[i]))
             pos[0] += s.widths[i]
         return obj
     # (a flat struct cut short goes the long way, which names the field that is cut)
@@ -376,7 +445,7 @@ cdef object _build(_Struct s, list vals):
         # what the dataclass __init__ does for a frozen slotted class, minus the calls
         obj = (<PyTypeObject*>s.cls).tp_new(s.cls, <PyObject*>EMPTY, NULL)
         for i in range(s.n):
-            PyObject_GenericSetAttr(obj, s.names[i], vals[i])
+            _store(s, obj, i, vals[i])
         return obj
     try:
         return s.cls(**_so_far(s, vals, s.n))

@@ -28,6 +28,7 @@ __all__ = [
     "UnknownMessage",
     "decode_message",
     "encode_message",
+    "named_error",
     "all_messages",
     "Message",
 ]
@@ -72,8 +73,16 @@ def decode_message(
     try:
         return _decode_struct(cls, body)
     except WireError as exc:
-        name = message_name(channel_type, msg_type, from_server=from_server)
-        raise WireError(f"{name}: {exc}") from exc
+        raise named_error(channel_type, msg_type, exc, from_server) from exc
+
+
+def named_error(
+    channel_type: int, msg_type: int, exc: WireError, from_server: bool = True
+) -> WireError:
+    """``exc`` with the message's name in front, as ``decode_message`` raises it
+    (for callers that run the chosen ``decode_struct`` twin themselves)."""
+    name = message_name(channel_type, msg_type, from_server=from_server)
+    return WireError(f"{name}: {exc}")
 
 
 def encode_message(msg: Any) -> tuple[int, bytes]:

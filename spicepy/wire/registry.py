@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-__all__ = ["Message", "message", "lookup", "all_messages", "COMMON"]
+__all__ = ["Message", "message", "lookup", "all_messages", "channel_messages", "COMMON"]
 
 #: Pseudo channel type for the BaseChannel messages every channel shares (< 100).
 COMMON = 0
@@ -52,3 +52,15 @@ def lookup(channel_type: int, msg_type: int, from_server: bool) -> type[Any] | N
 def all_messages() -> list[type[Any]]:
     """Every registered definition (for generated tests)."""
     return list(_REGISTRY.values())
+
+
+def channel_messages(
+    channel_type: int, from_server: bool = True
+) -> dict[int, type[Any]]:
+    """Number -> definition of one channel type's own messages in one direction
+    (the common ones below 100 are not in it: see ``lookup``)."""
+    return {
+        msg_type: cls
+        for (channel, server, msg_type), cls in _REGISTRY.items()
+        if channel == channel_type and server == from_server
+    }
