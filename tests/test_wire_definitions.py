@@ -156,3 +156,89 @@ def test_port_families_match_spice_proto(monkeypatch: pytest.MonkeyPatch) -> Non
         assert (got.name_size, got.name, got.opened) == (3, b"com", 1)
         assert decode_struct(event, b"\x02").event == 2
         assert decode_struct(event_c, b"\x01").event == 1
+
+
+# -- conditions built by helpers of types / msg_display ------------------------------
+# spice.proto: ImageType BITMAP 0, QUIC 1, LZ_PLT 100, FROM_CACHE 103, SURFACE 104,
+# JPEG_ALPHA 108; SpiceImageDescriptor {uint64 id; uint8 type; uint8 flags;
+# uint32 width; uint32 height}
+def _descriptor(image_type: int) -> bytes:
+    return struct.pack("<QBBII", 77, image_type, 0, 4, 2)
+
+
+def test_image_body_is_chosen_by_the_descriptor_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    types = _fresh("spicepy.wire.types", monkeypatch)
+    bodies = ("bitmap", "binary", "lz_plt", "zlib_glz", "jpeg_alpha", "surface")
+
+    def present(body: bytes) -> dict[str, Any]:
+        img = decode_struct(types.Image, body)
+        assert img.descriptor.id == 77
+        return {n: getattr(img, n) for n in bodies if getattr(img, n) is not None}
+
+    surface = present(_descriptor(104) + struct.pack("<I", 5))
+    assert list(surface) == ["surface"] and surface["surface"].surface_id == 5
+    quic = present(_descriptor(1) + struct.pack("<I", 3) + b"abc")
+    assert list(quic) == ["binary"] and quic["binary"].data.tobytes() == b"abc"
+    alpha = present(_descriptor(108) + struct.pack("<BII", 1, 2, 3) + b"xyz")
+    assert list(alpha) == ["jpeg_alpha"]
+    assert (alpha["jpeg_alpha"].jpeg_size, alpha["jpeg_alpha"].data.tobytes()) == (
+        2,
+        b"xyz",
+    )
+    assert present(_descriptor(103)) == {}  # FROM_CACHE: no body
+
+
+def _glyph(width: int, height: int, data: bytes) -> bytes:
+    # SpiceRasterGlyph: Point render_pos, Point glyph_origin (int32 x, y each),
+    # uint16 width, uint16 height, uint8 data[image_size(bpp, width, height)]
+    return struct.pack("<iiiiHH", 1, 2, 3, 4, width, height) + data
+
+
+def test_string_reads_the_first_raster_case_of_its_flags(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    types = _fresh("spicepy.wire.types", monkeypatch)
+    # StringFlags RASTER_A1 1, A4 2, A8 4, TOP_DOWN 8; spice.proto's switch (flags)
+    # takes the first case that matches: A1 before A4 before A8
+    a1 = decode_struct(
+        types.String, struct.pack("<HB", 1, 1 | 2 | 8) + _glyph(9, 2, b"ABCD")
+    )
+    assert a1.glyphs_a4 is None and a1.glyphs_a8 is None
+    (g,) = a1.glyphs_a1  # 9 pixels at 1 bpp: 2 bytes a row
+    assert (g.render_pos.x, g.glyph_origin.y, g.width, g.data) == (1, 4, 9, b"ABCD")
+    a4 = decode_struct(
+        types.String, struct.pack("<HB", 1, 2 | 4) + _glyph(3, 2, b"WXYZ")
+    )
+    assert a4.glyphs_a1 is None and a4.glyphs_a8 is None
+    assert a4.glyphs_a4[0].data == b"WXYZ"  # 3 pixels at 4 bpp: 2 bytes a row
+    a8 = decode_struct(types.String, struct.pack("<HB", 1, 4) + _glyph(3, 2, b"abcdef"))
+    assert a8.glyphs_a1 is None and a8.glyphs_a4 is None
+    assert a8.glyphs_a8[0].data == b"abcdef"
+    none = decode_struct(types.String, struct.pack("<HB", 1, 8))
+    assert (none.glyphs_a1, none.glyphs_a4, none.glyphs_a8) == (None, None, None)
+
+
+def test_composite_fields_follow_their_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    display = _fresh("spicepy.wire.msg_display", monkeypatch)
+    # spice.proto composite_flags: HAS_MASK bit 19, HAS_SRC_TRANSFORM 20,
+    # HAS_MASK_TRANSFORM 21; SpiceTransform is six uint32
+    origins = struct.pack("<hhhh", 7, -8, 9, -10)
+    src = decode_struct(
+        display.Composite,
+        struct.pack("<II", 1 << 20, 0) + struct.pack("<6I", 1, 2, 3, 4, 5, 6) + origins,
+    )
+    assert src.mask_transform is None and src.mask_bitmap is None
+    assert src.src_transform is not None and src.src_transform.t12 == 6
+    assert (src.src_origin.y, src.mask_origin.x) == (-8, 9)
+    mask = decode_struct(
+        display.Composite,
+        struct.pack("<III", (1 << 19) | (1 << 21), 0, 0)
+        + struct.pack("<6I", 1, 2, 3, 4, 5, 6)
+        + origins,
+    )
+    assert mask.src_transform is None and mask.mask_transform is not None
+    assert (mask.mask_transform.t00, mask.mask_origin.y) == (1, -10)
+    plain = decode_struct(display.Composite, struct.pack("<II", 0xFF, 0) + origins)
+    assert (plain.src_origin.x, plain.mask_origin.y) == (7, -10)
