@@ -83,6 +83,26 @@ class Port:
         #: bytes dropped: beyond MAX_BACKLOG while the port is not open
         self.dropped = 0
 
+    def open_stream(self) -> tuple[asyncio.StreamReader, PortWriter]:
+        """Our side opens: a new stream (the backlog first), PORT_EVENT OPENED.
+
+        Raises:
+            SessionError: the port is open already.
+            ConnectionClosedError: its channel is closed.
+        """
+        if self.writer is not None and not self.writer.is_closing():
+            raise SessionError(f"port {self.name!r} is open already")
+        if self.conn.closed.is_set():
+            raise ConnectionClosedError(f"port {self.name!r}: channel closed")
+        reader = asyncio.StreamReader()
+        if self.backlog:
+            reader.feed_data(bytes(self.backlog))
+            self.backlog.clear()
+        self.reader, self.writer = reader, PortWriter(self)
+        machine: Any = self.conn.machine
+        self.conn.call(machine.send_port_event, PortEvent.OPENED)
+        return reader, self.writer
+
     def _data(self, data: bytes) -> None:
         if self.reader is not None:
             self.reader.feed_data(data)
@@ -201,22 +221,12 @@ class PortControl:
                 f"no spiceport named {name!r}; the server has: "
                 + (", ".join(sorted(self.ports)) or "none")
             )
-        if port.writer is not None and not port.writer.is_closing():
-            raise SessionError(f"port {name!r} is open already")
-        if port.conn.closed.is_set():
-            raise ConnectionClosedError(f"port {name!r}: channel closed")
-        reader = asyncio.StreamReader()
-        if port.backlog:
-            reader.feed_data(bytes(port.backlog))
-            port.backlog.clear()
-        port.reader, port.writer = reader, PortWriter(port)
-        machine: Any = port.conn.machine
-        port.conn.call(machine.send_port_event, PortEvent.OPENED)
+        reader, writer = port.open_stream()
         task = asyncio.create_task(self._eof_on_close(port))
         self._eof_tasks.add(task)
         task.add_done_callback(self._eof_tasks.discard)
         log.info("port %r opened on %s", name, channel_name(port.channel))
-        return reader, port.writer
+        return reader, writer
 
     async def wait_guest_open(self, name: str, timeout: float = 10.0) -> None:
         """Wait until the guest has its end of ``name`` open."""
