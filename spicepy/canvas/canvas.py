@@ -102,10 +102,11 @@ class Canvas:
         kept = self._total_pixels - (old.width * old.height if old is not None else 0)
         if width * height + kept > MAX_TOTAL_PIXELS:
             raise CanvasError("surface memory limit reached")
+        surface = Surface(surface_id, width, height, fmt, flags)  # validates
         # every display channel's surfaces together: the session's byte budget
+        # (checked once the size is valid; np.zeros has touched no page yet)
         shared = self.shared
         shared.check_surfaces(4 * (self._total_pixels - kept), 4 * width * height)
-        surface = Surface(surface_id, width, height, fmt, flags)  # validates
         if old is not None:
             log.info("surface %d re-created", surface_id)
         self.surfaces[surface_id] = surface
