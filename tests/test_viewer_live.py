@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import threading
@@ -570,3 +571,96 @@ def test_guest_audio_plays_on_the_sound_device(desk: Xvfb, tmp_path: Path) -> No
     # raw S16 is played unchanged: the same samples in the same order (an
     # underrun may only insert silence, which both sides drop here)
     np.testing.assert_array_equal(got[nonzero], pcm[np.any(pcm != 0, axis=1)])
+
+
+# --- the guest's pointer, failures -----------------------------------------------
+def xfixes_cursor(display: str) -> tuple[np.ndarray, int, int]:
+    """X's current cursor: premultiplied RGBA and hot spot."""
+    from Xlib import display as xdisplay
+
+    d = xdisplay.Display(display)
+    try:
+        d.xfixes_query_version()
+        img = d.xfixes_get_cursor_image(d.screen().root)
+        argb = np.array(img.cursor_image, dtype=np.uint32).reshape(
+            img.height, img.width
+        )
+        bgra = argb.astype("<u4").view(np.uint8).reshape(img.height, img.width, 4)
+        return bgra[..., [2, 1, 0, 3]].copy(), img.xhot, img.yhot
+    finally:
+        d.close()
+
+
+def xcursor_file(path: Path, argb: np.ndarray, xhot: int, yhot: int) -> None:
+    """A one-image Xcursor file (libXcursor's format: header, TOC, image chunk)."""
+    h, w = argb.shape
+    chunk = struct.pack("<9I", 36, 0xFFFD0002, max(w, h), 1, w, h, xhot, yhot, 0)
+    toc = struct.pack("<4sIII", b"Xcur", 16, 0x10000, 1)
+    toc += struct.pack("<III", 0xFFFD0002, max(w, h), 16 + 12)
+    path.write_bytes(toc + chunk + argb.astype("<u4").tobytes())
+
+
+def test_guest_pointer_is_the_desktop_pointer(desk: Xvfb, tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    w, h = 19, 23
+    # opaque or clear pixels: straight and premultiplied alpha agree exactly
+    # (SDL takes straight RGBA; X keeps premultiplied)
+    alpha = np.where(rng.random((h, w)) < 0.6, 255, 0).astype(np.uint32)
+    rgb = rng.integers(0, 256, (h, w, 3)).astype(np.uint32) * (alpha[..., None] // 255)
+    argb = (alpha << 24) | (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    xcursor_file(tmp_path / "c.xcur", argb, 7, 4)
+    with Xspice(XspiceOptions(width=640, height=480)) as srv:
+        with viewer(desk, srv.uri, "--scale", "1", "--no-audio") as v:
+            v.focus()
+            desk.xdotool("mousemove", "--window", str(v.wid), "200", "150")
+            subprocess.run(
+                ["xsetroot", "-xcf", str(tmp_path / "c.xcur"), str(max(w, h))],
+                env=srv.env,
+                check=True,
+                timeout=10,
+            )
+            guest = xfixes_cursor(srv.display)
+            assert guest[0].shape == (h, w) + (4,) and guest[1:] == (7, 4)
+            until(
+                lambda: (
+                    (ours := xfixes_cursor(desk.display))[1:] == guest[1:]
+                    and np.array_equal(ours[0], guest[0])
+                ),
+                "the guest's pointer on the desktop",
+            )
+
+
+def test_wrong_password_is_one_line_and_status_1(desk: Xvfb) -> None:
+    with Xspice(XspiceOptions(width=640, height=480, password="right")) as srv:
+        done = subprocess.run(
+            [sys.executable, "-m", "spicepy", "view", srv.uri, "--password", "wrong"],
+            env=dict(desk.env, PYGAME_HIDE_SUPPORT_PROMPT="1"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.startswith("spicepy: error: AuthenticationError")
+    assert done.stderr.count("\n") == 1
+
+
+def test_tls_failure_is_one_line_and_status_1(desk: Xvfb, tmp_path: Path) -> None:
+    from spicepy.testing.pki import make_test_pki
+
+    pki = make_test_pki(tmp_path / "server")
+    other = make_test_pki(tmp_path / "other")  # a CA that did not sign the server
+    opts = XspiceOptions(width=640, height=480, tls=pki.files)
+    with Xspice(opts) as srv:
+        uri = srv.uri
+        done = subprocess.run(
+            [sys.executable, "-m", "spicepy", "view", uri]
+            + ["--ca-file", str(other.files.ca_cert), "--timeout", "10"],
+            env=dict(desk.env, PYGAME_HIDE_SUPPORT_PROMPT="1"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.startswith("spicepy: error: "), done.stderr
+    assert "certificate" in done.stderr.lower()
+    assert done.stderr.count("\n") == 1
