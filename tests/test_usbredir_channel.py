@@ -7,7 +7,6 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-import pytest
 from _channel_helpers import drive, events, linked, split_messages
 
 from spicepy.channels import ChannelState
