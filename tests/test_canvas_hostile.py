@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from spicepy.canvas.driver import DisplayDriver
 from spicepy.capture.streams import iter_messages, read_channels
-from spicepy.errors import CanvasError, WireError
+from spicepy.errors import CanvasError, LimitExceededError, WireError
 from spicepy.wire.enums import ChannelType, DisplayMsg
 from spicepy.wire.messages import decode_message
 
@@ -61,7 +61,7 @@ def feed(driver: DisplayDriver, kind: int, body: bytes | memoryview) -> None:
     try:
         driver.apply(msg, 0)
         refused = False
-    except CanvasError:
+    except (CanvasError, LimitExceededError):  # the latter: surfaces' budget
         refused = True
     for sid, old in before.items():
         surface = driver.canvas.surfaces.get(sid)
