@@ -24,8 +24,8 @@ def disk() -> bytes:
 
 
 class Rig:
-    def __init__(self) -> None:
-        self.dev = MassStorage(BytesStore(disk()))
+    def __init__(self, store: BytesStore | None = None) -> None:
+        self.dev = MassStorage(store if store is not None else BytesStore(disk()))
         self.host = UsbredirConnection(host=True)
         self.guest = UsbredirConnection(host=False)
         self.host.connect_device(self.dev.device_info)
@@ -162,6 +162,23 @@ def test_refused_write_drops_its_data() -> None:
     assert csw[3] == 1 and csw[2] == 1024
     assert rig.dev.store.read(0, BLOCKS * BLOCK_SIZE) == before
     assert rig.command(bytes(6), 0)[1][3] == 0  # next command goes through
+
+
+def test_read_only_store_is_write_protected() -> None:
+    """MODE SENSE sets WP (Linux then mounts read-only); WRITE(10) fails with
+    DATA PROTECT / WRITE PROTECTED sense, its data dropped; reads still work."""
+    rig = Rig(BytesStore(disk(), readonly=True))
+    mode, _ = rig.command(bytes([0x1A, 0, 0x3F, 0, 4, 0]), 4)
+    assert mode[2] & 0x80
+    write = bytes([0x2A, 0]) + struct.pack(">IxH", 0, 1) + b"\0"
+    _, csw = rig.command(write, 512, data_in=False, out=b"\xee" * 512)
+    assert csw[3] == 1 and csw[2] == 512
+    sense, _ = rig.command(bytes([0x03, 0, 0, 0, 18, 0]), 18)
+    assert (sense[2], sense[12]) == (0x07, 0x27)
+    read = bytes([0x28, 0]) + struct.pack(">IxH", 0, 1) + b"\0"
+    assert rig.command(read, 512)[0] == disk()[:512]
+    writable = Rig()
+    assert not writable.command(bytes([0x1A, 0, 0x3F, 0, 4, 0]), 4)[0][2] & 0x80
 
 
 def test_file_store_reads_and_writes_the_image(tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ endpoints, as BOT section 6.6.1 asks, until a Bulk-Only Mass Storage Reset.
 
 Storage is any ``BlockStore`` (a file or a bytearray) of 512-byte blocks;
 commands outside the small set a Linux guest sends fail with CHECK CONDITION
-and ILLEGAL REQUEST sense, which Linux handles.
+and ILLEGAL REQUEST sense, which Linux handles.  A read-only store (its
+``readonly`` is true) reports write protection in MODE SENSE, so the guest
+mounts it read-only, and refuses WRITE(10) with DATA PROTECT sense.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ START_STOP, PREVENT_ALLOW, READ_CAPACITY_10 = 0x1B, 0x1E, 0x25
 READ_10, WRITE_10, SYNC_CACHE_10 = 0x28, 0x2A, 0x35
 # sense keys and codes (SPC-3 4.5.6)
 ILLEGAL_REQUEST, INVALID_OPCODE, LBA_OUT_OF_RANGE = 0x05, 0x20, 0x21
+DATA_PROTECT, WRITE_PROTECTED = 0x07, 0x27
+#: MODE SENSE device-specific parameter: WP (SBC-2 6.3.1)
+MODE_WRITE_PROTECT = 0x80
 
 
 class BlockStore(Protocol):
@@ -57,8 +62,9 @@ class BlockStore(Protocol):
 class BytesStore:
     """A disk in memory (tests, scratch images)."""
 
-    def __init__(self, data: bytes | bytearray) -> None:
+    def __init__(self, data: bytes | bytearray, *, readonly: bool = False) -> None:
         self.data = bytearray(data)
+        self.readonly = readonly
 
     @property
     def size(self) -> int:
@@ -68,6 +74,8 @@ class BytesStore:
         return bytes(self.data[offset : offset + size])
 
     def write(self, offset: int, data: bytes) -> None:
+        if self.readonly:
+            raise PermissionError("the disk is read-only")
         self.data[offset : offset + len(data)] = data
 
 
@@ -113,6 +121,7 @@ class MassStorage:
             raise ValueError("the store must hold a whole number of 512-byte blocks")
         self.store = store
         self.blocks = store.size // BLOCK_SIZE
+        self.readonly = bool(getattr(store, "readonly", False))
         self.device_info = UsbDeviceInfo(
             vendor_id,
             product_id,
@@ -268,13 +277,16 @@ class MassStorage:
             self._sense = (0, 0)
         elif op == READ_CAPACITY_10:
             reply = struct.pack(">II", self.blocks - 1, BLOCK_SIZE)
-        elif op == MODE_SENSE_6:
-            reply = bytes([3, 0, 0, 0])  # no block descriptors, not write-protected
+        elif op == MODE_SENSE_6:  # no block descriptors; the WP bit
+            reply = bytes([3, 0, MODE_WRITE_PROTECT if self.readonly else 0, 0])
         elif op in (READ_10, WRITE_10) and len(cdb) >= 10:
             lba, count = struct.unpack_from(">IxH", cdb, 2)
             nbytes = count * BLOCK_SIZE
             if lba + count > self.blocks or nbytes > min(length, MAX_TRANSFER):
                 self._fail(LBA_OUT_OF_RANGE, length, data_in)
+                return
+            if op == WRITE_10 and self.readonly:
+                self._fail(WRITE_PROTECTED, length, data_in, DATA_PROTECT)
                 return
             if op == READ_10:
                 reply = self.store.read(lba * BLOCK_SIZE, nbytes)
@@ -301,8 +313,10 @@ class MassStorage:
             self._phase, self._discard = _Phase.STATUS, False
         return _bulk_answer(p, Status.SUCCESS, b"", len(p.data))
 
-    def _fail(self, asc: int, length: int, data_in: bool) -> None:
-        self._sense = (ILLEGAL_REQUEST, asc)
+    def _fail(
+        self, asc: int, length: int, data_in: bool, key: int = ILLEGAL_REQUEST
+    ) -> None:
+        self._sense = (key, asc)
         self._status, self._residue = 1, length
         self._in.clear()
         if length and not data_in:  # the host sends its data anyway: drop it
