@@ -120,9 +120,7 @@ def test_rejected_message_changes_nothing(
         # (spice-gtk's spice_channel_recv_msg decrements message_ack_count and
         # sends the ACK before c->parser runs; a parse failure only logs), so
         # it completes the window exactly when it is the window's last message
-        framed = (
-            ch.state is ChannelState.READY and len(msg) - 6 <= ch.max_message_size
-        )
+        framed = ch.state is ChannelState.READY and len(msg) - 6 <= ch.max_message_size
         received, window, count = ch.messages_received, ch.ack_window, ch._ack_count
         completes = framed and window > 0 and count + 1 >= window
         try:
