@@ -41,6 +41,9 @@ def done(name: str, s: Session) -> bool:
     if name == "agent-flood":
         last = 1000 + AGENT_FLOOD - 1  # the clipboard type of the last message
         return any(kind == last for _, kind in s.agent.guest_data)
+    if name == "video-flood":
+        driver = s.core.drivers.get(0)
+        return driver is not None and driver.counts[md.DisplayMark] >= 1
     if name == "cursor-flood":
         return s.cursor.shape is not None and s.cursor.shape.unique == CURSOR_FLOOD
     return False  # the others end in an error
@@ -56,6 +59,11 @@ def kept(s: Session) -> dict[str, Any]:
         "guest_data": sum(len(v) for v in s.agent.guest_data.values()),
         "cursor_raw": None if cursor is None else cursor.machine.cache_bytes,  # type: ignore[attr-defined]
         "cursor_decoded": s.cursor.decoded_bytes,
+        "video_queue": sum(
+            st.scheduler.bytes
+            for d in s.core.drivers.values()
+            for st in d.streams.streams.values()
+        ),
     }
 
 

@@ -93,6 +93,15 @@ def test_cursor_cache_flood_stays_within_the_cursor_budget() -> None:
     assert got["grew"] < 2 * 8 * MiB + TRANSIENT, got
 
 
+def test_video_frame_flood_stays_within_the_video_budget() -> None:
+    """16 streams x 64 future frames of 1 MiB: the per-stream count alone
+    would keep 1 GiB; the oldest frames go past the byte budget."""
+    got = flood("video-flood", {"video_queue": 16 * MiB})
+    assert got["error"] is None, got
+    assert 15 * MiB < got["kept"]["video_queue"] <= 16 * MiB
+    assert got["grew"] < 16 * MiB + TRANSIENT, got
+
+
 def test_surfaces_end_the_session_at_their_budget() -> None:
     """40 surfaces of 64 MiB (2.5 GiB) with a 128 MiB budget: the third raises."""
     got = flood("surface-budget", {"surfaces": 128 * MiB})

@@ -36,6 +36,7 @@ from spicepy.wire.enums import (
     CursorType,
     ImageType,
     SurfaceFmt,
+    VideoCodecType,
 )
 from spicepy.wire.headers import pack_header
 from spicepy.wire.link import LINK_HEADER_SIZE, LinkHeader
@@ -54,6 +55,7 @@ from spicepy.wire.types import (
     ImageDescriptor,
     Point16,
     Rect,
+    StreamDataHeader,
 )
 
 __all__ = [
@@ -156,6 +158,9 @@ FLOOD = 20
 #: as much again decoded): without budgets the client would keep them all
 AGENT_FLOOD = 150
 CURSOR_FLOOD = 150
+#: streams x 64 queued frames of 1 MiB (1 GiB): what the per-stream frame count
+#: (64) alone would let a client keep
+VIDEO_STREAMS = 16
 
 
 def _draw_flood(server: FakeServer, channel_id: int) -> Iterator[bytes]:
@@ -192,6 +197,23 @@ def _cursor_flood(server: FakeServer, channel_id: int) -> Iterator[bytes]:
         header = CursorHeader(unique, CursorType.ALPHA, side, side, 0, 0)
         cursor = Cursor(CursorFlags.CACHE_ME, header=header, data=data)
         yield server.pack(CursorSet(Point16(10, 10), 1, cursor))
+
+
+def _video_flood(server: FakeServer, channel_id: int) -> Iterator[bytes]:
+    yield primary(server)
+    box = Rect(0, 0, 64, 64)
+    frame = bytes(1 << 20)  # never shown, so never decoded: any bytes will do
+    for sid in range(VIDEO_STREAMS):
+        yield server.pack(
+            md.StreamCreate(
+                0, sid, 0, VideoCodecType.MJPEG, 0, 64, 64, 64, 64, box, CLIP_NONE
+            )
+        )
+    for n in range(64):  # spice-gtk's queue: each frame 1000 s ahead, waits
+        for sid in range(VIDEO_STREAMS):
+            header = StreamDataHeader(sid, 1_000_000 + n)
+            yield server.pack(md.StreamData(header, len(frame), frame))
+    yield server.pack(md.DisplayMark())
 
 
 def _oversized_surfaces(server: FakeServer, channel_id: int) -> Iterator[bytes]:
@@ -320,6 +342,10 @@ SCENARIOS: dict[str, Scenario] = {
         f"{CURSOR_FLOOD} cursor SETs of a 1024x1024 ALPHA shape (4 MiB), CACHE_ME",
         cursor=True,
         cursor_feed=_cursor_flood,
+    ),
+    "video-flood": Scenario(
+        f"{VIDEO_STREAMS} MJPEG streams x 64 frames of 1 MiB, all 1000 s ahead",
+        display=_video_flood,
     ),
     "oversized-surfaces": Scenario(
         "40 primary SURFACE_CREATEs of 65535x65535, each with a MARK",
