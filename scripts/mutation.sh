@@ -15,6 +15,12 @@
 # reached the mutated function.  The shared corpus is left out (tests/data pins
 # the codecs).  Results: $MUTATION_DIR/AREA/results.txt
 # (`mutmut results --all true`); tests/MUTATION.md records the scores.
+#
+#   MUTATION_RERUN=1 bash scripts/mutation.sh wire
+#
+# runs only the survivors of the last run of the area again, against the tests
+# of the checkout now (the staged code and its mutants are kept), and merges
+# the verdicts: the score after writing tests for survivors, in minutes.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -69,13 +75,8 @@ stage() {  # stage AREA DIR: a copy of the checkout in the installed layout
     mv "$dir/codecs" "$dir/spicepy/codecs"
 }
 
-run_area() {
-    local area="$1" dir="$BASE/$1" spec mutate tests only
-    spec="$(area_files "$area" | tr '\n' ' ')"
-    mutate="${spec%%|*}"
-    tests="${spec#*|}"
-    stage "$area" "$dir"
-    only=""
+write_cfg() {  # write_cfg DIR "MUTATE" "TESTS": mutmut's setup.cfg in DIR
+    local dir="$1" mutate="$2" tests="$3" only="" f t m
     for f in $mutate; do only+="    $f"$'\n'; done
     # mutmut reads setup.cfg when pyproject.toml has no [tool.mutmut]
     {
@@ -94,6 +95,83 @@ run_area() {
         echo "timeout_multiplier = 10.0"
         echo "use_git_change_detection = false"
     } >"$dir/setup.cfg"
+}
+
+summarize() {  # summarize RESULTS: score per module, and the survivors
+    "$PY" - "$1" <<'PY' >&2
+import collections, re, sys
+score = collections.defaultdict(lambda: [0, 0])
+for line in open(sys.argv[1]):
+    m = re.match(r"\s*([\w.]+)\.x\S*__mutmut_\d+: (.*)", line)
+    if not m:
+        continue
+    mod, status = m.groups()
+    if status == "not checked":  # outside the sample
+        continue
+    score[mod][1] += 1
+    if status in ("killed", "timeout", "caught by type check"):
+        score[mod][0] += 1
+    else:
+        print(f"  {line.strip()}")
+for mod, (k, t) in sorted(score.items()):
+    print(f"{mod}: {k}/{t} = {100 * k / t:.1f} %")
+PY
+}
+
+rerun_area() {  # rerun_area AREA DIR MUTATE TESTS (MUTATION_RERUN=1)
+    # The survivors of the last run in DIR, run again against today's tests
+    # (copied in; the staged code and its mutants stay as they were, so a
+    # mutant killed then is still killed): after writing tests for survivors,
+    # this measures the new score without running every mutant again.
+    local area="$1" dir="$2" mutate="$3" tests="$4"
+    [[ -f "$dir/results.txt" ]] || { echo "no earlier run in $dir" >&2; return 1; }
+    [[ -f "$dir/results.first.txt" ]] || cp "$dir/results.txt" "$dir/results.first.txt"
+    rm -rf "$dir/tests" && cp -r "$ROOT/tests" "$dir/tests"
+    write_cfg "$dir" "$mutate" "$tests"
+    mapfile -t names < <("$PY" - "$dir/results.first.txt" <<'PY'
+import re, sys
+for line in open(sys.argv[1]):
+    m = re.match(r"\s*(\S+__mutmut_\d+): (.*)", line)
+    if m and m.group(2) not in ("killed", "timeout", "caught by type check", "not checked"):
+        print(m.group(1))
+PY
+    )
+    echo "== $area: $(date -u +%H:%M:%S) rerunning ${#names[@]} survivors in $dir" >&2
+    (
+        cd "$dir"
+        export SPICEPY_PUREPYTHON=1 HYPOTHESIS_PROFILE=mutation PYTHONDONTWRITEBYTECODE=1
+        export SPICEPY_CAPTURES=/nonexistent SPICEPY_VECTORS=/nonexistent
+        unset SPICEPY_REQUIRE_CORPUS
+        nice -n 10 "$PY" -m mutmut run --max-children "$JOBS" "${names[@]}" \
+            >"$dir/rerun.log" 2>&1 || true
+        "$PY" -m mutmut results --all true >"$dir/results.rerun.txt" 2>&1 || true
+    )
+    # merged: the first verdict, replaced by the rerun's for the survivors
+    "$PY" - "$dir/results.first.txt" "$dir/results.rerun.txt" <<'PY' >"$dir/results.txt"
+import re, sys
+pat = re.compile(r"\s*(\S+__mutmut_\d+): (.*)")
+again = {m.group(1): m.group(2) for m in map(pat.match, open(sys.argv[2])) if m}
+for line in open(sys.argv[1]):
+    m = pat.match(line)
+    if m and again.get(m.group(1), "not checked") != "not checked":
+        line = f"    {m.group(1)}: {again[m.group(1)]}\n"
+    sys.stdout.write(line)
+PY
+    echo "== $area: $(date -u +%H:%M:%S) done; per module (killed/total), survivors:" >&2
+    summarize "$dir/results.txt"
+}
+
+run_area() {
+    local area="$1" dir="$BASE/$1" spec mutate tests
+    spec="$(area_files "$area" | tr '\n' ' ')"
+    mutate="${spec%%|*}"
+    tests="${spec#*|}"
+    if [[ -n "${MUTATION_RERUN:-}" ]]; then
+        rerun_area "$area" "$dir" "$mutate" "$tests"
+        return
+    fi
+    stage "$area" "$dir"
+    write_cfg "$dir" "$mutate" "$tests"
     echo "== $area: $(date -u +%H:%M:%S) staged in $dir" >&2
     (
         cd "$dir"
@@ -126,24 +204,7 @@ PY
         "$PY" -m mutmut results --all true >"$dir/results.txt" 2>&1 || true
     )
     echo "== $area: $(date -u +%H:%M:%S) done; per module (killed/total), survivors:" >&2
-    "$PY" - "$dir/results.txt" <<'PY' >&2
-import collections, re, sys
-score = collections.defaultdict(lambda: [0, 0])
-for line in open(sys.argv[1]):
-    m = re.match(r"\s*([\w.]+)\.x\S*__mutmut_\d+: (.*)", line)
-    if not m:
-        continue
-    mod, status = m.groups()
-    if status == "not checked":  # outside the sample
-        continue
-    score[mod][1] += 1
-    if status in ("killed", "timeout", "caught by type check"):
-        score[mod][0] += 1
-    else:
-        print(f"  {line.strip()}")
-for mod, (k, t) in sorted(score.items()):
-    print(f"{mod}: {k}/{t} = {100 * k / t:.1f} %")
-PY
+    summarize "$dir/results.txt"
 }
 
 [[ $# -gt 0 ]] || set -- codecs wire channels transport
