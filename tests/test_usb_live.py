@@ -361,3 +361,50 @@ def test_cli_usb_keyboard_types(guest: Qemu) -> None:
     assert done.returncode == 0, done.stderr.decode()
     assert guest.wait_for_typed(before + 1)[before:] == ["cli keys"]
     asyncio.run(guest_poll(guest, f"! {usb_vendors(0x0627)}", "the keyboard unplug"))
+
+
+@pytest.mark.skipif(not MTOOLS, reason="dosfstools/mtools missing")
+def test_cli_usb_read_only_disk(guest: Qemu, tmp_path: Path) -> None:
+    """``--read-only``: the guest's kernel marks the disk read-only (MODE SENSE
+    WP), a write fails in the guest, and the image is unchanged."""
+    image = tmp_path / "ro.img"
+    subprocess.run(
+        ["mkfs.vfat", "-C", str(image), "4096"], check=True, capture_output=True
+    )
+    (tmp_path / "keep.txt").write_bytes(b"read me only\n")
+    subprocess.run(
+        ["mcopy", "-i", str(image), str(tmp_path / "keep.txt"), "::KEEP.TXT"],
+        check=True,
+    )
+    before = image.read_bytes()
+    proc = subprocess.Popen(
+        cli(
+            "usb", guest.uri, "--storage", str(image), "--read-only", "--timeout", "60"
+        ),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+    async def use_disk() -> None:
+        disk = (
+            await guest_poll(guest, "cd /sys/block && ls -d sd*", "the disk")
+        ).strip()
+        assert (await guest_run(guest, f"cat /sys/block/{disk}/ro")).strip() == "1"
+        await guest_run(
+            guest, f"mkdir -p /mnt/ro && mount -r -t vfat /dev/{disk} /mnt/ro"
+        )
+        assert await guest_run(guest, "cat /mnt/ro/KEEP.TXT") == "read me only\n"
+        status, _ = await asyncio.to_thread(guest.run, "echo x >/mnt/ro/NEW.TXT")
+        assert status != 0
+        await guest_run(guest, "umount /mnt/ro")
+
+    try:
+        asyncio.run(use_disk())
+        _, err = proc.communicate(b"\n", timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.decode()
+    assert image.read_bytes() == before
