@@ -121,6 +121,10 @@ class Viewer:
         self._open_window(size)
         sub = s.screen.subscribe()
         remove = s.screen.on_update(lambda event: self._wake.set())
+        x_fd = _x11_fd(pg)
+        loop = asyncio.get_running_loop()
+        if x_fd is not None:  # X events wake the loop at once (else: POLL)
+            loop.add_reader(x_fd, self._wake.set)
         audio = None
         if self.options.audio:
             from spicepy.viewer.audio import AudioOut
@@ -149,6 +153,8 @@ class Viewer:
                     async with asyncio.timeout(POLL):
                         await self._wake.wait()
         finally:
+            if x_fd is not None:
+                loop.remove_reader(x_fd)
             remove()
             sub.close()
             if self._clip_task is not None:
@@ -468,6 +474,30 @@ class Viewer:
             return
         self._last_clip = text
         self.pg.scrap.put_text(text)
+
+
+def _x11_fd(pg: Any) -> int | None:
+    """The socket of SDL's X display connection, or None (not X11, or not
+    found): pygame exposes the ``Display*`` only as a capsule."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        if pg.display.get_driver() != "x11":
+            return None
+        capsule = pg.display.get_wm_info()["display"]
+        get = ctypes.pythonapi.PyCapsule_GetPointer
+        get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+        get_name = ctypes.pythonapi.PyCapsule_GetName
+        get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+        display = get(capsule, get_name(capsule))
+        xlib = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+        xlib.XConnectionNumber.restype = ctypes.c_int
+        xlib.XConnectionNumber.argtypes = [ctypes.c_void_p]
+        fd = int(xlib.XConnectionNumber(display))
+    except (OSError, KeyError, ValueError, AttributeError):
+        return None
+    return fd if fd >= 0 else None
 
 
 def _to_window(vp: Viewport, gx: int, gy: int) -> tuple[int, int]:
