@@ -1,15 +1,19 @@
 """Live server (relative) mouse mode against a QEMU guest: Xspice only acts on
 client-mode input, QEMU's PS/2 mouse only on server-mode motion.  Without a
 guest pointer to read back (busybox console, no cursor channel moves) a move is
-open loop, so the guest's /dev/input/mice must show exactly the motion asked
-for, the right button and its release."""
+blind (``mouse.exact = False``), so the guest's /dev/input/mice must show
+exactly the motion asked for, the right button and its release.  With a guest
+that shows its pointer (a program moving a DRM hardware cursor, with X-like
+acceleration) clicks land exactly, checked in the guest's own coordinates."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 import pytest
+from _pointer_guest import gcc_missing, install_pointer
 
 import spicepy
 from spicepy.testing.qemu import Qemu, QemuOptions, available
@@ -61,6 +65,7 @@ def test_server_mode_motion_and_buttons_reach_the_guest() -> None:
             async with asyncio.timeout(TIMEOUT):
                 async with spicepy.connect(guest.uri, timeout=20, plain=True) as s:
                     await s.wait_for_frame(TIMEOUT)
+                    s.mouse.exact = False  # no pointer on a text console: blind
                     if s.mouse.mode != MouseMode.SERVER:
                         await s.mouse.set_mode(MouseMode.SERVER)
                     # the guest's PS/2 mouse discards motion until mousedev has
@@ -93,3 +98,71 @@ def test_server_mode_motion_and_buttons_reach_the_guest() -> None:
     assert sum(p[1] for p in packets) == 260, packets
     assert sum(p[2] for p in packets) == -40, packets
     assert any(p[0] & 0x02 for p in packets) and not packets[-1][0] & 0x02, packets
+
+
+def _presses(log: str) -> list[tuple[int, int, int]]:
+    """(buttons, x, y) of each press the guest pointer program logged (its
+    releases are logged after mousedev merged later motion in: not checked)."""
+    out = []
+    for line in log.splitlines():
+        words = line.split()
+        if words[:1] == ["buttons"] and words[1] != "0":
+            out.append((int(words[1]), int(words[3]), int(words[4])))
+    return out
+
+
+def test_server_mode_clicks_land_exactly_on_a_guest_that_shows_its_pointer(
+    tmp_path: Path,
+) -> None:
+    """QXL guest without an agent (server mouse mode only) running a pointer
+    program (tests/_pointer_guest.py: X-like acceleration, a DRM hardware
+    cursor the cursor channel reports): each click is pressed exactly on its
+    target in the guest's own coordinates; once the program is gone the
+    pointer never moves and a click is a clear error, not a silent miss."""
+    reason = gcc_missing()
+    if reason is not None:
+        pytest.skip(reason)
+    options = QemuOptions(
+        vga="qxl", framebuffer=True, agent=False, audio=False, usbredir=0
+    )
+    targets = [(100, 80), (900, 700), (513, 20), (0, 767), (1023, 0)]
+    with Qemu(options) as guest:
+        install_pointer(guest, tmp_path)
+        status, size = guest.run("cat /sys/class/graphics/fb0/virtual_size")
+        assert status == 0 and size.strip() == "1024,768", size
+        status, out = guest.run(
+            "(pointer 1024 768 >/tmp/pointer.log 2>&1 </dev/null &); sleep 1; "
+            "cat /tmp/pointer.log"
+        )
+        assert status == 0 and out.startswith("ready 512 384"), out
+
+        async def main() -> None:
+            async with asyncio.timeout(TIMEOUT * 2):
+                async with spicepy.connect(guest.uri, timeout=20, plain=True) as s:
+                    await s.wait_for_frame(TIMEOUT)
+                    assert s.mouse.mode == MouseMode.SERVER  # no agent: no client
+                    await s.wait_for(
+                        lambda: s.cursor.position == (512, 384), 10, "the pointer"
+                    )
+                    # mousedev enables the PS/2 mouse only once it is read:
+                    # nudge until the pointer moves, then measure
+                    for i in range(40):
+                        await s.mouse.move_by(1 - 2 * (i % 2), 0)
+                        await asyncio.sleep(0.25)
+                        if s.cursor.x != 512:
+                            break
+                    for x, y in targets:
+                        await s.click(x, y)
+                        assert s.cursor.position == (x, y)
+                    await s.click(700, 300, button=3)
+                    await asyncio.sleep(0.5)
+                    status, out = await asyncio.to_thread(guest.run, "killall pointer")
+                    assert status == 0, out
+                    with pytest.raises(spicepy.SessionError, match="did not report"):
+                        await s.click(10, 10)
+                    assert s.cursor.position == (700, 300)  # it did not move
+
+        asyncio.run(main())
+        status, log = guest.run("cat /tmp/pointer.log")
+    assert status == 0, log
+    assert _presses(log) == [(1, x, y) for x, y in targets] + [(2, 700, 300)], log

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import numpy as np
 import pytest
 from _channel_helpers import linked
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from spicepy.channels.events import CursorMoved, MouseModeChanged
 from spicepy.channels.inputs import InputsChannel
+from spicepy.errors import SessionError
 from spicepy.session.session import Session
 from spicepy.session.uri import SpiceUri
 from spicepy.wire.enums import ChannelType, MouseMode
@@ -93,6 +95,7 @@ def make(
     if cursor:
         session.connections[CURSOR] = FakeConn(None)  # type: ignore[assignment]
     session.core.mouse_mode = mode
+    session.mouse.settle = 0.005  # this guest reports each motion once, at once
     guest.x, guest.y = start
     session._on_event(CURSOR, None, CursorMoved(*start))  # type: ignore[arg-type]
     return session, guest
@@ -108,7 +111,8 @@ def test_server_mode_click_lands_despite_acceleration() -> None:
     guest = asyncio.run(main())
     assert (guest.x, guest.y) == (103, 52)
     motions = [m for m in guest.sent if isinstance(m, MouseMotion)]
-    assert motions[0] == MouseMotion(-400, -250, 0)  # from the reported position
+    # from the reported position, at most one PS/2 packet (127) per axis
+    assert motions[0] == MouseMotion(-127, -127, 0)
     assert len(motions) > 2  # corrections after the overshoot
     assert [m for m in guest.sent if not isinstance(m, MouseMotion)] == [
         MousePress(1, 1),
@@ -121,6 +125,10 @@ def test_server_mode_click_lands_despite_acceleration() -> None:
 def test_server_mode_without_cursor_channel_is_open_loop() -> None:
     async def main() -> Guest:
         session, guest = make(MouseMode.SERVER, cursor=False)
+        with pytest.raises(SessionError, match="no cursor channel"):
+            await session.mouse_move(3, 4)  # exact by default: cannot be seen
+        assert guest.sent == []
+        session.mouse.exact = False
         await session.mouse_move(3, 4)
         await session.mouse_move(1, 1)
         return guest
@@ -133,13 +141,42 @@ def test_server_mode_guest_that_never_reports_falls_back_to_open_loop() -> None:
     async def main() -> Guest:
         session, guest = make(MouseMode.SERVER, start=(0, 0))
         guest.silent, guest.factor = True, 1
-        await session.mouse_move(60, 40)  # waits for a report once, in vain
-        await session.mouse_move(260, 40)
+        with pytest.raises(SessionError, match="did not report its pointer"):
+            await session.mouse_move(60, 40)  # waits for a report, in vain
         assert not session.mouse.guest_reports
+        session.mouse.exact = False
+        await session.mouse_move(60, 40)  # blind at once: no second wait
+        await session.mouse_move(260, 40)
         return guest
 
     guest = asyncio.run(main())
-    assert guest.sent == [MouseMotion(60, 40, 0), MouseMotion(200, 0, 0)]
+    assert guest.sent == [
+        MouseMotion(60, 40, 0),  # the exact attempt's motion
+        MouseMotion(60, 40, 0),
+        MouseMotion(200, 0, 0),
+    ]
+
+
+def test_server_mode_pointer_stopping_short_is_an_error_and_targets_clamp() -> None:
+    """A guest pointer pinned at its edge (1023) never reaches 2000: a clear
+    error, not a silent miss; with the primary surface known (1024 wide) the
+    same target is clamped and reached."""
+
+    async def main() -> Guest:
+        session, guest = make(MouseMode.SERVER, start=(1000, 300))
+        with pytest.raises(SessionError, match=r"at \(1023, 300\).*not \(2000, 300\)"):
+            await session.mouse_move(2000, 300)
+
+        class Driver:
+            def primary_pixels(self) -> np.ndarray:
+                return np.zeros((768, 1024, 4), np.uint8)
+
+        session.core.drivers[0] = Driver()  # type: ignore[assignment]
+        await session.mouse_move(2000, 900)
+        return guest
+
+    guest = asyncio.run(main())
+    assert (guest.x, guest.y) == (1023, 767)
 
 
 def test_client_mode_positions_wheel_drag_and_middle_button() -> None:
@@ -175,6 +212,7 @@ def test_client_mode_positions_wheel_drag_and_middle_button() -> None:
 def test_mode_announcements_switch_and_ask_for_client_once() -> None:
     async def main() -> tuple[list[Any], Guest]:
         session, guest = make(MouseMode.SERVER, cursor=False)
+        session.mouse.exact = False  # no cursor channel: blind server moves
         core = session.core
         # the agent connected: CLIENT is offered, the session asks for it once
         both = MouseMode.SERVER | MouseMode.CLIENT

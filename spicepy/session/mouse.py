@@ -7,8 +7,11 @@ mode only relative MOUSE_MOTION exists and the guest may scale it (X pointer
 acceleration), so a move is a short closed loop: send the distance from where
 the cursor channel last put the guest pointer, wait for the guest's new
 position, correct (divided by the largest gain seen, so corrections do not
-overshoot), until it is there (``MAX_STEPS``); without a cursor
-channel the distance is from the last place we moved to.  Whenever CLIENT
+overshoot), until it is there (at most ``MAX_STEPS`` motions; targets beyond
+the primary surface are clamped to it).  A guest that reports no pointer
+(no cursor channel, or no move within ``GUEST_MOVE_WAIT``: a text console),
+or a pointer that stops short, is a ``SessionError`` unless ``exact`` is
+False: then the move is sent blind, from the last place we moved to.  Whenever CLIENT
 becomes available the session asks for it once (spice-gtk does the same):
 absolute positions are what a script means by "click at (x, y)";
 ``set_mode`` changes that preference.
@@ -34,22 +37,30 @@ if TYPE_CHECKING:
 __all__ = ["MouseControl"]
 
 #: server-mode corrections before a move gives up on landing exactly
-MAX_STEPS = 24
-#: seconds to wait for the cursor channel to report the guest pointer
-GUEST_MOVE_WAIT = 0.5
+MAX_STEPS = 32
+#: seconds to wait for the cursor channel to report the guest pointer (a
+#: loaded TCG guest took more than 0.5 s)
+GUEST_MOVE_WAIT = 1.0
+#: seconds without a further report after which the guest pointer is still
+GUEST_SETTLE = 0.1
 #: the largest guest acceleration believed (X: 2 by default, more with
 #: "xset m"); a wilder measurement (a jump) is clipped to it
 MAX_GAIN = 8.0
+#: the largest motion per axis in one closed-loop step: one PS/2 packet's
+#: count; QEMU queues the rest of a bigger motion until the guest has read the
+#: packets before it, so a correction would be added to motion still unseen
+MAX_MOTION = 127
 #: intermediate moves of a drag (applications see motion with the button held)
 DRAG_STEPS = 8
 
 
 def _ask(remaining: int, gain: float) -> int:
     """Relative motion to ask for ``remaining`` guest pixels at ``gain``
-    (at least one pixel while any remains)."""
+    (at least one pixel while any remains, at most ``MAX_MOTION``)."""
     if not remaining:
         return 0
     ask = int(remaining / gain)  # toward zero: never past the target
+    ask = max(-MAX_MOTION, min(MAX_MOTION, ask))
     return ask if ask else (1 if remaining > 0 else -1)
 
 
@@ -63,8 +74,13 @@ class MouseControl:
         #: where the last move put the pointer
         self.x = self.y = 0
         #: the cursor channel reports the guest pointer (False once a move got
-        #: no report at all, e.g. a text console: open loop from then on)
+        #: no report at all, e.g. a text console)
         self.guest_reports = True
+        #: server mode: a move that cannot be seen to land on (x, y) raises
+        #: SessionError (False: move blind, from where the last move went)
+        self.exact = True
+        #: seconds without a further report after which the pointer is still
+        self.settle = GUEST_SETTLE
         #: the mode asked for whenever the server offers it (``set_mode``)
         self.preferred = int(MouseMode.CLIENT)
         #: supported-mode sets we asked ``preferred`` for (once each)
@@ -121,7 +137,7 @@ class MouseControl:
             conn.call(machine.send_mouse_position, x, y, self.buttons, display)
             self._session.cursor.local_move(x, y)
         else:
-            await self._move_relative(conn, x, y)
+            await self._move_relative(conn, x, y, display)
         self.x, self.y = x, y
         await asyncio.sleep(0)  # let the transport write
 
@@ -140,20 +156,38 @@ class MouseControl:
         self.x, self.y = x, y
         await asyncio.sleep(0)
 
-    def _guest_tracked(self) -> bool:
-        linked = any(t == ChannelType.CURSOR for t, _ in self._session.connections)
-        return linked and self.guest_reports
+    def _cursor_linked(self) -> bool:
+        return any(t == ChannelType.CURSOR for t, _ in self._session.connections)
 
-    async def _move_relative(self, conn: Any, x: int, y: int) -> None:
+    def _clamp(self, x: int, y: int, display: int) -> tuple[int, int]:
+        """(x, y) within the display's primary surface, when it is known (the
+        guest pointer cannot go further: a target beyond it is never reached)."""
+        driver = self._session.core.drivers.get(display)
+        pixels = None if driver is None else driver.primary_pixels()
+        if pixels is None:
+            return x, y
+        height, width = pixels.shape[:2]
+        return min(x, width - 1), min(y, height - 1)
+
+    async def _move_relative(self, conn: Any, x: int, y: int, display: int) -> None:
         machine: Any = conn.machine
         cursor = self._session.cursor
-        if not self._guest_tracked():
+        x, y = self._clamp(x, y, display)
+        blind = not self._cursor_linked() or not (self.guest_reports or self.exact)
+        if blind:
+            if self.exact:
+                raise SessionError(
+                    f"server mouse mode: no cursor channel reports the guest "
+                    f"pointer, so a move to ({x}, {y}) cannot land exactly "
+                    f"(mouse.exact = False moves blind)"
+                )
             conn.call(machine.send_mouse_motion, x - self.x, y - self.y, self.buttons)
             return
         gain = [1.0, 1.0]  # guest pixels per pixel asked, per axis, as measured
         for step in range(MAX_STEPS):
             at = (cursor.x, cursor.y)
             if at == (x, y):
+                self.guest_reports = True
                 return
             ask = [_ask(t - a, g) for t, a, g in zip((x, y), at, gain, strict=True)]
             conn.call(machine.send_mouse_motion, ask[0], ask[1], self.buttons)
@@ -164,11 +198,18 @@ class MouseControl:
                     "the guest pointer to move",
                 )
             except SpiceTimeoutError:
-                # pinned at an edge, or (no report for a first step) a guest
-                # that does not report moves: then the motion was done blind
-                if step == 0:
+                if step == 0:  # not one report: a guest that does not show it
                     self.guest_reports = False
-                return
+                    if self.exact:
+                        raise SessionError(
+                            f"server mouse mode: the guest did not report its "
+                            f"pointer within {GUEST_MOVE_WAIT} s of a motion, so "
+                            f"a move to ({x}, {y}) cannot land exactly (a text "
+                            f"console shows none; mouse.exact = False moves blind)"
+                        ) from None
+                    return  # the motion was sent blind
+                break  # it moved, then stopped short: checked below
+            await self._settle()
             moved = (cursor.x - at[0], cursor.y - at[1])
             for axis in (0, 1):
                 if ask[axis] and moved[axis] * ask[axis] > 0:
@@ -176,6 +217,28 @@ class MouseControl:
                     # converge) rather than overshoot (and oscillate)
                     seen = min(MAX_GAIN, moved[axis] / ask[axis])
                     gain[axis] = max(gain[axis], seen)
+        self.guest_reports = True
+        if (cursor.x, cursor.y) != (x, y) and self.exact:
+            raise SessionError(
+                f"server mouse mode: the guest pointer is at ({cursor.x}, "
+                f"{cursor.y}) after {step + 1} motions, not ({x}, {y})"
+            )
+
+    async def _settle(self) -> None:
+        """Wait until the guest pointer stops: one motion can come back as
+        several reports (the guest splits it: PS/2 packets carry at most 255
+        counts), and a correction measured on part of it would overshoot."""
+        cursor = self._session.cursor
+        while True:
+            mark = cursor.position
+            try:
+                await self._session.wait_for(
+                    lambda mark=mark: cursor.position != mark,  # type: ignore[misc]
+                    self.settle,
+                    "more pointer moves",
+                )
+            except SpiceTimeoutError:
+                return
 
     async def button(self, button: int, down: bool) -> None:
         """Press (``down``) or release ``button`` (1 left, 2 middle, 3 right,
