@@ -73,6 +73,7 @@ def test_tls_session_through_the_proxy_on_xspice(tmp_path: Path) -> None:
     options = XspiceOptions(password="pw", tls=server_pki.files)
 
     async def drive(server: Xspice) -> np.ndarray:
+        assert server.tls_port is not None
         proxy = await proxy_for(
             server_pki, proxy_pki, server.tls_port, record, pcap, server.port
         ).start()
@@ -135,6 +136,7 @@ def test_sasl_session_through_the_proxy_on_qemu(tmp_path: Path) -> None:
     )  # fmt: skip
 
     async def drive(guest: Qemu) -> np.ndarray:
+        assert guest.tls_port is not None
         proxy = await proxy_for(
             server_pki, proxy_pki, guest.tls_port, record, pcap
         ).start()
