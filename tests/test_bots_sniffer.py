@@ -173,3 +173,14 @@ def test_garbage_is_never_an_error_and_keeps_no_auth(
     assert kept_s.startswith(captured_reply())
     if sasl and len(junk_s) >= 8:  # the server's SASL part is never kept
         assert junk_s[:8] not in kept_s[len(reply) :]
+
+
+def test_without_a_capture_nothing_is_kept() -> None:
+    """A proxy without --pcap: the messages are recorded, no bytes pile up."""
+    client, server = ticket_login(ChannelType.INPUTS)
+    sniffer = LinkSniffer(capture=False)
+    sniffer.server_data(server[:200])  # the reply, the link result and data
+    got = sniffer.client_data(client)
+    sniffer.server_data(b"more server data" * 1000)
+    assert got == MESSAGES
+    assert sniffer.take_capture(True) == b"" and sniffer.take_capture(False) == b""

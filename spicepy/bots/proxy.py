@@ -190,7 +190,7 @@ class RecordingProxy:
             writer.close()
             self._tasks.discard(task)
             return
-        sniffer = LinkSniffer(secure=tls)
+        sniffer = LinkSniffer(secure=tls, capture=self._pcap is not None)
         conn = self._pcap_connection(writer, up_writer)
         self._writers |= {writer, up_writer}
         try:

@@ -122,9 +122,12 @@ class LinkSniffer:
 
     Args:
         secure: the connection is TLS (SASL then has no security layer).
+        capture: keep what a capture may hold for ``take_capture`` (False:
+            nothing is kept, e.g. a proxy without ``--pcap``).
     """
 
     secure: bool = False
+    capture: bool = True
     channel_type: int | None = None
     #: the connection authenticated with SASL
     sasl: bool = False
@@ -148,25 +151,32 @@ class LinkSniffer:
     def client_data(self, data: bytes) -> list[object]:
         """Bytes the client sent; the inputs messages they complete."""
         if self._cstage in ("raw", "off"):
-            if self._cstage == "raw":
+            if self._cstage == "raw" and self.capture:
                 self._capture[0].extend(data)
             return []
         self._client += data
         out: list[object] = []
         self._guard(lambda: self._pump(out))
+        self._drop_capture()
         return out
 
     def server_data(self, data: bytes) -> list[object]:
         """Bytes the server sent; the inputs messages they let through (client
         bytes that waited for the server's link reply or SASL end)."""
         if self._sstage in ("raw", "off"):
-            if self._sstage == "raw":
+            if self._sstage == "raw" and self.capture:
                 self._capture[1].extend(data)
             return []
         self._server += data
         out: list[object] = []
         self._guard(lambda: self._pump(out))
+        self._drop_capture()
         return out
+
+    def _drop_capture(self) -> None:
+        if not self.capture:  # nobody takes it: keep nothing
+            self._capture[0].clear()
+            self._capture[1].clear()
 
     def take_capture(self, from_client: bool) -> bytes:
         """What a capture may keep of that direction since the last call."""
