@@ -42,6 +42,9 @@ MARGIN = 0.5
 #: other sessions loaded both cores.  The timeout itself is checked without
 #: them, from the server's side (``HostileServer.client_seconds``).
 CLI_STARTUP = 25.0
+#: The CLI's lateness past --timeout as the server sees it: MARGIN, plus closing
+#: every channel's socket from a process that shares the loaded cores (0.5 s).
+CLI_MARGIN = 1.0
 
 
 def flood(name: str, limits: dict[str, int]) -> dict[str, Any]:
@@ -217,7 +220,7 @@ def test_cli_ends_in_one_line_within_its_timeout(name: str, tmp_path: Path) -> N
     lines = proc.stderr.splitlines()
     assert proc.returncode == 1, (SCENARIOS[name].doc, proc.stderr)
     assert len(lines) == 1 and lines[0].startswith("spicepy: "), proc.stderr
-    assert stayed < timeout + MARGIN, (stayed, lines)
+    assert stayed < timeout + CLI_MARGIN, (stayed, lines)
     # nothing keeps the process after its error (a decode on its worker
     # thread, a minute for "slow-image", is abandoned at exit)
     assert took < timeout + CLI_STARTUP, (took, lines)
