@@ -7,9 +7,13 @@ decoded on a worker thread (``ImageResolver.decode_ahead``; the Cython codecs
 release the GIL, the pure-Python twins still let the loop run between their
 bytecodes), the connection reads nothing more from that socket meanwhile,
 then the message goes to the session as usual and ``ImageResolver.get``
-takes the pixels decoded ahead (caches, palettes and drawing stay on the
-loop thread).  Everything else, every small image, takes the inline path
-untouched: ``prepare`` costs one type check and a size product per draw.
+takes the pixels decoded ahead (the pixmap cache and drawing stay on the loop
+thread; a palette sent with the image is cached by the worker, and a GLZ
+image enters the session's thread-safe dictionary from it).  A decode that
+fails ahead (e.g. a GLZ reference not there yet) is simply done again inline,
+in order, where the hold queue handles it.  Everything else, every small
+image, takes the inline path untouched: ``prepare`` costs two type tests per
+display message (and a size product for DRAW_COPY).
 
 A worker is a daemon thread of its own: a session that gives up (a timeout,
 close) does not wait for a decode it no longer needs, nor does the
