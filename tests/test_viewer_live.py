@@ -664,3 +664,16 @@ def test_tls_failure_is_one_line_and_status_1(desk: Xvfb, tmp_path: Path) -> Non
     assert done.stderr.startswith("spicepy: error: "), done.stderr
     assert "certificate" in done.stderr.lower()
     assert done.stderr.count("\n") == 1
+
+
+def test_server_gone_ends_the_viewer_with_one_line_and_status_1(desk: Xvfb) -> None:
+    srv = Xspice(XspiceOptions(width=640, height=480)).start()
+    try:
+        v = ViewerProcess(desk, srv.uri, "--no-audio")
+    finally:
+        srv.stop()
+    status = v.proc.wait(30)
+    v._reader.join(5)
+    errors = [ln for ln in v.lines if ln.startswith("spicepy: error: ")]
+    assert status == 1
+    assert len(errors) == 1 and "Closed" in errors[0], v.lines
