@@ -168,6 +168,7 @@ async def _key(session: Session, args: argparse.Namespace) -> str:
 
 
 async def _click(session: Session, args: argparse.Namespace) -> str:
+    session.mouse.exact = not args.blind
     for _ in range(args.count):
         await session.click(args.x, args.y, args.button)
     return f"clicked button {args.button} at ({args.x}, {args.y}) x{args.count}"
@@ -208,6 +209,12 @@ def add_click(sub: Subparsers) -> None:
     p.add_argument("y", type=int)
     p.add_argument("--button", type=int, default=1, help="1 left, 2 middle, 3 right")
     p.add_argument("--count", type=int, default=1, help="2 for a double click")
+    p.add_argument(
+        "--blind",
+        action="store_true",
+        help="server mouse mode on a guest that shows no pointer (a text "
+        "console): move without seeing it land (default: an error)",
+    )
 
 
 def add_wait(sub: Subparsers) -> None:

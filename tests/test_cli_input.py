@@ -136,3 +136,27 @@ def test_wait_for_change_then_save(tmp_path: Path) -> None:
     shot = np.asarray(Image.open(out).convert("RGB"))
     assert shot.shape == truth.shape
     assert np.array_equal(shot, truth)
+
+
+def test_click_blind_makes_server_moves_blind() -> None:
+    """``spicepy click --blind``: a guest that shows no pointer is clicked
+    without seeing the move land (the default is an error)."""
+    import asyncio
+    from typing import Any, cast
+
+    from spicepy.cli import build_parser
+    from spicepy.cli_input import _click
+
+    class Session:
+        def __init__(self) -> None:
+            self.mouse = type("Mouse", (), {"exact": True})()
+            self.seen: list[bool] = []
+
+        async def click(self, x: int, y: int, button: int) -> None:
+            self.seen.append(self.mouse.exact)
+
+    for extra, exact in (([], True), (["--blind"], False)):
+        args = build_parser().parse_args(["click", "spice://h:1", "1", "2", *extra])
+        session = Session()
+        asyncio.run(_click(cast(Any, session), args))
+        assert session.seen == [exact]

@@ -66,6 +66,12 @@ def add_do(sub: Subparsers) -> None:
     )
     p.add_argument("--report-dir", type=Path, help="where failure reports go")
     p.add_argument("--echo", action="store_true", help="print each command as it runs")
+    p.add_argument(
+        "--blind",
+        action="store_true",
+        help="server mouse mode on a guest that shows no pointer (a text "
+        "console): move without seeing it land (default: an error)",
+    )
     add_connection_options(p)
     add_target_options(p)
     p.add_argument("commands", nargs=argparse.REMAINDER, help="commands (see below)")
@@ -116,6 +122,7 @@ def run_do(args: argparse.Namespace) -> int:
 
         async with connect_target(target, args) as session:
             await session.wait_for_frame(args.timeout)
+            session.mouse.exact = not args.blind
             runner = Runner(
                 session,
                 timeout=args.timeout,
