@@ -10,7 +10,9 @@ scripts/mutation.sh (tests/MUTATION.md).
 
 from __future__ import annotations
 
+import dataclasses
 import struct
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,24 @@ from spicepy.wire.headers import (
     split_sub_messages,
 )
 from spicepy.wire.link import LinkHeader, LinkMess, LinkReply
+from spicepy.wire.schema import (
+    I8,
+    I16,
+    I32,
+    I64,
+    MAX_DEPTH,
+    U8,
+    U16,
+    U32,
+    U64,
+    Array,
+    Bytes,
+    Ptr,
+    RasterSize,
+    decode_struct,
+    encode_struct,
+    wt,
+)
 
 
 # -- split_frames_ref ------------------------------------------------------------------
@@ -200,3 +220,78 @@ def test_link_reply_refusals() -> None:
         LinkReply.parse(ok[:177])
     with pytest.raises(ValueError, match=r"^pub_key must be 162 bytes$"):
         LinkReply(0, bytes(161)).pack()
+
+
+# -- schema engine limits (spicepy.wire.schema: MAX_DEPTH pointer hops) ----------------
+def _chain(hops: int) -> type:
+    """A struct reached through ``hops`` nested pointers (L0 = one u8)."""
+    cls = dataclasses.make_dataclass(
+        "L0", [("value", int, dataclasses.field(metadata=wt(U8)))], frozen=True
+    )
+    for i in range(1, hops + 1):
+        cls = dataclasses.make_dataclass(
+            f"L{i}",
+            [("next", Any, dataclasses.field(metadata=wt(Ptr(cls))))],
+            frozen=True,
+        )
+    return cls
+
+
+def _chain_body(hops: int) -> bytes:
+    # each pointer (a u32 offset from the body start) points at the next word
+    return b"".join(struct.pack("<I", 4 * (j + 1)) for j in range(hops)) + b"\x2a"
+
+
+def test_pointers_nest_at_most_max_depth_deep() -> None:
+    top = _chain(MAX_DEPTH)
+    got: Any = decode_struct(top, _chain_body(MAX_DEPTH))
+    for _ in range(MAX_DEPTH):
+        got = got.next
+    assert got.value == 42
+    deeper = _chain(MAX_DEPTH + 1)
+    with pytest.raises(WireError, match=r"^pointers nested too deeply$"):
+        decode_struct(deeper, _chain_body(MAX_DEPTH + 1))
+
+
+def test_raster_limit_is_inclusive() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Raster:
+        w: int = dataclasses.field(metadata=wt(U8))
+        h: int = dataclasses.field(metadata=wt(U8))
+        data: bytes = dataclasses.field(
+            metadata=wt(Bytes(RasterSize(8, "w", "h", limit=6, what="tile")))
+        )
+
+    assert decode_struct(Raster, b"\x03\x02" + b"abcdef").data == b"abcdef"
+    with pytest.raises(WireError, match=r"^tile of 7 bytes is too big$"):
+        decode_struct(Raster, b"\x07\x01" + b"abcdefg")
+
+
+def test_array_items_see_the_fields_of_their_struct() -> None:
+    # uint8 size; uint8 n; uint8 names[n][size]: each item's length is a field
+    # of the struct holding the array, on the way out as on the way in
+    @dataclasses.dataclass(frozen=True)
+    class Names:
+        size: int = dataclasses.field(metadata=wt(U8))
+        n: int = dataclasses.field(metadata=wt(U8))
+        names: tuple[bytes, ...] = dataclasses.field(
+            metadata=wt(Array(Bytes("size"), "n"))
+        )
+
+    msg = Names(2, 3, (b"ab", b"cd", b"ef"))
+    assert encode_struct(msg) == b"\x02\x03abcdef"
+    assert decode_struct(Names, b"\x02\x03abcdef") == msg
+    with pytest.raises(
+        ValueError, match=r"^array has 2 items, its count field says otherwise$"
+    ):
+        encode_struct(Names(2, 3, (b"ab", b"cd")))
+    assert [repr(t) for t in (U8, U16, U32, U64, I8, I16, I32, I64)] == [
+        "U8",
+        "U16",
+        "U32",
+        "U64",
+        "I8",
+        "I16",
+        "I32",
+        "I64",
+    ]
