@@ -75,7 +75,7 @@ from spicepy.wire.msg_common import (
     WaitForChannels,
 )
 from spicepy.wire.registry import Message, channel_messages
-from spicepy.wire.twins import decode_struct
+from spicepy.wire.twins import build, decode_struct
 
 __all__ = ["Channel", "Frame", "MAX_RECEIVE_MESSAGE", "check_rest", "iter_frames"]
 
@@ -499,5 +499,5 @@ class Channel:
     def _handle(self, msg: Any, serial: int) -> None:
         """Subclass hook for channel messages (>= 101); default: MessageReceived."""
         self._events.append(
-            MessageReceived(self.CHANNEL_TYPE, msg.MSG_TYPE, serial, msg)
+            build(MessageReceived, (self.CHANNEL_TYPE, msg.MSG_TYPE, serial, msg))
         )

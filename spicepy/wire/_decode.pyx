@@ -37,10 +37,10 @@ cdef extern from "Python.h":
 
 from spicepy.errors import WireError
 from spicepy.wire.buffer import Buffer
-from spicepy.wire.plan import CondKind, CountKind, Kind, compile_struct
+from spicepy.wire.plan import CondKind, CountKind, Kind, compile_struct, direct_fields
 from spicepy.wire.schema import MAX_ARRAY_ITEMS, MAX_DEPTH, MAX_MESSAGE_SIZE, Reader
 
-__all__ = ["decode_struct", "split_frames"]
+__all__ = ["build", "decode_struct", "split_frames"]
 
 cdef enum:
     MAX_FLAT = 16
@@ -485,6 +485,43 @@ def decode_struct(type cls, body):
     finally:
         if release:
             PyBuffer_Release(&pybuf)
+
+
+# -- building a record --------------------------------------------------------------------
+cdef dict _RECORDS = {}  # class -> _Struct (fields and slots only) or None: call it
+
+
+def build(type cls, tuple values):
+    """``cls(*values)`` for a frozen slotted dataclass (``plan.direct_fields``):
+    its slots set in C instead of by its ``__init__``'s ``object.__setattr__``
+    calls (the channel machines' events); any other class is called.
+
+    Raises:
+        TypeError: not one value per field (as ``__init__`` would).
+    """
+    cdef Py_ssize_t i
+    cdef _Struct s
+    got = _RECORDS.get(cls, _RECORDS)
+    if got is _RECORDS:
+        names = direct_fields(cls)
+        if names is None:
+            got = None
+        else:
+            s = _Struct()
+            s.cls, s.cls_name, s.direct = cls, cls.__name__, True
+            s.names, s.n = list(names), len(names)
+            _set_offsets(s)
+            got = s
+        _RECORDS[cls] = got
+    if got is None:
+        return cls(*values)
+    s = <_Struct>got
+    if len(values) != s.n:
+        raise TypeError(f"{s.cls_name} takes {s.n} values, got {len(values)}")
+    obj = (<PyTypeObject*>s.cls).tp_new(s.cls, <PyObject*>EMPTY, NULL)
+    for i in range(s.n):
+        _store(s, obj, i, values[i])
+    return obj
 
 
 # -- framing --------------------------------------------------------------------------

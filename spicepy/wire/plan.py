@@ -49,6 +49,7 @@ __all__ = [
     "FieldPlan",
     "StructPlan",
     "compile_struct",
+    "direct_fields",
 ]
 
 _U64_MASK = (1 << 64) - 1
@@ -160,19 +161,28 @@ def _compile(cls: type) -> StructPlan:
 
 
 def _direct(cls: type, n_wire: int) -> bool:
+    names = direct_fields(cls)
+    return names is not None and len(names) == n_wire
+
+
+def direct_fields(cls: type) -> tuple[str, ...] | None:
+    """The field names of a plain frozen slotted dataclass with no
+    ``__post_init__`` (its generated ``__init__`` only sets the slots, in this
+    order), else None."""
     if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
-        return False
+        return None
     params = cls.__dataclass_params__  # type: ignore[attr-defined]
     fields = dataclasses.fields(cls)
     init = cls.__dict__.get("__init__")
-    return bool(
+    if (
         params.frozen
         and "__slots__" in cls.__dict__
-        and len(fields) == n_wire
         and all(f.init for f in fields)
         # dataclass writes its __init__ with exec(); a hand-written one it keeps
         and getattr(getattr(init, "__code__", None), "co_filename", "") == "<string>"
-    )
+    ):
+        return tuple(f.name for f in fields)
+    return None
 
 
 def _value(wtype: WireType, slots: dict[str, int], ints: set[str]) -> ValuePlan:
