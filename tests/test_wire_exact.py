@@ -17,9 +17,12 @@ from typing import Any
 import pytest
 
 from spicepy.errors import WireError
+from spicepy.wire.buffer import Buffer
 from spicepy.wire.headers import (
     MAX_SUB_MESSAGES,
     SubMessage,
+    pack_header,
+    parse_header,
     split_frames_ref,
     split_sub_messages,
 )
@@ -38,6 +41,9 @@ from spicepy.wire.schema import (
     Bytes,
     Ptr,
     RasterSize,
+    Reader,
+    Writer,
+    _Int,
     decode_struct,
     encode_struct,
     wt,
@@ -295,3 +301,37 @@ def test_array_items_see_the_fields_of_their_struct() -> None:
         "I32",
         "I64",
     ]
+
+
+def test_header_defaults_and_truncation() -> None:
+    # SpiceDataHeader: uint64 serial; uint16 type; uint32 size; uint32 sub_list
+    assert pack_header(7, 3, mini=False) == struct.pack("<QHII", 0, 7, 3, 0)
+    assert pack_header(7, 3, mini=True) == struct.pack("<HI", 7, 3)
+    with pytest.raises(WireError, match=r"^truncated data header$"):
+        parse_header(bytes(17), False)
+    with pytest.raises(WireError, match=r"^truncated data header$"):
+        parse_header(bytes(5), True)
+
+
+def test_integer_wire_types_by_name() -> None:
+    # little-endian, width and sign from the spice.proto type name
+    data = bytes([0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88])
+    expect = {
+        "u8": 0x81,
+        "u16": 0x8281,
+        "u32": 0x84838281,
+        "u64": 0x8887868584838281,
+        "i8": 0x81 - (1 << 8),
+        "i16": 0x8281 - (1 << 16),
+        "i32": 0x84838281 - (1 << 32),
+        "i64": 0x8887868584838281 - (1 << 64),
+    }
+    for name, value in expect.items():
+        wtype = _Int(name)
+        assert wtype.name == name and repr(wtype) == name.upper()
+        r = Reader(Buffer(data))
+        assert wtype.pull(r, {}) == value
+        assert r.buf.position == int(name[1:]) // 8
+        w = Writer()
+        wtype.push(w, value, {})
+        assert w.finish() == data[: int(name[1:]) // 8]
