@@ -49,13 +49,14 @@ pytestmark = [
 ]
 PORT_NAME = "org.spicepy.test"
 #: guest: echo everything on the port back (one open, read-write: a virtio
-#: port takes one opener); the pid is cat's own, for kill
-ECHO = (
+#: port takes one opener), after ``{delay}`` s; the pid is cat's own, for kill
+ECHO_AFTER = (
     f"p=$(grep -l {PORT_NAME} /sys/class/virtio-ports/*/name); "
     "d=/dev/$(basename $(dirname $p)); "
-    'sh -c "exec 3<>$d; exec cat <&3 >&3" </dev/null >/dev/null 2>&1 & '
+    'sh -c "exec 3<>$d; sleep {delay}; exec cat <&3 >&3" </dev/null >/dev/null 2>&1 & '
     "echo $! >/tmp/echo.pid"
 )
+ECHO = ECHO_AFTER.format(delay=0)
 
 
 @pytest.fixture(scope="module")
@@ -279,10 +280,11 @@ def test_cli_port_is_a_pipe(guest: Qemu) -> None:
     """``spicepy port``: stdin reaches the guest's echo, the echo reaches stdout.
 
     The guest's echo starts after the client opened the port: until then a
-    read of the virtio port returns EOF (no host side), and cat would exit."""
+    read of the virtio port returns EOF (no host side), and cat would exit.
+    It answers 2 s late, after stdin's EOF: ``--linger 4`` waits for it."""
     payload = os.urandom(20_000)
     proc = subprocess.Popen(
-        cli("port", guest.uri, PORT_NAME, "--wait-guest", "--linger", "3"),
+        cli("port", guest.uri, PORT_NAME, "--wait-guest", "--linger", "4"),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -291,7 +293,7 @@ def test_cli_port_is_a_pipe(guest: Qemu) -> None:
         assert proc.stderr is not None
         said = proc.stderr.readline()
         assert said == f"spicepy: port {PORT_NAME} open\n".encode(), said
-        asyncio.run(guest_run(guest, ECHO))
+        asyncio.run(guest_run(guest, ECHO_AFTER.format(delay=2)))
         out, err = proc.communicate(payload, timeout=TIMEOUT * 2)
     finally:
         guest.run("kill $(cat /tmp/echo.pid)")
