@@ -335,3 +335,16 @@ def test_integer_wire_types_by_name() -> None:
         w = Writer()
         wtype.push(w, value, {})
         assert w.finish() == data[: int(name[1:]) // 8]
+
+
+def test_array_elements_are_one_byte_at_least_by_default() -> None:
+    # the pre-check assumes 1 byte an element unless told more: n u8 items in
+    # exactly n bytes fit
+    @dataclasses.dataclass(frozen=True)
+    class Bytes3:
+        n: int = dataclasses.field(metadata=wt(U8))
+        items: tuple[int, ...] = dataclasses.field(metadata=wt(Array(U8, "n")))
+
+    assert decode_struct(Bytes3, b"\x03abc").items == (97, 98, 99)
+    with pytest.raises(WireError, match=r"^array of 4 items does not fit in 3 bytes$"):
+        decode_struct(Bytes3, b"\x04abc")
