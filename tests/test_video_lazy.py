@@ -13,7 +13,8 @@ from test_video import needs_av, stream_of
 
 from spicepy.canvas import Canvas, SurfaceFormat
 from spicepy.canvas.streams import StreamManager
-from spicepy.canvas.video import Pixels, VideoDecoder
+from spicepy.canvas.video import THREADED_PIXELS, Pixels, VideoDecoder
+from spicepy.wire.enums import VideoCodecType
 from spicepy.wire.types import Rect
 
 
@@ -74,3 +75,50 @@ def test_late_frames_are_decoded_but_not_converted(captures_dir: Path) -> None:
     np.testing.assert_array_equal(
         canvas.surface(0).pixels[:h, :w, :3], expected[::-1, :, :3]
     )
+
+
+class _Recording:
+    """A reformatter that notes the ``threads`` of each call and delegates."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.threads: list[int] = []
+
+    def reformat(self, picture: Any, **kwargs: Any) -> Any:
+        self.threads.append(kwargs["threads"])
+        return self.inner.reformat(picture, **kwargs)
+
+
+@needs_av
+@pytest.mark.parametrize("name", ["video-vp8", "video-h264"])
+def test_small_streams_stay_on_one_thread(name: str, captures_dir: Path) -> None:
+    """The captured streams (320x240, 256x192) are decoded and converted on the
+    caller's thread; a stream of THREADED_PIXELS and up gets FFmpeg's threads."""
+    path = captures_dir / f"{name}.pcap"
+    if not path.exists():
+        pytest.skip(f"{name} capture missing")
+    create, frames = stream_of(path)
+    w, h = create.stream_width, create.stream_height  # type: ignore[attr-defined]
+    codec = create.codec_type  # type: ignore[attr-defined]
+    assert w * h < THREADED_PIXELS
+    dec = VideoDecoder(codec, w, h)
+    assert dec._ctx.thread_count == 1
+    recording = _Recording(dec._reformatter)
+    dec._reformatter = recording
+    pictures = [dec.decode(f) for f in frames[:3]]
+    assert all(p is not None for p in pictures) and recording.threads == [1, 1, 1]
+    assert VideoDecoder(codec, 1280, 720)._ctx.thread_count == 0
+    assert VideoDecoder(codec)._ctx.thread_count == 1  # size unknown
+
+
+def test_stream_create_passes_its_size_to_the_decoder() -> None:
+    canvas = Canvas()
+    canvas.create_surface(0, 64, 64, SurfaceFormat.FMT_32_xRGB)
+    m = StreamManager(canvas)
+    for stream_id, (w, h, threads) in enumerate([(64, 48, 1), (1920, 1080, 0)]):
+        s = m.create(
+            stream_id, 0, 0, VideoCodecType.VP8, w, h, w, h, Rect(0, 0, 48, 64)
+        )
+        if s.decoder is None:
+            pytest.skip("no VP8 decoder")
+        assert s.decoder._ctx.thread_count == threads

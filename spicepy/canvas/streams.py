@@ -314,7 +314,7 @@ class StreamManager:
         self.streams[stream_id] = stream
         self.history.append(stream)
         if codec in VIDEO_CODECS:
-            stream.decoder = VideoDecoder(codec)
+            stream.decoder = VideoDecoder(codec, stream_width, stream_height)
         elif codec != VideoCodecType.MJPEG:
             # spice-gtk report_invalid_stream: zero frames, UINT_MAX drops, the
             # rest zeroed; the server then stops streaming that area

@@ -9,7 +9,10 @@ the decoder as one packet and comes out as (h, w, 4) BGRX, the shape
 ``decode_mjpeg`` returns, top-down as the encoder saw it.  FFmpeg decodes with
 slice threads only, so every packet that completes a picture yields it at once
 (frame threads would hold pictures back); a packet that yields no picture
-returns None.
+returns None.  Below ``THREADED_PIXELS`` a stream is decoded and converted on
+the caller's thread alone: a hand-off to FFmpeg's workers costs a wake-up per
+picture (VP8 splits every picture into rows for them), more than a small
+picture's whole decode when the cores are busy.
 
 The display caps MULTI_CODEC + CODEC_VP8 / CODEC_H264 may be advertised only
 when ``VIDEO_CODECS`` lists them, i.e. when PyAV imports and has the decoder.
@@ -26,7 +29,13 @@ from spicepy.canvas.surface import MAX_SURFACE_DIMENSION
 from spicepy.errors import CanvasError
 from spicepy.wire.enums import DisplayCap, VideoCodecType
 
-__all__ = ["VIDEO_CODECS", "VideoDecoder", "padded_packet", "video_display_caps"]
+__all__ = [
+    "THREADED_PIXELS",
+    "VIDEO_CODECS",
+    "VideoDecoder",
+    "padded_packet",
+    "video_display_caps",
+]
 
 Pixels = npt.NDArray[np.uint8]
 
@@ -35,6 +44,9 @@ _FFMPEG = {VideoCodecType.VP8: "vp8", VideoCodecType.H264: "h264"}
 #: an encoded frame larger than this is refused before decoding (a 4K intra
 #: frame at high quality stays far below it)
 MAX_VIDEO_FRAME = 32 * 1024 * 1024
+#: streams and pictures of at least this many pixels use FFmpeg's threads
+#: (automatic count); smaller ones one thread (see the module docstring)
+THREADED_PIXELS = 1280 * 720
 
 
 def _available() -> frozenset[int]:
@@ -72,12 +84,14 @@ class VideoDecoder:
 
     Args:
         codec: VideoCodecType.VP8 or H264.
+        width, height: the stream's size from STREAM_CREATE (0: unknown),
+            which chooses single- or multi-threaded decoding.
 
     Raises:
         CanvasError: a codec this machine cannot decode.
     """
 
-    def __init__(self, codec: int) -> None:
+    def __init__(self, codec: int, width: int = 0, height: int = 0) -> None:
         if codec not in VIDEO_CODECS:
             raise CanvasError(f"no decoder for video codec {codec}")
         import av
@@ -89,6 +103,7 @@ class VideoDecoder:
         # frame threading would hold each picture back by a frame per thread;
         # slice threads (PyAV's default) give it back with its own packet
         self._ctx.thread_type = "SLICE"
+        self._ctx.thread_count = _threads(width * height)
         # one converter for the stream: a picture's own (``to_ndarray``) builds
         # a fresh swscale context per frame, ~10x the cost of the conversion
         self._reformatter: Any = VideoReformatter()
@@ -131,8 +146,9 @@ class VideoDecoder:
 
     def to_pixels(self, picture: Any) -> Pixels:
         """A picture from ``decode_picture`` as (h, w, 4) BGRX."""
-        bgra = self._reformatter.reformat(picture, format="bgra").to_ndarray()
-        return np.ascontiguousarray(bgra, dtype=np.uint8)
+        threads = _threads(picture.width * picture.height)
+        bgra = self._reformatter.reformat(picture, format="bgra", threads=threads)
+        return np.ascontiguousarray(bgra.to_ndarray(), dtype=np.uint8)
 
     def decode_planes(self, frame: bytes) -> list[tuple[str, bytes]]:
         """The pictures a payload completes, undecorated: (pixel format, the raw
@@ -152,6 +168,11 @@ class VideoDecoder:
             )
             out.append((str(p.format.name), planes))
         return out
+
+
+def _threads(pixels: int) -> int:
+    """FFmpeg's thread count for pictures of ``pixels``: 1, or 0 (automatic)."""
+    return 0 if pixels >= THREADED_PIXELS else 1
 
 
 def padded_packet(frame: bytes | memoryview) -> Any:
