@@ -389,3 +389,46 @@ def test_audio_fifo_prebuffers_plays_in_order_and_bounds_its_delay() -> None:
     np.testing.assert_array_equal(got[:480], frames[6])
     np.testing.assert_array_equal(got[-480:], np.full((480, 2), 99, np.int16))
     assert out.dropped_bytes == 480 * 4
+
+
+def test_drawn_pointer_moves_and_leaves_the_guest_picture(sdl: Any) -> None:
+    from spicepy.canvas.cursor import CursorImage
+    from spicepy.viewer.render import Renderer, cursor_surface
+
+    pygame = sdl
+    window = pygame.display.set_mode((64, 48))
+    rng = np.random.default_rng(3)
+    bgrx = rng.integers(0, 256, (48, 64, 4), dtype=np.uint8)
+    rgba = np.zeros((5, 4, 4), np.uint8)
+    rgba[1:4, 1:3] = (255, 0, 0, 255)  # an opaque red block in a clear frame
+    image = CursorImage(rgba, 1, 1)
+    r = Renderer("1")
+    r.guest_size = (64, 48)
+    r.relayout(window)
+    r.repaint(window, bgrx)
+
+    def shown() -> np.ndarray:
+        view = pygame.surfarray.pixels2d(window)
+        try:
+            return np.array(view).T & 0xFFFFFF
+        finally:
+            del view
+
+    picture = shown()
+    r.move_sprite(window, bgrx, (cursor_surface(image), 10, 20))
+    first = shown()
+    assert (first[21:24, 11:13] == 0xFF0000).all()  # drawn where asked
+    changed = np.argwhere(first != picture)
+    assert changed.min(0).tolist() >= [20, 10] and changed.max(0).tolist() <= [24, 13]
+    r.move_sprite(window, bgrx, (cursor_surface(image), 40, 5))
+    second = shown()
+    np.testing.assert_array_equal(second[15:30, 5:20], picture[15:30, 5:20])  # gone
+    assert (second[6:9, 41:43] == 0xFF0000).all()
+    r.move_sprite(window, bgrx, None)
+    np.testing.assert_array_equal(shown(), picture)
+
+
+def test_relative_motion_is_scaled_to_guest_pixels() -> None:
+    vp = layout(1280, 800, 640, 400, "fit")
+    assert vp.guest_delta(10, -4) == (20.0, -8.0)
+    assert layout(640, 480, 640, 480, "1").guest_delta(3, 5) == (3.0, 5.0)
