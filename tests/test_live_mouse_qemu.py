@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,98 @@ def test_server_mode_clicks_land_exactly_on_a_guest_that_shows_its_pointer(
         status, log = guest.run("cat /tmp/pointer.log")
     assert status == 0, log
     assert _presses(log) == [(1, x, y) for x, y in targets] + [(2, 700, 300)], log
+
+
+def _mice_from(guest: Qemu, skip: int) -> list[tuple[int, int, int]]:
+    status, out = guest.run(
+        f'sleep 1; hexdump -v -s {skip} -e \'3/1 "%02x" " "\' /tmp/mice'
+    )
+    assert status == 0, out
+    return _packets(out)
+
+
+def test_proxy_records_server_mode_motion_and_it_replays(tmp_path: Path) -> None:
+    """A server-mode session through the recording proxy: its relative motion
+    is recorded as ``move-by`` steps, and the script played again on the guest
+    gives its PS/2 mouse the same motion and buttons."""
+    from spicepy.bots.proxy import RecordingProxy
+    from spicepy.bots.script import Runner, parse
+
+    options = QemuOptions(vga="std", agent=False, audio=False, usbredir=0)
+    record = tmp_path / "rec.txt"
+    with Qemu(options) as guest:
+        status, out = guest.run(
+            "rm -f /tmp/mice; (cat /dev/input/mice >/tmp/mice 2>/dev/null </dev/null &)"
+        )
+        assert status == 0, out
+        marks: list[int] = []
+
+        async def session(
+            uri: str, body: Callable[[spicepy.Session], Awaitable[None]]
+        ) -> None:
+            async with asyncio.timeout(TIMEOUT):
+                async with spicepy.connect(uri, timeout=20, plain=True) as s:
+                    await s.wait_for_frame(TIMEOUT)
+                    assert s.mouse.mode == MouseMode.SERVER
+                    s.mouse.exact = False  # a text console shows no pointer
+                    await body(s)
+
+        async def enable(s: spicepy.Session) -> None:
+            # mousedev enables the PS/2 mouse once it is read: nudge first
+            for i in range(40):
+                await s.mouse.move_by(1 - 2 * (i % 2), 0)
+                await asyncio.sleep(0.25)
+                if await asyncio.to_thread(_mice_bytes, guest):
+                    break
+            await asyncio.sleep(0.5)
+            marks.append(await asyncio.to_thread(_mice_bytes, guest))
+
+        async def person(s: spicepy.Session) -> None:
+            # at a person's pace: QEMU's PS/2 queue holds a few packets, the
+            # rest of a burst waits for the (slow, TCG) guest or is lost
+            acts: list[Callable[[], Awaitable[None]]] = [
+                lambda: s.mouse_move(60, 40),
+                lambda: s.mouse_move(10, 300),
+                lambda: s.mouse_move(200, 150),
+                lambda: s.mouse_down(3),
+                lambda: s.mouse_up(3),
+                lambda: s.mouse.move_by(-7, 9),
+            ]
+            for act in acts:
+                await act()
+                await asyncio.sleep(0.4)
+
+        async def recorded() -> None:
+            await session(guest.uri, enable)
+            proxy = await RecordingProxy(  # its pauses pace the replay too
+                ("127.0.0.1", 0), ("127.0.0.1", guest.port or 0), record,
+                pause_after=0.3,
+            ).start()  # fmt: skip
+            try:
+                await session(f"spice://127.0.0.1:{proxy.port}", person)
+            finally:
+                await proxy.close()
+            marks.append(await asyncio.to_thread(_mice_bytes, guest))
+
+        async def replayed(s: spicepy.Session) -> None:
+            await Runner(s).run(parse(record.read_text()))
+            await asyncio.sleep(0.5)
+
+        asyncio.run(recorded())
+        original = _mice_from(guest, marks[0])
+        asyncio.run(session(guest.uri, replayed))
+        again = _mice_from(guest, marks[1])
+    steps = [(st.command, *st.args) for st in parse(record.read_text())]
+    assert [st for st in steps if st[0] != "pause"] == [
+        ("move-by", 60, 40),
+        ("move-by", -50, 260),
+        ("move-by", 190, -150),
+        ("mousedown", 3),
+        ("mouseup", 3),
+        ("move-by", -7, 9),
+    ], steps
+    # the same motion and buttons reach the guest (PS/2 y grows upwards)
+    total = (sum(p[1] for p in original), sum(p[2] for p in original))
+    assert total == (60 - 50 + 190 - 7, -(40 + 260 - 150 + 9)), original
+    assert (sum(p[1] for p in again), sum(p[2] for p in again)) == total, again
+    assert [p[0] & 7 for p in again] == [p[0] & 7 for p in original]
