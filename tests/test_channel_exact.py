@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from spicepy.channels._state import ChannelState, Trigger, next_state, transition
-from spicepy.errors import ProtocolError
+from spicepy.channels.link import NeedSecuredError, NeedUnsecuredError, link_error
+from spicepy.errors import AuthenticationError, LinkError, ProtocolError
 
 S, T = ChannelState, Trigger
 
@@ -45,3 +46,27 @@ def test_channel_refusals_name_trigger_and_state() -> None:
         ProtocolError, match=r"^migration: eof is not allowed in state closed$"
     ):
         transition(table, S.CLOSED, T.EOF, "migration: ")
+
+
+# -- link refusals (spice.proto enum32 link_err: 1..9) ---------------------------------
+_LINK_ERRORS = [
+    (1, LinkError, "generic link error"),
+    (2, LinkError, "invalid magic"),
+    (3, LinkError, "invalid data"),
+    (4, LinkError, "protocol version mismatch"),
+    (5, NeedSecuredError, "the channel needs TLS (NEED_SECURED): use the tls-port"),
+    (6, NeedUnsecuredError, "this channel needs a plain connection (NEED_UNSECURED)"),
+    (7, AuthenticationError, "the server refused the password (PERMISSION_DENIED)"),
+    (8, LinkError, "bad connection id (session id)"),
+    (9, LinkError, "channel not available"),
+    (42, LinkError, "unknown link error 42"),
+]
+
+
+@pytest.mark.parametrize(("code", "kind", "text"), _LINK_ERRORS)
+def test_link_error_type_code_and_text(code: int, kind: type, text: str) -> None:
+    for channel, prefix in (("display", "display: "), ("", "")):
+        err = link_error(code, channel) if channel else link_error(code)
+        assert type(err) is kind
+        assert err.error_code == code
+        assert str(err) == prefix + text
