@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from spicepy.bots.runner import Runner
 from spicepy.bots.script import (
     SPECS,
-    Runner,
     ScriptError,
     Step,
     dump,

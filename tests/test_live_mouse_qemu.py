@@ -182,7 +182,8 @@ def test_proxy_records_server_mode_motion_and_it_replays(tmp_path: Path) -> None
     is recorded as ``move-by`` steps, and the script played again on the guest
     gives its PS/2 mouse the same motion and buttons."""
     from spicepy.bots.proxy import RecordingProxy
-    from spicepy.bots.script import Runner, parse
+    from spicepy.bots.runner import Runner
+    from spicepy.bots.script import parse
 
     options = QemuOptions(vga="std", agent=False, audio=False, usbredir=0)
     record = tmp_path / "rec.txt"

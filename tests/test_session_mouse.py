@@ -264,7 +264,8 @@ def test_server_mode_lands_for_any_acceleration(
 def test_move_by_replays_relative_motion_as_sent() -> None:
     """``move-by`` (what the recording proxy writes for server mode): one
     MOUSE_MOTION as given, no closed loop; in client mode a position."""
-    from spicepy.bots.script import Runner, parse
+    from spicepy.bots.runner import Runner
+    from spicepy.bots.script import parse
 
     async def main() -> tuple[Guest, Guest]:
         server, sguest = make(MouseMode.SERVER, start=(100, 100))

@@ -117,7 +117,7 @@ def run_do(args: argparse.Namespace) -> int:
         return status
 
     async def go() -> None:
-        from spicepy.bots.script import Runner
+        from spicepy.bots.runner import Runner
         from spicepy.cli_input import connect_target
 
         async with connect_target(target, args) as session:

@@ -94,7 +94,8 @@ class SpiceBot:
 
     def do(self, script: str) -> None:
         """Run ``spicepy do`` commands (see ``spicepy.bots.script``)."""
-        from spicepy.bots.script import Runner, parse
+        from spicepy.bots.runner import Runner
+        from spicepy.bots.script import parse
 
         steps = parse(script)
         runner = Runner(self.session, timeout=self.timeout, report_dir=self.report_dir)
