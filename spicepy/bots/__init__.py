@@ -6,9 +6,11 @@
 - ``actions``: ``expect``, ``wait_for_needle``, ``click_on``, ``wait_for_text``...
   as ``async def f(session, ...)`` on the public Session API.
 - ``report``: failure reports (best score, where, screen/reference/diff PNGs).
-- ``script``: the ``spicepy do`` command language (vncdotool spellings too).
-- ``recorder`` + ``proxy`` + ``pcap_writer``: ``spicepy proxy``, recording a
-  person's input through a forwarding proxy as a script (and a pcap).
+- ``script``: the ``spicepy do`` command language (vncdotool spellings too);
+  ``runner``: runs its steps on a session.
+- ``sniffer`` + ``recorder`` + ``proxy`` + ``pcap_writer``: ``spicepy proxy``,
+  recording a person's input through a forwarding (TLS-terminating) proxy as a
+  script (and a pcap without the authentication).
 - ``mcp_server``: ``spicepy mcp``, tools for AI agents (extra ``mcp``).
 - ``pytest_plugin``: the ``spice`` fixture (entry point ``pytest11``).
 - ``cli``: the ``do`` / ``mcp`` / ``proxy`` subcommands.
