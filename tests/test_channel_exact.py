@@ -5,10 +5,15 @@ text), written against surviving mutants of scripts/mutation.sh
 
 from __future__ import annotations
 
+import struct
+import sys
+from typing import Any
+
 import pytest
 
 from spicepy.channels._state import ChannelState, Trigger, next_state, transition
 from spicepy.channels.link import NeedSecuredError, NeedUnsecuredError, link_error
+from spicepy.channels.sasl import SaslCredentials, SaslExchange, pure_sasl_client
 from spicepy.errors import AuthenticationError, LinkError, ProtocolError
 
 S, T = ChannelState, Trigger
@@ -70,3 +75,72 @@ def test_link_error_type_code_and_text(code: int, kind: type, text: str) -> None
         assert type(err) is kind
         assert err.error_code == code
         assert str(err) == prefix + text
+
+
+# -- SASL (spice-gtk: sasl_client_new("spice", host, ...), no security layer) -------
+def _feed(exchange: SaslExchange, server: bytes) -> None:
+    pos = 0
+    while pos < len(server):
+        chunk = server[pos : pos + exchange.need]
+        pos += len(chunk)
+        exchange.feed(chunk)
+
+
+def test_pure_sasl_client_is_for_service_spice_without_a_layer() -> None:
+    pytest.importorskip("puresasl")
+    creds = SaslCredentials("alice", "pw", ("PLAIN",), host="vm.example")
+    client: Any = pure_sasl_client(creds, "PLAIN")
+    assert (client.host, client.service, client.mechanism) == (
+        "vm.example",
+        "spice",
+        "PLAIN",
+    )
+    assert list(client.qops) == [b"auth"]
+    # PLAIN's one message: authzid NUL authcid NUL password (RFC 4616)
+    assert client.process(None) == b"\0alice\0pw"
+
+
+def test_pure_sasl_missing_is_a_link_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "puresasl.client", None)
+    with pytest.raises(
+        LinkError,
+        match=r"^SASL authentication needs pure-sasl \(pip install spicepy\[sasl\]\)$",
+    ) as err:
+        pure_sasl_client(SaslCredentials("a", "b"), "PLAIN")
+    assert err.value.error_code == 1
+
+
+def test_sasl_refusals_name_the_channel_and_mechanisms() -> None:
+    creds = SaslCredentials("a", "b", ("plain", "CRAM-MD5"))
+
+    def never(c: SaslCredentials, m: str) -> Any:
+        raise AssertionError("no mechanism is ever made")
+
+    exchange = SaslExchange(creds, "display", client_factory=never)
+    with pytest.raises(LinkError) as err:
+        _feed(exchange, struct.pack("<I", 9) + b"GSSAPI,NO")
+    assert str(err.value) == (
+        "display: no common SASL mechanism (server offers GSSAPI, NO; "
+        "spicepy tries PLAIN, CRAM-MD5)"
+    )
+    assert err.value.error_code == 1
+    exchange = SaslExchange(creds, client_factory=never)
+    with pytest.raises(
+        LinkError, match=r"^channel: no common SASL mechanism \(server offers none;"
+    ):
+        _feed(exchange, struct.pack("<I", 2) + b" ,")
+
+
+def test_sasl_mechanism_failure_names_it() -> None:
+    class Failing:
+        complete = False
+
+        def process(self, challenge: bytes | None = None) -> bytes | None:
+            raise RuntimeError("bad challenge")
+
+    creds = SaslCredentials("a", "b", ("PLAIN",))
+    exchange = SaslExchange(creds, "main", client_factory=lambda c, m: Failing())
+    with pytest.raises(LinkError) as err:
+        _feed(exchange, struct.pack("<I", 5) + b"PLAIN")
+    assert str(err.value) == "main: SASL PLAIN failed: bad challenge"
+    assert err.value.error_code == 1
