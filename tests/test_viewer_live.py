@@ -677,3 +677,58 @@ def test_server_gone_ends_the_viewer_with_one_line_and_status_1(desk: Xvfb) -> N
     errors = [ln for ln in v.lines if ln.startswith("spicepy: error: ")]
     assert status == 1
     assert len(errors) == 1 and "Closed" in errors[0], v.lines
+
+
+# --- server mouse mode (QEMU: Xspice has no relative mouse) ---------------------------
+def test_server_mode_grab_sends_relative_motion_and_buttons(desk: Xvfb) -> None:
+    from spicepy.testing.qemu import Qemu, QemuOptions
+    from spicepy.testing.qemu import available as qemu_available
+
+    if (reason := qemu_available()) is not None:
+        pytest.skip(f"QEMU guest not available: {reason}")
+
+    def mice_bytes(guest: Qemu) -> int:
+        status, out = guest.run("wc -c < /tmp/mice")
+        assert status == 0, out
+        return int(out.split()[0])
+
+    options = QemuOptions(vga="std", agent=False, audio=False, usbredir=0)
+    with Qemu(options) as guest:
+        status, out = guest.run(
+            "rm -f /tmp/mice; (cat /dev/input/mice >/tmp/mice 2>/dev/null </dev/null &)"
+        )
+        assert status == 0, out
+        with viewer(desk, guest.uri, "--plain", "--scale", "1", "--no-audio") as v:
+            until(lambda: "mouse server" in v.title, "server mouse mode", 60)
+            v.focus()
+            desk.xdotool("click", "1")  # the first click grabs; the guest gets none
+            until(lambda: "grabbed" in v.title, "the grab")
+            # PS/2 motion is dropped until mousedev enabled the mouse: nudge
+            for i in range(40):
+                desk.xdotool("mousemove_relative", "--", str(1 - 2 * (i % 2)), "0")
+                time.sleep(0.25)
+                if mice_bytes(guest):
+                    break
+            desk.xdotool("mousemove_relative", "--", "1", "0")  # back where it was
+            time.sleep(0.5)
+            skip = mice_bytes(guest)
+            assert skip, "the guest's mouse never produced a byte"
+            desk.xdotool("mousemove_relative", "--", "60", "40")
+            desk.xdotool("mousemove_relative", "--", "200", "0")
+            desk.xdotool("click", "3")
+            time.sleep(1.0)
+        status, out = guest.run(
+            f'sleep 1; hexdump -v -s {skip} -e \'3/1 "%02x" " "\' /tmp/mice'
+        )
+    assert status == 0, out
+    raw = bytes.fromhex("".join(out.split()))
+    packets = []
+    for i in range(0, len(raw) - 2, 3):  # mousedev's PS/2 packets, 9-bit signs
+        flags, dx, dy = raw[i : i + 3]
+        packets.append(
+            (flags, dx - 256 if flags & 0x10 else dx, dy - 256 if flags & 0x20 else dy)
+        )
+    # PS/2 y grows upwards: window motion (260, 40) is (260, -40) in the packets
+    assert sum(p[1] for p in packets) == 260, packets
+    assert sum(p[2] for p in packets) == -40, packets
+    assert any(p[0] & 0x02 for p in packets) and not packets[-1][0] & 0x02, packets
