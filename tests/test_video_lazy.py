@@ -1,6 +1,8 @@
-"""VP8 / H.264 pictures become BGRX only when shown: the stream's shared
-converter gives exactly PyAV's own per-picture ``to_ndarray``, and a frame
-dropped as late is decoded (the reference chain needs it) but never converted."""
+"""VP8 / H.264 frames are decoded only when a frame is shown (the chain before
+it first, in order) and converted only when shown: the stream's shared converter
+gives exactly PyAV's own per-picture ``to_ndarray``; a frame dropped as late
+waits undecoded and is never converted; the undecoded chain is bounded in
+frames and bytes; small streams stay on one thread."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ import numpy as np
 import pytest
 from test_video import needs_av, stream_of
 
-from spicepy.canvas import Canvas, SurfaceFormat
-from spicepy.canvas.streams import StreamManager
+from spicepy.canvas import Canvas, SurfaceFormat, streams
+from spicepy.canvas.images import SharedState
+from spicepy.canvas.streams import Stream, StreamManager
 from spicepy.canvas.video import THREADED_PIXELS, Pixels, VideoDecoder
+from spicepy.limits import Limits
 from spicepy.wire.enums import VideoCodecType
 from spicepy.wire.types import Rect
 
@@ -39,8 +43,29 @@ def test_shared_converter_equals_per_picture_conversion(
     assert compared == len(frames)
 
 
+def vp8_stream(
+    captures_dir: Path, limits: Limits | None = None
+) -> tuple[StreamManager, Stream, list[bytes], Canvas]:
+    """A StreamManager on a canvas the size of video-vp8's stream, its stream
+    1 created, and the capture's payloads."""
+    path = captures_dir / "video-vp8.pcap"
+    if not path.exists():
+        pytest.skip("video-vp8 capture missing")
+    create, frames = stream_of(path)
+    w, h = create.stream_width, create.stream_height  # type: ignore[attr-defined]
+    canvas = Canvas(SharedState(limits=limits or Limits()))
+    canvas.create_surface(0, w, h, SurfaceFormat.FMT_32_xRGB)
+    m = StreamManager(canvas)
+    whole = Rect(0, 0, h, w)  # top, left, bottom, right
+    s = m.create(1, 0, 0, VideoCodecType.VP8, w, h, w, h, whole)
+    assert s.decoder is not None
+    return m, s, frames, canvas
+
+
 @needs_av
-def test_late_frames_are_decoded_but_not_converted(captures_dir: Path) -> None:
+def test_late_frames_wait_undecoded_and_are_never_converted(
+    captures_dir: Path,
+) -> None:
     path = captures_dir / "video-vp8.pcap"
     if not path.exists():
         pytest.skip("video-vp8 capture missing")
@@ -64,9 +89,11 @@ def test_late_frames_are_decoded_but_not_converted(captures_dir: Path) -> None:
     late, last = frames[:-1], frames[-1]
     for f in late:  # stamped 1000 ms before now: dropped on arrival
         m.data(1, 1000, f, now=2000)
-    assert s.decoder.frames_decoded == len(late) and converted == []
+    assert s.decoder.frames_decoded == 0 and converted == []
+    assert len(s.pending) == len(late) and s.pending_bytes == sum(map(len, late))
     assert s.frames_dropped == len(late) and s.frames_shown == 0
-    m.data(1, 3000, last, now=3000)  # due now: shown, the one conversion
+    m.data(1, 3000, last, now=3000)  # due now: the chain decoded, one conversion
+    assert s.decoder.frames_decoded == len(frames) and not s.pending
     assert len(converted) == 1 and s.frames_shown == 1
     # and it is the right picture: the chain of every earlier frame decoded
     ref = VideoDecoder(create.codec_type)  # type: ignore[attr-defined]
@@ -122,3 +149,60 @@ def test_stream_create_passes_its_size_to_the_decoder() -> None:
         if s.decoder is None:
             pytest.skip("no VP8 decoder")
         assert s.decoder._ctx.thread_count == threads
+
+
+@needs_av
+def test_the_undecoded_chain_is_bounded_in_frames(
+    captures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(streams, "MAX_PENDING_FRAMES", 4)
+    m, s, frames, _ = vp8_stream(captures_dir)
+    assert s.decoder is not None
+    for n, f in enumerate(frames[:10], 1):
+        m.data(1, 1000, f, now=2000)  # late: never shown
+        assert len(s.pending) == min(n, 4)
+    assert s.decoder.frames_decoded == 6
+
+
+@needs_av
+def test_the_undecoded_chain_counts_against_the_video_budget(
+    captures_dir: Path,
+) -> None:
+    budget = 40_000  # about ten of the capture's first payloads
+    m, s, frames, _ = vp8_stream(captures_dir, Limits(video_queue=budget))
+    assert s.decoder is not None
+    for f in frames[:40]:
+        m.data(1, 1000, f, now=2000)
+        assert s.pending_bytes + s.scheduler.bytes <= budget
+    assert s.decoder.frames_decoded > 0 and s.pending
+    # queued frames too: their payload and pending bytes both count
+    for n, f in enumerate(frames[40:80]):
+        m.data(1, 9000 + n, f, now=2000)
+        assert s.pending_bytes + s.scheduler.bytes <= budget
+
+
+@needs_av
+def test_a_destroyed_stream_never_decodes_its_unshown_frames(
+    captures_dir: Path,
+) -> None:
+    m, s, frames, _ = vp8_stream(captures_dir)
+    assert s.decoder is not None
+    for n, f in enumerate(frames[:20]):
+        m.data(1, 5000 + n, f, now=2000)  # all ahead
+    m.destroy(1)
+    m.run(9000)
+    assert s.decoder.frames_decoded == 0 and s.frames_shown == 0
+
+
+@needs_av
+def test_a_corrupt_frame_in_the_chain_is_counted_not_raised(
+    captures_dir: Path,
+) -> None:
+    m, s, frames, canvas = vp8_stream(captures_dir)
+    assert s.decoder is not None
+    m.data(1, 1000, b"\xff" * 64, now=2000)  # late, undecodable: pending
+    for n, f in enumerate(frames[:5]):
+        m.data(1, 3000 + n, f, now=2000)
+    m.run(3004)  # shows the first due frame, decoding the bad one first
+    assert s.decode_errors >= 1 and s.frames_shown >= 1
+    assert not s.pending

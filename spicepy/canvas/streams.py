@@ -4,9 +4,14 @@ Theory of operation: ``StreamManager`` belongs to one display channel's canvas.
 MJPEG frames are decoded to BGRX (libjpeg-turbo through simplejpeg, with the
 fast IDCT and plain upsampling spice-gtk's channel-display-mjpeg.c selects);
 VP8 and H.264 frames go through the stream's own ``canvas.video.VideoDecoder``
-on arrival (each frame depends on the ones before, so none may be skipped),
-and the decoded picture waits for its time like an MJPEG frame, converted to
-BGRX only if it is shown (a dropped frame costs its decode alone),
+in arrival order (each frame depends on the ones before, so none may be
+skipped), but only when a frame is shown: the payloads wait in the stream's
+``pending`` chain and a shown frame first decodes every frame before it (as
+spice-gtk's GStreamer pipeline decodes apart from the channel, the display
+channel does not wait for pictures not yet due; a stream destroyed first never
+decodes them).  The chain is bounded (``MAX_PENDING_FRAMES``, and its bytes
+with the queues' by ``Limits.video_queue``): past that its oldest frames are
+decoded at once.  Only a shown picture is converted to BGRX,
 flipped unless the stream is TOP_DOWN, scaled NEAREST to the destination rect
 and clipped by the stream clip
 (sw_canvas ``canvas_put_image``). Timing is sans-IO: the caller passes the
@@ -36,7 +41,7 @@ import numpy.typing as npt
 
 from spicepy.canvas.canvas import Canvas
 from spicepy.canvas.surface import MAX_SURFACE_DIMENSION
-from spicepy.canvas.video import VIDEO_CODECS, VideoDecoder
+from spicepy.canvas.video import VIDEO_CODECS, VideoDecoder, check_frame_size
 from spicepy.errors import CanvasError
 from spicepy.wire.enums import StreamFlags, VideoCodecType
 from spicepy.wire.msg_display import StreamReport
@@ -63,6 +68,9 @@ MAX_QUEUED_FRAMES = 64
 DROP_SEQ_LIMIT = 3
 #: Rectangles of shown frames kept for the session (oldest forgotten first).
 MAX_SHOWN_RECTS = 1024
+#: VP8/H.264 frames a stream keeps undecoded before decoding the oldest (a
+#: shown frame decodes the chain before it: bounds that one burst)
+MAX_PENDING_FRAMES = 256
 
 
 def picture_bytes(picture: Any) -> int:
@@ -139,11 +147,13 @@ class _Frame:
     width: int
     height: int
     dest: Rect
-    #: VP8/H.264: the picture decoded on arrival (later frames depend on every
-    #: one), an ``av.VideoFrame`` converted by ``VideoDecoder.to_pixels`` when shown
+    #: VP8/H.264: the picture once decoded (an ``av.VideoFrame``, None while
+    #: pending or when the packet completed none), converted when shown
     picture: Any = None
     #: bytes this frame holds while queued (payload + decoded picture)
     nbytes: int = 0
+    #: VP8/H.264: still in the stream's undecoded chain
+    pending: bool = False
 
 
 class FrameScheduler:
@@ -249,6 +259,9 @@ class Stream:
     report_start_now: int = 0
     #: the stateful decoder of a VP8/H.264 stream (``canvas.video``)
     decoder: VideoDecoder | None = None
+    #: VP8/H.264 frames received, not yet through the decoder (arrival order)
+    pending: deque[_Frame] = field(default_factory=deque)
+    pending_bytes: int = 0
 
     @property
     def frames_dropped(self) -> int:
@@ -326,7 +339,7 @@ class StreamManager:
         self._get(stream_id).clip = clip
 
     def destroy(self, stream_id: int) -> None:
-        """STREAM_DESTROY."""
+        """STREAM_DESTROY (its frames never shown are never decoded)."""
         self._get(stream_id)
         del self.streams[stream_id]
 
@@ -368,20 +381,61 @@ class StreamManager:
             mm_time = (now + 100) & 0xFFFFFFFF  # spice-gtk's workaround for a 0 stamp
         item = _Frame(mm_time, frame, s.stream_width, s.stream_height, s.dest)
         if s.decoder is not None:
-            # every VP8/H.264 frame goes through the decoder, shown or dropped
-            # later (spice-gtk feeds its GStreamer pipeline the same way)
-            started = time.perf_counter()
-            item.picture = s.decoder.decode_picture(frame)
-            self.decode_seconds += time.perf_counter() - started
+            # every VP8/H.264 frame goes through the decoder, shown or dropped,
+            # when a frame is shown or the chain is full
+            check_frame_size(frame)
+            item.pending = True
+            s.pending.append(item)
+            s.pending_bytes += len(frame)
         margin = 0 if now is None else mm_diff(mm_time, now)
         self._report(s, mm_time, margin, now if now is not None else mm_time)
         if now is None:
             self._show(s, item)
             return
-        item.nbytes = len(frame) + picture_bytes(item.picture)
-        if s.scheduler.push(item, now):
+        item.nbytes = len(frame)
+        queued = s.scheduler.push(item, now)
+        if queued:
             self._within_budget()
+        if s.decoder is not None:
+            try:
+                self._bound_pending(s)
+            except CanvasError as exc:  # an older frame's: this one goes on
+                self._frame_error(s, exc)
+        if queued:
             self.run(now)
+
+    def _bound_pending(self, s: Stream) -> None:
+        """Decode the oldest pending frames of ``s`` past MAX_PENDING_FRAMES,
+        then of the streams holding the most pending bytes while those and the
+        queues together outgrow ``Limits.video_queue``."""
+        while len(s.pending) > MAX_PENDING_FRAMES:
+            self._decode_oldest(s)
+        budget = self.canvas.shared.limits.video_queue
+        streams = self.streams.values()
+        while True:
+            held = sum(st.pending_bytes + st.scheduler.bytes for st in streams)
+            fullest = max(streams, key=lambda st: st.pending_bytes)
+            if held <= budget or not fullest.pending:
+                return
+            self._decode_oldest(fullest)
+
+    def _decode_oldest(self, s: Stream) -> None:
+        """The oldest pending frame of ``s`` through its decoder; a frame still
+        queued keeps its picture (counted in the queue's bytes)."""
+        assert s.decoder is not None
+        item = s.pending.popleft()
+        s.pending_bytes -= len(item.data)
+        item.pending = False
+        started = time.perf_counter()
+        try:
+            item.picture = s.decoder.decode_picture(item.data)
+        finally:
+            self.decode_seconds += time.perf_counter() - started
+        if item.picture is not None and any(q is item for q in s.scheduler.queue):
+            extra = picture_bytes(item.picture)
+            item.nbytes += extra
+            s.scheduler.bytes += extra
+            self._within_budget()
 
     def _within_budget(self) -> None:
         """Drop the oldest frames of the fullest queues until every stream's
@@ -408,13 +462,17 @@ class StreamManager:
                 try:
                     self._show(s, item)
                 except CanvasError as exc:
-                    s.decode_errors += 1
-                    log.log(  # once a stream; the rest are counted
-                        logging.WARNING if s.decode_errors == 1 else logging.DEBUG,
-                        "stream %d: frame not shown: %s",
-                        s.stream_id,
-                        exc,
-                    )
+                    self._frame_error(s, exc)
+
+    @staticmethod
+    def _frame_error(s: Stream, exc: CanvasError) -> None:
+        s.decode_errors += 1
+        log.log(  # once a stream; the rest are counted
+            logging.WARNING if s.decode_errors == 1 else logging.DEBUG,
+            "stream %d: frame not decoded or shown: %s",
+            s.stream_id,
+            exc,
+        )
 
     def reschedule(self, now: int) -> None:
         """The session's mm time jumped: drop queued frames that are now past."""
@@ -442,6 +500,8 @@ class StreamManager:
 
     def _show(self, s: Stream, item: _Frame) -> None:
         if s.decoder is not None:
+            while item.pending:  # the chain up to this frame
+                self._decode_oldest(s)
             if item.picture is None:  # the packet completed no picture
                 return
             started = time.perf_counter()

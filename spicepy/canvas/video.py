@@ -33,6 +33,7 @@ __all__ = [
     "THREADED_PIXELS",
     "VIDEO_CODECS",
     "VideoDecoder",
+    "check_frame_size",
     "padded_packet",
     "video_display_caps",
 ]
@@ -126,8 +127,7 @@ class VideoDecoder:
         Raises:
             CanvasError: corrupt data, or a picture beyond the surface limits.
         """
-        if not frame or len(frame) > MAX_VIDEO_FRAME:
-            raise CanvasError(f"video frame of {len(frame)} bytes")
+        check_frame_size(frame)
         try:
             pictures = self._ctx.decode(padded_packet(frame))
         except (self._av.error.FFmpegError, ValueError) as exc:
@@ -168,6 +168,12 @@ class VideoDecoder:
             )
             out.append((str(p.format.name), planes))
         return out
+
+
+def check_frame_size(frame: bytes | memoryview) -> None:
+    """Refuse an empty payload or one over MAX_VIDEO_FRAME (CanvasError)."""
+    if not frame or len(frame) > MAX_VIDEO_FRAME:
+        raise CanvasError(f"video frame of {len(frame)} bytes")
 
 
 def _threads(pixels: int) -> int:
