@@ -28,10 +28,17 @@ from spicepy.channels.agent import Monitor
 from spicepy.errors import SessionError, SpiceTimeoutError
 from spicepy.limits import Limits
 from spicepy.session.media import AgentControl, AudioPlayback
+from spicepy.session.ports import PortControl, PortWriter
 from spicepy.session.session import ChangedRect, Session
 from spicepy.session.targets import Target
 from spicepy.session.transport import TlsConfig
 from spicepy.session.uri import SpiceUri, parse_uri
+from spicepy.session.usb import (
+    KEY_INTERVAL,
+    RedirectedDevice,
+    UsbDevice,
+    UsbRedirection,
+)
 from spicepy.wire.enums import ChannelType, ClipboardSelection, ClipboardType
 
 __all__ = [
@@ -41,7 +48,11 @@ __all__ = [
     "Session",
     "SyncAgent",
     "SyncAudio",
+    "SyncPort",
+    "SyncPorts",
     "SyncSession",
+    "SyncUsb",
+    "SyncUsbDevice",
 ]
 
 T = TypeVar("T")
@@ -218,6 +229,10 @@ class SyncSession:
         self.agent = SyncAgent(session.agent, runner)
         #: playback audio (``Session.audio``)
         self.audio = SyncAudio(session.audio, runner)
+        #: USB redirection (``Session.usb``; ``connect_sync(..., usbredir=True)``)
+        self.usb = SyncUsb(session.usb, runner)
+        #: spiceports (``Session.ports``; ``connect_sync(..., ports=True)``)
+        self.ports = SyncPorts(session.ports, runner)
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         return self._runner.run(coro, timeout)
@@ -427,6 +442,155 @@ class SyncAudio:
         return self._runner.run(self._audio.record_wav(path, seconds))
 
 
+class SyncUsbDevice:
+    """Blocking ``RedirectedDevice`` (what ``SyncUsb.redirect`` returns)."""
+
+    def __init__(self, handle: RedirectedDevice, runner: _LoopThread) -> None:
+        #: the asyncio handle (its fields are updated on the loop's thread)
+        self.handle = handle
+        self._runner = runner
+
+    @property
+    def device(self) -> UsbDevice:
+        return self.handle.device
+
+    @property
+    def released(self) -> bool:
+        return self.handle.released
+
+    @property
+    def error(self) -> str | None:
+        return self.handle.error
+
+    def release(self, timeout: float = 10.0) -> None:
+        """Unplug; returns once the guest acknowledged it (``RedirectedDevice``)."""
+        self._runner.run(self.handle.release(timeout))
+
+    def __repr__(self) -> str:
+        return repr(self.handle)
+
+
+class SyncUsb:
+    """Blocking ``UsbRedirection`` (``SyncSession.usb``); same arguments, errors."""
+
+    def __init__(self, usb: UsbRedirection, runner: _LoopThread) -> None:
+        self._usb = usb
+        self._runner = runner
+
+    def redirect(self, device: UsbDevice, *, timeout: float = 10.0) -> SyncUsbDevice:
+        """Plug ``device`` into the guest (``UsbRedirection.redirect``)."""
+        handle = self._runner.run(self._usb.redirect(device, timeout=timeout))
+        return SyncUsbDevice(handle, self._runner)
+
+    def release(
+        self, device: SyncUsbDevice | None = None, *, timeout: float = 10.0
+    ) -> None:
+        """Unplug ``device`` (default: every redirected device)."""
+        handle = None if device is None else device.handle
+        self._runner.run(self._usb.release(handle, timeout=timeout))
+
+    def type_text(
+        self,
+        keyboard: SyncUsbDevice,
+        text: str,
+        interval: float = KEY_INTERVAL,
+        *,
+        timeout: float = 30.0,
+    ) -> None:
+        """Type on a redirected ``HidKeyboard`` (``UsbRedirection.type_text``)."""
+        coro = self._usb.type_text(keyboard.handle, text, interval, timeout=timeout)
+        self._runner.run(coro)
+
+
+class SyncPort:
+    """A blocking spiceport stream (what ``SyncPorts.open`` returns)."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: PortWriter, runner: _LoopThread
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._runner = runner
+
+    @property
+    def name(self) -> str:
+        return self._writer.name
+
+    def _read(
+        self, coro: Coroutine[Any, Any, bytes], timeout: float, what: str
+    ) -> bytes:
+        async def bounded() -> bytes:
+            try:
+                async with asyncio.timeout(timeout):
+                    return await coro
+            except TimeoutError:
+                raise SpiceTimeoutError(
+                    f"port {self.name!r}: no {what} within {timeout}s"
+                ) from None
+
+        return self._runner.run(bounded())
+
+    def read(self, n: int = -1, *, timeout: float = 10.0) -> bytes:
+        """Up to ``n`` bytes (-1: until EOF); b"" at EOF."""
+        return self._read(self._reader.read(n), timeout, "data")
+
+    def readline(self, *, timeout: float = 10.0) -> bytes:
+        return self._read(self._reader.readline(), timeout, "line")
+
+    def readexactly(self, n: int, *, timeout: float = 10.0) -> bytes:
+        """Exactly ``n`` bytes (``asyncio.IncompleteReadError`` at an early EOF)."""
+        return self._read(self._reader.readexactly(n), timeout, f"{n} bytes")
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Send ``data`` to the guest; returns once the socket took it (drained)."""
+
+        async def write() -> None:
+            self._writer.write(data)
+            await self._writer.drain()
+
+        self._runner.run(write())
+
+    def close(self) -> None:
+        """Our side closes (PORT_EVENT CLOSED); the port can be opened again."""
+
+        async def close() -> None:
+            self._writer.close()
+
+        if self._runner.alive:
+            self._runner.run(close())
+
+    def __enter__(self) -> SyncPort:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SyncPorts:
+    """Blocking ``PortControl`` (``SyncSession.ports``); same arguments, errors."""
+
+    def __init__(self, ports: PortControl, runner: _LoopThread) -> None:
+        self._ports = ports
+        self._runner = runner
+
+    @property
+    def names(self) -> list[str]:
+        return self._ports.names
+
+    def open(self, name: str, *, timeout: float = 10.0) -> SyncPort:
+        """Open the spiceport ``name`` (``PortControl.open``) as a blocking stream."""
+        reader, writer = self._runner.run(self._ports.open(name, timeout=timeout))
+        return SyncPort(reader, writer, self._runner)
+
+    def wait_guest_open(self, name: str, timeout: float = 10.0) -> None:
+        self._runner.run(self._ports.wait_guest_open(name, timeout))
+
+
 class _LoopThread:
     """An event loop running forever in a daemon thread."""
 
@@ -449,6 +613,8 @@ class _LoopThread:
         try:
             return future.result(timeout)
         except TimeoutError:
+            if future.done():  # the call's own error (SpiceTimeoutError is one)
+                raise
             future.cancel()
             raise SpiceTimeoutError(f"call did not finish within {timeout}s") from None
 
@@ -475,6 +641,8 @@ def connect_sync(
     username: str | None = None,
     disable_channels: frozenset[int] = frozenset(),
     record: bool = False,
+    usbredir: bool = False,
+    ports: bool = False,
     limits: Limits | None = None,
 ) -> SyncSession:
     """Blocking ``connect`` for scripts; same arguments and errors.
@@ -498,6 +666,8 @@ def connect_sync(
             username=username,
             disable_channels=disable_channels,
             record=record,
+            usbredir=usbredir,
+            ports=ports,
             limits=limits,
         )
         await session.connect()

@@ -13,7 +13,7 @@ import asyncio
 import socket
 import ssl
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +68,11 @@ class FakeSpice:
     record_start: tuple[int, int] | None = None
     #: (message type, body) the client sent on the record channel
     record_sent: list[tuple[int, bytes]] = field(default_factory=list)
+    #: channel type -> coroutine function serving that channel after its link
+    #: (e.g. a usbredir guest or a spiceport), instead of the default
+    peers: dict[
+        int, Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+    ] = field(default_factory=dict)
 
     async def handle(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -125,7 +130,9 @@ class FakeSpice:
         if not ok:
             return
         self.linked.append((conn_id, ctype, cid))
-        if ctype == 1:
+        if ctype in self.peers:
+            await self.peers[ctype](reader, writer)
+        elif ctype == 1:
             await self._main(reader, writer)
         elif ctype in (3, 6):
             sent = self.inputs_sent if ctype == 3 else self.record_sent
