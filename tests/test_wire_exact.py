@@ -18,6 +18,7 @@ import pytest
 
 from spicepy.errors import WireError
 from spicepy.wire.buffer import Buffer
+from spicepy.wire.enums import message_name
 from spicepy.wire.headers import (
     MAX_SUB_MESSAGES,
     SubMessage,
@@ -348,3 +349,15 @@ def test_array_elements_are_one_byte_at_least_by_default() -> None:
     assert decode_struct(Bytes3, b"\x03abc").items == (97, 98, 99)
     with pytest.raises(WireError, match=r"^array of 4 items does not fit in 3 bytes$"):
         decode_struct(Bytes3, b"\x04abc")
+
+
+def test_message_names_by_direction_and_range() -> None:
+    # spice.proto: 100 is no message of any channel (BASE_LAST: common ones are
+    # below, a channel's own start at 101); INPUTS 101 is INIT from the server
+    # and KEY_DOWN from the client; common 4 is PING / MIGRATE_FLUSH_MARK
+    assert message_name(2, 100) == "UNKNOWN_100"
+    assert message_name(3, 101) == "INIT"
+    assert message_name(3, 101, from_server=False) == "KEY_DOWN"
+    assert message_name(1, 4) == "PING"
+    assert message_name(1, 4, from_server=False) == "MIGRATE_FLUSH_MARK"
+    assert message_name(2, 99) == "UNKNOWN_99"
