@@ -89,6 +89,8 @@ class Scenario:
             (main: after MAIN_INIT and CHANNELS_LIST).
         end: "stall" keeps a channel whose feed ended open and silent, "close"
             closes it (channels without a feed always stall).
+        link_delay: seconds before each link reply (a slow server whose
+            connect still succeeds, to test deadlines that span connect).
     """
 
     doc: str
@@ -100,6 +102,7 @@ class Scenario:
     display: Feed | None = None
     cursor_feed: Feed | None = None
     end: Literal["stall", "close"] = "stall"
+    link_delay: float = 0.0
 
 
 # -- message builders ----------------------------------------------------------------
@@ -482,6 +485,7 @@ class HostileServer:
         server = FakeServer()
         head = _read(sock, LINK_HEADER_SIZE)
         mess = _read(sock, LinkHeader.parse(head).size)
+        time.sleep(s.link_delay)
         sock.sendall(server.reply_to(head + mess))
         auth = _read(sock, 4 + 128)
         server.password = ""
