@@ -10,6 +10,7 @@ import struct
 import subprocess
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -193,7 +194,8 @@ def test_synthetic_stream_round_trip(
     import av
 
     src = _synthetic(12)
-    enc = av.CodecContext.create(encoder, "w")
+    # PyAV's stubs type create() as the base CodecContext (no encoder fields)
+    enc: Any = av.CodecContext.create(encoder, "w")
     enc.width, enc.height, enc.pix_fmt = 160, 96, "yuv420p"
     enc.time_base = Fraction(1, 25)
     enc.bit_rate = 2_000_000
