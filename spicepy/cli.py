@@ -67,7 +67,9 @@ def add_screenshot(sub: Subparsers) -> None:
         "screenshot",
         help="connect, wait until the screen settles, save the primary surface",
         description="Connect to a SPICE server, wait until the screen has settled "
-        "and save the primary surface as PNG.",
+        "and save the primary surface as PNG. --timeout is one deadline for "
+        "connecting, the first frame and settling together (with --when-stdin, "
+        "the settling after the line gets a fresh one).",
     )
     add_connection_options(p)
     add_target_options(p)

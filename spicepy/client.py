@@ -700,13 +700,27 @@ async def screenshot(
     """Connect, wait until the screen settled, save it as PNG; returns (width, height).
     ``cursor=True`` draws the pointer into the picture.
 
-    With ``trigger``, the session stays open until that future is done (e.g. a
-    line on stdin), then waits to settle again and saves; ``on_ready`` is called
+    ``timeout`` is one deadline for connect, the first frame and settling
+    together. With ``trigger``, the session stays open until that future is
+    done (e.g. a line on stdin; that wait has no deadline), then waits to
+    settle again, within a fresh ``timeout``, and saves; ``on_ready`` is called
     once the session is up and waiting for it.
 
     Raises:
         SpiceError: any connection, link or timeout failure (see ``connect``).
     """
+    loop = asyncio.get_running_loop()
+
+    async def settle(deadline: float) -> None:
+        try:
+            left = max(0.0, deadline - loop.time())
+            await session.wait_until_settled(quiet=quiet, timeout=left)
+        except SpiceTimeoutError as exc:
+            raise SpiceTimeoutError(
+                f"no settled screen within the {timeout}s deadline ({exc})"
+            ) from None
+
+    deadline = loop.time() + timeout
     async with connect(
         uri,
         password=password,
@@ -717,11 +731,11 @@ async def screenshot(
         plain=plain,
         username=username,
     ) as session:
-        await session.wait_until_settled(quiet=quiet, timeout=timeout)
+        await settle(deadline)
         if trigger is not None:
             if on_ready is not None:
                 on_ready()
             await session.wait_for(trigger.done, None, "the trigger")
-            await session.wait_until_settled(quiet=quiet, timeout=timeout)
+            await settle(loop.time() + timeout)
         pixels = session.screenshot(output, cursor=cursor)
     return int(pixels.shape[1]), int(pixels.shape[0])
