@@ -269,7 +269,8 @@ def test_raster_limit_is_inclusive() -> None:
             metadata=wt(Bytes(RasterSize(8, "w", "h", limit=6, what="tile")))
         )
 
-    assert decode_struct(Raster, b"\x03\x02" + b"abcdef").data == b"abcdef"
+    got = decode_struct(Raster, b"\x03\x02" + b"abcdef").data
+    assert type(got) is bytes and got == b"abcdef"  # a copy unless view=True
     with pytest.raises(WireError, match=r"^tile of 7 bytes is too big$"):
         decode_struct(Raster, b"\x07\x01" + b"abcdefg")
 
@@ -361,3 +362,19 @@ def test_message_names_by_direction_and_range() -> None:
     assert message_name(1, 4) == "PING"
     assert message_name(1, 4, from_server=False) == "MIGRATE_FLUSH_MARK"
     assert message_name(2, 99) == "UNKNOWN_99"
+
+
+def test_array_to_the_end_refuses_elements_of_no_bytes() -> None:
+    # an element whose only field is absent takes no bytes: reading "to the
+    # end" would never end, so the engine refuses it
+    @dataclasses.dataclass(frozen=True)
+    class Empty:
+        x: int | None = dataclasses.field(metadata=wt(U8, lambda v: False))
+
+    @dataclasses.dataclass(frozen=True)
+    class Tail:
+        items: tuple[Empty, ...] = dataclasses.field(metadata=wt(Array(Empty, None)))
+
+    assert decode_struct(Tail, b"").items == ()
+    with pytest.raises(WireError, match=r"^array element of no bytes before @end$"):
+        decode_struct(Tail, b"\x01")
