@@ -24,8 +24,11 @@ Subparsers = Any  # argparse's private _SubParsersAction
 Action = Callable[["Session", argparse.Namespace], Awaitable[str]]
 
 
-def add_connection_options(p: argparse.ArgumentParser) -> None:
-    """The options every connecting subcommand shares."""
+def add_connection_options(
+    p: argparse.ArgumentParser, *, quiet_time: bool = True
+) -> None:
+    """The options every connecting subcommand shares; ``quiet_time=False``
+    for a command that never waits for the screen to settle (``view``)."""
     p.add_argument(
         "uri",
         help="spice://host:port, spice+tls://host:port, ... (with the target "
@@ -35,6 +38,8 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ca-file", type=Path, help="CA certificate (PEM) for TLS")
     p.add_argument("--host-subject", help='certificate subject, "C=..,O=..,CN=.."')
     p.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    if not quiet_time:
+        return
     p.add_argument(
         "--quiet-time",
         type=float,

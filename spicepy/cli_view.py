@@ -30,7 +30,7 @@ def add_view(sub: Subparsers) -> None:
         description="A SPICE desktop viewer: display, keyboard, mouse, guest "
         "pointer, clipboard text, resize through the agent, audio. " + HOTKEYS,
     )
-    add_connection_options(p)
+    add_connection_options(p, quiet_time=False)
     add_target_options(p)
     p.add_argument("--full-screen", action="store_true", help="start full screen")
     p.add_argument(
