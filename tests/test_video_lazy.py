@@ -206,3 +206,16 @@ def test_a_corrupt_frame_in_the_chain_is_counted_not_raised(
     m.run(3004)  # shows the first due frame, decoding the bad one first
     assert s.decode_errors >= 1 and s.frames_shown >= 1
     assert not s.pending
+
+
+@needs_av
+def test_kept_payloads_do_not_pin_the_received_chunk(captures_dir: Path) -> None:
+    m, s, frames, _ = vp8_stream(captures_dir)
+    chunk = bytes(1000) + frames[0] + bytes(1000)  # as received: one buffer
+    m.data(1, 1000, memoryview(chunk)[1000 : 1000 + len(frames[0])], now=2000)
+    (item,) = s.pending
+    assert type(item.data) is bytes and item.data == frames[0]
+    mjpeg = m.create(2, 0, 0, VideoCodecType.MJPEG, 8, 8, 8, 8, Rect(0, 0, 8, 8))
+    m.data(2, 5000, memoryview(chunk)[1000:1100], now=2000)  # queued for later
+    (queued,) = mjpeg.scheduler.queue
+    assert type(queued.data) is bytes and len(queued.data) == 100

@@ -379,6 +379,10 @@ class StreamManager:
             s.stream_width, s.stream_height, s.dest = width, height, dest
         if mm_time == 0 and now is not None:
             mm_time = (now + 100) & 0xFFFFFFFF  # spice-gtk's workaround for a 0 stamp
+        if (s.decoder is not None or now is not None) and not isinstance(frame, bytes):
+            # a kept payload gets its own bytes: a view would pin the whole
+            # received chunk, which the budgets (len(frame)) do not count
+            frame = bytes(frame)
         item = _Frame(mm_time, frame, s.stream_width, s.stream_height, s.dest)
         if s.decoder is not None:
             # every VP8/H.264 frame goes through the decoder, shown or dropped,
