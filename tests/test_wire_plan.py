@@ -389,3 +389,37 @@ def test_direct_only_for_plain_frozen_slotted_dataclasses() -> None:
     assert compile_struct(Plain).direct
     for cls in (Checked, Mutable, NoSlots, Extra, NoInit, OwnInit, InheritedInit):
         assert not compile_struct(cls).direct, cls.__name__
+
+
+class _Twice:
+    """A wire type of its own (one u16, doubled): the plan calls back for it."""
+
+    def pull(self, r: Any, values: Any) -> int:
+        return 2 * int(r.buf.pull_u16())
+
+    def push(self, w: Any, value: int, values: Any) -> None:
+        w.buf.push_u16(value // 2)
+
+
+def test_pointer_and_array_targets_count_by_their_structs_fields() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Named:
+        size: int = dataclasses.field(metadata=wt(U8))
+        n: int = dataclasses.field(metadata=wt(U8))
+        # spice.proto PortInit: uint8 *name[name_size]; and an array of strings
+        name: bytes | None = dataclasses.field(metadata=wt(Ptr(Bytes("size"))))
+        names: tuple[bytes, ...] = dataclasses.field(
+            metadata=wt(Array(Bytes("size"), "n"))
+        )
+        twice: int = dataclasses.field(metadata=wt(_Twice()))
+
+    plan = {f.name: f.value for f in compile_struct(Named).fields}
+    name_target, names_target = plan["name"].target, plan["names"].target
+    assert name_target is not None and names_target is not None
+    assert name_target.count == CountPlan(CountKind.FIELD, slot=0)
+    assert names_target.count == CountPlan(CountKind.FIELD, slot=0)
+    assert plan["twice"].kind == Kind.OTHER and plan["twice"].wtype is not None
+    body = struct.pack("<BBI", 2, 2, 12) + b"abcd" + struct.pack("<H", 21) + b"ok"
+    assert assert_twins(Named, body)[0] == "ok"
+    got = fast.decode_struct(Named, body)
+    assert (got.name, got.names, got.twice) == (b"ok", (b"ab", b"cd"), 42)
