@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import simplejpeg
 from test_video import needs_av, stream_of
 
 from spicepy.canvas import Canvas, SurfaceFormat, streams
@@ -18,8 +19,8 @@ from spicepy.canvas.images import SharedState
 from spicepy.canvas.streams import Stream, StreamManager
 from spicepy.canvas.video import THREADED_PIXELS, Pixels, VideoDecoder
 from spicepy.limits import Limits
-from spicepy.wire.enums import VideoCodecType
-from spicepy.wire.types import Rect
+from spicepy.wire.enums import ClipType, VideoCodecType
+from spicepy.wire.types import CLIP_NONE, Clip, Rect
 
 
 @needs_av
@@ -44,17 +45,21 @@ def test_shared_converter_equals_per_picture_conversion(
 
 
 def vp8_stream(
-    captures_dir: Path, limits: Limits | None = None
+    captures_dir: Path,
+    limits: Limits | None = None,
+    surface: tuple[int, int] | None = None,
 ) -> tuple[StreamManager, Stream, list[bytes], Canvas]:
-    """A StreamManager on a canvas the size of video-vp8's stream, its stream
-    1 created, and the capture's payloads."""
+    """A StreamManager on a canvas the size of video-vp8's stream (or
+    ``surface``, w x h), its stream 1 created at the top left, and the
+    capture's payloads."""
     path = captures_dir / "video-vp8.pcap"
     if not path.exists():
         pytest.skip("video-vp8 capture missing")
     create, frames = stream_of(path)
     w, h = create.stream_width, create.stream_height  # type: ignore[attr-defined]
     canvas = Canvas(SharedState(limits=limits or Limits()))
-    canvas.create_surface(0, w, h, SurfaceFormat.FMT_32_xRGB)
+    sw, sh = surface or (w, h)
+    canvas.create_surface(0, sw, sh, SurfaceFormat.FMT_32_xRGB)
     m = StreamManager(canvas)
     whole = Rect(0, 0, h, w)  # top, left, bottom, right
     s = m.create(1, 0, 0, VideoCodecType.VP8, w, h, w, h, whole)
@@ -219,3 +224,64 @@ def test_kept_payloads_do_not_pin_the_received_chunk(captures_dir: Path) -> None
     m.data(2, 5000, memoryview(chunk)[1000:1100], now=2000)  # queued for later
     (queued,) = mjpeg.scheduler.queue
     assert type(queued.data) is bytes and len(queued.data) == 100
+
+
+def rects_clip(*rects: Rect) -> Clip:
+    return Clip(ClipType.RECTS, num_rects=len(rects), rects=rects)
+
+
+@needs_av
+@pytest.mark.parametrize(
+    ("clip", "drawn"),
+    [
+        (rects_clip(), False),  # what the server sends while a window covers it
+        (rects_clip(Rect(240, 0, 300, 320)), False),  # below the frame
+        (rects_clip(Rect(0, 320, 240, 400)), False),  # right of it (touching)
+        (rects_clip(Rect(100, 100, 120, 130)), True),
+        (CLIP_NONE, True),
+    ],
+)
+def test_a_hidden_frame_is_counted_but_not_converted(
+    clip: Clip, drawn: bool, captures_dir: Path
+) -> None:
+    m, s, frames, canvas = vp8_stream(captures_dir, surface=(400, 300))
+    assert s.decoder is not None
+    converted: list[object] = []
+    to_pixels = s.decoder.to_pixels
+
+    def counted(picture: Any) -> Pixels:
+        converted.append(picture)
+        return to_pixels(picture)
+
+    s.decoder.to_pixels = counted  # type: ignore[method-assign]
+    m.clip(1, clip)
+    m.data(1, 0, frames[0])  # offline: shown at once
+    pixels = canvas.surface(0).pixels
+    assert s.frames_shown == 1 and s.decoder.frames_decoded == 1
+    assert len(converted) == int(drawn)
+    assert bool(pixels.any()) == drawn  # the surface starts black
+
+
+def test_a_hidden_mjpeg_frame_is_not_decoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoded: list[object] = []
+    real = streams.decode_mjpeg
+
+    def counted(frame: bytes | memoryview) -> Pixels:
+        decoded.append(frame)
+        return real(frame)
+
+    monkeypatch.setattr(streams, "decode_mjpeg", counted)
+    canvas = Canvas()
+    canvas.create_surface(0, 64, 64, SurfaceFormat.FMT_32_xRGB)
+    m = StreamManager(canvas)
+    m.create(1, 0, 0, VideoCodecType.MJPEG, 16, 16, 16, 16, Rect(0, 0, 16, 16))
+    jpeg = bytes(simplejpeg.encode_jpeg(np.full((16, 16, 3), 200, np.uint8)))
+    m.clip(1, rects_clip(Rect(20, 20, 30, 30)))
+    m.data(1, 0, jpeg)
+    assert decoded == [] and m.streams[1].frames_shown == 1
+    assert not canvas.surface(0).pixels.any()
+    m.clip(1, rects_clip(Rect(0, 0, 8, 8)))
+    m.data(1, 0, jpeg)
+    assert len(decoded) == 1 and canvas.surface(0).pixels[:8, :8, :3].all()

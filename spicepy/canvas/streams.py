@@ -11,7 +11,8 @@ spice-gtk's GStreamer pipeline decodes apart from the channel, the display
 channel does not wait for pictures not yet due; a stream destroyed first never
 decodes them).  The chain is bounded (``MAX_PENDING_FRAMES``, and its bytes
 with the queues' by ``Limits.video_queue``): past that its oldest frames are
-decoded at once.  Only a shown picture is converted to BGRX,
+decoded at once.  Only a shown picture is converted to BGRX (not one the
+stream clip hides entirely; such an MJPEG frame is not even decoded),
 flipped unless the stream is TOP_DOWN, scaled NEAREST to the destination rect
 and clipped by the stream clip
 (sw_canvas ``canvas_put_image``). Timing is sans-IO: the caller passes the
@@ -78,6 +79,24 @@ def picture_bytes(picture: Any) -> int:
     if picture is None:
         return 0
     return sum(int(plane.buffer_size) for plane in picture.planes)
+
+
+def _hidden(clip: Clip, dest: Rect) -> bool:
+    """True when no clip rectangle meets ``dest``: the frame would draw
+    nothing (the server sends STREAM_CLIP with no rectangles while a window
+    covers the stream), so it is neither converted nor, MJPEG, decoded."""
+    rects = clip.rects
+    if rects is None:  # CLIP_NONE (another type: put_image refuses it)
+        return False
+    for r in rects:
+        if (
+            r.left < dest.right
+            and dest.left < r.right
+            and r.top < dest.bottom
+            and dest.top < r.bottom
+        ):
+            return False
+    return True
 
 
 def mm_diff(a: int, b: int) -> int:
@@ -508,11 +527,17 @@ class StreamManager:
                 self._decode_oldest(s)
             if item.picture is None:  # the packet completed no picture
                 return
+            if _hidden(s.clip, item.dest):
+                self._shown(s, item)
+                return
             started = time.perf_counter()
             pixels = s.decoder.to_pixels(item.picture)
             self.decode_seconds += time.perf_counter() - started
         elif s.codec != VideoCodecType.MJPEG:
             log.info("stream %d: codec %d not decoded", s.stream_id, s.codec)
+            return
+        elif _hidden(s.clip, item.dest):  # MJPEG frames stand alone: not decoded
+            self._shown(s, item)
             return
         else:
             started = time.perf_counter()
@@ -521,6 +546,9 @@ class StreamManager:
         if not s.flags & StreamFlags.TOP_DOWN:
             pixels = pixels[::-1]
         self.canvas.put_image(s.surface_id, item.dest, pixels, s.clip)
+        self._shown(s, item)
+
+    def _shown(self, s: Stream, item: _Frame) -> None:
         s.frames_shown += 1
         self.shown.append((s.surface_id, item.dest))
 
