@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,6 +196,9 @@ class PaletteCache:
         except KeyError:
             raise CanvasError(f"palette {unique:#x} is not in the cache") from None
 
+    def find(self, unique: int) -> Palette | None:
+        return self._items.get(unique)
+
     def put(self, palette: Palette) -> None:
         self._items[palette.unique] = palette
         if len(self._items) > MAX_PALETTES:
@@ -237,9 +241,9 @@ class ImageResolver:
         self.decode_seconds = 0.0
         self.decoded_pixels = 0
         #: images of the message being applied, decoded ahead on a worker
-        #: thread (``decode_ahead``), by ``id(image)``; the Image is kept with its
-        #: pixels so that id stays its own
-        self.predecoded: dict[int, tuple[Image, CachedImage]] = {}
+        #: thread (``decode_ahead``), by ``id(image)``: (the Image, so that id
+        #: stays its own; its pixels; the palette the worker used)
+        self.predecoded: dict[int, tuple[Image, CachedImage, Palette | None]] = {}
 
     def _palette(
         self, palette: Palette | None, palette_id: int | None, flags: int
@@ -249,6 +253,13 @@ class ImageResolver:
         if palette is not None and flags & BitmapFlags.PAL_CACHE_ME:
             self.palettes.put(palette)
         return palette
+
+    def _image_palette(self, image: Image) -> Palette | None:
+        """The palette ``image`` uses, caching a PAL_CACHE_ME one (loop thread)."""
+        src = image.bitmap if image.bitmap is not None else image.lz_plt
+        if src is None:
+            return None
+        return self._palette(src.palette, src.palette_id, src.flags)
 
     def get(self, image: Image) -> CachedImage:
         """Resolve an image (not SURFACE) to pixels.
@@ -263,12 +274,18 @@ class ImageResolver:
             return self.shared.cache.get(d.id)
         if kind == ImageType.SURFACE:
             raise CanvasError("SURFACE images are resolved by the canvas")
+        # the palette cache changes here, in message order, never on a worker
+        palette = self._image_palette(image)
         started = time.perf_counter()
         ahead = self.predecoded
-        if ahead and (pair := ahead.pop(id(image), None)) is not None:
+        if (
+            ahead
+            and (pair := ahead.pop(id(image), None)) is not None
+            and pair[2] is palette  # no earlier message replaced it meanwhile
+        ):
             decoded = pair[1]  # decoded on a worker thread (session.offload)
         else:
-            decoded = self._decode(image, d)
+            decoded = self._decode(image, d, palette)
         self.decode_seconds += time.perf_counter() - started
         self.decoded_pixels += decoded.width * decoded.height
         flags = d.flags
@@ -305,27 +322,48 @@ class ImageResolver:
             return np.asarray(cached.pixels[..., 3] >= 0x80)
         return cached.mask
 
-    def decode_ahead(self, image: Image) -> None:
-        """Decode ``image`` now (on a worker thread: ``session.offload``) for the
-        ``get`` that follows; a failure is left for ``get`` to raise again.
+    def decode_ahead(self, image: Image) -> Callable[[], None] | None:
+        """On the loop thread: the job that decodes ``image`` on a worker
+        thread (``session.offload``) for the ``get`` that follows, or None.
 
-        Only images that ``get`` would decode (not cache or surface references)
-        are worth it; the caches are filled by ``get``, on the loop thread.
+        The job touches no state of this channel but ``predecoded`` (its own
+        key): the palette is looked up now, read-only; ``get`` caches it, in
+        message order, and takes the pixels only if it then resolves the same
+        palette (a held message replayed meanwhile may replace it).  A GLZ
+        image enters the session's thread-safe GLZ dictionary (keyed by id:
+        insertion order does not matter).  No job for cache or surface
+        references, nor for a cached palette that is not there (``get`` raises
+        in order); a failure in the job is left for ``get`` to raise again.
         """
         d = image.descriptor
         if d.type in _FROM_CACHE or d.type == ImageType.SURFACE:
-            return
-        try:
-            decoded = self._decode(image, d)
-        except SpiceError:  # ``get`` decodes again and raises it on the loop
-            return
-        self.predecoded[id(image)] = (image, decoded)
+            return None
+        src = image.bitmap if image.bitmap is not None else image.lz_plt
+        palette = None
+        if src is not None:
+            if src.flags & BitmapFlags.PAL_FROM_CACHE:
+                palette = self.palettes.find(src.palette_id or 0)
+                if palette is None:
+                    return None
+            else:
+                palette = src.palette
 
-    def _decode(self, image: Image, d: ImageDescriptor) -> CachedImage:
+        def job() -> None:
+            try:
+                decoded = self._decode(image, d, palette)
+            except SpiceError:  # ``get`` decodes again and raises it on the loop
+                return
+            self.predecoded[id(image)] = (image, decoded, palette)
+
+        return job
+
+    def _decode(
+        self, image: Image, d: ImageDescriptor, palette: Palette | None
+    ) -> CachedImage:
+        """Decode (any thread): reads ``palette``, never the palette cache."""
         kind = d.type
         bitmap = image.bitmap
         if bitmap is not None:
-            palette = self._palette(bitmap.palette, bitmap.palette_id, bitmap.flags)
             pixels, has_alpha = bitmap_to_pixels(bitmap, palette)
             return CachedImage(pixels, has_alpha)
         _check_size(d)
@@ -336,8 +374,7 @@ class ImageResolver:
             data = image.binary.data
         elif image.lz_plt is not None:
             lz = image.lz_plt
-            pal = self._palette(lz.palette, lz.palette_id, lz.flags)
-            palette_ents = list(pal.ents) if pal is not None else None
+            palette_ents = list(palette.ents) if palette is not None else None
             top_down = bool(lz.flags & BitmapFlags.TOP_DOWN)
             data = lz.data
         elif image.zlib_glz is not None:

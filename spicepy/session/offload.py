@@ -7,11 +7,15 @@ decoded on a worker thread (``ImageResolver.decode_ahead``; the Cython codecs
 release the GIL, the pure-Python twins still let the loop run between their
 bytecodes), the connection reads nothing more from that socket meanwhile,
 then the message goes to the session as usual and ``ImageResolver.get``
-takes the pixels decoded ahead (the pixmap cache and drawing stay on the loop
-thread; a palette sent with the image is cached by the worker, and a GLZ
-image enters the session's thread-safe dictionary from it).  A decode that
-fails ahead (e.g. a GLZ reference not there yet) is simply done again inline,
-in order, where the hold queue handles it.  Everything else, every small
+takes the pixels decoded ahead.  The worker reads no state the loop thread
+changes meanwhile (the loop may replay this channel's *held* messages, older
+than this one, while it runs): the palette is looked up at hand-off, on the
+loop thread, and cached only by ``get``, in message order, which takes the
+pixels only if it then resolves the same palette; the pixmap cache and
+drawing stay on the loop thread; a GLZ image enters the session's
+thread-safe, id-keyed dictionary from the worker.  A decode that fails ahead
+(e.g. a GLZ reference not there yet) is simply done again inline, in order,
+where the hold queue handles it.  Everything else, every small
 image, takes the inline path untouched: ``prepare`` costs two type tests per
 display message (and a size product for DRAW_COPY).
 
@@ -68,10 +72,13 @@ def display_prepare(
             return None
         resolver = driver.canvas.images
         resolver.predecoded.clear()  # what an earlier message left unused
+        jobs = [j for image in big if (j := resolver.decode_ahead(image)) is not None]
+        if not jobs:
+            return None
 
         def job() -> None:
-            for image in big:
-                resolver.decode_ahead(image)
+            for one in jobs:
+                one()
 
         return job
 
