@@ -57,6 +57,7 @@ __all__ = [
     "LimitExceededError",
     "Limits",
     "LinkError",
+    "Monitor",
     "ProtocolError",
     "SessionError",
     "SpiceError",
@@ -68,6 +69,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from spicepy.channels.agent import Monitor
     from spicepy.client import connect, connect_sync
     from spicepy.limits import DEFAULT_LIMITS, Limits
 
@@ -81,4 +83,8 @@ def __getattr__(name: str) -> Any:
         from spicepy import limits
 
         return getattr(limits, name)
+    if name == "Monitor":  # for Session.agent.set_monitors
+        from spicepy.channels.agent import Monitor
+
+        return Monitor
     raise AttributeError(f"module 'spicepy' has no attribute {name!r}")

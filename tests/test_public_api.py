@@ -3,7 +3,21 @@ reaching into spicepy's internals."""
 
 from __future__ import annotations
 
+import asyncio
+import struct
+from typing import Any
+
+import pytest
+from test_session import KEY_DOWN, KEY_UP, LIMIT, FakeSpice, run, serve
+
+import spicepy
+from spicepy.channels.agent import Monitor as AgentMonitor
 from spicepy.cli import build_parser
+from spicepy.errors import ConnectionClosedError, SessionError
+from spicepy.session.keymap import PAUSE_BYTES
+from spicepy.wire.enums import InputsCap, InputsMsgc
+
+KEY_SCANCODE = InputsMsgc.KEY_SCANCODE
 
 
 def test_view_has_no_quiet_time_but_the_input_commands_do() -> None:
@@ -12,3 +26,111 @@ def test_view_has_no_quiet_time_but_the_input_commands_do() -> None:
     assert not hasattr(args, "quiet_time")
     args = parser.parse_args(["wait", "spice://h:1", "--quiet-time", "2"])
     assert args.quiet_time == 2.0
+
+
+# --- keys by name: every key of a USB keyboard, Pause as spice-gtk sends it ----
+def _press(key: str, *, raw_cap: bool) -> list[tuple[int, bytes]]:
+    fake = FakeSpice(channels=[(1, 0), (3, 0)])
+
+    async def main() -> None:
+        async with serve(fake) as port:
+            async with spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT) as s:
+                if raw_cap:  # the fake links without channel caps: give it one
+                    machine: Any = s.connections[(3, 0)].machine
+                    machine.server_channel_caps = frozenset({InputsCap.KEY_SCANCODE})
+                await s.key_press(key, modifiers=("ctrl",))
+                async with asyncio.timeout(LIMIT):
+                    while len(fake.inputs_sent) < 3:
+                        await asyncio.sleep(0.01)
+                await asyncio.sleep(0.05)  # nothing more may follow
+
+    run(main())
+    return fake.inputs_sent
+
+
+def _u32(data: bytes) -> int:
+    return int(struct.unpack("<I", data)[0])
+
+
+def test_pause_goes_as_its_raw_make_sequence_when_the_server_takes_it() -> None:
+    sent = _press("Pause", raw_cap=True)
+    assert [t for t, _ in sent] == [KEY_DOWN, KEY_SCANCODE, KEY_UP]
+    assert sent[1][1] == PAUSE_BYTES  # make only: no break follows
+    assert (_u32(sent[0][1]), _u32(sent[2][1])) == (0x1D, 0x9D)
+
+
+def test_pause_without_raw_scancodes_is_its_e0_code() -> None:
+    sent = _press("pause", raw_cap=False)
+    assert [(t, _u32(b)) for t, b in sent] == [
+        (KEY_DOWN, 0x1D), (KEY_DOWN, 0x46E0), (KEY_UP, 0xC6E0), (KEY_UP, 0x9D),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("printscreen", 0x54), ("f13", 0x5D), ("f24", 0x6F), ("mute", 0x20E0),
+     ("nonus_backslash", 0x56), ("ro", 0x73)],
+)  # fmt: skip
+def test_keys_beyond_the_us_layout_have_names(name: str, code: int) -> None:
+    sent = _press(name, raw_cap=True)
+    assert (sent[1][0], _u32(sent[1][1])) == (KEY_DOWN, code)
+
+
+def test_raw_scancodes_need_the_servers_cap() -> None:
+    fake = FakeSpice(channels=[(1, 0), (3, 0)])
+
+    async def main() -> None:
+        async with serve(fake) as port:
+            async with spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT) as s:
+                with pytest.raises(SessionError, match="raw scancodes"):
+                    await s.key_scancodes(PAUSE_BYTES)
+                machine: Any = s.connections[(3, 0)].machine
+                machine.server_channel_caps = frozenset({InputsCap.KEY_SCANCODE})
+                await s.key_scancodes(b"\x1e\x9e")
+                async with asyncio.timeout(LIMIT):
+                    while not fake.inputs_sent:
+                        await asyncio.sleep(0.01)
+
+    run(main())
+    assert fake.inputs_sent == [(KEY_SCANCODE, b"\x1e\x9e")]
+
+
+# --- the session's end, polled or awaited ---------------------------------------
+def test_closed_and_error_say_when_and_why_the_session_ended() -> None:
+    fake = FakeSpice(channels=[(1, 0), (2, 0)])
+
+    async def main() -> None:
+        async with serve(fake) as port:
+            s = await spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT)
+            assert not s.closed and s.error is None
+            ended = asyncio.ensure_future(s.wait_closed())
+            await asyncio.sleep(0.05)
+            assert not ended.done()
+            s.connections[(2, 0)]._writer.transport.abort()  # the server hangs up
+            async with asyncio.timeout(LIMIT):
+                error = await ended
+            assert isinstance(error, ConnectionClosedError)
+            assert s.closed and s.error is error
+            await s.close()
+            assert s.closed  # and a closed session stays closed
+
+    run(main())
+
+
+def test_a_session_closed_by_the_app_says_so() -> None:
+    async def main() -> None:
+        async with serve(FakeSpice()) as port:
+            s = await spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT)
+            await s.close()
+            assert s.closed and isinstance(s.error, SessionError)
+            assert isinstance(await s.wait_closed(), SessionError)
+
+    run(main())
+
+
+# --- Monitor beside the agent API -------------------------------------------------
+def test_monitor_is_public_where_the_session_is() -> None:
+    from spicepy.session import Monitor as SessionMonitor
+
+    assert spicepy.Monitor is SessionMonitor is AgentMonitor
+    assert "Monitor" in spicepy.__all__

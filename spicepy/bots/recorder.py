@@ -18,7 +18,8 @@ import logging
 from dataclasses import dataclass, field
 
 from spicepy.bots.script import Step
-from spicepy.session.keymap import CHARS, EXTENDED, KEYS
+from spicepy.channels.inputs import EXTENDED
+from spicepy.session.keymap import CHARS, KEYS
 from spicepy.wire.msg_other import (
     KeyDown,
     KeyScancode,

@@ -5,59 +5,20 @@ SDL (its scancodes *are* these usages) and macOS/Windows raw input, so one
 table serves any toolkit viewer and the emulated USB keyboard
 (``spicepy.usb.hid``) alike.  Values are the set-1 codes spice-gtk sends for
 the key (QEMU keycodemapdb's "XT KBD" column, the one spice-gtk's xtkbd maps
-come from), extended keys written ``0x100 | x`` as in ``keymap``.  Keys that
-``keymap`` names are taken from it (one copy of their numbers); the rest are in
-``EXTRA_KEYS`` below.
+come from), extended keys written ``0x100 | x`` as in ``keymap``, whose
+``KEYS`` names every key of the page (one copy of their numbers).
 """
 
 from __future__ import annotations
 
-from spicepy.session.keymap import CHARS, EXTENDED, KEYS
+from spicepy.session.keymap import CHARS, KEYS, PAUSE_BYTES
 
 __all__ = [
-    "EXTRA_KEYS",
     "PAUSE_BYTES",
     "USAGE_TO_SCANCODE",
     "scancode_for_usage",
     "usage_for",
 ]
-
-#: Pause has no break code: its make is this whole sequence (E1 prefix), sent
-#: raw at the press and nothing at the release (spice-gtk sends the same
-#: bytes; QEMU's spice-input recognises it as Pause)
-PAUSE_BYTES = bytes.fromhex("e11d45e19dc5")
-
-#: set-1 codes of keys ``keymap.KEYS`` has no name for (keycodemapdb "XT KBD")
-EXTRA_KEYS: dict[str, int] = {
-    "nonus_hash": 0x2B,  # ISO key left of Enter: where US has backslash
-    "nonus_backslash": 0x56,  # ISO key left of Z (102nd key)
-    "printscreen": 0x54,  # spice-gtk/QEMU send SysRq's code for Print Screen
-    "pause": EXTENDED | 0x46,
-    "kp_equals": 0x59,
-    "kp_comma": 0x7E,
-    "ro": 0x73,  # JIS International1
-    "katakanahiragana": 0x70,
-    "yen": 0x7D,
-    "henkan": 0x79,
-    "muhenkan": 0x7B,
-    "hanja": EXTENDED | 0x0D,
-    "mute": EXTENDED | 0x20,
-    "volumeup": EXTENDED | 0x30,
-    "volumedown": EXTENDED | 0x2E,
-    "power": EXTENDED | 0x5E,
-    "f13": 0x5D,
-    "f14": 0x5E,
-    "f15": 0x5F,
-    "f16": 0x55,
-    "f17": EXTENDED | 0x03,
-    "f18": EXTENDED | 0x77,
-    "f19": EXTENDED | 0x04,
-    "f20": 0x5A,
-    "f21": 0x74,
-    "f22": EXTENDED | 0x79,
-    "f23": 0x6D,
-    "f24": 0x6F,
-}
 
 # HID Usage Tables 1.12, chapter 10 (keyboard page): usage -> key name
 _NAMED: dict[int, str] = {
@@ -127,7 +88,7 @@ _CHAR_KEYS: dict[int, str] = {
 def _build() -> dict[int, int]:
     table = {usage: CHARS[ch][0] for usage, ch in _CHAR_KEYS.items()}
     for usage, name in _NAMED.items():
-        table[usage] = KEYS[name] if name in KEYS else EXTRA_KEYS[name]
+        table[usage] = KEYS[name]
     return table
 
 

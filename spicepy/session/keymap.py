@@ -7,7 +7,12 @@ the convention spice-gtk uses internally.
 
 from __future__ import annotations
 
-EXTENDED = 0x100
+from spicepy.channels.inputs import EXTENDED
+
+#: Pause has no break code: its make is this whole sequence (E1 prefix), sent
+#: raw at the press and nothing at the release (spice-gtk sends the same
+#: bytes; QEMU's spice-input recognises it as Pause)
+PAUSE_BYTES = bytes.fromhex("e11d45e19dc5")
 
 _ROWS = {
     0x02: "1234567890-=",
@@ -103,6 +108,36 @@ KEYS: dict[str, int] = {
     "lsuper": EXTENDED | 0x5B,
     "rsuper": EXTENDED | 0x5C,
     "menu": EXTENDED | 0x5D,
+    # the rest of the keys a USB keyboard has (QEMU keycodemapdb's "XT KBD"
+    # column, whence spice-gtk's xtkbd maps); ``hidkeys`` names them alike
+    "nonus_hash": 0x2B,  # ISO key left of Enter: where US has backslash
+    "nonus_backslash": 0x56,  # ISO key left of Z (102nd key)
+    "printscreen": 0x54,  # spice-gtk/QEMU send SysRq's code for Print Screen
+    "pause": EXTENDED | 0x46,  # without KEY_SCANCODE; else PAUSE_BYTES
+    "kp_equals": 0x59,
+    "kp_comma": 0x7E,
+    "ro": 0x73,  # JIS International1
+    "katakanahiragana": 0x70,
+    "yen": 0x7D,
+    "henkan": 0x79,
+    "muhenkan": 0x7B,
+    "hanja": EXTENDED | 0x0D,
+    "mute": EXTENDED | 0x20,
+    "volumeup": EXTENDED | 0x30,
+    "volumedown": EXTENDED | 0x2E,
+    "power": EXTENDED | 0x5E,
+    "f13": 0x5D,
+    "f14": 0x5E,
+    "f15": 0x5F,
+    "f16": 0x55,
+    "f17": EXTENDED | 0x03,
+    "f18": EXTENDED | 0x77,
+    "f19": EXTENDED | 0x04,
+    "f20": 0x5A,
+    "f21": 0x74,
+    "f22": EXTENDED | 0x79,
+    "f23": 0x6D,
+    "f24": 0x6F,
 }
 
 CHARS: dict[str, tuple[int, bool]] = {}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from spicepy.session.keymap import EXTENDED
+from spicepy.channels.inputs import EXTENDED
 
 __all__ = ["BURST_BYTES", "PAUSE", "stroke_bytes", "typing_pauses"]
 

@@ -52,7 +52,7 @@ from spicepy.session.core import (
     glz_window_pixels,
 )
 from spicepy.session.frames import FrameTracker
-from spicepy.session.keymap import key_code, text_strokes
+from spicepy.session.keymap import PAUSE_BYTES, key_code, text_strokes
 from spicepy.session.media import AgentControl, AudioPlayback, CursorTracker
 from spicepy.session.migration import MigrationControl
 from spicepy.session.mouse import MouseControl
@@ -66,6 +66,7 @@ from spicepy.wire.enums import (
     ChannelType,
     DisplayCap,
     ImageCompression,
+    InputsCap,
     LinkErr,
 )
 
@@ -566,6 +567,25 @@ class Session:
                 f"timed out after {timeout}s waiting for {what}"
             ) from None
 
+    @property
+    def error(self) -> BaseException | None:
+        """Why the session ended (None while it is up): the error of its main
+        or a display connection (``ConnectionClosedError`` when the server
+        hung up), or ``SessionError`` after ``close()``."""
+        return self._failure()
+
+    @property
+    def closed(self) -> bool:
+        """The session ended (``error`` says why); every wait raises now."""
+        return self._failure() is not None
+
+    async def wait_closed(self) -> BaseException:
+        """Wait until the session ends; return ``error`` (never raises it)."""
+        await self._wait(lambda: self._failure() is not None, None, "the end")
+        error = self._failure()
+        assert error is not None
+        return error
+
     async def wait_for(
         self, predicate: Callable[[], bool], timeout: float | None, what: str = "it"
     ) -> None:
@@ -821,14 +841,26 @@ class Session:
         machine: Any = conn.machine
         conn.call(machine.send_key_down if down else machine.send_key_up, code)
 
+    def _key(self, conn: ChannelConnection, key: str | int, down: bool) -> None:
+        """One transition of a key name or set-1 code.  "pause" goes as its
+        raw make sequence at the press and nothing at the release when the
+        server takes raw scancodes (spice-gtk does the same)."""
+        if isinstance(key, str) and key.lower() == "pause":
+            machine: Any = conn.machine
+            if InputsCap.KEY_SCANCODE in machine.server_channel_caps:
+                if down:
+                    conn.call(machine.send_key_scancode, PAUSE_BYTES)
+                return
+        self._send_key(conn, key if isinstance(key, int) else key_code(key), down)
+
     async def key_down(self, key: str | int) -> None:
-        code = key if isinstance(key, int) else key_code(key)
-        self._send_key(self._inputs(), code, True)
+        """Press a key: a name of ``keymap.KEYS`` ("ctrl", "pause", "f13"), a
+        character ("a") or a set-1 code (``0x100 | x`` for E0 x)."""
+        self._key(self._inputs(), key, True)
         await self._drain()
 
     async def key_up(self, key: str | int) -> None:
-        code = key if isinstance(key, int) else key_code(key)
-        self._send_key(self._inputs(), code, False)
+        self._key(self._inputs(), key, False)
         await self._drain()
 
     async def key_press(
@@ -838,17 +870,33 @@ class Session:
 
         Every key pressed is released, even when a later one fails.
         """
-        codes = [m if isinstance(m, int) else key_code(m) for m in modifiers]
-        codes.append(key if isinstance(key, int) else key_code(key))
+        keys = [*modifiers, key]
+        for k in keys:  # unknown names fail before anything is pressed
+            if isinstance(k, str):
+                key_code(k)
         conn = self._inputs()
-        pressed: list[int] = []
+        pressed: list[str | int] = []
         try:
-            for code in codes:
-                self._send_key(conn, code, True)
-                pressed.append(code)
+            for k in keys:
+                self._key(conn, k, True)
+                pressed.append(k)
         finally:
-            for code in reversed(pressed):
-                self._send_key(conn, code, False)
+            for k in reversed(pressed):
+                self._key(conn, k, False)
+        await self._drain()
+
+    async def key_scancodes(self, data: bytes) -> None:
+        """Send raw set-1 scancode bytes as they are (KEY_SCANCODE), e.g. a
+        sequence no key code expresses (``keymap.PAUSE_BYTES``).
+
+        Raises:
+            SessionError: no inputs channel, or the server lacks KEY_SCANCODE.
+        """
+        conn = self._inputs()
+        machine: Any = conn.machine
+        if InputsCap.KEY_SCANCODE not in machine.server_channel_caps:
+            raise SessionError("the server does not take raw scancodes")
+        conn.call(machine.send_key_scancode, data)
         await self._drain()
 
     async def type_text(self, text: str, delay: float | None = None) -> None:

@@ -30,13 +30,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from spicepy.channels.agent import Monitor
-from spicepy.errors import ConnectionClosedError, SpiceError
+from spicepy.errors import SpiceError
+from spicepy.session import Monitor, Session
 from spicepy.session.frames import FrameUpdate, SurfaceResized
-from spicepy.session.session import Session
 from spicepy.viewer.geometry import SCALE_MODES, Viewport
 from spicepy.viewer.keyboard import Hotkey, Keyboard
-from spicepy.wire.enums import ChannelType, ClipboardSelection, ClipboardType, MouseMode
+from spicepy.wire.enums import ClipboardSelection, ClipboardType, MouseMode
 
 __all__ = ["Viewer", "ViewerOptions", "POLL"]
 
@@ -170,13 +169,10 @@ class Viewer:
         self._wake.set()
 
     def _check_session(self) -> None:
-        """Raise the error of a closed main or display connection."""
-        for (ctype, _), conn in self.s.connections.items():
-            if (
-                ctype in (ChannelType.MAIN, ChannelType.DISPLAY)
-                and conn.closed.is_set()
-            ):
-                raise conn.error or ConnectionClosedError(f"{conn.name}: closed")
+        """Raise the error of a session that ended (main or display closed)."""
+        error = self.s.error
+        if error is not None:
+            raise error
 
     # -- window ----------------------------------------------------------------------
     def _open_window(self, guest: tuple[int, int]) -> None:
@@ -284,14 +280,6 @@ class Viewer:
     def _raw_keys(self, data: bytes) -> None:
         self._keys.append(data)
 
-    def _inputs_machine(self) -> tuple[Any, Any] | None:
-        """(connection, machine) of the inputs channel, for what ``Session``
-        does not offer: relative motion and raw scancodes."""
-        for (ctype, _), conn in self.s.connections.items():
-            if ctype == ChannelType.INPUTS:
-                return conn, conn.machine
-        return None
-
     async def _handle_events(self) -> None:
         pg, s = self.pg, self.s
         motion: tuple[int, int] | None = None
@@ -327,10 +315,8 @@ class Viewer:
         await self._flush_motion(motion, rel)
         keys, self._keys = self._keys, []
         for key in keys:
-            if isinstance(key, bytes):
-                inputs = self._inputs_machine()
-                if inputs is not None:
-                    inputs[0].call(inputs[1].send_key_scancode, key)
+            if isinstance(key, bytes):  # Keyboard's raw path: Pause only
+                await s.key_press("pause")  # raw, or E0 46 if the server must
             elif key[1]:
                 await s.key_down(key[0])
             else:
@@ -348,16 +334,9 @@ class Viewer:
             self._input_at = time.monotonic()
         elif rel[0] or rel[1]:
             dx, dy = vp.guest_delta(round(rel[0]), round(rel[1]))
-            self._relative_motion(round(dx), round(dy))
-
-    def _relative_motion(self, dx: int, dy: int) -> None:
-        # Session.mouse has no raw relative motion (its server-mode move is a
-        # closed loop to an absolute target): the inputs machine sends it
-        inputs = self._inputs_machine()
-        if inputs is not None and (dx or dy):
-            conn, machine = inputs
-            conn.call(machine.send_mouse_motion, dx, dy, self.s.mouse.buttons)
-            self._input_at = time.monotonic()
+            if round(dx) or round(dy):
+                await self.s.mouse.move_by(round(dx), round(dy))
+                self._input_at = time.monotonic()
 
     async def _button(self, button: int, pos: tuple[int, int], down: bool) -> None:
         vp = self.renderer.viewport
