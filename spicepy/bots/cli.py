@@ -155,6 +155,13 @@ def add_mcp(sub: Subparsers) -> None:
     p.add_argument(
         "--needle-dir", type=Path, default=Path.cwd(), help="base for needle paths"
     )
+    p.add_argument(
+        "--blind",
+        action="store_true",
+        help="server mouse mode on a guest that shows no pointer (a text "
+        "console): every move goes without seeing it land (default: an error; "
+        "a tool call can also ask with blind=true)",
+    )
     p.set_defaults(func=run_mcp)
 
 
@@ -179,6 +186,7 @@ def run_mcp(args: argparse.Namespace) -> int:
             username=args.username,
             needle_dir=args.needle_dir,
             report_dir=args.report_dir,
+            blind=args.blind,
         )
     except (SpiceError, OSError) as exc:
         print(f"spicepy: error: {type(exc).__name__}: {exc}", file=sys.stderr)

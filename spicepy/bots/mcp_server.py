@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -46,13 +48,30 @@ def build_server(
     *,
     needle_dir: Path | None = None,
     report_dir: Path | None = None,
+    blind: bool = False,
 ) -> MCPServer:
-    """An MCPServer whose tools drive ``session``."""
+    """An MCPServer whose tools drive ``session``; ``blind``: every pointer
+    move goes blind (``session.mouse.exact = False``, as ``spicepy do
+    --blind``), otherwise only those of a call with ``blind=true``."""
     server: MCPServer = MCPServer("spicepy", instructions=INSTRUCTIONS)
     base = needle_dir or Path.cwd()
+    if blind:
+        session.mouse.exact = False
 
     def fail(exc: BaseException) -> ToolError:
         return ToolError(f"{type(exc).__name__}: {exc}")
+
+    @contextmanager
+    def pointer(blind: bool) -> Iterator[None]:
+        """Server mouse mode: ``blind`` moves without seeing the pointer land
+        (a guest that shows none, e.g. a text console) for this call."""
+        exact = session.mouse.exact
+        if blind:
+            session.mouse.exact = False
+        try:
+            yield
+        finally:
+            session.mouse.exact = exact
 
     @server.tool()
     async def screenshot(
@@ -101,20 +120,26 @@ def build_server(
         y: int,
         button: Literal["left", "middle", "right"] = "left",
         double: bool = False,
+        blind: bool = False,
     ) -> str:
-        """Move the pointer to (x, y) (screen pixels) and click a mouse button."""
+        """Move the pointer to (x, y) (screen pixels) and click a mouse button.
+        blind: in server mouse mode, move even if the guest shows no pointer
+        (a text console), without checking where it lands."""
         try:
-            for _ in range(2 if double else 1):
-                await session.click(x, y, BUTTONS[button])
+            with pointer(blind):
+                for _ in range(2 if double else 1):
+                    await session.click(x, y, BUTTONS[button])
         except (SpiceError, ValueError) as exc:
             raise fail(exc) from exc
         return f"{'double-' if double else ''}clicked {button} at ({x}, {y})"
 
     @server.tool()
-    async def move(x: int, y: int) -> str:
-        """Move the pointer to (x, y) (screen pixels) without clicking."""
+    async def move(x: int, y: int, blind: bool = False) -> str:
+        """Move the pointer to (x, y) (screen pixels) without clicking.
+        blind: as for click."""
         try:
-            await session.mouse_move(x, y)
+            with pointer(blind):
+                await session.mouse_move(x, y)
         except (SpiceError, ValueError) as exc:
             raise fail(exc) from exc
         return f"moved to ({x}, {y})"
@@ -142,14 +167,20 @@ def build_server(
 
     @server.tool()
     async def scroll(
-        x: int, y: int, direction: Literal["up", "down"] = "down", amount: int = 3
+        x: int,
+        y: int,
+        direction: Literal["up", "down"] = "down",
+        amount: int = 3,
+        blind: bool = False,
     ) -> str:
-        """Scroll the mouse wheel at (x, y) by ``amount`` notches."""
+        """Scroll the mouse wheel at (x, y) by ``amount`` notches.
+        blind: as for click."""
         if not 0 < amount <= 100:
             raise ToolError("amount must be 1..100")
         wheel = 4 if direction == "up" else 5
         try:
-            await session.mouse_move(x, y)
+            with pointer(blind):
+                await session.mouse_move(x, y)
             for _ in range(amount):
                 await session.mouse_down(wheel)
                 await session.mouse_up(wheel)
@@ -238,10 +269,11 @@ def serve(
     username: str | None = None,
     needle_dir: Path | None = None,
     report_dir: Path | None = None,
+    blind: bool = False,
 ) -> None:
     """Connect to ``uri`` (or a resolved ``.vv`` / libvirt ``Target``; the
     other arguments as ``spicepy.connect``), then serve MCP on stdin/stdout
-    until stdin closes.
+    until stdin closes; ``blind`` as ``build_server``.
 
     Raises:
         SpiceError: the SPICE connection failed.
@@ -259,7 +291,9 @@ def serve(
             username=username,
         ) as session:
             await session.wait_for_frame(timeout)
-            server = build_server(session, needle_dir=needle_dir, report_dir=report_dir)
+            server = build_server(
+                session, needle_dir=needle_dir, report_dir=report_dir, blind=blind
+            )
             await server.run_stdio_async()
 
     asyncio.run(main())
