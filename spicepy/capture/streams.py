@@ -25,7 +25,7 @@ from spicepy.capture.pcap import TcpConnection, read_tcp_connections
 from spicepy.channels import CHANNEL_CLASSES
 from spicepy.channels.base import Channel, Frame, iter_frames
 from spicepy.errors import WireError
-from spicepy.wire.enums import CommonCap, CommonMsg
+from spicepy.wire.enums import SPICE_TICKET_BYTES, CommonCap, CommonMsg
 from spicepy.wire.headers import split_sub_messages
 from spicepy.wire.link import (
     LINK_HEADER_SIZE,
@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: RSA-1024 encrypted ticket (spice-gtk ``spice_channel_send_spice_ticket``).
-TICKET_SIZE = 128
+TICKET_SIZE = SPICE_TICKET_BYTES
 LINK_MAGIC = b"REDQ"
 
 
