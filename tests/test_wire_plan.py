@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from spicepy.errors import WireError
 from spicepy.wire.plan import (
     CondKind,
     CondPlan,
@@ -286,21 +287,39 @@ def test_counts_the_plan_cannot_hold_call_back() -> None:
     class Odd:
         kind: int = dataclasses.field(metadata=wt(U8))
         size: int = dataclasses.field(metadata=wt(U8))
+        t: int = dataclasses.field(metadata=wt(_Twice()))  # read by Python
         a: bytes = dataclasses.field(metadata=wt(Bytes(lambda v: v["size"] - 1)))
-        # a count named after a field that is not an integer, a raster whose
-        # sides are not integers, a condition on a later field
-        b: tuple[int, ...] = dataclasses.field(metadata=wt(Array(U8, "a")))
-        c: bytes = dataclasses.field(metadata=wt(Bytes(RasterSize(8, "a", "size"))))
+        # a count named after a field that is not read as an integer, a raster
+        # whose side is not, conditions the plan cannot hold (a function, a
+        # later field)
+        b: tuple[int, ...] = dataclasses.field(metadata=wt(Array(U8, "t")))
+        c: bytes = dataclasses.field(metadata=wt(Bytes(RasterSize(8, "t", "size"))))
         d: int | None = dataclasses.field(
-            default=None, kw_only=True, metadata=wt(U8, FieldIn("e", frozenset({0})))
+            default=None, kw_only=True, metadata=wt(U8, lambda v: v["kind"] == 1)
         )
-        e: int = dataclasses.field(default=0, kw_only=True, metadata=wt(U8))
+        e: int | None = dataclasses.field(
+            default=None, kw_only=True, metadata=wt(U8, FieldIn("f", frozenset({0})))
+        )
+        f: int = dataclasses.field(default=0, kw_only=True, metadata=wt(U8))
 
     plan = compile_struct(Odd)
     kinds = [f.value.count.kind for f in plan.fields if f.value.count is not None]
     assert kinds == [CountKind.CALL] * 3
-    assert plan.fields[5].cond is not None
-    assert plan.fields[5].cond.kind == CondKind.CALL
+    conds = [f.cond.kind for f in plan.fields if f.cond is not None]
+    assert conds == [CondKind.CALL] * 2
+    assert plan.fields[2].value.kind == Kind.OTHER
+    # the compiled twin calls back and reads what the reference reads: t = 2,
+    # 2 bytes of a, 2 items of b, 2 x 3 bytes of c, d (kind 1); e asks for f,
+    # which is not read yet: both twins refuse it alike
+    body = bytes([1, 3]) + struct.pack("<H", 1) + b"ab" + bytes([5, 6])
+    body += b"uvwxyz" + b"\x07" + b"\x00\x00"
+    assert assert_twins(Odd, body) == ("error", WireError, "Odd: 'f'")
+    plain = dataclasses.make_dataclass(
+        "Plain", [(f.name, f.type, f) for f in dataclasses.fields(Odd)[:7]]
+    )
+    assert assert_twins(plain, body)[0] == "ok"
+    got = fast.decode_struct(plain, body)
+    assert (got.t, got.a, got.b, got.c, got.d) == (2, b"ab", (5, 6), b"uvwxyz", 7)
 
 
 def test_flags_beyond_64_bits_and_rasters_beyond_64_bpp_call_back() -> None:
@@ -310,6 +329,14 @@ def test_flags_beyond_64_bits_and_rasters_beyond_64_bpp_call_back() -> None:
         w: int = dataclasses.field(metadata=wt(U8))
         top: int | None = dataclasses.field(
             default=None, kw_only=True, metadata=wt(U8, FlagsMatch("flags", 1 << 63))
+        )
+        full: int | None = dataclasses.field(
+            default=None,
+            kw_only=True,
+            metadata=wt(U8, FlagsMatch("flags", (1 << 64) - 1)),
+        )
+        never: int | None = dataclasses.field(
+            default=None, kw_only=True, metadata=wt(U8, FlagsMatch("flags", 0))
         )
         over: int | None = dataclasses.field(
             default=None, kw_only=True, metadata=wt(U8, FlagsMatch("flags", 1 << 64))
@@ -335,6 +362,10 @@ def test_flags_beyond_64_bits_and_rasters_beyond_64_bpp_call_back() -> None:
     plan = {f.name: f for f in compile_struct(Wide).fields}
     assert plan["top"].cond == CondPlan(CondKind.FLAGS, slot=0, mask=1 << 63)
     assert plan["eq"].cond is not None and plan["eq"].cond.kind == CondKind.FLAGS
+    # every mask of 0 .. 2**64 - 1 is data (a u64 in the interpreter)
+    for name in ("full", "never"):
+        cond = plan[name].cond
+        assert cond is not None and cond.kind == CondKind.FLAGS, name
     assert plan["over"].cond is not None and plan["over"].cond.kind == CondKind.CALL
     assert plan["neg"].cond is not None and plan["neg"].cond.kind == CondKind.CALL
     counts = {n: plan[n].value.count for n in ("r64", "r65", "r0")}
