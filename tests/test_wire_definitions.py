@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from spicepy.errors import WireError
 from spicepy.wire import registry
 from spicepy.wire.schema import U16, decode_struct, wt
 
@@ -32,6 +33,7 @@ PORT_INIT, PORT_EVENT, PORTC_EVENT = 201, 202, 201
 def _fresh(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """Execute module ``name`` again as a new module, registering into an empty
     registry (restored after the test)."""
+    importlib.import_module(name)  # dataclasses look names up in the original
     monkeypatch.setattr(registry, "_REGISTRY", {})
     spec = importlib.util.find_spec(name)
     assert spec is not None and spec.loader is not None
@@ -242,3 +244,52 @@ def test_composite_fields_follow_their_flags(monkeypatch: pytest.MonkeyPatch) ->
     assert (mask.mask_transform.t00, mask.mask_origin.y) == (1, -10)
     plain = decode_struct(display.Composite, struct.pack("<II", 0xFF, 0) + origins)
     assert (plain.src_origin.x, plain.mask_origin.y) == (7, -10)
+
+
+# -- VD-agent messages (spice-protocol vd_agent.h) -------------------------------------
+VD_AGENT_TYPES = {
+    "MouseState": 1,
+    "MonitorsConfig": 2,
+    "Reply": 3,
+    "Clipboard": 4,
+    "DisplayConfig": 5,
+    "AnnounceCapabilities": 6,
+    "ClipboardGrab": 7,
+    "ClipboardRequest": 8,
+    "ClipboardRelease": 9,
+    "FileXferStart": 10,
+    "FileXferStatusMessage": 11,
+    "FileXferData": 12,
+    "ClientDisconnected": 13,
+    "MaxClipboard": 14,
+    "AudioVolumeSync": 15,
+    "GraphicsDeviceInfo": 16,
+}
+
+
+def test_agent_messages_match_vd_agent_h(monkeypatch: pytest.MonkeyPatch) -> None:
+    agent = _fresh("spicepy.wire.agent", monkeypatch)
+    classes = agent.agent_message_classes()
+    assert {c.__name__: c.AGENT_TYPE for c in classes} == VD_AGENT_TYPES
+    assert all(getattr(agent, c.__name__) is c for c in classes)
+    with pytest.raises(RuntimeError, match=r"^duplicate agent message .*MOUSE_STATE"):
+        agent._agent(agent.AgentMsgType.MOUSE_STATE)(_definition())
+    with pytest.raises(WireError, match=r"^agent header needs 20 bytes, got 19$"):
+        agent.parse_agent_header(bytes(19))
+
+
+def test_monitors_config_physical_sizes_follow_the_flag(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agent = _fresh("spicepy.wire.agent", monkeypatch)
+    # VDAgentMonitorsConfig: uint32 num_of_monitors, flags; VDAgentMonConfig
+    # {height, width, depth, x, y}[n]; then VDAgentMonitorMM {uint16 height,
+    # width}[n] when flags has VD_AGENT_CONFIG_MONITORS_FLAG_PHYSICAL_SIZE (2)
+    mon = struct.pack("<IIIii", 768, 1024, 32, 0, 0)
+    with_mm = decode_struct(
+        agent.MonitorsConfig, struct.pack("<II", 1, 2) + mon + struct.pack("<HH", 9, 16)
+    )
+    assert (with_mm.monitors[0].width, with_mm.monitors[0].height) == (1024, 768)
+    assert [(m.height, m.width) for m in with_mm.physical_sizes] == [(9, 16)]
+    plain = decode_struct(agent.MonitorsConfig, struct.pack("<II", 1, 1) + mon)
+    assert plain.physical_sizes is None
