@@ -48,7 +48,7 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
     channels)
         echo "spicepy/channels/*.py"
         echo "|tests/test_channel_*.py tests/test_agent_*.py"
-        echo "tests/test_usbredir_channel.py" ;;
+        echo "tests/test_usbredir_channel.py tests/test_migration_channel.py" ;;
     transport)
         echo "spicepy/session/transport.py spicepy/session/uri.py"
         echo "|tests/test_session_transport.py tests/test_session_uri.py" ;;
@@ -57,6 +57,7 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
         echo "spicepy/session/transport.py spicepy/session/uri.py"
         echo "|tests/test_wire_*.py tests/test_channel_*.py tests/test_agent_*.py"
         echo "tests/test_usbredir_wire.py tests/test_usbredir_channel.py"
+        echo "tests/test_migration_channel.py"
         echo "tests/test_session_transport.py tests/test_session_uri.py" ;;
     *) echo "unknown area: $1 (codecs wire channels transport protocol)" >&2
        return 1 ;;
