@@ -11,7 +11,7 @@ no use for (e.g. GL_SCANOUT, QUALITY_INDICATOR) are counted and ignored.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -58,10 +58,13 @@ class DisplayDriver:
         self.canvas = Canvas(shared)
         self.streams = StreamManager(self.canvas)
         self.marks = 0
+        # (defaultdicts, not Counters: Counter defines __delitem__ in Python, so
+        # each `c[k] += 1` calls back into __setitem__: ~1k instructions a
+        # count, two or three counts for every display message)
         #: messages applied, by message class
-        self.counts: Counter[type] = Counter()
+        self.counts: defaultdict[type, int] = defaultdict(int)
         #: SpiceImage types referenced by the draws applied (type -> count)
-        self.image_types: Counter[int] = Counter()
+        self.image_types: defaultdict[int, int] = defaultdict(int)
         #: a stream message ran since the session last collected reports/frames
         self.streams_touched = False
         c = self.canvas
