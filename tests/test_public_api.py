@@ -13,8 +13,9 @@ from test_session import KEY_DOWN, KEY_UP, LIMIT, FakeSpice, run, serve
 import spicepy
 from spicepy.channels.agent import Monitor as AgentMonitor
 from spicepy.cli import build_parser
-from spicepy.errors import ConnectionClosedError, SessionError
+from spicepy.errors import ConnectionClosedError, SessionError, SpiceTimeoutError
 from spicepy.session.keymap import PAUSE_BYTES
+from spicepy.session.wakeup import Wakeup
 from spicepy.wire.enums import InputsCap, InputsMsgc
 
 KEY_SCANCODE = InputsMsgc.KEY_SCANCODE
@@ -134,3 +135,110 @@ def test_monitor_is_public_where_the_session_is() -> None:
 
     assert spicepy.Monitor is SessionMonitor is AgentMonitor
     assert "Monitor" in spicepy.__all__
+
+
+# --- waits: a waiter is woken by its own source, not by every pump ---------------
+def test_audio_waiter_sleeps_through_unrelated_pumps_and_wakes_at_the_end() -> None:
+    async def main() -> tuple[int, int]:
+        async with serve(FakeSpice()) as port:
+            s = await spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT)
+            checks = {"audio": 0, "any": 0}
+            ready = s.audio._ready
+
+            def audio_ready() -> bool:
+                checks["audio"] += 1
+                return ready()
+
+            def never() -> bool:
+                checks["any"] += 1
+                return False
+
+            s.audio._ready = audio_ready  # type: ignore[method-assign]
+
+            async def listen() -> None:
+                async for _ in s.audio.frames():
+                    pass
+
+            audio = asyncio.ensure_future(listen())
+            generic = asyncio.ensure_future(s.wait_for(never, None, "never"))
+            await asyncio.sleep(0.05)
+            before = dict(checks)
+            for _ in range(50):  # what every pump of unrelated events does
+                s._after_pump()
+                await asyncio.sleep(0)
+            woken = checks["audio"] - before["audio"], checks["any"] - before["any"]
+            await s.close()  # the end wakes every kind of waiter
+            async with asyncio.timeout(LIMIT):
+                for task in (audio, generic):
+                    with pytest.raises(SessionError):
+                        await task
+            return woken
+
+    audio_woken, generic_woken = run(main())  # type: ignore[misc]
+    assert audio_woken == 0
+    assert generic_woken == 50  # wait_for's arbitrary predicate: every pump
+
+
+def test_kind_waits_still_time_out_and_leave_no_waiter() -> None:
+    async def main() -> None:
+        async with serve(FakeSpice()) as port:
+            async with spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT) as s:
+                wakeup = s._wakeup_for()
+                start = asyncio.get_running_loop().time()
+                with pytest.raises(SpiceTimeoutError, match="0.1s"):
+                    await s._wait(lambda: False, 0.1, "x", wakeup=wakeup)
+                assert asyncio.get_running_loop().time() - start >= 0.1
+                assert not wakeup._waiters  # the timed-out wait left nothing
+                with pytest.raises(SpiceTimeoutError):
+                    await s.wait_for(lambda: False, 0.05, "y")
+                assert not s._changed._waiters
+
+    run(main())
+
+
+def test_wakeup_wakes_only_its_current_waiters() -> None:
+    async def main() -> list[int]:
+        wakeup, woken = Wakeup(), []
+
+        async def waiter(n: int) -> None:
+            await wakeup.wait()
+            woken.append(n)
+
+        first = [asyncio.ensure_future(waiter(n)) for n in range(3)]
+        await asyncio.sleep(0)
+        wakeup.fire()
+        later = asyncio.ensure_future(waiter(9))  # waits for the next fire
+        await asyncio.sleep(0)
+        await asyncio.gather(*first)
+        assert not later.done()
+        later.cancel()
+        await asyncio.gather(later, return_exceptions=True)
+        assert not wakeup._waiters
+        return woken
+
+    assert run(main()) == [0, 1, 2]
+
+
+def test_a_connection_failing_outside_a_pump_wakes_the_waiters() -> None:
+    async def main() -> None:
+        async with serve(FakeSpice()) as port:
+            async with spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT) as s:
+                waiter = asyncio.ensure_future(s.wait_for(lambda: False, None))
+                events = s.events()
+                reader = asyncio.ensure_future(events.__anext__())
+                await asyncio.sleep(0.05)
+                # a socket error: the read loop fails the connection, no pump
+                main_conn = s.connections[(1, 0)]
+                main_conn._reader.set_exception(ConnectionResetError("reset"))
+                async with asyncio.timeout(1.0):  # far below LIMIT: no hang
+                    with pytest.raises(ConnectionClosedError, match="reset"):
+                        await waiter
+                    while not reader.done():  # drains what was queued, then ends
+                        try:
+                            await reader
+                        except StopAsyncIteration:
+                            break
+                        reader = asyncio.ensure_future(events.__anext__())
+                assert s.closed
+
+    run(main())

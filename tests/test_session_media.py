@@ -27,6 +27,7 @@ from spicepy.channels.events import (
 from spicepy.channels.playback import AudioData, AudioStarted
 from spicepy.session.core import SessionCore
 from spicepy.session.media import AgentControl, AudioPlayback, CursorTracker
+from spicepy.session.wakeup import Wakeup
 from spicepy.testing.fake_server import FakeServer
 from spicepy.wire.agent import (
     AGENT_HEADER_SIZE,
@@ -61,6 +62,9 @@ class FakeSession:
     def __init__(self, machine: Any = None) -> None:
         self.core = SessionCore()
         self.connections = {KEY: FakeConn(machine)} if machine is not None else {}
+
+    def _wakeup_for(self) -> Wakeup:
+        return Wakeup()
 
 
 def test_cursor_tracker_decodes_and_follows() -> None:

@@ -462,6 +462,8 @@ class AudioPlayback:
         self.mute = False
         self.latency_ms = 0
         self._sinks: list[_WavSink] = []
+        #: fired per stream event: ``frames()`` waits for nothing else
+        self._arrived = session._wakeup_for()
         core = session.core
         for cls in (AudioStarted, AudioData, AudioStopped):
             core.on_event(cls, self._stream)
@@ -487,6 +489,7 @@ class AudioPlayback:
         self._pending.append(event)
         if self._sinks or len(self._pending) >= MAX_AUDIO_FRAMES:
             self._drain()
+        self._arrived.fire()
 
     def _drain(self) -> None:
         """Decode the waiting events, oldest first."""
@@ -529,7 +532,7 @@ class AudioPlayback:
         while True:
             while self._ready():
                 yield self._frames.popleft()
-            await self._session.wait_for(self._ready, None, "audio")
+            await self._session._wait(self._ready, None, "audio", wakeup=self._arrived)
 
     async def record_wav(self, path: str | Path, seconds: float) -> int:
         """Write the audio arriving during ``seconds`` to a 16-bit WAV file with

@@ -62,6 +62,7 @@ from spicepy.session.ports import PortControl
 from spicepy.session.transport import TlsConfig, open_stream
 from spicepy.session.uri import SpiceUri
 from spicepy.session.usb import UsbRedirection
+from spicepy.session.wakeup import Wakeup
 from spicepy.wire.enums import (
     ChannelType,
     DisplayCap,
@@ -144,6 +145,8 @@ class EventStream:
         self.queue: collections.deque[object] = collections.deque(
             maxlen=MAX_QUEUED_EVENTS
         )
+        #: fired per event queued here (a reader is not woken by other pumps)
+        self.wakeup = session._wakeup_for()
 
     def __aiter__(self) -> EventStream:
         return self
@@ -157,6 +160,7 @@ class EventStream:
                 lambda: bool(self.queue) or session._failure() is not None,
                 None,
                 "events",
+                wakeup=self.wakeup,
             )
         return self.queue.popleft()
 
@@ -240,6 +244,12 @@ class Session:
         #: byte budgets of everything a server fills (``spicepy.limits``)
         self.limits = limits if limits is not None else DEFAULT_LIMITS
         self.core = SessionCore(limits=self.limits)
+        #: fired after every pump: ``wait_for`` predicates re-check then
+        self._changed = Wakeup()
+        #: one per kind of waiter that knows its source (``_wakeup_for``)
+        self._kinds: weakref.WeakSet[Wakeup] = weakref.WeakSet()
+        #: per connection: wakes every waiter when it closes (set on first wait)
+        self._close_watch: dict[ChannelConnection, asyncio.Task[Any]] = {}
         #: the pointer (shape, position), the guest agent, the playback audio
         self.cursor = CursorTracker(self)
         self.agent = AgentControl(self)
@@ -255,7 +265,6 @@ class Session:
         self.ports = PortControl(self)
         self._timer: asyncio.TimerHandle | None = None
         self._changes_taken = 0
-        self._wakeup = asyncio.Event()
         #: live ``events()`` iterators; each queues every event from its creation
         self._readers: weakref.WeakSet[EventStream] = weakref.WeakSet()
         #: connect()'s events, for the first iterator; dropped at the first
@@ -472,6 +481,7 @@ class Session:
         if self._readers:  # iterating an empty WeakSet costs ~20x this test
             for reader in self._readers:
                 reader.queue.append(event)
+                reader.wakeup.fire()
         backlog = self._backlog
         if backlog is not None:
             if self._connecting:
@@ -511,8 +521,32 @@ class Session:
         self._after_pump()
 
     def _wake(self) -> None:
-        self._wakeup.set()
-        self._wakeup = asyncio.Event()
+        self._changed.fire()
+
+    def _wakeup_for(self) -> Wakeup:
+        """A ``Wakeup`` for one kind of waiter: its source fires it; the
+        session's end (a closed connection, ``close()``) fires it too."""
+        wakeup = Wakeup()
+        self._kinds.add(wakeup)
+        return wakeup
+
+    def _wake_all(self, _: object = None) -> None:
+        """Something ended: every waiter re-checks (and raises)."""
+        self._changed.fire()
+        for wakeup in list(self._kinds):
+            wakeup.fire()
+
+    def _watch_closes(self, conn: ChannelConnection | None) -> None:
+        """One close watcher per connection (not a future per wait)."""
+        watched = self._close_watch
+        conns = list(self.connections.values())
+        if conn is not None:
+            conns.append(conn)
+        for c in conns:
+            if c not in watched:
+                watcher = asyncio.ensure_future(c.closed.wait())
+                watcher.add_done_callback(self._wake_all)
+                watched[c] = watcher
 
     def _failure(self, conn: ChannelConnection | None = None) -> BaseException | None:
         """The error that makes waiting pointless (this conn, main or a display)."""
@@ -533,11 +567,16 @@ class Session:
         *,
         conn: ChannelConnection | None = None,
         deadline: float | None = None,
+        wakeup: Wakeup | None = None,
     ) -> None:
         """Wait for ``predicate``; until ``deadline`` (loop time) when given,
-        else for ``timeout`` s (the figure named in the error either way)."""
+        else for ``timeout`` s (the figure named in the error either way).
+        ``predicate`` is re-checked when ``wakeup`` (from ``_wakeup_for``)
+        fires, by default after every pump, and when a connection closes."""
         if deadline is None and timeout is not None:
             deadline = self._loop.time() + timeout
+        if wakeup is None:
+            wakeup = self._changed
         try:
             async with asyncio.timeout_at(deadline):
                 while True:
@@ -548,20 +587,8 @@ class Session:
                         if isinstance(error, SpiceError):
                             raise error
                         raise SessionError(f"{what}: {error!r}") from error
-                    wakeup = self._wakeup
-                    closers = [
-                        asyncio.ensure_future(c.closed.wait())
-                        for c in ([conn] if conn else [])
-                        + list(self.connections.values())
-                    ]
-                    waker = asyncio.ensure_future(wakeup.wait())
-                    try:
-                        await asyncio.wait(
-                            [waker, *closers], return_when=asyncio.FIRST_COMPLETED
-                        )
-                    finally:
-                        for fut in (waker, *closers):
-                            fut.cancel()
+                    self._watch_closes(conn)
+                    await wakeup.wait()
         except TimeoutError:
             raise SpiceTimeoutError(
                 f"timed out after {timeout}s waiting for {what}"
@@ -1002,7 +1029,7 @@ class Session:
         conns = list(self.connections.values())
         await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
         await self.migration.close()
-        self._wake()
+        self._wake_all()
 
     async def __aenter__(self) -> Session:
         return self
