@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +56,8 @@ Pixels = npt.NDArray[np.uint8]
 TWINS: list[ModuleType] = [_draw_ref] + ([_fast] if _fast is not None else [])
 KERNEL_NAMES = ["fill", "blit", "rop3_blit", "transparent", "alpha_blend"]
 M32 = 0xFFFFFFFF
+#: ``st.DrawFn`` or ``st.DataObject.draw``.
+Draw = Callable[..., Any]
 
 
 @contextmanager
@@ -147,7 +149,7 @@ def words(pixels: Pixels) -> list[list[int]]:
     """Pixels as xRGB ints (B, G, R, X little-endian)."""
     flat = pixels.reshape(-1, 4).astype(np.uint32)
     vals = flat[:, 0] | flat[:, 1] << 8 | flat[:, 2] << 16 | flat[:, 3] << 24
-    return vals.reshape(pixels.shape[:2]).tolist()  # type: ignore[no-any-return]
+    return cast(list[list[int]], vals.reshape(pixels.shape[:2]).tolist())
 
 
 def to_pixels(rows: list[list[int]]) -> Pixels:
@@ -172,7 +174,7 @@ def inside(s: SimpleNamespace, bbox: tuple[int, int, int, int], x: int, y: int) 
     if not (0 <= mx < m.w and 0 <= my < m.h):
         return False
     bit = m.bits[my * m.stride + mx // 8] >> (7 - mx % 8) & 1
-    return bool(bit) != m.invers
+    return bool(bit) != bool(m.invers)
 
 
 def ternary(code: int, p: int, s: int, d: int) -> int:
@@ -240,7 +242,7 @@ def run_twins(
         assert np.array_equal(got, expected), twin.__name__
 
 
-def area_in(draw: st.DrawFn, w: int, h: int, outside: int) -> tuple[int, int, int, int]:
+def area_in(draw: Draw, w: int, h: int, outside: int) -> tuple[int, int, int, int]:
     """A rectangle reaching ``outside`` pixels past a w x h image."""
     left = draw(st.integers(-outside, w - 1))
     top = draw(st.integers(-outside, h - 1))
@@ -250,7 +252,7 @@ def area_in(draw: st.DrawFn, w: int, h: int, outside: int) -> tuple[int, int, in
 
 
 def place(
-    draw: st.DrawFn,
+    draw: Draw,
     s: SimpleNamespace,
     area: tuple[int, int, int, int],
     near: bool = False,
