@@ -38,7 +38,7 @@ TYPES = sorted(CHANNEL_CLASSES)
 # the machine's own plumbing (input buffer, queues, link handshake).
 _NOT_STATE = {
     "messages_received",
-    "message_counts",
+    "_counts",  # message_counts
     "state",
     "_ack_count",
     "_in_serial",
