@@ -9,14 +9,18 @@ from typing import Any
 
 import pytest
 from test_session import KEY_DOWN, KEY_UP, LIMIT, FakeSpice, run, serve
+from test_session_media import KEY, FakeSession
 
 import spicepy
+from spicepy.channels.agent import ClipboardGrabbed, ClipboardReleased
 from spicepy.channels.agent import Monitor as AgentMonitor
+from spicepy.channels.events import AgentDisconnected
 from spicepy.cli import build_parser
 from spicepy.errors import ConnectionClosedError, SessionError, SpiceTimeoutError
 from spicepy.session.keymap import PAUSE_BYTES
+from spicepy.session.media import AgentControl
 from spicepy.session.wakeup import Wakeup
-from spicepy.wire.enums import InputsCap, InputsMsgc
+from spicepy.wire.enums import ClipboardSelection, ClipboardType, InputsCap, InputsMsgc
 
 KEY_SCANCODE = InputsMsgc.KEY_SCANCODE
 
@@ -242,3 +246,31 @@ def test_a_connection_failing_outside_a_pump_wakes_the_waiters() -> None:
                 assert s.closed
 
     run(main())
+
+
+# --- the guest's clipboard offers, pushed ------------------------------------------
+def test_clipboard_offers_reach_a_callback_and_a_counter() -> None:
+    s = FakeSession()
+    agent = AgentControl(s)  # type: ignore[arg-type]
+    seen: list[tuple[int, tuple[int, ...]]] = []
+    remove = agent.on_clipboard(lambda sel, types: seen.append((sel, types)))
+    board, primary = ClipboardSelection.CLIPBOARD, ClipboardSelection.PRIMARY
+    text, png = ClipboardType.UTF8_TEXT, ClipboardType.IMAGE_PNG
+    s.core.handle_event(KEY, ClipboardGrabbed(board, (text,)), 0.0)
+    s.core.handle_event(KEY, ClipboardGrabbed(board, (text, png)), 0.0)  # new copy
+    s.core.handle_event(KEY, ClipboardGrabbed(primary, (text,)), 0.0)
+    s.core.handle_event(KEY, ClipboardReleased(board), 0.0)
+    s.core.handle_event(KEY, ClipboardReleased(board), 0.0)  # nothing left: no news
+    assert agent.clipboard_changes == 4
+    s.core.handle_event(KEY, AgentDisconnected(0), 0.0)  # its offers go with it
+    assert seen == [
+        (board, (text,)),
+        (board, (text, png)),
+        (primary, (text,)),
+        (board, ()),
+        (primary, ()),
+    ]
+    assert agent.clipboard_changes == 5 and agent.guest_offers == {}
+    remove()
+    s.core.handle_event(KEY, ClipboardGrabbed(board, (text,)), 0.0)
+    assert len(seen) == 5 and agent.clipboard_changes == 6

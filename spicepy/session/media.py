@@ -17,7 +17,7 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -212,6 +212,9 @@ class AgentControl:
         self.transfers: dict[int, FileTransferResult] = {}
         #: clipboard entries forgotten to stay within ``Limits.agent``
         self.forgotten = 0
+        #: counts changes of ``guest_offers`` (a grab, a release, the agent gone)
+        self.clipboard_changes = 0
+        self._clipboard_callbacks: list[Callable[[int, tuple[int, ...]], None]] = []
         core = session.core
         core.on_event(AgentConnected, self._connected)
         core.on_event(AgentDisconnected, self._disconnected)
@@ -230,21 +233,35 @@ class AgentControl:
 
     def _disconnected(self, key: Any, event: AgentDisconnected, now: float) -> None:
         self.connected, self.caps = False, None
-        self.guest_offers.clear()
+        self._offers_gone()
 
     def _stream_failed(self, key: Any, event: AgentStreamFailed, now: float) -> None:
         log.warning("guest agent dropped until it reconnects: %s", event.reason)
         self.connected, self.caps = False, None
-        self.guest_offers.clear()
+        self._offers_gone()
+
+    def _offers_gone(self) -> None:
+        for selection in list(self.guest_offers):
+            self._offer_changed(selection, None)
+
+    def _offer_changed(self, selection: int, types: tuple[int, ...] | None) -> None:
+        """The guest offers ``types`` on ``selection`` now (None: nothing)."""
+        if types is None:
+            self.guest_offers.pop(selection, None)
+        else:
+            self.guest_offers[selection] = types
+        self.clipboard_changes += 1
+        for callback in list(self._clipboard_callbacks):
+            callback(selection, types or ())
 
     def _caps(self, key: Any, event: AgentCapabilitiesReceived, now: float) -> None:
         self.connected, self.caps = True, event.caps
 
     def _grabbed(self, key: Any, event: ClipboardGrabbed, now: float) -> None:
-        self.guest_offers[event.selection] = event.types
         self.our_offers.pop(event.selection, None)  # the guest owns it now
         for k in [k for k in self.guest_data if k[0] == event.selection]:
             del self.guest_data[k]
+        self._offer_changed(event.selection, event.types)
 
     def _received(self, key: Any, event: ClipboardReceived, now: float) -> None:
         data = self.guest_data
@@ -266,7 +283,8 @@ class AgentControl:
         self._call("send_clipboard", event.type, data, event.selection)
 
     def _released(self, key: Any, event: ClipboardReleased, now: float) -> None:
-        self.guest_offers.pop(event.selection, None)
+        if event.selection in self.guest_offers:
+            self._offer_changed(event.selection, None)
 
     def _reply(self, key: Any, event: AgentReplyReceived, now: float) -> None:
         self.replies.append((event.type, event.error))
@@ -290,6 +308,23 @@ class AgentControl:
         if machine is None:
             raise SessionError("the main channel was linked without agent support")
         return conn.call(getattr(machine, method), *args)
+
+    def on_clipboard(
+        self, callback: Callable[[int, tuple[int, ...]], None]
+    ) -> Callable[[], None]:
+        """Call ``callback(selection, types)`` whenever the guest's clipboard
+        offer changes: a new grab (its ``ClipboardType`` values; fetch with
+        ``get_clipboard``), or ``()`` when it is released or the agent goes.
+        Runs inside the pump: keep it short, do not await (schedule a task).
+        Returns the remover.  ``clipboard_changes`` counts the same changes
+        for an app that polls."""
+        self._clipboard_callbacks.append(callback)
+
+        def remove() -> None:
+            if callback in self._clipboard_callbacks:
+                self._clipboard_callbacks.remove(callback)
+
+        return remove
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the guest agent announced its capabilities."""

@@ -96,7 +96,6 @@ class Viewer:
         self._resize_at: float | None = None
         self._resize_tries = 0
         self._last_clip: str | None = None
-        self._seen_offer: tuple[int, ...] | None = None
         self._clip_task: asyncio.Future[None] | None = None
         self._input_at: float | None = None
         #: newest input-to-screen latency (s), frames shown, for the title
@@ -120,6 +119,7 @@ class Viewer:
         self._open_window(size)
         sub = s.screen.subscribe()
         remove = s.screen.on_update(lambda event: self._wake.set())
+        remove_clip = s.agent.on_clipboard(self._guest_clipboard)
         x_fd = _x11_fd(pg)
         loop = asyncio.get_running_loop()
         if x_fd is not None:  # X events wake the loop at once (else: POLL)
@@ -142,7 +142,6 @@ class Viewer:
                 if self.renderer.flush():
                     self.frames_shown += 1
                 self._update_title()
-                self._follow_clipboard()
                 if audio is not None:
                     for frame in s.audio.take_frames():
                         if not s.audio.mute:
@@ -155,6 +154,7 @@ class Viewer:
             if x_fd is not None:
                 loop.remove_reader(x_fd)
             remove()
+            remove_clip()
             sub.close()
             if self._clip_task is not None:
                 self._clip_task.cancel()
@@ -434,13 +434,12 @@ class Viewer:
         self._last_clip = text
         await self.s.agent.set_clipboard(text)
 
-    def _follow_clipboard(self) -> None:
+    def _guest_clipboard(self, selection: int, types: tuple[int, ...]) -> None:
         """A new guest clipboard offer with text: fetch it for the desktop."""
-        offer = self.s.agent.guest_offers.get(ClipboardSelection.CLIPBOARD)
-        if offer is self._seen_offer:
-            return
-        self._seen_offer = offer
-        if offer and ClipboardType.UTF8_TEXT in offer:
+        if (
+            selection == ClipboardSelection.CLIPBOARD
+            and ClipboardType.UTF8_TEXT in types
+        ):
             if self._clip_task is not None:
                 self._clip_task.cancel()
             self._clip_task = asyncio.ensure_future(self._fetch_clipboard())
