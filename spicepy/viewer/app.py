@@ -7,12 +7,10 @@ size, focus, clipboard), takes the screen's coalesced damage
 (``Session.screen.subscribe``), paints it (``render.Renderer``) and pushes only
 those rectangles to the screen, then sleeps until the session changes the
 screen (``screen.on_update`` wakes it) or ``POLL`` s pass, the longest an SDL
-event waits.  The same turn also looks at the agent's clipboard offers
-(``Session.agent.guest_offers``), hands new audio frames to SDL
-(``Session.audio.take_frames``) and checks the main and display connections:
-no side task waits on the session, since every ``Session.wait_for`` waiter
-(``events()``, ``audio.frames()``) is woken by each channel event and
-costs the loop its latency (measured: 10-20 ms more input-to-screen).
+event waits.  The same turn hands new audio frames to SDL
+(``Session.audio.take_frames``) and checks ``Session.error`` (the session
+ended); a new guest clipboard offer with text (``Session.agent.on_clipboard``)
+starts a fetch for the desktop clipboard.  Nothing else waits on the session.
 
 Mouse: in CLIENT mode window positions become guest positions through the
 viewport (absolute, ``Session.mouse.move``); in SERVER mode a click grabs the
