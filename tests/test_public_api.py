@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from test_session import KEY_DOWN, KEY_UP, LIMIT, FakeSpice, run, serve
@@ -178,7 +178,8 @@ def test_audio_waiter_sleeps_through_unrelated_pumps_and_wakes_at_the_end() -> N
                         await task
             return woken
 
-    audio_woken, generic_woken = run(main())  # type: ignore[misc]
+    woken = cast(tuple[int, int], run(main()))
+    audio_woken, generic_woken = woken
     assert audio_woken == 0
     assert generic_woken == 50  # wait_for's arbitrary predicate: every pump
 
