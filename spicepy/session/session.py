@@ -608,7 +608,8 @@ class Session:
 
     async def wait_closed(self) -> BaseException:
         """Wait until the session ends; return ``error`` (never raises it)."""
-        await self._wait(lambda: self._failure() is not None, None, "the end")
+        ended = self._wakeup_for()  # fired only when something ends
+        await self._wait(lambda: self._failure() is not None, None, "", wakeup=ended)
         error = self._failure()
         assert error is not None
         return error
