@@ -293,3 +293,59 @@ def test_monitors_config_physical_sizes_follow_the_flag(
     assert [(m.height, m.width) for m in with_mm.physical_sizes] == [(9, 16)]
     plain = decode_struct(agent.MonitorsConfig, struct.pack("<II", 1, 1) + mon)
     assert plain.physical_sizes is None
+
+
+# -- usbredir packets (usbredirproto.h: type numbers and type-header sizes) ----------
+USBREDIR_PACKETS = {
+    "Hello": (0, 64),  # char version[64]
+    "DeviceConnect": (1, 10),
+    "DeviceDisconnect": (2, 0),
+    "Reset": (3, 0),
+    "InterfaceInfo": (4, 132),  # uint32 count + 4 x uint8[32]
+    "EpInfo": (5, 288),  # 3 x uint8[32], uint16[32], uint32[32]
+    "SetConfiguration": (6, 1),
+    "GetConfiguration": (7, 0),
+    "ConfigurationStatus": (8, 2),
+    "SetAltSetting": (9, 2),
+    "GetAltSetting": (10, 1),
+    "AltSettingStatus": (11, 3),
+    "StartIsoStream": (12, 3),
+    "StopIsoStream": (13, 1),
+    "IsoStreamStatus": (14, 2),
+    "StartInterruptReceiving": (15, 1),
+    "StopInterruptReceiving": (16, 1),
+    "InterruptReceivingStatus": (17, 2),
+    "AllocBulkStreams": (18, 8),
+    "FreeBulkStreams": (19, 4),
+    "BulkStreamsStatus": (20, 9),
+    "CancelDataPacket": (21, 0),
+    "FilterReject": (22, 0),
+    "FilterFilter": (23, 0),
+    "DeviceDisconnectAck": (24, 0),
+    "StartBulkReceiving": (25, 10),
+    "StopBulkReceiving": (26, 5),
+    "BulkReceivingStatus": (27, 6),
+    "ControlPacket": (100, 10),
+    "BulkPacket": (101, 10),
+    "IsoPacket": (102, 4),
+    "InterruptPacket": (103, 4),
+    "BufferedBulkPacket": (104, 10),
+}
+
+
+def test_usbredir_packets_match_usbredirproto_h(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    usb = _fresh("spicepy.wire.usbredir", monkeypatch)
+    got = {c.__name__: (t, c.FIXED) for t, c in usb.packet_classes().items()}
+    assert got == USBREDIR_PACKETS
+    assert all(c.PACKET_TYPE == t for t, c in usb.packet_classes().items())
+    with pytest.raises(RuntimeError, match=r"^duplicate usbredir packet .*HELLO"):
+        usb._packet(usb.UsbredirType.HELLO, 64)(_definition())
+    # the 32-entry arrays: usbredirparser_verify_type_header allows 32 interfaces
+    info = usb.InterfaceInfo
+    arrays = bytes(range(32)) * 4
+    full = decode_struct(info, struct.pack("<I", 32) + arrays)
+    assert full.interface == tuple(range(32)) and full.interface_protocol[31] == 31
+    with pytest.raises(WireError, match=r"interface_count 33 > 32"):
+        decode_struct(info, struct.pack("<I", 33) + arrays)
