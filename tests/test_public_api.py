@@ -275,3 +275,55 @@ def test_clipboard_offers_reach_a_callback_and_a_counter() -> None:
     remove()
     s.core.handle_event(KEY, ClipboardGrabbed(board, (text,)), 0.0)
     assert len(seen) == 5 and agent.clipboard_changes == 6
+
+
+class CountingWakeup(Wakeup):
+    __slots__ = ("woken",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.woken = 0
+
+    async def wait(self) -> None:
+        await super().wait()
+        self.woken += 1
+
+
+def test_screen_updates_wake_for_display_changes_only() -> None:
+    from test_session_frames import _draw, _session, create, fill
+
+    async def main() -> tuple[int, int, list[object]]:
+        session = _session()
+        made: list[CountingWakeup] = []
+
+        def wakeup_for() -> Wakeup:
+            made.append(CountingWakeup())
+            session._kinds.add(made[-1])
+            return made[-1]
+
+        assert session.screen._wakeup_for == session._wakeup_for  # wired
+        session.screen._wakeup_for = wakeup_for  # the same, counting
+        _draw(session, create(16, 16))
+        got: list[object] = []
+
+        async def reader() -> None:
+            async for event in session.screen.updates(timeout=5):
+                got.append(event)
+
+        task = asyncio.ensure_future(reader())
+        await asyncio.sleep(0.01)
+        (wakeup,) = made
+        for _ in range(30):  # pumps of other channels' events
+            session._after_pump()
+            await asyncio.sleep(0)
+        idle = wakeup.woken
+        _draw(session, fill(1, 1, 3, 3))
+        await asyncio.sleep(0.01)
+        drawn = wakeup.woken
+        await session.close()
+        await asyncio.wait_for(task, 2)  # the end wakes it too
+        return idle, drawn, got
+
+    idle, drawn, got = asyncio.run(main())
+    assert idle == 0 and drawn == 1
+    assert [type(e).__name__ for e in got] == ["FrameUpdate"]

@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from spicepy.errors import ConnectionClosedError, SessionError, SpiceTimeoutError
 from spicepy.session.core import ChangedRect, SessionCore
+from spicepy.session.wakeup import Wakeup
 from spicepy.wire.types import Rect
 
 if TYPE_CHECKING:
@@ -195,16 +196,19 @@ class FrameTracker:
     Args:
         core: the session's (or an offline replay's) ``SessionCore``.
         wait_for: ``Session.wait_for`` (for the async iterator); None offline.
+        wakeup_for: ``Session._wakeup_for`` with ``wait_for`` taking its
+            ``wakeup=``: ``updates()`` is then woken by display changes only.
     """
 
     def __init__(
         self,
         core: SessionCore,
-        wait_for: Callable[[Callable[[], bool], float | None, str], Awaitable[None]]
-        | None = None,
+        wait_for: Callable[..., Awaitable[None]] | None = None,
+        wakeup_for: Callable[[], Wakeup] | None = None,
     ) -> None:
         self._core = core
         self._wait_for = wait_for
+        self._wakeup_for = wakeup_for
         self._frames: dict[int, int] = {}
         #: display -> (width, height, monitors) last announced
         self._sizes: dict[int, tuple[int, int, tuple[Monitor, ...]]] = {}
@@ -304,18 +308,30 @@ class FrameTracker:
         if self._wait_for is None:
             raise SessionError("updates() needs a live session")
         sub = self.subscribe(max_rects)
+        kw: dict[str, Wakeup] = {}
+        if self._wakeup_for is not None:  # woken by display changes, not pumps
+            kw["wakeup"] = wakeup = self._wakeup_for()
+
+            def fire(event: FrameEvent) -> None:
+                wakeup.fire()
+
+            self._callbacks.append(fire)
         try:
             while True:
                 for event in sub.take():
                     yield event
                 try:
-                    await self._wait_for(lambda: sub.pending, timeout, "a frame update")
+                    await self._wait_for(
+                        lambda: sub.pending, timeout, "a frame update", **kw
+                    )
                 except SpiceTimeoutError:
                     raise
                 except (ConnectionClosedError, SessionError):
                     return  # the session ended
         finally:
             sub.close()
+            if kw:
+                self._callbacks.remove(fire)
 
     # -- the core's hook ----------------------------------------------------------
 

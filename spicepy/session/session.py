@@ -255,7 +255,7 @@ class Session:
         self.agent = AgentControl(self)
         self.audio = AudioPlayback(self)
         #: the screen as it changes (damage updates, resizes, copies)
-        self.screen = FrameTracker(self.core, self.wait_for)
+        self.screen = FrameTracker(self.core, self._wait, self._wakeup_for)
         #: pointer moves, buttons, wheel, drags in either mouse mode
         self.mouse = MouseControl(self)
         #: follows the server's live migration (``Migrated``/``MigrationFailed``)
