@@ -33,6 +33,17 @@ def rss_mib() -> float:
     return pages * resource.getpagesize() / 2**20
 
 
+def peak_rss_mib() -> float:
+    """This process image's peak RSS (VmHWM).  Not getrusage's ru_maxrss: Linux
+    carries that across fork + exec, so a client started by a 500 MB pytest
+    process reported the parent's size as its own peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def done(name: str, s: Session) -> bool:
     """What each flood should have achieved once it is all in."""
     if name == "draw-flood":
@@ -79,7 +90,7 @@ async def run(uri: str, name: str, limits: Limits) -> dict[str, Any]:
     except spicepy.SpiceError as exc:
         out["error"] = [type(exc).__name__, str(exc)]
     out["seconds"] = time.monotonic() - start
-    out["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss"] = peak_rss_mib()
     return out
 
 
