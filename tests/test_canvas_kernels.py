@@ -717,6 +717,11 @@ def _replay_digests(path: Any) -> tuple[list[str], list[list[str]], dict[Any, st
 
 
 @pytest.mark.skipif(_fast is None, reason="the compiled twin is not built")
+@pytest.mark.skipif(
+    os.environ.get("SPICEPY_PUREPYTHON", "") not in ("", "0"),
+    reason="compares both kernel twins explicitly in the full run; under "
+    "SPICEPY_PUREPYTHON the codecs' reference twins only make it 5 min slower",
+)
 @pytest.mark.parametrize("name", CAPTURE_NAMES)
 def test_capture_surfaces_same_with_either_twin(
     captures_dir: Any, name: str, monkeypatch: pytest.MonkeyPatch
