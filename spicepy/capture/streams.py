@@ -16,6 +16,7 @@ expanding LIST / ``sub_list`` sub-messages first, as spice-gtk dispatches them.
 
 from __future__ import annotations
 
+import struct
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from spicepy.capture.pcap import TcpConnection, read_tcp_connections
 from spicepy.channels import CHANNEL_CLASSES
 from spicepy.channels.base import Channel, Frame, iter_frames
 from spicepy.errors import WireError
-from spicepy.wire.enums import SPICE_TICKET_BYTES, CommonCap, CommonMsg
+from spicepy.wire.enums import SPICE_MAGIC, SPICE_TICKET_BYTES, CommonCap, CommonMsg
 from spicepy.wire.headers import split_sub_messages
 from spicepy.wire.link import (
     LINK_HEADER_SIZE,
@@ -51,7 +52,8 @@ __all__ = [
 
 #: RSA-1024 encrypted ticket (spice-gtk ``spice_channel_send_spice_ticket``).
 TICKET_SIZE = SPICE_TICKET_BYTES
-LINK_MAGIC = b"REDQ"
+#: SpiceLinkHeader.magic as it appears on the wire (little-endian u32).
+LINK_MAGIC = struct.pack("<I", SPICE_MAGIC)
 
 
 @dataclass(frozen=True, slots=True)
