@@ -17,6 +17,15 @@ from typing import Any
 import pytest
 
 from spicepy.errors import WireError
+from spicepy.wire.agent import (
+    ClipboardGrab,
+    ClipboardRequest,
+    decode_agent_message,
+    encode_agent_message,
+    parse_agent_header,
+)
+from spicepy.wire.agent import caps_to_words as agent_caps_to_words
+from spicepy.wire.agent import words_to_caps as agent_words_to_caps
 from spicepy.wire.buffer import Buffer
 from spicepy.wire.enums import message_name
 from spicepy.wire.headers import (
@@ -378,3 +387,56 @@ def test_array_to_the_end_refuses_elements_of_no_bytes() -> None:
     assert decode_struct(Tail, b"").items == ()
     with pytest.raises(WireError, match=r"^array element of no bytes before @end$"):
         decode_struct(Tail, b"\x01")
+
+
+# -- VD-agent framing (spice-protocol vd_agent.h) --------------------------------------
+def test_agent_header_size_limit_is_inclusive() -> None:
+    # VDAgentMessage: uint32 protocol (1), type; uint64 opaque; uint32 size
+    limit = 128 * 1024 * 1024  # MAX_AGENT_MESSAGE_SIZE
+    assert parse_agent_header(struct.pack("<IIQI", 1, 4, 0, limit)).size == limit
+    with pytest.raises(WireError, match=rf"^agent message of {limit + 1} bytes"):
+        parse_agent_header(struct.pack("<IIQI", 1, 4, 0, limit + 1))
+
+
+def test_agent_encode_refusals_and_defaults() -> None:
+    with pytest.raises(TypeError, match=r"^bytes is not an agent message$"):
+        encode_agent_message(b"x")
+    # without CLIPBOARD_SELECTION only the CLIPBOARD selection (0) exists
+    with pytest.raises(
+        ValueError, match=r"^the agent lacks CLIPBOARD_SELECTION: clipboard only$"
+    ):
+        encode_agent_message(ClipboardRequest(1, selection=1))
+    with pytest.raises(
+        ValueError,
+        match=r"^CLIPBOARD_GRAB_SERIAL negotiated: the grab needs a serial$",
+    ):
+        encode_agent_message(ClipboardGrab((1,)), grab_serial_cap=True)
+    # no serial without the cap: header (20 bytes) + one u32 type
+    raw = encode_agent_message(ClipboardGrab((1,), serial=9))
+    assert raw == struct.pack("<IIQI", 1, 7, 0, 4) + struct.pack("<I", 1)
+
+
+def test_agent_decode_refusals_and_defaults() -> None:
+    grab = struct.pack("<I", 9) + struct.pack("<I", 1)
+    # without the serial cap the first word is a type, not a serial
+    got = decode_agent_message(7, grab)
+    assert got.types == (9, 1) and got.serial is None
+    with pytest.raises(
+        WireError, match=r"^ClipboardRequest: selection prefix truncated$"
+    ):
+        decode_agent_message(8, b"\x00\x00\x00", selection_cap=True)
+    with pytest.raises(WireError, match=r"^ClipboardRequest: unknown selection 3$"):
+        decode_agent_message(8, b"\x03\x00\x00\x00" + bytes(4), selection_cap=True)
+    with pytest.raises(WireError, match=r"^ClipboardGrab: serial truncated$"):
+        decode_agent_message(7, b"\x01\x00\x00", grab_serial_cap=True)
+    with pytest.raises(WireError, match=r"^agent REPLY: "):
+        decode_agent_message(3, b"\x01")
+    plain = decode_agent_message(3, struct.pack("<II", 4, 0))
+    assert (plain.type, plain.error) == (4, 0)
+
+
+def test_agent_caps_words_beyond_the_first() -> None:
+    # vd_agent.h VD_AGENT_SET_CAPABILITY: caps[index / 32] |= 1 << (index % 32)
+    assert agent_caps_to_words({32}) == (0, 1)
+    assert agent_caps_to_words({0, 65}) == (1, 0, 2)
+    assert agent_words_to_caps((0, 1)) == frozenset({32})
