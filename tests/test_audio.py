@@ -92,10 +92,12 @@ def test_opus_stream_comes_out_at_the_right_frequency(freq: float) -> None:
     assert len(pcm) >= len(src)
     # one FFT bin is 48000 / len(pcm) Hz wide: the peak lands in the tone's bin
     assert abs(peak_hz(pcm, 48000) - freq) <= 48000 / len(pcm)
-    # level: Opus at 128 kbit/s keeps a pure tone's RMS within 1 dB
+    # level: Opus at 128 kbit/s keeps a pure tone's RMS: measured -0.04 dB at
+    # most (440/1000/3000 Hz, libopus through PyAV, 3 Dec 2026); 0.25 dB leaves
+    # room for other libopus builds, 1 dB would hide a gain bug of 12 %
     body = pcm[4800:-4800, 0].astype(float)
     ratio = np.sqrt(np.mean(body**2)) / np.sqrt(np.mean(src[:, 0].astype(float) ** 2))
-    assert abs(20 * np.log10(ratio)) < 1.0
+    assert abs(20 * np.log10(ratio)) < 0.25
 
 
 @needs_av
@@ -164,7 +166,10 @@ def test_opus_keeps_left_and_right_apart() -> None:
         packets += enc.encode(src[start : start + OPUS_FRAME_SAMPLES])
     pcm = np.concatenate([dec.decode(p) for p in packets]).astype(float)
     rms = np.sqrt(np.mean(pcm[2400:] ** 2, axis=0))
-    assert rms[0] > 4000 and rms[1] < rms[0] / 30  # > 30 dB channel separation
+    # an 8000-amplitude sine has an RMS of 8000 / sqrt(2) = 5657 (measured 5662);
+    # the silent right channel measured exactly 0: ask for 60 dB of separation
+    assert 5657 * 0.89 < rms[0] < 5657 * 1.12  # within 1 dB
+    assert rms[1] < rms[0] / 1000
 
 
 @needs_av
