@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import numpy as np
 import pytest
 from test_session_connection import LineMachine
 
@@ -22,7 +23,15 @@ from spicepy.session.connection import ChannelConnection
 from spicepy.session.migration import Migrated, MigrationFailed
 from spicepy.testing.fake_server import FakeServer
 from spicepy.testing.xspice import free_port
-from spicepy.wire.enums import ChannelType, InputsMsgc, MainCap, MigrateFlags
+from spicepy.wire import msg_display as md
+from spicepy.wire.enums import (
+    BrushType,
+    ChannelType,
+    InputsMsgc,
+    MainCap,
+    MigrateFlags,
+    SurfaceFmt,
+)
 from spicepy.wire.link import LINK_HEADER_SIZE
 from spicepy.wire.msg_common import (
     MainAttachChannels,
@@ -45,7 +54,15 @@ from spicepy.wire.msg_common import (
     MigrateDataC,
     MigrateFlushMark,
 )
-from spicepy.wire.types import ChannelId, DstInfo
+from spicepy.wire.types import (
+    CLIP_NONE,
+    QMASK_NONE,
+    Brush,
+    ChannelId,
+    DisplayBase,
+    DstInfo,
+    Rect,
+)
 
 LIMIT = 10.0
 SESSION_ID = 0x5EED
@@ -443,3 +460,64 @@ def test_a_detached_connection_delivers_no_more_events() -> None:
         return events
 
     assert asyncio.run(main()) == ["one"]
+
+
+def test_semi_seamless_keeps_the_old_picture_until_the_targets_primary() -> None:
+    """spice-gtk keeps its primary across the reset (clear_surfaces keeping the
+    primary): the screen shows the source's last picture until the target's
+    SURFACE_CREATE, and nothing of it leaks into the target's surface."""
+    display = int(ChannelType.DISPLAY)
+    w, h = 64, 48
+
+    def fill(right: int, color: int) -> md.DrawFill:
+        base = DisplayBase(0, Rect(0, 0, h, right), CLIP_NONE)
+        return md.DrawFill(
+            base, md.Fill(Brush(BrushType.SOLID, color=color), 8, QMASK_NONE)
+        )
+
+    create = md.SurfaceCreate(0, w, h, SurfaceFmt.FMT_32_xRGB, 1)
+    green = np.zeros((h, w, 3), np.uint8)
+    green[...] = (0, 255, 0)
+    red_left = np.zeros((h, w, 3), np.uint8)
+    red_left[:, : w // 2] = (255, 0, 0)
+
+    async def main() -> None:
+        caps: dict[int, frozenset[int]] = {
+            MAIN: frozenset({MainCap.SEMI_SEAMLESS_MIGRATE})
+        }
+        async with Server().running() as src, Server(caps).running() as tgt:
+            s = Session(parse_uri(f"spice://127.0.0.1:{src.port}"), timeout=LIMIT)
+            connecting = asyncio.ensure_future(s.connect())
+            smain = await src.peer(MAIN)
+            await attach(smain, SESSION_ID, MAIN, display)
+            sdisplay = await src.peer(display)
+            async with asyncio.timeout(LIMIT):
+                await connecting
+            try:
+                await sdisplay.send(create, fill(w, 0x00FF00), md.DisplayMark())
+                await s.wait_for_frame(timeout=LIMIT)
+                assert np.array_equal(s.screenshot(), green)
+                await smain.send(MainMigrateBeginSeamless(dst(tgt.port), 1))
+                tmain = await tgt.peer(MAIN)
+                tdisplay = await tgt.peer(display)
+                assert isinstance(await smain.recv(), MainMigrateConnected)
+                await smain.send(MainMigrateEnd())
+                assert await tmain.recv() == MainMigrateEndC()
+                await sdisplay.hung_up()
+                await smain.hung_up()
+                # switched, the display reset: still the source's picture
+                assert np.array_equal(s.screenshot(), green)
+                await tmain.send(MainInit(SESSION_ID, 1, 1, 1, 0, 10, 0, 0))
+                await s.wait_for(lambda: s.migration.completed == 1, LIMIT, "switch")
+                await tdisplay.expect(md.DisplayInit)
+                assert np.array_equal(s.screenshot(), green)
+                # the target's primary replaces it: its own pixels only (the
+                # right half was never drawn: black, not the old green)
+                await tdisplay.send(create, fill(w // 2, 0xFF0000), md.DisplayMark())
+                await s.wait_for(lambda: s.core.marks == 1, LIMIT, "target frame")
+                assert np.array_equal(s.screenshot(), red_left)
+            finally:
+                async with asyncio.timeout(LIMIT):
+                    await s.close()
+
+    asyncio.run(main())

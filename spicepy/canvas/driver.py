@@ -67,6 +67,9 @@ class DisplayDriver:
         self.image_types: defaultdict[int, int] = defaultdict(int)
         #: a stream message ran since the session last collected reports/frames
         self.streams_touched = False
+        #: the previous server's last primary picture (read-only), shown until
+        #: this channel's SURFACE_CREATE of surface 0: see ``keep_picture``
+        self.kept_picture: npt.NDArray[np.uint8] | None = None
         c = self.canvas
         #: draws: handler(msg); the change is msg.base.box on surface 0
         self._draws: dict[type, Callable[[Any], None]] = {
@@ -144,9 +147,19 @@ class DisplayDriver:
         return changed
 
     def primary_pixels(self) -> npt.NDArray[np.uint8] | None:
-        """The primary surface's BGRX pixels (a view), or None before SURFACE_CREATE."""
+        """The primary surface's BGRX pixels (a view); before SURFACE_CREATE the
+        kept picture (read-only) or None."""
         surface = self.canvas.primary
-        return None if surface is None else surface.pixels
+        return self.kept_picture if surface is None else surface.pixels
+
+    def keep_picture(self, pixels: npt.NDArray[np.uint8] | None) -> None:
+        """Show ``pixels`` (the old driver's primary, after a migration) until
+        this driver's own primary exists, as spice-gtk keeps its primary across
+        a reset.  Only reads see it: draws, caches and streams start empty."""
+        if pixels is not None:
+            pixels = pixels.view()
+            pixels.flags.writeable = False
+        self.kept_picture = pixels
 
     # -- handlers of the messages that are not draws ---------------------------------
 
@@ -174,7 +187,10 @@ class DisplayDriver:
         self.canvas.create_surface(
             msg.surface_id, msg.width, msg.height, msg.format, msg.flags
         )
-        return Rect(0, 0, msg.height, msg.width) if msg.surface_id == 0 else None
+        if msg.surface_id != 0:
+            return None
+        self.kept_picture = None  # replaced (a refused create keeps it)
+        return Rect(0, 0, msg.height, msg.width)
 
     def _surface_destroy(self, msg: md.SurfaceDestroy, mm_time: int | None) -> None:
         self.canvas.surface(msg.surface_id)  # an unknown id is refused first

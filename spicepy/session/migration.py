@@ -20,7 +20,8 @@ The switch:
 - semi-seamless: on ``MigrationEndReceived`` every source connection is dropped
   and replaced by its target connection at once (waits never see a dead
   channel), the target main channel sends MIGRATE_END, the display canvases
-  and the image caches start afresh (spice-gtk ``cache_clear_all``); on the
+  and the image caches start afresh (spice-gtk ``cache_clear_all``), the old
+  primary picture only readable until the target's replaces it; on the
   target's INIT the other channels send their first messages (display INIT)
   and ``Migrated`` is published.
 - MIGRATE_CANCEL, a failed connect, or a target that dies before the switch
@@ -166,12 +167,14 @@ class MigrationControl:
         main: Any = session.connections[MAIN]
         main.call(main.machine.send_migrate_end)
         # semi-seamless: the target starts from scratch (spice-gtk resets every
-        # display channel and clears the session's caches)
+        # display channel and clears the session's caches), but the old primary
+        # stays on screen until the target's replaces it (spice-gtk
+        # clear_surfaces(keep_primary): no blank screen, no flicker)
         core = session.core
-        displays = list(core.drivers)
+        pictures = {cid: d.primary_pixels() for cid, d in core.drivers.items()}
         _forget_server(core)
-        for channel_id in displays:
-            core.add_display(channel_id)
+        for channel_id, picture in pictures.items():
+            core.add_display(channel_id).keep_picture(picture)
 
     def _on_switch_host(
         self, key: ChannelKey, event: SwitchHostReceived, now: float
