@@ -505,8 +505,11 @@ def test_semi_seamless_keeps_the_old_picture_until_the_targets_primary() -> None
                 assert await tmain.recv() == MainMigrateEndC()
                 await sdisplay.hung_up()
                 await smain.hung_up()
-                # switched, the display reset: still the source's picture
+                # switched, the display reset: still the source's picture,
+                # and the screen API agrees it has one
                 assert np.array_equal(s.screenshot(), green)
+                assert s.screen.displays == [0]
+                assert s.screen.size(0) == (green.shape[1], green.shape[0])
                 await tmain.send(MainInit(SESSION_ID, 1, 1, 1, 0, 10, 0, 0))
                 await s.wait_for(lambda: s.migration.completed == 1, LIMIT, "switch")
                 await tdisplay.expect(md.DisplayInit)

@@ -222,9 +222,12 @@ class FrameTracker:
 
     @property
     def displays(self) -> list[int]:
-        """Display channel ids with a primary surface."""
+        """Display channel ids with a picture: a primary surface, or the old
+        primary kept across a semi-seamless migration (what ``pixels`` returns)."""
         return sorted(
-            cid for cid, d in self._core.drivers.items() if d.canvas.primary is not None
+            cid
+            for cid, d in self._core.drivers.items()
+            if d.primary_pixels() is not None
         )
 
     def frame(self, display: int = 0) -> int:
