@@ -124,22 +124,23 @@ cdef void _load_family(Family *f, object ref):
                 f.code[n][k], f.code_len[n][k] = ref._code(n, k)
             else:
                 f.code[n][k] = f.code_len[n][k] = 0
-    cdef uint32_t bits, length, value
+    cdef uint32_t bits, length, value, zeros
+    # in C from the fields just copied (no Python objects: this runs at import)
     for k in range(8):
         for n in range(LUT_SIZE):
             f.lut[k][n] = 0
-            if k >= ref.bpc or n == 0:
+            if k >= <int>f.bpc or n == 0:
                 continue
             # golomb_decoding on a window whose first LUT_BITS bits are n; the
             # result depends on those bits alone when the codeword fits in them
-            bits = n << (32 - LUT_BITS)
-            if bits > ref.prefix_mask[k]:
-                zeros = 32 - bits.bit_length()
+            bits = <uint32_t>n << (32 - LUT_BITS)
+            if bits > f.prefix_mask[k]:
+                zeros = __builtin_clz(bits)  # bits > prefix_mask >= 0: no zero
                 length = zeros + 1 + k
-                value = (zeros << k) | ((bits >> (32 - length)) & ((1 << k) - 1))
+                value = (zeros << k) | ((bits >> (32 - length)) & ((1u << k) - 1))
             else:
-                length = ref.notgr_len[k]
-                value = ref.ngr[k] + ((bits >> (32 - length)) & ((1 << ref.suffix[k]) - 1))
+                length = f.notgr_len[k]
+                value = f.ngr[k] + ((bits >> (32 - length)) & f.notgr_suffix_mask[k])
             if length <= LUT_BITS:
                 f.lut[k][n] = (length << 8) | (value & 0xFF)
 
