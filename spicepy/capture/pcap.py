@@ -118,7 +118,7 @@ class TcpConnection:
         return self.server[1]
 
 
-def _classic(raw: memoryview) -> Iterator[Packet]:
+def _classic(raw: bytes | memoryview) -> Iterator[tuple[float, int, int, int]]:
     magic = bytes(raw[:4])
     if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
         endian = "<"
@@ -132,20 +132,19 @@ def _classic(raw: memoryview) -> Iterator[Packet]:
     linktype = struct.unpack_from(endian + "I", raw, 20)[0] & 0x0FFFFFFF
     per_second = 1_000_000_000 if nano else 1_000_000
     pos, end = 24, len(raw)
-    rec = struct.Struct(endian + "IIII")
+    unpack = struct.Struct(endian + "IIII").unpack_from
     while pos + 16 <= end:
-        sec, frac, incl, _orig = rec.unpack_from(raw, pos)
+        sec, frac, incl, _orig = unpack(raw, pos)
         if incl > MAX_FRAME:
             raise WireError(f"pcap record of {incl} bytes at offset {pos}")
-        if pos + 16 + incl > end:
+        start = pos + 16
+        pos = start + incl
+        if pos > end:
             return  # capture cut mid-record (tcpdump killed): keep what is whole
-        yield Packet(
-            sec + frac / per_second, linktype, bytes(raw[pos + 16 : pos + 16 + incl])
-        )
-        pos += 16 + incl
+        yield sec + frac / per_second, linktype, start, pos
 
 
-def _pcapng(raw: memoryview) -> Iterator[Packet]:
+def _pcapng(raw: bytes | memoryview) -> Iterator[tuple[float, int, int, int]]:
     """pcapng blocks: SHB (sets byte order), IDB (link type, resolution), EPB/SPB/PB."""
     pos, end = 0, len(raw)
     endian = "<"
@@ -165,28 +164,30 @@ def _pcapng(raw: memoryview) -> Iterator[Packet]:
             if pos + blen > end and blen >= 12:
                 return  # truncated last block
             raise WireError(f"pcapng block of {blen} bytes at offset {pos}")
-        body = raw[pos + 8 : pos + blen - 4]
-        if btype == 1 and len(body) >= 8:  # Interface Description Block
-            linktype = struct.unpack_from(endian + "H", body, 0)[0]
-            ifaces.append((linktype, _if_tsresol(body[8:], endian)))
-        elif btype == 6 and len(body) >= 20:  # Enhanced Packet Block
-            iface, hi, lo, cap = struct.unpack_from(endian + "IIII", body, 0)
-            if iface >= len(ifaces) or cap > len(body) - 20 or cap > MAX_FRAME:
+        body = pos + 8  # the block body is raw[body : pos + blen - 4]
+        size = blen - 12
+        if btype == 1 and size >= 8:  # Interface Description Block
+            linktype = struct.unpack_from(endian + "H", raw, body)[0]
+            options = raw[body + 8 : pos + blen - 4]
+            ifaces.append((linktype, _if_tsresol(options, endian)))
+        elif btype == 6 and size >= 20:  # Enhanced Packet Block
+            iface, hi, lo, cap = struct.unpack_from(endian + "IIII", raw, body)
+            if iface >= len(ifaces) or cap > size - 20 or cap > MAX_FRAME:
                 raise WireError(f"bad enhanced packet block at offset {pos}")
             linktype, per_second = ifaces[iface]
             when = _seconds((hi << 32) | lo, per_second)
-            yield Packet(when, linktype, bytes(body[20 : 20 + cap]))
-        elif btype == 3 and len(body) >= 4 and ifaces:  # Simple Packet Block
-            orig = struct.unpack_from(endian + "I", body, 0)[0]
-            cap = min(orig, len(body) - 4)
-            yield Packet(0.0, ifaces[0][0], bytes(body[4 : 4 + cap]))
-        elif btype == 2 and len(body) >= 20:  # obsolete Packet Block
-            iface, _drops, hi, lo, cap = struct.unpack_from(endian + "HHIII", body, 0)
-            if iface >= len(ifaces) or cap > len(body) - 20:
+            yield when, linktype, body + 20, body + 20 + cap
+        elif btype == 3 and size >= 4 and ifaces:  # Simple Packet Block
+            orig = struct.unpack_from(endian + "I", raw, body)[0]
+            cap = min(orig, size - 4)
+            yield 0.0, ifaces[0][0], body + 4, body + 4 + cap
+        elif btype == 2 and size >= 20:  # obsolete Packet Block
+            iface, _drops, hi, lo, cap = struct.unpack_from(endian + "HHIII", raw, body)
+            if iface >= len(ifaces) or cap > size - 20:
                 raise WireError(f"bad packet block at offset {pos}")
             linktype, per_second = ifaces[iface]
             when = _seconds((hi << 32) | lo, per_second)
-            yield Packet(when, linktype, bytes(body[20 : 20 + cap]))
+            yield when, linktype, body + 20, body + 20 + cap
         pos += blen
 
 
@@ -196,7 +197,7 @@ def _seconds(ticks: int, per_second: int) -> float:
     return ticks // per_second + (ticks % per_second) / per_second
 
 
-def _if_tsresol(options: memoryview, endian: str) -> int:
+def _if_tsresol(options: bytes | memoryview, endian: str) -> int:
     """The if_tsresol option of an IDB (default microseconds)."""
     pos = 0
     while pos + 4 <= len(options):
@@ -210,6 +211,21 @@ def _if_tsresol(options: memoryview, endian: str) -> int:
     return 1_000_000
 
 
+def _frames(raw: bytes | memoryview) -> Iterator[tuple[float, int, int, int]]:
+    """(time, link type, start, stop) of each frame: the frame is raw[start:stop]."""
+    magic = bytes(raw[:4])
+    if magic == b"\x0a\x0d\x0d\x0a":
+        return _pcapng(raw)
+    if magic in (
+        b"\xd4\xc3\xb2\xa1",
+        b"\xa1\xb2\xc3\xd4",
+        b"\x4d\x3c\xb2\xa1",
+        b"\xa1\xb2\x3c\x4d",
+    ):
+        return _classic(raw)
+    raise WireError("not a pcap or pcapng capture")
+
+
 def iter_packets(data: bytes | memoryview) -> Iterator[Packet]:
     """Frames of a classic pcap or pcapng capture held in memory.
 
@@ -217,136 +233,145 @@ def iter_packets(data: bytes | memoryview) -> Iterator[Packet]:
         WireError: not a capture, or a record whose sizes do not fit.
     """
     raw = memoryview(data)
-    magic = bytes(raw[:4])
-    if magic == b"\x0a\x0d\x0d\x0a":
-        yield from _pcapng(raw)
-    elif magic in (
-        b"\xd4\xc3\xb2\xa1",
-        b"\xa1\xb2\xc3\xd4",
-        b"\x4d\x3c\xb2\xa1",
-        b"\xa1\xb2\x3c\x4d",
-    ):
-        yield from _classic(raw)
-    else:
-        raise WireError("not a pcap or pcapng capture")
+    for when, linktype, start, stop in _frames(raw):
+        yield Packet(when, linktype, bytes(raw[start:stop]))
 
 
-def _ip_of(frame: bytes, linktype: int) -> tuple[int, int] | None:
-    """(offset of the IP header, IP version) in a frame, or None."""
+_IP_VERSION = {0x0800: 4, 0x86DD: 6}
+
+
+def _ip_at(buf: bytes, pos: int, stop: int, linktype: int) -> tuple[int, int] | None:
+    """(offset of the IP header, IP version) in the frame buf[pos:stop], or None."""
     if linktype == LINKTYPE_ETHERNET:
-        pos = 12
-        if len(frame) < 14:
+        if stop - pos < 14:
             return None
-        ethertype = int.from_bytes(frame[12:14], "big")
-        while ethertype in (0x8100, 0x88A8) and len(frame) >= pos + 6:  # VLAN tags
-            pos += 4
-            ethertype = int.from_bytes(frame[pos : pos + 2], "big")
-        pos += 2
-        version = {0x0800: 4, 0x86DD: 6}.get(ethertype)
-        return (pos, version) if version else None
+        at = pos + 12
+        ethertype = buf[at] << 8 | buf[at + 1]
+        while ethertype in (0x8100, 0x88A8) and stop >= at + 6:  # VLAN tags
+            at += 4
+            ethertype = buf[at] << 8 | buf[at + 1]
+        version = _IP_VERSION.get(ethertype)
+        return (at + 2, version) if version else None
     if linktype == LINKTYPE_LINUX_SLL:
-        if len(frame) < 16:
+        if stop - pos < 16:
             return None
-        version = {0x0800: 4, 0x86DD: 6}.get(int.from_bytes(frame[14:16], "big"))
-        return (16, version) if version else None
+        version = _IP_VERSION.get(buf[pos + 14] << 8 | buf[pos + 15])
+        return (pos + 16, version) if version else None
     if linktype == LINKTYPE_LINUX_SLL2:
-        if len(frame) < 20:
+        if stop - pos < 20:
             return None
-        version = {0x0800: 4, 0x86DD: 6}.get(int.from_bytes(frame[0:2], "big"))
-        return (20, version) if version else None
+        version = _IP_VERSION.get(buf[pos] << 8 | buf[pos + 1])
+        return (pos + 20, version) if version else None
     if linktype == LINKTYPE_NULL:
-        if len(frame) < 5:
+        if stop - pos < 5:
             return None
-        return (4, frame[4] >> 4)
+        return (pos + 4, buf[pos + 4] >> 4)
     if (
         linktype in (LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6)
         or linktype in _RAW_ALIASES
     ):
-        return (0, frame[0] >> 4) if frame else None
+        return (pos, buf[pos] >> 4) if stop > pos else None
     return None
 
 
-def tcp_segment(frame: bytes, linktype: int = LINKTYPE_ETHERNET) -> TcpSegment | None:
-    """The TCP segment carried by a frame, or None (not TCP, fragment, truncated)."""
-    where = _ip_of(frame, linktype)
+#: (src, sport, dst, dport, seq, flags, payload start, payload stop)
+_Seg = tuple[bytes, int, bytes, int, int, int, int, int]
+_TCP_HEAD = struct.Struct(">HHIxxxxBB")
+
+
+def _tcp_at(buf: bytes, pos: int, stop: int, linktype: int) -> _Seg | None:
+    """The TCP segment of the frame buf[pos:stop] as offsets into buf, or None
+    (not TCP, fragment, truncated); no copy of the payload."""
+    where = _ip_at(buf, pos, stop, linktype)
     if where is None:
         return None
     ip, version = where
     if version == 4:
-        if len(frame) < ip + 20:
+        if stop < ip + 20:
             return None
-        ihl = (frame[ip] & 0x0F) * 4
-        total = int.from_bytes(frame[ip + 2 : ip + 4], "big")
-        frag = int.from_bytes(frame[ip + 6 : ip + 8], "big")
-        if frame[ip + 9] != 6 or ihl < 20 or frag & 0x3FFF:
+        ihl = (buf[ip] & 0x0F) * 4
+        if buf[ip + 9] != 6 or ihl < 20 or (buf[ip + 6] << 8 | buf[ip + 7]) & 0x3FFF:
             return None  # not TCP, or an IP fragment (never seen on loopback)
-        src, dst = frame[ip + 12 : ip + 16], frame[ip + 16 : ip + 20]
+        total = buf[ip + 2] << 8 | buf[ip + 3]
+        src, dst = buf[ip + 12 : ip + 16], buf[ip + 16 : ip + 20]
         tcp = ip + ihl
         # total 0 = TSO-offloaded frame whose length field tcpdump left empty
-        end = ip + total if total else len(frame)
+        end = ip + total if total else stop
     elif version == 6:
-        if len(frame) < ip + 40:
+        if stop < ip + 40:
             return None
-        if frame[ip + 6] != 6:
+        if buf[ip + 6] != 6:
             return None  # extension headers: not produced by loopback TCP
-        plen = int.from_bytes(frame[ip + 4 : ip + 6], "big")
-        src, dst = frame[ip + 8 : ip + 24], frame[ip + 24 : ip + 40]
+        plen = buf[ip + 4] << 8 | buf[ip + 5]
+        src, dst = buf[ip + 8 : ip + 24], buf[ip + 24 : ip + 40]
         tcp = ip + 40
-        end = tcp + plen if plen else len(frame)
+        end = tcp + plen if plen else stop
     else:
         return None
-    end = min(end, len(frame))
+    end = min(end, stop)
     if end < tcp + 20:
         return None
-    sport, dport, seq = struct.unpack_from(">HHI", frame, tcp)
-    off = (frame[tcp + 12] >> 4) * 4
+    sport, dport, seq, off, flags = _TCP_HEAD.unpack_from(buf, tcp)
+    off = (off >> 4) * 4
     if off < 20 or tcp + off > end:
         return None
-    return TcpSegment(
-        bytes(src),
-        sport,
-        bytes(dst),
-        dport,
-        seq,
-        frame[tcp + 13],
-        bytes(frame[tcp + off : end]),
-    )
+    return (src, sport, dst, dport, seq, flags, tcp + off, end)
+
+
+def tcp_segment(frame: bytes, linktype: int = LINKTYPE_ETHERNET) -> TcpSegment | None:
+    """The TCP segment carried by a frame, or None (not TCP, fragment, truncated)."""
+    frame = bytes(frame)
+    seg = _tcp_at(frame, 0, len(frame), linktype)
+    if seg is None:
+        return None
+    src, sport, dst, dport, seq, flags, start, stop = seg
+    return TcpSegment(src, sport, dst, dport, seq, flags, frame[start:stop])
 
 
 class _Direction:
-    __slots__ = ("isn", "segs")
+    __slots__ = ("isn", "seqs", "datas", "stamps")
 
     def __init__(self) -> None:
         self.isn: int | None = None
-        self.segs: list[tuple[int, bytes, float]] = []
+        # parallel lists, one entry per segment with payload (views into the capture)
+        self.seqs: list[int] = []
+        self.datas: list[memoryview] = []
+        self.stamps: list[float] = []
 
     def reassemble(self) -> tuple[bytes, list[tuple[int, float]], bool]:
         """(bytes, (offset, time) per new segment, stopped at a hole)."""
-        if not self.segs:
+        seqs, datas, stamps = self.seqs, self.datas, self.stamps
+        if not seqs:
             return b"", [], False
         isn = self.isn
         if isn is None:  # SYN not captured: start at the lowest sequence seen
-            base = self.segs[0][0]
-            isn = min(self.segs, key=lambda s: (s[0] - base) & 0xFFFFFFFF)[0]
-        out = bytearray()
+            base = seqs[0]
+            isn = min(seqs, key=lambda s: (s - base) & 0xFFFFFFFF)
+        rels = [(s - isn) & 0xFFFFFFFF for s in seqs]
+        # a stable sort keeps capture order among equal offsets (the first copy wins)
+        order: range | list[int] = range(len(rels))
+        if any(rels[i] > rels[i + 1] for i in range(len(rels) - 1)):
+            order = sorted(order, key=rels.__getitem__)
+        pieces: list[memoryview] = []
         times: list[tuple[int, float]] = []
-        order = sorted(
-            range(len(self.segs)),
-            key=lambda i: ((self.segs[i][0] - isn) & 0xFFFFFFFF, i),
-        )
+        size, gap = 0, False
         for i in order:
-            seq, data, ts = self.segs[i]
-            rel = (seq - isn) & 0xFFFFFFFF
-            if rel > len(out):
-                return bytes(out), times, True
-            if rel + len(data) <= len(out):
+            rel = rels[i]
+            if rel > size:
+                gap = True
+                break
+            data = datas[i]
+            if rel + len(data) <= size:
                 continue  # a retransmitted copy: the first one wins
-            times.append((len(out), ts))
-            out += data[len(out) - rel :]
-            if len(out) >= MAX_STREAM_BYTES:
-                del out[MAX_STREAM_BYTES:]
-                return bytes(out), times, True
-        return bytes(out), times, False
+            times.append((size, stamps[i]))
+            piece = data[size - rel :]
+            if size + len(piece) >= MAX_STREAM_BYTES:
+                pieces.append(piece[: MAX_STREAM_BYTES - size])
+                gap = True
+                break
+            pieces.append(piece)
+            size += len(piece)
+        return b"".join(pieces), times, gap
 
 
 def read_tcp_connections(source: str | Path | bytes) -> list[TcpConnection]:
@@ -366,39 +391,42 @@ def read_tcp_connections(source: str | Path | bytes) -> list[TcpConnection]:
         raw = path.read_bytes()
     else:
         raw = bytes(source)
+    view = memoryview(raw)
     # one record per connection: (client, server, first time, up, down); a fresh
     # SYN from the client with another sequence number reuses the port pair for a
-    # new connection
+    # new connection. ``current`` holds both orientations of each 4-tuple.
     records: list[tuple[Endpoint, Endpoint, float, _Direction, _Direction]] = []
-    current: dict[frozenset[Endpoint], int] = {}
-    for pkt in iter_packets(raw):
-        seg = tcp_segment(pkt.data, pkt.linktype)
+    current: dict[tuple[bytes, int, bytes, int], int] = {}
+    for when, linktype, start, stop in _frames(raw):
+        seg = _tcp_at(raw, start, stop, linktype)
         if seg is None:
             continue
-        a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
-        key = frozenset((a, b))
+        src, sport, dst, dport, seq, flags, pay, end = seg
+        key = (src, sport, dst, dport)
         index = current.get(key)
-        syn_only = seg.flags & _TCP_SYN and not seg.flags & _TCP_ACK
-        if index is not None and syn_only:
+        syn = flags & _TCP_SYN
+        if index is not None and syn and not flags & _TCP_ACK:
             rec = records[index]
-            isn = (seg.seq + 1) & 0xFFFFFFFF
-            if rec[0] == a and rec[3].isn is not None and rec[3].isn != isn:
+            isn = (seq + 1) & 0xFFFFFFFF
+            if rec[0] == (src, sport) and rec[3].isn is not None and rec[3].isn != isn:
                 index = None  # port reuse
         if index is None:
             if len(records) >= MAX_CONNECTIONS:
                 raise WireError("too many TCP connections in the capture")
-            syn_ack = seg.flags & _TCP_SYN and seg.flags & _TCP_ACK
-            client, server = (b, a) if syn_ack else (a, b)
-            index = current[key] = len(records)
-            records.append((client, server, pkt.time, _Direction(), _Direction()))
-        client, _server, _t, up, down = records[index]
-        d = up if a == client else down
-        if seg.flags & _TCP_SYN:
-            d.isn = (seg.seq + 1) & 0xFFFFFFFF
-        if seg.payload:
-            if len(d.segs) >= MAX_SEGMENTS:
+            a, b = (src, sport), (dst, dport)
+            client, server = (b, a) if syn and flags & _TCP_ACK else (a, b)
+            index = current[key] = current[(dst, dport, src, sport)] = len(records)
+            records.append((client, server, when, _Direction(), _Direction()))
+        rec = records[index]
+        d = rec[3] if rec[0][1] == sport and rec[0][0] == src else rec[4]
+        if syn:
+            d.isn = (seq + 1) & 0xFFFFFFFF
+        if end > pay:
+            if len(d.seqs) >= MAX_SEGMENTS:
                 raise WireError("too many TCP segments in one connection")
-            d.segs.append((seg.seq, seg.payload, pkt.time))
+            d.seqs.append(seq)
+            d.datas.append(view[pay:end])
+            d.stamps.append(when)
     out: list[TcpConnection] = []
     for client, server, first, up, down in records:
         conn = TcpConnection(client, server, first)
