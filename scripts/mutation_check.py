@@ -6,7 +6,8 @@ the survivors of a scripts/mutation.sh run, without a mutmut run.
 
 The test files are copied from this checkout into the run's ``mutants/tests``;
 their test functions (parametrized ones once per parameter set, hypothesis ones
-as they are, a ``monkeypatch`` argument provided; other fixtures are not) run
+as they are, a ``monkeypatch`` argument provided; tests needing other fixtures
+are left out) run
 once per mutant in a forked child with ``MUTANT_UNDER_TEST`` set, which the
 trampolines read at every call.  A test that fails, a crash or the per-mutant
 time limit (``MUTATION_CHECK_TIMEOUT``, default 120 s: an endless loop) kills
@@ -37,16 +38,18 @@ def _tests(files: list[str]) -> list[tuple[str, Callable[..., Any]]]:
             if not name.startswith("test_") or not callable(f):
                 continue
             marks = [m for m in getattr(f, "pytestmark", []) if m.name == "parametrize"]
+            params = [p.name for p in inspect.signature(f).parameters.values()]
             if len(marks) == 1:
                 names, values = marks[0].args[0], marks[0].args[1]
                 if isinstance(names, str):
                     names = [a.strip() for a in names.split(",")]
+                if set(params) - set(names):
+                    continue  # another fixture (e.g. the corpus): not run here
                 for v in values:
                     v = getattr(v, "values", v)
                     kw = dict(zip(names, v if len(names) > 1 else (v,), strict=True))
                     out.append((name, lambda f=f, kw=kw: f(**kw)))
                 continue
-            params = [p.name for p in inspect.signature(f).parameters.values()]
             if not params or hasattr(f, "hypothesis") or params == ["monkeypatch"]:
                 out.append((name, f))
     return out
