@@ -454,3 +454,11 @@ def test_pointer_and_array_targets_count_by_their_structs_fields() -> None:
     assert assert_twins(Named, body)[0] == "ok"
     got = fast.decode_struct(Named, body)
     assert (got.name, got.names, got.twice) == (b"ok", (b"ab", b"cd"), 42)
+
+
+@pytest.mark.parametrize("bad", [None, 3, "SpiceRect"])
+def test_struct_of_something_not_a_class_is_refused_at_definition(bad: Any) -> None:
+    """The compiled plan trusts Struct.cls: a definition naming no class is a
+    TypeError where it is written (it crashed the compiled decoder)."""
+    with pytest.raises(TypeError, match="schema dataclass"):
+        Struct(bad)

@@ -144,6 +144,10 @@ class Struct:
     """An inline sub-structure (another schema dataclass)."""
 
     def __init__(self, cls: type) -> None:
+        # Checked here, once per definition: the compiled plan trusts it (a
+        # Struct(None) made the compiled decoder crash instead of raising).
+        if not isinstance(cls, type):
+            raise TypeError(f"Struct needs a schema dataclass, not {cls!r}")
         self.cls = cls
 
     def pull(self, r: Reader, values: Values) -> Any:
