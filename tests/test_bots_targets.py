@@ -28,15 +28,14 @@ TIMEOUT = 60.0
 @pytest.mark.parametrize("command", ["do", "mcp"])
 def test_do_and_mcp_take_the_target_options(command: str) -> None:
     extra = ["capture", "x.png"] if command == "do" else []
-    blind = ["--blind"] if command == "do" else []
     args = build_parser().parse_args(
         [command, "--connect", "qemu:///system", "--plain", "--proxy",
-         "http://p:3128", "--username", "u", *blind, "dom", *extra]
+         "http://p:3128", "--username", "u", "--blind", "dom", *extra]
     )  # fmt: skip
     assert (args.uri, args.connect, args.plain, args.proxy, args.username) == (
         "dom", "qemu:///system", True, "http://p:3128", "u"
     )  # fmt: skip
-    assert args.blind if command == "do" else not hasattr(args, "blind")
+    assert args.blind is True  # both take --blind (server-mode pointer moves)
 
 
 @pytest.mark.parametrize("command", ["do", "mcp"])

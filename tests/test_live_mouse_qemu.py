@@ -9,6 +9,7 @@ acceleration) clicks land exactly, checked in the guest's own coordinates."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -169,6 +170,11 @@ def test_server_mode_clicks_land_exactly_on_a_guest_that_shows_its_pointer(
     assert _presses(log) == [(1, x, y) for x, y in targets] + [(2, 700, 300)], log
 
 
+def _button_changes(packets: list[tuple[int, int, int]]) -> list[int]:
+    """The button states of PS/2 packets, each run of equal states once."""
+    return [state for state, _ in itertools.groupby(p[0] & 7 for p in packets)]
+
+
 def _mice_from(guest: Qemu, skip: int) -> list[tuple[int, int, int]]:
     status, out = guest.run(
         f'sleep 1; hexdump -v -s {skip} -e \'3/1 "%02x" " "\' /tmp/mice'
@@ -262,4 +268,6 @@ def test_proxy_records_server_mode_motion_and_it_replays(tmp_path: Path) -> None
     total = (sum(p[1] for p in original), sum(p[2] for p in original))
     assert total == (60 - 50 + 190 - 7, -(40 + 260 - 150 + 9)), original
     assert (sum(p[1] for p in again), sum(p[2] for p in again)) == total, again
-    assert [p[0] & 7 for p in again] == [p[0] & 7 for p in original]
+    # the same button changes; how many packets the motion between them takes
+    # depends on when the guest drains QEMU's PS/2 queue (a CI run had one more)
+    assert _button_changes(again) == _button_changes(original), (again, original)

@@ -394,8 +394,8 @@ SCENARIOS: dict[str, Scenario] = {
         display=_slow_image(2048),
     ),
     "slow-image-small": Scenario(
-        "a 512x512 QUIC image (a pure-Python decode takes seconds), then a MARK",
-        display=_slow_image(512),
+        "a 1024x1024 QUIC image (a pure-Python decode takes seconds), then a MARK",
+        display=_slow_image(1024),
     ),
 }
 
