@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from spicepy.errors import SpiceError
+from spicepy.errors import SpiceError, SpiceTimeoutError
 from spicepy.session import Monitor, Session
 from spicepy.session.frames import FrameUpdate, SurfaceResized
 from spicepy.viewer.geometry import SCALE_MODES, Viewport
@@ -95,6 +95,7 @@ class Viewer:
         self._resize_tries = 0
         self._last_clip: str | None = None
         self._clip_task: asyncio.Future[None] | None = None
+        self._offer_task: asyncio.Future[None] | None = None
         self._input_at: float | None = None
         #: newest input-to-screen latency (s), frames shown, for the title
         self.latency: float | None = None
@@ -154,8 +155,9 @@ class Viewer:
             remove()
             remove_clip()
             sub.close()
-            if self._clip_task is not None:
-                self._clip_task.cancel()
+            for task in (self._clip_task, self._offer_task):
+                if task is not None:
+                    task.cancel()
             if audio is not None:
                 audio.close()
             self._release_inputs_quietly()
@@ -425,12 +427,30 @@ class Viewer:
 
     # -- clipboard and audio ---------------------------------------------------------
     async def _local_clipboard(self) -> None:
-        """The desktop's clipboard changed: offer its text to the guest."""
+        """The desktop's clipboard changed: offer its text to the guest, or once
+        the agent has announced itself (SDL tells of a change only once, and
+        the agent's capabilities can come after client mouse mode)."""
         text = self.pg.scrap.get_text()
-        if not text or text == self._last_clip or self.s.agent.caps is None:
+        if not text or text == self._last_clip:
+            return
+        if self.s.agent.caps is None:
+            if self._offer_task is None or self._offer_task.done():
+                self._offer_task = asyncio.ensure_future(self._offer_when_ready())
             return
         self._last_clip = text
         await self.s.agent.set_clipboard(text)
+
+    async def _offer_when_ready(self) -> None:
+        """Wait (one task, however many changes) for the agent, then offer the
+        desktop's clipboard as it is then; ends with the session."""
+        while self.s.agent.caps is None:
+            try:
+                await self.s.agent.wait_ready(timeout=60.0)
+            except SpiceTimeoutError:
+                continue  # no agent yet: it may come with the guest's desktop
+            except SpiceError:
+                return  # the session ended
+        await self._local_clipboard()
 
     def _guest_clipboard(self, selection: int, types: tuple[int, ...]) -> None:
         """A new guest clipboard offer with text: fetch it for the desktop."""
