@@ -69,6 +69,13 @@ def _take(buf: bytearray, n: int) -> bytes | None:
     return out
 
 
+def _take_link(buf: bytearray) -> bytes | None:
+    """A whole link message (header + the size it states, removed), or None."""
+    if len(buf) < LINK_HEADER_SIZE:
+        return None
+    return _take(buf, LINK_HEADER_SIZE + LinkHeader.parse(buf).size)
+
+
 def _take_sized(buf: bytearray, limit: int, trailer: int = 0) -> bytes | None:
     """A u32 length, that many bytes and ``trailer`` more, whole or None.
 
@@ -220,10 +227,7 @@ class LinkSniffer:
         while True:
             stage = self._cstage
             if stage == "link":
-                if len(buf) < LINK_HEADER_SIZE:
-                    return
-                hdr = LinkHeader.parse(buf)
-                raw = _take(buf, LINK_HEADER_SIZE + hdr.size)
+                raw = _take_link(buf)
                 if raw is None:
                     return
                 mess = LinkMess.parse(raw[LINK_HEADER_SIZE:])
@@ -308,10 +312,7 @@ class LinkSniffer:
         while True:
             stage = self._sstage
             if stage == "reply":
-                if len(buf) < LINK_HEADER_SIZE:
-                    return
-                hdr = LinkHeader.parse(buf)
-                raw = _take(buf, LINK_HEADER_SIZE + hdr.size)
+                raw = _take_link(buf)
                 if raw is None:
                     return
                 reply = LinkReply.parse(raw[LINK_HEADER_SIZE:])
