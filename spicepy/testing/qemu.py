@@ -550,11 +550,15 @@ class Qemu:
                 raise SessionError("the guest closed its command port")
             self._cmd_buf += chunk
 
-    def screendump(self) -> npt.NDArray[np.uint8]:
-        """QEMU's own view of the screen (QMP ``screendump``), (h, w, 3) RGB."""
+    def screendump(
+        self, device: str | None = None, head: int | None = None
+    ) -> npt.NDArray[np.uint8]:
+        """QEMU's own view of the screen (QMP ``screendump``), (h, w, 3) RGB;
+        ``device`` (a ``-device ...,id=`` of a second card) and ``head`` pick
+        another console than the primary one."""
         if self.qmp is None:
             raise SessionError("QEMU is not running")
-        return self.qmp.screendump(self._path("screendump.ppm"))
+        return self.qmp.screendump(self._path("screendump.ppm"), device, head)
 
     # -- stopping -----------------------------------------------------------------
 

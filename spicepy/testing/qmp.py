@@ -102,10 +102,18 @@ class Qmp:
             self.command("human-monitor-command", **{"command-line": command_line})
         )
 
-    def screendump(self, path: Path) -> npt.NDArray[np.uint8]:
-        """QEMU's view of the primary console as (h, w, 3) uint8 RGB."""
+    def screendump(
+        self, path: Path, device: str | None = None, head: int | None = None
+    ) -> npt.NDArray[np.uint8]:
+        """QEMU's view of a console as (h, w, 3) uint8 RGB: the primary one, or
+        ``head`` of the display device whose QOM id is ``device``."""
         path.unlink(missing_ok=True)
-        self.command("screendump", filename=str(path))
+        where: dict[str, object] = {}
+        if device is not None:
+            where["device"] = device
+        if head is not None:
+            where["head"] = head
+        self.command("screendump", filename=str(path), **where)
         # QEMU writes the file from its main loop, possibly after answering
         deadline = time.monotonic() + self.timeout
         while True:
