@@ -37,3 +37,28 @@ def test_run_one_only_swallows_spice_errors(monkeypatch: pytest.MonkeyPatch) -> 
     targets.run_one("boom", b"1")
     with pytest.raises(IndexError):
         targets.run_one("boom", b"")
+
+
+def test_every_target_says_what_run_py_instruments() -> None:
+    import importlib
+
+    assert set(targets.INSTRUMENT) == set(targets.TARGETS)
+    for modules in targets.INSTRUMENT.values():
+        for module in modules:  # a typo would silently instrument nothing
+            importlib.import_module(module)
+
+
+def test_channel_target_reaches_every_channel_machine() -> None:
+    from spicepy.channels import CHANNEL_CLASSES
+
+    machines = {
+        type(targets._linked_channel(i, full)).__name__
+        for i in range(len(CHANNEL_CLASSES))
+        for full in (False, True)
+    }
+    assert machines == {cls.__name__ for cls in CHANNEL_CLASSES.values()}
+    # each input gets its own copy: garbage puts the copy in ERROR, not the template
+    from spicepy.channels import ChannelState
+
+    targets.run_one("channel", b"\0" + b"\xff" * 64)
+    assert targets._LINKED[(0, False)].state is ChannelState.READY  # type: ignore[attr-defined]

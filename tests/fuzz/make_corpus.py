@@ -6,7 +6,9 @@ Seeds: inputs made with spicepy's own encoders (targets.synthetic_seeds), the
 codec payloads of the captures in SHARED/captures (at most 16 KiB each, in the
 targets' input layout), the vectors in SHARED/vectors that are small enough,
 one message body per (channel, type) seen in the captures, the first 64 KiB of
-each channel's server bytes after the link, and the first 64 KiB of each pcap.
+each channel's server bytes after the link, the main channels' agent streams,
+and the first 64 KiB of each pcap (the usbredir seeds, QEMU's recorded guest
+streams in tests/data, come with targets.synthetic_seeds).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def _capture_seeds(out: Path, captures: Path) -> None:
     from spicepy.capture.images import extract_images
     from spicepy.capture.streams import iter_data_messages, read_channels
     from spicepy.channels import CHANNEL_CLASSES
+    from spicepy.wire.enums import ChannelType, MainMsg
 
     kinds = {t: i for i, t in enumerate(T.IMAGE_TYPES)}
     types = sorted(CHANNEL_CLASSES)
@@ -44,15 +47,24 @@ def _capture_seeds(out: Path, captures: Path) -> None:
         for ch in read_channels(pcap):
             data = ch.server_data
             if ch.channel_type in types and data:
-                body = data[: 64 << 10]
-                _write(out, "channel", bytes([types.index(ch.channel_type)]) + body)
+                # targets._channel's selector: bits 0-2 channel, bit 3 full headers
+                sel = types.index(ch.channel_type) | (0 if ch.mini_header else 8)
+                _write(out, "channel", bytes([sel]) + data[: 64 << 10])
+            agent = bytearray()
             for msg in iter_data_messages(data, ch.mini_header, strict=False):
+                if (
+                    ch.channel_type == ChannelType.MAIN
+                    and msg.type == MainMsg.AGENT_DATA
+                ):
+                    agent += msg.body
                 key = (ch.channel_type, msg.type)
                 if key in seen or len(msg.body) > MAX_SEED:
                     continue
                 seen.add(key)
                 head = T._WIRE.pack(ch.channel_type, msg.type, 1)
                 _write(out, "wire", head + bytes(msg.body))
+            if agent:  # the guest agent's stream, in 512-byte chunks
+                _write(out, "agent", b"\x13" + bytes(agent[:MAX_SEED]))
         for p in extract_images(pcap):
             stream = p.image.payload
             if stream is None or len(stream) > MAX_SEED or p.type not in kinds:

@@ -1,11 +1,14 @@
 """Run one fuzz target under atheris (libFuzzer), with coverage of the C code.
 
-    python tests/fuzz/run.py TARGET [--build DIR] [libFuzzer options] [CORPUS...]
+    python tests/fuzz/run.py TARGET [--build DIR] [--asan] [--instrument-all]
+                             [libFuzzer options] [CORPUS...]
 
 ``--build DIR`` (default build/fuzz, made by build_instrumented.sh) holds the
 Cython extensions compiled with ``-fsanitize=fuzzer-no-link``; they are
 imported instead of the editable install's, so libFuzzer sees the edges of the
-compiled decoders as well as the Python ones (atheris.instrument_imports).
+compiled decoders as well as the Python ones (atheris.instrument_imports, for
+the packages the target reaches, ``targets.INSTRUMENT``; all of spicepy with
+``--instrument-all``).
 Their coverage hooks need libFuzzer loaded before them, so run.py re-executes
 itself with atheris's ``ubsan_with_fuzzer.so`` preloaded (``asan_with_fuzzer.so``
 with ``--asan``, for a build made with SPICEPY_FUZZ_ASAN=1). Without the
@@ -83,24 +86,26 @@ def main(argv: list[str]) -> None:
             f"run.py: no {lib}: the compiled code is not instrumented", file=sys.stderr
         )
     sys.path.insert(0, str(HERE.parent))
-    # Every spicepy module must first be imported inside this block, or its
-    # Python code runs uninstrumented (importing one extension imports the
-    # whole spicepy.codecs package, for instance).
-    with atheris.instrument_imports(include=["spicepy"]):
+    from fuzz import targets  # imports spicepy.errors only
+
+    if name not in targets.TARGETS:
+        sys.exit(f"unknown target {name}; one of {', '.join(targets.TARGETS)}")
+    everything = rest[:1] == ["--instrument-all"]
+    rest = rest[1:] if everything else rest
+    include = ["spicepy"] if everything else list(targets.INSTRUMENT[name])
+    print(f"run.py: Python coverage of {include}", file=sys.stderr)
+    # Every module to instrument must first be imported inside this block, or
+    # its Python code runs uninstrumented (importing one extension imports its
+    # whole package, for instance); modules outside ``include`` run at full
+    # speed: coverage of code a target cannot reach only costs time.
+    with atheris.instrument_imports(include=include):
         for ext in sorted(lib.rglob("_*.so")) if lib.is_dir() else []:
             rel = ext.relative_to(lib).with_suffix("").with_suffix("")
             importlib.import_module(".".join(rel.parts))  # fails, never falls back
-        from fuzz import targets
-
-        for module in ("quic", "lz", "glz", "zlib_glz", "lz4", "jpeg", "jpeg_alpha"):
-            importlib.import_module(f"spicepy.codecs.{module}")
-        importlib.import_module("spicepy.codecs.image")
-        importlib.import_module("spicepy.wire.messages")
-        importlib.import_module("spicepy.channels")
-        importlib.import_module("spicepy.testing.fake_server")
-        importlib.import_module("spicepy.capture.streams")
-    if name not in targets.TARGETS:
-        sys.exit(f"unknown target {name}; one of {', '.join(targets.TARGETS)}")
+        for module in targets.IMPORTS:
+            importlib.import_module(module)
+    if not any(a.startswith("-max_len=") for a in rest):
+        rest.insert(0, f"-max_len={targets.MAX_LEN.get(name, 1 << 16)}")
     native = [
         m.__name__
         for m in list(sys.modules.values())

@@ -10,8 +10,10 @@ Used by run.py (atheris, long runs) and tests/test_fuzz_smoke.py (CI).
 
 from __future__ import annotations
 
+import copy
 import struct
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -126,24 +128,104 @@ def _wire(data: bytes) -> None:
     decode_message(channel, msg, data[_WIRE.size :], from_server=bool(from_server & 1))
 
 
-def _channel(data: bytes) -> None:
-    """Bytes after a completed link into the channel machine of data[0]."""
+#: channel machines linked once per (channel index, full headers), cloned per input
+_LINKED: dict[tuple[int, bool], object] = {}
+
+
+def _linked_channel(index: int, full_headers: bool) -> object:
+    """A fresh copy of a channel machine right after its link: linking costs an
+    RSA encryption (~4 ms), a deepcopy ~0.1 ms, so each input gets a clone."""
     from spicepy.channels import CHANNEL_CLASSES
     from spicepy.testing.fake_server import FakeServer, link_pair
+    from spicepy.wire.enums import CommonCap
 
-    if not data:
-        return
-    types = sorted(CHANNEL_CLASSES)
-    ch = CHANNEL_CLASSES[types[data[0] % len(types)]](max_message_size=1 << 16)
-    link_pair(ch, FakeServer())
-    while ch.next_event() is not None:
-        pass
-    ch.data_to_send()
-    for chunk in (data[1:], b""):  # then EOF
-        ch.receive_data(chunk)
+    key = (index, full_headers)
+    if key not in _LINKED:
+        types = sorted(CHANNEL_CLASSES)
+        ch = CHANNEL_CLASSES[types[index % len(types)]](max_message_size=1 << 16)
+        caps = {CommonCap.PROTOCOL_AUTH_SELECTION, CommonCap.AUTH_SPICE}
+        if not full_headers:
+            caps.add(CommonCap.MINI_HEADER)
+        link_pair(ch, FakeServer(common_caps=frozenset(caps)))
         while ch.next_event() is not None:
             pass
         ch.data_to_send()
+        _LINKED[key] = ch
+    return copy.deepcopy(_LINKED[key])
+
+
+def _split(data: bytes, sixteenths: int) -> list[bytes]:
+    """``data`` in two chunks cut at ``sixteenths``/16 of its length (a message
+    split across reads), then b"" (EOF); never an empty chunk before EOF."""
+    cut = len(data) * (sixteenths & 15) // 16
+    return [c for c in (data[:cut], data[cut:]) if c] + [b""]
+
+
+def _channel(data: bytes) -> None:
+    """Bytes after a completed link into a channel machine; data[0] picks it:
+    bits 0-2 the channel (sorted CHANNEL_CLASSES), bit 3 full 18-byte headers
+    (the server did not offer MINI_HEADER), bits 4-7 where the input is cut."""
+    from spicepy.channels import CHANNEL_CLASSES
+
+    if not data:
+        return
+    ch = _linked_channel(data[0] % len(CHANNEL_CLASSES), bool(data[0] & 8))
+    for chunk in _split(data[1:], data[0] >> 4):
+        ch.receive_data(chunk)  # type: ignore[attr-defined]
+        while ch.next_event() is not None:  # type: ignore[attr-defined]
+            pass
+        ch.data_to_send()  # type: ignore[attr-defined]
+
+
+def _agent(data: bytes) -> None:
+    """AGENT_DATA payloads into a started agent machine: data[0] bits 0-3 pick
+    the chunk size (64 << n bytes, capped at 2048 as VD_AGENT_MAX_DATA_SIZE),
+    bit 4 starts a file transfer first (so FILE_XFER_STATUS has one to match)."""
+    from spicepy.channels.agent import AgentMachine
+    from spicepy.wire.enums import AgentCap
+
+    if not data:
+        return
+    machine = AgentMachine(max_message_size=1 << 16)
+    machine.start(tokens=10)
+    size = min(64 << (data[0] & 15), 2048)
+    xfer = bool(data[0] & 0x10)
+    for pos in range(1, len(data), size):
+        machine.receive_chunk(data[pos : pos + size])
+        while machine.next_event() is not None:
+            pass
+        if xfer and machine.agent_caps is not None:
+            xfer = False
+            if not machine.has_cap(AgentCap.FILE_XFER_DISABLED):
+                machine.send_file("f", b"x")
+    machine.take_chunks()
+
+
+def _usbredir(data: bytes) -> None:
+    """A usbredir byte stream into one side of a connection: data[0] bit 0 the
+    host side (else the guest side), bit 1 a device connected first (host),
+    bits 4-7 where the input is cut; then EOF."""
+    from spicepy.channels.usbredir import UsbredirConnection
+
+    if not data:
+        return
+    conn = UsbredirConnection(host=bool(data[0] & 1), max_packet_size=1 << 16)
+    if data[0] & 3 == 3:
+        conn.connect_device(_usb_keyboard())
+    conn.data_to_send()
+    for chunk in _split(data[1:], data[0] >> 4):
+        conn.receive_data(chunk)
+        while conn.next_event() is not None:
+            pass
+        conn.data_to_send()
+
+
+def _usb_keyboard() -> Any:
+    from spicepy.channels.usbredir import UsbDeviceInfo, UsbEndpoint, UsbInterface
+    from spicepy.wire.usbredir import UsbTransferType
+
+    ep = UsbEndpoint(0x81, UsbTransferType.INTERRUPT, 8, 10)
+    return UsbDeviceInfo(0x1234, 0x5678, (UsbInterface(0, 3, 1, 1, (ep,)),))
 
 
 def _pcap(data: bytes) -> None:
@@ -165,8 +247,35 @@ TARGETS: dict[str, Target] = {
     "decode_image": _decode_image,
     "wire": _wire,
     "channel": _channel,
+    "agent": _agent,
+    "usbredir": _usbredir,
     "pcap": _pcap,
 }
+
+
+_CODEC_TARGETS = ("quic", "lz", "glz", "zlib_glz", "lz4", "jpeg", "jpeg_alpha")
+_SCHEMA = ("spicepy.wire.schema", "spicepy.wire.twins", "spicepy.wire.buffer")
+#: The spicepy packages/modules whose Python code each target runs per input:
+#: run.py instruments only these for coverage (the rest runs at full speed).
+INSTRUMENT: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys((*_CODEC_TARGETS, "decode_image"), ("spicepy.codecs",)),
+    "wire": ("spicepy.wire",),
+    "channel": ("spicepy.channels", "spicepy.wire"),
+    "agent": ("spicepy.channels.agent", "spicepy.wire.agent", *_SCHEMA),
+    "usbredir": ("spicepy.channels.usbredir", "spicepy.wire.usbredir", *_SCHEMA),
+    "pcap": ("spicepy.capture", "spicepy.wire.headers", "spicepy.channels.base"),
+}
+#: What run.py imports (inside its instrumentation block) before fuzzing.
+IMPORTS = (
+    *(f"spicepy.codecs.{c}" for c in (*_CODEC_TARGETS, "image")),
+    "spicepy.wire.messages",
+    "spicepy.channels",
+    "spicepy.testing.fake_server",
+    "spicepy.capture.streams",
+)
+#: libFuzzer -max_len per target (default 64 KiB): the stream targets spend
+#: their time per input byte, and a few KiB hold dozens of messages.
+MAX_LEN: dict[str, int] = {"channel": 8192, "pcap": 8192, "usbredir": 8192}
 
 
 def run_one(name: str, data: bytes) -> None:
@@ -244,6 +353,10 @@ def synthetic_seeds(name: str) -> Iterator[bytes]:
         yield from _wire_seeds()
     elif name == "channel":
         yield from _channel_seeds()
+    elif name == "agent":
+        yield from _agent_seeds()
+    elif name == "usbredir":
+        yield from _usbredir_seeds()
     elif name == "pcap":
         yield b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + bytes(8) + b"\xff\xff\0\0\1\0\0\0"
 
@@ -262,13 +375,65 @@ def _wire_seeds() -> Iterator[bytes]:
 def _channel_seeds() -> Iterator[bytes]:
     from spicepy.channels import CHANNEL_CLASSES
     from spicepy.wire import all_messages
+    from spicepy.wire.enums import CommonMsg
 
-    types = sorted(CHANNEL_CLASSES)
-    known = sorted({c.MSG_TYPE for c in all_messages() if c.FROM_SERVER})
-    for i in range(len(types)):
-        yield bytes([i]) + b"".join(
-            struct.pack("<HI", t, 8) + bytes(8) for t in known[:12]
+    # not MIGRATE, MIGRATE_DATA, DISCONNECTING: they end what a seed can show
+    skip = {CommonMsg.MIGRATE, CommonMsg.MIGRATE_DATA, CommonMsg.DISCONNECTING}
+    known = sorted({c.MSG_TYPE for c in all_messages() if c.FROM_SERVER} - skip)
+    mini = b"".join(struct.pack("<HI", t, 16) + bytes(16) for t in known[:12])
+    # full header: serial u64, type u16, size u32, sub_list u32
+    full = b"".join(
+        struct.pack("<QHII", i + 1, t, 16, 0) + bytes(16)
+        for i, t in enumerate(known[:12])
+    )
+    for i in range(len(CHANNEL_CLASSES)):
+        yield bytes([i | 0x70]) + mini
+        yield bytes([i | 8 | 0x50]) + full
+
+
+def _agent_seeds() -> Iterator[bytes]:
+    from spicepy.wire import agent as a
+    from spicepy.wire.enums import AgentCap
+
+    caps = a.caps_to_words(frozenset(AgentCap) - {AgentCap.FILE_XFER_DISABLED})
+    stream = b"".join(
+        a.encode_agent_message(m, selection_cap=True, grab_serial_cap=True)
+        for m in (
+            a.AnnounceCapabilities(0, caps),
+            a.ClipboardGrab((1, 2), selection=1, serial=1),
+            a.ClipboardRequest(1),
+            a.Clipboard(1, b"text", selection=1),
+            a.ClipboardRelease(selection=1),
+            a.Reply(6, 0),
+            a.FileXferStatusMessage(1, 0),
+            a.FileXferStatusMessage(1, 2, b"detail"),
+            a.MaxClipboard(1 << 20),
+            a.AudioVolumeSync(1, 0, 2, (100, 200)),
+            a.GraphicsDeviceInfo(1, (a.DeviceDisplayInfo(0, 0, 1, 3, b"pci"),)),
         )
+    )
+    yield b"\x13" + stream
+    yield b"\x00" + stream
+
+
+def _usbredir_seeds() -> Iterator[bytes]:
+    from pathlib import Path
+
+    from spicepy.channels.usbredir import UsbredirConnection
+
+    guest = UsbredirConnection(host=False)
+    host = UsbredirConnection(host=True)
+    hello = host.data_to_send()
+    host.receive_data(guest.data_to_send())
+    host.connect_device(_usb_keyboard())
+    to_guest = hello + host.data_to_send()
+    guest.receive_data(to_guest)
+    yield b"\xa0" + to_guest  # what a guest side reads
+    yield b"\x51" + UsbredirConnection(host=False).data_to_send()  # a host reads
+    data = Path(__file__).resolve().parents[1] / "data"
+    for name in ("usbredir_qemu_guest.bin", "usbredir_qemu_storage.bin"):
+        if (data / name).exists():  # QEMU's guest side, recorded
+            yield b"\x33" + (data / name).read_bytes()
 
 
 def seeds(name: str) -> list[bytes]:
