@@ -10,7 +10,7 @@ PY="${SPICEPY_VENV:-$ROOT/.venv}/bin/python"
 OUT="$(realpath -m "$1")"; SECONDS_EACH="$2"; shift 2
 TARGETS=("$@")
 if [[ ${#TARGETS[@]} -eq 0 ]]; then
-    TARGETS=(quic lz glz zlib_glz lz4 jpeg jpeg_alpha decode_image wire channel pcap)
+    TARGETS=(quic lz glz zlib_glz lz4 jpeg jpeg_alpha decode_image bitmap cursor wire channel agent usbredir pcap)
 fi
 BUILD="${SPICEPY_FUZZ_BUILD:-$ROOT/build/fuzz}"
 [[ -d "$OUT/corpus" ]] || "$PY" -P "$ROOT/tests/fuzz/make_corpus.py" "$OUT/corpus"
@@ -19,7 +19,7 @@ for t in "${TARGETS[@]}"; do
     mkdir -p "$OUT/corpus/$t"
     # shellcheck disable=SC2086
     nice "$PY" -P "$ROOT/tests/fuzz/run.py" "$t" --build "$BUILD" ${SPICEPY_FUZZ_ARGS:-} \
-        -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=3072 -max_len=65536 \
+        -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=3072 \
         -print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t-" \
         "$OUT/corpus/$t" >"$OUT/logs/$t.log" 2>&1 || echo "$t: exit $?" >>"$OUT/logs/$t.log"
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$OUT/logs/$t.log" | grep -o '[0-9]*$' || echo "?")

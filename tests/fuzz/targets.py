@@ -29,6 +29,8 @@ _ZLIB_GLZ = struct.Struct("<I")  # glz_size
 _JPEG_ALPHA = struct.Struct("<IB")  # jpeg_size, top_down
 _IMAGE = struct.Struct("<BHHI")  # image type index, width, height, size field
 _WIRE = struct.Struct("<BHB")  # channel type, message type, from_server
+_BITMAP = struct.Struct("<BBHHIB")  # format, flags, width, height, stride, palette n
+_CURSOR = struct.Struct("<BHHHH")  # cursor type, width, height, hot_x, hot_y
 IMAGE_TYPES = (1, 100, 101, 102, 105, 107, 108, 109)
 
 
@@ -117,6 +119,31 @@ def _decode_image(data: bytes) -> None:
         top_down=bool(kind & 0x80),
         max_pixels=MAX_PIXELS,
     )
+
+
+def _bitmap(data: bytes) -> None:
+    """An uncompressed BITMAP: header fields, ``n`` palette entries (none: no
+    palette), then the pixel rows."""
+    from spicepy.canvas.bitmap import bitmap_to_pixels
+    from spicepy.wire.types import BitmapData, Palette
+
+    if len(data) < _BITMAP.size:
+        return
+    fmt, flags, w, h, stride, n = _BITMAP.unpack_from(data)
+    n = min(n, (len(data) - _BITMAP.size) // 4)
+    ents = struct.unpack_from(f"<{n}I", data, _BITMAP.size) if n else ()
+    rest = data[_BITMAP.size + 4 * len(ents) :]
+    palette = Palette(1, n, ents) if n else None
+    bitmap = BitmapData(fmt, flags, w, h, stride, palette=palette, data=rest)
+    bitmap_to_pixels(bitmap, palette)
+
+
+def _cursor(data: bytes) -> None:
+    from spicepy.canvas.cursor import decode_cursor
+
+    if len(data) < _CURSOR.size:
+        return
+    decode_cursor(*_CURSOR.unpack_from(data), data[_CURSOR.size :])
 
 
 def _wire(data: bytes) -> None:
@@ -245,6 +272,8 @@ TARGETS: dict[str, Target] = {
     "jpeg": _jpeg,
     "jpeg_alpha": _jpeg_alpha,
     "decode_image": _decode_image,
+    "bitmap": _bitmap,
+    "cursor": _cursor,
     "wire": _wire,
     "channel": _channel,
     "agent": _agent,
@@ -259,6 +288,8 @@ _SCHEMA = ("spicepy.wire.schema", "spicepy.wire.twins", "spicepy.wire.buffer")
 #: run.py instruments only these for coverage (the rest runs at full speed).
 INSTRUMENT: dict[str, tuple[str, ...]] = {
     **dict.fromkeys((*_CODEC_TARGETS, "decode_image"), ("spicepy.codecs",)),
+    "bitmap": ("spicepy.canvas.bitmap",),
+    "cursor": ("spicepy.canvas.cursor",),
     "wire": ("spicepy.wire",),
     "channel": ("spicepy.channels", "spicepy.wire"),
     "agent": ("spicepy.channels.agent", "spicepy.wire.agent", *_SCHEMA),
@@ -268,6 +299,8 @@ INSTRUMENT: dict[str, tuple[str, ...]] = {
 #: What run.py imports (inside its instrumentation block) before fuzzing.
 IMPORTS = (
     *(f"spicepy.codecs.{c}" for c in (*_CODEC_TARGETS, "image")),
+    "spicepy.canvas.bitmap",
+    "spicepy.canvas.cursor",
     "spicepy.wire.messages",
     "spicepy.channels",
     "spicepy.testing.fake_server",
@@ -349,6 +382,10 @@ def synthetic_seeds(name: str) -> Iterator[bytes]:
         data, size = jpeg_alpha.encode(img)
         yield _IMAGE.pack(6 | 0x80, w, h, size) + data
         yield _IMAGE.pack(7, w, h, 0) + lz4.encode(img)
+    elif name == "bitmap":
+        yield from _bitmap_seeds(images)
+    elif name == "cursor":
+        yield from _cursor_seeds(images)
     elif name == "wire":
         yield from _wire_seeds()
     elif name == "channel":
@@ -359,6 +396,43 @@ def synthetic_seeds(name: str) -> Iterator[bytes]:
         yield from _usbredir_seeds()
     elif name == "pcap":
         yield b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + bytes(8) + b"\xff\xff\0\0\1\0\0\0"
+
+
+def _bitmap_seeds(images: list[np.ndarray]) -> Iterator[bytes]:
+    from spicepy.wire.enums import BitmapFlags, BitmapFmt
+
+    top = BitmapFlags.TOP_DOWN
+    for img in images:
+        h, w = img.shape[:2]
+        rgba = img.tobytes()
+        yield _BITMAP.pack(BitmapFmt.FMT_32BIT, top, w, h, w * 4, 0) + rgba
+        yield _BITMAP.pack(BitmapFmt.FMT_RGBA, 0, w, h, w * 4, 0) + rgba
+        yield (
+            _BITMAP.pack(BitmapFmt.FMT_24BIT, top, w, h, w * 3, 0)
+            + img[:, :, :3].tobytes()
+        )
+        yield _BITMAP.pack(BitmapFmt.FMT_16BIT, 0, w, h, w * 2, 0) + rgba[: w * h * 2]
+        yield (
+            _BITMAP.pack(BitmapFmt.FMT_8BIT_A, top, w, h, w, 0) + img[:, :, 3].tobytes()
+        )
+        pal = struct.pack("<16I", *PALETTE[::16])
+        for fmt, bits in ((BitmapFmt.FMT_8BIT, 8), (BitmapFmt.FMT_4BIT_BE, 4)):
+            stride = (w * bits + 7) // 8
+            rows = img[:, :stride, 0].tobytes()
+            yield _BITMAP.pack(fmt, top, w, h, stride, 16) + pal + rows
+        stride = (w + 7) // 8
+        rows = img[:, :stride, 1].tobytes()
+        yield _BITMAP.pack(BitmapFmt.FMT_1BIT_LE, 0, w, h, stride, 2) + pal[:8] + rows
+
+
+def _cursor_seeds(images: list[np.ndarray]) -> Iterator[bytes]:
+    from spicepy.canvas.cursor import cursor_data_size
+
+    raw = b"".join(img.tobytes() for img in images)
+    for kind in range(7):  # every CursorType
+        for w, h in ((32, 32), (17, 5)):
+            head = _CURSOR.pack(kind, w, h, w // 2, h // 3)
+            yield head + raw[: cursor_data_size(kind, w, h)]
 
 
 def _wire_seeds() -> Iterator[bytes]:
