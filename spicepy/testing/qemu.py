@@ -105,6 +105,8 @@ class QemuOptions:
     kvm_timeout: float = 8.0
     boot_timeout: float = 120.0
     extra_args: tuple[str, ...] = ()
+    #: more kernel parameters (e.g. ``fbcon=map:01``: tty2 on a second card)
+    kernel_args: tuple[str, ...] = ()
 
 
 def available() -> str | None:
@@ -233,7 +235,9 @@ class Qemu:
             "-vga", o.vga,
             "-kernel", str(image.kernel),
             "-initrd", str(image.initrd),
-            "-append", "console=ttyS0 loglevel=4 panic=-1 video=1024x768",
+            "-append", " ".join(
+                ["console=ttyS0 loglevel=4 panic=-1 video=1024x768", *o.kernel_args]
+            ),
             "-serial", f"file:{self.serial_path}",
             "-chardev", f"socket,id=cmd,path={self._path('cmd.sock')},"
                         "server=on,wait=off",
