@@ -55,7 +55,9 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
     channels)
         echo "spicepy/channels/*.py"
         echo "|tests/test_channel_*.py tests/test_agent_*.py"
-        echo "tests/test_usbredir_channel.py tests/test_migration_channel.py" ;;
+        echo "tests/test_usbredir_channel.py tests/test_usbredir_machine.py"
+        echo "tests/test_usbredir_rules.py tests/test_usbredir_interop.py"
+        echo "tests/test_migration_channel.py" ;;
     transport)
         echo "spicepy/session/transport.py spicepy/session/uri.py"
         echo "|tests/test_session_transport.py tests/test_session_uri.py" ;;
@@ -64,7 +66,8 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
         echo "spicepy/session/transport.py spicepy/session/uri.py"
         echo "|tests/test_wire_*.py tests/test_channel_*.py tests/test_agent_*.py"
         echo "tests/test_usbredir_wire.py tests/test_usbredir_channel.py"
-        echo "tests/test_migration_channel.py"
+        echo "tests/test_usbredir_machine.py tests/test_usbredir_rules.py"
+        echo "tests/test_usbredir_interop.py tests/test_migration_channel.py"
         echo "tests/test_session_transport.py tests/test_session_uri.py" ;;
     *) echo "unknown area: $1 (codecs wire channels transport protocol)" >&2
        return 1 ;;
