@@ -61,4 +61,4 @@ def test_channel_target_reaches_every_channel_machine() -> None:
     from spicepy.channels import ChannelState
 
     targets.run_one("channel", b"\0" + b"\xff" * 64)
-    assert targets._LINKED[(0, False)].state is ChannelState.READY  # type: ignore[attr-defined]
+    assert targets._linked_channel(0, False).state is ChannelState.READY  # type: ignore[attr-defined]
