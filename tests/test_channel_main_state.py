@@ -43,7 +43,7 @@ from spicepy.channels.events import (
     MessageReceived,
 )
 from spicepy.errors import ProtocolError
-from spicepy.testing.fake_server import FakeServer
+from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.wire.enums import ChannelType, MainCap, MainMsg
 from spicepy.wire.msg_common import (
     MainAgentConnected,
@@ -182,6 +182,18 @@ def test_fresh_state() -> None:
     )
     assert (ch.mouse_mode, ch.supported_mouse_modes, ch.multi_media_time) == (0, 0, 0)
     assert MainChannel(agent=True).agent_machine is not None
+    assert MainChannel().channel_id == 0
+    srv = FakeServer()
+    link_pair(MainChannel(connection_id=0x1234), srv)  # passed on to the link
+    assert srv.link_mess is not None and srv.link_mess.connection_id == 0x1234
+
+
+def test_agent_data_before_any_connect_reaches_the_machine() -> None:
+    ch, srv = main(agent=True)
+    ok = struct.pack("<IIQI", 1, 1000, 0, 0)
+    assert [type(e).__name__ for e in drive(ch, srv.pack(MainAgentData(ok)))] == [
+        "AgentMessageReceived"
+    ]
 
 
 def test_init_sets_every_field() -> None:
@@ -251,12 +263,14 @@ def test_agent_connect_disconnect_tokens_raw() -> None:
 
 def test_raw_agent_data_costs_a_token() -> None:
     ch, srv = main()
-    drive(ch, srv.pack(MainAgentConnectedTokens(1)))
+    drive(ch, srv.pack(MainAgentConnectedTokens(2)))
     ch.send_agent_data(b"x" * 2048)
+    assert ch.agent_tokens == 1
+    ch.send_agent_data(b"y")
     assert ch.agent_tokens == 0
     ch.send_agent_data(b"y")
     assert ch.agent_tokens == 0  # never below 0
-    assert sent(ch, srv) == [MainAgentDataC(b"x" * 2048), MainAgentDataC(b"y")]
+    assert sent(ch, srv) == [MainAgentDataC(b"x" * 2048)] + [MainAgentDataC(b"y")] * 2
     with pytest.raises(ValueError) as err:
         ch.send_agent_data(b"x" * 2049)
     assert str(err.value) == "AGENT_DATA chunks are at most 2048 bytes"
