@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from spicepy.channels.inputs import EXTENDED, make_scancode
 from spicepy.session.core import ChangedRect
+from spicepy.session.frames import Monitor
 from spicepy.session.hidkeys import (
     PAUSE_BYTES,
     USAGE_TO_SCANCODE,
@@ -23,7 +24,7 @@ from spicepy.session.hidkeys import (
     usage_for,
 )
 from spicepy.session.keymap import CHARS, KEYS
-from spicepy.viewer.geometry import Viewport, layout
+from spicepy.viewer.geometry import Head, Viewport, heads, layout
 from spicepy.viewer.keyboard import Hotkey, Keyboard
 
 sizes = st.integers(1, 300)
@@ -125,6 +126,81 @@ def test_layout_rejects_nonsense() -> None:
         layout(10, 10, 10, 10, "2")
     with pytest.raises(ValueError):
         layout(0, 10, 10, 10, "fit")
+
+
+# --- heads: one window per display channel / monitor ---------------------------------
+monitor_lists = st.lists(
+    st.builds(
+        Monitor,
+        st.integers(0, 3),
+        st.integers(-20, 90),
+        st.integers(-20, 90),
+        st.integers(0, 60),
+        st.integers(0, 60),
+    ),
+    max_size=4,
+    unique_by=lambda m: m.monitor_id,
+)
+
+
+@given(
+    st.dictionaries(
+        st.integers(0, 3),
+        st.tuples(st.integers(0, 80), st.integers(0, 80), monitor_lists),
+        max_size=3,
+    )
+)
+def test_heads_cover_each_displays_monitors_inside_its_surface(
+    surfaces: dict[int, tuple[int, int, list[Monitor]]],
+) -> None:
+    got = heads(surfaces)
+    assert [h.display for h in got] == sorted(h.display for h in got)
+    for display, (w, h, monitors) in surfaces.items():
+        mine = [x for x in got if x.display == display]
+        if w < 1 or h < 1:
+            assert mine == []  # no surface: no window
+            continue
+        inside = []  # each monitor's area clipped to the surface, pixel sets
+        for m in sorted(monitors, key=lambda m: m.monitor_id):
+            xs = set(range(max(m.x, 0), min(m.x + m.width, w)))
+            ys = set(range(max(m.y, 0), min(m.y + m.height, h)))
+            if xs and ys:
+                inside.append((m.monitor_id, min(xs), min(ys), len(xs), len(ys)))
+        if inside:
+            assert [(x.monitor, x.x, x.y, x.width, x.height) for x in mine] == inside
+        else:  # nothing announced that meets the surface: all of it, one window
+            assert mine == [Head(display, None, 0, 0, w, h)]
+
+
+@given(
+    st.tuples(st.integers(0, 50), st.integers(0, 50), sizes, sizes),
+    st.tuples(st.integers(0, 100), st.integers(0, 100), sizes, sizes),
+)
+def test_head_local_is_the_damage_inside_it_moved_to_its_corner(
+    area: tuple[int, int, int, int], damage: tuple[int, int, int, int]
+) -> None:
+    head = Head(0, 1, *area)
+    rect = ChangedRect(
+        damage[0], damage[1], damage[0] + damage[2], damage[1] + damage[3]
+    )
+    surface = np.zeros((500, 500), bool)
+    surface[rect.top : rect.bottom, rect.left : rect.right] = True
+    seen = surface[head.y : head.y + head.height, head.x : head.x + head.width]
+    local = head.local(rect)
+    if local is None:
+        assert not seen.any()
+    else:
+        expect = np.zeros_like(seen)
+        expect[local.top : local.bottom, local.left : local.right] = True
+        np.testing.assert_array_equal(seen, expect)
+
+
+def test_pointer_positions_name_the_monitor_on_display_0_else_the_channel() -> None:
+    # spice-gtk's get_display_id: monitor ids only on display channel 0
+    assert Head(0, 2, 0, 0, 8, 8).mouse_display == 2
+    assert Head(0, None, 0, 0, 8, 8).mouse_display == 0
+    assert Head(1, 0, 0, 0, 8, 8).mouse_display == 1
+    assert Head(1, None, 0, 0, 8, 8).mouse_display == 1
 
 
 # --- HID usages -> set-1 ------------------------------------------------------------
@@ -388,6 +464,41 @@ def test_audio_fifo_prebuffers_plays_in_order_and_bounds_its_delay() -> None:
     np.testing.assert_array_equal(got[:480], frames[6])
     np.testing.assert_array_equal(got[-480:], np.full((480, 2), 99, np.int16))
     assert out.dropped_bytes == 480 * 4
+
+
+def test_renderer_of_a_head_shows_its_area_of_the_surface(sdl: Any) -> None:
+    from spicepy.viewer.render import Renderer
+
+    pygame = sdl
+    window = pygame.display.set_mode((30, 20))
+    rng = np.random.default_rng(5)
+    bgrx = rng.integers(0, 256, (48, 64, 4), dtype=np.uint8)
+    head = Head(0, 1, 25, 13, 30, 20)  # a monitor inside a bigger surface
+    r = Renderer("1")
+    r.guest_size, r.origin = (head.width, head.height), (head.x, head.y)
+    r.relayout(window)
+    r.repaint(window, bgrx)
+
+    def shown() -> np.ndarray:
+        view = pygame.surfarray.pixels2d(window)
+        try:
+            return np.array(view).T & 0xFFFFFF
+        finally:
+            del view
+
+    def area() -> np.ndarray:
+        return bgrx.view(np.uint32)[13:33, 25:55, 0] & 0xFFFFFF
+
+    np.testing.assert_array_equal(shown(), area())
+    bgrx[:] = 255 - bgrx  # everything changes; one surface rectangle is damage
+    local = head.local(ChangedRect(20, 10, 40, 25))
+    assert local == ChangedRect(0, 0, 15, 12)
+    before = shown()
+    r.paint(window, bgrx, (local,))
+    after = shown()
+    np.testing.assert_array_equal(after[:12, :15], area()[:12, :15])
+    np.testing.assert_array_equal(after[12:], before[12:])
+    np.testing.assert_array_equal(after[:, 15:], before[:, 15:])
 
 
 def test_drawn_pointer_moves_and_leaves_the_guest_picture(sdl: Any) -> None:

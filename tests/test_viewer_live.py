@@ -680,7 +680,9 @@ def test_server_gone_ends_the_viewer_with_one_line_and_status_1(desk: Xvfb) -> N
 
 
 # --- server mouse mode (QEMU: Xspice has no relative mouse) ---------------------------
-def test_server_mode_grab_sends_relative_motion_and_buttons(desk: Xvfb) -> None:
+def test_server_mode_grab_sends_relative_motion_and_buttons_but_not_its_click(
+    desk: Xvfb,
+) -> None:
     from spicepy.testing.qemu import Qemu, QemuOptions
     from spicepy.testing.qemu import available as qemu_available
 
@@ -691,6 +693,24 @@ def test_server_mode_grab_sends_relative_motion_and_buttons(desk: Xvfb) -> None:
         status, out = guest.run("wc -c < /tmp/mice")
         assert status == 0, out
         return int(out.split()[0])
+
+    def packets_since(skip: int) -> list[tuple[int, int, int]]:
+        status, out = guest.run(
+            f'sleep 1; hexdump -v -s {skip} -e \'3/1 "%02x" " "\' /tmp/mice'
+        )
+        assert status == 0, out
+        raw = bytes.fromhex("".join(out.split()))
+        packets = []
+        for i in range(0, len(raw) - 2, 3):  # mousedev's PS/2 packets, 9-bit signs
+            flags, dx, dy = raw[i : i + 3]
+            packets.append(
+                (
+                    flags,
+                    dx - 256 if flags & 0x10 else dx,
+                    dy - 256 if flags & 0x20 else dy,
+                )
+            )
+        return packets
 
     options = QemuOptions(vga="std", agent=False, audio=False, usbredir=0)
     with Qemu(options) as guest:
@@ -711,24 +731,73 @@ def test_server_mode_grab_sends_relative_motion_and_buttons(desk: Xvfb) -> None:
                     break
             desk.xdotool("mousemove_relative", "--", "1", "0")  # back where it was
             time.sleep(0.5)
+            assert mice_bytes(guest), "the guest's mouse never produced a byte"
+            # Ctrl+Alt lets go; the click that grabs again stays out of the guest
+            desk.xdotool("key", "ctrl+alt")
+            until(lambda: "grabbed" not in v.title, "the pointer let go")
+            ungrabbed = mice_bytes(guest)
+            v.focus()
+            desk.xdotool("click", "1")
+            until(lambda: "grabbed" in v.title, "the grab again")
+            time.sleep(1.0)
+            clicked = packets_since(ungrabbed)
+            assert not any(p[0] & 0x07 for p in clicked), clicked
             skip = mice_bytes(guest)
-            assert skip, "the guest's mouse never produced a byte"
             desk.xdotool("mousemove_relative", "--", "60", "40")
             desk.xdotool("mousemove_relative", "--", "200", "0")
             desk.xdotool("click", "3")
             time.sleep(1.0)
-        status, out = guest.run(
-            f'sleep 1; hexdump -v -s {skip} -e \'3/1 "%02x" " "\' /tmp/mice'
-        )
-    assert status == 0, out
-    raw = bytes.fromhex("".join(out.split()))
-    packets = []
-    for i in range(0, len(raw) - 2, 3):  # mousedev's PS/2 packets, 9-bit signs
-        flags, dx, dy = raw[i : i + 3]
-        packets.append(
-            (flags, dx - 256 if flags & 0x10 else dx, dy - 256 if flags & 0x20 else dy)
-        )
+        packets = packets_since(skip)
     # PS/2 y grows upwards: window motion (260, 40) is (260, -40) in the packets
     assert sum(p[1] for p in packets) == 260, packets
     assert sum(p[2] for p in packets) == -40, packets
     assert any(p[0] & 0x02 for p in packets) and not packets[-1][0] & 0x02, packets
+
+
+# --- several displays (QEMU: two QXL cards, two display channels) ---------------------
+def test_every_display_in_its_own_window_equals_qemus_screens() -> None:
+    from spicepy.testing.qemu import Qemu, QemuOptions
+    from spicepy.testing.qemu import available as qemu_available
+
+    if (reason := qemu_available()) is not None:
+        pytest.skip(f"QEMU guest not available: {reason}")
+    options = QemuOptions(
+        vga="qxl",
+        framebuffer=True,  # the guest's qxl driver drives both cards (fb0, fb1)
+        agent=False,
+        audio=False,
+        usbredir=0,
+        spiceports=(),
+        extra_args=("-device", "qxl,id=qxl1"),
+        kernel_args=("fbcon=map:01",),  # tty2 draws on the second card
+    )
+
+    def tty2(text: str) -> None:
+        colours = "".join(
+            f"\\033[4{i % 8};3{(i + 3) % 8}m {text}{i} " for i in range(24)
+        )
+        status, out = guest.run(f"printf '{colours}\\033[0m\\n' >/dev/tty2")
+        assert status == 0, out
+
+    def shown_exactly(wide: Xvfb, wid: int, device: str | None) -> bool:
+        return np.array_equal(wide.window_rgb(wid), guest.screendump(device))
+
+    # wide enough for two 1024x768 windows side by side (X GetImage of a
+    # covered or off-screen part is not the window's content)
+    with Qemu(options) as guest, Xvfb(3200, 900) as wide:
+        # vt2 to the front: fbcon sets up the second card's mode and draws
+        # there; display 0 keeps tty1's last picture
+        status, out = guest.run("chvt 2")
+        assert status == 0, out
+        tty2("second")
+        assert guest.screendump("qxl1").any()
+        with viewer(wide, guest.uri, "--scale", "1", "--no-audio") as v:
+            second = wide.find_window("display 1 - spicepy")
+            assert wide.window_size(v.wid) == wide.window_size(second) == (1024, 768)
+            until(lambda: shown_exactly(wide, v.wid, None), "display 0's window")
+            until(lambda: shown_exactly(wide, second, "qxl1"), "display 1's window")
+            before = wide.window_rgb(second)
+            tty2("damage")  # display 1 changes: its window follows
+            until(lambda: shown_exactly(wide, second, "qxl1"), "display 1's damage")
+            assert not np.array_equal(wide.window_rgb(second), before)
+            until(lambda: shown_exactly(wide, v.wid, None), "display 0 as it is")

@@ -12,6 +12,16 @@ event waits.  The same turn hands new audio frames to SDL
 ended); a new guest clipboard offer with text (``Session.agent.on_clipboard``)
 starts a fetch for the desktop clipboard.  Nothing else waits on the session.
 
+Several monitors: every display channel, and every monitor MONITORS_CONFIG
+puts on one, is a ``geometry.Head`` shown in its own window, as remote-viewer
+does (one canvas would need one scale for heads of different sizes and a
+made-up arrangement; separate windows go where the desktop's monitors are).
+The first head is SDL's display-module window (partial updates, grab, full
+screen); the others are ``pygame.Window``s placed to its right, each with its
+own ``Renderer``.  A change of any display's size or monitors redoes the list
+(``_sync_heads``): new windows open, gone ones close, and with more than one
+head "resize guest" sends every window's size as one monitor configuration.
+
 Mouse: in CLIENT mode window positions become guest positions through the
 viewport (absolute, ``Session.mouse.move``); in SERVER mode a click grabs the
 pointer (SDL relative mode) and motion goes out relative, scaled to guest
@@ -31,7 +41,7 @@ from typing import Any
 from spicepy.errors import SpiceError, SpiceTimeoutError
 from spicepy.session import Monitor, Session
 from spicepy.session.frames import FrameUpdate, SurfaceResized
-from spicepy.viewer.geometry import SCALE_MODES, Viewport
+from spicepy.viewer.geometry import SCALE_MODES, Head, Viewport, heads
 from spicepy.viewer.keyboard import Hotkey, Keyboard
 from spicepy.wire.enums import ClipboardSelection, ClipboardType, MouseMode
 
@@ -67,8 +77,20 @@ class ViewerOptions:
             raise ValueError(f"scale {self.scale!r}: one of {', '.join(SCALE_MODES)}")
 
 
+class HeadWindow:
+    """One head in one window (``win`` None: the display module's window)."""
+
+    def __init__(self, head: Head, renderer: Any, win: Any = None) -> None:
+        self.head = head
+        self.renderer = renderer
+        self.win = win
+
+    def surface(self, pg: Any) -> Any:
+        return pg.display.get_surface() if self.win is None else self.win.get_surface()
+
+
 class Viewer:
-    """A window showing ``session``'s display 0; ``await run()`` until closed.
+    """Windows showing ``session``'s displays; ``await run()`` until closed.
 
     Raises (from ``run``): ``SpiceError`` when the session dies.
     """
@@ -82,6 +104,9 @@ class Viewer:
         self.s = session
         self.options = options or ViewerOptions()
         self.renderer = Renderer(self.options.scale)
+        #: the heads shown, the main window's first (``_sync_heads``)
+        self.heads: list[HeadWindow] = []
+        self._closed_heads: set[tuple[int, int]] = set()
         self.keyboard = Keyboard(self._key, self._raw_keys)
         self._keys: list[tuple[int, bool] | bytes] = []
         self.window: Any = None
@@ -97,6 +122,7 @@ class Viewer:
         self._clip_task: asyncio.Future[None] | None = None
         self._offer_task: asyncio.Future[None] | None = None
         self._input_at: float | None = None
+        self._grab_click = False  # the release of a grabbing click is ours
         #: newest input-to-screen latency (s), frames shown, for the title
         self.latency: float | None = None
         self.frames_shown = 0
@@ -110,12 +136,12 @@ class Viewer:
         os.environ.setdefault("SDL_GRAB_KEYBOARD", "1")  # Ctrl+Alt grab takes keys too
         pg.display.init()
         pg.key.stop_text_input()  # physical keys only: no IME in between
-        size = s.screen.size(0)
-        if size is None:
+        while not self._current_heads():
             await s.wait_for_frame()
-            size = s.screen.size(0)
-        assert size is not None
-        self._open_window(size)
+        first = self._current_heads()[0]
+        self.heads = [HeadWindow(first, self.renderer)]
+        self.renderer.origin = (first.x, first.y)
+        self._open_window((first.width, first.height))
         sub = s.screen.subscribe()
         remove = s.screen.on_update(lambda event: self._wake.set())
         remove_clip = s.agent.on_clipboard(self._guest_clipboard)
@@ -129,8 +155,9 @@ class Viewer:
 
             audio = AudioOut()
         try:
-            self.renderer.guest_size = size
+            self.renderer.guest_size = (first.width, first.height)
             self.renderer.relayout(self.window)
+            self._sync_heads()
             self._paint_all()
             while not self._quit:
                 self._check_session()
@@ -138,7 +165,7 @@ class Viewer:
                 self._apply(sub.take())
                 self._update_cursor()
                 self._resize_guest_when_due()
-                if self.renderer.flush():
+                if sum([hw.renderer.flush() for hw in self.heads]):
                     self.frames_shown += 1
                 self._update_title()
                 if audio is not None:
@@ -161,6 +188,8 @@ class Viewer:
             if audio is not None:
                 audio.close()
             self._release_inputs_quietly()
+            for hw in self.heads[1:]:
+                hw.win.destroy()
             pg.display.quit()
 
     def close(self) -> None:
@@ -191,30 +220,110 @@ class Viewer:
         self._title = ""
         self._update_title()
 
-    def _window_size_changed(self) -> None:
-        self.window = self.pg.display.get_surface()
-        self.renderer.relayout(self.window)
+    def _window_size_changed(self, hw: HeadWindow | None = None) -> None:
+        hw = hw or self.heads[0]
+        if hw.win is None:
+            self.window = self.pg.display.get_surface()
+        hw.renderer.relayout(hw.surface(self.pg))
         self._paint_all()
         if self.options.resize_guest:
             self._resize_at = time.monotonic() + RESIZE_SETTLE
 
     def _paint_all(self) -> None:
-        pixels = self.s.screen.pixels(0)
-        if pixels is not None:
-            self.renderer.repaint(self.window, pixels)
+        for hw in self.heads:
+            pixels = self.s.screen.pixels(hw.head.display)
+            if pixels is not None:
+                hw.renderer.repaint(hw.surface(self.pg), pixels)
+
+    def _current_heads(self) -> list[Head]:
+        screen = self.s.screen
+        surfaces = {}
+        for display in screen.displays:
+            size = screen.size(display)
+            if size is not None:
+                surfaces[display] = (*size, screen.monitors(display))
+        shown = heads(surfaces)
+        rest = [h for h in shown if h.key not in self._closed_heads]
+        return rest or shown[:1]  # the main window always shows something
+
+    def _sync_heads(self) -> None:
+        """Windows for the heads as they are now (a size or monitors changed)."""
+        now = self._current_heads()
+        if not now:
+            return  # no surface at all: keep showing the last picture
+        main, first = self.heads[0], now[0]
+        if first != main.head:
+            resized = (first.width, first.height) != main.renderer.guest_size
+            main.head = first
+            main.renderer.origin = (first.x, first.y)
+            if resized:
+                self._guest_resized(first.width, first.height)
+            else:
+                main.renderer.relayout(self.window)
+        old = {hw.head.key: hw for hw in self.heads[1:]}
+        kept = [main]
+        for head in now[1:]:
+            hw = old.pop(head.key, None)
+            if hw is None:
+                hw = self._open_head_window(head, kept[-1])
+            elif hw.head != head:
+                hw.head = head
+                hw.win.size = (head.width, head.height)
+            hw.renderer.origin = (head.x, head.y)
+            hw.renderer.guest_size = (head.width, head.height)
+            hw.renderer.relayout(hw.surface(self.pg))
+            kept.append(hw)
+        for hw in old.values():
+            hw.win.destroy()
+        self.heads = kept
+        self._paint_all()
+
+    def _open_head_window(self, head: Head, left: HeadWindow) -> HeadWindow:
+        """A window for another head, just right of the previous one."""
+        from spicepy.viewer.render import Renderer
+
+        pg = self.pg
+        if left.win is None:
+            x, y = pg.Window.from_display_module().position
+            w = pg.display.get_surface().get_width()
+        else:
+            (x, y), w = left.win.position, left.win.size[0]
+        name = f"display {head.display}"
+        if head.monitor is not None and head.monitor > 0:
+            name += f" monitor {head.monitor}"
+        win = pg.Window(
+            f"{name} - {self.options.title}",
+            (head.width, head.height),
+            (x + w, y),
+            resizable=True,
+        )
+        renderer = Renderer(self.renderer.mode, lambda rects: win.flip())
+        return HeadWindow(head, renderer, win)
+
+    def _head_for(self, event: Any) -> HeadWindow:
+        """The head whose window ``event`` happened in (None: the main one)."""
+        win = getattr(event, "window", None)
+        if win is not None:
+            for hw in self.heads[1:]:
+                if hw.win is win or hw.win.id == win.id:
+                    return hw
+        return self.heads[0]
 
     def _apply(self, events: list[FrameUpdate | SurfaceResized]) -> None:
         painted = False
         for event in events:
-            if event.display != 0:
-                continue  # one window: display 0 (see README)
             if isinstance(event, SurfaceResized):
-                if not event.width or not event.height:
+                if event.width and event.height:
+                    self._sync_heads()
+                continue
+            for hw in self.heads:
+                if hw.head.display != event.display:
                     continue
-                self._guest_resized(event.width, event.height)
-            else:
-                self.renderer.paint(self.window, event.pixels, event.rects)
-                painted = True
+                rects = [hw.head.local(rect) for rect in event.rects]
+                mine = tuple(r for r in rects if r is not None)
+                if mine:
+                    hw.renderer.paint(hw.surface(self.pg), event.pixels, mine)
+                    painted = True
         if painted and self._input_at is not None:
             lag = time.monotonic() - self._input_at
             if lag < LATENCY_WINDOW:
@@ -238,7 +347,9 @@ class Viewer:
             return
         vp = self.renderer.viewport
         want = self.window.get_size()
-        if vp is None or want == (vp.guest_w, vp.guest_h) or min(want) < 64:
+        sizes = [hw.surface(self.pg).get_size() for hw in self.heads]
+        have = [(hw.head.width, hw.head.height) for hw in self.heads]
+        if vp is None or sizes == have or min(min(s) for s in sizes) < 64:
             self._resize_at, self._resize_tries = None, 0
             return
         self._resize_at = time.monotonic() + RESIZE_RETRY
@@ -249,7 +360,12 @@ class Viewer:
             self._resize_at, self._resize_tries = None, 0
             return
         self._asked_size = want
-        asyncio.ensure_future(self.s.agent.set_monitors([Monitor(*want)]))
+        # every head at once, side by side: one monitor alone disables the rest
+        monitors, x = [], 0
+        for w, h in sizes:
+            monitors.append(Monitor(w, h, x, 0))
+            x += w
+        asyncio.ensure_future(self.s.agent.set_monitors(monitors))
 
     def _update_title(self) -> None:
         now = time.monotonic()
@@ -282,12 +398,14 @@ class Viewer:
 
     async def _handle_events(self) -> None:
         pg, s = self.pg, self.s
-        motion: tuple[int, int] | None = None
+        motion: tuple[HeadWindow, tuple[int, int]] | None = None
         rel = [0.0, 0.0]
         for ev in pg.event.get():
             t = ev.type
             if t == pg.QUIT:
                 self.close()
+            elif t == pg.WINDOWCLOSE:
+                self._close_window(self._head_for(ev))
             elif t == pg.KEYDOWN:
                 self._hotkey(self.keyboard.press(ev.scancode))
             elif t == pg.KEYUP:
@@ -297,17 +415,18 @@ class Viewer:
                     rel[0] += ev.rel[0]
                     rel[1] += ev.rel[1]
                 else:
-                    motion = ev.pos
+                    motion = (self._head_for(ev), ev.pos)
             elif t in (pg.MOUSEBUTTONDOWN, pg.MOUSEBUTTONUP):
                 await self._flush_motion(motion, rel)
                 motion, rel = None, [0.0, 0.0]
-                await self._button(ev.button, ev.pos, t == pg.MOUSEBUTTONDOWN)
+                hw = self._head_for(ev)
+                await self._button(hw, ev.button, ev.pos, t == pg.MOUSEBUTTONDOWN)
             elif t == pg.WINDOWFOCUSLOST:
                 self.keyboard.release_all()
                 await self._release_buttons()
                 self._set_grab(False)
             elif t == pg.WINDOWSIZECHANGED:
-                self._window_size_changed()
+                self._window_size_changed(self._head_for(ev))
             elif t == pg.WINDOWEXPOSED:
                 self._paint_all()
             elif t == pg.CLIPBOARDUPDATE:
@@ -324,30 +443,42 @@ class Viewer:
             self._input_at = time.monotonic()
 
     async def _flush_motion(
-        self, pos: tuple[int, int] | None, rel: list[float]
+        self, motion: tuple[HeadWindow, tuple[int, int]] | None, rel: list[float]
     ) -> None:
-        vp = self.renderer.viewport
+        if motion is not None and self.s.mouse.mode == MouseMode.CLIENT:
+            hw, pos = motion
+            if hw.renderer.viewport is not None:
+                x, y = hw.renderer.viewport.to_guest(*pos)
+                await self.s.mouse.move(x, y, hw.head.mouse_display)
+                self._input_at = time.monotonic()
+            return
+        vp = self.renderer.viewport  # relative: the grab is the main window's
         if vp is None:
             return
-        if pos is not None and self.s.mouse.mode == MouseMode.CLIENT:
-            await self.s.mouse.move(*vp.to_guest(*pos))
-            self._input_at = time.monotonic()
-        elif rel[0] or rel[1]:
+        if rel[0] or rel[1]:
             dx, dy = vp.guest_delta(round(rel[0]), round(rel[1]))
             if round(dx) or round(dy):
                 await self.s.mouse.move_by(round(dx), round(dy))
                 self._input_at = time.monotonic()
 
-    async def _button(self, button: int, pos: tuple[int, int], down: bool) -> None:
-        vp = self.renderer.viewport
+    async def _button(
+        self, hw: HeadWindow, button: int, pos: tuple[int, int], down: bool
+    ) -> None:
+        vp = hw.renderer.viewport
         if vp is None or not 1 <= button <= 7:
             return
         if self.s.mouse.mode == MouseMode.SERVER and not self.grabbed:
             if down and button == 1:
-                self._set_grab(True)  # the first click takes the pointer
-            return
+                self._set_grab(True)  # the first click takes the pointer:
+                self._grab_click = True  # neither its press nor its release
+            return  # reaches the guest
+        if button == 1 and self._grab_click:
+            self._grab_click = False
+            if not down:  # the grabbing click's release (a press: it was lost)
+                return
         if self.s.mouse.mode == MouseMode.CLIENT:
-            await self.s.mouse.move(*vp.to_guest(*pos))
+            x, y = vp.to_guest(*pos)
+            await self.s.mouse.move(x, y, hw.head.mouse_display)
         # SDL and SPICE number buttons alike: 1-3, wheel 4/5, side 6/7
         await self.s.mouse.button(button, down)
         self._input_at = time.monotonic()
@@ -356,6 +487,14 @@ class Viewer:
         for button in range(1, 8):
             if self.s.mouse.buttons & (1 << (button - 1)):
                 await self.s.mouse.button(button, False)
+
+    def _close_window(self, hw: HeadWindow) -> None:
+        """Closing the main window ends the viewer; another is not shown again."""
+        if hw.win is None:
+            self.close()
+            return
+        self._closed_heads.add(hw.head.key)
+        self._sync_heads()
 
     def _release_inputs_quietly(self) -> None:
         with contextlib.suppress(Exception):
@@ -412,7 +551,8 @@ class Viewer:
         if vp is not None and cursor.visible and cursor.image is not None:
             image = cursor.image
             if self._sprite_key != (image, cursor.x, cursor.y, vp):
-                wx, wy = _to_window(vp, cursor.x, cursor.y)
+                ox, oy = self.renderer.origin  # the main head's place
+                wx, wy = _to_window(vp, cursor.x - ox, cursor.y - oy)
                 sprite = (cursor_surface(image), wx - image.hot_x, wy - image.hot_y)
             else:
                 return

@@ -6,18 +6,24 @@ the picture shows guest column ``xmap[X]`` (``floor(X / scale)``), and the
 same for rows.  A damaged guest rectangle repaints exactly the window pixels
 whose source lies in it (``searchsorted`` on the maps), so a picture repainted
 rectangle by rectangle equals the picture scaled whole: no seams, no drift.
+
+Heads: every display channel's surface, or each monitor MONITORS_CONFIG put
+on it, is one ``Head`` (one window, as remote-viewer shows them); a damaged
+surface rectangle becomes each head's own rectangle (``Head.local``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from spicepy.session.core import ChangedRect
+from spicepy.session.frames import Monitor
 
-__all__ = ["SCALE_MODES", "Viewport", "layout"]
+__all__ = ["SCALE_MODES", "Head", "Viewport", "heads", "layout"]
 
 #: "fit": the whole guest, aspect kept, centred; "1": one guest pixel a pixel
 SCALE_MODES = ("fit", "1")
@@ -110,3 +116,71 @@ def layout(guest_w: int, guest_h: int, win_w: int, win_h: int, mode: str) -> Vie
         _index_map(out_w, guest_w, 0),
         _index_map(out_h, guest_h, 0),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """One guest monitor, shown in its own window: the area (``x``, ``y``,
+    ``width`` x ``height``) of display channel ``display``'s primary surface;
+    ``monitor`` is None for a display that announced no monitors."""
+
+    display: int
+    monitor: int | None
+    x: int
+    y: int
+    width: int
+    height: int
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """What stays the same while this head changes size."""
+        return (self.display, self.monitor or 0)
+
+    @property
+    def mouse_display(self) -> int:
+        """The display id of pointer positions on this head (spice-gtk's rule:
+        monitor ids on display channel 0, the channel id otherwise); the
+        positions themselves are relative to the head (``local``)."""
+        if self.display == 0 and self.monitor is not None:
+            return self.monitor
+        return self.display
+
+    def local(self, rect: ChangedRect) -> ChangedRect | None:
+        """Surface ``rect`` in this head's coordinates, clipped (None: outside)."""
+        left, right = max(rect.left, self.x), min(rect.right, self.x + self.width)
+        top, bottom = max(rect.top, self.y), min(rect.bottom, self.y + self.height)
+        if left >= right or top >= bottom:
+            return None
+        return ChangedRect(left - self.x, top - self.y, right - self.x, bottom - self.y)
+
+
+def heads(surfaces: Mapping[int, tuple[int, int, Sequence[Monitor]]]) -> list[Head]:
+    """The heads to show: ``surfaces`` maps a display channel id to its primary
+    surface's (width, height, monitors).  Each monitor clipped to its surface
+    is a head; a display without a monitor that meets its surface (none
+    announced yet, or a stale config) is shown whole.  Ordered by display,
+    then monitor id: the first is the main window."""
+    out: list[Head] = []
+    for display in sorted(surfaces):
+        width, height, monitors = surfaces[display]
+        if width < 1 or height < 1:
+            continue
+        whole = ChangedRect(0, 0, width, height)
+        shown = []
+        for m in sorted(monitors, key=lambda m: m.monitor_id):
+            area = Head(display, m.monitor_id, m.x, m.y, m.width, m.height)
+            clip = area.local(whole) if m.width > 0 and m.height > 0 else None
+            if clip is not None:
+                left, top = m.x + clip.left, m.y + clip.top
+                shown.append(
+                    Head(
+                        display,
+                        m.monitor_id,
+                        left,
+                        top,
+                        clip.right - clip.left,
+                        clip.bottom - clip.top,
+                    )
+                )
+        out += shown or [Head(display, None, 0, 0, width, height)]
+    return out

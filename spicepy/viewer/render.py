@@ -11,6 +11,8 @@ the window as a sprite and its old place is repainted from the guest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 import pygame
@@ -31,16 +33,25 @@ def cursor_surface(image: CursorImage) -> pygame.Surface:
 
 
 class Renderer:
-    """The guest picture in one window surface.
+    """One head's picture in one window surface.
 
     Args:
         mode: "fit" or "1" (``geometry.layout``).
+        present: pushes window rectangles to the screen (default: the display
+            module's window; another window flips its whole surface).
     """
 
-    def __init__(self, mode: str) -> None:
+    def __init__(
+        self,
+        mode: str,
+        present: Callable[[list[pygame.Rect]], object] | None = None,
+    ) -> None:
         self.mode = mode
         self.viewport: Viewport | None = None
+        #: the head's size, and where it sits in its display's surface
         self.guest_size: tuple[int, int] | None = None
+        self.origin = (0, 0)
+        self._present = present or pygame.display.update
         self.sprite: tuple[pygame.Surface, int, int] | None = None
         self._sprite_rect: pygame.Rect | None = None
         #: window rectangles painted since the last ``flush``
@@ -61,11 +72,15 @@ class Renderer:
     def paint(
         self, window: pygame.Surface, pixels: Pixels, rects: tuple[ChangedRect, ...]
     ) -> None:
-        """Copy the guest's damaged ``rects`` (BGRX ``pixels``) into the window."""
+        """Copy the head's damaged ``rects`` (head coordinates) of its display's
+        surface (BGRX ``pixels``) into the window."""
         vp = self.viewport
-        if vp is None or pixels.shape[:2] != (vp.guest_h, vp.guest_w):
+        if vp is None:
             return
-        words = _words(pixels)
+        ox, oy = self.origin
+        words = _words(pixels)[oy : oy + vp.guest_h, ox : ox + vp.guest_w]
+        if words.shape != (vp.guest_h, vp.guest_w):
+            return  # the surface is not (yet) the one laid out
         view = pygame.surfarray.pixels2d(window)  # (w, h): x first
         try:
             for rect in rects:
@@ -90,8 +105,9 @@ class Renderer:
             self._draw_sprite(window)
 
     def repaint(self, window: pygame.Surface, pixels: Pixels) -> None:
-        h, w = pixels.shape[:2]
-        self.paint(window, pixels, (ChangedRect(0, 0, w, h),))
+        if self.guest_size is not None:
+            w, h = self.guest_size
+            self.paint(window, pixels, (ChangedRect(0, 0, w, h),))
 
     # -- the drawn pointer (relative-mouse grab) ------------------------------------
     def move_sprite(
@@ -122,7 +138,7 @@ class Renderer:
         if not self.dirty:
             return 0
         n = len(self.dirty)
-        pygame.display.update(self.dirty)
+        self._present(self.dirty)
         self.dirty = []
         return n
 
