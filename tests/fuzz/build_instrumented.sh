@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Build the Cython extensions with clang and libFuzzer edge coverage
-# (-fsanitize=fuzzer-no-link, as atheris's docs ask of native extensions) into
-# a separate folder, so the editable install's own .so files stay untouched.
+# Build spicepy with its Cython extensions compiled by clang with libFuzzer edge
+# coverage (-fsanitize=fuzzer-no-link, as atheris's docs ask of native
+# extensions) into a separate folder, so the editable install's own .so files
+# stay untouched. OUT/lib holds the whole package (Python files too): run.py
+# fuzzes that frozen copy, so edits to the work tree during a long run (a
+# changed .pyx beside an old .so) cannot break it or mix versions.
 #   bash tests/fuzz/build_instrumented.sh [OUT]        (default build/fuzz)
 #   SPICEPY_FUZZ_ASAN=1 ...   adds AddressSanitizer (run with run.py --asan)
 # Needs clang (Debian: apt-get install clang).
@@ -17,5 +20,5 @@ fi
 mkdir -p "$OUT"
 cd "$ROOT"
 CC=clang LDSHARED="clang -shared -pthread" CFLAGS="$flags" LDFLAGS="$flags" \
-    "$PY" setup.py -q build_ext --build-lib "$OUT/lib" --build-temp "$OUT/tmp" --force
+    "$PY" setup.py -q build --build-lib "$OUT/lib" --build-temp "$OUT/tmp" --force
 find "$OUT/lib" -name '_*.so' -printf '%P\n'

@@ -9,6 +9,8 @@ imported instead of the editable install's, so libFuzzer sees the edges of the
 compiled decoders as well as the Python ones (atheris.instrument_imports, for
 the packages the target reaches, ``targets.INSTRUMENT``; all of spicepy with
 ``--instrument-all``).
+When DIR/lib holds the whole package (build_instrumented.sh builds it so),
+that copy is what runs, not the work tree's.
 Their coverage hooks need libFuzzer loaded before them, so run.py re-executes
 itself with atheris's ``ubsan_with_fuzzer.so`` preloaded (``asan_with_fuzzer.so``
 with ``--asan``, for a build made with SPICEPY_FUZZ_ASAN=1). Without the
@@ -80,6 +82,8 @@ def main(argv: list[str]) -> None:
             env = dict(os.environ, LD_PRELOAD=runtime)
             env.setdefault("ASAN_OPTIONS", "detect_leaks=0")  # CPython never frees all
             os.execve(sys.executable, [sys.executable, "-P", *argv], env)
+        if (lib / "spicepy" / "__init__.py").exists():
+            sys.path.insert(0, str(lib))  # the build's own copy of spicepy
         sys.meta_path.insert(0, _Instrumented(lib))
     else:
         print(
@@ -112,6 +116,7 @@ def main(argv: list[str]) -> None:
         if m is not None and str(getattr(m, "__file__", "")).startswith(str(lib))
     ]
     print(f"run.py: instrumented extensions: {sorted(native)}", file=sys.stderr)
+    print(f"run.py: spicepy from {sys.modules['spicepy'].__file__}", file=sys.stderr)
 
     def one(data: bytes) -> None:
         targets.run_one(name, data)
