@@ -9,30 +9,34 @@ from one LZ4 stream: a block may refer back into the output of earlier ones
 output as its dictionary. Rows are packed at ``width * bytes per pixel``; the
 stream carries no dimensions, they come from the image descriptor.
 
-The ``lz4`` package does the LZ4 work; every size is bounded by the image size.
+Two twins decode (``FAST`` tells which): ``_lz4.pyx`` writes the blocks
+straight into the output array, ``_lz4_ref.py`` has liblz4 (the ``lz4``
+package) do them. Every size is bounded by the image size.
 """
 
 from __future__ import annotations
 
 import struct
 from enum import IntEnum
+from types import ModuleType
 
 import lz4.block
 import numpy as np
 import numpy.typing as npt
+from spicepy.codecs import _lz4_ref
 from spicepy.codecs._common import (
     MAX_IMAGE_PIXELS,
     CodecError,
     check_dimensions,
     output_array,
+    want_fast,
 )
+from spicepy.codecs._lz4_ref import MAX_RATIO, WINDOW
 
-__all__ = ["BitmapFormat", "decode", "encode", "WINDOW"]
+__all__ = ["FAST", "BitmapFormat", "decode", "encode", "WINDOW"]
 
 U8 = npt.NDArray[np.uint8]
 
-#: LZ4's maximum match distance: the dictionary a block can see.
-WINDOW = 64 * 1024
 _BLOCK_LEN = struct.Struct(">I")
 
 
@@ -53,69 +57,17 @@ _BYTES_PER_PIXEL = {
 }
 
 
-def expand_x555(pixels: npt.NDArray[np.uint16]) -> U8:
-    """x1r5g5b5 values to (..., 4) B,G,R,0 bytes, replicating the top bits."""
-    v = pixels.astype(np.uint16)
-    out = np.zeros(v.shape + (4,), dtype=np.uint8)
-    for i, shift in enumerate((0, 5, 10)):  # B, G, R
-        c = (v >> shift) & 31
-        out[..., i] = (c << 3) | (c >> 2)
-    return out
+#: the twin doing the work: ``_lz4`` (C, decodes in place) or ``_lz4_ref``
+#: (liblz4 through the ``lz4`` package, numpy repacking)
+_impl: ModuleType
+try:
+    if not want_fast():
+        raise ImportError("SPICEPY_PUREPYTHON set")
+    from spicepy.codecs import _lz4 as _fast
 
-
-#: LZ4's largest expansion: a block of n bytes decodes to at most 255 * n bytes.
-#: Every output byte comes from a literal (one input byte each) or a match whose
-#: length is coded in the token nibble plus extension bytes adding at most 255
-#: each; a token, its 2-byte offset and the nibble give at most 19 bytes for 3.
-MAX_RATIO = 255
-
-
-def _inflate(data: bytes, pos: int, total: int) -> bytearray:
-    """Decode the block sequence from ``data[pos:]`` into exactly ``total`` bytes.
-
-    Linear in the input and output: the output is one preallocated buffer and
-    each block's dictionary is a view of the last WINDOW bytes of it (nothing is
-    re-joined), and each block's scratch buffer is bounded by MAX_RATIO times
-    the block's own size rather than by what is left of the image.
-    """
-    end = len(data)
-    if total > MAX_RATIO * (end - pos):
-        raise CodecError(
-            f"{end - pos} bytes of LZ4 data cannot hold a {total}-byte image"
-        )
-    out = bytearray(total)
-    view = memoryview(out)
-    src = memoryview(data)
-    filled = 0
-    while True:  # at least one block, as upstream's do/while
-        if end - pos < 4:
-            raise CodecError("LZ4 block length truncated")
-        (size,) = _BLOCK_LEN.unpack_from(data, pos)
-        pos += 4
-        if size > end - pos:
-            raise CodecError("LZ4 block runs past the end of the data")
-        available = total - filled
-        if available <= 0 or size == 0:
-            raise CodecError("LZ4 data continues past the end of the image")
-        try:
-            chunk = lz4.block.decompress(
-                src[pos : pos + size],
-                uncompressed_size=min(available, MAX_RATIO * size),
-                dict=view[max(0, filled - WINDOW) : filled],
-            )
-        except lz4.block.LZ4BlockError as exc:
-            raise CodecError(f"bad LZ4 block: {exc}") from exc
-        if not chunk:
-            raise CodecError("empty LZ4 block")
-        view[filled : filled + len(chunk)] = chunk
-        filled += len(chunk)
-        pos += size
-        if pos >= end:
-            break
-    view.release()
-    if filled != total:
-        raise CodecError(f"LZ4 data decodes to {filled} bytes, expected {total}")
-    return out
+    _impl, FAST = _fast, True
+except ImportError:
+    _impl, FAST = _lz4_ref, False
 
 
 def decode(
@@ -143,7 +95,6 @@ def decode(
             not fill exactly ``width * height`` pixels.
     """
     check_dimensions(width, height, max_pixels)
-    data = bytes(data)
     if len(data) < 2:
         raise CodecError("LZ4 image header truncated")
     top_down = data[0] != 0
@@ -151,19 +102,13 @@ def decode(
         fmt = BitmapFormat(data[1])
     except ValueError as exc:
         raise CodecError(f"unsupported bitmap format {data[1]} with LZ4") from exc
-    bpp = _BYTES_PER_PIXEL[fmt]
-    raw = _inflate(data, 2, width * height * bpp)
-    if fmt == BitmapFormat.BIT16:
-        px = expand_x555(np.frombuffer(raw, dtype="<u2").reshape(height, width))
-    elif fmt == BitmapFormat.BIT24:
-        px = np.zeros((height, width, 4), dtype=np.uint8)
-        px[:, :, :3] = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
-    else:
-        px = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 4)
+    total = width * height * _BYTES_PER_PIXEL[fmt]
+    if total > MAX_RATIO * (len(data) - 2):
+        raise CodecError(
+            f"{len(data) - 2} bytes of LZ4 data cannot hold a {total}-byte image"
+        )
     out = output_array(out, width, height)
-    out[:] = px if top_down else px[::-1]
-    if fmt == BitmapFormat.BIT32:
-        out[:, :, 3] = 0  # the X byte is padding
+    _impl.decode_into(data, 2, int(fmt), top_down, out)
     return out
 
 

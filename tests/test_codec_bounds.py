@@ -18,7 +18,7 @@ import lz4.block
 import numpy as np
 import pytest
 from PIL import Image
-from spicepy.codecs import CodecError, glz, jpeg, jpeg_alpha, lz, zlib_glz
+from spicepy.codecs import CodecError, _lz4_ref, glz, jpeg, jpeg_alpha, lz, zlib_glz
 from spicepy.codecs import lz4 as L
 
 MB = 1 << 20
@@ -53,7 +53,9 @@ def _tiny_blocks(n: int, byte: int = 7) -> bytes:
 
 @pytest.fixture
 def lz4_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, int, int]]]:
-    """(block size, dict size, scratch size) of every LZ4 block decompression."""
+    """(block size, dict size, scratch size) of every LZ4 block decompression
+    of the reference twin (liblz4; the fast twin decodes in place, no scratch)."""
+    monkeypatch.setattr(L, "_impl", _lz4_ref)
     calls: list[tuple[int, int, int]] = []
     real = lz4.block.decompress
 
