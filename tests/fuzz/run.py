@@ -113,7 +113,9 @@ def main(argv: list[str]) -> None:
     native = [
         m.__name__
         for m in list(sys.modules.values())
-        if m is not None and str(getattr(m, "__file__", "")).startswith(str(lib))
+        if m is not None
+        and str(getattr(m, "__file__", "")).startswith(str(lib))
+        and str(m.__file__).endswith(".so")
     ]
     print(f"run.py: instrumented extensions: {sorted(native)}", file=sys.stderr)
     print(f"run.py: spicepy from {sys.modules['spicepy'].__file__}", file=sys.stderr)
