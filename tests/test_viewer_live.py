@@ -12,6 +12,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -482,18 +483,21 @@ def agent_server(**options: Any) -> AgentXspice:
     return AgentXspice(XspiceOptions(width=640, height=480, **options))
 
 
-def xclip_set(env: dict[str, str], text: str) -> subprocess.Popen[bytes]:
-    """Own the CLIPBOARD with ``text`` (xclip serves it from a child; its
-    output goes nowhere, COMPONENTS.md)."""
+def xclip_set(
+    env: dict[str, str], text: str | bytes, target: str | None = None
+) -> subprocess.Popen[bytes]:
+    """Own the CLIPBOARD with ``text`` (as ``target``; default: xclip's text
+    types); xclip serves it from a child whose output goes nowhere
+    (COMPONENTS.md)."""
     proc = subprocess.Popen(
-        ["xclip", "-selection", "clipboard", "-i"],
+        ["xclip", "-selection", "clipboard", *(["-t", target] if target else []), "-i"],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
     )
     assert proc.stdin is not None
-    proc.stdin.write(text.encode())
+    proc.stdin.write(text.encode() if isinstance(text, str) else text)
     proc.stdin.close()
     return proc
 
@@ -506,6 +510,28 @@ def xclip_get(env: dict[str, str]) -> str:
         timeout=10,
     )
     return done.stdout.decode() if done.returncode == 0 else ""
+
+
+def xclip_get_png(env: dict[str, str]) -> bytes:
+    done = subprocess.run(
+        ["xclip", "-selection", "clipboard", "-t", "image/png", "-o"],
+        env=env,
+        capture_output=True,
+        timeout=10,
+    )
+    return done.stdout if done.returncode == 0 else b""
+
+
+def random_png(seed: int, width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "PNG")
+    return out.getvalue()
 
 
 def test_clipboard_text_both_ways(desk: Xvfb) -> None:
@@ -522,6 +548,28 @@ def test_clipboard_text_both_ways(desk: Xvfb) -> None:
             until(
                 lambda: xclip_get(desk.env) == "from the guest 42",
                 "the guest's text on the desktop",
+            )
+            theirs.kill()
+
+
+def test_clipboard_png_images_both_ways(desk: Xvfb) -> None:
+    # noise does not compress: both PNGs are bigger than one X request's
+    # worth of our chunks (64 KB), so the X side goes in INCR steps
+    ours_png, theirs_png = random_png(1, 200, 150), random_png(2, 160, 170)
+    assert min(len(ours_png), len(theirs_png)) > 64 << 10
+    with agent_server() as srv:
+        with viewer(desk, srv.uri, "--scale", "1", "--no-audio") as v:
+            until(lambda: "mouse client" in v.title, "the agent (client mouse mode)")
+            ours = xclip_set(desk.env, ours_png, "image/png")
+            until(
+                lambda: xclip_get_png(srv.env) == ours_png,
+                "the desktop's image in the guest",
+            )
+            ours.wait(10)
+            theirs = xclip_set(srv.env, theirs_png, "image/png")
+            until(
+                lambda: xclip_get_png(desk.env) == theirs_png,
+                "the guest's image on the desktop",
             )
             theirs.kill()
 
@@ -801,3 +849,72 @@ def test_every_display_in_its_own_window_equals_qemus_screens() -> None:
             until(lambda: shown_exactly(wide, second, "qxl1"), "display 1's damage")
             assert not np.array_equal(wide.window_rgb(second), before)
             until(lambda: shown_exactly(wide, v.wid, None), "display 0 as it is")
+
+
+# --- the X11 image clipboard alone (Xvfb + xclip) -------------------------------------
+def test_x11_clipboard_serves_and_reads_images_in_incr_steps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from spicepy.errors import SessionError
+    from spicepy.viewer import x11clip
+
+    if shutil.which("xclip") is None:
+        pytest.skip("xclip missing (apt-get install xclip)")
+    big = os.urandom(300_000)  # INCR: five 64 KB chunks and a rest
+    small = b"\x89PNG\r\n\x1a\n" + os.urandom(1000)
+
+    async def served(clip: x11clip.X11Clipboard, args: list[str], out: Path) -> bytes:
+        with out.open("wb") as f:  # a file: a pipe would block xclip at 64 KB
+            proc = subprocess.Popen(
+                ["xclip", "-selection", "clipboard", *args],
+                env=x.env,
+                stdout=f,
+                stderr=subprocess.DEVNULL,
+            )
+            deadline = time.monotonic() + WAIT
+            while proc.poll() is None:  # we answer while xclip asks
+                clip.process()
+                assert time.monotonic() < deadline, "xclip never finished"
+                await asyncio.sleep(0.01)
+        return out.read_bytes()
+
+    async def both_ways(tmp: Path) -> None:
+        clip = x11clip.X11Clipboard(x.display)
+        try:
+            for data in (small, big):
+                clip.own(data)
+                assert clip.owns
+                got = await served(clip, ["-t", "image/png", "-o"], tmp / "o")
+                assert got == data
+                targets = await served(clip, ["-t", "TARGETS", "-o"], tmp / "t")
+                assert targets.split() == [b"TARGETS", b"image/png"]
+            for data in (small, big):
+                xclip_set(x.env, data, "image/png").wait(10)
+                assert await clip.targets() == ["TARGETS", "image/png"]
+                clip.process()
+                assert not clip.owns  # SelectionClear: xclip owns it now
+                assert await clip.read() == data
+            # xclip sends in one piece: a second of ours owns, in INCR steps
+            owner = x11clip.X11Clipboard(x.display)
+            pump = asyncio.ensure_future(pump_forever(owner))
+            try:
+                owner.own(big)
+                assert await clip.read() == big
+                monkeypatch.setattr(x11clip, "MAX_IMAGE", 100_000)
+                with pytest.raises(SessionError, match="over 100000 bytes"):
+                    await clip.read()  # an owner sending more than we take
+            finally:
+                pump.cancel()
+                owner.close()
+        finally:
+            clip.close()
+
+    async def pump_forever(clip: x11clip.X11Clipboard) -> None:
+        while True:
+            clip.process()
+            await asyncio.sleep(0.005)
+
+    with Xvfb(64, 64) as x, tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(both_ways(Path(tmp)))

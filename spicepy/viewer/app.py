@@ -9,8 +9,10 @@ those rectangles to the screen, then sleeps until the session changes the
 screen (``screen.on_update`` wakes it) or ``POLL`` s pass, the longest an SDL
 event waits.  The same turn hands new audio frames to SDL
 (``Session.audio.take_frames``) and checks ``Session.error`` (the session
-ended); a new guest clipboard offer with text (``Session.agent.on_clipboard``)
-starts a fetch for the desktop clipboard.  Nothing else waits on the session.
+ended); a new guest clipboard offer with text or a PNG image
+(``Session.agent.on_clipboard``) starts a fetch for the desktop clipboard.
+Nothing else waits on the session.  Text goes through SDL's clipboard; images
+through ``x11clip`` (SDL2's clipboard is text only), on X11 only.
 
 Several monitors: every display channel, and every monitor MONITORS_CONFIG
 puts on one, is a ``geometry.Head`` shown in its own window, as remote-viewer
@@ -118,9 +120,13 @@ class Viewer:
         self._asked_size: tuple[int, int] | None = None
         self._resize_at: float | None = None
         self._resize_tries = 0
-        self._last_clip: str | None = None
+        #: the clipboard content last passed either way (no echo back)
+        self._last_clip: str | bytes | None = None
         self._clip_task: asyncio.Future[None] | None = None
+        self._local_task: asyncio.Future[None] | None = None
         self._offer_task: asyncio.Future[None] | None = None
+        #: the desktop's image clipboard (X11 and python-xlib only)
+        self.xclip: Any = None
         self._input_at: float | None = None
         self._grab_click = False  # the release of a grabbing click is ours
         #: newest input-to-screen latency (s), frames shown, for the title
@@ -149,6 +155,9 @@ class Viewer:
         loop = asyncio.get_running_loop()
         if x_fd is not None:  # X events wake the loop at once (else: POLL)
             loop.add_reader(x_fd, self._wake.set)
+            self.xclip = _x11_clipboard()
+            if self.xclip is not None:
+                loop.add_reader(self.xclip.fileno(), self._wake.set)
         audio = None
         if self.options.audio:
             from spicepy.viewer.audio import AudioOut
@@ -168,6 +177,7 @@ class Viewer:
                 if sum([hw.renderer.flush() for hw in self.heads]):
                     self.frames_shown += 1
                 self._update_title()
+                self._serve_clipboard()
                 if audio is not None:
                     for frame in s.audio.take_frames():
                         if not s.audio.mute:
@@ -179,10 +189,13 @@ class Viewer:
         finally:
             if x_fd is not None:
                 loop.remove_reader(x_fd)
+            if self.xclip is not None:
+                loop.remove_reader(self.xclip.fileno())
+                self.xclip.close()
             remove()
             remove_clip()
             sub.close()
-            for task in (self._clip_task, self._offer_task):
+            for task in (self._clip_task, self._local_task, self._offer_task):
                 if task is not None:
                     task.cancel()
             if audio is not None:
@@ -429,8 +442,10 @@ class Viewer:
                 self._window_size_changed(self._head_for(ev))
             elif t == pg.WINDOWEXPOSED:
                 self._paint_all()
-            elif t == pg.CLIPBOARDUPDATE:
-                await self._local_clipboard()
+            elif t == pg.CLIPBOARDUPDATE:  # read it aside: owners can be slow
+                if self._local_task is not None:
+                    self._local_task.cancel()
+                self._local_task = asyncio.ensure_future(self._local_clipboard())
         await self._flush_motion(motion, rel)
         keys, self._keys = self._keys, []
         for key in keys:
@@ -567,18 +582,51 @@ class Viewer:
 
     # -- clipboard and audio ---------------------------------------------------------
     async def _local_clipboard(self) -> None:
-        """The desktop's clipboard changed: offer its text to the guest, or once
-        the agent has announced itself (SDL tells of a change only once, and
-        the agent's capabilities can come after client mouse mode)."""
-        text = self.pg.scrap.get_text()
-        if not text or text == self._last_clip:
+        """The desktop's clipboard changed: offer its text (or else its PNG
+        image) to the guest, now or once the agent has announced itself (SDL
+        tells of a change only once, and the agent's capabilities can come
+        after client mouse mode)."""
+        self._serve_clipboard()  # a SelectionClear first: do we still own it?
+        if self.xclip is not None and self.xclip.owns:
+            return  # our own offer of the guest's image
+        offer: str | bytes | None = self.pg.scrap.get_text()
+        if not offer:
+            offer = await self._desktop_image()
+        if not offer or offer == self._last_clip:
             return
         if self.s.agent.caps is None:
             if self._offer_task is None or self._offer_task.done():
                 self._offer_task = asyncio.ensure_future(self._offer_when_ready())
             return
-        self._last_clip = text
-        await self.s.agent.set_clipboard(text)
+        self._last_clip = offer
+        if isinstance(offer, bytes):
+            await self.s.agent.set_clipboard(offer, ClipboardType.IMAGE_PNG)
+        else:
+            await self.s.agent.set_clipboard(offer)
+
+    async def _desktop_image(self) -> bytes | None:
+        from spicepy.viewer.x11clip import PNG
+
+        if self.xclip is None:
+            return None
+        try:
+            if PNG not in await self.xclip.targets():
+                return None
+            data: bytes | None = await self.xclip.read(PNG)
+        except SpiceError as exc:  # a slow or lying owner: nothing to offer
+            log.info("desktop clipboard image not read: %s", exc)
+            return None
+        return data
+
+    def _serve_clipboard(self) -> None:
+        """Answer other clients' requests for our clipboard image."""
+        if self.xclip is None:
+            return
+        try:
+            self.xclip.process()
+        except Exception as exc:  # python-xlib's errors: its connection died
+            log.warning("desktop image clipboard gone: %s", exc)
+            self.xclip = None
 
     async def _offer_when_ready(self) -> None:
         """Wait (one task, however many changes) for the agent, then offer the
@@ -593,23 +641,48 @@ class Viewer:
         await self._local_clipboard()
 
     def _guest_clipboard(self, selection: int, types: tuple[int, ...]) -> None:
-        """A new guest clipboard offer with text: fetch it for the desktop."""
-        if (
-            selection == ClipboardSelection.CLIPBOARD
-            and ClipboardType.UTF8_TEXT in types
-        ):
-            if self._clip_task is not None:
-                self._clip_task.cancel()
-            self._clip_task = asyncio.ensure_future(self._fetch_clipboard())
+        """A new guest clipboard offer: fetch its text, or else its PNG image
+        (when the desktop can take one), for the desktop."""
+        if selection != ClipboardSelection.CLIPBOARD:
+            return
+        if ClipboardType.UTF8_TEXT in types:
+            kind = ClipboardType.UTF8_TEXT
+        elif ClipboardType.IMAGE_PNG in types and self.xclip is not None:
+            kind = ClipboardType.IMAGE_PNG
+        else:
+            return
+        if self._clip_task is not None:
+            self._clip_task.cancel()
+        self._clip_task = asyncio.ensure_future(self._fetch_clipboard(kind))
 
-    async def _fetch_clipboard(self) -> None:
+    async def _fetch_clipboard(self, kind: int) -> None:
         try:
-            text = await self.s.agent.get_clipboard_text()
+            if kind == ClipboardType.UTF8_TEXT:
+                text = await self.s.agent.get_clipboard_text()
+            else:
+                image = await self.s.agent.get_clipboard(kind)
         except SpiceError as exc:  # the guest changed its mind: nothing to copy
             log.info("guest clipboard not read: %s", exc)
             return
-        self._last_clip = text
-        self.pg.scrap.put_text(text)
+        if kind == ClipboardType.UTF8_TEXT:
+            self._last_clip = text
+            self.pg.scrap.put_text(text)
+        elif self.xclip is not None:
+            self._last_clip = image
+            self.xclip.own(image)
+
+
+def _x11_clipboard() -> Any:
+    """The desktop's image clipboard, or None (no python-xlib, no display)."""
+    try:
+        from spicepy.viewer.x11clip import X11Clipboard
+    except ImportError:
+        return None
+    try:
+        return X11Clipboard(os.environ.get("DISPLAY"))
+    except (SpiceError, ImportError) as exc:
+        log.info("no image clipboard: %s", exc)
+        return None
 
 
 def _x11_fd(pg: Any) -> int | None:
