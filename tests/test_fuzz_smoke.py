@@ -57,8 +57,12 @@ def test_channel_target_reaches_every_channel_machine() -> None:
         for full in (False, True)
     }
     assert machines == {cls.__name__ for cls in CHANNEL_CLASSES.values()}
-    # each input gets its own copy: garbage puts the copy in ERROR, not the template
+    # each input gets its own machine, linked: garbage before does not leak into it
     from spicepy.channels import ChannelState
 
     targets.run_one("channel", b"\0" + b"\xff" * 64)
-    assert targets._linked_channel(0, False).state is ChannelState.READY  # type: ignore[attr-defined]
+    for i in range(len(CHANNEL_CLASSES)):
+        for full in (False, True):
+            ch = targets._linked_channel(i, full)
+            assert ch.state is ChannelState.READY
+            assert ch.mini_header is not full
