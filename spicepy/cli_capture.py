@@ -67,11 +67,13 @@ def run_replay(args: argparse.Namespace) -> int:
         return 1
     _save_png(rgb, args.output)
     errors = sum(result.errors.values())
-    rate = result.messages / result.seconds if result.seconds else 0.0
+    # the rate counts the capture read too: reading is part of a replay
+    total = result.read_seconds + result.seconds
+    rate = result.messages / total if total else 0.0
     print(
-        f"{args.capture}: {result.messages} display messages in "
-        f"{result.seconds:.3f} s ({rate:,.0f}/s; capture read in "
-        f"{result.read_seconds:.3f} s), {result.pixels_drawn / 1e6:.1f} Mpixels "
+        f"{args.capture}: {result.messages} display messages in {total:.3f} s "
+        f"({rate:,.0f}/s; capture read {result.read_seconds:.3f} s, display "
+        f"pipeline {result.seconds:.3f} s), {result.pixels_drawn / 1e6:.1f} Mpixels "
         f"drawn, {errors} dropped; wrote {args.output}"
         + (f" and {written[0]} frames" if frames else "")
     )
