@@ -632,11 +632,13 @@ def test_record_channel_is_opt_in_and_send_audio_streams_pcm() -> None:
             uri = f"spice://127.0.0.1:{port}"
             async with spicepy.connect(uri, timeout=LIMIT) as s:
                 reason = s.skipped_channels[0].reason
+                assert s.record_format is None
                 with pytest.raises(SessionError, match="record=True"):
                     await s.send_audio(samples, 48000)
             async with spicepy.connect(uri, timeout=LIMIT, record=True) as s:
                 with pytest.raises(ValueError, match="44100 Hz"):
                     await s.send_audio(samples, 44100, timeout=LIMIT)
+                assert s.record_format == (48000, 2)  # the server's START
                 await s.send_audio(samples, 48000, timeout=LIMIT)
                 async with asyncio.timeout(LIMIT):
                     while len(fake.record_sent) < 2 + 3:

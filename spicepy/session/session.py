@@ -977,6 +977,17 @@ class Session:
 
     # -- audio to the guest (RECORD channel) --------------------------------------
 
+    @property
+    def record_format(self) -> tuple[int, int] | None:
+        """(frequency, channels) of the guest's capture while it records (its
+        RECORD START until STOP); None otherwise or without a record channel.
+        A live microphone sends only then (``send_audio`` would wait)."""
+        conn = next((c for (t, _), c in self.connections.items() if t == RECORD), None)
+        machine: Any = None if conn is None else conn.machine
+        if machine is None or not machine.started:
+            return None
+        return (int(machine.frequency), int(machine.channels))
+
     async def send_audio(
         self, samples: npt.NDArray[np.int16], frequency: int, *, timeout: float = 30.0
     ) -> None:
