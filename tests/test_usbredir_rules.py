@@ -479,6 +479,14 @@ def test_hello_exact() -> None:
         UsbredirConnection(version="x" * 63).data_to_send()[12:76] == b"x" * 63 + b"\0"
     )
     assert UsbredirConnection().host is True
+    # before the peer's hello nothing is known or negotiated
+    fresh = UsbredirConnection()
+    assert (fresh.peer_version, fresh.peer_caps, fresh.negotiated) == (
+        "",
+        frozenset(),
+        frozenset(),
+    )
+    assert fresh.ids64 is False and fresh.device is None
     assert UsbredirConnection().data_to_send()[12:20] == b"spicepy\0"
 
 
@@ -597,6 +605,11 @@ def test_error_texts_and_state() -> None:
     host.receive_data(b"")  # EOF twice is fine
     assert events(host) == [UsbredirClosed(True), UsbredirClosed(True)]
     assert host.state is UsbredirState.CLOSED
+    closed = UsbredirConnection()
+    closed.receive_data(b"")
+    with pytest.raises(ProtocolError) as err:
+        closed.receive_data(b"x")
+    assert str(err.value) == "data after EOF"
     with pytest.raises(ProtocolError) as err:
         host.send_packet(u.ConfigurationStatus(0, 1))
     assert str(err.value) == "usbredir: send is not allowed in state closed"
