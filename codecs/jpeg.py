@@ -123,6 +123,7 @@ def decode(
     *,
     out: U8 | None = None,
     max_pixels: int = MAX_IMAGE_PIXELS,
+    keep_x: bool = False,
 ) -> U8:
     """Decode a JPEG to uint8 (height, width, 4) B,G,R,X with X = 0, top-down.
 
@@ -130,6 +131,8 @@ def decode(
         data: the JFIF bytes.
         out: optional preallocated C-contiguous uint8 (height, width, 4) array.
         max_pixels: refuse larger images (checked from the header).
+        keep_x: leave byte 3 as libjpeg-turbo writes it (0xFF), for a caller
+            that overwrites it (JPEG_ALPHA's alpha plane).
 
     Raises:
         CodecError: corrupt or truncated JPEG, or too large.
@@ -146,7 +149,8 @@ def decode(
         simplejpeg.decode_jpeg(data, colorspace="BGRX", buffer=out, strict=True)
     except (ValueError, RuntimeError) as exc:
         raise CodecError(f"bad JPEG data: {exc}") from exc
-    out[:, :, 3] = 0
+    if not keep_x:
+        out[:, :, 3] = 0
     return out
 
 

@@ -55,14 +55,13 @@ def decode(
         raise CodecError(f"JPEG_ALPHA alpha stream is {hdr.image_type.name}, not XXXA")
     if hdr.top_down != bool(top_down):
         raise CodecError("JPEG_ALPHA alpha direction does not match the TOP_DOWN flag")
-    pixels = jpeg.decode(data[:jpeg_size], out=out, max_pixels=max_pixels)
+    pixels = jpeg.decode(data[:jpeg_size], out=out, max_pixels=max_pixels, keep_x=True)
     if pixels.shape[:2] != (hdr.height, hdr.width):
         raise CodecError(
             f"JPEG is {pixels.shape[1]}x{pixels.shape[0]}, "
             f"alpha is {hdr.width}x{hdr.height}"
         )
-    alpha = lz.decode(alpha_stream, max_pixels=max_pixels)  # flipped if bottom-up
-    pixels[:, :, 3] = alpha[:, :, 3]
+    lz.decode_alpha(alpha_stream, hdr, into=pixels)  # flipped if bottom-up
     return pixels
 
 

@@ -271,6 +271,40 @@ def decode(
     return result
 
 
+def decode_alpha(
+    data: bytes | bytearray | memoryview, /, header: LzHeader, *, into: U8
+) -> None:
+    """Decode an XXXA or A8 stream (``header`` = its checked ``read_header``)
+    into byte 3 of ``into``, keeping bytes 0-2: JPEG_ALPHA's alpha plane goes
+    straight onto the JPEG's pixels, with no second image.
+
+    Args:
+        data: the stream, header included.
+        header: ``read_header(data)``, checked by the caller (type, size).
+        into: C-contiguous uint8 (height, width, 4) of the header's size.
+
+    Raises:
+        CodecError: corrupt, truncated or trailing data.
+        ValueError: not an alpha-only stream, or ``into`` of the wrong shape.
+    """
+    if _DECODE_MODE[header.image_type] != _lz_ref.MODE_ALPHA:
+        raise ValueError(f"{header.image_type.name} is not an alpha-only LZ stream")
+    into = output_array(into, header.width, header.height)
+    if header.top_down:
+        target = into  # alpha rows: width pixels each, no padding
+    else:
+        target = np.zeros((header.height, header.width, 4), dtype=np.uint8)
+    pos = _impl.decode_pass(
+        data, HEADER_SIZE, _lz_ref.MODE_ALPHA, target.reshape(-1).view(np.uint32), None
+    )
+    if pos != len(data):
+        raise CodecError(
+            f"{len(data) - pos} bytes of trailing data after the LZ stream"
+        )
+    if not header.top_down:
+        into[:, :, 3] = target[::-1, :, 3]
+
+
 # --------------------------------------------------------------------------- encoder
 
 

@@ -447,3 +447,38 @@ def test_rgb24_from_three_or_four_channels(twin: ModuleType) -> None:
 def test_encode_rejects_bad_arguments(image: np.ndarray, image_type: str | int) -> None:
     with pytest.raises(ValueError):
         lz.encode(image, image_type=image_type)
+
+
+@settings(max_examples=100)
+@given(
+    hnp.arrays(np.uint8, st.tuples(st.integers(1, 12), st.integers(1, 12), st.just(4))),
+    st.sampled_from(["XXXA", "A8"]),
+    st.booleans(),
+)
+def test_decode_alpha_writes_only_byte_3(
+    image: np.ndarray, kind: str, top_down: bool
+) -> None:
+    # JPEG_ALPHA's alpha plane onto colour pixels: bytes 0-2 stay, byte 3 is
+    # what a full decode of the stream gives, in both orientations
+    src = image[:, :, 3] if kind == "A8" else image
+    data = lz.encode(np.ascontiguousarray(src), image_type=kind, top_down=top_down)
+    colour = np.random.default_rng(image.size).integers(0, 256, image.shape, np.uint8)
+    for m in all_twins():
+        into = colour.copy()
+        with_twin(m, lz.decode_alpha, data, lz.read_header(data), into=into)
+        np.testing.assert_array_equal(into[:, :, :3], colour[:, :, :3])
+        np.testing.assert_array_equal(into[:, :, 3], image[:, :, 3])
+
+
+def test_decode_alpha_refuses_colour_streams_and_trailing_bytes(
+    twin: ModuleType,
+) -> None:
+    img = np.zeros((3, 4, 4), np.uint8)
+    rgba = lz.encode(img, image_type="RGBA")
+    with pytest.raises(ValueError):
+        lz.decode_alpha(rgba, lz.read_header(rgba), into=img.copy())
+    alpha = lz.encode(img, image_type="XXXA") + b"\0"
+    with pytest.raises(CodecError):
+        lz.decode_alpha(alpha, lz.read_header(alpha), into=img.copy())
+    with pytest.raises(ValueError):  # into of another size
+        lz.decode_alpha(alpha[:-1], lz.read_header(alpha), into=img[:2].copy())
