@@ -20,7 +20,8 @@
 #
 # runs only the survivors of the last run of the area again, against the tests
 # of the checkout now (the staged code and its mutants are kept), and merges
-# the verdicts: the score after writing tests for survivors, in minutes.
+# the verdicts: the score after writing tests for survivors, in minutes
+# (with MUTATION_MODULES: those modules' survivors only).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -139,14 +140,20 @@ rerun_area() {  # rerun_area AREA DIR MUTATE TESTS (MUTATION_RERUN=1)
     [[ -f "$dir/results.first.txt" ]] || cp "$dir/results.txt" "$dir/results.first.txt"
     rm -rf "$dir/tests" && cp -r "$ROOT/tests" "$dir/tests"
     write_cfg "$dir" "$mutate" "$tests"
-    mapfile -t names < <("$PY" - "$dir/results.first.txt" <<'PY'
-import re, sys
+    local pats
+    mapfile -t pats < <(module_patterns "$area")
+    mapfile -t names < <("$PY" - "$dir/results.first.txt" "${pats[@]}" <<'PY'
+import fnmatch, re, sys
+only = sys.argv[2:]  # MUTATION_MODULES: those modules' survivors only
 for line in open(sys.argv[1]):
     m = re.match(r"\s*(\S+__mutmut_\d+): (.*)", line)
     if m and m.group(2) not in ("killed", "timeout", "caught by type check", "not checked"):
-        print(m.group(1))
+        if not only or any(fnmatch.fnmatch(m.group(1), p) for p in only):
+            print(m.group(1))
 PY
     )
+    # no names would make mutmut run every mutant
+    [[ ${#names[@]} -gt 0 ]] || { echo "== $area: no survivors to rerun" >&2; return 0; }
     echo "== $area: $(date -u +%H:%M:%S) rerunning ${#names[@]} survivors in $dir" >&2
     (
         cd "$dir"
