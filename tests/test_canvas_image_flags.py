@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _canvas_build import Bitmap, Brush, Image, QMask, Rect, fill
+from _canvas_build import Bitmap, Brush, Image, Palette, QMask, Rect, copy, fill
 from spicepy.codecs import jpeg_alpha, lz
 from spicepy.codecs.image import decode_image
 
@@ -62,3 +62,28 @@ def test_an_a8_lz_stream_has_alpha() -> None:
     res = decode_image(101, lz.encode(a8, image_type="A8"), width=4, height=3)
     assert res.source_format == "LZ_RGB:A8" and res.has_alpha
     assert (res.pixels[..., 3] == 0x90).all() and not res.pixels[..., :3].any()
+
+
+@pytest.mark.parametrize("image_type", ["PLT8", "PLT4_LE", "PLT4_BE", "PLT1_BE"])
+def test_lz_plt_index_i_takes_palette_entry_i(image_type: str) -> None:
+    """The LZ_PLT palette reaches the decoder as sent, entry 0 first, whether
+    it comes with the image or from the palette cache."""
+    n = 2 if image_type == "PLT1_BE" else 4
+    ents = [0x000010 * (i + 1) for i in range(n)]  # blue 0x10, 0x20, ...
+    idx = (np.arange(8, dtype=np.uint8) % n).reshape(2, 4)
+    data = lz.encode(idx, image_type=image_type)
+    pal = Palette(0x51, ents)
+    c = Canvas()
+    c.create_surface(0, 4, 4, SurfaceFormat.FMT_32_xRGB)
+    first = Image(
+        1, ImageType.LZ_PLT, 0, 4, 2, data=data, lz_palette=pal,
+        lz_flags=BitmapFlags.PAL_CACHE_ME | BitmapFlags.TOP_DOWN,
+    )  # fmt: skip
+    again = Image(
+        2, ImageType.LZ_PLT, 0, 4, 2, data=data, lz_palette_id=0x51,
+        lz_flags=BitmapFlags.PAL_FROM_CACHE | BitmapFlags.TOP_DOWN,
+    )  # fmt: skip
+    copy(c, 0, Rect(0, 0, 4, 2), None, first, Rect(0, 0, 4, 2), RopD.OP_PUT)
+    copy(c, 0, Rect(0, 2, 4, 4), None, again, Rect(0, 0, 4, 2), RopD.OP_PUT)
+    expect = [[ents[i] & 0xFF for i in row] for row in idx.tolist()]
+    assert c.primary.pixels[..., 0].tolist() == expect + expect
