@@ -28,7 +28,8 @@ def add_view(sub: Subparsers) -> None:
         "view",
         help="open a window on the guest's display (needs the 'viewer' extra)",
         description="A SPICE desktop viewer: display, keyboard, mouse, guest "
-        "pointer, clipboard text, resize through the agent, audio. " + HOTKEYS,
+        "pointer, clipboard text and images, resize through the agent, audio "
+        "both ways. " + HOTKEYS,
     )
     add_connection_options(p, quiet_time=False)
     add_target_options(p)
@@ -46,6 +47,11 @@ def add_view(sub: Subparsers) -> None:
         help="do not ask the guest agent to take the window's size",
     )
     p.add_argument("--no-audio", dest="audio", action="store_false", help="no sound")
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="send the microphone to the guest while it records",
+    )
     p.set_defaults(func=run_view)
 
 
@@ -74,11 +80,12 @@ def run_view(args: argparse.Namespace) -> int:
         full_screen=args.full_screen,
         resize_guest=args.resize_guest,
         audio=args.audio,
+        record=args.record,
         title=f"spicepy {where}",
     )
 
     async def go() -> None:
-        async with connect_target(target, args) as session:
+        async with connect_target(target, args, record=args.record) as session:
             await session.wait_for_frame(args.timeout)
             print("spicepy: connected", file=sys.stderr, flush=True)
             await Viewer(session, options).run()

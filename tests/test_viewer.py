@@ -501,6 +501,26 @@ def test_renderer_of_a_head_shows_its_area_of_the_surface(sdl: Any) -> None:
     np.testing.assert_array_equal(after[:, 15:], before[:, 15:])
 
 
+def test_microphone_fifo_gives_whole_10ms_frames_and_bounds_its_delay() -> None:
+    from spicepy.viewer import audio
+
+    mic = audio.AudioIn(48000, 2)  # not opened: SDL's callback called by hand
+    pcm = np.arange(2 * 48000, dtype=np.int16).reshape(-1, 2)  # 1 s, all distinct
+
+    def capture(first: int, n: int) -> None:
+        mic._store(None, memoryview(pcm[first : first + n].astype("<i2").tobytes()))
+
+    capture(0, 700)  # one 10 ms frame (480) and 220 more
+    np.testing.assert_array_equal(mic.take(), pcm[:480])
+    assert mic.take().shape == (0, 2)  # 220 wait for the next 10 ms
+    capture(700, 260)
+    np.testing.assert_array_equal(mic.take(), pcm[480:960])
+    capture(960, 12000 + 100)  # 250 ms + 100 frames: the oldest 100 go
+    assert mic.dropped_bytes == 100 * 4
+    got = mic.take()
+    np.testing.assert_array_equal(got, pcm[1060 : 1060 + 12000])
+
+
 def test_drawn_pointer_moves_and_leaves_the_guest_picture(sdl: Any) -> None:
     from spicepy.canvas.cursor import CursorImage
     from spicepy.viewer.render import Renderer, cursor_surface

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -66,12 +67,15 @@ LATENCY_WINDOW = 1.0
 @dataclass(frozen=True, slots=True)
 class ViewerOptions:
     """``scale``: "fit" or "1"; ``resize_guest``: ask the agent for the window
-    size (remote-viewer's "resize guest"); ``audio``: play the playback channel."""
+    size (remote-viewer's "resize guest"); ``audio``: play the playback channel;
+    ``record``: the microphone to the guest while it records (the session
+    must be connected with ``record=True``)."""
 
     scale: str = "fit"
     full_screen: bool = False
     resize_guest: bool = True
     audio: bool = True
+    record: bool = False
     title: str = "spicepy"
 
     def __post_init__(self) -> None:
@@ -127,6 +131,7 @@ class Viewer:
         self._offer_task: asyncio.Future[None] | None = None
         #: the desktop's image clipboard (X11 and python-xlib only)
         self.xclip: Any = None
+        self._mic: Any = None  # viewer.audio.AudioIn while the guest records
         self._input_at: float | None = None
         self._grab_click = False  # the release of a grabbing click is ours
         #: newest input-to-screen latency (s), frames shown, for the title
@@ -182,6 +187,8 @@ class Viewer:
                     for frame in s.audio.take_frames():
                         if not s.audio.mute:
                             audio.play(frame)
+                if self.options.record:
+                    await self._record()
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(POLL):
@@ -200,6 +207,8 @@ class Viewer:
                     task.cancel()
             if audio is not None:
                 audio.close()
+            if self._mic is not None:
+                self._mic.close()
             self._release_inputs_quietly()
             for hw in self.heads[1:]:
                 hw.win.destroy()
@@ -581,6 +590,29 @@ class Viewer:
     _sprite_key: tuple[object, int, int, Viewport] | None = None
 
     # -- clipboard and audio ---------------------------------------------------------
+    async def _record(self) -> None:
+        """The microphone to the guest while it records: the capture device
+        opens at the guest's format when it starts and closes when it stops."""
+        from spicepy.viewer.audio import AudioIn
+
+        fmt = self.s.record_format
+        mic = self._mic
+        if mic is not None and mic.format != fmt:
+            mic.close()
+            self._mic = mic = None
+        if fmt is None:
+            return
+        if mic is None:
+            try:
+                self._mic = mic = AudioIn(*fmt).open()
+            except Exception as exc:  # no capture device: the session goes on
+                log.warning("microphone unavailable: %s", exc)
+                self.options = dataclasses.replace(self.options, record=False)
+                return
+        samples = mic.take()
+        if len(samples):
+            await self.s.send_audio(samples, fmt[0])
+
     async def _local_clipboard(self) -> None:
         """The desktop's clipboard changed: offer its text (or else its PNG
         image) to the guest, now or once the agent has announced itself (SDL

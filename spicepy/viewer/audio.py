@@ -1,4 +1,5 @@
-"""Guest audio to the local sound device (SDL audio through pygame-ce).
+"""Guest audio to the local sound device, and the microphone to the guest
+(SDL audio through pygame-ce).
 
 ``AudioOut`` keeps a bounded FIFO of S16 bytes that the session's decoded
 frames (``Session.audio.frames()``) fill and SDL's audio thread drains in its
@@ -9,6 +10,12 @@ delay never grows (the device runs on its own clock, the guest on the
 server's).  A new stream format reopens the
 device.  ``SDL_AUDIODRIVER=disk`` writes what would be played to a file
 (``SDL_DISKAUDIOFILE``), which the tests read back.
+
+``AudioIn`` is the other way (``--record``): an SDL capture device opened at
+the guest's record format, its callback appending S16 bytes to a FIFO bounded
+at ``MAX_BUFFERED`` s (oldest dropped), which ``take`` empties in whole
+10 ms frames (what SPICE's record packets carry).  The disk driver reads
+``SDL_DISKAUDIOFILEIN`` instead of a microphone.
 """
 
 from __future__ import annotations
@@ -16,10 +23,15 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from spicepy.audio import AudioFrame
 
-__all__ = ["AudioOut", "MAX_BUFFERED"]
+__all__ = ["AudioIn", "AudioOut", "MAX_BUFFERED"]
 
 log = logging.getLogger(__name__)
 
@@ -48,23 +60,8 @@ class AudioOut:
         self.dropped_bytes = 0
 
     def _open(self, frequency: int, channels: int) -> None:
-        from pygame._sdl2 import audio as sdl_audio
-        from pygame._sdl2 import sdl2
-
         self.close()
-        sdl2.init_subsystem(sdl2.INIT_AUDIO)  # pygame inits audio only for its mixer
-        device = sdl_audio.AudioDevice(
-            devicename=None,
-            iscapture=False,
-            frequency=frequency,
-            audioformat=sdl_audio.AUDIO_S16,
-            numchannels=channels,
-            chunksize=CHUNK,
-            allowed_changes=0,  # SDL converts to what the device wants
-            callback=self._fill,
-        )
-        device.pause(0)
-        self._device = device
+        self._device = _open_device(False, frequency, channels, self._fill)
         self._format = (frequency, channels)
         self._prebuffer = int(PREBUFFER * frequency) * channels * 2
 
@@ -120,3 +117,70 @@ class AudioOut:
         with self._lock:
             self._fifo.clear()
             self._head, self._queued = b"", 0
+
+
+def _open_device(
+    capture: bool,
+    frequency: int,
+    channels: int,
+    callback: Callable[[Any, memoryview], None],
+) -> object:
+    from pygame._sdl2 import audio as sdl_audio
+    from pygame._sdl2 import sdl2
+
+    sdl2.init_subsystem(sdl2.INIT_AUDIO)  # pygame inits audio only for its mixer
+    device = sdl_audio.AudioDevice(
+        devicename=None,
+        iscapture=capture,
+        frequency=frequency,
+        audioformat=sdl_audio.AUDIO_S16,
+        numchannels=channels,
+        chunksize=CHUNK,
+        allowed_changes=0,  # SDL converts from/to what the device does
+        callback=callback,
+    )
+    device.pause(0)
+    return device
+
+
+class AudioIn:
+    """One SDL capture device (the microphone) at ``frequency`` x ``channels``;
+    capturing from ``open`` on (which raises what SDL raises without one)."""
+
+    def __init__(self, frequency: int, channels: int) -> None:
+        self.format = (frequency, channels)
+        self._lock = threading.Lock()
+        self._fifo = bytearray()
+        self._limit = int(MAX_BUFFERED * frequency) * channels * 2
+        self.dropped_bytes = 0
+        self._device: object | None = None
+
+    def open(self) -> AudioIn:
+        self._device = _open_device(True, *self.format, self._store)
+        return self
+
+    def _store(self, device: object, data: memoryview) -> None:
+        """SDL's audio thread: the microphone's next bytes."""
+        with self._lock:
+            self._fifo += data
+            over = len(self._fifo) - self._limit
+            if over > 0:
+                frame = self.format[1] * 2
+                over += -over % frame  # whole sample frames
+                del self._fifo[:over]
+                self.dropped_bytes += over
+
+    def take(self) -> npt.NDArray[np.int16]:
+        """The whole 10 ms frames captured since the last call, (n, channels)."""
+        frequency, channels = self.format
+        step = max(1, frequency // 100) * channels * 2
+        with self._lock:
+            n = len(self._fifo) - len(self._fifo) % step
+            data = bytes(self._fifo[:n])
+            del self._fifo[:n]
+        return np.frombuffer(data, "<i2").reshape(-1, channels)
+
+    def close(self) -> None:
+        device, self._device = self._device, None
+        if device is not None:
+            device.close()  # type: ignore[attr-defined]
