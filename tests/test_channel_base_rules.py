@@ -1,0 +1,218 @@
+"""The common channel machine's exact bytes, texts and counters (spicepy.channels.
+base): outgoing headers and serials (full and mini), send_raw and DISCONNECTING,
+deferred start, serials continued after a migration, EOF cleanliness in each
+state, the refusals' texts, and the counters (messages, per type, unknown).
+Expected bytes are packed here from spice.proto's header layouts
+(SpiceDataHeader: u64 serial, u16 type, u32 size, u32 sub_list; mini: u16
+type, u32 size), not by the encoder the machine uses."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from _channel_helpers import drive
+from _channel_helpers import linked as helpers_linked
+
+from spicepy.channels import (
+    ChannelClosed,
+    ChannelMigrateReceived,
+    ChannelState,
+    LinkCompleted,
+    MessageReceived,
+    PingAnswered,
+    UnknownMessageSkipped,
+)
+from spicepy.channels.base import Channel
+from spicepy.errors import ProtocolError
+from spicepy.testing.fake_server import FakeServer, link_pair
+from spicepy.wire.enums import ChannelType, CommonCap, CommonMsg, CommonMsgc, CursorMsg
+from spicepy.wire.headers import SubMessage, pack_sub_message_list
+from spicepy.wire.msg_common import Migrate, MigrateData, Ping, Pong
+from spicepy.wire.msg_other import CursorHide
+
+FULL_CAPS = frozenset({CommonCap.PROTOCOL_AUTH_SELECTION, CommonCap.AUTH_SPICE})
+
+
+class Bare(Channel):
+    """The base machine alone on a cursor connection."""
+
+    CHANNEL_TYPE = ChannelType.CURSOR
+
+
+class Greeter(Bare):
+    """Sends one message as soon as it is started (as display sends INIT)."""
+
+    def _on_linked(self) -> None:
+        self.send_raw(4321, b"hi")
+
+
+def mini(**kw: object) -> tuple[Bare, FakeServer]:
+    return helpers_linked(Bare, FakeServer(), **kw)
+
+
+def full(cls: type[Bare] = Bare) -> tuple[Bare, FakeServer]:
+    return helpers_linked(cls, FakeServer(common_caps=FULL_CAPS))
+
+
+def test_outgoing_headers_and_serials() -> None:
+    ch, _ = full()
+    assert ch.mini_header is False
+    ch.send_raw(CommonMsgc.PONG, b"abc")
+    ch.send_raw(CommonMsgc.ACK)  # an empty body by default
+    ch.send_disconnecting(7, 0x1122334455)
+    assert ch.data_to_send() == (
+        struct.pack("<QHII", 1, CommonMsgc.PONG, 3, 0)
+        + b"abc"
+        + struct.pack("<QHII", 2, CommonMsgc.ACK, 0, 0)
+        + struct.pack("<QHII", 3, CommonMsgc.DISCONNECTING, 12, 0)
+        + struct.pack("<QI", 0x1122334455, 7)  # time_stamp, reason
+    )
+    assert ch.data_to_send() == b""
+    m, _ = mini()
+    m.send_disconnecting()
+    m.send_message(Pong(5, 6))
+    assert m.data_to_send() == (
+        struct.pack("<HI", CommonMsgc.DISCONNECTING, 12)
+        + bytes(12)
+        + struct.pack("<HI", CommonMsgc.PONG, 12)
+        + struct.pack("<IQ", 5, 6)
+    )
+
+
+def test_serials_continue_from_the_source() -> None:
+    src, ssrv = full()
+    drive(src, ssrv.pack(CursorHide()) + ssrv.pack(CursorHide()))
+    src.send_raw(CommonMsgc.ACK)
+    src.data_to_send()
+    dst, dsrv = full()
+    dst.continue_from(src)
+    dst.send_raw(CommonMsgc.ACK)
+    assert dst.data_to_send() == struct.pack("<QHII", 2, CommonMsgc.ACK, 0, 0)
+    # incoming serials go on too (mini headers count them: serial 3 next)
+    msrc, msrv = mini()
+    drive(msrc, msrv.pack(CursorHide()) + msrv.pack(CursorHide()))
+    mdst, mdsrv = mini()
+    mdst.continue_from(msrc)
+    [ev] = drive(mdst, mdsrv.pack(CursorHide()))
+    assert isinstance(ev, MessageReceived) and ev.serial == 3
+
+
+def test_deferred_start() -> None:
+    srv = FakeServer()
+    ch = Greeter()
+    ch.defer_start()
+    with pytest.raises(ValueError) as err:
+        ch.start_deferred()  # not linked yet
+    assert str(err.value) == "no deferred start pending on a linked channel"
+    link_pair(ch, srv)
+    assert isinstance(ch.next_event(), LinkCompleted)
+    assert ch.data_to_send() == b""  # held back
+    ch.start_deferred()
+    assert ch.data_to_send() == struct.pack("<HI", 4321, 2) + b"hi"
+    with pytest.raises(ValueError) as err:
+        ch.start_deferred()  # once
+    assert str(err.value) == "no deferred start pending on a linked channel"
+    with pytest.raises(ValueError) as err:
+        ch.defer_start()
+    assert str(err.value) == "the channel has already started"
+    started, _ = helpers_linked(Greeter, FakeServer())
+    with pytest.raises(ValueError) as err:
+        started.defer_start()
+    assert str(err.value) == "the channel has already started"
+    plain, _ = mini()
+    with pytest.raises(ValueError) as err:
+        plain.start_deferred()  # nothing deferred
+    assert str(err.value) == "no deferred start pending on a linked channel"
+    assert plain.state is ChannelState.READY
+
+
+def test_eof_cleanliness_by_state() -> None:
+    linking = Bare()
+    assert linking.state is ChannelState.LINKING
+    linking.receive_data(b"")
+    assert linking.next_event() == ChannelClosed(False)
+    ch, srv = mini()
+    assert drive(ch, b"") == [ChannelClosed(True)]
+    assert ch.state is ChannelState.CLOSED and not ch.linked
+    with pytest.raises(ProtocolError) as err:
+        ch.receive_data(b"x")
+    assert str(err.value) == "data after EOF"
+    assert ch.linked is False and ch.next_event() is None
+    with pytest.raises(ProtocolError) as err:
+        ch.receive_data(b"x")
+    assert str(err.value) == "channel is in ERROR and accepts no input"
+
+
+def test_counters() -> None:
+    ch, srv = mini()
+    assert (ch.messages_received, ch.unknown_messages) == (0, 0)
+    assert ch.message_counts == {}
+    sub = pack_sub_message_list(
+        [SubMessage(CursorMsg.HIDE, b""), SubMessage(CursorMsg.HIDE, b"")]
+    )
+    data = (
+        srv.pack(CursorHide())
+        + srv.pack_raw(4000, b"xyz")
+        + srv.pack(Ping(1, 2))
+        + srv.pack_raw(CommonMsg.LIST, sub)
+    )
+    evs = drive(ch, data)
+    assert evs[1] == UnknownMessageSkipped(4000, 3)
+    assert evs[2] == PingAnswered(1, 2, 12)
+    assert ch.unknown_messages == 1
+    assert ch.messages_received == 4  # the LIST counts once, as spice-gtk acks
+    assert ch.message_counts == {CursorMsg.HIDE: 3, 4000: 1, CommonMsg.PING: 1}
+    assert ch.get_timer() is None
+    ch.handle_timer(0.0)
+
+
+def test_migration_refusals() -> None:
+    ch, srv = mini()
+    with pytest.raises(ProtocolError) as err:
+        ch.receive_data(srv.pack(MigrateData(b"x")))
+    assert str(err.value) == "MIGRATE_DATA without a MIGRATE announcing it"
+    ch, srv = mini()
+    drive(ch, srv.pack(Migrate(2)))  # NEED_DATA_TRANSFER only: no flush mark
+    assert ch.data_to_send() == b""
+    with pytest.raises(ProtocolError) as err:
+        ch.receive_data(srv.pack(Migrate(2)))
+    assert str(err.value) == "MIGRATE while the previous one awaits its data"
+    ch, srv = mini()
+    assert drive(ch, srv.pack(Migrate(1))) == [ChannelMigrateReceived(1, None)]
+    assert ch.data_to_send() == struct.pack("<HI", CommonMsgc.MIGRATE_FLUSH_MARK, 0)
+    assert ch.state is ChannelState.CLOSED
+    ch, srv = mini()
+    assert drive(ch, srv.pack(Migrate(0)) + srv.pack(CursorHide())) == [
+        ChannelMigrateReceived(0, None)
+    ]
+    assert ch.data_to_send() == b""
+
+
+def test_nested_list_text() -> None:
+    ch, srv = mini()
+    inner = pack_sub_message_list([SubMessage(CursorMsg.HIDE, b"")])
+    outer = pack_sub_message_list([SubMessage(CommonMsg.LIST, inner)])
+    with pytest.raises(ProtocolError) as err:
+        ch.receive_data(srv.pack_raw(CommonMsg.LIST, outer))
+    assert str(err.value) == "LIST message nested in a sub-message list"
+
+
+def test_a_reused_buffer_is_copied() -> None:
+    ch, srv = mini()
+    whole = srv.pack(CursorHide())
+    buf = bytearray(whole + whole[:3])
+    ch.receive_data(buf)
+    evs: list[object] = [ev for ev in iter(ch.next_event, None)]
+    buf[:] = bytes(len(buf))  # the caller reuses its buffer
+    evs += drive(ch, whole[3:])
+    assert [type(e) for e in evs] == [MessageReceived, MessageReceived]
+
+
+def test_partial_message_waits_for_its_bytes() -> None:
+    ch, srv = mini()
+    whole = srv.pack_raw(4000, b"z" * 50)
+    for i in range(len(whole) - 1):
+        assert drive(ch, whole[i : i + 1]) == []
+    assert drive(ch, whole[-1:]) == [UnknownMessageSkipped(4000, 50)]
+    assert ch._buf == bytearray()
