@@ -38,9 +38,10 @@ class Limits:
             80 MiB); evicts oldest first.
         cursor_cache: cursor shapes kept, raw (the cursor channel's cache) and
             decoded (``session.cursor``), each; evicts oldest first.
-        video_queue: video frames waiting for their time, each display
-            channel's streams together (encoded bytes + decoded picture); drops
-            the oldest frame of the fullest stream (counted, reported).
+        video_queue: video frames waiting for their time, the streams of every
+            display channel of the session together (encoded bytes + decoded
+            picture): one budget per session, as ``surfaces``; drops the
+            oldest frame of the session's fullest stream (counted, reported).
         held: display messages waiting for another display channel's image;
             raises.
         agent: one guest-agent message being reassembled, and the clipboard
@@ -68,7 +69,7 @@ class Limits:
     @property
     def total(self) -> int:
         """The budgeted bytes together (the cursor budget counts twice: raw and
-        decoded shapes; the video queue once: one display channel)."""
+        decoded shapes)."""
         return (
             self.surfaces
             + self.image_cache

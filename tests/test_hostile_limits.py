@@ -93,6 +93,38 @@ def test_video_frames_queued_beyond_the_budget_drop_the_oldest() -> None:
     assert sum(q.bytes for q in queued) == 0
 
 
+def test_video_queues_of_every_display_channel_share_one_budget() -> None:
+    frame = jpeg(256)
+    shared = SharedState(limits=Limits(video_queue=10 * len(frame)))
+    managers = []
+    for _ in range(2):  # two display channels of one session
+        canvas = Canvas(shared)
+        canvas.create_surface(0, 256, 256, SurfaceFormat.FMT_32_xRGB)
+        managers.append(StreamManager(canvas))
+        managers[-1].create(
+            1, 0, 0, VideoCodecType.MJPEG, 256, 256, 256, 256, Rect(0, 0, 256, 256)
+        )
+    for n in range(8):  # channel 0 queues 8 frames, under the budget
+        managers[0].data(1, 10_000 + n, frame, now=0)
+    for n in range(8):  # channel 1's 8 more make 16: the oldest 6 of all go
+        managers[1].data(1, 10_000 + n, frame, now=0)
+    queued = [m.streams[1].scheduler for m in managers]
+    assert sum(q.bytes for q in queued) <= 10 * len(frame)
+    assert sum(len(q.queue) for q in queued) == 10
+    assert managers[0].over_budget == 0 and managers[1].over_budget == 6
+    assert sum(q.dropped for q in queued) == 6
+    # another session's channel has a budget of its own
+    other = Canvas(SharedState(limits=shared.limits))
+    other.create_surface(0, 256, 256, SurfaceFormat.FMT_32_xRGB)
+    alone = StreamManager(other)
+    alone.create(
+        1, 0, 0, VideoCodecType.MJPEG, 256, 256, 256, 256, Rect(0, 0, 256, 256)
+    )
+    for n in range(10):
+        alone.data(1, 10_000 + n, frame, now=0)
+    assert alone.over_budget == 0 and len(alone.streams[1].scheduler.queue) == 10
+
+
 def test_cursor_channel_cache_is_bounded_in_bytes() -> None:
     server = FakeServer()
     channel = CursorChannel(max_cache_bytes=3 * 64 * 64 * 4)

@@ -10,9 +10,10 @@ skipped), but only when a frame is shown: the payloads wait in the stream's
 spice-gtk's GStreamer pipeline decodes apart from the channel, the display
 channel does not wait for pictures not yet due; a stream destroyed first never
 decodes them).  The chain is bounded (``MAX_PENDING_FRAMES``, and its bytes
-with the queues' by ``Limits.video_queue``): past that its oldest frames are
-decoded at once.  Only a shown picture is converted to BGRX (not one the
-stream clip hides entirely; such an MJPEG frame is not even decoded),
+with the queues' by ``Limits.video_queue``, one budget for every display
+channel of the session): past that its oldest frames are decoded at once.
+Only a shown picture is converted to BGRX (not one the stream clip hides
+entirely; such an MJPEG frame is not even decoded),
 flipped unless the stream is TOP_DOWN, scaled NEAREST to the destination rect
 and clipped by the stream clip
 (sw_canvas ``canvas_put_image``). Timing is sans-IO: the caller passes the
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +74,14 @@ MAX_SHOWN_RECTS = 1024
 #: VP8/H.264 frames a stream keeps undecoded before decoding the oldest (a
 #: shown frame decodes the chain before it: bounds that one burst)
 MAX_PENDING_FRAMES = 256
+
+
+#: the stream managers of each session, by its ``SharedState`` (weakly: a
+#: closed session or channel leaves nothing behind), so that the display
+#: channels' video queues share one ``Limits.video_queue`` budget
+_SESSION_MANAGERS: weakref.WeakKeyDictionary[Any, weakref.WeakSet[StreamManager]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def picture_bytes(picture: Any) -> int:
@@ -302,6 +312,16 @@ class StreamManager:
         self.shown: deque[tuple[int, Rect]] = deque(maxlen=MAX_SHOWN_RECTS)
         #: frames dropped because the queues outgrew ``Limits.video_queue``
         self.over_budget = 0
+        _SESSION_MANAGERS.setdefault(canvas.shared, weakref.WeakSet()).add(self)
+
+    def _session_streams(self) -> list[tuple[StreamManager, Stream]]:
+        """Every stream of every display channel of the session (the canvases
+        sharing this one's ``SharedState``), with its manager."""
+        return [
+            (m, st)
+            for m in _SESSION_MANAGERS[self.canvas.shared]
+            for st in m.streams.values()
+        ]
 
     def _get(self, stream_id: int) -> Stream:
         try:
@@ -429,18 +449,18 @@ class StreamManager:
 
     def _bound_pending(self, s: Stream) -> None:
         """Decode the oldest pending frames of ``s`` past MAX_PENDING_FRAMES,
-        then of the streams holding the most pending bytes while those and the
-        queues together outgrow ``Limits.video_queue``."""
+        then of the session's streams holding the most pending bytes while
+        those and the queues together outgrow ``Limits.video_queue``."""
         while len(s.pending) > MAX_PENDING_FRAMES:
             self._decode_oldest(s)
         budget = self.canvas.shared.limits.video_queue
-        streams = self.streams.values()
         while True:
-            held = sum(st.pending_bytes + st.scheduler.bytes for st in streams)
-            fullest = max(streams, key=lambda st: st.pending_bytes)
+            streams = self._session_streams()
+            held = sum(st.pending_bytes + st.scheduler.bytes for _, st in streams)
+            owner, fullest = max(streams, key=lambda pair: pair[1].pending_bytes)
             if held <= budget or not fullest.pending:
                 return
-            self._decode_oldest(fullest)
+            owner._decode_oldest(fullest)
 
     def _decode_oldest(self, s: Stream) -> None:
         """The oldest pending frame of ``s`` through its decoder; a frame still
@@ -461,11 +481,12 @@ class StreamManager:
             self._within_budget()
 
     def _within_budget(self) -> None:
-        """Drop the oldest frames of the fullest queues until every stream's
-        queue together fits ``Limits.video_queue`` (the server's frames may
-        be dropped: they are counted as such and reported)."""
+        """Drop the oldest frames of the fullest queues until the queues of
+        every stream of the session together fit ``Limits.video_queue`` (the
+        server's frames may be dropped: they are counted as such, in this
+        manager's ``over_budget``, and reported)."""
         budget = self.canvas.shared.limits.video_queue
-        streams = self.streams.values()
+        streams = [st for _, st in self._session_streams()]
         total = sum(st.scheduler.bytes for st in streams)
         while total > budget:
             fullest = max(streams, key=lambda st: st.scheduler.bytes)
