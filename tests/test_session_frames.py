@@ -326,3 +326,30 @@ def test_async_iterator_times_out_when_nothing_changes() -> None:
         await session.close()
 
     asyncio.run(main())
+
+
+def test_a_box_that_only_touches_the_surface_edge_is_no_damage() -> None:
+    core, tracker = make()
+    feed(core, 0, create(16, 16))
+    sub = tracker.subscribe()
+    feed(core, 0, fill(16, 0, 20, 4))  # starts at the right edge: zero width
+    feed(core, 0, fill(0, 16, 4, 20))  # starts at the bottom edge: zero height
+    assert sub.take() == [] and not sub.pending
+    assert tracker.frame() == 3  # the counter counts every change all the same
+
+
+def test_max_rects_rectangles_stay_apart_one_more_collapses_them() -> None:
+    core, tracker = make()
+    feed(core, 0, create(16, 16))
+    sub = tracker.subscribe(max_rects=3)
+    boxes = [(0, 0, 1, 1), (4, 4, 5, 5), (8, 8, 9, 9)]
+    for box in boxes:
+        feed(core, 0, fill(*box))
+    (update,) = sub.take()
+    assert isinstance(update, FrameUpdate)
+    assert update.rects == tuple(ChangedRect(*b) for b in boxes)
+    for box in [*boxes, (12, 1, 13, 2)]:
+        feed(core, 0, fill(*box))
+    (update,) = sub.take()
+    assert isinstance(update, FrameUpdate) and update.changes == 4
+    assert update.rects == (ChangedRect(0, 0, 13, 9),)
