@@ -353,3 +353,11 @@ def test_max_rects_rectangles_stay_apart_one_more_collapses_them() -> None:
     (update,) = sub.take()
     assert isinstance(update, FrameUpdate) and update.changes == 4
     assert update.rects == (ChangedRect(0, 0, 13, 9),)
+
+
+def test_monitors_of_other_surfaces_are_not_the_primarys() -> None:
+    core, tracker = make()
+    feed(core, 0, create(40, 30))
+    heads = (Head(0, 0, 20, 30, 0, 0, 0), Head(1, 5, 20, 30, 20, 0, 0))
+    feed(core, 0, md.MonitorsConfig(2, 4, heads))
+    assert tracker.monitors() == (Monitor(0, 0, 0, 20, 30),)
