@@ -367,6 +367,7 @@ def test_file_transfer_pieces(size: int) -> None:
     assert drain(m) == [FileTransferStatusReceived(first, 0, b"", False)]
     pieces = [payload[p : p + 65536] for p in range(0, size, 65536)] or [b""]
     assert sent(m) == b"".join(_data(first, p) for p in pieces)
+    assert m._xfers[first] == b""  # sent: the copy is dropped at once
     m.receive_chunk(_status(first, FileXferStatus.ERROR, b"why"))
     assert drain(m) == [FileTransferStatusReceived(first, 2, b"why", True)]
     m.receive_chunk(_status(first, FileXferStatus.SUCCESS))  # finished: ignored
