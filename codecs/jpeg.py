@@ -9,8 +9,6 @@ Recoverable libjpeg warnings (a truncated scan, for instance) are errors here.
 
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 import numpy.typing as npt
 import simplejpeg
@@ -39,6 +37,7 @@ _BLOCKS_PER_BYTE = {m: 4 for m in _SEQUENTIAL} | {m: 8 for m in _PROGRESSIVE}
 # input size bounds their output. The SPICE server only sends baseline (C0).
 _UNBOUNDED = (0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)
 _NO_LENGTH = frozenset((0x01, *range(0xD0, 0xD8)))  # TEM, RSTn: no segment
+_FRAME_MARKERS = frozenset((*_BLOCKS_PER_BYTE, *_UNBOUNDED))
 
 
 def _frame(data: bytes) -> tuple[int, int]:
@@ -69,22 +68,25 @@ def _frame(data: bytes) -> tuple[int, int]:
             raise CodecError("bad JPEG header: no frame header before the scan")
         if pos + 2 > end:
             raise CodecError("bad JPEG header: truncated segment length")
-        (length,) = struct.unpack_from(">H", data, pos)
+        length = (data[pos] << 8) | data[pos + 1]
         if length < 2 or pos + length > end:
             raise CodecError("bad JPEG header: segment length out of range")
-        if marker in _BLOCKS_PER_BYTE or marker in _UNBOUNDED:
+        if marker in _FRAME_MARKERS:
             n = data[pos + 7] if length >= 8 else 0
             if n == 0 or length < 8 + 3 * n:
                 raise CodecError("bad JPEG header: malformed frame header")
-            factors = [
-                (data[pos + 9 + 3 * i] >> 4) * (data[pos + 9 + 3 * i] & 15)
-                for i in range(n)
-            ]
-            if min(factors) == 0:
+            # one pass over the components' sampling bytes (H << 4 | V): this
+            # runs for every JPEG image, most of them small
+            hmax = vmax = 0
+            least = 256
+            for i in range(pos + 9, pos + 9 + 3 * n, 3):
+                h, v = data[i] >> 4, data[i] & 15
+                hmax = h if h > hmax else hmax
+                vmax = v if v > vmax else vmax
+                least = h * v if h * v < least else least
+            if least == 0:
                 raise CodecError("bad JPEG header: zero sampling factor")
-            hmax = max(data[pos + 9 + 3 * i] >> 4 for i in range(n))
-            vmax = max(data[pos + 9 + 3 * i] & 15 for i in range(n))
-            return marker, -(-hmax * vmax // min(factors))
+            return marker, -(-hmax * vmax // least)
         pos += length
 
 

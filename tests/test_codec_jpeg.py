@@ -262,3 +262,39 @@ def test_defaults_top_down_and_three_channel_input() -> None:
     data = jpeg.encode(np.ascontiguousarray(img[:, :, :3]), quality=90)
     assert_exact(jpeg.decode(data), data)
     assert psnr(jpeg.decode(data)[:, :, :3], img[:, :, :3]) >= MIN_ENCODE_PSNR
+
+
+def _sof_sampling(data: bytes) -> int:
+    """Offset of the first component's sampling byte in the SOF0 segment."""
+    sof = data.index(b"\xff\xc0")
+    return sof + 2 + 9  # marker, then length(2) P(1) Y(2) X(2) Nf(1) C1(1)
+
+
+@pytest.mark.parametrize(
+    ("subsampling", "first", "ratio"),
+    [
+        ("444", None, 1),
+        ("422", None, 2),  # luma 2x1, chroma 1x1
+        ("420", None, 4),  # luma 2x2, chroma 1x1
+        ("444", 0x12, 2),  # luma patched to 1x2: Vmax 2, least 1
+        ("444", 0x31, 3),  # luma 3x1
+        ("420", 0x14, 4),  # luma 1x4, chroma 1x1
+    ],
+)
+def test_max_pixels_for_follows_the_sampling_factors(
+    subsampling: str, first: int | None, ratio: int
+) -> None:
+    # max_pixels_for = 4 blocks a byte (baseline) x 64 pixels x Hmax*Vmax over
+    # the least sampled component's H*V (its docstring)
+    img = np.zeros((16, 16, 3), np.uint8)
+    data = bytearray(jpeg.encode(img, subsampling=subsampling))
+    if first is not None:
+        data[_sof_sampling(bytes(data))] = first
+    assert jpeg.max_pixels_for(bytes(data)) == 4 * len(data) * 64 * ratio
+
+
+def test_max_pixels_for_refuses_a_zero_sampling_factor() -> None:
+    data = bytearray(jpeg.encode(np.zeros((8, 8, 3), np.uint8), subsampling="444"))
+    data[_sof_sampling(bytes(data)) + 3] = 0x10  # second component: V = 0
+    with pytest.raises(CodecError, match="zero sampling"):
+        jpeg.max_pixels_for(bytes(data))
