@@ -284,3 +284,29 @@ def test_move_by_replays_relative_motion_as_sent() -> None:
     ]
     assert (sguest.x, sguest.y) == (100 + 14 + 2, 100 - 3 + 2)  # 7 > 4: doubled
     assert cguest.sent == [MousePosition(10, 20, 0, 0), MousePosition(15, 0, 0, 0)]
+
+
+def test_button_masks_track_what_is_held() -> None:
+    """MOUSE_PRESS/RELEASE carry the mask of the buttons held after the event;
+    releasing a button that is not held leaves the mask as it was."""
+
+    async def main() -> tuple[list[Any], int]:
+        session, guest = make(MouseMode.CLIENT)
+        await session.mouse_up(3)  # not held
+        await session.mouse_down(1)
+        await session.mouse_down(3)
+        await session.mouse_up(1)
+        await session.mouse_up(1)  # again: still not held
+        await session.mouse_up(3)
+        return guest.sent, session.mouse.buttons
+
+    sent, held = asyncio.run(main())
+    assert sent == [
+        MouseRelease(3, 0),
+        MousePress(1, 1),
+        MousePress(3, 5),
+        MouseRelease(1, 4),
+        MouseRelease(1, 4),
+        MouseRelease(3, 0),
+    ]
+    assert held == 0
