@@ -1,8 +1,8 @@
 """The link ticket: RSA-OAEP(SHA-1) of the password, checked against OpenSSL.
 
-``encrypt_ticket`` is written out (RFC 8017) rather than loaded from a crypto
-library; here the `cryptography` package (OpenSSL, as spice-server uses)
-decrypts what it produced, and hostile public keys must end in ``LinkError``.
+``encrypt_ticket`` uses the `cryptography` package; here OpenSSL's private side
+(as spice-server's RSA_PKCS1_OAEP_PADDING) decrypts what it produced, and hostile
+public keys must end in ``LinkError``.
 """
 
 from __future__ import annotations
@@ -70,10 +70,10 @@ def _rsa_der(n: int, e: int) -> bytes:
     ("key", "why"),
     [
         (der(ec.generate_private_key(ec.SECP256R1()).public_key()), "not RSA"),
-        (DER_1024 + b"\0", "data after the key"),
-        (DER_1024[:-1], "past the data"),
-        (bytes(162), "no DER element"),
-        (b"", "no DER element"),
+        (DER_1024 + b"\0", "not a valid RSA key"),  # data after the key
+        (DER_1024[:-1], "not a valid RSA key"),  # cut short
+        (bytes(162), "not a valid RSA key"),  # zeros (a SASL server's reply)
+        (b"", "not a valid RSA key"),
         # a 640-bit key cannot hold the 61-byte ticket with SHA-1 OAEP (needs 103)
         (_rsa_der((1 << 639) | 1, 65537), "too small"),
     ],
@@ -89,11 +89,12 @@ def test_even_exponent_and_even_modulus_are_refused() -> None:
     assert encrypt_ticket(good, "")
     # same DER with the exponent's last byte made even (65537 -> 65536)
     assert good.endswith(bytes.fromhex("010001"))
-    with pytest.raises(LinkError, match="bad RSA numbers"):
+    # OpenSSL refuses these at load or at encryption: either way a LinkError
+    with pytest.raises(LinkError, match="link public key"):
         encrypt_ticket(good[:-1] + b"\x00", "")
     at = good.index(n.to_bytes(128, "big")) + 127  # the modulus' last byte
     even = good[:at] + bytes([good[at] & 0xFE]) + good[at + 1 :]
-    with pytest.raises(LinkError, match="bad RSA numbers"):
+    with pytest.raises(LinkError, match="link public key"):
         encrypt_ticket(even, "")
 
 

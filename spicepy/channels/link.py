@@ -14,8 +14,6 @@ the exchange of ``channels/sasl.py`` instead of the ticket.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import struct
 from dataclasses import dataclass
 from enum import Enum
@@ -91,117 +89,39 @@ def link_error(code: int, channel: str = "") -> LinkError:
     return LinkError(text, code)
 
 
-#: DER of the rsaEncryption algorithm OID 1.2.840.113549.1.1.1 (RFC 8017 A.1)
-_RSA_OID = bytes.fromhex("06092a864886f70d010101")
-_SHA1_LEN = 20
-#: the largest modulus accepted (the link reply holds a 1024-bit key)
-_MAX_MODULUS_BITS = 4096
-
-
 def encrypt_ticket(pub_key_der: bytes, password: str) -> bytes:
     """RSA-OAEP(SHA-1, MGF1-SHA-1) of ``password`` + NUL under the server's key.
 
-    RFC 8017 RSAES-OAEP-ENCRYPT with an empty label, written out (a public-key
-    operation: ``pow`` and SHA-1), so linking a channel does not load a crypto
-    library; spice-server decrypts it with OpenSSL's RSA_PKCS1_OAEP_PADDING.
-
     Raises:
         ValueError: password longer than 60 bytes.
-        LinkError: the public key cannot be loaded (e.g. zeros from a SASL
-            server) or is too small for the ticket.
+        LinkError: the public key cannot be loaded (e.g. zeros from a SASL server).
     """
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
     secret = password.encode("utf-8")
     if len(secret) > SPICE_MAX_PASSWORD_LENGTH:
         raise ValueError(
             f"SPICE passwords are at most {SPICE_MAX_PASSWORD_LENGTH} bytes"
         )
-    modulus, exponent = _rsa_public_key(bytes(pub_key_der))
-    k = (modulus.bit_length() + 7) // 8
-    message = secret + b"\0"
-    if len(message) > k - 2 * _SHA1_LEN - 2:
-        raise LinkError("the server's link public key is too small for the ticket", 1)
-    # EM = 0x00 || maskedSeed || maskedDB, DB = lHash || PS || 0x01 || M
-    db = hashlib.sha1(b"").digest() + bytes(k - len(message) - 2 * _SHA1_LEN - 2)
-    db += b"\x01" + message
-    seed = os.urandom(_SHA1_LEN)
-    masked_db = _xor(db, _mgf1(seed, len(db)))
-    masked_seed = _xor(seed, _mgf1(masked_db, _SHA1_LEN))
-    em = int.from_bytes(masked_seed + masked_db, "big")  # the leading 0x00
-    return pow(em, exponent, modulus).to_bytes(k, "big")
-
-
-def _mgf1(seed: bytes, length: int) -> bytes:
-    """MGF1 with SHA-1 (RFC 8017 B.2.1)."""
-    out = b"".join(
-        hashlib.sha1(seed + counter.to_bytes(4, "big")).digest()
-        for counter in range((length + _SHA1_LEN - 1) // _SHA1_LEN)
-    )
-    return out[:length]
-
-
-def _xor(a: bytes, b: bytes) -> bytes:
-    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
-
-
-def _rsa_public_key(der: bytes) -> tuple[int, int]:
-    """(modulus, public exponent) of a DER SubjectPublicKeyInfo holding an RSA
-    key (RFC 5280 4.1, RFC 8017 A.1.1); every length is checked against the
-    data.
-
-    Raises:
-        LinkError: not such a key.
-    """
     try:
-        start, end = _der(der, 0, 0x30)  # SubjectPublicKeyInfo
-        if end != len(der):
-            raise ValueError("data after the key")
-        alg, alg_end = _der(der, start, 0x30)  # AlgorithmIdentifier
-        if der[alg : alg + len(_RSA_OID)] != _RSA_OID:
-            raise LinkError("the server's link public key is not RSA", 1)
-        bits, bits_end = _der(der, alg_end, 0x03)  # subjectPublicKey BIT STRING
-        if bits_end != end or bits >= bits_end or der[bits] != 0:
-            raise ValueError("bad bit string")
-        seq, seq_end = _der(der, bits + 1, 0x30)  # RSAPublicKey
-        n_at, n_end = _der(der, seq, 0x02)
-        e_at, e_end = _der(der, n_end, 0x02)
-        if seq_end != bits_end or e_end != seq_end:
-            raise ValueError("bad RSAPublicKey")
-        modulus = int.from_bytes(der[n_at:n_end], "big", signed=True)
-        exponent = int.from_bytes(der[e_at:e_end], "big", signed=True)
-        if not (
-            modulus > 1
-            and modulus & 1
-            and modulus.bit_length() <= _MAX_MODULUS_BITS
-            and exponent >= 3
-            and exponent & 1
-        ):
-            raise ValueError("bad RSA numbers")
-    except ValueError as exc:
+        key = serialization.load_der_public_key(pub_key_der)
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise LinkError(
-            f"the server's link public key is not a valid RSA key ({exc})", 1
-        ) from None
-    return modulus, exponent
-
-
-def _der(data: bytes, pos: int, tag: int) -> tuple[int, int]:
-    """(content start, content end) of the DER element with ``tag`` at ``pos``.
-
-    Raises:
-        ValueError: another tag, a bad length, or one past the data.
-    """
-    if pos + 2 > len(data) or data[pos] != tag:
-        raise ValueError(f"no DER element {tag:#04x} at offset {pos}")
-    size = data[pos + 1]
-    pos += 2
-    if size & 0x80:  # long form: the next (size & 0x7F) bytes are the length
-        count = size & 0x7F
-        if not 1 <= count <= 2 or pos + count > len(data):
-            raise ValueError(f"bad DER length at offset {pos - 1}")
-        size = int.from_bytes(data[pos : pos + count], "big")
-        pos += count
-    if size == 0 or pos + size > len(data):
-        raise ValueError(f"DER element of {size} bytes past the data at {pos}")
-    return pos, pos + size
+            "the server's link public key is not a valid RSA key", 1
+        ) from exc
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise LinkError("the server's link public key is not RSA", 1)
+    oaep = padding.OAEP(
+        mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None
+    )
+    try:
+        return key.encrypt(secret + b"\0", oaep)
+    except ValueError as exc:  # a key too small for the ticket (hostile server)
+        raise LinkError(
+            "the server's link public key is too small for the ticket", 1
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)
