@@ -26,6 +26,7 @@ from spicepy.session.hidkeys import (
 from spicepy.session.keymap import CHARS, KEYS
 from spicepy.viewer.geometry import Head, Viewport, heads, layout
 from spicepy.viewer.keyboard import Hotkey, Keyboard
+from spicepy.wire.enums import CursorType
 
 sizes = st.integers(1, 300)
 
@@ -523,7 +524,7 @@ def test_microphone_fifo_gives_whole_10ms_frames_and_bounds_its_delay() -> None:
 
 def test_drawn_pointer_moves_and_leaves_the_guest_picture(sdl: Any) -> None:
     from spicepy.canvas.cursor import CursorImage
-    from spicepy.viewer.render import Renderer, cursor_surface
+    from spicepy.viewer.render import Renderer, Sprite, cursor_surface
 
     pygame = sdl
     window = pygame.display.set_mode((64, 48))
@@ -545,17 +546,64 @@ def test_drawn_pointer_moves_and_leaves_the_guest_picture(sdl: Any) -> None:
             del view
 
     picture = shown()
-    r.move_sprite(window, bgrx, (cursor_surface(image), 10, 20))
+    r.move_sprite(window, bgrx, Sprite(cursor_surface(image), 10, 20))
     first = shown()
     assert (first[21:24, 11:13] == 0xFF0000).all()  # drawn where asked
     changed = np.argwhere(first != picture)
     assert changed.min(0).tolist() >= [20, 10] and changed.max(0).tolist() <= [24, 13]
-    r.move_sprite(window, bgrx, (cursor_surface(image), 40, 5))
+    r.move_sprite(window, bgrx, Sprite(cursor_surface(image), 40, 5))
     second = shown()
     np.testing.assert_array_equal(second[15:30, 5:20], picture[15:30, 5:20])  # gone
     assert (second[6:9, 41:43] == 0xFF0000).all()
     r.move_sprite(window, bgrx, None)
     np.testing.assert_array_equal(shown(), picture)
+
+
+def test_inverting_pointer_is_the_spec_and_xor_under_damage_and_moves(
+    sdl: Any,
+) -> None:
+    from spicepy.canvas.cursor import composite_cursor, decode_cursor
+    from spicepy.viewer.render import Renderer, cursor_sprite
+
+    pygame = sdl
+    window = pygame.display.set_mode((64, 48))
+    rng = np.random.default_rng(4)
+    bgrx = rng.integers(0, 256, (48, 64, 4), dtype=np.uint8)
+    # a MONO 16x16 shape: AND plane, XOR plane; mask 1 + colour 1 inverts
+    and_bits = rng.integers(0, 256, 32, dtype=np.uint8).tobytes()
+    xor_bits = rng.integers(0, 256, 32, dtype=np.uint8).tobytes()
+    image = decode_cursor(CursorType.MONO, 16, 16, 3, 5, and_bits + xor_bits)
+    assert image.xor is not None and image.xor.any()  # some pixels invert
+    r = Renderer("1")
+    r.guest_size = (64, 48)
+    r.relayout(window)
+    r.repaint(window, bgrx)
+
+    def shown() -> np.ndarray:
+        view = pygame.surfarray.pixels2d(window)
+        try:
+            words = np.array(view).T
+        finally:
+            del view
+        return np.stack([(words >> s) & 0xFF for s in (16, 8, 0)], -1).astype(np.uint8)
+
+    def expected(x: int, y: int) -> np.ndarray:
+        screen = np.ascontiguousarray(bgrx[..., 2::-1])
+        composite_cursor(screen, image, x, y)
+        return screen
+
+    picture = shown()
+    r.move_sprite(window, bgrx, cursor_sprite(image, 20, 12))
+    np.testing.assert_array_equal(shown(), expected(20, 12))
+    # damage over part of the pointer: the XOR is not applied twice
+    bgrx[10:20, 10:22] = 255 - bgrx[10:20, 10:22]
+    r.paint(window, bgrx, (ChangedRect(10, 10, 22, 20),))
+    np.testing.assert_array_equal(shown(), expected(20, 12))
+    r.move_sprite(window, bgrx, cursor_sprite(image, 60, 45))  # clipped at the edge
+    np.testing.assert_array_equal(shown(), expected(60, 45))
+    r.move_sprite(window, bgrx, None)
+    np.testing.assert_array_equal(shown(), expected(-100, -100))
+    assert not np.array_equal(shown(), picture)  # (the damage stayed)
 
 
 def test_relative_motion_is_scaled_to_guest_pixels() -> None:

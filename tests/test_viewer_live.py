@@ -920,31 +920,40 @@ def test_x11_clipboard_serves_and_reads_images_in_incr_steps(
         asyncio.run(both_ways(Path(tmp)))
 
 
-# --- the microphone (--record) against a server with a record channel ----------------
-class RecordServer:
-    """Main, display (a 320x240 primary), inputs and record channels on
-    127.0.0.1 in a thread of its own; the record channel STARTs at once
-    (48 kHz stereo S16, no Opus cap: RAW) and keeps what the client sends.
-    Xspice has no record channel, and QEMU's goes through the guest's sound
-    card and resampling (no exact samples to compare)."""
+# --- a scripted server: the microphone (--record), inverting pointers --------------
+class ScriptedServer:
+    """Main, display (a 320x240 primary filled with ``fill``), inputs, cursor
+    and record channels on 127.0.0.1 in a thread of its own.  The record
+    channel STARTs at once (48 kHz stereo S16, no Opus cap: RAW) and keeps
+    what the client sends (Xspice has no record channel, and QEMU's goes
+    through the guest's sound card and resampling: no exact samples to
+    compare); the cursor channel shows ``cursor`` (a wire ``Cursor``): X, so
+    Xspice, cannot make a pointer that inverts the screen."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, mouse_mode: int = 1, cursor: Any = None, fill: int = 0x306090
+    ) -> None:
         import asyncio
 
+        self.mouse_mode, self.cursor, self.fill = mouse_mode, cursor, fill
         self.record: list[tuple[int, bytes]] = []
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> RecordServer:
+    def __enter__(self) -> ScriptedServer:
         self._thread.start()
-        assert self._ready.wait(10), "the record server did not start"
+        assert self._ready.wait(10), "the scripted server did not start"
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+
+    @property
+    def uri(self) -> str:
+        return f"spice://127.0.0.1:{self.port}"
 
     def _run(self) -> None:
         import asyncio
@@ -957,13 +966,44 @@ class RecordServer:
         self._loop.run_until_complete(start())
         self._loop.run_forever()
 
+    def _first_messages(self, srv: Any, kind: int) -> bytes:
+        from spicepy.wire.enums import BrushType
+        from spicepy.wire.msg_common import MainInit
+        from spicepy.wire.msg_display import DisplayMark, DrawFill, Fill, SurfaceCreate
+        from spicepy.wire.msg_other import CursorInit, RecordStart
+        from spicepy.wire.types import (
+            CLIP_NONE,
+            QMASK_NONE,
+            Brush,
+            DisplayBase,
+            Point16,
+            Rect,
+        )
+
+        if kind == 1:
+            return bytes(srv.pack(MainInit(1, 1, 3, self.mouse_mode, 0, 0, 0, 0)))
+        if kind == 2:
+            brush = Brush(BrushType.SOLID, color=self.fill)
+            fill = DrawFill(
+                DisplayBase(0, Rect(0, 0, 240, 320), CLIP_NONE),  # t, l, b, r
+                Fill(brush, 8, QMASK_NONE),  # ROPD OP_PUT
+            )
+            return bytes(
+                srv.pack(SurfaceCreate(0, 320, 240, 32, 1))
+                + srv.pack(fill)
+                + srv.pack(DisplayMark())
+            )
+        if kind == 4 and self.cursor is not None:
+            return bytes(srv.pack(CursorInit(Point16(0, 0), 0, 0, 1, self.cursor)))
+        if kind == 6:
+            return bytes(srv.pack(RecordStart(2, 1, 48000)))
+        return b""
+
     async def _handle(self, reader: Any, writer: Any) -> None:
         import asyncio
 
         from spicepy.testing.fake_server import FakeServer
-        from spicepy.wire.msg_common import MainChannelsList, MainInit
-        from spicepy.wire.msg_display import DisplayMark, SurfaceCreate
-        from spicepy.wire.msg_other import RecordStart
+        from spicepy.wire.msg_common import MainChannelsList
         from spicepy.wire.types import ChannelId
 
         srv = FakeServer()
@@ -974,13 +1014,7 @@ class RecordServer:
             writer.write(srv.result_for(await reader.readexactly(4 + 128)))
             assert srv.link_mess is not None
             kind = srv.link_mess.channel_type
-            if kind == 1:
-                writer.write(srv.pack(MainInit(1, 1, 3, 1, 0, 0, 0, 0)))
-            elif kind == 2:
-                writer.write(srv.pack(SurfaceCreate(0, 320, 240, 32, 1)))
-                writer.write(srv.pack(DisplayMark()))
-            elif kind == 6:
-                writer.write(srv.pack(RecordStart(2, 1, 48000)))
+            writer.write(self._first_messages(srv, kind))
             await writer.drain()
             while True:
                 mtype, size = struct.unpack("<HI", await reader.readexactly(6))
@@ -988,7 +1022,7 @@ class RecordServer:
                 if kind == 6:
                     self.record.append((mtype, body))
                 elif kind == 1 and mtype == 104:  # ATTACH_CHANNELS
-                    ids = tuple(ChannelId(t, 0) for t in (2, 3, 6))
+                    ids = tuple(ChannelId(t, 0) for t in (2, 3, 4, 6))
                     writer.write(srv.pack(MainChannelsList(len(ids), ids)))
                     await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -1008,10 +1042,10 @@ def test_record_sends_the_microphone_sample_for_sample(
     tone = rng.integers(-32768, 32767, (24000, 2), dtype=np.int16)  # 0.5 s
     mic = tmp_path / "mic.raw"  # SDL's disk driver reads this as the microphone
     mic.write_bytes(tone.astype("<i2").tobytes())
-    with RecordServer() as srv:
+    with ScriptedServer() as srv:
         with viewer(
             desk,
-            f"spice://127.0.0.1:{srv.port}",
+            srv.uri,
             "--record",
             "--no-audio",
             SDL_AUDIODRIVER="disk",
@@ -1025,3 +1059,39 @@ def test_record_sends_the_microphone_sample_for_sample(
     sent = np.frombuffer(srv.pcm(), "<i2").reshape(-1, 2)
     np.testing.assert_array_equal(sent[: len(tone)], tone)
     assert not sent[len(tone) :].any()  # then the driver's silence
+
+
+def test_inverting_pointer_is_drawn_as_the_cursor_channel_says(desk: Xvfb) -> None:
+    from spicepy.canvas.cursor import composite_cursor, decode_cursor
+    from spicepy.wire.enums import CursorType
+    from spicepy.wire.types import Cursor, CursorHeader
+
+    rng = np.random.default_rng(12)
+    # 32x32 MONO: a random AND plane and XOR plane (mask 1 + colour 1 inverts)
+    shape = rng.integers(0, 256, 2 * 4 * 32, dtype=np.uint8).tobytes()
+    image = decode_cursor(CursorType.MONO, 32, 32, 6, 9, shape)
+    assert image.xor is not None and image.xor.any()  # SDL cannot draw this
+    header = CursorHeader(7, CursorType.MONO, 32, 32, 6, 9)
+    fill = 0x306090
+    frame = np.zeros((240, 320, 3), np.uint8)
+    frame[...] = (0x30, 0x60, 0x90)
+
+    def pointer_at(x: int, y: int) -> np.ndarray:
+        screen = frame.copy()
+        composite_cursor(screen, image, x, y)
+        return screen
+
+    with ScriptedServer(
+        mouse_mode=2, cursor=Cursor(0, header=header, data=shape), fill=fill
+    ) as srv:
+        with viewer(desk, srv.uri, "--scale", "1", "--no-audio") as v:
+            until(lambda: "mouse client" in v.title, "client mouse mode")
+            assert desk.window_size(v.wid) == (320, 240)
+            v.focus()
+            for x, y in ((100, 80), (150, 60), (318, 238)):  # the last one clipped
+                desk.xdotool("mousemove", "--window", str(v.wid), str(x), str(y))
+                want = pointer_at(x, y)
+                until(
+                    lambda: np.array_equal(desk.window_rgb(v.wid), want),  # noqa: B023
+                    f"the inverting pointer at {x},{y}",
+                )

@@ -120,7 +120,7 @@ class Viewer:
         self.full_screen = self.options.full_screen
         self._wake = asyncio.Event()
         self._quit = False
-        self._cursor_seen: tuple[object, bool, bool] | None = None
+        self._cursor_seen: tuple[object, bool, bool, bool] | None = None
         self._asked_size: tuple[int, int] | None = None
         self._resize_at: float | None = None
         self._resize_tries = 0
@@ -132,6 +132,8 @@ class Viewer:
         #: the desktop's image clipboard (X11 and python-xlib only)
         self.xclip: Any = None
         self._mic: Any = None  # viewer.audio.AudioIn while the guest records
+        #: the desktop pointer's place in the main window (None: outside)
+        self._pointer_at: tuple[int, int] | None = None
         self._input_at: float | None = None
         self._grab_click = False  # the release of a grabbing click is ours
         #: newest input-to-screen latency (s), frames shown, for the title
@@ -438,6 +440,11 @@ class Viewer:
                     rel[1] += ev.rel[1]
                 else:
                     motion = (self._head_for(ev), ev.pos)
+                    main = motion[0] is self.heads[0]
+                    self._pointer_at = ev.pos if main else None
+            elif t == pg.WINDOWLEAVE:
+                if self._head_for(ev) is self.heads[0]:
+                    self._pointer_at = None  # no drawn pointer outside
             elif t in (pg.MOUSEBUTTONDOWN, pg.MOUSEBUTTONUP):
                 await self._flush_motion(motion, rel)
                 motion, rel = None, [0.0, 0.0]
@@ -550,42 +557,54 @@ class Viewer:
 
         pg, cursor = self.pg, self.s.cursor
         server = self.s.mouse.mode == MouseMode.SERVER
-        if server:
-            self._draw_guest_pointer()
-        state = (cursor.image, cursor.visible, server)
+        image = cursor.image
+        # drawn into the window: the guest's pointer in server mode, and
+        # shapes that invert the screen (an SDL cursor cannot)
+        drawn = server or (image is not None and image.xor is not None)
+        if drawn or self.renderer.sprite is not None:
+            self._draw_guest_pointer(server, drawn)
+        state = (image, cursor.visible, server, drawn)
         if state == self._cursor_seen:
             return
         self._cursor_seen = state
-        image = cursor.image
         if server or image is None:  # the desktop's arrow (or none while grabbed)
             pg.mouse.set_system_cursor(pg.SYSTEM_CURSOR_ARROW)
             pg.mouse.set_visible(True)
-        elif not cursor.visible:
+        elif not cursor.visible or drawn:
             pg.mouse.set_visible(False)
         else:  # the guest's shape as the desktop pointer: no redraw on motion
             hot = (image.hot_x, image.hot_y)
             pg.mouse.set_cursor(pg.cursors.Cursor(hot, cursor_surface(image)))
             pg.mouse.set_visible(True)
 
-    def _draw_guest_pointer(self) -> None:
-        from spicepy.viewer.render import cursor_surface
+    def _draw_guest_pointer(self, server: bool, drawn: bool) -> None:
+        """The drawn pointer where the guest's is (server mode) or where the
+        desktop's is in the main window (client mode, inverting shapes)."""
+        from spicepy.viewer.render import cursor_sprite
 
         cursor, vp = self.s.cursor, self.renderer.viewport
-        sprite = None
-        if vp is not None and cursor.visible and cursor.image is not None:
-            image = cursor.image
-            if self._sprite_key != (image, cursor.x, cursor.y, vp):
+        image = cursor.image
+        at: tuple[int, int] | None = None
+        if drawn and vp is not None and cursor.visible and image is not None:
+            if server:
                 ox, oy = self.renderer.origin  # the main head's place
-                wx, wy = _to_window(vp, cursor.x - ox, cursor.y - oy)
-                sprite = (cursor_surface(image), wx - image.hot_x, wy - image.hot_y)
-            else:
+                at = _to_window(vp, cursor.x - ox, cursor.y - oy)
+            else:  # where the desktop's pointer is, if in the main window
+                at = self._pointer_at
+        if at is None:
+            if self.renderer.sprite is None:
                 return
-            self._sprite_key = (image, cursor.x, cursor.y, vp)
-        elif self.renderer.sprite is None:
-            return
-        else:
             self._sprite_key = None
-        self.renderer.move_sprite(self.window, self.s.screen.pixels(0), sprite)
+            self.renderer.move_sprite(self.window, self.s.screen.pixels(0), None)
+            return
+        assert image is not None and vp is not None
+        key = (image, at[0], at[1], vp)
+        if key == self._sprite_key:
+            return
+        self._sprite_key = key
+        self.renderer.move_sprite(
+            self.window, self.s.screen.pixels(0), cursor_sprite(image, *at)
+        )
 
     _sprite_key: tuple[object, int, int, Viewport] | None = None
 
