@@ -310,3 +310,25 @@ def test_button_masks_track_what_is_held() -> None:
         MouseRelease(3, 0),
     ]
     assert held == 0
+
+
+@pytest.mark.parametrize(
+    ("supported", "current", "asked"),
+    [
+        (MouseMode.SERVER | MouseMode.CLIENT, MouseMode.SERVER, True),
+        (MouseMode.SERVER | MouseMode.CLIENT, MouseMode.CLIENT, False),
+        (MouseMode.SERVER, MouseMode.SERVER, False),
+    ],
+)
+def test_main_init_asks_for_client_mode_only_when_offered_and_not_current(
+    supported: int, current: int, asked: bool
+) -> None:
+    from spicepy.channels.events import MainInitReceived
+    from spicepy.session.core import SessionCore
+
+    core = SessionCore()
+    init = MainInitReceived(1, 1, supported, current, False, 0, 10_000, 1 << 20)
+    core.handle_event(MAIN, init, 0.0)
+    expect = [(MAIN, MainMouseModeRequest(MouseMode.CLIENT))] if asked else []
+    assert core.messages_to_send() == expect
+    assert (core.mouse_modes, core.mouse_mode) == (supported, current)
