@@ -75,6 +75,7 @@ from spicepy.wire.msg_common import (
     WaitForChannels,
 )
 from spicepy.wire.registry import Message, channel_messages
+from spicepy.wire.stream import MessageReader, Reader
 from spicepy.wire.twins import build, decode_struct
 
 __all__ = ["Channel", "Frame", "MAX_RECEIVE_MESSAGE", "check_rest", "iter_frames"]
@@ -83,6 +84,8 @@ log = logging.getLogger(__name__)
 
 #: Largest message body a channel buffers (a 4096x2160x4 bitmap fits easily).
 MAX_RECEIVE_MESSAGE = 64 * 1024 * 1024
+#: ``MessageReader.read``'s ``most`` when no ACK window is set
+_ANY = 1 << 62
 
 
 def iter_frames(
@@ -185,6 +188,8 @@ class Channel:
         self._out = bytearray(self._link.data_to_send())
         #: MIGRATE flags while its MIGRATE_DATA is awaited
         self._migrate_flags: int | None = None
+        #: takes runs of own messages in C (``wire.stream``); made at the first parse
+        self._reader: Reader | None = None
         #: a migration target: ``_on_linked`` waits for ``start_deferred``
         self._deferred = False
         self._started = False
@@ -350,16 +355,32 @@ class Channel:
     def _parse(self, view: memoryview) -> None:
         # only READY parses (receive_data checks), and a MESSAGE keeps it READY
         # (_state's table): no per-message transition lookup
-        done = 0
+        done = pos = 0
         mini, limit = self.mini_header, self.max_message_size
-        # the channel's own messages without a sub-message list (nearly all of
-        # them) are decoded here with the chosen twin; the rest go to _dispatch
+        reader = self._reader
+        if reader is None:
+            reader = self._reader = self._make_reader()
+        # what the reader leaves: own messages of a channel with its own
+        # _handle (or that do not decode) are decoded here with the chosen
+        # twin; the rest go to _dispatch
         own, decode, handle = self._own_messages(), decode_struct, self._handle
         counts = self._counts
         try:
-            frames, stop = split_frames(view, mini, 0, limit)
-            for msg_type, body, serial, sub_list, _start, end in frames:
-                done = end
+            while True:
+                window = self.ack_window
+                most = max(window - self._ack_count, 1) if window else _ANY
+                pos, self._in_serial, taken, frame = reader.read(
+                    view, pos, mini, limit, self._in_serial, most
+                )
+                done = pos
+                if taken:
+                    self._count_ack(taken)
+                if frame is None:
+                    if taken == most:
+                        continue  # an ACK was due
+                    break
+                msg_type, body, serial, sub_list, _start, end = frame
+                done = pos = end
                 self._in_serial += 1
                 if mini:
                     serial = self._in_serial
@@ -374,7 +395,7 @@ class Channel:
                 except WireError as exc:
                     raise named_error(self.CHANNEL_TYPE, msg_type, exc) from exc
                 handle(msg, serial)
-            check_rest(view, stop, mini, limit)
+            check_rest(view, pos, mini, limit)
         except _HandedOver:
             done = len(view)  # the source's last words; the target takes over
         finally:
@@ -418,10 +439,23 @@ class Channel:
         except WireError:  # framing reports it on the next call; no masking here
             return hsize
 
-    def _count_ack(self) -> None:
-        self.messages_received += 1
+    def _make_reader(self) -> Reader:
+        """The reader of this machine's own messages (none if a subclass
+        handles them itself: ``_parse`` calls its ``_handle`` one by one)."""
+        takes = type(self)._handle is Channel._handle
+        return MessageReader(
+            self._own_messages() if takes else {},
+            self.CHANNEL_TYPE,
+            MessageReceived,
+            self._events,
+            self._counts,
+        )
+
+    def _count_ack(self, n: int = 1) -> None:
+        """``n`` more messages received (at most the rest of the ACK window)."""
+        self.messages_received += n
         if self.ack_window:
-            self._ack_count += 1
+            self._ack_count += n
             if self._ack_count >= self.ack_window:
                 self._ack_count = 0
                 self._queue(*encode_message(Ack()))

@@ -10,3 +10,22 @@ def decode_struct(cls: type[T], body: bytes | bytearray | memoryview) -> T: ...
 def split_frames(
     data: memoryview, mini_header: bool, start: int = 0, max_size: int = ...
 ) -> tuple[list[tuple[int, memoryview, int, int, int, int]], int]: ...
+
+class MessageReader:
+    def __init__(
+        self,
+        table: dict[int, type],
+        channel_type: int,
+        wrap: type,
+        events: object,
+        counts: dict[int, int],
+    ) -> None: ...
+    def read(
+        self,
+        view: memoryview,
+        pos: int,
+        mini_header: bool,
+        max_size: int,
+        serial: int,
+        most: int,
+    ) -> tuple[int, int, int, tuple[int, memoryview, int, int, int, int] | None]: ...

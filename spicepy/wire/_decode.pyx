@@ -236,8 +236,11 @@ cdef _Cond _cond_of(tp):
 cdef class _Body:
     cdef const uint8_t* p
     cdef Py_ssize_t n
-    cdef object obj  # what the reference's Buffer would wrap
-    cdef object mv  # its read-only memoryview, made at the first view field
+    cdef object obj  # what the reference's Buffer would wrap (None: made from mv)
+    # a read-only byte view holding the body at ``base`` (made at the first view
+    # field from ``obj``; MessageReader sets it to the whole chunk instead)
+    cdef object mv
+    cdef Py_ssize_t base
 
     cdef object view(self, Py_ssize_t pos, Py_ssize_t n):
         if self.mv is None:  # Buffer(obj).view, without the Python constructor
@@ -245,7 +248,12 @@ cdef class _Body:
                 self.mv = PyMemoryView_FromObject(self.obj)
             else:
                 self.mv = PyMemoryView_FromObject(self.obj).cast("B").toreadonly()
-        return self.mv[pos : pos + n]
+        return self.mv[self.base + pos : self.base + pos + n]
+
+    cdef object body(self):
+        if self.obj is None:
+            self.obj = self.mv[self.base : self.base + self.n]
+        return self.obj
 
 
 cdef int _need(_Body b, Py_ssize_t pos, int64_t n) except -1:
@@ -412,7 +420,7 @@ cdef tuple _read_to_end(_Body b, _Value v, Py_ssize_t* pos, int depth, _Struct s
 cdef object _read_other(_Body b, _Value v, Py_ssize_t* pos, int depth, _Struct s,
                         list vals, Py_ssize_t i):
     """A wire type the plan does not know: the reference engine reads it in place."""
-    buf = Buffer(b.obj)
+    buf = Buffer(b.body())
     buf.seek(pos[0])
     out = v.wtype.pull(Reader(buf, depth), _so_far(s, vals, i))
     pos[0] = buf.position
@@ -491,15 +499,8 @@ def decode_struct(type cls, body):
 cdef dict _RECORDS = {}  # class -> _Struct (fields and slots only) or None: call it
 
 
-def build(type cls, tuple values):
-    """``cls(*values)`` for a frozen slotted dataclass (``plan.direct_fields``):
-    its slots set in C instead of by its ``__init__``'s ``object.__setattr__``
-    calls (the channel machines' events); any other class is called.
-
-    Raises:
-        TypeError: not one value per field (as ``__init__`` would).
-    """
-    cdef Py_ssize_t i
+cdef object _record_of(type cls):
+    """The fields and slots of a frozen slotted dataclass (``_Struct``), or None."""
     cdef _Struct s
     got = _RECORDS.get(cls, _RECORDS)
     if got is _RECORDS:
@@ -513,6 +514,20 @@ def build(type cls, tuple values):
             _set_offsets(s)
             got = s
         _RECORDS[cls] = got
+    return got
+
+
+def build(type cls, tuple values):
+    """``cls(*values)`` for a frozen slotted dataclass (``plan.direct_fields``):
+    its slots set in C instead of by its ``__init__``'s ``object.__setattr__``
+    calls (the channel machines' events); any other class is called.
+
+    Raises:
+        TypeError: not one value per field (as ``__init__`` would).
+    """
+    cdef Py_ssize_t i
+    cdef _Struct s
+    got = _record_of(cls)
     if got is None:
         return cls(*values)
     s = <_Struct>got
@@ -562,3 +577,142 @@ def split_frames(data, bint mini_header, Py_ssize_t start=0,
     finally:
         PyBuffer_Release(&pybuf)
     return frames, pos
+
+
+# -- a channel's own messages, read in a row (``stream.MessageReaderRef``) ---------------
+cdef inline bint _plain_view(object view):
+    """A read-only 1-D byte memoryview: payload views may be slices of it."""
+    return (type(view) is memoryview and view.readonly and view.ndim == 1
+            and view.format == "B" and view.c_contiguous)
+
+
+cdef class MessageReader:
+    """``stream.MessageReaderRef`` in C: the same returns, events and counts.
+
+    Each taken message is decoded straight from the chunk (its payload views
+    are slices of one read-only view of it) and its event built as ``build``
+    builds it; the per-type counts are added to ``counts`` once per ``read``.
+    """
+
+    cdef list structs  # msg_type - lo -> the class, its _Struct once used, or None
+    cdef list keys  # msg_type - lo -> that number as a Python int
+    cdef Py_ssize_t lo, width
+    cdef int64_t* taken_by_type
+    cdef object channel_type, wrap_cls, append
+    cdef object wrap  # _Struct of a frozen slotted event class, or None: call it
+    cdef object counts  # a dict or a subclass (defaultdict)
+    cdef _Body body
+
+    def __cinit__(self):
+        self.taken_by_type = NULL
+
+    def __dealloc__(self):
+        PyMem_Free(self.taken_by_type)
+
+    def __init__(self, dict table, channel_type, type wrap, events, counts):
+        cdef Py_ssize_t i
+        types = sorted(t for t in table if type(t) is int and 0 <= t <= 0xFFFF)
+        self.lo = types[0] if types else 0
+        self.width = types[len(types) - 1] - self.lo + 1 if types else 0
+        self.structs = [None] * self.width
+        self.keys = [None] * self.width
+        for t in types:
+            cls = table[t]
+            if not isinstance(cls, type):
+                raise TypeError(f"message {t}: {cls!r} is not a class")
+            self.structs[t - self.lo], self.keys[t - self.lo] = cls, t
+        self.taken_by_type = <int64_t*>PyMem_Malloc(max(self.width, 1) * sizeof(int64_t))
+        if self.taken_by_type == NULL:
+            raise MemoryError()
+        for i in range(self.width):
+            self.taken_by_type[i] = 0
+        self.channel_type, self.wrap_cls = channel_type, wrap
+        self.wrap = _record_of(wrap)
+        if self.wrap is not None and (<_Struct>self.wrap).n != 4:
+            self.wrap = None
+        self.append = events.append
+        self.counts = counts
+        self.body = _Body()
+
+    cdef object _event(self, unsigned int msg_type, uint64_t serial, object msg):
+        cdef _Struct s
+        if self.wrap is None:
+            return self.wrap_cls(self.channel_type, msg_type, serial, msg)
+        s = <_Struct>self.wrap
+        obj = (<PyTypeObject*>s.cls).tp_new(s.cls, <PyObject*>EMPTY, NULL)
+        _store(s, obj, 0, self.channel_type)
+        _store(s, obj, 1, msg_type)
+        _store(s, obj, 2, serial)
+        _store(s, obj, 3, msg)
+        return obj
+
+    def read(self, view, Py_ssize_t pos, bint mini_header, int64_t max_size,
+             uint64_t serial, int64_t most):
+        """See ``MessageReaderRef.read``."""
+        cdef Py_buffer pybuf
+        cdef const uint8_t* p
+        cdef Py_ssize_t n, idx, at, hsize = 6 if mini_header else 18
+        cdef int64_t limit = max_size if max_size < MAX_BODY else MAX_BODY
+        cdef int64_t size, end, taken = 0
+        cdef uint64_t hserial = 0, sub_list = 0
+        cdef unsigned int msg_type
+        cdef object s, msg
+        cdef object frame = None
+        cdef _Body b = self.body
+        mv = view if _plain_view(view) else memoryview(view).cast("B").toreadonly()
+        PyObject_GetBuffer(mv, &pybuf, PyBUF_SIMPLE)
+        try:
+            p, n = <const uint8_t*>pybuf.buf, pybuf.len
+            if not 0 <= pos <= n:
+                raise ValueError(f"start {pos} outside {n} bytes")
+            b.mv = mv
+            while taken < most and n - pos >= hsize:
+                if mini_header:
+                    msg_type = <unsigned int>_le(p + pos, 2)
+                    size = <int64_t>_le(p + pos + 2, 4)
+                else:
+                    hserial = _le(p + pos, 8)
+                    msg_type = <unsigned int>_le(p + pos + 8, 2)
+                    size = <int64_t>_le(p + pos + 10, 4)
+                    sub_list = _le(p + pos + 14, 4)
+                end = pos + hsize + size
+                if size > limit or end > n:
+                    break
+                idx = <Py_ssize_t>msg_type - self.lo
+                s = None
+                if sub_list == 0 and 0 <= idx < self.width:
+                    s = self.structs[idx]
+                if s is not None:
+                    b.p, b.n, b.base, b.obj = p + pos + hsize, size, pos + hsize, None
+                    at = 0
+                    try:
+                        if type(s) is not _Struct:
+                            s = _struct_of(s)
+                            self.structs[idx] = s
+                        msg = _read_struct(b, <_Struct>s, &at, 0)
+                    except Exception:  # the caller decodes it again and raises
+                        s = None
+                if s is None:
+                    frame = (msg_type, view[pos + hsize : end], hserial, sub_list, pos, end)
+                    break
+                serial += 1
+                self.append(self._event(msg_type, serial if mini_header else hserial, msg))
+                self.taken_by_type[idx] += 1
+                taken += 1
+                pos = end
+        finally:
+            PyBuffer_Release(&pybuf)
+            b.mv = b.obj = None  # keep no chunk alive
+            self._flush_counts()
+        return pos, serial, taken, frame
+
+    cdef int _flush_counts(self) except -1:
+        cdef Py_ssize_t i
+        cdef int64_t c
+        for i in range(self.width):
+            c = self.taken_by_type[i]
+            if c:
+                self.taken_by_type[i] = 0
+                key = self.keys[i]
+                self.counts[key] = self.counts.get(key, 0) + c
+        return 0

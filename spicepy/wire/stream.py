@@ -1,0 +1,143 @@
+"""A channel's received data-phase stream read into its own messages, many at a time.
+
+Theory of operation: ``MessageReader(table, channel_type, wrap, events, counts)``
+serves one channel machine.  ``read(view, pos, mini_header, max_size, serial,
+most)`` takes the whole messages from ``pos`` on while each is in ``table``
+(number -> schema dataclass: the channel's own messages), carries no sub-message
+list and decodes.  For each one it counts the serial (mini headers carry none, so
+the reader numbers them 1, 2, ... as the channel does), adds 1 to
+``counts[number]``, and appends ``wrap(channel_type, number, serial, message)``
+(with a full header, the header's serial) to ``events``.  It stops:
+
+- at a whole message it does not take (a common or undefined number, a
+  sub-message list, or a body that does not decode), returned as a ``Frame`` so
+  the caller runs its general path on it (which decodes it again, and raises
+  there, after the counters a message gets before it is decoded);
+- after ``most`` messages (the caller's ACK window is due);
+- where no whole message is left, or a header announces more than ``max_size``
+  (or MAX_MESSAGE_SIZE) bytes (the frame is None then; see ``iter_frames``).
+
+It returns ``(pos, serial, taken, frame)``: where it stopped, the serial count,
+how many messages it took.  It keeps no state between calls but its arguments.
+
+Two twins with the same returns, events (message values included) and counts:
+``MessageReaderRef`` here, on ``schema.decode_struct``, and the compiled
+``_decode.MessageReader``.  ``MessageReader`` is the chosen one (``twins.FAST``).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, MutableMapping
+from typing import Any, Protocol
+
+from spicepy.wire.headers import Frame
+from spicepy.wire.schema import MAX_MESSAGE_SIZE, decode_struct
+from spicepy.wire.twins import fast
+
+__all__ = ["MessageReader", "MessageReaderRef", "Reader", "ReadResult"]
+
+_FULL = struct.Struct("<QHII")
+_MINI = struct.Struct("<HI")
+
+#: (where reading stopped, serial count, messages taken, the frame not taken)
+ReadResult = tuple[int, int, int, Frame | None]
+
+
+class Reader(Protocol):
+    """What both twins offer."""
+
+    def read(
+        self,
+        view: memoryview,
+        pos: int,
+        mini_header: bool,
+        max_size: int,
+        serial: int,
+        most: int,
+    ) -> ReadResult: ...
+
+
+class MessageReaderRef:
+    """The reference twin (see the module docstring).
+
+    Args:
+        table: message number -> schema dataclass of the messages to take.
+        channel_type: the first value of every event.
+        wrap: the event class, called with (channel_type, number, serial, message).
+        events: where the events go (``append``).
+        counts: messages taken by number (``counts[number] += 1``).
+    """
+
+    def __init__(
+        self,
+        table: dict[int, type[Any]],
+        channel_type: int,
+        wrap: Callable[[int, int, int, Any], object],
+        events: Any,
+        counts: MutableMapping[int, int],
+    ) -> None:
+        for msg_type, cls in table.items():
+            if not isinstance(cls, type):
+                raise TypeError(f"message {msg_type}: {cls!r} is not a class")
+        self._table = dict(table)
+        self._channel_type = channel_type
+        self._wrap = wrap
+        self._append = events.append
+        self._counts = counts
+
+    def read(
+        self,
+        view: memoryview,
+        pos: int,
+        mini_header: bool,
+        max_size: int,
+        serial: int,
+        most: int,
+    ) -> ReadResult:
+        """Take messages from ``pos`` (see the module docstring).
+
+        Raises:
+            ValueError: ``pos`` outside ``view``.
+        """
+        total = len(view)
+        if not 0 <= pos <= total:
+            raise ValueError(f"start {pos} outside {total} bytes")
+        hsize = _MINI.size if mini_header else _FULL.size
+        limit = min(max_size, MAX_MESSAGE_SIZE)
+        table, counts, taken = self._table, self._counts, 0
+        while taken < most and total - pos >= hsize:
+            if mini_header:
+                msg_type, size = _MINI.unpack_from(view, pos)
+                hserial = sub_list = 0
+            else:
+                hserial, msg_type, size, sub_list = _FULL.unpack_from(view, pos)
+            end = pos + hsize + size
+            if size > limit or end > total:
+                break
+            body = view[pos + hsize : end]
+            cls = table.get(msg_type)
+            try:
+                if cls is None or sub_list:
+                    raise LookupError
+                msg = decode_struct(cls, body)
+            except Exception:  # the caller's general path takes it
+                return pos, serial, taken, (msg_type, body, hserial, sub_list, pos, end)
+            serial += 1
+            counts[msg_type] = counts.get(msg_type, 0) + 1
+            self._append(
+                self._wrap(
+                    self._channel_type,
+                    msg_type,
+                    serial if mini_header else hserial,
+                    msg,
+                )
+            )
+            taken += 1
+            pos = end
+        return pos, serial, taken, None
+
+
+MessageReader: type[MessageReaderRef] = (
+    MessageReaderRef if fast is None else fast.MessageReader
+)
