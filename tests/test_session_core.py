@@ -227,3 +227,25 @@ def test_wait_for_change_returns_exactly_the_draw_after_the_call() -> None:
         return got
 
     assert asyncio.run(main()) == [ChangedRect(10, 20, 30, 40)]
+
+
+def test_a_full_hold_queue_drops_its_oldest_at_max_held() -> None:
+    core, (_d0, d1) = make_core(2)
+    core.max_held = 3
+    for text in ("use:7", "put:8", "put:9"):  # three held: the queue is full
+        feed(core, 1, text)
+    assert d1.applied == [] and core.dropped_commands == 0
+    feed(core, 1, "put:10")  # one more: the oldest (the blocked one) goes
+    assert core.dropped == {"Msg: hold queue full": 1}
+    assert d1.applied == ["put:8", "put:9", "put:10"]
+    assert not core.held[1] and core.held_bytes == 0
+
+
+def test_drop_held_returns_the_held_budget() -> None:
+    core, (_d0, d1) = make_core(2)
+    feed(core, 1, "use:7")
+    feed(core, 1, "put:8")
+    assert core.held_bytes > 0
+    assert core.drop_held() == 2 and core.held_bytes == 0
+    feed(core, 1, "put:9")  # nothing held any more: applied at once
+    assert d1.applied == ["put:9"] and core.held_bytes == 0
