@@ -1,7 +1,8 @@
 """Replay of every capture in the corpus against its true final frame.
 
 Lossless captures must match ``NAME.final.png`` pixel for pixel; lossy ones must
-reach PSNR >= 30 dB (spice-gtk gets 38-47 dB). A capture whose image types need
+reach PSNR >= 30 dB (spice-gtk gets 38-47 dB) and equal spice-gtk's own final
+frame (``NAME.client_final.png``) pixel for pixel. A capture whose image types need
 a codec that is not importable is skipped with that reason.
 """
 
@@ -89,13 +90,16 @@ def test_replay_final_frame(captures_dir: Path, name: str) -> None:
         differing = int(np.any(got != truth, axis=2).sum())
         assert differing == 0, f"{differing} pixels differ"
     else:
+        # the floor of the issue; measured: photos-jpeg 38.41 dB, gradients-jpeg
+        # 46.51 dB, the same as spice-gtk's (its pixels are ours, below)
         assert psnr(got, truth) >= 30.0
-        # and close to spice-gtk's own decode of the same lossy data
+        # exact: spice-gtk decodes the same lossy data with libjpeg, as we do
+        # (measured: 0 pixels differ on both lossy captures)
         client = np.asarray(
             Image.open(captures_dir / entry["files"]["client_final_png"]).convert("RGB")
         )
-        far = np.abs(got.astype(np.int16) - client.astype(np.int16)).max(axis=2) > 4
-        assert far.mean() < 0.001
+        differing = int(np.any(got != client, axis=2).sum())
+        assert differing == 0, f"{differing} pixels differ from spice-gtk's"
 
 
 def test_replay_frames_cli(captures_dir: Path, tmp_path: Path) -> None:
