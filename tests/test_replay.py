@@ -196,3 +196,21 @@ def test_replay_holds_a_cache_hit_until_another_channel_delivers(
     assert not result.errors
     second = result.drivers[1].canvas.primary
     assert second is not None and second.pixels[0, 0, :3].tolist() == [0xEF, 0xCD, 0xAB]
+
+
+def test_replay_counts_a_held_message_that_never_becomes_drawable(
+    tmp_path: Path,
+) -> None:
+    """At the end of the capture what is still held is dropped and counted,
+    as spice-gtk would drop it; the picture stays as it was."""
+    create = _stream([(314, struct.pack("<IIIII", 0, 2, 1, 32, 1))])
+    cached = struct.pack("<QBBII", 0x43, 103, 0, 1, 1)  # FROM_CACHE, never sent
+    ch1 = create + _stream([(304, _draw_copy(0, cached))], link=False)
+    path = tmp_path / "held.pcap"
+    path.write_bytes(_pcap([(40000, 0, _link(0), create, 1.0, 1.5),
+                            (40001, 1, _link(1), ch1, 1.0, 2.0)]))  # fmt: skip
+    result = replay(path)
+    assert dict(result.errors) == {"DrawCopy: ImageNotReady": 1}
+    assert result.core.held_bytes == 0 and not any(result.core.held.values())
+    second = result.drivers[1].canvas.primary
+    assert second is not None and not second.pixels.any()
