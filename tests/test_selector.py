@@ -411,3 +411,26 @@ def test_lossy_sessions_with_compress(captures_dir: Path) -> None:
     # sessions (324 JPEG_ALPHA, 65 BITMAP fallbacks, 4 GLZ, 1 LZ, 1 QUIC) agree
     assert agree[False] == 0, f"(server, ours) disagreements: {dict(wrong)}"
     assert agree[True] > 0
+
+
+def test_min_size_to_compress_is_a_strict_bound() -> None:
+    # dcc.cpp: stride * height < 54 stays raw; exactly 54 bytes is compressed
+    rgb24 = np.zeros((3, 6, 3), np.uint8)  # 18-byte rows, 3 of them: 54 bytes
+    assert choose_codec(rgb24, mode="lz") == "LZ_RGB"
+    assert choose_codec(rgb24[:2], mode="lz") == "BITMAP"  # 36 bytes
+    rgb32 = np.zeros((1, 14, 4), np.uint8)  # 56 bytes, but 52 with 13 pixels
+    assert choose_codec(rgb32, mode="lz") == "LZ_RGB"
+    assert choose_codec(rgb32[:, :13], mode="lz") == "BITMAP"
+
+
+def test_encoder_output_the_size_of_the_bitmap_is_kept() -> None:
+    # the encoders give up only past the raw size (image-encoders.cpp); this
+    # RGBA picture (found by search: seed 0, first 12 pixels equal) codes to
+    # exactly its 192 raw bytes
+    img = np.random.default_rng(0).integers(0, 256, (8, 6, 4), np.uint8)
+    img.reshape(-1, 4)[:12] = img.reshape(-1, 4)[0]
+    from spicepy.codecs import lz
+
+    assert len(lz.encode(img, image_type="RGBA")) == img.nbytes
+    c = compress(img, mode="lz", has_alpha=True)
+    assert c.image_type == "LZ_RGB" and len(c.data) == img.nbytes
