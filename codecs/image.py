@@ -154,12 +154,14 @@ def decode_image(
             wait=wait,
         )
         return _result(kind, _GLZ_NAMES[glz_type], pixels, width, height, False)
+    if kind == SpiceImageType.QUIC:
+        # read in place: the decoder takes the payload's view without a copy
+        fmt = quic.info(payload).image_type
+        pixels = quic.decode(payload, max_pixels=max_pixels)
+        return _result(kind, fmt, pixels, width, height, False)
     data = bytes(payload)
     lossy = False
-    if kind == SpiceImageType.QUIC:
-        fmt = quic.info(data).image_type
-        pixels = quic.decode(data, max_pixels=max_pixels)
-    elif kind in (SpiceImageType.LZ_RGB, SpiceImageType.LZ_PLT):
+    if kind in (SpiceImageType.LZ_RGB, SpiceImageType.LZ_PLT):
         fmt = lz.info(data).image_type
         pixels = lz.decode(data, palette=palette, max_pixels=max_pixels)
     elif kind == SpiceImageType.ZLIB_GLZ_RGB:

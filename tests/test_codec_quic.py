@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
-from spicepy.codecs import MAX_IMAGE_PIXELS, CodecError, _quic_ref, quic
+from spicepy.codecs import MAX_IMAGE_PIXELS, CodecError, _quic_ref, decode_image, quic
 
 _quic_fast: ModuleType | None
 try:
@@ -350,3 +350,38 @@ def test_capture_images_decode_and_reencode(captures_dir: Path) -> None:
             assert ours == p.data
             total += 1
     assert total > 0 and ref_checked > 0
+
+
+@settings(max_examples=40)
+@given(
+    hnp.arrays(np.uint8, st.tuples(st.integers(1, 9), st.integers(1, 9), st.just(4))),
+    st.integers(0, 7),
+    st.integers(0, 9),
+)
+def test_decode_reads_views_in_place_like_bytes(
+    img: np.ndarray, before: int, after: int
+) -> None:
+    # a wire payload is a view into its message: decode and info take it as
+    # it is (no copy), a word-typed or strided view too, with bytes' results
+    data = quic.encode(img, image_type="RGBA")
+    message = bytes(range(before)) + data + bytes(after)
+    view = memoryview(message)[before : before + len(data)]
+    padded = data + bytes(-len(data) % 4)
+    spaced = np.zeros(2 * len(data), np.uint8)
+    spaced[::2] = np.frombuffer(data, np.uint8)
+    views: list[Any] = [
+        view,
+        bytearray(data),
+        memoryview(padded).cast("I"),
+        memoryview(spaced[::2]),  # not contiguous: copied
+    ]
+    for m in all_twins():
+        want = with_twin(m, quic.decode, data)
+        for v in views:
+            np.testing.assert_array_equal(with_twin(m, quic.decode, v), want)
+        assert quic.info(view) == quic.info(data)
+    np.testing.assert_array_equal(
+        decode_image(1, view, width=img.shape[1], height=img.shape[0]).pixels, want
+    )
+    with pytest.raises(CodecError):  # a view cut short is still refused
+        quic.decode(view[: len(data) // 2])
