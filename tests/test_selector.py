@@ -434,3 +434,20 @@ def test_encoder_output_the_size_of_the_bitmap_is_kept() -> None:
     assert len(lz.encode(img, image_type="RGBA")) == img.nbytes
     c = compress(img, mode="lz", has_alpha=True)
     assert c.image_type == "LZ_RGB" and len(c.data) == img.nbytes
+
+
+def test_glz_output_of_exactly_min_glz_size_for_zlib_is_wrapped() -> None:
+    # MIN_GLZ_SIZE_FOR_ZLIB = 100: GLZ output below it stays plain, 100 bytes
+    # are wrapped when zlib shrinks them; this picture (found by search: seed
+    # 484, 11x2, 18 random pixels then black) codes to exactly 100 bytes
+    rng = np.random.default_rng(484)
+    h, w = int(rng.integers(2, 12)), int(rng.integers(2, 12))
+    img = np.zeros((h, w, 4), np.uint8)
+    n = int(rng.integers(1, h * w + 1))
+    img.reshape(-1, 4)[:n, :3] = rng.integers(0, 256, (n, 3))
+    from spicepy.codecs import glz
+
+    assert (h, w, n) == (11, 2, 18)
+    assert len(glz.Encoder().encode(img, "RGB32")) == 100
+    c = compress(img, mode="glz", zlib_glz=True)
+    assert c.image_type == "ZLIB_GLZ_RGB" and c.side_size == 100
