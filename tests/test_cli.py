@@ -313,3 +313,31 @@ def test_cli_screenshot_of_a_vv_file_secure_by_default(tmp_path: Path) -> None:
         assert f"{name}: linking over TLS" in stderr, stderr
     assert "linking over TCP" not in stderr
     assert "not opening cursor:0: not chosen" in stderr
+
+
+def test_a_multi_line_error_is_reported_in_its_first_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spicepy.client
+    from spicepy.errors import SessionError
+
+    async def fails(*args: object, **kwargs: object) -> tuple[int, int]:
+        raise SessionError("the first line\nand a second one")
+
+    monkeypatch.setattr(spicepy.client, "screenshot", fails)
+    assert main(["screenshot", "spice://127.0.0.1:1", "-o", "x.png"]) == 1
+    err = capsys.readouterr().err
+    assert err == "spicepy: error: SessionError: the first line\n"
+
+
+def test_an_interrupt_exits_130_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spicepy.client
+
+    async def interrupted(*args: object, **kwargs: object) -> tuple[int, int]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(spicepy.client, "screenshot", interrupted)
+    assert main(["screenshot", "spice://127.0.0.1:1", "-o", "x.png"]) == 130
+    assert capsys.readouterr().err == "spicepy: error: interrupted\n"
