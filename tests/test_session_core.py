@@ -249,3 +249,17 @@ def test_drop_held_returns_the_held_budget() -> None:
     assert core.drop_held() == 2 and core.held_bytes == 0
     feed(core, 1, "put:9")  # nothing held any more: applied at once
     assert d1.applied == ["put:9"] and core.held_bytes == 0
+
+
+def test_held_messages_may_fill_limits_held_exactly() -> None:
+    from spicepy.errors import LimitExceededError
+    from spicepy.limits import Limits, payload_bytes
+
+    core, _ = make_core(2)
+    budget = payload_bytes(Msg("use", 7)) + payload_bytes(Msg("put", 8))
+    core.limits = Limits(held=budget)
+    feed(core, 1, "use:7")
+    feed(core, 1, "put:8")  # exactly at the budget: still held
+    assert core.held_bytes == budget and len(core.held[1]) == 2
+    with pytest.raises(LimitExceededError, match="Limits.held"):
+        feed(core, 1, "put:9")
