@@ -23,7 +23,7 @@ from spicepy.channels import (
     PingAnswered,
     UnknownMessageSkipped,
 )
-from spicepy.channels.base import Channel
+from spicepy.channels.base import Channel, iter_frames
 from spicepy.errors import ProtocolError
 from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.wire.enums import ChannelType, CommonCap, CommonMsg, CommonMsgc, CursorMsg
@@ -216,3 +216,48 @@ def test_partial_message_waits_for_its_bytes() -> None:
         assert drive(ch, whole[i : i + 1]) == []
     assert drive(ch, whole[-1:]) == [UnknownMessageSkipped(4000, 50)]
     assert ch._buf == bytearray()
+
+
+def _with_sub_list(carrier: bytes, subs: list[SubMessage]) -> bytes:
+    """A full-header body: ``carrier`` then its sub-message list, whose offsets
+    count from the start of the body."""
+    sub_list = bytearray(pack_sub_message_list(subs))
+    for i in range(struct.unpack_from("<H", sub_list)[0]):
+        pos = 2 + 4 * i
+        off = struct.unpack_from("<I", sub_list, pos)[0]
+        struct.pack_into("<I", sub_list, pos, off + len(carrier))
+    return carrier + bytes(sub_list)
+
+
+def test_full_header_sub_lists_carry_the_serial_and_refuse_lists() -> None:
+    ch, srv = full()
+    drive(ch, srv.pack(CursorHide()))  # serial 1
+    move = struct.pack("<hh", 7, 8)  # a CURSOR_MOVE body
+    body = _with_sub_list(move, [SubMessage(CursorMsg.HIDE, b"")])
+    evs = drive(ch, srv.pack_raw(CursorMsg.MOVE, body, sub_list=len(move)))
+    assert [(type(e), getattr(e, "serial", None)) for e in evs] == [
+        (MessageReceived, 2),
+        (MessageReceived, 2),
+    ]
+    inner = pack_sub_message_list([SubMessage(CursorMsg.HIDE, b"")])
+    body = _with_sub_list(move, [SubMessage(CommonMsg.LIST, inner)])
+    with pytest.raises(ProtocolError) as err:
+        ch.receive_data(srv.pack_raw(CursorMsg.MOVE, body, sub_list=len(move)))
+    assert str(err.value) == "LIST message nested in a sub-message list"
+
+
+def test_iter_frames_limits() -> None:
+    ok = struct.pack("<HI", CursorMsg.HIDE, 0)
+    big = struct.pack("<HI", 4000, 11) + bytes(11)
+    frames = iter_frames(memoryview(ok + big), True, 0, 10)
+    first = next(frames)
+    assert (first[0], bytes(first[1])) == (CursorMsg.HIDE, b"")
+    with pytest.raises(ProtocolError) as err:
+        next(frames)
+    assert str(err.value) == "message of 11 bytes exceeds the 10-byte limit"
+    # the oversized header alone (6 mini bytes) is refused as well
+    with pytest.raises(ProtocolError) as err:
+        list(iter_frames(memoryview(ok + big[:6]), True, 0, 10))
+    assert str(err.value) == "message of 11 bytes exceeds the 10-byte limit"
+    got = list(iter_frames(memoryview(ok + big), True, 0, 11))
+    assert [f[0] for f in got] == [CursorMsg.HIDE, 4000]
