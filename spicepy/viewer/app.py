@@ -148,6 +148,12 @@ class Viewer:
         pg, s = self.pg, self.s
         os.environ.setdefault("SDL_GRAB_KEYBOARD", "1")  # Ctrl+Alt grab takes keys too
         pg.display.init()
+        if pg.display.get_driver() == "x11":
+            # SDL shows a window surface through an OpenGL texture by default:
+            # without a GPU (Mesa's llvmpipe and its threads) one 48x48 update
+            # took 12 ms on a loaded 2-core machine, X11's shared-memory image
+            # 0.03 ms (README, viewer latency)
+            os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
         pg.key.stop_text_input()  # physical keys only: no IME in between
         while not self._current_heads():
             await s.wait_for_frame()
