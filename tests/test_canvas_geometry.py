@@ -127,3 +127,15 @@ def test_masked_pattern_fill_equals_the_unmasked_fill_inside_the_mask(
     # and the kernel path itself: dest (x, y) takes tile[(y - py) % 2][(x - px) % 3]
     expect = [[TILE[(y - py) % 2][(x - px) % 3] for x in range(8)] for y in range(6)]
     assert plain.primary.pixels[..., 0].tolist() == expect
+
+
+def test_text_with_a_none_fore_brush_draws_only_its_back_area() -> None:
+    c = canvas(8, 4)
+    c.primary.pixels[...] = 0x55
+    glyph = Glyph(Point(1, 1), Point(0, 0), 2, 1, bytes([0xC0]))
+    s = GlyphString(StringFlags.RASTER_A1, [glyph])
+    back = Brush(BrushType.SOLID, 0x20)
+    text(c, 0, Rect(0, 0, 8, 4), None, s, Rect(4, 0, 8, 4), Brush(), back, PUT, PUT)
+    blue = c.primary.pixels[..., 0]
+    assert (blue[:, :4] == 0x55).all()  # the glyphs: untouched, not colour 0
+    assert (blue[:, 4:] == 0x20).all()
