@@ -14,6 +14,7 @@ from spicepy.errors import CodecError
 __all__ = [
     "CodecError",
     "ImageInfo",
+    "byte_view",
     "MAX_IMAGE_PIXELS",
     "MAX_DIMENSION",
     "check_dimensions",
@@ -50,6 +51,18 @@ def check_dimensions(
         raise CodecError(
             f"image {width}x{height} exceeds the limit of {max_pixels} pixels"
         )
+
+
+def byte_view(data: bytes | bytearray | memoryview) -> bytes | memoryview:
+    """``data`` as bytes without copying it where it is a contiguous buffer
+    (a wire payload is a view into its message: copying it costs more than
+    parsing a header), else as a bytes copy."""
+    if isinstance(data, bytes):
+        return data
+    try:
+        return memoryview(data).cast("B")
+    except TypeError:  # not C-contiguous
+        return bytes(data)
 
 
 def want_fast() -> bool:

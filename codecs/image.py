@@ -22,7 +22,12 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 from spicepy.codecs import glz, jpeg, jpeg_alpha, lz, lz4, quic, zlib_glz
-from spicepy.codecs._common import MAX_IMAGE_PIXELS, CodecError, check_dimensions
+from spicepy.codecs._common import (
+    MAX_IMAGE_PIXELS,
+    CodecError,
+    byte_view,
+    check_dimensions,
+)
 
 __all__ = ["DecodedImage", "SpiceImageType", "decode_image"]
 
@@ -154,14 +159,13 @@ def decode_image(
             wait=wait,
         )
         return _result(kind, _GLZ_NAMES[glz_type], pixels, width, height, False)
-    if kind == SpiceImageType.QUIC:
-        # read in place: the decoder takes the payload's view without a copy
-        fmt = quic.info(payload).image_type
-        pixels = quic.decode(payload, max_pixels=max_pixels)
-        return _result(kind, fmt, pixels, width, height, False)
-    data = bytes(payload)
+    # read in place (QUIC, LZ, LZ4); a codec needing bytes copies it itself
+    data = byte_view(payload)
     lossy = False
-    if kind in (SpiceImageType.LZ_RGB, SpiceImageType.LZ_PLT):
+    if kind == SpiceImageType.QUIC:
+        fmt = quic.info(data).image_type
+        pixels = quic.decode(data, max_pixels=max_pixels)
+    elif kind in (SpiceImageType.LZ_RGB, SpiceImageType.LZ_PLT):
         fmt = lz.info(data).image_type
         pixels = lz.decode(data, palette=palette, max_pixels=max_pixels)
     elif kind == SpiceImageType.ZLIB_GLZ_RGB:
@@ -177,6 +181,7 @@ def decode_image(
             wait=wait,
         )
     elif kind == SpiceImageType.JPEG:
+        data = bytes(data)  # libjpeg-turbo's reader takes bytes: one copy for both
         fmt = jpeg.info(data).image_type
         pixels = jpeg.decode(data, max_pixels=max_pixels)
         lossy = True

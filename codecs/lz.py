@@ -31,6 +31,7 @@ from spicepy.codecs._common import (
     MAX_IMAGE_PIXELS,
     CodecError,
     ImageInfo,
+    byte_view,
     check_dimensions,
     output_array,
     want_fast,
@@ -200,7 +201,7 @@ def info(data: bytes | bytearray | memoryview, /) -> ImageInfo:
     Raises:
         CodecError: the header is invalid.
     """
-    hdr = read_header(data)
+    hdr = read_header(byte_view(data))
     return ImageInfo("lz", hdr.image_type.name, hdr.width, hdr.height, hdr.top_down)
 
 
@@ -241,7 +242,7 @@ def decode(
         CodecError: corrupt, truncated or oversized stream, trailing bytes, or
             a PLT stream without a palette.
     """
-    data = bytes(data)
+    data = byte_view(data)
     hdr = read_header(data, max_pixels=max_pixels)
     check_body_size(hdr, len(data) - HEADER_SIZE)
     width, height = hdr.width, hdr.height

@@ -25,6 +25,7 @@ from spicepy.codecs._common import (
     MAX_IMAGE_PIXELS,
     CodecError,
     ImageInfo,
+    byte_view,
     check_dimensions,
     output_array,
     want_fast,
@@ -113,20 +114,8 @@ def info(data: bytes | bytearray | memoryview, /) -> ImageInfo:
     Raises:
         CodecError: the header is invalid or the payload is too short for it.
     """
-    itype, width, height = _read_header(_byte_view(data))
+    itype, width, height = _read_header(byte_view(data))
     return ImageInfo("quic", itype.name, width, height, True)
-
-
-def _byte_view(data: bytes | bytearray | memoryview) -> bytes | memoryview:
-    """``data`` as bytes without copying it where it is a contiguous buffer
-    (a wire payload is a view into the message: a copy of it costs more than
-    the header parse), else as a bytes copy."""
-    if isinstance(data, bytes):
-        return data
-    try:
-        return memoryview(data).cast("B")
-    except TypeError:  # not C-contiguous
-        return bytes(data)
 
 
 def decode(
@@ -151,7 +140,7 @@ def decode(
             run past the end of its row.
         ValueError: ``out`` has the wrong shape, dtype or layout.
     """
-    data = _byte_view(data)
+    data = byte_view(data)
     itype, width, height = _read_header(data, max_pixels)
     out = output_array(out, width, height)
     _impl.decode_body(data, HEADER_SIZE // 4, int(itype), out)

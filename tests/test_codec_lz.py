@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from spicepy.codecs import CodecError, _lz_ref, lz
+from spicepy.codecs import CodecError, _lz_ref, decode_image, lz
 
 try:
     from spicepy.codecs import _lz as _lz_fast  # type: ignore[attr-defined]
@@ -482,3 +482,30 @@ def test_decode_alpha_refuses_colour_streams_and_trailing_bytes(
         lz.decode_alpha(alpha, lz.read_header(alpha), into=img.copy())
     with pytest.raises(ValueError):  # into of another size
         lz.decode_alpha(alpha[:-1], lz.read_header(alpha), into=img[:2].copy())
+
+
+@settings(max_examples=40)
+@given(
+    hnp.arrays(np.uint8, st.tuples(st.integers(1, 9), st.integers(1, 9), st.just(4))),
+    st.integers(0, 7),
+)
+def test_decode_reads_views_in_place_like_bytes(img: np.ndarray, before: int) -> None:
+    # a wire payload is a view into its message: decode, info and
+    # decode_image take it as it is, a word-typed or strided view too
+    data = lz.encode(img, image_type="RGBA")
+    message = bytes(range(before)) + data + bytes(5)
+    view = memoryview(message)[before : before + len(data)]
+    spaced = np.zeros(2 * len(data), np.uint8)
+    spaced[::2] = np.frombuffer(data, np.uint8)
+    views = [view, bytearray(data), memoryview(spaced[::2])]
+    if len(data) % 4 == 0:
+        views.append(memoryview(data).cast("I"))
+    for m in all_twins():
+        want = with_twin(m, lz.decode, data)
+        for v in views:
+            np.testing.assert_array_equal(with_twin(m, lz.decode, v), want)
+    assert lz.info(view) == lz.info(data)
+    got = decode_image(101, view, width=img.shape[1], height=img.shape[0])
+    np.testing.assert_array_equal(got.pixels, want)
+    with pytest.raises(CodecError):  # the view cut short is still refused
+        lz.decode(view[:-1])
