@@ -261,3 +261,49 @@ def test_iter_frames_limits() -> None:
     assert str(err.value) == "message of 11 bytes exceeds the 10-byte limit"
     got = list(iter_frames(memoryview(ok + big), True, 0, 11))
     assert [f[0] for f in got] == [CursorMsg.HIDE, 4000]
+
+
+def test_fresh_state_and_what_the_link_carries() -> None:
+    ch = Bare()
+    assert (ch.channel_id, ch.state, ch.mini_header, ch.linked) == (
+        0,
+        ChannelState.LINKING,
+        False,
+        False,
+    )
+    assert (ch.server_common_caps, ch.server_channel_caps) == (frozenset(), frozenset())
+    assert (ch.ack_window, ch.ack_generation, ch.messages_received) == (0, 0, 0)
+    assert ch.mini_header is False
+    srv = FakeServer()
+    link_pair(ch, srv)
+    assert srv.link_mess is not None
+    assert (srv.link_mess.channel_id, srv.link_mess.connection_id) == (0, 0)
+    caps = sum(
+        1 << c
+        for c in (
+            CommonCap.PROTOCOL_AUTH_SELECTION,
+            CommonCap.AUTH_SPICE,
+            CommonCap.MINI_HEADER,
+        )
+    )
+    assert srv.link_mess.common_caps == (caps,)
+    ch = Bare(5, connection_id=9, password="pw", channel_caps=frozenset({4}))
+    srv = FakeServer(password="pw")
+    link_pair(ch, srv)
+    assert ch.channel_id == 5 and ch.linked
+    assert srv.link_mess is not None
+    assert (srv.link_mess.channel_id, srv.link_mess.connection_id) == (5, 9)
+    assert srv.link_mess.channel_caps == (1 << 4,)
+    ch = Bare(common_caps=frozenset({CommonCap.PROTOCOL_AUTH_SELECTION}))
+    srv = FakeServer()
+    link_pair(ch, srv)
+    assert srv.link_mess is not None
+    assert srv.link_mess.common_caps == (1 << CommonCap.PROTOCOL_AUTH_SELECTION,)
+    assert ch.mini_header is False  # we did not offer it
+
+
+def test_a_header_at_the_limit_waits_for_its_body() -> None:
+    ok = struct.pack("<HI", CursorMsg.HIDE, 0)
+    head = struct.pack("<HI", 4000, 11)
+    got = list(iter_frames(memoryview(ok + head), True, 0, 11))
+    assert [f[0] for f in got] == [CursorMsg.HIDE]
