@@ -18,6 +18,7 @@ from _canvas_build import (
     Point,
     QMask,
     Rect,
+    alpha_blend,
     fill,
     text,
 )
@@ -139,3 +140,12 @@ def test_text_with_a_none_fore_brush_draws_only_its_back_area() -> None:
     blue = c.primary.pixels[..., 0]
     assert (blue[:, :4] == 0x55).all()  # the glyphs: untouched, not colour 0
     assert (blue[:, 4:] == 0x20).all()
+
+
+def test_a_scaled_alpha_blend_samples_nearest() -> None:
+    # canvas_base asks sw_canvas for NEAREST whatever the scale mode: a 2-pixel
+    # source stretched over 4 gives each pixel twice, never a blend of the two
+    c = canvas(4, 1)
+    source = img32([[0x10, 0x50]])
+    alpha_blend(c, 0, Rect(0, 0, 4, 1), None, 0, 0xFF, source, Rect(0, 0, 2, 1))
+    assert c.primary.pixels[0, :, 0].tolist() == [0x10, 0x10, 0x50, 0x50]
