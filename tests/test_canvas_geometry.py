@@ -19,6 +19,7 @@ from _canvas_build import (
     QMask,
     Rect,
     alpha_blend,
+    clip,
     fill,
     text,
 )
@@ -149,3 +150,13 @@ def test_a_scaled_alpha_blend_samples_nearest() -> None:
     source = img32([[0x10, 0x50]])
     alpha_blend(c, 0, Rect(0, 0, 4, 1), None, 0, 0xFF, source, Rect(0, 0, 2, 1))
     assert c.primary.pixels[0, :, 0].tolist() == [0x10, 0x10, 0x50, 0x50]
+
+
+def test_a_non_square_video_frame_lands_unscaled_on_its_own_size() -> None:
+    c = canvas(6, 4)
+    frame = np.zeros((2, 4, 4), np.uint8)  # 4 wide, 2 high
+    frame[..., 0] = np.arange(8, dtype=np.uint8).reshape(2, 4) + 1
+    c.put_image(0, Rect(1, 1, 5, 3), frame, clip(None))
+    blue = c.primary.pixels[..., 0]
+    assert blue[1:3, 1:5].tolist() == frame[..., 0].tolist()
+    assert int(blue.sum()) == int(frame[..., 0].sum())  # nothing outside
