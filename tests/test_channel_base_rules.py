@@ -158,11 +158,15 @@ def test_counters() -> None:
         + srv.pack_raw(CommonMsg.LIST, sub)
     )
     evs = drive(ch, data)
+    # the LIST's sub-messages carry the LIST's serial (4 with mini headers)
+    assert [e.serial for e in evs[3:] if isinstance(e, MessageReceived)] == [4, 4]
     assert evs[1] == UnknownMessageSkipped(4000, 3)
     assert evs[2] == PingAnswered(1, 2, 12)
     assert ch.unknown_messages == 1
     assert ch.messages_received == 4  # the LIST counts once, as spice-gtk acks
     assert ch.message_counts == {CursorMsg.HIDE: 3, 4000: 1, CommonMsg.PING: 1}
+    drive(ch, srv.pack(CursorHide()) + srv.pack_raw(4000, b""))
+    assert ch.message_counts[CursorMsg.HIDE] == 4 and ch.unknown_messages == 2
     assert ch.get_timer() is None
     ch.handle_timer(0.0)
 
@@ -211,7 +215,7 @@ def test_a_reused_buffer_is_copied() -> None:
 
 def test_partial_message_waits_for_its_bytes() -> None:
     ch, srv = mini()
-    whole = srv.pack_raw(4000, b"z" * 50)
+    whole = srv.pack_raw(4000, b"\1" * 50)  # body bytes that look like sizes
     for i in range(len(whole) - 1):
         assert drive(ch, whole[i : i + 1]) == []
     assert drive(ch, whole[-1:]) == [UnknownMessageSkipped(4000, 50)]
@@ -287,6 +291,7 @@ def test_fresh_state_and_what_the_link_carries() -> None:
         )
     )
     assert srv.link_mess.common_caps == (caps,)
+    assert ch.server_common_caps == srv.common_caps and ch.mini_header is True
     ch = Bare(5, connection_id=9, password="pw", channel_caps=frozenset({4}))
     srv = FakeServer(password="pw")
     link_pair(ch, srv)
@@ -307,3 +312,11 @@ def test_a_header_at_the_limit_waits_for_its_body() -> None:
     head = struct.pack("<HI", 4000, 11)
     got = list(iter_frames(memoryview(ok + head), True, 0, 11))
     assert [f[0] for f in got] == [CursorMsg.HIDE]
+
+
+def test_a_whole_message_over_the_limit_is_refused() -> None:
+    ch, srv = helpers_linked(Bare, FakeServer(), max_message_size=10)
+    assert drive(ch, srv.pack_raw(4000, bytes(10))) == [UnknownMessageSkipped(4000, 10)]
+    with pytest.raises(ProtocolError) as err:
+        ch.receive_data(srv.pack_raw(4000, bytes(11)))
+    assert str(err.value) == "message of 11 bytes exceeds the 10-byte limit"
