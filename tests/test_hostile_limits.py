@@ -256,3 +256,15 @@ def test_limits_are_one_place() -> None:
                 binary=BinaryData(len(stream), stream),
             )
         )
+
+
+def test_every_buffer_kind_costs_its_bytes_plus_the_same_overhead() -> None:
+    """A flood of empty messages must still fill ``Limits.held``: every buffer
+    costs one object's overhead on top of its bytes, whatever its kind."""
+    empty = payload_bytes(b"")
+    assert empty > 0
+    for kind in (bytes, bytearray, memoryview):
+        assert payload_bytes(kind(b"")) == empty
+        assert payload_bytes(kind(b"x" * 10)) == empty + 10
+    assert payload_bytes(np.zeros(10, np.uint8)) == empty + 10
+    assert payload_bytes((b"x" * 10, b"")) > 2 * empty + 10  # the tuple too
