@@ -89,7 +89,7 @@ def _glz_format(head: bytes) -> str:
     return glz.info(head).image_type
 
 
-def _zlib_glz_format(payload: bytes) -> str:
+def _zlib_glz_format(payload: bytes | memoryview) -> str:
     """The GLZ pixel format, from the first inflated bytes only."""
     try:
         head = zlib.decompressobj().decompress(payload, 64)
