@@ -268,10 +268,19 @@ def test_blit(s: SimpleNamespace, rop: int, opaque: bool) -> None:
             sub.write(expected, values)
         else:
             sub.write(expected, apply_rop(Rop(rop), values, sub.view(expected)))
+    drawn: list[int] = []
     results = run_all(
-        s, lambda t, d, r, src: t.blit(d, r, src, s.dx, s.dy, rop, opaque)
+        s,
+        lambda t, d, r, src: drawn.append(t.blit(d, r, src, s.dx, s.dy, rop, opaque)),
     )
     assert_all_equal(expected, results)
+    # the pixels drawn (Canvas.pixels_drawn): the disjoint regions cut to the source
+    inside = 0
+    for region in canvas_regions(s):
+        sub = canvas_sub(s, region, src)
+        if sub is not None:
+            inside += int(raster(sub, *s.dst.shape[:2]).sum())
+    assert drawn == [inside] * len(TWINS)
 
 
 @given(

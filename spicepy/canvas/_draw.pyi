@@ -27,7 +27,7 @@ def blit(
     dy: int,
     rop: int,
     opaque: bool = False,
-) -> None: ...
+) -> int: ...
 def rop3_blit(
     dst: npt.NDArray[np.uint8],
     rects: object,

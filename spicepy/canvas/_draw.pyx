@@ -778,7 +778,8 @@ cdef void _blit_cuts(const Img* d, const Src* s, int op, uint32_t sor) noexcept 
 
 
 def blit(dst, rects, src, dx, dy, rop, opaque=False):
-    """dest(x, y) = rop(src(x - dx, y - dy), dest) inside the source (see the twin).
+    """dest(x, y) = rop(src(x - dx, y - dy), dest) inside the source; returns
+    the pixels drawn (see the twin).
 
     A plain COPY of one rectangle within one array moves rows with memmove in
     place (bottom-up when the source lies before the destination); other
@@ -787,6 +788,8 @@ def blit(dst, rects, src, dx, dy, rop, opaque=False):
     cdef Img d
     cdef Rects r
     cdef Src s
+    cdef Py_ssize_t i
+    cdef int64_t drawn = 0
     cdef int64_t op = _int(rop, "rop")
     if not 0 <= op <= 15:
         raise CanvasError(f"unknown rop {op}")
@@ -803,6 +806,9 @@ def blit(dst, rects, src, dx, dy, rop, opaque=False):
                 _blit_cuts(&d, &s, <int>op, sor)
         else:
             _blit_cuts(&d, &s, <int>op, sor)
+        for i in range(s.n):
+            drawn += (s.cuts[i].right - s.cuts[i].left) * (s.cuts[i].bottom - s.cuts[i].top)
+        return drawn
     finally:
         _source_done_all(&db, &sb, &r, &s)
 

@@ -271,12 +271,14 @@ def blit(
     dy: int,
     rop: int,
     opaque: bool = False,
-) -> None:
-    """dest(x, y) = rop(src(x - dx, y - dy), dest) inside the source."""
+) -> int:
+    """dest(x, y) = rop(src(x - dx, y - dy), dest) inside the source; returns
+    the number of pixels drawn."""
     dst = _surface(dst)
     image = _image(src, "source")
     op = _rop(rop)
     ox, oy = _int(dx, "dx"), _int(dy, "dy")
+    drawn = 0
     for box, s in _source_boxes(dst, rects, image, ox, oy):
         left, top, right, bottom = box
         if opaque:
@@ -284,6 +286,8 @@ def blit(
             s[..., 3] = 0xFF
         d = dst[top:bottom, left:right]
         d[...] = s if op == Rop.COPY else apply_rop(op, s, d)
+        drawn += (right - left) * (bottom - top)
+    return drawn
 
 
 def rop3_blit(

@@ -22,7 +22,13 @@ import numpy.typing as npt
 
 from spicepy.canvas import kernels
 from spicepy.canvas.images import CachedImage, ImageResolver, PaletteCache, SharedState
-from spicepy.canvas.region import Region, make_region, sample_scaled, tile_values
+from spicepy.canvas.region import (
+    Region,
+    clip_box,
+    make_region,
+    sample_scaled,
+    tile_values,
+)
 from spicepy.canvas.rop import SRC_IS_BRUSH, SRC_IS_IMAGE, Rop, apply_rop, ropd_to_rop
 from spicepy.canvas.surface import Surface, SurfaceFormat, quantise
 from spicepy.errors import CanvasError
@@ -46,6 +52,12 @@ _GLZ_TYPES = (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
 _NOT_DECODED = (ImageType.SURFACE, ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS)
 _ZERO = np.zeros(4, np.uint8)
 _ZERO.flags.writeable = False
+# (an enum class attribute is a slow lookup: __getattr__ on the enum's class)
+_COPY, _NOOP, _SOLID = Rop.COPY, Rop.NOOP, BrushType.SOLID
+#: ``ropd_to_rop(desc, SRC_IS_IMAGE / SRC_IS_BRUSH)`` by descriptor (a u16:
+#: bounded); a dict lookup instead of functools.cache's key tuple
+_IMAGE_ROPS: dict[int, Rop] = {}
+_BRUSH_ROPS: dict[int, Rop] = {}
 
 #: Surfaces a channel may hold at once (the server's limit is 10000 ids; a few
 #: hundred in practice).
@@ -264,7 +276,7 @@ class Canvas:
             CanvasError: an unknown brush type.
         """
         kind = brush.type
-        if kind == BrushType.SOLID:
+        if kind == _SOLID:
             return brush.color or 0, None, 0, 0
         if kind == BrushType.PATTERN and brush.pattern is not None:
             pattern = brush.pattern
@@ -370,13 +382,7 @@ class Canvas:
         box = self.source_box(region, dx, dy, src)
         if box is None:
             return None
-        opaque = (
-            rop == Rop.COPY
-            and surface.has_alpha
-            and not src_alpha
-            and surface.format
-            not in (SurfaceFormat.FMT_32_ARGB, SurfaceFormat.FMT_32_xRGB)
-        )
+        opaque = rop == _COPY and surface.opaque_copy and not src_alpha
         kernels.blit(surface.pixels, (box,), src, dx, dy, rop, opaque)
         return box
 
@@ -390,37 +396,65 @@ class Canvas:
     # -- draw commands ----------------------------------------------------------
 
     def fill(self, msg: md.DrawFill) -> None:
-        """DRAW_FILL."""
-        d = msg.data
-        surface = self.surface(msg.base.surface_id)
-        region = self._region(surface, msg.base, d.mask)
-        rop = ropd_to_rop(d.rop_descriptor, SRC_IS_BRUSH)
-        if region is None or rop == Rop.NOOP:
+        """DRAW_FILL (clipped to one rectangle without a QMask: ``kernels.fill``
+        on the box, without a ``Region``)."""
+        d, base = msg.data, msg.base
+        surface = self.surface(base.surface_id)
+        rects = base.clip.rects
+        box = region = None
+        if d.mask.bitmap is None and (rects is None or len(rects) < 2):
+            box = clip_box(surface.width, surface.height, base.box, base.clip)
+        else:
+            region = self._region(surface, base, d.mask)
+        desc = d.rop_descriptor
+        rop = _BRUSH_ROPS.get(desc)
+        if rop is None:
+            rop = _BRUSH_ROPS[desc] = ropd_to_rop(desc, SRC_IS_BRUSH)
+        if (box is None and region is None) or rop == _NOOP:
             self.touch_brush(d.brush)
             return
+        if box is not None:
+            if not surface.quantised:
+                color, tile, tx, ty = self.brush_args(d.brush, surface)
+                kernels.fill(surface.pixels, (box,), rop, color, tile, tx, ty)
+                x0, y0, x1, y1 = box
+                self.pixels_drawn += (x1 - x0) * (y1 - y0)
+                return
+            region = Region(*box, None)
+        assert region is not None
         self.draw_brush(surface, region, d.brush, rop)
         self._finish(surface, region)
 
     def copy(self, msg: md.DrawCopy | md.DrawBlend) -> None:
         """DRAW_COPY (and DRAW_BLEND, which spice-common draws the same way).
 
-        Same-size draws on an unmasked region (most of what a desktop sends)
-        go to ``kernels.blit``; scaled or QMasked ones to numpy.
+        Same-size draws clipped to one rectangle without a QMask (most of what a
+        desktop sends) go to ``kernels.blit`` without a ``Region`` or a
+        ``CachedImage`` of their own; scaled, QMasked or several-rectangle
+        clipped ones to numpy.
         """
         d, base = msg.data, msg.base
         surface = self.surfaces.get(base.surface_id)
         if surface is None:
             raise CanvasError(f"unknown surface {base.surface_id}")
         mask = d.mask
-        if mask.bitmap is None:
-            region = make_region(surface.width, surface.height, base.box, base.clip)
-        else:
+        clip = base.clip
+        rects = clip.rects
+        box = region = None
+        if mask.bitmap is not None:
             region = self._region(surface, base, mask)
-        rop = ropd_to_rop(d.rop_descriptor, SRC_IS_IMAGE)
+        elif rects is None or len(rects) < 2:
+            box = clip_box(surface.width, surface.height, base.box, clip)
+        else:
+            region = make_region(surface.width, surface.height, base.box, clip)
         image = d.src_bitmap
         if image is None:
             raise CanvasError("draw with a NULL source image")
-        if region is None or rop == Rop.NOOP:
+        desc = d.rop_descriptor
+        rop = _IMAGE_ROPS.get(desc)
+        if rop is None:
+            rop = _IMAGE_ROPS[desc] = ropd_to_rop(desc, SRC_IS_IMAGE)
+        if (box is None and region is None) or rop == _NOOP:
             self.touch(image)
             return
         bbox, src_area = base.box, d.src_area
@@ -428,13 +462,37 @@ class Canvas:
             src_area.right - src_area.left == bbox.right - bbox.left
             and src_area.bottom - src_area.top == bbox.bottom - bbox.top
         )
+        if box is not None:
+            if same and not surface.quantised:
+                # the kernel reads a source that is the destination as it was
+                ref = image.surface
+                if ref is None:
+                    cached = self.images.get(image)
+                    pixels, has_alpha = cached.pixels, cached.has_alpha
+                else:
+                    other = self.surface(ref.surface_id)
+                    pixels, has_alpha = other.pixels, other.has_alpha
+                opaque = rop == _COPY and surface.opaque_copy and not has_alpha
+                self.pixels_drawn += kernels.blit(
+                    surface.pixels,
+                    (box,),
+                    pixels,
+                    bbox.left - src_area.left,
+                    bbox.top - src_area.top,
+                    rop,
+                    opaque,
+                )
+                return
+            region = Region(*box, None)
+        assert region is not None
         if same and region.mask is None:
-            # the kernel reads a source that is the destination as it was
             src = self.source(image)
             dx, dy = bbox.left - src_area.left, bbox.top - src_area.top
-            box = self._blit(surface, region, src.pixels, src.has_alpha, dx, dy, rop)
-            if box is not None:
-                self._finish_box(surface, box)
+            blitted = self._blit(
+                surface, region, src.pixels, src.has_alpha, dx, dy, rop
+            )
+            if blitted is not None:
+                self._finish_box(surface, blitted)
             return
         src = self.source(image, surface)
         got = self._image_values(src, src_area, bbox, region, d.scale_mode)
@@ -509,11 +567,18 @@ class Canvas:
         """COPY_BITS: move a block within one surface (overlap-safe)."""
         base, src_pos = msg.base, msg.src_pos
         surface = self.surface(base.surface_id)
-        region = make_region(surface.width, surface.height, base.box, base.clip)
+        pixels = surface.pixels
         dx, dy = base.box.left - src_pos.x, base.box.top - src_pos.y
+        rects = base.clip.rects
+        if (rects is None or len(rects) < 2) and not surface.quantised:
+            # one rectangle: moved in place, row by row (kernels.blit)
+            box = clip_box(surface.width, surface.height, base.box, base.clip)
+            if box is not None and (dx or dy):
+                self.pixels_drawn += kernels.blit(pixels, (box,), pixels, dx, dy, _COPY)
+            return
+        region = make_region(surface.width, surface.height, base.box, base.clip)
         if region is None or (dx == 0 and dy == 0):
             return
-        pixels = surface.pixels
         if region.mask is None:  # moved in place, row by row (kernels.blit)
             box = self._blit(
                 surface, region, pixels, surface.has_alpha, dx, dy, Rop.COPY

@@ -42,9 +42,10 @@ Functions, and the canvas code each replaces:
   DRAW_OPAQUE, stroke spans), ``blackness``/``whiteness``/``invers``
   (rop CLEAR/SET/INVERT, color 0), the text back brush (rop COPY); a NONE brush
   is color 0 without tile.
-- ``blit(dst, rects, src, dx, dy, rop, opaque=False)``: dest = rop(src, dest)
-  inside the source; ``opaque`` reads the source alpha byte as 0xFF (the canvas's
-  ``_opaque_alpha``, which it applies only for rop COPY). Same-size
+- ``blit(dst, rects, src, dx, dy, rop, opaque=False) -> int``: dest =
+  rop(src, dest) inside the source; returns the pixels drawn. ``opaque`` reads
+  the source alpha byte as 0xFF (the canvas's ``_opaque_alpha``, which it
+  applies only for rop COPY). Same-size
   DRAW_COPY/DRAW_BLEND, the copy pass of DRAW_OPAQUE, and ``copy_bits``
   (``blit(p, rects, p, dx, dy, Rop.COPY)`` with dx/dy = bbox - src_pos; a
   single rectangle moves in place, several read a snapshot), each on an

@@ -17,7 +17,7 @@ from spicepy.errors import CanvasError
 from spicepy.wire.enums import ClipType
 from spicepy.wire.types import Clip, Rect
 
-__all__ = ["Region", "make_region", "sample_scaled", "tile_values"]
+__all__ = ["Box", "Region", "clip_box", "make_region", "sample_scaled", "tile_values"]
 
 Pixels = npt.NDArray[np.uint8]
 _CLIP_NONE = int(ClipType.NONE)
@@ -82,12 +82,17 @@ class Region:
         return Region(self.x0, self.y0, self.x1, self.y1, None if mask.all() else mask)
 
 
-def make_region(width: int, height: int, bbox: Rect, clip: Clip) -> Region | None:
-    """bbox ∩ the ``width`` x ``height`` surface ∩ union(clip rects); None when
-    nothing is left.
+Box = tuple[int, int, int, int]
+
+
+def clip_box(width: int, height: int, bbox: Rect, clip: Clip) -> Box | None:
+    """(x0, y0, x1, y1) of bbox ∩ the ``width`` x ``height`` surface ∩ a clip
+    of at most one rectangle (NONE, or RECTS with none or one: most draws);
+    None when nothing is left. A draw takes this box without a ``Region`` object.
 
     Raises:
-        CanvasError: a clip type other than NONE and RECTS.
+        CanvasError: a clip type other than NONE and RECTS, or a clip of
+            several rectangles (``make_region`` takes those).
     """
     # plain comparisons: this runs once per draw, and max()/min() calls cost more
     x0 = bbox.left if bbox.left > 0 else 0
@@ -100,14 +105,42 @@ def make_region(width: int, height: int, bbox: Rect, clip: Clip) -> Region | Non
     if rects is None:
         if clip.type != _CLIP_NONE:
             raise CanvasError(f"unknown clip type {clip.type}")
-        return Region(x0, y0, x1, y1, None)
-    if len(rects) == 1:
-        r = rects[0]
-        cx0, cy0 = max(x0, r.left), max(y0, r.top)
-        cx1, cy1 = min(x1, r.right), min(y1, r.bottom)
-        if cx1 <= cx0 or cy1 <= cy0:
+        return x0, y0, x1, y1
+    if len(rects) != 1:
+        if not rects:
             return None
-        return Region(cx0, cy0, cx1, cy1, None)
+        raise CanvasError(f"clip_box of {len(rects)} clip rectangles")
+    r = rects[0]
+    if r.left > x0:
+        x0 = r.left
+    if r.top > y0:
+        y0 = r.top
+    if r.right < x1:
+        x1 = r.right
+    if r.bottom < y1:
+        y1 = r.bottom
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
+def make_region(width: int, height: int, bbox: Rect, clip: Clip) -> Region | None:
+    """bbox ∩ the ``width`` x ``height`` surface ∩ union(clip rects); None when
+    nothing is left.
+
+    Raises:
+        CanvasError: a clip type other than NONE and RECTS.
+    """
+    rects = clip.rects
+    if rects is None or len(rects) <= 1:
+        box = clip_box(width, height, bbox, clip)
+        return None if box is None else Region(*box, None)
+    x0 = bbox.left if bbox.left > 0 else 0
+    y0 = bbox.top if bbox.top > 0 else 0
+    x1 = bbox.right if bbox.right < width else width
+    y1 = bbox.bottom if bbox.bottom < height else height
+    if x1 <= x0 or y1 <= y0:
+        return None
     mask = np.zeros((y1 - y0, x1 - x0), np.bool_)
     for r in rects:
         cx0, cy0 = max(x0, r.left), max(y0, r.top)

@@ -70,6 +70,7 @@ class Surface:
         "pixels",
         "quantised",
         "has_alpha",
+        "opaque_copy",
     )
 
     def __init__(
@@ -112,6 +113,9 @@ class Surface:
             SurfaceFormat.FMT_8_A,
             SurfaceFormat.FMT_1_A,
         )
+        #: a same-size COPY of an alpha-less source lands opaque (pixman's
+        #: conversion to A8/A1); 32-bit targets take its X byte raw
+        self.opaque_copy = self.format in (SurfaceFormat.FMT_8_A, SurfaceFormat.FMT_1_A)
         self.pixels: Pixels = np.zeros((height, width, 4), dtype=np.uint8)
 
     def clear(self) -> None:
