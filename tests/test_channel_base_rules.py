@@ -24,7 +24,7 @@ from spicepy.channels import (
     UnknownMessageSkipped,
 )
 from spicepy.channels.base import Channel, iter_frames
-from spicepy.errors import ProtocolError
+from spicepy.errors import ProtocolError, WireError
 from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.wire.enums import ChannelType, CommonCap, CommonMsg, CommonMsgc, CursorMsg
 from spicepy.wire.headers import SubMessage, pack_sub_message_list
@@ -320,3 +320,23 @@ def test_a_whole_message_over_the_limit_is_refused() -> None:
     with pytest.raises(ProtocolError) as err:
         ch.receive_data(srv.pack_raw(4000, bytes(11)))
     assert str(err.value) == "message of 11 bytes exceeds the 10-byte limit"
+
+
+def test_a_malformed_message_is_named_in_its_error() -> None:
+    ch, srv = mini()
+    with pytest.raises(WireError) as err:
+        ch.receive_data(srv.pack_raw(CursorMsg.MOVE, b"\1"))
+    assert str(err.value) == "MOVE: truncated: need 2 bytes at offset 0, have 1"
+
+
+class BareInputs(Channel):
+    CHANNEL_TYPE = ChannelType.INPUTS
+
+
+def test_the_first_channel_message_number_in_a_list_is_the_channels() -> None:
+    """101, the first channel message number, goes to the channel from a LIST."""
+    ch, srv = helpers_linked(BareInputs, FakeServer())
+    sub = pack_sub_message_list([SubMessage(101, struct.pack("<H", 5))])
+    [ev] = drive(ch, srv.pack_raw(CommonMsg.LIST, sub))
+    assert isinstance(ev, MessageReceived) and ev.msg_type == 101
+    assert ev.message.keyboard_modifiers == 5
