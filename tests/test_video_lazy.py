@@ -187,6 +187,33 @@ def test_the_undecoded_chain_counts_against_the_video_budget(
 
 
 @needs_av
+def test_undecoded_chains_of_every_display_channel_share_the_budget(
+    captures_dir: Path,
+) -> None:
+    budget = 40_000  # about ten of the capture's first payloads
+    m, s, frames, canvas = vp8_stream(captures_dir, Limits(video_queue=budget))
+    other = Canvas(canvas.shared)  # a second display channel of the session
+    other.create_surface(
+        0,
+        canvas.surfaces[0].width,
+        canvas.surfaces[0].height,
+        SurfaceFormat.FMT_32_xRGB,
+    )
+    m2 = StreamManager(other)
+    w, h = canvas.surfaces[0].width, canvas.surfaces[0].height
+    s2 = m2.create(1, 0, 0, VideoCodecType.VP8, w, h, w, h, Rect(0, 0, h, w))
+    assert s.decoder is not None and s2.decoder is not None
+    for f in frames[:30]:
+        m.data(1, 1000, f, now=2000)
+        m2.data(1, 1000, f, now=2000)
+        held = (
+            s.pending_bytes + s.scheduler.bytes + s2.pending_bytes + s2.scheduler.bytes
+        )
+        assert held <= budget
+    assert s.decoder.frames_decoded > 0 and s2.decoder.frames_decoded > 0
+
+
+@needs_av
 def test_a_destroyed_stream_never_decodes_its_unshown_frames(
     captures_dir: Path,
 ) -> None:
