@@ -277,23 +277,27 @@ def _ip_at(buf: bytes, pos: int, stop: int, linktype: int) -> tuple[int, int] | 
 #: (src, sport, dst, dport, seq, flags, payload start, payload stop)
 _Seg = tuple[bytes, int, bytes, int, int, int, int, int]
 _TCP_HEAD = struct.Struct(">HHIxxxxBB")
+#: version/IHL, total length, flags/fragment offset, protocol, source, destination
+_IPV4_HEAD = struct.Struct(">BxHxxHxB2x4s4s")
 
 
 def _tcp_at(buf: bytes, pos: int, stop: int, linktype: int) -> _Seg | None:
     """The TCP segment of the frame buf[pos:stop] as offsets into buf, or None
     (not TCP, fragment, truncated); no copy of the payload."""
-    where = _ip_at(buf, pos, stop, linktype)
-    if where is None:
-        return None
-    ip, version = where
+    if linktype == LINKTYPE_ETHERNET and buf[pos + 12 : pos + 14] == b"\x08\x00":
+        ip, version = pos + 14, 4  # untagged IPv4: what tcpdump writes on loopback
+    else:
+        where = _ip_at(buf, pos, stop, linktype)
+        if where is None:
+            return None
+        ip, version = where
     if version == 4:
         if stop < ip + 20:
             return None
-        ihl = (buf[ip] & 0x0F) * 4
-        if buf[ip + 9] != 6 or ihl < 20 or (buf[ip + 6] << 8 | buf[ip + 7]) & 0x3FFF:
+        vihl, total, frag, proto, src, dst = _IPV4_HEAD.unpack_from(buf, ip)
+        ihl = (vihl & 0x0F) * 4
+        if proto != 6 or ihl < 20 or frag & 0x3FFF:
             return None  # not TCP, or an IP fragment (never seen on loopback)
-        total = buf[ip + 2] << 8 | buf[ip + 3]
-        src, dst = buf[ip + 12 : ip + 16], buf[ip + 16 : ip + 20]
         tcp = ip + ihl
         # total 0 = TSO-offloaded frame whose length field tcpdump left empty
         end = ip + total if total else stop
