@@ -24,6 +24,7 @@ from spicepy.channels import (
     UnknownMessageSkipped,
 )
 from spicepy.channels.base import Channel, iter_frames
+from spicepy.channels.sasl import SaslCredentials
 from spicepy.errors import ProtocolError, WireError
 from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.wire.enums import ChannelType, CommonCap, CommonMsg, CommonMsgc, CursorMsg
@@ -340,3 +341,14 @@ def test_the_first_channel_message_number_in_a_list_is_the_channels() -> None:
     [ev] = drive(ch, srv.pack_raw(CommonMsg.LIST, sub))
     assert isinstance(ev, MessageReceived) and ev.msg_type == 101
     assert ev.message.keyboard_modifiers == 5
+
+
+def test_sasl_only_over_tls_by_default() -> None:
+    """Channels are plain unless told ``secure``: SASL credentials alone do
+    not make the link offer SASL (spicepy does SASL over TLS only)."""
+    creds = SaslCredentials("alice", "pw")
+    for kw, offered in (({}, False), ({"secure": True}, True)):
+        srv = FakeServer()
+        link_pair(Bare(sasl=creds, **kw), srv)  # type: ignore[arg-type]
+        assert srv.link_mess is not None
+        assert bool(srv.link_mess.common_caps[0] >> CommonCap.AUTH_SASL & 1) is offered
