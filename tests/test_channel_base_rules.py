@@ -352,3 +352,11 @@ def test_sasl_only_over_tls_by_default() -> None:
         link_pair(Bare(sasl=creds, **kw), srv)  # type: ignore[arg-type]
         assert srv.link_mess is not None
         assert bool(srv.link_mess.common_caps[0] >> CommonCap.AUTH_SASL & 1) is offered
+
+
+def test_eof_while_waiting_for_the_link_result_is_not_clean() -> None:
+    ch, srv = Bare(), FakeServer()
+    ch.receive_data(srv.reply_to(ch.data_to_send()))
+    assert ch.state is ChannelState.AUTHENTICATING
+    ch.receive_data(b"")
+    assert ch.next_event() == ChannelClosed(False)
