@@ -451,3 +451,15 @@ def test_glz_output_of_exactly_min_glz_size_for_zlib_is_wrapped() -> None:
     assert len(glz.Encoder().encode(img, "RGB32")) == 100
     c = compress(img, mode="glz", zlib_glz=True)
     assert c.image_type == "ZLIB_GLZ_RGB" and c.side_size == 100
+
+
+def test_a_score_of_exactly_the_medium_threshold_is_low() -> None:
+    # GRADUAL_MEDIUM_SCORE_TH is a strict bound (score < 0.002 is MEDIUM): a flat
+    # 339x7 picture has 125 samples; one slightly different pixel below-right of
+    # the first sample scores 0.5 + 0.5 - 0.25 there, 0 elsewhere: 0.75 / 375
+    img = np.full((7, 339, 4), 100, np.uint8)
+    img[1, 170, 0] = 101
+    assert graduality_score(img) == 0.002
+    assert graduality(img) == Graduality.LOW
+    img[1, 170, 0] = 100  # all flat: no sample counts, score 0 -> MEDIUM
+    assert graduality(img) == Graduality.MEDIUM
