@@ -17,7 +17,7 @@ from spicepy.channels.events import MessageReceived
 from spicepy.channels.port import PortChannel, PortEventReceived, PortInitReceived
 from spicepy.channels.record import RecordChannel
 from spicepy.channels.spicevmc import SpicevmcChannel, UsbredirChannel, VmcDataReceived
-from spicepy.channels.usbredir import PacketReceived, UsbredirConnection
+from spicepy.channels.usbredir import PacketReceived, UsbredirConnection, UsbredirState
 from spicepy.errors import ProtocolError
 from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.wire import usbredir as u
@@ -146,3 +146,26 @@ def test_record_texts_and_millisecond_timestamps() -> None:
         if t == RecordMsgc.DATA
     ]
     assert times == [1000 + 60 * k for k in range(10)]  # 480 samples = 60 ms
+
+
+def test_vmc_channels_pass_their_arguments_on() -> None:
+    srv = FakeServer()
+    ch = UsbredirChannel(
+        3, connection_id=7, usb_version="v9", usb_caps=frozenset(), max_packet_size=100
+    )
+    link_pair(ch, srv)
+    assert srv.link_mess is not None
+    assert (ch.channel_id, srv.link_mess.connection_id) == (3, 7)
+    assert ch.usb.host is True and ch.usb.caps == frozenset()
+    assert ch.usb.max_packet_size == 100
+    hello = b"".join(b for _, b in split_messages(ch.data_to_send()))
+    assert hello[12:15] == b"v9\0"
+    assert UsbredirChannel().usb.data_to_send()[12:20] == b"spicepy\0"
+    srv = FakeServer()
+    vmc = SpicevmcChannel(2, connection_id=5)
+    link_pair(vmc, srv)
+    assert srv.link_mess is not None
+    assert (vmc.channel_id, srv.link_mess.connection_id) == (2, 5)
+    # the channel's EOF ends the usbredir stream too
+    ch.receive_data(b"")
+    assert ch.usb.state is UsbredirState.CLOSED
