@@ -465,6 +465,13 @@ def test_audio_fifo_prebuffers_plays_in_order_and_bounds_its_delay() -> None:
     np.testing.assert_array_equal(got[:480], frames[6])
     np.testing.assert_array_equal(got[-480:], np.full((480, 2), 99, np.int16))
     assert out.dropped_bytes == 480 * 4
+    # a stream's end, under PREBUFFER: it waits for more, then plays out
+    assert not pull(100).any() and out.underruns == 2
+    tail = np.full((480, 2), 7, np.int16)
+    out.play(AudioFrame(0, 48000, tail))
+    assert not pull(480).any()  # 10 ms < PREBUFFER: more may come
+    out._last_in -= audio.PREBUFFER + 0.01  # nothing came for PREBUFFER s
+    np.testing.assert_array_equal(pull(480), tail)
 
 
 def test_renderer_of_a_head_shows_its_area_of_the_surface(sdl: Any) -> None:

@@ -4,8 +4,9 @@
 ``AudioOut`` keeps a bounded FIFO of S16 bytes that the session's decoded
 frames (``Session.audio.frames()``) fill and SDL's audio thread drains in its
 callback.  Playing starts once ``PREBUFFER`` s are queued (network jitter is
-absorbed there, not heard as clicks); an underrun plays silence and buffers
-again; a FIFO over ``MAX_BUFFERED`` seconds drops its oldest audio, so the
+absorbed there, not heard as clicks), or once nothing new came for
+``PREBUFFER`` s (the end of a stream plays out); an underrun plays silence
+and buffers again; a FIFO over ``MAX_BUFFERED`` seconds drops its oldest audio, so the
 delay never grows (the device runs on its own clock, the guest on the
 server's).  A new stream format reopens the
 device.  ``SDL_AUDIODRIVER=disk`` writes what would be played to a file
@@ -23,6 +24,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +58,7 @@ class AudioOut:
         self._format: tuple[int, int] | None = None
         self._prebuffer = 0  # bytes; set with the format
         self._playing = False
+        self._last_in = 0.0  # time.monotonic() of the newest frame
         self.underruns = 0
         self.dropped_bytes = 0
 
@@ -81,6 +84,7 @@ class AudioOut:
         limit = int(MAX_BUFFERED * fmt[0]) * fmt[1] * 2
         with self._lock:
             self._fifo.append(data)
+            self._last_in = time.monotonic()
             self._queued += len(data)
             while self._queued > limit and self._fifo:
                 old = self._fifo.popleft()
@@ -92,8 +96,9 @@ class AudioOut:
         need = len(out)
         pos = 0
         with self._lock:
-            if not self._playing and self._queued >= max(need, self._prebuffer):
-                self._playing = True
+            if not self._playing and self._queued:
+                quiet = time.monotonic() - self._last_in > PREBUFFER
+                self._playing = quiet or self._queued >= max(need, self._prebuffer)
             while self._playing and pos < need:
                 if not self._head:
                     if not self._fifo:
