@@ -48,6 +48,8 @@ from spicepy.channels.sasl import SaslCredentials
 from spicepy.errors import ProtocolError, SpiceError, WireError
 from spicepy.wire.enums import CommonMsg, MigrateFlags
 from spicepy.wire.headers import (
+    FULL_HEADER_SIZE,
+    MINI_HEADER_SIZE,
     Frame,
     header_size,
     pack_header,
@@ -86,6 +88,8 @@ log = logging.getLogger(__name__)
 MAX_RECEIVE_MESSAGE = 64 * 1024 * 1024
 #: ``MessageReader.read``'s ``most`` when no ACK window is set
 _ANY = 1 << 62
+# (an Enum member read through its class costs a Python __getattr__ call in 3.11)
+_READY, _ERROR, _CLOSED = ChannelState.READY, ChannelState.ERROR, ChannelState.CLOSED
 
 
 def iter_frames(
@@ -202,15 +206,16 @@ class Channel:
             LinkError / AuthenticationError: the server refused the link.
             ProtocolError, WireError: malformed input; the channel is then in ERROR.
         """
-        if self.state is ChannelState.ERROR:
+        state = self.state
+        if state is _ERROR:
             raise ProtocolError("channel is in ERROR and accepts no input")
         try:
             if not data:
                 self._eof()
                 return
-            if self.state is ChannelState.CLOSED:
+            if state is _CLOSED:
                 raise ProtocolError("data after EOF")
-            if self.state is not ChannelState.READY:
+            if state is not _READY:
                 rest = self._link.feed(data)
                 self._out += self._link.data_to_send()
                 if self.state is ChannelState.LINKING and self._link.result is not None:
@@ -360,42 +365,25 @@ class Channel:
         reader = self._reader
         if reader is None:
             reader = self._reader = self._make_reader()
-        # what the reader leaves: own messages of a channel with its own
-        # _handle (or that do not decode) are decoded here with the chosen
-        # twin; the rest go to _dispatch
-        own, decode, handle = self._own_messages(), decode_struct, self._handle
-        counts = self._counts
         try:
             while True:
                 window = self.ack_window
-                most = max(window - self._ack_count, 1) if window else _ANY
+                most = window - self._ack_count if window else _ANY
+                if most < 1:  # (a window made smaller than the count: ACK next)
+                    most = 1
                 pos, self._in_serial, taken, frame = reader.read(
                     view, pos, mini, limit, self._in_serial, most
                 )
                 done = pos
                 if taken:
                     self._count_ack(taken)
-                if frame is None:
-                    if taken == most:
-                        continue  # an ACK was due
+                if frame is not None:
+                    done = pos = frame[5]
+                    self._general(frame)
+                elif taken != most:  # (else an ACK was due: read on)
                     break
-                msg_type, body, serial, sub_list, _start, end = frame
-                done = pos = end
-                self._in_serial += 1
-                if mini:
-                    serial = self._in_serial
-                cls = own.get(msg_type)
-                if cls is None or sub_list:
-                    self._frame(msg_type, body, serial, sub_list)
-                    continue
-                self._count_ack()
-                counts[msg_type] += 1
-                try:
-                    msg = decode(cls, body)
-                except WireError as exc:
-                    raise named_error(self.CHANNEL_TYPE, msg_type, exc) from exc
-                handle(msg, serial)
-            check_rest(view, pos, mini, limit)
+            if len(view) - pos >= (MINI_HEADER_SIZE if mini else FULL_HEADER_SIZE):
+                check_rest(view, pos, mini, limit)
         except _HandedOver:
             done = len(view)  # the source's last words; the target takes over
         finally:
@@ -403,6 +391,26 @@ class Channel:
                 rest = view[done:]
                 self._buf += rest
                 self._need = self._wanted(rest)
+
+    def _general(self, frame: Frame) -> None:
+        """A whole message the reader did not take.  Own messages (of a channel
+        with its own ``_handle``, or whose body does not decode) are decoded
+        here with the chosen twin; the rest go to ``_frame``."""
+        msg_type, body, serial, sub_list, _start, _end = frame
+        self._in_serial += 1
+        if self.mini_header:
+            serial = self._in_serial
+        cls = self._own_messages().get(msg_type)
+        if cls is None or sub_list:
+            self._frame(msg_type, body, serial, sub_list)
+            return
+        self._count_ack()
+        self._counts[msg_type] += 1
+        try:
+            msg = decode_struct(cls, body)
+        except WireError as exc:
+            raise named_error(self.CHANNEL_TYPE, msg_type, exc) from exc
+        self._handle(msg, serial)
 
     def _frame(
         self, msg_type: int, body: memoryview, serial: int, sub_list: int

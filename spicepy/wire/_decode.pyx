@@ -20,8 +20,10 @@ from cpython.object cimport PyObject, PyObject_GenericSetAttr, PyTypeObject
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
-from libc.stdint cimport int64_t, uint8_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcmp, memcpy
 
+import sys
 from types import MemberDescriptorType
 
 
@@ -73,6 +75,7 @@ cdef int MAX_PTR_DEPTH = MAX_DEPTH
 cdef int64_t U32_END = 1LL << 32
 cdef int64_t PRODUCT_LIMIT = 1LL << 62  # raster bytes computed in C below this
 cdef tuple EMPTY = ()
+cdef bint LITTLE = sys.byteorder == "little"
 
 
 # -- the plan as typed nodes --------------------------------------------------------------
@@ -90,6 +93,9 @@ cdef class _Cond:
     cdef object attr, choices, func
     cdef bint negate, any_bit
     cdef uint64_t mask, equal
+    # ONE_OF whose choices are all integers 0..255: them as a bitmap (``small``)
+    cdef bint small
+    cdef uint64_t bits[4]
 
 
 cdef class _Value:
@@ -114,6 +120,10 @@ cdef class _Struct:
     cdef int64_t flat_size
     cdef int widths[MAX_FLAT]
     cdef bint signs[MAX_FLAT]
+    # the last flat instance built and its bytes: the same bytes again give the
+    # same (immutable) instance back (a QMask's Point(0, 0), repeated Rects)
+    cdef object last
+    cdef uint8_t last_bytes[MAX_FLAT * 8]
     # direct: where each field's __slots__ member lives in the object, so it is
     # stored as the member descriptor would, without looking the name up (NULL:
     # a member that is not a plain object slot; PyObject_GenericSetAttr then)
@@ -229,6 +239,13 @@ cdef _Cond _cond_of(tp):
     c.negate, c.func, c.mask = tp.negate, tp.func, tp.mask
     c.any_bit = tp.equal is None
     c.equal = 0 if tp.equal is None else tp.equal
+    c.small = c.kind == T_ONE_OF and all(
+        isinstance(x, int) and 0 <= x <= 255 for x in c.choices
+    )
+    c.bits[0] = c.bits[1] = c.bits[2] = c.bits[3] = 0
+    if c.small:
+        for x in c.choices:
+            c.bits[x >> 6] |= 1ULL << (x & 63)
     return c
 
 
@@ -255,6 +272,32 @@ cdef class _Body:
             self.obj = self.mv[self.base : self.base + self.n]
         return self.obj
 
+    # the values read so far of each struct being read, one list per nesting
+    # level, kept for the next body (MessageReader reuses its _Body); entries
+    # are None between uses
+    cdef list pool
+    cdef Py_ssize_t level
+
+    cdef list take_vals(self, Py_ssize_t n):
+        cdef list vals
+        if self.pool is None:
+            self.pool = []
+        if self.level < len(self.pool):
+            vals = self.pool[self.level]
+            if len(vals) < n:
+                vals.extend([None] * (n - len(vals)))
+        else:
+            vals = [None] * n
+            self.pool.append(vals)
+        self.level += 1
+        return vals
+
+    cdef void give_vals(self, list vals, Py_ssize_t n) noexcept:
+        cdef Py_ssize_t k
+        for k in range(n):
+            vals[k] = None
+        self.level -= 1
+
 
 cdef int _need(_Body b, Py_ssize_t pos, int64_t n) except -1:
     if n < 0 or n > b.n - pos:
@@ -264,7 +307,21 @@ cdef int _need(_Body b, Py_ssize_t pos, int64_t n) except -1:
 
 cdef inline uint64_t _le(const uint8_t* p, int width) noexcept nogil:
     cdef uint64_t u = 0
+    cdef uint32_t u32
+    cdef uint16_t u16
     cdef int k
+    if LITTLE:  # the host's order is the wire's: one load
+        if width == 4:
+            memcpy(&u32, p, 4)
+            return u32
+        if width == 2:
+            memcpy(&u16, p, 2)
+            return u16
+        if width == 1:
+            return p[0]
+        if width == 8:
+            memcpy(&u, p, 8)
+            return u
     for k in range(width - 1, -1, -1):
         u = (u << 8) | p[k]
     return u
@@ -306,10 +363,17 @@ cdef bint _present(_Cond c, _Struct s, list vals, Py_ssize_t i) except -1:
             int(o)  # the reference's int(values[name]): the same TypeError
         bits = PyLong_AsUnsignedLongLongMask(o) & c.mask
         return bits != 0 if c.any_bit else bits == c.equal
+    cdef int overflow = 0
+    cdef long long v
     if c.kind == T_ONE_OF:
         o = vals[c.slot]
         if c.attr is not None:
             o = getattr(o, c.attr)
+        if c.small and type(o) is int:  # an int the decoder read: the bitmap
+            v = PyLong_AsLongLongAndOverflow(o, &overflow)
+            if overflow or not 0 <= v <= 255:
+                return c.negate
+            return ((c.bits[v >> 6] >> (v & 63)) & 1) != c.negate
         return (o in c.choices) != c.negate
     return bool(c.func(_so_far(s, vals, i)))
 
@@ -430,21 +494,31 @@ cdef object _read_other(_Body b, _Value v, Py_ssize_t* pos, int depth, _Struct s
 cdef object _read_struct(_Body b, _Struct s, Py_ssize_t* pos, int depth):
     cdef Py_ssize_t i
     cdef object c, obj
+    cdef const uint8_t* src
     if s.flat and s.flat_size <= b.n - pos[0]:
+        src = b.p + pos[0]
+        if s.last is not None and memcmp(src, s.last_bytes, s.flat_size) == 0:
+            pos[0] += s.flat_size
+            return s.last
         obj = (<PyTypeObject*>s.cls).tp_new(s.cls, <PyObject*>EMPTY, NULL)
         for i in range(s.n):
             _store(s, obj, i, _int_value(_le(b.p + pos[0], s.widths[i]),
                                          s.widths[i], s.signs[i]))
             pos[0] += s.widths[i]
+        memcpy(s.last_bytes, src, s.flat_size)
+        s.last = obj
         return obj
     # (a flat struct cut short goes the long way, which names the field that is cut)
-    cdef list vals = [None] * s.n
-    for i in range(s.n):
-        c = s.conds[i]
-        if c is not None and not _present(<_Cond>c, s, vals, i):
-            continue
-        vals[i] = _read(b, <_Value>s.values[i], pos, depth, s, vals, i)
-    return _build(s, vals)
+    cdef list vals = b.take_vals(s.n)
+    try:
+        for i in range(s.n):
+            c = s.conds[i]
+            if c is not None and not _present(<_Cond>c, s, vals, i):
+                continue
+            vals[i] = _read(b, <_Value>s.values[i], pos, depth, s, vals, i)
+        return _build(s, vals)
+    finally:
+        b.give_vals(vals, s.n)
 
 
 cdef object _build(_Struct s, list vals):
@@ -598,6 +672,9 @@ cdef class MessageReader:
     cdef list keys  # msg_type - lo -> that number as a Python int
     cdef Py_ssize_t lo, width
     cdef int64_t* taken_by_type
+    # the indices whose taken_by_type went above 0 in this read (n_touched of them)
+    cdef Py_ssize_t* touched
+    cdef Py_ssize_t n_touched
     cdef object channel_type, wrap_cls, append
     cdef object wrap  # _Struct of a frozen slotted event class, or None: call it
     cdef object counts  # a dict or a subclass (defaultdict)
@@ -605,9 +682,11 @@ cdef class MessageReader:
 
     def __cinit__(self):
         self.taken_by_type = NULL
+        self.touched = NULL
 
     def __dealloc__(self):
         PyMem_Free(self.taken_by_type)
+        PyMem_Free(self.touched)
 
     def __init__(self, dict table, channel_type, type wrap, events, counts):
         cdef Py_ssize_t i
@@ -622,10 +701,12 @@ cdef class MessageReader:
                 raise TypeError(f"message {t}: {cls!r} is not a class")
             self.structs[t - self.lo], self.keys[t - self.lo] = cls, t
         self.taken_by_type = <int64_t*>PyMem_Malloc(max(self.width, 1) * sizeof(int64_t))
-        if self.taken_by_type == NULL:
+        self.touched = <Py_ssize_t*>PyMem_Malloc(max(self.width, 1) * sizeof(Py_ssize_t))
+        if self.taken_by_type == NULL or self.touched == NULL:
             raise MemoryError()
         for i in range(self.width):
             self.taken_by_type[i] = 0
+        self.n_touched = 0
         self.channel_type, self.wrap_cls = channel_type, wrap
         self.wrap = _record_of(wrap)
         if self.wrap is not None and (<_Struct>self.wrap).n != 4:
@@ -697,6 +778,9 @@ cdef class MessageReader:
                     break
                 serial += 1
                 self.append(self._event(msg_type, serial if mini_header else hserial, msg))
+                if self.taken_by_type[idx] == 0:
+                    self.touched[self.n_touched] = idx
+                    self.n_touched += 1
                 self.taken_by_type[idx] += 1
                 taken += 1
                 pos = end
@@ -707,12 +791,12 @@ cdef class MessageReader:
         return pos, serial, taken, frame
 
     cdef int _flush_counts(self) except -1:
-        cdef Py_ssize_t i
+        cdef Py_ssize_t i, k
         cdef int64_t c
-        for i in range(self.width):
-            c = self.taken_by_type[i]
-            if c:
-                self.taken_by_type[i] = 0
-                key = self.keys[i]
-                self.counts[key] = self.counts.get(key, 0) + c
+        while self.n_touched:
+            self.n_touched -= 1
+            i = self.touched[self.n_touched]
+            c, self.taken_by_type[i] = self.taken_by_type[i], 0
+            key = self.keys[i]
+            self.counts[key] = self.counts.get(key, 0) + c
         return 0
