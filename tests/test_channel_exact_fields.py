@@ -22,7 +22,7 @@ from spicepy.errors import ProtocolError
 from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.wire import usbredir as u
 from spicepy.wire.enums import ChannelType, InputsMsgc, PortEvent, RecordMsgc
-from spicepy.wire.msg_other import MouseMotionAck, RecordStart
+from spicepy.wire.msg_other import InputsInit, KeyModifiers, MouseMotionAck, RecordStart
 
 INIT, EVENT, DATA = 201, 202, 101  # spice.proto PortChannel
 
@@ -169,3 +169,16 @@ def test_vmc_channels_pass_their_arguments_on() -> None:
     # the channel's EOF ends the usbredir stream too
     ch.receive_data(b"")
     assert ch.usb.state is UsbredirState.CLOSED
+
+
+def test_inputs_arguments_and_modifiers() -> None:
+    assert InputsChannel().channel_id == 0 and InputsChannel().modifiers == 0
+    srv = FakeServer()
+    ch = InputsChannel(2, connection_id=5)
+    link_pair(ch, srv)
+    assert srv.link_mess is not None
+    assert (ch.channel_id, srv.link_mess.connection_id) == (2, 5)
+    drive(ch, srv.pack(InputsInit(5)))
+    assert ch.modifiers == 5
+    drive(ch, srv.pack(KeyModifiers(2)))
+    assert ch.modifiers == 2
