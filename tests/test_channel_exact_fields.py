@@ -15,13 +15,19 @@ from _channel_helpers import drive, linked, split_messages
 from spicepy.channels import InputsChannel
 from spicepy.channels.events import MessageReceived
 from spicepy.channels.port import PortChannel, PortEventReceived, PortInitReceived
-from spicepy.channels.record import RecordChannel
+from spicepy.channels.record import RecordChannel, default_record_caps
 from spicepy.channels.spicevmc import SpicevmcChannel, UsbredirChannel, VmcDataReceived
 from spicepy.channels.usbredir import PacketReceived, UsbredirConnection, UsbredirState
 from spicepy.errors import ProtocolError
 from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.wire import usbredir as u
-from spicepy.wire.enums import ChannelType, InputsMsgc, PortEvent, RecordMsgc
+from spicepy.wire.enums import (
+    AudioDataMode,
+    ChannelType,
+    InputsMsgc,
+    PortEvent,
+    RecordMsgc,
+)
 from spicepy.wire.msg_other import InputsInit, KeyModifiers, MouseMotionAck, RecordStart
 
 INIT, EVENT, DATA = 201, 202, 101  # spice.proto PortChannel
@@ -182,3 +188,33 @@ def test_inputs_arguments_and_modifiers() -> None:
     assert ch.modifiers == 5
     drive(ch, srv.pack(KeyModifiers(2)))
     assert ch.modifiers == 2
+
+
+def test_record_state_and_start_bounds() -> None:
+    ch = RecordChannel()
+    assert (ch.channel_id, ch.started, ch.channels, ch.frequency) == (0, False, 0, 0)
+    assert (ch.volume, ch.mute, ch.mode) == ((), False, AudioDataMode.RAW)
+    assert ch.started is False and ch.mute is False
+    srv = FakeServer()
+    ch = RecordChannel(1, connection_id=4, channel_caps=frozenset())
+    link_pair(ch, srv)
+    assert srv.link_mess is not None
+    assert (ch.channel_id, srv.link_mess.connection_id) == (1, 4)
+    assert srv.link_mess.channel_caps == ()  # given caps kept, not the default
+    srv = FakeServer()
+    link_pair(RecordChannel(), srv)
+    assert srv.link_mess is not None
+    assert srv.link_mess.channel_caps == (sum(1 << c for c in default_record_caps()),)
+    for channels, fmt in ((0, 1), (9, 1), (2, 2)):
+        ch, srv = linked(RecordChannel)
+        with pytest.raises(ProtocolError) as err:
+            ch.receive_data(srv.pack(RecordStart(channels, fmt, 8000)))
+        assert str(err.value) == f"unsupported record format {fmt}"
+    ch, srv = linked(RecordChannel)
+    drive(ch, srv.pack(RecordStart(8, 1, 8000)))  # 8 channels: the most
+    assert (ch.started, ch.channels, ch.frequency) == (True, 8, 8000)
+    # the first samples after a start are preceded by MODE and START_MARK
+    ch.data_to_send()
+    ch.send_samples(np.zeros((480, 8), np.int16), 77)
+    types = [t for t, _ in split_messages(ch.data_to_send())]
+    assert types == [RecordMsgc.MODE, RecordMsgc.START_MARK, RecordMsgc.DATA]
