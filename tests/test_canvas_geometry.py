@@ -20,6 +20,7 @@ from _canvas_build import (
     Rect,
     alpha_blend,
     clip,
+    copy,
     fill,
     text,
 )
@@ -160,3 +161,15 @@ def test_a_non_square_video_frame_lands_unscaled_on_its_own_size() -> None:
     blue = c.primary.pixels[..., 0]
     assert blue[1:3, 1:5].tolist() == frame[..., 0].tolist()
     assert int(blue.sum()) == int(frame[..., 0].sum())  # nothing outside
+
+
+def test_a_scaled_copy_reads_the_other_surface_it_names() -> None:
+    c = canvas(8, 8)
+    c.primary.pixels[...] = 0x11
+    c.create_surface(5, 2, 2, SurfaceFormat.FMT_32_xRGB)
+    c.surface(5).pixels[..., 0] = [[1, 2], [3, 4]]
+    source = Image(0, ImageType.SURFACE, 0, 2, 2, surface_id=5)
+    # 2x2 stretched onto 4x4 (the numpy path): each source pixel twice each way
+    copy(c, 0, Rect(2, 2, 6, 6), None, source, Rect(0, 0, 2, 2), PUT)
+    expect = [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]
+    assert c.primary.pixels[2:6, 2:6, 0].tolist() == expect
