@@ -15,7 +15,13 @@ from _channel_helpers import drive, linked, split_messages
 from spicepy.channels import InputsChannel
 from spicepy.channels.events import MessageReceived
 from spicepy.channels.port import PortChannel, PortEventReceived, PortInitReceived
-from spicepy.channels.record import RecordChannel, default_record_caps
+from spicepy.channels.record import (
+    RecordChannel,
+    RecordMuteSet,
+    RecordStopped,
+    RecordVolumeSet,
+    default_record_caps,
+)
 from spicepy.channels.spicevmc import SpicevmcChannel, UsbredirChannel, VmcDataReceived
 from spicepy.channels.usbredir import PacketReceived, UsbredirConnection, UsbredirState
 from spicepy.errors import ProtocolError
@@ -26,9 +32,18 @@ from spicepy.wire.enums import (
     ChannelType,
     InputsMsgc,
     PortEvent,
+    RecordCap,
     RecordMsgc,
 )
-from spicepy.wire.msg_other import InputsInit, KeyModifiers, MouseMotionAck, RecordStart
+from spicepy.wire.msg_other import (
+    InputsInit,
+    KeyModifiers,
+    MouseMotionAck,
+    RecordMute,
+    RecordStart,
+    RecordStop,
+    RecordVolume,
+)
 
 INIT, EVENT, DATA = 201, 202, 101  # spice.proto PortChannel
 
@@ -218,3 +233,23 @@ def test_record_state_and_start_bounds() -> None:
     ch.send_samples(np.zeros((480, 8), np.int16), 77)
     types = [t for t, _ in split_messages(ch.data_to_send())]
     assert types == [RecordMsgc.MODE, RecordMsgc.START_MARK, RecordMsgc.DATA]
+
+
+def test_record_volume_mute_stop_and_mono_opus() -> None:
+    ch, srv = linked(RecordChannel)
+    assert drive(ch, srv.pack(RecordVolume(2, (100, 200)))) == [
+        RecordVolumeSet((100, 200))
+    ]
+    assert ch.volume == (100, 200)
+    assert drive(ch, srv.pack(RecordMute(3))) == [RecordMuteSet(True)]
+    assert ch.mute is True
+    drive(ch, srv.pack(RecordStart(1, 1, 8000)))
+    assert drive(ch, srv.pack(RecordStop())) == [RecordStopped()]
+    assert ch.started is False
+    if RecordCap.OPUS not in default_record_caps():
+        return  # no encoder here: RAW only
+    ch, srv = linked(
+        RecordChannel, FakeServer(channel_caps=frozenset({RecordCap.OPUS}))
+    )
+    drive(ch, srv.pack(RecordStart(1, 1, 48000)))  # mono Opus at 48 kHz
+    assert ch.mode == AudioDataMode.OPUS
