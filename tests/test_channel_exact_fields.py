@@ -253,3 +253,13 @@ def test_record_volume_mute_stop_and_mono_opus() -> None:
     )
     drive(ch, srv.pack(RecordStart(1, 1, 48000)))  # mono Opus at 48 kHz
     assert ch.mode == AudioDataMode.OPUS
+
+
+def test_port_arguments_and_fresh_state() -> None:
+    fresh = PortChannel()
+    assert fresh.name is None and fresh.guest_opened is False
+    srv = FakeServer()
+    ch = PortChannel(4, connection_id=6)
+    link_pair(ch, srv)
+    assert srv.link_mess is not None
+    assert (ch.channel_id, srv.link_mess.connection_id) == (4, 6)
