@@ -263,3 +263,64 @@ def test_held_messages_may_fill_limits_held_exactly() -> None:
     assert core.held_bytes == budget and len(core.held[1]) == 2
     with pytest.raises(LimitExceededError, match="Limits.held"):
         feed(core, 1, "put:9")
+
+
+# -- forget_server (migration's reset of the core) -------------------------------
+
+
+def _core_with_primary(width: int, height: int, **kw: Any) -> SessionCore:
+    from spicepy.limits import Limits
+
+    core = SessionCore(limits=Limits(**kw))
+    core.session_id, core.channels_list = 7, [(ChannelType.DISPLAY, 0)]
+    driver = core.add_display(0)
+    driver.apply(md.SurfaceCreate(0, width, height, 32, 1))
+    driver.apply(_fill(0, 0, 0, width, height))
+    return core
+
+
+def test_forget_server_keeps_the_picture_in_the_surface_budget() -> None:
+    core = _core_with_primary(64, 48)
+    before = core.drivers[0].primary_pixels()
+    assert before is not None
+    old = before.copy()
+    core.forget_server(keep_pictures=True)
+    driver = core.drivers[0]
+    assert driver.canvas.primary is None and core.held[0] == collections.deque()
+    kept = driver.primary_pixels()
+    assert kept is not None and not kept.flags.writeable
+    assert (kept == old).all()
+    assert core.shared is not None and core.shared.surface_bytes == 64 * 48 * 4
+    assert core.session_id == 7  # semi-seamless: same session
+    # the target's primary replaces the picture, in the budget too
+    driver.apply(md.SurfaceCreate(0, 32, 16, 32, 1))
+    assert driver.kept_picture is None
+    assert core.shared.surface_bytes == 32 * 16 * 4
+
+
+def test_a_refused_primary_keeps_the_picture_and_its_bytes() -> None:
+    from spicepy.errors import LimitExceededError
+
+    core = _core_with_primary(64, 48, surfaces=64 * 48 * 4 + 100)
+    core.forget_server(keep_pictures=True)
+    driver = core.drivers[0]
+    assert core.shared is not None
+    with pytest.raises(LimitExceededError):
+        driver.apply(md.SurfaceCreate(0, 64, 49, 32, 1))
+    assert driver.kept_picture is not None
+    assert core.shared.surface_bytes == 64 * 48 * 4
+    # one that fits once the picture is released is taken
+    driver.apply(md.SurfaceCreate(0, 64, 48, 32, 1))
+    assert driver.kept_picture is None
+    assert core.shared.surface_bytes == 64 * 48 * 4
+
+
+def test_forget_server_for_a_new_session_forgets_everything() -> None:
+    core = _core_with_primary(64, 48)
+    old_shared = core.shared
+    core.forget_server(new_session=True)
+    assert core.drivers == {} and core.held == {} and core.shared is None
+    assert core.session_id is None and core.channels_list is None
+    core.add_display(0)
+    assert core.shared is not None and core.shared is not old_shared
+    assert core.shared.surface_bytes == 0

@@ -155,10 +155,15 @@ class DisplayDriver:
     def keep_picture(self, pixels: npt.NDArray[np.uint8] | None) -> None:
         """Show ``pixels`` (the old driver's primary, after a migration) until
         this driver's own primary exists, as spice-gtk keeps its primary across
-        a reset.  Only reads see it: draws, caches and streams start empty."""
+        a reset.  Only reads see it: draws, caches and streams start empty.
+        Its bytes count in the surface budget (``Limits.surfaces``) while kept."""
+        shared = self.canvas.shared
+        if self.kept_picture is not None:
+            shared.surface_bytes -= self.kept_picture.nbytes
         if pixels is not None:
             pixels = pixels.view()
             pixels.flags.writeable = False
+            shared.surface_bytes += pixels.nbytes
         self.kept_picture = pixels
 
     # -- handlers of the messages that are not draws ---------------------------------
@@ -184,12 +189,22 @@ class DisplayDriver:
     def _surface_create(
         self, msg: md.SurfaceCreate, mm_time: int | None
     ) -> Rect | None:
-        self.canvas.create_surface(
-            msg.surface_id, msg.width, msg.height, msg.format, msg.flags
-        )
+        kept = self.kept_picture if msg.surface_id == 0 else None
+        if kept is None:
+            self.canvas.create_surface(
+                msg.surface_id, msg.width, msg.height, msg.format, msg.flags
+            )
+        else:  # the new primary replaces the kept picture in the budget too
+            self.keep_picture(None)
+            try:
+                self.canvas.create_surface(
+                    0, msg.width, msg.height, msg.format, msg.flags
+                )
+            except BaseException:
+                self.keep_picture(kept)  # a refused create keeps it
+                raise
         if msg.surface_id != 0:
             return None
-        self.kept_picture = None  # replaced (a refused create keeps it)
         return Rect(0, 0, msg.height, msg.width)
 
     def _surface_destroy(self, msg: md.SurfaceDestroy, mm_time: int | None) -> None:

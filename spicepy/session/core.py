@@ -321,6 +321,32 @@ class SessionCore:
                 return self.drivers[cid]
         return None
 
+    def forget_server(
+        self, *, keep_pictures: bool = False, new_session: bool = False
+    ) -> None:
+        """Drop what the core learnt from the server's display channels: their
+        drivers (canvases, streams), held messages, image caches and GLZ
+        window (semi-seamless and switch-host migration).
+
+        Args:
+            keep_pictures: each display channel gets a fresh driver that shows
+                its old primary (read-only, counted in ``Limits.surfaces``)
+                until the new server's SURFACE_CREATE of surface 0 replaces it
+                (spice-gtk ``clear_surfaces(keep_primary)``).
+            new_session: the session starts over: session id and channel list
+                go too (the next MAIN INIT / CHANNELS_LIST set them again).
+        """
+        pictures = {cid: d.primary_pixels() for cid, d in self.drivers.items()}
+        self.drop_held()
+        self.held.clear()
+        self.drivers.clear()
+        self.shared = None
+        if new_session:
+            self.session_id = self.channels_list = None
+        if keep_pictures:  # the channels go on (switched, not linked again)
+            for channel_id, picture in pictures.items():
+                self.add_display(channel_id).keep_picture(picture)
+
     def drop_held(self) -> int:
         """Drop every held message (the stream ended); returns how many."""
         n = 0

@@ -170,11 +170,7 @@ class MigrationControl:
         # display channel and clears the session's caches), but the old primary
         # stays on screen until the target's replaces it (spice-gtk
         # clear_surfaces(keep_primary): no blank screen, no flicker)
-        core = session.core
-        pictures = {cid: d.primary_pixels() for cid, d in core.drivers.items()}
-        _forget_server(core)
-        for channel_id, picture in pictures.items():
-            core.add_display(channel_id).keep_picture(picture)
+        session.core.forget_server(keep_pictures=True)
 
     def _on_switch_host(
         self, key: ChannelKey, event: SwitchHostReceived, now: float
@@ -377,8 +373,7 @@ class MigrationControl:
         session.connections.clear()
         session._machines.clear()
         session.skipped_channels.clear()
-        _forget_server(session.core)
-        session.core.channels_list = session.core.session_id = None
+        session.core.forget_server(new_session=True)
         session.uri, session.tls = uri, tls
         try:
             await session.connect()  # closes the session when it fails
@@ -437,14 +432,3 @@ class MigrationControl:
         self._reset()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
-
-
-def _forget_server(core: Any) -> None:
-    """Drop what the core learnt from the old server's display channels (their
-    canvases, held messages, image caches and GLZ window); for semi-seamless
-    and switch-host migration.  Session id and channel list go too when the
-    session starts over (``connect`` learns them again)."""
-    core.drop_held()
-    core.held.clear()
-    core.drivers.clear()
-    core.shared = None
