@@ -268,3 +268,17 @@ def test_every_buffer_kind_costs_its_bytes_plus_the_same_overhead() -> None:
         assert payload_bytes(kind(b"x" * 10)) == empty + 10
     assert payload_bytes(np.zeros(10, np.uint8)) == empty + 10
     assert payload_bytes((b"x" * 10, b"")) > 2 * empty + 10  # the tuple too
+
+
+def test_max_surfaces_surfaces_fit_and_one_more_is_refused() -> None:
+    from spicepy.canvas.canvas import MAX_SURFACES
+    from spicepy.errors import CanvasError
+
+    c = Canvas()
+    for sid in range(MAX_SURFACES):
+        c.create_surface(sid, 1, 1, SurfaceFormat.FMT_32_xRGB)
+    c.create_surface(7, 2, 1, SurfaceFormat.FMT_32_xRGB)  # re-creating one: fine
+    with pytest.raises(CanvasError, match="too many surfaces"):
+        c.create_surface(MAX_SURFACES, 1, 1, SurfaceFormat.FMT_32_xRGB)
+    assert len(c.surfaces) == MAX_SURFACES
+    assert c.shared.surface_bytes == 4 * (MAX_SURFACES + 1)

@@ -361,3 +361,14 @@ def test_monitors_of_other_surfaces_are_not_the_primarys() -> None:
     heads = (Head(0, 0, 20, 30, 0, 0, 0), Head(1, 5, 20, 30, 20, 0, 0))
     feed(core, 0, md.MonitorsConfig(2, 4, heads))
     assert tracker.monitors() == (Monitor(0, 0, 0, 20, 30),)
+
+
+def test_a_new_callback_is_not_told_of_sizes_from_before_it() -> None:
+    core, tracker = make()
+    feed(core, 0, create(16, 16))  # nobody listens yet
+    seen: list[object] = []
+    tracker.on_update(seen.append)
+    feed(core, 0, fill(1, 2, 3, 4))
+    assert seen == [
+        FrameUpdate(0, 2, 1, (ChangedRect(1, 2, 3, 4),), tracker.pixels())  # type: ignore[arg-type]
+    ]
