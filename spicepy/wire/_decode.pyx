@@ -14,6 +14,7 @@ to offsets inside the body.
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
 from cpython.memoryview cimport PyMemoryView_FromObject
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLongMask
 from cpython.object cimport PyObject, PyObject_GenericSetAttr, PyTypeObject
@@ -46,6 +47,7 @@ __all__ = ["build", "decode_struct", "split_frames"]
 
 cdef enum:
     MAX_FLAT = 16
+    LAST_MAX = 128  # MAX_FLAT * 8
     K_INT = 0
     K_STRUCT = 1
     K_PTR = 2
@@ -120,10 +122,16 @@ cdef class _Struct:
     cdef int64_t flat_size
     cdef int widths[MAX_FLAT]
     cdef bint signs[MAX_FLAT]
-    # the last flat instance built and its bytes: the same bytes again give the
-    # same (immutable) instance back (a QMask's Point(0, 0), repeated Rects)
+    # pure: a frozen slotted struct read from its own bytes alone (integers,
+    # inline structs and arrays of them; conditions and counts on its own
+    # fields), so the same bytes always give an equal value.  ``last``: the last
+    # flat or pure instance built, from the ``last_size`` bytes kept in
+    # ``last_bytes``; the same bytes again give that (immutable) instance back
+    # (a QMask's Point(0, 0), an unclipped draw's Clip, repeated Rects)
+    cdef bint pure
     cdef object last
-    cdef uint8_t last_bytes[MAX_FLAT * 8]
+    cdef Py_ssize_t last_size
+    cdef uint8_t last_bytes[LAST_MAX]
     # direct: where each field's __slots__ member lives in the object, so it is
     # stored as the member descriptor would, without looking the name up (NULL:
     # a member that is not a plain object slot; PyObject_GenericSetAttr then)
@@ -204,7 +212,21 @@ cdef _Struct _struct_of(type cls):
         for i, f in enumerate(plan.fields):
             s.widths[i], s.signs[i] = f.value.width, f.value.signed
             s.flat_size += f.value.width
+    s.pure = s.direct and not s.flat and all(
+        _pure_value(v) for v in s.values
+    ) and all(c is None or (<_Cond>c).kind != T_CALL for c in s.conds)
     return s
+
+
+cdef bint _pure_value(_Value v):
+    """``v`` is read from its own bytes alone (see ``_Struct.pure``)."""
+    if v.kind == K_INT:
+        return True
+    if v.kind == K_STRUCT:  # (a struct still being built, itself: not pure)
+        return v.struct.flat or v.struct.pure
+    if v.kind == K_ARRAY:
+        return v.count is not None and v.count.kind != C_CALL and _pure_value(v.target)
+    return False
 
 
 cdef _Value _value_of(vp):
@@ -494,9 +516,9 @@ cdef object _read_other(_Body b, _Value v, Py_ssize_t* pos, int depth, _Struct s
 cdef object _read_struct(_Body b, _Struct s, Py_ssize_t* pos, int depth):
     cdef Py_ssize_t i
     cdef object c, obj
-    cdef const uint8_t* src
+    cdef const uint8_t* src = b.p + pos[0]
+    cdef Py_ssize_t start = pos[0], used
     if s.flat and s.flat_size <= b.n - pos[0]:
-        src = b.p + pos[0]
         if s.last is not None and memcmp(src, s.last_bytes, s.flat_size) == 0:
             pos[0] += s.flat_size
             return s.last
@@ -509,6 +531,10 @@ cdef object _read_struct(_Body b, _Struct s, Py_ssize_t* pos, int depth):
         s.last = obj
         return obj
     # (a flat struct cut short goes the long way, which names the field that is cut)
+    if (s.pure and s.last is not None and s.last_size <= b.n - start
+            and memcmp(src, s.last_bytes, s.last_size) == 0):
+        pos[0] = start + s.last_size  # the same bytes: the same value
+        return s.last
     cdef list vals = b.take_vals(s.n)
     try:
         for i in range(s.n):
@@ -516,9 +542,14 @@ cdef object _read_struct(_Body b, _Struct s, Py_ssize_t* pos, int depth):
             if c is not None and not _present(<_Cond>c, s, vals, i):
                 continue
             vals[i] = _read(b, <_Value>s.values[i], pos, depth, s, vals, i)
-        return _build(s, vals)
+        obj = _build(s, vals)
     finally:
         b.give_vals(vals, s.n)
+    used = pos[0] - start
+    if s.pure and used <= LAST_MAX:
+        memcpy(s.last_bytes, src, used)
+        s.last, s.last_size = obj, used
+    return obj
 
 
 cdef object _build(_Struct s, list vals):
@@ -712,6 +743,8 @@ cdef class MessageReader:
         if self.wrap is not None and (<_Struct>self.wrap).n != 4:
             self.wrap = None
         self.append = events.append
+        if not isinstance(counts, dict):
+            raise TypeError("counts must be a dict")
         self.counts = counts
         self.body = _Body()
 
@@ -798,5 +831,6 @@ cdef class MessageReader:
             i = self.touched[self.n_touched]
             c, self.taken_by_type[i] = self.taken_by_type[i], 0
             key = self.keys[i]
-            self.counts[key] = self.counts.get(key, 0) + c
+            got = PyDict_GetItem(self.counts, key)
+            PyDict_SetItem(self.counts, key, c if got == NULL else <object>got + c)
         return 0

@@ -28,7 +28,7 @@ Two twins with the same returns, events (message values included) and counts:
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from spicepy.wire.headers import Frame
@@ -75,11 +75,13 @@ class MessageReaderRef:
         channel_type: int,
         wrap: Callable[[int, int, int, Any], object],
         events: Any,
-        counts: MutableMapping[int, int],
+        counts: dict[int, int],
     ) -> None:
         for msg_type, cls in table.items():
             if not isinstance(cls, type):
                 raise TypeError(f"message {msg_type}: {cls!r} is not a class")
+        if not isinstance(counts, dict):
+            raise TypeError("counts must be a dict")
         self._table = dict(table)
         self._channel_type = channel_type
         self._wrap = wrap
