@@ -80,6 +80,7 @@ def test_ticket_refusals() -> None:
     with pytest.raises(LinkError) as err:
         encrypt_ticket(_der(ec.generate_private_key(ec.SECP256R1())), "pw")
     assert str(err.value) == "the server's link public key is not RSA"
+    assert err.value.error_code == 1
     # a 512-bit modulus (a hostile server's; cryptography generates none that
     # small): OAEP-SHA-1 holds 64 - 42 = 22 bytes, not 61
     small = rsa.RSAPublicNumbers(65537, (1 << 511) + 111).public_key()
@@ -89,3 +90,4 @@ def test_ticket_refusals() -> None:
     with pytest.raises(LinkError) as err:
         encrypt_ticket(der, "x" * 60)
     assert str(err.value) == "the server's link public key is too small for the ticket"
+    assert err.value.error_code == 1
