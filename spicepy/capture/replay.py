@@ -16,7 +16,6 @@ refuses are counted in ``ReplayResult.errors``, as a live session drops them.
 
 from __future__ import annotations
 
-import gc
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -95,11 +94,6 @@ def replay(
         OSError: the file cannot be read.
     """
     started = time.perf_counter()
-    # as a live session does at connect (Session.connect): what exists now is
-    # out of the collector's generations, so the full collections the replay's
-    # allocations trigger do not walk the modules' objects again (one such pass
-    # was 25 ms of a 60 ms text-glz replay)
-    gc.freeze()
     channels = [
         ch
         for ch in read_channels(Path(path))
