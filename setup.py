@@ -12,6 +12,7 @@ leaving the pure-Python reference twins.
 import glob
 import os
 
+import numpy
 from setuptools import Extension, setup
 
 
@@ -34,6 +35,9 @@ ext_modules = [
         _module(src),
         sources=[src],
         depends=sorted(glob.glob(os.path.join(os.path.dirname(src), "*.pxi"))),
+        # numpy's C API (canvas/_draw.pyx reads arrays without a buffer export)
+        include_dirs=[numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"],
     )
     for src in sources

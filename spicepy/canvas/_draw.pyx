@@ -8,9 +8,12 @@ source / mask / tile extent before any pointer is formed, so no index the input
 chooses leaves an array. Pixels are handled as 32-bit little-endian words
 (B, G, R, X/A bytes), loaded and stored with memcpy (no alignment assumed).
 
-A glyph-sized draw costs about as much as the call itself, so the arguments
-are read through the raw buffer protocol into C structs (no typed memoryview,
-no object per call; up to ``LOCAL_RECTS`` rectangles live on the stack): every
+A glyph-sized draw costs about as much as the call itself, so the arrays are
+read through the numpy C API into C structs (no typed memoryview, no buffer
+export, no object per call; up to ``LOCAL_RECTS`` rectangles live on the
+stack). The caller holds the arrays (and a kernel any copy it makes) for the
+call; a loop that runs without the GIL first exports their buffers
+(``_pin``), so no other thread can resize or free them meanwhile, and every
 buffer taken is released in a ``finally``.
 """
 
@@ -31,12 +34,16 @@ from libc.stdint cimport int64_t, uint8_t, uint32_t, uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memmove, memset
 
+cimport numpy as cnp
+
 from spicepy.canvas import _draw_ref
 from spicepy.canvas._draw_ref import GLYPH_MAX_PIXELS, REGION_MAX_SWEEP
 from spicepy.errors import CanvasError
 
 if sys.byteorder != "little":  # pixel words are B, G, R, X in memory order
     raise ImportError("the drawing kernels need a little-endian host")
+
+cnp.import_array()
 
 cdef int64_t I64_MAX = 0x7FFFFFFFFFFFFFFF
 cdef int64_t POS_LIMIT = 1LL << 61  # glyph positions (the extent stays in int64)
@@ -99,11 +106,6 @@ cdef inline bint _u8_array(object a):
     return dt is _U8 or dt == _U8
 
 
-cdef inline bint _u8_format(const Py_buffer* buf) noexcept nogil:
-    """The buffer holds bytes (numpy's format for uint8 is "B")."""
-    return buf.format != NULL and buf.format[0] == b"B" and buf.format[1] == 0
-
-
 cdef struct Img:
     uint8_t* p          # pixel (0, 0); only read when h and w are not 0
     int64_t h, w
@@ -127,56 +129,58 @@ cdef inline bint _overlaps(const Img* a, const Img* b) noexcept nogil:
     return a.lo < b.hi and b.lo < a.hi and a.lo < a.hi and b.lo < b.hi
 
 
-cdef int _get_dst(object dst, Py_buffer* buf, Img* out) except -1:
-    """Take the destination's buffer (the caller releases it when this returned 0)."""
-    if not isinstance(dst, _NDARRAY):
+cdef int _get_dst(object dst, Img* out) except -1:
+    """The destination's pointer and size (the caller holds ``dst``)."""
+    if not cnp.PyArray_Check(dst):
         raise CanvasError(_DST_ERROR)
-    try:
-        PyObject_GetBuffer(dst, buf, PyBUF_STRIDES | PyBUF_WRITABLE | PyBUF_FORMAT)
-    except (BufferError, ValueError, TypeError):
-        _clear(buf)  # nothing to release
-        raise CanvasError(_DST_ERROR) from None
-    cdef bint ok = _u8_format(buf) and buf.ndim == 3 and buf.shape[2] == 4
-    if ok and buf.shape[0] != 0 and buf.shape[1] != 0:
-        # numpy's C-contiguous: strides only count along dimensions longer than 1
-        ok = (
-            buf.strides[2] == 1
-            and (buf.shape[1] == 1 or buf.strides[1] == 4)
-            and (buf.shape[0] == 1 or buf.strides[0] == buf.shape[1] * 4)
-        )
-    if not ok:
-        PyBuffer_Release(buf)
+    cdef cnp.ndarray a = <cnp.ndarray>dst
+    # numpy's C-contiguous flag counts strides only along dimensions longer
+    # than 1, as the buffer protocol's check did
+    if (
+        cnp.PyArray_TYPE(a) != cnp.NPY_UINT8
+        or cnp.PyArray_NDIM(a) != 3
+        or cnp.PyArray_DIM(a, 2) != 4
+        or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+        or not cnp.PyArray_ISWRITEABLE(a)
+    ):
         raise CanvasError(_DST_ERROR)
-    out.p = <uint8_t*>buf.buf
-    out.h, out.w = buf.shape[0], buf.shape[1]
+    out.p = <uint8_t*>cnp.PyArray_DATA(a)
+    out.h, out.w = cnp.PyArray_DIM(a, 0), cnp.PyArray_DIM(a, 1)
     out.stride = out.w * 4
     _span(out)
     return 0
 
 
-cdef object _get_image(object src, str name, Py_buffer* buf, Img* out):
-    """Take a source / tile buffer (the caller releases it). Any row stride is
-    read in place; pixels that are not 4 packed bytes are read from a C-contiguous
-    copy, which is returned (the buffer keeps it alive too)."""
-    if not isinstance(src, _NDARRAY):
+cdef object _get_image(object src, str name, Img* out):
+    """A source / tile array's pointer, size and row stride; returns the array
+    read, which the caller holds: ``src`` itself (any row stride is read in
+    place) or a C-contiguous copy when its pixels are not 4 packed bytes."""
+    if not cnp.PyArray_Check(src):
         raise CanvasError(f"{name} must be an (h, w, 4) uint8 array")
-    try:
-        PyObject_GetBuffer(src, buf, PyBUF_STRIDES | PyBUF_FORMAT)
-    except (BufferError, ValueError, TypeError):
-        _clear(buf)  # nothing to release
-        raise CanvasError(f"{name} must be an (h, w, 4) uint8 array") from None
-    if not _u8_format(buf) or buf.ndim != 3 or buf.shape[2] != 4:
-        PyBuffer_Release(buf)
+    cdef cnp.ndarray a = <cnp.ndarray>src
+    if (
+        cnp.PyArray_TYPE(a) != cnp.NPY_UINT8
+        or cnp.PyArray_NDIM(a) != 3
+        or cnp.PyArray_DIM(a, 2) != 4
+    ):
         raise CanvasError(f"{name} must be an (h, w, 4) uint8 array")
-    if buf.strides[2] != 1 or (buf.shape[1] > 1 and buf.strides[1] != 4):
-        PyBuffer_Release(buf)
-        src = np.ascontiguousarray(src)
-        PyObject_GetBuffer(src, buf, PyBUF_STRIDES)
-    out.p = <uint8_t*>buf.buf
-    out.h, out.w = buf.shape[0], buf.shape[1]
-    out.stride = buf.strides[0]
+    cdef cnp.npy_intp* strides = cnp.PyArray_STRIDES(a)
+    if strides[2] != 1 or (cnp.PyArray_DIM(a, 1) > 1 and strides[1] != 4):
+        a = np.ascontiguousarray(a)
+        strides = cnp.PyArray_STRIDES(a)
+    out.p = <uint8_t*>cnp.PyArray_DATA(a)
+    out.h, out.w = cnp.PyArray_DIM(a, 0), cnp.PyArray_DIM(a, 1)
+    out.stride = strides[0]
     _span(out)
-    return src
+    return a
+
+
+cdef int _pin(Py_buffer* buf, object array) except -1:
+    """Export ``array``'s buffer (released by the caller's ``finally``) before a
+    loop that runs without the GIL: no thread can resize or free it meanwhile."""
+    if array is not None:
+        PyObject_GetBuffer(array, buf, PyBUF_STRIDES)
+    return 0
 
 
 cdef struct Rects:
@@ -385,12 +389,10 @@ cdef struct Brush:
 
 
 cdef object _get_brush(
-    Brush* b, Py_buffer* buf, object color, object tile, object tile_x, object tile_y,
-    const Img* dst,
+    Brush* b, object color, object tile, object tile_x, object tile_y, const Img* dst,
 ):
-    """Solid colour or tile; a tile's buffer goes to ``buf`` (the caller releases
-    it); a tile sharing memory with dst is read from a snapshot, returned to be
-    kept alive."""
+    """Solid colour or tile; returns the tile array read, which the caller holds
+    (a tile sharing memory with dst is read from a snapshot)."""
     cdef uint32_t c = _u32(color, "color")
     memcpy(b.color, &c, 4)
     cdef int64_t tx = _int(tile_x, "tile_x")
@@ -400,13 +402,11 @@ cdef object _get_brush(
     b.th = b.tw = b.tstride = b.tx = b.ty = 0
     if tile is None:
         return None
-    tile = _get_image(tile, "tile", buf, &t)
+    tile = _get_image(tile, "tile", &t)
     if t.h == 0 or t.w == 0:
         raise CanvasError("empty pattern tile")
     if _overlaps(&t, dst):
-        PyBuffer_Release(buf)
-        tile = np.array(tile, np.uint8)
-        tile = _get_image(tile, "tile", buf, &t)
+        tile = _get_image(np.array(tile, np.uint8), "tile", &t)
     b.tile = t.p
     b.th, b.tw, b.tstride = t.h, t.w, t.stride
     b.tx, b.ty = _mod(tx, b.tw), _mod(ty, b.th)
@@ -701,23 +701,22 @@ cdef void _fill_cuts(
 
 def fill(dst, rects, rop, color, tile=None, tile_x=0, tile_y=0):
     """dest = rop(brush, dest) (see the twin)."""
-    cdef Py_buffer db, tb
+    cdef Held h
     cdef Img d
     cdef Brush b
     cdef Rects r
+    cdef Src unused
     cdef int64_t op
     cdef Py_ssize_t n
     cdef Cut local[LOCAL_RECTS]
     cdef Cut* cuts = local
-    _clear(&db)
-    _clear(&tb)
-    r.heap, r.held = NULL, False
+    _start(&h, &r, &unused)
     try:
-        _get_dst(dst, &db, &d)
+        _get_dst(dst, &d)
         op = _int(rop, "rop")
         if not 0 <= op <= 15:
             raise CanvasError(f"unknown rop {op}")
-        keep = _get_brush(&b, &tb, color, tile, tile_x, tile_y, &d)
+        keep = _get_brush(&b, color, tile, tile_x, tile_y, &d)
         _get_rects(rects, &r)
         if r.n > LOCAL_RECTS:
             cuts = <Cut*>malloc(r.n * sizeof(Cut))
@@ -725,6 +724,7 @@ def fill(dst, rects, rop, color, tile=None, tile_x=0, tile_y=0):
                 raise MemoryError()
         n = _cut_all(&r, cuts, 0, 0, d.w, d.h)
         if _large(cuts, n):
+            _pin_all(&h, dst, None, keep)
             with nogil:
                 _fill_cuts(&d, &b, cuts, n, <int>op)
         else:
@@ -732,30 +732,51 @@ def fill(dst, rects, rop, color, tile=None, tile_x=0, tile_y=0):
     finally:
         if cuts != &local[0]:
             free(cuts)
-        _rects_done(&r)
-        PyBuffer_Release(&tb)
-        PyBuffer_Release(&db)
+        _done(&h, &r, &unused)
 
 
-cdef int _take_source(
-    object dst, object rects, object src, object dx, object dy, bint inplace_ok,
-    Py_buffer* db, Py_buffer* sb, Img* d, Rects* r, Src* s,
-) except -1:
-    """The common start of the source draws (the caller releases db, sb, r, s)."""
-    cdef Img img
-    _get_dst(dst, db, d)
-    keep = _get_image(src, "source", sb, &img)
-    cdef int64_t ox = _int(dx, "dx"), oy = _int(dy, "dy")
-    _get_rects(rects, r)
-    _get_source(d, &img, r, ox, oy, inplace_ok, s)
+cdef struct Held:
+    Py_buffer db, sb, tb  # dst, source, tile exports taken by ``_pin`` (or none)
+
+
+cdef inline void _start(Held* h, Rects* r, Src* s) noexcept:
+    """What every kernel's ``finally`` gives back (``_done``), all empty first."""
+    _clear(&h.db)
+    _clear(&h.sb)
+    _clear(&h.tb)
+    r.heap, r.held = NULL, False
+    s.cuts, s.snap = NULL, NULL
+
+
+cdef inline void _done(Held* h, Rects* r, Src* s) noexcept:
+    _source_done(s)
+    _rects_done(r)
+    PyBuffer_Release(&h.tb)
+    PyBuffer_Release(&h.sb)
+    PyBuffer_Release(&h.db)
+
+
+cdef int _pin_all(Held* h, object dst, object src, object tile) except -1:
+    """Export the arrays a GIL-free loop reads (``_pin``)."""
+    _pin(&h.db, dst)
+    _pin(&h.sb, src)
+    _pin(&h.tb, tile)
     return 0
 
 
-cdef inline void _source_done_all(Py_buffer* db, Py_buffer* sb, Rects* r, Src* s) noexcept:
-    _source_done(s)
-    _rects_done(r)
-    PyBuffer_Release(sb)
-    PyBuffer_Release(db)
+cdef object _take_source(
+    object dst, object rects, object src, object dx, object dy, bint inplace_ok,
+    Img* d, Rects* r, Src* s,
+):
+    """The common start of the source draws (the caller gives r and s back with
+    ``_done``); returns the source array read, which the caller holds."""
+    cdef Img img
+    _get_dst(dst, d)
+    keep = _get_image(src, "source", &img)
+    cdef int64_t ox = _int(dx, "dx"), oy = _int(dy, "dy")
+    _get_rects(rects, r)
+    _get_source(d, &img, r, ox, oy, inplace_ok, s)
+    return keep
 
 
 cdef void _blit_cuts(const Img* d, const Src* s, int op, uint32_t sor) noexcept nogil:
@@ -784,7 +805,7 @@ def blit(dst, rects, src, dx, dy, rop, opaque=False):
     A plain COPY of one rectangle within one array moves rows with memmove in
     place (bottom-up when the source lies before the destination); other
     overlapping draws read a snapshot."""
-    cdef Py_buffer db, sb
+    cdef Held h
     cdef Img d
     cdef Rects r
     cdef Src s
@@ -794,14 +815,12 @@ def blit(dst, rects, src, dx, dy, rop, opaque=False):
     if not 0 <= op <= 15:
         raise CanvasError(f"unknown rop {op}")
     cdef uint32_t sor = OPAQUE if opaque else 0
-    _clear(&db)
-    _clear(&sb)
-    r.heap, r.held = NULL, False
-    s.cuts, s.snap = NULL, NULL
+    _start(&h, &r, &s)
     try:
-        _take_source(dst, rects, src, dx, dy, op == ROP_COPY and sor == 0,
-                     &db, &sb, &d, &r, &s)
+        keep = _take_source(dst, rects, src, dx, dy, op == ROP_COPY and sor == 0,
+                            &d, &r, &s)
         if _large(s.cuts, s.n):
+            _pin_all(&h, dst, keep, None)
             with nogil:
                 _blit_cuts(&d, &s, <int>op, sor)
         else:
@@ -810,7 +829,7 @@ def blit(dst, rects, src, dx, dy, rop, opaque=False):
             drawn += (s.cuts[i].right - s.cuts[i].left) * (s.cuts[i].bottom - s.cuts[i].top)
         return drawn
     finally:
-        _source_done_all(&db, &sb, &r, &s)
+        _done(&h, &r, &s)
 
 
 cdef void _rop3_cuts(const Img* d, const Src* s, const Brush* b, uint32_t op) noexcept nogil:
@@ -831,31 +850,27 @@ cdef void _rop3_cuts(const Img* d, const Src* s, const Brush* b, uint32_t op) no
 
 def rop3_blit(dst, rects, src, dx, dy, code, color, tile=None, tile_x=0, tile_y=0):
     """dest = rop3(code)(brush, src(x - dx, y - dy), dest) (see the twin)."""
-    cdef Py_buffer db, sb, tb
+    cdef Held h
     cdef Img d
     cdef Rects r
     cdef Src s
     cdef Brush b
     cdef int64_t rop_code
-    _clear(&db)
-    _clear(&sb)
-    _clear(&tb)
-    r.heap, r.held = NULL, False
-    s.cuts, s.snap = NULL, NULL
+    _start(&h, &r, &s)
     try:
-        _take_source(dst, rects, src, dx, dy, False, &db, &sb, &d, &r, &s)
+        keep = _take_source(dst, rects, src, dx, dy, False, &d, &r, &s)
         rop_code = _int(code, "rop3 code")
         if not 0 <= rop_code <= 0xFF:
             raise CanvasError(f"rop3 code {rop_code} is not 0..255")
-        keep = _get_brush(&b, &tb, color, tile, tile_x, tile_y, &d)
+        keep_tile = _get_brush(&b, color, tile, tile_x, tile_y, &d)
         if _large(s.cuts, s.n):
+            _pin_all(&h, dst, keep, keep_tile)
             with nogil:
                 _rop3_cuts(&d, &s, &b, <uint32_t>rop_code)
         else:
             _rop3_cuts(&d, &s, &b, <uint32_t>rop_code)
     finally:
-        PyBuffer_Release(&tb)
-        _source_done_all(&db, &sb, &r, &s)
+        _done(&h, &r, &s)
 
 
 cdef void _transparent_cuts(
@@ -880,26 +895,24 @@ cdef void _transparent_cuts(
 
 def transparent(dst, rects, src, dx, dy, key, key_mask=0xFFFFFF):
     """Copy source pixels whose B, G, R & key_mask differ from key's (see the twin)."""
-    cdef Py_buffer db, sb
+    cdef Held h
     cdef Img d
     cdef Rects r
     cdef Src s
     cdef uint32_t bits, want
-    _clear(&db)
-    _clear(&sb)
-    r.heap, r.held = NULL, False
-    s.cuts, s.snap = NULL, NULL
+    _start(&h, &r, &s)
     try:
-        _take_source(dst, rects, src, dx, dy, False, &db, &sb, &d, &r, &s)
+        keep = _take_source(dst, rects, src, dx, dy, False, &d, &r, &s)
         bits = _u32(key_mask, "key_mask") & 0xFFFFFF
         want = _u32(key, "key") & bits
         if _large(s.cuts, s.n):
+            _pin_all(&h, dst, keep, None)
             with nogil:
                 _transparent_cuts(&d, &s, bits, want)
         else:
             _transparent_cuts(&d, &s, bits, want)
     finally:
-        _source_done_all(&db, &sb, &r, &s)
+        _done(&h, &r, &s)
 
 
 cdef void _alpha_cuts(
@@ -938,28 +951,26 @@ cdef void _alpha_cuts(
 
 def alpha_blend(dst, rects, src, dx, dy, alpha, src_opaque, dest_alpha):
     """Premultiplied OVER of the source scaled by alpha (see the twin)."""
-    cdef Py_buffer db, sb
+    cdef Held h
     cdef Img d
     cdef Rects r
     cdef Src s
     cdef int64_t a
     cdef bint opaque = bool(src_opaque), keep_alpha = bool(dest_alpha)
-    _clear(&db)
-    _clear(&sb)
-    r.heap, r.held = NULL, False
-    s.cuts, s.snap = NULL, NULL
+    _start(&h, &r, &s)
     try:
-        _take_source(dst, rects, src, dx, dy, False, &db, &sb, &d, &r, &s)
+        keep = _take_source(dst, rects, src, dx, dy, False, &d, &r, &s)
         a = _int(alpha, "alpha")
         if not 0 <= a <= 0xFF:
             raise CanvasError(f"alpha {a} is not 0..255")
         if _large(s.cuts, s.n):
+            _pin_all(&h, dst, keep, None)
             with nogil:
                 _alpha_cuts(&d, &s, <uint32_t>a, opaque, keep_alpha)
         else:
             _alpha_cuts(&d, &s, <uint32_t>a, opaque, keep_alpha)
     finally:
-        _source_done_all(&db, &sb, &r, &s)
+        _done(&h, &r, &s)
 
 
 # -- text -------------------------------------------------------------------------------
@@ -1045,10 +1056,12 @@ def glyph_mask(glyphs, bpp):
 def mask_over(dst, rects, mask, mask_x, mask_y, color, dest_alpha, tile=None,
               tile_x=0, tile_y=0):
     """The opaque brush OVER dest through an A8 mask (see the twin)."""
-    cdef Py_buffer db, mb, tb
+    cdef Held h  # sb holds the mask's buffer
     cdef Img d
     cdef Brush b
     cdef Rects r
+    cdef Src unused
+    cdef Py_buffer* mb = &h.sb
     cdef Cut* cuts = NULL
     cdef int64_t mx, my, mh, mw, mstride, x, y
     cdef bint keep_alpha = not dest_alpha
@@ -1058,29 +1071,28 @@ def mask_over(dst, rects, mask, mask_x, mask_y, color, dest_alpha, tile=None,
     cdef const uint8_t* mrow
     cdef const uint8_t* mbase
     cdef uint32_t cov, inv, t, bv
-    _clear(&db)
-    _clear(&mb)
-    _clear(&tb)
-    r.heap, r.held = NULL, False
+    _start(&h, &r, &unused)
     try:
-        _get_dst(dst, &db, &d)
+        _get_dst(dst, &d)
         if not _u8_array(mask) or mask.ndim != 2:
             raise CanvasError("mask must be an (h, w) uint8 array")
-        PyObject_GetBuffer(mask, &mb, PyBUF_STRIDES)
+        PyObject_GetBuffer(mask, mb, PyBUF_STRIDES)
         if mb.shape[1] > 1 and mb.strides[1] != 1:  # coverage bytes not packed
-            PyBuffer_Release(&mb)
+            PyBuffer_Release(mb)
             mask = np.ascontiguousarray(mask)
-            PyObject_GetBuffer(mask, &mb, PyBUF_STRIDES)
+            PyObject_GetBuffer(mask, mb, PyBUF_STRIDES)
         mh, mw, mstride = mb.shape[0], mb.shape[1], mb.strides[0]
         mbase = <const uint8_t*>mb.buf
         mx, my = _int(mask_x, "mask_x"), _int(mask_y, "mask_y")
-        keep = _get_brush(&b, &tb, color, tile, tile_x, tile_y, &d)
+        keep = _get_brush(&b, color, tile, tile_x, tile_y, &d)
         _get_rects(rects, &r)
         if d.h == 0 or d.w == 0 or mh == 0 or mw == 0 or mx >= d.w or my >= d.h:
             return
         cuts = <Cut*>malloc((r.n + 1) * sizeof(Cut))
         if cuts == NULL:
             raise MemoryError()
+        _pin(&h.db, dst)  # the mask's buffer is held already
+        _pin(&h.tb, keep)
         with nogil:
             # mx < w and my < h, so mx + mw and my + mh cannot overflow
             n = _cut_all(&r, cuts, _max(0, mx), _max(0, my), _min(d.w, mx + mw),
@@ -1103,7 +1115,4 @@ def mask_over(dst, rects, mask, mask_x, mask_y, color, dest_alpha, tile=None,
                             q[4 * x + k] = <uint8_t>(t if t < 255 else 255)
     finally:
         free(cuts)
-        _rects_done(&r)
-        PyBuffer_Release(&tb)
-        PyBuffer_Release(&mb)
-        PyBuffer_Release(&db)
+        _done(&h, &r, &unused)
