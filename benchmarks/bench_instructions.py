@@ -53,7 +53,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -282,33 +281,28 @@ def _top(costs: dict[str, int], n: int = 8) -> list[tuple[str, int]]:
 
 def measure_live(name: str, scratch: Path) -> dict[str, Any]:
     """``spicepy screenshot`` under callgrind against replay-server."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     server = subprocess.Popen(
         [
             str(tools_dir() / "replay-server"),
             str(captures_dir() / f"{name}.pcap"),
             "--port",
-            str(port),
+            "0",
             "--sessions",
             "1",
             "--timeout",
             "600",
         ],
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        assert server.stdout is not None
+        # first line: "replay-server: NAME on spice://127.0.0.1:PORT (...)"
+        found = re.search(r"spice://127\.0\.0\.1:(\d+)", server.stdout.readline())
+        if found is None:
+            raise RuntimeError("replay-server did not say its port")
+        port = int(found.group(1))
         cg = scratch / f"{name}.live.callgrind"
         png = scratch / f"{name}.live.png"
         callgrind(
