@@ -117,3 +117,31 @@ def test_hostile_keys_give_a_ticket_or_a_link_error(data: st.DataObject) -> None
     except LinkError:
         return
     assert 103 <= len(ticket) <= 512
+
+
+def test_no_password_sends_a_zeroed_ticket_without_loading_a_crypto_library() -> None:
+    """``LinkHandshake(password=None)`` (replaying a recorded server) links
+    with 128 zero bytes for the ticket and never imports cryptography."""
+    import subprocess
+    import sys
+
+    script = r"""
+import struct, sys
+from spicepy.channels.link import LinkHandshake
+der = bytes.fromhex(sys.argv[1])
+h = LinkHandshake(1, password=None, common_caps=frozenset({0, 1, 3}))
+h.data_to_send()
+# SpiceLinkReply: error, 162-byte key, 2 caps counts, caps offset, caps words
+caps = struct.pack("<I", 0b1011)
+body = struct.pack("<I", 0) + der + struct.pack("<III", 1, 0, 178) + caps
+h.feed(struct.pack("<IIII", 0x51444552, 2, 2, len(body)) + body)
+out = h.data_to_send()
+assert out == struct.pack("<I", 1) + bytes(128), out.hex()
+assert "cryptography" not in sys.modules
+"""
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", script, DER_1024.hex()],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr

@@ -22,6 +22,7 @@ from spicepy.channels.sasl import SaslCredentials, SaslExchange
 from spicepy.errors import AuthenticationError, LinkError, ProtocolError, WireError
 from spicepy.wire.enums import (
     SPICE_MAX_PASSWORD_LENGTH,
+    SPICE_TICKET_BYTES,
     SPICE_VERSION_MAJOR,
     AuthMechanism,
     CommonCap,
@@ -147,7 +148,9 @@ class LinkHandshake:
     Args:
         channel_type, channel_id: the channel to link.
         connection_id: 0 for the first main channel, else MAIN INIT's session_id.
-        password: the ticket ("" when the server has no password).
+        password: the ticket ("" when the server has no password); None sends
+            a zeroed ticket without encrypting (replaying a recorded server,
+            which never reads it: no RSA, no crypto library loaded).
         common_caps, channel_caps: capability bit numbers to advertise.
         sasl: SASL credentials; used (and AUTH_SASL advertised) only when
             ``secure`` says the connection is TLS.
@@ -160,13 +163,13 @@ class LinkHandshake:
         channel_id: int = 0,
         *,
         connection_id: int = 0,
-        password: str = "",
+        password: str | None = "",
         common_caps: frozenset[int] = DEFAULT_COMMON_CAPS,
         channel_caps: frozenset[int] = frozenset(),
         sasl: SaslCredentials | None = None,
         secure: bool = False,
     ) -> None:
-        if len(password.encode("utf-8")) > SPICE_MAX_PASSWORD_LENGTH:
+        if password is not None and len(password.encode()) > SPICE_MAX_PASSWORD_LENGTH:
             raise ValueError(
                 f"SPICE passwords are at most {SPICE_MAX_PASSWORD_LENGTH} bytes"
             )
@@ -301,4 +304,7 @@ class LinkHandshake:
                     f"{self._name}: the server offers no SPICE ticket auth", 1
                 )
             self._out += struct.pack("<I", AuthMechanism.SPICE)
-        self._out += encrypt_ticket(reply.pub_key, self._password)
+        if self._password is None:
+            self._out += bytes(SPICE_TICKET_BYTES)
+        else:
+            self._out += encrypt_ticket(reply.pub_key, self._password)
