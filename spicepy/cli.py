@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import logging
 import sys
@@ -25,6 +26,11 @@ from typing import Any
 
 from spicepy.cli_input import add_connection_options, add_target_options
 from spicepy.errors import SpiceError
+
+#: callgrind, a whole `spicepy screenshot` of text-glz from replay-server:
+#: 3,263.7M instructions with the default 700, 3,232.3M with 10,000; a warm
+#: text-glz replay 124.3M -> 122.8M (imports frozen in both)
+GEN0_THRESHOLD = 10_000
 
 Subparsers = Any  # argparse._SubParsersAction, which is private
 
@@ -209,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
+    # the command line owns its process, so it may tune the collector (the
+    # library leaves it alone): young collections every GEN0_THRESHOLD
+    # allocations instead of 700
+    gc.set_threshold(GEN0_THRESHOLD, *gc.get_threshold()[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)

@@ -18,11 +18,6 @@ __all__ = ["add_inspect", "add_replay"]
 
 Subparsers = Any  # argparse._SubParsersAction, which is private
 
-#: young collections every 10,000 allocations, not 700 (callgrind, text-glz
-#: replay after a warm-up: 126.1M instructions, 124.3M frozen, 122.8M frozen
-#: with this threshold)
-GEN0_THRESHOLD = 10_000
-
 
 def add_replay(sub: Subparsers) -> None:
     """Register ``spicepy replay``."""
@@ -47,13 +42,13 @@ def _save_png(rgb: npt.NDArray[np.uint8], path: Path, level: int = 6) -> None:
 
 
 def _own_the_collector() -> None:
-    """Process-wide garbage-collector settings, which belong to the application
-    (the library leaves them alone): what the imports made is frozen out of the
-    collector's generations, so the full collections the replay's allocations
-    trigger do not walk it again (one such pass was 25 ms of a 60 ms text-glz
-    replay), and young collections run every GEN0_THRESHOLD allocations."""
+    """Process-wide garbage-collector settings belong to the application (the
+    library leaves them alone; ``cli.main`` sets the young threshold): what the
+    imports made is frozen out of the collector's generations, so the full
+    collections the replay's allocations trigger do not walk it again (one
+    such pass was 25 ms of a 60 ms text-glz replay; callgrind, warm text-glz
+    replay: 126.1M instructions, 124.3M frozen)."""
     gc.freeze()
-    gc.set_threshold(GEN0_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def run_replay(args: argparse.Namespace) -> int:

@@ -214,3 +214,16 @@ def test_replay_counts_a_held_message_that_never_becomes_drawable(
     assert result.core.held_bytes == 0 and not any(result.core.held.values())
     second = result.drivers[1].canvas.primary
     assert second is not None and not second.pixels.any()
+
+
+def test_replay_leaves_the_collector_alone(captures_dir: Path) -> None:
+    """Process-wide settings belong to the application (``spicepy replay``
+    freezes and tunes the collector), not to the library call."""
+    import gc
+
+    capture = captures_dir / "text-glz.pcap"
+    if not capture.is_file():
+        pytest.skip("text-glz capture not present")
+    before = gc.get_threshold(), gc.get_freeze_count()
+    assert replay(capture).messages > 1000
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
