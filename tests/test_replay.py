@@ -227,3 +227,23 @@ def test_replay_leaves_the_collector_alone(captures_dir: Path) -> None:
     before = gc.get_threshold(), gc.get_freeze_count()
     assert replay(capture).messages > 1000
     assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_replay_encrypts_no_ticket(captures_dir: Path) -> None:
+    """A replay sends nothing, so its machines link with a zeroed ticket: no RSA
+    and no ``cryptography`` import (about 25 ms of a cold replay)."""
+    import subprocess
+    import sys
+
+    capture = captures_dir / "text-glz.pcap"
+    if not capture.is_file():
+        pytest.skip("text-glz capture not present")
+    code = (
+        "import sys; from spicepy.capture.replay import replay; "
+        f"assert replay({str(capture)!r}).messages > 1000; "
+        "print(sorted(m for m in sys.modules if m.startswith('cryptography')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout

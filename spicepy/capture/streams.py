@@ -339,6 +339,7 @@ def channel_machine(ch: SpiceChannel) -> Channel:
     return cls(
         ch.channel_id,
         connection_id=ch.connection_id,
+        password=None,  # a replay sends nothing: no RSA ticket to encrypt
         common_caps=ch.client_common_caps,
         channel_caps=ch.client_channel_caps,
     )

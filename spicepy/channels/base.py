@@ -134,7 +134,8 @@ class Channel:
     Args:
         channel_id: the id from CHANNELS_LIST (0 for the first of a type).
         connection_id: 0 for main, else the session_id from MAIN INIT.
-        password: the ticket ("" for none).
+        password: the ticket ("" for none); None sends a zeroed ticket without
+            encrypting (offline replay: the bytes go nowhere).
         common_caps: common capability bits (default: auth selection, SPICE auth,
             mini header).
         channel_caps: channel capability bits (default: ``DEFAULT_CAPS``).
@@ -152,7 +153,7 @@ class Channel:
         channel_id: int = 0,
         *,
         connection_id: int = 0,
-        password: str = "",
+        password: str | None = "",
         common_caps: frozenset[int] | None = None,
         channel_caps: frozenset[int] | None = None,
         max_message_size: int = MAX_RECEIVE_MESSAGE,
