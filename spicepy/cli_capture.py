@@ -52,8 +52,8 @@ def _own_the_collector() -> None:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from spicepy.canvas.driver import DisplayDriver
     from spicepy.capture.replay import replay
+    from spicepy.session.core import DisplayDriver
 
     _own_the_collector()
 

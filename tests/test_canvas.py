@@ -29,7 +29,6 @@ from _canvas_build import (
 
 from spicepy.canvas import (
     Canvas,
-    DisplayDriver,
     ImageNotReady,
     Rop,
     SharedState,
@@ -37,6 +36,7 @@ from spicepy.canvas import (
     ropd_to_rop,
 )
 from spicepy.errors import CanvasError
+from spicepy.session.core import DisplayDriver
 from spicepy.wire import msg_display as md
 from spicepy.wire.enums import (
     BitmapFlags,

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from spicepy.canvas import CachedImage, DisplayDriver
+from spicepy.canvas import CachedImage
 from spicepy.errors import CanvasError
+from spicepy.session.core import DisplayDriver
 from spicepy.wire import msg_display as md
 from spicepy.wire.enums import BitmapFmt, ChannelType, DisplayMsg, ImageType
 from spicepy.wire.messages import decode_message

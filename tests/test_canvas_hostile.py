@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spicepy.canvas.driver import DisplayDriver
 from spicepy.capture.streams import iter_messages, read_channels
 from spicepy.errors import CanvasError, LimitExceededError, WireError
+from spicepy.session.core import DisplayDriver
 from spicepy.wire.enums import ChannelType, DisplayMsg
 from spicepy.wire.messages import decode_message
 

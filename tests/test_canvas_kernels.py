@@ -693,8 +693,8 @@ def _replay_digests(path: Any) -> tuple[list[str], list[list[str]], dict[Any, st
     """Digests of the primary after each batch, of every surface of the channel
     at each DISPLAY_MARK (a frame the server says is complete), and of every
     final surface."""
-    from spicepy.canvas.driver import DisplayDriver
     from spicepy.capture.replay import replay
+    from spicepy.session.core import DisplayDriver
     from spicepy.wire import msg_display as md
 
     batches: list[str] = []

@@ -4,9 +4,8 @@ it completes a picture of the primary surface (spice-gtk emits its
 
 from __future__ import annotations
 
-from spicepy.canvas.driver import DisplayDriver
 from spicepy.channels.events import MessageReceived
-from spicepy.session.core import SessionCore
+from spicepy.session.core import DisplayDriver, SessionCore
 from spicepy.wire import msg_display as md
 from spicepy.wire.enums import ChannelType, SurfaceFmt
 

@@ -15,14 +15,13 @@ import simplejpeg
 from spicepy.codecs import glz
 
 from spicepy.canvas import Canvas, SurfaceFormat
-from spicepy.canvas.driver import DisplayDriver
 from spicepy.canvas.images import CachedImage, ImageCache, SharedState
 from spicepy.canvas.streams import StreamManager
 from spicepy.channels.cursor import CursorChannel
 from spicepy.channels.events import MessageReceived
 from spicepy.errors import CanvasError, CodecError, LimitExceededError
 from spicepy.limits import Limits, payload_bytes
-from spicepy.session.core import SessionCore
+from spicepy.session.core import DisplayDriver, SessionCore
 from spicepy.testing.fake_server import FakeServer, link_pair
 from spicepy.testing.hostile import bitmap_copy, cached_copy
 from spicepy.wire import msg_display as md

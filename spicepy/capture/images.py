@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.canvas.driver import message_images
 from spicepy.capture.streams import read_channels
 from spicepy.errors import CodecError, SpiceError, WireError
 from spicepy.wire import msg_display as md
@@ -37,6 +36,7 @@ from spicepy.wire.enums import (
     message_name,
 )
 from spicepy.wire.messages import decode_message
+from spicepy.wire.msg_display import message_images
 from spicepy.wire.types import Image, Palette
 
 __all__ = [

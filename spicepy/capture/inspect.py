@@ -20,13 +20,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from spicepy.canvas.driver import message_images
 from spicepy.capture.streams import SpiceChannel, channel_machine, read_channels
 from spicepy.channels.events import ChannelsListReceived, MessageReceived
 from spicepy.errors import SpiceError, WireError
 from spicepy.wire import msg_display as md
 from spicepy.wire.enums import BitmapFmt, ChannelType, ImageType, VideoCodecType
 from spicepy.wire.enums import message_name as wire_message_name
+from spicepy.wire.msg_display import message_images
 
 __all__ = ["inspect_capture", "message_name"]
 

@@ -25,10 +25,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.canvas.driver import DisplayDriver
 from spicepy.capture.streams import channel_machine, read_channels
 from spicepy.errors import SpiceError
-from spicepy.session.core import SessionCore
+from spicepy.session.core import DisplayDriver, SessionCore
 from spicepy.wire.enums import ChannelType
 
 __all__ = ["ReplayResult", "replay"]

@@ -11,7 +11,9 @@ the sockets and the clock.  It feeds every event of every channel machine to
 replay (``spicepy.capture.replay``) both drive this class, so a display
 message takes the same path in both.
 
-Display messages go to the channel's ``DisplayDriver`` (canvas + streams).  A
+Display messages go to the channel's ``DisplayDriver`` (below): one table from
+message class to the ``Canvas`` / ``draw_blend`` / ``draw_lines`` call or the
+surface, cache and stream handler, so a message goes from here to the pixels.  A
 message that names an image another display channel has not delivered yet
 (``ImageNotReady``: a cache entry or GLZ image, PROTOCOL.md section 6) is held,
 with that channel's later messages behind it, and retried after progress on
@@ -33,14 +35,18 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from spicepy.canvas.driver import DisplayDriver
+import numpy as np
+import numpy.typing as npt
+
+from spicepy.canvas import draw_blend, draw_lines
+from spicepy.canvas.canvas import Canvas
 from spicepy.canvas.images import ImageNotReady, SharedState
-from spicepy.canvas.streams import mm_diff
+from spicepy.canvas.streams import StreamManager, mm_diff
 from spicepy.channels.events import (
     ChannelsListReceived,
     DisconnectingReceived,
@@ -54,15 +60,17 @@ from spicepy.channels.events import (
 )
 from spicepy.errors import CanvasError, LimitExceededError, WireError
 from spicepy.limits import DEFAULT_LIMITS, Limits, payload_bytes
+from spicepy.wire import msg_display as md
 from spicepy.wire.enums import ChannelType, MouseMode
 from spicepy.wire.msg_common import MainMouseModeRequest
-from spicepy.wire.msg_display import StreamReport
+from spicepy.wire.msg_display import StreamReport, message_images
 from spicepy.wire.registry import Message
 from spicepy.wire.types import Rect
 
 __all__ = [
     "ChangedRect",
     "ChannelKey",
+    "DisplayDriver",
     "SessionCore",
     "channel_name",
     "glz_window_pixels",
@@ -92,6 +100,8 @@ MAX_HELD = 10_000
 MAX_CHANGES = 10_000
 
 _DISPLAY = ChannelType.DISPLAY
+#: the most frequent draws: images are the source and the mask, no brush
+_COPIES = (md.DrawCopy, md.DrawBlend)
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,3 +543,217 @@ class SessionCore:
             self.queue_message(key, report)
             self.stream_reports.append(report)
             self.stream_reports_sent += 1
+
+
+class DisplayDriver:
+    """One display channel's canvas + streams, driven by display messages."""
+
+    def __init__(self, shared: SharedState | None = None) -> None:
+        self.canvas = Canvas(shared)
+        self.streams = StreamManager(self.canvas)
+        self.marks = 0
+        # (defaultdicts, not Counters: Counter defines __delitem__ in Python, so
+        # each `c[k] += 1` calls back into __setitem__: ~1k instructions a
+        # count, two or three counts for every display message)
+        #: messages applied, by message class
+        self.counts: defaultdict[type, int] = defaultdict(int)
+        #: SpiceImage types referenced by the draws applied (type -> count)
+        self.image_types: defaultdict[int, int] = defaultdict(int)
+        #: a stream message ran since the session last collected reports/frames
+        self.streams_touched = False
+        #: the previous server's last primary picture (read-only), shown until
+        #: this channel's SURFACE_CREATE of surface 0: see ``keep_picture``
+        self.kept_picture: npt.NDArray[np.uint8] | None = None
+        c = self.canvas
+        #: draws: handler(msg); the change is msg.base.box on surface 0
+        self._draws: dict[type, Callable[[Any], None]] = {
+            md.DrawFill: c.fill,
+            md.DrawCopy: c.copy,
+            md.DrawBlend: c.blend,
+            md.DrawOpaque: c.opaque,
+            md.DrawBlackness: c.blackness,
+            md.DrawWhiteness: c.whiteness,
+            md.DrawInvers: c.invers,
+            md.CopyBits: c.copy_bits,
+            md.DrawRop3: lambda m: draw_blend.draw_rop3(c, m),
+            md.DrawTransparent: lambda m: draw_blend.transparent(c, m),
+            md.DrawAlphaBlend: lambda m: draw_blend.alpha_blend(c, m),
+            md.DrawComposite: lambda m: draw_blend.composite(c, m),
+            md.DrawStroke: lambda m: draw_lines.stroke(c, m),
+            md.DrawText: lambda m: draw_lines.text(c, m),
+        }
+        #: everything else: handler(msg, mm_time) -> changed primary rect or None
+        self._others: dict[type, Callable[[Any, int | None], Rect | None]] = {
+            md.SurfaceCreate: self._surface_create,
+            md.SurfaceDestroy: self._surface_destroy,
+            md.DisplayReset: self._reset,
+            md.DisplayMark: self._mark,
+            md.InvalList: self._simple(c.inval_list),
+            md.InvalAllPixmaps: self._simple(c.inval_all_pixmaps),
+            md.InvalPalette: self._simple(c.inval_palette),
+            md.InvalAllPalettes: self._simple(c.inval_all_palettes),
+            md.MonitorsConfig: self._monitors,
+            md.StreamCreate: self._stream_create,
+            md.StreamData: self._stream_data,
+            md.StreamDataSized: self._stream_data_sized,
+            md.StreamClip: self._stream(lambda m: self.streams.clip(m.id, m.clip)),
+            md.StreamDestroy: self._stream(lambda m: self.streams.destroy(m.id)),
+            md.StreamDestroyAll: self._stream(lambda m: self.streams.destroy_all()),
+            md.StreamActivateReport: self._stream(
+                lambda m: self.streams.activate_report(
+                    m.stream_id, m.unique_id, m.max_window_size, m.timeout_ms
+                )
+            ),
+        }
+
+    def apply(self, msg: object, mm_time: int | None = None) -> Rect | None:
+        """Apply one display message (a ``spicepy.wire.msg_display`` dataclass).
+
+        ``mm_time`` (the session's multimedia time, None: show frames at once)
+        only matters for stream frames.  Returns the primary-surface rectangle
+        the message changed, if any (shown video frames: see ``streams.shown``).
+
+        Raises:
+            ImageNotReady: a cache/GLZ reference another channel may deliver.
+            CanvasError: the message cannot be applied (unknown surface, a
+                NULL or undecodable image, an unknown clip or brush type...).
+        """
+        cls = type(msg)
+        draw = self._draws.get(cls)
+        if draw is not None:
+            draw(msg)
+            self.counts[cls] += 1
+            base: Any = msg.base  # type: ignore[attr-defined]
+            if cls in _COPIES:
+                d: Any = msg.data  # type: ignore[attr-defined]
+                self.image_types[d.src_bitmap.descriptor.type] += 1
+                if d.mask.bitmap is not None:
+                    self.image_types[d.mask.bitmap.descriptor.type] += 1
+            else:
+                for image in message_images(msg):
+                    self.image_types[image.descriptor.type] += 1
+            return base.box if base.surface_id == 0 else None
+        other = self._others.get(cls)
+        if other is None:
+            return None
+        changed = other(msg, mm_time)
+        self.counts[cls] += 1
+        return changed
+
+    def primary_pixels(self) -> npt.NDArray[np.uint8] | None:
+        """The primary surface's BGRX pixels (a view); before SURFACE_CREATE the
+        kept picture (read-only) or None."""
+        surface = self.canvas.primary
+        return self.kept_picture if surface is None else surface.pixels
+
+    def keep_picture(self, pixels: npt.NDArray[np.uint8] | None) -> None:
+        """Show ``pixels`` (the old driver's primary, after a migration) until
+        this driver's own primary exists, as spice-gtk keeps its primary across
+        a reset.  Only reads see it: draws, caches and streams start empty.
+        Its bytes count in the surface budget (``Limits.surfaces``) while kept."""
+        shared = self.canvas.shared
+        if self.kept_picture is not None:
+            shared.surface_bytes -= self.kept_picture.nbytes
+        if pixels is not None:
+            pixels = pixels.view()
+            pixels.flags.writeable = False
+            shared.surface_bytes += pixels.nbytes
+        self.kept_picture = pixels
+
+    # -- handlers of the messages that are not draws ---------------------------------
+
+    @staticmethod
+    def _simple(
+        func: Callable[[Any], None],
+    ) -> Callable[[Any, int | None], Rect | None]:
+        def handler(msg: Any, mm_time: int | None) -> None:
+            func(msg)
+
+        return handler
+
+    def _stream(
+        self, func: Callable[[Any], None]
+    ) -> Callable[[Any, int | None], Rect | None]:
+        def handler(msg: Any, mm_time: int | None) -> None:
+            self.streams_touched = True
+            func(msg)
+
+        return handler
+
+    def _surface_create(
+        self, msg: md.SurfaceCreate, mm_time: int | None
+    ) -> Rect | None:
+        kept = self.kept_picture if msg.surface_id == 0 else None
+        if kept is None:
+            self.canvas.create_surface(
+                msg.surface_id, msg.width, msg.height, msg.format, msg.flags
+            )
+        else:  # the new primary replaces the kept picture in the budget too
+            self.keep_picture(None)
+            try:
+                self.canvas.create_surface(
+                    0, msg.width, msg.height, msg.format, msg.flags
+                )
+            except BaseException:
+                self.keep_picture(kept)  # a refused create keeps it
+                raise
+        if msg.surface_id != 0:
+            return None
+        return Rect(0, 0, msg.height, msg.width)
+
+    def _surface_destroy(self, msg: md.SurfaceDestroy, mm_time: int | None) -> None:
+        self.canvas.surface(msg.surface_id)  # an unknown id is refused first
+        # streams drawing into a destroyed surface go with it
+        for sid, stream in list(self.streams.streams.items()):
+            if stream.surface_id == msg.surface_id:
+                del self.streams.streams[sid]
+        self.canvas.destroy_surface(msg.surface_id)
+
+    def _reset(self, msg: md.DisplayReset, mm_time: int | None) -> None:
+        self.streams.destroy_all()
+        self.canvas.reset()
+
+    def _mark(self, msg: md.DisplayMark, mm_time: int | None) -> None:
+        # a MARK completes a frame of the primary: none (e.g. its SURFACE_CREATE
+        # was refused) means no frame
+        if self.canvas.surfaces.get(0) is not None:
+            self.marks += 1
+
+    def _monitors(self, msg: md.MonitorsConfig, mm_time: int | None) -> None:
+        self.canvas.monitors = [
+            (h.monitor_id, h.surface_id, h.width, h.height, h.x, h.y, h.flags)
+            for h in msg.heads
+        ]
+
+    def _stream_create(self, msg: md.StreamCreate, mm_time: int | None) -> None:
+        self.streams_touched = True
+        self.streams.create(
+            msg.id,
+            msg.surface_id,
+            msg.flags,
+            msg.codec_type,
+            msg.stream_width,
+            msg.stream_height,
+            msg.src_width,
+            msg.src_height,
+            msg.dest,
+            msg.clip,
+        )
+
+    def _stream_data(self, msg: md.StreamData, mm_time: int | None) -> None:
+        self.streams_touched = True
+        header = msg.base
+        self.streams.data(header.id, header.multi_media_time, msg.data, mm_time)
+
+    def _stream_data_sized(self, msg: md.StreamDataSized, mm_time: int | None) -> None:
+        self.streams_touched = True
+        header = msg.base
+        self.streams.data(
+            header.id,
+            header.multi_media_time,
+            msg.data,
+            mm_time,
+            width=msg.width,
+            height=msg.height,
+            dest=msg.dest,
+        )

@@ -34,7 +34,7 @@ from spicepy.session.wakeup import Wakeup
 from spicepy.wire.types import Rect
 
 if TYPE_CHECKING:
-    from spicepy.canvas.driver import DisplayDriver
+    from spicepy.session.core import DisplayDriver
 
 __all__ = [
     "FrameEvent",

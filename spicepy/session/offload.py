@@ -31,10 +31,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from spicepy.canvas.driver import message_images
 from spicepy.channels.events import MessageReceived
 from spicepy.session.core import SessionCore
 from spicepy.wire import msg_display as md
+from spicepy.wire.msg_display import message_images
 
 __all__ = ["Job", "display_prepare", "run_off_loop"]
 

@@ -464,3 +464,23 @@ class GlDrawDone(Message):
 class PreferredVideoCodecType(Message):
     num_of_codecs: int = field(metadata=wt(U8))
     codecs: tuple[int, ...] = field(metadata=wt(Array(U8, "num_of_codecs", 1)))
+
+
+def message_images(msg: object) -> list[Image]:
+    """Every SpiceImage a display message references (source, mask, patterns)."""
+    d = getattr(msg, "data", None)
+    if d is None or not hasattr(msg, "base"):
+        return []
+    out: list[Image] = []
+    for name in ("src_bitmap", "mask_bitmap"):
+        image = getattr(d, name, None)
+        if image is not None:
+            out.append(image)
+    mask = getattr(d, "mask", None)
+    if mask is not None and mask.bitmap is not None:
+        out.append(mask.bitmap)
+    for name in ("brush", "fore_brush", "back_brush"):
+        brush = getattr(d, name, None)
+        if brush is not None and brush.pattern is not None:
+            out.append(brush.pattern.pat)
+    return out
