@@ -1,18 +1,20 @@
 """One channel's TCP/TLS connection driving one sans-IO channel machine.
 
 Theory of operation: the reader task feeds every chunk it reads to
-``machine.receive_data`` and then *pumps*: it drains ``next_event()`` into the
-session's callback, writes ``data_to_send()`` and re-arms the machine's timer
-with ``loop.call_at``.  Every ``send_*`` call made through ``call()`` pumps too,
-so queued bytes never sit in the machine.  EOF is passed on as
-``receive_data(b"")``.  The first exception (from the machine, the callback or
-the socket) ends the connection and is kept in ``error``; the session decides
-what it means.  The machine never sees the clock: ``now`` is ``loop.time()``.
-An event that needs slow work first (``prepare``: a large image decode,
-``session.offload``) parks the pump: the reader runs that work on a worker
-thread, then delivers the event and pumps on; meanwhile nothing more is read
-or delivered on this connection (timers and ``call()`` only flush bytes), so
-the events keep their order and the loop stays free for waits and timeouts.
+``machine.receive_data`` and then *pumps*: it drains ``next_event()`` into
+``handle(event, now)`` (the session's ``SessionCore.handle_event`` for this
+channel, so a display message goes from here straight to the core) and then the
+session's callback (logs, event iterators), writes ``data_to_send()`` and
+re-arms the machine's timer with ``loop.call_at``.  Every ``send_*`` call made
+through ``call()`` pumps too, so queued bytes never sit in the machine.  EOF is
+passed on as ``receive_data(b"")``.  The first exception (from the machine, the
+core, the callback or the socket) ends the connection and is kept in ``error``;
+the session decides what it means.  The machine never sees the clock: ``now``
+is ``loop.time()``.  An event that needs slow work first (``prepare``: a large
+image decode, ``session.offload``) parks the pump: the reader runs that work on
+a worker thread, then delivers the event and pumps on; meanwhile nothing more is
+read or delivered on this connection (timers and ``call()`` only flush bytes),
+so the events keep their order and the loop stays free for waits and timeouts.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class ChannelMachine(Protocol):
 
 
 EventCallback = Callable[["ChannelConnection", object], None]
+#: ``handle(event, now)``: the state every event goes to first (the session's core)
+EventHandler = Callable[[object, float], None]
 #: ``prepare(event)``: blocking work to run off the loop before ``event``, or None
 PrepareHook = Callable[[object], Callable[[], object] | None]
 
@@ -64,6 +68,8 @@ class ChannelConnection:
         machine: the sans-IO channel.
         reader, writer: the open stream.
         on_event: called synchronously with every event, in order.
+        handle: called with every event and the loop's clock before
+            ``on_event`` (the session's ``core.handle_event`` for this channel).
         on_pumped: called after each pump that delivered events or ran a
             timer (the session sends what its core queued then).
         prepare: called with every event before delivery; the blocking work it
@@ -78,6 +84,7 @@ class ChannelConnection:
         writer: asyncio.StreamWriter,
         on_event: EventCallback,
         *,
+        handle: EventHandler | None = None,
         on_pumped: Callable[[], None] | None = None,
         prepare: PrepareHook | None = None,
     ) -> None:
@@ -86,6 +93,7 @@ class ChannelConnection:
         self._reader = reader
         self._writer = writer
         self._on_event = on_event
+        self._handle = handle
         self._on_pumped = on_pumped
         self._prepare = prepare
         #: an event waiting for its ``prepare`` work, and that work
@@ -134,13 +142,18 @@ class ChannelConnection:
         self._pumping = True
         try:
             next_event, on_event = self.machine.next_event, self._on_event
+            handle, clock = self._handle, self._loop.time
             prepare = self._prepare
             if first is not None:
+                if handle is not None:
+                    handle(first, clock())
                 on_event(self, first)
             while (event := next_event()) is not None:
                 if prepare is not None and (work := prepare(event)) is not None:
                     self._parked = (event, work)
                     break
+                if handle is not None:
+                    handle(event, clock())
                 on_event(self, event)
             self._flush()
             self._arm_timer()
@@ -231,6 +244,7 @@ class ChannelConnection:
         """Deliver no more events and hang up (live migration replaced this
         connection; whatever the old server still sends belongs to nobody)."""
         self._on_event = _ignore_event
+        self._handle = None
         self._on_pumped = None
         self._shutdown()
 

@@ -5,19 +5,21 @@ connection id 0 (plain port when there is one, else the TLS port), waits for
 MAIN_INIT (the session id) and CHANNELS_LIST, then links every listed channel
 type spicepy supports with that session id, concurrently.  A link refused
 with NEED_SECURED is retried once on the TLS port.  Each channel is a
-``ChannelConnection`` around a sans-IO machine from ``spicepy.channels``; its
-events come back synchronously through ``_on_event`` and go to the session's
-``SessionCore`` (``core.py``: canvases, hold queue, multimedia clock, changes)
-with the loop's clock as ``now``.  After each read the session sends what the
-core queued and re-arms the core's one timer (``loop.call_at``).  Waiters
-re-check a predicate after every event, and raise the failure of the main or
-display channel instead of hanging; every wait has a timeout.
+``ChannelConnection`` around a sans-IO machine from ``spicepy.channels``; the
+connection hands its events synchronously to the session's ``SessionCore``
+(``core.py``: canvases, hold queue, multimedia clock, changes) with the loop's
+clock as ``now``, then to ``_observe`` (logs, ``events()`` iterators).  After
+each read the session sends what the core queued and re-arms the core's one
+timer (``loop.call_at``).  Waiters re-check a predicate after every event, and
+raise the failure of the main or display channel instead of hanging; every wait
+has a timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import gc
 import logging
 import weakref
@@ -419,7 +421,8 @@ class Session:
             machine,
             reader,
             writer,
-            lambda c, event: self._on_event(key, c, event),
+            lambda c, event: self._observe(key, c, event),
+            handle=functools.partial(self.core.handle_event, key),
             on_pumped=self._after_pump,
             # large images decode on a worker thread first (session.offload)
             prepare=display_prepare(self.core, cid, self.limits.inline_decode_pixels)
@@ -462,7 +465,13 @@ class Session:
     def _on_event(
         self, key: ChannelKey, conn: ChannelConnection, event: object
     ) -> None:
+        """An event that did not come through its connection's ``handle``
+        (a migration target's, see ``session.migration``)."""
         self.core.handle_event(key, event, self._loop.time())
+        self._observe(key, conn, event)
+
+    def _observe(self, key: ChannelKey, conn: ChannelConnection, event: object) -> None:
+        """After the core: log links and closes, publish to ``events()``."""
         cls = type(event)
         if cls is LinkCompleted:
             log.info("%s linked", conn.name)
