@@ -656,3 +656,68 @@ def test_record_channel_is_opt_in_and_send_audio_streams_pcm() -> None:
     assert times == [mode_time, mode_time + 10, mode_time + 20]
     pcm = b"".join(b[4:] for b in data)
     assert pcm == samples.astype("<i2").tobytes()
+
+
+def test_a_display_message_reaches_the_pixels_through_four_modules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """README's path, live: a DRAW_FILL read by ``session/connection.py`` and
+    decoded by the display machine (``channels/base.py``, done before the
+    connection hands the event on) reaches ``canvas/canvas.py`` through
+    ``session/core.py`` alone.  Recorded: the spicepy modules on the stack of
+    ``Canvas.fill``'s caller (outermost first, repeats collapsed)."""
+    import sys
+
+    from spicepy.canvas.canvas import Canvas
+    from spicepy.wire import msg_display as md
+    from spicepy.wire.enums import BrushType, SurfaceFmt
+    from spicepy.wire.messages import encode_message
+    from spicepy.wire.types import CLIP_NONE, QMASK_NONE, Brush, DisplayBase, Rect
+
+    root = Path(spicepy.__file__).parent
+    stacks: list[list[str]] = []
+    fill = Canvas.fill
+
+    def recorded(self: Canvas, msg: Any) -> None:
+        modules: list[str] = []
+        frame = sys._getframe(1)
+        while frame is not None:
+            path = Path(frame.f_code.co_filename)
+            if path.is_relative_to(root):
+                name = path.relative_to(root).as_posix()
+                if not modules or modules[-1] != name:
+                    modules.append(name)
+            frame = frame.f_back  # type: ignore[assignment]
+        stacks.append(modules[::-1])
+        fill(self, msg)
+
+    monkeypatch.setattr(Canvas, "fill", recorded)
+    messages = [
+        md.SurfaceCreate(0, 8, 8, SurfaceFmt.FMT_32_xRGB, 1),
+        md.DrawFill(
+            DisplayBase(0, Rect(1, 2, 3, 4), CLIP_NONE),
+            md.Fill(Brush(BrushType.SOLID, color=0xFF), 8, QMASK_NONE),
+        ),
+    ]
+
+    async def display(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        for msg in messages:  # mini headers (COMMON_CAPS)
+            kind, body = encode_message(msg)
+            w.write(struct.pack("<HI", kind, len(body)) + body)
+        await w.drain()
+        await r.read()
+
+    fake = FakeSpice(channels=[(1, 0), (2, 0)], peers={2: display})
+
+    async def main() -> None:
+        async with serve(fake) as port:
+            async with spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT):
+                async with asyncio.timeout(LIMIT):
+                    while not stacks:
+                        await asyncio.sleep(0.01)
+
+    run(main())
+    assert Path(fill.__code__.co_filename).relative_to(root).as_posix() == (
+        "canvas/canvas.py"
+    )
+    assert stacks == [["session/connection.py", "session/core.py"]]
