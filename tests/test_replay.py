@@ -247,3 +247,41 @@ def test_replay_encrypts_no_ticket(captures_dir: Path) -> None:
         [sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_replay_fills_reach_the_canvas_through_the_core_alone(
+    captures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README's path, offline: ``capture/replay.py`` takes the connection's
+    place, the rest is the live path (``test_session.py``'s four modules).
+    Recorded: the spicepy modules on the stack of every ``Canvas.fill`` caller
+    (outermost first, repeats collapsed)."""
+    import sys
+
+    import spicepy
+    from spicepy.canvas.canvas import Canvas
+
+    capture = captures_dir / "text-glz.pcap"
+    if not capture.is_file():
+        pytest.skip("text-glz capture not present")
+    root = Path(spicepy.__file__).parent
+    stacks: list[tuple[str, ...]] = []
+    fill = Canvas.fill
+
+    def recorded(self: Canvas, msg: Any) -> None:
+        modules: list[str] = []
+        frame = sys._getframe(1)
+        while frame is not None:
+            path = Path(frame.f_code.co_filename)
+            if path.is_relative_to(root):
+                name = path.relative_to(root).as_posix()
+                if not modules or modules[-1] != name:
+                    modules.append(name)
+            frame = frame.f_back  # type: ignore[assignment]
+        stacks.append(tuple(modules[::-1]))
+        fill(self, msg)
+
+    monkeypatch.setattr(Canvas, "fill", recorded)
+    replay(capture)
+    assert len(stacks) > 10
+    assert set(stacks) == {("capture/replay.py", "session/core.py")}
