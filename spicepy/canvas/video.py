@@ -14,12 +14,20 @@ the caller's thread alone: a hand-off to FFmpeg's workers costs a wake-up per
 picture (VP8 splits every picture into rows for them), more than a small
 picture's whole decode when the cores are busy.
 
-The display caps MULTI_CODEC + CODEC_VP8 / CODEC_H264 may be advertised only
-when ``VIDEO_CODECS`` lists them, i.e. when PyAV imports and has the decoder.
+PyAV is imported only by the first VP8/H.264 stream (or the first look inside
+``VIDEO_CODECS``): its import costs ~25 MB of RSS and ~0.1 s, which a session
+without such a stream never needs.  So the display caps CODEC_VP8 / CODEC_H264
+are advertised when PyAV is installed (found without importing it), and the
+first STREAM_CREATE of either codec asks FFmpeg whether it has the decoder: a
+build without it makes the stream undecodable (``VIDEO_CODECS`` leaves the codec
+out), which ``streams`` reports to the server as an invalid stream, as for any
+codec we cannot decode.
 """
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Iterator, Set
 from typing import Any
 
 import numpy as np
@@ -65,18 +73,42 @@ def _available() -> frozenset[int]:
     return frozenset(found)
 
 
+class _DecodableCodecs(Set[int]):
+    """The VideoCodecType values FFmpeg decodes here, probed (PyAV imported) on
+    the first question about VP8 or H.264; any other codec is answered ``not
+    in`` without the probe, so MJPEG streams never import PyAV."""
+
+    _found: frozenset[int] | None = None
+
+    def _probe(self) -> frozenset[int]:
+        if self._found is None:
+            self._found = _available()
+        return self._found
+
+    def __contains__(self, codec: object) -> bool:
+        return codec in _FFMPEG and codec in self._probe()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._probe())
+
+    def __len__(self) -> int:
+        return len(self._probe())
+
+    def __repr__(self) -> str:
+        return f"VIDEO_CODECS({set(self._probe())})"
+
+
 #: VideoCodecType values we can decode here (MJPEG is always there, not listed)
-VIDEO_CODECS: frozenset[int] = _available()
+VIDEO_CODECS: Set[int] = _DecodableCodecs()
 
 
 def video_display_caps() -> frozenset[int]:
     """Display caps to advertise for streams: MULTI_CODEC + CODEC_MJPEG, and
-    CODEC_VP8 / CODEC_H264 for the decoders that import."""
+    CODEC_VP8 / CODEC_H264 when PyAV is installed (not imported: see the
+    module docstring)."""
     caps = {DisplayCap.MULTI_CODEC, DisplayCap.CODEC_MJPEG}
-    if VideoCodecType.VP8 in VIDEO_CODECS:
-        caps.add(DisplayCap.CODEC_VP8)
-    if VideoCodecType.H264 in VIDEO_CODECS:
-        caps.add(DisplayCap.CODEC_H264)
+    if importlib.util.find_spec("av") is not None:
+        caps |= {DisplayCap.CODEC_VP8, DisplayCap.CODEC_H264}
     return frozenset(caps)
 
 

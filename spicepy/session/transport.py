@@ -14,9 +14,6 @@ import logging
 import ssl
 from dataclasses import dataclass
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
 from spicepy.errors import ConnectionClosedError, SessionError, SpiceTimeoutError
 from spicepy.session.proxy import open_tunnel, parse_proxy, proxy_from_environment
 
@@ -30,19 +27,21 @@ __all__ = [
     "parse_host_subject",
 ]
 
-# Keys spice-common accepts in a host subject (OpenSSL short names).
+# Keys spice-common accepts in a host subject (OpenSSL short names) -> their
+# attribute OIDs, dotted (cryptography's NameOID values): ``cryptography`` is
+# imported only to check a certificate, never for a plain TCP connection
 _SUBJECT_KEYS = {
-    "C": NameOID.COUNTRY_NAME,
-    "ST": NameOID.STATE_OR_PROVINCE_NAME,
-    "L": NameOID.LOCALITY_NAME,
-    "O": NameOID.ORGANIZATION_NAME,
-    "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
-    "CN": NameOID.COMMON_NAME,
-    "DC": NameOID.DOMAIN_COMPONENT,
-    "emailAddress": NameOID.EMAIL_ADDRESS,
-    "SN": NameOID.SURNAME,
-    "GN": NameOID.GIVEN_NAME,
-    "serialNumber": NameOID.SERIAL_NUMBER,
+    "C": "2.5.4.6",
+    "ST": "2.5.4.8",
+    "L": "2.5.4.7",
+    "O": "2.5.4.10",
+    "OU": "2.5.4.11",
+    "CN": "2.5.4.3",
+    "DC": "0.9.2342.19200300.100.1.25",
+    "emailAddress": "1.2.840.113549.1.9.1",
+    "SN": "2.5.4.4",
+    "GN": "2.5.4.42",
+    "serialNumber": "2.5.4.5",
 }
 
 
@@ -130,12 +129,14 @@ def check_host_subject(der_cert: bytes, subject: str) -> None:
         SessionError: the subjects differ (or the certificate does not parse).
         ValueError: the host subject string is malformed.
     """
+    from cryptography import x509
+
     expected = [(_SUBJECT_KEYS[k], _fold(v)) for k, v in parse_host_subject(subject)]
     try:
         cert = x509.load_der_x509_certificate(der_cert)
     except ValueError as exc:
         raise SessionError(f"server certificate does not parse: {exc}") from exc
-    actual = [(attr.oid, _fold(str(attr.value))) for attr in cert.subject]
+    actual = [(attr.oid.dotted_string, _fold(str(attr.value))) for attr in cert.subject]
     if actual != expected:
         raise SessionError(
             f"server certificate subject {cert.subject.rfc4514_string()!r} "
