@@ -100,6 +100,14 @@ SUPPORTED = frozenset({MAIN, DISPLAY, INPUTS, ChannelType.CURSOR, ChannelType.PL
 RECORD = ChannelType.RECORD
 #: opt-in too: USB redirection (``usbredir=True``) and spiceports (``ports=True``)
 USBREDIR, PORT = ChannelType.USBREDIR, ChannelType.PORT
+#: spice-server attaches these channels' clients in its display worker thread,
+#: after it sent the link reply; a client gone before the worker got to them
+#: makes it fail the attach ("got disconnected while connecting"), on which
+#: path QEMU 7.2 crashed (SIGSEGV) under load. The first message (SET_ACK) the
+#: worker sends says it has attached the channel.
+WORKER_ATTACHED = frozenset({DISPLAY, ChannelType.CURSOR})
+#: how long close() lets the server's worker attach such a channel (s)
+ATTACH_GRACE = 2.0
 #: how far ahead of real time ``send_audio`` may send (s); the guest's capture
 #: buffer then never holds much more than this
 AUDIO_LEAD = 0.2
@@ -1048,9 +1056,36 @@ class Session:
             self._timer.cancel()
             self._timer = None
         conns = list(self.connections.values())
+        await self._let_server_attach()
         await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
         await self.migration.close()
         self._wake_all()
+
+    async def _let_server_attach(self) -> None:
+        """Before hanging up, wait (at most ``ATTACH_GRACE`` s) until the server
+        has attached every linked display/cursor channel (see WORKER_ATTACHED)."""
+
+        def unattached() -> bool:
+            for (ctype, _), conn in self.connections.items():
+                machine: Any = conn.machine
+                if (
+                    ctype in WORKER_ATTACHED
+                    and machine.linked
+                    and machine.messages_received == 0
+                    and not conn.closed.is_set()
+                ):
+                    return True
+            return False
+
+        if not unattached():
+            return
+        self._watch_closes(None)  # a connection that closes wakes us too
+        try:
+            async with asyncio.timeout(ATTACH_GRACE):
+                while unattached():
+                    await self._changed.wait()
+        except TimeoutError:
+            log.warning("closing before the server attached every channel")
 
     async def __aenter__(self) -> Session:
         return self
