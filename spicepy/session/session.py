@@ -101,10 +101,10 @@ RECORD = ChannelType.RECORD
 #: opt-in too: USB redirection (``usbredir=True``) and spiceports (``ports=True``)
 USBREDIR, PORT = ChannelType.USBREDIR, ChannelType.PORT
 #: spice-server attaches these channels' clients in its display worker thread,
-#: after it sent the link reply; a client gone before the worker got to them
-#: makes it fail the attach ("got disconnected while connecting"), on which
-#: path QEMU 7.2 crashed (SIGSEGV) under load. The first message (SET_ACK) the
-#: worker sends says it has attached the channel.
+#: after it sent the link reply. A hang-up the worker reads while it still
+#: waits for DISPLAY_INIT (0.15.1 dcc_start) frees the client under its feet:
+#: QEMU 7.2 died with SIGSEGV under load. The worker flushes its first message
+#: (SET_ACK) only once attached, so that message says the hang-up is safe.
 WORKER_ATTACHED = frozenset({DISPLAY, ChannelType.CURSOR})
 #: how long close() lets the server's worker attach such a channel (s)
 ATTACH_GRACE = 2.0
