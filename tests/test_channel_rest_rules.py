@@ -330,3 +330,33 @@ def test_playback_default_caps(monkeypatch: pytest.MonkeyPatch) -> None:
         PlaybackCap.LATENCY,
         PlaybackCap.OPUS,
     }
+
+
+# ---- _state ---------------------------------------------------------------
+
+
+def test_next_state_refusal_text_and_table() -> None:
+    from spicepy.channels._state import (
+        TRANSITIONS,
+        ChannelState,
+        Trigger,
+        next_state,
+        transition,
+    )
+
+    for state in ChannelState:
+        for trigger in Trigger:
+            if (state, trigger) in TRANSITIONS:
+                assert next_state(state, trigger) is TRANSITIONS[(state, trigger)]
+                continue
+            with pytest.raises(ProtocolError) as info:
+                next_state(state, trigger)
+            assert str(info.value) == (
+                f"{trigger.value} is not allowed in state {state.value}"
+            )
+    assert next_state(ChannelState.LINKING, Trigger.LINK_REPLY) is (
+        ChannelState.AUTHENTICATING
+    )
+    with pytest.raises(ProtocolError) as info:
+        transition(TRANSITIONS, ChannelState.ERROR, Trigger.SEND, "display: ")
+    assert str(info.value) == "display: send is not allowed in state error"
