@@ -22,10 +22,10 @@ CLIENT_GONE_WITHIN = 10.0
 def wait_client_gone(guest: Qemu) -> None:
     """Until QMP's query-spice lists no channel of an earlier client.
 
-    QEMU 7.2 died with SIGSEGV twice in one CI run when the next test's main
-    channel linked while the previous test's session was still being torn down
-    on a loaded host (a spice-server race, not reproduced on a quiet machine);
-    each test starts once the server has let go of the last one.
+    Each test starts once the server has let go of the last client. (The QEMU
+    7.2 SIGSEGVs first blamed on a relink during a teardown were spice-server's
+    display worker using a client that hung up before the worker attached it;
+    Session.close() now waits for that attach, d65c199.)
     """
     assert guest.qmp is not None
     deadline = time.monotonic() + CLIENT_GONE_WITHIN

@@ -131,8 +131,7 @@ def test_port_of_unknown_name_and_opt_in(guest: Qemu) -> None:
                 await s.ports.open(PORT_NAME)
             with pytest.raises(SessionError, match="usbredir=True"):
                 await s.usb.redirect(HidKeyboard())
-        # spice-server must have dropped that client first (QEMU 7.2 can crash
-        # when a main channel links during a teardown: _qemu_helpers)
+        # spice-server must have dropped that client first (_qemu_helpers)
         await asyncio.to_thread(wait_client_gone, guest)
         async with spicepy.connect(guest.uri, timeout=TIMEOUT, ports=True) as s:
             with pytest.raises(SessionError, match=PORT_NAME):
