@@ -545,8 +545,18 @@ class SessionCore:
             self.stream_reports_sent += 1
 
 
+# -- one display channel: message class -> canvas call ---------------------------
+
+
 class DisplayDriver:
-    """One display channel's canvas + streams, driven by display messages."""
+    """One display channel's canvas + streams, driven by display messages.
+
+    ``apply(msg, mm_time)`` looks ``type(msg)`` up in one table: draws go to
+    ``Canvas`` / ``draw_blend`` / ``draw_lines`` with the wire dataclass itself,
+    surface, cache and stream messages to their small handlers; it returns the
+    primary-surface rectangle the message changed.  Messages the canvas has no
+    use for (e.g. GL_SCANOUT, QUALITY_INDICATOR) are ignored.
+    """
 
     def __init__(self, shared: SharedState | None = None) -> None:
         self.canvas = Canvas(shared)
