@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -235,6 +236,9 @@ class FakeConn:
 
     def __init__(self) -> None:
         self.closed = asyncio.Event()
+        # a display the server has attached (it sent messages): close() need
+        # not wait for it (Session._let_server_attach)
+        self.machine = SimpleNamespace(linked=True, messages_received=3)
 
     async def close(self) -> None:
         self.closed.set()
