@@ -147,6 +147,10 @@ def test_cursor_cache_evicts_oldest_by_bytes(monkeypatch: pytest.MonkeyPatch) ->
     assert evs[0] == CursorChanged(7, -9, True, None)
     assert evs[1] == CursorChanged(7, -9, True, CursorShape(3, 1, 3, 5, 2, 4, b"\0"))
     assert log.lines[1:] == ["cursor shape 0x2 is not in the cache"]
+    # a third eviction: still no second warning
+    ch.receive_data(_set(srv, FLAG_CACHE_ME, 5, bytes(1)))
+    assert (ch.cached_shapes, ch.cache_bytes, ch.evicted) == (2, 20, 3)
+    assert len(log.lines) == 2
 
 
 def test_cursor_shape_bigger_than_the_budget_is_not_kept() -> None:
