@@ -106,6 +106,8 @@ class ChannelConnection:
         self.closed = asyncio.Event()
         self.bytes_in = 0
         self.bytes_out = 0
+        #: loop time the connection was made (its link starts right after)
+        self.opened_at = self._loop.time()
 
     def start(self) -> None:
         """Flush what the machine queued at construction (its link message); read."""

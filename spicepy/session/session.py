@@ -106,8 +106,11 @@ USBREDIR, PORT = ChannelType.USBREDIR, ChannelType.PORT
 #: QEMU 7.2 died with SIGSEGV under load. The worker flushes its first message
 #: (SET_ACK) only once attached, so that message says the hang-up is safe.
 WORKER_ATTACHED = frozenset({DISPLAY, ChannelType.CURSOR})
-#: how long close() lets the server's worker attach such a channel (s)
-ATTACH_GRACE = 2.0
+#: how long after opening such a channel close() still lets the server's
+#: worker attach it (s): the window is the worker's scheduling delay, so a
+#: channel older than this is not waited for (a stalled or hostile server, a
+#: timed-out CLI command: their deadlines hold)
+ATTACH_GRACE = 0.5
 #: how far ahead of real time ``send_audio`` may send (s); the guest's capture
 #: buffer then never holds much more than this
 AUDIO_LEAD = 0.2
@@ -1062,10 +1065,13 @@ class Session:
         self._wake_all()
 
     async def _let_server_attach(self) -> None:
-        """Before hanging up, wait (at most ``ATTACH_GRACE`` s) until the server
-        has attached every linked display/cursor channel (see WORKER_ATTACHED)."""
+        """Before hanging up, wait until the server has attached every linked
+        display/cursor channel (see WORKER_ATTACHED), at most until
+        ``ATTACH_GRACE`` s after the youngest of them was opened."""
 
-        def unattached() -> bool:
+        def waiting_until() -> float | None:
+            """The latest grace end among unattached channels, if any."""
+            until = None
             for (ctype, _), conn in self.connections.items():
                 machine: Any = conn.machine
                 if (
@@ -1074,15 +1080,17 @@ class Session:
                     and machine.messages_received == 0
                     and not conn.closed.is_set()
                 ):
-                    return True
-            return False
+                    end = conn.opened_at + ATTACH_GRACE
+                    until = end if until is None else max(until, end)
+            return until
 
-        if not unattached():
+        until = waiting_until()
+        if until is None or until <= self._loop.time():
             return
         self._watch_closes(None)  # a connection that closes wakes us too
         try:
-            async with asyncio.timeout(ATTACH_GRACE):
-                while unattached():
+            async with asyncio.timeout_at(until):
+                while waiting_until() is not None:
                     await self._changed.wait()
         except TimeoutError:
             log.warning("closing before the server attached every channel")
