@@ -119,12 +119,9 @@ IMAGE_COMPRESSIONS = {
     c.name.lower(): int(c) for c in ImageCompression if c != ImageCompression.INVALID
 }
 #: The machine's defaults (MJPEG the only video codec, STREAM_REPORT) plus what
-#: the canvas renders: DRAW_COMPOSITE (draw_blend.composite) and A8 surfaces.
-DISPLAY_CAPS = (
-    DEFAULT_DISPLAY_CAPS
-    | {DisplayCap.COMPOSITE, DisplayCap.A8_SURFACE}
-    | video_display_caps()  # CODEC_VP8 / CODEC_H264 when PyAV decodes them
-)
+#: the canvas renders: DRAW_COMPOSITE (draw_blend.composite) and A8 surfaces;
+#: the video codecs are added per display channel (``video_display_caps``).
+DISPLAY_CAPS = DEFAULT_DISPLAY_CAPS | {DisplayCap.COMPOSITE, DisplayCap.A8_SURFACE}
 #: the timer is not re-armed for a change smaller than this (s)
 TIMER_RESOLUTION = 0.0005
 
@@ -459,7 +456,9 @@ class Session:
         if ctype == ChannelType.CURSOR:
             kwargs["max_cache_bytes"] = self.limits.cursor_cache
         if ctype == DISPLAY:
-            kwargs["channel_caps"] = DISPLAY_CAPS
+            # CODEC_VP8 / CODEC_H264 when FFmpeg decodes them: PyAV loads here,
+            # before the display links, not inside its data phase
+            kwargs["channel_caps"] = DISPLAY_CAPS | video_display_caps()
             kwargs["glz_window_size"] = glz_window_pixels(self.core.ram_hint)
             if self.preferred_compression is not None:
                 kwargs["preferred_compression"] = IMAGE_COMPRESSIONS[
