@@ -195,7 +195,9 @@ def test_undecodable_codec_reported_invalid() -> None:
 
 
 def test_caps_and_glz_window() -> None:
-    caps = DISPLAY_CAPS
+    from spicepy.canvas.video import video_display_caps
+
+    caps = DISPLAY_CAPS | video_display_caps()  # what a display channel advertises
     assert {
         DisplayCap.STREAM_REPORT,
         DisplayCap.COMPOSITE,
