@@ -256,32 +256,14 @@ def test_replay_fills_reach_the_canvas_through_the_core_alone(
     place, the rest is the live path (``test_session.py``'s four modules).
     Recorded: the spicepy modules on the stack of every ``Canvas.fill`` caller
     (outermost first, repeats collapsed)."""
-    import sys
+    from _stack_spy import record_callers
 
-    import spicepy
     from spicepy.canvas.canvas import Canvas
 
     capture = captures_dir / "text-glz.pcap"
     if not capture.is_file():
         pytest.skip("text-glz capture not present")
-    root = Path(spicepy.__file__).parent
-    stacks: list[tuple[str, ...]] = []
-    fill = Canvas.fill
-
-    def recorded(self: Canvas, msg: Any) -> None:
-        modules: list[str] = []
-        frame = sys._getframe(1)
-        while frame is not None:
-            path = Path(frame.f_code.co_filename)
-            if path.is_relative_to(root):
-                name = path.relative_to(root).as_posix()
-                if not modules or modules[-1] != name:
-                    modules.append(name)
-            frame = frame.f_back  # type: ignore[assignment]
-        stacks.append(tuple(modules[::-1]))
-        fill(self, msg)
-
-    monkeypatch.setattr(Canvas, "fill", recorded)
+    stacks = record_callers(monkeypatch, Canvas, "fill")
     replay(capture)
     assert len(stacks) > 10
     assert set(stacks) == {("capture/replay.py", "session/core.py")}

@@ -666,7 +666,7 @@ def test_a_display_message_reaches_the_pixels_through_four_modules(
     connection hands the event on) reaches ``canvas/canvas.py`` through
     ``session/core.py`` alone.  Recorded: the spicepy modules on the stack of
     ``Canvas.fill``'s caller (outermost first, repeats collapsed)."""
-    import sys
+    from _stack_spy import ROOT, record_callers
 
     from spicepy.canvas.canvas import Canvas
     from spicepy.wire import msg_display as md
@@ -674,24 +674,8 @@ def test_a_display_message_reaches_the_pixels_through_four_modules(
     from spicepy.wire.messages import encode_message
     from spicepy.wire.types import CLIP_NONE, QMASK_NONE, Brush, DisplayBase, Rect
 
-    root = Path(spicepy.__file__).parent
-    stacks: list[list[str]] = []
     fill = Canvas.fill
-
-    def recorded(self: Canvas, msg: Any) -> None:
-        modules: list[str] = []
-        frame = sys._getframe(1)
-        while frame is not None:
-            path = Path(frame.f_code.co_filename)
-            if path.is_relative_to(root):
-                name = path.relative_to(root).as_posix()
-                if not modules or modules[-1] != name:
-                    modules.append(name)
-            frame = frame.f_back  # type: ignore[assignment]
-        stacks.append(modules[::-1])
-        fill(self, msg)
-
-    monkeypatch.setattr(Canvas, "fill", recorded)
+    stacks = record_callers(monkeypatch, Canvas, "fill")
     messages = [
         md.SurfaceCreate(0, 8, 8, SurfaceFmt.FMT_32_xRGB, 1),
         md.DrawFill(
@@ -717,7 +701,7 @@ def test_a_display_message_reaches_the_pixels_through_four_modules(
                         await asyncio.sleep(0.01)
 
     run(main())
-    assert Path(fill.__code__.co_filename).relative_to(root).as_posix() == (
+    assert Path(fill.__code__.co_filename).relative_to(ROOT).as_posix() == (
         "canvas/canvas.py"
     )
-    assert stacks == [["session/connection.py", "session/core.py"]]
+    assert stacks == [("session/connection.py", "session/core.py")]
