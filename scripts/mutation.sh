@@ -47,7 +47,7 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
         echo "spicepy/codecs/_common.py spicepy/codecs/quic.py spicepy/codecs/lz.py"
         echo "spicepy/codecs/glz.py spicepy/codecs/lz4.py spicepy/codecs/jpeg.py"
         echo "spicepy/codecs/jpeg_alpha.py spicepy/codecs/zlib_glz.py spicepy/codecs/image.py"
-        # every codec test file (the corpus ones skip: SPICEPY_CAPTURES is unset below)
+        # every codec test file (the corpus ones skip: SPICEPY_CAPTURES=/nonexistent)
         echo "|tests/test_codec_*.py" ;;
     wire)
         echo "spicepy/wire/*.py"
