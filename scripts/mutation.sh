@@ -44,9 +44,10 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
     case "$1" in
     codecs)
         echo "spicepy/codecs/_quic_ref.py spicepy/codecs/_lz_ref.py spicepy/codecs/_glz_ref.py"
-        echo "spicepy/codecs/_common.py spicepy/codecs/quic.py spicepy/codecs/lz.py"
-        echo "spicepy/codecs/glz.py spicepy/codecs/lz4.py spicepy/codecs/jpeg.py"
-        echo "spicepy/codecs/jpeg_alpha.py spicepy/codecs/zlib_glz.py spicepy/codecs/image.py"
+        echo "spicepy/codecs/_lz4_ref.py spicepy/codecs/_common.py spicepy/codecs/quic.py"
+        echo "spicepy/codecs/lz.py spicepy/codecs/glz.py spicepy/codecs/lz4.py"
+        echo "spicepy/codecs/jpeg.py spicepy/codecs/jpeg_alpha.py spicepy/codecs/zlib_glz.py"
+        echo "spicepy/codecs/image.py"
         # every codec test file (the corpus ones skip: SPICEPY_CAPTURES=/nonexistent)
         echo "|tests/test_codec_*.py" ;;
     wire)
