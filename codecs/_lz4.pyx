@@ -7,8 +7,14 @@ straight into one output buffer and a match may reach back into earlier blocks
 dictionary). For BIT32/RGBA images stored top-down that buffer is ``out``
 itself: no scratch copy, no page-faulting temporaries. Every read is checked
 against the block's end, every literal run and match against the image's end
-and every offset against the bytes written so far; errors are codes, raised as
-CodecError outside the nogil section.
+and every offset against the bytes written so far (a match never reaches before
+the image's first byte); errors are codes, raised as CodecError outside the
+nogil section.
+
+Offset 0 is invalid LZ4, but spice-gtk's decoder (``canvas_get_lz4``:
+``LZ4_decompress_safe_continue`` over the image buffer, liblz4 >= 1.9.2) accepts
+it and clears the match with zero bytes (lz4_Block_format.md, "Safe
+decoding"); so does this one, so a damaged stream gives spice-gtk's pixels.
 
 The block grammar is LZ4's (github.com/lz4/lz4 doc/lz4_Block_format.md): a
 token (literal length nibble, match length nibble), length extension bytes
@@ -21,7 +27,7 @@ well-formed stream.
 """
 
 from libc.stdint cimport uint8_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 import numpy as np
 
@@ -93,7 +99,7 @@ cdef Py_ssize_t _block(
             return -ERR_TRUNCATED
         off = ip[0] | (<Py_ssize_t>ip[1] << 8)
         ip += 2
-        if off == 0 or off > op:
+        if off > op:
             return -ERR_OFFSET
         mlen = token & 15
         if mlen == 15:
@@ -109,7 +115,11 @@ cdef Py_ssize_t _block(
         if mlen > total - op:
             return -ERR_OUTPUT_END
         start = op - off
-        if off >= 16 and total - op >= mlen + 16:
+        if off == 0:
+            # invalid in LZ4; liblz4 (spice-gtk's decoder) writes zeros
+            memset(dst + op, 0, <size_t>mlen)
+            op += mlen
+        elif off >= 16 and total - op >= mlen + 16:
             # 16-byte steps (inlined), each source written before it is read
             chunk = 0
             while chunk < mlen:
