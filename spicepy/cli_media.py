@@ -41,6 +41,7 @@ async def _clipboard(session: Session, args: argparse.Namespace) -> str:
         await session.agent.set_clipboard(data, ClipboardType.IMAGE_PNG, selection)
         await _serve(session, args.hold)
         return f"offered a {len(data)}-byte PNG to the guest"
+    _say_agent_ready()
     if args.get_png is not None:
         png = await session.agent.get_clipboard(
             ClipboardType.IMAGE_PNG, selection, args.timeout
@@ -48,6 +49,16 @@ async def _clipboard(session: Session, args: argparse.Namespace) -> str:
         Path(args.get_png).write_bytes(png)
         return f"saved the guest's {len(png)}-byte PNG to {args.get_png}"
     return await session.agent.get_clipboard_text(selection, args.timeout)
+
+
+def _say_agent_ready() -> None:
+    """The agent announced its capabilities, its answer to ours: it forwards
+    the guest's clipboard changes from now on (spice-vdagent announces each
+    change once, and drops those made before a client's capabilities arrived),
+    so scripts wait for this line before they change the guest's clipboard."""
+    import sys
+
+    print("spicepy: agent ready", file=sys.stderr, flush=True)
 
 
 async def _serve(session: Session, seconds: float) -> None:
@@ -78,7 +89,8 @@ def add_clipboard(sub: Subparsers) -> None:
     p = add_session_command(
         sub,
         "clipboard",
-        "print the guest's clipboard text, or set it (--set TEXT / --set-png FILE)",
+        "print the guest's next clipboard text (changed after 'spicepy: agent "
+        "ready' on stderr), or set it (--set TEXT / --set-png FILE)",
         _clipboard,
     )
     group = p.add_mutually_exclusive_group()

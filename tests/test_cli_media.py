@@ -48,6 +48,43 @@ def x(srv: AgentXspice, *args: str, data: bytes | None = None) -> bytes:
     ).stdout
 
 
+def stderr_until(proc: subprocess.Popen[str], text: str) -> str:
+    """Read ``proc``'s stderr up to the line containing ``text`` (what was read)."""
+    assert proc.stderr is not None
+    seen = ""
+    while text not in seen:
+        line = proc.stderr.readline()
+        if not line:  # exited without saying it
+            pytest.fail(f"no {text!r} line on stderr: {seen!r}")
+        seen += line
+    return seen
+
+
+def xclip_set(srv: AgentXspice, text: str) -> None:
+    """Set the X CLIPBOARD; xclip serves one request (the agent's copy), exits."""
+    proc = subprocess.Popen(
+        ["xclip", "-selection", "clipboard", "-i", "-loops", "1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=srv.env,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(text.encode())
+    proc.stdin.close()
+
+
+def clipboard_getter(srv: AgentXspice) -> subprocess.Popen[str]:
+    """``spicepy clipboard URI``: prints the next text the guest copies."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "spicepy", "clipboard", srv.uri],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
 def test_parser_knows_the_media_commands() -> None:
     parser = build_parser()
     args = parser.parse_args(["clipboard", "spice://h:1", "--set", "hi", "--primary"])
@@ -66,31 +103,15 @@ def test_parser_knows_the_media_commands() -> None:
 @live
 def test_agent_commands(tmp_path: Path) -> None:
     with AgentXspice() as srv:
-        # the guest's clipboard, printed (set once the command listens: the agent
-        # announces clipboard changes only while a client is connected)
-        getter = subprocess.Popen(
-            [sys.executable, "-m", "spicepy", "clipboard", srv.uri],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        assert getter.stderr is not None
-        assert "connected" in getter.stderr.readline()
-        for _ in range(2):  # twice: the first change may precede the agent's start
-            proc = subprocess.Popen(
-                ["xclip", "-selection", "clipboard", "-i", "-loops", "1"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=srv.env,
-            )
-            assert proc.stdin is not None
-            proc.stdin.write("from X ✓".encode())
-            proc.stdin.close()
-            time.sleep(1.0)
+        assert srv.agent_attached()  # start() returns with the agent up
+        # the guest's clipboard, printed: set once the command says the agent is
+        # ready (spice-vdagent announces a change once, and only to a client
+        # whose capabilities it has)
+        getter = clipboard_getter(srv)
+        stderr_until(getter, "agent ready")
+        xclip_set(srv, "from X ✓")
         out, err = getter.communicate(timeout=60)
-        assert getter.returncode == 0, err
+        assert getter.returncode == 0, err + srv.log() + srv.log("vdagentd.log")
         assert out.strip() == "from X ✓"
         # offered to the guest: xclip reads it while the command holds it
         setter = subprocess.Popen(
@@ -129,6 +150,30 @@ def test_agent_commands(tmp_path: Path) -> None:
         done = cli("send-file", srv.uri, str(payload))
         assert done.returncode == 0, done.stderr
         assert (srv.files_dir / "notes.txt").read_bytes() == payload.read_bytes()
+
+
+@live
+def test_clipboard_getter_linked_before_the_agent() -> None:
+    """The guest agent starts after the command linked (a guest still booting):
+    "agent ready" comes once the agent answered, and a change made then reaches
+    the command."""
+    with AgentXspice(defer_agent=True) as srv:
+        getter = clipboard_getter(srv)
+        agent = threading.Thread(target=srv.start_agent)
+        try:
+            stderr_until(getter, "connected")
+            agent.start()
+            stderr_until(getter, "agent ready")
+            assert srv.agent_attached()  # not said before the agent was there
+            xclip_set(srv, "late agent")
+            out, err = getter.communicate(timeout=60)
+        finally:
+            if getter.poll() is None:
+                getter.kill()
+            if agent.ident is not None:
+                agent.join()
+        assert getter.returncode == 0, err + srv.log() + srv.log("vdagentd.log")
+        assert out.strip() == "late agent"
 
 
 @live

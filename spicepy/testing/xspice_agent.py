@@ -5,7 +5,14 @@ enable the agent with a custom config, so the spiceqxl driver options that it
 would set are written into our own config instead (``SpiceVdagentEnabled``, the
 virtio and uinput paths), then the two agent processes are started against the
 virtio socket the driver creates: ``spice-vdagentd -X`` (no logind) and the
-session agent ``spice-vdagent`` on the X display.  ``SpicePlaybackFIFODir``
+session agent ``spice-vdagent`` on the X display.  ``start`` returns once the
+agent is attached (``agent_attached``): spice-vdagentd opens the virtio port
+only after the session agent connected to it and reported its X resolution,
+which spice-vdagent does at the end of a start-up of about 1.5 s (GTK, then
+0.9 s waiting for a window manager's name that Xspice never sets), right before
+it starts watching the clipboard.  A client linked earlier sees the agent
+arrive later (AGENT_CONNECTED), and a clipboard set before then is never
+announced to it.  ``SpicePlaybackFIFODir``
 names a directory where raw S16LE stereo 48 kHz PCM written into a FIFO comes
 out on the playback channel (``audio_fifo``); files a client transfers land in
 ``files_dir``.  Stopping ends the agents we started (by their pids), then Xorg.
@@ -39,13 +46,37 @@ def agent_available() -> str | None:
     return None
 
 
+_SO_ACCEPTCON = 0x10000  # a listening socket (/proc/net/unix Flags)
+_SS_CONNECTED = "03"  # /proc/net/unix St
+
+
+def _unix_connected(path: Path) -> bool:
+    """Some socket accepted on the Unix socket ``path`` is connected (the
+    server's end of a connection carries the path; the client's has none)."""
+    try:
+        lines = Path("/proc/net/unix").read_text().splitlines()[1:]
+    except OSError:
+        return False
+    name = str(path)
+    for line in lines:
+        # Num RefCount Protocol Flags Type St Inode [Path]
+        parts = line.split(maxsplit=7)
+        if len(parts) == 8 and parts[7] == name and parts[5] == _SS_CONNECTED:
+            if not int(parts[3], 16) & _SO_ACCEPTCON:
+                return True
+    return False
+
+
 class AgentXspice:
     """An Xspice server with the guest agent running; a (sync) context manager.
 
     Args:
         options: server settings (the agent and FIFO driver options are added).
         agent: start spice-vdagentd/spice-vdagent (else only the audio FIFO dir).
-        start_timeout: seconds for Xorg, the virtio socket and the agent.
+        defer_agent: set up the agent's port but start the agent processes only
+            at ``start_agent()``: a guest whose agent comes after a client.
+        start_timeout: seconds for Xorg, the virtio socket and the agent
+            (``start`` waits until the agent is attached).
 
     Attributes once started: ``server`` (the ``Xspice``), ``uri``, ``display``,
     ``env`` (DISPLAY set), ``audio_dir``.
@@ -56,10 +87,12 @@ class AgentXspice:
         options: XspiceOptions | None = None,
         *,
         agent: bool = True,
+        defer_agent: bool = False,
         start_timeout: float = 30.0,
     ) -> None:
         self.options = options or XspiceOptions()
         self.agent = agent
+        self.defer_agent = defer_agent
         self.start_timeout = start_timeout
         self.server: Xspice | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -105,14 +138,17 @@ class AgentXspice:
         options = dataclasses.replace(self.options, extra_driver_options=extra)
         try:
             self.server = Xspice(options, start_timeout=self.start_timeout).start()
-            if self.agent:
-                self._start_agent()
+            if self.agent and not self.defer_agent:
+                self.start_agent()
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _start_agent(self) -> None:
+    def start_agent(self) -> None:
+        """Start spice-vdagentd and spice-vdagent; returns once attached."""
+        if not self.agent or self._procs:
+            raise SessionError("no agent to start (agent=False, or started)")
         virtio = self.dir / "virtio.sock"
         self._wait(virtio.exists, "the driver's virtio socket")
         udcs = self.dir / "udcs.sock"
@@ -124,6 +160,12 @@ class AgentXspice:
         session_agent = [VDAGENT, "-x", "-s", str(virtio), "-S", str(udcs)]
         session_agent += ["-f", str(self.files_dir), "-o", "0"]  # file transfers
         self._spawn(session_agent, "vdagent.log")
+        self._wait(self.agent_attached, "guest agent on the virtio port")
+
+    def agent_attached(self) -> bool:
+        """spice-vdagentd holds the driver's virtio port open (the server sees
+        an agent): a connected socket on that path in /proc/net/unix."""
+        return _unix_connected(self.dir / "virtio.sock")
 
     def _spawn(self, args: list[str], log_name: str) -> None:
         with open(self.dir / log_name, "wb") as out:
