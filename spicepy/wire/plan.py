@@ -20,9 +20,8 @@ from __future__ import annotations
 import dataclasses
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from spicepy.wire.schema import (
     Array,
@@ -78,8 +77,18 @@ class CondKind(IntEnum):
     CALL = 2  # bool(func(values))
 
 
-@dataclass(frozen=True, slots=True)
-class CountPlan:
+# (a member read through its Enum class costs a Python call in 3.11: once here)
+_INT, _STRUCT, _PTR, _ARRAY, _BYTES, _REST, _OTHER = Kind
+_CONST, _FIELD, _RASTER, _COUNT_CALL = CountKind
+_ONE_OF, _FLAGS, _COND_CALL = CondKind
+
+# The plan nodes are named tuples: immutable and compared by value like frozen
+# dataclasses, but made without one object.__setattr__ call per field (a
+# session compiles the plans of its first display messages inside its data
+# phase: ~20 classes, ~200 nodes).
+
+
+class CountPlan(NamedTuple):
     kind: CountKind
     const: int = 0
     slot: int = -1
@@ -90,8 +99,7 @@ class CountPlan:
     func: Callable[[Values], Any] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CondPlan:
+class CondPlan(NamedTuple):
     kind: CondKind
     slot: int = -1
     attr: str | None = None
@@ -102,28 +110,26 @@ class CondPlan:
     func: Callable[[Values], Any] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ValuePlan:
+class ValuePlan(NamedTuple):
     kind: Kind
     width: int = 0
     signed: bool = False
     struct: type | None = None
     target: ValuePlan | None = None
-    count: CountPlan | None = None
+    # (hides tuple.count, which nothing calls on a plan node)
+    count: CountPlan | None = None  # type: ignore[assignment]
     min_size: int = 1
     view: bool = False
     wtype: WireType | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class FieldPlan:
+class FieldPlan(NamedTuple):
     name: str
     value: ValuePlan
     cond: CondPlan | None
 
 
-@dataclass(frozen=True, slots=True)
-class StructPlan:
+class StructPlan(NamedTuple):
     """``direct``: a plain frozen slotted dataclass whose fields are all wire fields
     and that has no ``__post_init__``, so the interpreter may set its slots instead
     of calling ``__init__`` (same object, no per-field Python call)."""
@@ -187,34 +193,34 @@ def direct_fields(cls: type) -> tuple[str, ...] | None:
 
 def _value(wtype: WireType, slots: dict[str, int], ints: set[str]) -> ValuePlan:
     if isinstance(wtype, _Int):
-        return ValuePlan(Kind.INT, int(wtype.name[1:]) // 8, wtype.name[0] == "i")
+        return ValuePlan(_INT, int(wtype.name[1:]) // 8, wtype.name[0] == "i")
     if type(wtype) is Struct:
-        return ValuePlan(Kind.STRUCT, struct=wtype.cls)
+        return ValuePlan(_STRUCT, struct=wtype.cls)
     if type(wtype) is Ptr:
-        return ValuePlan(Kind.PTR, target=_value(wtype.target, slots, ints))
+        return ValuePlan(_PTR, target=_value(wtype.target, slots, ints))
     if type(wtype) is Array:
         count = None if wtype.count is None else _count(wtype.count, slots, ints)
         return ValuePlan(
-            Kind.ARRAY,
+            _ARRAY,
             target=_value(wtype.elem, slots, ints),
             count=count,
             min_size=wtype.min_size,
         )
     if type(wtype) is Bytes:
         count = _count(wtype.count, slots, ints)
-        return ValuePlan(Kind.BYTES, count=count, view=wtype.view)
+        return ValuePlan(_BYTES, count=count, view=wtype.view)
     if type(wtype) is Rest:
-        return ValuePlan(Kind.REST, view=wtype.view)
-    return ValuePlan(Kind.OTHER, wtype=wtype)
+        return ValuePlan(_REST, view=wtype.view)
+    return ValuePlan(_OTHER, wtype=wtype)
 
 
 def _count(count: Any, slots: dict[str, int], ints: set[str]) -> CountPlan:
     if isinstance(count, int):
-        return CountPlan(CountKind.CONST, const=count)
+        return CountPlan(_CONST, const=count)
     if isinstance(count, str):
         if count in ints:
-            return CountPlan(CountKind.FIELD, slot=slots[count])
-        return CountPlan(CountKind.CALL, func=operator.itemgetter(count))
+            return CountPlan(_FIELD, slot=slots[count])
+        return CountPlan(_COUNT_CALL, func=operator.itemgetter(count))
     if (
         type(count) is RasterSize
         and count.width in ints
@@ -222,14 +228,14 @@ def _count(count: Any, slots: dict[str, int], ints: set[str]) -> CountPlan:
         and 0 <= count.bpp <= 64
     ):
         return CountPlan(
-            CountKind.RASTER,
+            _RASTER,
             slot=slots[count.width],
             slot2=slots[count.height],
             bpp=count.bpp,
             limit=count.limit,
             what=count.what,
         )
-    return CountPlan(CountKind.CALL, func=count)
+    return CountPlan(_COUNT_CALL, func=count)
 
 
 def _cond(cond: Any, slots: dict[str, int], ints: set[str]) -> CondPlan | None:
@@ -237,7 +243,7 @@ def _cond(cond: Any, slots: dict[str, int], ints: set[str]) -> CondPlan | None:
         return None
     if type(cond) is FieldIn and cond.name in slots:
         return CondPlan(
-            CondKind.ONE_OF,
+            _ONE_OF,
             slot=slots[cond.name],
             attr=cond.attr,
             choices=cond.choices,
@@ -249,7 +255,5 @@ def _cond(cond: Any, slots: dict[str, int], ints: set[str]) -> CondPlan | None:
         and 0 <= cond.mask <= _U64_MASK
         and (cond.equal is None or 0 <= cond.equal <= _U64_MASK)
     ):
-        return CondPlan(
-            CondKind.FLAGS, slot=slots[cond.name], mask=cond.mask, equal=cond.equal
-        )
-    return CondPlan(CondKind.CALL, func=cond)
+        return CondPlan(_FLAGS, slot=slots[cond.name], mask=cond.mask, equal=cond.equal)
+    return CondPlan(_COND_CALL, func=cond)
