@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from spicepy.canvas import _draw_ref, kernels
 from spicepy.canvas.draw_blend import mul_un8, over
-from spicepy.canvas.region import Region, make_region, tile_values
+from spicepy.canvas.region import Region, make_region, surface_box, tile_values
 from spicepy.canvas.rop import Rop, apply_rop, rop3
 from spicepy.errors import CanvasError
 from spicepy.wire.enums import ClipType
@@ -311,6 +311,101 @@ def test_copy_bits(
             sub.write(expected, source_view(s, sub, s.dst).copy())
     results = run_all(s, lambda t, d, r, src: t.blit(d, r, d, dx, dy, Rop.COPY))
     assert_all_equal(expected, results)
+
+
+def _clip(clips: Any) -> SimpleNamespace:
+    """A wire ``Clip`` of the scene's clip rectangles (None: CLIP_TYPE_NONE)."""
+    if clips is None:
+        return SimpleNamespace(type=ClipType.NONE, rects=None)
+    return SimpleNamespace(type=ClipType.RECTS, rects=[_rect(c) for c in clips])
+
+
+def _several(s: SimpleNamespace) -> bool:
+    """The clip has several rectangles and bbox ∩ surface is not empty: the
+    ``*_clipped`` kernels leave such a draw to the region path (-1)."""
+    h, w = s.dst.shape[:2]
+    bbox = _rect(s.bbox)
+    on_surface = surface_box(w, h, bbox) is not None  # type: ignore[arg-type]
+    return s.clips is not None and len(s.clips) > 1 and on_surface
+
+
+@given(scenes(), st.integers(0, 15), st.booleans())
+def test_blit_clipped(s: SimpleNamespace, rop: int, opaque: bool) -> None:
+    """blit_clipped(bbox, clip) == the canvas's same-size copy over
+    make_region(bbox, clip); several clip rectangles: -1, nothing drawn."""
+    expected = s.dst.copy()
+    src = s.view(expected.copy())
+    inside = 0
+    region = None if _several(s) else canvas_region(s, s.bbox, s.clips)
+    sub = None if region is None else canvas_sub(s, region, src)
+    if sub is not None:
+        values = source_view(s, sub, src)
+        if opaque:
+            values = values.copy()
+            values[..., 3] = 0xFF
+        if rop == Rop.COPY:
+            sub.write(expected, values)
+        else:
+            sub.write(expected, apply_rop(Rop(rop), values, sub.view(expected)))
+        inside = (sub.x1 - sub.x0) * (sub.y1 - sub.y0)
+    results, drawn = [], []
+    for twin in TWINS:
+        dst = s.dst.copy()
+        bbox, clip = _rect(s.bbox), _clip(s.clips)
+        got = twin.blit_clipped(dst, bbox, clip, s.view(dst), s.dx, s.dy, rop, opaque)
+        results.append(dst)
+        drawn.append(got)
+    assert_all_equal(expected, results)
+    assert drawn == [-1 if _several(s) else inside] * len(TWINS)
+
+
+@given(scenes(), st.integers(0, 15), u32)
+def test_fill_clipped(s: SimpleNamespace, rop: int, color: int) -> None:
+    """fill_clipped(bbox, clip) == the canvas's solid fill over
+    make_region(bbox, clip); several clip rectangles: -1, nothing drawn."""
+    expected = s.dst.copy()
+    region = None if _several(s) else canvas_region(s, s.bbox, s.clips)
+    if region is not None:
+        s.tile = None
+        values = brush(s, color, region)
+        if rop == Rop.COPY:
+            region.write(expected, values)
+        else:
+            region.write(expected, apply_rop(Rop(rop), values, region.view(expected)))
+    inside = 0 if region is None else int(raster(region, *s.dst.shape[:2]).sum())
+    results, drawn = [], []
+    for twin in TWINS:
+        dst = s.dst.copy()
+        drawn.append(twin.fill_clipped(dst, _rect(s.bbox), _clip(s.clips), rop, color))
+        results.append(dst)
+    assert_all_equal(expected, results)
+    assert drawn == [-1 if _several(s) else inside] * len(TWINS)
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=TWIN_IDS)
+def test_clipped_refusals(twin: ModuleType) -> None:
+    """The same CanvasError as ``region.clip_box`` / the unclipped kernels, in
+    the same order (destination, clip, then the draw's own arguments); an
+    empty draw checks no more than the destination and the bbox."""
+    dst, src = pixels(1, 6, 6), pixels(2, 3, 3)
+    box, none = _rect((1, 1, 5, 5)), _clip(None)
+    weird = SimpleNamespace(type=7, rects=None)
+    for call in (
+        lambda d, b, c: twin.blit_clipped(d, b, c, src, 0, 0, 3),
+        lambda d, b, c: twin.fill_clipped(d, b, c, 3, 0),
+    ):
+        with pytest.raises(CanvasError, match="destination must be"):
+            call(dst[:, ::2], box, weird)
+        with pytest.raises(CanvasError, match="unknown clip type 7"):
+            call(dst, box, weird)
+        assert call(dst, _rect((6, 0, 9, 3)), weird) == 0  # off the surface
+    with pytest.raises(CanvasError, match="unknown rop 16"):
+        twin.blit_clipped(dst, box, none, src, 0, 0, 16)
+    with pytest.raises(CanvasError, match="unknown rop 16"):
+        twin.fill_clipped(dst, box, none, 16, 0)
+    with pytest.raises(CanvasError, match="source must be"):
+        twin.blit_clipped(dst, box, none, src[..., :3], 0, 0, 3)
+    assert twin.blit_clipped(dst, box, _clip([]), src[..., :3], 0, 0, 16) == 0
 
 
 @given(scenes(), st.integers(0, 255), u32)

@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from spicepy.canvas._draw_ref import Glyph
+from spicepy.wire.types import Clip, Rect
 
 def region_rects(
     width: int, height: int, bbox: Sequence[int], clips: object | None
@@ -27,6 +28,19 @@ def blit(
     dy: int,
     rop: int,
     opaque: bool = False,
+) -> int: ...
+def blit_clipped(
+    dst: npt.NDArray[np.uint8],
+    bbox: Rect,
+    clip: Clip,
+    src: npt.NDArray[np.uint8],
+    dx: int,
+    dy: int,
+    rop: int,
+    opaque: bool = False,
+) -> int: ...
+def fill_clipped(
+    dst: npt.NDArray[np.uint8], bbox: Rect, clip: Clip, rop: int, color: int
 ) -> int: ...
 def rop3_blit(
     dst: npt.NDArray[np.uint8],

@@ -39,6 +39,7 @@ cimport numpy as cnp
 from spicepy.canvas import _draw_ref
 from spicepy.canvas._draw_ref import GLYPH_MAX_PIXELS, REGION_MAX_SWEEP
 from spicepy.errors import CanvasError
+from spicepy.wire.enums import ClipType
 
 if sys.byteorder != "little":  # pixel words are B, G, R, X in memory order
     raise ImportError("the drawing kernels need a little-endian host")
@@ -64,6 +65,7 @@ cdef enum:
 cdef object _NDARRAY = np.ndarray
 cdef object _U8 = np.dtype(np.uint8)
 cdef object _I64 = np.dtype(np.int64)
+cdef object _CLIP_NONE = int(ClipType.NONE)
 cdef str _DST_ERROR = "destination must be a writable C-contiguous (h, w, 4) uint8"
 
 
@@ -809,8 +811,6 @@ def blit(dst, rects, src, dx, dy, rop, opaque=False):
     cdef Img d
     cdef Rects r
     cdef Src s
-    cdef Py_ssize_t i
-    cdef int64_t drawn = 0
     cdef int64_t op = _int(rop, "rop")
     if not 0 <= op <= 15:
         raise CanvasError(f"unknown rop {op}")
@@ -819,17 +819,120 @@ def blit(dst, rects, src, dx, dy, rop, opaque=False):
     try:
         keep = _take_source(dst, rects, src, dx, dy, op == ROP_COPY and sor == 0,
                             &d, &r, &s)
-        if _large(s.cuts, s.n):
-            _pin_all(&h, dst, keep, None)
-            with nogil:
-                _blit_cuts(&d, &s, <int>op, sor)
-        else:
-            _blit_cuts(&d, &s, <int>op, sor)
-        for i in range(s.n):
-            drawn += (s.cuts[i].right - s.cuts[i].left) * (s.cuts[i].bottom - s.cuts[i].top)
-        return drawn
+        return _blit_source(&h, &d, &s, dst, keep, <int>op, sor)
     finally:
         _done(&h, &r, &s)
+
+
+cdef int64_t _blit_source(
+    Held* h, const Img* d, const Src* s, object dst, object keep, int op, uint32_t sor
+) except -1:
+    """The pixels of ``blit`` once the source is cut; returns the pixels drawn."""
+    cdef Py_ssize_t i
+    cdef int64_t drawn = 0
+    if _large(s.cuts, s.n):
+        _pin_all(h, dst, keep, None)
+        with nogil:
+            _blit_cuts(d, s, op, sor)
+    else:
+        _blit_cuts(d, s, op, sor)
+    for i in range(s.n):
+        drawn += (s.cuts[i].right - s.cuts[i].left) * (s.cuts[i].bottom - s.cuts[i].top)
+    return drawn
+
+
+# -- draws clipped as a display message says (bbox and clip, at most one rect) -------
+
+
+cdef int _clip_box(const Img* d, object bbox, object clip, Rects* r) except -1:
+    """``region.clip_box`` of dst's size into r (no rectangle when empty, one
+    otherwise); returns 1, r empty, for a clip of several rectangles."""
+    cdef int64_t x0 = _max(_int(bbox.left, "bbox.left"), 0)
+    cdef int64_t y0 = _max(_int(bbox.top, "bbox.top"), 0)
+    cdef int64_t x1 = _min(_int(bbox.right, "bbox.right"), d.w)
+    cdef int64_t y1 = _min(_int(bbox.bottom, "bbox.bottom"), d.h)
+    r.p, r.n = r.local, 0
+    if x1 <= x0 or y1 <= y0:
+        return 0
+    rects = clip.rects
+    if rects is None:
+        if clip.type != _CLIP_NONE:
+            raise CanvasError(f"unknown clip type {clip.type}")
+    else:
+        n = len(rects)
+        if n != 1:
+            return n > 1
+        c = rects[0]
+        x0 = _max(x0, _int(c.left, "clip left"))
+        y0 = _max(y0, _int(c.top, "clip top"))
+        x1 = _min(x1, _int(c.right, "clip right"))
+        y1 = _min(y1, _int(c.bottom, "clip bottom"))
+        if x1 <= x0 or y1 <= y0:
+            return 0
+    r.local[0], r.local[1], r.local[2], r.local[3] = x0, y0, x1, y1
+    r.n = 1
+    return 0
+
+
+def blit_clipped(dst, bbox, clip, src, dx, dy, rop, opaque=False):
+    """``blit`` over bbox ∩ dst ∩ clip; -1 for a clip of several rectangles
+    (see the twin)."""
+    cdef Held h
+    cdef Img d, img
+    cdef Rects r
+    cdef Src s
+    cdef int64_t op, ox, oy
+    cdef uint32_t sor
+    _start(&h, &r, &s)
+    try:
+        _get_dst(dst, &d)
+        if _clip_box(&d, bbox, clip, &r):
+            return -1
+        if r.n == 0:
+            return 0
+        keep = _get_image(src, "source", &img)
+        op = _int(rop, "rop")
+        if not 0 <= op <= 15:
+            raise CanvasError(f"unknown rop {op}")
+        ox, oy = _int(dx, "dx"), _int(dy, "dy")
+        sor = OPAQUE if opaque else 0
+        _get_source(&d, &img, &r, ox, oy, op == ROP_COPY and sor == 0, &s)
+        return _blit_source(&h, &d, &s, dst, keep, <int>op, sor)
+    finally:
+        _done(&h, &r, &s)
+
+
+def fill_clipped(dst, bbox, clip, rop, color):
+    """Solid ``fill`` over bbox ∩ dst ∩ clip; returns the pixels drawn, -1 for
+    a clip of several rectangles (see the twin)."""
+    cdef Held h
+    cdef Img d
+    cdef Brush b
+    cdef Rects r
+    cdef Src unused
+    cdef int64_t op
+    cdef Cut c
+    _start(&h, &r, &unused)
+    try:
+        _get_dst(dst, &d)
+        if _clip_box(&d, bbox, clip, &r):
+            return -1
+        if r.n == 0:
+            return 0
+        op = _int(rop, "rop")
+        if not 0 <= op <= 15:
+            raise CanvasError(f"unknown rop {op}")
+        _get_brush(&b, color, None, 0, 0, &d)
+        c.left, c.top, c.right, c.bottom = r.local[0], r.local[1], r.local[2], r.local[3]
+        if _large(&c, 1):
+            _pin_all(&h, dst, None, None)
+            with nogil:
+                _fill_cuts(&d, &b, &c, 1, <int>op)
+        else:
+            _fill_cuts(&d, &b, &c, 1, <int>op)
+        return (c.right - c.left) * (c.bottom - c.top)
+    finally:
+        _done(&h, &r, &unused)
 
 
 cdef void _rop3_cuts(const Img* d, const Src* s, const Brush* b, uint32_t op) noexcept nogil:

@@ -21,15 +21,19 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from spicepy.canvas.region import clip_box, surface_box
 from spicepy.canvas.rop import Rop, apply_rop, rop3
 from spicepy.errors import CanvasError
+from spicepy.wire.types import Clip, Rect
 
 __all__ = [
     "GLYPH_MAX_PIXELS",
     "REGION_MAX_SWEEP",
     "alpha_blend",
     "blit",
+    "blit_clipped",
     "fill",
+    "fill_clipped",
     "glyph_mask",
     "mask_over",
     "region_rects",
@@ -288,6 +292,50 @@ def blit(
         d[...] = s if op == Rop.COPY else apply_rop(op, s, d)
         drawn += (right - left) * (bottom - top)
     return drawn
+
+
+def blit_clipped(
+    dst: Pixels,
+    bbox: Rect,
+    clip: Clip,
+    src: Pixels,
+    dx: int,
+    dy: int,
+    rop: int,
+    opaque: bool = False,
+) -> int:
+    """``blit`` over ``region.clip_box`` of dst's size (a display message's
+    bbox and clip); returns the pixels drawn, -1 for a clip of several
+    rectangles (the caller's region path takes those)."""
+    box = _message_box(dst, bbox, clip)
+    if box is None or box == -1:
+        return 0 if box is None else -1
+    _image(src, "source")
+    _rop(rop)
+    return blit(dst, (box,), src, dx, dy, rop, opaque)
+
+
+def fill_clipped(dst: Pixels, bbox: Rect, clip: Clip, rop: int, color: int) -> int:
+    """Solid ``fill`` over ``region.clip_box`` of dst's size; returns the
+    pixels drawn, -1 for a clip of several rectangles."""
+    box = _message_box(dst, bbox, clip)
+    if box is None or box == -1:
+        return 0 if box is None else -1
+    fill(dst, (box,), rop, color)
+    left, top, right, bottom = box
+    return (right - left) * (bottom - top)
+
+
+def _message_box(
+    dst: object, bbox: Rect, clip: Clip
+) -> tuple[int, int, int, int] | int | None:
+    """``clip_box`` of the destination's size, -1 for several clip rectangles."""
+    h, w = _surface(dst).shape[:2]
+    rects = clip.rects
+    if rects is not None and len(rects) > 1:
+        # clip_box refuses these; an empty bbox ∩ surface is empty whatever the clip
+        return None if surface_box(w, h, bbox) is None else -1
+    return clip_box(w, h, bbox, clip)
 
 
 def rop3_blit(

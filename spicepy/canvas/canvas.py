@@ -49,7 +49,9 @@ log = logging.getLogger(__name__)
 Pixels = npt.NDArray[np.uint8]
 #: Images whose decode has side effects even when nothing is drawn (GLZ window).
 _GLZ_TYPES = (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
-_NOT_DECODED = (ImageType.SURFACE, ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS)
+_SURFACE, _FROM_CACHE = ImageType.SURFACE, ImageType.FROM_CACHE
+_FROM_CACHE_LOSSLESS = ImageType.FROM_CACHE_LOSSLESS
+_NOT_DECODED = (_SURFACE, _FROM_CACHE, _FROM_CACHE_LOSSLESS)
 _ZERO = np.zeros(4, np.uint8)
 _ZERO.flags.writeable = False
 # (an enum class attribute is a slow lookup: __getattr__ on the enum's class)
@@ -400,6 +402,19 @@ class Canvas:
         on the box, without a ``Region``)."""
         d, base = msg.data, msg.base
         surface = self.surface(base.surface_id)
+        brush = d.brush
+        if brush.type == _SOLID and d.mask.bitmap is None and not surface.quantised:
+            desc = d.rop_descriptor
+            rop = _BRUSH_ROPS.get(desc)
+            if rop is None:
+                rop = _BRUSH_ROPS[desc] = ropd_to_rop(desc, SRC_IS_BRUSH)
+            if rop != _NOOP:  # (a NOOP still checks the clip below)
+                drawn = kernels.fill_clipped(
+                    surface.pixels, base.box, base.clip, rop, brush.color or 0
+                )
+                if drawn >= 0:
+                    self.pixels_drawn += drawn
+                    return
         rects = base.clip.rects
         box = region = None
         if d.mask.bitmap is None and (rects is None or len(rects) < 2):
@@ -431,12 +446,47 @@ class Canvas:
         Same-size draws clipped to one rectangle without a QMask (most of what a
         desktop sends) go to ``kernels.blit`` without a ``Region`` or a
         ``CachedImage`` of their own; scaled, QMasked or several-rectangle
-        clipped ones to numpy.
+        clipped ones to numpy.  When the source is at hand without a decode
+        (a cache entry that is there, an existing surface: resolving it has no
+        side effect and cannot fail), one ``kernels.blit_clipped`` call clips
+        and draws.
         """
         d, base = msg.data, msg.base
         surface = self.surfaces.get(base.surface_id)
         if surface is None:
             raise CanvasError(f"unknown surface {base.surface_id}")
+        image = d.src_bitmap
+        if image is not None and d.mask.bitmap is None and not surface.quantised:
+            kind = image.descriptor.type
+            src: Any = None
+            if kind == _FROM_CACHE or kind == _FROM_CACHE_LOSSLESS:
+                src = self.shared.cache.find(image.descriptor.id)
+            elif kind == _SURFACE and image.surface is not None:
+                src = self.surfaces.get(image.surface.surface_id)
+            bbox, area = base.box, d.src_area
+            if (
+                src is not None
+                and area.right - area.left == bbox.right - bbox.left
+                and area.bottom - area.top == bbox.bottom - bbox.top
+            ):
+                desc = d.rop_descriptor
+                rop = _IMAGE_ROPS.get(desc)
+                if rop is None:
+                    rop = _IMAGE_ROPS[desc] = ropd_to_rop(desc, SRC_IS_IMAGE)
+                if rop != _NOOP:
+                    drawn = kernels.blit_clipped(
+                        surface.pixels,
+                        bbox,
+                        base.clip,
+                        src.pixels,
+                        bbox.left - area.left,
+                        bbox.top - area.top,
+                        rop,
+                        rop == _COPY and surface.opaque_copy and not src.has_alpha,
+                    )
+                    if drawn >= 0:
+                        self.pixels_drawn += drawn
+                        return
         mask = d.mask
         clip = base.clip
         rects = clip.rects
@@ -570,12 +620,17 @@ class Canvas:
         pixels = surface.pixels
         dx, dy = base.box.left - src_pos.x, base.box.top - src_pos.y
         rects = base.clip.rects
-        if (rects is None or len(rects) < 2) and not surface.quantised:
-            # one rectangle: moved in place, row by row (kernels.blit)
-            box = clip_box(surface.width, surface.height, base.box, base.clip)
-            if box is not None and (dx or dy):
-                self.pixels_drawn += kernels.blit(pixels, (box,), pixels, dx, dy, _COPY)
-            return
+        if not surface.quantised:
+            if dx or dy:  # one rectangle: moved in place, row by row
+                drawn = kernels.blit_clipped(
+                    pixels, base.box, base.clip, pixels, dx, dy, _COPY
+                )
+                if drawn >= 0:
+                    self.pixels_drawn += drawn
+                    return
+            elif rects is None or len(rects) < 2:  # refuses an unknown clip type
+                clip_box(surface.width, surface.height, base.box, base.clip)
+                return
         region = make_region(surface.width, surface.height, base.box, base.clip)
         if region is None or (dx == 0 and dy == 0):
             return

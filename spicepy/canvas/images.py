@@ -121,6 +121,10 @@ class ImageCache:
                 f"image {image_id:#x} is not in the cache", image_id
             ) from None
 
+    def find(self, image_id: int) -> CachedImage | None:
+        """The entry, None when absent (a draw's fast path, which must not raise)."""
+        return self._items.get(image_id)
+
     def put(self, image_id: int, image: CachedImage) -> None:
         self.remove(image_id)
         self._items[image_id] = image

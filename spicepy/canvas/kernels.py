@@ -103,7 +103,9 @@ __all__ = [
     "Glyph",
     "alpha_blend",
     "blit",
+    "blit_clipped",
     "fill",
+    "fill_clipped",
     "glyph_mask",
     "mask_over",
     "region_rects",
@@ -114,6 +116,8 @@ __all__ = [
 region_rects = _impl.region_rects
 fill = _impl.fill
 blit = _impl.blit
+blit_clipped = _impl.blit_clipped
+fill_clipped = _impl.fill_clipped
 rop3_blit = _impl.rop3_blit
 transparent = _impl.transparent
 alpha_blend = _impl.alpha_blend

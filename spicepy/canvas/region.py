@@ -17,7 +17,15 @@ from spicepy.errors import CanvasError
 from spicepy.wire.enums import ClipType
 from spicepy.wire.types import Clip, Rect
 
-__all__ = ["Box", "Region", "clip_box", "make_region", "sample_scaled", "tile_values"]
+__all__ = [
+    "Box",
+    "Region",
+    "clip_box",
+    "make_region",
+    "sample_scaled",
+    "surface_box",
+    "tile_values",
+]
 
 Pixels = npt.NDArray[np.uint8]
 _CLIP_NONE = int(ClipType.NONE)
@@ -85,22 +93,29 @@ class Region:
 Box = tuple[int, int, int, int]
 
 
+def surface_box(width: int, height: int, bbox: Rect) -> Box | None:
+    """bbox ∩ the ``width`` x ``height`` surface, None when empty."""
+    x0, y0 = max(bbox.left, 0), max(bbox.top, 0)
+    x1, y1 = min(bbox.right, width), min(bbox.bottom, height)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
 def clip_box(width: int, height: int, bbox: Rect, clip: Clip) -> Box | None:
     """(x0, y0, x1, y1) of bbox ∩ the ``width`` x ``height`` surface ∩ a clip
     of at most one rectangle (NONE, or RECTS with none or one: most draws);
-    None when nothing is left. A draw takes this box without a ``Region`` object.
+    None when nothing is left. A draw takes this box without a ``Region`` object
+    (``kernels.blit_clipped`` / ``fill_clipped`` compute it themselves).
 
     Raises:
         CanvasError: a clip type other than NONE and RECTS, or a clip of
             several rectangles (``make_region`` takes those).
     """
-    # plain comparisons: this runs once per draw, and max()/min() calls cost more
-    x0 = bbox.left if bbox.left > 0 else 0
-    y0 = bbox.top if bbox.top > 0 else 0
-    x1 = bbox.right if bbox.right < width else width
-    y1 = bbox.bottom if bbox.bottom < height else height
-    if x1 <= x0 or y1 <= y0:
+    box = surface_box(width, height, bbox)
+    if box is None:
         return None
+    x0, y0, x1, y1 = box
     rects = clip.rects
     if rects is None:
         if clip.type != _CLIP_NONE:
@@ -135,12 +150,10 @@ def make_region(width: int, height: int, bbox: Rect, clip: Clip) -> Region | Non
     if rects is None or len(rects) <= 1:
         box = clip_box(width, height, bbox, clip)
         return None if box is None else Region(*box, None)
-    x0 = bbox.left if bbox.left > 0 else 0
-    y0 = bbox.top if bbox.top > 0 else 0
-    x1 = bbox.right if bbox.right < width else width
-    y1 = bbox.bottom if bbox.bottom < height else height
-    if x1 <= x0 or y1 <= y0:
+    box = surface_box(width, height, bbox)
+    if box is None:
         return None
+    x0, y0, x1, y1 = box
     mask = np.zeros((y1 - y0, x1 - x0), np.bool_)
     for r in rects:
         cx0, cy0 = max(x0, r.left), max(y0, r.top)
