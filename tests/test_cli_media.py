@@ -17,7 +17,7 @@ import pytest
 
 from spicepy.cli import build_parser
 from spicepy.testing.xspice import available as xspice_available
-from spicepy.testing.xspice_agent import AgentXspice, agent_available
+from spicepy.testing.xspice_agent import AgentXspice, agent_available, feed_fifo
 
 MISSING = xspice_available() or agent_available()
 if MISSING is None and shutil.which("xclip") is None:
@@ -176,6 +176,39 @@ def test_clipboard_getter_linked_before_the_agent() -> None:
         assert out.strip() == "late agent"
 
 
+def test_feed_fifo_ends_when_the_reader_stops_reading(tmp_path: Path) -> None:
+    """A reader that stops taking audio (or never opens the FIFO) cannot hold
+    the feeder: it returns once ``stop`` is set, with what went in."""
+    fifo = tmp_path / "a.fifo"
+    os.mkfifo(fifo)
+    data = bytes(range(256)) * 4096  # 1 MiB: more than a pipe holds
+    stop = threading.Event()
+    fed: list[int] = []
+    feeder = threading.Thread(target=lambda: fed.append(feed_fifo(fifo, data, stop)))
+    feeder.start()
+    time.sleep(0.2)  # no reader yet: waiting to open
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        first = b""
+        deadline = time.monotonic() + 10
+        while len(first) < 1000 and time.monotonic() < deadline:
+            try:
+                first += os.read(reader, 1000 - len(first))
+            except BlockingIOError:
+                time.sleep(0.01)
+        assert first == data[:1000]
+        time.sleep(0.2)  # the reader stops: the pipe fills, a write would block
+        stop.set()
+        feeder.join(timeout=5)
+        assert not feeder.is_alive()
+        assert 1000 < fed[0] < len(data)
+    finally:
+        stop.set()
+        os.close(reader)
+    # nobody ever opens it: the feeder gives up at its timeout
+    assert feed_fifo(tmp_path / "a.fifo", data, threading.Event(), timeout=0.3) == 0
+
+
 @live
 def test_record_audio_and_screenshot_with_cursor(tmp_path: Path) -> None:
     from spicepy.audio import read_wav
@@ -185,11 +218,7 @@ def test_record_audio_and_screenshot_with_cursor(tmp_path: Path) -> None:
     pcm = np.stack([mono, mono], 1).tobytes()
     with AgentXspice(agent=False) as srv:
         fifo = srv.audio_fifo()
-
-        def feed() -> None:
-            with open(fifo, "wb") as f:
-                f.write(pcm)
-
+        stop, fed = threading.Event(), []
         recorder = subprocess.Popen(
             [sys.executable, "-m", "spicepy", "record-audio", srv.uri,
              str(tmp_path / "a.wav"), "--seconds", "4"],
@@ -200,15 +229,18 @@ def test_record_audio_and_screenshot_with_cursor(tmp_path: Path) -> None:
         )  # fmt: skip
         assert recorder.stderr is not None
         assert "connected" in recorder.stderr.readline()  # now recording
-        feeder = threading.Thread(target=feed)
+        feeder = threading.Thread(target=lambda: fed.append(feed_fifo(fifo, pcm, stop)))
         feeder.start()
-        out, err = recorder.communicate(timeout=60)
-        feeder.join()
+        try:
+            out, err = recorder.communicate(timeout=60)
+        finally:
+            stop.set()  # the recorder is gone: what Xspice did not take is moot
+            feeder.join()
         done = subprocess.CompletedProcess(recorder.args, recorder.returncode, out, err)
         assert done.returncode == 0, done.stderr
         samples, rate = read_wav(tmp_path / "a.wav")
         assert rate == 48000 and samples.shape[1] == 2
-        assert len(samples) >= 2 * 48000  # most of the 3 s tone
+        assert len(samples) >= 2 * 48000, fed  # most of the 3 s tone
         spectrum = np.abs(np.fft.rfft(samples[:, 0].astype(float)))
         # one FFT bin is 48000 / len(samples) Hz wide
         assert abs(np.argmax(spectrum) * 48000 / len(samples) - 2000) <= 48000 / len(

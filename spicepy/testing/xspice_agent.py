@@ -21,9 +21,12 @@ out on the playback channel (``audio_fifo``); files a client transfers land in
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
+import select
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -32,7 +35,7 @@ from spicepy.errors import SessionError, SpiceTimeoutError
 from spicepy.testing._process import stop_process
 from spicepy.testing.xspice import Xspice, XspiceOptions
 
-__all__ = ["AgentXspice", "agent_available"]
+__all__ = ["AgentXspice", "agent_available", "feed_fifo"]
 
 VDAGENTD = "/usr/sbin/spice-vdagentd"
 VDAGENT = "/usr/bin/spice-vdagent"
@@ -44,6 +47,44 @@ def agent_available() -> str | None:
         if not os.access(path, os.X_OK):
             return f"{path} missing (apt-get install spice-vdagent)"
     return None
+
+
+def feed_fifo(
+    path: Path, data: bytes, stop: threading.Event, timeout: float = 60.0
+) -> int:
+    """Write ``data`` into the FIFO ``path`` as fast as its reader takes it and
+    return how many bytes went in.  Gives up when ``stop`` is set or after
+    ``timeout`` seconds: a plain ``open``/``write`` blocks for ever when the
+    reader never opens the FIFO or stops reading, and a test's feeder thread
+    must end with the test (Xspice reads at the audio's pace, 192 kB a second).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: no reader has it open yet
+                raise
+        if stop.wait(0.01) or time.monotonic() > deadline:
+            return 0
+    view = memoryview(data)
+    done = 0
+    try:
+        while done < len(view) and not stop.is_set():
+            if time.monotonic() > deadline:
+                break
+            if not select.select([], [fd], [], 0.05)[1]:
+                continue  # full: the reader has not taken the last piece yet
+            try:
+                done += os.write(fd, view[done : done + 65536])
+            except BlockingIOError:
+                continue
+            except BrokenPipeError:  # the reader closed it
+                break
+    finally:
+        os.close(fd)
+    return done
 
 
 _SO_ACCEPTCON = 0x10000  # a listening socket (/proc/net/unix Flags)
@@ -199,7 +240,8 @@ class AgentXspice:
             return ""
 
     def audio_fifo(self, name: str = "tone.fifo") -> Path:
-        """A FIFO in the playback directory: open it, write S16LE stereo 48 kHz."""
+        """A FIFO in the playback directory: write S16LE stereo 48 kHz into it
+        (``feed_fifo``)."""
         path = self.audio_dir / name
         os.mkfifo(path)
         return path
