@@ -35,6 +35,8 @@ SAMPLE="${MUTATION_SAMPLE:-0}"
 # MUTATION_MODULES="usbredir agent": run only the mutants of these modules of
 # the area (all are still generated and staged), e.g. to work module by module
 # on channels, whose full run takes ~2 h on an idle 2-core machine.
+# MUTATION_DROP=REGEX: tests whose id matches REGEX run only for the mutants
+# of modules whose name matches it (drop_tests below), e.g. MUTATION_DROP=quic.
 # MUTATION_KEEP=1 reuses the staged copy of an earlier run of the area (its
 # code snapshot, mutants, test map and verdicts) instead of staging the
 # checkout again: the next modules of one snapshot, run after another.
@@ -90,13 +92,19 @@ stage() {  # stage AREA DIR: a copy of the checkout in the installed layout
 write_cfg() {  # write_cfg DIR "MUTATE" "TESTS": mutmut's setup.cfg in DIR
     local dir="$1" mutate="$2" tests="$3" only="" f t m
     for f in $mutate; do only+="    $f"$'\n'; done
+    # each mutant's tests run fastest first (the plugin, beside the mutants)
+    cp "$ROOT/scripts/mutation_order.py" "$dir/"
+    [[ -d "$dir/mutants" ]] && cp "$ROOT/scripts/mutation_order.py" "$dir/mutants/"
     # mutmut reads setup.cfg when pyproject.toml has no [tool.mutmut]
     {
         echo "[mutmut]"
         echo "source_paths = spicepy"
         echo "only_mutate ="
         printf '%s' "$only"
+        echo "also_copy ="
+        echo "    mutation_order.py"
         printf 'pytest_add_cli_args =\n    -p\n    no:cacheprovider\n'
+        printf '    -p\n    mutation_order\n'
         # e.g. MUTATION_PYTEST_ARGS="--deselect tests/x.py::test_y": mutmut needs
         # a green baseline, and other work may leave an unrelated test red
         for a in ${MUTATION_PYTEST_ARGS:-}; do echo "    $a"; done
@@ -179,6 +187,28 @@ PY
     summarize "$dir/results.txt"
 }
 
+drop_tests() {  # drop_tests REGEX (in the staged copy's mutants/)
+    # MUTATION_DROP=quic: a test whose id matches REGEX (case-insensitive) is
+    # not run for the mutants of a module whose name does not match it; e.g.
+    # the QUIC tests decode whole images in pure Python and reach the other
+    # codecs only through decode_image.  The map is kept for later reruns.
+    "$PY" - "$1" <<'PY'
+import json, re, sys
+rx = re.compile(sys.argv[1], re.I)
+path = "mutants/mutmut-stats.json"
+stats = json.load(open(path))
+dropped = 0
+for fn, tests in stats["tests_by_mangled_function_name"].items():
+    module = fn.split(".x")[0]
+    if not rx.search(module.rsplit(".", 1)[-1]):
+        kept = [t for t in tests if not rx.search(t)]
+        dropped += len(tests) - len(kept)
+        stats["tests_by_mangled_function_name"][fn] = kept
+json.dump(stats, open(path, "w"))
+print(f"MUTATION_DROP: {dropped} (function, test) pairs dropped", file=sys.stderr)
+PY
+}
+
 module_patterns() {  # module_patterns AREA: mutmut name patterns, or nothing
     local m
     for m in "${MODULES[@]}"; do
@@ -234,6 +264,13 @@ PY
             nice -n 10 "$PY" -m mutmut run --max-children "$JOBS" "${names[@]}" \
                 >"$dir/run.log" 2>&1 || true
         else
+            if [[ -n "${MUTATION_DROP:-}" ]]; then
+                # the test map first (no name matches), then drop the tests
+                # named for another module from each module's mutants
+                nice -n 10 "$PY" -m mutmut run --max-children "$JOBS" "no-such-mutant" \
+                    >"$dir/generate.log" 2>&1 || true
+                drop_tests "$MUTATION_DROP"
+            fi
             mapfile -t names < <(module_patterns "$area")
             nice -n 10 "$PY" -m mutmut run --max-children "$JOBS" "${names[@]}" \
                 >"$dir/run.log" 2>&1 || true
