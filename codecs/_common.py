@@ -3,8 +3,10 @@ the fast-path switch. Imports nothing from the protocol layers."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +21,7 @@ __all__ = [
     "MAX_DIMENSION",
     "check_dimensions",
     "output_array",
+    "pick_twin",
     "want_fast",
 ]
 
@@ -68,6 +71,22 @@ def byte_view(data: bytes | bytearray | memoryview) -> bytes | memoryview:
 def want_fast() -> bool:
     """False when SPICEPY_PUREPYTHON=1 asks for the reference twins only."""
     return os.environ.get("SPICEPY_PUREPYTHON", "") in ("", "0")
+
+
+def pick_twin(fast: str, reference: ModuleType) -> tuple[ModuleType, bool]:
+    """The twin a module runs, and whether it is the compiled one (its ``FAST``).
+
+    Args:
+        fast: the compiled twin's full module name, e.g. ``"spicepy.codecs._lz"``.
+        reference: the pure-Python twin, used when SPICEPY_PUREPYTHON=1 asks for
+            it or the compiled one is not built.
+    """
+    if want_fast():
+        try:
+            return importlib.import_module(fast), True
+        except ImportError:
+            pass
+    return reference, False
 
 
 def output_array(

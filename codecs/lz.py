@@ -22,7 +22,6 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
@@ -34,18 +33,11 @@ from spicepy.codecs._common import (
     byte_view,
     check_dimensions,
     output_array,
-    want_fast,
+    pick_twin,
 )
 
-_impl: ModuleType
-try:
-    if not want_fast():
-        raise ImportError("SPICEPY_PUREPYTHON set")
-    from spicepy.codecs import _lz as _fast
-
-    _impl, FAST = _fast, True
-except ImportError:
-    _impl, FAST = _lz_ref, False
+#: the twin doing the work: ``_lz`` (C) or ``_lz_ref`` (pure Python)
+_impl, FAST = pick_twin("spicepy.codecs._lz", _lz_ref)
 
 __all__ = [
     "FAST",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import struct
 from enum import IntEnum
-from types import ModuleType
 
 import lz4.block
 import numpy as np
@@ -29,7 +28,7 @@ from spicepy.codecs._common import (
     CodecError,
     check_dimensions,
     output_array,
-    want_fast,
+    pick_twin,
 )
 from spicepy.codecs._lz4_ref import MAX_RATIO, WINDOW
 
@@ -59,15 +58,7 @@ _BYTES_PER_PIXEL = {
 
 #: the twin doing the work: ``_lz4`` (C, decodes in place) or ``_lz4_ref``
 #: (liblz4 through the ``lz4`` package, numpy repacking)
-_impl: ModuleType
-try:
-    if not want_fast():
-        raise ImportError("SPICEPY_PUREPYTHON set")
-    from spicepy.codecs import _lz4 as _fast
-
-    _impl, FAST = _fast, True
-except ImportError:
-    _impl, FAST = _lz4_ref, False
+_impl, FAST = pick_twin("spicepy.codecs._lz4", _lz4_ref)
 
 
 def decode(
