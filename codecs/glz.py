@@ -65,6 +65,7 @@ __all__ = [
     "encode",
     "info",
     "read_header",
+    "header_fields",
     "HEADER_SIZE",
     "DEFAULT_WINDOW_PIXELS",
     "MAX_WINDOW_PIXELS",
@@ -122,7 +123,7 @@ class GlzHeader:
         return self.stride * ppb * self.height
 
 
-def _header_fields(
+def header_fields(
     data: bytes | bytearray | memoryview,
 ) -> tuple[int, int, int, int, int, int, int]:
     """(type code, top_down bit, width, height, stride, image id, win_head_dist),
@@ -152,7 +153,7 @@ def read_header(data: bytes | bytearray | memoryview, /) -> GlzHeader:
     Raises:
         CodecError: short data, bad magic/version or an unknown image type.
     """
-    code, top_down, width, height, stride, image_id, whd = _header_fields(data)
+    code, top_down, width, height, stride, image_id, whd = header_fields(data)
     return GlzHeader(
         ImageType(code), bool(top_down), width, height, stride, image_id, whd
     )
@@ -192,8 +193,14 @@ class Dictionary:
             raise ValueError("Dictionary bounds must be positive")
         self.max_pixels = max_pixels
         self.max_images = max_images
-        self._cond = threading.Condition()
+        # a plain lock (an RLock costs more per image); the condition shares it
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._images: dict[int, _Stored] = {}
+        # the pixels alone, by id: its ``get`` is the decoder's reference lookup
+        # (a C call; one dict read is atomic, no lock needed)
+        self._px: dict[int, U8] = {}
+        self._lookup = self._px.get
         self._order: list[int] = []  # the keys of _images, ascending
         self._total = 0
         self._next = 0  # lowest id not yet seen in the contiguous run from 0
@@ -251,35 +258,32 @@ class Dictionary:
         """Forget everything (the display channel was reset or re-initialised)."""
         with self._cond:
             self._images.clear()
+            self._px.clear()
             self._order.clear()
             self._total = 0
             self._next = 0
             self._expired_below = 0
             self._cond.notify_all()
 
-    def _pixels(self, image_id: int) -> U8 | None:
-        """The flat 32-bit pixel buffer of a stored image (for references)."""
-        with self._cond:
-            st = self._images.get(image_id)
-            return None if st is None else st.pixels
-
     def _add(self, image_id: int, stored: _Stored) -> None:
-        with self._cond:
-            old = self._images.pop(image_id, None)
+        images = self._images
+        with self._lock:
+            old = images.pop(image_id, None)
+            order = self._order
             if old is not None:
                 self._total -= old.gross
+            elif order and order[-1] > image_id:
+                bisect.insort(order, image_id)
             else:  # ids mostly arrive in order: appending keeps _order sorted
-                if self._order and self._order[-1] > image_id:
-                    bisect.insort(self._order, image_id)
-                else:
-                    self._order.append(image_id)
-            self._images[image_id] = stored
+                order.append(image_id)
+            images[image_id] = stored
+            self._px[image_id] = stored.pixels
             self._total += stored.gross
             # Release what the newest image of the contiguous run says is out of
             # the server's window (decode-glz.c: only once the gap is closed).
             oldest = None
             while True:
-                st = self._images.get(self._next)
+                st = images.get(self._next)
                 if st is not None:
                     oldest = self._next - st.win_head_dist
                     self._next += 1
@@ -287,22 +291,28 @@ class Dictionary:
                     self._next = self._expired_below
                 else:
                     break
-            if oldest is not None:
-                cut = bisect.bisect_left(self._order, oldest)
-                for i in self._order[:cut]:
-                    self._total -= self._images.pop(i).gross
-                del self._order[:cut]
-                self._expired_below = max(self._expired_below, oldest)
+            if oldest is not None and order[0] < oldest:
+                cut = bisect.bisect_left(order, oldest)
+                for i in order[:cut]:
+                    self._drop(i)
+                del order[:cut]
+            if oldest is not None and oldest > self._expired_below:
+                self._expired_below = oldest
             # The size bounds evict the oldest, whatever the server says.
             while (
-                self._total > self.max_pixels or len(self._images) > self.max_images
-            ) and len(self._images) > 1:
-                k = 1 if self._order[0] == image_id else 0
-                victim = self._order.pop(k)
-                self._total -= self._images.pop(victim).gross
+                self._total > self.max_pixels or len(images) > self.max_images
+            ) and len(images) > 1:
+                k = 1 if order[0] == image_id else 0
+                victim = order.pop(k)
+                self._drop(victim)
                 self._expired_below = max(self._expired_below, victim + 1)
             if self._waiting:
                 self._cond.notify_all()
+
+    def _drop(self, image_id: int) -> None:
+        """Forget one image (the lock held; the caller updates ``_order``)."""
+        self._total -= self._images.pop(image_id).gross
+        del self._px[image_id]
 
 
 # --------------------------------------------------------------------------- decode
@@ -405,7 +415,7 @@ def _decode_typed(
 ) -> tuple[U8, int]:
     """The decode (ints from the header, no per-image objects beyond the pixels);
     returns the pixels and the image type number."""
-    code, top_down, width, height, stride, image_id, whd = _header_fields(data)
+    code, top_down, width, height, stride, image_id, whd = header_fields(data)
     check_dimensions(width, height, max_pixels)
     ppb = _PPB_BY_CODE.get(code)
     row_pixels = width if ppb is None else stride * ppb
@@ -427,23 +437,27 @@ def _decode_typed(
     if out is not None and (out.shape != (height, width, 4) or out.dtype != np.uint8):
         raise ValueError(f"out must be uint8 {(height, width, 4)}")
     mode = _DECODE_MODE[code]
-    deadline = time.monotonic() + wait
+    deadline = None
     src = _stream(data)
+    args = (image_id, whd, dictionary._lookup, pal)
     while True:
         buf = np.empty(gross * 4, np.uint8)
         try:
-            args = (image_id, whd, dictionary._pixels, pal)
             pos = backend.decode_pass(src, HEADER_SIZE, buf, gross, mode, *args)
             if code == ImageType.RGBA:
                 backend.decode_pass(src, pos, buf, gross, _glz_ref.MODE_ALPHA, *args)
         except GlzMissingImage as exc:
             if dictionary.is_expired(exc.image_id):
                 raise GlzMissingImage(exc.image_id, expired=True) from None
+            if deadline is None:  # the wait runs from the first missing image
+                deadline = time.monotonic() + wait
             remaining = deadline - time.monotonic()
             if remaining > 0 and dictionary.wait_for(exc.image_id, remaining):
                 continue
             raise
         break
+    # read-only from now on: the dictionary shares it with every view handed out
+    buf.setflags(write=False)
     dictionary._add(image_id, _Stored(buf, gross, row_pixels, whd))
     img = buf.reshape(height, row_pixels, 4)
     if row_pixels != width:
@@ -453,9 +467,7 @@ def _decode_typed(
     if out is not None:
         np.copyto(out, img)
         return out, code
-    if img.flags.c_contiguous:
-        img = img.view()
-        img.flags.writeable = False
+    if top_down and row_pixels == width:  # the buffer itself, read-only
         return img, code
     return np.ascontiguousarray(img), code
 

@@ -14,7 +14,6 @@ beside the decode itself: one header parse, no copy of the payload.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -85,19 +84,6 @@ class DecodedImage:
     lossy: bool
 
 
-def _glz_format(head: bytes) -> str:
-    return glz.info(head).image_type
-
-
-def _zlib_glz_format(payload: bytes | memoryview) -> str:
-    """The GLZ pixel format, from the first inflated bytes only."""
-    try:
-        head = zlib.decompressobj().decompress(payload, 64)
-    except zlib.error as exc:
-        raise CodecError(f"bad ZLIB_GLZ data: {exc}") from exc
-    return _glz_format(head)
-
-
 def decode_image(
     image_type: int,
     payload: bytes | bytearray | memoryview,
@@ -159,6 +145,19 @@ def decode_image(
             wait=wait,
         )
         return _result(kind, _GLZ_NAMES[glz_type], pixels, width, height, False)
+    if kind == SpiceImageType.ZLIB_GLZ_RGB:
+        # one inflate, straight into the GLZ decode (header parsed there)
+        if dictionary is None or glz_size is None:
+            raise ValueError("ZLIB_GLZ_RGB images need dictionary= and glz_size=")
+        pixels, glz_type = zlib_glz.decode_with_type(
+            payload,
+            glz_size=glz_size,
+            dictionary=dictionary,
+            palette=palette,
+            max_pixels=max_pixels,
+            wait=wait,
+        )
+        return _result(kind, _GLZ_NAMES[glz_type], pixels, width, height, False)
     # read in place (QUIC, LZ, LZ4); a codec needing bytes copies it itself
     data = byte_view(payload)
     lossy = False
@@ -168,18 +167,6 @@ def decode_image(
     elif kind in (SpiceImageType.LZ_RGB, SpiceImageType.LZ_PLT):
         fmt = lz.info(data).image_type
         pixels = lz.decode(data, palette=palette, max_pixels=max_pixels)
-    elif kind == SpiceImageType.ZLIB_GLZ_RGB:
-        if dictionary is None or glz_size is None:
-            raise ValueError("ZLIB_GLZ_RGB images need dictionary= and glz_size=")
-        fmt = _zlib_glz_format(data)
-        pixels = zlib_glz.decode(
-            data,
-            glz_size=glz_size,
-            dictionary=dictionary,
-            palette=palette,
-            max_pixels=max_pixels,
-            wait=wait,
-        )
     elif kind == SpiceImageType.JPEG:
         data = bytes(data)  # libjpeg-turbo's reader takes bytes: one copy for both
         fmt = jpeg.info(data).image_type

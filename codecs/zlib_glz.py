@@ -10,6 +10,7 @@ wraps GLZ output of 100 bytes or more, when zlib makes it smaller.
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +18,7 @@ from spicepy.codecs import glz
 from spicepy.codecs._common import MAX_IMAGE_PIXELS, CodecError, check_dimensions
 from spicepy.codecs.lz import PIXELS_PER_BYTE, ImageType
 
-__all__ = ["decode", "encode", "inflate", "DEFAULT_LEVEL"]
+__all__ = ["decode", "decode_with_type", "encode", "inflate", "DEFAULT_LEVEL"]
 
 DEFAULT_LEVEL = 3  # server/image-encoders.cpp ZLIB_DEFAULT_COMPRESSION_LEVEL
 
@@ -26,7 +27,7 @@ DEFAULT_LEVEL = 3  # server/image-encoders.cpp ZLIB_DEFAULT_COMPRESSION_LEVEL
 #: at least a 1-bit length code and a 1-bit distance code, so one input byte
 #: yields at most 4 * 258 = 1032 output bytes (plus the 6-byte zlib wrapper).
 DEFLATE_MAX_RATIO = 1032
-_CHUNK = 1 << 16  # output bytes per step of the checking pass
+_CHUNK = 1 << 16  # output bytes per inflate step: what is held beyond the result
 
 
 #: GLZ's costliest op per unit: a match of one unit with a long offset, three
@@ -36,83 +37,101 @@ GLZ_MAX_BYTES_PER_UNIT = 7
 #: GLZ's most units per byte (``glz.MAX_RATIO``).
 GLZ_MAX_RATIO = glz.MAX_RATIO
 
+Buffer = bytes | bytearray | memoryview
+#: palette types code rows by the byte (the stride), the others by the pixel
+_PALETTE_CODES = frozenset(int(t) for t in PIXELS_PER_BYTE)
 
-def _glz_size_range(hdr: glz.GlzHeader) -> tuple[int, int]:
-    """The smallest and largest GLZ stream that can code the image ``hdr`` declares."""
-    units = hdr.height * (
-        hdr.stride if hdr.image_type in PIXELS_PER_BYTE else hdr.width
-    )
-    units *= 2 if hdr.image_type == ImageType.RGBA else 1  # colour + alpha passes
+
+def _glz_size_range(code: int, width: int, height: int, stride: int) -> tuple[int, int]:
+    """The smallest and largest GLZ stream that can code the image a header
+    declares (type number, width, height, stride)."""
+    units = height * (stride if code in _PALETTE_CODES else width)
+    units *= 2 if code == ImageType.RGBA else 1  # colour + alpha passes
     return (
         glz.HEADER_SIZE + -(-units // GLZ_MAX_RATIO),
         glz.HEADER_SIZE + units * GLZ_MAX_BYTES_PER_UNIT,
     )
 
 
-def inflate(
-    data: bytes | bytearray | memoryview, glz_size: int, max_size: int
-) -> bytes:
+def _check_size(data: Buffer, glz_size: int, max_size: int) -> None:
+    if not glz.HEADER_SIZE <= glz_size <= max_size:
+        raise CodecError(f"ZLIB_GLZ size {glz_size} out of range")
+    if glz_size > DEFLATE_MAX_RATIO * len(data):
+        raise CodecError(f"{len(data)} zlib bytes cannot inflate to {glz_size}")
+
+
+def _inflate_rest(z: Any, tail: Buffer, head: bytes, glz_size: int) -> bytearray:
+    """``head`` (what ``z`` produced so far) and the rest of ``z``'s stream from
+    the input ``tail``: exactly ``glz_size`` bytes in all, in one pass.
+
+    Each step may yield at most one byte beyond ``glz_size`` in all (a bomb is
+    stopped there) and at most ``_CHUNK`` bytes, copied into the one result
+    buffer: memory is ``glz_size`` plus a step, time linear in ``glz_size``.
+    """
+    out = bytearray(glz_size)
+    out[: len(head)] = head
+    view = memoryview(out)
+    pos = len(head)
+    try:
+        while not z.eof:
+            step = z.decompress(tail, min(_CHUNK, glz_size + 1 - pos))
+            tail = z.unconsumed_tail
+            end = pos + len(step)
+            if end > glz_size:
+                raise CodecError("ZLIB_GLZ stream inflates to more bytes than glz_size")
+            view[pos:end] = step
+            pos = end
+            if not step and not tail:
+                break  # input used up before the end of the stream
+    except zlib.error as exc:
+        raise CodecError(f"ZLIB_GLZ inflate failed: {exc}") from exc
+    finally:
+        view.release()
+    if not z.eof:
+        raise CodecError("ZLIB_GLZ stream is not terminated")
+    if pos < glz_size:
+        raise CodecError("ZLIB_GLZ stream inflates to fewer bytes than glz_size")
+    return out
+
+
+def inflate(data: Buffer, glz_size: int, max_size: int) -> bytearray:
     """Inflate a zlib stream that must yield exactly ``glz_size`` bytes.
 
-    A first pass inflates in small steps, keeping nothing, and stops at the
-    first byte beyond ``glz_size``; only then is the output inflated for real,
-    into one buffer of exactly ``glz_size`` bytes (zlib's growing buffers would
-    briefly hold it twice). Memory is ``glz_size`` plus a step, time linear in
-    ``glz_size``, and ``glz_size`` is at most DEFLATE_MAX_RATIO times the input.
+    One pass into one buffer of exactly ``glz_size`` bytes; it stops at the
+    first byte beyond ``glz_size`` (``glz_size`` is at most DEFLATE_MAX_RATIO
+    times the input, so a short input cannot claim a huge buffer).
 
     Raises:
         CodecError: corrupt, short, over-long (a bomb) or unterminated stream,
             or ``glz_size`` outside ``HEADER_SIZE..max_size`` or beyond what
             the input can inflate to.
     """
-    data = bytes(data)
-    if not glz.HEADER_SIZE <= glz_size <= max_size:
-        raise CodecError(f"ZLIB_GLZ size {glz_size} out of range")
-    if glz_size > DEFLATE_MAX_RATIO * len(data):
-        raise CodecError(f"{len(data)} zlib bytes cannot inflate to {glz_size}")
+    _check_size(data, glz_size, max_size)
+    return _inflate_rest(zlib.decompressobj(), data, b"", glz_size)
+
+
+def _inflate_image(data: Buffer, glz_size: int, max_pixels: int) -> bytearray:
+    """The GLZ stream: its header is inflated and checked first (the image it
+    declares bounds ``glz_size``), then the rest by the same inflater."""
+    _check_size(data, glz_size, DEFLATE_MAX_RATIO * len(data))
     z = zlib.decompressobj()
-    produced = 0
     try:
-        tail = data
-        while not z.eof:
-            step = z.decompress(tail, _CHUNK)
-            tail = z.unconsumed_tail
-            produced += len(step)
-            if produced > glz_size:
-                raise CodecError("ZLIB_GLZ stream inflates to more bytes than glz_size")
-            if not step and not tail:
-                break  # input used up before the end of the stream
-        if not z.eof:
-            raise CodecError("ZLIB_GLZ stream is not terminated")
-        if produced < glz_size:
-            raise CodecError("ZLIB_GLZ stream inflates to fewer bytes than glz_size")
-        raw = zlib.decompress(data, bufsize=glz_size)
+        head = z.decompress(data, glz.HEADER_SIZE)
     except zlib.error as exc:
         raise CodecError(f"ZLIB_GLZ inflate failed: {exc}") from exc
-    if len(raw) != glz_size:  # the same stream inflated twice
-        raise CodecError("ZLIB_GLZ stream inflates inconsistently")
-    return raw
-
-
-def _header(data: bytes, glz_size: int, max_pixels: int) -> glz.GlzHeader:
-    """The GLZ header from the first inflated bytes, checked before the rest."""
-    try:
-        head = zlib.decompressobj().decompress(data, glz.HEADER_SIZE)
-    except zlib.error as exc:
-        raise CodecError(f"ZLIB_GLZ inflate failed: {exc}") from exc
-    hdr = glz.read_header(head)
-    check_dimensions(hdr.width, hdr.height, max_pixels)
-    low, high = _glz_size_range(hdr)
+    code, _, width, height, stride, _, _ = glz.header_fields(head)
+    check_dimensions(width, height, max_pixels)
+    low, high = _glz_size_range(code, width, height, stride)
     if not low <= glz_size <= high:
         raise CodecError(
-            f"ZLIB_GLZ size {glz_size} cannot code a {hdr.width}x{hdr.height} "
-            f"{hdr.image_type.name} image ({low}..{high} bytes)"
+            f"ZLIB_GLZ size {glz_size} cannot code a {width}x{height} "
+            f"{ImageType(code).name} image ({low}..{high} bytes)"
         )
-    return hdr
+    return _inflate_rest(z, z.unconsumed_tail, head, glz_size)
 
 
 def decode(
-    data: bytes | bytearray | memoryview,
+    data: Buffer,
     /,
     *,
     glz_size: int,
@@ -135,14 +154,32 @@ def decode(
     Raises:
         CodecError: bad zlib or GLZ data (GlzMissingImage for a missing reference).
     """
-    data = bytes(data)
-    hdr = _header(data, glz_size, max_pixels)
-    raw = inflate(data, glz_size, _glz_size_range(hdr)[1])
     return glz.decode(
-        raw,
+        _inflate_image(data, glz_size, max_pixels),
         dictionary=dictionary,
         palette=palette,
         out=out,
+        max_pixels=max_pixels,
+        wait=wait,
+    )
+
+
+def decode_with_type(
+    data: Buffer,
+    /,
+    *,
+    glz_size: int,
+    dictionary: glz.Dictionary,
+    palette: npt.ArrayLike | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    wait: float = 0.0,
+) -> tuple[npt.NDArray[np.uint8], ImageType]:
+    """:func:`decode`, also returning the GLZ header's image type (one inflate,
+    one header parse for callers that report the format, as ``decode_image``)."""
+    return glz.decode_with_type(
+        _inflate_image(data, glz_size, max_pixels),
+        dictionary=dictionary,
+        palette=palette,
         max_pixels=max_pixels,
         wait=wait,
     )

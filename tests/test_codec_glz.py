@@ -428,6 +428,10 @@ def test_dictionary_invariants(
             d.total_pixels <= max_pixels and len(ids) <= max_images
         )
         assert not any(d.is_expired(i) for i in ids)
+        # the decoder's lookup sees exactly the images kept, with their pixels
+        for i in range(41):
+            px = d._lookup(i)
+            assert px is (d._images[i].pixels if i in d else None)
 
 
 @given(st.lists(st.integers(0, 5), min_size=1, max_size=30))
@@ -475,8 +479,14 @@ def test_missing_and_expired_references() -> None:
 def test_returned_array_is_read_only_and_out_is_filled() -> None:
     img = _related(1)[0]
     s = _stream([img])[0]
-    got = glz.decode(s, dictionary=glz.Dictionary())
+    d = glz.Dictionary()
+    got = glz.decode(s, dictionary=d)
     assert not got.flags.writeable and got.flags.c_contiguous
+    # what later images copy from cannot be written through any view either
+    kept = d._lookup(0)
+    assert kept is not None and not kept.flags.writeable
+    with pytest.raises(ValueError):
+        got.reshape(-1)[0] = 1
     out = np.empty_like(img)
     assert glz.decode(s, dictionary=glz.Dictionary(), out=out) is out
     assert np.array_equal(out, img)
@@ -776,3 +786,34 @@ def test_dictionary_keeps_what_a_missing_image_may_need(
                 if i in arrived:
                     assert i in d, (heads, order, image_id, i, j)
     assert d.ids() == list(range(heads[-1], len(heads)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_decode_pass_buffers(backend: ModuleType) -> None:
+    """decode_pass reads the stream from bytes, bytearray or a memoryview alike,
+    references from flat uint8 arrays (writable or not), and refuses an output
+    that is not gross * 4 bytes of uint8."""
+    seq = _related(2)
+    first, second = _stream(seq)
+    gross = seq[0].shape[0] * seq[0].shape[1]
+    ref = np.ascontiguousarray(seq[0]).reshape(-1)
+    frozen = ref.copy()
+    frozen.setflags(write=False)
+
+    def run(data: object, out: np.ndarray, refs: dict[int, object]) -> int:
+        mode = _glz_ref.MODE_RGB32
+        return int(
+            backend.decode_pass(data, glz.HEADER_SIZE, out, gross, mode, 1, 1, refs.get)
+        )
+
+    for data in (second, bytearray(second), memoryview(second)):
+        for kept in (ref, frozen):
+            out = np.zeros(gross * 4, np.uint8)
+            assert run(data, out, {0: kept}) == len(second)
+            assert np.array_equal(out.reshape(seq[1].shape), seq[1])
+    with pytest.raises(ValueError):
+        run(second, np.zeros(gross * 4 - 1, np.uint8), {0: ref})
+    with pytest.raises(ValueError):
+        run(second, np.zeros(gross, np.uint32), {0: ref})
+    with pytest.raises(glz.GlzMissingImage):
+        run(second, np.zeros(gross * 4, np.uint8), {})

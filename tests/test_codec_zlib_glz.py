@@ -6,6 +6,7 @@ import hashlib
 import json
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -108,3 +109,68 @@ def test_garbage_raises_codec_error(data: bytes, glz_size: int) -> None:
 def test_inflate_exact() -> None:
     payload = bytes(range(256)) * 3
     assert zlib_glz.inflate(zlib.compress(payload), len(payload), 10_000) == payload
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        glz.HEADER_SIZE + 1,
+        zlib_glz._CHUNK - 1,
+        zlib_glz._CHUNK,
+        zlib_glz._CHUNK + 1,
+        3 * zlib_glz._CHUNK + 5,
+    ],  # fmt: skip
+)
+def test_inflate_in_steps_exact_and_one_byte_off(size: int) -> None:
+    """One step or several (``_CHUNK`` bytes each): exactly the bytes, and a
+    size one off either way is refused with its own reason."""
+    payload = np.random.default_rng(size).integers(0, 4, size, np.uint8).tobytes()
+    data = zlib.compress(payload)
+    assert zlib_glz.inflate(data, size, 1 << 30) == payload
+    with pytest.raises(CodecError, match="more bytes than glz_size"):
+        zlib_glz.inflate(data, size - 1, 1 << 30)
+    with pytest.raises(CodecError, match="fewer bytes than glz_size"):
+        zlib_glz.inflate(data, size + 1, 1 << 30)
+    with pytest.raises(CodecError, match="not terminated"):
+        zlib_glz.inflate(data[:-1], size, 1 << 30)
+
+
+class _CountingInflater:
+    """zlib's decompressobj, counting the bytes it gives out."""
+
+    made: list[_CountingInflater] = []
+
+    def __init__(self, real: Any) -> None:
+        self._z = real()
+        self.produced = 0
+        _CountingInflater.made.append(self)
+
+    def decompress(self, data: Any, max_length: int = 0) -> bytes:
+        out: bytes = self._z.decompress(data, max_length)
+        self.produced += len(out)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._z, name)
+
+
+def test_image_inflated_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ZLIB_GLZ image costs one inflater and glz_size bytes of output, through
+    zlib_glz.decode and through decode_image (no second pass, no header peeks)."""
+    from spicepy.codecs.image import decode_image
+
+    real = zlib.decompressobj
+    img = _image(5, 40, 50)
+    data, n = zlib_glz.encode(img, encoder=glz.Encoder())
+    monkeypatch.setattr(zlib, "decompressobj", lambda: _CountingInflater(real))
+    for run in (
+        lambda: zlib_glz.decode(data, glz_size=n, dictionary=glz.Dictionary()),
+        lambda: (
+            decode_image(
+                107, data, width=50, height=40, glz_size=n, dictionary=glz.Dictionary()
+            ).pixels
+        ),
+    ):
+        _CountingInflater.made.clear()
+        assert np.array_equal(run(), img)
+        assert [z.produced for z in _CountingInflater.made] == [n]
