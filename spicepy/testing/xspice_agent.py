@@ -70,11 +70,13 @@ def feed_fifo(
             return 0
     view = memoryview(data)
     done = 0
+    writable = select.poll()
+    writable.register(fd, select.POLLOUT)
     try:
         while done < len(view) and not stop.is_set():
             if time.monotonic() > deadline:
                 break
-            if not select.select([], [fd], [], 0.05)[1]:
+            if not writable.poll(50):
                 continue  # full: the reader has not taken the last piece yet
             try:
                 done += os.write(fd, view[done : done + 65536])
