@@ -455,3 +455,62 @@ def test_lying_counts_fail_before_allocating() -> None:
         WireError,
         f"bitmap of {1 << 40} bytes is too big",
     )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _TypeFirst:
+    type: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _TypeSecond:
+    pad: int
+    type: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _TypeProperty:
+    @property
+    def type(self) -> int:
+        return 3
+
+
+class _AnyHead:
+    """A wire type the plan does not know: u8 class, u8 type -> one of three
+    classes that all have a ``type`` (in another slot, or a property)."""
+
+    def pull(self, r: Reader, values: Any) -> Any:
+        which, kind = r.buf.pull_u8(), r.buf.pull_u8()
+        if which == 0:
+            return _TypeFirst(kind)
+        if which == 1:
+            return _TypeSecond(kind + 7, kind)
+        return _TypeProperty()
+
+    def push(self, w: Any, value: Any, values: Any) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Headed:
+    head: Any = dataclasses.field(metadata=wt(_AnyHead()))  # type: ignore[arg-type]
+    x: int | None = dataclasses.field(
+        default=None,
+        kw_only=True,
+        metadata=wt(U8, FieldIn("head", frozenset({1, 3}), attr="type")),
+    )
+
+
+def test_attribute_conditions_follow_the_class_they_read() -> None:
+    """The compiled twin reads a condition's attribute straight from the slot of
+    the first class it met; other classes (another slot, a property) still get
+    the attribute looked up, in any order."""
+    results = []
+    for which in (0, 1, 2, 0, 1):
+        for kind in (1, 2, 3):
+            got = assert_twins(_Headed, bytes([which, kind, 42]))
+            assert got[0] == "ok"
+            results.append(got[1][1][1])  # the shape of x
+    present = [r == (int, 42) for r in results]
+    # x is present where the type read is 1 or 3 (the property always says 3)
+    assert present == [True, False, True] * 2 + [True] * 3 + [True, False, True] * 2

@@ -38,6 +38,9 @@ cdef extern from "Python.h":
     ctypedef struct PyMemberDescrObject:
         PyMemberDef* d_member
 
+    int PyObject_GC_IsTracked(object)
+    void PyObject_GC_UnTrack(void*)
+
 from spicepy.errors import WireError
 from spicepy.wire.buffer import Buffer
 from spicepy.wire.plan import CondKind, CountKind, Kind, compile_struct, direct_fields
@@ -98,6 +101,10 @@ cdef class _Cond:
     # ONE_OF whose choices are all integers 0..255: them as a bitmap (``small``)
     cdef bint small
     cdef uint64_t bits[4]
+    # ONE_OF on an attribute: the class it was first read from and where that
+    # class keeps it (``_attr``)
+    cdef type attr_type
+    cdef Py_ssize_t attr_offset
 
 
 cdef class _Value:
@@ -176,6 +183,29 @@ cdef int _set_offsets(_Struct s) except -1:
     return 0
 
 
+cdef inline void _leaf(object obj, list vals, Py_ssize_t n):
+    """Take a decoded ``obj`` off the collector's lists when none of its ``n``
+    values is on them.  A decoded value is frozen (nothing stores into it
+    afterwards), so one that holds only such values can never close a cycle
+    and the collector need not walk it at every young collection (CPython
+    untracks tuples and dicts of atoms the same way).  Payload views stay
+    tracked, and so does whatever holds one."""
+    cdef Py_ssize_t k
+    for k in range(n):
+        if PyObject_GC_IsTracked(vals[k]):
+            return
+    PyObject_GC_UnTrack(<void*>obj)
+
+
+cdef inline void _leaf_tuple(tuple t):
+    """``_leaf`` for a decoded array."""
+    cdef object item
+    for item in t:
+        if PyObject_GC_IsTracked(item):
+            return
+    PyObject_GC_UnTrack(<void*>t)
+
+
 cdef inline int _store(_Struct s, object obj, Py_ssize_t i, object value) except -1:
     """Field ``i`` of a new ``s.cls`` instance (what its frozen __init__ does)."""
     cdef PyObject** slot
@@ -194,27 +224,38 @@ cdef _Struct _struct_of(type cls):
     cdef _Struct s = _STRUCTS.get(cls)
     if s is not None:
         return s
+    cdef Py_ssize_t i
+    cdef _Value v
     plan = compile_struct(cls)
     s = _Struct()
     s.cls, s.cls_name, s.direct = cls, cls.__name__, plan.direct
     _STRUCTS[cls] = s  # before the fields: a struct may contain itself
-    s.names = [f.name for f in plan.fields]
-    s.values = [_value_of(f.value) for f in plan.fields]
-    s.conds = [None if f.cond is None else _cond_of(f.cond) for f in plan.fields]
+    # (plain loops: this runs inside a session's first display messages)
+    s.names, s.values, s.conds = [], [], []
+    for f in plan.fields:
+        s.names.append(f.name)
+        s.values.append(_value_of(f.value))
+        s.conds.append(None if f.cond is None else _cond_of(f.cond))
     s.n = len(s.names)
     if s.direct:
         _set_offsets(s)
-    s.flat = s.direct and 0 < s.n <= MAX_FLAT and all(
-        f.cond is None and f.value.kind == Kind.INT for f in plan.fields
-    )
+    s.flat = s.direct and 0 < s.n <= MAX_FLAT
+    s.pure = s.direct
     s.flat_size = 0
+    for i in range(s.n):
+        v = <_Value>s.values[i]
+        if s.conds[i] is not None or v.kind != K_INT:
+            s.flat = False
+        if not _pure_value(v) or (
+            s.conds[i] is not None and (<_Cond>s.conds[i]).kind == T_CALL
+        ):
+            s.pure = False
     if s.flat:
-        for i, f in enumerate(plan.fields):
-            s.widths[i], s.signs[i] = f.value.width, f.value.signed
-            s.flat_size += f.value.width
-    s.pure = s.direct and not s.flat and all(
-        _pure_value(v) for v in s.values
-    ) and all(c is None or (<_Cond>c).kind != T_CALL for c in s.conds)
+        for i in range(s.n):
+            v = <_Value>s.values[i]
+            s.widths[i], s.signs[i] = v.width, v.signed
+            s.flat_size += v.width
+    s.pure = s.pure and not s.flat
     return s
 
 
@@ -261,9 +302,10 @@ cdef _Cond _cond_of(tp):
     c.negate, c.func, c.mask = tp.negate, tp.func, tp.mask
     c.any_bit = tp.equal is None
     c.equal = 0 if tp.equal is None else tp.equal
-    c.small = c.kind == T_ONE_OF and all(
-        isinstance(x, int) and 0 <= x <= 255 for x in c.choices
-    )
+    c.small = c.kind == T_ONE_OF
+    for x in c.choices:
+        if not (isinstance(x, int) and 0 <= x <= 255):
+            c.small = False
     c.bits[0] = c.bits[1] = c.bits[2] = c.bits[3] = 0
     if c.small:
         for x in c.choices:
@@ -377,6 +419,23 @@ cdef dict _so_far(_Struct s, list vals, Py_ssize_t upto):
     return d
 
 
+cdef object _attr(_Cond c, object o):
+    """``getattr(o, c.attr)``; from an instance of the first class seen with it
+    as a plain slot (an Image's descriptor.type, read by six conditions per
+    image), straight from that slot."""
+    cdef PyObject* got
+    cdef Py_ssize_t off
+    if c.attr_type is None:
+        off = _slot_offset(type(o), c.attr)
+        if off > 0:
+            c.attr_type, c.attr_offset = type(o), off
+    if type(o) is c.attr_type:
+        got = (<PyObject**>((<char*><PyObject*>o) + c.attr_offset))[0]
+        if got != NULL:
+            return <object>got
+    return getattr(o, c.attr)  # (an empty slot raises AttributeError here)
+
+
 cdef bint _present(_Cond c, _Struct s, list vals, Py_ssize_t i) except -1:
     cdef object o
     if c.kind == T_FLAGS:
@@ -390,7 +449,7 @@ cdef bint _present(_Cond c, _Struct s, list vals, Py_ssize_t i) except -1:
     if c.kind == T_ONE_OF:
         o = vals[c.slot]
         if c.attr is not None:
-            o = getattr(o, c.attr)
+            o = _attr(c, o)
         if c.small and type(o) is int:  # an int the decoder read: the bitmap
             v = PyLong_AsLongLongAndOverflow(o, &overflow)
             if overflow or not 0 <= v <= 255:
@@ -487,6 +546,7 @@ cdef object _read(_Body b, _Value v, Py_ssize_t* pos, int depth, _Struct s,
             item = _read(b, v.target, pos, depth, s, vals, i)
             Py_INCREF(item)
             PyTuple_SET_ITEM(out, k, item)
+        _leaf_tuple(out)
         return out
     return _read_other(b, v, pos, depth, s, vals, i)
 
@@ -500,7 +560,9 @@ cdef tuple _read_to_end(_Body b, _Value v, Py_ssize_t* pos, int depth, _Struct s
         out.append(_read(b, v.target, pos, depth, s, vals, i))
         if pos[0] == before:
             raise WireError("array element of no bytes before @end")
-    return tuple(out)
+    cdef tuple t = tuple(out)
+    _leaf_tuple(t)
+    return t
 
 
 cdef object _read_other(_Body b, _Value v, Py_ssize_t* pos, int depth, _Struct s,
@@ -527,6 +589,7 @@ cdef object _read_struct(_Body b, _Struct s, Py_ssize_t* pos, int depth):
             _store(s, obj, i, _int_value(_le(b.p + pos[0], s.widths[i]),
                                          s.widths[i], s.signs[i]))
             pos[0] += s.widths[i]
+        PyObject_GC_UnTrack(<void*>obj)  # integers only (``_leaf``)
         memcpy(s.last_bytes, src, s.flat_size)
         s.last = obj
         return obj
@@ -559,6 +622,7 @@ cdef object _build(_Struct s, list vals):
         obj = (<PyTypeObject*>s.cls).tp_new(s.cls, <PyObject*>EMPTY, NULL)
         for i in range(s.n):
             _store(s, obj, i, vals[i])
+        _leaf(obj, vals, s.n)
         return obj
     try:
         return s.cls(**_so_far(s, vals, s.n))
@@ -645,6 +709,36 @@ def build(type cls, tuple values):
 
 
 # -- framing --------------------------------------------------------------------------
+cdef struct _Frame:
+    unsigned int msg_type
+    uint64_t serial, sub_list  # 0 with a mini header
+    Py_ssize_t body, end  # where its body starts, where it ends
+
+
+cdef inline bint _whole(const uint8_t* p, Py_ssize_t n, Py_ssize_t pos, bint mini,
+                        int64_t limit, _Frame* f) noexcept nogil:
+    """A whole message starts at ``pos`` of the ``n`` bytes at ``p`` (its header
+    read into ``f``): a whole header, a size within ``limit``, a whole body
+    (``headers.frame_at``; the one reading of a header for ``split_frames`` and
+    ``MessageReader``)."""
+    cdef Py_ssize_t hsize = 6 if mini else 18
+    cdef int64_t size
+    if n - pos < hsize:
+        return False
+    if mini:
+        f.msg_type = <unsigned int>_le(p + pos, 2)
+        size = <int64_t>_le(p + pos + 2, 4)
+        f.serial = f.sub_list = 0
+    else:
+        f.serial = _le(p + pos, 8)
+        f.msg_type = <unsigned int>_le(p + pos + 8, 2)
+        size = <int64_t>_le(p + pos + 10, 4)
+        f.sub_list = _le(p + pos + 14, 4)
+    f.body = pos + hsize
+    f.end = f.body + size  # (a u32 size: no overflow)
+    return size <= limit and f.end <= n
+
+
 def split_frames(data, bint mini_header, Py_ssize_t start=0,
                  int64_t max_size=MAX_MESSAGE_SIZE):
     """``headers.split_frames_ref``: whole messages from ``start`` and where they stop.
@@ -654,31 +748,20 @@ def split_frames(data, bint mini_header, Py_ssize_t start=0,
     """
     cdef Py_buffer pybuf
     cdef const uint8_t* p
-    cdef Py_ssize_t n, pos = start, hsize = 6 if mini_header else 18
+    cdef Py_ssize_t n, pos = start
     cdef int64_t limit = max_size if max_size < MAX_BODY else MAX_BODY
-    cdef int64_t size, end
-    cdef uint64_t serial = 0, sub_list = 0
-    cdef unsigned int msg_type
+    cdef _Frame f
     cdef list frames = []
     PyObject_GetBuffer(data, &pybuf, PyBUF_SIMPLE)
     try:
         p, n = <const uint8_t*>pybuf.buf, pybuf.len
         if not 0 <= start <= n:
             raise ValueError(f"start {start} outside {n} bytes")
-        while n - pos >= hsize:  # a whole header is there: read it in place
-            if mini_header:
-                msg_type = <unsigned int>_le(p + pos, 2)
-                size = <int64_t>_le(p + pos + 2, 4)
-            else:
-                serial = _le(p + pos, 8)
-                msg_type = <unsigned int>_le(p + pos + 8, 2)
-                size = <int64_t>_le(p + pos + 10, 4)
-                sub_list = _le(p + pos + 14, 4)
-            end = pos + hsize + size
-            if size > limit or end > n:
-                break
-            frames.append((msg_type, data[pos + hsize : end], serial, sub_list, pos, end))
-            pos = end
+        while _whole(p, n, pos, mini_header, limit, &f):
+            frames.append(
+                (f.msg_type, data[f.body : f.end], f.serial, f.sub_list, pos, f.end)
+            )
+            pos = f.end
     finally:
         PyBuffer_Release(&pybuf)
     return frames, pos
@@ -758,6 +841,8 @@ cdef class MessageReader:
         _store(s, obj, 1, msg_type)
         _store(s, obj, 2, serial)
         _store(s, obj, 3, msg)
+        if not PyObject_GC_IsTracked(msg):  # the rest are integers (``_leaf``)
+            PyObject_GC_UnTrack(<void*>obj)
         return obj
 
     def read(self, view, Py_ssize_t pos, bint mini_header, int64_t max_size,
@@ -765,11 +850,10 @@ cdef class MessageReader:
         """See ``MessageReaderRef.read``."""
         cdef Py_buffer pybuf
         cdef const uint8_t* p
-        cdef Py_ssize_t n, idx, at, hsize = 6 if mini_header else 18
+        cdef Py_ssize_t n, idx, at
         cdef int64_t limit = max_size if max_size < MAX_BODY else MAX_BODY
-        cdef int64_t size, end, taken = 0
-        cdef uint64_t hserial = 0, sub_list = 0
-        cdef unsigned int msg_type
+        cdef int64_t taken = 0
+        cdef _Frame f
         cdef object s, msg
         cdef object frame = None
         cdef _Body b = self.body
@@ -780,24 +864,13 @@ cdef class MessageReader:
             if not 0 <= pos <= n:
                 raise ValueError(f"start {pos} outside {n} bytes")
             b.mv = mv
-            while taken < most and n - pos >= hsize:
-                if mini_header:
-                    msg_type = <unsigned int>_le(p + pos, 2)
-                    size = <int64_t>_le(p + pos + 2, 4)
-                else:
-                    hserial = _le(p + pos, 8)
-                    msg_type = <unsigned int>_le(p + pos + 8, 2)
-                    size = <int64_t>_le(p + pos + 10, 4)
-                    sub_list = _le(p + pos + 14, 4)
-                end = pos + hsize + size
-                if size > limit or end > n:
-                    break
-                idx = <Py_ssize_t>msg_type - self.lo
+            while taken < most and _whole(p, n, pos, mini_header, limit, &f):
+                idx = <Py_ssize_t>f.msg_type - self.lo
                 s = None
-                if sub_list == 0 and 0 <= idx < self.width:
+                if f.sub_list == 0 and 0 <= idx < self.width:
                     s = self.structs[idx]
                 if s is not None:
-                    b.p, b.n, b.base, b.obj = p + pos + hsize, size, pos + hsize, None
+                    b.p, b.n, b.base, b.obj = p + f.body, f.end - f.body, f.body, None
                     at = 0
                     try:
                         if type(s) is not _Struct:
@@ -807,16 +880,18 @@ cdef class MessageReader:
                     except Exception:  # the caller decodes it again and raises
                         s = None
                 if s is None:
-                    frame = (msg_type, view[pos + hsize : end], hserial, sub_list, pos, end)
+                    frame = (f.msg_type, view[f.body : f.end], f.serial, f.sub_list,
+                             pos, f.end)
                     break
                 serial += 1
-                self.append(self._event(msg_type, serial if mini_header else hserial, msg))
+                self.append(self._event(f.msg_type, serial if mini_header else f.serial,
+                                        msg))
                 if self.taken_by_type[idx] == 0:
                     self.touched[self.n_touched] = idx
                     self.n_touched += 1
                 self.taken_by_type[idx] += 1
                 taken += 1
-                pos = end
+                pos = f.end
         finally:
             PyBuffer_Release(&pybuf)
             b.mv = b.obj = None  # keep no chunk alive

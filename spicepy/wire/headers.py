@@ -18,6 +18,7 @@ __all__ = [
     "DataHeader",
     "Frame",
     "SubMessage",
+    "frame_at",
     "pack_header",
     "parse_header",
     "split_frames",
@@ -76,6 +77,29 @@ def parse_header(
 Frame = tuple[int, memoryview, int, int, int, int]
 
 
+def frame_at(data: memoryview, pos: int, mini_header: bool, limit: int) -> Frame | None:
+    """The whole message whose header is at ``pos``, or None: no whole header
+    there, a size above ``limit``, or a body cut off at the end of ``data``
+    (the one reading of a header of the reference twins; ``_decode._whole`` in C).
+    """
+    total = len(data)
+    if mini_header:
+        if total - pos < MINI_HEADER_SIZE:
+            return None
+        msg_type, size = _MINI.unpack_from(data, pos)
+        serial = sub_list = 0
+        body = pos + MINI_HEADER_SIZE
+    else:
+        if total - pos < FULL_HEADER_SIZE:
+            return None
+        serial, msg_type, size, sub_list = _FULL.unpack_from(data, pos)
+        body = pos + FULL_HEADER_SIZE
+    end = body + size
+    if size > limit or end > total:
+        return None
+    return (msg_type, data[body:end], serial, sub_list, pos, end)
+
+
 def split_frames_ref(
     data: memoryview,
     mini_header: bool,
@@ -96,20 +120,12 @@ def split_frames_ref(
     total = len(data)
     if not 0 <= start <= total:
         raise ValueError(f"start {start} outside {total} bytes")
-    hsize, limit = header_size(mini_header), min(max_size, MAX_MESSAGE_SIZE)
+    limit = min(max_size, MAX_MESSAGE_SIZE)
     frames: list[Frame] = []
     pos = start
-    while total - pos >= hsize:
-        if mini_header:
-            msg_type, size = _MINI.unpack_from(data, pos)
-            serial = sub_list = 0
-        else:
-            serial, msg_type, size, sub_list = _FULL.unpack_from(data, pos)
-        end = pos + hsize + size
-        if size > limit or end > total:
-            break
-        frames.append((msg_type, data[pos + hsize : end], serial, sub_list, pos, end))
-        pos = end
+    while (frame := frame_at(data, pos, mini_header, limit)) is not None:
+        frames.append(frame)
+        pos = frame[5]
     return frames, pos
 
 

@@ -27,18 +27,15 @@ Two twins with the same returns, events (message values included) and counts:
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from spicepy.wire.headers import Frame
+from spicepy.wire.headers import Frame, frame_at
 from spicepy.wire.schema import MAX_MESSAGE_SIZE, decode_struct
 from spicepy.wire.twins import fast
 
 __all__ = ["MessageReader", "MessageReaderRef", "Reader", "ReadResult"]
 
-_FULL = struct.Struct("<QHII")
-_MINI = struct.Struct("<HI")
 
 #: (where reading stopped, serial count, messages taken, the frame not taken)
 ReadResult = tuple[int, int, int, Frame | None]
@@ -105,26 +102,20 @@ class MessageReaderRef:
         total = len(view)
         if not 0 <= pos <= total:
             raise ValueError(f"start {pos} outside {total} bytes")
-        hsize = _MINI.size if mini_header else _FULL.size
         limit = min(max_size, MAX_MESSAGE_SIZE)
         table, counts, taken = self._table, self._counts, 0
-        while taken < most and total - pos >= hsize:
-            if mini_header:
-                msg_type, size = _MINI.unpack_from(view, pos)
-                hserial = sub_list = 0
-            else:
-                hserial, msg_type, size, sub_list = _FULL.unpack_from(view, pos)
-            end = pos + hsize + size
-            if size > limit or end > total:
+        while taken < most:
+            frame = frame_at(view, pos, mini_header, limit)
+            if frame is None:
                 break
-            body = view[pos + hsize : end]
+            msg_type, body, hserial, sub_list, _, end = frame
             cls = table.get(msg_type)
             try:
                 if cls is None or sub_list:
                     raise LookupError
                 msg = decode_struct(cls, body)
             except Exception:  # the caller's general path takes it
-                return pos, serial, taken, (msg_type, body, hserial, sub_list, pos, end)
+                return pos, serial, taken, frame
             serial += 1
             counts[msg_type] = counts.get(msg_type, 0) + 1
             self._append(
