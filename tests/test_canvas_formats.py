@@ -1,4 +1,5 @@
-"""Narrow surfaces: DRAW_TRANSPARENT compares its key in the surface's own bits.
+"""Narrow surfaces: DRAW_TRANSPARENT compares its key in the surface's own bits;
+32-bit bitmaps drawn from the message's bytes.
 
 sw_canvas converts both the key colour and the source to the 16-bit surface
 format before comparing, so on x555 two colours that differ only below the top
@@ -9,12 +10,16 @@ and the numpy (scaled) path.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from _canvas_build import Bitmap, Brush, Image, Rect, fill, transparent
+from _canvas_build import Bitmap, Brush, Image, Rect, copy, fill, transparent
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spicepy.canvas import Canvas
+from spicepy.canvas.bitmap import bitmap_to_pixels
 from spicepy.canvas.surface import SurfaceFormat
-from spicepy.wire.enums import BitmapFlags, BitmapFmt, BrushType, ImageType
+from spicepy.wire.enums import BitmapFlags, BitmapFmt, BrushType, ImageFlags, ImageType
 from spicepy.wire.enums import RopDescriptor as RopD
 
 KEY = 0x000800  # green 0x08
@@ -51,3 +56,38 @@ def test_transparent_key_in_565_keeps_six_bits_of_green(scaled: bool) -> None:
 @pytest.mark.parametrize("scaled", [False, True])
 def test_transparent_key_in_555_keeps_five_bits_of_green(scaled: bool) -> None:
     assert _draw(SurfaceFormat.FMT_16_555, scaled) == [BLUE] * 4
+
+
+# -- 32-bit bitmaps read in place ------------------------------------------------------
+
+
+@given(
+    st.sampled_from([BitmapFmt.FMT_32BIT, BitmapFmt.FMT_RGBA]),
+    st.booleans(), st.integers(1, 9), st.integers(1, 9), st.integers(0, 9),
+    st.sampled_from([0, ImageFlags.CACHE_ME]), st.integers(0, 2**32),
+)  # fmt: skip
+def test_uncached_32_bit_bitmap_is_read_in_place(
+    fmt: int, top_down: bool, w: int, h: int, pad: int, flags: int, seed: int
+) -> None:
+    """A 32-bit BITMAP no cache keeps is drawn from a read-only view of the
+    message's bytes (rows ``stride`` apart, bottom-up ones upside down) with the
+    pixels a copy gives; a cached one is copied (the cache owns it)."""
+    stride = 4 * w + pad
+    data = np.random.default_rng(seed).integers(0, 256, stride * h, np.uint8).tobytes()
+    bm = Bitmap(fmt, BitmapFlags.TOP_DOWN if top_down else 0, w, h, stride, data)
+    copied, alpha = bitmap_to_pixels(bm, None)
+    view, view_alpha = bitmap_to_pixels(bm, None, copy=False)
+    assert np.array_equal(view, copied) and alpha == view_alpha
+    assert not view.flags.writeable and np.shares_memory(
+        view, np.frombuffer(data, np.uint8)
+    )
+    assert copied.flags.writeable and copied.flags.c_contiguous
+    c = Canvas()
+    c.create_surface(0, 12, 12, SurfaceFormat.FMT_32_xRGB)
+    image = Image(5, ImageType.BITMAP, flags, w, h, bitmap=bm)
+    copy(c, 0, Rect(2, 1, 2 + w, 1 + h), None, image, Rect(0, 0, w, h), RopD.OP_PUT)
+    assert np.array_equal(c.surface(0).pixels[1 : 1 + h, 2 : 2 + w], copied)
+    cached = c.shared.cache.entries.get(5)
+    assert (cached is not None) == bool(flags)
+    if cached is not None:
+        assert cached.pixels.flags.writeable  # the cache's own copy

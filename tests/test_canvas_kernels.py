@@ -359,6 +359,35 @@ def test_blit_clipped(s: SimpleNamespace, rop: int, opaque: bool) -> None:
     assert drawn == [-1 if _several(s) else inside] * len(TWINS)
 
 
+#: src_area one or two pixels wider or narrower than bbox: scaled (-1)
+grows = st.sampled_from([0, 0, 0, 0, -2, -1, 1, 2])
+
+
+@given(scenes(), st.integers(0, 15), st.booleans(), grows)
+def test_copy_clipped(s: SimpleNamespace, rop: int, opaque: bool, grow: int) -> None:
+    """copy_clipped(src_area) == blit_clipped with dx, dy = bbox - src_area's
+    top-left when src_area has bbox's size; a scaled src_area: -1, nothing
+    drawn."""
+    left, top, right, bottom = s.bbox
+    area = _rect((left - s.dx, top - s.dy, right - s.dx + grow, bottom - s.dy))
+    expected = s.dst.copy()
+    want = -1
+    if grow == 0:
+        src = s.view(expected)
+        want = _draw_ref.blit_clipped(
+            expected, _rect(s.bbox), _clip(s.clips), src, s.dx, s.dy, rop, opaque
+        )
+    results, drawn = [], []
+    for twin in TWINS:
+        dst = s.dst.copy()
+        bbox, clip = _rect(s.bbox), _clip(s.clips)
+        got = twin.copy_clipped(dst, bbox, clip, s.view(dst), area, rop, opaque)
+        results.append(dst)
+        drawn.append(got)
+    assert_all_equal(expected, results)
+    assert drawn == [want] * len(TWINS)
+
+
 @given(scenes(), st.integers(0, 15), u32)
 def test_fill_clipped(s: SimpleNamespace, rop: int, color: int) -> None:
     """fill_clipped(bbox, clip) == the canvas's solid fill over
@@ -392,6 +421,7 @@ def test_clipped_refusals(twin: ModuleType) -> None:
     weird = SimpleNamespace(type=7, rects=None)
     for call in (
         lambda d, b, c: twin.blit_clipped(d, b, c, src, 0, 0, 3),
+        lambda d, b, c: twin.copy_clipped(d, b, c, src, b, 3),
         lambda d, b, c: twin.fill_clipped(d, b, c, 3, 0),
     ):
         with pytest.raises(CanvasError, match="destination must be"):

@@ -324,3 +324,18 @@ def test_forget_server_for_a_new_session_forgets_everything() -> None:
     core.add_display(0)
     assert core.shared is not None and core.shared is not old_shared
     assert core.shared.surface_bytes == 0
+
+
+def test_message_events_route_by_channel_type_only() -> None:
+    """``handle_event`` hands a MessageReceived's message to the ``on_message``
+    handler of its channel type (none: ignored), never to an ``on_event``
+    handler: routing one there is refused rather than silently unused."""
+    core = SessionCore()
+    seen: list[tuple[Any, ...]] = []
+    core.on_message(ChannelType.CURSOR, lambda *a: seen.append(a))
+    with pytest.raises(ValueError, match="on_message"):
+        core.on_event(MessageReceived, lambda *a: seen.append(("event",) + a))
+    event = MessageReceived(ChannelType.CURSOR, 2, 7, Msg("put", 1))
+    core.handle_event((ChannelType.CURSOR, 0), event, 3.0)
+    core.handle_event((ChannelType.PLAYBACK, 0), event, 4.0)
+    assert seen == [((ChannelType.CURSOR, 0), Msg("put", 1), 3.0)]

@@ -39,6 +39,15 @@ def blit_clipped(
     rop: int,
     opaque: bool = False,
 ) -> int: ...
+def copy_clipped(
+    dst: npt.NDArray[np.uint8],
+    bbox: Rect,
+    clip: Clip,
+    src: npt.NDArray[np.uint8],
+    src_area: Rect,
+    rop: int,
+    opaque: bool = False,
+) -> int: ...
 def fill_clipped(
     dst: npt.NDArray[np.uint8], bbox: Rect, clip: Clip, rop: int, color: int
 ) -> int: ...

@@ -844,13 +844,22 @@ cdef int64_t _blit_source(
 # -- draws clipped as a display message says (bbox and clip, at most one rect) -------
 
 
-cdef int _clip_box(const Img* d, object bbox, object clip, Rects* r) except -1:
+cdef int _get_box(object rect, str name, Cut* out) except -1:
+    """A wire ``Rect``'s sides."""
+    out.left = _int(rect.left, name)
+    out.top = _int(rect.top, name)
+    out.right = _int(rect.right, name)
+    out.bottom = _int(rect.bottom, name)
+    return 0
+
+
+cdef int _clip_box(const Img* d, const Cut* bbox, object clip, Rects* r) except -1:
     """``region.clip_box`` of dst's size into r (no rectangle when empty, one
     otherwise); returns 1, r empty, for a clip of several rectangles."""
-    cdef int64_t x0 = _max(_int(bbox.left, "bbox.left"), 0)
-    cdef int64_t y0 = _max(_int(bbox.top, "bbox.top"), 0)
-    cdef int64_t x1 = _min(_int(bbox.right, "bbox.right"), d.w)
-    cdef int64_t y1 = _min(_int(bbox.bottom, "bbox.bottom"), d.h)
+    cdef int64_t x0 = _max(bbox.left, 0)
+    cdef int64_t y0 = _max(bbox.top, 0)
+    cdef int64_t x1 = _min(bbox.right, d.w)
+    cdef int64_t y1 = _min(bbox.bottom, d.h)
     r.p, r.n = r.local, 0
     if x1 <= x0 or y1 <= y0:
         return 0
@@ -877,16 +886,44 @@ cdef int _clip_box(const Img* d, object bbox, object clip, Rects* r) except -1:
 def blit_clipped(dst, bbox, clip, src, dx, dy, rop, opaque=False):
     """``blit`` over bbox ∩ dst ∩ clip; -1 for a clip of several rectangles
     (see the twin)."""
+    cdef Img d
+    cdef Cut box
+    _get_dst(dst, &d)
+    _get_box(bbox, "bbox", &box)
+    return _blit_clipped(dst, &d, &box, clip, src, dx, dy, rop, opaque)
+
+
+def copy_clipped(dst, bbox, clip, src, src_area, rop, opaque=False):
+    """``blit_clipped`` of a same-size draw from src_area; -1 also when
+    src_area's size is not bbox's (see the twin)."""
+    cdef Img d
+    cdef Cut box, area
+    _get_dst(dst, &d)
+    _get_box(bbox, "bbox", &box)
+    _get_box(src_area, "src_area", &area)
+    if (
+        area.right - area.left != box.right - box.left
+        or area.bottom - area.top != box.bottom - box.top
+    ):
+        return -1
+    return _blit_clipped(
+        dst, &d, &box, clip, src, box.left - area.left, box.top - area.top, rop, opaque
+    )
+
+
+cdef object _blit_clipped(
+    object dst, const Img* d, const Cut* box, object clip, object src, object dx,
+    object dy, object rop, object opaque,
+):
     cdef Held h
-    cdef Img d, img
+    cdef Img img
     cdef Rects r
     cdef Src s
     cdef int64_t op, ox, oy
     cdef uint32_t sor
     _start(&h, &r, &s)
     try:
-        _get_dst(dst, &d)
-        if _clip_box(&d, bbox, clip, &r):
+        if _clip_box(d, box, clip, &r):
             return -1
         if r.n == 0:
             return 0
@@ -896,8 +933,8 @@ def blit_clipped(dst, bbox, clip, src, dx, dy, rop, opaque=False):
             raise CanvasError(f"unknown rop {op}")
         ox, oy = _int(dx, "dx"), _int(dy, "dy")
         sor = OPAQUE if opaque else 0
-        _get_source(&d, &img, &r, ox, oy, op == ROP_COPY and sor == 0, &s)
-        return _blit_source(&h, &d, &s, dst, keep, <int>op, sor)
+        _get_source(d, &img, &r, ox, oy, op == ROP_COPY and sor == 0, &s)
+        return _blit_source(&h, d, &s, dst, keep, <int>op, sor)
     finally:
         _done(&h, &r, &s)
 
@@ -915,7 +952,8 @@ def fill_clipped(dst, bbox, clip, rop, color):
     _start(&h, &r, &unused)
     try:
         _get_dst(dst, &d)
-        if _clip_box(&d, bbox, clip, &r):
+        _get_box(bbox, "bbox", &c)
+        if _clip_box(&d, &c, clip, &r):
             return -1
         if r.n == 0:
             return 0

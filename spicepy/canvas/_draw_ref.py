@@ -32,6 +32,7 @@ __all__ = [
     "alpha_blend",
     "blit",
     "blit_clipped",
+    "copy_clipped",
     "fill",
     "fill_clipped",
     "glyph_mask",
@@ -308,18 +309,40 @@ def blit_clipped(
     bbox and clip); returns the pixels drawn, -1 for a clip of several
     rectangles (the caller's region path takes those)."""
     box = _message_box(dst, bbox, clip)
-    if box is None or box == -1:
+    if not isinstance(box, tuple):
         return 0 if box is None else -1
     _image(src, "source")
     _rop(rop)
     return blit(dst, (box,), src, dx, dy, rop, opaque)
 
 
+def copy_clipped(
+    dst: Pixels,
+    bbox: Rect,
+    clip: Clip,
+    src: Pixels,
+    src_area: Rect,
+    rop: int,
+    opaque: bool = False,
+) -> int:
+    """``blit_clipped`` of a same-size draw (DRAW_COPY): source pixel
+    (src_area.left, src_area.top) lands on (bbox.left, bbox.top); -1 also when
+    src_area's size is not bbox's (a scaled draw: the caller's path)."""
+    _surface(dst)
+    if (
+        src_area.right - src_area.left != bbox.right - bbox.left
+        or src_area.bottom - src_area.top != bbox.bottom - bbox.top
+    ):
+        return -1
+    dx, dy = bbox.left - src_area.left, bbox.top - src_area.top
+    return blit_clipped(dst, bbox, clip, src, dx, dy, rop, opaque)
+
+
 def fill_clipped(dst: Pixels, bbox: Rect, clip: Clip, rop: int, color: int) -> int:
     """Solid ``fill`` over ``region.clip_box`` of dst's size; returns the
     pixels drawn, -1 for a clip of several rectangles."""
     box = _message_box(dst, bbox, clip)
-    if box is None or box == -1:
+    if not isinstance(box, tuple):
         return 0 if box is None else -1
     fill(dst, (box,), rop, color)
     left, top, right, bottom = box

@@ -57,12 +57,18 @@ def expand_555(words: npt.NDArray[np.uint16]) -> Pixels:
     return out
 
 
-def bitmap_to_pixels(bitmap: Bitmap, palette: Palette | None) -> tuple[Pixels, bool]:
+def bitmap_to_pixels(
+    bitmap: Bitmap, palette: Palette | None, *, copy: bool = True
+) -> tuple[Pixels, bool]:
     """Decode a BITMAP body into top-down (h, w, 4) pixels.
 
     Args:
         bitmap: the bitmap body.
         palette: the palette to use (already resolved from the palette cache).
+        copy: False: 32-bit formats come back as a read-only view of
+            ``bitmap.data`` (rows ``stride`` apart, upside down for bottom-up
+            bitmaps) instead of a copy: a draw that only reads the image once
+            (not cached) saves a copy of it, a full screen's megabytes.
 
     Returns:
         (pixels, has_alpha).
@@ -96,8 +102,12 @@ def bitmap_to_pixels(bitmap: Bitmap, palette: Palette | None) -> tuple[Pixels, b
         rows = rows[::-1]
     has_alpha = False
     if fmt in (BitmapFmt.FMT_32BIT, BitmapFmt.FMT_RGBA):
-        out = rows.reshape(height, width, 4).copy()
         has_alpha = fmt == BitmapFmt.FMT_RGBA
+        # each row's bytes are contiguous: splitting them into pixels is a view
+        out = rows.reshape(height, width, 4)
+        if not copy:
+            return out, has_alpha
+        out = out.copy()
     elif fmt == BitmapFmt.FMT_24BIT:
         out = np.zeros((height, width, 4), np.uint8)
         out[..., :3] = rows.reshape(height, width, 3)

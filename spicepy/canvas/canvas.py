@@ -91,6 +91,8 @@ class Canvas:
         self.shared = shared if shared is not None else SharedState()
         self.palettes = PaletteCache()
         self.images = ImageResolver(self.shared, self.palettes)
+        #: the pixmap cache's entries (DRAW_COPY reads them without a call)
+        self._cached = self.shared.cache.entries
         self.surfaces: dict[int, Surface] = {}
         self._total_pixels = 0
         #: monitors as sent by MONITORS_CONFIG: (id, surface_id, w, h, x, y, flags)
@@ -448,7 +450,7 @@ class Canvas:
         ``CachedImage`` of their own; scaled, QMasked or several-rectangle
         clipped ones to numpy.  When the source is at hand without a decode
         (a cache entry that is there, an existing surface: resolving it has no
-        side effect and cannot fail), one ``kernels.blit_clipped`` call clips
+        side effect and cannot fail), one ``kernels.copy_clipped`` call clips
         and draws.
         """
         d, base = msg.data, msg.base
@@ -457,30 +459,26 @@ class Canvas:
             raise CanvasError(f"unknown surface {base.surface_id}")
         image = d.src_bitmap
         if image is not None and d.mask.bitmap is None and not surface.quantised:
-            kind = image.descriptor.type
+            descriptor = image.descriptor
+            kind = descriptor.type
             src: Any = None
             if kind == _FROM_CACHE or kind == _FROM_CACHE_LOSSLESS:
-                src = self.shared.cache.find(image.descriptor.id)
+                src = self._cached.get(descriptor.id)
             elif kind == _SURFACE and image.surface is not None:
                 src = self.surfaces.get(image.surface.surface_id)
-            bbox, area = base.box, d.src_area
-            if (
-                src is not None
-                and area.right - area.left == bbox.right - bbox.left
-                and area.bottom - area.top == bbox.bottom - bbox.top
-            ):
-                desc = d.rop_descriptor
-                rop = _IMAGE_ROPS.get(desc)
+            if src is not None:
+                rop = _IMAGE_ROPS.get(d.rop_descriptor)
                 if rop is None:
-                    rop = _IMAGE_ROPS[desc] = ropd_to_rop(desc, SRC_IS_IMAGE)
+                    rop = _IMAGE_ROPS[d.rop_descriptor] = ropd_to_rop(
+                        d.rop_descriptor, SRC_IS_IMAGE
+                    )
                 if rop != _NOOP:
-                    drawn = kernels.blit_clipped(
+                    drawn = kernels.copy_clipped(
                         surface.pixels,
-                        bbox,
+                        base.box,
                         base.clip,
                         src.pixels,
-                        bbox.left - area.left,
-                        bbox.top - area.top,
+                        d.src_area,
                         rop,
                         rop == _COPY and surface.opaque_copy and not src.has_alpha,
                     )

@@ -103,34 +103,31 @@ class ImageCache:
 
     def __init__(self, max_bytes: int = DEFAULT_LIMITS.image_cache) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[int, CachedImage] = OrderedDict()
+        #: id -> image, oldest first (read it; ``put``/``remove`` keep ``bytes``)
+        self.entries: OrderedDict[int, CachedImage] = OrderedDict()
         self.bytes = 0
         self.evicted = 0
 
     def __contains__(self, image_id: int) -> bool:
-        return image_id in self._items
+        return image_id in self.entries
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.entries)
 
     def get(self, image_id: int) -> CachedImage:
         try:
-            return self._items[image_id]
+            return self.entries[image_id]
         except KeyError:
             raise ImageNotReady(
                 f"image {image_id:#x} is not in the cache", image_id
             ) from None
 
-    def find(self, image_id: int) -> CachedImage | None:
-        """The entry, None when absent (a draw's fast path, which must not raise)."""
-        return self._items.get(image_id)
-
     def put(self, image_id: int, image: CachedImage) -> None:
         self.remove(image_id)
-        self._items[image_id] = image
+        self.entries[image_id] = image
         self.bytes += image.nbytes
-        while self.bytes > self.max_bytes and len(self._items) > 1:
-            old_id, old = self._items.popitem(last=False)
+        while self.bytes > self.max_bytes and len(self.entries) > 1:
+            old_id, old = self.entries.popitem(last=False)
             self.bytes -= old.nbytes
             if not self.evicted:
                 log.warning(
@@ -141,12 +138,12 @@ class ImageCache:
             self.evicted += 1
 
     def remove(self, image_id: int) -> None:
-        old = self._items.pop(image_id, None)
+        old = self.entries.pop(image_id, None)
         if old is not None:
             self.bytes -= old.nbytes
 
     def clear(self) -> None:
-        self._items.clear()
+        self.entries.clear()
         self.bytes = 0
 
 
@@ -368,7 +365,10 @@ class ImageResolver:
         kind = d.type
         bitmap = image.bitmap
         if bitmap is not None:
-            pixels, has_alpha = bitmap_to_pixels(bitmap, palette)
+            # an image no cache keeps is read once: a view of the message's
+            # bytes where the format allows (no copy of a full-screen bitmap)
+            kept = d.flags & (_CACHE_ME | _CACHE_REPLACE_ME)
+            pixels, has_alpha = bitmap_to_pixels(bitmap, palette, copy=bool(kept))
             return CachedImage(pixels, has_alpha)
         _check_size(d)
         palette_ents = None

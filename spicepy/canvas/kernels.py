@@ -50,6 +50,16 @@ Functions, and the canvas code each replaces:
   (``blit(p, rects, p, dx, dy, Rop.COPY)`` with dx/dy = bbox - src_pos; a
   single rectangle moves in place, several read a snapshot), each on an
   unmasked region.
+- ``blit_clipped(dst, bbox, clip, src, dx, dy, rop, opaque=False) -> int``,
+  ``copy_clipped(dst, bbox, clip, src, src_area, rop, opaque=False) -> int``
+  and ``fill_clipped(dst, bbox, clip, rop, color) -> int``: ``blit`` / solid
+  ``fill`` over ``region.clip_box(dst size, bbox, clip)``, where bbox and clip
+  are the wire ``Rect`` and ``Clip`` of a display message's base; they return
+  the pixels drawn, or -1 for a clip of several rectangles (and
+  ``copy_clipped``, which reads dx, dy from src_area's top-left, for a
+  src_area that is not bbox's size): the canvas's region path takes those.
+  One call per COPY_BITS, same-size DRAW_COPY of a cache entry or surface,
+  solid DRAW_FILL (no box tuple, no ``clip_box`` call).
 - ``rop3_blit(dst, rects, src, dx, dy, code, color, tile=None, tile_x=0,
   tile_y=0)``: dest = rop3 ``code`` (0..255) of (brush, src, dest). Same-size
   ``draw_blend.draw_rop3`` without a QMask.
@@ -104,6 +114,7 @@ __all__ = [
     "alpha_blend",
     "blit",
     "blit_clipped",
+    "copy_clipped",
     "fill",
     "fill_clipped",
     "glyph_mask",
@@ -117,6 +128,7 @@ region_rects = _impl.region_rects
 fill = _impl.fill
 blit = _impl.blit
 blit_clipped = _impl.blit_clipped
+copy_clipped = _impl.copy_clipped
 fill_clipped = _impl.fill_clipped
 rop3_blit = _impl.rop3_blit
 transparent = _impl.transparent

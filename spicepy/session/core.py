@@ -102,6 +102,7 @@ MAX_CHANGES = 10_000
 _DISPLAY = ChannelType.DISPLAY
 #: the most frequent draws: images are the source and the mask, no brush
 _COPIES = (md.DrawCopy, md.DrawBlend)
+_COPY_BITS = md.CopyBits
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +187,6 @@ class SessionCore:
         #: ``on_change`` listeners: (display channel id, rect)
         self._change_listeners: list[Callable[[int, Rect], None]] = []
         self._event_handlers: dict[type, EventHandler] = {
-            MessageReceived: self._on_message,
             LinkCompleted: self._on_linked,
             PingAnswered: self._on_ping,
             MainInitReceived: self._on_main_init,
@@ -204,7 +204,10 @@ class SessionCore:
 
     def on_event(self, event_type: type, handler: EventHandler) -> None:
         """Route events of ``event_type`` to ``handler(key, event, now)``
-        (replaces the core's own handler for that class)."""
+        (replaces the core's own handler for that class; ``MessageReceived``
+        goes by channel type: ``on_message``)."""
+        if event_type is MessageReceived:
+            raise ValueError("route MessageReceived by channel type: on_message")
         self._event_handlers[event_type] = handler
 
     def on_message(self, channel_type: int, handler: EventHandler) -> None:
@@ -221,6 +224,11 @@ class SessionCore:
 
     def handle_event(self, key: ChannelKey, event: object, now: float) -> None:
         """One event of channel ``key``'s machine, at caller time ``now``."""
+        if type(event) is MessageReceived:  # most events: no second dispatch call
+            handler = self._message_handlers.get(key[0])
+            if handler is not None:
+                handler(key, event.message, now)
+            return
         handler = self._event_handlers.get(type(event))
         if handler is not None:
             handler(key, event, now)
@@ -369,11 +377,6 @@ class SessionCore:
         return n
 
     # -- event handlers -----------------------------------------------------------
-
-    def _on_message(self, key: ChannelKey, event: MessageReceived, now: float) -> None:
-        handler = self._message_handlers.get(key[0])
-        if handler is not None:
-            handler(key, event.message, now)
 
     def _on_linked(self, key: ChannelKey, event: LinkCompleted, now: float) -> None:
         if key[0] == _DISPLAY:
@@ -633,15 +636,15 @@ class DisplayDriver:
         if draw is not None:
             draw(msg)
             self.counts[cls] += 1
-            base: Any = msg.base  # type: ignore[attr-defined]
             if cls in _COPIES:
                 d: Any = msg.data  # type: ignore[attr-defined]
                 self.image_types[d.src_bitmap.descriptor.type] += 1
                 if d.mask.bitmap is not None:
                     self.image_types[d.mask.bitmap.descriptor.type] += 1
-            else:
+            elif cls is not _COPY_BITS:  # (the one draw without an image)
                 for image in message_images(msg):
                     self.image_types[image.descriptor.type] += 1
+            base: Any = msg.base  # type: ignore[attr-defined]
             return base.box if base.surface_id == 0 else None
         other = self._others.get(cls)
         if other is None:
