@@ -163,7 +163,8 @@ async def _clipboard_png_and_big_text(srv: AgentXspice, s: Session) -> None:
     # 300 kB: ~150 chunks of 2048 bytes each way, paced by the agent tokens
     big = ("spicepy " * 37_500).encode()
     await s.agent.set_clipboard(big)
-    assert await xclip_get(srv, "clipboard") == big
+    # the xclip serving `other` owns CLIPBOARD until our GRAB lands: poll
+    assert await xclip_until(srv, "clipboard", big) == big
     xclip_set(srv, big[::-1], "clipboard", "UTF8_STRING")
     assert await s.agent.get_clipboard(timeout=20) == big[::-1]
 
