@@ -103,6 +103,8 @@ _DISPLAY = ChannelType.DISPLAY
 #: the most frequent draws: images are the source and the mask, no brush
 _COPIES = (md.DrawCopy, md.DrawBlend)
 _COPY_BITS = md.CopyBits
+#: the display messages whose handling reads the multimedia time
+_TIMED = (md.StreamData, md.StreamDataSized)
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,10 +461,10 @@ class SessionCore:
         now: float,
     ) -> bool:
         """Apply one display message; False when it was held for a retry."""
-        base = self.mm_base  # mm_now(now), inline: this runs for every message
-        mm = None if base is None else (base + int((now - self.mm_set_at) * 1000))
+        # only stream frames read the clock (DisplayDriver.apply)
+        mm = self.mm_now(now) if type(message) in _TIMED else None
         try:
-            changed = driver.apply(message, None if mm is None else mm & 0xFFFFFFFF)
+            changed = driver.apply(message, mm)
         except ImageNotReady:
             if now - since < self.hold_seconds and self._display_channels() > 1:
                 self._charge_held(message)
