@@ -887,3 +887,23 @@ def test_capture_surfaces_same_with_either_twin(
     reference = _replay_digests(path)
     assert fast[0] and fast[2]
     assert fast == reference
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=TWIN_IDS)
+@pytest.mark.parametrize("bad", range(len(BAD_INT)))
+def test_clipped_bad_integers(twin: ModuleType, bad: int) -> None:
+    """dx, dy, colour and ROP of the clipped kernels are checked as the
+    unclipped kernels check them (a non-empty draw)."""
+    dst, src, value = pixels(1, 6, 6), pixels(2, 3, 3), BAD_INT[bad]
+    box, none = _rect((1, 1, 5, 5)), _clip(None)
+    calls = [
+        lambda: twin.blit_clipped(dst, box, none, src, value, 0, 3),
+        lambda: twin.blit_clipped(dst, box, none, src, 0, value, 3),
+        lambda: twin.blit_clipped(dst, box, none, src, 0, 0, value),
+        lambda: twin.copy_clipped(dst, box, none, src, box, value),
+        lambda: twin.fill_clipped(dst, box, none, 3, value),
+        lambda: twin.fill_clipped(dst, box, none, value, 0),
+    ]
+    for call in calls:
+        with pytest.raises(CanvasError):
+            call()
