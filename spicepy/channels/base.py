@@ -90,6 +90,8 @@ MAX_RECEIVE_MESSAGE = 64 * 1024 * 1024
 _ANY = 1 << 62
 # (an Enum member read through its class costs a Python __getattr__ call in 3.11)
 _READY, _ERROR, _CLOSED = ChannelState.READY, ChannelState.ERROR, ChannelState.CLOSED
+#: (number, body) of ACK, which has no fields: encoded once, sent every window
+_ACK = encode_message(Ack())
 
 
 def iter_frames(
@@ -467,7 +469,7 @@ class Channel:
             self._ack_count += n
             if self._ack_count >= self.ack_window:
                 self._ack_count = 0
-                self._queue(*encode_message(Ack()))
+                self._queue(*_ACK)
 
     def _dispatch(
         self, msg_type: int, body: bytes | memoryview, serial: int, nested: bool = False
