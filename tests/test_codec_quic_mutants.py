@@ -246,6 +246,7 @@ def test_header_refusals_say_what_is_wrong() -> None:
     cases = [
         (b"", "QUIC stream shorter than its header"),
         (header(4, 4, 4)[:19], "QUIC stream shorter than its header"),
+        (header(4, 4, 4), "QUIC stream of 20 bytes is too short for 4x4"),
         (
             struct.pack("<5I", 0x12345678, 0, 4, 4, 4) + bytes(64),
             "bad QUIC magic 0x12345678",
