@@ -438,20 +438,25 @@ def test_a_detached_connection_delivers_no_more_events() -> None:
 
     async def main() -> list[object]:
         a, b = socket.socketpair()
-        _, writer = await asyncio.open_connection(sock=a)
-        reader = asyncio.StreamReader()
+        reader, writer = await asyncio.open_connection(sock=a)
         events: list[object] = []
         machine = LineMachine(asyncio.get_running_loop())
         conn = ChannelConnection(
             "t", machine, reader, writer, lambda c, e: events.append(e)
         )
         conn.start()
-        reader.feed_data(b"one\n")
+        b.sendall(b"one\n")
         async with asyncio.timeout(LIMIT):
             while not events:
                 await asyncio.sleep(0)
         conn.detach()
-        reader.feed_data(b"two\n")  # read before the read loop sees the hang-up
+        # a read the transport made before it saw the hang-up, then more bytes
+        receiver = writer.transport.get_protocol()
+        assert isinstance(receiver, asyncio.BufferedProtocol)
+        buf = receiver.get_buffer(-1)
+        buf[:4] = b"two\n"
+        receiver.buffer_updated(4)
+        b.sendall(b"three\n")
         for _ in range(20):
             await asyncio.sleep(0)
         assert conn.closed.is_set()

@@ -232,9 +232,11 @@ def test_a_connection_failing_outside_a_pump_wakes_the_waiters() -> None:
                 events = s.events()
                 reader = asyncio.ensure_future(events.__anext__())
                 await asyncio.sleep(0.05)
-                # a socket error: the read loop fails the connection, no pump
+                # a socket error, as the transport reports it: the connection
+                # fails, no pump
                 main_conn = s.connections[(1, 0)]
-                main_conn._reader.set_exception(ConnectionResetError("reset"))
+                protocol = main_conn._writer.transport.get_protocol()
+                protocol.connection_lost(ConnectionResetError("reset"))
                 async with asyncio.timeout(1.0):  # far below LIMIT: no hang
                     with pytest.raises(ConnectionClosedError, match="reset"):
                         await waiter

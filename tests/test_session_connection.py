@@ -7,13 +7,15 @@ server on 127.0.0.1 port 0 plays the server; every await has a timeout.
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
 
 from spicepy.errors import ConnectionClosedError, ProtocolError
-from spicepy.session.connection import ChannelConnection
+from spicepy.session.connection import READ_CHUNK, ChannelConnection
 from spicepy.session.transport import open_stream
 
 LIMIT = 10.0
@@ -228,3 +230,166 @@ def test_callback_exception_is_kept() -> None:
 
     error = asyncio.run(main())
     assert isinstance(error, ValueError)
+
+
+class KeepingMachine(LineMachine):
+    """Keeps every chunk it is given as it came (a view, as the SPICE machines
+    keep message bodies), and the distinct buffers they were read into."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.kept: list[memoryview | bytes] = []
+        self.buffers: set[int] = set()
+
+    def receive_data(self, data: bytes | memoryview) -> None:
+        if isinstance(data, memoryview):
+            self.buffers.add(id(data.obj))
+        self.kept.append(data)
+        super().receive_data(data)
+
+
+class CopyingMachine(KeepingMachine):
+    """Keeps a copy of every chunk, no view."""
+
+    def receive_data(self, data: bytes | memoryview) -> None:
+        super().receive_data(data)
+        self.kept[-1] = bytes(data)
+
+
+def _stream(total: int) -> bytes:
+    """About ``total`` bytes of numbered 1 KiB lines (no two chunks alike)."""
+    return b"".join(b"%08d%s\n" % (i, b"." * 1015) for i in range(total // 1024))
+
+
+@pytest.mark.parametrize("machine_type", [KeepingMachine, CopyingMachine])
+def test_chunks_stay_intact_and_the_buffer_is_reused_when_free(
+    machine_type: type[KeepingMachine],
+) -> None:
+    """The machine gets views of the receive buffer: a view it keeps never
+    changes under it (bytes 2 MiB later are read elsewhere); when it keeps
+    none, one buffer serves the whole stream (a burst touches no new memory)."""
+    data = _stream(8 * READ_CHUNK)
+
+    async def main() -> KeepingMachine:
+        a, b = socket.socketpair()
+        reader, writer = await asyncio.open_connection(sock=a)
+        machine = machine_type(asyncio.get_running_loop())
+        conn = ChannelConnection("t", machine, reader, writer, lambda c, e: None)
+        conn.start()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, b.sendall, data)
+        async with asyncio.timeout(LIMIT):
+            while conn.bytes_in < len(data):
+                await asyncio.sleep(0.001)
+        await conn.close()
+        b.close()
+        return machine
+
+    machine = asyncio.run(main())
+    assert b"".join(machine.kept) == data
+    if machine_type is CopyingMachine:
+        assert len(machine.buffers) == 1
+    else:
+        assert len(machine.buffers) > 1
+
+
+def test_a_parked_event_pauses_reading_and_keeps_the_order() -> None:
+    """An event whose ``prepare`` returns work waits for it (on a worker
+    thread); the transport reads nothing meanwhile, and the later events
+    follow it in order."""
+    release = threading.Event()
+    got: list[bytes] = []
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        got.append(await expect_line(r))
+        w.write(b"a\nSLOW\nb\n")
+        await w.drain()
+        got.append(await expect_line(r))  # "GO": the client saw the park
+        w.write(b"c\n")
+        await w.drain()
+        await asyncio.sleep(LIMIT)
+
+    def prepare(event: object) -> Callable[[], object] | None:
+        return (lambda: release.wait(LIMIT)) if event == "SLOW" else None
+
+    async def main() -> tuple[list[object], bool, list[object]]:
+        server = await asyncio.start_server(script, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await open_stream(host="127.0.0.1", port=port, timeout=LIMIT)
+        events: list[object] = []
+        machine = LineMachine(asyncio.get_running_loop())
+        conn = ChannelConnection(
+            "t", machine, reader, writer, lambda c, e: events.append(e), prepare=prepare
+        )
+        conn.start()
+        async with asyncio.timeout(LIMIT):
+            while not events:
+                await asyncio.sleep(0.001)
+        await asyncio.sleep(0.05)  # time for b (already read) to sneak past
+        while_parked = list(events)
+        reading = writer.transport.is_reading()  # type: ignore[attr-defined]
+        conn.call(machine.send_text, "GO")
+        await asyncio.sleep(0.05)  # "c" arrives, must not be read yet
+        release.set()
+        async with asyncio.timeout(LIMIT):
+            while len(events) < 4:
+                await asyncio.sleep(0.001)
+        await conn.close()
+        server.close()
+        return while_parked, reading, events
+
+    while_parked, reading, events = asyncio.run(main())
+    assert got == [b"HELLO\n", b"GO\n"]
+    assert while_parked == ["a"]
+    assert not reading
+    assert events == ["a", "SLOW", "b", "c"]
+
+
+def test_reading_pauses_while_the_write_buffer_is_full() -> None:
+    """Above the transport's high-water mark (``pause_writing``) nothing more
+    is read, so a server that does not read cannot make writes pile up."""
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await expect_line(r)
+        await asyncio.sleep(LIMIT)
+
+    async def main() -> tuple[bool, bool]:
+        async with connected(script) as (conn, _):
+            transport = conn._writer.transport
+            receiver = transport.get_protocol()
+            receiver.pause_writing()  # as the transport does
+            paused = transport.is_reading()  # type: ignore[attr-defined]
+            receiver.resume_writing()
+            resumed = transport.is_reading()  # type: ignore[attr-defined]
+            async with asyncio.timeout(LIMIT):
+                await conn.drain()  # the stream's flow control follows too
+            return paused, resumed
+
+    assert asyncio.run(main()) == (False, True)
+
+
+def test_an_end_seen_before_the_take_over_closes_the_connection() -> None:
+    """A server that hangs up at once: the stream saw the EOF before
+    ``start()`` took its transport over; the connection still ends at once."""
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        w.close()
+
+    async def main() -> BaseException | None:
+        server = await asyncio.start_server(script, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await open_stream(host="127.0.0.1", port=port, timeout=LIMIT)
+        async with asyncio.timeout(LIMIT):
+            while not reader.at_eof():
+                await asyncio.sleep(0.001)
+        conn = ChannelConnection(
+            "t", LineMachine(asyncio.get_running_loop()), reader, writer, print
+        )
+        conn.start()
+        async with asyncio.timeout(1.0):
+            await conn.closed.wait()
+        await conn.close()
+        server.close()
+        return conn.error
+
+    assert isinstance(asyncio.run(main()), ConnectionClosedError)

@@ -1,20 +1,35 @@
 """One channel's TCP/TLS connection driving one sans-IO channel machine.
 
-Theory of operation: the reader task feeds every chunk it reads to
-``machine.receive_data`` and then *pumps*: it drains ``next_event()`` into
+Theory of operation: ``start()`` takes the stream's transport over with a
+``BufferedProtocol``: the transport reads straight into the connection's
+buffer (``recv_into``; no StreamReader, whose buffer cost three copies of
+every byte and a task wake-up per read) and hands each chunk to
+``machine.receive_data`` as a read-only view, inside the transport's own
+callback, and then *pumps*: it drains ``next_event()`` into
 ``handle(event, now)`` (the session's ``SessionCore.handle_event`` for this
-channel, so a display message goes from here straight to the core) and then the
-session's callback (logs, event iterators), writes ``data_to_send()`` and
+channel, so a display message goes from here straight to the core) and then
+the session's callback (logs, event iterators), writes ``data_to_send()`` and
 re-arms the machine's timer with ``loop.call_at``.  Every ``send_*`` call made
 through ``call()`` pumps too, so queued bytes never sit in the machine.  EOF is
 passed on as ``receive_data(b"")``.  The first exception (from the machine, the
 core, the callback or the socket) ends the connection and is kept in ``error``;
 the session decides what it means.  The machine never sees the clock: ``now``
-is ``loop.time()``.  An event that needs slow work first (``prepare``: a large
-image decode, ``session.offload``) parks the pump: the reader runs that work on
-a worker thread, then delivers the event and pumps on; meanwhile nothing more is
-read or delivered on this connection (timers and ``call()`` only flush bytes),
-so the events keep their order and the loop stays free for waits and timeouts.
+is ``loop.time()``.
+
+The views handed to the machine stay valid as long as it keeps them (a message
+body in an event, a held message): a region of the buffer is written once;
+the buffer is reused from its start only when no view of it is alive, else a
+fresh one replaces it.  In steady state one buffer serves every read, so a
+burst touches no new memory (a fresh page costs a fault, ~1 us here).
+
+An event that needs slow work first (``prepare``: a large image decode,
+``session.offload``) parks the pump: the transport stops reading, the work runs
+on a worker thread, then the event is delivered and the pump goes on; meanwhile
+nothing more is read or delivered on this connection (timers and ``call()``
+only flush bytes), so the events keep their order and the loop stays free for
+waits and timeouts.  Reading also pauses while the socket's write buffer is
+above the transport's high-water mark (``pause_writing``), so a server that
+does not read cannot make us queue without bound.
 """
 
 from __future__ import annotations
@@ -22,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 from spicepy.errors import ConnectionClosedError, SessionError, SpiceError
 from spicepy.session.offload import run_off_loop
@@ -31,14 +46,17 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ChannelConnection", "ChannelMachine"]
 
+#: the receive buffer's size: one read takes at most this much
 READ_CHUNK = 256 * 1024
+#: room a read gets at least: with less left, the buffer is reused or replaced
+MIN_READ = 64 * 1024
 R = TypeVar("R")
 
 
 class ChannelMachine(Protocol):
     """The STYLE.md surface every spicepy.channels machine offers."""
 
-    def receive_data(self, data: bytes) -> None: ...
+    def receive_data(self, data: bytes | memoryview) -> None: ...
 
     def next_event(self) -> object | None: ...
 
@@ -60,13 +78,69 @@ def _ignore_event(conn: ChannelConnection, event: object) -> None:
     """The event callback of a detached connection."""
 
 
+def _unshared(buf: bytearray) -> bool:
+    """No memoryview of ``buf`` is alive: a bytearray with one refuses to
+    change its size (the pop and append move no byte)."""
+    try:
+        last = buf.pop()
+    except BufferError:
+        return False
+    buf.append(last)
+    return True
+
+
+def _reading_error(name: str, exc: Exception) -> BaseException:
+    """What an exception met while reading (or decoding ahead) means."""
+    if isinstance(exc, (ConnectionError, OSError)):
+        return ConnectionClosedError(f"{name}: {exc}")
+    if isinstance(exc, SpiceError):
+        return exc
+    # a bug in a lower layer: surface it, don't hang
+    log.error("%s: unexpected error", name, exc_info=exc)
+    return SessionError(f"{name}: internal error: {exc!r}")
+
+
+class _Receiver(asyncio.BufferedProtocol):
+    """The transport's protocol from ``start()`` on: reads go to the
+    connection; the stream's own protocol still hears of write flow control
+    and of the end, so the ``StreamWriter``'s ``drain`` and ``wait_closed``
+    keep working."""
+
+    def __init__(self, conn: ChannelConnection, stream: asyncio.BaseProtocol) -> None:
+        self._conn = conn
+        self._stream = stream
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._conn._get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._conn._received(nbytes)
+
+    def eof_received(self) -> bool:
+        self._conn._received_eof()
+        return False  # the transport closes
+
+    def pause_writing(self) -> None:
+        self._stream.pause_writing()
+        self._conn._hold_reading("writes", True)
+
+    def resume_writing(self) -> None:
+        self._stream.resume_writing()
+        self._conn._hold_reading("writes", False)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._conn._lost(exc)
+        self._stream.connection_lost(exc)
+
+
 class ChannelConnection:
     """Pumps bytes between a stream pair and a channel machine.
 
     Args:
         name: for logs and error messages, e.g. ``"display:0"``.
         machine: the sans-IO channel.
-        reader, writer: the open stream.
+        reader, writer: the open stream; ``start()`` takes its transport over
+            (the reader only tells what happened before: an early EOF).
         on_event: called synchronously with every event, in order.
         handle: called with every event and the loop's clock before
             ``on_event`` (the session's ``core.handle_event`` for this channel).
@@ -92,15 +166,23 @@ class ChannelConnection:
         self.machine = machine
         self._reader = reader
         self._writer = writer
+        #: a stream's transport reads too (``StreamWriter`` types it write-only)
+        self._transport = cast(asyncio.Transport, writer.transport)
         self._on_event = on_event
         self._handle = handle
         self._on_pumped = on_pumped
         self._prepare = prepare
-        #: an event waiting for its ``prepare`` work, and that work
-        self._parked: tuple[object, Callable[[], object]] | None = None
+        #: an event waiting for its ``prepare`` work, and the task running it
+        self._parked: object | None = None
+        self._job: asyncio.Task[None] | None = None
+        #: why reading is paused ("parked", "writes"); EOF met while parked
+        self._holds: set[str] = set()
+        self._eof_pending = False
+        #: the receive buffer and where the next read goes
+        self._buf = bytearray(READ_CHUNK)
+        self._pos = 0
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
-        self._task: asyncio.Task[None] | None = None
         self.error: BaseException | None = None
         self._pumping = False
         self.closed = asyncio.Event()
@@ -110,9 +192,14 @@ class ChannelConnection:
         self.opened_at = self._loop.time()
 
     def start(self) -> None:
-        """Flush what the machine queued at construction (its link message); read."""
+        """Take the transport over, flush what the machine queued at
+        construction (its link message) and read."""
+        self._transport.set_protocol(_Receiver(self, self._transport.get_protocol()))
         self.pump()
-        self._task = asyncio.create_task(self._read_loop(), name=f"spicepy-{self.name}")
+        # the server speaks only after the link message; what the stream saw
+        # before the take-over can only be its end
+        if self._reader.exception() is not None or self._reader.at_eof():
+            self._received_eof()
 
     def call(self, method: Callable[..., R], *args: object, **kwargs: object) -> R:
         """Call a ``send_*`` method of the machine and flush at once.
@@ -152,7 +239,7 @@ class ChannelConnection:
                 on_event(self, first)
             while (event := next_event()) is not None:
                 if prepare is not None and (work := prepare(event)) is not None:
-                    self._parked = (event, work)
+                    self._park(event, work)
                     break
                 if handle is not None:
                     handle(event, clock())
@@ -161,15 +248,15 @@ class ChannelConnection:
             self._arm_timer()
             if self._on_pumped is not None:
                 self._on_pumped()
-        except Exception as exc:  # kept for the session; the read loop stops
+        except Exception as exc:  # kept for the session; reading stops
             self._fail(exc)
         finally:
             self._pumping = False
 
     def _flush(self) -> None:
         data = self.machine.data_to_send()
-        if data and not self._writer.is_closing():
-            self._writer.write(data)
+        if data and not self._transport.is_closing():
+            self._transport.write(data)
             self.bytes_out += len(data)
 
     def _arm_timer(self) -> None:
@@ -191,37 +278,94 @@ class ChannelConnection:
             return
         self.pump()
 
-    async def _read_loop(self) -> None:
+    # -- reading (the transport's callbacks, through _Receiver) ----------------
+
+    def _get_buffer(self) -> memoryview:
+        buf, pos = self._buf, self._pos
+        if len(buf) - pos < MIN_READ:
+            if not _unshared(buf):  # the machine still holds a view: keep it
+                self._buf = buf = bytearray(READ_CHUNK)
+            self._pos = pos = 0
+        return memoryview(buf)[pos:]
+
+    def _received(self, nbytes: int) -> None:
+        start = self._pos
+        self._pos = end = start + nbytes
+        self.bytes_in += nbytes
+        if self.closed.is_set():
+            return  # detached or failed: the rest belongs to nobody
         try:
-            while not self.closed.is_set():
-                data = await self._reader.read(READ_CHUNK)
-                self.bytes_in += len(data)
-                self.machine.receive_data(data)
-                self.pump()
-                while self._parked is not None:
-                    event, work = self._parked
-                    await run_off_loop(work, f"spicepy-{self.name}-decode")
-                    self._parked = None
-                    self._deliver(event)
-                if not data:
-                    if self.error is None:
-                        self.error = ConnectionClosedError(
-                            f"{self.name}: server closed the connection"
-                        )
-                    break
-                if self._writer.transport.get_write_buffer_size() > READ_CHUNK:
-                    await self._writer.drain()
-        except asyncio.CancelledError:
-            raise
-        except (ConnectionError, OSError) as exc:
-            self._fail(ConnectionClosedError(f"{self.name}: {exc}"))
-        except SpiceError as exc:
-            self._fail(exc)
-        except Exception as exc:  # a bug in a lower layer: surface it, don't hang
-            log.exception("%s: unexpected error", self.name)
-            self._fail(SessionError(f"{self.name}: internal error: {exc!r}"))
-        finally:
-            self._shutdown()
+            self.machine.receive_data(memoryview(self._buf)[start:end])
+        except Exception as exc:
+            self._fail(_reading_error(self.name, exc))
+            return
+        self.pump()
+
+    def _received_eof(self) -> None:
+        if self.closed.is_set():
+            return
+        if self._parked is not None:  # after the parked events, in order
+            self._eof_pending = True
+            return
+        try:
+            self.machine.receive_data(b"")
+        except Exception as exc:
+            self._fail(_reading_error(self.name, exc))
+            return
+        self.pump()
+        if self.error is None:
+            self.error = ConnectionClosedError(
+                f"{self.name}: server closed the connection"
+            )
+        self._shutdown()
+
+    def _lost(self, exc: Exception | None) -> None:
+        """The transport closed: after EOF, our own close, or a socket error."""
+        if exc is not None:
+            self._fail(_reading_error(self.name, exc))
+        elif not self.closed.is_set():
+            self._received_eof()
+        self._shutdown()
+
+    def _hold_reading(self, why: str, hold: bool) -> None:
+        """Pause reading while any reason holds (a parked event, full writes)."""
+        holds = self._holds
+        was = bool(holds)
+        if hold:
+            holds.add(why)
+        else:
+            holds.discard(why)
+        if bool(holds) != was and not self._transport.is_closing():
+            if holds:
+                self._transport.pause_reading()
+            else:
+                self._transport.resume_reading()
+
+    # -- parking (session.offload) -----------------------------------------------
+
+    def _park(self, event: object, work: Callable[[], object]) -> None:
+        self._parked = event
+        self._hold_reading("parked", True)
+        self._job = asyncio.create_task(
+            self._run_parked(event, work), name=f"spicepy-{self.name}-decode"
+        )
+
+    async def _run_parked(self, event: object, work: Callable[[], object]) -> None:
+        try:
+            await run_off_loop(work, f"spicepy-{self.name}-decode")
+        except Exception as exc:
+            self._fail(_reading_error(self.name, exc))
+            return
+        if self.closed.is_set():
+            return
+        self._parked = None
+        self._deliver(event)  # may park the next one
+        if self._parked is None:
+            self._hold_reading("parked", False)
+            if self._eof_pending:
+                self._received_eof()
+
+    # -- the end -------------------------------------------------------------------
 
     def _fail(self, exc: BaseException) -> None:
         if self.error is None:
@@ -251,15 +395,15 @@ class ChannelConnection:
         self._shutdown()
 
     async def close(self, timeout: float = 2.0) -> None:
-        """Close the socket and stop the reader (idempotent)."""
+        """Close the socket and stop the decode job (idempotent)."""
         self._shutdown()
-        task = self._task
-        if task is not None and not task.done():
-            task.cancel()
+        job = self._job
+        if job is not None and not job.done():
+            job.cancel()
         try:
             async with asyncio.timeout(timeout):
-                if task is not None:
-                    await asyncio.gather(task, return_exceptions=True)
+                if job is not None:
+                    await asyncio.gather(job, return_exceptions=True)
                 await self._writer.wait_closed()
         except (TimeoutError, ConnectionError, OSError):
             pass

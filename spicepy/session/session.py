@@ -275,8 +275,10 @@ class Session:
         self.ports = PortControl(self)
         self._timer: asyncio.TimerHandle | None = None
         self._changes_taken = 0
-        #: live ``events()`` iterators; each queues every event from its creation
-        self._readers: weakref.WeakSet[EventStream] = weakref.WeakSet()
+        #: live ``events()`` iterators (weak references that remove themselves);
+        #: each queues every event from its creation.  A plain set: its truth
+        #: test, once per event, is C (a WeakSet's ``__len__`` is Python)
+        self._readers: set[weakref.ref[EventStream]] = set()
         #: connect()'s events, for the first iterator; dropped at the first
         #: event after connect() if no iterator took them (None: dropped)
         self._backlog: collections.deque[object] | None = collections.deque(
@@ -429,7 +431,7 @@ class Session:
             machine,
             reader,
             writer,
-            lambda c, event: self._observe(key, c, event),
+            functools.partial(self._observe, key),
             handle=functools.partial(self.core.handle_event, key),
             on_pumped=self._after_pump,
             # large images decode on a worker thread first (session.offload)
@@ -438,6 +440,11 @@ class Session:
             else None,
         )
         self._machines[key] = conn
+        # What exists now (connect()'s objects so far, the video probe's
+        # imports) lives as long as the session; without this, the first young
+        # collection inside the display's first burst walked ~10k of them
+        # (2-5 ms of a 10-20 ms window; see connect() for the first freeze)
+        gc.freeze()
         conn.start()
         return conn
 
@@ -481,7 +488,8 @@ class Session:
         self._observe(key, conn, event)
 
     def _observe(self, key: ChannelKey, conn: ChannelConnection, event: object) -> None:
-        """After the core: log links and closes, publish to ``events()``."""
+        """After the core: log links and closes, publish to ``events()``
+        (per event: two type tests and two truth tests when nobody listens)."""
         cls = type(event)
         if cls is LinkCompleted:
             log.info("%s linked", conn.name)
@@ -493,12 +501,14 @@ class Session:
                     f"{conn.name}: server closed the connection in the middle "
                     "of a message"
                 )
-        self._publish(event)
+        if self._readers or self._backlog is not None:
+            self._publish(event)
 
     def _publish(self, event: object) -> None:
         """Queue ``event`` for every live ``events()`` iterator (none: dropped)."""
-        if self._readers:  # iterating an empty WeakSet costs ~20x this test
-            for reader in self._readers:
+        for ref in list(self._readers):
+            reader = ref()
+            if reader is not None:
                 reader.queue.append(event)
                 reader.wakeup.fire()
         backlog = self._backlog
@@ -657,7 +667,7 @@ class Session:
         if self._backlog is not None:
             stream.queue.extend(self._backlog)
             self._backlog = None
-        self._readers.add(stream)
+        self._readers.add(weakref.ref(stream, self._readers.discard))
         return stream
 
     # -- display ----------------------------------------------------------------
