@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from spicepy.canvas import Canvas
 from spicepy.canvas.bitmap import bitmap_to_pixels
 from spicepy.canvas.surface import SurfaceFormat
+from spicepy.errors import CanvasError
 from spicepy.wire.enums import BitmapFlags, BitmapFmt, BrushType, ImageFlags, ImageType
 from spicepy.wire.enums import RopDescriptor as RopD
 
@@ -91,3 +92,33 @@ def test_uncached_32_bit_bitmap_is_read_in_place(
     assert (cached is not None) == bool(flags)
     if cached is not None:
         assert cached.pixels.flags.writeable  # the cache's own copy
+
+
+@pytest.mark.parametrize(
+    ("fmt", "stride", "size", "message"),
+    [
+        (BitmapFmt.INVALID, 8, 16, "invalid bitmap format"),
+        (77, 8, 16, "unknown bitmap format 77"),
+        (BitmapFmt.FMT_32BIT, 7, 16, "stride 7 < row size 8"),
+        (BitmapFmt.FMT_32BIT, 8, 15, "truncated: 15 < 16"),
+        (BitmapFmt.FMT_24BIT, 6, 11, "truncated: 11 < 12"),
+    ],
+)
+def test_bad_bitmaps_are_refused(
+    fmt: int, stride: int, size: int, message: str
+) -> None:
+    bm = Bitmap(fmt, BitmapFlags.TOP_DOWN, 2, 2, stride, bytes(size))
+    with pytest.raises(CanvasError, match=message):
+        bitmap_to_pixels(bm, None)
+
+
+def test_bitmap_view_of_a_bytearray_is_read_only() -> None:
+    """The view never lets a draw write into the message's (mutable) bytes."""
+    data = bytearray(range(20))
+    bm = Bitmap(BitmapFmt.FMT_32BIT, 0, 2, 2, 12, data)  # type: ignore[arg-type]
+    view, _ = bitmap_to_pixels(bm, None, copy=False)
+    assert not view.flags.writeable
+    assert view.tolist() == [
+        [[12, 13, 14, 15], [16, 17, 18, 19]],
+        [[0, 1, 2, 3], [4, 5, 6, 7]],
+    ]

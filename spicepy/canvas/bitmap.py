@@ -37,6 +37,11 @@ _BITS = {
 }
 
 
+#: wire format number -> BitmapFmt (a dict: calling the enum costs more)
+_FORMATS = {int(fmt): fmt for fmt in _BITS}
+_TOP_DOWN = int(BitmapFlags.TOP_DOWN)
+
+
 def palette_lut(palette: Palette | None, size: int) -> Pixels:
     """A (size, 4) BGRX lookup table from palette entries (absent ones are 0)."""
     lut = np.zeros((size, 4), np.uint8)
@@ -76,12 +81,11 @@ def bitmap_to_pixels(
     Raises:
         CanvasError: bad format, size, stride or truncated data.
     """
-    try:
-        fmt = BitmapFmt(bitmap.format)
-    except ValueError as exc:
-        raise CanvasError(f"unknown bitmap format {bitmap.format}") from exc
-    if fmt == BitmapFmt.INVALID:
-        raise CanvasError("invalid bitmap format")
+    fmt = _FORMATS.get(bitmap.format)
+    if fmt is None:
+        if bitmap.format == BitmapFmt.INVALID:
+            raise CanvasError("invalid bitmap format")
+        raise CanvasError(f"unknown bitmap format {bitmap.format}")
     width, height, stride = bitmap.x, bitmap.y, bitmap.stride
     if not (0 < width <= MAX_SURFACE_DIMENSION and 0 < height <= MAX_SURFACE_DIMENSION):
         raise CanvasError(f"bad bitmap size {width}x{height}")
@@ -93,12 +97,13 @@ def bitmap_to_pixels(
     need = stride * (height - 1) + row_bytes
     if len(bitmap.data) < need:
         raise CanvasError(f"bitmap data truncated: {len(bitmap.data)} < {need}")
-    raw = np.frombuffer(bitmap.data, np.uint8, count=need)
-    # rows as a strided view, each row_bytes long
-    rows = np.lib.stride_tricks.as_strided(
-        raw, shape=(height, row_bytes), strides=(stride, 1), writeable=False
+    # rows as a read-only strided view of the data, each row_bytes long (one
+    # ndarray call: as_strided costs a Python function's worth per bitmap)
+    rows = np.ndarray(
+        (height, row_bytes), np.uint8, buffer=bitmap.data, strides=(stride, 1)
     )
-    if not bitmap.flags & BitmapFlags.TOP_DOWN:
+    rows.flags.writeable = False
+    if not bitmap.flags & _TOP_DOWN:
         rows = rows[::-1]
     has_alpha = False
     if fmt in (BitmapFmt.FMT_32BIT, BitmapFmt.FMT_RGBA):
