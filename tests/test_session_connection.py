@@ -265,7 +265,7 @@ def _stream(total: int) -> bytes:
 def test_chunks_stay_intact_and_the_buffer_is_reused_when_free(
     machine_type: type[KeepingMachine],
 ) -> None:
-    """The machine gets views of the receive buffer: a view it keeps never
+    """The machine gets read-only views of the receive buffer: a view it keeps never
     changes under it (bytes 2 MiB later are read elsewhere); when it keeps
     none, one buffer serves the whole stream (a burst touches no new memory)."""
     data = _stream(8 * READ_CHUNK)
@@ -287,6 +287,8 @@ def test_chunks_stay_intact_and_the_buffer_is_reused_when_free(
 
     machine = asyncio.run(main())
     assert b"".join(machine.kept) == data
+    # read-only: nothing downstream can write into the shared buffer
+    assert all(v.readonly for v in machine.kept if isinstance(v, memoryview))
     if machine_type is CopyingMachine:
         assert len(machine.buffers) == 1
     else:

@@ -295,7 +295,7 @@ class ChannelConnection:
         if self.closed.is_set():
             return  # detached or failed: the rest belongs to nobody
         try:
-            self.machine.receive_data(memoryview(self._buf)[start:end])
+            self.machine.receive_data(memoryview(self._buf)[start:end].toreadonly())
         except Exception as exc:
             self._fail(_reading_error(self.name, exc))
             return
