@@ -40,7 +40,7 @@ def _draw(fmt: int, scaled: bool) -> list[list[int]]:
     image = Image(1, ImageType.BITMAP, 0, 3, len(rows), bitmap=bm)
     # scaled: a 3x2 source squeezed onto one row goes through sample_scaled
     transparent(c, 0, Rect(0, 0, 3, 1), None, image, Rect(0, 0, 3, len(rows)), KEY)
-    out: list[list[int]] = c.primary.pixels[0].tolist()
+    out: list[list[int]] = c.surface(0).pixels[0].tolist()
     return out
 
 
