@@ -308,20 +308,22 @@ def test_min_stream_bits(itype: quic.ImageType, w: int, h: int, bits: int) -> No
     assert quic.min_stream_bits(itype, w, h) == bits
 
 
-def test_size_check_at_its_bound() -> None:
+@pytest.mark.parametrize("height", [40, 280])
+def test_size_check_at_its_bound(height: int) -> None:
     """A body of just enough whole words for min_stream_bits passes the
     header check (it then fails as truncated or decodes); one word less is
-    refused up front. 4x40 GRAY needs 4 + 39 * 4 = 160 bits = 5 words."""
-    assert quic.min_stream_bits(quic.ImageType.GRAY, 4, 40) == 160
-    enough = header(1, 4, 40) + bytes(20)
-    assert quic.info(enough).height == 40
-    assert quic.info(enough + b"\1\2\3").height == 40
+    refused up front. 4xH GRAY needs 4 + (H - 1) * 4 = 4H bits: 5 words for
+    H = 40, 35 for H = 280 (a payload counted at 33 bits a word would pass)."""
+    bits = quic.min_stream_bits(quic.ImageType.GRAY, 4, height)
+    assert bits == 4 * height and bits % 32 == 0
+    enough = header(1, 4, height) + bytes(bits // 8)
+    assert quic.info(enough).height == height
+    assert quic.info(enough + b"\1\2\3").height == height
     for data in (enough[:-1], enough[:-4]):
         with pytest.raises(CodecError) as err:
             quic.info(data)
-        assert (
-            str(err.value) == f"QUIC stream of {len(data)} bytes is too short for 4x40"
-        )
+        want = f"QUIC stream of {len(data)} bytes is too short for 4x{height}"
+        assert str(err.value) == want
 
 
 def test_decode_limits_and_out() -> None:
