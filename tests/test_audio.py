@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -113,8 +114,20 @@ def test_arbitrary_opus_packets_decode_or_raise_codec_error(packet: bytes) -> No
 
 @needs_av
 def test_oversized_opus_packet_is_refused_before_decoding() -> None:
-    with pytest.raises(CodecError):
-        OpusDecoder().decode(bytes(100_000))
+    # RFC 6716 3.2.5: at most 48 frames of at most 1275 bytes in one packet
+    largest = 1275 * 48
+
+    class Untouchable:
+        def decode(self, packet: Any) -> list[object]:
+            assert packet.size <= largest, "an oversized packet reached libopus"
+            return []
+
+    decoder = OpusDecoder()
+    decoder._ctx = Untouchable()  # the size check comes before any decoding
+    for size in (largest + 1, 100_000):
+        with pytest.raises(CodecError, match=f"^Opus packet of {size} bytes$"):
+            decoder.decode(bytes(size))
+    assert decoder.decode(bytes(largest)).shape == (0, 2)  # the largest is let through
     with pytest.raises(CodecError):
         OpusDecoder().decode(b"")
 
