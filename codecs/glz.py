@@ -380,11 +380,13 @@ def decode_with_type(
 #: decoder reads the header as ints, calling the enum would cost more per image).
 _IMAGE_TYPES = {t.value: t for t in ImageType}
 _PPB_BY_CODE = {int(t): ppb for t, ppb in _PIXELS_PER_BYTE.items()}
+_RGBA = int(ImageType.RGBA)  # an enum attribute costs a class lookup per image
+_MODE_ALPHA = _glz_ref.MODE_ALPHA
 
 
 def _stream(data: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
     """The stream as the decode passes read it, copied only when it must be."""
-    if isinstance(data, bytes | bytearray):
+    if type(data) is bytes or isinstance(data, bytes | bytearray):
         return data
     if isinstance(data, memoryview) and data.c_contiguous:
         return data if data.format == "B" else data.cast("B")
@@ -426,7 +428,7 @@ def _decode_typed(
         raise CodecError("GLZ image stride exceeds the pixel limit")
     # before allocating: the stream must be long enough to code the image
     units = (width if ppb is None else stride) * height
-    units *= 2 if code == ImageType.RGBA else 1  # colour + alpha passes
+    units *= 2 if code == _RGBA else 1  # colour + alpha passes
     if units > MAX_RATIO * (len(data) - HEADER_SIZE):
         raise CodecError(
             f"{len(data)} bytes of GLZ data cannot code a {width}x{height} image"
@@ -444,8 +446,8 @@ def _decode_typed(
         buf = np.empty(gross * 4, np.uint8)
         try:
             pos = backend.decode_pass(src, HEADER_SIZE, buf, gross, mode, *args)
-            if code == ImageType.RGBA:
-                backend.decode_pass(src, pos, buf, gross, _glz_ref.MODE_ALPHA, *args)
+            if code == _RGBA:
+                backend.decode_pass(src, pos, buf, gross, _MODE_ALPHA, *args)
         except GlzMissingImage as exc:
             if dictionary.is_expired(exc.image_id):
                 raise GlzMissingImage(exc.image_id, expired=True) from None

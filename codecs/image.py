@@ -61,6 +61,9 @@ _NOT_A_CODEC = {
     SpiceImageType.SURFACE,
     SpiceImageType.FROM_CACHE_LOSSLESS,
 }
+_GLZ_RGB = SpiceImageType.GLZ_RGB  # module constants: an enum attribute costs a
+_ZLIB_GLZ_RGB = SpiceImageType.ZLIB_GLZ_RGB  # class lookup per image
+_JPEG_ALPHA = SpiceImageType.JPEG_ALPHA
 # codec image_type names whose fourth byte is alpha
 _ALPHA_FORMATS = {"RGBA", "XXXA", "A8"}
 _LZ4_FORMATS = {6: "16BIT", 7: "24BIT", 8: "32BIT", 9: "RGBA"}
@@ -133,7 +136,7 @@ def decode_image(
     if kind in _NOT_A_CODEC:
         raise CodecError(f"{kind.name} images are resolved by the canvas, not a codec")
     check_dimensions(width, height, max_pixels)
-    if kind == SpiceImageType.GLZ_RGB:
+    if kind is _GLZ_RGB:
         # the common small image: one header parse, no copy of the payload
         if dictionary is None:
             raise ValueError("GLZ_RGB images need the session's glz.Dictionary")
@@ -145,7 +148,7 @@ def decode_image(
             wait=wait,
         )
         return _result(kind, _GLZ_NAMES[glz_type], pixels, width, height, False)
-    if kind == SpiceImageType.ZLIB_GLZ_RGB:
+    if kind is _ZLIB_GLZ_RGB:
         # one inflate, straight into the GLZ decode (header parsed there)
         if dictionary is None or glz_size is None:
             raise ValueError("ZLIB_GLZ_RGB images need dictionary= and glz_size=")
@@ -195,5 +198,5 @@ def _result(
             f"{kind.name} image decodes to {pixels.shape[1]}x{pixels.shape[0]}, "
             f"the descriptor says {width}x{height}"
         )
-    has_alpha = kind == SpiceImageType.JPEG_ALPHA or fmt in _ALPHA_FORMATS
+    has_alpha = kind is _JPEG_ALPHA or fmt in _ALPHA_FORMATS
     return DecodedImage(pixels, f"{_KIND_NAMES[kind]}:{fmt}", has_alpha, lossy)
