@@ -7,7 +7,7 @@ def decode_pass(
     data: bytes,
     pos: int,
     mode: int,
-    out: npt.NDArray[np.uint32],
+    out: npt.NDArray[np.uint8],
     lut: npt.NDArray[np.uint32] | None,
 ) -> int: ...
 def compress(mode: int, units: npt.NDArray[np.uint8]) -> bytes: ...

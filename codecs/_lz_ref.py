@@ -152,15 +152,16 @@ def _expand_rgb16(hi: U8, lo: U8) -> U32:
     return (b | (g << 8) | (r << 16)).astype(np.uint32)
 
 
-def decode_pass(data: bytes, pos: int, mode: int, out: U32, lut: U32 | None) -> int:
+def decode_pass(data: bytes, pos: int, mode: int, out: U8, lut: U32 | None) -> int:
     """Decode one LZ pass from ``data[pos:]`` into the pixel array ``out``.
 
     Args:
         data: the whole stream.
         pos: where this pass starts (after the header, or after the colour pass).
         mode: one of the ``MODE_*`` constants.
-        out: 1-D C-contiguous uint32 pixels (little-endian B,G,R,X/A), its length
-            a multiple of the pixels per unit. ``MODE_ALPHA`` changes only byte 3.
+        out: C-contiguous uint8 (rows, columns, 4) B,G,R,X/A pixels, their
+            number a multiple of the pixels per unit. ``MODE_ALPHA`` changes only
+            byte 3.
         lut: palette (0x00RRGGBB, uint32) for the ``MODE_PLT*`` modes, with 256,
             16 or 2 entries so that every index has an entry.
 
@@ -170,6 +171,9 @@ def decode_pass(data: bytes, pos: int, mode: int, out: U32, lut: U32 | None) -> 
     Raises:
         CodecError: truncated stream, or a match outside the image.
     """
+    if out.ndim != 3 or out.shape[2] != 4 or not out.flags.c_contiguous:
+        raise ValueError("decode_pass needs a C-contiguous (rows, columns, 4) array")
+    out = out.reshape(-1).view(np.uint32)  # B,G,R,X bytes = LE uint32 pixels
     ppu = PIXELS_PER_UNIT[mode]
     k = UNIT_BYTES[mode]
     n_units = out.shape[0] // ppu

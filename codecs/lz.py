@@ -47,6 +47,7 @@ __all__ = [
     "MAGIC",
     "VERSION",
     "decode",
+    "decode_with_type",
     "encode",
     "info",
     "check_body_size",
@@ -99,6 +100,8 @@ BYTES_PER_PIXEL = {
     ImageType.XXXA: 4,
     ImageType.A8: 1,
 }
+#: ``ImageType.name`` without the enum's per-call name property
+_NAMES = {t: t.name for t in ImageType}
 # Decode mode of the first (or only) pass.
 _DECODE_MODE = {
     ImageType.PLT1_LE: _lz_ref.MODE_PLT1_LE,
@@ -137,15 +140,14 @@ class LzHeader:
         return self.image_type in PIXELS_PER_BYTE
 
 
-def read_header(
-    data: bytes | bytearray | memoryview, /, *, max_pixels: int = MAX_IMAGE_PIXELS
-) -> LzHeader:
-    """Parse and check an LZ header (lz_decode_begin + lz_set_sizes).
+#: ImageType by its code (1..11), without EnumType.__call__ per image
+_TYPE_BY_CODE: tuple[ImageType, ...] = (ImageType.PLT1_LE, *ImageType)
 
-    Raises:
-        CodecError: short data, bad magic/version/type, a stride that does not
-            fit the width, or a size beyond ``max_pixels``.
-    """
+
+def _parse(
+    data: bytes | memoryview, max_pixels: int
+) -> tuple[ImageType, int, int, int, int]:
+    """The checked header fields: type, width, height, stride, top_down."""
     if len(data) < HEADER_SIZE:
         raise CodecError("LZ stream shorter than its header")
     magic, version, code, width, height, stride, top_down = _HEADER.unpack_from(data, 0)
@@ -155,7 +157,7 @@ def read_header(
         raise CodecError(f"unsupported LZ version 0x{version:08x}")
     if not 1 <= code <= 11:
         raise CodecError(f"invalid LZ image type {code}")
-    image_type = ImageType(code)
+    image_type = _TYPE_BY_CODE[code]
     check_dimensions(width, height, max_pixels)
     ppb = PIXELS_PER_BYTE.get(image_type)
     if ppb is None:
@@ -165,6 +167,19 @@ def read_header(
         # upstream tolerates one padding byte only when the width needs it; a
         # shorter stride would leave pixels undefined, so both are exact here
         raise CodecError(f"LZ palette stride {stride} does not fit width {width}")
+    return image_type, width, height, stride, top_down
+
+
+def read_header(
+    data: bytes | bytearray | memoryview, /, *, max_pixels: int = MAX_IMAGE_PIXELS
+) -> LzHeader:
+    """Parse and check an LZ header (lz_decode_begin + lz_set_sizes).
+
+    Raises:
+        CodecError: short data, bad magic/version/type, a stride that does not
+            fit the width, or a size beyond ``max_pixels``.
+    """
+    image_type, width, height, stride, top_down = _parse(byte_view(data), max_pixels)
     return LzHeader(image_type, width, height, stride, bool(top_down))
 
 
@@ -177,13 +192,18 @@ def check_body_size(hdr: LzHeader, body_size: int) -> None:
     Raises:
         CodecError: fewer than units / MAX_RATIO bytes per pass.
     """
-    ppb = PIXELS_PER_BYTE.get(hdr.image_type)
-    units = hdr.stride * hdr.height if ppb is not None else hdr.width * hdr.height
-    passes = 2 if hdr.image_type == ImageType.RGBA else 1
+    _check_body_size(hdr.image_type, hdr.width, hdr.height, hdr.stride, body_size)
+
+
+def _check_body_size(
+    image_type: ImageType, width: int, height: int, stride: int, body_size: int
+) -> None:
+    units = stride * height if image_type in PIXELS_PER_BYTE else width * height
+    passes = 2 if image_type == ImageType.RGBA else 1
     if passes * units > MAX_RATIO * body_size:
         raise CodecError(
             f"{body_size} bytes of LZ data cannot code a "
-            f"{hdr.width}x{hdr.height} {hdr.image_type.name} image"
+            f"{width}x{height} {image_type.name} image"
         )
 
 
@@ -193,8 +213,8 @@ def info(data: bytes | bytearray | memoryview, /) -> ImageInfo:
     Raises:
         CodecError: the header is invalid.
     """
-    hdr = read_header(byte_view(data))
-    return ImageInfo("lz", hdr.image_type.name, hdr.width, hdr.height, hdr.top_down)
+    image_type, width, height, _, top_down = _parse(byte_view(data), MAX_IMAGE_PIXELS)
+    return ImageInfo("lz", _NAMES[image_type], width, height, bool(top_down))
 
 
 def palette_lut(palette: Sequence[int] | npt.NDArray[np.integer], entries: int) -> U32:
@@ -218,7 +238,21 @@ def decode(
     out: U8 | None = None,
     max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> U8:
-    """Decode an LZ stream (header included) to 32-bit pixels.
+    """Decode an LZ stream (header included) to 32-bit pixels; ``decode_with_type``
+    without the type."""
+    return decode_with_type(data, palette=palette, out=out, max_pixels=max_pixels)[0]
+
+
+def decode_with_type(
+    data: bytes | bytearray | memoryview,
+    /,
+    *,
+    palette: Sequence[int] | npt.NDArray[np.integer] | None = None,
+    out: U8 | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+) -> tuple[U8, str]:
+    """Decode an LZ stream (header included) to 32-bit pixels, and name its
+    type (``ImageType`` name, as ``info``): one header parse for both.
 
     Args:
         data: the stream, as carried in LZ_RGB / LZ_PLT image data.
@@ -228,40 +262,40 @@ def decode(
 
     Returns:
         uint8 (height, width, 4), top-down: B,G,R,X (X = 0), B,G,R,A for RGBA,
-        0,0,0,A for XXXA and A8.
+        0,0,0,A for XXXA and A8; and the type's name.
 
     Raises:
         CodecError: corrupt, truncated or oversized stream, trailing bytes, or
             a PLT stream without a palette.
     """
     data = byte_view(data)
-    hdr = read_header(data, max_pixels=max_pixels)
-    check_body_size(hdr, len(data) - HEADER_SIZE)
-    width, height = hdr.width, hdr.height
-    row_px = hdr.row_pixels
-    mode = _DECODE_MODE[hdr.image_type]
+    image_type, width, height, stride, top_down = _parse(data, max_pixels)
+    _check_body_size(image_type, width, height, stride, len(data) - HEADER_SIZE)
+    mode = _DECODE_MODE[image_type]
     lut: U32 | None = None
-    if hdr.is_palette:
+    ppb = PIXELS_PER_BYTE.get(image_type)
+    row_px = width
+    if ppb is not None:  # palette rows are coded to the full stride
         if palette is None:
-            raise CodecError(f"LZ {hdr.image_type.name} stream needs a palette")
-        lut = palette_lut(palette, 1 << (8 // PIXELS_PER_BYTE[hdr.image_type]))
+            raise CodecError(f"LZ {image_type.name} stream needs a palette")
+        lut = palette_lut(palette, 1 << (8 // ppb))
+        row_px = stride * ppb
     result = output_array(out, width, height)
-    direct = row_px == width and hdr.top_down
+    direct = row_px == width and top_down
     target = result if direct else np.empty((height, row_px, 4), dtype=np.uint8)
     if mode == _lz_ref.MODE_ALPHA:
         target.fill(0)
-    flat = target.reshape(-1).view(np.uint32)  # B,G,R,X bytes = LE uint32 pixels
-    pos = _impl.decode_pass(data, HEADER_SIZE, mode, flat, lut)
-    if hdr.image_type == ImageType.RGBA:
-        pos = _impl.decode_pass(data, pos, _lz_ref.MODE_ALPHA, flat, None)
+    pos = _impl.decode_pass(data, HEADER_SIZE, mode, target, lut)
+    if image_type == ImageType.RGBA:
+        pos = _impl.decode_pass(data, pos, _lz_ref.MODE_ALPHA, target, None)
     if pos != len(data):
         raise CodecError(
             f"{len(data) - pos} bytes of trailing data after the LZ stream"
         )
     if not direct:
         src = target[:, :width]
-        result[:] = src if hdr.top_down else src[::-1]
-    return result
+        result[:] = src if top_down else src[::-1]
+    return result, _NAMES[image_type]
 
 
 def decode_alpha(
@@ -287,9 +321,7 @@ def decode_alpha(
         target = into  # alpha rows: width pixels each, no padding
     else:
         target = np.zeros((header.height, header.width, 4), dtype=np.uint8)
-    pos = _impl.decode_pass(
-        data, HEADER_SIZE, _lz_ref.MODE_ALPHA, target.reshape(-1).view(np.uint32), None
-    )
+    pos = _impl.decode_pass(data, HEADER_SIZE, _lz_ref.MODE_ALPHA, target, None)
     if pos != len(data):
         raise CodecError(
             f"{len(data) - pos} bytes of trailing data after the LZ stream"
