@@ -237,3 +237,99 @@ def test_zlib_glz_through_decode_image_is_exact() -> None:
     )
     assert res.source_format == "ZLIB_GLZ_RGB:RGB32" and not res.lossy
     assert np.array_equal(res.pixels, img)
+
+
+# ----------------------------------------------------------------- more contracts
+
+
+def test_missing_image_messages() -> None:
+    """GlzMissingImage names the image and whether waiting could help."""
+    ref0 = _header(8, 3, 1, 12, image_id=1, whd=1) + bytes([0x41, 0x00, 0x01])
+    ref0 += _lit(7)
+    with pytest.raises(GlzMissingImage) as exc:
+        glz.decode(ref0, dictionary=glz.Dictionary())
+    assert str(exc.value) == "GLZ image 0 is not (yet) in the dictionary"
+    assert exc.value.image_id == 0 and exc.value.expired is False
+    d = glz.Dictionary()  # image 1 (window head 1) arrives: 0 is out of the window
+    glz.decode(_header(8, 2, 1, 8, image_id=1, whd=0) + _lit(1, 2), dictionary=d)
+    glz.decode(_header(8, 2, 1, 8, image_id=0, whd=0) + _lit(3, 4), dictionary=d)
+    assert d.ids() == [1] and d.is_expired(0)
+    ref0 = _header(8, 3, 1, 12, image_id=2, whd=2) + bytes([0x41, 0x00, 0x02])
+    ref0 += _lit(7)
+    with pytest.raises(GlzMissingImage) as exc:
+        glz.decode(ref0, dictionary=d, wait=30)  # expired: no wait
+    assert str(exc.value) == "GLZ image 0 was released from the dictionary"
+    assert exc.value.image_id == 0 and exc.value.expired is True
+
+
+@pytest.mark.parametrize("whds", [[0, 1, 1, 2, 1, 1], [0, 0, 1, 1, 2, 1]])
+def test_dictionary_counts_pixels_and_clears(whds: list[int]) -> None:
+    """total_pixels is the pixels of the images held, after every release; a
+    cleared dictionary then behaves as a new one."""
+    d = glz.Dictionary()
+    first = _fill(d, whds)
+    assert d.total_pixels == 2 * len(d)
+    d.clear()
+    assert _fill(d, whds) == first == _fill(glz.Dictionary(), whds)
+    small = glz.Dictionary(max_pixels=5)  # evictions by size keep the count too
+    _fill(small, whds)
+    assert small.total_pixels == 2 * len(small) <= 5
+
+
+def test_palette_any_integer_array() -> None:
+    """The palette is any integer array-like (the decoder takes uint32 of it);
+    up to 2**16 entries."""
+    idx = np.array([[0, 1, 2, 1]], np.uint8)
+    s = glz.encode(idx, image_type="PLT8")
+    want = glz.decode(s, dictionary=glz.Dictionary(), palette=[0x10, 0x2000, 0x300])
+    assert want.view(np.uint32)[0, :, 0].tolist() == [0x10, 0x2000, 0x300, 0x2000]
+    for pal in (
+        np.array([0x10, 0x2000, 0x300], np.uint16),
+        np.array([[0x10, 0x2000, 0x300]], np.int64),
+        (0x10, 0x2000, 0x300),
+    ):
+        got = glz.decode(s, dictionary=glz.Dictionary(), palette=pal)
+        assert np.array_equal(got, want)
+    longest = np.zeros(1 << 16, np.uint32)
+    longest[:3] = [0x10, 0x2000, 0x300]
+    got = glz.decode(s, dictionary=glz.Dictionary(), palette=longest)
+    assert np.array_equal(got, want)
+    with pytest.raises(ValueError) as exc:
+        glz.decode(
+            s, dictionary=glz.Dictionary(), palette=np.zeros((1 << 16) + 1, np.uint32)
+        )
+    assert str(exc.value) == "palette too long"
+
+
+def test_zlib_glz_passes_max_pixels_and_wait_on() -> None:
+    """A palette image whose rows (stride) exceed max_pixels though width x
+    height does not is refused by the GLZ decode; ``wait`` reaches it too."""
+    pal = np.arange(4, dtype=np.uint32) * 0x10101
+    s = _header(5, 2, 1, 10) + bytes([9]) + bytes(range(10))  # PLT8, 2 px, stride 10
+    s = s[:-10] + bytes([0, 1, 2, 3, 0, 1, 2, 3, 0, 1])
+    z = zlib.compress(s)
+    for call in (zlib_glz.decode, zlib_glz.decode_with_type):
+        got = call(z, glz_size=len(s), dictionary=glz.Dictionary(), palette=pal)
+        img = got[0] if isinstance(got, tuple) else got
+        assert img.view(np.uint32)[0, :, 0].tolist() == [0, 0x10101]
+        with pytest.raises(CodecError) as exc:
+            call(
+                z, glz_size=len(s), dictionary=glz.Dictionary(), palette=pal,
+                max_pixels=9,
+            )  # fmt: skip
+        assert str(exc.value) == "GLZ image stride exceeds the pixel limit"
+    ref = _header(8, 3, 1, 12, image_id=1, whd=1) + bytes([0x41, 0x00, 0x01]) + _lit(7)
+    zref = zlib.compress(ref)
+    for call in (zlib_glz.decode, zlib_glz.decode_with_type):
+        d = glz.Dictionary()
+        timer = threading.Timer(
+            0.2,
+            lambda d=d: glz.decode(_header(8, 3, 1, 12) + _lit(1, 2, 3), dictionary=d),
+        )
+        timer.start()
+        try:
+            got = call(zref, glz_size=len(ref), dictionary=d, wait=60)
+        finally:
+            timer.join()
+        img = got[0] if isinstance(got, tuple) else got
+        assert img.view(np.uint32)[0, :, 0].tolist() == [2, 3, 7]  # match, literal

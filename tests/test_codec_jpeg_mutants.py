@@ -198,3 +198,18 @@ def test_jpeg_alpha_encode_direction(top_down: bool) -> None:
     got = jpeg_alpha.decode(payload, jpeg_size=size, top_down=top_down)
     assert np.array_equal(got[..., 3], img[..., 3])
     assert np.array_equal(got[..., :3], jpeg.decode(payload[:size])[..., :3])
+
+
+def test_encoders_default_to_the_servers_quality() -> None:
+    """Quality 85 and 4:2:0 by default (server/jpeg-encoder.c), straight from
+    libjpeg-turbo; JPEG_ALPHA's colour part is that same JPEG."""
+    import simplejpeg
+
+    img = _smooth(16, 24)
+    ref = simplejpeg.encode_jpeg(
+        np.ascontiguousarray(img), quality=85, colorspace="BGRX", colorsubsampling="420"
+    )
+    assert jpeg.encode(img) == ref
+    assert jpeg.encode(img, quality=86) != ref  # the check sees the quality
+    payload, size = jpeg_alpha.encode(img)
+    assert payload[:size] == ref
