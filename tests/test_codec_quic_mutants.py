@@ -326,6 +326,20 @@ def test_size_check_at_its_bound(height: int) -> None:
         assert str(err.value) == want
 
 
+def test_size_check_counts_whole_words_only() -> None:
+    """Bytes past the last whole word are ignored (as spice-common's canvas
+    does): 4x41 GRAY needs 164 bits, 6 words; 5 words and a byte are refused."""
+    assert quic.min_stream_bits(quic.ImageType.GRAY, 4, 41) == 164
+    assert quic.info(header(1, 4, 41) + bytes(24)).height == 41
+    for extra in (1, 3):
+        data = header(1, 4, 41) + bytes(20 + extra)
+        with pytest.raises(CodecError) as err:
+            quic.info(data)
+        assert (
+            str(err.value) == f"QUIC stream of {len(data)} bytes is too short for 4x41"
+        )
+
+
 def test_decode_limits_and_out() -> None:
     img = np.random.default_rng(3).integers(0, 256, (4, 8, 4), dtype=np.uint8)
     data = with_twin(_quic_ref, quic.encode, img, image_type="RGBA")
