@@ -330,3 +330,26 @@ def test_pcapng_copy_of_a_capture_reads_the_same(
         assert (x.to_client, x.to_server) == (y.to_client, y.to_server)
         # same timestamps to the bit: the replay orders channels by them
         assert x.times == y.times and x.times_to_server == y.times_to_server
+
+
+def test_missing_syn_starts_at_the_lowest_sequence_not_the_first_seen() -> None:
+    """Without the SYN the stream starts at the lowest sequence number, not at
+    the first segment captured (an earlier segment may be captured later)."""
+    c, s = CLIENT4, SERVER4
+    segs: list[Seg] = [
+        (1.0, c, 3, s, 4, 5006, 0x18, b"world"),  # captured first, comes second
+        (1.1, c, 3, s, 4, 5000, 0x18, b"hello "),
+    ]
+    (conn,) = read_tcp_connections(classic_pcap(segs))
+    assert conn.to_server == b"hello world" and not conn.gap
+    assert conn.times_to_server == [(0, pytest.approx(1.1)), (6, pytest.approx(1.0))]
+
+
+def test_capture_starting_at_the_syn_ack_knows_the_client() -> None:
+    """A capture that missed the SYN but has the SYN-ACK: its sender (RFC 793:
+    the side answering the SYN) is the server, whoever is seen first."""
+    up, down = [b"client says"], [b"server says"]
+    segs = _conn_segments(up, down)[1:]  # drop the client's SYN
+    (conn,) = read_tcp_connections(classic_pcap(segs))
+    assert conn.client == (CLIENT4, 40000) and conn.server == (SERVER4, 5900)
+    assert conn.to_server == b"client says" and conn.to_client == b"server says"

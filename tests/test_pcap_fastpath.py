@@ -47,7 +47,7 @@ def _ref_direction(segs: list[tuple[int, bytes, float]], isn: int | None) -> Str
     if not segs:
         return b"", [], False
     if isn is None:
-        base = segs[0][0]
+        base = segs[0][0] - 0x80000000  # the earliest in serial order (RFC 1982)
         isn = min((s for s, _, _ in segs), key=lambda s: (s - base) & MASK)
     ranked = sorted(
         (((seq - isn) & MASK, i), data, t) for i, (seq, data, t) in enumerate(segs)

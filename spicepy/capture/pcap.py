@@ -4,7 +4,7 @@ cooked / raw / BSD-loopback framing, IPv4 and IPv6, per-direction reassembly.
 Theory of operation: ``iter_packets`` yields (time, link type, frame) from either
 file format; ``tcp_segment`` peels the link and IP layers off one frame;
 ``read_tcp_connections`` groups segments by connection and direction and
-reassembles each direction by sequence number relative to the SYN (or to the lowest
+reassembles each direction by sequence number relative to the SYN (or to the earliest
 sequence seen when the SYN was not captured). The first copy of a byte range wins
 (tcpdump on loopback records retransmissions / D-SACK copies now and then) and a
 hole ends the stream, since nothing after it can be parsed reliably. Every size
@@ -348,8 +348,10 @@ class _Direction:
         if not seqs:
             return b"", [], False
         isn = self.isn
-        if isn is None:  # SYN not captured: start at the lowest sequence seen
-            base = seqs[0]
+        if isn is None:  # SYN not captured: start at the earliest sequence seen
+            # (RFC 1982 serial order: the signed distance from any one of them;
+            # an unsigned one would always pick that one)
+            base = seqs[0] - 0x80000000
             isn = min(seqs, key=lambda s: (s - base) & 0xFFFFFFFF)
         rels = [(s - isn) & 0xFFFFFFFF for s in seqs]
         # a stable sort keeps capture order among equal offsets (the first copy wins)
