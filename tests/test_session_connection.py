@@ -395,3 +395,62 @@ def test_an_end_seen_before_the_take_over_closes_the_connection() -> None:
         return conn.error
 
     assert isinstance(asyncio.run(main()), ConnectionClosedError)
+
+
+class OffsetClockLoop(asyncio.SelectorEventLoop):
+    """A loop whose clock is not ``time.monotonic()``."""
+
+    def time(self) -> float:
+        return super().time() + 1000.0
+
+
+@pytest.mark.parametrize("loop_type", [asyncio.SelectorEventLoop, OffsetClockLoop])
+def test_events_are_handled_at_the_loops_time(
+    loop_type: type[asyncio.AbstractEventLoop],
+) -> None:
+    """``handle`` gets the loop's clock (timers are armed in it), whatever
+    the loop's ``time()`` is."""
+
+    done: list[bool] = []
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await expect_line(r)
+        w.write(b"x\n")
+        await w.drain()
+        async with asyncio.timeout(LIMIT):
+            await r.read()  # until the client hangs up
+        done.append(True)
+
+    async def main() -> tuple[float, float, float]:
+        loop = asyncio.get_running_loop()
+        server = await asyncio.start_server(script, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await open_stream(host="127.0.0.1", port=port, timeout=LIMIT)
+        stamps: list[float] = []
+        conn = ChannelConnection(
+            "t",
+            LineMachine(loop),
+            reader,
+            writer,
+            lambda c, e: None,
+            handle=lambda event, now: stamps.append(now),
+        )
+        before = loop.time()
+        conn.start()
+        async with asyncio.timeout(LIMIT):
+            while not stamps:
+                await asyncio.sleep(0.001)
+        after = loop.time()
+        await conn.close()
+        server.close()
+        async with asyncio.timeout(LIMIT):
+            while not done:
+                await asyncio.sleep(0.001)
+        return before, stamps[0], after
+
+    loop = loop_type()
+    try:
+        before, now, after = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert before <= now <= after
