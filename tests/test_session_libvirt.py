@@ -135,3 +135,26 @@ def test_any_text_is_a_display_or_a_value_error(text: str) -> None:
 )
 def test_libvirt_host(uri: str, host: str) -> None:
     assert libvirt_host(uri) == host
+
+
+def test_the_first_listen_element_is_the_display_address() -> None:
+    """libvirt mirrors the first <listen> child into graphics/@listen (domain_conf:
+    the first listen is the one QEMU is given); later ones are not listened on."""
+    xml = domain(
+        "<graphics type='spice' port='5900'>"
+        "<listen type='address' address='192.0.2.1'/>"
+        "<listen type='address' address='192.0.2.2'/></graphics>"
+    )
+    assert display_from_xml(xml).uri.host == "192.0.2.1"
+
+
+def test_oversized_xml_is_refused_before_parsing() -> None:
+    # MAX_XML_CHARS (4 MiB): no domain description comes near it
+    padding = "<!--" + "x" * (4 << 20) + "-->"
+    xml = domain("<graphics type='spice' port='5900'/>").replace(
+        "<devices>", padding + "<devices>"
+    )
+    with pytest.raises(ValueError, match="^domain XML too large$"):
+        display_from_xml(xml)
+    # the same description without the padding is fine
+    assert display_from_xml(xml.replace(padding, "")).uri.port == 5900

@@ -224,3 +224,22 @@ def test_vv_secure_channels_drive_the_choice() -> None:
     )
     assert vv.uri.channel_uses_tls(MAIN) and vv.uri.channel_uses_tls(INPUTS)
     assert not vv.uri.channel_uses_tls(DISPLAY)
+
+
+@pytest.mark.parametrize("unused", ["0", "-1"])
+def test_port_zero_or_minus_one_is_no_port(unused: str) -> None:
+    """TCP port 0 cannot be connected to: 0 like oVirt's -1 means "no plain
+    port", so the TLS port is the only one."""
+    vv = parse_vv(f"[virt-viewer]\ntype=spice\nhost=h\nport={unused}\ntls-port=5901\n")
+    assert vv.uri.port is None and vv.uri.tls_port == 5901 and vv.uri.tls_only
+    with pytest.raises(ValueError, match="without port or tls-port"):
+        parse_vv(f"[virt-viewer]\ntype=spice\nhost=h\nport={unused}\n")
+
+
+def test_escaped_list_separator_is_part_of_an_item() -> None:
+    # GKeyFile lists: "\;" is a literal ';' inside an item, not a separator
+    head = "[virt-viewer]\ntype=spice\nhost=h\nport=1\n"
+    vv = parse_vv(head + "disable-effects=wallpaper\\;x;animation\n")
+    assert vv.keys["disable-effects"] == "wallpaper;x;animation"
+    with pytest.raises(ValueError, match="^unknown SPICE channel name 'main;'$"):
+        parse_vv(head + "secure-channels=main\\;;display\n")
