@@ -7,12 +7,13 @@ import argparse
 import gc
 import json
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from spicepy.errors import SpiceError
+
+if TYPE_CHECKING:  # registering the commands must not load numpy (12 MB)
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["add_inspect", "add_replay"]
 
