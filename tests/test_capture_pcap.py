@@ -353,3 +353,41 @@ def test_capture_starting_at_the_syn_ack_knows_the_client() -> None:
     (conn,) = read_tcp_connections(classic_pcap(segs))
     assert conn.client == (CLIENT4, 40000) and conn.server == (SERVER4, 5900)
     assert conn.to_server == b"client says" and conn.to_client == b"server says"
+
+
+def test_nanosecond_pcap_times() -> None:
+    """Magic 0xA1B23C4D: the second timestamp word counts nanoseconds
+    (pcap-savefile(5)), 0xA1B2C3D4 microseconds."""
+    frame = _frame((0.0, CLIENT4, 1, SERVER4, 2, 100, 0x18, b"x"))
+    for magic, frac, when in (
+        (0xA1B23C4D, 250_000_000, 7.25),
+        (0xA1B2C3D4, 250_000, 7.25),
+    ):
+        raw = struct.pack("<IHHiIII", magic, 2, 4, 0, 0, 65535, 1)
+        raw += struct.pack("<IIII", 7, frac, len(frame), len(frame)) + frame
+        (packet,) = iter_packets(raw)
+        assert packet.time == pytest.approx(when, abs=1e-9)
+
+
+def test_vlan_tagged_ethernet_and_ipv4_options() -> None:
+    tcp = _tcp(1234, 5900, 77, 0x18, b"payload")
+    # IEEE 802.1Q: TPID 0x8100 and a 2-byte TCI before the real EtherType
+    eth = _ipv4(CLIENT4, SERVER4, tcp)
+    tagged = eth[:12] + b"\x81\x00\x00\x05" + eth[12:]
+    seg = tcp_segment(tagged, 1)
+    assert seg is not None and (seg.sport, seg.seq, seg.payload) == (
+        1234,
+        77,
+        b"payload",
+    )
+    # RFC 791: IHL counts 32-bit words; 6 = one word of options (four NOPs)
+    hdr = struct.pack(
+        ">BBHHHBBH4s4s", 0x46, 0, 24 + len(tcp), 0, 0x4000, 64, 6, 0, CLIENT4, SERVER4
+    )
+    framed = b"\0" * 12 + b"\x08\x00" + hdr + b"\x01" * 4 + tcp
+    seg = tcp_segment(framed, 1)
+    assert seg is not None and (seg.sport, seg.dport, seg.payload) == (
+        1234,
+        5900,
+        b"payload",
+    )
