@@ -235,7 +235,7 @@ def test_zlib_glz_through_decode_image_is_exact() -> None:
         dictionary=glz.Dictionary(),
         glz_size=size,
     )
-    assert res.source_format == "ZLIB_GLZ_RGB:RGB32" and not res.lossy
+    assert res.source_format == "ZLIB_GLZ_RGB:RGB32" and res.lossy is False
     assert np.array_equal(res.pixels, img)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from spicepy.codecs import CodecError, glz, jpeg, jpeg_alpha, lz, lz4, zlib_glz
+from spicepy.codecs import CodecError, glz, jpeg, jpeg_alpha, lz, lz4, quic, zlib_glz
 from spicepy.codecs.image import SpiceImageType, decode_image
 
 
@@ -173,3 +173,39 @@ def test_max_pixels_reaches_glz_and_zlib_glz() -> None:
             dictionary=glz.Dictionary(), **kw,  # type: ignore[arg-type]
         )  # fmt: skip
         assert np.array_equal(ok.pixels, img)
+
+
+def _payloads(img: np.ndarray) -> list[tuple[int, bytes, dict[str, object]]]:
+    """(image type, payload, side data) coding ``img`` with every codec."""
+    z, size = zlib_glz.encode(img, encoder=glz.Encoder())
+    ja, jsize = jpeg_alpha.encode(img)
+    return [
+        (1, quic.encode(img), {}),
+        (101, lz.encode(img), {}),
+        (102, glz.encode(img), {"dictionary": glz.Dictionary()}),
+        (105, jpeg.encode(img), {}),
+        (107, z, {"dictionary": glz.Dictionary(), "glz_size": size}),
+        (108, ja, {"jpeg_size": jsize}),
+    ]
+
+
+def test_max_pixels_bounds_the_payload_not_only_the_descriptor() -> None:
+    """A payload coding more pixels than max_pixels is refused by its codec
+    before decoding, whatever the descriptor says; a descriptor beyond
+    max_pixels is refused before any codec runs."""
+    img = _img(5, 6)
+    for kind, payload, kw in _payloads(img):
+        with pytest.raises(CodecError) as exc:
+            decode_image(kind, payload, width=2, height=2, max_pixels=4, **kw)  # type: ignore[arg-type]
+        assert str(exc.value) == "image 6x5 exceeds the limit of 4 pixels", kind
+    for kind, payload, kw in _payloads(img):
+        with pytest.raises(CodecError) as exc:
+            decode_image(kind, payload, width=10, height=10, max_pixels=50, **kw)  # type: ignore[arg-type]
+        assert str(exc.value) == "image 10x10 exceeds the limit of 50 pixels", kind
+
+
+def test_quic_through_decode_image() -> None:
+    img = _img(5, 6)
+    res = decode_image(SpiceImageType.QUIC, quic.encode(img), width=6, height=5)
+    assert (res.source_format, res.has_alpha, res.lossy) == ("QUIC:RGB32", False, False)
+    assert np.array_equal(res.pixels, img)

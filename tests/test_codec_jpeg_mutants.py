@@ -213,3 +213,36 @@ def test_encoders_default_to_the_servers_quality() -> None:
     assert jpeg.encode(img, quality=86) != ref  # the check sees the quality
     payload, size = jpeg_alpha.encode(img)
     assert payload[:size] == ref
+
+
+def test_jpeg_alpha_short_alpha_body_is_named_before_the_jpeg(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The alpha body must be long enough for its image (LZ's best ratio, 255
+    units a byte) before the colour JPEG is decoded."""
+    colour = jpeg.encode(np.zeros((40, 255, 4), np.uint8))
+    alpha = struct.pack(">7I", lz.MAGIC, lz.VERSION, 10, 255, 40, 255 * 4, 1)
+    data = colour + alpha + bytes(30)  # 255 x 40 units need at least 40 bytes
+
+    def no_jpeg(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the JPEG was decoded before the alpha was checked")
+
+    monkeypatch.setattr(jpeg, "decode", no_jpeg)
+    with pytest.raises(CodecError) as exc:
+        jpeg_alpha.decode(data, jpeg_size=len(colour))
+    assert str(exc.value) == "30 bytes of LZ data cannot code a 255x40 XXXA image"
+    with pytest.raises(CodecError) as exc:  # the size limit comes first
+        jpeg_alpha.decode(data, jpeg_size=len(colour), max_pixels=255 * 40 - 1)
+    assert str(exc.value) == f"image 255x40 exceeds the limit of {255 * 40 - 1} pixels"
+
+
+def test_jpeg_alpha_fills_out_and_one_byte_jpeg_is_inside() -> None:
+    img = _smooth(6, 5)
+    payload, size = jpeg_alpha.encode(img)
+    out = np.zeros((6, 5, 4), np.uint8)
+    got = jpeg_alpha.decode(payload, jpeg_size=size, out=out)
+    assert got is out and np.array_equal(out[..., 3], img[..., 3])
+    assert np.array_equal(out, jpeg_alpha.decode(payload, jpeg_size=size))
+    with pytest.raises(CodecError) as exc:  # 1 is inside the payload: the
+        jpeg_alpha.decode(payload, jpeg_size=1)  # alpha stream is what fails
+    assert not str(exc.value).startswith("jpeg_size")
