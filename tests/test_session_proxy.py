@@ -101,6 +101,9 @@ def test_connect_reply_accepted(head: bytes, status: int) -> None:
     [
         b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
         b"HTTP/1.1 403 Forbidden\r\n\r\n",
+        # RFC 9110 9.3.6: only a 2xx answer to CONNECT opens the tunnel
+        b"HTTP/1.1 301 Moved Permanently\r\nLocation: http://x/\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\n",
         b"SSH-2.0-OpenSSH\r\n\r\n",
         b"HTTP/1.1 abc\r\n\r\n",
         b"\r\n\r\n",

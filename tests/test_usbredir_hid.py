@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spicepy.channels.usbredir import PacketReceived, UsbredirConnection
-from spicepy.usb.hid import BOOT_KEYBOARD_REPORT, HidKeyboard
+from spicepy.usb.hid import BOOT_KEYBOARD_REPORT, MAX_PENDING_REPORTS, HidKeyboard
 from spicepy.wire import usbredir as u
 from spicepy.wire.usbredir import UsbredirStatus as Status
 
@@ -66,6 +66,7 @@ def test_enumeration_descriptors() -> None:
     rig = Rig()
     dev = control_in(rig, 0x80, 6, 0x0100, n=64)
     assert dev.status == Status.SUCCESS and len(dev.data) == dev.length == 18
+    assert dev.data[0] == 18  # USB 2.0 table 9-8: bLength is the descriptor's size
     (_, dtype, _usb, _c, _s, _p, mps0, vid, pid, bcd, *_rest) = struct.unpack(
         "<BBHBBBBHHHBBBB", dev.data
     )
@@ -200,3 +201,38 @@ def test_qemu_enumeration_replayed() -> None:
         if isinstance(packet, u.ControlPacket) and packet.requesttype & 0x80:
             [a] = answers
             assert 0 < len(a.data) == a.length <= packet.length
+
+
+@given(st.lists(st.integers(0xE0, 0xE7), min_size=1, max_size=8, unique=True))
+def test_every_modifier_is_a_bit_of_byte_zero(mods: list[int]) -> None:
+    """HID 1.11 appendix B.1: usages E0..E7 (left ctrl .. right GUI) are bits
+    0..7 of the boot report's first byte, never key slots."""
+    kb = HidKeyboard()
+    for m in mods:
+        kb.key_down(m)
+    assert kb._report() == bytes([sum(1 << (m - 0xE0) for m in mods)]) + bytes(7)
+    for m in mods:
+        kb.key_up(m)
+    assert kb._report() == bytes(8)
+
+
+def test_reports_kept_before_polling_are_bounded() -> None:
+    """Typing into a guest that never polls keeps only the newest
+    MAX_PENDING_REPORTS reports (memory stays bounded), sent in order."""
+    rig = Rig()
+    n = MAX_PENDING_REPORTS + 40
+    for i in range(n):
+        rig.send(
+            rig.kb.key_down(0x04 + i % 26)
+            if i % 2 == 0
+            else rig.kb.key_up(0x04 + (i - 1) % 26)
+        )
+    evs = rig.ask(u.StartInterruptReceiving(0x81), 3)
+    reports = [e.packet.data for e in evs[1:]]
+    assert len(reports) == MAX_PENDING_REPORTS
+    # the last report is the release of the last key: all zeroes; the one
+    # before it held that key
+    last_key = 0x04 + (n - 2) % 26
+    assert reports[-1] == bytes(8) and reports[-2] == bytes(
+        [0, 0, last_key, 0, 0, 0, 0, 0]
+    )
