@@ -294,6 +294,14 @@ class Session:
     async def connect(self) -> None:
         """Link main, then every channel it lists, all within ``timeout`` s.
 
+        The garbage collector: connect() calls ``gc.freeze()`` at its start and
+        as each channel starts, so what exists then (the application's objects
+        too) is left out of later collections; reference counting still frees
+        it.  Only cyclic garbage made before those points stays (an
+        application that made a lot can ``gc.collect()`` before connecting);
+        nothing is frozen during the data phase, and the thresholds are left
+        alone (the command line, which owns its process, raises them).
+
         Raises:
             AuthenticationError: wrong or missing password.
             LinkError: the server refused a link.
