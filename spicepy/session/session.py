@@ -298,9 +298,9 @@ class Session:
         as each channel starts, so what exists then (the application's objects
         too) is left out of later collections; reference counting still frees
         it.  Only cyclic garbage made before those points stays (an
-        application that made a lot can ``gc.collect()`` before connecting);
-        nothing is frozen during the data phase, and the thresholds are left
-        alone (the command line, which owns its process, raises them).
+        application that made a lot can ``gc.collect()`` before connecting).
+        The thresholds are left alone (the command line, which owns its
+        process, raises them).
 
         Raises:
             AuthenticationError: wrong or missing password.
