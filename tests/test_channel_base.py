@@ -8,6 +8,8 @@ import struct
 import pytest
 from _channel_helpers import drive, names
 from _channel_helpers import linked as helpers_linked
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spicepy.channels import (
     AckWindowSet,
@@ -23,7 +25,7 @@ from spicepy.channels import (
 from spicepy.channels.base import Channel
 from spicepy.errors import ProtocolError, SpiceError, WireError
 from spicepy.testing.fake_server import FakeServer, link_pair
-from spicepy.wire.enums import ChannelType, CommonCap, CommonMsg, CursorMsg
+from spicepy.wire.enums import ChannelType, CommonCap, CommonMsg, CursorFlags, CursorMsg
 from spicepy.wire.headers import SubMessage, pack_sub_message_list
 from spicepy.wire.msg_common import (
     Ack,
@@ -35,8 +37,8 @@ from spicepy.wire.msg_common import (
     SetAck,
     WaitForChannels,
 )
-from spicepy.wire.msg_other import CursorHide, CursorMove, CursorReset
-from spicepy.wire.types import ChannelWait, Point16
+from spicepy.wire.msg_other import CursorHide, CursorMove, CursorReset, CursorSet
+from spicepy.wire.types import ChannelWait, Cursor, Point16
 
 
 class GenericCursor(Channel):
@@ -228,3 +230,50 @@ def test_split_anywhere_gives_the_same_events() -> None:
         bytewise += drive(ch2, data[i : i + 1])
     assert bytewise == whole
     assert ch2.data_to_send() == out1
+
+
+def _big_stream(srv: FakeServer) -> bytes:
+    """Messages larger than most chunks (payload views, a skipped unknown one,
+    a PING), between small ones."""
+    shape = bytes(range(256)) * 12
+    return (
+        srv.pack(CursorMove(Point16(1, 2)))
+        + srv.pack(CursorSet(Point16(3, 4), 1, Cursor(CursorFlags.NONE, data=shape)))
+        + srv.pack_raw(4000, b"\7" * 2000)
+        + srv.pack(Ping(5, 6, b"p" * 1500))
+        + srv.pack(
+            CursorSet(Point16(7, 8), 0, Cursor(CursorFlags.NONE, data=shape[:9]))
+        )
+        + srv.pack(CursorHide())
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(1, 9000), max_size=12),
+    st.sampled_from(["bytes", "view", "reused bytearray"]),
+)
+def test_messages_over_many_chunks_give_the_same_events(
+    cuts: list[int], kind: str
+) -> None:
+    """Cut anywhere, into chunks of any kind (a bytearray the caller zeroes after
+    each call), a stream gives the events it gives whole, payloads included,
+    and nothing stays held once its last message is whole."""
+    ch1, srv = linked()
+    data = _big_stream(srv)
+    whole = drive(ch1, data)
+    ch2, _ = linked()
+    events: list[object] = []
+    bounds = sorted({0, len(data), *(c % len(data) for c in cuts)})
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        if kind == "bytes":
+            events += drive(ch2, data[start:end])
+        elif kind == "view":
+            events += drive(ch2, memoryview(data)[start:end])
+        else:
+            chunk = bytearray(data[start:end])
+            ch2.receive_data(chunk)
+            chunk[:] = bytes(len(chunk))  # the caller reuses its buffer
+            events += list(iter(ch2.next_event, None))
+    assert events == whole and len(whole) == 6
+    assert (ch2._held, ch2._parts) == (0, [])
