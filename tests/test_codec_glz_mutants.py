@@ -333,3 +333,75 @@ def test_zlib_glz_passes_max_pixels_and_wait_on() -> None:
             timer.join()
         img = got[0] if isinstance(got, tuple) else got
         assert img.view(np.uint32)[0, :, 0].tolist() == [2, 3, 7]  # match, literal
+
+
+def test_read_header_fields() -> None:
+    """Every field of the 33-byte big-endian header, as laid out."""
+    raw = struct.pack(
+        ">IIBIIIQI", glz.MAGIC, glz.VERSION, 1, 21, 3, 4, (1 << 40) + 5, 77
+    )  # PLT1_LE, bottom-up (bit 4 clear), stride 4 bytes = 32 pixels a row
+    h = glz.read_header(raw)
+    assert (h.image_type, h.top_down, h.width, h.height, h.stride) == (
+        glz.ImageType.PLT1_LE, False, 21, 3, 4,
+    )  # fmt: skip
+    assert (h.image_id, h.win_head_dist, h.gross_pixels) == ((1 << 40) + 5, 77, 96)
+    h = glz.read_header(_header(9, 7, 2, 28, image_id=3, whd=1))
+    assert (h.image_type, h.top_down, h.stride, h.gross_pixels) == (
+        glz.ImageType.RGBA, True, 28, 14,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------- match coding
+
+_REF = np.arange((1 << 17) + 600, dtype=np.uint32)  # pixel i of image 0 is i
+
+
+def _decode_one_match(image_dist: int, pix: int, length: int, prefix: int) -> list[int]:
+    """Code one RGB32 match with the reference twin's encoder, after ``prefix``
+    literal pixels (values 0..prefix-1), and decode it with decode_pass (the
+    decoder the server's streams pin); the decoded pixels after the prefix."""
+    from spicepy.codecs import _glz_ref
+
+    body = bytearray()
+    for start in range(0, prefix, 32):
+        run = range(start, min(prefix, start + 32))
+        body.append(len(run) - 1)
+        for v in run:
+            body += bytes((v & 255, (v >> 8) & 255, (v >> 16) & 255))
+    _glz_ref._encode_match(body, image_dist, pix, length)
+    gross = prefix + length
+    out = np.zeros(gross * 4, np.uint8)
+    asked: list[int] = []
+
+    def lookup(image_id: int) -> np.ndarray:
+        asked.append(image_id)
+        return _REF.view(np.uint8)
+
+    end = _glz_ref.decode_pass(
+        bytes(body), 0, out, gross, _glz_ref.MODE_RGB32, image_dist, image_dist, lookup
+    )
+    assert end == len(body)  # the decoder read exactly what was written
+    assert asked == ([0] if image_dist else [])
+    return out.view(np.uint32)[prefix:].tolist()
+
+
+@pytest.mark.parametrize(
+    "image_dist", [1, 63, 64, (1 << 14) - 1, 1 << 14, (1 << 22) - 1, 1 << 22]
+)
+def test_match_to_another_image_reads_back(image_dist: int) -> None:
+    """Every image-distance and offset size class, at its bounds, and the
+    length extension bytes (7 + 255 needs a 0 byte after the 255)."""
+    for pix in (0, 5, (1 << 12) - 1, 1 << 12, (1 << 17) - 1, 1 << 17):
+        for length in (1, 6, 7, 261, 262, 517):
+            got = _decode_one_match(image_dist, pix, length, 0)
+            assert got == list(range(pix, pix + length)), (pix, length)
+
+
+def test_match_within_the_image_reads_back() -> None:
+    """Distance 0: the offset is coded minus one (copy from ``pix + 1`` back)."""
+    cases = [(p, n) for p in (0, 5, (1 << 12) - 1, 1 << 12) for n in (1, 7, 262)]
+    cases += [((1 << 17) - 1, 3), (1 << 17, 2)]  # long prefixes: few lengths
+    for pix, length in cases:
+        got = _decode_one_match(0, pix, length, pix + 1)
+        want = [(i % (pix + 1)) for i in range(length)]  # a run repeats
+        assert got == want, (pix, length)
