@@ -13,7 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spicepy.capture.pcap import iter_packets, read_tcp_connections, tcp_segment
+from spicepy.capture.pcap import (
+    MAX_FRAME,
+    iter_packets,
+    read_tcp_connections,
+    tcp_segment,
+)
 from spicepy.capture.streams import iter_data_messages, iter_messages, read_channels
 from spicepy.errors import WireError
 from spicepy.wire.enums import ChannelType, CommonCap
@@ -391,3 +396,28 @@ def test_vlan_tagged_ethernet_and_ipv4_options() -> None:
         5900,
         b"payload",
     )
+
+
+def test_linux_cooked_capture() -> None:
+    """LINKTYPE_LINUX_SLL (113, tcpdump -i any): a 16-byte header whose last two
+    bytes are the EtherType (packet type, ARPHRD, address length, 8 address
+    bytes, protocol)."""
+    ip = _ipv4(CLIENT4, SERVER4, _tcp(4321, 5900, 9, 0x18, b"cooked"))[14:]
+    sll = struct.pack(">HHH8sH", 4, 772, 0, bytes(8), 0x0800)
+    seg = tcp_segment(sll + ip, 113)
+    assert seg is not None and (seg.sport, seg.payload) == (4321, b"cooked")
+    # the address field is 8 bytes: an EtherType-looking value there is no protocol
+    sll = struct.pack(">HHH6sHH", 4, 772, 6, bytes(6), 0x0800, 0x86DD)
+    assert tcp_segment(sll + ip, 113) is None
+
+
+def test_oversized_pcap_record_is_refused() -> None:
+    # records longer than MAX_FRAME are a damaged or hostile file, not a frame
+    for incl in (MAX_FRAME, MAX_FRAME + 1):
+        raw = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+        raw += struct.pack("<IIII", 1, 0, incl, incl) + bytes(incl)
+        if incl > MAX_FRAME:
+            with pytest.raises(WireError, match="pcap record of"):
+                list(iter_packets(raw))
+        else:
+            assert [len(p.data) for p in iter_packets(raw)] == [MAX_FRAME]
