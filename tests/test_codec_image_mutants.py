@@ -209,3 +209,28 @@ def test_quic_through_decode_image() -> None:
     res = decode_image(SpiceImageType.QUIC, quic.encode(img), width=6, height=5)
     assert (res.source_format, res.has_alpha, res.lossy) == ("QUIC:RGB32", False, False)
     assert np.array_equal(res.pixels, img)
+
+
+def test_zlib_glz_wait_reaches_the_decode() -> None:
+    """decode_image's wait lets a ZLIB_GLZ image wait for the image it refers
+    to (another display channel delivers it meanwhile)."""
+    import threading
+    import zlib
+
+    first = glz.encode(_img(4, 8))  # image 0
+    enc = glz.Encoder()
+    enc.encode(_img(4, 8))
+    second = enc.encode(_img(4, 8))  # image 1: the same pixels, from image 0
+    with pytest.raises(glz.GlzMissingImage):
+        glz.decode(second, dictionary=glz.Dictionary())
+    d = glz.Dictionary()
+    timer = threading.Timer(0.2, lambda: glz.decode(first, dictionary=d))
+    timer.start()
+    try:
+        res = decode_image(
+            SpiceImageType.ZLIB_GLZ_RGB, zlib.compress(second), width=8, height=4,
+            dictionary=d, glz_size=len(second), wait=60,
+        )  # fmt: skip
+    finally:
+        timer.join()
+    assert np.array_equal(res.pixels, _img(4, 8))
