@@ -11,7 +11,9 @@ are left out) run
 once per mutant in a forked child with ``MUTANT_UNDER_TEST`` set, which the
 trampolines read at every call.  A test that fails, a crash or the per-mutant
 time limit (``MUTATION_CHECK_TIMEOUT``, default 120 s: an endless loop) kills
-the mutant.  The test functions run last unmutated: their baseline must pass.
+the mutant.  Stacked parametrize marks run every combination;
+``MUTATION_CHECK_SKIP=REGEX`` leaves out tests whose name or parameters match.
+The test functions run last unmutated: their baseline must pass.
 Prints ``killed`` or ``SURVIVED`` per mutant.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import shutil
 import signal
 import sys
@@ -30,8 +33,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _param_values(v: Any, n: int) -> tuple[Any, ...]:
+    """The ``n`` values of a parametrize entry (a pytest.param's, or the entry)."""
+    if type(v).__name__ == "ParameterSet":
+        return tuple(v.values)
+    return tuple(v) if n > 1 else (v,)
+
+
 def _tests(files: list[str]) -> list[tuple[str, Callable[..., Any]]]:
     out: list[tuple[str, Callable[..., Any]]] = []
+    # MUTATION_CHECK_SKIP=quic: leave out tests whose name or parameters match
+    skip = (
+        re.compile(os.environ["MUTATION_CHECK_SKIP"], re.I)
+        if os.environ.get("MUTATION_CHECK_SKIP")
+        else None
+    )
     for t in files:
         module = importlib.import_module(Path(t).stem)
         for name, f in vars(module).items():
@@ -39,16 +55,25 @@ def _tests(files: list[str]) -> list[tuple[str, Callable[..., Any]]]:
                 continue
             marks = [m for m in getattr(f, "pytestmark", []) if m.name == "parametrize"]
             params = [p.name for p in inspect.signature(f).parameters.values()]
-            if len(marks) == 1:
-                names, values = marks[0].args[0], marks[0].args[1]
-                if isinstance(names, str):
-                    names = [a.strip() for a in names.split(",")]
-                if set(params) - set(names):
+            if marks:  # stacked marks: every combination, as pytest runs them
+                combos: list[dict[str, Any]] = [{}]
+                for mark in marks:
+                    names, values = mark.args[0], mark.args[1]
+                    if isinstance(names, str):
+                        names = [a.strip() for a in names.split(",")]
+                    combos = [
+                        {**kw, **dict(zip(names, vs, strict=True))}
+                        for kw in combos
+                        for vs in (_param_values(v, len(names)) for v in values)
+                    ]
+                if set(params) - set(combos[0]):
                     continue  # another fixture (e.g. the corpus): not run here
-                for v in values:
-                    v = getattr(v, "values", v)
-                    kw = dict(zip(names, v if len(names) > 1 else (v,), strict=True))
+                for kw in combos:
+                    if skip and skip.search(f"{name}{kw}"):
+                        continue
                     out.append((name, lambda f=f, kw=kw: f(**kw)))
+                continue
+            if skip and skip.search(name):
                 continue
             if not params or hasattr(f, "hypothesis") or params == ["monkeypatch"]:
                 out.append((name, f))
