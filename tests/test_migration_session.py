@@ -529,3 +529,63 @@ def test_semi_seamless_keeps_the_old_picture_until_the_targets_primary() -> None
                     await s.close()
 
     asyncio.run(main())
+
+
+def test_target_is_reached_on_its_tls_port_checked_against_its_subject(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """MIGRATE_BEGIN names the target's TLS port and certificate subject: the
+    target's channels go to that port and its certificate is held to that
+    subject (spice-gtk: spice_session_set_migration_session copies sport and
+    cert-subject into the migration session), never to the source's."""
+    from spicepy.session import migration
+
+    opened: list[tuple[str, int, Any]] = []
+
+    async def refused(**kw: Any) -> Any:
+        opened.append((kw["host"], kw["port"], kw["tls"]))
+        raise OSError("the test refuses the target")
+
+    monkeypatch.setattr(migration, "open_stream", refused)
+    subject = b"C=XX,O=example,CN=target.example\0"
+
+    async def main() -> None:
+        async with (
+            Server().running() as src,
+            session_on(src) as (s, smain, _sinputs),
+        ):
+            info = DstInfo(5930, 5931, len(HOST), HOST, len(subject), subject)
+            await smain.send(MainMigrateBegin(info))
+            await smain.expect(MainMigrateConnectError)
+            assert s.tls.host_subject is None  # the source's own is untouched
+
+    asyncio.run(main())
+    [(host, port, tls)] = opened  # MAIN first; its failure ends the attempt
+    assert (host, port) == ("127.0.0.1", 5931)
+    assert tls is not None and tls.host_subject == "C=XX,O=example,CN=target.example"
+
+
+def test_switch_host_takes_the_new_hosts_certificate_subject() -> None:
+    """SWITCH_HOST's cert subject replaces the session's: a later TLS link (a
+    channel refused with NEED_SECURED, a reconnect) checks the new host's
+    certificate against it, not against the old host's subject."""
+    subject = b"C=XX,O=example,CN=new-host.example\0"
+
+    async def main() -> None:
+        async with (
+            Server().running() as src,
+            Server().running() as tgt,
+            session_on(src) as (s, smain, _sinputs),
+        ):
+            await smain.send(
+                MainMigrateSwitchHost(
+                    tgt.port, 0xFFFF, len(HOST), HOST, len(subject), subject
+                )
+            )
+            tmain = await tgt.peer(MAIN)
+            await attach(tmain, SESSION_ID + 1, INPUTS)
+            await s.wait_for(lambda: s.migration.completed == 1, LIMIT, "switch")
+            assert s.tls.host_subject == "C=XX,O=example,CN=new-host.example"
+            assert s.uri.port == tgt.port and s.uri.tls_port is None
+
+    asyncio.run(main())
