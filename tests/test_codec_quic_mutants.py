@@ -514,3 +514,23 @@ def test_melcode_states_saturate() -> None:
     assert (fresh.waitcnt, fresh.seed, fresh.wmidx, fresh.wmileft) == (0, 0xFF, 0, 2048)
     assert (fresh.trigger, fresh.melcstate, fresh.melclen) == (110, 0, 0)
     assert [fresh.tabrand() for _ in range(2)] == list(_quic_ref.TABRAND_CHAOS[:2])
+
+
+# ---------------------------------------------------------------- row splits
+
+
+@pytest.mark.parametrize("width", [2047, 2049])
+def test_wait_mask_step_one_column_into_a_row(width: int) -> None:
+    """Rows of 2047 samples leave one sample before the wait-mask step of the
+    second row (its segment after the step starts at column 1); rows of 2049
+    step after column 2048 of the first row and column 2046 of the second.
+    Both twins code the same bytes and decode the pixels exactly."""
+    rng = np.random.default_rng(width)
+    img = rng.integers(0, 3, (3, width, 4), dtype=np.uint8) * 70
+    want = img.copy()
+    want[:, :, 1] = want[:, :, 2] = want[:, :, 0]
+    want[:, :, 3] = 0
+    streams = [with_twin(m, quic.encode, img, image_type="GRAY") for m in _twins()]
+    assert all(s == streams[0] for s in streams)
+    for mod in _twins():
+        assert np.array_equal(with_twin(mod, quic.decode, streams[0]), want)
