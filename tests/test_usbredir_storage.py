@@ -12,7 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spicepy.channels.usbredir import PacketReceived, UsbredirConnection
-from spicepy.usb.storage import BLOCK_SIZE, BytesStore, FileStore, MassStorage
+from spicepy.usb.storage import (
+    BLOCK_SIZE,
+    MAX_TRANSFER,
+    BytesStore,
+    FileStore,
+    MassStorage,
+)
 from spicepy.wire import usbredir as u
 from spicepy.wire.usbredir import UsbredirStatus as Status
 
@@ -235,3 +241,27 @@ def test_qemu_session_replayed() -> None:
     assert answers1 == answers and dev1.store.read(0, dev1.store.size) == (
         dev.store.read(0, dev.store.size)
     )
+
+
+def test_a_cbw_of_other_than_31_bytes_is_invalid() -> None:
+    """USB MSC BOT 1.0 6.2.1: a CBW is valid only when it is exactly 31 bytes
+    long (and signed); a longer one stalls like a bad signature."""
+    rig = Rig()
+    good = struct.pack("<IIIBBB", 0x43425355, 1, 0, 0, 0, 6) + bytes(16)
+    assert rig.bulk_out(good + b"\0").status == Status.STALL
+    assert rig.bulk_in(13).status == Status.STALL
+    assert rig.ask(u.ControlPacket(0x00, 0xFF, 0x21, 0, 0, 0, 0)).status == 0
+    assert rig.command(bytes(6), 0)[1][3] == 0  # after the reset recovery
+
+
+def test_one_command_moves_at_most_max_transfer() -> None:
+    """A guest-chosen READ(10) length is bounded: more than MAX_TRANSFER bytes in
+    one command fails (CHECK CONDITION) instead of being read into memory."""
+    blocks = MAX_TRANSFER // BLOCK_SIZE + 1
+    rig = Rig(BytesStore(bytes(blocks * BLOCK_SIZE)))
+    for count, ok in ((blocks - 1, True), (blocks, False)):
+        n = count * BLOCK_SIZE
+        read = bytes([0x28, 0]) + struct.pack(">IxH", 0, count) + b"\0"
+        data, csw = rig.command(read, n)
+        assert (csw[3] == 0) == ok
+        assert len(data) == (n if ok else 0) and csw[2] == (0 if ok else n)
