@@ -45,6 +45,7 @@ from spicepy.wire.msg_common import (
     MainMigrateConnectError,
     MainMigrateDstDoSeamless,
     MainMigrateDstSeamlessAck,
+    MainMigrateDstSeamlessNack,
     MainMigrateEnd,
     MainMigrateEndC,
     MainMigrateSwitchHost,
@@ -587,5 +588,31 @@ def test_switch_host_takes_the_new_hosts_certificate_subject() -> None:
             await s.wait_for(lambda: s.migration.completed == 1, LIMIT, "switch")
             assert s.tls.host_subject == "C=XX,O=example,CN=new-host.example"
             assert s.uri.port == tgt.port and s.uri.tls_port is None
+
+    asyncio.run(main())
+
+
+def test_a_target_refusing_seamless_gets_a_semi_seamless_migration() -> None:
+    """The target answers MIGRATE_DST_SEAMLESS_NACK: the client tells the source
+    MIGRATE_CONNECTED (semi-seamless), not MIGRATE_CONNECTED_SEAMLESS
+    (spice-gtk main_handle_migrate_dst_seamless_nack)."""
+
+    async def main() -> None:
+        async with (
+            Server().running() as src,
+            Server().running() as tgt,
+            session_on(src) as (_s, smain, _sinputs),
+        ):
+            await smain.send(MainMigrateBeginSeamless(dst(tgt.port), 1))
+            tmain = await tgt.peer(MAIN)
+            await tmain.expect(MainMigrateDstDoSeamless)
+            await tmain.send(MainMigrateDstSeamlessNack())
+            await tgt.peer(INPUTS)
+            answer = await smain.recv()
+            while not isinstance(
+                answer, MainMigrateConnected | MainMigrateConnectedSeamless
+            ):
+                answer = await smain.recv()
+            assert isinstance(answer, MainMigrateConnected)
 
     asyncio.run(main())
