@@ -421,3 +421,18 @@ def test_oversized_pcap_record_is_refused() -> None:
                 list(iter_packets(raw))
         else:
             assert [len(p.data) for p in iter_packets(raw)] == [MAX_FRAME]
+
+
+def test_a_message_takes_the_time_of_the_segment_that_completed_it() -> None:
+    """A message ending exactly where the next segment starts was complete
+    with its own segment: it gets that segment's time, not the next one's."""
+    _up, down = _link(ChannelType.INPUTS, 0, True, False)
+    first = down + pack_header(101, 2, mini=True) + b"\0\0"
+    second = pack_header(101, 3, mini=True) + b"\0\0\0"
+    times = [(0, 1.0), (len(first), 2.0)]
+    got = [(m.type, m.time) for m in iter_messages(first + second, True, times)]
+    assert got == [(101, 1.0), (101, 2.0)]
+    # one byte later the first message is completed by the second segment
+    times = [(0, 1.0), (len(first) - 1, 2.0)]
+    got = [(m.type, m.time) for m in iter_messages(first + second, True, times)]
+    assert got == [(101, 2.0), (101, 2.0)]
