@@ -16,6 +16,8 @@ import numpy as np
 
 from spicepy.codecs._common import CodecError
 
+include "_buffers.pxi"
+
 # Modes, as in _lz_ref.py.
 cdef enum:
     MODE_RGB32 = 0
@@ -167,13 +169,11 @@ cdef int _decode(const uint8_t* src, Py_ssize_t pos, Py_ssize_t end, int mode,
             return 0
 
 
-def decode_pass(const uint8_t[::1] data, Py_ssize_t pos, int mode,
-                uint8_t[:, :, ::1] out, lut):
-    """Decode one LZ pass into ``out``; see ``_lz_ref.decode_pass``."""
+def decode_pass(data, Py_ssize_t pos, int mode, out, lut):
+    """Decode one LZ pass into ``out``; see ``_lz_ref.decode_pass``. The stream
+    and the pixels are read through the buffer protocol (``_buffers.pxi``)."""
     if mode < 0 or mode > MODE_PLT1_BE:
         raise ValueError(f"bad LZ mode {mode}")
-    if out.shape[2] != 4:
-        raise ValueError("decode_pass needs a C-contiguous (rows, columns, 4) array")
     cdef const uint32_t[::1] lut_view
     cdef const uint32_t* lut_ptr = NULL
     cdef uint32_t dummy = 0
@@ -183,18 +183,34 @@ def decode_pass(const uint8_t[::1] data, Py_ssize_t pos, int mode,
         if lut_view.shape[0] < need:
             raise ValueError("palette table too short")
         lut_ptr = &lut_view[0]
-    cdef Py_ssize_t n_px = out.shape[0] * out.shape[1]
-    if n_px == 0 or n_px % PIXELS_PER_UNIT[mode] or pos < 0:
-        raise ValueError("bad LZ output size")
-    # the pixels are written as uint32 (B,G,R,X/A little-endian)
-    cdef uint32_t* px = <uint32_t*>&out[0, 0, 0]
-    if <size_t>px % sizeof(uint32_t):
-        raise ValueError("decode_pass needs a 4-byte aligned array")
-    cdef Py_ssize_t end = data.shape[0], pos_out = 0
-    cdef const uint8_t* src = &data[0] if end > 0 else <const uint8_t*>&dummy
+    cdef Py_buffer src, dst
+    cdef Py_ssize_t n_px, pos_out = 0
+    cdef uint32_t* px
     cdef int err
-    with nogil:
-        err = _decode(src, pos, end, mode, px, n_px, lut_ptr, &pos_out)
+    _byte_buffer(data, &src, PyBUF_SIMPLE)
+    try:
+        _byte_buffer(out, &dst, PyBUF_WRITABLE)
+        try:
+            if dst.ndim != 3 or dst.shape[2] != 4:
+                raise ValueError(
+                    "decode_pass needs a C-contiguous (rows, columns, 4) array"
+                )
+            n_px = dst.len // 4
+            if n_px == 0 or n_px % PIXELS_PER_UNIT[mode] or pos < 0:
+                raise ValueError("bad LZ output size")
+            # the pixels are written as uint32 (B,G,R,X/A little-endian)
+            px = <uint32_t*>dst.buf
+            if <size_t>px % sizeof(uint32_t):
+                raise ValueError("decode_pass needs a 4-byte aligned array")
+            with nogil:
+                err = _decode(
+                    <const uint8_t*>src.buf if src.len else <const uint8_t*>&dummy,
+                    pos, src.len, mode, px, n_px, lut_ptr, &pos_out,
+                )
+        finally:
+            PyBuffer_Release(&dst)
+    finally:
+        PyBuffer_Release(&src)
     if err:
         raise CodecError(_MESSAGES[err])
     return pos_out

@@ -26,12 +26,14 @@ capacity); this decoder accepts them, with the same pixels as any other
 well-formed stream.
 """
 
-from libc.stdint cimport uint8_t
+from libc.stdint cimport uint8_t, uint32_t
 from libc.string cimport memcpy, memset
 
 import numpy as np
 
 from spicepy.codecs._common import CodecError
+
+include "_buffers.pxi"
 
 cdef enum:
     FMT_BIT16 = 6
@@ -115,9 +117,11 @@ cdef Py_ssize_t _block(
         if mlen > total - op:
             return -ERR_OUTPUT_END
         start = op - off
-        if off == 0:
-            # invalid in LZ4; liblz4 (spice-gtk's decoder) writes zeros
-            memset(dst + op, 0, <size_t>mlen)
+        if off <= 1:
+            # a run of one byte (the first image is one 3 MB match of offset
+            # 1); offset 0 is invalid LZ4, liblz4 (spice-gtk's decoder) writes
+            # zeros
+            memset(dst + op, dst[start] if off else 0, <size_t>mlen)
             op += mlen
         elif off >= 16 and total - op >= mlen + 16:
             # 16-byte steps (inlined), each source written before it is read
@@ -180,6 +184,7 @@ cdef void _convert(
     cdef Py_ssize_t y, x, bpp, row
     cdef const uint8_t* s
     cdef uint8_t* o
+    cdef uint32_t* o32
     cdef unsigned int v, c
     bpp = 2 if fmt == FMT_BIT16 else 3 if fmt == FMT_BIT24 else 4
     for y in range(h):
@@ -205,26 +210,29 @@ cdef void _convert(
         else:
             if s != o:
                 memcpy(o, s, <size_t>(w * 4))
-            if fmt == FMT_BIT32:
-                for x in range(w):
-                    o[4 * x + 3] = 0  # the X byte is padding
+            if fmt == FMT_BIT32:  # the X byte is padding
+                if <size_t>o % sizeof(uint32_t) == 0:
+                    o32 = <uint32_t*>o  # little-endian: X is the high byte
+                    for x in range(w):
+                        o32[x] &= 0x00FFFFFF
+                else:
+                    for x in range(w):
+                        o[4 * x + 3] = 0
 
 
-def decode_into(
-    const uint8_t[::1] data, Py_ssize_t pos, int fmt, bint top_down,
-    uint8_t[:, :, ::1] out,
-):
+def decode_into(data, Py_ssize_t pos, int fmt, bint top_down, out):
     """Decode the blocks of ``data[pos:]`` (bitmap format ``fmt``) into ``out``,
-    a C-contiguous (height, width, 4) array.
+    a C-contiguous (height, width, 4) uint8 array. Both are read through the
+    buffer protocol (``_buffers.pxi``).
 
     Raises:
         CodecError: corrupt, truncated or wrongly sized data.
     """
-    cdef Py_ssize_t h = out.shape[0], w = out.shape[1], end = data.shape[0]
-    cdef Py_ssize_t bpp, total
+    cdef Py_ssize_t h, w, end, bpp, total
     cdef int err
     cdef uint8_t* raw
     cdef uint8_t[::1] scratch
+    cdef Py_buffer src, dst
     if fmt == FMT_BIT16:
         bpp = 2
     elif fmt == FMT_BIT24:
@@ -233,17 +241,29 @@ def decode_into(
         bpp = 4
     else:
         raise CodecError(f"unsupported bitmap format {fmt} with LZ4")
-    if out.shape[2] != 4 or h <= 0 or w <= 0 or pos < 0 or pos > end:
-        raise ValueError("decode_into needs a (height, width, 4) array")
-    total = h * w * bpp
-    if bpp == 4 and top_down:
-        raw = &out[0, 0, 0]  # the pixels need no repacking: decode in place
-    else:
-        scratch = np.empty(total, dtype=np.uint8)
-        raw = &scratch[0]
-    with nogil:
-        err = _inflate(&data[0] if end else NULL, pos, end, raw, total)
-        if err == 0:
-            _convert(raw, fmt, top_down, &out[0, 0, 0], h, w)
+    _byte_buffer(data, &src, PyBUF_SIMPLE)
+    try:
+        _byte_buffer(out, &dst, PyBUF_WRITABLE)
+        try:
+            end = src.len
+            if dst.ndim != 3 or dst.shape[2] != 4 or pos < 0 or pos > end:
+                raise ValueError("decode_into needs a (height, width, 4) array")
+            h, w = dst.shape[0], dst.shape[1]
+            if h <= 0 or w <= 0:
+                raise ValueError("decode_into needs a (height, width, 4) array")
+            total = h * w * bpp
+            if bpp == 4 and top_down:
+                raw = <uint8_t*>dst.buf  # the pixels need no repacking: in place
+            else:
+                scratch = np.empty(total, dtype=np.uint8)
+                raw = &scratch[0]
+            with nogil:
+                err = _inflate(<const uint8_t*>src.buf, pos, end, raw, total)
+                if err == 0:
+                    _convert(raw, fmt, top_down, <uint8_t*>dst.buf, h, w)
+        finally:
+            PyBuffer_Release(&dst)
+    finally:
+        PyBuffer_Release(&src)
     if err:
         raise CodecError(_MESSAGES[err])

@@ -54,6 +54,7 @@ _BYTES_PER_PIXEL = {
     BitmapFormat.BIT32: 4,
     BitmapFormat.RGBA: 4,
 }
+_BPP_BY_CODE = {int(k): v for k, v in _BYTES_PER_PIXEL.items()}
 
 
 #: the twin doing the work: ``_lz4`` (C, decodes in place) or ``_lz4_ref``
@@ -89,17 +90,17 @@ def decode(
     if len(data) < 2:
         raise CodecError("LZ4 image header truncated")
     top_down = data[0] != 0
-    try:
-        fmt = BitmapFormat(data[1])
-    except ValueError as exc:
-        raise CodecError(f"unsupported bitmap format {data[1]} with LZ4") from exc
-    total = width * height * _BYTES_PER_PIXEL[fmt]
+    fmt = data[1]
+    bpp = _BPP_BY_CODE.get(fmt)  # int keys: no EnumType.__call__ per image
+    if bpp is None:
+        raise CodecError(f"unsupported bitmap format {fmt} with LZ4")
+    total = width * height * bpp
     if total > MAX_RATIO * (len(data) - 2):
         raise CodecError(
             f"{len(data) - 2} bytes of LZ4 data cannot hold a {total}-byte image"
         )
     out = output_array(out, width, height)
-    _impl.decode_into(data, 2, int(fmt), top_down, out)
+    _impl.decode_into(data, 2, fmt, top_down, out)
     return out
 
 
