@@ -436,3 +436,18 @@ def test_a_message_takes_the_time_of_the_segment_that_completed_it() -> None:
     times = [(0, 1.0), (len(first) - 1, 2.0)]
     got = [(m.type, m.time) for m in iter_messages(first + second, True, times)]
     assert got == [(101, 2.0), (101, 2.0)]
+
+
+def test_mini_headers_only_when_the_server_also_offers_them() -> None:
+    """MINI_HEADER is used only when both link messages carry it (spice-gtk
+    spice_channel_recv_link_msg: the server's common caps decide too); a client
+    asking for it from a server that does not offer it reads 18-byte headers."""
+    up_link, _ = _link(ChannelType.INPUTS, 0, True, False)
+    server = caps_to_words(frozenset({1}))  # AUTH_SPICE only: no MINI_HEADER
+    down_link = LinkReply(0, b"k" * 162, server, ()).pack_with_header() + bytes(4)
+    down = down_link + pack_header(101, 2, mini=False, serial=1) + b"\0\0"
+    (ch,) = read_channels(classic_pcap(_conn_segments([up_link], [down])))
+    assert not ch.mini_header
+    assert [(m.type, m.serial, m.body) for m in ch.server_messages()] == [
+        (101, 1, b"\0\0")
+    ]
