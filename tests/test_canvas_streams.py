@@ -148,3 +148,41 @@ def test_scheduled_bad_frame_is_counted_not_raised() -> None:
     m.run(1010)
     s = m.streams[3]
     assert s.decode_errors == 1 and s.frames_shown == 0 and m.queued_frames == 0
+
+
+def test_queued_frame_owns_its_bytes_and_late_one_is_not_kept() -> None:
+    """A frame waiting for its time holds a copy of its payload (a view would
+    pin the whole received chunk); a frame late on arrival is dropped without
+    being kept; the shown one is exact."""
+    c, m = setup(StreamFlags.TOP_DOWN)
+    chunk = bytearray(two_band_jpeg())
+    m.data(3, 900, memoryview(chunk), now=1000)  # late: dropped
+    m.data(3, 1100, memoryview(chunk), now=1000)  # due later: queued
+    queue = m.streams[3].scheduler.queue
+    assert len(queue) == 1 and type(queue[0].data) is bytes
+    assert queue[0].data == chunk and queue[0].nbytes == len(chunk)
+    assert m.streams[3].scheduler.late_on_arrival == 1
+    chunk[:] = bytes(len(chunk))  # the receive buffer is reused meanwhile
+    m.run(1100)
+    assert m.streams[3].frames_shown == 1
+    assert is_red(c.primary.pixels[2, 2]) and is_blue(c.primary.pixels[13, 2])
+
+
+def test_session_streams_are_those_of_live_managers() -> None:
+    """The video budget spans every display channel of the session (canvases
+    sharing one SharedState); a manager gone with its channel drops out."""
+    import gc
+
+    c, m = setup()
+    other = Canvas(c.shared)
+    other.create_surface(0, 40, 40, SurfaceFormat.FMT_32_xRGB)
+    m2 = StreamManager(other)
+    m2.create(5, 0, 0, VideoCodecType.MJPEG, 16, 16, 16, 16, FULL)
+    alone = StreamManager(Canvas())  # another session: never counted
+    alone.canvas.create_surface(0, 40, 40, SurfaceFormat.FMT_32_xRGB)
+    alone.create(7, 0, 0, VideoCodecType.MJPEG, 16, 16, 16, 16, FULL)
+    got = {(id(mgr), st.stream_id) for mgr, st in m._session_streams()}
+    assert got == {(id(m), 3), (id(m2), 5)}
+    del m2
+    gc.collect()
+    assert [(mgr, st.stream_id) for mgr, st in m._session_streams()] == [(m, 3)]

@@ -79,7 +79,7 @@ MAX_PENDING_FRAMES = 256
 #: the stream managers of each session, by its ``SharedState`` (weakly: a
 #: closed session or channel leaves nothing behind), so that the display
 #: channels' video queues share one ``Limits.video_queue`` budget
-_SESSION_MANAGERS: weakref.WeakKeyDictionary[Any, weakref.WeakSet[StreamManager]] = (
+_SESSION_MANAGERS: weakref.WeakKeyDictionary[Any, set[weakref.ref[StreamManager]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -312,16 +312,18 @@ class StreamManager:
         self.shown: deque[tuple[int, Rect]] = deque(maxlen=MAX_SHOWN_RECTS)
         #: frames dropped because the queues outgrew ``Limits.video_queue``
         self.over_budget = 0
-        _SESSION_MANAGERS.setdefault(canvas.shared, weakref.WeakSet()).add(self)
+        #: weak references to the managers of the session (this one's set in
+        #: _SESSION_MANAGERS, kept at hand); a manager that dies leaves it
+        self._peers = _SESSION_MANAGERS.setdefault(canvas.shared, set())
+        self._peers.add(weakref.ref(self, self._peers.discard))
 
     def _session_streams(self) -> list[tuple[StreamManager, Stream]]:
         """Every stream of every display channel of the session (the canvases
         sharing this one's ``SharedState``), with its manager."""
-        return [
-            (m, st)
-            for m in _SESSION_MANAGERS[self.canvas.shared]
-            for st in m.streams.values()
-        ]
+        # copied in one C call: a collection cannot change it meanwhile (a
+        # WeakSet, iterated through its guard, cost ~10x more a frame)
+        managers = [m for ref in tuple(self._peers) if (m := ref()) is not None]
+        return [(m, st) for m in managers for st in m.streams.values()]
 
     def _get(self, stream_id: int) -> Stream:
         try:
@@ -418,9 +420,10 @@ class StreamManager:
             s.stream_width, s.stream_height, s.dest = width, height, dest
         if mm_time == 0 and now is not None:
             mm_time = (now + 100) & 0xFFFFFFFF  # spice-gtk's workaround for a 0 stamp
-        if (s.decoder is not None or now is not None) and not isinstance(frame, bytes):
+        if s.decoder is not None and not isinstance(frame, bytes):
             # a kept payload gets its own bytes: a view would pin the whole
             # received chunk, which the budgets (len(frame)) do not count
+            # (an MJPEG frame only once queued: most late ones are dropped)
             frame = bytes(frame)
         item = _Frame(mm_time, frame, s.stream_width, s.stream_height, s.dest)
         if s.decoder is not None:
@@ -438,6 +441,8 @@ class StreamManager:
         item.nbytes = len(frame)
         queued = s.scheduler.push(item, now)
         if queued:
+            if not isinstance(item.data, bytes):
+                item.data = bytes(item.data)
             self._within_budget()
         if s.decoder is not None:
             try:
