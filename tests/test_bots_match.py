@@ -228,3 +228,17 @@ def test_bad_png_refused(tmp_path: Path) -> None:
     (tmp_path / "y.json").write_text("{")
     with pytest.raises(NeedleError, match="JSON"):
         Needle.load(tmp_path / "y.json")
+
+
+def test_needle_score_is_its_worst_area() -> None:
+    """openQA (tinycv search_needle): a needle is as similar as its least
+    similar area, and matches only when every area reaches its level."""
+    screen = blocks(np.random.default_rng(8), 120, 160)
+    good, bad = Area(10, 10, 30, 20, margin=0), Area(90, 60, 30, 20, margin=0)
+    needle = Needle("n", screen.copy(), (good, bad))
+    changed = screen.astype(np.int16)
+    changed[60:80, 90:120] += 20  # every channel 20 off under the second area
+    m = match_needle(np.clip(changed, 0, 255).astype(np.uint8), needle)
+    by_area = {a.area: a.score for a in m.areas}
+    assert by_area[good] == 1.0 and by_area[bad] < 0.96
+    assert m.score == by_area[bad] and not m.ok
