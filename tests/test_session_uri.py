@@ -150,3 +150,19 @@ def test_host_subject_errors(subject: str, message: str) -> None:
     with pytest.raises(ValueError) as exc:
         parse_host_subject(subject)
     assert str(exc.value) == message
+
+
+@pytest.mark.parametrize(
+    ("query", "password"),
+    [
+        ("password=a+b", "a+b"),  # '+' is not a space outside form encoding
+        ("password=50%2541", "50%41"),  # unescaped once: "%25" is the '%'
+        ("password=x%3By;tls-port=5901", "x;y"),  # ';' separates items too
+        ("password=%E2%82%AC", "\u20ac"),  # UTF-8
+    ],
+)
+def test_query_values_are_unescaped_once(query: str, password: str) -> None:
+    """spice-gtk spice_parse_uri: items split on '&' or ';' (sscanf
+    "%[^;&]"), each value through g_uri_unescape_string exactly once."""
+    assert parse_uri(f"spice://h:5900?{query}").password == password
+    assert parse_uri("spice://h?port=1;tls-port=2") == SpiceUri("h", port=1, tls_port=2)

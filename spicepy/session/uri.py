@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from spicepy.wire.enums import ChannelType
 
@@ -117,6 +117,18 @@ def _port(text: str, what: str) -> int:
     return value
 
 
+def _query(text: str) -> dict[str, list[str]]:
+    """The query's key=value items, split on ``&`` or ``;`` and each value
+    %-unescaped once, as spice-gtk does (sscanf ``%[^;&]``, then
+    ``g_uri_unescape_string``: a ``+`` stays a ``+``, unlike form decoding)."""
+    items: dict[str, list[str]] = {}
+    for item in text.replace(";", "&").split("&"):
+        if item:
+            key, _, value = item.partition("=")
+            items.setdefault(key, []).append(unquote(value))
+    return items
+
+
 def parse_uri(uri: str) -> SpiceUri:
     """Parse a ``spice://``, ``spice+tls://`` or ``spice+unix://`` URI.
 
@@ -131,11 +143,11 @@ def parse_uri(uri: str) -> SpiceUri:
     scheme = parts.scheme.lower()
     if scheme not in ("spice", "spice+tls", "spice+unix"):
         raise ValueError(f"not a SPICE URI (scheme {parts.scheme!r}): {uri!r}")
-    query = parse_qs(parts.query, keep_blank_values=True)
+    query = _query(parts.query)
     unknown = set(query) - _KNOWN_QUERY
     if unknown:
         raise ValueError(f"unknown URI parameter(s): {', '.join(sorted(unknown))}")
-    password = unquote(query["password"][-1]) if "password" in query else None
+    password = query["password"][-1] if "password" in query else None
     if scheme == "spice+unix":
         path = unquote(parts.netloc + parts.path)
         if not path:
