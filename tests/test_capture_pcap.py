@@ -451,3 +451,13 @@ def test_mini_headers_only_when_the_server_also_offers_them() -> None:
     assert [(m.type, m.serial, m.body) for m in ch.server_messages()] == [
         (101, 1, b"\0\0")
     ]
+
+
+def test_a_wrong_ticket_is_the_link_result_not_the_reply() -> None:
+    """The reply says OK and the u32 after the ticket (little-endian, like every
+    SPICE number) says PERMISSION_DENIED (7): the link is refused there."""
+    up_link, down_link = _link(ChannelType.MAIN, 0, True, False)
+    down = down_link[:-4] + struct.pack("<I", 7)
+    (ch,) = read_channels(classic_pcap(_conn_segments([up_link], [down])))
+    assert (ch.link_error, ch.link_result) == (0, 7)
+    assert ch.refused and not ch.linked and list(ch.server_messages()) == []
