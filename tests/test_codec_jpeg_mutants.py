@@ -246,3 +246,28 @@ def test_jpeg_alpha_fills_out_and_one_byte_jpeg_is_inside() -> None:
     with pytest.raises(CodecError) as exc:  # 1 is inside the payload: the
         jpeg_alpha.decode(payload, jpeg_size=1)  # alpha stream is what fails
     assert not str(exc.value).startswith("jpeg_size")
+
+
+def test_long_and_empty_segments_before_the_frame() -> None:
+    """Segment lengths are big-endian 16-bit (a 300-byte APP1) and 2 is the
+    smallest (an empty APP0)."""
+    app1 = b"\xff\xe1" + struct.pack(">H", 300) + bytes(298)
+    data = SOI + b"\xff\xe0\x00\x02" + app1 + _sof(0xC0, [0x11])
+    assert jpeg.max_pixels_for(data) == 4 * len(data) * 64
+
+
+def test_the_size_bound_is_inclusive() -> None:
+    """A frame of exactly max_pixels_for pixels passes the bound (libjpeg then
+    finds the data short), one more does not."""
+    data = bytearray(jpeg.encode(np.zeros((8, 8, 4), np.uint8), subsampling="444"))
+    sof = data.index(b"\xff\xc0")
+    grey = jpeg.max_pixels_for(bytes(data)) // len(data)  # ratio 1: 256 a byte
+    assert grey == 256
+    data[sof + 5 : sof + 9] = struct.pack(">HH", len(data), 256)  # 256 x len
+    with pytest.raises(CodecError) as exc:
+        jpeg.decode(bytes(data))
+    assert str(exc.value).startswith("bad JPEG data: ")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", len(data) + 1, 256)
+    with pytest.raises(CodecError) as exc:
+        jpeg.decode(bytes(data))
+    assert "cannot code" in str(exc.value)
