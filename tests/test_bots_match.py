@@ -242,3 +242,17 @@ def test_needle_score_is_its_worst_area() -> None:
     by_area = {a.area: a.score for a in m.areas}
     assert by_area[good] == 1.0 and by_area[bad] < 0.96
     assert m.score == by_area[bad] and not m.ok
+
+
+def test_area_count_is_bounded() -> None:
+    # MAX_AREAS (1000): a needle file is refused before one Area per entry is made
+    from spicepy.bots.needles import MAX_AREAS
+
+    one = {"xpos": 0, "ypos": 0, "width": 5, "height": 5}
+    image = np.zeros((20, 20, 3), np.uint8)
+    assert (
+        len(Needle.from_json({"area": [one] * MAX_AREAS}, image, "n").areas)
+        == MAX_AREAS
+    )
+    with pytest.raises(NeedleError, match="'area' must be a list"):
+        Needle.from_json({"area": [one] * (MAX_AREAS + 1)}, image, "n")
