@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import struct
 from enum import IntEnum
-from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
@@ -28,18 +27,10 @@ from spicepy.codecs._common import (
     byte_view,
     check_dimensions,
     output_array,
-    want_fast,
+    pick_twin,
 )
 
-_impl: ModuleType
-try:
-    if not want_fast():
-        raise ImportError("SPICEPY_PUREPYTHON set")
-    from spicepy.codecs import _quic as _fast
-
-    _impl, FAST = _fast, True
-except ImportError:
-    _impl, FAST = _quic_ref, False
+_impl, FAST = pick_twin("spicepy.codecs._quic", _quic_ref)
 
 __all__ = [
     "FAST",
