@@ -92,21 +92,11 @@ it releases the GIL only for draws of 16384 pixels or more.
 
 from __future__ import annotations
 
-from types import ModuleType
-
 from spicepy.canvas import _draw_ref
 from spicepy.canvas._draw_ref import Glyph
-from spicepy.codecs._common import want_fast
+from spicepy.codecs._common import pick_twin
 
-_impl: ModuleType
-try:
-    if not want_fast():
-        raise ImportError("SPICEPY_PUREPYTHON set")
-    from spicepy.canvas import _draw as _fast
-
-    _impl, FAST = _fast, True
-except ImportError:
-    _impl, FAST = _draw_ref, False
+_impl, FAST = pick_twin("spicepy.canvas._draw", _draw_ref)
 
 __all__ = [
     "FAST",
