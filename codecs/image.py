@@ -168,8 +168,7 @@ def decode_image(
         fmt = quic.info(data).image_type
         pixels = quic.decode(data, max_pixels=max_pixels)
     elif kind in (SpiceImageType.LZ_RGB, SpiceImageType.LZ_PLT):
-        fmt = lz.info(data).image_type
-        pixels = lz.decode(data, palette=palette, max_pixels=max_pixels)
+        pixels, fmt = lz.decode_with_type(data, palette=palette, max_pixels=max_pixels)
     elif kind == SpiceImageType.JPEG:
         data = bytes(data)  # libjpeg-turbo's reader takes bytes: one copy for both
         fmt = jpeg.info(data).image_type
