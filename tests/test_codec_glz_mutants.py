@@ -386,7 +386,9 @@ def _decode_one_match(image_dist: int, pix: int, length: int, prefix: int) -> li
 
 
 @pytest.mark.parametrize(
-    "image_dist", [1, 63, 64, (1 << 14) - 1, 1 << 14, (1 << 22) - 1, 1 << 22]
+    "image_dist",
+    [1, 63, 64, 255, 256, 0x3FFF, 0x4000, 0xFFFF, 0x10000]
+    + [0x3FFFFF, 0x400000, 0x4002A5, (1 << 24) - 1],  # 4 distance bytes, bits set
 )
 def test_match_to_another_image_reads_back(image_dist: int) -> None:
     """Every image-distance and offset size class, at its bounds, and the
@@ -405,3 +407,27 @@ def test_match_within_the_image_reads_back() -> None:
         got = _decode_one_match(0, pix, length, pix + 1)
         want = [(i % (pix + 1)) for i in range(length)]  # a run repeats
         assert got == want, (pix, length)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 9])
+def test_small_images_round_trip_every_type(n: int) -> None:
+    """1..9 pixels (below 4 the encoder writes one literal run) of each type
+    decode back: RGB16 as spice-gtk widens x555 (top bits replicated)."""
+    rng = np.random.default_rng(n)
+    bgrx = rng.integers(0, 256, (1, n, 4), dtype=np.uint8)
+    bgrx[..., 3] = 0
+    got = glz.decode(glz.encode(bgrx), dictionary=glz.Dictionary())
+    assert np.array_equal(got, bgrx)
+    rgba = rng.integers(0, 256, (1, n, 4), dtype=np.uint8)
+    got = glz.decode(glz.encode(rgba, image_type="RGBA"), dictionary=glz.Dictionary())
+    assert np.array_equal(got, rgba)
+    x555 = rng.integers(0, 1 << 15, (1, n), dtype=np.uint16)
+    got = glz.decode(glz.encode(x555, image_type="RGB16"), dictionary=glz.Dictionary())
+    for i, c in enumerate((x555 & 31, (x555 >> 5) & 31, (x555 >> 10) & 31)):
+        assert got[..., i].tolist() == ((c << 3) | (c >> 2)).tolist()
+    idx = rng.integers(0, 4, (1, n), dtype=np.uint8)
+    pal = np.array([0x0000FF, 0x00FF00, 0xFF0000, 0x123456], np.uint32)
+    got = glz.decode(
+        glz.encode(idx, image_type="PLT8"), dictionary=glz.Dictionary(), palette=pal
+    )
+    assert got.view(np.uint32)[..., 0].tolist() == pal[idx].tolist()
