@@ -40,3 +40,33 @@ def test_to_guest_inverts_window_rect(
             continue  # cropped away (1:1 in a smaller window) or scaled out
         for wx, wy in ((r.left, r.top), (r.right - 1, r.bottom - 1)):
             assert v.to_guest(wx, wy) == (gx, gy)
+
+
+@given(
+    gw=st.integers(1, 4000),
+    gh=st.integers(1, 4000),
+    ww=st.integers(1, 4000),
+    wh=st.integers(1, 4000),
+)
+def test_a_motion_across_the_fitted_picture_crosses_the_guest(
+    gw: int, gh: int, ww: int, wh: int
+) -> None:
+    """Relative mouse, "fit": a motion over the whole picture moves over the
+    whole guest on each axis (the axes scale apart: the fitted size is rounded)."""
+    v = layout(gw, gh, ww, wh, "fit")
+    assert v.guest_delta(v.out_w, v.out_h) == (gw, gh)
+
+
+@given(
+    gw=st.integers(1, 4000),
+    gh=st.integers(1, 4000),
+    ww=st.integers(1, 4000),
+    wh=st.integers(1, 4000),
+    d=st.integers(-50, 50),
+)
+def test_one_to_one_motion_is_one_to_one_even_cropped(
+    gw: int, gh: int, ww: int, wh: int, d: int
+) -> None:
+    """ "1": one window pixel is one guest pixel, also when the window is
+    smaller than the guest and the picture is cropped."""
+    assert layout(gw, gh, ww, wh, "1").guest_delta(d, -d) == (d, -d)

@@ -44,6 +44,9 @@ class Viewport:
     out_h: int
     xmap: npt.NDArray[np.intp] = field(repr=False, compare=False)
     ymap: npt.NDArray[np.intp] = field(repr=False, compare=False)
+    #: "fit" (out_w x out_h show the whole guest); False: "1", one guest pixel a
+    #: window pixel, cropped when the window is smaller
+    scaled: bool = True
 
     @property
     def identity(self) -> bool:
@@ -68,6 +71,8 @@ class Viewport:
 
     def guest_delta(self, dx: int, dy: int) -> tuple[float, float]:
         """A window motion in guest pixels (relative mouse)."""
+        if not self.scaled:  # 1:1, also when cropped (out_w < guest_w)
+            return float(dx), float(dy)
         return dx * self.guest_w / self.out_w, dy * self.guest_h / self.out_h
 
 
@@ -97,7 +102,9 @@ def layout(guest_w: int, guest_h: int, win_w: int, win_h: int, mode: str) -> Vie
         x, y = (win_w - out_w) // 2, (win_h - out_h) // 2
         xmap = np.arange(out_w, dtype=np.intp)
         ymap = np.arange(out_h, dtype=np.intp)
-        return Viewport(guest_w, guest_h, win_w, win_h, x, y, out_w, out_h, xmap, ymap)
+        return Viewport(
+            guest_w, guest_h, win_w, win_h, x, y, out_w, out_h, xmap, ymap, False
+        )
     # integer comparison of the two ratios: the limiting side fills the window
     if win_w * guest_h <= win_h * guest_w:
         out_w, out_h = win_w, max(1, win_w * guest_h // guest_w)
