@@ -256,3 +256,18 @@ def test_area_count_is_bounded() -> None:
     )
     with pytest.raises(NeedleError, match="'area' must be a list"):
         Needle.from_json({"area": [one] * (MAX_AREAS + 1)}, image, "n")
+
+
+def test_exclude_area_off_the_diagonal() -> None:
+    """An exclude rectangle is x/width across and y/height down (openQA's
+    xpos/ypos/width/height): a wide one right of the area's middle."""
+    rng = np.random.default_rng(9)
+    screen = blocks(rng, 80, 100)
+    exclude = Area(45, 5, 12, 6, "exclude")
+    needle = Needle("n", screen.copy(), (Area(0, 0, 60, 40, margin=0), exclude))
+    mask = needle.mask(needle.match_areas[0])
+    assert mask.shape == (40, 60) and int((~mask).sum()) == 12 * 6
+    assert not mask[5:11, 45:57].any() and mask[:5].all() and mask[11:].all()
+    changed = screen.copy()
+    changed[5:11, 45:57] = 255 - changed[5:11, 45:57]
+    assert match_needle(changed, needle).score == 1.0
