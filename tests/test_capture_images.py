@@ -184,3 +184,31 @@ def test_has_alpha_follows_the_stream_format(captures_dir: Path) -> None:
             assert p.has_alpha == d.has_alpha, (entry["name"], p.index, d.source_format)
             checked += 1
     assert checked > 0
+
+
+def test_payloads_name_the_display_channel_id(tmp_path: Path) -> None:
+    """A payload carries the channel id its display channel linked with (a
+    second monitor's channel is display:1), not the channel's position among
+    the capture's display channels."""
+    import _canvas_build as cb
+    from test_capture_pcap import _conn_segments, _link, classic_pcap
+
+    from spicepy.wire import msg_display as md
+    from spicepy.wire.enums import BitmapFlags, BitmapFmt, ChannelType
+    from spicepy.wire.headers import pack_header
+    from spicepy.wire.messages import encode_message
+
+    pixels = bytes(range(16))
+    bitmap = cb.Bitmap(BitmapFmt.FMT_32BIT, BitmapFlags.TOP_DOWN, 2, 2, 8, pixels)
+    image = cb.Image(0x10002, ImageType.BITMAP, 0, 2, 2, bitmap=bitmap)
+    draw = md.DrawCopy(
+        cb.base(0, cb.Rect(0, 0, 2, 2), None),
+        md.Copy(image, cb.Rect(0, 0, 2, 2), 8, cb.NEAREST, cb.NO_MASK),
+    )
+    kind, body = encode_message(draw)
+    up, down = _link(ChannelType.DISPLAY, 1, True, False)
+    down += pack_header(kind, len(body), mini=True) + body
+    path = tmp_path / "display1.pcap"
+    path.write_bytes(classic_pcap(_conn_segments([up], [down])))
+    (p,) = extract_images(path)
+    assert (p.channel_id, p.message, p.role, p.data) == (1, "copy", "image", pixels)
