@@ -186,29 +186,74 @@ def test_has_alpha_follows_the_stream_format(captures_dir: Path) -> None:
     assert checked > 0
 
 
+def _display_capture(path: Path, channel_id: int, messages: list[Any]) -> Path:
+    """A capture of one display channel carrying ``messages`` (wire dataclasses)."""
+    from test_capture_pcap import _conn_segments, _link, classic_pcap
+
+    from spicepy.wire.enums import ChannelType
+    from spicepy.wire.headers import pack_header
+    from spicepy.wire.messages import encode_message
+
+    up, down = _link(ChannelType.DISPLAY, channel_id, True, False)
+    for msg in messages:
+        kind, body = encode_message(msg)
+        down += pack_header(kind, len(body), mini=True) + body
+    path.write_bytes(classic_pcap(_conn_segments([up], [down])))
+    return path
+
+
+def _copy_of(image: Image) -> Any:
+    import _canvas_build as cb
+
+    from spicepy.wire import msg_display as md
+
+    w, h = image.descriptor.width, image.descriptor.height
+    return md.DrawCopy(
+        cb.base(0, cb.Rect(0, 0, w, h), None),
+        md.Copy(image, cb.Rect(0, 0, w, h), 8, cb.NEAREST, cb.NO_MASK),
+    )
+
+
 def test_payloads_name_the_display_channel_id(tmp_path: Path) -> None:
     """A payload carries the channel id its display channel linked with (a
     second monitor's channel is display:1), not the channel's position among
     the capture's display channels."""
     import _canvas_build as cb
-    from test_capture_pcap import _conn_segments, _link, classic_pcap
 
-    from spicepy.wire import msg_display as md
-    from spicepy.wire.enums import BitmapFlags, BitmapFmt, ChannelType
-    from spicepy.wire.headers import pack_header
-    from spicepy.wire.messages import encode_message
+    from spicepy.wire.enums import BitmapFlags, BitmapFmt
 
     pixels = bytes(range(16))
     bitmap = cb.Bitmap(BitmapFmt.FMT_32BIT, BitmapFlags.TOP_DOWN, 2, 2, 8, pixels)
     image = cb.Image(0x10002, ImageType.BITMAP, 0, 2, 2, bitmap=bitmap)
-    draw = md.DrawCopy(
-        cb.base(0, cb.Rect(0, 0, 2, 2), None),
-        md.Copy(image, cb.Rect(0, 0, 2, 2), 8, cb.NEAREST, cb.NO_MASK),
-    )
-    kind, body = encode_message(draw)
-    up, down = _link(ChannelType.DISPLAY, 1, True, False)
-    down += pack_header(kind, len(body), mini=True) + body
-    path = tmp_path / "display1.pcap"
-    path.write_bytes(classic_pcap(_conn_segments([up], [down])))
+    path = _display_capture(tmp_path / "display1.pcap", 1, [_copy_of(image)])
     (p,) = extract_images(path)
     assert (p.channel_id, p.message, p.role, p.data) == (1, "copy", "image", pixels)
+
+
+def test_palettes_through_the_channels_palette_cache(tmp_path: Path) -> None:
+    """spice-protocol: a palette sent with PAL_CACHE_ME is kept under its
+    ``unique``; PAL_FROM_CACHE names it by that id; INVAL_ALL_PALETTES empties
+    the cache (spice-gtk palette_cache)."""
+    import _canvas_build as cb
+
+    from spicepy.wire import msg_display as md
+    from spicepy.wire.enums import BitmapFlags, BitmapFmt
+
+    pal = cb.Palette(77, [0x000000, 0xFFFFFF])
+    top = BitmapFlags.TOP_DOWN
+
+    def plt(flags: int, palette: Any) -> Image:
+        bm = cb.Bitmap(BitmapFmt.FMT_8BIT, top | flags, 2, 1, 2, b"\0\1", palette)
+        return cb.Image(0x10002, ImageType.BITMAP, 0, 2, 1, bitmap=bm)
+
+    messages = [
+        _copy_of(plt(BitmapFlags.PAL_CACHE_ME, pal)),
+        _copy_of(plt(BitmapFlags.PAL_FROM_CACHE, pal)),
+        md.InvalAllPalettes(),
+        _copy_of(plt(BitmapFlags.PAL_FROM_CACHE, pal)),
+    ]
+    first, cached, gone = extract_images(
+        _display_capture(tmp_path / "p.pcap", 0, messages)
+    )
+    assert first.palette == pal and cached.palette == pal and gone.palette is None
+    assert decode_payload(cached, None)[0, 1, :3].tolist() == [255, 255, 255]
