@@ -212,3 +212,32 @@ def test_wait_settled_in_a_region_with_fuzz() -> None:
             await actions.wait_settled(S(s2), quiet=0.1, region=(70, 0, 20, 10))
 
     asyncio.run(go())
+
+
+def test_a_needle_whose_ocr_area_reads_otherwise_is_not_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """openQA: every OCR area of a needle must read its refstr (within the
+    area's level) for the needle to match, however well the pixels match."""
+    from spicepy.bots import ocr
+
+    screen = np.random.default_rng(1).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    needle = Needle(
+        "n",
+        screen.copy(),
+        (Area(0, 0, 40, 30), Area(40, 30, 30, 20, "ocr", 90.0, refstr="Login:")),
+    )
+    read: list[tuple[int, int, int, int]] = []
+
+    def reads(text: str) -> None:
+        def fake(image: object, rect: tuple[int, int, int, int]) -> str:
+            read.append(rect)
+            return text
+
+        monkeypatch.setattr(ocr, "read_text", fake)
+
+    reads("Password:")
+    assert not actions._check_needle(needle, None)(screen).ok
+    reads("Login:")
+    assert actions._check_needle(needle, None)(screen).ok
+    assert read == [(40, 30, 30, 20)] * 2  # where the OCR area lies on the screen
