@@ -257,3 +257,24 @@ def test_palettes_through_the_channels_palette_cache(tmp_path: Path) -> None:
     )
     assert first.palette == pal and cached.palette == pal and gone.palette is None
     assert decode_payload(cached, None)[0, 1, :3].tolist() == [255, 255, 255]
+
+
+def test_a_draw_names_the_role_of_each_image(tmp_path: Path) -> None:
+    """DRAW_COPY: the source bitmap is the ``image``, the QMask's bitmap the
+    ``mask`` (spice.proto Copy: src_bitmap ... mask), in that order."""
+    import _canvas_build as cb
+
+    from spicepy.wire import msg_display as md
+    from spicepy.wire.enums import BitmapFlags, BitmapFmt
+
+    top = BitmapFlags.TOP_DOWN
+    src = cb.Bitmap(BitmapFmt.FMT_32BIT, top, 2, 2, 8, bytes(range(16)))
+    bits = cb.Bitmap(BitmapFmt.FMT_1BIT_BE, top, 2, 2, 1, b"\x80\x40")
+    image = cb.Image(0x10002, ImageType.BITMAP, 0, 2, 2, bitmap=src)
+    mask = cb.Image(0x20002, ImageType.BITMAP, 0, 2, 2, bitmap=bits)
+    draw = md.DrawCopy(
+        cb.base(0, cb.Rect(0, 0, 2, 2), None),
+        md.Copy(image, cb.Rect(0, 0, 2, 2), 8, cb.NEAREST, cb.QMask(0, None, mask)),
+    )
+    got = extract_images(_display_capture(tmp_path / "m.pcap", 0, [draw]))
+    assert [(p.role, p.id) for p in got] == [("image", 0x10002), ("mask", 0x20002)]
