@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from _channel_helpers import linked
 
 from spicepy.audio import read_wav
@@ -175,3 +176,40 @@ def test_record_wav_takes_the_stream_format(tmp_path: Path) -> None:
 
     assert asyncio.run(empty()) == 0
     assert read_wav(tmp_path / "b.wav")[1] == 48000
+
+
+def test_decoded_cursor_cache_keeps_the_most_recent_shapes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At most MAX_DECODED_CURSORS decoded shapes are kept, the least recently
+    used dropped first (a shape named again by its unique id is not decoded
+    again while it is kept; one dropped is)."""
+    from spicepy.session import media
+
+    decoded: list[int] = []
+    real = media.decode_cursor
+
+    def counting(*args: Any) -> Any:
+        decoded.append(args[5][0])  # the shape's first data byte: its number
+        return real(*args)
+
+    monkeypatch.setattr(media, "decode_cursor", counting)
+    s = FakeSession()
+    CursorTracker(s)  # type: ignore[arg-type]
+    n = media.MAX_DECODED_CURSORS
+
+    def show(i: int) -> None:
+        data = bytes([i % 256, 0, 0, 255]) * 4
+        shape = CursorShape(1000 + i, 0, 2, 2, 0, 0, data)
+        s.core.handle_event((4, 0), CursorChanged(0, 0, True, shape), 0.0)
+
+    for i in range(n):
+        show(i)
+    show(0)  # used again: now the most recent
+    assert len(decoded) == n
+    show(n)  # one more: the least recently used (1) goes
+    show(0)
+    show(n)
+    assert len(decoded) == n + 1
+    show(1)
+    assert len(decoded) == n + 2 and decoded[-1] == 1
