@@ -124,6 +124,8 @@ def test_script_file_in_command_position_is_spliced(tmp_path: Path) -> None:
         ("wheel sideways", "up or down"),
         ("type 'unterminated", "line 1"),
         ("click 1 mousedown 9", "unknown command '9'"),
+        # SPICE buttons are 1..7 (SpiceMouseButton LEFT..EXTRA): 8 is no button
+        ("mousedown 8", "unknown command '8'"),
     ],
 )
 def test_errors_say_where(tmp_path: Path, text: str, message: str) -> None:

@@ -213,3 +213,22 @@ def test_decoded_cursor_cache_keeps_the_most_recent_shapes(
     assert len(decoded) == n + 1
     show(1)
     assert len(decoded) == n + 2 and decoded[-1] == 1
+
+
+def test_cursor_reset_forgets_the_decoded_shapes() -> None:
+    """CURSOR_RESET empties the cursor cache (spice-gtk cursor_handle_reset:
+    cache_clear); the decoded shapes and their bytes go with it."""
+    s = FakeSession()
+    tracker = CursorTracker(s)  # type: ignore[arg-type]
+    shapes = [
+        CursorShape(10 + i, 0, 2, 2, 0, 0, bytes([i, 0, 0, 255]) * 4) for i in range(3)
+    ]
+    for shape in shapes:
+        s.core.handle_event((4, 0), CursorChanged(0, 0, True, shape), 0.0)
+    three = tracker.decoded_bytes
+    assert three > 0
+    s.core.handle_event((4, 0), CursorReset(), 0.0)
+    assert tracker.decoded_bytes == 0 and tracker.image is None
+    # the same id after the reset is a new shape: decoded (and counted) again
+    s.core.handle_event((4, 0), CursorChanged(0, 0, True, shapes[0]), 0.0)
+    assert tracker.decoded_bytes == three // 3 and tracker.image is not None
