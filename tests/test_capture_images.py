@@ -278,3 +278,33 @@ def test_a_draw_names_the_role_of_each_image(tmp_path: Path) -> None:
     )
     got = extract_images(_display_capture(tmp_path / "m.pcap", 0, [draw]))
     assert [(p.role, p.id) for p in got] == [("image", 0x10002), ("mask", 0x20002)]
+
+
+@pytest.mark.parametrize("top_down", [True, False])
+def test_jpeg_alpha_direction_reaches_the_decoder(
+    monkeypatch: pytest.MonkeyPatch, top_down: bool
+) -> None:
+    """JPEG_ALPHA's TOP_DOWN flag (spice.proto JPEGAlphaFlags) decides the
+    alpha plane's row order: decode_payload hands it to the decoder as is."""
+    import spicepy.codecs.image as codec_image
+
+    from spicepy.wire.enums import JpegAlphaFlags
+    from spicepy.wire.types import JPEGAlphaData
+
+    seen: dict[str, Any] = {}
+
+    class Decoded:
+        pixels = np.zeros((1, 1, 4), np.uint8)
+
+    def fake(kind: int, data: bytes, **kw: Any) -> Decoded:
+        seen.update(kw)
+        return Decoded()
+
+    monkeypatch.setattr(codec_image, "decode_image", fake)
+    flags = JpegAlphaFlags.TOP_DOWN if top_down else 0
+    image = Image(
+        ImageDescriptor(0x10002, ImageType.JPEG_ALPHA, 0, 1, 1),
+        jpeg_alpha=JPEGAlphaData(flags, 3, 5, b"jpegA"),
+    )
+    decode_payload(ImagePayload("c", 0, 0, "copy", "image", image), None)
+    assert seen["top_down"] is top_down and seen["jpeg_size"] == 3
