@@ -37,6 +37,8 @@ SAMPLE="${MUTATION_SAMPLE:-0}"
 # on channels, whose full run takes ~2 h on an idle 2-core machine.
 # MUTATION_DROP=REGEX: tests whose id matches REGEX run only for the mutants
 # of modules whose name matches it (drop_tests below), e.g. MUTATION_DROP=quic.
+# MUTATION_FAST=SECONDS: a first pass with each mutant's fast tests only, then
+# MUTATION_RERUN=1 gives the survivors every test (drop_tests below).
 # MUTATION_KEEP=1 reuses the staged copy of an earlier run of the area (its
 # code snapshot, mutants, test map and verdicts) instead of staging the
 # checkout again: the next modules of one snapshot, run after another.
@@ -147,6 +149,10 @@ rerun_area() {  # rerun_area AREA DIR MUTATE TESTS (MUTATION_RERUN=1)
     [[ -f "$dir/results.txt" ]] || { echo "no earlier run in $dir" >&2; return 1; }
     [[ -f "$dir/results.first.txt" ]] || cp "$dir/results.txt" "$dir/results.first.txt"
     rm -rf "$dir/tests" && cp -r "$ROOT/tests" "$dir/tests"
+    # after a MUTATION_FAST pass: the survivors meet every test that reaches them
+    if [[ -f "$dir/mutants/mutmut-stats.full.json" ]]; then
+        mv "$dir/mutants/mutmut-stats.full.json" "$dir/mutants/mutmut-stats.json"
+    fi
     write_cfg "$dir" "$mutate" "$tests"
     local pats
     mapfile -t pats < <(module_patterns "$area")
@@ -187,26 +193,44 @@ PY
     summarize "$dir/results.txt"
 }
 
-drop_tests() {  # drop_tests REGEX (in the staged copy's mutants/)
+drop_tests() {  # drop_tests REGEX SECONDS (in the staged copy's mutants/)
     # MUTATION_DROP=quic: a test whose id matches REGEX (case-insensitive) is
     # not run for the mutants of a module whose name does not match it; e.g.
     # the QUIC tests decode whole images in pure Python and reach the other
-    # codecs only through decode_image.  The map is kept for later reruns.
-    "$PY" - "$1" <<'PY'
-import json, re, sys
-rx = re.compile(sys.argv[1], re.I)
+    # codecs only through decode_image.  The trimmed map is kept for reruns.
+    # MUTATION_FAST=0.3: a first pass with each function's tests that took at
+    # most 0.3 s in the stats run (its 3 fastest at least); the full map is
+    # kept in mutmut-stats.full.json and MUTATION_RERUN=1 runs the survivors
+    # against it: a mutant a subset kills, the whole set kills, so the merged
+    # verdicts are a full run's, at the cost of the survivors only.
+    (cd "$1" && "$PY" - "$2" "$3" <<'PY'
+import json, os, re, sys
+rx = re.compile(sys.argv[1], re.I) if sys.argv[1] else None
+fast = float(sys.argv[2]) if sys.argv[2] else None
 path = "mutants/mutmut-stats.json"
 stats = json.load(open(path))
+dur = stats["duration_by_test"]
 dropped = 0
 for fn, tests in stats["tests_by_mangled_function_name"].items():
-    module = fn.split(".x")[0]
-    if not rx.search(module.rsplit(".", 1)[-1]):
-        kept = [t for t in tests if not rx.search(t)]
+    module = fn.split(".x")[0].rsplit(".", 1)[-1]
+    kept = tests
+    if rx and not rx.search(module):
+        kept = [t for t in kept if not rx.search(t)]
+    stats["tests_by_mangled_function_name"][fn] = kept
+    dropped += len(tests) - len(kept)
+full = json.loads(json.dumps(stats))
+for fn, tests in stats["tests_by_mangled_function_name"].items():
+    if fast is not None:
+        ranked = sorted(tests, key=lambda t: dur.get(t, 0.0))
+        kept = [t for i, t in enumerate(ranked) if i < 3 or dur.get(t, 0.0) <= fast]
         dropped += len(tests) - len(kept)
         stats["tests_by_mangled_function_name"][fn] = kept
+if fast is not None:
+    json.dump(full, open("mutants/mutmut-stats.full.json", "w"))
 json.dump(stats, open(path, "w"))
-print(f"MUTATION_DROP: {dropped} (function, test) pairs dropped", file=sys.stderr)
+print(f"test map: {dropped} (function, test) pairs dropped", file=sys.stderr)
 PY
+    )
 }
 
 module_patterns() {  # module_patterns AREA: mutmut name patterns, or nothing
@@ -264,12 +288,11 @@ PY
             nice -n 10 "$PY" -m mutmut run --max-children "$JOBS" "${names[@]}" \
                 >"$dir/run.log" 2>&1 || true
         else
-            if [[ -n "${MUTATION_DROP:-}" ]]; then
-                # the test map first (no name matches), then drop the tests
-                # named for another module from each module's mutants
+            if [[ -n "${MUTATION_DROP:-}${MUTATION_FAST:-}" ]]; then
+                # the test map first (no name matches), then trim it
                 nice -n 10 "$PY" -m mutmut run --max-children "$JOBS" "no-such-mutant" \
                     >"$dir/generate.log" 2>&1 || true
-                drop_tests "$MUTATION_DROP"
+                drop_tests "$dir" "${MUTATION_DROP:-}" "${MUTATION_FAST:-}"
             fi
             mapfile -t names < <(module_patterns "$area")
             nice -n 10 "$PY" -m mutmut run --max-children "$JOBS" "${names[@]}" \
