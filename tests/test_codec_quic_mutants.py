@@ -450,6 +450,35 @@ def test_stream_read_to_its_last_bit(monkeypatch: pytest.MonkeyPatch) -> None:
         assert str(err.value) == "QUIC stream truncated"
 
 
+def test_reader_refuses_the_first_bit_past_its_words() -> None:
+    """Only whole words are data: the reader gives every bit of them and
+    refuses the first bit after (a trailing partial word is not data)."""
+    for n, start in ((1, 0), (2, 1), (5, 2)):
+        r = _quic_ref.Reader(bytes(range(4 * n)) + b"\x01\x02", start)
+        r.eat(32 * (n - start))
+        assert r.pos == 32 * n
+        with pytest.raises(CodecError) as err:
+            r.eat(1)
+        assert str(err.value) == "QUIC stream truncated"
+
+
+@pytest.mark.parametrize("bpc", [8, 5])
+def test_golomb_codes_read_back_before_one_bits(bpc: int) -> None:
+    """Every value's code for every k reads back with one bits after it (the
+    escape code of the largest value followed by ones peeks as exactly
+    prefix_mask[k]: quic.c's golomb_decoding takes the short code only for
+    bits > prefix_mask), and consumes exactly its length."""
+    fam = _quic_ref.FAMILY[bpc]
+    for k in range(bpc):
+        for n in range(fam.mask + 1):
+            code, length = fam._code(n, k)
+            w = _quic_ref.Writer()
+            w.put(code, length)
+            w.put((1 << (64 - length)) - 1, 64 - length)
+            r = _quic_ref.Reader(struct.pack("<2I", *w.words), 0)
+            assert (r.golomb(fam, k), r.pos) == (n, length)
+
+
 def _state(melcstate: int) -> _quic_ref.State:
     st = _quic_ref.State()
     st.melcstate, st.melclen = melcstate, _quic_ref.MELC_J[melcstate]
