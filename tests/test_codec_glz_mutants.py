@@ -431,3 +431,22 @@ def test_small_images_round_trip_every_type(n: int) -> None:
         glz.encode(idx, image_type="PLT8"), dictionary=glz.Dictionary(), palette=pal
     )
     assert got.view(np.uint32)[..., 0].tolist() == pal[idx].tolist()
+
+
+# ----------------------------------------------------------------- the encoder
+
+
+def test_encoder_past_its_first_1000_segments() -> None:
+    """spice-server's window starts with 1000 image segments and doubles the
+    quota when they run out (INIT_IMAGE_SEGS_NUM, ..._window_segs_realloc):
+    2001 images in one window, each made of pieces of earlier ones, decode
+    exactly in one dictionary, and the tables grew twice (segment 1999, the
+    last of the first growth, is used too)."""
+    enc = glz.Encoder()
+    d = glz.Dictionary()
+    base = _img(1, 12, seed=9)
+    for i in range(2001):
+        img = np.roll(base, i % 12, axis=1)
+        img[0, 0, 0] = i & 0xFF  # not one image repeated: a literal each time
+        assert np.array_equal(glz.decode(enc.encode(img), dictionary=d), img)
+    assert enc._quota == 4000 and enc.window_ids == list(range(2001))
