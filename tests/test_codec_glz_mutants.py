@@ -8,6 +8,7 @@ from __future__ import annotations
 import struct
 import threading
 import time
+import tracemalloc
 import zlib
 
 import numpy as np
@@ -450,3 +451,51 @@ def test_encoder_past_its_first_1000_segments() -> None:
         img[0, 0, 0] = i & 0xFF  # not one image repeated: a literal each time
         assert np.array_equal(glz.decode(enc.encode(img), dictionary=d), img)
     assert enc._quota == 4000 and enc.window_ids == list(range(2001))
+
+
+# ----------------------------------------------------------------- ZLIB_GLZ inflate
+
+
+def test_zlib_glz_inflate_bounds_and_texts() -> None:
+    """glz_size is accepted in HEADER_SIZE..max_size inclusive; a claim up to
+    DEFLATE_MAX_RATIO times the input is tried (and found short here), one
+    above is refused unread; every refusal has its own exact text."""
+    raw = bytes(range(64))
+    data = zlib.compress(raw)
+    assert zlib_glz.inflate(data, 64, 64) == raw
+    for size in (glz.HEADER_SIZE - 1, 65):
+        with pytest.raises(CodecError) as err:
+            zlib_glz.inflate(data, size, 64)
+        assert str(err.value) == f"ZLIB_GLZ size {size} out of range"
+    cap = zlib_glz.DEFLATE_MAX_RATIO * len(data)
+    with pytest.raises(CodecError) as err:
+        zlib_glz.inflate(data, cap, cap)
+    assert str(err.value) == "ZLIB_GLZ stream inflates to fewer bytes than glz_size"
+    with pytest.raises(CodecError) as err:
+        zlib_glz.inflate(data, cap + 1, cap + 1)
+    assert str(err.value) == f"{len(data)} zlib bytes cannot inflate to {cap + 1}"
+    with pytest.raises(CodecError) as err:
+        zlib_glz.inflate(data[:2] + b"\xff" * 8, 64, 64)  # block type 3: invalid
+    assert str(err.value).startswith(
+        "ZLIB_GLZ inflate failed: Error -3 while decompressing data"
+    )
+    # the input ends before any output: the loop must stop, not spin
+    with pytest.raises(CodecError) as err:
+        zlib_glz.inflate(data[:2], 64, 64)
+    assert str(err.value) == "ZLIB_GLZ stream is not terminated"
+
+
+def test_zlib_glz_bomb_stopped_after_one_step() -> None:
+    """A stream that inflates far beyond glz_size is refused after at most
+    glz_size + 1 bytes of output, not after inflating it all."""
+    data = zlib.compress(bytes(16 << 20), 9)  # 16 MiB of zeros in ~16 KB
+    tracemalloc.start()
+    try:
+        with pytest.raises(CodecError) as err:
+            zlib_glz.inflate(data, 1000, 1000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(err.value) == "ZLIB_GLZ stream inflates to more bytes than glz_size"
+    # 1 MiB: far above the ~2 KB inflate holds, far below the 16 MiB of the stream
+    assert peak < 1 << 20
