@@ -563,3 +563,19 @@ def test_wait_mask_step_one_column_into_a_row(width: int) -> None:
     assert all(s == streams[0] for s in streams)
     for mod in _twins():
         assert np.array_equal(with_twin(mod, quic.decode, streams[0]), want)
+
+
+def test_wait_mask_stops_at_wmi_max() -> None:
+    """The wait-mask index steps every 2048 samples and stops at WMI_MAX (6):
+    a row of 18432 samples (past 7 steps) codes alike in both twins and decodes
+    exactly; a step to index 7 (trigger 250, mask 127) would change the code
+    after sample 14336 in one twin only."""
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 4, (2, 9216, 4), dtype=np.uint8) * 60
+    want = img.copy()
+    want[:, :, 1] = want[:, :, 2] = want[:, :, 0]
+    want[:, :, 3] = 0
+    streams = [with_twin(m, quic.encode, img, image_type="GRAY") for m in _twins()]
+    assert all(s == streams[0] for s in streams)
+    for mod in _twins():
+        assert np.array_equal(with_twin(mod, quic.decode, streams[0]), want)
