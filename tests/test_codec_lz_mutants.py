@@ -89,3 +89,39 @@ def _refusal_texts() -> None:
 def test_info_names_the_codec() -> None:
     data = lz.encode(np.zeros((2, 3, 4), np.uint8), image_type="RGB32", top_down=False)
     assert lz.info(data) == lz.ImageInfo("lz", "RGB32", 3, 2, False)
+
+
+# (body after an A8 1x8 header, the reference twin's text): one case per raise
+# site of _lz_ref._inflate (lz_decompress_tmpl.c's asserts)
+_BROKEN = [
+    (b"\x01ab", "LZ stream truncated"),
+    (b"\x00a\xe0", "LZ stream truncated in a match length"),
+    (b"\x00a\x20", "LZ stream truncated in a match offset"),
+    (b"\x00a\x3f\xff", "LZ stream truncated in a far offset"),
+    # offset byte 255 below the far form's high bits: a near offset of 256
+    (b"\x00a\x20\xff", "LZ match refers before the start of the image"),
+    (b"\x00a\x20\x05", "LZ match refers before the start of the image"),
+    (b"\x00a\xe0\xc8\x00", "LZ match runs past the end of the image"),
+    (b"\x1f" + bytes(40), "LZ literals run past the end of the image"),
+    (b"\x03ab", "LZ stream truncated in literals"),
+]
+
+
+def test_inflate_refusal_texts() -> None:
+    """The reference twin names each refusal exactly; the Cython twin gives the
+    same texts except that every truncation is plain "LZ stream truncated"."""
+    head = lz.encode(np.zeros((1, 8), np.uint8), image_type="A8")[: lz.HEADER_SIZE]
+    for twin in TWINS:
+        for body, want in _BROKEN:
+            saved = lz._impl
+            lz._impl = twin
+            try:
+                with pytest.raises(CodecError) as err:
+                    lz.decode(head + body)
+            finally:
+                lz._impl = saved
+            got = str(err.value)
+            if twin is _lz_ref or not want.startswith("LZ stream truncated"):
+                assert got == want, body
+            else:
+                assert got == "LZ stream truncated", body
