@@ -4,6 +4,7 @@ name, through both twins."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from types import ModuleType
 
@@ -125,3 +126,48 @@ def test_inflate_refusal_texts() -> None:
                 assert got == want, body
             else:
                 assert got == "LZ stream truncated", body
+
+
+def _hdr(
+    code: int,
+    w: int,
+    h: int,
+    stride: int,
+    magic: int = 0x20205A4C,
+    ver: int = 0x00010001,
+) -> bytes:
+    return struct.pack(">7I", magic, ver, code, w, h, stride, 1)
+
+
+def test_header_refusal_texts() -> None:
+    good = lz.encode(np.zeros((2, 3, 4), np.uint8), image_type="RGB32")
+    cases = [
+        (good[: lz.HEADER_SIZE - 1], "LZ stream shorter than its header"),
+        # a bare header is a header: the body check refuses it
+        (good[: lz.HEADER_SIZE], "0 bytes of LZ data cannot code a 3x2 RGB32 image"),
+        (_hdr(8, 3, 2, 12, magic=1), "bad LZ magic 0x00000001"),
+        (_hdr(8, 3, 2, 12, ver=2), "unsupported LZ version 0x00000002"),
+        (_hdr(99, 3, 2, 12), "invalid LZ image type 99"),
+        (_hdr(8, 3, 2, 13), "LZ stride 13 != width 3 x bytes per pixel"),
+        (_hdr(5, 3, 2, 2), "LZ palette stride 2 does not fit width 3"),
+    ]
+    for data, want in cases:
+        with pytest.raises(CodecError) as err:
+            lz.decode(data, palette=[1])
+        assert str(err.value) == want
+
+
+def test_decode_pass_takes_only_c_contiguous_pixel_arrays() -> None:
+    data = lz.encode(np.zeros((2, 3, 4), np.uint8), image_type="RGB32")
+    for twin in TWINS:
+        for bad in (
+            np.zeros((2, 3, 3), np.uint8),
+            np.zeros((6, 4), np.uint8),
+            np.zeros((2, 6, 4), np.uint8)[:, ::2],
+        ):
+            with pytest.raises(ValueError) as err:
+                twin.decode_pass(data, lz.HEADER_SIZE, _lz_ref.MODE_RGB32, bad, None)
+            if twin is _lz_ref:  # Cython's buffer check words its own ValueError
+                assert str(err.value) == (
+                    "decode_pass needs a C-contiguous (rows, columns, 4) array"
+                )
