@@ -499,3 +499,57 @@ def test_zlib_glz_bomb_stopped_after_one_step() -> None:
     assert str(err.value) == "ZLIB_GLZ stream inflates to more bytes than glz_size"
     # 1 MiB: far above the ~2 KB inflate holds, far below the 16 MiB of the stream
     assert peak < 1 << 20
+
+
+def test_encoder_input_refusals_and_rgb24_layouts() -> None:
+    """Each wrong input has its own exact text; RGB24 from 3 or 4 channels is
+    one stream (stride 3 bytes a pixel) that decodes to the B, G, R bytes."""
+    img = _img(3, 5, seed=4)
+    bad = [
+        (
+            img.astype(np.uint16),
+            "RGB32",
+            "RGB images must be uint8 (h, w, 3 or 4), B, G, R[, X/A]",
+        ),
+        (
+            img[:, :, 0],
+            "RGB24",
+            "RGB images must be uint8 (h, w, 3 or 4), B, G, R[, X/A]",
+        ),
+        (
+            np.zeros((3, 5, 5), np.uint8),
+            "RGB32",
+            "RGB images must be uint8 (h, w, 3 or 4), B, G, R[, X/A]",
+        ),
+        (img[:, :, :3], "RGBA", "RGBA images need 4 channels"),
+        (img, "RGB16", "RGB16 images must be 2-D"),
+        (img, "PLT8", "PLT8 images must be 2-D"),
+        (img[:, :, 0], "RGB16", "RGB16 images must be uint16 x555"),
+        (
+            img[:, :, 0].astype(np.uint16),
+            "PLT8",
+            "PLT8 images must be uint8 palette indices",
+        ),
+    ]
+    for image, itype, want in bad:
+        with pytest.raises(ValueError) as err:
+            glz.Encoder().encode(image, itype)
+        assert str(err.value) == want
+    four = glz.Encoder().encode(img, "RGB24")
+    three = glz.Encoder().encode(np.ascontiguousarray(img[:, :, :3]), "RGB24")
+    assert four == three and glz.read_header(four).stride == 15
+    got = glz.decode(four, dictionary=glz.Dictionary())
+    assert np.array_equal(got[:, :, :3], img[:, :, :3])
+
+
+def test_header_refusal_texts() -> None:
+    good = glz.Encoder().encode(_img(2, 3))
+    bad_magic = b"\0\0\0\1" + good[4:]
+    cases = [
+        (good[: glz.HEADER_SIZE - 1], "GLZ stream shorter than its header"),
+        (bad_magic, "bad GLZ magic 0x00000001"),
+    ]
+    for data, want in cases:
+        with pytest.raises(CodecError) as err:
+            glz.header_fields(data)
+        assert str(err.value) == want
