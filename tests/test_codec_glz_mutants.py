@@ -553,3 +553,21 @@ def test_header_refusal_texts() -> None:
         with pytest.raises(CodecError) as err:
             glz.header_fields(data)
         assert str(err.value) == want
+
+
+def test_header_stride_per_type_and_version_text() -> None:
+    """The header's stride is the row's bytes in the source format (spice-server
+    writes the bitmap's stride): 4, 4, 2 and 1 bytes a pixel."""
+    img = _img(2, 5)
+    rgb16 = np.arange(10, dtype=np.uint16).reshape(2, 5)
+    for image, itype, stride in (
+        (img, "RGB32", 20),
+        (img, "RGBA", 20),
+        (rgb16, "RGB16", 10),
+        (img[:, :, 0], "PLT8", 5),
+    ):
+        assert glz.read_header(glz.Encoder().encode(image, itype)).stride == stride
+    good = glz.Encoder().encode(img)
+    with pytest.raises(CodecError) as err:
+        glz.header_fields(good[:4] + b"\0\0\0\2" + good[8:])
+    assert str(err.value) == "unsupported GLZ version 0x00000002"
