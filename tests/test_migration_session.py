@@ -253,6 +253,50 @@ def test_seamless_migration_switches_every_channel() -> None:
     asyncio.run(main())
 
 
+def test_seamless_keeps_the_sources_open_until_the_last_channel_switched() -> None:
+    """spice-server drops every channel of a client whose main channel hung
+    up: a source closed at its own switch lost the channels still handing
+    over (seen live: main switched first, inputs' MIGRATE_DATA never came)."""
+
+    async def main() -> None:
+        async with (
+            Server().running() as src,
+            Server().running() as tgt,
+            session_on(src) as (s, smain, sinputs),
+        ):
+
+            async def drop_the_client() -> None:  # as spice-server does
+                await smain.reader.read()
+                sinputs.writer.close()
+
+            await smain.send(MainMigrateBeginSeamless(dst(tgt.port), 1))
+            tmain = await tgt.peer(MAIN)
+            await tmain.expect(MainMigrateDstDoSeamless)
+            await tmain.send(MainMigrateDstSeamlessAck())
+            tinputs = await tgt.peer(INPUTS)
+            await smain.expect(MainMigrateConnectedSeamless)
+            both = MigrateFlags.NEED_FLUSH | MigrateFlags.NEED_DATA_TRANSFER
+            # main hands over first (spice-server's channel order), then inputs
+            await smain.send(Migrate(both))
+            await smain.expect(MigrateFlushMark)
+            dropper = asyncio.ensure_future(drop_the_client())
+            await smain.send(MigrateData(b"main state"))
+            assert await tmain.recv() == MigrateDataC(b"main state")
+            await sinputs.send(Migrate(both))
+            await sinputs.expect(MigrateFlushMark)
+            assert not dropper.done()  # main is still open
+            await sinputs.send(MigrateData(b"in"))
+            assert await tinputs.recv() == MigrateDataC(b"in")
+            await s.wait_for(lambda: s.migration.completed == 1, LIMIT, "switch")
+            # then every source connection is closed
+            async with asyncio.timeout(LIMIT):
+                await dropper
+            await sinputs.hung_up()
+            await key_reaches(tinputs, s)
+
+    asyncio.run(main())
+
+
 def test_two_migrations_in_a_row() -> None:
     """The target's main channel is the source of the next migration."""
 
@@ -466,6 +510,48 @@ def test_a_detached_connection_delivers_no_more_events() -> None:
         return events
 
     assert asyncio.run(main()) == ["one"]
+
+
+def test_a_connection_detached_without_hanging_up_stays_open_and_drops_reads() -> None:
+    """Seamless: a switched source stays open until the last channel switched;
+    what its server still sends reaches neither the machine nor the session."""
+
+    async def main() -> tuple[list[object], list[bytes]]:
+        a, b = socket.socketpair()
+        reader, writer = await asyncio.open_connection(sock=a)
+        events: list[object] = []
+        machine = LineMachine(asyncio.get_running_loop())
+        fed: list[bytes] = []
+        receive = machine.receive_data
+
+        def feed(data: bytes) -> None:  # what reaches the machine
+            fed.append(bytes(data))
+            receive(data)
+
+        machine.receive_data = feed  # type: ignore[method-assign]
+        conn = ChannelConnection(
+            "t", machine, reader, writer, lambda c, e: events.append(e)
+        )
+        conn.start()
+        b.sendall(b"one\n")
+        async with asyncio.timeout(LIMIT):
+            while not events:
+                await asyncio.sleep(0)
+        assert b.recv(16) == b"HELLO\n"  # (sent at start)
+        conn.detach(hang_up=False)
+        b.sendall(b"two\n")
+        async with asyncio.timeout(LIMIT):
+            while conn.bytes_in < 8:  # the transport read it
+                await asyncio.sleep(0)
+        assert not conn.closed.is_set()
+        b.setblocking(False)
+        with pytest.raises(BlockingIOError):  # no hang-up reached the peer
+            b.recv(1)
+        await conn.close()
+        b.close()
+        return events, fed
+
+    assert asyncio.run(main()) == (["one"], [b"one\n"])
 
 
 def test_semi_seamless_keeps_the_old_picture_until_the_targets_primary() -> None:

@@ -193,6 +193,8 @@ class ChannelConnection:
         self._timer: asyncio.TimerHandle | None = None
         self.error: BaseException | None = None
         self._pumping = False
+        #: replaced (live migration): what is still read belongs to nobody
+        self._detached = False
         self.closed = asyncio.Event()
         self.bytes_in = 0
         self.bytes_out = 0
@@ -300,7 +302,7 @@ class ChannelConnection:
         start = self._pos
         self._pos = end = start + nbytes
         self.bytes_in += nbytes
-        if self.closed.is_set():
+        if self._detached or self.closed.is_set():
             return  # detached or failed: the rest belongs to nobody
         try:
             self.machine.receive_data(memoryview(self._buf)[start:end].toreadonly())
@@ -394,13 +396,16 @@ class ChannelConnection:
         if not self._writer.is_closing():
             await self._writer.drain()
 
-    def detach(self) -> None:
-        """Deliver no more events and hang up (live migration replaced this
-        connection; whatever the old server still sends belongs to nobody)."""
+    def detach(self, *, hang_up: bool = True) -> None:
+        """Deliver no more events (live migration replaced this connection;
+        whatever the old server still sends belongs to nobody) and hang up,
+        unless ``hang_up`` is False: the caller closes it later."""
+        self._detached = True
         self._on_event = _ignore_event
         self._handle = None
         self._on_pumped = None
-        self._shutdown()
+        if hang_up:
+            self._shutdown()
 
     async def close(self, timeout: float = 2.0) -> None:
         """Close the socket and stop the decode job (idempotent)."""

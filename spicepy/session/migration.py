@@ -16,7 +16,9 @@ The switch:
   MIGRATE_DATA to its target connection, which continues the source's serials
   (the main channel also its session state and agent) and replaces the source
   connection in the session; canvases, image caches and the GLZ window stay.
-  When the last channel switched, ``Migrated`` is published.
+  When the last channel switched, the source connections are closed (not
+  before: spice-server drops the channels still to hand over when the main
+  one goes) and ``Migrated`` is published.
 - semi-seamless: on ``MigrationEndReceived`` every source connection is dropped
   and replaced by its target connection at once (waits never see a dead
   channel), the target main channel sends MIGRATE_END, the display canvases
@@ -103,6 +105,10 @@ class MigrationControl:
         self._targets: dict[ChannelKey, ChannelConnection] = {}
         self._pending: dict[ChannelKey, list[object]] = {}
         self._switched: set[ChannelKey] = set()
+        #: seamless: source connections already switched, kept open until the
+        #: last channel switched (spice-server drops every channel of a client
+        #: whose main channel hung up, MIGRATE_DATA not yet sent included)
+        self._handed_over: list[ChannelConnection] = []
         self._closing: set[asyncio.Task[None]] = set()
         core = session.core
         core.on_event(MigrationStarted, self._on_started)
@@ -331,7 +337,10 @@ class MigrationControl:
         self._switched.add(key)
         session.connections[key] = target
         session._machines[key] = target
-        if source is not None:
+        if source is not None and self._seamless:
+            source.detach(hang_up=False)
+            self._handed_over.append(source)
+        elif source is not None:
             self._retire(source)
         for event in self._pending.pop(key, []):
             session._on_event(key, target, event)
@@ -350,6 +359,7 @@ class MigrationControl:
         assert target is not None and self._uri is not None and self._tls is not None
         session.uri, session.tls = self._uri, self._tls
         seamless = self._seamless
+        self._release_sources()
         self._reset()
         self.completed += 1
         log.info("migrated to %s (seamless=%s)", target.host, seamless)
@@ -415,6 +425,12 @@ class MigrationControl:
         for conn in self._targets.values():
             self._retire(conn)
         self._targets.clear()
+        self._release_sources()
+
+    def _release_sources(self) -> None:
+        for conn in self._handed_over:
+            self._retire(conn)
+        self._handed_over.clear()
 
     def _retire(self, conn: ChannelConnection) -> None:
         conn.detach()
