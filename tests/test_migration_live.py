@@ -79,12 +79,15 @@ def guest() -> Iterator[Guest]:
 
 @pytest.fixture()
 def target(guest: Guest) -> Iterator[list[Qemu]]:
-    """QEMUs a test starts; stopped unless the guest lives there now."""
+    """QEMUs a test starts; stopped unless the guest lives there now. The
+    source is stopped too once the guest has moved: a test that fails between
+    the move and its own ``source.stop()`` would leave it running (CI did)."""
     started: list[Qemu] = []
-    guest.qemu.check()
-    _wait_client_gone(guest.qemu)
+    source = guest.qemu
+    source.check()
+    _wait_client_gone(source)
     yield started
-    for qemu in started:
+    for qemu in [source, *started]:
         if qemu is not guest.qemu:
             qemu.stop()
 
