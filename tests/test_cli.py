@@ -105,6 +105,26 @@ def test_python_dash_m_runs() -> None:
     assert proc.returncode == 0 and "demo" in proc.stdout
 
 
+def test_building_the_parser_imports_no_channel_or_session_code() -> None:
+    """cli.py's rule: registering the subcommands is argparse only; each
+    command imports its machinery when it runs (``spicepy --help`` took 0.36 s
+    when ``do``'s help text pulled in every channel through bots.script)."""
+    code = (
+        "import sys; from spicepy.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in sys.modules if m.startswith(("
+        "'spicepy.channels', 'spicepy.session', 'spicepy.canvas', "
+        "'spicepy.wire', 'spicepy.bots.script', 'numpy'))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert proc.stdout.strip() == "[]"
+
+
 def test_keymap_us_layout() -> None:
     # set-1 scancodes: 'a' 0x1E, 'A' is shift + 0x1E, '!' is shift + '1' (0x02)
     assert text_strokes("aA!\n") == [

@@ -5,7 +5,8 @@ per line or several on a line (vncdotool's ``vncdo`` reads the same way:
 arguments are split like a shell command line, ``#`` starts a comment, and a
 line break is only whitespace).  Options of a command (``--timeout 5``) follow
 its arguments.  Every vncdo command that has a SPICE meaning is accepted under
-its vncdo spelling, so a vncdo script runs unchanged; see ``DIFFERENCES``.
+its vncdo spelling, so a vncdo script runs unchanged; the differences are in
+``spicepy.bots.cli.DIFFERENCES`` (`spicepy do --help`).
 
 Parsing (``parse``/``parse_tokens``, here) is apart from running
 (``spicepy.bots.runner.Runner``): a script is checked whole (unknown
@@ -53,32 +54,6 @@ KEY_ALIASES = {
 }
 MAX_INCLUDE_DEPTH = 8
 DRAG_STEP = 8  # pixels per pointer motion of a drag
-
-DIFFERENCES = """\
-Differences from vncdotool's vncdo:
-- connection: `spicepy do URI ...` (spice://host:port) instead of `-s host::port`.
-- key combos join with `-` (vncdo) or `+` (spicepy key); keys are US-layout
-  scancodes (SPICE sends scancodes, not keysyms), so `key ctrl-alt-del` works but
-  a character with no key on a US keyboard is an error, not sent literally.
-- an unknown key name is an error before anything is sent (vncdo sends its
-  letters one by one).
-- `click`, `mousedown`, `mouseup` take an optional button (default 1).
-- `drag X Y` moves in steps of 8 px with no pause (vncdo: 1 px, 0.2 s each).
-- `expect FILE FUZZ`: FUZZ is the largest per-channel difference of any pixel
-  (vncdo: a perceived colour distance); without --timeout a wait ends after
-  the `do --timeout` (default 30 s), never waits forever; a failure writes a
-  report (screen, reference, diff PNG) and says where.
-- `stable SECONDS [FUZZ]` / `rstable SECONDS X Y W H [FUZZ]` wait until the
-  screen / that region stays still for SECONDS (no pixel more than FUZZ, per
-  channel, from the window's first picture); `stable SECONDS` without FUZZ is
-  `wait-settled --quiet SECONDS`: nothing drawn at all (SPICE says what it draws).
-- `pastefile FILE` puts the file's text on the guest clipboard through the
-  guest agent (vncdo: the VNC cut text), for a later `key ctrl-v`; a guest
-  without an agent gets the text typed instead.
-- `capture` writes PNG only.
-- `move-by DX DY` (not in vncdo) sends relative motion (SPICE's server mouse
-  mode); the recording proxy writes a server-mode session's motion this way.
-"""
 
 
 class ScriptError(SpiceError, ValueError):
