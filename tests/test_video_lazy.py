@@ -1,7 +1,7 @@
 """VP8 / H.264 frames are decoded only when a frame is shown (the chain before
 it first, in order) and converted only when shown: the stream's shared converter
 gives exactly PyAV's own per-picture ``to_ndarray``; a frame dropped as late
-waits undecoded and is never converted; the undecoded chain is bounded in
+waits undecoded and is converted only if shown; the undecoded chain is bounded in
 frames and bytes; small streams stay on one thread."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def vp8_stream(
 
 
 @needs_av
-def test_late_frames_wait_undecoded_and_are_never_converted(
+def test_late_frames_wait_undecoded_and_only_shown_ones_are_converted(
     captures_dir: Path,
 ) -> None:
     path = captures_dir / "video-vp8.pcap"
@@ -92,14 +92,20 @@ def test_late_frames_wait_undecoded_and_are_never_converted(
 
     s.decoder.to_pixels = counted  # type: ignore[method-assign]
     late, last = frames[:-1], frames[-1]
-    for f in late:  # stamped 1000 ms before now: dropped on arrival
-        m.data(1, 1000, f, now=2000)
+    for f in late:  # stamped 1000 ms before now: queued (spice-gtk's GStreamer
+        m.data(1, 1000, f, now=2000)  # path keeps late frames), none shown yet
     assert s.decoder.frames_decoded == 0 and converted == []
     assert len(s.pending) == len(late) and s.pending_bytes == sum(map(len, late))
-    assert s.frames_dropped == len(late) and s.frames_shown == 0
-    m.data(1, 3000, last, now=3000)  # due now: the chain decoded, one conversion
+    assert s.frames_dropped == 0 and s.frames_shown == 0
+    assert s.scheduler.late_on_arrival == len(late)
+    # the first late frame was the last one queued when it came: armed at once
+    assert m.next_deadline() == 2000
+    m.data(1, 3000, last, now=3000)  # due now: waits for the timer too
+    assert s.frames_shown == 0 and s.decoder.frames_decoded == 0
+    m.run(3000)  # the armed late frame, then the others dropped, then the last
     assert s.decoder.frames_decoded == len(frames) and not s.pending
-    assert len(converted) == 1 and s.frames_shown == 1
+    assert len(converted) == 2 and s.frames_shown == 2
+    assert s.frames_dropped == len(late) - 1
     # and it is the right picture: the chain of every earlier frame decoded
     ref = VideoDecoder(create.codec_type)  # type: ignore[attr-defined]
     expected = [ref.decode(f) for f in frames][-1]

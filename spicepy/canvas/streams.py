@@ -18,16 +18,18 @@ flipped unless the stream is TOP_DOWN, scaled NEAREST to the destination rect
 and clipped by the stream clip
 (sw_canvas ``canvas_put_image``). Timing is sans-IO: the caller passes the
 session's multimedia time ``now`` (ms, a wrapping u32 compared as spice-gtk's
-``spice_mmtime_diff``). As in spice-gtk's channel-display-mjpeg.c, a frame
-whose mm_time is already past on arrival is dropped and counted; a frame at or
-after ``now`` waits in the ``FrameScheduler`` (however far ahead: spice-gtk
-arms a timer for it) until ``run(now)`` reaches it; when ``run`` comes late,
-the head frame (the one the timer was armed for) is still shown and the frames
-behind it that are already past are dropped ("dropped on playback"). A frame
-older than the queue's tail resets the queue. ``now=None`` shows frames at
-once (offline replay). ``STREAM_ACTIVATE_REPORT`` turns on the
-``StreamReport`` window that the channel sends as STREAM_REPORT; a stream with
-a codec spicepy cannot decode gets spice-gtk's "invalid stream" report.
+``spice_mmtime_diff``), and frames are shown only by ``run(now)``, which the
+session calls from its one timer at ``next_deadline`` (spice-gtk arms a GLib
+timer even for a frame due now).  ``FrameScheduler`` holds spice-gtk's rules:
+channel-display-mjpeg.c for MJPEG (a frame already late on arrival is dropped;
+a late frame is dropped when scheduled, except the one whose timer fired; a
+frame older than the queue's tail resets the queue) and channel-display-gst.c
+for VP8/H.264 (every frame is kept for the decoder; a late frame is dropped
+when a newer one follows it, the last one is shown at once; no reset).
+``now=None`` shows frames at once (offline replay). ``STREAM_ACTIVATE_REPORT``
+turns on the ``StreamReport`` window that the channel sends as STREAM_REPORT;
+a stream with a codec spicepy cannot decode gets spice-gtk's "invalid stream"
+report.
 """
 
 from __future__ import annotations
@@ -65,8 +67,11 @@ Pixels = npt.NDArray[np.uint8]
 
 #: Stream ids are below 64 (the server's NUM_STREAMS).
 MAX_STREAMS = 64
-#: Frames queued per stream before the oldest is dropped.
-MAX_QUEUED_FRAMES = 64
+#: Frames queued per stream before the oldest is dropped.  spice-gtk's queue
+#: has no bound (the bytes have ``Limits.video_queue``); this one only keeps
+#: tiny frames from piling up objects: > 2 minutes of 30 fps, while the
+#: captures queue up to 69 (video-stream_filter, 64 dropped 5 of them)
+MAX_QUEUED_FRAMES = 4096
 #: spice-gtk reports at once after this many consecutive drops.
 DROP_SEQ_LIMIT = 3
 #: Rectangles of shown frames kept for the session (oldest forgotten first).
@@ -183,78 +188,128 @@ class _Frame:
     nbytes: int = 0
     #: VP8/H.264: still in the stream's undecoded chain
     pending: bool = False
+    #: waiting in the stream's FrameScheduler
+    queued: bool = False
 
 
 class FrameScheduler:
-    """Frames in arrival order, shown when the clock reaches them; late ones dropped.
+    """One stream's frames on the multimedia clock, as spice-gtk schedules them.
 
-    ``dropped`` counts every frame never shown: late on arrival
-    (``late_on_arrival``), past due behind a shown frame
-    (``dropped_on_playback``), flushed by a reset, or pushed out of a full queue
-    (by count, or by the byte budget: ``drop_oldest``).  ``bytes`` is what the
-    queued frames hold.
+    At most one frame is *armed* (``armed_at``: the mm time its timer fires),
+    always the head of ``queue``; the frames behind it wait in arrival order.
+    Arming follows spice-gtk's ``mjpeg_decoder_schedule`` (MJPEG) or the
+    GStreamer decoder's ``schedule_frame`` (``keep_late``: VP8/H.264), run when
+    a frame comes and no timer is armed, after each shown frame and after an
+    mm-time reset: a frame due now or later is armed at its own time; a late
+    one is dropped, except (``keep_late``) the last one, armed at once ("the
+    least out of date frame, so the video is not frozen").  Frames are shown
+    only by ``due(now)`` (the timer), never by ``push``: spice-gtk arms a timer
+    even for a frame due now, so the frames of one read are all queued first.
+    MJPEG frames late on arrival are dropped at once, and one older than the
+    last queued frame behind the armed one drops the queue
+    (``mjpeg_decoder_queue_frame``); the GStreamer path keeps both.
+
+    ``dropped`` counts every frame never shown: dropped on arrival, past due
+    when scheduled (``dropped_on_playback``), flushed by a reset, or pushed out
+    of a full queue (by count, or by the byte budget: ``drop_oldest``).
+    ``late_on_arrival`` counts frames that came late, dropped or not.
+    ``bytes`` is what the queued frames hold.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep_late: bool = False) -> None:
+        self.keep_late = keep_late
         self.queue: deque[_Frame] = deque()
+        #: mm time the head frame's timer fires at (None: nothing armed)
+        self.armed_at: int | None = None
         self.bytes = 0
         self.dropped = 0
         self.late_on_arrival = 0
         self.dropped_on_playback = 0
 
     def push(self, frame: _Frame, now: int) -> bool:
-        """Queue a frame; False (and counted) when it is already late."""
-        if self.queue and mm_diff(frame.mm_time, self.queue[-1].mm_time) < 0:
-            # time went backwards: spice-gtk drops the queue and starts over
-            self.dropped += len(self.queue)
-            self.queue.clear()
-            self.bytes = 0
-        if mm_diff(frame.mm_time, now) < 0:
-            self.dropped += 1
-            self.late_on_arrival += 1
-            return False
-        if len(self.queue) >= MAX_QUEUED_FRAMES:
+        """Queue a frame; False when it is dropped on arrival (counted)."""
+        queue = self.queue
+        late = mm_diff(frame.mm_time, now) < 0
+        self.late_on_arrival += late
+        if not self.keep_late:
+            # spice-gtk compares with the tail of its queue, which does not
+            # hold the armed frame
+            waiting = len(queue) - (self.armed_at is not None)
+            if waiting and mm_diff(frame.mm_time, queue[-1].mm_time) < 0:
+                # time went backwards: spice-gtk drops the queue and starts over
+                self.dropped += len(queue)
+                self._clear()
+            if late:
+                self.dropped += 1
+                return False
+        if len(queue) >= MAX_QUEUED_FRAMES:
             self.drop_oldest()
-        self.queue.append(frame)
+        frame.queued = True
+        queue.append(frame)
         self.bytes += frame.nbytes
+        if self.armed_at is None:
+            self._schedule(now)
         return True
 
-    def drop_oldest(self) -> int:
-        """Drop the head frame (counted); returns the bytes it held."""
+    def _clear(self) -> None:
+        for frame in self.queue:
+            frame.queued = False
+        self.queue.clear()
+        self.bytes = 0
+        self.armed_at = None
+
+    def _pop(self) -> _Frame:
         frame = self.queue.popleft()
+        frame.queued = False
         self.bytes -= frame.nbytes
+        return frame
+
+    def _schedule(self, now: int) -> None:
+        """Arm the head frame (see the class docstring), dropping late ones."""
+        queue = self.queue
+        while queue:
+            head = queue[0]
+            if mm_diff(head.mm_time, now) >= 0:
+                self.armed_at = head.mm_time
+                return
+            if self.keep_late and len(queue) == 1:
+                self.armed_at = now
+                return
+            self._pop()
+            self.dropped += 1
+            self.dropped_on_playback += 1
+        self.armed_at = None
+
+    def drop_oldest(self) -> int:
+        """Drop the head frame (counted); returns the bytes it held.  The next
+        frame is armed by the next ``due`` (its timer: ``next_time``)."""
+        frame = self._pop()
+        self.armed_at = None
         self.dropped += 1
         return frame.nbytes
 
     def due(self, now: int) -> list[_Frame]:
-        """Frames to show now, oldest first (``mjpeg_decoder_schedule``).
-
-        The head frame is shown once its time has come, even if ``now`` is
-        past it (its timer fired late); the frames behind it that are already
-        past are dropped, those due exactly now are shown too.
-        """
-        if not self.queue or mm_diff(self.queue[0].mm_time, now) > 0:
-            return []
-        out = [self.queue.popleft()]
-        self.bytes -= out[0].nbytes
-        while self.queue and mm_diff(self.queue[0].mm_time, now) <= 0:
-            frame = self.queue.popleft()
-            self.bytes -= frame.nbytes
-            if mm_diff(frame.mm_time, now) < 0:
-                self.dropped += 1
-                self.dropped_on_playback += 1
-            else:
-                out.append(frame)
+        """Frames to show now, oldest first: the armed frame once its time
+        has come (even if ``now`` is past it: its timer fired late), then
+        each frame armed after it that is due by ``now``."""
+        if self.armed_at is None:
+            self._schedule(now)
+        out = []
+        while self.armed_at is not None and mm_diff(self.armed_at, now) <= 0:
+            out.append(self._pop())
+            self._schedule(now)
         return out
 
     def reschedule(self, now: int) -> None:
-        """After an mm-time reset: drop every queued frame already past
-        (``mjpeg_decoder_reschedule``; no timer has fired for them)."""
-        while self.queue and mm_diff(self.queue[0].mm_time, now) < 0:
-            self.drop_oldest()
-            self.dropped_on_playback += 1
+        """After an mm-time reset: the armed timer is dropped and the queue
+        scheduled again at ``now`` (``mjpeg_decoder_reschedule``,
+        ``spice_gst_decoder_reschedule``)."""
+        self._schedule(now)
 
     def next_time(self) -> int | None:
+        """When the next frame is due (its timer), None with nothing queued."""
+        if self.armed_at is not None:
+            return self.armed_at
         return self.queue[0].mm_time if self.queue else None
 
 
@@ -369,6 +424,8 @@ class StreamManager:
         self.history.append(stream)
         if codec in VIDEO_CODECS:
             stream.decoder = VideoDecoder(codec, stream_width, stream_height)
+            # spice-gtk's GStreamer path: late frames go on to be scheduled
+            stream.scheduler = FrameScheduler(keep_late=True)
         elif codec != VideoCodecType.MJPEG:
             # spice-gtk report_invalid_stream: zero frames, UINT_MAX drops, the
             # rest zeroed; the server then stops streaming that area
@@ -449,8 +506,8 @@ class StreamManager:
                 self._bound_pending(s)
             except CanvasError as exc:  # an older frame's: this one goes on
                 self._frame_error(s, exc)
-        if queued:
-            self.run(now)
+        # shown by ``run`` (the session's timer at ``next_deadline``), even
+        # when due now: spice-gtk arms a timer for it as well
 
     def _bound_pending(self, s: Stream) -> None:
         """Decode the oldest pending frames of ``s`` past MAX_PENDING_FRAMES,
@@ -479,7 +536,7 @@ class StreamManager:
             item.picture = s.decoder.decode_picture(item.data)
         finally:
             self.decode_seconds += time.perf_counter() - started
-        if item.picture is not None and any(q is item for q in s.scheduler.queue):
+        if item.picture is not None and item.queued:
             extra = picture_bytes(item.picture)
             item.nbytes += extra
             s.scheduler.bytes += extra
