@@ -571,3 +571,255 @@ def test_header_stride_per_type_and_version_text() -> None:
     with pytest.raises(CodecError) as err:
         glz.header_fields(good[:4] + b"\0\0\0\2" + good[8:])
     assert str(err.value) == "unsupported GLZ version 0x00000002"
+
+
+# --------------------------------------------------- reference decoder refusals
+
+
+def _ref_pass(
+    body: bytes | memoryview,
+    gross: int,
+    mode: int = 0,
+    palette: np.ndarray | None = None,
+    refs: dict[int, np.ndarray] | None = None,
+    image_id: int = 0,
+    whd: int = 0,
+    out_pixels: int | None = None,
+) -> list[int]:
+    """Decode one pass with the reference twin; the 32-bit pixels it wrote."""
+    from spicepy.codecs import _glz_ref
+
+    out = np.zeros((gross if out_pixels is None else out_pixels) * 4, np.uint8)
+    lookup = (refs or {}).get
+    _glz_ref.decode_pass(body, 0, out, gross, mode, image_id, whd, lookup, palette)
+    return out.view(np.uint32).tolist()
+
+
+def _match(length: int, ofs: int, dist: int = 0) -> bytes:
+    """A short-offset match as the format codes it (length < 7, ofs < 2**12,
+    image distance < 64)."""
+    return bytes([(length << 5) | (ofs & 15), ofs >> 4, dist])
+
+
+def test_reference_decoder_refusal_texts() -> None:
+    """Each refusal of the reference twin's pass loop, by its exact text."""
+    from spicepy.codecs import _glz_ref
+
+    one = _lit(0x010203)  # one literal RGB32 pixel
+    pal2 = np.array([0x111111, 0x222222], np.uint32)
+    cases: list[tuple[bytes, dict[str, object], str]] = [
+        (b"", {"gross": 1}, "GLZ stream truncated"),  # no control byte
+        (one[:3], {"gross": 1}, "GLZ stream truncated"),  # literal bytes cut
+        (one + bytes([64]), {"gross": 3}, "GLZ stream truncated"),  # match cut
+        (_lit(1, 2, 3), {"gross": 2}, "GLZ literals run past the end of the image"),
+        (one + _match(2, 0), {"gross": 2}, "GLZ match runs past the end of the image"),
+        (one + _match(2, 1), {"gross": 3}, "GLZ match before the start of the image"),
+        (
+            one + _match(2, 0, dist=2),
+            {"gross": 3, "image_id": 5, "whd": 1},
+            "GLZ reference outside the image window",
+        ),
+        (
+            one + _match(2, 0, dist=2),
+            {"gross": 3, "image_id": 1, "whd": 9},
+            "GLZ reference outside the image window",
+        ),
+        (
+            one + _match(2, 3, dist=1),
+            {"gross": 3, "image_id": 1, "whd": 1, "refs": {0: np.zeros(16, np.uint8)}},
+            "GLZ reference beyond the referenced image",
+        ),
+        (
+            bytes([0, 0]),
+            {"gross": 1, "mode": _glz_ref.MODE_PLT8},
+            "GLZ palette image without a palette",
+        ),
+        (
+            bytes([0, 2]),
+            {"gross": 1, "mode": _glz_ref.MODE_PLT8, "palette": pal2},
+            "GLZ palette index beyond the palette",
+        ),
+        (
+            bytes([0, 0x10]),
+            {"gross": 2, "mode": _glz_ref.MODE_PLT4_LE, "palette": pal2[:0]},
+            "GLZ palette image with an empty palette",
+        ),
+        (
+            bytes([0, 1]),
+            {"gross": 8, "mode": _glz_ref.MODE_PLT1_BE, "palette": pal2[:1]},
+            "GLZ 1-bit image needs a palette of 2 entries",
+        ),
+    ]
+    for body, kw, want in cases:
+        with pytest.raises(CodecError) as err:
+            _ref_pass(body, **kw)  # type: ignore[arg-type]
+        assert str(err.value) == want, (body, kw)
+    with pytest.raises(ValueError) as verr:
+        _ref_pass(one, 2, out_pixels=1)
+    assert str(verr.value) == "output buffer too small"
+
+
+def test_reference_decoder_limits_accepted() -> None:
+    """The last valid value beside each refusal above decodes."""
+    from spicepy.codecs import _glz_ref
+
+    pal2 = np.array([0x111111, 0x222222], np.uint32)
+    one = _lit(0x010203)
+    # a match reaching back exactly to pixel 0 (offset == position)
+    assert _ref_pass(one + _match(2, 0), 3) == [0x010203] * 3
+    # the last palette index; a 1-entry palette for 4-bit indices (taken
+    # modulo the palette); a 2-entry palette for 1-bit images
+    assert _ref_pass(bytes([0, 1]), 1, _glz_ref.MODE_PLT8, pal2) == [0x222222]
+    assert (
+        _ref_pass(bytes([0, 0x31]), 2, _glz_ref.MODE_PLT4_LE, pal2[1:])
+        == [0x222222] * 2
+    )
+    got = _ref_pass(bytes([0, 0x81]), 8, _glz_ref.MODE_PLT1_BE, pal2)
+    assert got == [0x222222] + [0x111111] * 6 + [0x222222]
+    # control byte 32 is the shortest match (length 1 + bias), not a literal run
+    assert _ref_pass(one + bytes([32, 0, 0]), 2) == [0x010203] * 2
+    # a reference to the last pixels of the image before
+    ref = np.arange(4, dtype=np.uint32).view(np.uint8)
+    got = _ref_pass(one + _match(2, 2, dist=1), 3, refs={0: ref}, image_id=1, whd=1)
+    assert got == [0x010203, 2, 3]
+
+
+def test_reference_decoder_reads_any_buffer_as_bytes() -> None:
+    """A memoryview of another item format is read byte by byte, as bytes are."""
+    body = _lit(0x010203, 0x040506, 0x070809) + _match(3, 2)
+    body += _lit(0x0A0B0C, 0x0D0E0F)  # 20 bytes: whole 16-bit items
+    want = _ref_pass(body, 8)
+    assert len(body) % 2 == 0
+    assert _ref_pass(memoryview(body).cast("H"), 8) == want
+    assert _ref_pass(memoryview(bytearray(body)), 8) == want
+
+
+# ----------------------------------------------------------------- dictionary bounds
+
+
+def _stream_of(image_id: int, w: int = 2, whd: int | None = None) -> bytes:
+    """A self-contained 1-row RGB32 image of ``w`` pixels; by default its
+    win_head_dist reaches back to image 0, so nothing is released by it."""
+    body = _lit(*[image_id * 16 + i for i in range(w)])
+    return _header(8, w, 1, 4 * w, image_id, image_id if whd is None else whd) + body
+
+
+def test_dictionary_bounds_are_positive() -> None:
+    for kw in ({"max_pixels": 0}, {"max_images": 0}, {"max_pixels": -1}):
+        with pytest.raises(ValueError) as err:
+            glz.Dictionary(**kw)  # type: ignore[arg-type]
+        assert str(err.value) == "Dictionary bounds must be positive"
+    d = glz.Dictionary(1, max_images=1)  # the smallest bounds are accepted
+    glz.decode(_stream_of(0), dictionary=d)
+    assert d.ids() == [0]
+
+
+def test_dictionary_counts_an_image_decoded_twice_once() -> None:
+    d = glz.Dictionary()
+    for _ in range(3):
+        glz.decode(_stream_of(0, w=5), dictionary=d)
+    glz.decode(_stream_of(1, w=3), dictionary=d)
+    assert d.ids() == [0, 1] and d.total_pixels == 8 and len(d) == 2
+
+
+def test_dictionary_size_bounds_keep_the_newest() -> None:
+    """max_images images are kept (not one fewer); the image just added is
+    kept even alone over max_pixels; over the bound with two images the older
+    goes."""
+    d = glz.Dictionary(max_images=3)
+    for i in range(3):
+        glz.decode(_stream_of(i), dictionary=d)
+    assert d.ids() == [0, 1, 2]
+    glz.decode(_stream_of(3), dictionary=d)
+    assert d.ids() == [1, 2, 3]
+    d = glz.Dictionary(max_pixels=4)
+    glz.decode(_stream_of(0, w=6), dictionary=d)
+    assert d.ids() == [0] and d.total_pixels == 6
+    glz.decode(_stream_of(1, w=6), dictionary=d)
+    assert d.ids() == [1] and d.total_pixels == 6
+
+
+def test_dictionary_eviction_spares_a_late_image_and_the_gap() -> None:
+    """An older image arriving late (image 4 after 5 and 6) is the one just
+    added: the next oldest is evicted in its place. Evicting image 0 marks
+    only image 0 expired; image 1, never seen, may still come."""
+    d = glz.Dictionary(max_images=2)
+    for i in (5, 6, 4):
+        glz.decode(_stream_of(i), dictionary=d)
+    assert d.ids() == [4, 6]
+    d = glz.Dictionary(max_images=1)
+    glz.decode(_stream_of(0), dictionary=d)
+    glz.decode(_stream_of(2), dictionary=d)
+    assert d.ids() == [2]
+    assert d.is_expired(0) and not d.is_expired(1)
+
+
+# ----------------------------------------------------------------- encoder arguments
+
+
+def test_encoder_window_bounds_and_texts() -> None:
+    for bad in (0, glz.MAX_WINDOW_PIXELS + 1):
+        with pytest.raises(ValueError) as err:
+            glz.Encoder(bad)
+        assert str(err.value) == "window_pixels must be in 1..33554432"
+    glz.Encoder(1)
+    glz.Encoder(glz.MAX_WINDOW_PIXELS)
+    enc = glz.Encoder(6)  # an image exactly the window's size fits
+    img = _img(2, 3)
+    assert glz.decode(enc.encode(img), dictionary=glz.Dictionary()).tolist() == (
+        img.tolist()
+    )
+    with pytest.raises(ValueError) as err:
+        enc.encode(_img(1, 7))
+    assert str(err.value) == "image is bigger than the GLZ window"
+    with pytest.raises(ValueError) as err:
+        enc.encode(img, "RGB8")
+    assert str(err.value) == "GLZ cannot encode image type 'RGB8'"
+
+
+def test_encoder_uses_the_backend_it_was_given() -> None:
+    class Recorder:
+        calls: list[int] = []
+
+        @staticmethod
+        def compress(
+            keys: np.ndarray, lits: np.ndarray, mode: int, *rest: object
+        ) -> bytes:
+            Recorder.calls.append(mode)
+            return b"<pass>"
+
+    enc = glz.Encoder(_backend=Recorder)  # type: ignore[arg-type]
+    out = enc.encode(_img(2, 3), "RGBA")
+    assert out[glz.HEADER_SIZE :] == b"<pass><pass>" and Recorder.calls == [0, 2]
+
+
+def test_encoder_keys_are_uint32_and_tables_grow_to_the_quota() -> None:
+    """compress takes uint32 keys (the Cython twin reads them as such); a
+    segment table grown to a quota has that many entries, raw addresses for
+    the Cython twin, 0 for an empty image."""
+    from spicepy.codecs import _glz_ref
+
+    for image, itype in (
+        (_img(2, 3), "RGB32"),
+        (_img(2, 3)[..., :3], "RGB24"),
+        (np.arange(6, dtype=np.uint16).reshape(2, 3), "RGB16"),
+        (np.arange(6, dtype=np.uint8).reshape(2, 3), "PLT8"),
+    ):
+        for _, keys, lits in glz._planes(image, glz._ENCODE_TYPES[itype])[3]:
+            assert keys.dtype == np.uint32 and lits.dtype == np.uint32, itype
+    t = _glz_ref.SegTable(3)
+    t.grow(5)
+    assert len(t.keys) == len(t.ptrs) == len(t.lens) == len(t.ids) == 5
+    keys = np.arange(4, dtype=np.uint32)
+    t.set(4, keys, 9)
+    t.set(1, keys[:0], 8)
+    assert (int(t.ptrs[4]), int(t.lens[4]), int(t.ids[4])) == (keys.ctypes.data, 4, 9)
+    assert (int(t.ptrs[1]), int(t.lens[1]), int(t.ids[1])) == (0, 0, 8)
+
+
+def test_header_type_refusal_text() -> None:
+    good = glz.Encoder().encode(_img(1, 2))
+    bad = good[:8] + bytes([good[8] & 0xF0 | 10]) + good[9:]  # XXXA: not GLZ
+    with pytest.raises(CodecError) as err:
+        glz.header_fields(bad)
+    assert str(err.value) == "GLZ image type 10 is not decodable"
