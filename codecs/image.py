@@ -26,6 +26,7 @@ from spicepy.codecs._common import (
     CodecError,
     byte_view,
     check_dimensions,
+    output_array,
 )
 
 __all__ = ["DecodedImage", "SpiceImageType", "decode_image"]
@@ -100,6 +101,7 @@ def decode_image(
     top_down: bool = True,
     max_pixels: int = MAX_IMAGE_PIXELS,
     wait: float = 0.0,
+    out: U8 | None = None,
 ) -> DecodedImage:
     """Decode a compressed SPICE image.
 
@@ -116,6 +118,11 @@ def decode_image(
         max_pixels: refuse larger images.
         wait: seconds a GLZ decode may wait for a referenced image that another
             display channel has not delivered yet.
+        out: a writable C-contiguous uint8 (height, width, 4) array to decode
+            into (QUIC, LZ, LZ4, JPEG, JPEG_ALPHA): e.g. a surface's rows, so a
+            full-screen image needs no array (no fresh pages) of its own.  A
+            stream that fails part-way leaves what it wrote there.  GLZ types
+            refuse it: the dictionary keeps the array they decode to.
 
     Returns:
         The pixels and what they came from.
@@ -125,7 +132,7 @@ def decode_image(
             unknown type, or a type that is not a codec stream (BITMAP,
             FROM_CACHE, FROM_CACHE_LOSSLESS, SURFACE: the canvas's job).
         ValueError: a required argument (dictionary, jpeg_size, glz_size) is
-            missing.
+            missing, or ``out`` is given for a GLZ type or is not such an array.
     """
     try:
         kind = _KINDS.get(image_type)
@@ -136,6 +143,8 @@ def decode_image(
     if kind in _NOT_A_CODEC:
         raise CodecError(f"{kind.name} images are resolved by the canvas, not a codec")
     check_dimensions(width, height, max_pixels)
+    if out is not None and (kind is _GLZ_RGB or kind is _ZLIB_GLZ_RGB):
+        raise ValueError(f"{kind.name} images decode into the GLZ dictionary, not out")
     if kind is _GLZ_RGB:
         # the common small image: one header parse, no copy of the payload
         if dictionary is None:
@@ -161,30 +170,51 @@ def decode_image(
             wait=wait,
         )
         return _result(kind, _GLZ_NAMES[glz_type], pixels, width, height, False)
+    if kind is _JPEG_ALPHA and jpeg_size is None:
+        raise ValueError("JPEG_ALPHA images need jpeg_size=")
+    if out is not None:
+        output_array(out, width, height)  # the caller's array, checked first
     # read in place (QUIC, LZ, LZ4); a codec needing bytes copies it itself
     data = byte_view(payload)
     lossy = False
-    if kind == SpiceImageType.QUIC:
-        fmt = quic.info(data).image_type
-        pixels = quic.decode(data, max_pixels=max_pixels)
-    elif kind in (SpiceImageType.LZ_RGB, SpiceImageType.LZ_PLT):
-        pixels, fmt = lz.decode_with_type(data, palette=palette, max_pixels=max_pixels)
-    elif kind == SpiceImageType.JPEG:
-        data = bytes(data)  # libjpeg-turbo's reader takes bytes: one copy for both
-        fmt = jpeg.info(data).image_type
-        pixels = jpeg.decode(data, max_pixels=max_pixels)
-        lossy = True
-    elif kind == SpiceImageType.JPEG_ALPHA:
-        if jpeg_size is None:
-            raise ValueError("JPEG_ALPHA images need jpeg_size=")
-        fmt = "XXXA"
-        pixels = jpeg_alpha.decode(
-            data, jpeg_size=jpeg_size, top_down=top_down, max_pixels=max_pixels
-        )
-        lossy = True
-    else:  # LZ4
-        fmt = _LZ4_FORMATS.get(data[1], "?") if len(data) >= 2 else "?"
-        pixels = lz4.decode(data, width=width, height=height, max_pixels=max_pixels)
+    try:
+        if kind == SpiceImageType.QUIC:
+            fmt = quic.info(data).image_type
+            pixels = quic.decode(data, max_pixels=max_pixels, out=out)
+        elif kind in (SpiceImageType.LZ_RGB, SpiceImageType.LZ_PLT):
+            pixels, fmt = lz.decode_with_type(
+                data, palette=palette, max_pixels=max_pixels, out=out
+            )
+        elif kind == SpiceImageType.JPEG:
+            data = bytes(data)  # libjpeg-turbo's reader takes bytes: one copy for both
+            fmt = jpeg.info(data).image_type
+            pixels = jpeg.decode(data, max_pixels=max_pixels, out=out)
+            lossy = True
+        elif kind is _JPEG_ALPHA:
+            assert jpeg_size is not None  # refused above
+            fmt = "XXXA"
+            pixels = jpeg_alpha.decode(
+                data,
+                jpeg_size=jpeg_size,
+                top_down=top_down,
+                max_pixels=max_pixels,
+                out=out,
+            )
+            lossy = True
+        else:  # LZ4
+            fmt = _LZ4_FORMATS.get(data[1], "?") if len(data) >= 2 else "?"
+            pixels = lz4.decode(
+                data, width=width, height=height, max_pixels=max_pixels, out=out
+            )
+    except ValueError as exc:
+        if out is None:
+            raise
+        # the codecs' only ValueError here: out (checked above) is not the
+        # size the stream's header declares
+        raise CodecError(
+            f"{kind.name} image does not decode to the descriptor's "
+            f"{width}x{height}: {exc}"
+        ) from exc
     return _result(kind, fmt, pixels, width, height, lossy)
 
 

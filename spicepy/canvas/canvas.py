@@ -514,7 +514,15 @@ class Canvas:
             if same and not surface.quantised:
                 # the kernel reads a source that is the destination as it was
                 ref = image.surface
+                dx, dy = bbox.left - src_area.left, bbox.top - src_area.top
                 if ref is None:
+                    if rop == _COPY:  # an uncached image may decode in place
+                        drawn = self.images.copy_onto(
+                            image, surface.pixels, box, dx, dy
+                        )
+                        if drawn >= 0:
+                            self.pixels_drawn += drawn
+                            return
                     cached = self.images.get(image)
                     pixels, has_alpha = cached.pixels, cached.has_alpha
                 else:
@@ -522,13 +530,7 @@ class Canvas:
                     pixels, has_alpha = other.pixels, other.has_alpha
                 opaque = rop == _COPY and surface.opaque_copy and not has_alpha
                 self.pixels_drawn += kernels.blit(
-                    surface.pixels,
-                    (box,),
-                    pixels,
-                    bbox.left - src_area.left,
-                    bbox.top - src_area.top,
-                    rop,
-                    opaque,
+                    surface.pixels, (box,), pixels, dx, dy, rop, opaque
                 )
                 return
             region = Region(*box, None)

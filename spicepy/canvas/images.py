@@ -225,6 +225,18 @@ def _check_size(d: ImageDescriptor) -> None:
 
 _FROM_CACHE = (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS)
 _GLZ = (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
+#: types whose codec writes into a caller's array (``copy_onto``): not GLZ,
+#: whose dictionary keeps the array it decodes to, nor BITMAP (a view already)
+_INTO = frozenset(
+    {
+        ImageType.QUIC,
+        ImageType.LZ_RGB,
+        ImageType.LZ_PLT,
+        ImageType.JPEG,
+        ImageType.JPEG_ALPHA,
+        ImageType.LZ4,
+    }
+)
 _CACHE_ME = int(ImageFlags.CACHE_ME)
 _CACHE_REPLACE_ME = int(ImageFlags.CACHE_REPLACE_ME)
 _HIGH_BITS_SET = int(ImageFlags.HIGH_BITS_SET)
@@ -305,6 +317,57 @@ class ImageResolver:
                 self.shared.cache.put(d.id, decoded)
         return decoded
 
+    def copy_onto(
+        self,
+        image: Image,
+        dst: Pixels,
+        box: tuple[int, int, int, int],
+        dx: int,
+        dy: int,
+    ) -> int:
+        """A same-size rop-COPY draw of ``image`` whose destination ``box`` (on
+        the surface ``dst``) is all of the image and whole rows of ``dst``,
+        source pixel ``(x - dx, y - dy)`` on pixel ``(x, y)``: an image no cache keeps is
+        decoded straight into those rows, so it needs no array (no fresh
+        pages, no copy) of its own.  Returns the pixels drawn, or -1 where
+        that does not apply (a cached, GLZ, BITMAP or decoded-ahead image, or
+        another footprint): the caller then draws ``get(image)``.
+
+        Only the destination's rows change, and only here: a stream that
+        fails part-way leaves the rows it reached (where ``get`` refuses
+        before drawing).
+
+        Raises:
+            ImageNotReady, CanvasError: as ``get``.
+        """
+        d = image.descriptor
+        left, top, right, bottom = box
+        width = int(dst.shape[1])
+        if (
+            d.type not in _INTO
+            or d.flags & (_CACHE_ME | _CACHE_REPLACE_ME)
+            or left != 0
+            or right != width
+            or dx != 0
+            or dy != top
+            or d.width != width
+            or d.height != bottom - top
+            or (self.predecoded and id(image) in self.predecoded)
+        ):
+            return -1
+        palette = self._image_palette(image)
+        rows = dst[top:bottom]
+        started = time.perf_counter()
+        decoded = self._decode(image, d, palette, rows)
+        self.decode_seconds += time.perf_counter() - started
+        drawn = width * (bottom - top)
+        self.decoded_pixels += drawn
+        if d.flags & _HIGH_BITS_SET and not decoded.has_alpha:
+            rows[..., 3] = 0xFF
+        if self.decoded_hook is not None:
+            self.decoded_hook(image, decoded)
+        return drawn
+
     def get_mask(self, image: Image) -> npt.NDArray[np.bool_]:
         """Resolve a 1 bpp mask image (BITMAP 1BIT_LE/BE or a cached mask)."""
         d = image.descriptor
@@ -359,9 +422,14 @@ class ImageResolver:
         return job
 
     def _decode(
-        self, image: Image, d: ImageDescriptor, palette: Palette | None
+        self,
+        image: Image,
+        d: ImageDescriptor,
+        palette: Palette | None,
+        out: Pixels | None = None,
     ) -> CachedImage:
-        """Decode (any thread): reads ``palette``, never the palette cache."""
+        """Decode (any thread): reads ``palette``, never the palette cache;
+        ``out``: the array to decode into (not for BITMAP or GLZ types)."""
         kind = d.type
         bitmap = image.bitmap
         if bitmap is not None:
@@ -401,6 +469,7 @@ class ImageResolver:
                 glz_size=glz_size,
                 top_down=top_down,
                 max_pixels=self.shared.limits.image_pixels,
+                out=out,
             )
         except SpiceError as exc:
             missing = getattr(exc, "image_id", None)
