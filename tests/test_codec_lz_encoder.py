@@ -312,3 +312,14 @@ def test_encode_passes_are_compress_calls(twin: ModuleType) -> None:
             assert lz.read_header(stream).stride == 5
     finally:
         lz._impl = saved
+
+
+def test_palette_index_refusal_texts() -> None:
+    for kind, bad, limit in (("PLT1_LE", 2, 2), ("PLT1_BE", 3, 2), ("PLT4_BE", 16, 16)):
+        idx = np.zeros((2, 3), np.uint8)
+        idx[1, 2] = bad
+        with pytest.raises(ValueError) as err:
+            lz.encode(idx, image_type=kind)
+        assert str(err.value) == f"{kind} indices must be < {limit}"
+        idx[1, 2] = limit - 1  # the largest index is taken
+        assert lz.read_header(lz.encode(idx, image_type=kind)).width == 3
