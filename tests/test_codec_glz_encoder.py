@@ -1,9 +1,12 @@
 """The GLZ encoder against spice-server's own encoder, byte for byte.
 
-tests/data/glz_encoder_cases.{json,bin} hold inputs made to reach the
+tests/data/glz_encoder_cases.bin holds inputs made to reach the
 encoder's decisions (hash-bucket collisions, runs at the length-byte limits,
 literal runs past 32, pixel distances past 2**12 and 2**17, matches to images
-1..300 back, a window that evicts, bottom-up rows, every encodable type) and
+1..300 back, short matches whose reference costs more than they save, runs
+and matches at the last positions the loop tries, a hashed 4-pixel image, a
+window that evicts, bottom-up rows, every encodable type, several types in one
+dictionary) and
 the streams spice-server's glz_encode gives for them, in order, through one
 dictionary (tests/data/README.md says how they were made). The server's choice
 among valid codings is what ours must repeat, so only exact bytes can tell a
@@ -13,8 +16,8 @@ the input, which ties the server's bytes to the pixels.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import struct
 import zlib
 from functools import cache
 from pathlib import Path
@@ -35,28 +38,26 @@ BACKENDS = [pytest.param(_glz_ref, id="reference")]
 if _glz_fast is not None:
     BACKENDS.insert(0, pytest.param(_glz_fast, id="cython"))
 
-INDEX = json.loads((DATA / "glz_encoder_cases.json").read_text())
-CASES: list[dict[str, Any]] = INDEX["cases"]
-
 
 @cache
-def _blob() -> bytes:
-    z = (DATA / "glz_encoder_cases.bin").read_bytes()
-    assert hashlib.sha256(z).hexdigest() == INDEX["blob_sha256"]
-    return zlib.decompress(z)
+def _data() -> tuple[list[dict[str, Any]], bytes]:
+    """The cases (a JSON index after its u32 length) and the bytes they point into."""
+    raw = zlib.decompress((DATA / "glz_encoder_cases.bin").read_bytes())
+    (n,) = struct.unpack_from("<I", raw)
+    return json.loads(raw[4 : 4 + n])["cases"], raw[4 + n :]
 
 
-def _inputs(case: dict[str, Any]) -> list[tuple[np.ndarray, bytes]]:
-    blob = _blob()
+CASES = _data()[0]
+
+
+def _inputs(case: dict[str, Any]) -> list[tuple[str, np.ndarray, bytes]]:
+    """(image type, encoder input, the server's stream) of each image."""
+    blob = _data()[1]
     out = []
-    for im in case["images"]:
-        ofs, size = im["input"]
-        dt = np.dtype(im["dtype"])
-        arr = np.frombuffer(blob, dt, size // dt.itemsize, ofs).reshape(im["shape"])
-        sofs, ssize = im["stream"]
-        stream = blob[sofs : sofs + ssize]
-        assert hashlib.sha256(stream).hexdigest() == im["stream_sha256"]
-        out.append((arr, stream))
+    for itype, shape, dtype, ofs, size, sofs, ssize in case["images"]:
+        dt = np.dtype(dtype)
+        arr = np.frombuffer(blob, dt, size // dt.itemsize, ofs).reshape(shape)
+        out.append((itype, arr, blob[sofs : sofs + ssize]))
     return out
 
 
@@ -87,8 +88,7 @@ def test_encoder_gives_the_servers_streams(
     case: dict[str, Any], backend: ModuleType
 ) -> None:
     enc = glz.Encoder(case["window"], _backend=backend)
-    itype = case["image_type"]
-    for i, (arr, stream) in enumerate(_inputs(case)):
+    for i, (itype, arr, stream) in enumerate(_inputs(case)):
         ours = enc.encode(arr, itype, case["top_down"])
         if ours != stream:  # say where the codings part
             at = next(
@@ -108,9 +108,8 @@ def test_encoder_gives_the_servers_streams(
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_the_servers_streams_decode_to_the_input(case: dict[str, Any]) -> None:
     d = glz.Dictionary()
-    itype = case["image_type"]
-    palette = np.arange(256, dtype=np.uint32) if itype == "PLT8" else None
-    for arr, stream in _inputs(case):
+    for itype, arr, stream in _inputs(case):
+        palette = np.arange(256, dtype=np.uint32) if itype == "PLT8" else None
         got = glz.decode(stream, dictionary=d, palette=palette)
         assert np.array_equal(got, _expected_pixels(itype, arr))
 
