@@ -13,6 +13,9 @@ import pytest
 import simplejpeg
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_session_streams import T0, display, make_core
+from test_session_streams import frame as session_frame
+from test_session_streams import stream as session_stream
 
 from spicepy.canvas import Canvas, SurfaceFormat
 from spicepy.canvas.streams import FrameScheduler, StreamManager, _Frame, mm_diff
@@ -56,6 +59,18 @@ def test_a_frame_due_now_waits_for_the_timer() -> None:
     m.run(100)
     assert m.streams[1].frames_shown == 1
     assert canvas.surface(0).pixels[4, 4, :3].tolist() == [200, 200, 200]
+
+
+def test_the_session_shows_a_frame_due_now_from_its_timer() -> None:
+    """Through ``SessionCore``: the frame waits for ``get_timer`` (the caller's
+    ``loop.call_at``), which is due at once."""
+    core = make_core()
+    display(core, session_frame(10_000, 120))  # due exactly now (T0)
+    assert session_stream(core).frames_shown == 0
+    when = core.get_timer()
+    assert when == pytest.approx(T0)
+    core.handle_timer(T0)
+    assert session_stream(core).frames_shown == 1 and core.get_timer() is None
 
 
 @pytest.mark.parametrize("keep_late", [False, True])
