@@ -255,7 +255,8 @@ def test_replay_fills_reach_the_canvas_through_the_core_alone(
     """README's path, offline: ``capture/replay.py`` takes the connection's
     place, the rest is the live path (``test_session.py``'s four modules).
     Recorded: the spicepy modules on the stack of every ``Canvas.fill`` caller
-    (outermost first, repeats collapsed)."""
+    (outermost first, repeats collapsed).  Without the display lane, which
+    applies the common fills in C before any event (``test_session_lane``)."""
     from _stack_spy import record_callers
 
     from spicepy.canvas.canvas import Canvas
@@ -264,6 +265,6 @@ def test_replay_fills_reach_the_canvas_through_the_core_alone(
     if not capture.is_file():
         pytest.skip("text-glz capture not present")
     stacks = record_callers(monkeypatch, Canvas, "fill")
-    replay(capture)
+    replay(capture, lane=False)
     assert len(stacks) > 10
     assert set(stacks) == {("capture/replay.py", "session/core.py")}

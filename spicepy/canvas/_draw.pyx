@@ -886,6 +886,11 @@ cdef int _clip_box(const Img* d, const Cut* bbox, object clip, Rects* r) except 
 def blit_clipped(dst, bbox, clip, src, dx, dy, rop, opaque=False):
     """``blit`` over bbox ∩ dst ∩ clip; -1 for a clip of several rectangles
     (see the twin)."""
+    return blit_clipped_c(dst, bbox, clip, src, dx, dy, rop, opaque)
+
+
+cdef object blit_clipped_c(object dst, object bbox, object clip, object src,
+                           object dx, object dy, object rop, object opaque):
     cdef Img d
     cdef Cut box
     _get_dst(dst, &d)
@@ -896,6 +901,11 @@ def blit_clipped(dst, bbox, clip, src, dx, dy, rop, opaque=False):
 def copy_clipped(dst, bbox, clip, src, src_area, rop, opaque=False):
     """``blit_clipped`` of a same-size draw from src_area; -1 also when
     src_area's size is not bbox's (see the twin)."""
+    return copy_clipped_c(dst, bbox, clip, src, src_area, rop, opaque)
+
+
+cdef object copy_clipped_c(object dst, object bbox, object clip, object src,
+                           object src_area, object rop, object opaque):
     cdef Img d
     cdef Cut box, area
     _get_dst(dst, &d)
@@ -942,6 +952,11 @@ cdef object _blit_clipped(
 def fill_clipped(dst, bbox, clip, rop, color):
     """Solid ``fill`` over bbox ∩ dst ∩ clip; returns the pixels drawn, -1 for
     a clip of several rectangles (see the twin)."""
+    return fill_clipped_c(dst, bbox, clip, rop, color)
+
+
+cdef object fill_clipped_c(object dst, object bbox, object clip, object rop,
+                           object color):
     cdef Held h
     cdef Img d
     cdef Brush b

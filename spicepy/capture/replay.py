@@ -79,6 +79,7 @@ def replay(
     path: str | Path,
     *,
     on_batch: Callable[[DisplayDriver, int], None] | None = None,
+    lane: bool = True,
 ) -> ReplayResult:
     """Replay every display channel of a capture.
 
@@ -87,6 +88,9 @@ def replay(
         on_batch: called (driver with the primary, batch number) after each
             batch of segments with one capture time that changed the primary
             surface.
+        lane: let each display machine's lane (``SessionCore.display_lane``)
+            apply the common draws; False: every message takes the general
+            path (same pixels, counts and changes).
 
     Raises:
         WireError: the capture cannot be read.
@@ -105,6 +109,9 @@ def replay(
     result = ReplayResult(core, read_seconds=read_done - started)
     result.gaps = [f"display#{ch.channel_id}" for ch in channels if ch.gap]
     machines = [channel_machine(ch) for ch in channels]
+    lanes = [core.display_lane(ch.channel_id) if lane else None for ch in channels]
+    for machine, display_lane in zip(machines, lanes, strict=True):
+        machine.set_lane(display_lane)
     # (capture time, channel index, start, end) of every server segment
     segments: list[tuple[float, int, int, int]] = []
     for index, ch in enumerate(channels):
@@ -128,15 +135,24 @@ def replay(
             last_time = when
         if index in failed:
             continue
-        machine, key = machines[index], keys[index]
-        try:
-            machine.receive_data(views[index][start:end])
-        except SpiceError as exc:  # the channel is dead from here on, as live
-            result.errors[f"channel {key[1]}: {type(exc).__name__}: {exc}"] += 1
-            failed.add(index)
-        next_event = machine.next_event
-        while (event := next_event()) is not None:
-            handle_event(key, event, when)
+        machine, key, display_lane = machines[index], keys[index], lanes[index]
+        if display_lane is not None:
+            display_lane.now = when
+        next_event, feed = machine.next_event, machine.receive_data
+        data: memoryview | None = views[index][start:end]
+        while True:
+            try:
+                # then read on where the lane stopped the machine, until it did not
+                if data is not None:
+                    feed(data)
+                    data = None
+                elif index in failed or not machine.resume():
+                    break
+            except SpiceError as exc:  # the channel is dead from here on, as live
+                result.errors[f"channel {key[1]}: {type(exc).__name__}: {exc}"] += 1
+                failed.add(index)
+            while (event := next_event()) is not None:
+                handle_event(key, event, when)
         machine.data_to_send()  # ACKs and PONGs for a server that is not there
         core.messages_to_send()  # STREAM_REPORTs likewise
     core.drop_held()  # what never became drawable: spice-gtk would drop it too

@@ -17,6 +17,10 @@ events, LIST is unpacked, unknown types are skipped by their size and counted.
 MIGRATE (seamless migration, ``channels._migration``) queues a FLUSH_MARK when
 asked, waits for its MIGRATE_DATA when announced, and then hands the channel
 over (``ChannelMigrateReceived``): the machine reads nothing after that.
+With a lane (``set_lane``: the display channel's, ``SessionCore.display_lane``)
+the reader applies the common draws before any event and stops before one
+while events wait; the caller calls ``resume()`` once it delivered them (EOF
+turns what is left into events).
 Subclasses add ``_on_linked`` (their first messages) and ``_handle`` (their events);
 a migration target's machine (``defer_start``) links but keeps its first
 messages until ``start_deferred``.  Any SpiceError puts the channel in ERROR for good.
@@ -200,6 +204,8 @@ class Channel:
         self._migrate_flags: int | None = None
         #: takes runs of own messages in C (``wire.stream``); made at the first parse
         self._reader: Reader | None = None
+        #: applies some own messages before their event (``set_lane``), or None
+        self._lane: object | None = None
         #: a migration target: ``_on_linked`` waits for ``start_deferred``
         self._deferred = False
         self._started = False
@@ -246,6 +252,41 @@ class Channel:
         except SpiceError:
             self.state = ChannelState.ERROR
             raise
+
+    def set_lane(self, lane: object | None) -> None:
+        """Offer this machine's own messages to ``lane`` (a ``wire._decode.Lane``,
+        e.g. ``SessionCore.display_lane``), or stop (None).  The compiled reader
+        then offers it each message it wants while no event is queued, and stops
+        reading before such a message while events are: the caller delivers
+        them and calls ``resume()``.  Ignored by the pure-Python reader."""
+        self._lane = lane
+        if self._reader is not None and hasattr(self._reader, "lane"):
+            self._reader.lane = lane
+
+    def resume(self) -> bool:
+        """Read on where a lane made the reader stop (see ``set_lane``), once
+        every queued event was taken; True if it read (new events may wait).
+
+        Raises:
+            ProtocolError, WireError: malformed input; the channel is then in ERROR.
+        """
+        if (
+            not self._held
+            or self._held < self._need
+            or self._events
+            or self.state is not _READY
+        ):
+            return False
+        parts = self._parts
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        parts.clear()
+        self._held = 0
+        try:
+            self._parse(memoryview(data))
+        except SpiceError:
+            self.state = ChannelState.ERROR
+            raise
+        return True
 
     def next_event(self) -> ChannelEvent | None:
         """The oldest pending event, or None."""
@@ -356,6 +397,14 @@ class Channel:
         """Subclass hook: queue the channel's first messages."""
 
     def _eof(self) -> None:
+        if self._held and self._held >= self._need and self.state is _READY:
+            # whole messages a lane left unread: all of them become events now
+            self.set_lane(None)
+            parts = self._parts
+            data = parts[0] if len(parts) == 1 else b"".join(parts)
+            parts.clear()
+            self._held = 0
+            self._parse(memoryview(data))
         if self.state in (ChannelState.LINKING, ChannelState.AUTHENTICATING):
             # spice-server hangs up instead of answering a failed SASL exchange
             refused = self._link.closed_error()
@@ -462,13 +511,16 @@ class Channel:
         """The reader of this machine's own messages (none if a subclass
         handles them itself: ``_parse`` calls its ``_handle`` one by one)."""
         takes = type(self)._handle is Channel._handle
-        return MessageReader(
+        reader = MessageReader(
             self._own_messages() if takes else {},
             self.CHANNEL_TYPE,
             MessageReceived,
             self._events,
             self._counts,
         )
+        if self._lane is not None and takes and hasattr(reader, "lane"):
+            reader.lane = self._lane
+        return reader
 
     def _count_ack(self, n: int = 1) -> None:
         """``n`` more messages received (at most the rest of the ACK window)."""

@@ -190,6 +190,12 @@ class ChannelConnection:
             if getattr(self._loop.time, "__func__", None) is asyncio.BaseEventLoop.time
             else self._loop.time
         )
+        #: the same clock, for a display lane (``SessionCore.display_lane``)
+        self.clock = self._clock
+        #: the machine's ``resume()`` (``Channel.set_lane``), if it has one
+        self._resume: Callable[[], bool] | None = getattr(machine, "resume", None)
+        #: reads that arrived while an event was parked, fed after it
+        self._unread: list[memoryview] = []
         self._timer: asyncio.TimerHandle | None = None
         self.error: BaseException | None = None
         self._pumping = False
@@ -247,13 +253,25 @@ class ChannelConnection:
                 if handle is not None:
                     handle(first, clock())
                 on_event(self, first)
-            while (event := next_event()) is not None:
-                if prepare is not None and (work := prepare(event)) is not None:
-                    self._park(event, work)
+            resume = self._resume
+            while True:
+                while (event := next_event()) is not None:
+                    if prepare is not None and (work := prepare(event)) is not None:
+                        self._park(event, work)
+                        break
+                    if handle is not None:
+                        handle(event, clock())
+                    on_event(self, event)
+                # read on where a display lane stopped the machine (all
+                # delivered: nothing older is pending)
+                if self._parked is not None or resume is None:
                     break
-                if handle is not None:
-                    handle(event, clock())
-                on_event(self, event)
+                try:
+                    if not resume():
+                        break
+                except Exception as exc:
+                    self._fail(_reading_error(self.name, exc))
+                    return
             self._flush()
             self._arm_timer()
             if self._on_pumped is not None:
@@ -304,8 +322,12 @@ class ChannelConnection:
         self.bytes_in += nbytes
         if self._detached or self.closed.is_set():
             return  # detached or failed: the rest belongs to nobody
+        view = memoryview(self._buf)[start:end].toreadonly()
+        if self._parked is not None:  # (a read the pause did not stop)
+            self._unread.append(view)  # a lane must not draw ahead of it
+            return
         try:
-            self.machine.receive_data(memoryview(self._buf)[start:end].toreadonly())
+            self.machine.receive_data(view)
         except Exception as exc:
             self._fail(_reading_error(self.name, exc))
             return
@@ -370,6 +392,13 @@ class ChannelConnection:
             return
         self._parked = None
         self._deliver(event)  # may park the next one
+        while self._parked is None and self._unread and not self.closed.is_set():
+            try:
+                self.machine.receive_data(self._unread.pop(0))
+            except Exception as exc:
+                self._fail(_reading_error(self.name, exc))
+                return
+            self._deliver(None)
         if self._parked is None:
             self._hold_reading("parked", False)
             if self._eof_pending:
@@ -401,6 +430,9 @@ class ChannelConnection:
         whatever the old server still sends belongs to nobody) and hang up,
         unless ``hang_up`` is False: the caller closes it later."""
         self._detached = True
+        set_lane = getattr(self.machine, "set_lane", None)
+        if set_lane is not None:  # the old server's draws reach no canvas
+            set_lane(None)
         self._on_event = _ignore_event
         self._handle = None
         self._on_pumped = None

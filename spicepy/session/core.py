@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from spicepy.canvas import draw_blend, draw_lines
+from spicepy.canvas import draw_blend, draw_lines, kernels
 from spicepy.canvas.canvas import Canvas
 from spicepy.canvas.images import ImageNotReady, SharedState
 from spicepy.canvas.streams import StreamManager, mm_diff
@@ -61,6 +61,7 @@ from spicepy.channels.events import (
 from spicepy.errors import CanvasError, LimitExceededError, WireError
 from spicepy.limits import DEFAULT_LIMITS, Limits, payload_bytes
 from spicepy.wire import msg_display as md
+from spicepy.wire import twins
 from spicepy.wire.enums import ChannelType, MouseMode
 from spicepy.wire.msg_common import MainMouseModeRequest
 from spicepy.wire.msg_display import StreamReport, message_images
@@ -100,6 +101,13 @@ MAX_HELD = 10_000
 MAX_CHANGES = 10_000
 
 _DISPLAY = ChannelType.DISPLAY
+_lane: Any
+try:  # the lane needs both compiled twins (the pure ones are the general path)
+    if not (kernels.FAST and twins.FAST):
+        raise ImportError("pure-Python twins")
+    from spicepy.session import _lane
+except ImportError:
+    _lane = None
 #: the most frequent draws: images are the source and the mask, no brush
 _COPIES = (md.DrawCopy, md.DrawBlend)
 _COPY_BITS = md.CopyBits
@@ -201,6 +209,9 @@ class SessionCore:
         self._message_handlers: dict[int, EventHandler] = {
             _DISPLAY: self._on_display_message
         }
+        #: DISPLAY messages go to the core's own handler (display lanes may
+        #: apply them; ``display_lane``)
+        self._plain_display = True
 
     # -- extension points ---------------------------------------------------------
 
@@ -216,6 +227,24 @@ class SessionCore:
         """Route ``MessageReceived.message`` of one channel type to
         ``handler(key, message, now)``."""
         self._message_handlers[channel_type] = handler
+        if channel_type == _DISPLAY:
+            self._plain_display = handler == self._on_display_message
+
+    def display_lane(
+        self,
+        channel_id: int,
+        clock: Callable[[], float] | None = None,
+        observer: object | None = None,
+    ) -> Any:
+        """A compiled lane for display channel ``channel_id`` (``_lane.pyx``)
+        to attach to its machine (``Channel.set_lane``), or None under
+        ``SPICEPY_PUREPYTHON=1`` or without the extensions: the general path
+        then takes every message.  ``clock`` gives ``now`` for the messages it
+        takes (None: its ``now`` attribute, which the caller sets); it declines
+        while ``observer`` (the live session) has event readers."""
+        if _lane is None:
+            return None
+        return _lane.DisplayLane(self, channel_id, MAX_CHANGES, clock, observer)
 
     def on_change(self, listener: Callable[[int, Rect], None]) -> None:
         """Also call ``listener(display channel id, rect)`` for every change

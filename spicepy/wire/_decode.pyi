@@ -11,7 +11,11 @@ def split_frames(
     data: memoryview, mini_header: bool, start: int = 0, max_size: int = ...
 ) -> tuple[list[tuple[int, memoryview, int, int, int, int]], int]: ...
 
+class Lane:
+    def set_wanted(self, numbers: object) -> None: ...
+
 class MessageReader:
+    lane: Lane | None
     def __init__(
         self,
         table: dict[int, type],

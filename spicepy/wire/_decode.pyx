@@ -46,7 +46,7 @@ from spicepy.wire.buffer import Buffer
 from spicepy.wire.plan import CondKind, CountKind, Kind, compile_struct, direct_fields
 from spicepy.wire.schema import MAX_ARRAY_ITEMS, MAX_DEPTH, MAX_MESSAGE_SIZE, Reader
 
-__all__ = ["build", "decode_struct", "split_frames"]
+__all__ = ["Lane", "MessageReader", "build", "decode_struct", "split_frames"]
 
 cdef enum:
     MAX_FLAT = 16
@@ -767,6 +767,31 @@ def split_frames(data, bint mini_header, Py_ssize_t start=0,
     return frames, pos
 
 
+# -- a lane: messages applied in C before any event (``_decode.pxd``) ---------------------
+cdef class Lane:
+    """The base of a lane (``stream`` module docstring): ``wants(n)`` says the
+    lane may take message number ``n`` (the ``wanted`` bits, set by
+    ``set_wanted``); ``offer`` gets each such decoded message while no event of
+    its channel waits, and returns 1 when it applied it completely, 0 when it
+    declines (having changed nothing).  This base declines everything."""
+
+    def set_wanted(self, numbers):
+        """The message numbers (0..511) ``offer`` may be called with."""
+        cdef int i
+        for i in range(8):
+            self.wanted[i] = 0
+        for n in numbers:
+            if not 0 <= n < 512:
+                raise ValueError(f"message number {n} outside 0..511")
+            self.wanted[n >> 6] |= (<uint64_t>1) << (n & 63)
+
+    cdef bint wants(self, unsigned int msg_type) noexcept:
+        return msg_type < 512 and (self.wanted[msg_type >> 6] >> (msg_type & 63)) & 1
+
+    cdef int offer(self, unsigned int msg_type, object msg) except -1:
+        return 0
+
+
 # -- a channel's own messages, read in a row (``stream.MessageReaderRef``) ---------------
 cdef inline bint _plain_view(object view):
     """A read-only 1-D byte memoryview: payload views may be slices of it."""
@@ -793,6 +818,8 @@ cdef class MessageReader:
     cdef object wrap  # _Struct of a frozen slotted event class, or None: call it
     cdef object counts  # a dict or a subclass (defaultdict)
     cdef _Body body
+    cdef object events  # where the events go (its truth: an event waits)
+    cdef Lane _lane  # or None
 
     def __cinit__(self):
         self.taken_by_type = NULL
@@ -826,10 +853,21 @@ cdef class MessageReader:
         if self.wrap is not None and (<_Struct>self.wrap).n != 4:
             self.wrap = None
         self.append = events.append
+        self.events = events
+        self._lane = None
         if not isinstance(counts, dict):
             raise TypeError("counts must be a dict")
         self.counts = counts
         self.body = _Body()
+
+    @property
+    def lane(self):
+        """The ``Lane`` offered the wanted messages, or None (see ``read``)."""
+        return self._lane
+
+    @lane.setter
+    def lane(self, Lane lane):
+        self._lane = lane
 
     cdef object _event(self, unsigned int msg_type, uint64_t serial, object msg):
         cdef _Struct s
@@ -857,6 +895,8 @@ cdef class MessageReader:
         cdef object s, msg
         cdef object frame = None
         cdef _Body b = self.body
+        cdef Lane lane = self._lane
+        cdef bint lane_may
         mv = view if _plain_view(view) else memoryview(view).cast("B").toreadonly()
         PyObject_GetBuffer(mv, &pybuf, PyBUF_SIMPLE)
         try:
@@ -865,6 +905,9 @@ cdef class MessageReader:
                 raise ValueError(f"start {pos} outside {n} bytes")
             b.mv = mv
             while taken < most and _whole(p, n, pos, mini_header, limit, &f):
+                lane_may = lane is not None and lane.wants(f.msg_type)
+                if lane_may and self.events:
+                    break  # older events first: the caller resumes after them
                 idx = <Py_ssize_t>f.msg_type - self.lo
                 s = None
                 if f.sub_list == 0 and 0 <= idx < self.width:
@@ -884,8 +927,9 @@ cdef class MessageReader:
                              pos, f.end)
                     break
                 serial += 1
-                self.append(self._event(f.msg_type, serial if mini_header else f.serial,
-                                        msg))
+                if not lane_may or not lane.offer(f.msg_type, msg):
+                    self.append(self._event(
+                        f.msg_type, serial if mini_header else f.serial, msg))
                 if self.taken_by_type[idx] == 0:
                     self.touched[self.n_touched] = idx
                     self.n_touched += 1

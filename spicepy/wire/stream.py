@@ -20,6 +20,13 @@ the reader numbers them 1, 2, ... as the channel does), adds 1 to
 It returns ``(pos, serial, taken, frame)``: where it stopped, the serial count,
 how many messages it took.  It keeps no state between calls but its arguments.
 
+A lane (compiled reader only: ``reader.lane``, a ``_decode.Lane``) applies some
+messages itself: for a message number the lane ``wants``, the reader stops
+before it (frame None) while ``events`` is not empty (older events first: the
+caller delivers them and reads on from ``pos``); else it offers the decoded
+message to the lane, which applies it (counted and taken, no event) or
+declines (an event as usual).  ``Channel.set_lane`` / ``resume`` carry this.
+
 Two twins with the same returns, events (message values included) and counts:
 ``MessageReaderRef`` here, on ``schema.decode_struct``, and the compiled
 ``_decode.MessageReader``.  ``MessageReader`` is the chosen one (``twins.FAST``).

@@ -1,0 +1,515 @@
+"""The display lane (``session/_lane.pyx``): lane on == lane off, in effect.
+
+With a lane attached, the display machine's compiled reader applies solid
+fills, cached/surface copies and COPY_BITS in C; everything observable must be
+what the general path (``MessageReceived`` -> core -> driver -> canvas) gives:
+pixels of every surface, ``pixels_drawn``, ``counts``, ``image_types``, the
+change list, the machine's counts and the bytes it queued (ACKs, PONGs), and
+the order of a channel's messages (held ones, events read by someone).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from _canvas_build import NO_MASK, Bitmap, Image, Rect, base, solid
+from _channel_helpers import events
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spicepy.capture import replay as replay_mod
+from spicepy.channels.base import Channel
+from spicepy.channels.display import DisplayChannel
+from spicepy.channels.events import ChannelClosed, MessageReceived, PingAnswered
+from spicepy.session import core as core_mod
+from spicepy.session.core import DisplayDriver, SessionCore
+from spicepy.testing.fake_server import FakeServer, link_pair
+from spicepy.wire import msg_display as md
+from spicepy.wire import types as wt
+from spicepy.wire.enums import (
+    BitmapFmt,
+    ChannelType,
+    ImageFlags,
+    ImageType,
+    RopDescriptor,
+    SurfaceFmt,
+)
+from spicepy.wire.msg_common import Ping, SetAck
+
+pytestmark = pytest.mark.skipif(
+    core_mod._lane is None, reason="no compiled lane (pure-Python twins)"
+)
+
+DISPLAY = int(ChannelType.DISPLAY)
+W, H = 40, 30
+PUT, OR, XOR = RopDescriptor.OP_PUT, RopDescriptor.OP_OR, RopDescriptor.OP_XOR
+
+
+# -- a display machine and a core, driven as connection.py / replay.py drive them --
+
+
+class Rig:
+    """One linked display machine (channel ``cid``) feeding ``core``."""
+
+    def __init__(self, core: SessionCore, lane: bool, cid: int = 0) -> None:
+        self.core, self.key = core, (DISPLAY, cid)
+        self.server = FakeServer()
+        self.machine = DisplayChannel(cid)
+        link_pair(self.machine, self.server)
+        for ev in events(self.machine):
+            core.handle_event(self.key, ev, 0.0)
+        self.machine.data_to_send()
+        self.lane = core.display_lane(cid) if lane else None
+        self.machine.set_lane(self.lane)
+        self.sent = bytearray()
+        self.seen: list[object] = []
+
+    def pack(self, msg: Any) -> bytes:
+        return self.server.pack(msg)
+
+    def feed(self, data: bytes, now: float = 1.0) -> None:
+        if self.lane is not None:
+            self.lane.now = now
+        self.machine.receive_data(data)
+        self.drain(now)
+
+    def drain(self, now: float = 1.0) -> None:
+        while True:
+            while (ev := self.machine.next_event()) is not None:
+                self.seen.append(ev)
+                self.core.handle_event(self.key, ev, now)
+            if not self.machine.resume():
+                break
+        self.sent += self.machine.data_to_send()
+
+
+def state(core: SessionCore, machines: list[Channel], sent: list[bytes]) -> Any:
+    drivers = {
+        cid: (
+            {sid: s.pixels.tobytes() for sid, s in d.canvas.surfaces.items()},
+            dict(d.counts),
+            dict(d.image_types),
+            d.canvas.pixels_drawn,
+            d.marks,
+        )
+        for cid, d in core.drivers.items()
+    }
+    return (
+        drivers,
+        list(core._changes),
+        core.change_count,
+        dict(core.dropped),
+        core.last_display_activity,
+        [(m.messages_received, dict(m.message_counts), m.state) for m in machines],
+        sent,
+    )
+
+
+# -- messages ------------------------------------------------------------------------
+
+
+def _rect(x: int, y: int, w: int, h: int) -> wt.Rect:
+    return Rect(x, y, x + w, y + h)
+
+
+def _clip(kind: int, x: int, y: int) -> list[wt.Rect] | None:
+    if kind == 0:
+        return None
+    if kind == 1:
+        return [_rect(x, y, 12, 9)]
+    return [_rect(x, y, 5, 5), _rect(x + 8, y + 3, 5, 5)]  # several: region path
+
+
+def _fill(sid: int, x: int, y: int, color: int, rop: int, clip: int) -> md.DrawFill:
+    return md.DrawFill(
+        base(sid, _rect(x, y, 10, 7), _clip(clip, x + 2, y + 1)),
+        md.Fill(solid(color), rop, NO_MASK),
+    )
+
+
+def _bitmap(image_id: int, color: int, w: int = 6, h: int = 4) -> wt.Image:
+    data = b"".join(
+        struct.pack("<I", (color + 77 * i) & 0xFFFFFF) for i in range(w * h)
+    )
+    bitmap = Bitmap(BitmapFmt.FMT_32BIT, 0, w, h, 4 * w, data)
+    return Image(image_id, ImageType.BITMAP, ImageFlags.CACHE_ME, w, h, bitmap=bitmap)
+
+
+def _copy(
+    sid: int,
+    x: int,
+    y: int,
+    image: wt.Image,
+    rop: int,
+    clip: int,
+    cls: type = md.DrawCopy,
+) -> Any:
+    w, h = image.descriptor.width, image.descriptor.height
+    return cls(
+        base(sid, _rect(x, y, w, h), _clip(clip, x + 1, y)),
+        md.Copy(image, _rect(0, 0, w, h), rop, 0, NO_MASK),
+    )
+
+
+def _cached(image_id: int, kind: int = ImageType.FROM_CACHE) -> wt.Image:
+    return Image(image_id, kind, 0, 6, 4)
+
+
+def _surface_image(sid: int) -> wt.Image:
+    return Image(0, ImageType.SURFACE, 0, 8, 6, surface_id=sid)
+
+
+def _create(sid: int, w: int = W, h: int = H) -> md.SurfaceCreate:
+    return md.SurfaceCreate(sid, w, h, SurfaceFmt.FMT_32_xRGB, 0)
+
+
+OPS = st.one_of(
+    st.tuples(st.just("fill"), st.integers(0, 1), st.integers(-6, W),
+              st.integers(-4, H), st.integers(0, 0xFFFFFF),
+              st.sampled_from([PUT, OR, XOR]), st.integers(0, 2)),
+    st.tuples(st.just("put"), st.integers(0, 4), st.integers(-3, W),
+              st.integers(-2, H), st.integers(0, 0xFFFFFF)),
+    st.tuples(st.just("cached"), st.integers(0, 5), st.integers(-3, W),
+              st.integers(-2, H), st.sampled_from([PUT, OR]), st.integers(0, 2),
+              st.booleans()),
+    st.tuples(st.just("surface"), st.integers(0, 1), st.integers(-3, W),
+              st.integers(-2, H), st.integers(0, 2)),
+    st.tuples(st.just("bits"), st.integers(-8, W), st.integers(-8, H),
+              st.integers(-8, 8), st.integers(-8, 8), st.integers(0, 2)),
+    st.tuples(st.just("create1")),
+    st.tuples(st.just("destroy1")),
+    st.tuples(st.just("ack"), st.integers(1, 4)),
+    st.tuples(st.just("ping"), st.integers(0, 1000)),
+    st.tuples(st.just("mark")),
+)  # fmt: skip
+
+
+def _message(op: tuple[Any, ...]) -> Any:
+    kind = op[0]
+    if kind == "fill":
+        return _fill(*op[1:])
+    if kind == "put":
+        return _copy(0, op[2], op[3], _bitmap(op[1], op[4]), PUT, 0)
+    if kind == "cached":
+        _, image_id, x, y, rop, clip, blend = op
+        cls = md.DrawBlend if blend else md.DrawCopy
+        return _copy(0, x, y, _cached(image_id), rop, clip, cls)
+    if kind == "surface":
+        return _copy(op[1], op[2], op[3], _surface_image(1 - op[1]), PUT, op[4])
+    if kind == "bits":
+        _, x, y, dx, dy, clip = op
+        return md.CopyBits(
+            base(0, _rect(x, y, 9, 8), _clip(clip, x, y)), wt.Point(x - dx, y - dy)
+        )
+    if kind == "create1":
+        return _create(1, 16, 12)
+    if kind == "destroy1":
+        return md.SurfaceDestroy(1)
+    if kind == "ack":
+        return SetAck(7, op[1])
+    if kind == "ping":
+        return Ping(op[1], 99, b"")
+    return md.DisplayMark()
+
+
+def _stream(rig: Rig, ops: list[tuple[Any, ...]]) -> bytes:
+    return rig.pack(_create(0)) + b"".join(rig.pack(_message(op)) for op in ops)
+
+
+def _run(ops: list[tuple[Any, ...]], cuts: list[int], lane: bool) -> tuple[Any, Rig]:
+    core = SessionCore()
+    rig = Rig(core, lane)
+    data = _stream(rig, ops)
+    bounds = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    for n, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        rig.feed(data[a:b], now=float(n))
+    rig.feed(b"", now=99.0)
+    return state(core, [rig.machine], [bytes(rig.sent)]), rig
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(OPS, max_size=40), st.lists(st.integers(0, 1 << 16), max_size=12))
+def test_lane_on_equals_lane_off_on_random_streams(
+    ops: list[tuple[Any, ...]], cuts: list[int]
+) -> None:
+    off, _ = _run(ops, cuts, lane=False)
+    on, rig = _run(ops, cuts, lane=True)
+    assert on == off
+    assert isinstance(rig.seen[-1], ChannelClosed) and rig.seen[-1].clean
+
+
+def test_lane_takes_the_common_draws_and_splits_at_every_byte() -> None:
+    ops: list[tuple[Any, ...]] = [
+        ("put", 1, 0, 0, 0x123456),
+        ("ack", 3),
+        ("fill", 0, 3, 4, 0xABCDEF, PUT, 0),
+        ("cached", 1, 10, 5, PUT, 1, False),
+        ("cached", 1, 12, 9, PUT, 0, True),
+        ("ping", 5),
+        ("bits", 4, 4, 3, -2, 0),
+        ("fill", 0, 20, 10, 0x00FF00, PUT, 1),
+        ("mark",),
+    ]
+    off, _ = _run(ops, [], lane=False)
+    on, rig = _run(ops, [], lane=True)
+    assert on == off
+    assert rig.lane is not None and rig.lane.taken == 5  # fill, 2 cached, bits, fill
+    assert not [e for e in rig.seen if type(e) is MessageReceived
+                and type(e.message) in (md.DrawFill, md.CopyBits)]  # fmt: skip
+    data_len = len(_stream(Rig(SessionCore(), False), ops))
+    for cut in range(1, data_len):
+        assert _run(ops, [cut], lane=True)[0] == _run(ops, [cut], lane=False)[0], cut
+
+
+def test_eof_after_a_held_rest_delivers_every_message() -> None:
+    """The reader stops before a lane message while an event waits; EOF before
+    ``resume`` turns the rest into events, in order."""
+    core = SessionCore()
+    rig = Rig(core, lane=True)
+    fill = _fill(0, 0, 0, 0xFF, PUT, 0)
+    rig.feed(rig.pack(_create(0)) + rig.pack(fill))  # the lane learns nothing new
+    data = rig.pack(Ping(1, 2, b"")) + rig.pack(fill) + rig.pack(fill)
+    rig.machine.receive_data(data)
+    assert type(rig.machine.next_event()) is PingAnswered
+    rig.machine.receive_data(b"")
+    got = events(rig.machine)
+    assert [type(e) for e in got] == [MessageReceived, MessageReceived, ChannelClosed]
+    assert got[-1].clean  # type: ignore[attr-defined]
+    assert rig.machine.messages_received == 5
+
+
+def test_a_held_message_keeps_its_channel_order() -> None:
+    """Channel 1 copies an image channel 0 has not sent yet (held), then fills
+    the same pixels: the fill must land after the copy, lane or not."""
+    results = []
+    for lane in (False, True):
+        core = SessionCore()
+        core.channels_list = [(DISPLAY, 0), (DISPLAY, 1)]
+        zero, one = Rig(core, lane, 0), Rig(core, lane, 1)
+        one.feed(one.pack(_create(0)))
+        one.feed(one.pack(_fill(0, 0, 0, 0x0000FF, PUT, 0)))  # learns PUT
+        one.feed(
+            one.pack(_copy(0, 0, 0, _cached(9), PUT, 0))
+            + one.pack(_fill(0, 0, 0, 0x00FF00, PUT, 0))
+        )
+        assert core.held[1]  # the copy waits, the fill behind it
+        assert one.machine.next_event() is None
+        zero.feed(
+            zero.pack(_create(0)) + zero.pack(_copy(0, 0, 0, _bitmap(9, 5), PUT, 0))
+        )
+        assert not core.held[1]
+        pixels = core.drivers[1].canvas.primary.pixels  # type: ignore[union-attr]
+        assert pixels[0, 0, :3].tolist() == [0, 0xFF, 0]  # the fill, last
+        results.append(state(core, [zero.machine, one.machine], []))
+    assert results[0][:4] == results[1][:4]
+
+
+def test_an_event_reader_sees_every_display_message() -> None:
+    """While the observer (the live session) has ``events()`` readers or its
+    connect backlog, every message is an event; without, the lane takes them."""
+    observer = SimpleNamespace(_readers={1}, _backlog=None)
+    core = SessionCore()
+    rig = Rig(core, lane=True)
+    assert rig.lane is not None
+    rig.lane.observer = observer
+    fills = [rig.pack(_fill(0, i, i, 0xFF * i, PUT, 0)) for i in range(6)]
+    rig.feed(rig.pack(_create(0)) + b"".join(fills))
+    assert sum(type(e) is MessageReceived for e in rig.seen) == 7
+    observer._readers, observer._backlog = set(), [object()]
+    rig.feed(b"".join(fills))
+    assert sum(type(e) is MessageReceived for e in rig.seen) == 13
+    observer._backlog = None
+    rig.feed(b"".join(fills))
+    assert sum(type(e) is MessageReceived for e in rig.seen) == 13
+    assert rig.lane.taken == 6
+
+
+def test_a_display_handler_of_its_own_turns_the_lane_off() -> None:
+    core = SessionCore()
+    rig = Rig(core, lane=True)
+    got: list[object] = []
+    rig.feed(rig.pack(_create(0)) + rig.pack(_fill(0, 0, 0, 1, PUT, 0)))
+    assert rig.lane is not None
+    before = rig.lane.taken  # (1 once the canvas resolved PUT: earlier tests)
+    core.on_message(DISPLAY, lambda key, msg, now: got.append(msg))
+    rig.feed(rig.pack(_fill(0, 0, 0, 1, PUT, 0)) * 3)
+    assert len(got) == 3 and rig.lane.taken == before
+    core.on_message(DISPLAY, core._on_display_message)
+    rig.feed(rig.pack(_fill(0, 0, 0, 1, PUT, 0)) * 3)
+    assert len(got) == 3 and rig.lane.taken == before + 3
+
+
+# -- every capture: replay with and without the lane ----------------------------------
+
+
+def _recorded_replay(path: Path, lane: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``replay`` with the surfaces' CRCs at every DISPLAY_MARK and the bytes the
+    machines queued."""
+    marks: list[tuple[int, ...]] = []
+    sent: list[bytes] = []
+    mark = DisplayDriver._mark
+    out = Channel.data_to_send
+
+    def recording_mark(self: DisplayDriver, msg: Any, mm: Any) -> None:
+        mark(self, msg, mm)
+        marks.append(tuple(zlib.crc32(s.pixels) for s in self.canvas.surfaces.values()))
+
+    def recording_out(self: Channel) -> bytes:
+        data = out(self)
+        sent.append(data)
+        return data
+
+    with monkeypatch.context() as m:
+        m.setattr(DisplayDriver, "_mark", recording_mark)
+        m.setattr(Channel, "data_to_send", recording_out)
+        result = replay_mod.replay(path, lane=lane)
+    return result, marks, b"".join(sent)
+
+
+def _corpus() -> list[str]:
+    from test_replay import _entries
+
+    return _entries()
+
+
+@pytest.mark.parametrize("name", _corpus())
+def test_every_capture_replays_the_same_with_the_lane(
+    captures_dir: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = captures_dir / f"{name}.pcap"
+    off, off_marks, off_sent = _recorded_replay(path, False, monkeypatch)
+    on, on_marks, on_sent = _recorded_replay(path, True, monkeypatch)
+    assert on_marks == off_marks
+    assert on_sent == off_sent
+    assert on.messages == off.messages and on.errors == off.errors
+    machines: list[Channel] = []
+    assert state(on.core, machines, []) == state(off.core, machines, [])
+    for cid, driver in off.drivers.items():
+        for sid, surface in driver.canvas.surfaces.items():
+            assert np.array_equal(
+                on.drivers[cid].canvas.surfaces[sid].pixels, surface.pixels
+            )
+
+
+# -- the connection reads on where a lane stopped its machine -------------------------
+
+
+class StoppingMachine:
+    """A line machine with a stand-in lane: lines starting with "L" are applied
+    at once (logged, no event) while no event waits; before one, with events
+    waiting, reading stops until ``resume`` (``Channel``'s contract)."""
+
+    def __init__(self, log: list[object]) -> None:
+        self.log = log
+        self._pending = b""
+        self._events: list[object] = []
+        self.resumed_while_parked = 0
+        self.conn: Any = None
+
+    def _read(self) -> None:
+        while b"\n" in self._pending:
+            line, rest = self._pending.split(b"\n", 1)
+            text = line.decode()
+            if text.startswith("L"):
+                if self._events:
+                    return  # older events first
+                self.log.append(text)
+            else:
+                self._events.append(text)
+            self._pending = rest
+
+    def receive_data(self, data: bytes) -> None:
+        if not data:
+            self._events.append("EOF")
+            return
+        self._pending += data
+        self._read()
+
+    def resume(self) -> bool:
+        if self.conn is not None and self.conn._parked is not None:
+            self.resumed_while_parked += 1
+        if self._events or b"\n" not in self._pending:
+            return False
+        self._read()
+        return True
+
+    def next_event(self) -> object | None:
+        return self._events.pop(0) if self._events else None
+
+    def data_to_send(self) -> bytes:
+        return b""
+
+    def get_timer(self) -> float | None:
+        return None
+
+    def handle_timer(self, now: float) -> None:
+        pass
+
+
+def _pump_lines(
+    lines: bytes, slow: bool
+) -> tuple[list[object], list[object], StoppingMachine]:
+    import asyncio
+    import threading
+
+    from spicepy.session.connection import ChannelConnection
+    from spicepy.session.transport import open_stream
+
+    limit = 10.0
+    release = threading.Event()
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        w.write(lines)
+        await w.drain()
+        await asyncio.sleep(limit)
+
+    def prepare(event: object) -> Any:
+        return (lambda: release.wait(limit)) if slow and event == "SLOW" else None
+
+    async def main() -> tuple[list[object], list[object], StoppingMachine]:
+        server = await asyncio.start_server(script, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await open_stream(host="127.0.0.1", port=port, timeout=limit)
+        log: list[object] = []
+        machine = StoppingMachine(log)
+        conn = ChannelConnection(
+            "t", machine, reader, writer, lambda c, e: log.append(e), prepare=prepare
+        )
+        machine.conn = conn
+        conn.start()
+        want = lines.count(b"\n")
+        try:
+            async with asyncio.timeout(2.0):
+                while len(log) < (1 if slow else want):
+                    await asyncio.sleep(0.001)
+            await asyncio.sleep(0.05)  # (time for a wrong resume while parked)
+            while_parked = list(log)
+            release.set()
+            async with asyncio.timeout(2.0):
+                while len(log) < want:
+                    await asyncio.sleep(0.001)
+        finally:
+            release.set()
+            await conn.close()
+            server.close()
+        return while_parked, log, machine
+
+    return asyncio.run(main())
+
+
+def test_the_connection_resumes_a_stopped_machine_in_order() -> None:
+    _, log, _ = _pump_lines(b"a\nL1\nL2\nb\nL3\nc\n", slow=False)
+    assert log == ["a", "L1", "L2", "b", "L3", "c"]
+
+
+def test_the_connection_does_not_resume_behind_a_parked_event() -> None:
+    while_parked, log, machine = _pump_lines(b"a\nSLOW\nL1\nb\nL2\n", slow=True)
+    assert while_parked == ["a"]
+    assert log == ["a", "SLOW", "L1", "b", "L2"]
+    assert machine.resumed_while_parked == 0
