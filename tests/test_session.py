@@ -665,10 +665,15 @@ def test_a_display_message_reaches_the_pixels_through_four_modules(
     decoded by the display machine (``channels/base.py``, done before the
     connection hands the event on) reaches ``canvas/canvas.py`` through
     ``session/core.py`` alone.  Recorded: the spicepy modules on the stack of
-    ``Canvas.fill``'s caller (outermost first, repeats collapsed)."""
+    ``Canvas.fill``'s caller (outermost first, repeats collapsed).  The
+    display lane, which applies such fills in C (``test_session_lane``), is
+    off here: this is the general path."""
     from _stack_spy import ROOT, record_callers
 
     from spicepy.canvas.canvas import Canvas
+    from spicepy.session.core import SessionCore
+
+    monkeypatch.setattr(SessionCore, "display_lane", lambda *a, **k: None)
     from spicepy.wire import msg_display as md
     from spicepy.wire.enums import BrushType, SurfaceFmt
     from spicepy.wire.messages import encode_message

@@ -448,6 +448,8 @@ class Session:
             else None,
         )
         self._machines[key] = conn
+        if ctype == DISPLAY:  # common draws in C; off while events() readers live
+            machine.set_lane(self.core.display_lane(cid, conn.clock, self))
         # What exists now (connect()'s objects so far, the video probe's
         # imports) lives as long as the session; without this, the first young
         # collection inside the display's first burst walked ~10k of them
