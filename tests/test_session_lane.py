@@ -513,3 +513,77 @@ def test_the_connection_does_not_resume_behind_a_parked_event() -> None:
     assert while_parked == ["a"]
     assert log == ["a", "SLOW", "L1", "b", "L2"]
     assert machine.resumed_while_parked == 0
+
+
+# -- a whole session (in-process fake server) ---------------------------------------
+
+
+def _session_fills(with_reader: bool) -> tuple[bytes, int, int]:
+    """A session whose display sends SURFACE_CREATE and 12 solid fills; with an
+    ``events()`` iterator it counts the fills it sees.  Returns the primary's
+    bytes, the fills seen as events and the fills the lane took."""
+    import asyncio
+
+    from test_session import LIMIT, FakeSpice, run, serve
+
+    import spicepy
+    from spicepy.wire.messages import encode_message
+    from spicepy.wire.types import CLIP_NONE, QMASK_NONE, DisplayBase
+    from spicepy.wire.types import Rect as WireRect
+
+    fills = [
+        md.DrawFill(
+            DisplayBase(0, WireRect(0, i % 8, 8, i % 8 + 1 + i // 8), CLIP_NONE),
+            md.Fill(solid(0x102030 * (i + 1)), PUT, QMASK_NONE),
+        )
+        for i in range(12)
+    ]
+
+    async def display(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        # after connect() returned: until then its events are kept for the
+        # first iterator (the connect backlog), and the lane stays off
+        await asyncio.sleep(0.3)
+        for msg in [md.SurfaceCreate(0, 8, 8, SurfaceFmt.FMT_32_xRGB, 1), *fills]:
+            kind, body = encode_message(msg)
+            w.write(struct.pack("<HI", kind, len(body)) + body)
+        await w.drain()
+        await r.read()
+
+    fake = FakeSpice(channels=[(1, 0), (2, 0)], peers={2: display})
+
+    async def main() -> tuple[bytes, int, int]:
+        async with serve(fake) as port:
+            async with spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT) as s:
+                seen = 0
+                async with asyncio.timeout(LIMIT):
+                    if with_reader:
+                        async for event in s.events():
+                            if type(event) is MessageReceived and type(
+                                event.message
+                            ) is type(fills[0]):
+                                seen += 1
+                                if seen == len(fills):
+                                    break
+                    while 0 not in s.core.drivers or s.core.drivers[0].counts[
+                        md.DrawFill
+                    ] < len(fills):
+                        await asyncio.sleep(0.01)
+                primary = s.core.drivers[0].canvas.primary
+                assert primary is not None
+                lane = s.connections[(DISPLAY, 0)].machine._lane
+                return primary.pixels.tobytes(), seen, lane.taken
+
+    return cast_result(run(main()))
+
+
+def cast_result(value: object) -> tuple[bytes, int, int]:
+    assert isinstance(value, tuple)
+    return value
+
+
+def test_a_session_applies_fills_in_the_lane_unless_events_are_read() -> None:
+    read_pixels, seen, taken_read = _session_fills(with_reader=True)
+    pixels, none_seen, taken = _session_fills(with_reader=False)
+    assert seen == 12 and taken_read == 0  # every fill reached the iterator
+    assert none_seen == 0 and taken == 12  # (PUT resolved by the first session)
+    assert pixels == read_pixels
