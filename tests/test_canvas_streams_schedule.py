@@ -18,7 +18,13 @@ from test_session_streams import frame as session_frame
 from test_session_streams import stream as session_stream
 
 from spicepy.canvas import Canvas, SurfaceFormat
-from spicepy.canvas.streams import FrameScheduler, StreamManager, _Frame, mm_diff
+from spicepy.canvas.streams import (
+    MAX_QUEUED_FRAMES,
+    FrameScheduler,
+    StreamManager,
+    _Frame,
+    mm_diff,
+)
 from spicepy.wire.enums import ChannelType, DisplayMsg, StreamFlags, VideoCodecType
 from spicepy.wire.types import Rect
 
@@ -117,6 +123,17 @@ def test_a_capture_queues_every_frame_spice_gtk_queues(captures_dir: Path) -> No
     while (due := m.next_deadline()) is not None:
         m.run(due)
     assert s.frames_shown == 69 and s.frames_dropped == 0
+
+
+@pytest.mark.parametrize("keep_late", [False, True])
+def test_the_queue_keeps_at_most_max_queued_frames_dropping_the_oldest(
+    keep_late: bool,
+) -> None:
+    s = FrameScheduler(keep_late)
+    for k in range(MAX_QUEUED_FRAMES + 2):
+        assert s.push(frame(1000 + k, k), now=0)
+    assert len(s.queue) == MAX_QUEUED_FRAMES and s.dropped == 2
+    assert tags(s.due(1002)) == [2]  # the next frame is armed once its time comes
 
 
 # -- MJPEG (channel-display-mjpeg.c) -------------------------------------------------

@@ -69,9 +69,10 @@ Pixels = npt.NDArray[np.uint8]
 MAX_STREAMS = 64
 #: Frames queued per stream before the oldest is dropped.  spice-gtk's queue
 #: has no bound (the bytes have ``Limits.video_queue``); this one only keeps
-#: tiny frames from piling up objects: > 2 minutes of 30 fps, while the
-#: captures queue up to 69 (video-stream_filter, 64 dropped 5 of them)
-MAX_QUEUED_FRAMES = 4096
+#: tiny frames from piling up objects uncounted (~200 B each: 64 streams
+#: ~13 MB): 34 s of 30 fps, while the captures queue up to 69 frames
+#: (video-stream_filter; a bound of 64 dropped 5 of them)
+MAX_QUEUED_FRAMES = 1024
 #: spice-gtk reports at once after this many consecutive drops.
 DROP_SEQ_LIMIT = 3
 #: Rectangles of shown frames kept for the session (oldest forgotten first).
