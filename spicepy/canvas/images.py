@@ -300,7 +300,8 @@ class ImageResolver:
         else:
             decoded = self._decode(image, d, palette)
         self.decode_seconds += time.perf_counter() - started
-        self.decoded_pixels += decoded.width * decoded.height
+        shape = decoded.pixels.shape  # (not the properties: a call each)
+        self.decoded_pixels += shape[0] * shape[1]
         flags = d.flags
         if flags & _HIGH_BITS_SET and not decoded.has_alpha:
             # a copy: a codec (GLZ) may keep the array it returned
@@ -478,7 +479,5 @@ class ImageResolver:
             raise CanvasError(f"image {d.id:#x} type {kind}: {exc}") from exc
         except (ValueError, TypeError, IndexError, KeyError) as exc:
             raise CanvasError(f"image {d.id:#x} type {kind}: {exc!r}") from exc
-        pixels = np.ascontiguousarray(result.pixels, dtype=np.uint8)
-        if pixels.ndim != 3 or pixels.shape[2] != 4:
-            raise CanvasError(f"codec returned shape {pixels.shape}")
-        return CachedImage(pixels, result.has_alpha, result.lossy)
+        # decode_image checked the (height, width, 4) uint8 shape
+        return CachedImage(result.pixels, result.has_alpha, result.lossy)
