@@ -823,3 +823,112 @@ def test_header_type_refusal_text() -> None:
     with pytest.raises(CodecError) as err:
         glz.header_fields(bad)
     assert str(err.value) == "GLZ image type 10 is not decodable"
+
+
+# ----------------------------------------------------------------- glz.decode's checks
+
+
+def _pal_header(w: int, stride: int, h: int = 1, itype: int = 5) -> bytes:
+    return _header(itype, w, h, stride)
+
+
+def test_decode_refusal_texts() -> None:
+    d = glz.Dictionary()
+    cases = [
+        (_pal_header(4, 3) + b"\0\0", {}, "GLZ palette stride shorter than the width"),
+        (_pal_header(2, 2) + b"\1\0\0", {}, "GLZ palette image without a palette"),
+    ]
+    for data, kw, want in cases:
+        with pytest.raises(CodecError) as err:
+            glz.decode(data, dictionary=d, **kw)
+        assert str(err.value) == want
+    with pytest.raises(ValueError) as verr:
+        glz.decode(_stream_of(0, w=3), dictionary=d, out=np.zeros((1, 3, 4), np.int8))
+    assert str(verr.value) == "out must be uint8 (1, 3, 4)"
+    with pytest.raises(ValueError) as verr:
+        glz.decode(_stream_of(0, w=3), dictionary=d, out=np.zeros((1, 2, 4), np.uint8))
+    assert str(verr.value) == "out must be uint8 (1, 3, 4)"
+
+
+@pytest.mark.parametrize(
+    ("itype", "w", "h", "stride", "units"),
+    [
+        (8, 255, 2, 1020, 510),  # RGB32: one unit a pixel, every row
+        (9, 255, 1, 1020, 510),  # RGBA: the colour and the alpha pass
+        (5, 255, 1, 510, 510),  # PLT8: rows coded to the full stride
+    ],
+)
+def test_decode_ratio_bound_is_inclusive(
+    itype: int, w: int, h: int, stride: int, units: int
+) -> None:
+    """A body of n bytes codes at most MAX_RATIO * n units: 510 units need 2
+    bytes (then the body is what fails, truncated), 1 byte is refused."""
+    pal = np.arange(256, dtype=np.uint32)
+    hdr = _header(itype, w, h, stride)
+    with pytest.raises(CodecError) as err:
+        glz.decode(hdr + b"\xff", dictionary=glz.Dictionary(), palette=pal)
+    assert str(err.value) == f"34 bytes of GLZ data cannot code a {w}x{h} image"
+    assert units == glz.MAX_RATIO * 2
+    with pytest.raises(CodecError) as err:
+        glz.decode(hdr + b"\xff\xff", dictionary=glz.Dictionary(), palette=pal)
+    assert str(err.value) == "GLZ stream truncated"
+
+
+def test_decode_ignores_a_palette_for_rgb_images() -> None:
+    big = np.zeros((1 << 16) + 1, np.uint32)  # refused for a palette image
+    got = glz.decode(_stream_of(0, w=3), dictionary=glz.Dictionary(), palette=big)
+    assert got.view(np.uint32)[0, :, 0].tolist() == [0, 1, 2]
+
+
+def test_decode_results_are_c_contiguous() -> None:
+    """Bottom-up rows and palette rows padded to the stride give a C-contiguous
+    (h, w, 4) array, as every other decoder does."""
+    img = _img(3, 4)
+    bottom_up = glz.Encoder().encode(img, top_down=False)
+    got = glz.decode(bottom_up, dictionary=glz.Dictionary())
+    assert got.flags.c_contiguous and np.array_equal(got, img)
+    pal = np.array([0x0A0B0C, 0x0D0E0F], np.uint32)
+    padded = _pal_header(2, 3, h=2) + bytes([5, 1, 0, 0, 0, 1, 0])
+    got = glz.decode(padded, dictionary=glz.Dictionary(), palette=pal)
+    assert got.flags.c_contiguous
+    assert got.view(np.uint32)[..., 0].tolist() == [[pal[1], pal[0]], [pal[0], pal[1]]]
+
+
+def test_decode_reads_any_buffer() -> None:
+    """bytes, bytearray and memoryviews (of bytes, of 16-bit items) decode alike."""
+    img = _img(4, 10)
+    data = glz.Encoder().encode(img)
+    for form in (
+        bytearray(data),
+        memoryview(data),
+        memoryview(data + b"\0" * (len(data) % 2)).cast("H"),
+    ):
+        got = glz.decode(form, dictionary=glz.Dictionary())  # type: ignore[arg-type]
+        assert np.array_equal(got, img)
+
+
+def test_decode_waits_for_a_late_image_then_gives_up() -> None:
+    """wait=0.9: image 0 decoded by another thread 0.1 s later is found; a
+    missing image is given up on after the wait (not waited for forever)."""
+    d = glz.Dictionary()
+    first = _stream_of(0, w=3)
+    second = _header(8, 3, 1, 12, 1, 1) + bytes([(3 << 5) | 0, 0, 1])  # copy image 0
+    late = threading.Timer(0.1, glz.decode, (first,), {"dictionary": d})
+    late.start()
+    got = glz.decode(second, dictionary=d, wait=0.9)
+    late.join()
+    assert got.view(np.uint32)[0, :, 0].tolist() == [0, 1, 2]
+    box: list[BaseException] = []
+
+    def missing() -> None:
+        try:
+            glz.decode(second, dictionary=glz.Dictionary(), wait=0.2)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            box.append(exc)
+
+    t = threading.Thread(target=missing, daemon=True)
+    start = time.monotonic()
+    t.start()
+    t.join(5)
+    assert not t.is_alive() and isinstance(box[0], GlzMissingImage)
+    assert 0.2 <= time.monotonic() - start < 5
