@@ -323,3 +323,18 @@ def test_palette_index_refusal_texts() -> None:
         assert str(err.value) == f"{kind} indices must be < {limit}"
         idx[1, 2] = limit - 1  # the largest index is taken
         assert lz.read_header(lz.encode(idx, image_type=kind)).width == 3
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_far_matches_at_the_length_form_limits(mode: int) -> None:
+    # far form (distance 8192 > MAX_DISTANCE) with a coded length around 7
+    # (control-byte form / extension bytes) and 7 + 255 (the last extension
+    # byte 255 then 0): a block of m units followed by other units codes
+    # length m - 2 + len_adjust = m (RGB32), m - 1 (RGB16), m - 2 (bytes)
+    n_sym = {_lz_ref.MODE_BYTES: 256, _lz_ref.MODE_RGB16: 1 << 15}.get(mode, 1 << 17)
+    for m in [*range(5, 14), *range(259, 268)]:
+        rng = np.random.default_rng(m)
+        block = rng.integers(0, n_sym, m)
+        filler = rng.integers(0, n_sym, 8192 - m)
+        sym = np.concatenate([block, filler, block, rng.integers(0, n_sym, 6)])
+        _check(mode, _units(mode, sym, seed=m))
