@@ -8,4 +8,5 @@ cdef class Lane:
     cdef uint64_t wanted[8]
 
     cdef bint wants(self, unsigned int msg_type) noexcept
+    cdef int ready(self) except -1
     cdef int offer(self, unsigned int msg_type, object msg) except -1

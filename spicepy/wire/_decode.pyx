@@ -771,9 +771,11 @@ def split_frames(data, bint mini_header, Py_ssize_t start=0,
 cdef class Lane:
     """The base of a lane (``stream`` module docstring): ``wants(n)`` says the
     lane may take message number ``n`` (the ``wanted`` bits, set by
-    ``set_wanted``); ``offer`` gets each such decoded message while no event of
-    its channel waits, and returns 1 when it applied it completely, 0 when it
-    declines (having changed nothing).  This base declines everything."""
+    ``set_wanted``); ``ready()`` that it may take messages at all now (else the
+    reader neither offers nor stops for it); ``offer`` gets each such decoded
+    message while no event of its channel waits, and returns 1 when it applied
+    it completely, 0 when it declines (having changed nothing).  This base
+    declines everything."""
 
     def set_wanted(self, numbers):
         """The message numbers (0..511) ``offer`` may be called with."""
@@ -787,6 +789,9 @@ cdef class Lane:
 
     cdef bint wants(self, unsigned int msg_type) noexcept:
         return msg_type < 512 and (self.wanted[msg_type >> 6] >> (msg_type & 63)) & 1
+
+    cdef int ready(self) except -1:
+        return 1
 
     cdef int offer(self, unsigned int msg_type, object msg) except -1:
         return 0
@@ -907,7 +912,9 @@ cdef class MessageReader:
             while taken < most and _whole(p, n, pos, mini_header, limit, &f):
                 lane_may = lane is not None and lane.wants(f.msg_type)
                 if lane_may and self.events:
-                    break  # older events first: the caller resumes after them
+                    if lane.ready():
+                        break  # older events first: the caller resumes after them
+                    lane_may = False  # (stopping would gain nothing)
                 idx = <Py_ssize_t>f.msg_type - self.lo
                 s = None
                 if f.sub_list == 0 and 0 <= idx < self.width:

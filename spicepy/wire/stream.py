@@ -22,8 +22,9 @@ how many messages it took.  It keeps no state between calls but its arguments.
 
 A lane (compiled reader only: ``reader.lane``, a ``_decode.Lane``) applies some
 messages itself: for a message number the lane ``wants``, the reader stops
-before it (frame None) while ``events`` is not empty (older events first: the
-caller delivers them and reads on from ``pos``); else it offers the decoded
+before it (frame None) while ``events`` is not empty and the lane is
+``ready`` (older events first: the caller delivers them and reads on from
+``pos``); else it offers the decoded
 message to the lane, which applies it (counted and taken, no event) or
 declines (an event as usual).  ``Channel.set_lane`` / ``resume`` carry this.
 
