@@ -588,3 +588,19 @@ def test_a_session_applies_fills_in_the_lane_unless_events_are_read() -> None:
     assert seen == 12 and taken_read == 0  # every fill reached the iterator
     assert none_seen == 0 and taken == 12  # (PUT resolved by the first session)
     assert pixels == read_pixels
+
+
+def test_a_lane_that_is_not_ready_does_not_stop_the_reader() -> None:
+    """With an ``events()`` reader the lane takes nothing: the reader must then
+    read the whole chunk at once (stopping before each draw cost a resume and
+    a pump per message)."""
+    core = SessionCore()
+    rig = Rig(core, lane=True)
+    assert rig.lane is not None
+    rig.feed(rig.pack(_create(0)) + rig.pack(_fill(0, 0, 0, 1, PUT, 0)))
+    rig.lane.observer = SimpleNamespace(_readers={1}, _backlog=None)
+    fill = rig.pack(_fill(0, 1, 1, 2, PUT, 0))
+    rig.machine.receive_data(rig.pack(Ping(1, 2, b"")) + fill * 4)
+    got = events(rig.machine)
+    assert [type(e) for e in got] == [PingAnswered] + [MessageReceived] * 4
+    assert not rig.machine.resume()
