@@ -338,3 +338,24 @@ def test_far_matches_at_the_length_form_limits(mode: int) -> None:
         filler = rng.integers(0, n_sym, 8192 - m)
         sym = np.concatenate([block, filler, block, rng.integers(0, n_sym, 6)])
         _check(mode, _units(mode, sym, seed=m))
+
+
+def test_encode_type_forms_defaults_and_refusal_texts() -> None:
+    img = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    by_name = lz.encode(img, image_type="RGB32")
+    assert lz.encode(img) == by_name  # RGB32 and top-down by default
+    assert lz.encode(img, image_type=8) == by_name
+    assert lz.encode(img, image_type=lz.ImageType.RGB32) == by_name
+    assert lz.read_header(by_name).image_type == lz.ImageType.RGB32
+    for bad in ("rgb32", "RGB33", 0, 12):
+        with pytest.raises(ValueError) as err:
+            lz.encode(img, image_type=bad)
+        assert str(err.value) == f"unknown LZ image type {bad!r}"
+    for empty in (
+        np.zeros((0, 3, 4), np.uint8),
+        np.zeros((3, 0, 4), np.uint8),
+        img[0, 0],
+    ):
+        with pytest.raises(ValueError) as err:
+            lz.encode(empty)
+        assert str(err.value) == "image must be at least (1, 1)"
