@@ -612,6 +612,11 @@ def test_reference_decoder_refusal_texts() -> None:
         (one[:3], {"gross": 1}, "GLZ stream truncated"),  # literal bytes cut
         (one + bytes([64]), {"gross": 3}, "GLZ stream truncated"),  # match cut
         (_lit(1, 2, 3), {"gross": 2}, "GLZ literals run past the end of the image"),
+        (  # two bytes of 8 pixels for an image of 8
+            bytes([1, 0xFF, 0xFF]),
+            {"gross": 8, "mode": _glz_ref.MODE_PLT1_BE, "palette": pal2},
+            "GLZ literals run past the end of the image",
+        ),
         (one + _match(2, 0), {"gross": 2}, "GLZ match runs past the end of the image"),
         (one + _match(2, 1), {"gross": 3}, "GLZ match before the start of the image"),
         (
