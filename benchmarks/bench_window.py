@@ -17,14 +17,22 @@ Two measures, both in the same client processes as the benchmark's command:
   dumps.  Repeatable under load (same input, same hash seed).
 - default: minor page faults, user and system CPU ms in the window
   (``getrusage``), median of ``--runs`` fresh clients.  A fresh page costs a
-  fault plus zeroing; under load the system time moves a lot, the fault
-  count does not.
+  fault plus zeroing; under load the system time moves a lot (and
+  ``getrusage`` splits user/system by clock ticks: a 10 ms window is a few
+  ticks), the fault count does not.
+- ``--by-call``: where the window's page faults happen, one client per
+  capture: the connections' read buffers (``_get_buffer``: a new one while
+  the machine still holds views of the old), the display machine's
+  ``receive_data`` (framing, reassembling messages), ``DisplayDriver.apply``
+  by message class and, inside it, the image decodes by SPICE image type
+  (calls and faults of each).
 
 Run (from the checkout; the replay-server's 10 s link timeout needs a host
 that is not overloaded under callgrind)::
 
     .venv/bin/python -P benchmarks/bench_window.py text-off cursor-auto_glz
     .venv/bin/python -P benchmarks/bench_window.py text-off --callgrind
+    .venv/bin/python -P benchmarks/bench_window.py photos-lz4 --by-call
 
 The pytest form (``pytest benchmarks/bench_window.py -o
 python_files='bench_*.py'``) is a smoke test: one capture, one run, the
@@ -51,6 +59,8 @@ HERE = Path(__file__).resolve().parent
 SMOKE_CAPTURE = "cursor-auto_glz"
 #: the probe's report line (stderr of the client)
 WINDOW_LINE = re.compile(r"^spicepy-window: (.*)$", re.M)
+#: ``--by-call``: one line per counted call site, after each window line
+CALL_LINE = "spicepy-window-call: "
 
 _HELPER_C = """\
 #include <valgrind/callgrind.h>
@@ -78,10 +88,12 @@ def _child(argv: list[str]) -> int:
     import resource
     import time
 
+    from spicepy.canvas.images import ImageResolver
     from spicepy.channels._state import ChannelState
     from spicepy.channels.display import DisplayChannel
     from spicepy.cli import main
     from spicepy.session.connection import ChannelConnection
+    from spicepy.session.core import DisplayDriver
     from spicepy.wire.enums import CommonMsg
 
     helper = os.environ.get("SPICEPY_WINDOW_HELPER")
@@ -90,6 +102,41 @@ def _child(argv: list[str]) -> int:
     receive = DisplayChannel.receive_data
     flush = ChannelConnection._flush
     linking = (ChannelState.AUTHENTICATING, ChannelState.READY)
+
+    #: --by-call: label -> [calls, page faults], inside the window only
+    calls: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+
+    def counted(inner: Any, label: Any) -> Any:
+        """``inner`` counting its calls and faults under ``label(args)``."""
+
+        def wrapper(self: Any, *args: Any) -> Any:
+            if not start:
+                return inner(self, *args)
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            try:
+                return inner(self, *args)
+            finally:
+                count = calls[label(args)]
+                count[0] += 1
+                count[1] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+        return wrapper
+
+    if os.environ.get("SPICEPY_WINDOW_BY_CALL"):
+        receive = counted(receive, lambda a: "receive_data")
+        ChannelConnection._get_buffer = counted(  # type: ignore[method-assign]
+            ChannelConnection._get_buffer, lambda a: "read buffers (all channels)"
+        )
+        DisplayDriver.apply = counted(  # type: ignore[method-assign]
+            DisplayDriver.apply, lambda a: f"apply {type(a[0]).__name__}"
+        )
+        # inside apply: decodes (an in-place one is inside its copy_onto)
+        ImageResolver._decode = counted(  # type: ignore[method-assign]
+            ImageResolver._decode, lambda a: f"decode type {a[1].type}"
+        )
+        ImageResolver.copy_onto = counted(  # type: ignore[method-assign]
+            ImageResolver.copy_onto, lambda a: "copy_onto (tried)"
+        )
 
     def probed_receive(self: DisplayChannel, data: Any) -> None:
         if not start and self.state in linking:
@@ -120,6 +167,10 @@ def _child(argv: list[str]) -> int:
             file=sys.stderr,
             flush=True,
         )
+        # the outer calls first (receive_data, apply ...), then what nests in apply
+        order = sorted(calls.items(), key=lambda kv: (kv[0][0] in "cd", -kv[1][1]))
+        for label, (n, faults) in order:
+            print(f"{CALL_LINE}{label}: {n} calls, {faults} faults", file=sys.stderr)
 
     DisplayChannel.receive_data = probed_receive  # type: ignore[method-assign,assignment]
     ChannelConnection._flush = probed_flush  # type: ignore[method-assign]
@@ -139,8 +190,11 @@ def _helper(scratch: Path) -> Path:
     return lib
 
 
-def run_once(name: str, scratch: Path, helper: Path | None) -> dict[str, Any]:
-    """One fresh client against replay-server; the last window it reported."""
+def run_once(
+    name: str, scratch: Path, helper: Path | None, by_call: bool = False
+) -> dict[str, Any]:
+    """One fresh client against replay-server; the last window it reported
+    (``by_call``: its per-call lines under "calls")."""
     server = subprocess.Popen(
         [str(tools_dir() / "replay-server"), str(captures_dir() / f"{name}.pcap")]
         + ["--port", "0", "--sessions", "1", "--timeout", "600"],
@@ -157,6 +211,8 @@ def run_once(name: str, scratch: Path, helper: Path | None) -> dict[str, Any]:
         cmd += ["screenshot", f"spice://127.0.0.1:{found.group(1)}"]
         cmd += ["-o", str(scratch / f"{name}.png"), "--timeout", "300"]
         env = dict(os.environ, PYTHONHASHSEED="0")
+        if by_call:
+            env["SPICEPY_WINDOW_BY_CALL"] = "1"
         cg = scratch / f"{name}.cg"
         if helper is not None:
             env["SPICEPY_WINDOW_HELPER"] = str(helper)
@@ -179,6 +235,13 @@ def run_once(name: str, scratch: Path, helper: Path | None) -> dict[str, Any]:
     result: dict[str, Any] = {
         k: float(v) for k, v in (f.split("=") for f in windows[-1].split())
     }
+    if by_call:  # the lines after the last window line
+        last = done.stderr.rsplit("spicepy-window: ", 1)[1]
+        result["calls"] = [
+            line[len(CALL_LINE) :]
+            for line in last.splitlines()
+            if line.startswith(CALL_LINE)
+        ]
     if helper is not None:
         dumps = sorted(scratch.glob(f"{name}.cg.*"))  # one per display PONG
         costs: defaultdict[str, int] = defaultdict(int)
@@ -225,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("captures", nargs="+")
     p.add_argument("--runs", type=int, default=5, help="fresh clients (default)")
     p.add_argument("--callgrind", action="store_true", help="Ir, one run each")
+    p.add_argument(
+        "--by-call", action="store_true", help="faults by call site, one run each"
+    )
     ns = p.parse_args(args)
     if ns.callgrind and not shutil.which("valgrind"):
         sys.exit("bench_window: --callgrind needs valgrind")
@@ -232,6 +298,12 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(tmp)
         helper = _helper(scratch) if ns.callgrind else None
         for name in ns.captures:
+            if ns.by_call:
+                r = run_once(name, scratch, None, by_call=True)
+                print(f"{name}: {r['faults']:.0f} page faults in the window")
+                for line in r["calls"]:
+                    print(f"  {line}")
+                continue
             if helper is not None:
                 r = run_once(name, scratch, helper)
                 objects = ", ".join(f"{k} {v:,}" for k, v in r["objects"][:5])
