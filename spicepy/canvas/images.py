@@ -6,6 +6,9 @@ the same cache id. ``PaletteCache`` is per channel. ``ImageResolver.get`` follow
 spice-common's ``canvas_get_image_internal`` (common/canvas_base.c): decode,
 honour HIGH_BITS_SET, store on CACHE_ME, replace a lossy entry on
 CACHE_REPLACE_ME, and read FROM_CACHE / FROM_CACHE_LOSSLESS.
+``ImageResolver.copy_onto`` is the one draw that needs no image array: an
+image no cache keeps, copied 1:1 over whole surface rows (the first
+full-screen picture of a session), decodes straight into those rows.
 """
 
 from __future__ import annotations
@@ -328,9 +331,9 @@ class ImageResolver:
     ) -> int:
         """A same-size rop-COPY draw of ``image`` whose destination ``box`` (on
         the surface ``dst``) is all of the image and whole rows of ``dst``,
-        source pixel ``(x - dx, y - dy)`` on pixel ``(x, y)``: an image no cache keeps is
-        decoded straight into those rows, so it needs no array (no fresh
-        pages, no copy) of its own.  Returns the pixels drawn, or -1 where
+        source pixel ``(x - dx, y - dy)`` on pixel ``(x, y)``: an image no
+        cache keeps is decoded straight into those rows, so it needs no array
+        (no fresh pages, no copy) of its own.  Returns the pixels drawn, or -1 where
         that does not apply (a cached, GLZ, BITMAP or decoded-ahead image, or
         another footprint): the caller then draws ``get(image)``.
 
