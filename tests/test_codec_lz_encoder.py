@@ -359,3 +359,42 @@ def test_encode_type_forms_defaults_and_refusal_texts() -> None:
         with pytest.raises(ValueError) as err:
             lz.encode(empty)
         assert str(err.value) == "image must be at least (1, 1)"
+
+
+def test_encode_input_refusal_texts() -> None:
+    rgba3 = np.zeros((2, 2, 3), np.uint8)
+    for image, kind, text in (
+        (
+            np.zeros((2, 2, 4), np.uint8),
+            "PLT8",
+            "PLT8 needs a (h, w) uint8 array of indices",
+        ),
+        (
+            np.zeros((2, 2), np.uint16),
+            "PLT4_LE",
+            "PLT4_LE needs a (h, w) uint8 array of indices",
+        ),
+        (
+            np.zeros((2, 2), np.uint8),
+            "RGB16",
+            "RGB16 needs a (h, w) uint16 array of x555 pixels",
+        ),
+        (
+            np.zeros((2, 2), np.uint16),
+            "A8",
+            "A8 needs a uint8 (h, w) or (h, w, 4) array",
+        ),
+        (
+            np.zeros((2, 2, 4, 1), np.uint8),
+            "A8",
+            "A8 needs a uint8 (h, w) or (h, w, 4) array",
+        ),
+        (rgba3, "RGBA", "RGBA needs a uint8 (h, w, 4) array"),
+        (rgba3, "RGB32", "RGB32 needs a uint8 (h, w, 4) array"),
+        (rgba3, "XXXA", "XXXA needs a uint8 (h, w, 4) array"),
+        (np.zeros((2, 2, 2), np.uint8), "RGB24", "RGB24 needs a uint8 (h, w, 3) array"),
+        (np.zeros((2, 2), np.uint8), "RGB24", "RGB24 needs a uint8 (h, w, 3) array"),
+    ):
+        with pytest.raises(ValueError) as err:
+            lz.encode(image, image_type=kind)
+        assert str(err.value) == text, kind

@@ -190,3 +190,15 @@ def test_host_name_mismatch_is_refused_in_a_tunnel_and_on_a_unix_socket() -> Non
     for main in (tunnel, unix):
         with pytest.raises(SessionError, match="verification"):
             asyncio.run(main())
+
+
+def test_channel_names_skip_empty_ones_and_check_every_name() -> None:
+    from spicepy.session.uri import parse_channel_names
+    from spicepy.wire.enums import ChannelType
+
+    assert parse_channel_names(["", " ", "main"]) == {ChannelType.MAIN}
+    assert parse_channel_names(["all", "main"]) == frozenset(ChannelType)
+    for names in (["all", "bogus"], ["", "bogus"]):
+        with pytest.raises(ValueError) as err:
+            parse_channel_names(names)
+        assert str(err.value) == "unknown SPICE channel name 'bogus'"
