@@ -8,12 +8,25 @@ bytes, the incompressible worst case). The "cython" rows use the full frames;
 the pure-Python "reference" twin only runs on a 256x256 crop of ``desktop``.
 extra_info holds megapixels per second and the compression ratio (raw 24-bit
 bytes : stream bytes).
+
+Instructions per pixel (callgrind, repeatable on a loaded machine) of the
+Cython decoder on real streams: the vectors' ``.quic.bin`` and every QUIC image
+each capture carried (gradients-auto_glz: 159 noisy RGBA images, the
+high-entropy case), counted inside ``decode_body`` only::
+
+    .venv/bin/python -P benchmarks/bench_quic.py --instructions \
+        vector:desktop capture:gradients-auto_glz capture:photos-quic
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
+import re
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -134,3 +147,73 @@ def test_encode(benchmark: Any, impl: ModuleType, name: str) -> None:
     h, w = src.shape[:2]
     benchmark.group = f"quic-encode-{name}"
     _run(benchmark, impl, lambda: quic.encode(src), h * w, h * w * 3 / len(data))
+
+
+# -- instructions per pixel (run as a script) ----------------------------------
+
+
+def _streams(spec: str) -> list[bytes]:
+    """``vector:NAME`` (NAME.quic.bin) or ``capture:NAME`` (its QUIC images)."""
+    kind, _, name = spec.partition(":")
+    if kind == "vector":
+        return [(VECTORS / f"{name}.quic.bin").read_bytes()]
+    if kind == "capture":
+        from spicepy.capture.images import extract_images
+        from spicepy.wire.enums import ImageType
+
+        env = os.environ.get("SPICEPY_CAPTURES")
+        captures = Path(env) if env else VECTORS.parent / "captures"
+        images = extract_images(captures / f"{name}.pcap")
+        return [bytes(p.data) for p in images if p.type == ImageType.QUIC]
+    raise SystemExit(f"bench_quic: {spec!r} is neither vector:NAME nor capture:NAME")
+
+
+def _child(spec: str) -> None:
+    """Decode every stream of ``spec`` once (callgrind counts decode_body)."""
+    streams = _streams(spec)
+    outs = [np.empty((i.height, i.width, 4), np.uint8)
+            for i in map(quic.info, streams)]  # fmt: skip
+    for data, out in zip(streams, outs, strict=True):
+        quic.decode(data, out=out)
+    print(sum(o.shape[0] * o.shape[1] for o in outs), len(streams))
+
+
+def instructions(spec: str) -> tuple[int, int, int]:
+    """(instructions inside decode_body, pixels, images) for one stream set."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cg.out"
+        done = subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+             "--collect-atstart=no", "--toggle-collect=*_quic_*decode_body",
+             sys.executable, "-P", __file__, "--child", spec],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode:
+            raise SystemExit(f"bench_quic: {spec} failed:\n{done.stderr[-2000:]}")
+        totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.M)
+        assert totals is not None, "callgrind wrote no totals"
+    pixels, images = map(int, done.stdout.split())
+    return int(totals.group(1)), pixels, images
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--instructions", nargs="+", metavar="SET",
+                        help="vector:NAME or capture:NAME")  # fmt: skip
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child)
+        return
+    if not _quic_fast:
+        raise SystemExit("bench_quic: the Cython twin is not built")
+    for spec in args.instructions or []:
+        ir, pixels, images = instructions(spec)
+        print(
+            f"{spec}: {images} images, {pixels / 1e6:.2f} Mpx, "
+            f"{ir / 1e6:.1f} M instructions, {ir / pixels:.1f} per pixel"
+        )
+
+
+if __name__ == "__main__":
+    main()

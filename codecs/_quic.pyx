@@ -217,7 +217,7 @@ cdef inline uint32_t bits_per_channel(Tag *t) noexcept nogil:
         return 8
 
 
-cdef inline uint32_t context(Tag *t, const uint8_t *corr, int i) noexcept nogil:
+cdef inline uint32_t context(Tag *t, const uint8_t *corr, Py_ssize_t i) noexcept nogil:
     """Bucket index for column i: the folded residual at column i - 1."""
     if Tag is Rgb16Tag:
         return FAM5.bucket_of[corr[4 * i] & 0x1F]
@@ -238,7 +238,7 @@ cdef void set_code(Tag *t, Channel *ch, uint32_t b, int best) noexcept nogil:
             ch.lut_of[v] = fam.lut[best]
 
 
-cdef inline void update_model(Tag *t, Channel *ch, const uint8_t *corr, int i,
+cdef inline void update_model(Tag *t, Channel *ch, const uint8_t *corr, Py_ssize_t i,
                               uint32_t trigger) noexcept nogil:
     """update_model for column i of one channel."""
     cdef uint32_t b = context(t, corr, i)
@@ -259,7 +259,7 @@ cdef inline void update_model(Tag *t, Channel *ch, const uint8_t *corr, int i,
             cnt[k] >>= 1
 
 
-cdef inline void update_all(Tag *t, Group *g, uint8_t *cb, int i) noexcept nogil:
+cdef inline void update_all(Tag *t, Group *g, uint8_t *cb, Py_ssize_t i) noexcept nogil:
     cdef uint32_t trigger = g.st.trigger
     update_model(t, &g.ch[0], cb, i, trigger)
     if not (Tag is GrayTag or Tag is AlphaTag):
@@ -330,7 +330,7 @@ ctypedef struct Carry:
     uint32_t left0, left1, left2
 
 
-cdef inline uint32_t predict(Tag *t, uint32_t left, const uint8_t *prev, int i,
+cdef inline uint32_t predict(Tag *t, uint32_t left, const uint8_t *prev, Py_ssize_t i,
                              int c) noexcept nogil:
     """The predictor: left on the first row, above at column 0, else their floor mean."""
     if prev == NULL:
@@ -343,7 +343,7 @@ cdef inline uint32_t predict(Tag *t, uint32_t left, const uint8_t *prev, int i,
 
 cdef inline uint32_t dec_sample(Tag *t, Channel *ch, BitReader *br, uint8_t *corr,
                                 uint32_t *ctx, uint32_t left, const uint8_t *prev,
-                                int i, int c) noexcept nogil:
+                                Py_ssize_t i, int c) noexcept nogil:
     """Decode channel c at column i (CORRELATE_0 / CORRELATE); returns the sample."""
     cdef uint32_t pred = predict(t, left, prev, i, c)
     cdef uint32_t u = dec_value(t, ch, ctx[0], br)
@@ -353,7 +353,7 @@ cdef inline uint32_t dec_sample(Tag *t, Channel *ch, BitReader *br, uint8_t *cor
 
 
 cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t *cb,
-                           Carry *k, uint8_t *cur, const uint8_t *prev, int i) noexcept nogil:
+                           Carry *k, uint8_t *cur, const uint8_t *prev, Py_ssize_t i) noexcept nogil:
     """Decode column i of every channel of the group (r, g, b order)."""
     k.left0 = dec_sample(t, &g.ch[0], br, cb, &k.ctx0, k.left0, prev, i, 0)
     if Tag is GrayTag or Tag is AlphaTag:
@@ -365,7 +365,7 @@ cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t *cb,
 
 
 cdef inline void reload(Tag *t, uint8_t *cb, Carry *k, const uint8_t *cur,
-                        int i) noexcept nogil:
+                        Py_ssize_t i) noexcept nogil:
     """Contexts and left samples of column i from memory (segment start, after runs):
     columns a run covered keep older rows' residuals, so the next context is stale data."""
     k.ctx0 = cb[4 * i]
@@ -405,7 +405,7 @@ cdef inline int dec_run(State *st, BitReader *br, int limit) noexcept nogil:
 
 
 cdef int dec_segment(Tag *t, Group *g, BitReader *gbr, uint8_t *cur, const uint8_t *prev,
-                     int i, int end, uint32_t waitmask) noexcept nogil:
+                     Py_ssize_t i, Py_ssize_t end, uint32_t waitmask) noexcept nogil:
     # Work on local copies: byte stores to the image may alias anything, so
     # state reached through pointers would be reloaded after every store.
     cdef BitReader lbr = gbr[0]
@@ -416,10 +416,11 @@ cdef int dec_segment(Tag *t, Group *g, BitReader *gbr, uint8_t *cur, const uint8
 
 
 cdef inline int dec_segment_body(Tag *t, Group *g, BitReader *br, uint8_t *cb,
-                                 uint8_t *cur, const uint8_t *prev, int i, int end,
+                                 uint8_t *cur, const uint8_t *prev, Py_ssize_t i, Py_ssize_t end,
                                  uint32_t waitmask) noexcept nogil:
     cdef State *st = &g.st
-    cdef int stopidx, run_index = 0, wait, n, j
+    cdef Py_ssize_t stopidx, run_index = 0, wait, n, j
+    cdef uint8_t a
     cdef Carry k
     reload(t, cb, &k, cur, i)
     if i == 0:
@@ -440,8 +441,10 @@ cdef inline int dec_segment_body(Tag *t, Group *g, BitReader *br, uint8_t *cb,
             if n < 0:
                 return ERR_RUN
             if Tag is AlphaTag:
+                # the value in a local: no store has to be read back
+                a = cur[4 * i - 1]
                 for j in range(i, i + n):
-                    cur[4 * j + 3] = cur[4 * j - 1]
+                    cur[4 * j + 3] = a
             else:
                 for j in range(i, i + n):
                     st_le32(cur + 4 * j, ld_le32(cur + 4 * (i - 1)))
