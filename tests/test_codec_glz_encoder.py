@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 from spicepy.codecs import _glz_ref, glz
 
+_glz_fast: ModuleType | None
 try:
     from spicepy.codecs import _glz as _glz_fast
 except ImportError:  # pragma: no cover - depends on the build
