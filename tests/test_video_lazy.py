@@ -78,7 +78,9 @@ def test_late_frames_wait_undecoded_and_only_shown_ones_are_converted(
     w, h = create.stream_width, create.stream_height  # type: ignore[attr-defined]
     canvas = Canvas()
     canvas.create_surface(0, w, h, SurfaceFormat.FMT_32_xRGB)
-    m = StreamManager(canvas)
+    # the synchronous mode decodes only for a shown frame (a threaded one
+    # decodes on arrival: test_video_thread)
+    m = StreamManager(canvas, threaded=False)
     whole = Rect(0, 0, h, w)  # top, left, bottom, right
     codec = create.codec_type  # type: ignore[attr-defined]
     s = m.create(1, 0, 0, codec, w, h, w, h, whole)

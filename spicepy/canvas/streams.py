@@ -9,9 +9,14 @@ skipped), but only when a frame is shown: the payloads wait in the stream's
 ``pending`` chain and a shown frame first decodes every frame before it (as
 spice-gtk's GStreamer pipeline decodes apart from the channel, the display
 channel does not wait for pictures not yet due; a stream destroyed first never
-decodes them).  The chain is bounded (``MAX_PENDING_FRAMES``, and its bytes
-with the queues' by ``Limits.video_queue``, one budget for every display
-channel of the session): past that its oldest frames are decoded at once.
+decodes them).  A threaded manager (the default: ``VIDEO_THREADS``) gives
+each payload on arrival to the stream's ``DecodeWorker`` thread and collects
+the results at those same points, waiting only for a decode not done yet: the
+same frames, pixels and budget counts, with the decoding off the loop thread
+(``threaded=False``: all on the caller's thread).  The chain is bounded
+(``MAX_PENDING_FRAMES``, and its bytes with the queues' by
+``Limits.video_queue``, one budget for every display channel of the
+session): past that its oldest frames are collected (decoded) at once.
 Only a shown picture is converted to BGRX (not one the stream clip hides
 entirely; such an MJPEG frame is not even decoded),
 flipped unless the stream is TOP_DOWN, scaled NEAREST to the destination rect
@@ -35,6 +40,7 @@ report.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import weakref
 from collections import deque
@@ -46,7 +52,13 @@ import numpy.typing as npt
 
 from spicepy.canvas.canvas import Canvas
 from spicepy.canvas.surface import MAX_SURFACE_DIMENSION
-from spicepy.canvas.video import VIDEO_CODECS, VideoDecoder, check_frame_size
+from spicepy.canvas.video import (
+    VIDEO_CODECS,
+    DecodeWorker,
+    VideoDecoder,
+    check_frame_size,
+    picture_bytes,
+)
 from spicepy.errors import CanvasError
 from spicepy.wire.enums import StreamFlags, VideoCodecType
 from spicepy.wire.msg_display import StreamReport
@@ -80,6 +92,9 @@ MAX_SHOWN_RECTS = 1024
 #: VP8/H.264 frames a stream keeps undecoded before decoding the oldest (a
 #: shown frame decodes the chain before it: bounds that one burst)
 MAX_PENDING_FRAMES = 256
+#: VP8/H.264 frames are decoded on a worker thread per stream (see
+#: ``_DecodeWorker``) unless SPICEPY_VIDEO_THREADS=0 (``StreamManager.threaded``)
+VIDEO_THREADS = os.environ.get("SPICEPY_VIDEO_THREADS", "1") != "0"
 
 
 #: the stream managers of each session, by its ``SharedState`` (weakly: a
@@ -88,13 +103,6 @@ MAX_PENDING_FRAMES = 256
 _SESSION_MANAGERS: weakref.WeakKeyDictionary[Any, set[weakref.ref[StreamManager]]] = (
     weakref.WeakKeyDictionary()
 )
-
-
-def picture_bytes(picture: Any) -> int:
-    """Bytes of a decoded ``av.VideoFrame`` (0 for None)."""
-    if picture is None:
-        return 0
-    return sum(int(plane.buffer_size) for plane in picture.planes)
 
 
 def _hidden(clip: Clip, dest: Rect) -> bool:
@@ -191,6 +199,10 @@ class _Frame:
     pending: bool = False
     #: waiting in the stream's FrameScheduler
     queued: bool = False
+    #: dropped by the scheduler (never shown: a worker need not keep its picture)
+    dropped: bool = False
+    #: set by a ``_DecodeWorker`` once decoded: (picture, error, seconds, bytes)
+    done: tuple[Any, BaseException | None, float, int] | None = None
 
 
 class FrameScheduler:
@@ -241,6 +253,7 @@ class FrameScheduler:
                 self.dropped += len(queue)
                 self._clear()
             if late:
+                frame.dropped = True
                 self.dropped += 1
                 return False
         if len(queue) >= MAX_QUEUED_FRAMES:
@@ -255,6 +268,7 @@ class FrameScheduler:
     def _clear(self) -> None:
         for frame in self.queue:
             frame.queued = False
+            frame.dropped = True
         self.queue.clear()
         self.bytes = 0
         self.armed_at = None
@@ -276,7 +290,7 @@ class FrameScheduler:
             if self.keep_late and len(queue) == 1:
                 self.armed_at = now
                 return
-            self._pop()
+            self._pop().dropped = True
             self.dropped += 1
             self.dropped_on_playback += 1
         self.armed_at = None
@@ -285,6 +299,7 @@ class FrameScheduler:
         """Drop the head frame (counted); returns the bytes it held.  The next
         frame is armed by the next ``due`` (its timer: ``next_time``)."""
         frame = self._pop()
+        frame.dropped = True
         self.armed_at = None
         self.dropped += 1
         return frame.nbytes
@@ -344,6 +359,8 @@ class Stream:
     report_start_now: int = 0
     #: the stateful decoder of a VP8/H.264 stream (``canvas.video``)
     decoder: VideoDecoder | None = None
+    #: the thread running ``decoder`` (threaded managers): the decoder is its own
+    worker: DecodeWorker | None = None
     #: VP8/H.264 frames received, not yet through the decoder (arrival order)
     pending: deque[_Frame] = field(default_factory=deque)
     pending_bytes: int = 0
@@ -353,11 +370,29 @@ class Stream:
         return self.scheduler.dropped
 
 
-class StreamManager:
-    """The streams of one display channel, drawing into its canvas."""
+def _stop_workers(workers: list[DecodeWorker]) -> None:
+    for worker in workers:
+        worker.stop()
+    workers.clear()
 
-    def __init__(self, canvas: Canvas) -> None:
+
+class StreamManager:
+    """The streams of one display channel, drawing into its canvas.
+
+    ``threaded`` (default ``VIDEO_THREADS``): each VP8/H.264 stream decodes
+    on a ``DecodeWorker`` thread, fed every payload on arrival; the frames
+    are collected in order where the synchronous path decodes them, so the
+    same frames are shown with the same pixels.  A stream's worker stops
+    with the stream (destroyed, replaced, or gone from ``streams``: checked
+    at each create) or with the manager.
+    """
+
+    def __init__(self, canvas: Canvas, threaded: bool | None = None) -> None:
         self.canvas = canvas
+        self.threaded = VIDEO_THREADS if threaded is None else threaded
+        #: the workers of streams still here (stopped once garbage)
+        self._workers: list[DecodeWorker] = []
+        weakref.finalize(self, _stop_workers, self._workers)
         self.streams: dict[int, Stream] = {}
         self.reports: list[StreamReport] = []
         #: every stream ever created (kept after destroy, for inspect/stats)
@@ -409,6 +444,8 @@ class StreamManager:
                 raise CanvasError(f"bad stream size {size}")
         if stream_id in self.streams:
             log.info("stream %d re-created", stream_id)
+            self._stop(self.streams.pop(stream_id))
+        self._reap()
         stream = Stream(
             stream_id,
             surface_id,
@@ -425,6 +462,10 @@ class StreamManager:
         self.history.append(stream)
         if codec in VIDEO_CODECS:
             stream.decoder = VideoDecoder(codec, stream_width, stream_height)
+            if self.threaded:
+                budget = self.canvas.shared.limits.video_queue
+                stream.worker = DecodeWorker(stream.decoder, budget)
+                self._workers.append(stream.worker)
             # spice-gtk's GStreamer path: late frames go on to be scheduled
             stream.scheduler = FrameScheduler(keep_late=True)
         elif codec != VideoCodecType.MJPEG:
@@ -439,11 +480,26 @@ class StreamManager:
 
     def destroy(self, stream_id: int) -> None:
         """STREAM_DESTROY (its frames never shown are never decoded)."""
-        self._get(stream_id)
+        self._stop(self._get(stream_id))
         del self.streams[stream_id]
 
     def destroy_all(self) -> None:
         self.streams.clear()
+        _stop_workers(self._workers)
+
+    def _stop(self, s: Stream) -> None:
+        """Stop the worker of ``s`` (a decode under way ends unobserved)."""
+        if s.worker is not None:
+            s.worker.stop()
+            self._workers.remove(s.worker)
+
+    def _reap(self) -> None:
+        """Stop the workers of streams removed from ``streams`` directly (the
+        display driver drops those of a destroyed surface)."""
+        live = {id(s.worker) for s in self.streams.values()}
+        for worker in [w for w in self._workers if id(w) not in live]:
+            worker.stop()
+            self._workers.remove(worker)
 
     def activate_report(
         self, stream_id: int, unique_id: int, max_window_size: int, timeout_ms: int
@@ -491,6 +547,8 @@ class StreamManager:
             item.pending = True
             s.pending.append(item)
             s.pending_bytes += len(frame)
+            if s.worker is not None:
+                s.worker.submit(item)
         margin = 0 if now is None else mm_diff(mm_time, now)
         self._report(s, mm_time, margin, now if now is not None else mm_time)
         if now is None:
@@ -532,11 +590,15 @@ class StreamManager:
         item = s.pending.popleft()
         s.pending_bytes -= len(item.data)
         item.pending = False
-        started = time.perf_counter()
-        try:
-            item.picture = s.decoder.decode_picture(item.data)
-        finally:
-            self.decode_seconds += time.perf_counter() - started
+        if s.worker is not None:
+            item.picture, seconds = s.worker.collect(item)
+            self.decode_seconds += seconds
+        else:
+            started = time.perf_counter()
+            try:
+                item.picture = s.decoder.decode_picture(item.data)
+            finally:
+                self.decode_seconds += time.perf_counter() - started
         if item.picture is not None and item.queued:
             extra = picture_bytes(item.picture)
             item.nbytes += extra

@@ -26,8 +26,11 @@ window: video-vp8 114 ms against 22 ms, bench_session same run).
 from __future__ import annotations
 
 import importlib.util
+import threading
+import time
+from collections import deque
 from collections.abc import Iterator, Set
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -39,8 +42,11 @@ from spicepy.wire.enums import DisplayCap, VideoCodecType
 __all__ = [
     "THREADED_PIXELS",
     "VIDEO_CODECS",
+    "DecodeJob",
+    "DecodeWorker",
     "VideoDecoder",
     "check_frame_size",
+    "picture_bytes",
     "padded_packet",
     "video_display_caps",
 ]
@@ -236,3 +242,121 @@ def _unpad(plane: Any) -> bytes:
     """A plane's rows without FFmpeg's alignment padding."""
     rows = np.frombuffer(bytes(plane), np.uint8).reshape(-1, plane.line_size)
     return rows[: plane.height, : plane.width].tobytes()
+
+
+class DecodeJob(Protocol):
+    """A payload for a ``DecodeWorker`` (``streams._Frame``)."""
+
+    data: bytes | memoryview
+    #: set by the caller when the picture will never be shown
+    dropped: bool
+    #: set by the worker: (picture or None, error or None, seconds, bytes held)
+    done: tuple[Any, BaseException | None, float, int] | None
+
+
+class DecodeWorker:
+    """One stream's ``VideoDecoder`` run on a daemon thread of its own.
+
+    As spice-gtk's GStreamer pipeline decodes on its own streaming threads,
+    the loop thread only ``submit``s payloads in arrival order and later
+    ``collect``s each one's result in that same order, at the very points the
+    synchronous path would have decoded it: what is shown, and every budget
+    count, is the same; only the decoding moved (FFmpeg's send/receive run
+    without the GIL).  The decoder is the worker's alone once it has one.
+
+    Bounded: the stream's pending chain bounds the payloads (the caller counts
+    them); pictures decoded ahead and not collected yet hold at most
+    ``ahead_bytes`` (past that the worker waits for ``collect``), and a frame
+    already ``dropped`` does not keep its picture.  ``stop`` forgets the
+    queued payloads and lets a decode under way finish unobserved (daemon
+    thread: nothing waits for it).  A decode error is kept with its frame and
+    raised by ``collect`` on the caller's thread.
+    """
+
+    def __init__(self, decoder: VideoDecoder, ahead_bytes: int) -> None:
+        self.decoder = decoder
+        self._ahead_cap = ahead_bytes
+        self._ahead = 0
+        self._cond = threading.Condition()
+        self._todo: deque[DecodeJob] = deque()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def submit(self, job: DecodeJob) -> None:
+        """Queue ``job`` behind those submitted before (starts the thread)."""
+        with self._cond:
+            if self._stopped:
+                raise CanvasError("video decoder stopped")
+            self._todo.append(job)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="spicepy-video", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    def collect(self, job: DecodeJob) -> tuple[Any, float]:
+        """Wait for ``job`` (the oldest not collected); its picture (None: the
+        packet completed none) and decode seconds.
+
+        Raises:
+            CanvasError: the decode's own error, or the worker stopped first.
+        """
+        with self._cond:
+            while job.done is None:
+                if self._stopped:
+                    raise CanvasError("video decoder stopped")
+                self._cond.wait()
+            picture, error, seconds, held = job.done
+            self._ahead -= held
+            self._cond.notify_all()
+        if error is not None:
+            raise error
+        return picture, seconds
+
+    def stop(self) -> None:
+        """Forget the queued payloads; the thread ends after its current one."""
+        with self._cond:
+            self._stopped = True
+            self._todo.clear()
+            self._cond.notify_all()
+
+    @property
+    def alive(self) -> bool:
+        """The thread is running (started and not yet ended)."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def _run(self) -> None:
+        cond = self._cond
+        while True:
+            with cond:
+                while not self._stopped and (
+                    not self._todo or self._ahead > self._ahead_cap
+                ):
+                    cond.wait()
+                if self._stopped:
+                    return
+                job = self._todo.popleft()
+            started = time.perf_counter()
+            picture: Any = None
+            error: BaseException | None = None
+            try:
+                picture = self.decoder.decode_picture(job.data)
+            except BaseException as exc:  # raised on the caller's thread
+                error = exc
+            seconds = time.perf_counter() - started
+            if job.dropped:
+                picture = None
+            held = picture_bytes(picture)
+            with cond:
+                job.done = (picture, error, seconds, held)
+                self._ahead += held
+                cond.notify_all()
+
+
+def picture_bytes(picture: Any) -> int:
+    """Bytes of a decoded ``av.VideoFrame`` (0 for None)."""
+    if picture is None:
+        return 0
+    return sum(int(plane.buffer_size) for plane in picture.planes)

@@ -1,0 +1,299 @@
+"""VP8 / H.264 decoding on a worker thread per stream (``DecodeWorker``), as
+spice-gtk's GStreamer pipeline decodes apart from its main loop: the frames
+shown, their order and their pixels are exactly the synchronous path's (on the
+captures and on hypothesis sequences, corrupt payloads and a tight budget
+included); a stream destroyed mid-decode does not wait for it and decodes no
+more; a decode error reaches the loop thread as the synchronous path's
+CanvasError; workers stop with their stream or manager."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_video import needs_av, stream_of
+
+from spicepy.canvas import Canvas, SurfaceFormat
+from spicepy.canvas.images import SharedState
+from spicepy.canvas.streams import StreamManager
+from spicepy.errors import CanvasError
+from spicepy.limits import Limits
+from spicepy.wire.types import Rect
+
+#: ("data", frame index, mm time, now) or ("run", now, 0, 0)
+Step = tuple[str, int, int, int]
+
+_CAPTURES: dict[str, tuple[Any, list[bytes]]] = {}
+
+
+def capture(captures_dir: Path, name: str) -> tuple[Any, list[bytes]]:
+    if name not in _CAPTURES:
+        path = captures_dir / f"{name}.pcap"
+        if not path.exists():
+            pytest.skip(f"{name} capture missing")
+        _CAPTURES[name] = stream_of(path)
+    return _CAPTURES[name]
+
+
+def manager(
+    create: Any, threaded: bool, limits: Limits | None = None
+) -> tuple[Canvas, StreamManager]:
+    w, h = create.stream_width, create.stream_height
+    canvas = Canvas(SharedState(limits=limits or Limits()))
+    canvas.create_surface(0, w, h, SurfaceFormat.FMT_32_xRGB)
+    m = StreamManager(canvas, threaded=threaded)
+    m.create(1, 0, 0, create.codec_type, w, h, w, h, Rect(0, 0, h, w))
+    return canvas, m
+
+
+def play(
+    create: Any,
+    frames: list[bytes],
+    steps: list[Step],
+    threaded: bool,
+    limits: Limits | None = None,
+) -> list[tuple[Any, ...]]:
+    """The canvas pixels and the stream's counts after every timer run."""
+    canvas, m = manager(create, threaded, limits)
+    s = m.streams[1]
+    assert (s.worker is not None) == threaded
+    seen = []
+    for kind, a, b, c in steps:
+        if kind == "data":
+            m.data(1, b, frames[a], now=c)
+        else:
+            m.run(a)
+            seen.append(
+                (
+                    canvas.surface(0).pixels.tobytes(),
+                    s.frames_shown,
+                    s.frames_dropped,
+                    s.decode_errors,
+                    m.over_budget,
+                    len(s.pending),
+                    s.scheduler.bytes,
+                )
+            )
+    m.destroy_all()
+    return seen
+
+
+def capture_plan(n: int) -> list[Step]:
+    """Frames 33 ms apart arriving in bursts of 6, some late, some early, with
+    a timer run between bursts (late ones dropped, early ones kept)."""
+    steps: list[Step] = []
+    for start in range(0, n, 6):
+        now = 1000 + 33 * start + (60 if start % 12 else -60)
+        for i in range(start, min(start + 6, n)):
+            steps.append(("data", i, 1000 + 33 * i, now))
+        steps.append(("run", now + 40, 0, 0))
+    steps.append(("run", 1000 + 33 * n + 100, 0, 0))
+    return steps
+
+
+@needs_av
+@pytest.mark.parametrize("name", ["video-vp8", "video-h264"])
+def test_threaded_shows_the_synchronous_frames_and_pixels_on_the_captures(
+    name: str, captures_dir: Path
+) -> None:
+    create, frames = capture(captures_dir, name)
+    steps = capture_plan(len(frames))
+    sync = play(create, frames, steps, threaded=False)
+    threaded = play(create, frames, steps, threaded=True)
+    assert len(threaded) == len(sync)
+    for step, (got, want) in enumerate(zip(threaded, sync, strict=True)):
+        assert got == want, f"after timer run {step}"
+    shown = sync[-1][1]
+    assert 0 < shown < len(frames)  # some shown, some dropped as late
+
+
+@needs_av
+def test_the_worker_thread_does_the_decoding(captures_dir: Path) -> None:
+    create, frames = capture(captures_dir, "video-vp8")
+    _, m = manager(create, threaded=True)
+    s = m.streams[1]
+    assert s.worker is not None
+    decode = s.worker.decoder.decode_picture
+    threads: list[int] = []
+
+    def noting(frame: bytes | memoryview) -> Any:
+        threads.append(threading.get_ident())
+        return decode(frame)
+
+    s.worker.decoder.decode_picture = noting  # type: ignore[method-assign]
+    for i, f in enumerate(frames[:5]):
+        m.data(1, 1000 + 33 * i, f, now=900)
+    m.run(2000)
+    assert s.frames_shown == 2 and not s.pending  # the armed one, the last late one
+    assert len(threads) == 5 and threading.get_ident() not in threads
+
+
+@st.composite
+def plans(draw: st.DrawFn) -> tuple[list[Step], set[int]]:
+    """Up to 24 frames with random stamps and arrival times, timer runs
+    between them, and some payloads replaced by garbage."""
+    n = draw(st.integers(1, 24))
+    steps: list[Step] = []
+    now = 1000
+    for i in range(n):
+        now += draw(st.integers(0, 50))
+        mm = now + draw(st.integers(-100, 100))
+        steps.append(("data", i, mm, now))
+        if draw(st.booleans()):
+            steps.append(("run", now + draw(st.integers(0, 80)), 0, 0))
+    steps.append(("run", now + 500, 0, 0))
+    corrupt = draw(st.sets(st.integers(0, n - 1), max_size=3))
+    return steps, corrupt
+
+
+@needs_av
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    plan=plans(),
+    name=st.sampled_from(["video-vp8", "video-h264"]),
+    budget=st.sampled_from([64 * 1024 * 1024, 200_000, 20_000]),
+)
+def test_threaded_equals_synchronous_on_random_sequences(
+    plan: tuple[list[Step], set[int]], name: str, budget: int, captures_dir: Path
+) -> None:
+    steps, corrupt = plan
+    create, frames = capture(captures_dir, name)
+    frames = [
+        b"\x9d\x01\x2a" + bytes(range(i, i + 40)) if i in corrupt else f
+        for i, f in enumerate(frames[:24])
+    ]
+    limits = Limits(video_queue=budget)
+    sync = play(create, frames, steps, threaded=False, limits=limits)
+    threaded = play(create, frames, steps, threaded=True, limits=limits)
+    assert threaded == sync
+
+
+def blocking_decoder(
+    m: StreamManager,
+) -> tuple[threading.Event, threading.Event, list[int]]:
+    """Make stream 1's worker decode wait for ``release`` (``started`` set when
+    a decode begins); the list counts the decodes begun."""
+    worker = m.streams[1].worker
+    assert worker is not None
+    decode = worker.decoder.decode_picture
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def waiting(frame: bytes | memoryview) -> Any:
+        calls.append(len(frame))
+        started.set()
+        release.wait()
+        return decode(frame)
+
+    worker.decoder.decode_picture = waiting  # type: ignore[method-assign]
+    return started, release, calls
+
+
+@needs_av
+@pytest.mark.parametrize(
+    "destroy",
+    [
+        lambda m: m.destroy(1),
+        lambda m: m.destroy_all(),
+        lambda m: m.create(1, 0, 0, m.streams[1].codec, 8, 8, 8, 8, Rect(0, 0, 8, 8)),
+    ],
+    ids=["destroy", "destroy_all", "re-create"],
+)
+def test_destroy_while_decoding_does_not_wait_and_decodes_no_more(
+    destroy: Callable[[StreamManager], object], captures_dir: Path
+) -> None:
+    create, frames = capture(captures_dir, "video-vp8")
+    _, m = manager(create, threaded=True)
+    worker = m.streams[1].worker
+    assert worker is not None
+    started, release, calls = blocking_decoder(m)
+    for i, f in enumerate(frames[:4]):
+        m.data(1, 1000 + 33 * i, f, now=900)
+    assert started.wait(60)
+    # were the destroy to wait for the decode under way, this lets it go on
+    # and the worker would be found ended below
+    failsafe = threading.Timer(10, release.set)
+    failsafe.start()
+    try:
+        destroy(m)
+        assert worker.alive and not release.is_set()  # destroy did not wait
+    finally:
+        release.set()
+        failsafe.cancel()
+    assert worker._thread is not None
+    worker._thread.join(60)
+    assert not worker.alive and calls == [len(frames[0])]  # no frame after
+
+
+@needs_av
+def test_a_decode_error_in_the_worker_is_raised_on_the_loop_thread(
+    captures_dir: Path,
+) -> None:
+    create, frames = capture(captures_dir, "video-vp8")
+    _, m = manager(create, threaded=True)
+    s = m.streams[1]
+    assert s.worker is not None
+    decode = s.worker.decoder.decode_picture
+    failed_on: list[int] = []
+
+    def failing(frame: bytes | memoryview) -> Any:
+        if frame == frames[1]:
+            failed_on.append(threading.get_ident())
+            raise CanvasError("bad VP8 frame: planted")
+        return decode(frame)
+
+    s.worker.decoder.decode_picture = failing  # type: ignore[method-assign]
+    for i, f in enumerate(frames[:3]):
+        m.data(1, 1000 + 33 * i, f, now=900)
+    first, second = s.pending[0], s.pending[1]
+    assert s.worker.collect(first)[0] is not None
+    with pytest.raises(CanvasError, match="planted"):
+        s.worker.collect(second)  # here, on this thread
+    assert failed_on and threading.get_ident() not in failed_on
+    # through the manager: counted as the synchronous path counts it
+    counts = []
+    for threaded in (False, True):
+        _, m2 = manager(create, threaded)
+        s2 = m2.streams[1]
+        assert s2.decoder is not None
+        s2.decoder.decode_picture = failing  # type: ignore[method-assign]
+        for i, f in enumerate(frames[:3]):
+            m2.data(1, 1000 + 33 * i, f, now=900)
+        m2.run(2000)
+        counts.append((s2.decode_errors, s2.frames_shown, len(s2.pending)))
+    assert counts[0] == counts[1] and counts[0][0] == 1
+
+
+@needs_av
+def test_workers_stop_with_their_manager_and_streams_gone(
+    captures_dir: Path,
+) -> None:
+    create, frames = capture(captures_dir, "video-vp8")
+    _, m = manager(create, threaded=True)
+    gone = m.streams[1].worker
+    assert gone is not None
+    m.data(1, 1000, frames[0], now=900)
+    # the display driver drops a destroyed surface's streams from the dict
+    del m.streams[1]
+    w, h = create.stream_width, create.stream_height
+    m.create(2, 0, 0, create.codec_type, w, h, w, h, Rect(0, 0, h, w))
+    assert gone._stopped
+    kept = m.streams[2].worker
+    assert kept is not None and not kept._stopped
+    m.data(2, 1000, frames[0], now=900)
+    del m
+    gc.collect()
+    assert kept._stopped
+    assert kept._thread is not None
+    kept._thread.join(60)
+    assert not kept.alive
