@@ -417,7 +417,9 @@ def _decode_typed(
 ) -> tuple[U8, int]:
     """The decode (ints from the header, no per-image objects beyond the pixels);
     returns the pixels and the image type number."""
-    code, top_down, width, height, stride, image_id, whd = header_fields(data)
+    # bytes from here on: len() and the header read count bytes, not items
+    src = _stream(data)
+    code, top_down, width, height, stride, image_id, whd = header_fields(src)
     check_dimensions(width, height, max_pixels)
     ppb = _PPB_BY_CODE.get(code)
     row_pixels = width if ppb is None else stride * ppb
@@ -429,9 +431,9 @@ def _decode_typed(
     # before allocating: the stream must be long enough to code the image
     units = (width if ppb is None else stride) * height
     units *= 2 if code == _RGBA else 1  # colour + alpha passes
-    if units > MAX_RATIO * (len(data) - HEADER_SIZE):
+    if units > MAX_RATIO * (len(src) - HEADER_SIZE):
         raise CodecError(
-            f"{len(data)} bytes of GLZ data cannot code a {width}x{height} image"
+            f"{len(src)} bytes of GLZ data cannot code a {width}x{height} image"
         )
     pal = _palette(palette) if ppb is not None else None
     if ppb is not None and pal is None:
@@ -440,7 +442,6 @@ def _decode_typed(
         raise ValueError(f"out must be uint8 {(height, width, 4)}")
     mode = _DECODE_MODE[code]
     deadline = None
-    src = _stream(data)
     args = (image_id, whd, dictionary._lookup, pal)
     while True:
         buf = np.empty(gross * 4, np.uint8)
