@@ -391,6 +391,7 @@ def test_encode_input_refusal_texts() -> None:
         ),
         (rgba3, "RGBA", "RGBA needs a uint8 (h, w, 4) array"),
         (rgba3, "RGB32", "RGB32 needs a uint8 (h, w, 4) array"),
+        (np.zeros((2, 2, 5), np.uint8), "RGBA", "RGBA needs a uint8 (h, w, 4) array"),
         (rgba3, "XXXA", "XXXA needs a uint8 (h, w, 4) array"),
         (np.zeros((2, 2, 2), np.uint8), "RGB24", "RGB24 needs a uint8 (h, w, 3) array"),
         (np.zeros((2, 2), np.uint8), "RGB24", "RGB24 needs a uint8 (h, w, 3) array"),

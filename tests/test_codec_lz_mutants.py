@@ -171,3 +171,23 @@ def test_decode_pass_takes_only_c_contiguous_pixel_arrays() -> None:
                 assert str(err.value) == (
                     "decode_pass needs a C-contiguous (rows, columns, 4) array"
                 )
+
+
+@pytest.mark.parametrize("twin", TWINS)
+def test_body_size_bound_is_inclusive(twin: ModuleType) -> None:
+    with_twin(twin, _body_size_bound_is_inclusive)
+
+
+def _body_size_bound_is_inclusive() -> None:
+    # MAX_RATIO = 255 units per body byte: a 255x1 A8 image with a 1-byte body
+    # passes the bound (and fails in the pass: a 1-unit literal run, cut);
+    # 256x1 is refused by the bound, before any pixel is allocated
+    def stream(w: int) -> bytes:
+        return struct.pack(">7I", lz.MAGIC, lz.VERSION, 11, w, 1, w, 1) + b"\x00"
+
+    with pytest.raises(CodecError) as err:
+        lz.decode(stream(255))
+    assert "truncated" in str(err.value)
+    with pytest.raises(CodecError) as err:
+        lz.decode(stream(256))
+    assert str(err.value) == "1 bytes of LZ data cannot code a 256x1 A8 image"
