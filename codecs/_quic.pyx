@@ -353,7 +353,8 @@ cdef inline uint32_t dec_sample(Tag *t, Channel *ch, BitReader *br, uint8_t *cor
 
 
 cdef inline void dec_pixel(Tag *t, Group *g, BitReader *br, uint8_t *cb,
-                           Carry *k, uint8_t *cur, const uint8_t *prev, Py_ssize_t i) noexcept nogil:
+                           Carry *k, uint8_t *cur, const uint8_t *prev,
+                           Py_ssize_t i) noexcept nogil:
     """Decode column i of every channel of the group (r, g, b order)."""
     k.left0 = dec_sample(t, &g.ch[0], br, cb, &k.ctx0, k.left0, prev, i, 0)
     if Tag is GrayTag or Tag is AlphaTag:
@@ -494,7 +495,7 @@ cdef int dec_row(Tag *t, Group *g, BitReader *br, uint8_t *cur, const uint8_t *p
 
 cdef inline uint32_t enc_sample(Tag *t, Channel *ch, BitWriter *bw, uint8_t *corr,
                                 uint32_t *ctx, uint32_t left, const uint8_t *cur,
-                                const uint8_t *prev, int i, int c) noexcept nogil:
+                                const uint8_t *prev, Py_ssize_t i, int c) noexcept nogil:
     """Code channel c at column i (DECORRELATE_0 / DECORRELATE); returns the sample."""
     cdef const Family *fam = family(t)
     cdef uint32_t v = sample(t, cur + 4 * i, c)
@@ -509,7 +510,7 @@ cdef inline uint32_t enc_sample(Tag *t, Channel *ch, BitWriter *bw, uint8_t *cor
 
 cdef inline void enc_pixel(Tag *t, Group *g, BitWriter *bw, uint8_t *cb,
                            Carry *k, const uint8_t *cur, const uint8_t *prev,
-                           int i) noexcept nogil:
+                           Py_ssize_t i) noexcept nogil:
     k.left0 = enc_sample(t, &g.ch[0], bw, cb, &k.ctx0, k.left0, cur, prev, i, 0)
     if not (Tag is GrayTag or Tag is AlphaTag):
         k.left1 = enc_sample(t, &g.ch[1], bw, cb + 1, &k.ctx1, k.left1, cur, prev, i, 1)
@@ -527,7 +528,8 @@ cdef inline void enc_run(State *st, BitWriter *bw, uint32_t run) noexcept nogil:
 
 
 cdef void enc_segment(Tag *t, Group *g, BitWriter *gbw, const uint8_t *cur,
-                      const uint8_t *prev, int i, int end, uint32_t waitmask) noexcept nogil:
+                      const uint8_t *prev, Py_ssize_t i, Py_ssize_t end,
+                      uint32_t waitmask) noexcept nogil:
     cdef BitWriter lbw = gbw[0]   # local copies, as in dec_segment
     cdef uint8_t *cb = g.corr
     enc_segment_body(t, g, &lbw, cb, cur, prev, i, end, waitmask)
@@ -535,10 +537,10 @@ cdef void enc_segment(Tag *t, Group *g, BitWriter *gbw, const uint8_t *cur,
 
 
 cdef inline void enc_segment_body(Tag *t, Group *g, BitWriter *bw, uint8_t *cb,
-                                  const uint8_t *cur, const uint8_t *prev, int i, int end,
-                                  uint32_t waitmask) noexcept nogil:
+                                  const uint8_t *cur, const uint8_t *prev, Py_ssize_t i,
+                                  Py_ssize_t end, uint32_t waitmask) noexcept nogil:
     cdef State *st = &g.st
-    cdef int stopidx, run_index = 0, wait, n
+    cdef Py_ssize_t stopidx, run_index = 0, wait, n
     cdef Carry k
     reload(t, cb, &k, cur, i)
     if i == 0:
