@@ -1,0 +1,85 @@
+"""Review of decoding into the surface (``ImageResolver.copy_onto``): clips
+that cut columns and ROPs other than COPY, which ``test_canvas_decode_into``'s
+sequences never draw, must give the pixels of the fresh-array path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _canvas_build import Image, Rect, copy
+from spicepy.codecs import lz4, quic
+from test_canvas_decode_into import fresh_canvas, never_in_place
+
+from spicepy.canvas.images import ImageResolver
+from spicepy.wire import types as wt
+from spicepy.wire.enums import ImageType
+from spicepy.wire.enums import RopDescriptor as RopD
+
+W, H = 12, 9
+WHOLE = Rect(0, 0, W, 6)
+
+
+def draw(
+    kind: int,
+    rects: list[wt.Rect] | None,
+    rop: int,
+    in_place: bool,
+    area: wt.Rect = WHOLE,
+) -> np.ndarray:
+    """A whole-rows image (rows 2..8, source ``area``) drawn over a primary
+    painted 0x5A."""
+    img = np.random.default_rng(kind).integers(0, 256, (6, W, 4), np.uint8)
+    img[..., 3] = 0
+    data = (
+        lz4.encode(img)
+        if kind == ImageType.LZ4
+        else quic.encode(img, image_type="RGB32")
+    )
+    c = fresh_canvas(W, H)
+    assert c.primary is not None
+    c.primary.pixels[...] = 0x5A
+    image = Image(1, kind, 0, W, 6, data=data)
+    with pytest.MonkeyPatch.context() as mp:
+        if not in_place:
+            mp.setattr(ImageResolver, "copy_onto", never_in_place)
+        copy(c, 0, Rect(0, 2, W, 8), rects, image, area, rop)
+    return c.primary.pixels.copy()
+
+
+CLIPS = {
+    "left columns cut": [Rect(3, 0, W, H)],
+    "right columns cut": [Rect(0, 0, W - 2, H)],
+    "both sides cut": [Rect(1, 2, W - 1, 8)],
+    "a clip past the surface": [Rect(-4, -4, W + 4, H + 4)],
+}
+
+
+@pytest.mark.parametrize("kind", [ImageType.LZ4, ImageType.QUIC])
+@pytest.mark.parametrize("clip", sorted(CLIPS))
+def test_a_clip_cutting_columns_keeps_them(kind: int, clip: str) -> None:
+    rects = CLIPS[clip]
+    got = draw(kind, rects, RopD.OP_PUT, True)
+    np.testing.assert_array_equal(got, draw(kind, rects, RopD.OP_PUT, False))
+    x0 = max(rects[0].left, 0)
+    if x0:  # the columns left of the clip keep the paint, rows 2..8 included
+        assert (got[:, :x0] == 0x5A).all()
+
+
+@pytest.mark.parametrize("rop", [RopD.OP_OR, RopD.OP_XOR, RopD.OP_AND])
+def test_a_rop_other_than_copy_combines_with_the_rows(rop: int) -> None:
+    got = draw(ImageType.LZ4, None, rop, True)
+    np.testing.assert_array_equal(got, draw(ImageType.LZ4, None, rop, False))
+    assert not (
+        got[2:8, :, :3] == draw(ImageType.LZ4, None, RopD.OP_PUT, False)[2:8, :, :3]
+    ).all()
+
+
+@pytest.mark.parametrize("kind", [ImageType.LZ4, ImageType.QUIC])
+@pytest.mark.parametrize("offset", [(0, 1), (1, 0), (0, -1), (-1, 0), (2, 3)])
+def test_a_source_area_off_the_origin_reads_the_same_pixels(
+    kind: int, offset: tuple[int, int]
+) -> None:
+    sx, sy = offset
+    area = Rect(sx, sy, sx + W, sy + 6)
+    got = draw(kind, None, RopD.OP_PUT, True, area)
+    np.testing.assert_array_equal(got, draw(kind, None, RopD.OP_PUT, False, area))
