@@ -1,0 +1,223 @@
+"""Review of the display lane (``session/_lane.pyx``): cases the lane's own
+tests (``test_session_lane``) let through when a bug was planted in it."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import pytest
+from _canvas_build import NO_MASK, Bitmap, Brush, Image, base, solid
+from test_session_lane import (
+    DISPLAY,
+    PUT,
+    H,
+    Rig,
+    W,
+    _bitmap,
+    _cached,
+    _copy,
+    _create,
+    _fill,
+    _rect,
+    _surface_image,
+    state,
+)
+
+from spicepy.session import core as core_mod
+from spicepy.session.core import SessionCore
+from spicepy.wire import msg_display as md
+from spicepy.wire import types as wt
+from spicepy.wire.enums import BitmapFmt, BrushType, ImageType, SurfaceFmt
+
+pytestmark = pytest.mark.skipif(
+    core_mod._lane is None, reason="no compiled lane (pure-Python twins)"
+)
+
+
+def test_the_lane_stamps_activity_with_its_clock() -> None:
+    """A live lane reads ``now`` from the connection's clock at each message it
+    takes (its ``now`` attribute is only for offline replay)."""
+    core = SessionCore()
+    rig = Rig(core, lane=False)
+    rig.lane = core.display_lane(0, clock=lambda: 42.5)
+    rig.machine.set_lane(rig.lane)
+    rig.feed(rig.pack(_create(0)) + rig.pack(_fill(0, 0, 0, 1, PUT, 0)), now=1.0)
+    rig.feed(rig.pack(_fill(0, 2, 2, 3, PUT, 0)), now=1.0)
+    assert rig.lane.taken >= 1
+    assert core.last_display_activity == 42.5
+
+
+def test_a_live_session_stamps_lane_draws_with_its_clock() -> None:
+    """Through ``spicepy.connect``: the fills the lane takes set
+    ``last_display_activity`` to the connection's clock, as the general path
+    does (a lane made without the clock left it at 0.0)."""
+    import asyncio
+
+    from test_session import LIMIT, FakeSpice, run, serve
+
+    import spicepy
+    from spicepy.wire.enums import SurfaceFmt
+    from spicepy.wire.messages import encode_message
+    from spicepy.wire.types import CLIP_NONE, QMASK_NONE, DisplayBase
+    from spicepy.wire.types import Rect as WireRect
+
+    fills = [
+        md.DrawFill(
+            DisplayBase(0, WireRect(0, i, 8, i + 1), CLIP_NONE),
+            md.Fill(solid(0x112233 * (i + 1)), PUT, QMASK_NONE),
+        )
+        for i in range(6)
+    ]
+    sent_at: list[float] = []
+
+    async def display(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.3)  # after connect() returned
+        sent_at.append(asyncio.get_running_loop().time())
+        for msg in [md.SurfaceCreate(0, 8, 8, SurfaceFmt.FMT_32_xRGB, 1), *fills]:
+            kind, body = encode_message(msg)
+            w.write(struct.pack("<HI", kind, len(body)) + body)
+        await w.drain()
+        await r.read()
+
+    fake = FakeSpice(channels=[(1, 0), (2, 0)], peers={2: display})
+
+    async def main() -> tuple[float, int]:
+        async with serve(fake) as port:
+            async with spicepy.connect(f"spice://127.0.0.1:{port}", timeout=LIMIT) as s:
+                async with asyncio.timeout(LIMIT):
+                    while 0 not in s.core.drivers or s.core.drivers[0].counts[
+                        md.DrawFill
+                    ] < len(fills):
+                        await asyncio.sleep(0.01)
+                machine: Any = s.connections[(DISPLAY, 0)].machine
+                lane = machine._lane
+                return s.core.last_display_activity, lane.taken
+
+    got = run(main())
+    assert isinstance(got, tuple)
+    activity, taken = got
+    assert taken >= len(fills) - 1  # (the first may teach the canvas PUT)
+    assert activity >= sent_at[0]
+
+
+# -- lane on == lane off on draws the lane must decline or take exactly -------------
+
+
+def _mask() -> wt.QMask:
+    bitmap = Bitmap(BitmapFmt.FMT_1BIT_BE, 0, 8, 4, 1, bytes([0xA5, 0x5A, 0xF0, 0x0F]))
+    return wt.QMask(
+        0, wt.Point(0, 0), Image(77, ImageType.BITMAP, 0, 8, 4, bitmap=bitmap)
+    )
+
+
+def _masked_fill(x: int, y: int) -> md.DrawFill:
+    return md.DrawFill(
+        base(0, _rect(x, y, 8, 4), None), md.Fill(solid(0x445566), PUT, _mask())
+    )
+
+
+def _pattern_fill(x: int, y: int) -> md.DrawFill:
+    brush = Brush(BrushType.PATTERN, pattern=_bitmap(0, 0x102030, 3, 2))
+    return md.DrawFill(base(0, _rect(x, y, 9, 5), None), md.Fill(brush, PUT, NO_MASK))
+
+
+def _masked_copy(x: int, y: int) -> md.DrawCopy:
+    return md.DrawCopy(
+        base(0, _rect(x, y, 6, 4), None),
+        md.Copy(_cached(3), _rect(0, 0, 6, 4), PUT, 0, _mask()),
+    )
+
+
+def _bits(x: int, y: int, sx: int, sy: int) -> md.CopyBits:
+    return md.CopyBits(base(0, _rect(x, y, 9, 8), None), wt.Point(sx, sy))
+
+
+NOOP = 0  # a descriptor without an operation: ropd_to_rop gives NOOP
+CASES: dict[str, list[Any]] = {
+    # a 16-bit primary is re-quantised after each draw (Canvas._finish)
+    "quantised surface": [
+        md.SurfaceCreate(0, W, H, SurfaceFmt.FMT_16_565, 0),
+        *[_fill(0, 2 * i, i, 0x123456 * (i + 1), PUT, 0) for i in range(3)],
+        _copy(0, 1, 1, _bitmap(3, 0x0F1E2D), PUT, 0),
+        _copy(0, 9, 5, _cached(3), PUT, 0),
+        _copy(0, 3, 8, _cached(3), PUT, 0),
+        _bits(5, 5, 2, 1),
+        _bits(6, 2, 1, 4),
+    ],
+    "NOOP fills and copies": [
+        _create(0),
+        _fill(0, 0, 0, 0x223344, PUT, 0),
+        _copy(0, 1, 1, _bitmap(3, 0x0F1E2D), PUT, 0),
+        *[_fill(0, i, i, 0x998877, NOOP, 0) for i in range(3)],
+        *[_copy(0, 2 * i, i, _cached(3), NOOP, 0) for i in range(3)],
+    ],
+    "masked fills and copies": [
+        _create(0),
+        _fill(0, 0, 0, 0x223344, PUT, 0),
+        _copy(0, 1, 1, _bitmap(3, 0x0F1E2D), PUT, 0),
+        *[_masked_fill(3 * i, i) for i in range(3)],
+        *[_masked_copy(2 * i, 3 + i) for i in range(3)],
+    ],
+    "pattern fills": [
+        _create(0),
+        _fill(0, 0, 0, 0x223344, PUT, 0),
+        *[_pattern_fill(3 * i, 2 * i) for i in range(3)],
+    ],
+    "COPY_BITS that does not move": [
+        _create(0),
+        _fill(0, 0, 0, 0x223344, PUT, 0),
+        *[_bits(2 * i, i, 2 * i, i) for i in range(3)],
+        _bits(3, 3, 1, 2),
+    ],
+    "copies from another surface": [
+        _create(0),
+        md.SurfaceCreate(1, 16, 12, SurfaceFmt.FMT_32_ARGB, 0),
+        _fill(1, 0, 0, 0x80FF00FF, PUT, 0),
+        _fill(0, 0, 0, 0x223344, PUT, 0),
+        *[_copy(0, 3 * i, i, _surface_image(1), PUT, 0) for i in range(3)],
+        *[_copy(1, i, i, _surface_image(0), PUT, 0) for i in range(2)],
+    ],
+}
+
+
+def _both(msgs: list[Any], cid: int = 0) -> list[Any]:
+    """``msgs`` through a core without and with the lane: the core's state,
+    the change listener's calls and what the lane took."""
+    out = []
+    for lane in (False, True):
+        core = SessionCore()
+        heard: list[tuple[int, Any]] = []
+        core.on_change(lambda c, r, heard=heard: heard.append((c, r)))
+        rig = Rig(core, lane, cid)
+        for msg in msgs:
+            rig.feed(rig.pack(msg))
+        rig.feed(b"", now=9.0)
+        taken = rig.lane.taken if rig.lane is not None else 0
+        out.append((state(core, [rig.machine], [bytes(rig.sent)]), heard, taken))
+    assert out[0][0] == out[1][0]
+    assert out[0][1] == out[1][1]
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_lane_on_equals_lane_off_on_draws_it_must_decline(case: str) -> None:
+    _both(CASES[case])
+
+
+def test_change_listeners_hear_the_lane_draws_with_their_channel() -> None:
+    msgs = [_create(0), *[_fill(0, i, 2 * i, 0x010203 * i, PUT, 0) for i in range(5)]]
+    msgs += [_bits(4, 4, 1, 1), _create(1, 16, 12), _fill(1, 0, 0, 5, PUT, 0)]
+    (_, heard, _), (_, lane_heard, taken) = _both(msgs, cid=1)
+    assert taken >= 5
+    assert len(lane_heard) == 7 and {c for c, _ in lane_heard} == {1}
+
+
+def test_the_change_list_is_cut_alike_past_max_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(core_mod, "MAX_CHANGES", 6)
+    msgs = [_create(0), *[_fill(0, i % 20, i % 9, i, PUT, 0) for i in range(17)]]
+    (off, _, _), (on, _, taken) = _both(msgs)
+    assert taken >= 15
+    assert len(on[1]) <= 6 and on[2] == 18  # (change list, change_count)
