@@ -3,6 +3,7 @@ tests (``test_session_lane``) let through when a bug was planted in it."""
 
 from __future__ import annotations
 
+import functools
 import struct
 from typing import Any
 
@@ -181,6 +182,10 @@ CASES: dict[str, list[Any]] = {
 }
 
 
+def _note(heard: list[tuple[int, Any]], channel_id: int, rect: Any) -> None:
+    heard.append((channel_id, rect))
+
+
 def _both(msgs: list[Any], cid: int = 0) -> list[Any]:
     """``msgs`` through a core without and with the lane: the core's state,
     the change listener's calls and what the lane took."""
@@ -188,7 +193,7 @@ def _both(msgs: list[Any], cid: int = 0) -> list[Any]:
     for lane in (False, True):
         core = SessionCore()
         heard: list[tuple[int, Any]] = []
-        core.on_change(lambda c, r, heard=heard: heard.append((c, r)))
+        core.on_change(functools.partial(_note, heard))
         rig = Rig(core, lane, cid)
         for msg in msgs:
             rig.feed(rig.pack(msg))
