@@ -4,15 +4,19 @@ sequences never draw, must give the pixels of the fresh-array path."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from _canvas_build import Image, Rect, copy
 from spicepy.codecs import lz4, quic
 from test_canvas_decode_into import fresh_canvas, never_in_place
 
-from spicepy.canvas.images import ImageResolver
+from spicepy.canvas import Canvas
+from spicepy.canvas.images import CachedImage, ImageResolver
+from spicepy.canvas.surface import SurfaceFormat
 from spicepy.wire import types as wt
-from spicepy.wire.enums import ImageType
+from spicepy.wire.enums import ImageFlags, ImageType
 from spicepy.wire.enums import RopDescriptor as RopD
 
 W, H = 12, 9
@@ -83,3 +87,43 @@ def test_a_source_area_off_the_origin_reads_the_same_pixels(
     area = Rect(sx, sy, sx + W, sy + 6)
     got = draw(kind, None, RopD.OP_PUT, True, area)
     np.testing.assert_array_equal(got, draw(kind, None, RopD.OP_PUT, False, area))
+
+
+def _lz4_image(flags: int) -> tuple[Any, np.ndarray]:
+    img = np.random.default_rng(5).integers(0, 256, (6, W, 4), np.uint8)
+    img[..., 3] = 0
+    return Image(1, ImageType.LZ4, flags, W, 6, data=lz4.encode(img)), img
+
+
+@pytest.mark.parametrize("flags", [0, ImageFlags.HIGH_BITS_SET])
+def test_high_bits_set_on_an_alpha_surface(flags: int) -> None:
+    """On an ARGB primary the X byte shows: HIGH_BITS_SET makes it 0xFF in
+    place as in the fresh array."""
+    out = []
+    for in_place in (True, False):
+        c = Canvas()
+        c.create_surface(0, W, H, SurfaceFormat.FMT_32_ARGB)
+        assert c.primary is not None
+        c.primary.pixels[...] = 0x5A
+        image, img = _lz4_image(flags)
+        with pytest.MonkeyPatch.context() as mp:
+            if not in_place:
+                mp.setattr(ImageResolver, "copy_onto", never_in_place)
+            copy(c, 0, Rect(0, 2, W, 8), None, image, WHOLE, RopD.OP_PUT)
+        out.append((c.primary.pixels.copy(), c.images.decoded_pixels))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    assert (out[0][0][2:8, :, 3] == (0xFF if flags else 0)).all()
+    assert out[0][1] == out[1][1] == W * 6  # decoded_pixels counts it
+
+
+def test_an_image_decoded_ahead_is_drawn_not_decoded_again() -> None:
+    """A picture ``session.offload`` decoded on a worker (``predecoded``) is
+    the one drawn, and taken out of ``predecoded``."""
+    c = fresh_canvas(W, H)
+    assert c.primary is not None
+    image, _ = _lz4_image(0)
+    ahead = np.full((6, W, 4), 0x33, np.uint8)
+    c.images.predecoded[id(image)] = (image, CachedImage(ahead, False, False), None)
+    copy(c, 0, Rect(0, 2, W, 8), None, image, WHOLE, RopD.OP_PUT)
+    assert (c.primary.pixels[2:8, :, :3] == 0x33).all()
+    assert not c.images.predecoded

@@ -1,0 +1,151 @@
+"""Review of ``video.DecodeWorker`` on its own, with a stand-in decoder (no
+FFmpeg needed): decode order, the look-ahead bound and its release, dropped
+frames' pictures, errors carried to the caller, stop, decode seconds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from spicepy.canvas.video import DecodeWorker
+from spicepy.errors import CanvasError
+
+WAIT = 5.0  # seconds a test waits for the worker thread before failing
+
+
+@dataclass
+class Job:
+    data: bytes | memoryview
+    dropped: bool = False
+    done: tuple[Any, BaseException | None, float, int] | None = None
+
+
+@dataclass
+class Plane:
+    buffer_size: int
+
+
+@dataclass
+class Picture:
+    data: bytes | memoryview
+    planes: list[Plane] = field(default_factory=list)
+
+
+class Decoder:
+    """Decodes ``data`` to a Picture of ``len(data)`` bytes; b"bad" raises;
+    each call waits for ``gate`` (set: no wait) and sleeps ``pause``."""
+
+    def __init__(self, pause: float = 0.0) -> None:
+        self.calls: list[bytes] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.pause = pause
+
+    def decode_picture(self, data: bytes) -> Picture:
+        self.calls.append(data)
+        assert self.gate.wait(WAIT)
+        time.sleep(self.pause)
+        if data == b"bad":
+            raise CanvasError("bad frame")
+        return Picture(data, [Plane(len(data))])
+
+
+def wait_for(check: Any) -> None:
+    deadline = time.monotonic() + WAIT
+    while not check():
+        assert time.monotonic() < deadline, "the worker did not get there"
+        time.sleep(0.005)
+
+
+def stop_later(worker: DecodeWorker) -> threading.Timer:
+    """Stop ``worker`` after WAIT: a collect that would wait forever raises."""
+    timer = threading.Timer(WAIT, worker.stop)
+    timer.start()
+    return timer
+
+
+def test_frames_are_decoded_and_collected_in_arrival_order() -> None:
+    dec = Decoder()
+    worker = DecodeWorker(dec, 1 << 20)  # type: ignore[arg-type]
+    jobs = [Job(bytes([i]) * (i + 1)) for i in range(12)]
+    for job in jobs:
+        worker.submit(job)
+    got = [worker.collect(job)[0].data for job in jobs]
+    assert got == [job.data for job in jobs]
+    assert dec.calls == [job.data for job in jobs]
+    worker.stop()
+
+
+def test_look_ahead_stops_past_its_bytes_and_resumes_when_collected() -> None:
+    dec = Decoder()
+    worker = DecodeWorker(dec, 10)  # type: ignore[arg-type]
+    timer = stop_later(worker)
+    jobs = [Job(b"x" * 8) for _ in range(5)]
+    for job in jobs:
+        worker.submit(job)
+    wait_for(lambda: jobs[1].done is not None)
+    time.sleep(0.1)  # room to run ahead, if it would
+    assert len(dec.calls) == 2  # 16 bytes held > 10: it waits
+    for job in jobs:  # each collect gives bytes back: all five come out
+        assert worker.collect(job)[0].data == b"x" * 8
+    assert len(dec.calls) == 5
+    timer.cancel()
+    worker.stop()
+
+
+def test_a_dropped_frame_is_decoded_but_its_picture_not_kept() -> None:
+    dec = Decoder()
+    worker = DecodeWorker(dec, 10)  # type: ignore[arg-type]
+    timer = stop_later(worker)
+    jobs = [Job(b"y" * 8, dropped=True) for _ in range(4)] + [Job(b"z" * 8)]
+    for job in jobs:
+        worker.submit(job)
+    wait_for(lambda: jobs[-1].done is not None)  # dropped ones hold no bytes
+    assert len(dec.calls) == 5
+    assert [worker.collect(job)[0] for job in jobs[:4]] == [None] * 4
+    assert worker.collect(jobs[-1])[0].data == b"z" * 8
+    timer.cancel()
+    worker.stop()
+
+
+def test_a_decode_error_is_raised_by_collect_and_the_next_frames_go_on() -> None:
+    worker = DecodeWorker(Decoder(), 1 << 20)  # type: ignore[arg-type]
+    jobs = [Job(b"ok1"), Job(b"bad"), Job(b"ok2")]
+    for job in jobs:
+        worker.submit(job)
+    assert worker.collect(jobs[0])[0].data == b"ok1"
+    with pytest.raises(CanvasError, match="bad frame"):
+        worker.collect(jobs[1])
+    assert worker.collect(jobs[2])[0].data == b"ok2"
+    worker.stop()
+
+
+def test_stop_forgets_the_queue_and_refuses_what_comes_after() -> None:
+    dec = Decoder()
+    dec.gate.clear()  # the first decode waits: the rest stay queued
+    worker = DecodeWorker(dec, 1 << 20)  # type: ignore[arg-type]
+    jobs = [Job(bytes([i])) for i in range(4)]
+    for job in jobs:
+        worker.submit(job)
+    wait_for(lambda: len(dec.calls) == 1)
+    worker.stop()
+    with pytest.raises(CanvasError, match="stopped"):
+        worker.collect(jobs[2])  # never decoded: refused, not waited for
+    with pytest.raises(CanvasError, match="stopped"):
+        worker.submit(Job(b"late"))
+    dec.gate.set()
+    wait_for(lambda: not worker.alive)
+    assert dec.calls == [b"\x00"]  # the one under way, nothing after it
+
+
+def test_collect_gives_the_decode_seconds() -> None:
+    worker = DecodeWorker(Decoder(pause=0.05), 1 << 20)  # type: ignore[arg-type]
+    job = Job(b"slow")
+    worker.submit(job)
+    _, seconds = worker.collect(job)
+    assert seconds >= 0.05
+    worker.stop()
