@@ -106,10 +106,13 @@ def test_high_bits_set_on_an_alpha_surface(flags: int) -> None:
         assert c.primary is not None
         c.primary.pixels[...] = 0x5A
         image, img = _lz4_image(flags)
+        hooked: list[Any] = []
+        c.images.decoded_hook = lambda im, _decoded, seen=hooked: seen.append(im)
         with pytest.MonkeyPatch.context() as mp:
             if not in_place:
                 mp.setattr(ImageResolver, "copy_onto", never_in_place)
             copy(c, 0, Rect(0, 2, W, 8), None, image, WHOLE, RopD.OP_PUT)
+        assert hooked == [image]  # the stats hook sees the decode either way
         out.append((c.primary.pixels.copy(), c.images.decoded_pixels))
     np.testing.assert_array_equal(out[0][0], out[1][0])
     assert (out[0][0][2:8, :, 3] == (0xFF if flags else 0)).all()
