@@ -202,13 +202,16 @@ class Channel:
         self._out = bytearray(self._link.data_to_send())
         #: MIGRATE flags while its MIGRATE_DATA is awaited
         self._migrate_flags: int | None = None
-        #: takes runs of own messages in C (``wire.stream``); made at the first parse
+        #: takes runs of own messages in C (``wire.stream``), made below
         self._reader: Reader | None = None
         #: applies some own messages before their event (``set_lane``), or None
         self._lane: object | None = None
         #: a migration target: ``_on_linked`` waits for ``start_deferred``
         self._deferred = False
         self._started = False
+        # made now: the compiled reader builds its read plans before the link,
+        # not in the first burst of messages
+        self._reader = self._make_reader()
 
     # -- the sans-IO surface --------------------------------------------------
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:

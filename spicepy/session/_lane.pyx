@@ -38,6 +38,16 @@ pure-Python twin is the general path itself: no lane is made under
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
 from cpython.object cimport PyObject
 
+import time
+
+
+cdef extern from "<time.h>" nogil:
+    cdef struct timespec:
+        long tv_sec
+        long tv_nsec
+    int clock_gettime(int clk_id, timespec* tp)
+    int CLOCK_MONOTONIC
+
 from spicepy.canvas._draw cimport blit_clipped_c, copy_clipped_c, fill_clipped_c
 from spicepy.wire._decode cimport Lane
 
@@ -87,6 +97,10 @@ cdef class DisplayLane(Lane):
 
     cdef object core, drivers, channel_id
     cdef Py_ssize_t max_changes
+    # what the driver last seen holds (each made once, in its __init__): read
+    # here once per driver instead of once per message
+    cdef object _drv, _canvas, _surfaces, _cached, _counts, _image_types
+    cdef bint _monotonic  # clock is time.monotonic: read in C
     cdef public object clock
     cdef public double now
     cdef public object observer
@@ -99,6 +113,7 @@ cdef class DisplayLane(Lane):
         self.core, self.drivers, self.channel_id = core, core.drivers, channel_id
         self.max_changes = max_changes
         self.clock, self.observer, self.now, self.taken = clock, observer, 0.0, 0
+        self._monotonic = clock is time.monotonic
 
     cdef object _driver(self):
         """The channel's driver when the lane may take messages now, else None."""
@@ -109,7 +124,14 @@ cdef class DisplayLane(Lane):
         if got == NULL:
             return None
         driver = <object>got
-        return None if driver.streams_touched else driver
+        if driver.streams_touched:
+            return None
+        if driver is not self._drv:
+            canvas = driver.canvas
+            self._drv, self._canvas = driver, canvas
+            self._surfaces, self._cached = canvas.surfaces, canvas._cached
+            self._counts, self._image_types = driver.counts, driver.image_types
+        return driver
 
     cdef int ready(self) except -1:
         # (not the driver: its LinkCompleted may be among the events waiting)
@@ -121,11 +143,10 @@ cdef class DisplayLane(Lane):
     cdef int offer(self, unsigned int msg_type, object msg) except -1:
         cdef PyObject* got
         cdef object core = self.core, kind = None
-        driver = self._driver()
-        if driver is None:
+        cdef timespec ts
+        if self._driver() is None:
             return 0
-        canvas = driver.canvas
-        surfaces = canvas.surfaces
+        canvas, surfaces = self._canvas, self._surfaces
         base = msg.base
         got = PyDict_GetItem(surfaces, base.surface_id)
         if got == NULL:
@@ -143,7 +164,7 @@ cdef class DisplayLane(Lane):
                 descriptor = image.descriptor
                 kind = descriptor.type
                 if kind == _FROM_CACHE or kind == _FROM_CACHE_LOSSLESS:
-                    got = PyDict_GetItem(canvas._cached, descriptor.id)
+                    got = PyDict_GetItem(self._cached, descriptor.id)
                 elif kind == _SURFACE and image.surface is not None:
                     got = PyDict_GetItem(surfaces, image.surface.surface_id)
                 else:
@@ -185,11 +206,17 @@ cdef class DisplayLane(Lane):
         if drawn < 0:
             return 0
         # what SessionCore._on_display_message / _apply / DisplayDriver.apply do
-        core.last_display_activity = self.clock() if self.clock is not None else self.now
+        if self._monotonic:  # what time.monotonic() returns, without the call
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            core.last_display_activity = ts.tv_sec + ts.tv_nsec * 1e-9
+        elif self.clock is not None:
+            core.last_display_activity = self.clock()
+        else:
+            core.last_display_activity = self.now
         canvas.pixels_drawn += drawn
-        _bump(driver.counts, cls)
+        _bump(self._counts, cls)
         if kind is not None:
-            _bump(driver.image_types, kind)
+            _bump(self._image_types, kind)
         if base.surface_id == 0:
             box = base.box
             for listener in core._change_listeners:

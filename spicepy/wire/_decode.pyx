@@ -846,6 +846,15 @@ cdef class MessageReader:
             if not isinstance(cls, type):
                 raise TypeError(f"message {t}: {cls!r} is not a class")
             self.structs[t - self.lo], self.keys[t - self.lo] = cls, t
+        # the read plans now (the machine is being made), not inside the
+        # channel's first burst (text-lz's window spent ~10M Ir building them)
+        for i in range(self.width):
+            cls = self.structs[i]
+            if cls is not None:
+                try:
+                    self.structs[i] = _struct_of(cls)
+                except Exception:  # read lazily: the general path reports it
+                    pass
         self.taken_by_type = <int64_t*>PyMem_Malloc(max(self.width, 1) * sizeof(int64_t))
         self.touched = <Py_ssize_t*>PyMem_Malloc(max(self.width, 1) * sizeof(Py_ssize_t))
         if self.taken_by_type == NULL or self.touched == NULL:
