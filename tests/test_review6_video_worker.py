@@ -149,3 +149,59 @@ def test_collect_gives_the_decode_seconds() -> None:
     _, seconds = worker.collect(job)
     assert seconds >= 0.05
     worker.stop()
+
+
+# -- the look-ahead of every stream's worker against the session's budget -----------
+
+
+class BigPictures:
+    """A ``VideoDecoder`` stand-in: every payload, however small, completes a
+    picture of PICTURE bytes (a flat VP8 key frame of a large stream does)."""
+
+    PICTURE = 256 * 1024
+
+    def __init__(self, codec: int, width: int = 0, height: int = 0) -> None:
+        self.frames_decoded = 0
+
+    def decode_picture(self, data: bytes | memoryview) -> Picture:
+        self.frames_decoded += 1
+        return Picture(bytes(data), [Plane(self.PICTURE)])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review6: each stream's DecodeWorker may hold Limits.video_queue "
+    "bytes of pictures decoded ahead, uncounted in the session's budget "
+    "(64 streams x 64 MiB); reported to the lead",
+)
+def test_pictures_decoded_ahead_stay_within_the_sessions_video_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server opens many VP8 streams and sends tiny payloads due far in the
+    future: what the workers hold decoded ahead must stay within the one
+    session budget ``Limits.video_queue`` (the synchronous path holds only the
+    tiny payloads)."""
+    from spicepy.canvas import Canvas, SurfaceFormat
+    from spicepy.canvas import streams as streams_mod
+    from spicepy.canvas.images import SharedState
+    from spicepy.limits import Limits
+    from spicepy.wire.enums import VideoCodecType
+    from spicepy.wire.types import Rect
+
+    monkeypatch.setattr(streams_mod, "VideoDecoder", BigPictures)
+    monkeypatch.setattr(streams_mod, "VIDEO_CODECS", {int(VideoCodecType.VP8)})
+    budget = 1024 * 1024
+    canvas = Canvas(SharedState(limits=Limits(video_queue=budget)))
+    canvas.create_surface(0, 64, 64, SurfaceFormat.FMT_32_xRGB)
+    m = streams_mod.StreamManager(canvas, threaded=True)
+    n = 8
+    for sid in range(n):
+        m.create(sid, 0, 0, VideoCodecType.VP8, 64, 64, 64, 64, Rect(0, 0, 64, 64))
+        for i in range(20):
+            m.data(sid, 10_000_000 + i, b"\x10" * 16, now=0)
+    workers = [m.streams[sid].worker for sid in range(n)]
+    assert all(w is not None for w in workers)
+    time.sleep(0.5)  # the workers decode ahead as far as they may
+    held = sum(w._ahead for w in workers if w is not None)
+    m.destroy_all()
+    assert held <= budget + BigPictures.PICTURE * n, held
