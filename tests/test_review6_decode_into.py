@@ -113,10 +113,11 @@ def test_high_bits_set_on_an_alpha_surface(flags: int) -> None:
                 mp.setattr(ImageResolver, "copy_onto", never_in_place)
             copy(c, 0, Rect(0, 2, W, 8), None, image, WHOLE, RopD.OP_PUT)
         assert hooked == [image]  # the stats hook sees the decode either way
-        out.append((c.primary.pixels.copy(), c.images.decoded_pixels))
+        out.append((c.primary.pixels.copy(), c.images.decoded_pixels, c.pixels_drawn))
     np.testing.assert_array_equal(out[0][0], out[1][0])
     assert (out[0][0][2:8, :, 3] == (0xFF if flags else 0)).all()
     assert out[0][1] == out[1][1] == W * 6  # decoded_pixels counts it
+    assert out[0][2] == out[1][2] == W * 6  # and the canvas's pixels_drawn
 
 
 def test_an_image_decoded_ahead_is_drawn_not_decoded_again() -> None:
@@ -130,3 +131,22 @@ def test_an_image_decoded_ahead_is_drawn_not_decoded_again() -> None:
     copy(c, 0, Rect(0, 2, W, 8), None, image, WHOLE, RopD.OP_PUT)
     assert (c.primary.pixels[2:8, :, :3] == 0x33).all()
     assert not c.images.predecoded
+
+
+def test_high_bits_set_leaves_an_alpha_images_alpha() -> None:
+    """HIGH_BITS_SET forces 0xFF only where the image has no alpha of its own."""
+    img = np.random.default_rng(9).integers(0, 256, (6, W, 4), np.uint8)
+    data = quic.encode(img, image_type="RGBA")
+    out = []
+    for in_place in (True, False):
+        c = Canvas()
+        c.create_surface(0, W, H, SurfaceFormat.FMT_32_ARGB)
+        assert c.primary is not None
+        image = Image(1, ImageType.QUIC, ImageFlags.HIGH_BITS_SET, W, 6, data=data)
+        with pytest.MonkeyPatch.context() as mp:
+            if not in_place:
+                mp.setattr(ImageResolver, "copy_onto", never_in_place)
+            copy(c, 0, Rect(0, 2, W, 8), None, image, WHOLE, RopD.OP_PUT)
+        out.append(c.primary.pixels.copy())
+    np.testing.assert_array_equal(out[0], out[1])
+    np.testing.assert_array_equal(out[0][2:8, :, 3], img[..., 3])

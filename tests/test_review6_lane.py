@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from _canvas_build import NO_MASK, Bitmap, Brush, Image, base, solid
@@ -14,6 +14,7 @@ from test_session_lane import (
     PUT,
     H,
     Rig,
+    StoppingMachine,
     W,
     _bitmap,
     _cached,
@@ -25,6 +26,7 @@ from test_session_lane import (
     state,
 )
 
+from spicepy.errors import SpiceError, WireError
 from spicepy.session import core as core_mod
 from spicepy.session.core import SessionCore
 from spicepy.wire import msg_display as md
@@ -226,3 +228,75 @@ def test_the_change_list_is_cut_alike_past_max_changes(
     (off, _, _), (on, _, taken) = _both(msgs)
     assert taken >= 15
     assert len(on[1]) <= 6 and on[2] == 18  # (change list, change_count)
+
+
+# -- the connection: a lane dropped on detach, a resume error fails the channel ------
+
+
+class LaneLines(StoppingMachine):
+    """``StoppingMachine`` that records ``set_lane`` and whose ``resume``
+    meets malformed bytes (WireError) where it would read on."""
+
+    def __init__(self, log: list[object]) -> None:
+        super().__init__(log)
+        self.lanes: list[object] = ["lane"]
+
+    def set_lane(self, lane: object) -> None:
+        self.lanes.append(lane)
+
+    def resume(self) -> bool:
+        if not self._events and b"\n" in self._pending:
+            raise WireError("a malformed message after the lane stopped")
+        return super().resume()
+
+
+def _connection(lines: bytes, detach: bool) -> tuple[Any, LaneLines, list[object]]:
+    import asyncio
+
+    from spicepy.session.connection import ChannelConnection
+    from spicepy.session.transport import open_stream
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        w.write(lines)
+        await w.drain()
+        await asyncio.sleep(10)
+
+    async def main() -> tuple[Any, LaneLines, list[object]]:
+        server = await asyncio.start_server(script, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await open_stream(host="127.0.0.1", port=port, timeout=10)
+        log: list[object] = []
+        machine = LaneLines(log)
+        conn = ChannelConnection(
+            "t", cast(Any, machine), reader, writer, lambda c, e: log.append(e)
+        )
+        conn.start()
+        try:
+            async with asyncio.timeout(2.0):
+                if detach:
+                    conn.detach(hang_up=False)
+                else:
+                    await conn.closed.wait()
+        finally:
+            await conn.close()
+            server.close()
+        return conn, machine, log
+
+    got = asyncio.run(main())
+    assert isinstance(got, tuple)
+    return got
+
+
+def test_detach_takes_the_lane_off_the_machine() -> None:
+    """After a migration the old server's draws must reach no canvas."""
+    _, machine, _ = _connection(b"a\n", detach=True)
+    assert machine.lanes[-1] is None
+
+
+def test_a_resume_error_fails_the_connection() -> None:
+    """Malformed bytes met by ``resume`` (after a lane stop) close the channel
+    with that error, as the same bytes met by ``receive_data`` do."""
+    conn, _, log = _connection(b"a\nL1\nb\n", detach=False)
+    assert log == ["a"]
+    assert isinstance(conn.error, SpiceError)
+    assert "malformed message after the lane" in str(conn.error)
