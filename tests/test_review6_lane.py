@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import struct
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -26,6 +27,7 @@ from test_session_lane import (
     state,
 )
 
+from spicepy.capture import replay as replay_mod
 from spicepy.errors import SpiceError, WireError
 from spicepy.session import core as core_mod
 from spicepy.session.core import SessionCore
@@ -300,3 +302,42 @@ def test_a_resume_error_fails_the_connection() -> None:
     assert log == ["a"]
     assert isinstance(conn.error, SpiceError)
     assert "malformed message after the lane" in str(conn.error)
+
+
+# -- offline replay: the lane's "now" is each segment's capture time -----------------
+
+
+def _batch_stamps(
+    path: Path, lane: bool, monkeypatch: pytest.MonkeyPatch
+) -> list[float]:
+    """``core.last_display_activity`` after each batch of a replay."""
+    cores: list[SessionCore] = []
+    stamps: list[float] = []
+    init = SessionCore.__init__
+
+    def made(self: SessionCore, *args: Any, **kw: Any) -> None:
+        init(self, *args, **kw)
+        cores.append(self)
+
+    def batch(driver: Any, n: int) -> None:
+        stamps.append(cores[-1].last_display_activity)
+
+    with monkeypatch.context() as m:
+        m.setattr(SessionCore, "__init__", made)
+        replay_mod.replay(path, on_batch=batch, lane=lane)
+    return stamps
+
+
+@pytest.mark.parametrize("name", ["text-lz", "winmove-lz4", "mixed-defaults"])
+def test_replay_stamps_lane_draws_with_the_capture_time(
+    captures_dir: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``last_display_activity`` after each batch that changed the primary is
+    the same with the lane as without (the lane's ``now`` set per segment)."""
+    path = captures_dir / f"{name}.pcap"
+    if not path.exists():
+        pytest.skip(f"{name} capture missing")
+    off = _batch_stamps(path, False, monkeypatch)
+    on = _batch_stamps(path, True, monkeypatch)
+    assert on == off
+    assert len(on) > 3 and on[-1] > 0
