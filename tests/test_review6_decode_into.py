@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from _canvas_build import Image, Rect, copy
-from spicepy.codecs import lz4, quic
+from spicepy.codecs import glz, lz4, quic
 from test_canvas_decode_into import fresh_canvas, never_in_place
 
 from spicepy.canvas import Canvas
@@ -113,11 +113,19 @@ def test_high_bits_set_on_an_alpha_surface(flags: int) -> None:
                 mp.setattr(ImageResolver, "copy_onto", never_in_place)
             copy(c, 0, Rect(0, 2, W, 8), None, image, WHOLE, RopD.OP_PUT)
         assert hooked == [image]  # the stats hook sees the decode either way
-        out.append((c.primary.pixels.copy(), c.images.decoded_pixels, c.pixels_drawn))
+        out.append(
+            (
+                c.primary.pixels.copy(),
+                c.images.decoded_pixels,
+                c.pixels_drawn,
+                c.images.decode_seconds,
+            )
+        )
     np.testing.assert_array_equal(out[0][0], out[1][0])
     assert (out[0][0][2:8, :, 3] == (0xFF if flags else 0)).all()
     assert out[0][1] == out[1][1] == W * 6  # decoded_pixels counts it
     assert out[0][2] == out[1][2] == W * 6  # and the canvas's pixels_drawn
+    assert out[0][3] > 0  # the in-place decode's seconds are counted
 
 
 def test_an_image_decoded_ahead_is_drawn_not_decoded_again() -> None:
@@ -150,3 +158,17 @@ def test_high_bits_set_leaves_an_alpha_images_alpha() -> None:
         out.append(c.primary.pixels.copy())
     np.testing.assert_array_equal(out[0], out[1])
     np.testing.assert_array_equal(out[0][2:8, :, 3], img[..., 3])
+
+
+def test_a_whole_rows_glz_image_is_drawn_not_refused() -> None:
+    """GLZ keeps the array it decodes to, so it never decodes into the rows;
+    it is drawn as any image (not dropped as a codec refusal)."""
+    img = np.random.default_rng(11).integers(0, 256, (6, W, 4), np.uint8)
+    img[..., 3] = 0
+    data = glz.encode(img, encoder=glz.Encoder())
+    c = fresh_canvas(W, H)
+    assert c.primary is not None
+    image = Image(1, ImageType.GLZ_RGB, 0, W, 6, data=data)
+    copy(c, 0, Rect(0, 2, W, 8), None, image, WHOLE, RopD.OP_PUT)
+    np.testing.assert_array_equal(c.primary.pixels[2:8, :, :3], img[..., :3])
+    assert c.images.decode_seconds > 0  # the stats count this decode
