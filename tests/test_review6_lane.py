@@ -138,7 +138,7 @@ def _bits(x: int, y: int, sx: int, sy: int) -> md.CopyBits:
     return md.CopyBits(base(0, _rect(x, y, 9, 8), None), wt.Point(sx, sy))
 
 
-NOOP = 0  # a descriptor without an operation: ropd_to_rop gives NOOP
+BARE = 0  # a descriptor without an operation: ropd_to_rop reads it as COPY
 CASES: dict[str, list[Any]] = {
     # a 16-bit primary is re-quantised after each draw (Canvas._finish)
     "quantised surface": [
@@ -150,12 +150,12 @@ CASES: dict[str, list[Any]] = {
         _bits(5, 5, 2, 1),
         _bits(6, 2, 1, 4),
     ],
-    "NOOP fills and copies": [
+    "fills and copies with a bare descriptor": [
         _create(0),
         _fill(0, 0, 0, 0x223344, PUT, 0),
         _copy(0, 1, 1, _bitmap(3, 0x0F1E2D), PUT, 0),
-        *[_fill(0, i, i, 0x998877, NOOP, 0) for i in range(3)],
-        *[_copy(0, 2 * i, i, _cached(3), NOOP, 0) for i in range(3)],
+        *[_fill(0, i, i, 0x998877, BARE, 0) for i in range(3)],
+        *[_copy(0, 2 * i, i, _cached(3), BARE, 0) for i in range(3)],
     ],
     "masked fills and copies": [
         _create(0),
