@@ -525,6 +525,7 @@ def _session_fills(with_reader: bool) -> tuple[bytes, int, int]:
     ``events()`` iterator it counts the fills it sees.  Returns the primary's
     bytes, the fills seen as events and the fills the lane took."""
     import asyncio
+    import time
 
     from test_session import LIMIT, FakeSpice, run, serve
 
@@ -572,6 +573,9 @@ def _session_fills(with_reader: bool) -> tuple[bytes, int, int]:
                 primary = s.core.drivers[0].canvas.primary
                 assert primary is not None
                 lane = s.connections[(DISPLAY, 0)].machine._lane
+                # the lane reads the loop's clock (time.monotonic) in C
+                age = time.monotonic() - s.core.last_display_activity
+                assert 0 <= age < LIMIT, age
                 return primary.pixels.tobytes(), seen, lane.taken
 
     return cast_result(run(main()))
