@@ -65,7 +65,9 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
         echo "tests/test_migration_channel.py" ;;
     transport)
         echo "spicepy/session/transport.py spicepy/session/uri.py"
-        echo "|tests/test_session_transport.py tests/test_session_uri.py" ;;
+        echo "|tests/test_session_transport.py tests/test_session_uri.py"
+        echo "tests/test_session_transport_mutants.py tests/test_session_proxy.py"
+        echo "tests/test_session_vv.py" ;;
     protocol)  # wire + channels + transport in one run (one copy, one test map)
         echo "spicepy/wire/*.py spicepy/channels/*.py"
         echo "spicepy/session/transport.py spicepy/session/uri.py"
@@ -73,7 +75,9 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
         echo "tests/test_usbredir_wire.py tests/test_usbredir_channel.py"
         echo "tests/test_usbredir_machine.py tests/test_usbredir_rules.py"
         echo "tests/test_usbredir_interop.py tests/test_migration_channel.py"
-        echo "tests/test_session_transport.py tests/test_session_uri.py" ;;
+        echo "tests/test_session_transport.py tests/test_session_uri.py"
+        echo "tests/test_session_transport_mutants.py tests/test_session_proxy.py"
+        echo "tests/test_session_vv.py" ;;
     *) echo "unknown area: $1 (codecs wire channels transport protocol)" >&2
        return 1 ;;
     esac
