@@ -341,3 +341,22 @@ def test_replay_stamps_lane_draws_with_the_capture_time(
     on = _batch_stamps(path, True, monkeypatch)
     assert on == off
     assert len(on) > 3 and on[-1] > 0
+
+
+def test_a_draw_with_an_unknown_clip_type_is_dropped_alike() -> None:
+    """The clipped kernels refuse a clip type they do not know (CanvasError):
+    the lane declines it and the canvas drops the message; the channel goes
+    on."""
+    odd = wt.DisplayBase(0, _rect(1, 1, 6, 5), wt.Clip(7))
+    msgs = [
+        _create(0),
+        _fill(0, 0, 0, 0x223344, PUT, 0),
+        _copy(0, 1, 1, _bitmap(3, 0x0F1E2D), PUT, 0),
+        md.DrawFill(odd, md.Fill(solid(0x998877), PUT, NO_MASK)),
+        md.DrawCopy(odd, md.Copy(_cached(3), _rect(0, 0, 5, 4), PUT, 0, NO_MASK)),
+        md.CopyBits(odd, wt.Point(0, 0)),
+        _fill(0, 4, 4, 0x445566, PUT, 0),
+    ]
+    (off, _, _), (on, _, taken) = _both(msgs)
+    assert taken >= 1  # the last fill: the channel read on
+    assert sum(off[3].values()) == 3  # (the dropped counts)
