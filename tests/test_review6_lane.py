@@ -261,7 +261,7 @@ def _connection(lines: bytes, detach: bool) -> tuple[Any, LaneLines, list[object
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         w.write(lines)
         await w.drain()
-        await asyncio.sleep(10)
+        await r.read()  # until the client hangs up
 
     async def main() -> tuple[Any, LaneLines, list[object]]:
         server = await asyncio.start_server(script, "127.0.0.1", 0)
