@@ -205,3 +205,48 @@ def test_pictures_decoded_ahead_stay_within_the_sessions_video_budget(
     held = sum(w._ahead for w in workers if w is not None)
     m.destroy_all()
     assert held <= budget + BigPictures.PICTURE * n, held
+
+
+class SlowPictures(BigPictures):
+    """Each decode takes PAUSE seconds; pictures convert to black 8x8 BGRX."""
+
+    PAUSE = 0.03
+
+    def decode_picture(self, data: bytes | memoryview) -> Picture:
+        time.sleep(self.PAUSE)
+        return super().decode_picture(data)
+
+    def to_pixels(self, picture: Picture) -> Any:
+        import numpy as np
+
+        return np.zeros((8, 8, 4), np.uint8)
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_decode_seconds_count_the_workers_decodes(
+    monkeypatch: pytest.MonkeyPatch, threaded: bool
+) -> None:
+    """``StreamManager.decode_seconds`` holds the decodes' own time whether
+    they ran on the loop thread or on the stream's worker."""
+    from spicepy.canvas import Canvas, SurfaceFormat
+    from spicepy.canvas import streams as streams_mod
+    from spicepy.wire.enums import VideoCodecType
+    from spicepy.wire.types import Rect
+
+    monkeypatch.setattr(streams_mod, "VideoDecoder", SlowPictures)
+    monkeypatch.setattr(streams_mod, "VIDEO_CODECS", {int(VideoCodecType.VP8)})
+    canvas = Canvas()
+    canvas.create_surface(0, 8, 8, SurfaceFormat.FMT_32_xRGB)
+    m = streams_mod.StreamManager(canvas, threaded=threaded)
+    m.create(1, 0, 0, VideoCodecType.VP8, 8, 8, 8, 8, Rect(0, 0, 8, 8))
+    for i in range(4):
+        m.data(1, 100 + i, b"\x10" * 16, now=100 + i)
+        m.run(100 + i)
+    stream = m.streams[1]
+    deadline = time.monotonic() + WAIT
+    while stream.frames_shown < 1:  # (a threaded show may wait for its decode)
+        assert time.monotonic() < deadline, "no frame shown"
+        time.sleep(0.01)
+        m.run(1000)
+    assert m.decode_seconds >= stream.frames_shown * SlowPictures.PAUSE
+    m.destroy_all()
