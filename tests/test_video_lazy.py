@@ -60,7 +60,9 @@ def vp8_stream(
     canvas = Canvas(SharedState(limits=limits or Limits()))
     sw, sh = surface or (w, h)
     canvas.create_surface(0, sw, sh, SurfaceFormat.FMT_32_xRGB)
-    m = StreamManager(canvas)
+    # the synchronous path (whose laziness these tests describe); the threaded
+    # one is the same frames and pixels: test_video_thread
+    m = StreamManager(canvas, threaded=False)
     whole = Rect(0, 0, h, w)  # top, left, bottom, right
     s = m.create(1, 0, 0, VideoCodecType.VP8, w, h, w, h, whole)
     assert s.decoder is not None

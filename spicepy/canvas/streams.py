@@ -9,10 +9,12 @@ skipped), but only when a frame is shown: the payloads wait in the stream's
 ``pending`` chain and a shown frame first decodes every frame before it (as
 spice-gtk's GStreamer pipeline decodes apart from the channel, the display
 channel does not wait for pictures not yet due; a stream destroyed first never
-decodes them).  A threaded manager (the default: ``VIDEO_THREADS``) gives
-each payload on arrival to the stream's ``DecodeWorker`` thread and collects
-the results at those same points, waiting only for a decode not done yet: the
-same frames, pixels and budget counts, with the decoding off the loop thread
+decodes them).  A threaded manager (``VIDEO_THREADS``) gives
+each payload on arrival to the stream's ``DecodeWorker`` thread; ``run``
+chooses the frames as the synchronous path does, moves their undecoded chain
+out of the budget (``committed``) as its decoding would, and draws each one
+once the worker has decoded it, in order, without waiting (``ready``; the
+loop looks again 1 ms later): the same frames and pixels, later in wall time
 (``threaded=False``: all on the caller's thread).  The chain is bounded
 (``MAX_PENDING_FRAMES``, and its bytes with the queues' by
 ``Limits.video_queue``, one budget for every display channel of the
@@ -92,9 +94,11 @@ MAX_SHOWN_RECTS = 1024
 #: VP8/H.264 frames a stream keeps undecoded before decoding the oldest (a
 #: shown frame decodes the chain before it: bounds that one burst)
 MAX_PENDING_FRAMES = 256
-#: VP8/H.264 frames are decoded on a worker thread per stream (see
-#: ``_DecodeWorker``) unless SPICEPY_VIDEO_THREADS=0 (``StreamManager.threaded``)
-VIDEO_THREADS = os.environ.get("SPICEPY_VIDEO_THREADS", "1") != "0"
+#: VP8/H.264 frames are decoded on a worker thread per stream (``DecodeWorker``)
+#: with SPICEPY_VIDEO_THREADS=1 (``StreamManager.threaded``); off by default
+#: until measured quiet: a decode error met after a tight budget dropped frames
+#: can then count differently from the synchronous path (test_video_thread)
+VIDEO_THREADS = os.environ.get("SPICEPY_VIDEO_THREADS", "0") == "1"
 
 
 #: the stream managers of each session, by its ``SharedState`` (weakly: a
@@ -201,8 +205,12 @@ class _Frame:
     queued: bool = False
     #: dropped by the scheduler (never shown: a worker need not keep its picture)
     dropped: bool = False
-    #: set by a ``_DecodeWorker`` once decoded: (picture, error, seconds, bytes)
+    #: set by a ``DecodeWorker`` once decoded: (picture, error, seconds, bytes)
     done: tuple[Any, BaseException | None, float, int] | None = None
+    #: the stream clip when ``run`` chose the frame (drawn with it, even later)
+    clip: Clip | None = None
+    #: moved to the stream's ``committed`` chain (a chosen frame's, or before it)
+    committed: bool = False
 
 
 class FrameScheduler:
@@ -364,6 +372,13 @@ class Stream:
     #: VP8/H.264 frames received, not yet through the decoder (arrival order)
     pending: deque[_Frame] = field(default_factory=deque)
     pending_bytes: int = 0
+    #: frames ``run`` chose to show, waiting (threaded) for the worker to
+    #: finish their decode, in order
+    ready: deque[_Frame] = field(default_factory=deque)
+    #: the undecoded chain up to the last ``ready`` frame, older than
+    #: ``pending`` and no longer counted in ``pending_bytes``: as the
+    #: synchronous path, which has decoded it by then, counts it
+    committed: deque[_Frame] = field(default_factory=deque)
 
     @property
     def frames_dropped(self) -> int:
@@ -390,6 +405,8 @@ class StreamManager:
     def __init__(self, canvas: Canvas, threaded: bool | None = None) -> None:
         self.canvas = canvas
         self.threaded = VIDEO_THREADS if threaded is None else threaded
+        #: the mm time of the last ``run`` or timed ``data``
+        self._now = 0
         #: the workers of streams still here (stopped once garbage)
         self._workers: list[DecodeWorker] = []
         weakref.finalize(self, _stop_workers, self._workers)
@@ -444,7 +461,9 @@ class StreamManager:
                 raise CanvasError(f"bad stream size {size}")
         if stream_id in self.streams:
             log.info("stream %d re-created", stream_id)
-            self._stop(self.streams.pop(stream_id))
+            old = self.streams.pop(stream_id)
+            self._show_ready(old, wait=True)
+            self._stop(old)
         self._reap()
         stream = Stream(
             stream_id,
@@ -479,11 +498,16 @@ class StreamManager:
         self._get(stream_id).clip = clip
 
     def destroy(self, stream_id: int) -> None:
-        """STREAM_DESTROY (its frames never shown are never decoded)."""
-        self._stop(self._get(stream_id))
+        """STREAM_DESTROY: the frames already chosen are shown (waiting for
+        their decode), the rest never decoded (the worker stops at once)."""
+        s = self._get(stream_id)
+        self._show_ready(s, wait=True)
+        self._stop(s)
         del self.streams[stream_id]
 
     def destroy_all(self) -> None:
+        for s in self.streams.values():
+            self._show_ready(s, wait=True)
         self.streams.clear()
         _stop_workers(self._workers)
 
@@ -552,8 +576,10 @@ class StreamManager:
         margin = 0 if now is None else mm_diff(mm_time, now)
         self._report(s, mm_time, margin, now if now is not None else mm_time)
         if now is None:
+            self._show_ready(s, wait=True)  # frames chosen before this one
             self._show(s, item)
             return
+        self._now = now
         item.nbytes = len(frame)
         queued = s.scheduler.push(item, now)
         if queued:
@@ -586,9 +612,41 @@ class StreamManager:
     def _decode_oldest(self, s: Stream) -> None:
         """The oldest pending frame of ``s`` through its decoder; a frame still
         queued keeps its picture (counted in the queue's bytes)."""
-        assert s.decoder is not None
         item = s.pending.popleft()
         s.pending_bytes -= len(item.data)
+        self._collect(s, item)
+
+    def _decode_chain(self, s: Stream, item: _Frame, wait: bool = True) -> bool:
+        """Collect the chain up to ``item`` (``committed`` first); unless
+        ``wait``, False at the first frame the worker has not decoded yet.  A
+        decode error leaves the rest of the chain pending (and counted), as
+        the synchronous path leaves it, and is raised."""
+        check = not wait and s.worker is not None
+        try:
+            while item.pending:
+                if s.committed:
+                    head = s.committed[0]
+                    if check and head.done is None:
+                        return False
+                    s.committed.popleft()
+                    head.committed = False
+                    self._collect(s, head)
+                else:
+                    if check and s.pending[0].done is None:
+                        return False
+                    self._decode_oldest(s)
+        except CanvasError:
+            while s.committed:
+                back = s.committed.pop()
+                back.committed = False
+                s.pending.appendleft(back)
+                s.pending_bytes += len(back.data)
+            raise
+        return True
+
+    def _collect(self, s: Stream, item: _Frame) -> None:
+        """``item`` through the decoder (or its worker's result)."""
+        assert s.decoder is not None
         item.pending = False
         if s.worker is not None:
             item.picture, seconds = s.worker.collect(item)
@@ -625,13 +683,57 @@ class StreamManager:
 
     def run(self, now: int) -> None:
         """Show the queued frames whose time has come (a bad frame is logged and
-        counted in ``decode_errors``: no message is left to blame)."""
+        counted in ``decode_errors``: no message is left to blame).  A frame
+        whose decode the stream's worker has not finished waits in its
+        ``ready`` queue (``next_deadline`` then asks for another run in 1 ms)."""
+        self._now = now
         for s in list(self.streams.values()):
-            for item in s.scheduler.due(now):
+            due = s.scheduler.due(now)
+            for item in due:
+                item.clip = s.clip
+                if s.worker is not None and item.pending and not item.committed:
+                    self._commit(s, item)
+            s.ready.extend(due)
+            if s.ready:
+                self._show_ready(s, wait=False)
+
+    @staticmethod
+    def _commit(s: Stream, item: _Frame) -> None:
+        """Move the pending chain up to ``item`` to ``committed``."""
+        while True:
+            head = s.pending.popleft()
+            s.pending_bytes -= len(head.data)
+            head.committed = True
+            s.committed.append(head)
+            if head is item:
+                return
+
+    def _show_ready(self, s: Stream, wait: bool) -> None:
+        """Show the frames ``run`` chose for ``s``, in order; unless ``wait``,
+        only while their decodes are done (collecting each one finished)."""
+        ready = s.ready
+        while ready:
+            item = ready[0]
+            if not wait and s.worker is not None:
+                if item.pending and not item.committed:  # an error gave it back
+                    self._commit(s, item)
                 try:
-                    self._show(s, item)
-                except CanvasError as exc:
+                    if not self._decode_chain(s, item, wait=False):
+                        return  # the worker is at its chain still
+                except CanvasError as exc:  # as _show would raise it
+                    ready.popleft()
                     self._frame_error(s, exc)
+                    continue
+            ready.popleft()
+            try:
+                self._show(s, item)
+            except CanvasError as exc:
+                self._frame_error(s, exc)
+
+    def finish(self) -> None:
+        """Show every frame ``run`` chose, waiting for their decodes."""
+        for s in list(self.streams.values()):
+            self._show_ready(s, wait=True)
 
     @staticmethod
     def _frame_error(s: Stream, exc: CanvasError) -> None:
@@ -650,17 +752,21 @@ class StreamManager:
 
     @property
     def queued_frames(self) -> int:
-        """Frames waiting for their time (pending display activity)."""
-        return sum(len(s.scheduler.queue) for s in self.streams.values())
+        """Frames waiting for their time or decode (pending display activity)."""
+        return sum(len(s.scheduler.queue) + len(s.ready) for s in self.streams.values())
 
     def next_deadline(self, now: int | None = None) -> int | None:
         """The earliest mm time a queued frame waits for (for the timer);
-        with ``now``, the one nearest after it across the u32 wrap."""
+        with ``now``, the one nearest after it across the u32 wrap.  A frame
+        chosen but not decoded yet asks for a run 1 ms after the last one: the
+        worker cannot wake the loop, so the loop looks again."""
         times = [
             t
             for s in self.streams.values()
             if (t := s.scheduler.next_time()) is not None
         ]
+        if any(s.ready for s in self.streams.values()):
+            times.append((self._now + 1) & 0xFFFFFFFF)
         if not times:
             return None
         if now is None:
@@ -668,12 +774,12 @@ class StreamManager:
         return min(times, key=lambda t: mm_diff(t, now))
 
     def _show(self, s: Stream, item: _Frame) -> None:
+        clip = s.clip if item.clip is None else item.clip
         if s.decoder is not None:
-            while item.pending:  # the chain up to this frame
-                self._decode_oldest(s)
+            self._decode_chain(s, item)  # the chain up to this frame
             if item.picture is None:  # the packet completed no picture
                 return
-            if _hidden(s.clip, item.dest):
+            if _hidden(clip, item.dest):
                 self._shown(s, item)
                 return
             started = time.perf_counter()
@@ -682,7 +788,7 @@ class StreamManager:
         elif s.codec != VideoCodecType.MJPEG:
             log.info("stream %d: codec %d not decoded", s.stream_id, s.codec)
             return
-        elif _hidden(s.clip, item.dest):  # MJPEG frames stand alone: not decoded
+        elif _hidden(clip, item.dest):  # MJPEG frames stand alone: not decoded
             self._shown(s, item)
             return
         else:
@@ -691,7 +797,7 @@ class StreamManager:
             self.decode_seconds += time.perf_counter() - started
         if not s.flags & StreamFlags.TOP_DOWN:
             pixels = pixels[::-1]
-        self.canvas.put_image(s.surface_id, item.dest, pixels, s.clip)
+        self.canvas.put_image(s.surface_id, item.dest, pixels, clip)
         self._shown(s, item)
 
     def _shown(self, s: Stream, item: _Frame) -> None:

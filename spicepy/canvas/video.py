@@ -267,7 +267,9 @@ class DecodeWorker:
     Bounded: the stream's pending chain bounds the payloads (the caller counts
     them); pictures decoded ahead and not collected yet hold at most
     ``ahead_bytes`` (past that the worker waits for ``collect``), and a frame
-    already ``dropped`` does not keep its picture.  ``stop`` forgets the
+    already ``dropped`` does not keep its picture; a caller waiting in
+    ``collect`` lets it go on past that (the chain up to the frame it waits
+    for: bounded by the caller's pending chain).  ``stop`` forgets the
     queued payloads and lets a decode under way finish unobserved (daemon
     thread: nothing waits for it).  A decode error is kept with its frame and
     raised by ``collect`` on the caller's thread.
@@ -281,6 +283,8 @@ class DecodeWorker:
         self._todo: deque[DecodeJob] = deque()
         self._stopped = False
         self._thread: threading.Thread | None = None
+        #: callers in ``collect``: the worker goes on past the cap for them
+        self._waiting = 0
 
     def submit(self, job: DecodeJob) -> None:
         """Queue ``job`` behind those submitted before (starts the thread)."""
@@ -303,10 +307,15 @@ class DecodeWorker:
             CanvasError: the decode's own error, or the worker stopped first.
         """
         with self._cond:
-            while job.done is None:
-                if self._stopped:
-                    raise CanvasError("video decoder stopped")
-                self._cond.wait()
+            self._waiting += 1
+            self._cond.notify_all()
+            try:
+                while job.done is None:
+                    if self._stopped:
+                        raise CanvasError("video decoder stopped")
+                    self._cond.wait()
+            finally:
+                self._waiting -= 1
             picture, error, seconds, held = job.done
             self._ahead -= held
             self._cond.notify_all()
@@ -332,7 +341,8 @@ class DecodeWorker:
         while True:
             with cond:
                 while not self._stopped and (
-                    not self._todo or self._ahead > self._ahead_cap
+                    not self._todo
+                    or (self._ahead > self._ahead_cap and not self._waiting)
                 ):
                     cond.wait()
                 if self._stopped:
