@@ -301,16 +301,22 @@ def test_a_decode_error_in_the_worker_is_raised_on_the_loop_thread(
     _, m = manager(create, threaded=True)
     s = m.streams[1]
     assert s.worker is not None
-    decode = s.worker.decoder.decode_picture
     failed_on: list[int] = []
 
-    def failing(frame: bytes | memoryview) -> Any:
-        if frame == frames[1]:
-            failed_on.append(threading.get_ident())
-            raise CanvasError("bad VP8 frame: planted")
-        return decode(frame)
+    def failing_for(decoder: Any) -> Any:
+        """``decoder.decode_picture`` failing on frame 1: each decoder wraps
+        its own FFmpeg context (two threads on one context crash FFmpeg)."""
+        decode = decoder.decode_picture
 
-    s.worker.decoder.decode_picture = failing  # type: ignore[method-assign]
+        def failing(frame: bytes | memoryview) -> Any:
+            if frame == frames[1]:
+                failed_on.append(threading.get_ident())
+                raise CanvasError("bad VP8 frame: planted")
+            return decode(frame)
+
+        return failing
+
+    s.worker.decoder.decode_picture = failing_for(s.worker.decoder)  # type: ignore[method-assign]
     for i, f in enumerate(frames[:3]):
         m.data(1, 1000 + 33 * i, f, now=900)
     first, second = s.pending[0], s.pending[1]
@@ -318,13 +324,14 @@ def test_a_decode_error_in_the_worker_is_raised_on_the_loop_thread(
     with pytest.raises(CanvasError, match="planted"):
         s.worker.collect(second)  # here, on this thread
     assert failed_on and threading.get_ident() not in failed_on
+    m.destroy_all()  # its worker may still be decoding frame 2
     # through the manager: counted as the synchronous path counts it
     counts = []
     for threaded in (False, True):
         _, m2 = manager(create, threaded)
         s2 = m2.streams[1]
         assert s2.decoder is not None
-        s2.decoder.decode_picture = failing  # type: ignore[method-assign]
+        s2.decoder.decode_picture = failing_for(s2.decoder)  # type: ignore[method-assign]
         for i, f in enumerate(frames[:3]):
             m2.data(1, 1000 + 33 * i, f, now=900)
         m2.run(2000)
