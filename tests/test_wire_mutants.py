@@ -16,6 +16,7 @@ from spicepy.wire import link, schema
 from spicepy.wire import usbredir as u
 from spicepy.wire.buffer import Buffer
 from spicepy.wire.messages import encode_message
+from spicepy.wire.stream import MessageReaderRef
 
 
 # -- Buffer -------------------------------------------------------------------------
@@ -117,3 +118,9 @@ def test_short_layout_refusal_names_packet_and_byte() -> None:
 def test_filter_rules_without_nul_refused_with_text() -> None:
     with pytest.raises(ValueError, match=r"^filter rules must end with a NUL byte$"):
         u.FilterFilter(b"-1,-1,-1,-1,1")
+
+
+# -- stream -------------------------------------------------------------------------
+def test_message_reader_refuses_counts_not_a_dict() -> None:
+    with pytest.raises(TypeError, match=r"^counts must be a dict$"):
+        MessageReaderRef({}, 1, lambda *a: a, [], [])  # type: ignore[arg-type]
