@@ -16,6 +16,7 @@ from spicepy.wire import link, schema
 from spicepy.wire import usbredir as u
 from spicepy.wire.buffer import Buffer
 from spicepy.wire.messages import encode_message
+from spicepy.wire.msg_common import Notify
 from spicepy.wire.stream import MessageReaderRef
 
 
@@ -124,3 +125,14 @@ def test_filter_rules_without_nul_refused_with_text() -> None:
 def test_message_reader_refuses_counts_not_a_dict() -> None:
     with pytest.raises(TypeError, match=r"^counts must be a dict$"):
         MessageReaderRef({}, 1, lambda *a: a, [], [])  # type: ignore[arg-type]
+
+
+# -- msg_common (mutmut skips the property: checked here by hand) --------------------
+@pytest.mark.parametrize(
+    ("message", "text"),
+    [(b"disk full", "disk full"), (b"cut\0here", "cut"), (b"bad \xff", "bad \ufffd")],
+)
+def test_notify_text_stops_at_nul_and_replaces_bad_utf8(
+    message: bytes, text: str
+) -> None:
+    assert Notify(1, 2, 3, 4, len(message), message).text == text
