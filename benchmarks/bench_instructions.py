@@ -59,19 +59,14 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # run as a script with -P: the sibling modules
+    sys.path.insert(0, str(HERE))
+from replay_server import captures_dir, replay_server  # noqa: E402
+
 TOGGLE = "functools_reduce"
 STAGES = ("read", "machines", "core", "driver", "replay")
 #: object files whose self cost is image/video decoding
 CODEC_OBJECTS = re.compile(r"(_quic|_lz|_glz|lz4|jpeg|libz\.|zlib|avcodec|_decode_)")
-
-
-def captures_dir() -> Path:
-    env = os.environ.get("SPICEPY_CAPTURES")
-    return Path(env) if env else HERE.parents[1] / "shared" / "captures"
-
-
-def tools_dir() -> Path:
-    return HERE.parents[1] / "shared" / "tools"
 
 
 def _measured(work: Callable[[], Any]) -> Any:
@@ -281,28 +276,7 @@ def _top(costs: dict[str, int], n: int = 8) -> list[tuple[str, int]]:
 
 def measure_live(name: str, scratch: Path) -> dict[str, Any]:
     """``spicepy screenshot`` under callgrind against replay-server."""
-    server = subprocess.Popen(
-        [
-            str(tools_dir() / "replay-server"),
-            str(captures_dir() / f"{name}.pcap"),
-            "--port",
-            "0",
-            "--sessions",
-            "1",
-            "--timeout",
-            "600",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        # first line: "replay-server: NAME on spice://127.0.0.1:PORT (...)"
-        found = re.search(r"spice://127\.0\.0\.1:(\d+)", server.stdout.readline())
-        if found is None:
-            raise RuntimeError("replay-server did not say its port")
-        port = int(found.group(1))
+    with replay_server(name, 600) as uri:
         cg = scratch / f"{name}.live.callgrind"
         png = scratch / f"{name}.live.png"
         callgrind(
@@ -312,7 +286,7 @@ def measure_live(name: str, scratch: Path) -> dict[str, Any]:
                 "-m",
                 "spicepy",
                 "screenshot",
-                f"spice://127.0.0.1:{port}",
+                uri,
                 "-o",
                 str(png),
                 "--timeout",
@@ -324,9 +298,6 @@ def measure_live(name: str, scratch: Path) -> dict[str, Any]:
             toggle=False,
         )
         costs = self_cost_by_object(cg)
-    finally:
-        server.terminate()
-        server.wait(10)
     return {
         "capture": name,
         "live_total": sum(costs.values()),

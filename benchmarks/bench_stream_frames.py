@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -37,18 +36,12 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # run as a script with -P: the sibling modules
+    sys.path.insert(0, str(HERE))
+from replay_server import captures_dir, replay_server, tools_dir  # noqa: E402
+
 FRAMES_LINE = re.compile(r"^spicepy-frames: (.*)$", re.M)
 SMOKE_CAPTURE = "video-stream_all"
-
-
-def captures_dir() -> Path:
-    env = os.environ.get("SPICEPY_CAPTURES")
-    return Path(env) if env else HERE.parents[1] / "shared" / "captures"
-
-
-def tools_dir() -> Path:
-    env = os.environ.get("SPICEPY_TOOLS")
-    return Path(env) if env else HERE.parents[1] / "shared" / "tools"
 
 
 # -- the probe (runs inside the client: ``--child``) -------------------------------
@@ -130,25 +123,11 @@ def _child(argv: list[str]) -> int:
 
 def run_once(name: str, scratch: Path) -> list[dict[str, Any]]:
     """One fresh client against replay-server; the probe's reports in order."""
-    server = subprocess.Popen(
-        [str(tools_dir() / "replay-server"), str(captures_dir() / f"{name}.pcap")]
-        + ["--port", "0", "--sessions", "1", "--timeout", "120"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        found = re.search(r"spice://127\.0\.0\.1:(\d+)", server.stdout.readline())
-        if found is None:
-            raise RuntimeError("replay-server did not say its port")
+    with replay_server(name, 120) as uri:
         cmd = [sys.executable, "-P", str(Path(__file__).resolve()), "--child"]
-        cmd += ["screenshot", f"spice://127.0.0.1:{found.group(1)}"]
-        cmd += ["-o", str(scratch / f"{name}.png"), "--timeout", "120"]
+        cmd += ["screenshot", uri, "-o", str(scratch / f"{name}.png")]
+        cmd += ["--timeout", "120"]
         done = subprocess.run(cmd, capture_output=True, text=True)
-    finally:
-        server.terminate()
-        server.wait(10)
     if done.returncode:
         sys.exit(f"bench_stream_frames: {name} failed:\n{done.stderr[-3000:]}")
     return [json.loads(line) for line in FRAMES_LINE.findall(done.stderr)]

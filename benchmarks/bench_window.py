@@ -56,6 +56,10 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # run as a script with -P: the sibling modules
+    sys.path.insert(0, str(HERE))
+from replay_server import captures_dir, replay_server, tools_dir  # noqa: E402
+
 SMOKE_CAPTURE = "cursor-auto_glz"
 #: the probe's report line (stderr of the client)
 WINDOW_LINE = re.compile(r"^spicepy-window: (.*)$", re.M)
@@ -67,16 +71,6 @@ _HELPER_C = """\
 void cg_start(void) { CALLGRIND_ZERO_STATS; CALLGRIND_TOGGLE_COLLECT; }
 void cg_dump(void) { CALLGRIND_DUMP_STATS_AT("display PONG"); }
 """
-
-
-def captures_dir() -> Path:
-    env = os.environ.get("SPICEPY_CAPTURES")
-    return Path(env) if env else HERE.parents[1] / "shared" / "captures"
-
-
-def tools_dir() -> Path:
-    env = os.environ.get("SPICEPY_TOOLS")
-    return Path(env) if env else HERE.parents[1] / "shared" / "tools"
 
 
 # -- the probe (runs inside the client: ``--child``) -------------------------------
@@ -195,20 +189,9 @@ def run_once(
 ) -> dict[str, Any]:
     """One fresh client against replay-server; the last window it reported
     (``by_call``: its per-call lines under "calls")."""
-    server = subprocess.Popen(
-        [str(tools_dir() / "replay-server"), str(captures_dir() / f"{name}.pcap")]
-        + ["--port", "0", "--sessions", "1", "--timeout", "600"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        found = re.search(r"spice://127\.0\.0\.1:(\d+)", server.stdout.readline())
-        if found is None:
-            raise RuntimeError("replay-server did not say its port")
+    with replay_server(name, 600) as uri:
         cmd = [sys.executable, "-P", str(Path(__file__).resolve()), "--child"]
-        cmd += ["screenshot", f"spice://127.0.0.1:{found.group(1)}"]
+        cmd += ["screenshot", uri]
         cmd += ["-o", str(scratch / f"{name}.png"), "--timeout", "300"]
         env = dict(os.environ, PYTHONHASHSEED="0")
         if by_call:
@@ -226,9 +209,6 @@ def run_once(
                 "3",
             ]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    finally:
-        server.terminate()
-        server.wait(10)
     windows = WINDOW_LINE.findall(done.stderr)
     if done.returncode or not windows:
         sys.exit(f"bench_window: {name} failed:\n{done.stderr[-3000:]}")
