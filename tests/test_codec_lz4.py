@@ -9,6 +9,7 @@ from types import ModuleType
 import lz4.block
 import numpy as np
 import pytest
+from _lz4_frames import lz4_blocks
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -24,15 +25,6 @@ def _smooth(h: int, w: int) -> np.ndarray:
     img[:, :, 2] = ((x // 8) * 40) % 256
     img[:, :, 3] = (x + y) % 256
     return img
-
-
-def _blocks(data: bytes) -> list[bytes]:
-    pos, out = 2, []
-    while pos < len(data):
-        (n,) = struct.unpack_from(">I", data, pos)
-        out.append(data[pos + 4 : pos + 4 + n])
-        pos += 4 + n
-    return out
 
 
 @pytest.mark.parametrize("top_down", [True, False])
@@ -71,7 +63,7 @@ def test_bottom_up_rows_are_flipped() -> None:
 def test_blocks_refer_to_earlier_output() -> None:
     img = np.tile(_smooth(4, 64), (16, 1, 1))  # rows repeat every 4
     data = L.encode(img, bitmap_format=8, rows_per_block=4)
-    blocks = _blocks(data)
+    blocks = lz4_blocks(data)
     assert len(blocks) == 16
     # block 2 alone (no dictionary) cannot be decoded: it points back into block 1
     with pytest.raises(lz4.block.LZ4BlockError):

@@ -12,22 +12,11 @@ back one by one: each must be the LZ4 compression of exactly its rows with the
 
 from __future__ import annotations
 
-import struct
-
 import lz4.block
 import numpy as np
 import pytest
+from _lz4_frames import lz4_blocks
 from spicepy.codecs import lz4 as L
-
-
-def _blocks(data: bytes) -> list[bytes]:
-    pos, out = 2, []
-    while pos < len(data):
-        (n,) = struct.unpack_from(">I", data, pos)
-        out.append(data[pos + 4 : pos + 4 + n])
-        pos += 4 + n
-    assert pos == len(data)
-    return out
 
 
 def _noise(h: int, w: int, c: int, seed: int = 0) -> np.ndarray:
@@ -40,7 +29,7 @@ def _check_blocks(data: bytes, raw: bytes, rows: list[int], row_bytes: int) -> N
     """The blocks of ``data`` hold ``rows[i]`` rows each, and block i is
     liblz4's compression of its rows with the preceding 64 KiB as dictionary
     (what the streaming encoder gives, and what the decoders assume)."""
-    blocks = _blocks(data)
+    blocks = lz4_blocks(data)
     assert len(blocks) == len(rows)
     start = 0
     for block, n in zip(blocks, rows, strict=True):
