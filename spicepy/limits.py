@@ -55,6 +55,11 @@ class Limits:
         inline_decode_pixels: images larger than this decode on a worker thread
             (the Cython codecs release the GIL), so waits and timeouts keep
             running; smaller ones decode inline (no thread hop).
+        decode_ahead: bytes (4 a pixel) of later display messages' images
+            decoded on a second core and not yet drawn (``session.lookahead``):
+            the look-ahead waits while this much is pending; 0 turns it off
+            (every image decodes in order on the loop thread).  Transient,
+            like ``image_pixels``: not in ``total``.
     """
 
     surfaces: int = 384 * MiB
@@ -65,6 +70,7 @@ class Limits:
     agent: int = 64 * MiB
     image_pixels: int = 1 << 24
     inline_decode_pixels: int = 1 << 20
+    decode_ahead: int = 32 * MiB
 
     @property
     def total(self) -> int:
