@@ -295,6 +295,12 @@ class Channel:
         """The oldest pending event, or None."""
         return self._events.popleft() if self._events else None
 
+    @property
+    def queued_events(self) -> deque[ChannelEvent]:
+        """The pending events, oldest first, to look into, not to change (the
+        display connection's decode look-ahead: ``session.lookahead``)."""
+        return self._events
+
     def data_to_send(self) -> bytes:
         """Bytes queued for the server (and clears the queue)."""
         out = bytes(self._out)
