@@ -3,10 +3,11 @@
 A physical key is named the same way by USB (HID Usage Tables, page 0x07),
 SDL (its scancodes *are* these usages) and macOS/Windows raw input, so one
 table serves any toolkit viewer and the emulated USB keyboard
-(``spicepy.usb.hid``) alike.  Values are the set-1 codes spice-gtk sends for
-the key (QEMU keycodemapdb's "XT KBD" column, the one spice-gtk's xtkbd maps
-come from), extended keys written ``0x100 | x`` as in ``keymap``, whose
-``KEYS`` names every key of the page (one copy of their numbers).
+(``spicepy.usb.hid``) alike.  Values are the set-1 codes spice-gtk 0.42 sends
+for the key (its xtkbd maps, generated from QEMU keycodemapdb: the same codes
+but for Hanja/Hangeul, see ``keymap``), extended keys written ``0x100 | x`` as
+in ``keymap``, whose ``KEYS`` names every key of the page (one copy of their
+numbers).  SDL's media keys (its scancodes above 0x100) are not HID usages.
 """
 
 from __future__ import annotations
@@ -57,6 +58,17 @@ _NAMED: dict[int, str] = {
     0x66: "power",
     0x67: "kp_equals",
     **{0x68 + i: f"f{i + 13}" for i in range(12)},
+    0x74: "execute",
+    0x75: "help",
+    0x76: "kbd_menu",  # "Keyboard Menu"; 0x65 "Application" is "menu"
+    0x77: "select",
+    0x78: "stop",
+    0x79: "again",
+    0x7A: "undo",
+    0x7B: "cut",
+    0x7C: "copy",
+    0x7D: "paste",
+    0x7E: "find",
     0x7F: "mute",
     0x80: "volumeup",
     0x81: "volumedown",
@@ -66,7 +78,14 @@ _NAMED: dict[int, str] = {
     0x89: "yen",
     0x8A: "henkan",
     0x8B: "muhenkan",
-    0x91: "hanja",
+    0x8C: "kp_jpcomma",
+    0x90: "hangeul",  # LANG1
+    0x91: "hanja",  # LANG2
+    0x92: "katakana",
+    0x93: "hiragana",
+    0x94: "zenkakuhankaku",
+    0xB6: "kp_leftparen",
+    0xB7: "kp_rightparen",
     0xE0: "lctrl",
     0xE1: "lshift",
     0xE2: "lalt",
