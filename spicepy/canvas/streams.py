@@ -46,6 +46,7 @@ import os
 import time
 import weakref
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,7 @@ from spicepy.canvas.surface import MAX_SURFACE_DIMENSION
 from spicepy.canvas.video import (
     VIDEO_CODECS,
     DecodeWorker,
+    LookAhead,
     VideoDecoder,
     check_frame_size,
     picture_bytes,
@@ -105,6 +107,10 @@ VIDEO_THREADS = os.environ.get("SPICEPY_VIDEO_THREADS", "0") == "1"
 #: closed session or channel leaves nothing behind), so that the display
 #: channels' video queues share one ``Limits.video_queue`` budget
 _SESSION_MANAGERS: weakref.WeakKeyDictionary[Any, set[weakref.ref[StreamManager]]] = (
+    weakref.WeakKeyDictionary()
+)
+#: the one ``LookAhead`` of each session's workers, by its ``SharedState``
+_SESSION_LOOK_AHEAD: weakref.WeakKeyDictionary[Any, LookAhead] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -211,6 +217,10 @@ class _Frame:
     clip: Clip | None = None
     #: moved to the stream's ``committed`` chain (a chosen frame's, or before it)
     committed: bool = False
+    #: the worker's: its place in the stream's arrival order (``submit``)
+    seq: int = 0
+    #: the worker's: wake the loop once decoded (``DecodeWorker.want``)
+    wake: bool = False
 
 
 class FrameScheduler:
@@ -385,6 +395,19 @@ class Stream:
         return self.scheduler.dropped
 
 
+def _waker(manager: weakref.ref[StreamManager]) -> Callable[[], None]:
+    """A worker's wake-up: the manager's ``wakeup`` at call time (weakly: the
+    worker thread must not keep the manager, whose finalizer stops it)."""
+
+    def wake() -> None:
+        m = manager()
+        wakeup = None if m is None else m.wakeup
+        if wakeup is not None:
+            wakeup()
+
+    return wake
+
+
 def _stop_workers(workers: list[DecodeWorker]) -> None:
     for worker in workers:
         worker.stop()
@@ -407,6 +430,10 @@ class StreamManager:
         self.threaded = VIDEO_THREADS if threaded is None else threaded
         #: the mm time of the last ``run`` or timed ``data``
         self._now = 0
+        #: called from a worker thread once a frame ``run`` chose is decoded:
+        #: the owner then calls ``run`` soon on its own thread (the session
+        #: core's ``video_wakeup``); None: ``next_deadline`` polls each 1 ms
+        self.wakeup: Callable[[], None] | None = None
         #: the workers of streams still here (stopped once garbage)
         self._workers: list[DecodeWorker] = []
         weakref.finalize(self, _stop_workers, self._workers)
@@ -424,6 +451,14 @@ class StreamManager:
         #: _SESSION_MANAGERS, kept at hand); a manager that dies leaves it
         self._peers = _SESSION_MANAGERS.setdefault(canvas.shared, set())
         self._peers.add(weakref.ref(self, self._peers.discard))
+
+    def _look_ahead(self) -> LookAhead:
+        """The session's one count of pictures its workers decoded ahead."""
+        shared = self.canvas.shared
+        ahead = _SESSION_LOOK_AHEAD.get(shared)
+        if ahead is None:
+            ahead = _SESSION_LOOK_AHEAD[shared] = LookAhead(shared.limits.video_queue)
+        return ahead
 
     def _session_streams(self) -> list[tuple[StreamManager, Stream]]:
         """Every stream of every display channel of the session (the canvases
@@ -482,8 +517,9 @@ class StreamManager:
         if codec in VIDEO_CODECS:
             stream.decoder = VideoDecoder(codec, stream_width, stream_height)
             if self.threaded:
-                budget = self.canvas.shared.limits.video_queue
-                stream.worker = DecodeWorker(stream.decoder, budget)
+                stream.worker = DecodeWorker(
+                    stream.decoder, self._look_ahead(), _waker(weakref.ref(self))
+                )
                 self._workers.append(stream.worker)
             # spice-gtk's GStreamer path: late frames go on to be scheduled
             stream.scheduler = FrameScheduler(keep_late=True)
@@ -587,10 +623,7 @@ class StreamManager:
                 item.data = bytes(item.data)
             self._within_budget()
         if s.decoder is not None:
-            try:
-                self._bound_pending(s)
-            except CanvasError as exc:  # an older frame's: this one goes on
-                self._frame_error(s, exc)
+            self._bound_pending(s)
         # shown by ``run`` (the session's timer at ``next_deadline``), even
         # when due now: spice-gtk arms a timer for it as well
 
@@ -618,45 +651,44 @@ class StreamManager:
 
     def _decode_chain(self, s: Stream, item: _Frame, wait: bool = True) -> bool:
         """Collect the chain up to ``item`` (``committed`` first); unless
-        ``wait``, False at the first frame the worker has not decoded yet.  A
-        decode error leaves the rest of the chain pending (and counted), as
-        the synchronous path leaves it, and is raised."""
+        ``wait``, False at the first frame the worker has not decoded yet."""
         check = not wait and s.worker is not None
-        try:
-            while item.pending:
-                if s.committed:
-                    head = s.committed[0]
-                    if check and head.done is None:
-                        return False
-                    s.committed.popleft()
-                    head.committed = False
-                    self._collect(s, head)
-                else:
-                    if check and s.pending[0].done is None:
-                        return False
-                    self._decode_oldest(s)
-        except CanvasError:
-            while s.committed:
-                back = s.committed.pop()
-                back.committed = False
-                s.pending.appendleft(back)
-                s.pending_bytes += len(back.data)
-            raise
+        committed = s.committed
+        while item.pending:
+            if committed:
+                if check and committed[0].done is None:
+                    return False
+                head = committed.popleft()
+                head.committed = False
+                self._collect(s, head)
+            else:
+                if check and s.pending[0].done is None:
+                    return False
+                self._decode_oldest(s)
         return True
 
     def _collect(self, s: Stream, item: _Frame) -> None:
-        """``item`` through the decoder (or its worker's result)."""
+        """``item`` through the decoder (or its worker's result).  A frame
+        that does not decode is counted in ``decode_errors`` and left without
+        a picture (never shown); the frames after it go on through the
+        decoder, as GStreamer's video decoder drops a corrupt buffer and
+        decodes the next (so no error depends on when it is met: the worker's
+        comes out where the synchronous decode's would)."""
         assert s.decoder is not None
         item.pending = False
-        if s.worker is not None:
-            item.picture, seconds = s.worker.collect(item)
-            self.decode_seconds += seconds
-        else:
-            started = time.perf_counter()
-            try:
-                item.picture = s.decoder.decode_picture(item.data)
-            finally:
-                self.decode_seconds += time.perf_counter() - started
+        try:
+            if s.worker is not None:
+                item.picture, seconds = s.worker.collect(item)
+                self.decode_seconds += seconds
+            else:
+                started = time.perf_counter()
+                try:
+                    item.picture = s.decoder.decode_picture(item.data)
+                finally:
+                    self.decode_seconds += time.perf_counter() - started
+        except CanvasError as exc:
+            self._frame_error(s, exc)
+            return
         if item.picture is not None and item.queued:
             extra = picture_bytes(item.picture)
             item.nbytes += extra
@@ -685,14 +717,18 @@ class StreamManager:
         """Show the queued frames whose time has come (a bad frame is logged and
         counted in ``decode_errors``: no message is left to blame).  A frame
         whose decode the stream's worker has not finished waits in its
-        ``ready`` queue (``next_deadline`` then asks for another run in 1 ms)."""
+        ``ready`` queue: the worker calls ``wakeup`` once it is done (without
+        one, ``next_deadline`` asks for another run in 1 ms)."""
         self._now = now
         for s in list(self.streams.values()):
             due = s.scheduler.due(now)
+            worker = s.worker
             for item in due:
                 item.clip = s.clip
-                if s.worker is not None and item.pending and not item.committed:
-                    self._commit(s, item)
+                if worker is not None and item.pending:
+                    if not item.committed:
+                        self._commit(s, item)
+                    worker.want(item)
             s.ready.extend(due)
             if s.ready:
                 self._show_ready(s, wait=False)
@@ -714,16 +750,8 @@ class StreamManager:
         ready = s.ready
         while ready:
             item = ready[0]
-            if not wait and s.worker is not None:
-                if item.pending and not item.committed:  # an error gave it back
-                    self._commit(s, item)
-                try:
-                    if not self._decode_chain(s, item, wait=False):
-                        return  # the worker is at its chain still
-                except CanvasError as exc:  # as _show would raise it
-                    ready.popleft()
-                    self._frame_error(s, exc)
-                    continue
+            if not wait and not self._decode_chain(s, item, wait=False):
+                return  # the worker is at its chain still
             ready.popleft()
             try:
                 self._show(s, item)
@@ -758,15 +786,19 @@ class StreamManager:
     def next_deadline(self, now: int | None = None) -> int | None:
         """The earliest mm time a queued frame waits for (for the timer);
         with ``now``, the one nearest after it across the u32 wrap.  A frame
-        chosen but not decoded yet asks for a run 1 ms after the last one: the
-        worker cannot wake the loop, so the loop looks again."""
+        chosen and decoded since is due at once (the last run's time); one
+        still decoding waits for ``wakeup`` or, with none, asks for a run 1 ms
+        after the last one (the loop looks again)."""
         times = [
             t
             for s in self.streams.values()
             if (t := s.scheduler.next_time()) is not None
         ]
-        if any(s.ready for s in self.streams.values()):
-            times.append((self._now + 1) & 0xFFFFFFFF)
+        polled = self.wakeup is None
+        for s in self.streams.values():
+            if s.ready and (polled or s.ready[0].done is not None):
+                times.append((self._now + polled) & 0xFFFFFFFF)
+                break
         if not times:
             return None
         if now is None:
@@ -777,7 +809,7 @@ class StreamManager:
         clip = s.clip if item.clip is None else item.clip
         if s.decoder is not None:
             self._decode_chain(s, item)  # the chain up to this frame
-            if item.picture is None:  # the packet completed no picture
+            if item.picture is None:  # no picture completed, or an error
                 return
             if _hidden(clip, item.dest):
                 self._shown(s, item)

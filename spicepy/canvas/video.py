@@ -26,10 +26,11 @@ window: video-vp8 114 ms against 22 ms, bench_session same run).
 from __future__ import annotations
 
 import importlib.util
+import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Set
+from collections.abc import Callable, Iterator, Set
 from typing import Any, Protocol
 
 import numpy as np
@@ -44,6 +45,7 @@ __all__ = [
     "VIDEO_CODECS",
     "DecodeJob",
     "DecodeWorker",
+    "LookAhead",
     "VideoDecoder",
     "check_frame_size",
     "picture_bytes",
@@ -51,6 +53,7 @@ __all__ = [
     "video_display_caps",
 ]
 
+log = logging.getLogger(__name__)
 Pixels = npt.NDArray[np.uint8]
 
 #: VideoCodecType -> FFmpeg decoder name
@@ -252,6 +255,26 @@ class DecodeJob(Protocol):
     dropped: bool
     #: set by the worker: (picture or None, error or None, seconds, bytes held)
     done: tuple[Any, BaseException | None, float, int] | None
+    #: set by ``submit``: the job's place in the worker's arrival order
+    seq: int
+    #: set by ``want``: the worker calls its ``wakeup`` once this one is done
+    wake: bool
+
+
+class LookAhead:
+    """The pictures that every ``DecodeWorker`` of one session holds decoded
+    and not yet collected: one count and one lock for them all, so that
+    together they stay within ``cap`` (``Limits.video_queue``) however many
+    streams there are.  Each worker checks it before a decode, so the count
+    may pass ``cap`` by at most one picture per worker; only the decodes the
+    caller waits for or will show (``DecodeWorker.want``) go on past it,
+    bounded by the caller's own chains."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.held = 0
+        #: the workers' one lock: a collect anywhere wakes them all
+        self.cond = threading.Condition()
 
 
 class DecodeWorker:
@@ -265,32 +288,44 @@ class DecodeWorker:
     without the GIL).  The decoder is the worker's alone once it has one.
 
     Bounded: the stream's pending chain bounds the payloads (the caller counts
-    them); pictures decoded ahead and not collected yet hold at most
-    ``ahead_bytes`` (past that the worker waits for ``collect``), and a frame
-    already ``dropped`` does not keep its picture; a caller waiting in
-    ``collect`` lets it go on past that (the chain up to the frame it waits
-    for: bounded by the caller's pending chain).  ``stop`` forgets the
-    queued payloads and lets a decode under way finish unobserved (daemon
-    thread: nothing waits for it).  A decode error is kept with its frame and
-    raised by ``collect`` on the caller's thread.
+    them); pictures decoded ahead and not collected count in the session's
+    ``LookAhead`` (past its cap the worker waits for a ``collect``), and a
+    frame already ``dropped`` does not keep its picture.  A job the caller
+    waits for in ``collect`` or will show (``want``) is decoded past the cap,
+    with the jobs before it (bounded by the caller's pending chain).  A job
+    ``want``ed calls ``wakeup`` from the worker's thread once done: the
+    caller's loop looks then, not by polling.  ``stop`` forgets the queued
+    payloads and lets a decode under way finish unobserved (daemon thread:
+    nothing waits for it).  A decode error is kept with its frame and raised
+    by ``collect`` on the caller's thread.
     """
 
-    def __init__(self, decoder: VideoDecoder, ahead_bytes: int) -> None:
+    def __init__(
+        self,
+        decoder: VideoDecoder,
+        ahead: LookAhead,
+        wakeup: Callable[[], None] | None = None,
+    ) -> None:
         self.decoder = decoder
-        self._ahead_cap = ahead_bytes
-        self._ahead = 0
-        self._cond = threading.Condition()
+        self._ahead = ahead
+        self._cond = ahead.cond
+        self._wakeup = wakeup
         self._todo: deque[DecodeJob] = deque()
         self._stopped = False
         self._thread: threading.Thread | None = None
-        #: callers in ``collect``: the worker goes on past the cap for them
-        self._waiting = 0
+        self._submitted = 0
+        #: jobs up to this ``seq`` are decoded past the look-ahead cap
+        self._wanted = -1
+        #: this worker's share of ``ahead.held`` (given back by ``stop``)
+        self._held = 0
 
     def submit(self, job: DecodeJob) -> None:
         """Queue ``job`` behind those submitted before (starts the thread)."""
         with self._cond:
             if self._stopped:
                 raise CanvasError("video decoder stopped")
+            job.seq = self._submitted
+            self._submitted += 1
             self._todo.append(job)
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -299,35 +334,50 @@ class DecodeWorker:
                 self._thread.start()
             self._cond.notify_all()
 
+    def want(self, job: DecodeJob) -> bool:
+        """The caller will show ``job``: decode up to it past the cap and call
+        ``wakeup`` once it is done; True when it is done already."""
+        with self._cond:
+            if job.done is not None:
+                return True
+            job.wake = True
+            if job.seq > self._wanted:
+                self._wanted = job.seq
+                self._cond.notify_all()
+            return False
+
     def collect(self, job: DecodeJob) -> tuple[Any, float]:
-        """Wait for ``job`` (the oldest not collected); its picture (None: the
+        """Wait for ``job`` (any not collected yet); its picture (None: the
         packet completed none) and decode seconds.
 
         Raises:
             CanvasError: the decode's own error, or the worker stopped first.
         """
         with self._cond:
-            self._waiting += 1
-            self._cond.notify_all()
-            try:
-                while job.done is None:
-                    if self._stopped:
-                        raise CanvasError("video decoder stopped")
-                    self._cond.wait()
-            finally:
-                self._waiting -= 1
+            if job.seq > self._wanted:
+                self._wanted = job.seq
+                self._cond.notify_all()
+            while job.done is None:
+                if self._stopped:
+                    raise CanvasError("video decoder stopped")
+                self._cond.wait()
             picture, error, seconds, held = job.done
-            self._ahead -= held
-            self._cond.notify_all()
+            if held and not self._stopped:
+                self._held -= held
+                self._ahead.held -= held
+                self._cond.notify_all()
         if error is not None:
             raise error
         return picture, seconds
 
     def stop(self) -> None:
-        """Forget the queued payloads; the thread ends after its current one."""
+        """Forget the queued payloads; the thread ends after its current one.
+        What it holds decoded goes back to the session's ``LookAhead``."""
         with self._cond:
             self._stopped = True
             self._todo.clear()
+            self._ahead.held -= self._held
+            self._held = 0
             self._cond.notify_all()
 
     @property
@@ -337,17 +387,16 @@ class DecodeWorker:
         return thread is not None and thread.is_alive()
 
     def _run(self) -> None:
-        cond = self._cond
+        cond, ahead, todo = self._cond, self._ahead, self._todo
         while True:
             with cond:
                 while not self._stopped and (
-                    not self._todo
-                    or (self._ahead > self._ahead_cap and not self._waiting)
+                    not todo or (ahead.held > ahead.cap and todo[0].seq > self._wanted)
                 ):
                     cond.wait()
                 if self._stopped:
                     return
-                job = self._todo.popleft()
+                job = todo.popleft()
             started = time.perf_counter()
             picture: Any = None
             error: BaseException | None = None
@@ -356,13 +405,20 @@ class DecodeWorker:
             except BaseException as exc:  # raised on the caller's thread
                 error = exc
             seconds = time.perf_counter() - started
-            if job.dropped:
-                picture = None
-            held = picture_bytes(picture)
             with cond:
+                if job.dropped or self._stopped:  # never collected for its picture
+                    picture = None
+                held = picture_bytes(picture)
                 job.done = (picture, error, seconds, held)
-                self._ahead += held
+                self._held += held
+                ahead.held += held
+                wake = job.wake and not self._stopped
                 cond.notify_all()
+            if wake and self._wakeup is not None:
+                try:
+                    self._wakeup()
+                except Exception:  # e.g. the loop closed: nobody to wake
+                    log.debug("video wake-up failed", exc_info=True)
 
 
 def picture_bytes(picture: Any) -> int:

@@ -196,6 +196,11 @@ class SessionCore:
         self._outgoing: list[tuple[ChannelKey, Message]] = []
         #: ``on_change`` listeners: (display channel id, rect)
         self._change_listeners: list[Callable[[int, Rect], None]] = []
+        #: set by the caller before display channels link: called from a video
+        #: decode thread when a frame the timer chose is decoded; it must call
+        #: ``handle_timer`` soon on the caller's own thread (thread-safe hand-
+        #: off, e.g. ``loop.call_soon_threadsafe``).  None: the timer polls
+        self.video_wakeup: Callable[[], None] | None = None
         self._event_handlers: dict[type, EventHandler] = {
             LinkCompleted: self._on_linked,
             PingAnswered: self._on_ping,
@@ -420,6 +425,7 @@ class SessionCore:
                 glz_window=glz_window_pixels(self.ram_hint), limits=self.limits
             )
         driver = DisplayDriver(self.shared)
+        driver.streams.wakeup = self.video_wakeup
         self.drivers[channel_id] = driver
         self.held[channel_id] = collections.deque()
         return driver
