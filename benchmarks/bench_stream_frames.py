@@ -8,8 +8,10 @@ A probe inside the client (``--child``) wraps ``StreamManager`` and the
 display connection's writes and prints, at each display PONG (the end of the
 window replay-server times) and at each STREAM_DESTROY, what the streams did
 so far: frames received, arrived late (by the mm clock), dropped on arrival,
-queued, shown, dropped when scheduled, VP8/H.264 frames through the decoder,
-and the frames still queued or undecoded.  Counts, not times: they hold on a
+queued, shown, dropped when scheduled, VP8/H.264 frames through the decoder
+(collected: ``StreamManager._collect``, on the loop thread whether decoded
+there or on the stream's worker), pictures the decoders completed, and the
+frames still queued or undecoded.  Counts, not times: they hold on a
 loaded machine, though how many frames arrive late depends on how fast the
 replay reaches the client against its clock.
 
@@ -58,10 +60,9 @@ def _child(argv: list[str]) -> int:
     counts = dict.fromkeys(("decoded", "shown"), 0)
     managers: list[Any] = []
     data, show = streams.StreamManager.data, streams.StreamManager._show
-    decode, destroy = (
-        streams.StreamManager._decode_oldest,
-        streams.StreamManager.destroy,
-    )
+    # every VP8/H.264 frame through the decoder passes _collect, synchronous
+    # or collected from the stream's worker thread
+    decode, destroy = streams.StreamManager._collect, streams.StreamManager.destroy
     flush = ChannelConnection._flush
 
     def report(event: str) -> None:
@@ -81,6 +82,9 @@ def _child(argv: list[str]) -> int:
                 len(s.pending) for m in managers for s in m.streams.values()
             ),
             **counts,
+            # pictures the decoders completed: with worker threads also the
+            # frames decoded ahead and never collected (destroyed first)
+            "pictures": sum(s.decoder.frames_decoded for s in every if s.decoder),
         }
         print("spicepy-frames: " + json.dumps(out), file=sys.stderr, flush=True)
 
@@ -93,9 +97,9 @@ def _child(argv: list[str]) -> int:
         counts["shown"] += 1
         show(self, s, item)
 
-    def p_decode(self: Any, s: Any) -> None:
+    def p_decode(self: Any, s: Any, item: Any) -> None:
         counts["decoded"] += 1
-        decode(self, s)
+        decode(self, s, item)
 
     def p_destroy(self: Any, stream_id: int) -> None:
         report("destroy")
@@ -112,7 +116,7 @@ def _child(argv: list[str]) -> int:
 
     streams.StreamManager.data = p_data  # type: ignore[method-assign]
     streams.StreamManager._show = p_show  # type: ignore[method-assign]
-    streams.StreamManager._decode_oldest = p_decode  # type: ignore[method-assign]
+    streams.StreamManager._collect = p_decode  # type: ignore[method-assign]
     streams.StreamManager.destroy = p_destroy  # type: ignore[method-assign]
     ChannelConnection._flush = p_flush  # type: ignore[method-assign]
     return main(argv)
