@@ -8,6 +8,7 @@ nearest-neighbour scaling (fit)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -166,6 +167,9 @@ def test_window_equals_the_framebuffer_at_1_to_1(desk: Xvfb, tmp_path: Path) -> 
             )
             until(lambda: "fps" in v.title and "640x480" in v.title, "the status")
             assert frames_before.startswith("spicepy 127.0.0.1:")
+            # state and ping (the main channel's TCP round trip, in ms)
+            status = r"^spicepy 127\.0\.0\.1:\d+ - connected - ping \d+\.\d ms - "
+            until(lambda: re.match(status, v.title) is not None, "state and ping")
             shot = os.environ.get("SPICEPY_VIEWER_SCREENSHOT")
             if shot:  # the README's picture
                 from PIL import Image

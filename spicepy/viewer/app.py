@@ -46,9 +46,14 @@ from spicepy.session import Monitor, Session
 from spicepy.session.frames import FrameUpdate, SurfaceResized
 from spicepy.viewer.geometry import SCALE_MODES, Head, Viewport, heads
 from spicepy.viewer.keyboard import Hotkey, Keyboard
-from spicepy.wire.enums import ClipboardSelection, ClipboardType, MouseMode
+from spicepy.wire.enums import (
+    ChannelType,
+    ClipboardSelection,
+    ClipboardType,
+    MouseMode,
+)
 
-__all__ = ["Viewer", "ViewerOptions", "POLL"]
+__all__ = ["Viewer", "ViewerOptions", "POLL", "status_title"]
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +143,8 @@ class Viewer:
         self._grab_click = False  # the release of a grabbing click is ours
         #: newest input-to-screen latency (s), frames shown, for the title
         self.latency: float | None = None
+        #: the main channel's TCP round trip (s; None: not TCP, not Linux)
+        self.ping: float | None = None
         self.frames_shown = 0
         self.fps = 0.0
         self._fps_mark = (time.monotonic(), 0)
@@ -400,21 +407,22 @@ class Viewer:
     def _update_title(self) -> None:
         now = time.monotonic()
         mark_t, mark_n = self._fps_mark
-        if now - mark_t >= 1.0:
+        if now - mark_t >= 1.0:  # fps and ping: once a second
             self.fps = (self.frames_shown - mark_n) / (now - mark_t)
             self._fps_mark = (now, self.frames_shown)
+            main = self.s.connections.get((ChannelType.MAIN, 0))
+            self.ping = None if main is None else main.round_trip()
         vp = self.renderer.viewport
-        parts = [self.options.title]
-        if vp is not None:
-            parts.append(f"{vp.guest_w}x{vp.guest_h}")
-        parts.append(f"{self.fps:.0f} fps")
-        if self.latency is not None:
-            parts.append(f"input->screen {self.latency * 1000:.0f} ms")
-        mode = "client" if self.s.mouse.mode == MouseMode.CLIENT else "server"
-        parts.append(f"mouse {mode}")
-        if self.grabbed:
-            parts.append("grabbed (Ctrl+Alt releases)")
-        title = " - ".join(parts)
+        title = status_title(
+            self.options.title,
+            state="migrating" if self.s.migration.in_progress else "connected",
+            ping=self.ping,
+            size=None if vp is None else (vp.guest_w, vp.guest_h),
+            fps=self.fps,
+            latency=self.latency,
+            client_mouse=self.s.mouse.mode == MouseMode.CLIENT,
+            grabbed=self.grabbed,
+        )
         if title != self._title:
             self._title = title
             self.pg.display.set_caption(title)
@@ -764,6 +772,34 @@ def _x11_fd(pg: Any) -> int | None:
     except (OSError, KeyError, ValueError, AttributeError):
         return None
     return fd if fd >= 0 else None
+
+
+def status_title(
+    name: str,
+    *,
+    state: str,
+    ping: float | None,
+    size: tuple[int, int] | None,
+    fps: float,
+    latency: float | None,
+    client_mouse: bool,
+    grabbed: bool,
+) -> str:
+    """The window title: connection state, ping (the main channel's TCP
+    round trip), guest size, frames shown a second, the newest input-to-screen
+    time, mouse mode and grab; times in seconds, None: not known (yet)."""
+    parts = [name, state]
+    if ping is not None:
+        parts.append(f"ping {ping * 1000:.1f} ms")
+    if size is not None:
+        parts.append(f"{size[0]}x{size[1]}")
+    parts.append(f"{fps:.0f} fps")
+    if latency is not None:
+        parts.append(f"input->screen {latency * 1000:.0f} ms")
+    parts.append(f"mouse {'client' if client_mouse else 'server'}")
+    if grabbed:
+        parts.append("grabbed (Ctrl+Alt releases)")
+    return " - ".join(parts)
 
 
 def _to_window(vp: Viewport, gx: int, gy: int) -> tuple[int, int]:
