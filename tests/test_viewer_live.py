@@ -718,6 +718,60 @@ def test_tls_failure_is_one_line_and_status_1(desk: Xvfb, tmp_path: Path) -> Non
     assert done.stderr.count("\n") == 1
 
 
+def test_vv_file_and_tls_options_connect_full_screen_and_1_to_1(
+    desk: Xvfb, tmp_path: Path
+) -> None:
+    """A TLS server with a password, reached through a remote-viewer ``.vv``
+    file (CA as PEM data, host subject) full screen, then through --password
+    --ca-file --host-subject at 1:1; a wrong --host-subject is one error line."""
+    from spicepy.testing.pki import make_test_pki
+
+    pki = make_test_pki(tmp_path / "pki")
+    opts = XspiceOptions(width=640, height=480, password="right", tls=pki.files)
+    with Xspice(opts) as srv, XDraw(srv.display) as draw:
+        draw_scene(draw, 6)
+        ca = pki.files.ca_cert.read_text().strip().replace("\n", "\\n")
+        vv = tmp_path / "console.vv"
+        vv.write_text(
+            f"[virt-viewer]\ntype=spice\nhost=127.0.0.1\ntls-port={srv.tls_port}\n"
+            f"password=right\nca={ca}\nhost-subject={pki.host_subject}\n"
+        )
+        width, height = desk.size
+        vp = layout(640, 480, width, height, "fit")
+
+        def fitted() -> np.ndarray:
+            out = np.zeros((height, width, 3), np.uint8)
+            rows, cols = slice(vp.y, vp.y + vp.out_h), slice(vp.x, vp.x + vp.out_w)
+            out[rows, cols] = draw.framebuffer()[np.ix_(vp.ymap, vp.xmap)]
+            return out
+
+        with viewer(desk, str(vv), "--full-screen", "--no-audio") as v:
+            until(lambda: desk.window_size(v.wid) == desk.size, "the whole screen")
+            until(
+                lambda: np.array_equal(desk.window_rgb(v.wid), fitted()),
+                "the full-screen picture",
+            )
+        tls = ["--ca-file", str(pki.files.ca_cert), "--password", "right"]
+        uri = f"spice://127.0.0.1?tls-port={srv.tls_port}"
+        subject = ["--host-subject", pki.host_subject]
+        with viewer(desk, uri, *tls, *subject, "--scale", "1", "--no-audio") as v:
+            until(
+                lambda: np.array_equal(desk.window_rgb(v.wid), draw.framebuffer()),
+                "the window to equal the framebuffer",
+            )
+        done = subprocess.run(
+            [sys.executable, "-m", "spicepy", "view", uri, *tls]
+            + ["--host-subject", "C=XX,L=Testville,O=spicepy,CN=someone-else"],
+            env=dict(desk.env, PYGAME_HIDE_SUPPORT_PROMPT="1"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.startswith("spicepy: error: "), done.stderr
+    assert "subject" in done.stderr.lower() and done.stderr.count("\n") == 1
+
+
 def test_server_gone_ends_the_viewer_with_one_line_and_status_1(desk: Xvfb) -> None:
     srv = Xspice(XspiceOptions(width=640, height=480)).start()
     try:
