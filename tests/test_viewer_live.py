@@ -997,6 +997,8 @@ class ScriptedServer:
 
         self.mouse_mode, self.cursor, self.fill = mouse_mode, cursor, fill
         self.record: list[tuple[int, bytes]] = []
+        #: what the client sent on the inputs channel: (type, body)
+        self.inputs: list[tuple[int, bytes]] = []
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -1081,6 +1083,8 @@ class ScriptedServer:
                 body = await reader.readexactly(size)
                 if kind == 6:
                     self.record.append((mtype, body))
+                elif kind == 3:
+                    self.inputs.append((mtype, body))
                 elif kind == 1 and mtype == 104:  # ATTACH_CHANNELS
                     ids = tuple(ChannelId(t, 0) for t in (2, 3, 4, 6))
                     writer.write(srv.pack(MainChannelsList(len(ids), ids)))
@@ -1089,6 +1093,14 @@ class ScriptedServer:
             pass
         finally:
             writer.close()
+
+    def keys(self) -> list[tuple[int, int]]:
+        """(KEY_DOWN 101 / KEY_UP 102, u32 code) the client sent so far."""
+        return [
+            (mtype, struct.unpack("<I", body)[0])
+            for mtype, body in list(self.inputs)
+            if mtype in (101, 102)
+        ]
 
     def pcm(self) -> bytes:
         """The RAW samples of the DATA messages (type 101) so far, in order."""
@@ -1155,3 +1167,38 @@ def test_inverting_pointer_is_drawn_as_the_cursor_channel_says(desk: Xvfb) -> No
                     lambda: np.array_equal(desk.window_rgb(v.wid), want),  # noqa: B023
                     f"the inverting pointer at {x},{y}",
                 )
+
+
+def test_altgr_of_a_layout_reaches_the_guest_as_right_alt(desk: Xvfb) -> None:
+    """On a German desktop layout the key right of the space bar is AltGr
+    (ISO_Level3_Shift); AltGr+Q (@ there) must reach the guest as the
+    physical keys, right Alt E0 38 and Q, for the guest's layout to make @."""
+    from Xlib import X
+    from Xlib import display as xdisplay
+    from Xlib.ext import xtest
+
+    if shutil.which("setxkbmap") is None:
+        pytest.skip("setxkbmap missing (x11-xkb-utils)")
+    subprocess.run(["setxkbmap", "de"], env=desk.env, check=True)
+    x = xdisplay.Display(desk.display)
+    try:
+        ralt, q = 108, 24  # evdev keycodes: right Alt and Q (Linux 100, 16 + 8)
+        assert x.keycode_to_keysym(ralt, 0) == 0xFE03  # ISO_Level3_Shift
+        with ScriptedServer() as srv:
+            with viewer(desk, srv.uri, "--scale", "1", "--no-audio") as v:
+                v.focus()
+                time.sleep(0.5)  # the focus-in reaches SDL
+                for code, down in ((ralt, True), (q, True), (q, False), (ralt, False)):
+                    xtest.fake_input(x, X.KeyPress if down else X.KeyRelease, code)
+                    x.sync()
+                until(lambda: len(srv.keys()) >= 4, "the four key transitions")
+                # spice_make_scancode: E0 38 as 0x38E0, breaks with bit 7
+                assert srv.keys() == [
+                    (101, 0x38E0),
+                    (101, 0x10),
+                    (102, 0x90),
+                    (102, 0xB8E0),
+                ]
+    finally:
+        x.close()
+        subprocess.run(["setxkbmap", "us"], env=desk.env, check=True)
