@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ from spicepy.errors import CanvasError
 from spicepy.limits import Limits
 from spicepy.wire.types import Rect
 
-#: ("data", frame index, mm time, now) or ("run", now, 0, 0)
+#: ("data", frame index, mm time, now), ("run", now, 0, 0) or ("destroy", 0,
+#: 0, 0): STREAM_DESTROY then STREAM_CREATE of the same id (a fresh decoder)
 Step = tuple[str, int, int, int]
 
 _CAPTURES: dict[str, tuple[Any, list[bytes]]] = {}
@@ -59,13 +61,18 @@ def play(
     threaded: bool,
     limits: Limits | None = None,
     finish_each: bool = True,
+    pause: float = 0.0,
 ) -> tuple[list[tuple[Any, ...]], list[tuple[int, bytes]]]:
-    """The canvas pixels and the stream's counts after every timer run (with
+    """The canvas pixels and the streams' counts after every timer run (with
     ``finish_each``, else only at the end), and each shown frame's stamp and
-    the canvas once it was drawn, in order."""
+    the canvas once it was drawn, in order.  ``pause``: each worker decode
+    first sleeps that long (so the loop runs ahead of the worker)."""
     canvas, m = manager(create, threaded, limits)
     s = m.streams[1]
     assert (s.worker is not None) == threaded
+    if pause:
+        slowed(s, pause)
+    w, h = create.stream_width, create.stream_height
     seen = []
     shown: list[tuple[int, bytes]] = []
     note = m._shown
@@ -79,16 +86,23 @@ def play(
         if kind == "data":
             m.data(1, b, frames[a], now=c)
             continue
+        if kind == "destroy":  # mid-decode, with frames chosen and not shown
+            m.destroy(1)
+            s = m.create(1, 0, 0, create.codec_type, w, h, w, h, Rect(0, 0, h, w))
+            if pause:
+                slowed(s, pause)
+            continue
         m.run(a)
         if finish_each or n == len(steps) - 1:
             m.finish()
             assert not s.ready
+            every = m.history
             seen.append(
                 (
                     canvas.surface(0).pixels.tobytes(),
-                    s.frames_shown,
-                    s.frames_dropped,
-                    s.decode_errors,
+                    [st.frames_shown for st in every],
+                    [st.frames_dropped for st in every],
+                    [st.decode_errors for st in every],
                     m.over_budget,
                     len(s.pending),
                     s.scheduler.bytes,
@@ -96,6 +110,18 @@ def play(
             )
     m.destroy_all()
     return seen, shown
+
+
+def slowed(s: Any, pause: float) -> None:
+    """Make the worker of stream ``s`` sleep ``pause`` s before each decode."""
+    decoder = s.worker.decoder
+    decode = decoder.decode_picture
+
+    def slow(frame: bytes | memoryview) -> Any:
+        time.sleep(pause)
+        return decode(frame)
+
+    decoder.decode_picture = slow
 
 
 def capture_plan(n: int) -> list[Step]:
@@ -124,7 +150,7 @@ def test_threaded_shows_the_synchronous_frames_and_pixels_on_the_captures(
     for step, (got, want) in enumerate(zip(threaded[0], sync[0], strict=True)):
         assert got == want, f"after timer run {step}"
     assert threaded[1] == sync[1]
-    shown = sync[0][-1][1]
+    (shown,) = sync[0][-1][1]
     assert 0 < shown < len(frames)  # some shown, some dropped as late
 
 
@@ -153,7 +179,9 @@ def test_the_worker_thread_does_the_decoding(captures_dir: Path) -> None:
 @st.composite
 def plans(draw: st.DrawFn) -> tuple[list[Step], set[int]]:
     """Up to 24 frames with random stamps and arrival times, timer runs
-    between them, and some payloads replaced by garbage."""
+    between them, a stream destroyed and re-created now and then (its next
+    frames then decode on a fresh decoder: garbage until a key frame), and
+    some payloads replaced by garbage."""
     n = draw(st.integers(1, 24))
     steps: list[Step] = []
     now = 1000
@@ -163,6 +191,8 @@ def plans(draw: st.DrawFn) -> tuple[list[Step], set[int]]:
         steps.append(("data", i, mm, now))
         if draw(st.booleans()):
             steps.append(("run", now + draw(st.integers(0, 80)), 0, 0))
+        if draw(st.integers(0, 9)) == 0:
+            steps.append(("destroy", 0, 0, 0))
     steps.append(("run", now + 500, 0, 0))
     corrupt = draw(st.sets(st.integers(0, n - 1), max_size=3))
     return steps, corrupt
@@ -178,9 +208,14 @@ def plans(draw: st.DrawFn) -> tuple[list[Step], set[int]]:
     plan=plans(),
     name=st.sampled_from(["video-vp8", "video-h264"]),
     budget=st.sampled_from([64 * 1024 * 1024, 200_000, 20_000]),
+    pause=st.sampled_from([0.0, 0.002]),
 )
 def test_threaded_equals_synchronous_on_random_sequences(
-    plan: tuple[list[Step], set[int]], name: str, budget: int, captures_dir: Path
+    plan: tuple[list[Step], set[int]],
+    name: str,
+    budget: int,
+    pause: float,
+    captures_dir: Path,
 ) -> None:
     steps, corrupt = plan
     create, frames = capture(captures_dir, name)
@@ -190,7 +225,7 @@ def test_threaded_equals_synchronous_on_random_sequences(
     ]
     limits = Limits(video_queue=budget)
     sync = play(create, frames, steps, False, limits, finish_each=False)
-    threaded = play(create, frames, steps, True, limits, finish_each=False)
+    threaded = play(create, frames, steps, True, limits, False, pause)
     assert threaded == sync
 
 
@@ -360,3 +395,167 @@ def test_workers_stop_with_their_manager_and_streams_gone(
     assert kept._thread is not None
     kept._thread.join(60)
     assert not kept.alive
+
+
+@needs_av
+def test_a_decoded_frame_wakes_the_loop_instead_of_a_poll(captures_dir: Path) -> None:
+    create, frames = capture(captures_dir, "video-vp8")
+    canvas, m = manager(create, threaded=True)
+    s = m.streams[1]
+    wakes: list[int] = []
+    woken = threading.Event()
+
+    def wakeup() -> None:  # on the worker's thread, as a session's hand-off
+        wakes.append(threading.get_ident())
+        woken.set()
+
+    m.wakeup = wakeup
+    started, release, _ = blocking_decoder(m)
+    for i, f in enumerate(frames[:3]):
+        m.data(1, 1000 + 33 * i, f, now=900)
+    assert started.wait(60)
+    failsafe = threading.Timer(10, release.set)
+    failsafe.start()
+    try:
+        m.run(2000)  # chooses frame 0 and the last late one, both undecoded
+        assert len(s.ready) == 2 and s.frames_shown == 0
+        assert m.next_deadline(2000) is None  # no poll: the worker will call
+        assert not woken.is_set()
+    finally:
+        release.set()
+        failsafe.cancel()
+    assert woken.wait(10)
+    assert m.next_deadline(2005) == 2000  # a chosen frame is decoded: due now
+    m.run(2005)
+    assert s.frames_shown >= 1
+    last = s.ready[-1] if s.ready else None
+    if last is not None:
+        wait_decoded(s.worker, last)
+        m.run(2006)
+    assert s.frames_shown == 2 and not s.ready and m.next_deadline(2006) is None
+    # one call per chosen frame (frame 1, dropped, wakes nobody), off the loop
+    assert len(wakes) == 2 and threading.get_ident() not in wakes
+    assert canvas.surface(0).pixels.any()
+    m.destroy_all()
+
+
+class _BigPictures:
+    """A ``VideoDecoder`` stand-in: every payload completes a picture of
+    PICTURE bytes, converted to black 8x8 BGRX."""
+
+    PICTURE = 256 * 1024
+
+    def __init__(self, codec: int, width: int = 0, height: int = 0) -> None:
+        self.frames_decoded = 0
+
+    def decode_picture(self, data: bytes | memoryview) -> Any:
+        from types import SimpleNamespace
+
+        self.frames_decoded += 1
+        plane = SimpleNamespace(buffer_size=self.PICTURE)
+        return SimpleNamespace(planes=[plane], width=8, height=8)
+
+    def to_pixels(self, picture: Any) -> Any:
+        import numpy as np
+
+        return np.zeros((8, 8, 4), np.uint8)
+
+
+def test_a_frame_to_show_is_decoded_past_the_look_ahead_another_stream_filled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The session's one look-ahead count is full of stream 0's pictures due
+    far ahead; stream 1's frame due now must still be decoded and shown."""
+    from spicepy.canvas import streams as streams_mod
+    from spicepy.wire.enums import VideoCodecType
+
+    monkeypatch.setattr(streams_mod, "VideoDecoder", _BigPictures)
+    monkeypatch.setattr(streams_mod, "VIDEO_CODECS", {int(VideoCodecType.VP8)})
+    budget = 1024 * 1024
+    canvas = Canvas(SharedState(limits=Limits(video_queue=budget)))
+    canvas.create_surface(0, 8, 8, SurfaceFormat.FMT_32_xRGB)
+    m = StreamManager(canvas, threaded=True)
+    woken = threading.Event()
+    m.wakeup = woken.set
+    whole = Rect(0, 0, 8, 8)
+    for sid in (0, 1):
+        m.create(sid, 0, 0, VideoCodecType.VP8, 8, 8, 8, 8, whole)
+    for i in range(12):  # tiny payloads, pictures of 256 KiB, far ahead
+        m.data(0, 1_000_000 + i, b"\x10" * 16, now=100)
+    ahead = m.streams[0].worker._ahead  # type: ignore[union-attr]
+    with ahead.cond:
+        assert ahead.cond.wait_for(lambda: ahead.held > budget, 10)
+    m.data(1, 100, b"\x20" * 16, now=100)
+    m.run(100)  # chooses stream 1's frame: its worker passes the full count
+    assert woken.wait(10), "the chosen frame was never decoded"
+    m.run(101)
+    assert m.streams[1].frames_shown == 1 and not m.streams[1].ready
+    assert m.streams[0].frames_shown == 0
+    m.destroy_all()
+    assert ahead.held == 0
+
+
+@needs_av
+def test_the_session_cores_timer_shows_a_frame_its_wakeup_announced(
+    captures_dir: Path,
+) -> None:
+    """Through ``SessionCore``, as the live session drives it: the timer
+    chooses frames, no poll is armed while they decode, the worker's call to
+    ``video_wakeup`` is followed by ``handle_timer``, which shows them."""
+    from spicepy.channels.events import LinkCompleted, MainInitReceived
+    from spicepy.channels.events import MessageReceived as Received
+    from spicepy.session.core import SessionCore
+    from spicepy.wire.enums import ChannelType
+    from spicepy.wire.msg_display import StreamCreate, StreamData, SurfaceCreate
+    from spicepy.wire.types import Clip, StreamDataHeader
+
+    create, frames = capture(captures_dir, "video-vp8")
+    w, h = create.stream_width, create.stream_height
+    key = (int(ChannelType.DISPLAY), 0)
+    core = SessionCore()
+    woken = threading.Event()
+    core.video_wakeup = woken.set
+    core.handle_event(
+        key, LinkCompleted(ChannelType.DISPLAY, 0, frozenset(), frozenset(), True), 0.0
+    )
+    main_init = MainInitReceived(1, 1, 3, 2, False, 0, 10_000, 64 * 1024 * 1024)
+    core.handle_event((int(ChannelType.MAIN), 0), main_init, 0.0)
+    driver = core.drivers[0]
+    driver.streams.threaded = True
+    dest = Rect(0, 0, h, w)
+    messages: list[Any] = [
+        SurfaceCreate(0, w, h, 32, 1),
+        StreamCreate(0, 1, 0, create.codec_type, 0, w, h, w, h, dest, Clip(0)),
+    ]
+    for message in messages:
+        core.handle_event(key, Received(ChannelType.DISPLAY, 0, 0, message), 0.0)
+    stream = driver.streams.streams[1]
+    assert stream.worker is not None
+    started, release, _ = blocking_decoder(driver.streams)
+    for i, f in enumerate(frames[:3]):
+        data = StreamData(StreamDataHeader(1, 10_050 + 33 * i), len(f), f)
+        core.handle_event(key, Received(ChannelType.DISPLAY, 0, 0, data), 0.0)
+    assert started.wait(60)
+    changes = core.change_count
+    now = 1.0  # mm 11_000: every frame is due, the last one shown at once
+    when = core.get_timer()
+    assert when is not None and when <= now
+    failsafe = threading.Timer(10, release.set)
+    failsafe.start()
+    try:
+        core.handle_timer(now)  # chooses two frames, held in their decode
+        assert len(stream.ready) == 2 and stream.frames_shown == 0
+        assert core.get_timer() is None  # no poll: the wake-up will come
+    finally:
+        release.set()
+        failsafe.cancel()
+    while stream.ready:  # each chosen frame, once decoded, wakes the core
+        assert woken.wait(10), "no wake-up for a chosen frame"
+        woken.clear()
+        when = core.get_timer()
+        assert when is not None and when <= now  # due at once
+        core.handle_timer(now)
+    assert stream.frames_shown == 2  # the armed one and the last late one
+    assert core.get_timer() is None
+    assert core.change_count == changes + 2
+    driver.streams.destroy_all()
