@@ -2,21 +2,16 @@
 every key as remote-viewer does.  spice-gtk compiles keycodemapdb's tables
 into libspice-client-gtk; its evdev one (``keymap_xorgevdev2xtkbd``, indexed
 by Linux keycode + 8) is found in the library by its first entries, and each
-HID usage's Linux keycode is read from the kernel's input-event-codes.h."""
+HID usage's Linux keycode is read from the kernel's input-event-codes.h
+(``_spice_gtk_keys``)."""
 
 from __future__ import annotations
 
-import re
-import struct
-from pathlib import Path
-
 import pytest
+from _spice_gtk_keys import linux_key_codes, spice_gtk_evdev_table
 
 from spicepy.session.hidkeys import USAGE_TO_SCANCODE, usage_for
 from spicepy.session.keymap import wire_bytes
-
-LIBRARY = Path("/usr/lib/x86_64-linux-gnu/libspice-client-gtk-3.0.so.5")
-HEADER = Path("/usr/include/linux/input-event-codes.h")
 
 #: HID usage -> Linux key (the kernel's hid-input table, keyboard page): the
 #: keys beyond a 105-key keyboard, where tables drift, and AltGr and Pause
@@ -57,31 +52,17 @@ LINUX_KEY = {
 
 
 def _linux_codes() -> dict[str, int]:
-    if not HEADER.exists():
-        pytest.skip(f"{HEADER} missing (linux-libc-dev)")
-    text = HEADER.read_text()
-    return {
-        m[1]: int(m[2], 0)
-        for m in re.finditer(
-            r"#define (KEY_\w+)\s+(0x[0-9a-fA-F]+|[1-9][0-9]*|0)\b", text
-        )
-    }
+    codes = linux_key_codes()
+    if codes is None:
+        pytest.skip("linux/input-event-codes.h missing (linux-libc-dev)")
+    return codes
 
 
 def _spice_gtk_evdev_map() -> tuple[int, ...]:
-    if not LIBRARY.exists():
-        pytest.skip(f"{LIBRARY} missing (libspice-client-gtk-3.0-5)")
-    data = LIBRARY.read_bytes()
-    # keycode 9 is Esc (set-1 1), 10.. the digit row (2..): several of
-    # spice-gtk's tables start so; the evdev one has right Alt (Linux 100) at 108
-    start = b"\0\0" * 9 + b"".join(struct.pack("<H", c) for c in range(1, 15))
-    at = data.find(start)
-    while at >= 0:
-        table = struct.unpack_from("<256H", data, at)
-        if table[100 + 8] == 0x138:
-            return table
-        at = data.find(start, at + 1)
-    pytest.skip("spice-gtk's evdev key table not found in the library")
+    table = spice_gtk_evdev_table()
+    if table is None:
+        pytest.skip("no libspice-client-gtk-3.0 with its evdev key table")
+    return table
 
 
 def test_keys_are_the_codes_the_installed_spice_gtk_sends() -> None:
