@@ -240,6 +240,17 @@ _INTO = frozenset(
         ImageType.LZ4,
     }
 )
+#: types whose pixels depend only on their own bytes (no palette cache, no
+#: GLZ dictionary): decodable in any order, on any thread (``decode_alone``)
+_SELF_CONTAINED = frozenset(
+    {
+        ImageType.QUIC,
+        ImageType.LZ_RGB,
+        ImageType.JPEG,
+        ImageType.JPEG_ALPHA,
+        ImageType.LZ4,
+    }
+)
 _CACHE_ME = int(ImageFlags.CACHE_ME)
 _CACHE_REPLACE_ME = int(ImageFlags.CACHE_REPLACE_ME)
 _HIGH_BITS_SET = int(ImageFlags.HIGH_BITS_SET)
@@ -299,7 +310,8 @@ class ImageResolver:
             and (pair := ahead.pop(id(image), None)) is not None
             and pair[2] is palette  # no earlier message replaced it meanwhile
         ):
-            decoded = pair[1]  # decoded on a worker thread (session.offload)
+            # decoded on a worker thread (session.offload, session.lookahead)
+            decoded = pair[1]
         else:
             decoded = self._decode(image, d, palette)
         self.decode_seconds += time.perf_counter() - started
@@ -424,6 +436,26 @@ class ImageResolver:
             self.predecoded[id(image)] = (image, decoded, palette)
 
         return job
+
+    @staticmethod
+    def self_contained(image: Image) -> bool:
+        """``image``'s pixels depend only on its own bytes (QUIC, LZ_RGB, LZ4,
+        JPEG, JPEG_ALPHA): ``decode_alone`` may decode it out of order."""
+        return (
+            image.descriptor.type in _SELF_CONTAINED
+            and image.bitmap is None
+            and image.lz_plt is None
+        )
+
+    def decode_alone(self, image: Image) -> CachedImage:
+        """Decode a ``self_contained`` image on any thread, changing nothing
+        (``session.lookahead``): ``get`` takes the result from ``predecoded``
+        (with palette None) and does the caching, in message order.
+
+        Raises:
+            CanvasError: as ``get``.
+        """
+        return self._decode(image, image.descriptor, None)
 
     def _decode(
         self,

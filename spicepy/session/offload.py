@@ -17,7 +17,10 @@ thread-safe, id-keyed dictionary from the worker.  A decode that fails ahead
 (e.g. a GLZ reference not there yet) is simply done again inline, in order,
 where the hold queue handles it.  Everything else, every small
 image, takes the inline path untouched: ``prepare`` costs two type tests per
-display message (and a size product for DRAW_COPY).
+display message (and a size product for DRAW_COPY).  With a look-ahead
+(``session.lookahead``, ``Limits.decode_ahead``) the same hook first claims
+what the second core decoded for this message and hands it later messages'
+images: a dict lookup and an identity test per message when there are none.
 
 A worker is a daemon thread of its own: a session that gives up (a timeout,
 close) does not wait for a decode it no longer needs, nor does the
@@ -28,15 +31,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from spicepy.canvas.images import ImageResolver
 from spicepy.channels.events import MessageReceived
+from spicepy.session import lookahead
 from spicepy.session.core import SessionCore
+from spicepy.session.lookahead import DecodeAhead
 from spicepy.wire import msg_display as md
 from spicepy.wire.msg_display import message_images
 
-__all__ = ["Job", "display_prepare", "run_off_loop"]
+__all__ = ["DisplayPrepare", "Job", "display_prepare", "run_off_loop"]
 
 #: what ``prepare`` returns for a message to park: the blocking work to run first
 Job = Callable[[], object]
@@ -55,19 +61,32 @@ _DRAWS = frozenset(
 )
 
 
-def display_prepare(
-    core: SessionCore, channel_id: int, inline_pixels: int
-) -> Callable[[object], Job | None]:
-    """The ``prepare`` hook of display channel ``channel_id``'s connection:
-    a job decoding the message's images above ``inline_pixels``, or None."""
+class DisplayPrepare:
+    """The ``prepare`` hook of a display channel's connection: a job decoding
+    the event's images above ``inline_pixels`` (parks the connection), or
+    None; with ``ahead``, it also hands later events' images to the second
+    core (``session.lookahead``).  ``close()`` drops that work."""
 
-    def job_for(msg: Any) -> Job | None:
+    def __init__(
+        self,
+        core: SessionCore,
+        channel_id: int,
+        inline_pixels: int,
+        ahead: DecodeAhead | None = None,
+    ) -> None:
+        self.core = core
+        self.channel_id = channel_id
+        self.inline_pixels = inline_pixels
+        self.ahead = ahead
+
+    def _job_for(self, msg: Any) -> Job | None:
+        inline_pixels = self.inline_pixels
         big = [
             image
             for image in message_images(msg)
             if image.descriptor.width * image.descriptor.height > inline_pixels
         ]
-        driver = core.drivers.get(channel_id)
+        driver = self.core.drivers.get(self.channel_id)
         if not big or driver is None:
             return None
         resolver = driver.canvas.images
@@ -82,9 +101,13 @@ def display_prepare(
 
         return job
 
-    def prepare(event: object) -> Job | None:
+    def __call__(self, event: object) -> Job | None:
         # per display message: a type test or two, and for the frequent
         # DRAW_COPY one size product; no list, no call below unless it is big
+        ahead = self.ahead
+        if ahead is not None:
+            ahead.take(event)
+            ahead.scan()
         if type(event) is MessageReceived:
             msg = event.message
             cls = type(msg)
@@ -93,14 +116,40 @@ def display_prepare(
                 src = data.src_bitmap
                 if data.mask.bitmap is not None or (
                     src is not None
-                    and src.descriptor.width * src.descriptor.height > inline_pixels
+                    and src.descriptor.width * src.descriptor.height
+                    > self.inline_pixels
                 ):
-                    return job_for(msg)
+                    return self._job_for(msg)
             elif cls in _DRAWS:
-                return job_for(msg)
+                return self._job_for(msg)
         return None
 
-    return prepare
+    def close(self) -> None:
+        """The connection ended: drop the look-ahead's work, without waiting."""
+        if self.ahead is not None:
+            self.ahead.close()
+
+
+def display_prepare(
+    core: SessionCore,
+    channel_id: int,
+    inline_pixels: int,
+    queued: Sequence[object] | None = None,
+    ahead_bytes: int = 0,
+) -> DisplayPrepare:
+    """The ``prepare`` hook of display channel ``channel_id``'s connection
+    (``DisplayPrepare``); with the machine's ``queued`` events and a
+    ``Limits.decode_ahead`` budget ``ahead_bytes`` > 0, it decodes ahead on
+    the second core where the codecs are compiled (``session.lookahead``)."""
+
+    def resolver() -> ImageResolver | None:
+        driver = core.drivers.get(channel_id)
+        return None if driver is None else driver.canvas.images
+
+    ahead = None
+    if queued is not None and ahead_bytes > 0 and lookahead.available():
+        ahead = DecodeAhead(resolver, queued, ahead_bytes, inline_pixels)
+    return DisplayPrepare(core, channel_id, inline_pixels, ahead)
 
 
 async def run_off_loop(job: Job, name: str = "spicepy-decode") -> object:
