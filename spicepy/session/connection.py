@@ -418,6 +418,9 @@ class ChannelConnection:
         self._shutdown()
 
     def _shutdown(self) -> None:
+        drop = getattr(self._prepare, "close", None)
+        if drop is not None:  # work decoded ahead for us: nobody waits for it
+            drop()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

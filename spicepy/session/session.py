@@ -442,8 +442,15 @@ class Session:
             functools.partial(self._observe, key),
             handle=functools.partial(self.core.handle_event, key),
             on_pumped=self._after_pump,
-            # large images decode on a worker thread first (session.offload)
-            prepare=display_prepare(self.core, cid, self.limits.inline_decode_pixels)
+            # large images decode on a worker thread first (session.offload),
+            # later messages' images on the second core (session.lookahead)
+            prepare=display_prepare(
+                self.core,
+                cid,
+                self.limits.inline_decode_pixels,
+                machine.queued_events,
+                self.limits.decode_ahead,
+            )
             if ctype == DISPLAY
             else None,
         )
