@@ -295,6 +295,15 @@ def test_guest_keys_stay_consistent_and_focus_loss_releases_them(
     assert held == set() and r.kb.guest == {}
 
 
+def test_media_keys_past_the_hid_page_go_as_their_codes() -> None:
+    # SDL_SCANCODE_AUDIONEXT (258): keymap's "nextsong", E0 19; held like any key
+    r = Recorder()
+    r.kb.press(258)
+    r.kb.release_all()
+    assert r.sent == [(KEYS["nextsong"], True), (KEYS["nextsong"], False)]
+    assert KEYS["nextsong"] == EXTENDED | 0x19
+
+
 def test_plain_keys_and_no_auto_repeat() -> None:
     r = Recorder()
     assert r.kb.press(U("a")) is None

@@ -1231,6 +1231,13 @@ PC_KEYS = [
     127,
     *range(183, 191),
 ]
+#: media and browser keys (SDL reports them past the HID page, ``SDL_MEDIA``):
+#: CALC, SLEEP, PROG1, PROG2, WWW, MAIL, BOOKMARKS, COMPUTER, BACK, FORWARD,
+#: EJECTCD, NEXTSONG, PLAYPAUSE, PREVIOUSSONG, STOPCD, REWIND, HOMEPAGE,
+#: REFRESH, FASTFORWARD, SEARCH, BRIGHTNESSDOWN/UP, MEDIA, SWITCHVIDEOMODE,
+#: KBDILLUMTOGGLE/DOWN/UP
+MEDIA_KEYS = [140, 142, 148, 149, 150, 155, 156, 157, 158, 159, 161]
+MEDIA_KEYS += [163, 164, 165, 166, 168, 172, 173, 208, 217, *range(224, 231)]
 
 
 def _more_than(items: list[Any], n: int) -> Callable[[], bool]:
@@ -1238,11 +1245,11 @@ def _more_than(items: list[Any], n: int) -> Callable[[], bool]:
 
 
 def test_every_pc_key_sends_what_remote_viewer_sends(desk: Xvfb) -> None:
-    """Every key of a PC keyboard (its X keycode: Linux keycode + 8), pressed
-    and released alone through XTEST, reaches the guest as the set-1 code
-    spice-gtk (remote-viewer) sends for that keycode, read from its library's
-    own table (E0 46 for Pause: the scripted server has no KEY_SCANCODE cap,
-    where the E1 sequence would go raw)."""
+    """Every key of a PC keyboard and the media keys (X keycode: Linux keycode
+    + 8), pressed and released alone through XTEST, reaches the guest as the
+    set-1 code spice-gtk (remote-viewer) sends for that keycode, read from its
+    library's own table (E0 46 for Pause: the scripted server has no
+    KEY_SCANCODE cap, where the E1 sequence would go raw)."""
     from _spice_gtk_keys import spice_gtk_evdev_table
     from Xlib import X
     from Xlib import display as xdisplay
@@ -1254,7 +1261,7 @@ def test_every_pc_key_sends_what_remote_viewer_sends(desk: Xvfb) -> None:
     if table is None:
         pytest.skip("no libspice-client-gtk-3.0 with its evdev key table")
     want: list[tuple[int, str]] = []
-    for key in PC_KEYS:
+    for key in PC_KEYS + MEDIA_KEYS:
         code = table[key + 8]
         assert code, key  # spice-gtk sends every one of them
         want += [
@@ -1268,7 +1275,7 @@ def test_every_pc_key_sends_what_remote_viewer_sends(desk: Xvfb) -> None:
             with viewer(desk, srv.uri, "--scale", "1", "--no-audio") as v:
                 v.focus()
                 time.sleep(0.5)  # the focus-in reaches SDL
-                for key in PC_KEYS:
+                for key in PC_KEYS + MEDIA_KEYS:
                     seen = len(srv.inputs)
                     for kind in (X.KeyPress, X.KeyRelease):
                         xtest.fake_input(x, kind, key + 8)

@@ -81,3 +81,16 @@ def test_korean_keys_make_and_break_as_spice_gtk_042() -> None:
         b"\x72",
         b"\xf2",
     )
+
+
+def test_sdl_media_keys_are_the_codes_the_installed_spice_gtk_sends() -> None:
+    # SDL_MEDIA names its keys as Linux does (nextsong: KEY_NEXTSONG)
+    from spicepy.viewer.keyboard import SDL_MEDIA, scancode_for_key
+
+    linux, table = _linux_codes(), _spice_gtk_evdev_map()
+    theirs = {
+        sdl: table[linux[f"KEY_{name.upper()}"] + 8] for sdl, name in SDL_MEDIA.items()
+    }
+    ours = {sdl: scancode_for_key(sdl) for sdl in SDL_MEDIA}
+    assert ours == theirs
+    assert scancode_for_key(0x1FF) is None  # not a key SDL has

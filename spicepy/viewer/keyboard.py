@@ -1,8 +1,9 @@
 """Physical keys -> guest scancodes, with the viewer's hotkeys (no toolkit).
 
 Theory of operation: the toolkit reports each physical key as its USB HID usage
-(SDL scancodes are HID usages); ``Keyboard`` maps it through
-``spicepy.session.hidkeys`` and calls ``send(scancode, down)``.  It remembers
+(SDL scancodes are HID usages, up to 0xFF); ``Keyboard`` maps it through
+``spicepy.session.hidkeys`` (SDL's own media-key scancodes above the page
+through ``SDL_MEDIA``) and calls ``send(scancode, down)``.  It remembers
 what the guest holds, so a focus loss releases exactly those keys
 (``release_all``) and a key pressed before the window had focus is never
 released in the guest.  Toolkit auto-repeat is not forwarded: the guest
@@ -23,8 +24,9 @@ from collections.abc import Callable
 from enum import Enum
 
 from spicepy.session.hidkeys import PAUSE_BYTES, scancode_for_usage, usage_for
+from spicepy.session.keymap import KEYS
 
-__all__ = ["Hotkey", "Keyboard"]
+__all__ = ["SDL_MEDIA", "Hotkey", "Keyboard", "scancode_for_key"]
 
 
 class Hotkey(Enum):
@@ -41,6 +43,46 @@ SHIFT = frozenset({usage_for("lshift"), usage_for("rshift")})
 F_KEYS = {usage_for(f"f{n}"): n for n in range(1, 13)}
 END, DELETE, PAUSE = usage_for("end"), usage_for("delete"), usage_for("pause")
 LOCAL = {usage_for("f"): Hotkey.FULLSCREEN, usage_for("s"): Hotkey.SCALE}
+#: SDL's scancodes past the HID keyboard page (SDL_scancode.h: media and
+#: browser keys) -> ``keymap`` name; where SDL folds several keys into one
+#: (Play, PlayCD and PlayPause; the two Ejects) the PC keyboard's one
+SDL_MEDIA = {
+    258: "nextsong",
+    259: "previoussong",
+    260: "stopcd",
+    261: "playpause",
+    263: "media",
+    264: "www",
+    265: "mail",
+    266: "calc",
+    267: "computer",
+    268: "search",
+    269: "homepage",
+    270: "back",
+    271: "forward",
+    273: "refresh",
+    274: "bookmarks",
+    275: "brightnessdown",
+    276: "brightnessup",
+    277: "switchvideomode",
+    278: "kbdillumtoggle",
+    279: "kbdillumdown",
+    280: "kbdillumup",
+    281: "ejectcd",
+    282: "sleep",
+    283: "prog1",
+    284: "prog2",
+    285: "rewind",
+    286: "fastforward",
+}
+_MEDIA_CODES = {sdl: KEYS[name] for sdl, name in SDL_MEDIA.items()}
+
+
+def scancode_for_key(usage: int) -> int | None:
+    """The set-1 scancode of a toolkit key: a HID usage, or one of SDL's
+    media scancodes (None: no such key)."""
+    code = scancode_for_usage(usage)
+    return code if code is not None else _MEDIA_CODES.get(usage)
 
 
 class Keyboard:
@@ -136,7 +178,7 @@ class Keyboard:
         if usage == PAUSE and self._send_raw is not None:
             self._send_raw(PAUSE_BYTES)  # make only: nothing is held
             return
-        code = scancode_for_usage(usage)
+        code = scancode_for_key(usage)
         if code is None or usage in self.guest:
             return
         self.guest[usage] = code
@@ -148,7 +190,7 @@ class Keyboard:
             self._send(code, False)
 
     def _tap(self, usage: int) -> None:
-        code = scancode_for_usage(usage)
+        code = scancode_for_key(usage)
         if code is not None:
             self._send(code, True)
             self._send(code, False)
