@@ -14,8 +14,12 @@ each payload on arrival to the stream's ``DecodeWorker`` thread; ``run``
 chooses the frames as the synchronous path does, moves their undecoded chain
 out of the budget (``committed``) as its decoding would, and draws each one
 once the worker has decoded it, in order, without waiting (``ready``; the
-loop looks again 1 ms later): the same frames and pixels, later in wall time
-(``threaded=False``: all on the caller's thread).  The chain is bounded
+worker calls ``wakeup`` then): the same frames and pixels, later in wall
+time, except that a stream's end drops the chosen frames still decoding, as
+spice-gtk's does (``_end``; ``threaded=False``: all on the caller's thread).
+Pictures the workers decode ahead count in one ``LookAhead`` per session,
+capped by ``Limits.video_queue``.  A frame that does not decode is counted
+and skipped; the decoder goes on with the next.  The chain is bounded
 (``MAX_PENDING_FRAMES``, and its bytes with the queues' by
 ``Limits.video_queue``, one budget for every display channel of the
 session): past that its oldest frames are collected (decoded) at once.
@@ -213,8 +217,6 @@ class _Frame:
     dropped: bool = False
     #: set by a ``DecodeWorker`` once decoded: (picture, error, seconds, bytes)
     done: tuple[Any, BaseException | None, float, int] | None = None
-    #: the stream clip when ``run`` chose the frame (drawn with it, even later)
-    clip: Clip | None = None
     #: moved to the stream's ``committed`` chain (a chosen frame's, or before it)
     committed: bool = False
     #: the worker's: its place in the stream's arrival order (``submit``)
@@ -496,9 +498,7 @@ class StreamManager:
                 raise CanvasError(f"bad stream size {size}")
         if stream_id in self.streams:
             log.info("stream %d re-created", stream_id)
-            old = self.streams.pop(stream_id)
-            self._show_ready(old, wait=True)
-            self._stop(old)
+            self._end(self.streams.pop(stream_id))
         self._reap()
         stream = Stream(
             stream_id,
@@ -534,21 +534,30 @@ class StreamManager:
         self._get(stream_id).clip = clip
 
     def destroy(self, stream_id: int) -> None:
-        """STREAM_DESTROY: the frames already chosen are shown (waiting for
-        their decode), the rest never decoded (the worker stops at once)."""
-        s = self._get(stream_id)
-        self._show_ready(s, wait=True)
-        self._stop(s)
+        """STREAM_DESTROY (see ``_end``)."""
+        self._end(self._get(stream_id))
         del self.streams[stream_id]
 
     def destroy_all(self) -> None:
         for s in self.streams.values():
-            self._show_ready(s, wait=True)
+            self._end(s)
         self.streams.clear()
         _stop_workers(self._workers)
 
-    def _stop(self, s: Stream) -> None:
-        """Stop the worker of ``s`` (a decode under way ends unobserved)."""
+    def _end(self, s: Stream) -> None:
+        """The end of ``s``: frames ``run`` chose and has not drawn yet (the
+        worker still at their chain, or its wake-up not handled yet) are
+        dropped, counted, as spice-gtk frees the frames still in its GStreamer
+        pipeline: the loop never waits for a decode, and a frame is never
+        drawn over what the server sent after it (spice-server draws the
+        stream's area afresh before STREAM_DESTROY); the worker stops at once
+        (a decode under way ends unobserved).  A synchronous stream has drawn
+        every chosen frame in its ``run``."""
+        if s.ready:
+            for item in s.ready:
+                item.dropped = True
+            s.scheduler.dropped += len(s.ready)
+            s.ready.clear()
         if s.worker is not None:
             s.worker.stop()
             self._workers.remove(s.worker)
@@ -724,7 +733,6 @@ class StreamManager:
             due = s.scheduler.due(now)
             worker = s.worker
             for item in due:
-                item.clip = s.clip
                 if worker is not None and item.pending:
                     if not item.committed:
                         self._commit(s, item)
@@ -806,7 +814,9 @@ class StreamManager:
         return min(times, key=lambda t: mm_diff(t, now))
 
     def _show(self, s: Stream, item: _Frame) -> None:
-        clip = s.clip if item.clip is None else item.clip
+        # the stream's clip now (a frame drawn after its run, once decoded,
+        # must not cover what a STREAM_CLIP since has taken away)
+        clip = s.clip
         if s.decoder is not None:
             self._decode_chain(s, item)  # the chain up to this frame
             if item.picture is None:  # no picture completed, or an error
