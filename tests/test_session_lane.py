@@ -22,11 +22,13 @@ from _canvas_build import NO_MASK, Bitmap, Image, Rect, base, solid
 from _channel_helpers import events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_wire_layout import LANE_IMAGE_TYPES, draws, shape_of
 
 from spicepy.capture import replay as replay_mod
 from spicepy.channels.base import Channel
 from spicepy.channels.display import DisplayChannel
 from spicepy.channels.events import ChannelClosed, MessageReceived, PingAnswered
+from spicepy.errors import SpiceError, WireError
 from spicepy.session import core as core_mod
 from spicepy.session.core import DisplayDriver, SessionCore
 from spicepy.testing.fake_server import FakeServer, link_pair
@@ -34,13 +36,18 @@ from spicepy.wire import msg_display as md
 from spicepy.wire import types as wt
 from spicepy.wire.enums import (
     BitmapFmt,
+    BrushType,
     ChannelType,
+    ClipType,
+    DisplayMsg,
     ImageFlags,
     ImageType,
     RopDescriptor,
     SurfaceFmt,
 )
+from spicepy.wire.layout import layout
 from spicepy.wire.msg_common import Ping, SetAck
+from spicepy.wire.schema import decode_struct, encode_struct
 
 pytestmark = pytest.mark.skipif(
     core_mod._lane is None, reason="no compiled lane (pure-Python twins)"
@@ -608,3 +615,198 @@ def test_a_lane_that_is_not_ready_does_not_stop_the_reader() -> None:
     got = events(rig.machine)
     assert [type(e) for e in got] == [PingAnswered] + [MessageReceived] * 4
     assert not rig.machine.resume()
+
+
+# -- the lane reads a draw from its bytes, only as the decoder would -----------------
+
+_lane = core_mod._lane  # (None: every test here is skipped)
+NUMBERS = {
+    md.DrawFill: DisplayMsg.DRAW_FILL,
+    md.DrawCopy: DisplayMsg.DRAW_COPY,
+    md.DrawBlend: DisplayMsg.DRAW_BLEND,
+    md.CopyBits: DisplayMsg.COPY_BITS,
+}
+
+
+def _sides(r: wt.Rect) -> tuple[int, int, int, int]:
+    return (r.top, r.left, r.bottom, r.right)
+
+
+def expected_read(msg: Any) -> dict[str, Any] | None:
+    """What the lane must read from a decoded draw, or None where it must
+    decline (several clip rectangles, an unknown clip type, a mask, a brush
+    that is not solid, no image or one to decode)."""
+    clip = msg.base.clip
+    if clip.type == ClipType.NONE:
+        rects = None
+    elif clip.type == ClipType.RECTS and len(clip.rects) <= 1:
+        rects = tuple(_sides(r) for r in clip.rects)
+    else:
+        return None
+    out: dict[str, Any] = {
+        "surface_id": msg.base.surface_id,
+        "box": _sides(msg.base.box),
+        "clip": rects,
+    }
+    if type(msg) is md.CopyBits:
+        out["src_pos"] = (msg.src_pos.x, msg.src_pos.y)
+        return out
+    d = msg.data
+    if d.mask.bitmap is not None:
+        return None
+    out["rop"] = d.rop_descriptor
+    if type(msg) is md.DrawFill:
+        if d.brush.type != BrushType.SOLID:
+            return None
+        out["color"] = d.brush.color
+        return out
+    image = d.src_bitmap
+    if image is None or image.descriptor.type not in LANE_IMAGE_TYPES:
+        return None
+    out["src_area"] = _sides(d.src_area)
+    kind = image.descriptor.type
+    surface = image.surface.surface_id if kind == ImageType.SURFACE else None
+    out["image"] = (kind, image.descriptor.id, surface)
+    return out
+
+
+SPECIAL_U32 = st.sampled_from([0, 1, 2, 17, 18, 21, 22, 0x7FFFFFFF, 0xFFFFFFFF])
+
+
+@st.composite
+def lying(draw: Any, msgs: Any = None) -> tuple[type, bytes]:
+    """A draw's body with lies told: u32 fields (pointers, counts) and bytes
+    (clip, brush and image types) overwritten, cut short or lengthened."""
+    msg = draw(msgs if msgs is not None else draws())
+    body = bytearray(encode_struct(msg))
+    words = [s for s in layout(type(msg), shape_of(msg)).slots.values() if s.width == 4]
+    for _ in range(draw(st.integers(0, 2))):
+        slot = draw(st.sampled_from(words))
+        value = draw(st.one_of(SPECIAL_U32, st.integers(0, len(body) + 4)))
+        body[slot.offset : slot.offset + 4] = (value & 0xFFFFFFFF).to_bytes(4, "little")
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(body) - 1))
+        body[at] = draw(st.sampled_from([0, 1, 2, 3, 102, 103, 104, 105, 106, 255]))
+    cut = draw(
+        st.integers(0, len(body)) | st.integers(max(0, len(body) - 6), len(body))
+    )
+    body = body[:cut] if draw(st.booleans()) else body + draw(st.binary(max_size=6))
+    return type(msg), bytes(body)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(draws().map(lambda m: (type(m), encode_struct(m))), lying()))
+def test_the_lane_reads_a_body_only_as_the_decoder_does(
+    case: tuple[type, bytes],
+) -> None:
+    """``_lane.parse`` takes a body iff the decoder reads it without error into
+    a draw the lane may take, and then reads the decoder's values."""
+    cls, body = case
+    got = _lane.parse(NUMBERS[cls], body)
+    try:
+        msg: Any = decode_struct(cls, body)
+    except WireError:
+        assert got is None
+        return
+    assert got == expected_read(msg)
+
+
+def test_the_lane_reads_at_the_schemas_offsets() -> None:
+    """The offsets compiled into the lane are ``wire.layout``'s, for each class
+    and clip shape; an SURFACE image's reference right after its descriptor."""
+    shapes, images = _lane.offsets()
+    clips: list[dict[str, int]] = [
+        {"base.clip.type": ClipType.NONE},
+        {"base.clip.type": ClipType.RECTS, "base.clip.num_rects": 0},
+        {"base.clip.type": ClipType.RECTS, "base.clip.num_rects": 1},
+    ]
+    for row, cls in zip(shapes, NUMBERS, strict=True):
+        for shape, clip in zip(row, clips, strict=True):
+            given = dict(clip)
+            if cls is md.DrawFill:
+                given["data.brush.type"] = BrushType.SOLID
+            lay = layout(cls, given)
+            assert shape["size"] == lay.size
+            assert shape["box"]["left"] == lay.slots["base.box.left"].offset
+            assert shape["surface_id"] == lay.slots["base.surface_id"].offset
+            if "data.rop_descriptor" in lay.slots:
+                assert shape["rop"] == lay.slots["data.rop_descriptor"].offset
+                assert shape["mask_bitmap"] == lay.slots["data.mask.bitmap"].offset
+            if given.get("base.clip.num_rects") == 1:
+                assert (
+                    shape["clip"]["right"]
+                    == lay.slots["base.clip.rects.0.right"].offset
+                )
+    for image, kind in zip(images, LANE_IMAGE_TYPES, strict=True):
+        lay = layout(wt.Image, {"descriptor.type": kind})
+        assert (
+            image["size"] == lay.size
+            and image["id"] == lay.slots["descriptor.id"].offset
+        )
+    assert images[2]["surface_id"] == 18 and images[0]["surface_id"] == -1
+
+
+def test_a_reader_refuses_a_lane_that_reads_its_numbers_as_other_classes() -> None:
+    from spicepy.wire._decode import MessageReader
+
+    core = SessionCore()
+    lane = core.display_lane(0)
+    table = {
+        int(DisplayMsg.DRAW_FILL): md.DrawOpaque,
+        int(DisplayMsg.DRAW_COPY): md.DrawCopy,
+    }
+    reader = MessageReader(table, DISPLAY, MessageReceived, [], {})
+    with pytest.raises(ValueError, match="reads message 302 as DrawFill"):
+        reader.lane = lane
+    assert reader.lane is None
+
+
+LANE_OPS = st.one_of(
+    st.tuples(st.just("fill"), st.just(0), st.integers(-6, W), st.integers(-4, H),
+              st.integers(0, 0xFFFFFF), st.sampled_from([PUT, OR]), st.integers(0, 1)),
+    st.tuples(st.just("cached"), st.integers(0, 2), st.integers(-3, W),
+              st.integers(-2, H), st.just(PUT), st.integers(0, 1), st.booleans()),
+    st.tuples(st.just("surface"), st.just(0), st.integers(-3, W),
+              st.integers(-2, H), st.integers(0, 1)),
+    st.tuples(st.just("bits"), st.integers(-8, W), st.integers(-8, H),
+              st.integers(-8, 8), st.integers(-8, 8), st.integers(0, 1)),
+)  # fmt: skip
+
+
+def _outcome(
+    ops: list[tuple[Any, ...]], hostile: tuple[type, bytes], lane: bool
+) -> Any:
+    """A stream that teaches the canvas its ROPs, images and surface 1, then
+    ``hostile`` framed as its own number, then the ops again."""
+    core = SessionCore()
+    rig = Rig(core, lane)
+    setup = [("create1",), ("put", 0, 0, 0, 1), ("put", 1, 4, 4, 2),
+             ("put", 2, 8, 8, 3), ("fill", 0, 0, 0, 5, PUT, 0),
+             ("fill", 0, 0, 0, 5, OR, 0)]  # fmt: skip
+    data = _stream(rig, setup + ops)
+    cls, body = hostile
+    data += rig.server.pack_raw(NUMBERS[cls], body)
+    data += b"".join(rig.pack(_message(op)) for op in ops)
+    error = None
+    try:
+        rig.feed(data)
+    except SpiceError as exc:  # the events before it still count, as replay has it
+        error = (type(exc), str(exc))
+        while (ev := rig.machine.next_event()) is not None:
+            rig.seen.append(ev)
+            core.handle_event(rig.key, ev, 1.0)
+    others = [repr(e) for e in rig.seen if type(e) is not MessageReceived]
+    return state(core, [rig.machine], [bytes(rig.sent)]), error, others
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(LANE_OPS, max_size=4), st.data())
+def test_a_lying_draw_in_a_stream_ends_as_without_the_lane(
+    ops: list[tuple[Any, ...]], data: Any
+) -> None:
+    """A draw the lane could take, then told lies (or not): lane on == off,
+    pixels, counts, changes, bytes queued and the error raised, if any."""
+    msg = _message(data.draw(LANE_OPS))
+    hostile = data.draw(st.one_of(st.just((type(msg), encode_struct(msg))),
+                                  lying(st.just(msg))))  # fmt: skip
+    assert _outcome(ops, hostile, True) == _outcome(ops, hostile, False)

@@ -445,10 +445,6 @@ cdef inline uint32_t _brush_at(const Brush* b, int64_t x, int64_t y) noexcept no
 # -- a source (snapshot when it shares memory with the destination) ------------------
 
 
-cdef struct Cut:
-    int64_t left, top, right, bottom
-
-
 cdef Py_ssize_t _cut_all(
     const Rects* rects, Cut* out, int64_t x0, int64_t y0, int64_t x1, int64_t y1
 ) noexcept nogil:
@@ -856,41 +852,59 @@ cdef int _get_box(object rect, str name, Cut* out) except -1:
 cdef int _clip_box(const Img* d, const Cut* bbox, object clip, Rects* r) except -1:
     """``region.clip_box`` of dst's size into r (no rectangle when empty, one
     otherwise); returns 1, r empty, for a clip of several rectangles."""
-    cdef int64_t x0 = _max(bbox.left, 0)
-    cdef int64_t y0 = _max(bbox.top, 0)
-    cdef int64_t x1 = _min(bbox.right, d.w)
-    cdef int64_t y1 = _min(bbox.bottom, d.h)
+    cdef Cut c
+    cdef int nclip = -1
+    c.left = c.top = c.right = c.bottom = 0
     r.p, r.n = r.local, 0
-    if x1 <= x0 or y1 <= y0:
-        return 0
+    if _clip_cut(d, bbox, -1, &c, r) == 0:
+        return 0  # (an empty box draws nothing whatever the clip says)
     rects = clip.rects
     if rects is None:
         if clip.type != _CLIP_NONE:
             raise CanvasError(f"unknown clip type {clip.type}")
     else:
         n = len(rects)
-        if n != 1:
-            return n > 1
-        c = rects[0]
-        x0 = _max(x0, _int(c.left, "clip left"))
-        y0 = _max(y0, _int(c.top, "clip top"))
-        x1 = _min(x1, _int(c.right, "clip right"))
-        y1 = _min(y1, _int(c.bottom, "clip bottom"))
+        if n > 1:
+            r.n = 0
+            return 1
+        nclip = n
+        if n == 1:
+            rect = rects[0]
+            c.left = _int(rect.left, "clip left")
+            c.top = _int(rect.top, "clip top")
+            c.right = _int(rect.right, "clip right")
+            c.bottom = _int(rect.bottom, "clip bottom")
+    _clip_cut(d, bbox, nclip, &c, r)
+    return 0
+
+
+cdef inline Py_ssize_t _clip_cut(
+    const Img* d, const Cut* bbox, int nclip, const Cut* clip, Rects* r
+) noexcept nogil:
+    """bbox ∩ dst, ∩ ``clip`` when ``nclip`` is 1 (-1: no clip; 0: a clip of no
+    rectangle) into r's local rectangle; returns r.n (0 or 1)."""
+    cdef int64_t x0 = _max(bbox.left, 0)
+    cdef int64_t y0 = _max(bbox.top, 0)
+    cdef int64_t x1 = _min(bbox.right, d.w)
+    cdef int64_t y1 = _min(bbox.bottom, d.h)
+    r.p, r.n = r.local, 0
+    if x1 <= x0 or y1 <= y0 or nclip == 0:
+        return 0
+    if nclip == 1:
+        x0 = _max(x0, clip.left)
+        y0 = _max(y0, clip.top)
+        x1 = _min(x1, clip.right)
+        y1 = _min(y1, clip.bottom)
         if x1 <= x0 or y1 <= y0:
             return 0
     r.local[0], r.local[1], r.local[2], r.local[3] = x0, y0, x1, y1
     r.n = 1
-    return 0
+    return 1
 
 
 def blit_clipped(dst, bbox, clip, src, dx, dy, rop, opaque=False):
     """``blit`` over bbox ∩ dst ∩ clip; -1 for a clip of several rectangles
     (see the twin)."""
-    return blit_clipped_c(dst, bbox, clip, src, dx, dy, rop, opaque)
-
-
-cdef object blit_clipped_c(object dst, object bbox, object clip, object src,
-                           object dx, object dy, object rop, object opaque):
     cdef Img d
     cdef Cut box
     _get_dst(dst, &d)
@@ -901,11 +915,6 @@ cdef object blit_clipped_c(object dst, object bbox, object clip, object src,
 def copy_clipped(dst, bbox, clip, src, src_area, rop, opaque=False):
     """``blit_clipped`` of a same-size draw from src_area; -1 also when
     src_area's size is not bbox's (see the twin)."""
-    return copy_clipped_c(dst, bbox, clip, src, src_area, rop, opaque)
-
-
-cdef object copy_clipped_c(object dst, object bbox, object clip, object src,
-                           object src_area, object rop, object opaque):
     cdef Img d
     cdef Cut box, area
     _get_dst(dst, &d)
@@ -925,67 +934,109 @@ cdef object _blit_clipped(
     object dst, const Img* d, const Cut* box, object clip, object src, object dx,
     object dy, object rop, object opaque,
 ):
-    cdef Held h
     cdef Img img
     cdef Rects r
-    cdef Src s
     cdef int64_t op, ox, oy
-    cdef uint32_t sor
-    _start(&h, &r, &s)
+    if _clip_box(d, box, clip, &r):
+        return -1
+    if r.n == 0:
+        return 0
+    keep = _get_image(src, "source", &img)
+    op = _int(rop, "rop")
+    if not 0 <= op <= 15:
+        raise CanvasError(f"unknown rop {op}")
+    ox, oy = _int(dx, "dx"), _int(dy, "dy")
+    return _blit_rect(dst, d, &img, keep, &r, ox, oy, <int>op, OPAQUE if opaque else 0)
+
+
+cdef int64_t _blit_rect(
+    object dst, const Img* d, const Img* img, object keep, Rects* r, int64_t ox,
+    int64_t oy, int op, uint32_t sor,
+) except -1:
+    """The pixels of a clipped blit once its one rectangle (r, local) is known."""
+    cdef Held h
+    cdef Rects unused
+    cdef Src s
+    _start(&h, &unused, &s)
     try:
-        if _clip_box(d, box, clip, &r):
-            return -1
-        if r.n == 0:
-            return 0
-        keep = _get_image(src, "source", &img)
-        op = _int(rop, "rop")
-        if not 0 <= op <= 15:
-            raise CanvasError(f"unknown rop {op}")
-        ox, oy = _int(dx, "dx"), _int(dy, "dy")
-        sor = OPAQUE if opaque else 0
-        _get_source(d, &img, &r, ox, oy, op == ROP_COPY and sor == 0, &s)
-        return _blit_source(&h, d, &s, dst, keep, <int>op, sor)
+        _get_source(d, img, r, ox, oy, op == ROP_COPY and sor == 0, &s)
+        return _blit_source(&h, d, &s, dst, keep, op, sor)
     finally:
-        _done(&h, &r, &s)
+        _done(&h, &unused, &s)
+
+
+cdef int64_t blit_box(
+    object dst, const Cut* box, int nclip, const Cut* clip, object src, int64_t dx,
+    int64_t dy, int op, bint opaque,
+) except -1:
+    cdef Img d, img
+    cdef Rects r
+    if not 0 <= op <= 15:
+        raise CanvasError(f"unknown rop {op}")
+    _get_dst(dst, &d)
+    if _clip_cut(&d, box, nclip, clip, &r) == 0:
+        return 0
+    keep = _get_image(src, "source", &img)
+    return _blit_rect(dst, &d, &img, keep, &r, dx, dy, op, OPAQUE if opaque else 0)
 
 
 def fill_clipped(dst, bbox, clip, rop, color):
     """Solid ``fill`` over bbox ∩ dst ∩ clip; returns the pixels drawn, -1 for
     a clip of several rectangles (see the twin)."""
-    return fill_clipped_c(dst, bbox, clip, rop, color)
-
-
-cdef object fill_clipped_c(object dst, object bbox, object clip, object rop,
-                           object color):
-    cdef Held h
     cdef Img d
     cdef Brush b
     cdef Rects r
-    cdef Src unused
     cdef int64_t op
     cdef Cut c
-    _start(&h, &r, &unused)
+    _get_dst(dst, &d)
+    _get_box(bbox, "bbox", &c)
+    if _clip_box(&d, &c, clip, &r):
+        return -1
+    if r.n == 0:
+        return 0
+    op = _int(rop, "rop")
+    if not 0 <= op <= 15:
+        raise CanvasError(f"unknown rop {op}")
+    _get_brush(&b, color, None, 0, 0, &d)
+    return _fill_rect(dst, &d, &b, &r, <int>op)
+
+
+cdef int64_t _fill_rect(object dst, const Img* d, const Brush* b, const Rects* r,
+                        int op) except -1:
+    """The pixels of a clipped solid fill once its one rectangle is known."""
+    cdef Held h
+    cdef Rects unused
+    cdef Src none
+    cdef Cut c
+    c.left, c.top, c.right, c.bottom = r.local[0], r.local[1], r.local[2], r.local[3]
+    _start(&h, &unused, &none)
     try:
-        _get_dst(dst, &d)
-        _get_box(bbox, "bbox", &c)
-        if _clip_box(&d, &c, clip, &r):
-            return -1
-        if r.n == 0:
-            return 0
-        op = _int(rop, "rop")
-        if not 0 <= op <= 15:
-            raise CanvasError(f"unknown rop {op}")
-        _get_brush(&b, color, None, 0, 0, &d)
-        c.left, c.top, c.right, c.bottom = r.local[0], r.local[1], r.local[2], r.local[3]
         if _large(&c, 1):
             _pin_all(&h, dst, None, None)
             with nogil:
-                _fill_cuts(&d, &b, &c, 1, <int>op)
+                _fill_cuts(d, b, &c, 1, op)
         else:
-            _fill_cuts(&d, &b, &c, 1, <int>op)
+            _fill_cuts(d, b, &c, 1, op)
         return (c.right - c.left) * (c.bottom - c.top)
     finally:
-        _done(&h, &r, &unused)
+        _done(&h, &unused, &none)
+
+
+cdef int64_t fill_box(
+    object dst, const Cut* box, int nclip, const Cut* clip, int op, uint32_t color
+) except -1:
+    cdef Img d
+    cdef Brush b
+    cdef Rects r
+    if not 0 <= op <= 15:
+        raise CanvasError(f"unknown rop {op}")
+    _get_dst(dst, &d)
+    if _clip_cut(&d, box, nclip, clip, &r) == 0:
+        return 0
+    memcpy(b.color, &color, 4)
+    b.tile = NULL
+    b.th = b.tw = b.tstride = b.tx = b.ty = 0
+    return _fill_rect(dst, &d, &b, &r, op)
 
 
 cdef void _rop3_cuts(const Img* d, const Src* s, const Brush* b, uint32_t op) noexcept nogil:

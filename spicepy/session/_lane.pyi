@@ -1,8 +1,14 @@
 """Stub of the compiled display lane (``_lane.pyx``)."""
 
 from collections.abc import Callable
+from typing import Any
 
 from spicepy.wire._decode import Lane
+
+def parse(
+    msg_type: int, body: bytes | bytearray | memoryview
+) -> dict[str, Any] | None: ...
+def offsets() -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]: ...
 
 class DisplayLane(Lane):
     clock: Callable[[], float] | None

@@ -3,11 +3,22 @@
 
 Theory of operation: one ``DisplayLane`` serves one display channel.  The
 channel machine's compiled reader (``wire._decode.MessageReader``) offers it
-each decoded DRAW_FILL, DRAW_COPY, DRAW_BLEND and COPY_BITS while no older
-event of that channel waits (``wire.stream``); ``offer`` either applies the
-message completely and returns 1, or declines (0) having changed nothing, and
-the message then takes the general path (``MessageReceived`` ->
-``SessionCore.handle_event`` -> ``DisplayDriver.apply`` -> ``Canvas``).
+the body of each DRAW_FILL, DRAW_COPY, DRAW_BLEND and COPY_BITS while no older
+event of that channel waits (``wire.stream``), before decoding it; ``offer``
+either applies the message completely and returns 1 (it is never decoded), or
+declines (0) having changed nothing, and the message then is decoded and takes
+the general path (``MessageReceived`` -> ``SessionCore.handle_event`` ->
+``DisplayDriver.apply`` -> ``Canvas``).
+
+The lane reads the few fields it needs in place (``_parse``), at offsets that
+``wire.layout`` derives at import from the schema definitions, one ``Shape``
+per message class and clip shape (no clip, a clip of 0 or 1 rectangle; a solid
+brush), checked there to be the widths read here.  It takes only a body the
+decoder reads without error: every fixed field inside the body, the source
+image pointer inside it with the whole image (descriptor, and the surface
+reference of a SURFACE image) too, no mask; anything else (truncated, a
+pointer that lies, several clip rectangles, another brush or image type) is
+declined, and the decoder then reads it, or raises, as without a lane.
 
 It takes exactly what ``Canvas.fill`` / ``copy`` / ``copy_bits`` send to one
 compiled clipped kernel (``canvas/_draw.pxd``, called without Python): a solid
@@ -36,7 +47,9 @@ pure-Python twin is the general path itself: no lane is made under
 """
 
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
+from cpython.long cimport PyLong_FromLong, PyLong_FromUnsignedLongLong
 from cpython.object cimport PyObject
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 import time
 
@@ -48,31 +61,316 @@ cdef extern from "<time.h>" nogil:
     int clock_gettime(int clk_id, timespec* tp)
     int CLOCK_MONOTONIC
 
-from spicepy.canvas._draw cimport blit_clipped_c, copy_clipped_c, fill_clipped_c
-from spicepy.wire._decode cimport Lane
+from spicepy.canvas._draw cimport Cut, blit_box, fill_box
+from spicepy.wire._decode cimport Lane, build_c
 
 from spicepy.canvas import canvas as _canvas
 from spicepy.canvas.rop import Rop
 from spicepy.errors import CanvasError
 from spicepy.wire import msg_display as md
-from spicepy.wire.enums import BrushType, DisplayMsg, ImageType
+from spicepy.wire import types as wt
+from spicepy.wire.enums import BrushType, ClipType, DisplayMsg, ImageType
+from spicepy.wire.layout import layout
 
-__all__ = ["DisplayLane"]
+__all__ = ["DisplayLane", "parse"]
 
-cdef object _FILL = md.DrawFill
-cdef object _COPY = md.DrawCopy
-cdef object _BLEND = md.DrawBlend
-cdef object _BITS = md.CopyBits
-cdef long _FROM_CACHE = ImageType.FROM_CACHE
-cdef long _FROM_CACHE_LOSSLESS = ImageType.FROM_CACHE_LOSSLESS
-cdef long _SURFACE = ImageType.SURFACE
-cdef long _SOLID = BrushType.SOLID
-cdef object _ROP_COPY = Rop.COPY
+cdef enum:
+    FILL = 0
+    COPY = 1
+    BLEND = 2
+    BITS = 3
+    KINDS = 4
+    NO_CLIP = 0  # Shape index: clip NONE, RECTS of 0, RECTS of 1 rectangle
+    NO_RECT = 1
+    ONE_RECT = 2
+    FROM_CACHE = 0  # ImageShape index
+    FROM_CACHE_LOSSLESS = 1
+    SURFACE = 2
+
+cdef object _CLASSES = (md.DrawFill, md.DrawCopy, md.DrawBlend, md.CopyBits)
+cdef unsigned int _NUMBERS[KINDS]
+_NUMBERS[:] = [DisplayMsg.DRAW_FILL, DisplayMsg.DRAW_COPY, DisplayMsg.DRAW_BLEND,
+               DisplayMsg.COPY_BITS]
+cdef uint8_t _CLIP_NONE = ClipType.NONE
+cdef uint8_t _CLIP_RECTS = ClipType.RECTS
+cdef uint8_t _SOLID = BrushType.SOLID
+cdef tuple _IMAGE_KINDS = (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS,
+                           ImageType.SURFACE)
+cdef uint8_t _IMAGE_TYPES[3]
+_IMAGE_TYPES[:] = _IMAGE_KINDS
+cdef object _RECT = wt.Rect
 cdef long _COPY_OP = Rop.COPY
 cdef long _NOOP = Rop.NOOP
 # the canvas's own resolved-ROP tables (a descriptor seen there first)
 cdef dict _IMAGE_ROPS = _canvas._IMAGE_ROPS
 cdef dict _BRUSH_ROPS = _canvas._BRUSH_ROPS
+
+
+# -- where the fields are (from the schema, at import) ---------------------------------
+cdef struct RectAt:
+    Py_ssize_t top, left, bottom, right
+
+
+cdef struct Shape:
+    Py_ssize_t size  # the fixed part: the decoder reads it all
+    Py_ssize_t surface_id, clip_type, num_rects  # (num_rects -1: no clip)
+    RectAt box, clip  # (clip.top -1: no rectangle)
+    # the draw's own fields, -1 where the class has none
+    Py_ssize_t brush_type, color, rop, src_bitmap, mask_bitmap, src_x, src_y
+    RectAt src_area
+
+
+cdef struct ImageShape:
+    Py_ssize_t size, id, type, surface_id  # (surface_id -1: none)
+
+
+cdef Shape _SHAPES[KINDS][3]
+cdef ImageShape _IMAGES[3]
+
+
+def _slot(lay, str path, int width, bint signed, bint optional=False):
+    """The offset of ``path`` in ``lay``, which must be read as this integer."""
+    got = lay.slots.get(path)
+    if got is None and optional:
+        return -1
+    if got is None or got.width != width or got.signed != signed:
+        raise TypeError(
+            f"the display lane reads {path} as a {width}-byte "
+            f"{'signed' if signed else 'unsigned'} integer; the schema has {got}"
+        )
+    return got.offset
+
+
+def _rect_at(lay, str path, bint optional=False):
+    top = _slot(lay, path + ".top", 4, True, optional)
+    if top < 0:
+        return {"top": -1, "left": -1, "bottom": -1, "right": -1}
+    return {name: _slot(lay, f"{path}.{name}", 4, True)
+            for name in ("top", "left", "bottom", "right")}
+
+
+def _shape(cls, dict given):
+    lay = layout(cls, given)
+    if lay.size is None:
+        raise TypeError(f"{cls.__name__} has no fixed layout for {given}")
+    return {
+        "size": lay.size,
+        "surface_id": _slot(lay, "base.surface_id", 4, False),
+        "clip_type": _slot(lay, "base.clip.type", 1, False),
+        "num_rects": _slot(lay, "base.clip.num_rects", 4, False, True),
+        "box": _rect_at(lay, "base.box"),
+        "clip": _rect_at(lay, "base.clip.rects.0", True),
+        "brush_type": _slot(lay, "data.brush.type", 1, False, True),
+        "color": _slot(lay, "data.brush.color", 4, False, True),
+        "rop": _slot(lay, "data.rop_descriptor", 2, False, True),
+        "src_bitmap": _slot(lay, "data.src_bitmap", 4, False, True),
+        "mask_bitmap": _slot(lay, "data.mask.bitmap", 4, False, True),
+        "src_x": _slot(lay, "src_pos.x", 4, True, True),
+        "src_y": _slot(lay, "src_pos.y", 4, True, True),
+        "src_area": _rect_at(lay, "data.src_area", True),
+    }
+
+
+def _shapes():
+    """Every Shape and ImageShape, from ``wire.layout`` (raises TypeError
+    when the schema no longer has the fields where and as the lane reads)."""
+    clips = (
+        {"base.clip.type": ClipType.NONE},
+        {"base.clip.type": ClipType.RECTS, "base.clip.num_rects": 0},
+        {"base.clip.type": ClipType.RECTS, "base.clip.num_rects": 1},
+    )
+    shapes = []
+    for kind, cls in enumerate(_CLASSES):
+        row = []
+        for given in clips:
+            if kind == FILL:
+                given = dict(given, **{"data.brush.type": BrushType.SOLID})
+            row.append(_shape(cls, dict(given)))
+        # the clip's shape is read before it is known: the same offsets in all
+        if len({sh["clip_type"] for sh in row}) != 1 or row[NO_RECT]["num_rects"] != \
+                row[ONE_RECT]["num_rects"] or row[ONE_RECT]["num_rects"] < 0:
+            raise TypeError(f"{cls.__name__}: the clip's shape moves its fields")
+        needed = {FILL: ("color", "rop", "brush_type", "mask_bitmap"),
+                  COPY: ("rop", "src_bitmap", "mask_bitmap"),
+                  BLEND: ("rop", "src_bitmap", "mask_bitmap"),
+                  BITS: ("src_x", "src_y")}[kind]
+        for sh in row:
+            if any(sh[name] < 0 for name in needed) or (
+                    kind in (COPY, BLEND) and sh["src_area"]["top"] < 0):
+                raise TypeError(f"{cls.__name__}: a field the lane reads is gone")
+        shapes.append(row)
+    images = []
+    for image_type in _IMAGE_KINDS:
+        lay = layout(wt.Image, {"descriptor.type": image_type})
+        if lay.size is None:
+            raise TypeError(f"Image of type {image_type} has no fixed layout")
+        images.append({
+            "size": lay.size,
+            "id": _slot(lay, "descriptor.id", 8, False),
+            "type": _slot(lay, "descriptor.type", 1, False),
+            "surface_id": _slot(lay, "surface.surface_id", 4, False,
+                                image_type != ImageType.SURFACE),
+        })
+    if len({im["type"] for im in images}) != 1:
+        raise TypeError("Image: the type moves with the type")
+    return shapes, images
+
+
+def _load():
+    cdef int k, c
+    shapes, images = _shapes()
+    for k in range(KINDS):
+        for c in range(3):
+            _SHAPES[k][c] = shapes[k][c]
+    for k in range(3):
+        _IMAGES[k] = images[k]
+
+
+_load()
+
+
+def offsets():
+    """The offsets the lane reads at (what ``_shapes`` derived), for tests."""
+    return ([[_SHAPES[k][c] for c in range(3)] for k in range(KINDS)],
+            [_IMAGES[k] for k in range(3)])
+
+
+# -- one draw read in place ------------------------------------------------------------
+cdef struct Draw:
+    int kind
+    uint32_t surface_id
+    Cut box, clip, src_area
+    int nclip  # -1 no clip, 0 a clip of no rectangle, 1 ``clip``
+    uint32_t color
+    uint16_t rop
+    int image  # ImageShape index
+    uint64_t image_id
+    uint32_t image_surface
+    int32_t src_x, src_y
+
+
+cdef inline uint32_t _u32(const uint8_t* p) noexcept nogil:
+    return p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)
+
+
+cdef inline int32_t _i32(const uint8_t* p) noexcept nogil:
+    return <int32_t>_u32(p)
+
+
+cdef inline uint64_t _le64(const uint8_t* p) noexcept nogil:
+    return _u32(p) | (<uint64_t>_u32(p + 4) << 32)
+
+
+cdef inline void _rect(const uint8_t* p, const RectAt* at, Cut* out) noexcept nogil:
+    out.top = _i32(p + at.top)
+    out.left = _i32(p + at.left)
+    out.bottom = _i32(p + at.bottom)
+    out.right = _i32(p + at.right)
+
+
+cdef int _parse(int kind, const uint8_t* p, Py_ssize_t n, Draw* m) noexcept nogil:
+    """Read the draw of ``kind`` from its ``n``-byte body at ``p`` into m: 1
+    when the lane may take it (the decoder reads that body without error and
+    to these values), 0 to decline."""
+    cdef const Shape* sh = &_SHAPES[kind][NO_CLIP]
+    cdef const ImageShape* im
+    cdef uint32_t count, off
+    cdef uint8_t t
+    cdef int i
+    if n < sh.clip_type + 1:
+        return 0
+    t = p[sh.clip_type]
+    if t == _CLIP_NONE:
+        m.nclip = -1
+    elif t == _CLIP_RECTS:
+        sh = &_SHAPES[kind][ONE_RECT]
+        if n < sh.num_rects + 4:
+            return 0
+        count = _u32(p + sh.num_rects)
+        if count > 1:
+            return 0  # several rectangles: the general path's region
+        m.nclip = count
+        sh = &_SHAPES[kind][NO_RECT + count]
+    else:
+        return 0  # (the canvas refuses it)
+    if n < sh.size:
+        return 0  # truncated: the decoder raises
+    m.kind = kind
+    m.surface_id = _u32(p + sh.surface_id)
+    _rect(p, &sh.box, &m.box)
+    if m.nclip == 1:
+        _rect(p, &sh.clip, &m.clip)
+    if kind == BITS:
+        m.src_x, m.src_y = _i32(p + sh.src_x), _i32(p + sh.src_y)
+        return 1
+    if _u32(p + sh.mask_bitmap) != 0:
+        return 0  # a mask: the general path
+    m.rop = p[sh.rop] | (<uint16_t>p[sh.rop + 1] << 8)
+    if kind == FILL:
+        if p[sh.brush_type] != _SOLID:
+            return 0
+        m.color = _u32(p + sh.color)
+        return 1
+    _rect(p, &sh.src_area, &m.src_area)
+    off = _u32(p + sh.src_bitmap)
+    # the decoder's pointer rule (0: no image; beyond the body: an error), then
+    # the whole image inside the body
+    if off == 0 or off > n:
+        return 0
+    im = &_IMAGES[0]
+    if n - off < im.type + 1:
+        return 0
+    t = p[off + im.type]
+    for i in range(3):
+        if t == _IMAGE_TYPES[i]:
+            break
+    else:
+        return 0  # an image to decode: the general path
+    im = &_IMAGES[i]
+    if n - off < im.size:
+        return 0
+    m.image = i
+    m.image_id = _le64(p + off + im.id)
+    if im.surface_id >= 0:
+        m.image_surface = _u32(p + off + im.surface_id)
+    return 1
+
+
+cdef int _kind(unsigned int msg_type) noexcept:
+    cdef int k
+    for k in range(KINDS):
+        if _NUMBERS[k] == msg_type:
+            return k
+    return -1
+
+
+def parse(unsigned int msg_type, const uint8_t[::1] body not None):
+    """What the lane reads from a draw's body (a dict), or None when it declines
+    before looking at any state: ``_parse`` for tests."""
+    cdef Draw m
+    cdef int kind = _kind(msg_type)
+    if kind < 0:
+        return None
+    if body.shape[0] == 0:
+        if not _parse(kind, <const uint8_t*>b"", 0, &m):
+            return None
+    elif not _parse(kind, &body[0], body.shape[0], &m):
+        return None
+    out = {"surface_id": m.surface_id,
+           "box": (m.box.top, m.box.left, m.box.bottom, m.box.right),
+           "clip": None if m.nclip < 0 else () if m.nclip == 0 else
+                   ((m.clip.top, m.clip.left, m.clip.bottom, m.clip.right),)}
+    if kind == BITS:
+        out["src_pos"] = (m.src_x, m.src_y)
+    elif kind == FILL:
+        out["rop"], out["color"] = m.rop, m.color
+    else:
+        out["rop"] = m.rop
+        out["src_area"] = (m.src_area.top, m.src_area.left, m.src_area.bottom,
+                           m.src_area.right)
+        out["image"] = (_IMAGE_TYPES[m.image], m.image_id,
+                        m.image_surface if m.image == SURFACE else None)
+    return out
 
 
 cdef inline int _bump(object counts, object key) except -1:
@@ -108,8 +406,7 @@ cdef class DisplayLane(Lane):
 
     def __init__(self, core, channel_id, Py_ssize_t max_changes, clock=None,
                  observer=None):
-        self.set_wanted((DisplayMsg.DRAW_FILL, DisplayMsg.DRAW_COPY,
-                         DisplayMsg.DRAW_BLEND, DisplayMsg.COPY_BITS))
+        self.set_wanted({_NUMBERS[k]: _CLASSES[k] for k in range(KINDS)})
         self.core, self.drivers, self.channel_id = core, core.drivers, channel_id
         self.max_changes = max_changes
         self.clock, self.observer, self.now, self.taken = clock, observer, 0.0, 0
@@ -140,71 +437,67 @@ cdef class DisplayLane(Lane):
             return 0
         return obs is None or not obs._readers
 
-    cdef int offer(self, unsigned int msg_type, object msg) except -1:
+    cdef int offer(self, unsigned int msg_type, const uint8_t* body,
+                   Py_ssize_t n) except -1:
         cdef PyObject* got
         cdef object core = self.core, kind = None
         cdef timespec ts
-        if self._driver() is None:
+        cdef Draw m
+        cdef int k = _kind(msg_type)
+        cdef int64_t drawn
+        cdef long op
+        cdef bint opaque
+        if k < 0 or not _parse(k, body, n, &m) or self._driver() is None:
             return 0
         canvas, surfaces = self._canvas, self._surfaces
-        base = msg.base
-        got = PyDict_GetItem(surfaces, base.surface_id)
+        got = PyDict_GetItem(surfaces, m.surface_id)
         if got == NULL:
             return 0
         surface = <object>got
         if surface.quantised:
             return 0
-        cls = type(msg)
         try:
-            if cls is _COPY or cls is _BLEND:
-                d = msg.data
-                image = d.src_bitmap
-                if image is None or d.mask.bitmap is not None:
-                    return 0
-                descriptor = image.descriptor
-                kind = descriptor.type
-                if kind == _FROM_CACHE or kind == _FROM_CACHE_LOSSLESS:
-                    got = PyDict_GetItem(self._cached, descriptor.id)
-                elif kind == _SURFACE and image.surface is not None:
-                    got = PyDict_GetItem(surfaces, image.surface.surface_id)
+            if k == COPY or k == BLEND:
+                if (m.src_area.right - m.src_area.left != m.box.right - m.box.left
+                        or m.src_area.bottom - m.src_area.top
+                        != m.box.bottom - m.box.top):
+                    return 0  # scaled: the general path
+                kind = PyLong_FromLong(_IMAGE_TYPES[m.image])
+                if m.image == SURFACE:
+                    got = PyDict_GetItem(surfaces, m.image_surface)
                 else:
-                    return 0
+                    got = PyDict_GetItem(self._cached,
+                                         PyLong_FromUnsignedLongLong(m.image_id))
                 if got == NULL:
                     return 0
                 src = <object>got
-                got = PyDict_GetItem(_IMAGE_ROPS, d.rop_descriptor)
-                if got == NULL or <long>(<object>got) == _NOOP:
+                got = PyDict_GetItem(_IMAGE_ROPS, m.rop)
+                if got == NULL:
                     return 0
-                rop = <object>got
-                drawn = copy_clipped_c(
-                    surface.pixels, base.box, base.clip, src.pixels, d.src_area, rop,
-                    <long>rop == _COPY_OP and surface.opaque_copy and not src.has_alpha,
-                )
-            elif cls is _FILL:
-                d = msg.data
-                brush = d.brush
-                if (brush.type != _SOLID or brush.pattern is not None
-                        or d.mask.bitmap is not None):
+                op = <object>got
+                if op == _NOOP:
                     return 0
-                got = PyDict_GetItem(_BRUSH_ROPS, d.rop_descriptor)
-                if got == NULL or <long>(<object>got) == _NOOP:
+                opaque = op == _COPY_OP and surface.opaque_copy and not src.has_alpha
+                drawn = blit_box(surface.pixels, &m.box, m.nclip, &m.clip, src.pixels,
+                                 m.box.left - m.src_area.left,
+                                 m.box.top - m.src_area.top, op, opaque)
+            elif k == FILL:
+                got = PyDict_GetItem(_BRUSH_ROPS, m.rop)
+                if got == NULL:
                     return 0
-                drawn = fill_clipped_c(surface.pixels, base.box, base.clip,
-                                       <object>got, brush.color or 0)
-            elif cls is _BITS:
-                box, pos = base.box, msg.src_pos
-                dx, dy = box.left - pos.x, box.top - pos.y
-                if not dx and not dy:
+                op = <object>got
+                if op == _NOOP:
+                    return 0
+                drawn = fill_box(surface.pixels, &m.box, m.nclip, &m.clip, op, m.color)
+            else:
+                if m.box.left == m.src_x and m.box.top == m.src_y:
                     return 0
                 pixels = surface.pixels
-                drawn = blit_clipped_c(pixels, box, base.clip, pixels, dx, dy,
-                                       _ROP_COPY, False)
-            else:
-                return 0
+                drawn = blit_box(pixels, &m.box, m.nclip, &m.clip, pixels,
+                                 m.box.left - m.src_x, m.box.top - m.src_y,
+                                 _COPY_OP, False)
         except CanvasError:
             return 0  # raised before any pixel: the canvas meets it and drops
-        if drawn < 0:
-            return 0
         # what SessionCore._on_display_message / _apply / DisplayDriver.apply do
         if self._monotonic:  # what time.monotonic() returns, without the call
             clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -214,11 +507,11 @@ cdef class DisplayLane(Lane):
         else:
             core.last_display_activity = self.now
         canvas.pixels_drawn += drawn
-        _bump(self._counts, cls)
+        _bump(self._counts, _CLASSES[k])
         if kind is not None:
             _bump(self._image_types, kind)
-        if base.surface_id == 0:
-            box = base.box
+        if m.surface_id == 0:
+            box = build_c(_RECT, (m.box.top, m.box.left, m.box.bottom, m.box.right))
             for listener in core._change_listeners:
                 listener(self.channel_id, box)
             changes = core._changes

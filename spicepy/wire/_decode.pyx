@@ -694,6 +694,10 @@ def build(type cls, tuple values):
     Raises:
         TypeError: not one value per field (as ``__init__`` would).
     """
+    return build_c(cls, values)
+
+
+cdef object build_c(type cls, tuple values):
     cdef Py_ssize_t i
     cdef _Struct s
     got = _record_of(cls)
@@ -770,19 +774,24 @@ def split_frames(data, bint mini_header, Py_ssize_t start=0,
 # -- a lane: messages applied in C before any event (``_decode.pxd``) ---------------------
 cdef class Lane:
     """The base of a lane (``stream`` module docstring): ``wants(n)`` says the
-    lane may take message number ``n`` (the ``wanted`` bits, set by
-    ``set_wanted``); ``ready()`` that it may take messages at all now (else the
-    reader neither offers nor stops for it); ``offer`` gets each such decoded
-    message while no event of its channel waits, and returns 1 when it applied
-    it completely, 0 when it declines (having changed nothing).  This base
-    declines everything."""
+    lane may take message number ``n`` (set by ``set_wanted``, which also
+    names the class the lane reads it as: the reader it is given to must
+    decode that number as that class); ``ready()`` that it may take messages
+    at all now (else the reader neither offers nor stops for it); ``offer``
+    gets the body of each such message while no event of its channel waits,
+    before it is decoded, and returns 1 when it applied it completely (the
+    message is then never decoded: the lane must take only bodies the decoder
+    reads without error), 0 when it declines having changed nothing (the
+    message then takes the general path).  This base declines everything."""
 
-    def set_wanted(self, numbers):
-        """The message numbers (0..511) ``offer`` may be called with."""
+    def set_wanted(self, classes):
+        """The message numbers (0..511) ``offer`` may be called with, each
+        with the message class the lane reads it as."""
         cdef int i
         for i in range(8):
             self.wanted[i] = 0
-        for n in numbers:
+        self.classes = dict(classes)
+        for n in self.classes:
             if not 0 <= n < 512:
                 raise ValueError(f"message number {n} outside 0..511")
             self.wanted[n >> 6] |= (<uint64_t>1) << (n & 63)
@@ -793,7 +802,8 @@ cdef class Lane:
     cdef int ready(self) except -1:
         return 1
 
-    cdef int offer(self, unsigned int msg_type, object msg) except -1:
+    cdef int offer(self, unsigned int msg_type, const uint8_t* body,
+                   Py_ssize_t n) except -1:
         return 0
 
 
@@ -812,6 +822,7 @@ cdef class MessageReader:
     builds it; the per-type counts are added to ``counts`` once per ``read``.
     """
 
+    cdef dict table  # msg_type -> message class, as given
     cdef list structs  # msg_type - lo -> the class, its _Struct once used, or None
     cdef list keys  # msg_type - lo -> that number as a Python int
     cdef Py_ssize_t lo, width
@@ -836,6 +847,7 @@ cdef class MessageReader:
 
     def __init__(self, dict table, channel_type, type wrap, events, counts):
         cdef Py_ssize_t i
+        self.table = table
         types = sorted(t for t in table if type(t) is int and 0 <= t <= 0xFFFF)
         self.lo = types[0] if types else 0
         self.width = types[len(types) - 1] - self.lo + 1 if types else 0
@@ -881,6 +893,13 @@ cdef class MessageReader:
 
     @lane.setter
     def lane(self, Lane lane):
+        if lane is not None:
+            for n, cls in (lane.classes or {}).items():
+                if self.table.get(n) is not cls:
+                    raise ValueError(
+                        f"the lane reads message {n} as {cls.__name__}, this "
+                        f"channel as {getattr(self.table.get(n), '__name__', None)}"
+                    )
         self._lane = lane
 
     cdef object _event(self, unsigned int msg_type, uint64_t serial, object msg):
@@ -910,7 +929,7 @@ cdef class MessageReader:
         cdef object frame = None
         cdef _Body b = self.body
         cdef Lane lane = self._lane
-        cdef bint lane_may
+        cdef bint lane_may, took
         mv = view if _plain_view(view) else memoryview(view).cast("B").toreadonly()
         PyObject_GetBuffer(mv, &pybuf, PyBUF_SIMPLE)
         try:
@@ -928,7 +947,10 @@ cdef class MessageReader:
                 s = None
                 if f.sub_list == 0 and 0 <= idx < self.width:
                     s = self.structs[idx]
-                if s is not None:
+                took = False
+                if s is not None and lane_may:
+                    took = lane.offer(f.msg_type, p + f.body, f.end - f.body)
+                if s is not None and not took:
                     b.p, b.n, b.base, b.obj = p + f.body, f.end - f.body, f.body, None
                     at = 0
                     try:
@@ -943,7 +965,7 @@ cdef class MessageReader:
                              pos, f.end)
                     break
                 serial += 1
-                if not lane_may or not lane.offer(f.msg_type, msg):
+                if not took:
                     self.append(self._event(
                         f.msg_type, serial if mini_header else f.serial, msg))
                 if self.taken_by_type[idx] == 0:

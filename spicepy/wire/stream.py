@@ -24,9 +24,12 @@ A lane (compiled reader only: ``reader.lane``, a ``_decode.Lane``) applies some
 messages itself: for a message number the lane ``wants``, the reader stops
 before it (frame None) while ``events`` is not empty and the lane is
 ``ready`` (older events first: the caller delivers them and reads on from
-``pos``); else it offers the decoded
-message to the lane, which applies it (counted and taken, no event) or
-declines (an event as usual).  ``Channel.set_lane`` / ``resume`` carry this.
+``pos``); else it offers the message's body to the lane before decoding it
+(the lane reads the few fields it needs in place, at the offsets
+``layout.layout`` derives from the schema), which applies it (counted and
+taken, never decoded, no event) or declines (decoded, an event as usual).
+A lane names the class it reads each number as; a reader refuses a lane
+whose classes are not its own.  ``Channel.set_lane`` / ``resume`` carry this.
 
 Two twins with the same returns, events (message values included) and counts:
 ``MessageReaderRef`` here, on ``schema.decode_struct``, and the compiled
