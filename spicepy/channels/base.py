@@ -9,11 +9,16 @@ reading uses too), decodes each and turns it into events: the channel's own
 messages (number >= BASE_LAST, no sub-message list) with the chosen
 ``decode_struct`` twin right in the framing loop, the rest through
 ``_dispatch`` and ``spicepy.wire.decode_message`` (same results and errors).
-Bodies are zero-copy views of the bytes received: a chunk is copied once only
-when it completes a message begun in an earlier chunk.  Common messages are
-answered here: SET_ACK -> ACK_SYNC and then one ACK every ``window`` messages,
-PING -> PONG at once; NOTIFY, DISCONNECTING and WAIT_FOR_CHANNELS become
-events, LIST is unpacked, unknown types are skipped by their size and counted.
+Bodies are zero-copy views of the bytes received, except a message cut by the
+end of a chunk: its bytes are copied into one of the machine's two assembly
+buffers (reused while no view of them is alive), so once its events are taken
+the machine keeps no view of the caller's buffer, which the caller can then
+reuse (the connection's read buffer touches no fresh page).  An assembly
+buffer grows with what arrived, never on a header's word alone.  Common
+messages are answered here: SET_ACK -> ACK_SYNC and then one ACK every
+``window`` messages, PING -> PONG at once; NOTIFY, DISCONNECTING and
+WAIT_FOR_CHANNELS become events, LIST is unpacked, unknown types are skipped
+by their size and counted.
 MIGRATE (seamless migration, ``channels._migration``) queues a FLUSH_MARK when
 asked, waits for its MIGRATE_DATA when announced, and then hands the channel
 over (``ChannelMigrateReceived``): the machine reads nothing after that.
@@ -84,18 +89,44 @@ from spicepy.wire.registry import Message, channel_messages
 from spicepy.wire.stream import MessageReader, Reader
 from spicepy.wire.twins import build, decode_struct
 
-__all__ = ["Channel", "Frame", "MAX_RECEIVE_MESSAGE", "check_rest", "iter_frames"]
+__all__ = [
+    "ASSEMBLY_STEP",
+    "Channel",
+    "Frame",
+    "MAX_RECEIVE_MESSAGE",
+    "buffer_unshared",
+    "check_rest",
+    "iter_frames",
+]
 
 log = logging.getLogger(__name__)
 
 #: Largest message body a channel buffers (a 4096x2160x4 bitmap fits easily).
 MAX_RECEIVE_MESSAGE = 64 * 1024 * 1024
+#: a new assembly buffer holds at most what arrived plus this (then it grows
+#: by what arrives): a header announcing more is believed only as its bytes
+#: come.  Most messages fit at once (a 1024x768 raw bitmap: 3 MiB)
+ASSEMBLY_STEP = 4 << 20
+#: a larger assembly buffer is dropped once its message is read (not kept for
+#: the next one)
+ASSEMBLY_KEEP = 4 << 20
 #: ``MessageReader.read``'s ``most`` when no ACK window is set
 _ANY = 1 << 62
 # (an Enum member read through its class costs a Python __getattr__ call in 3.11)
 _READY, _ERROR, _CLOSED = ChannelState.READY, ChannelState.ERROR, ChannelState.CLOSED
 #: (number, body) of ACK, which has no fields: encoded once, sent every window
 _ACK = encode_message(Ack())
+
+
+def buffer_unshared(buf: bytearray) -> bool:
+    """No memoryview of ``buf`` is alive: a bytearray with one refuses to
+    change its size (the pop and append move no byte; ``buf`` is not empty)."""
+    try:
+        last = buf.pop()
+    except BufferError:
+        return False
+    buf.append(last)
+    return True
 
 
 def iter_frames(
@@ -192,12 +223,19 @@ class Channel:
         self.unknown_messages = 0
         self._in_serial = 0
         self._out_serial = 0
-        #: the received bytes of a partial message, as received (views, not
-        #: copies: joined once when it completes), and how many they are
+        #: whole messages a lane left unread (views of the bytes received,
+        #: joined when read), then what followed, and how many bytes they are
         self._parts: list[bytes | memoryview] = []
         self._held = 0
-        #: bytes the buffered partial message needs before framing is worth it
+        #: bytes the first held message needs before framing is worth it
         self._need = 0
+        #: the two assembly buffers (module docstring); the one in use, the
+        #: bytes of the cut message it holds and the bytes that message needs
+        #: in all (0: none is cut; the header size while its header is cut)
+        self._asm_pool: list[bytearray] = []
+        self._asm = bytearray()
+        self._asm_fill = 0
+        self._asm_need = 0
         self._events: deque[ChannelEvent] = deque()
         self._out = bytearray(self._link.data_to_send())
         #: MIGRATE flags while its MIGRATE_DATA is awaited
@@ -241,13 +279,26 @@ class Channel:
                 data = rest
             if isinstance(data, bytearray):  # the caller may reuse it
                 data = bytes(data)
-            if self._held:  # continues a message begun earlier
+            if self._asm_need:  # continues a cut message
+                view = memoryview(data)
+                took = self._assemble(view)
+                if self._asm_need:
+                    return  # still incomplete
+                whole = memoryview(self._asm)[: self._asm_fill]
+                self._asm_fill = 0
+                if len(self._asm) > ASSEMBLY_KEEP:  # not kept for the next
+                    self._drop_asm()
+                self._parse(whole)
+                data = view[took:]
+                if not data:
+                    return
+                if self._held:  # a lane stopped before it: the rest waits too
+                    self._parts.append(data)
+                    self._held += len(data)
+                    return
+            if self._held:  # whole messages a lane left, then more
                 self._parts.append(data)
                 self._held += len(data)
-                if self._held < self._need:
-                    return  # still incomplete: no copy, no framing
-                # one copy when it completes (appending to one bytearray
-                # copied each byte ~4 times as it grew: text-off, callgrind)
                 data = b"".join(self._parts)
                 self._parts.clear()
                 self._held = 0
@@ -419,7 +470,11 @@ class Channel:
             refused = self._link.closed_error()
             if refused is not None:
                 raise refused  # receive_data puts the channel in ERROR
-        clean = not self._held and self.state is not ChannelState.LINKING
+        clean = (
+            not self._held
+            and not self._asm_need
+            and self.state is not ChannelState.LINKING
+        )
         if self.state is ChannelState.AUTHENTICATING:
             clean = False
         self._transition(Trigger.EOF)
@@ -457,9 +512,13 @@ class Channel:
         finally:
             if done < len(view):
                 rest = view[done:]
-                self._parts.append(rest)
-                self._held += len(rest)
-                self._need = self._wanted(rest)
+                need = self._wanted(rest)
+                if self._parts or len(rest) >= need:  # whole ones a lane left
+                    self._parts.append(rest)
+                    self._held += len(rest)
+                    self._need = need
+                else:  # a cut message: copied, no view of the caller's bytes
+                    self._start_assembly(rest, need)
 
     def _general(self, frame: Frame) -> None:
         """A whole message the reader did not take.  Own messages (of a channel
@@ -505,6 +564,65 @@ class Channel:
             }
             cls._OWN_MESSAGES = own
         return own
+
+    def _start_assembly(self, rest: memoryview, need: int) -> None:
+        """Copy the start of a cut message into a free assembly buffer."""
+        pool = self._asm_pool
+        for buf in pool:
+            if buffer_unshared(buf):
+                break  # (grows in place if it is too small)
+        else:  # both still viewed (events not taken, a held message): a new one
+            buf = bytearray(min(need, len(rest) + ASSEMBLY_STEP))
+            if len(pool) < 2:
+                pool.append(buf)
+            else:  # their views keep the old one alive while they need it
+                pool[0] = buf
+        self._asm = buf
+        self._asm_need = need
+        self._asm_fill = 0
+        self._assemble(rest)
+
+    def _assemble(self, data: memoryview) -> int:
+        """Copy what ``data`` holds of the cut message; how many bytes that is.
+        ``_asm_need`` is 0 once the message is whole.
+
+        Raises:
+            WireError, ProtocolError: its header (once whole) announces more
+                than the wire maximum or ``max_message_size``.
+        """
+        buf, fill, need = self._asm, self._asm_fill, self._asm_need
+        hsize = header_size(self.mini_header)
+        took = 0
+        while True:
+            take = min(len(data) - took, need - fill)
+            end = fill + take
+            # (a bytearray's slice assignment from a view copies it to a new
+            # bytearray first: a memoryview's copies straight)
+            fit = max(0, min(take, len(buf) - fill))
+            if fit:
+                with memoryview(buf) as target:
+                    target[fill : fill + fit] = data[took : took + fit]
+            if fit < take:  # grows by what arrived (a realloc: its pages stay)
+                buf += data[took + fit : took + take]
+            took += take
+            fill = end
+            if fill < need or need != hsize:
+                break
+            # the header was cut: now it tells the size (and may be refused)
+            header = memoryview(bytes(buf[:hsize]))
+            check_rest(header, 0, self.mini_header, self.max_message_size)
+            need = self._wanted(header)
+            if need == fill:
+                break
+        self._asm_fill = fill
+        self._asm_need = need if fill < need else 0
+        return took
+
+    def _drop_asm(self) -> None:
+        """Forget the assembly buffer in use (its views keep it while needed)."""
+        pool = self._asm_pool
+        del pool[next(i for i, buf in enumerate(pool) if buf is self._asm)]
+        self._asm = bytearray()
 
     def _wanted(self, rest: memoryview) -> int:
         """Bytes the partial message at the start of ``rest`` needs in all."""
