@@ -574,3 +574,33 @@ def test_the_session_cores_timer_shows_a_frame_its_wakeup_announced(
     assert core.get_timer() is None
     assert core.change_count == changes + 2
     driver.streams.destroy_all()
+
+
+@needs_av
+def test_a_frame_drawn_after_a_stream_clip_takes_the_clip_it_finds(
+    captures_dir: Path,
+) -> None:
+    """A frame the timer chose and the worker decodes later is drawn with
+    the stream's clip at that time: a STREAM_CLIP that hid the stream in
+    between (the server then draws over the area) keeps it off the canvas."""
+    from spicepy.wire.enums import ClipType
+    from spicepy.wire.types import Clip
+
+    create, frames = capture(captures_dir, "video-vp8")
+    canvas, m = manager(create, threaded=True)
+    s = m.streams[1]
+    started, release, _ = blocking_decoder(m)
+    m.data(1, 1000, frames[0], now=900)
+    assert started.wait(60)
+    failsafe = threading.Timer(10, release.set)
+    failsafe.start()
+    try:
+        m.run(1000)  # chosen, its decode held
+        assert len(s.ready) == 1
+        m.clip(1, Clip(ClipType.RECTS, num_rects=0, rects=()))  # hidden
+    finally:
+        release.set()
+        failsafe.cancel()
+    m.finish()
+    assert s.frames_shown == 1 and not canvas.surface(0).pixels.any()
+    m.destroy_all()
