@@ -33,6 +33,7 @@ from spicepy.codecs import _quic_ref
 from spicepy.codecs._common import CodecError
 
 include "_bitreader.pxi"
+include "_buffers.pxi"
 
 if sys.byteorder != "little":  # the word loads and stores assume it
     raise ImportError("the QUIC fast path needs a little-endian host")
@@ -95,6 +96,7 @@ cdef enum:
     ERR_NOMEM = 3
     LUT_BITS = 10
     LUT_SIZE = 1 << LUT_BITS
+    MAX_SIDE = 1 << 30   # output sides are ints (quic.py allows far less)
 
 
 ctypedef struct Family:
@@ -727,23 +729,37 @@ cdef int encode_image(int itype, BitWriter *bw, const uint8_t *img, int width, i
     return 0
 
 
-def decode_body(data, int start_word, int image_type, uint8_t[:, :, ::1] out):
-    """Decode the rows after the header into ``out``; see ``_quic_ref.decode_body``."""
-    cdef const uint8_t[::1] src = data
-    cdef int height = out.shape[0], width = out.shape[1], err
+def decode_body(data, int start_word, int image_type, out):
+    """Decode the rows after the header into ``out``; see ``_quic_ref.decode_body``.
+    The stream and the pixels are read through the buffer protocol
+    (``_buffers.pxi``): most images are small, and typed memoryviews cost more
+    to set up than decoding one of a few dozen pixels."""
+    cdef Py_buffer src, dst
+    cdef int height, width, err
     cdef BitReader br
-    if out.shape[2] != 4 or not 1 <= image_type <= 5 or width <= 0 or height <= 0:
-        raise ValueError("bad QUIC output array or image type")
-    cdef uint8_t *corr = <uint8_t *>malloc(4 * (<size_t>width + 1))
-    if corr == NULL:
-        raise MemoryError()
+    cdef uint8_t *corr
+    _byte_buffer(data, &src, PyBUF_SIMPLE)
     try:
-        with nogil:
-            memset(corr, 0, 4 * (<size_t>width + 1))
-            br_init(&br, &src[0] if src.shape[0] else NULL, src.shape[0], start_word)
-            err = decode_image(image_type, &br, &out[0, 0, 0], width, height, corr)
+        _byte_buffer(out, &dst, PyBUF_WRITABLE)
+        try:
+            if (dst.ndim != 3 or dst.shape[2] != 4 or not 1 <= image_type <= 5
+                    or not 0 < dst.shape[0] <= MAX_SIDE or not 0 < dst.shape[1] <= MAX_SIDE):
+                raise ValueError("bad QUIC output array or image type")
+            height = <int>dst.shape[0]
+            width = <int>dst.shape[1]
+            corr = <uint8_t *>malloc(4 * (<size_t>width + 1))
+            if corr == NULL:
+                raise MemoryError()
+            with nogil:
+                memset(corr, 0, 4 * (<size_t>width + 1))
+                br_init(&br, <const uint8_t *>src.buf if src.len else NULL, src.len,
+                        start_word)
+                err = decode_image(image_type, &br, <uint8_t *>dst.buf, width, height, corr)
+            free(corr)
+        finally:
+            PyBuffer_Release(&dst)
     finally:
-        free(corr)
+        PyBuffer_Release(&src)
     if err == ERR_RUN:
         raise CodecError("QUIC run past the end of the row")
     if err:

@@ -39,6 +39,7 @@ __all__ = [
     "MAGIC",
     "VERSION",
     "decode",
+    "decode_with_type",
     "encode",
     "info",
     "min_stream_bits",
@@ -62,6 +63,12 @@ class ImageType(IntEnum):
     RGBA = 5
 
 
+#: by type code: the type, and its channels for ``min_stream_bits`` (a tuple
+#: index costs less per image than calling the enum or building a dict)
+_TYPES = (None, *ImageType)
+_CHANNELS = {ImageType.GRAY: 1, ImageType.RGBA: 4}
+
+
 def min_stream_bits(image_type: ImageType, width: int, height: int) -> int:
     """A lower bound on the coded bits of any valid stream of this size.
 
@@ -70,7 +77,7 @@ def min_stream_bits(image_type: ImageType, width: int, height: int) -> int:
     columns 0..2 (run mode starts at column 3), and one run or sample covers
     the rest. RGBA rows have a colour part and an alpha part, each with its own runs.
     """
-    channels = {ImageType.GRAY: 1, ImageType.RGBA: 4}.get(image_type, 3)
+    channels = _CHANNELS.get(image_type, 3)
     parts = 2 if image_type == ImageType.RGBA else 1
     later_row = channels * min(width, 3) + (parts if width > 3 else 0)
     return channels * width + (height - 1) * later_row
@@ -88,7 +95,7 @@ def _read_header(
         raise CodecError(f"unsupported QUIC version 0x{version:08x}")
     if not 1 <= code <= 5:
         raise CodecError(f"invalid QUIC image type {code}")
-    itype = ImageType(code)
+    itype = _TYPES[code]
     check_dimensions(width, height, max_pixels)
     # trailing bytes beyond whole words are ignored, as spice-common's canvas does
     payload_bits = 32 * (len(data) // 4) - 8 * HEADER_SIZE
@@ -131,11 +138,27 @@ def decode(
             run past the end of its row.
         ValueError: ``out`` has the wrong shape, dtype or layout.
     """
+    return decode_with_type(data, out=out, max_pixels=max_pixels)[0]
+
+
+def decode_with_type(
+    data: bytes | bytearray | memoryview,
+    /,
+    *,
+    out: U8 | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+) -> tuple[U8, str]:
+    """``decode``, and the stream's type name (``info(data).image_type``):
+    one header parse for both.
+
+    Raises:
+        CodecError, ValueError: as ``decode``.
+    """
     data = byte_view(data)
     itype, width, height = _read_header(data, max_pixels)
     out = output_array(out, width, height)
     _impl.decode_body(data, HEADER_SIZE // 4, int(itype), out)
-    return out
+    return out, itype.name
 
 
 def encode(image: U8, /, *, image_type: str | int = "RGB32") -> bytes:
