@@ -16,17 +16,35 @@ high-entropy case), counted inside ``decode_body`` only::
 
     .venv/bin/python -P benchmarks/bench_quic.py --instructions \
         vector:desktop capture:gradients-auto_glz capture:photos-quic
+
+CPU time against spice-common's ``quic.c`` on the same streams, in one
+process, alternating (instruction counts do not give cycles: the reference
+decoder's are compared here directly). ``quic.c`` is built at ``-O2`` (as
+Debian builds spice-gtk) from a spice-common and a spice-protocol checkout,
+behind a small driver and stand-ins for the glib macros it uses; both
+decoders' pixels must be equal::
+
+    git clone https://gitlab.freedesktop.org/spice/spice-common /tmp/sc
+    git clone https://gitlab.freedesktop.org/spice/spice-protocol /tmp/sp
+    .venv/bin/python -P benchmarks/bench_quic.py --vs-quic-c /tmp/sc /tmp/sp \
+        capture:gradients-auto_glz capture:photos-quic
+
+``warm`` decodes into arrays made once, ``fresh`` into a new array per image
+(as a session's uncached images are); min and median of ``--rounds`` rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import functools
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -196,10 +214,131 @@ def instructions(spec: str) -> tuple[int, int, int]:
     return int(totals.group(1)), pixels, images
 
 
+# -- CPU time against spice-common's quic.c (run as a script) --------------------
+
+#: stand-ins for what quic.c takes from glib and gnulib (spice-common's log.h
+#: and verify.h pull in glib); asserts abort, as spice-common's do in release
+_SHIM_H = {
+    "config.h": "",
+    "verify.h": "#define verify_expr(c, e) ((void)sizeof(char[(c) ? 1 : -1]))\n",
+    "log.h": """#include <stdlib.h>
+#include "macros.h"
+#define G_LIKELY(x) __builtin_expect(!!(x), 1)
+#define G_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define spice_assert(x) do { if (!G_LIKELY(x)) abort(); } while (0)
+#define spice_extra_assert(x) do {} while (0)
+#define spice_return_if_fail(x) do { if (!(x)) return; } while (0)
+#define spice_warn_if_reached() do {} while (0)
+#define GUINT32_TO_LE(x) (x)
+#define GUINT32_FROM_LE(x) (x)
+""",
+}
+#: one decode per call into the caller's pixels (RGBA streams as RGBA, the
+#: others as RGB32, the canvas's choices); errors long-jump back as -1
+_DRIVER_C = """#include <setjmp.h>
+#include <stdlib.h>
+#include "quic.h"
+static jmp_buf failed;
+static void fail(QuicUsrContext *u, const char *f, ...) { longjmp(failed, 1); }
+static void note(QuicUsrContext *u, const char *f, ...) {}
+static void *get(QuicUsrContext *u, int n) { return malloc(n); }
+static void put(QuicUsrContext *u, void *p) { free(p); }
+static int more_space(QuicUsrContext *u, uint32_t **p, int rows) { return 0; }
+static int more_lines(QuicUsrContext *u, uint8_t **lines) { return 0; }
+static QuicUsrContext usr = {(void *)fail, note, note, get, put,
+                             more_space, more_lines};
+static QuicContext *ctx;
+int bench_decode(uint32_t *words, int nwords, uint8_t *out, int stride) {
+    QuicImageType type;
+    int w, h;
+    if (!ctx) ctx = quic_create(&usr);
+    if (setjmp(failed)) return -1;
+    if (quic_decode_begin(ctx, words, nwords, &type, &w, &h)) return -2;
+    return quic_decode(ctx, type == QUIC_IMAGE_TYPE_RGBA ? QUIC_IMAGE_TYPE_RGBA
+                                                         : QUIC_IMAGE_TYPE_RGB32,
+                       out, stride) ? -3 : 0;
+}
+"""
+_QUIC_C_FILES = ("quic.c", "quic.h", "quic_config.h", "quic_family_tmpl.c",
+                 "quic_tmpl.c", "macros.h")  # fmt: skip
+_PROTOCOL_FILES = ("types.h", "macros.h", "start-packed.h", "end-packed.h")
+
+
+def build_quic_c(spice_common: Path, spice_protocol: Path, into: Path) -> Path:
+    """spice-common's quic.c as a shared library in ``into`` (gcc -O2)."""
+    (into / "spice").mkdir()
+    for name in _QUIC_C_FILES:
+        shutil.copy(spice_common / "common" / name, into / name)
+    for name in _PROTOCOL_FILES:
+        shutil.copy(spice_protocol / "spice" / name, into / "spice" / name)
+    for name, text in {**_SHIM_H, "driver.c": _DRIVER_C}.items():
+        (into / name).write_text(text)
+    lib = into / "libquic.so"
+    done = subprocess.run(
+        ["gcc", "-O2", "-fPIC", "-shared", "-w", "-I", str(into), "-o", str(lib),
+         str(into / "driver.c"), str(into / "quic.c")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode:
+        raise SystemExit(f"bench_quic: building quic.c failed:\n{done.stderr[-2000:]}")
+    return lib
+
+
+def vs_quic_c(lib: Path, spec: str, rounds: int) -> list[str]:
+    """Report lines: CPU ms per pass over ``spec``'s streams, ours and quic.c."""
+    c = ctypes.CDLL(str(lib))
+    c.bench_decode.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
+                               ctypes.c_int]  # fmt: skip
+    streams = _streams(spec)
+    infos = [quic.info(s) for s in streams]
+    words = [np.frombuffer(s[: len(s) // 4 * 4], np.uint32).copy() for s in streams]
+    outs = [np.empty((i.height, i.width, 4), np.uint8) for i in infos]
+    pixels = sum(i.width * i.height for i in infos)
+
+    def run_c(fresh: bool) -> None:
+        for w, i, o in zip(words, infos, outs, strict=True):
+            if fresh:
+                o = np.empty_like(o)
+            if c.bench_decode(w.ctypes.data, len(w), o.ctypes.data, 4 * i.width):
+                raise SystemExit(f"bench_quic: quic.c refused an image of {spec}")
+
+    def run_ours(fresh: bool) -> None:
+        for s, o in zip(streams, outs, strict=True):
+            quic.decode(s, out=None if fresh else o)
+
+    for s, i, w in zip(streams, infos, words, strict=True):  # same pixels first
+        ours, theirs = quic.decode(s), np.zeros_like(quic.decode(s))
+        c.bench_decode(w.ctypes.data, len(w), theirs.ctypes.data, 4 * i.width)
+        if i.image_type != "RGBA":  # byte 3 is padding: quic.c leaves it alone
+            theirs[..., 3] = 0
+        if not np.array_equal(ours, theirs):
+            raise SystemExit(f"bench_quic: ours and quic.c differ on {spec}")
+    lines = []
+    for fresh in (False, True):
+        times: dict[str, list[float]] = {"quic.c": [], "spicepy": []}
+        for _ in range(rounds):
+            for name, run in (("quic.c", run_c), ("spicepy", run_ours)):
+                start = time.process_time()
+                run(fresh)
+                times[name].append(time.process_time() - start)
+        for name, t in times.items():
+            t.sort()
+            lines.append(
+                f"{spec} {'fresh' if fresh else 'warm'} {name}: {len(streams)} images, "
+                f"{pixels / 1e6:.2f} Mpx, CPU ms per pass min {t[0] * 1e3:.1f} "
+                f"median {t[len(t) // 2] * 1e3:.1f} ({t[0] * 1e9 / pixels:.1f} ns/px, "
+                f"{t[0] * 1e6 / len(streams):.0f} us/image)"
+            )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--instructions", nargs="+", metavar="SET",
                         help="vector:NAME or capture:NAME")  # fmt: skip
+    parser.add_argument("--vs-quic-c", nargs="+", metavar="ARG",
+                        help="SPICE_COMMON SPICE_PROTOCOL SET...")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=15, help="for --vs-quic-c")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -213,6 +352,14 @@ def main() -> None:
             f"{spec}: {images} images, {pixels / 1e6:.2f} Mpx, "
             f"{ir / 1e6:.1f} M instructions, {ir / pixels:.1f} per pixel"
         )
+    if args.vs_quic_c:
+        if len(args.vs_quic_c) < 3:
+            parser.error("--vs-quic-c SPICE_COMMON SPICE_PROTOCOL SET...")
+        common, protocol, *specs = args.vs_quic_c
+        with tempfile.TemporaryDirectory() as tmp:
+            lib = build_quic_c(Path(common), Path(protocol), Path(tmp))
+            for spec in specs:
+                print("\n".join(vs_quic_c(lib, spec, args.rounds)), flush=True)
 
 
 if __name__ == "__main__":
