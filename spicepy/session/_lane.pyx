@@ -46,7 +46,7 @@ pure-Python twin is the general path itself: no lane is made under
 ``SPICEPY_PUREPYTHON=1`` (``SessionCore.display_lane``).
 """
 
-from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
+from cpython.dict cimport PyDict_GetItemWithError, PyDict_SetItem
 from cpython.long cimport PyLong_FromLong, PyLong_FromUnsignedLongLong
 from cpython.object cimport PyObject
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -62,7 +62,7 @@ cdef extern from "<time.h>" nogil:
     int CLOCK_MONOTONIC
 
 from spicepy.canvas._draw cimport Cut, blit_box, fill_box
-from spicepy.wire._decode cimport Lane, build_c
+from spicepy.wire._decode cimport Lane, build_c, slot_offset
 
 from spicepy.canvas import canvas as _canvas
 from spicepy.canvas.rop import Rop
@@ -373,9 +373,41 @@ def parse(unsigned int msg_type, const uint8_t[::1] body not None):
     return out
 
 
+cdef class _Member:
+    """``getattr(o, name)``; for instances of the first class it met as a plain
+    slot of, read straight from the slot (a surface's pixels, quantised...)."""
+
+    cdef str name
+    cdef type cls
+    cdef Py_ssize_t offset
+
+    def __init__(self, str name):
+        self.name, self.cls, self.offset = name, None, 0
+
+    cdef inline object get(self, object o):
+        cdef PyObject* got
+        cdef Py_ssize_t off
+        if self.cls is None:
+            off = slot_offset(type(o), self.name)
+            if off > 0:
+                self.cls, self.offset = type(o), off
+        if type(o) is self.cls:
+            got = (<PyObject**>((<char*><PyObject*>o) + self.offset))[0]
+            if got != NULL:
+                return <object>got
+        return getattr(o, self.name)  # (an unset slot raises here)
+
+
+# a draw's surface and source (a cache entry, or a surface for a SURFACE image)
+cdef _Member _PIXELS = _Member("pixels"), _QUANTISED = _Member("quantised")
+cdef _Member _OPAQUE_COPY = _Member("opaque_copy")
+cdef _Member _SRC_PIXELS = _Member("pixels"), _SRC_ALPHA = _Member("has_alpha")
+cdef _Member _SURFACE_ALPHA = _Member("has_alpha")
+
+
 cdef inline int _bump(object counts, object key) except -1:
     """``counts[key] += 1`` on a dict or defaultdict of ints."""
-    cdef PyObject* got = PyDict_GetItem(counts, key)
+    cdef PyObject* got = PyDict_GetItemWithError(counts, key)
     PyDict_SetItem(counts, key, 1 if got == NULL else <object>got + 1)
     return 0
 
@@ -417,7 +449,7 @@ cdef class DisplayLane(Lane):
         cdef PyObject* got
         if not self.ready():
             return None
-        got = PyDict_GetItem(self.drivers, self.channel_id)
+        got = PyDict_GetItemWithError(self.drivers, self.channel_id)
         if got == NULL:
             return None
         driver = <object>got
@@ -447,14 +479,15 @@ cdef class DisplayLane(Lane):
         cdef int64_t drawn
         cdef long op
         cdef bint opaque
+        cdef _Member src_alpha
         if k < 0 or not _parse(k, body, n, &m) or self._driver() is None:
             return 0
         canvas, surfaces = self._canvas, self._surfaces
-        got = PyDict_GetItem(surfaces, m.surface_id)
+        got = PyDict_GetItemWithError(surfaces, m.surface_id)
         if got == NULL:
             return 0
         surface = <object>got
-        if surface.quantised:
+        if _QUANTISED.get(surface):
             return 0
         try:
             if k == COPY or k == BLEND:
@@ -464,35 +497,40 @@ cdef class DisplayLane(Lane):
                     return 0  # scaled: the general path
                 kind = PyLong_FromLong(_IMAGE_TYPES[m.image])
                 if m.image == SURFACE:
-                    got = PyDict_GetItem(surfaces, m.image_surface)
+                    got = PyDict_GetItemWithError(surfaces, m.image_surface)
                 else:
-                    got = PyDict_GetItem(self._cached,
+                    got = PyDict_GetItemWithError(self._cached,
                                          PyLong_FromUnsignedLongLong(m.image_id))
                 if got == NULL:
                     return 0
                 src = <object>got
-                got = PyDict_GetItem(_IMAGE_ROPS, m.rop)
+                got = PyDict_GetItemWithError(_IMAGE_ROPS, m.rop)
                 if got == NULL:
                     return 0
                 op = <object>got
                 if op == _NOOP:
                     return 0
-                opaque = op == _COPY_OP and surface.opaque_copy and not src.has_alpha
-                drawn = blit_box(surface.pixels, &m.box, m.nclip, &m.clip, src.pixels,
+                if m.image == SURFACE:
+                    src_pixels, src_alpha = _PIXELS.get(src), _SURFACE_ALPHA
+                else:
+                    src_pixels, src_alpha = _SRC_PIXELS.get(src), _SRC_ALPHA
+                opaque = (op == _COPY_OP and _OPAQUE_COPY.get(surface)
+                          and not src_alpha.get(src))
+                drawn = blit_box(_PIXELS.get(surface), &m.box, m.nclip, &m.clip, src_pixels,
                                  m.box.left - m.src_area.left,
                                  m.box.top - m.src_area.top, op, opaque)
             elif k == FILL:
-                got = PyDict_GetItem(_BRUSH_ROPS, m.rop)
+                got = PyDict_GetItemWithError(_BRUSH_ROPS, m.rop)
                 if got == NULL:
                     return 0
                 op = <object>got
                 if op == _NOOP:
                     return 0
-                drawn = fill_box(surface.pixels, &m.box, m.nclip, &m.clip, op, m.color)
+                drawn = fill_box(_PIXELS.get(surface), &m.box, m.nclip, &m.clip, op, m.color)
             else:
                 if m.box.left == m.src_x and m.box.top == m.src_y:
                     return 0
-                pixels = surface.pixels
+                pixels = _PIXELS.get(surface)
                 drawn = blit_box(pixels, &m.box, m.nclip, &m.clip, pixels,
                                  m.box.left - m.src_x, m.box.top - m.src_y,
                                  _COPY_OP, False)

@@ -18,3 +18,6 @@ cdef class Lane:
 
 # ``cls(*values)`` of a frozen slotted dataclass with its slots set in C (``build``)
 cdef object build_c(type cls, tuple values)
+
+# where a frozen or plain slotted class keeps its object slot ``name`` (or -1)
+cdef Py_ssize_t slot_offset(type cls, str name) except -2

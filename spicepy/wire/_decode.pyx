@@ -151,8 +151,10 @@ cdef class _Struct:
 cdef dict _STRUCTS = {}
 
 
-cdef Py_ssize_t _slot_offset(type cls, str name) except -2:
-    """Offset of the __slots__ member ``name`` of ``cls``, or -1."""
+cdef Py_ssize_t slot_offset(type cls, str name) except -2:
+    """Offset of the __slots__ member ``name`` of ``cls`` (a plain writable
+    object slot, read as ``*(PyObject**)((char*)obj + offset)``, NULL while
+    unset), or -1."""
     for klass in cls.__mro__:
         d = klass.__dict__.get(name)
         if d is not None:
@@ -171,7 +173,7 @@ cdef int _set_offsets(_Struct s) except -1:
     cdef Py_ssize_t i, off
     cdef list offs = []
     for i in range(s.n):
-        off = _slot_offset(s.cls, s.names[i])
+        off = slot_offset(s.cls, s.names[i])
         if off < 0:
             return 0
         offs.append(off)
@@ -426,7 +428,7 @@ cdef object _attr(_Cond c, object o):
     cdef PyObject* got
     cdef Py_ssize_t off
     if c.attr_type is None:
-        off = _slot_offset(type(o), c.attr)
+        off = slot_offset(type(o), c.attr)
         if off > 0:
             c.attr_type, c.attr_offset = type(o), off
     if type(o) is c.attr_type:
@@ -671,18 +673,19 @@ cdef dict _RECORDS = {}  # class -> _Struct (fields and slots only) or None: cal
 cdef object _record_of(type cls):
     """The fields and slots of a frozen slotted dataclass (``_Struct``), or None."""
     cdef _Struct s
-    got = _RECORDS.get(cls, _RECORDS)
-    if got is _RECORDS:
-        names = direct_fields(cls)
-        if names is None:
-            got = None
-        else:
-            s = _Struct()
-            s.cls, s.cls_name, s.direct = cls, cls.__name__, True
-            s.names, s.n = list(names), len(names)
-            _set_offsets(s)
-            got = s
-        _RECORDS[cls] = got
+    cdef PyObject* known = PyDict_GetItem(_RECORDS, cls)  # (a type hashes safely)
+    if known != NULL:
+        return <object>known
+    names = direct_fields(cls)
+    if names is None:
+        got = None
+    else:
+        s = _Struct()
+        s.cls, s.cls_name, s.direct = cls, cls.__name__, True
+        s.names, s.n = list(names), len(names)
+        _set_offsets(s)
+        got = s
+    _RECORDS[cls] = got
     return got
 
 
