@@ -14,12 +14,17 @@ just before that event goes to the session core:
   which the job keeps alive: nothing can alias), where ``ImageResolver.get``
   takes them and does the caching and counting, in message order.
 - ``scan()``: the events queued since the last scan (an identity test per call
-  when none came) are looked into; a DRAW_COPY-like message with a
-  ``self_contained`` image (QUIC, LZ_RGB, LZ4, JPEG, JPEG_ALPHA: pixels from
+  when none came) are looked into; a DRAW_COPY-like message with an image
+  worth a worker and none above ``Limits.inline_decode_pixels`` (those park
+  the connection: ``session.offload``) becomes a job for one worker thread,
+  in message order.  Worth it: ``ImageResolver.self_contained`` (pixels from
   its own bytes only; never GLZ, whose dictionary is ordered, nor a palette
-  type, whose palette cache is) of at least ``MIN_PIXELS`` and none above
-  ``Limits.inline_decode_pixels`` (those park the connection:
-  ``session.offload``) becomes a job for one worker thread, in message order.
+  type, whose palette cache is) and at least ``MIN_PIXELS`` of its type:
+  QUIC and JPEG / JPEG_ALPHA only.  LZ_RGB and LZ4 decode at about memory
+  speed (0.5 and 0.3 ns a pixel against QUIC's 14 and JPEG's 3, 256x256
+  gradient, thread CPU), so the hand-off and the copy a decoded-ahead image
+  needs (it cannot be decoded into the surface rows: ``copy_onto``) would
+  cost the loop about what decoding does.
 
 Results are those of the serial path: the same bytes decode to the same
 pixels, ``get`` does all the bookkeeping, and an image that fails (or raises
@@ -46,14 +51,20 @@ from spicepy.canvas.images import CachedImage, ImageResolver
 from spicepy.channels.events import MessageReceived
 from spicepy.codecs import lz, lz4, quic
 from spicepy.wire import msg_display as md
+from spicepy.wire.enums import ImageType
 from spicepy.wire.msg_display import message_images
 from spicepy.wire.types import Image
 
 __all__ = ["DecodeAhead", "IDLE_SECONDS", "MIN_PIXELS", "available"]
 
-#: smallest image worth a worker: below, the hand-off (job, queue, wake-up,
-#: ~30-60 us of loop time measured) is a large part of its decode
-MIN_PIXELS = 64 * 64
+#: smallest image worth a worker, by type (module docstring): the hand-off
+#: (a job, a lock, a wake-up, tens of us of loop time) stays well below the
+#: decode (QUIC 64x64: ~60 us at 14 ns a pixel; JPEG 128x128: ~50 us)
+MIN_PIXELS: dict[int, int] = {
+    int(ImageType.QUIC): 64 * 64,
+    int(ImageType.JPEG): 128 * 128,
+    int(ImageType.JPEG_ALPHA): 128 * 128,
+}
 #: the worker thread ends after this long without work (started again on demand)
 IDLE_SECONDS = 1.0
 #: the draws whose source image may be worth decoding ahead
@@ -117,7 +128,7 @@ class DecodeAhead:
         budget: ``Limits.decode_ahead``, bytes.
         max_pixels: ``Limits.inline_decode_pixels``: a message with a larger
             image is left to ``session.offload``.
-        min_pixels: smallest image decoded ahead.
+        min_pixels: smallest image decoded ahead, by type (others never).
     """
 
     def __init__(
@@ -126,13 +137,13 @@ class DecodeAhead:
         queued: Sequence[object],
         budget: int,
         max_pixels: int,
-        min_pixels: int = MIN_PIXELS,
+        min_pixels: dict[int, int] | None = None,
     ) -> None:
         self._resolver = resolver
         self._queued = queued
         self.budget = budget
         self.max_pixels = max_pixels
-        self.min_pixels = min_pixels
+        self.min_pixels = MIN_PIXELS if min_pixels is None else min_pixels
         #: jobs by ``id(event)``, made and not yet taken
         self._jobs: dict[int, _Job] = {}
         #: jobs not yet submitted (the budget was full), in message order
@@ -230,7 +241,12 @@ class DecodeAhead:
             pixels = d.width * d.height
             if pixels > self.max_pixels:
                 return None  # the connection parks this message (offload)
-            if pixels >= self.min_pixels and ImageResolver.self_contained(image):
+            least = self.min_pixels.get(d.type)
+            if (
+                least is not None
+                and pixels >= least
+                and ImageResolver.self_contained(image)
+            ):
                 images.append(image)
                 nbytes += 4 * pixels
         if not images or nbytes > self.budget:
