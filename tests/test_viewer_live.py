@@ -762,6 +762,8 @@ def test_vv_file_and_tls_options_connect_full_screen_and_1_to_1(
                 lambda: np.array_equal(desk.window_rgb(v.wid), draw.framebuffer()),
                 "the window to equal the framebuffer",
             )
+            ping = r" - connected - ping \d+\.\d ms - "  # the TLS socket's round trip
+            until(lambda: re.search(ping, v.title) is not None, "ping over TLS")
         done = subprocess.run(
             [sys.executable, "-m", "spicepy", "view", uri, *tls]
             + ["--host-subject", "C=XX,L=Testville,O=spicepy,CN=someone-else"],
