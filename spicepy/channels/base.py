@@ -317,6 +317,17 @@ class Channel:
         if self._reader is not None and hasattr(self._reader, "lane"):
             self._reader.lane = lane
 
+    def unread(self) -> memoryview | None:
+        """The whole messages received and not read yet (a lane stopped the
+        reader; see ``set_lane``), as one view from the start of message
+        number ``messages_received + 1``, to look into (``session.lookahead``
+        frames it with ``wire.headers``), not to keep; None when there are
+        none or they are still in pieces."""
+        parts = self._parts
+        if len(parts) != 1 or self._held < self._need or self.state is not _READY:
+            return None
+        return memoryview(parts[0])
+
     def resume(self) -> bool:
         """Read on where a lane made the reader stop (see ``set_lane``), once
         every queued event was taken; True if it read (new events may wait).
