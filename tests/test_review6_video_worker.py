@@ -99,9 +99,34 @@ def test_look_ahead_stops_past_its_bytes_and_resumes_when_collected() -> None:
     worker.stop()
 
 
+def test_the_worker_decodes_a_few_frames_past_what_was_asked_for() -> None:
+    """Frames nobody asked for (a burst the caller may never show) are decoded
+    only ``frames_ahead`` past the last one wanted or collected."""
+    dec = Decoder()
+    worker = DecodeWorker(dec, LookAhead(1 << 20), frames_ahead=3)  # type: ignore[arg-type]
+    timer = stop_later(worker)
+    jobs = [Job(bytes([i])) for i in range(12)]
+    for job in jobs:
+        worker.submit(job)
+    wait_for(lambda: jobs[2].done is not None)
+    time.sleep(0.1)  # room to run ahead, if it would
+    assert len(dec.calls) == 3  # none wanted yet: the first three
+    assert worker.want(jobs[1])  # decoded already: the look-ahead goes on
+    wait_for(lambda: jobs[4].done is not None)
+    time.sleep(0.1)
+    assert len(dec.calls) == 5
+    assert not worker.want(jobs[6])
+    wait_for(lambda: jobs[9].done is not None)
+    time.sleep(0.1)
+    assert len(dec.calls) == 10  # through the wanted one, and three beyond
+    assert worker.collect(jobs[11])[0].data == bytes([11])  # waited for: decoded
+    timer.cancel()
+    worker.stop()
+
+
 def test_a_dropped_frame_is_decoded_but_its_picture_not_kept() -> None:
     dec = Decoder()
-    worker = DecodeWorker(dec, LookAhead(10))  # type: ignore[arg-type]
+    worker = DecodeWorker(dec, LookAhead(10), frames_ahead=8)  # type: ignore[arg-type]
     timer = stop_later(worker)
     jobs = [Job(b"y" * 8, dropped=True) for _ in range(4)] + [Job(b"z" * 8)]
     for job in jobs:

@@ -41,6 +41,7 @@ from spicepy.errors import CanvasError
 from spicepy.wire.enums import DisplayCap, VideoCodecType
 
 __all__ = [
+    "DECODE_AHEAD_FRAMES",
     "THREADED_PIXELS",
     "VIDEO_CODECS",
     "DecodeJob",
@@ -64,6 +65,11 @@ MAX_VIDEO_FRAME = 32 * 1024 * 1024
 #: streams and pictures of at least this many pixels use FFmpeg's threads
 #: (automatic count); smaller ones one thread (see the module docstring)
 THREADED_PIXELS = 1280 * 720
+#: frames a ``DecodeWorker`` decodes beyond the last one its caller asked for:
+#: enough for pictures to be ready when due in a steady stream (4 frames: 130
+#: ms of 30 fps), few enough that a burst of frames the caller never shows
+#: (a stream destroyed first, frames dropped as late) is not decoded for nothing
+DECODE_AHEAD_FRAMES = 4
 
 
 def _available() -> frozenset[int]:
@@ -288,9 +294,11 @@ class DecodeWorker:
     without the GIL).  The decoder is the worker's alone once it has one.
 
     Bounded: the stream's pending chain bounds the payloads (the caller counts
-    them); pictures decoded ahead and not collected count in the session's
-    ``LookAhead`` (past its cap the worker waits for a ``collect``), and a
-    frame already ``dropped`` does not keep its picture.  A job the caller
+    them); the worker decodes at most ``frames_ahead`` jobs past the last one
+    its caller asked for (``want``/``collect``), pictures decoded ahead and not
+    collected count in the session's ``LookAhead`` (past its cap the worker
+    waits for a ``collect``), and a frame already ``dropped`` does not keep
+    its picture.  A job the caller
     waits for in ``collect`` or will show (``want``) is decoded past the cap,
     with the jobs before it (bounded by the caller's pending chain).  A job
     ``want``ed calls ``wakeup`` from the worker's thread once done: the
@@ -305,8 +313,10 @@ class DecodeWorker:
         decoder: VideoDecoder,
         ahead: LookAhead,
         wakeup: Callable[[], None] | None = None,
+        frames_ahead: int = DECODE_AHEAD_FRAMES,
     ) -> None:
         self.decoder = decoder
+        self._frames_ahead = frames_ahead
         self._ahead = ahead
         self._cond = ahead.cond
         self._wakeup = wakeup
@@ -335,15 +345,16 @@ class DecodeWorker:
             self._cond.notify_all()
 
     def want(self, job: DecodeJob) -> bool:
-        """The caller will show ``job``: decode up to it past the cap and call
-        ``wakeup`` once it is done; True when it is done already."""
+        """The caller will show ``job``: decode up to it past the caps (and
+        ``frames_ahead`` beyond it) and call ``wakeup`` once it is done; True
+        when it is done already."""
         with self._cond:
+            if job.seq > self._wanted:  # (the look-ahead goes on from it)
+                self._wanted = job.seq
+                self._cond.notify_all()
             if job.done is not None:
                 return True
             job.wake = True
-            if job.seq > self._wanted:
-                self._wanted = job.seq
-                self._cond.notify_all()
             return False
 
     def collect(self, job: DecodeJob) -> tuple[Any, float]:
@@ -391,7 +402,12 @@ class DecodeWorker:
         while True:
             with cond:
                 while not self._stopped and (
-                    not todo or (ahead.held > ahead.cap and todo[0].seq > self._wanted)
+                    not todo
+                    or todo[0].seq > self._wanted
+                    and (
+                        ahead.held > ahead.cap
+                        or todo[0].seq > self._wanted + self._frames_ahead
+                    )
                 ):
                     cond.wait()
                 if self._stopped:
