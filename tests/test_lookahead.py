@@ -80,21 +80,27 @@ def _digest(core: SessionCore) -> str:
 
 
 def let_worker_start(prepare: DisplayPrepare, event: object) -> None:
-    """Wait until the worker started ``event``'s job, if it has one queued:
-    the loop would take it back otherwise (the worker needs the GIL first),
-    so the tests can see the worker's results used, not only the inline path."""
+    """Wait until the worker started every job submitted: the loop would take
+    a queued one back (the worker needs the GIL first), so the tests can see
+    the worker's results used, not only the inline path."""
     ahead = prepare.ahead
-    job = None if ahead is None else ahead._jobs.get(id(event))
     deadline = time.monotonic() + 10
-    while job is not None and job.state == lookahead._QUEUED:
-        assert time.monotonic() < deadline, "the worker never started the job"
+    while ahead is not None and ahead._queue:
+        assert time.monotonic() < deadline, "the worker never started a job"
         time.sleep(0.0005)
 
 
-def play(path: Path, ahead: bool, chunk: int = CHUNK, patient: bool = False) -> Outcome:
+def play(
+    path: Path,
+    ahead: bool,
+    chunk: int = CHUNK,
+    patient: bool = False,
+    lane: bool = False,
+) -> Outcome:
     """The display channels of ``path`` through prepare + core, in chunks of
     up to ``chunk`` bytes (consecutive segments of one channel joined);
-    ``patient``: the loop lets the worker start every job (``let_worker_start``)."""
+    ``patient``: the loop lets the worker start every job (``let_worker_start``);
+    ``lane``: the display lanes take their draws (the reader stops for them)."""
     channels = [
         ch
         for ch in read_channels(path)
@@ -103,12 +109,15 @@ def play(path: Path, ahead: bool, chunk: int = CHUNK, patient: bool = False) -> 
     core = SessionCore()
     core.channels_list = [(DISPLAY, ch.channel_id) for ch in channels]
     machines = [channel_machine(ch) for ch in channels]
+    lanes = [core.display_lane(ch.channel_id) if lane else None for ch in channels]
+    for machine, display_lane in zip(machines, lanes, strict=True):
+        machine.set_lane(display_lane)
     prepares: list[DisplayPrepare] = [
         display_prepare(
             core,
             ch.channel_id,
             LIMITS.inline_decode_pixels,
-            machine.queued_events if ahead else None,
+            machine if ahead else None,
             LIMITS.decode_ahead,
         )
         for ch, machine in zip(channels, machines, strict=True)
@@ -136,24 +145,35 @@ def play(path: Path, ahead: bool, chunk: int = CHUNK, patient: bool = False) -> 
             continue
         machine, prepare = machines[index], prepares[index]
         key = (DISPLAY, channels[index].channel_id)
-        try:
-            machine.receive_data(memoryview(channels[index].to_client)[start:end])
-        except SpiceError as exc:
-            out.channel_errors.append(f"{key}: {exc!r}")
-            failed.add(index)
+        if lanes[index] is not None:
+            lanes[index].now = when
+        data: memoryview | None = memoryview(channels[index].to_client)[start:end]
         first = True
-        while (event := machine.next_event()) is not None:
-            if not first:
-                out.behind += eligible(event)
-            first = False
-            if patient:
-                let_worker_start(prepare, event)
-            job = prepare(event)  # a big image: the connection parks, then goes on
-            if job is not None:
-                job()
-            core.handle_event(key, event, when)
-            if type(event) is MessageReceived and type(event.message) is md.DisplayMark:
-                out.marks.append(_digest(core))
+        while True:  # ``ChannelConnection._deliver``'s order, resume included
+            try:
+                if data is not None:
+                    machine.receive_data(data)
+                    data = None
+                elif index in failed or not machine.resume():
+                    break
+            except SpiceError as exc:
+                out.channel_errors.append(f"{key}: {exc!r}")
+                failed.add(index)
+            while (event := machine.next_event()) is not None:
+                if not first:
+                    out.behind += eligible(event)
+                first = False
+                if patient:
+                    let_worker_start(prepare, event)
+                job = prepare(event)  # a big image: the connection parks, goes on
+                if job is not None:
+                    job()
+                core.handle_event(key, event, when)
+                if (
+                    type(event) is MessageReceived
+                    and type(event.message) is md.DisplayMark
+                ):
+                    out.marks.append(_digest(core))
         machine.data_to_send()
         core.messages_to_send()
     core.drop_held()
@@ -197,12 +217,14 @@ def eligible(event: object) -> int:
     )
 
 
+@pytest.mark.parametrize("lane", [False, True], ids=["events", "lane"])
 @pytest.mark.parametrize("patient", [False, True], ids=["as-is", "patient"])
 @pytest.mark.parametrize("path", capture_paths(), ids=lambda p: p.name)
 def test_every_capture_is_the_same_with_the_look_ahead(
-    path: Path, patient: bool
+    path: Path, patient: bool, lane: bool
 ) -> None:
-    on, off = play(path, True, patient=patient), play(path, False)
+    on = play(path, True, patient=patient, lane=lane)
+    off = play(path, False, lane=lane)
     assert on.marks == off.marks
     assert on.final.keys() == off.final.keys()
     for cid in off.final:
@@ -223,8 +245,9 @@ def test_the_look_ahead_does_take_work_off_the_loop() -> None:
         path = SHARED / f"{name}.pcap"
         if not path.exists():
             pytest.skip("../shared/captures is not here")
-        got = play(path, True, patient=True)
-        assert got.taken == got.behind, name
+        for lane in (False, True):  # queued events; unread bytes (the lane's stops)
+            got = play(path, True, patient=True, lane=lane)
+            assert got.taken == got.behind, (name, lane)
     assert play(SHARED / "gradients-auto_glz.pcap", True, patient=True).taken > 0
 
 
@@ -395,3 +418,55 @@ def test_a_running_job_is_waited_for_and_a_queued_one_taken_back() -> None:
     # worker or by the loop while it waited (``helped``)
     assert ahead.taken_images == 5
     assert on[0] == pump_made_up(steps, [], None)[0]
+
+
+# -- live: spicepy.connect against replay-server ----------------------------------
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("name", ["gradients-auto_glz", "photos-quic"])
+def test_live_screenshots_are_exact_with_and_without_the_look_ahead(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``spicepy screenshot``'s path against ``../shared/tools/replay-server``
+    playing the whole capture: the PNG equals the capture's truth with the
+    look-ahead on and off (``available`` False: no look-ahead is made)."""
+    import asyncio
+    import sys
+
+    from PIL import Image as PILImage
+
+    from spicepy.client import screenshot
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from replay_server import captures_dir, replay_server, tools_dir
+
+    if not (tools_dir() / "replay-server").exists():
+        pytest.skip("../shared/tools/replay-server is not here")
+    made: list[lookahead.DecodeAhead] = []
+    init = lookahead.DecodeAhead.__init__
+
+    def spy(self: lookahead.DecodeAhead, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(lookahead.DecodeAhead, "__init__", spy)
+
+    def shot(arm: str) -> np.ndarray[Any, Any]:
+        out = tmp_path / f"{arm}.png"
+        with replay_server(name, 60) as uri:
+            asyncio.run(screenshot(uri, out, timeout=60))
+        return np.asarray(PILImage.open(out).convert("RGB"))
+
+    truth = PILImage.open(captures_dir() / f"{name}.final.png").convert("RGB")
+    on = shot("on")
+    assert made, "no look-ahead was made"
+    taken = sum(a.taken_images for a in made)
+    monkeypatch.setattr(lookahead, "available", lambda: False)
+    made.clear()
+    off = shot("off")
+    assert not made
+    assert on.shape == off.shape == np.asarray(truth).shape
+    assert (on == np.asarray(truth)).all() and (off == np.asarray(truth)).all()
+    if name == "gradients-auto_glz":  # several QUIC images a read (see above)
+        assert taken > 0

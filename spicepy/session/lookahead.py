@@ -46,12 +46,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from spicepy.canvas.images import CachedImage, ImageResolver
 from spicepy.channels.events import MessageReceived
 from spicepy.codecs import lz, lz4, quic
+from spicepy.errors import SpiceError
 from spicepy.wire import msg_display as md
-from spicepy.wire.enums import ImageType
+from spicepy.wire.enums import ChannelType, DisplayMsg, ImageType
+from spicepy.wire.headers import frame_at
+from spicepy.wire.messages import decode_message
 from spicepy.wire.msg_display import message_images
 from spicepy.wire.types import Image
 
@@ -79,8 +83,53 @@ _DRAWS = frozenset(
         md.DrawComposite,
     }
 )
+#: their numbers (the draws of ``_DRAWS``)
+_DRAW_NUMBERS = frozenset(
+    int(n)
+    for n in (
+        DisplayMsg.DRAW_OPAQUE,
+        DisplayMsg.DRAW_COPY,
+        DisplayMsg.DRAW_BLEND,
+        DisplayMsg.DRAW_ROP3,
+        DisplayMsg.DRAW_TRANSPARENT,
+        DisplayMsg.DRAW_ALPHA_BLEND,
+        DisplayMsg.DRAW_COMPOSITE,
+    )
+)
+DISPLAY = int(ChannelType.DISPLAY)
+#: unread messages framed at most per ``scan_unread`` call (bounded work per event)
+SCAN_FRAMES = 64
+#: smallest draw body worth decoding ahead of the reader: a message and a
+#: QUIC or JPEG image worth a worker take more (64x64 QUIC of a gradient: ~400)
+MIN_BODY = 128
 # job states (changed under the look-ahead's lock)
 _WAITING, _QUEUED, _RUNNING, _DONE, _DROPPED = range(5)
+
+
+class UnreadSource(Protocol):
+    """What ``scan_unread`` reads of a channel machine (``channels.base``)."""
+
+    messages_received: int
+    mini_header: bool
+    max_message_size: int
+
+    def unread(self) -> memoryview | None: ...
+
+
+def _same(a: Image, b: Image) -> bool:
+    """``a`` and ``b`` decode to the same pixels: same type, size and codec
+    bytes (for JPEG_ALPHA also its flags and JPEG size)."""
+    da, db = a.descriptor, b.descriptor
+    if (da.type, da.width, da.height) != (db.type, db.width, db.height):
+        return False
+    if a.binary is not None and b.binary is not None:
+        return bool(a.binary.data == b.binary.data)
+    ja, jb = a.jpeg_alpha, b.jpeg_alpha
+    if ja is not None and jb is not None:
+        return (ja.flags, ja.jpeg_size) == (jb.flags, jb.jpeg_size) and bool(
+            ja.data == jb.data
+        )
+    return False
 
 
 def available() -> bool:
@@ -95,6 +144,8 @@ class _Job:
         "event",
         "resolver",
         "images",
+        "targets",
+        "seq",
         "nbytes",
         "state",
         "done",
@@ -112,6 +163,10 @@ class _Job:
         self.event = event  # kept alive: its id (the key) stays its own
         self.resolver = resolver
         self.images = images
+        #: the images ``get`` will be asked for (the event's), by position
+        self.targets = images
+        #: a job made from unread bytes: its message's number; else 0
+        self.seq = 0
         self.nbytes = nbytes
         self.state = _WAITING
         self.done = threading.Event()
@@ -129,6 +184,8 @@ class DecodeAhead:
         max_pixels: ``Limits.inline_decode_pixels``: a message with a larger
             image is left to ``session.offload``.
         min_pixels: smallest image decoded ahead, by type (others never).
+        source: the channel machine, whose ``unread()`` bytes are looked
+            into too (``scan_unread``), or None.
     """
 
     def __init__(
@@ -138,6 +195,7 @@ class DecodeAhead:
         budget: int,
         max_pixels: int,
         min_pixels: dict[int, int] | None = None,
+        source: UnreadSource | None = None,
     ) -> None:
         self._resolver = resolver
         self._queued = queued
@@ -152,13 +210,22 @@ class DecodeAhead:
         self.pending_bytes = 0
         #: the newest queued event looked into
         self._last: object | None = None
+        #: the channel machine, for its unread bytes (``scan_unread``), or None
+        self._source = source
+        #: jobs made from unread bytes, not yet given to their event, in order
+        self._unread_jobs: deque[_Job] = deque()
+        #: (message number, bytes) of each unread message framed, in order,
+        #: and their sum: where the next one starts in ``source.unread()``
+        self._spans: deque[tuple[int, int]] = deque()
+        self._span_bytes = 0
         self._lock = threading.Lock()
         #: submitted jobs no thread has started, in message order
         self._queue: deque[_Job] = deque()
         self._ready = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
         self._closed = False
-        #: statistics: images taken decoded, their worker seconds, waits
+        #: statistics: images taken decoded ahead, their decode seconds (on
+        #: the worker, or on the loop while it waited: ``helped``), waits
         self.taken_images = 0
         self.worker_seconds = 0.0
         self.waits = 0
@@ -170,7 +237,16 @@ class DecodeAhead:
         """``event`` is about to be delivered: claim its job, if any."""
         job = self._jobs.pop(id(event), None)
         if job is None:
-            return
+            if not self._unread_jobs or type(event) is not MessageReceived:
+                return
+            # made from its unread bytes, if the reader made it since ``scan``
+            resolver = self._resolver()
+            made = None
+            if type(event.message) in _DRAWS and resolver is not None:
+                made = self._job_for(event.message, event, resolver)
+            if made is None or not self._link(event, made):
+                return
+            job = self._jobs.pop(id(event))
         with self._lock:
             state = job.state
             if state == _QUEUED:
@@ -188,8 +264,10 @@ class DecodeAhead:
         if state == _DONE and job.results and resolver is self._resolver():
             ahead = resolver.predecoded
             ahead.clear()  # what an earlier message left unused
+            targets = {id(i): t for i, t in zip(job.images, job.targets, strict=True)}
             for image, decoded in job.results:
-                ahead[id(image)] = (image, decoded, None)
+                target = targets[id(image)]
+                ahead[id(target)] = (target, decoded, None)
             self.taken_images += len(job.results)
             self.worker_seconds += job.seconds
             resolver.decode_seconds += job.seconds
@@ -227,16 +305,97 @@ class DecodeAhead:
         self._last = queued[-1]
         for event in reversed(fresh):
             if type(event) is MessageReceived and type(event.message) in _DRAWS:
-                job = self._job_for(event, resolver)
-                if job is not None:
+                job = self._job_for(event.message, event, resolver)
+                if job is not None and not self._link(event, job):
                     self._jobs[id(event)] = job
                     self._waiting.append(job)
         self._submit()
 
-    def _job_for(self, event: MessageReceived, resolver: ImageResolver) -> _Job | None:
+    def _link(self, event: MessageReceived, made: _Job) -> bool:
+        """A job made from ``event``'s unread bytes (``scan_unread``) becomes
+        its job if the images are the same bytes (then ``made`` is not
+        needed); True if so."""
+        unread = self._unread_jobs
+        for i, job in enumerate(unread):
+            if len(job.images) == len(made.images) and all(
+                _same(a, b) for a, b in zip(job.images, made.images, strict=True)
+            ):
+                for _ in range(i + 1):  # older ones: their messages went by
+                    old = unread.popleft()
+                    if old is not job:
+                        self._drop(old)
+                job.event, job.targets = event, made.images
+                self._jobs[id(event)] = job
+                return True
+        return False
+
+    def _drop(self, job: _Job) -> None:
+        """Forget a job no event will claim."""
+        with self._lock:
+            state = job.state
+            if state == _QUEUED:
+                self._queue.remove(job)
+            if state != _RUNNING and state != _DONE:
+                job.state = _DROPPED
+        if state != _WAITING:
+            self.pending_bytes -= job.nbytes  # (a running one finishes unseen)
+        job.results = []
+
+    def scan_unread(self) -> None:
+        """Make jobs for the messages a lane left unread (``Channel.unread``),
+        framed once each, ``SCAN_FRAMES`` at most a call; ``scan`` gives each
+        to its event when the reader has made it (same image bytes)."""
+        source = self._source
+        if source is None or self._closed:
+            return
+        view = source.unread()
+        if view is None:
+            return
+        resolver = self._resolver()
+        if resolver is None:
+            return
+        base = source.messages_received  # the view starts at message base + 1
+        spans = self._spans
+        while spans and spans[0][0] <= base:
+            self._span_bytes -= spans.popleft()[1]
+        unread = self._unread_jobs
+        while unread and unread[0].seq <= base:  # read, and ``scan`` saw no
+            self._drop(unread.popleft())  # event with its bytes: not to be had
+        pos = self._span_bytes
+        if pos > len(view):  # (not the stream seen before: start again)
+            spans.clear()
+            self._span_bytes = pos = 0
+        seq = base + 1 + len(spans)
+        mini, limit = source.mini_header, source.max_message_size
+        for _ in range(SCAN_FRAMES):
+            frame = frame_at(view, pos, mini, limit)
+            if frame is None:
+                break
+            msg_type, body, _serial, sub_list, _start, end = frame
+            spans.append((seq, end - pos))
+            self._span_bytes += end - pos
+            if msg_type in _DRAW_NUMBERS and not sub_list and len(body) >= MIN_BODY:
+                try:
+                    msg = decode_message(DISPLAY, msg_type, body)
+                except SpiceError:
+                    msg = None  # the reader meets it again and says why
+                if msg is not None:
+                    job = self._job_for(msg, msg, resolver)
+                    if job is not None:
+                        job.seq = seq
+                        unread.append(job)
+                        self._waiting.append(job)
+            pos = end
+            seq += 1
+        self._submit()
+
+    def _job_for(
+        self, msg: object, key: object, resolver: ImageResolver
+    ) -> _Job | None:
+        """The job for ``msg``'s images worth a worker, kept with ``key``."""
         images = []
         nbytes = 0
-        for image in message_images(event.message):
+        for image in message_images(msg):
             d = image.descriptor
             pixels = d.width * d.height
             if pixels > self.max_pixels:
@@ -251,7 +410,7 @@ class DecodeAhead:
                 nbytes += 4 * pixels
         if not images or nbytes > self.budget:
             return None
-        return _Job(event, resolver, images, nbytes)
+        return _Job(key, resolver, images, nbytes)
 
     def _submit(self) -> None:
         waiting = self._waiting
@@ -286,6 +445,9 @@ class DecodeAhead:
             self._ready.notify()
         self._jobs.clear()
         self._waiting.clear()
+        self._unread_jobs.clear()
+        self._spans.clear()
+        self._span_bytes = 0
         self._last = None
         self.pending_bytes = 0
 

@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from spicepy.canvas.images import ImageResolver
+from spicepy.channels.base import Channel
 from spicepy.channels.events import MessageReceived
 from spicepy.session import lookahead
 from spicepy.session.core import SessionCore
@@ -108,6 +109,7 @@ class DisplayPrepare:
         if ahead is not None:
             ahead.take(event)
             ahead.scan()
+            ahead.scan_unread()
         if type(event) is MessageReceived:
             msg = event.message
             cls = type(msg)
@@ -134,11 +136,11 @@ def display_prepare(
     core: SessionCore,
     channel_id: int,
     inline_pixels: int,
-    queued: Sequence[object] | None = None,
+    machine: Channel | None = None,
     ahead_bytes: int = 0,
 ) -> DisplayPrepare:
     """The ``prepare`` hook of display channel ``channel_id``'s connection
-    (``DisplayPrepare``); with the machine's ``queued`` events and a
+    (``DisplayPrepare``); with its channel ``machine`` and a
     ``Limits.decode_ahead`` budget ``ahead_bytes`` > 0, it decodes ahead on
     the second core where the codecs are compiled (``session.lookahead``)."""
 
@@ -147,8 +149,14 @@ def display_prepare(
         return None if driver is None else driver.canvas.images
 
     ahead = None
-    if queued is not None and ahead_bytes > 0 and lookahead.available():
-        ahead = DecodeAhead(resolver, queued, ahead_bytes, inline_pixels)
+    if machine is not None and ahead_bytes > 0 and lookahead.available():
+        ahead = DecodeAhead(
+            resolver,
+            machine.queued_events,
+            ahead_bytes,
+            inline_pixels,
+            source=machine,
+        )
     return DisplayPrepare(core, channel_id, inline_pixels, ahead)
 
 

@@ -448,7 +448,7 @@ class Session:
                 self.core,
                 cid,
                 self.limits.inline_decode_pixels,
-                machine.queued_events,
+                machine,
                 self.limits.decode_ahead,
             )
             if ctype == DISPLAY
