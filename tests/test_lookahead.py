@@ -470,3 +470,58 @@ def test_live_screenshots_are_exact_with_and_without_the_look_ahead(
     assert (on == np.asarray(truth)).all() and (off == np.asarray(truth)).all()
     if name == "gradients-auto_glz":  # several QUIC images a read (see above)
         assert taken > 0
+
+
+def test_unread_jobs_go_only_to_the_same_image_bytes() -> None:
+    """A job made from unread bytes is given to an event only if its image is
+    the same bytes: a same-size image of another message is decoded inline."""
+    import struct
+
+    from spicepy.canvas.images import ImageResolver
+    from spicepy.wire.messages import decode_message
+    from spicepy.wire.schema import encode_struct
+
+    core = SessionCore()
+    driver = core.add_display(0)
+    driver.canvas.create_surface(0, WIDTH, SURFACE_HEIGHT, SurfaceFormat.FMT_32_xRGB)
+    resolver = driver.canvas.images
+    a, b, c = (message(i, ("draw", ImageType.QUIC, 0, 64, "ok", i)) for i in range(3))
+    view = memoryview(
+        b"".join(
+            struct.pack("<HI", md.DrawCopy.MSG_TYPE, len(body)) + body
+            for body in (encode_struct(a), encode_struct(b))
+        )
+    )
+
+    class Source:
+        messages_received = 0
+        mini_header = True
+        max_message_size = 1 << 20
+
+        def unread(self) -> memoryview:
+            return view
+
+    ahead = lookahead.DecodeAhead(
+        lambda: resolver,
+        deque(),
+        32 << 20,
+        LIMITS.inline_decode_pixels,
+        {int(ImageType.QUIC): 1},
+        source=Source(),
+    )
+    ahead.scan_unread()
+    assert [job.seq for job in ahead._unread_jobs] == [1, 2]
+    for job in ahead._unread_jobs:
+        job.done.wait(10)
+    other = MessageReceived(DISPLAY, md.DrawCopy.MSG_TYPE, 1, c)
+    ahead.take(other)  # same size as a's image, other bytes: not a's job
+    image = c.data.src_bitmap
+    assert image is not None and id(image) not in resolver.predecoded
+    fresh = ImageResolver(resolver.shared, resolver.palettes).decode_alone(image)
+    assert (resolver.get(image).pixels == fresh.pixels).all()
+    again = decode_message(
+        DISPLAY, md.DrawCopy.MSG_TYPE, view[6 : 6 + len(encode_struct(a))]
+    )
+    ahead.take(MessageReceived(DISPLAY, md.DrawCopy.MSG_TYPE, 1, again))  # a's bytes
+    assert ahead.taken_images == 1
+    ahead.close()
