@@ -10,6 +10,8 @@ common/canvas_base.c gives the expansion used when reading such pixels back).
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 import numpy.typing as npt
 
@@ -19,10 +21,12 @@ from spicepy.errors import CanvasError
 from spicepy.wire.enums import SurfaceFmt as SurfaceFormat
 
 __all__ = [
+    "HUGE_SURFACE_BYTES",
     "MAX_SURFACE_DIMENSION",
     "MAX_SURFACE_PIXELS",
     "Surface",
     "SurfaceFormat",
+    "cleared",
     "quantise",
 ]
 
@@ -32,6 +36,37 @@ Pixels = npt.NDArray[np.uint8]
 MAX_SURFACE_DIMENSION = 1 << 14
 #: Largest surface in pixels (8192 x 8192, i.e. 256 MiB of BGRX).
 MAX_SURFACE_PIXELS = 1 << 26
+#: A surface of at least this many bytes gets a mapping of its own, aligned to
+#: and rounded up to 2 MiB huge pages and marked for transparent huge pages
+#: (``MADV_HUGEPAGE``, as numpy marks its own arrays from 4 MiB on, unaligned):
+#: the first touch of a 1024x768 primary then takes 2 page faults instead of
+#: 768 (~0.2 ms of CPU instead of ~1.9 ms here).  Smaller surfaces keep
+#: numpy's allocator (a huge page each would waste memory).
+HUGE_SURFACE_BYTES = 1 << 20
+#: the huge page size of x86-64 and arm64 (4 KiB base pages)
+_HUGE_PAGE = 2 << 20
+_MADV_HUGEPAGE: int | None = getattr(mmap, "MADV_HUGEPAGE", None)
+
+
+def cleared(nbytes: int) -> Pixels:
+    """``nbytes`` zero bytes, 1-D and writable; on huge pages from
+    ``HUGE_SURFACE_BYTES`` on where the system offers them (else numpy's)."""
+    if nbytes < HUGE_SURFACE_BYTES or _MADV_HUGEPAGE is None:
+        return np.zeros(nbytes, dtype=np.uint8)
+    size = -(-nbytes // _HUGE_PAGE) * _HUGE_PAGE
+    try:  # private: a shared anonymous mapping never gets huge pages
+        area = mmap.mmap(
+            -1, size + _HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+        )
+    except OSError:
+        return np.zeros(nbytes, dtype=np.uint8)
+    whole = np.frombuffer(area, dtype=np.uint8)  # (keeps the mapping alive)
+    start = -whole.ctypes.data % _HUGE_PAGE
+    try:
+        area.madvise(_MADV_HUGEPAGE, start, size)
+    except OSError:  # a kernel without them: fresh zero pages all the same
+        pass
+    return whole[start : start + nbytes]
 
 
 def quantise(pixels: Pixels, fmt: SurfaceFormat) -> None:
@@ -116,7 +151,7 @@ class Surface:
         #: a same-size COPY of an alpha-less source lands opaque (pixman's
         #: conversion to A8/A1); 32-bit targets take its X byte raw
         self.opaque_copy = self.format in (SurfaceFormat.FMT_8_A, SurfaceFormat.FMT_1_A)
-        self.pixels: Pixels = np.zeros((height, width, 4), dtype=np.uint8)
+        self.pixels: Pixels = cleared(height * width * 4).reshape(height, width, 4)
 
     def clear(self) -> None:
         self.pixels.fill(0)
