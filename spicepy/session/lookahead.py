@@ -25,6 +25,16 @@ just before that event goes to the session core:
   gradient, thread CPU), so the hand-off and the copy a decoded-ahead image
   needs (it cannot be decoded into the surface rows: ``copy_onto``) would
   cost the loop about what decoding does.
+- ``scan_unread()``: with a display lane ready, the reader stops before each
+  draw while an event waits (``Channel.set_lane``), so the queue holds one
+  event at a time; the whole messages after it wait unread in the machine
+  (``Channel.unread``).  They are framed once each (``wire.headers``, their
+  lengths kept so that the next call starts where this one stopped, at most
+  ``SCAN_FRAMES`` a call), the draws decoded (``decode_message``, ~3 us) and
+  jobs made the same way; when the reader makes the event, ``scan`` or
+  ``take`` hands the job to it if its images are the same bytes (then it is
+  keyed by the event as above), and a job whose message was read without
+  one is dropped.
 
 Results are those of the serial path: the same bytes decode to the same
 pixels, ``get`` does all the bookkeeping, and an image that fails (or raises
@@ -52,7 +62,7 @@ import numpy as np
 
 from spicepy.canvas.images import CachedImage, ImageResolver
 from spicepy.channels.events import MessageReceived
-from spicepy.codecs import lz, lz4, quic
+from spicepy.codecs import quic
 from spicepy.errors import SpiceError
 from spicepy.wire import msg_display as md
 from spicepy.wire.enums import ChannelType, DisplayMsg, ImageType
@@ -147,8 +157,9 @@ def _same_bytes(a: bytes | memoryview, b: bytes | memoryview) -> bool:
 
 
 def available() -> bool:
-    """The codecs a job runs are the compiled twins (they release the GIL)."""
-    return bool(quic.FAST and lz.FAST and lz4.FAST)
+    """The QUIC codec is the compiled twin (it releases the GIL; JPEG's
+    decoder is always compiled)."""
+    return bool(quic.FAST)
 
 
 class _Job:
