@@ -19,7 +19,8 @@ is ``loop.time()``.
 The views handed to the machine stay valid as long as it keeps them (a message
 body in an event, a held message): a region of the buffer is written once;
 the buffer is reused from its start only when no view of it is alive, else a
-fresh one replaces it.  In steady state one buffer serves every read, so a
+fresh one replaces it.  The machine copies a message cut by the end of a read
+into its own buffer, so in steady state one buffer serves every read and a
 burst touches no new memory (a fresh page costs a fault, ~1 us here).
 
 An event that needs slow work first (``prepare``: a large image decode,
@@ -42,6 +43,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar, cast
 
+from spicepy.channels.base import buffer_unshared
 from spicepy.errors import ConnectionClosedError, SessionError, SpiceError
 from spicepy.session.offload import run_off_loop
 
@@ -82,17 +84,6 @@ PrepareHook = Callable[[object], Callable[[], object] | None]
 
 def _ignore_event(conn: ChannelConnection, event: object) -> None:
     """The event callback of a detached connection."""
-
-
-def _unshared(buf: bytearray) -> bool:
-    """No memoryview of ``buf`` is alive: a bytearray with one refuses to
-    change its size (the pop and append move no byte)."""
-    try:
-        last = buf.pop()
-    except BufferError:
-        return False
-    buf.append(last)
-    return True
 
 
 def _reading_error(name: str, exc: Exception) -> BaseException:
@@ -316,7 +307,7 @@ class ChannelConnection:
     def _get_buffer(self) -> memoryview:
         buf, pos = self._buf, self._pos
         if len(buf) - pos < MIN_READ:
-            if not _unshared(buf):  # the machine still holds a view: keep it
+            if not buffer_unshared(buf):  # a view is still held: keep it
                 self._buf = buf = bytearray(READ_CHUNK)
             self._pos = pos = 0
         return memoryview(buf)[pos:]
