@@ -20,14 +20,17 @@ __all__ = ["Target", "is_connection_file", "resolve"]
 @dataclass(frozen=True, slots=True)
 class Target:
     """Where to connect (``uri``, with password and secure channels), how to
-    check TLS, through which proxy (None: ``SPICE_PROXY``), as whom (SASL), and
-    which channel types not to open."""
+    check TLS, through which proxy (None: ``SPICE_PROXY``), as whom (SASL),
+    which channel types not to open; and for a viewer, a ``.vv`` file's window
+    ``title`` and ``full_screen`` (None: not said)."""
 
     uri: SpiceUri
     tls: TlsConfig
     proxy: str | None = None
     username: str | None = None
     disable_channels: frozenset[int] = frozenset()
+    title: str | None = None
+    full_screen: bool | None = None
 
 
 def is_connection_file(where: str) -> bool:
@@ -70,6 +73,8 @@ def resolve(
             proxy=vv.proxy,
             username=vv.username,
             disable_channels=vv.disable_channels,
+            title=vv.title,
+            full_screen=vv.full_screen,
         )
     else:
         target = Target(uri=parse_uri(where), tls=TlsConfig())
