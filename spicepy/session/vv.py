@@ -39,7 +39,8 @@ class ConnectionFile:
     ``tls`` the CA (PEM data) and host subject; ``proxy`` an HTTP CONNECT
     proxy URL; ``disable_channels`` channel types not to open.  ``keys`` holds
     every key of the group as read (unescaped), including the ones spicepy
-    has no use for (title, fullscreen, hotkeys...).
+    has no use for (hotkeys, smartcard, usbredir...).  ``title`` and
+    ``full_screen`` (None: the file does not say) are for a viewer's windows.
     """
 
     uri: SpiceUri
@@ -49,6 +50,7 @@ class ConnectionFile:
     disable_channels: frozenset[int] = frozenset()
     tls_ciphers: str | None = None
     title: str | None = None
+    full_screen: bool | None = None
     delete_this_file: bool = False
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -155,7 +157,8 @@ def parse_vv(text: str) -> ConnectionFile:
 
     Raises:
         ValueError: no ``[virt-viewer]`` group, no ``type``, a type other than
-            ``spice``, no address, a bad port/boolean/escape/channel name, or
+            ``spice``, no address, a bad port/boolean/escape/channel name or
+            ``fullscreen`` integer, or
             ``unix-path`` together with ``host``/ports.
     """
     groups = parse_keyfile(text)
@@ -207,6 +210,8 @@ def parse_vv(text: str) -> ConnectionFile:
     delete = "delete-this-file" in raw and _bool(
         raw["delete-this-file"], "delete-this-file"
     )
+    # an int in remote-viewer (g_key_file_get_integer): any non-zero is on
+    full = _int(raw["fullscreen"], "fullscreen") != 0 if "fullscreen" in raw else None
     return ConnectionFile(
         uri=uri,
         tls=tls,
@@ -215,6 +220,7 @@ def parse_vv(text: str) -> ConnectionFile:
         disable_channels=disabled,
         tls_ciphers=text_key("tls-ciphers"),
         title=text_key("title"),
+        full_screen=full,
         delete_this_file=delete,
         keys=keys,
     )
