@@ -13,9 +13,14 @@ GR / not-GR branch; the last residual and sample of each channel stay in
 registers, and the bit reader / writer live in locals (byte stores to the image
 may alias anything reached through a pointer). Column indices are Py_ssize_t:
 an int index is sign-extended and rescaled at each use (with int, decoding took
-5 % more instructions on noisy RGBA captures, 34 % more on the desktop vector). Changes here move gcc's register allocation of the whole
-row loop: measure with ``benchmarks/bench_quic.py --instructions`` (several
-plausible rewrites, e.g. loop copies without the first-row tests, came out slower).
+5 % more instructions on noisy RGBA captures, 34 % more on the desktop
+vector). Small images update the model at nearly every pixel: the update
+counts branch-free (SSE2) and keeps its rare table refresh out of line.
+Changes here move gcc's register allocation of the whole row loop: measure
+instructions with ``benchmarks/bench_quic.py --instructions`` and CPU time
+against spice-common's quic.c with ``--vs-quic-c`` (several plausible
+rewrites, e.g. loop copies without the first-row tests or a branch-free bit
+reader refill, came out slower).
 
 Safety without bounds checks: every column index is < width (runs are checked
 against the row end before copying), residuals are bytes, codes are < 8, and
