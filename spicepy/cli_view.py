@@ -9,10 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spicepy.cli_input import add_connection_options, add_target_options
 from spicepy.errors import SpiceError
+from spicepy.session.targets import Target
+
+if TYPE_CHECKING:
+    from spicepy.viewer.app import ViewerOptions
 
 Subparsers = Any  # argparse's private _SubParsersAction
 
@@ -33,7 +37,17 @@ def add_view(sub: Subparsers) -> None:
     )
     add_connection_options(p, quiet_time=False)
     add_target_options(p)
-    p.add_argument("--full-screen", action="store_true", help="start full screen")
+    p.add_argument(
+        "--full-screen",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start full screen (or not; default: what a .vv file says, else not)",
+    )
+    p.add_argument(
+        "--title",
+        help="the windows' name, %%d their number from 1 (default: a .vv "
+        "file's title, else 'spicepy HOST:PORT')",
+    )
     p.add_argument(
         "--scale",
         choices=["fit", "1"],
@@ -48,6 +62,15 @@ def add_view(sub: Subparsers) -> None:
     )
     p.add_argument("--no-audio", dest="audio", action="store_false", help="no sound")
     p.add_argument(
+        "--audio-latency",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="most playback audio queued for the sound device (default 0.25): "
+        "audio arriving in a longer burst, after a network or CPU stall, loses "
+        "its oldest part instead of delaying all sound after it",
+    )
+    p.add_argument(
         "--record",
         action="store_true",
         help="send the microphone to the guest while it records",
@@ -55,16 +78,48 @@ def add_view(sub: Subparsers) -> None:
     p.set_defaults(func=run_view)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 60:
+        raise argparse.ArgumentTypeError(f"{text}: between 0 and 60 seconds")
+    return value
+
+
 def _fail(message: str, status: int = 1) -> int:
     print(f"spicepy: error: {message}".splitlines()[0], file=sys.stderr)
     return status
+
+
+def view_options(args: argparse.Namespace, target: Target) -> ViewerOptions:
+    """The viewer's options from the command line and, where it says nothing
+    (no --title, neither --full-screen nor --no-full-screen), from a ``.vv``
+    file's title= and fullscreen=."""
+    from spicepy.viewer.app import ViewerOptions
+
+    uri = target.uri
+    where = uri.unix_path or f"{uri.host}:{uri.port or uri.tls_port}"
+    full_screen = args.full_screen
+    if full_screen is None:
+        full_screen = bool(target.full_screen)
+    return ViewerOptions(
+        scale=args.scale,
+        full_screen=full_screen,
+        resize_guest=args.resize_guest,
+        audio=args.audio,
+        audio_latency=args.audio_latency,
+        record=args.record,
+        title=args.title or target.title or f"spicepy {where}",
+    )
 
 
 def run_view(args: argparse.Namespace) -> int:
     from spicepy.cli_input import connect_target, resolve_target
 
     try:
-        from spicepy.viewer.app import Viewer, ViewerOptions
+        from spicepy.viewer.app import Viewer
     except ImportError as exc:
         return _fail(f"{exc}: install the viewer extra: pip install 'spicepy[viewer]'")
     try:
@@ -73,16 +128,7 @@ def run_view(args: argparse.Namespace) -> int:
         return _fail(str(exc), 2)
     except (SpiceError, OSError) as exc:
         return _fail(f"{type(exc).__name__}: {exc}")
-    uri = target.uri
-    where = uri.unix_path or f"{uri.host}:{uri.port or uri.tls_port}"
-    options = ViewerOptions(
-        scale=args.scale,
-        full_screen=args.full_screen,
-        resize_guest=args.resize_guest,
-        audio=args.audio,
-        record=args.record,
-        title=f"spicepy {where}",
-    )
+    options = view_options(args, target)
 
     async def go() -> None:
         async with connect_target(target, args, record=args.record) as session:

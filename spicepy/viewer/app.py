@@ -53,7 +53,7 @@ from spicepy.wire.enums import (
     MouseMode,
 )
 
-__all__ = ["Viewer", "ViewerOptions", "POLL", "status_title"]
+__all__ = ["Viewer", "ViewerOptions", "POLL", "status_title", "window_name"]
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,10 @@ LATENCY_WINDOW = 1.0
 class ViewerOptions:
     """``scale``: "fit" or "1"; ``resize_guest``: ask the agent for the window
     size (remote-viewer's "resize guest"); ``audio``: play the playback channel;
-    ``record``: the microphone to the guest while it records (the session
-    must be connected with ``record=True``)."""
+    ``audio_latency``: the most playback audio queued, in seconds (None:
+    ``viewer.audio.MAX_BUFFERED``); ``record``: the microphone to the guest
+    while it records (the session must be connected with ``record=True``);
+    ``title``: the windows' name, ``%d`` their number (``window_name``)."""
 
     scale: str = "fit"
     full_screen: bool = False
@@ -82,10 +84,13 @@ class ViewerOptions:
     audio: bool = True
     record: bool = False
     title: str = "spicepy"
+    audio_latency: float | None = None
 
     def __post_init__(self) -> None:
         if self.scale not in SCALE_MODES:
             raise ValueError(f"scale {self.scale!r}: one of {', '.join(SCALE_MODES)}")
+        if self.audio_latency is not None and not self.audio_latency > 0:
+            raise ValueError(f"audio latency {self.audio_latency}: must be > 0 s")
 
 
 class HeadWindow:
@@ -182,7 +187,11 @@ class Viewer:
         if self.options.audio:
             from spicepy.viewer.audio import AudioOut
 
-            audio = AudioOut()
+            audio = (
+                AudioOut()
+                if self.options.audio_latency is None
+                else AudioOut(self.options.audio_latency)
+            )
         try:
             self.renderer.guest_size = (first.width, first.height)
             self.renderer.relayout(self.window)
@@ -302,7 +311,7 @@ class Viewer:
         for head in now[1:]:
             hw = old.pop(head.key, None)
             if hw is None:
-                hw = self._open_head_window(head, kept[-1])
+                hw = self._open_head_window(head, kept[-1], len(kept))
             elif hw.head != head:
                 hw.head = head
                 hw.win.size = (head.width, head.height)
@@ -315,8 +324,8 @@ class Viewer:
         self.heads = kept
         self._paint_all()
 
-    def _open_head_window(self, head: Head, left: HeadWindow) -> HeadWindow:
-        """A window for another head, just right of the previous one."""
+    def _open_head_window(self, head: Head, left: HeadWindow, nth: int) -> HeadWindow:
+        """A window for another head (the ``nth``), right of the previous one."""
         from spicepy.viewer.render import Renderer
 
         pg = self.pg
@@ -329,7 +338,7 @@ class Viewer:
         if head.monitor is not None and head.monitor > 0:
             name += f" monitor {head.monitor}"
         win = pg.Window(
-            f"{name} - {self.options.title}",
+            window_name(self.options.title, nth, name),
             (head.width, head.height),
             (x + w, y),
             resizable=True,
@@ -414,7 +423,7 @@ class Viewer:
             self.ping = None if main is None else main.round_trip()
         vp = self.renderer.viewport
         title = status_title(
-            self.options.title,
+            window_name(self.options.title, 0, ""),
             state="migrating" if self.s.migration.in_progress else "connected",
             ping=self.ping,
             size=None if vp is None else (vp.guest_w, vp.guest_h),
@@ -800,6 +809,16 @@ def status_title(
     if grabbed:
         parts.append("grabbed (Ctrl+Alt releases)")
     return " - ".join(parts)
+
+
+def window_name(title: str, nth: int, head: str) -> str:
+    """The name of window ``nth`` (0: the main one) showing ``head`` (e.g.
+    "display 1"): with ``%d`` in ``title`` the window's number from 1 there (the
+    first ``%d``: remote-viewer's ``title=`` rule, virt-viewer-app.c); else
+    ``title`` for the main window and "``head`` - ``title``" for the others."""
+    if "%d" in title:
+        return title.replace("%d", str(nth + 1), 1)
+    return title if nth == 0 else f"{head} - {title}"
 
 
 def _to_window(vp: Viewport, gx: int, gy: int) -> tuple[int, int]:

@@ -6,7 +6,8 @@ frames (``Session.audio.frames()``) fill and SDL's audio thread drains in its
 callback.  Playing starts once ``PREBUFFER`` s are queued (network jitter is
 absorbed there, not heard as clicks), or once nothing new came for
 ``PREBUFFER`` s (the end of a stream plays out); an underrun plays silence
-and buffers again; a FIFO over ``MAX_BUFFERED`` seconds drops its oldest audio, so the
+and buffers again; a FIFO over ``max_buffered`` seconds (default ``MAX_BUFFERED``;
+``spicepy view --audio-latency``) drops its oldest audio, so the
 delay never grows (the device runs on its own clock, the guest on the
 server's).  A new stream format reopens the
 device.  ``SDL_AUDIODRIVER=disk`` writes what would be played to a file
@@ -47,9 +48,14 @@ PREBUFFER = 0.05
 
 
 class AudioOut:
-    """One SDL playback device fed with ``AudioFrame``s."""
+    """One SDL playback device fed with ``AudioFrame``s, keeping at most
+    ``max_buffered`` seconds queued (a burst longer than that, after a network
+    or CPU stall, loses its oldest audio instead of delaying all that follows)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_buffered: float = MAX_BUFFERED) -> None:
+        if not max_buffered > 0:
+            raise ValueError(f"max_buffered must be > 0 s, not {max_buffered}")
+        self.max_buffered = max_buffered
         self._lock = threading.Lock()
         self._fifo: collections.deque[bytes] = collections.deque()
         self._head = b""  # the partly played front chunk
@@ -81,7 +87,7 @@ class AudioOut:
         if self._device is None:
             return
         data = frame.samples.astype("<i2", copy=False).tobytes()
-        limit = int(MAX_BUFFERED * fmt[0]) * fmt[1] * 2
+        limit = int(self.max_buffered * fmt[0]) * fmt[1] * 2
         with self._lock:
             self._fifo.append(data)
             self._last_in = time.monotonic()
@@ -119,6 +125,11 @@ class AudioOut:
         device, self._device = self._device, None
         if device is not None:
             device.close()  # type: ignore[attr-defined]
+            log.info(
+                "audio out: %d underruns, %d bytes dropped",
+                self.underruns,
+                self.dropped_bytes,
+            )
         with self._lock:
             self._fifo.clear()
             self._head, self._queued = b"", 0
