@@ -4,6 +4,9 @@ import numpy as np
 import numpy.typing as npt
 
 def decode_body(
-    data: bytes, start_word: int, image_type: int, out: npt.NDArray[np.uint8]
+    data: bytes | bytearray | memoryview,
+    start_word: int,
+    image_type: int,
+    out: npt.NDArray[np.uint8],
 ) -> None: ...
 def encode_body(image_type: int, pixels: npt.NDArray[np.uint8]) -> bytes: ...
