@@ -63,7 +63,6 @@ import numpy as np
 from spicepy.canvas.images import CachedImage, ImageResolver
 from spicepy.channels.events import MessageReceived
 from spicepy.codecs import quic
-from spicepy.errors import SpiceError
 from spicepy.wire import msg_display as md
 from spicepy.wire.enums import ChannelType, DisplayMsg, ImageType
 from spicepy.wire.headers import frame_at
@@ -402,8 +401,8 @@ class DecodeAhead:
             if msg_type in _DRAW_NUMBERS and not sub_list and len(body) >= MIN_BODY:
                 try:
                     msg = decode_message(DISPLAY, msg_type, body)
-                except SpiceError:
-                    msg = None  # the reader meets it again and says why
+                except Exception:  # noqa: BLE001 - the reader meets it again and says why
+                    msg = None
                 if msg is not None:
                     job = self._job_for(msg, msg, resolver)
                     if job is not None:
