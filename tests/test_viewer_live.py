@@ -921,8 +921,11 @@ def test_every_display_in_its_own_window_equals_qemus_screens() -> None:
         # the qxl framebuffer reaches the card through the guest's deferred I/O
         # (a later flush than printf's return; all-black in one CI run under load)
         until(lambda: bool(guest.screendump("qxl1").any()), "tty2 on the second card")
-        with viewer(wide, guest.uri, "--scale", "1", "--no-audio") as v:
-            second = wide.find_window("display 1 - spicepy")
+        # --title's %d: each window's number (remote-viewer's rule)
+        args = ("--scale", "1", "--no-audio", "--title", "guest %d")
+        with viewer(wide, guest.uri, *args, window="guest 1 - connected") as v:
+            second = wide.find_window("guest 2")
+            assert wide.window_title(second) == "guest 2"
             assert wide.window_size(v.wid) == wide.window_size(second) == (1024, 768)
             until(lambda: shown_exactly(wide, v.wid, None), "display 0's window")
             until(lambda: shown_exactly(wide, second, "qxl1"), "display 1's window")

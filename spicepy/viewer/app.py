@@ -281,14 +281,18 @@ class Viewer:
             if pixels is not None:
                 hw.renderer.repaint(hw.surface(self.pg), pixels)
 
-    def _current_heads(self) -> list[Head]:
+    def _all_heads(self) -> list[Head]:
+        """Every head of every display, in order (closed windows' too)."""
         screen = self.s.screen
         surfaces = {}
         for display in screen.displays:
             size = screen.size(display)
             if size is not None:
                 surfaces[display] = (*size, screen.monitors(display))
-        shown = heads(surfaces)
+        return heads(surfaces)
+
+    def _current_heads(self) -> list[Head]:
+        shown = self._all_heads()
         rest = [h for h in shown if h.key not in self._closed_heads]
         return rest or shown[:1]  # the main window always shows something
 
@@ -311,7 +315,7 @@ class Viewer:
         for head in now[1:]:
             hw = old.pop(head.key, None)
             if hw is None:
-                hw = self._open_head_window(head, kept[-1], len(kept))
+                hw = self._open_head_window(head, kept[-1])
             elif hw.head != head:
                 hw.head = head
                 hw.win.size = (head.width, head.height)
@@ -324,8 +328,10 @@ class Viewer:
         self.heads = kept
         self._paint_all()
 
-    def _open_head_window(self, head: Head, left: HeadWindow, nth: int) -> HeadWindow:
-        """A window for another head (the ``nth``), right of the previous one."""
+    def _open_head_window(self, head: Head, left: HeadWindow) -> HeadWindow:
+        """A window for another head, just right of the previous one; named
+        with the head's place among all heads (as remote-viewer numbers its
+        displays, whichever windows are closed)."""
         from spicepy.viewer.render import Renderer
 
         pg = self.pg
@@ -337,6 +343,8 @@ class Viewer:
         name = f"display {head.display}"
         if head.monitor is not None and head.monitor > 0:
             name += f" monitor {head.monitor}"
+        keys = [h.key for h in self._all_heads()]
+        nth = keys.index(head.key) if head.key in keys else len(self.heads)
         win = pg.Window(
             window_name(self.options.title, nth, name),
             (head.width, head.height),
