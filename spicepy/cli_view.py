@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from spicepy.cli_input import add_connection_options, add_target_options
 from spicepy.errors import SpiceError
-from spicepy.session.targets import Target
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the parser imports no session code (tests/test_cli.py)
+    from spicepy.session.targets import Target
     from spicepy.viewer.app import ViewerOptions
 
 Subparsers = Any  # argparse's private _SubParsersAction
