@@ -226,7 +226,8 @@ def test_pictures_decoded_ahead_stay_within_the_sessions_video_budget(
     held = sum(w._held for w in workers if w is not None)
     shared = workers[0]._ahead if workers[0] is not None else None
     assert shared is not None and shared.held == held  # one count for all
-    decoded = sum(m.streams[sid].decoder.frames_decoded for sid in range(n))  # type: ignore[union-attr]
+    decoders: list[Any] = [m.streams[sid].decoder for sid in range(n)]
+    decoded = sum(d.frames_decoded for d in decoders)
     m.destroy_all()
     # each worker checks the count before a decode: one picture over, at most
     assert held <= budget + BigPictures.PICTURE * n, held

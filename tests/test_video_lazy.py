@@ -253,7 +253,7 @@ def test_a_corrupt_frame_in_the_chain_is_counted_not_raised(
         shown.append(item.mm_time)
         note(stream, item)
 
-    m._shown = noting  # type: ignore[method-assign]
+    m._shown = noting  # type: ignore[method-assign,assignment]
     m.run(3010)  # the armed frame, then the last late one (3001..3004 dropped)
     # the garbage in the last one's chain is counted and skipped, as
     # GStreamer's decoder drops a corrupt buffer and decodes the next: the

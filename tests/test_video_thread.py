@@ -81,7 +81,7 @@ def play(
         shown.append((item.mm_time, canvas.surface(0).pixels.tobytes()))
         note(stream, item)
 
-    m._shown = noting  # type: ignore[method-assign]
+    m._shown = noting  # type: ignore[method-assign,assignment]
     for n, (kind, a, b, c) in enumerate(steps):
         if kind == "data":
             m.data(1, b, frames[a], now=c)
