@@ -254,6 +254,9 @@ class Session:
         #: byte budgets of everything a server fills (``spicepy.limits``)
         self.limits = limits if limits is not None else DEFAULT_LIMITS
         self.core = SessionCore(limits=self.limits)
+        # a video frame the timer chose, decoded on a worker thread, comes
+        # back here at once (not by the timer polling)
+        self.core.video_wakeup = self._video_decoded
         #: fired after every pump: ``wait_for`` predicates re-check then
         self._changed = Wakeup()
         #: one per kind of waiter that knows its source (``_wakeup_for``)
@@ -565,6 +568,18 @@ class Session:
             return
         self.core.handle_timer(self._loop.time())
         self._after_pump()
+
+    def _video_decoded(self) -> None:
+        """From a video decode thread: run the timer's work on the loop."""
+        try:
+            self._loop.call_soon_threadsafe(self._on_video_decoded)
+        except RuntimeError:  # the loop closed: nobody to show it to
+            pass
+
+    def _on_video_decoded(self) -> None:
+        if not self._closed:
+            self.core.handle_timer(self._loop.time())
+            self._after_pump()
 
     def _wake(self) -> None:
         self._changed.fire()
