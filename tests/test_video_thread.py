@@ -634,3 +634,35 @@ def test_offline_replay_is_the_same_with_worker_threads(
         )
     assert results[1] == results[0]
     assert results[0][1][0][0] > 0  # frames were shown
+
+
+def test_the_live_session_runs_the_cores_timer_on_its_loop_at_a_wakeup() -> None:
+    """``Session`` gives the core a ``video_wakeup`` that a decode thread may
+    call: the core's timer work then runs on the session's loop thread."""
+    import asyncio
+
+    from spicepy.session.session import Session
+    from spicepy.session.uri import SpiceUri
+
+    async def main() -> list[int]:
+        session = Session(SpiceUri("127.0.0.1", port=1))
+        ran_on: list[int] = []
+        session.core.handle_timer = (  # type: ignore[method-assign]
+            lambda now: ran_on.append(threading.get_ident())
+        )
+        wakeup = session.core.video_wakeup
+        assert wakeup is not None
+        worker = threading.Thread(target=wakeup)
+        worker.start()
+        worker.join(10)
+        for _ in range(100):  # the hand-off lands within a few loop turns
+            if ran_on:
+                break
+            await asyncio.sleep(0.01)
+        await session.close()
+        wakeup()  # after close: nothing runs, nothing raises
+        await asyncio.sleep(0.05)
+        return ran_on + [threading.get_ident()]
+
+    *ran_on, loop_thread = asyncio.run(main())
+    assert ran_on == [loop_thread]
