@@ -15,7 +15,6 @@ beside the decode itself: one header parse, no copy of the payload.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import IntEnum
 from typing import NamedTuple
 
 import numpy as np
@@ -29,31 +28,17 @@ from spicepy.codecs._common import (
     output_array,
 )
 
+from spicepy.wire.enums import ImageType as SpiceImageType  # the one table
+
 __all__ = ["DecodedImage", "SpiceImageType", "decode_image"]
 
 U8 = npt.NDArray[np.uint8]
 
 
-class SpiceImageType(IntEnum):
-    """SpiceImageType (spice-protocol ``spice/enums.h``)."""
-
-    BITMAP = 0
-    QUIC = 1
-    LZ_PLT = 100
-    LZ_RGB = 101
-    GLZ_RGB = 102
-    FROM_CACHE = 103
-    SURFACE = 104
-    JPEG = 105
-    FROM_CACHE_LOSSLESS = 106
-    ZLIB_GLZ_RGB = 107
-    JPEG_ALPHA = 108
-    LZ4 = 109
-
-
-#: SpiceImageType by number, and enum names (dict lookups cost less per image than
-#: calling the enum or reading ``.name``).
-_KINDS = {t.value: t for t in SpiceImageType}
+#: SpiceImageType by number (RESERVED is no image: unknown here), and enum
+#: names (dict lookups cost less per image than calling the enum or reading
+#: ``.name``).
+_KINDS = {t.value: t for t in SpiceImageType if t is not SpiceImageType.RESERVED}
 _KIND_NAMES = {t: t.name for t in SpiceImageType}
 _GLZ_NAMES = {t: t.name for t in glz.ImageType}
 _NOT_A_CODEC = {
