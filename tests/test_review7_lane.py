@@ -1,0 +1,48 @@
+"""Review 7 of the display lane reading draws from their bytes
+(``session/_lane.pyx``): cases the lane's tests let through when a bug was
+planted in it (lane on must equal lane off)."""
+
+from __future__ import annotations
+
+import pytest
+from test_review6_lane import _both
+from test_session_lane import PUT, _bitmap, _cached, _copy, _create, _fill
+
+from spicepy.session import core as core_mod
+from spicepy.wire.enums import ImageType
+
+pytestmark = pytest.mark.skipif(
+    core_mod._lane is None, reason="no compiled lane (pure-Python twins)"
+)
+
+
+@pytest.mark.parametrize("fills", range(5, 27))
+@pytest.mark.parametrize("most", [6, 7])
+def test_the_change_list_is_cut_alike_whatever_the_count(
+    monkeypatch: pytest.MonkeyPatch, fills: int, most: int
+) -> None:
+    """Past MAX_CHANGES the lane drops the same oldest changes as the core
+    (a cut one change longer ended alike at 17 fills, not at every count)."""
+    monkeypatch.setattr(core_mod, "MAX_CHANGES", most)
+    msgs = [_create(0), *[_fill(0, i % 20, i % 9, i, PUT, 0) for i in range(fills)]]
+    (off, _, _), (on, _, taken) = _both(msgs)
+    assert taken >= fills - 1
+    assert on[1] == off[1] and on[2] == off[2] == fills + 1
+
+
+def test_lossless_cache_copies_count_their_own_image_type() -> None:
+    """A copy FROM_CACHE_LOSSLESS the lane takes is counted under that type,
+    not FROM_CACHE (the random streams of test_session_lane only copy
+    FROM_CACHE)."""
+    lossless, plain = ImageType.FROM_CACHE_LOSSLESS, ImageType.FROM_CACHE
+    msgs = [
+        _create(0),
+        _copy(0, 1, 1, _bitmap(3, 0x0F1E2D), PUT, 0),
+        *[_copy(0, 2 * i, i, _cached(3, lossless), PUT, 0) for i in range(3)],
+        _copy(0, 5, 5, _cached(3, plain), PUT, 0),
+    ]
+    (off, _, _), (on, _, taken) = _both(msgs)
+    assert taken >= 4
+    types = on[0][0][2]  # the display driver's image_types
+    assert types[int(lossless)] == 3 and types[int(plain)] == 1
+    assert on == off
