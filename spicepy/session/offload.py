@@ -107,9 +107,7 @@ class DisplayPrepare:
         # DRAW_COPY one size product; no list, no call below unless it is big
         ahead = self.ahead
         if ahead is not None:
-            ahead.take(event)
-            ahead.scan()
-            ahead.scan_unread()
+            ahead.before(event)
         if type(event) is MessageReceived:
             msg = event.message
             cls = type(msg)
