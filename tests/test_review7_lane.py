@@ -4,11 +4,14 @@ planted in it (lane on must equal lane off)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from test_review6_lane import _both
-from test_session_lane import PUT, _bitmap, _cached, _copy, _create, _fill
+from test_session_lane import PUT, Rig, _bitmap, _cached, _copy, _create, _fill
 
 from spicepy.session import core as core_mod
+from spicepy.session.core import SessionCore
 from spicepy.wire.enums import ImageType
 
 pytestmark = pytest.mark.skipif(
@@ -46,3 +49,21 @@ def test_lossless_cache_copies_count_their_own_image_type() -> None:
     types = on[0][0][2]  # the display driver's image_types
     assert types[int(lossless)] == 3 and types[int(plain)] == 1
     assert on == off
+
+
+def test_a_lane_on_the_monotonic_clock_stamps_each_draw_it_takes() -> None:
+    """A live connection on a stock loop gives the lane ``time.monotonic``
+    itself, which the lane reads in C: each draw it takes still sets
+    ``last_display_activity`` to that clock's time (review6's live test
+    passed with that stamp removed)."""
+    core = SessionCore()
+    rig = Rig(core, lane=False)
+    rig.lane = core.display_lane(0, clock=time.monotonic)
+    rig.machine.set_lane(rig.lane)
+    rig.feed(rig.pack(_create(0)) + rig.pack(_fill(0, 0, 0, 1, PUT, 0)), now=1.0)
+    taken = rig.lane.taken
+    before = time.monotonic()
+    rig.feed(rig.pack(_fill(0, 2, 2, 3, PUT, 0)), now=1.0)
+    after = time.monotonic()
+    assert rig.lane.taken == taken + 1
+    assert before <= core.last_display_activity <= after
