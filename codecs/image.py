@@ -173,8 +173,7 @@ def decode_image(
         # read in place (QUIC, LZ4); a codec needing bytes copies it itself
         data = byte_view(payload)
         if kind is _QUIC:
-            fmt = quic.info(data).image_type
-            pixels = quic.decode(data, max_pixels=max_pixels, out=out)
+            pixels, fmt = quic.decode_with_type(data, max_pixels=max_pixels, out=out)
         elif kind is _JPEG:
             data = bytes(data)  # libjpeg-turbo's reader takes bytes: one copy for both
             fmt = jpeg.info(data).image_type
