@@ -11,9 +11,16 @@ from _channel_helpers import events
 from test_channel_assembly import linked
 
 from spicepy.channels.base import ASSEMBLY_KEEP
+from spicepy.channels.events import MessageReceived
 from spicepy.wire.enums import CursorFlags
 from spicepy.wire.msg_other import CursorSet
 from spicepy.wire.types import Cursor, Point16
+
+
+def _shape(event: object) -> bytes:
+    assert isinstance(event, MessageReceived)
+    assert isinstance(event.message, CursorSet)
+    return bytes(event.message.cursor.data)
 
 
 def test_a_large_assembly_buffer_is_not_kept_once_its_message_is_read() -> None:
@@ -31,9 +38,9 @@ def test_a_large_assembly_buffer_is_not_kept_once_its_message_is_read() -> None:
         half = len(big) // 2
         ch.receive_data(big[:half])
         ch.receive_data(big[half:] + small[:5])  # the next one cut too
-        got = [bytes(e.message.cursor.data) for e in events(ch)]
+        got = [_shape(e) for e in events(ch)]
         ch.receive_data(small[5:])
-        got += [bytes(e.message.cursor.data) for e in events(ch)]
+        got += [_shape(e) for e in events(ch)]
         assert got == [shape, b"ab"]
         del got
         gc.collect()
