@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from test_lookahead import DISPLAY, LIMITS, WIDTH, let_worker_start, message
@@ -53,3 +54,55 @@ def test_images_of_dropped_draws_do_not_pile_up_decoded() -> None:
     assert sum(core.dropped.values()) == 12
     assert ahead.taken_images >= 10  # the worker did decode them ahead
     assert peak <= 1
+
+
+@pytest.mark.parametrize("budget", [4 * WIDTH * 16, 32 << 20], ids=["tight", "wide"])
+@pytest.mark.parametrize("patient", [False, True], ids=["as-is", "patient"])
+def test_each_image_is_decoded_once_and_the_budget_comes_back(
+    budget: int, patient: bool
+) -> None:
+    """Events arriving several at a time: each image goes through a decode at
+    most once (a rescan of older queued events, or a job taken back before
+    it was submitted, decoded some twice), and once every event is delivered
+    nothing holds the budget (before ``close`` resets it)."""
+    core = SessionCore()
+    driver = core.add_display(0)
+    driver.canvas.create_surface(0, WIDTH, 96, SurfaceFormat.FMT_32_xRGB)
+    resolver = driver.canvas.images
+    decoded: list[int] = []
+    alone = resolver.decode_alone
+
+    def counting(image: Any) -> Any:
+        decoded.append(image.descriptor.id)
+        return alone(image)
+
+    resolver.decode_alone = counting  # type: ignore[method-assign]
+    queued: deque[object] = deque()
+    ahead = lookahead.DecodeAhead(
+        lambda: resolver, queued, budget, LIMITS.inline_decode_pixels,
+        {int(ImageType.QUIC): 1},
+    )  # fmt: skip
+    prepare = DisplayPrepare(core, 0, LIMITS.inline_decode_pixels, ahead)
+    events = [
+        MessageReceived(
+            DISPLAY,
+            md.DrawCopy.MSG_TYPE,
+            i + 1,
+            message(i, ("draw", ImageType.QUIC, 0, 16, "ok", i)),
+        )
+        for i in range(12)
+    ]
+    # four events a chunk, the next chunk queued while two of these wait
+    queued.extend(events[:4])
+    for lo in (4, 8, 12):
+        for _ in range(len(queued) - 2 if lo < 12 else len(queued)):
+            event = queued.popleft()
+            if patient:
+                let_worker_start(prepare, event)
+            assert prepare(event) is None
+            core.handle_event((DISPLAY, 0), event, 0.0)
+        queued.extend(events[lo : lo + 4])
+    assert ahead.pending_bytes == 0
+    prepare.close()
+    assert len(decoded) == len(set(decoded))
+    assert sum(core.dropped.values()) == 0
