@@ -103,6 +103,8 @@ def test_each_image_is_decoded_once_and_the_budget_comes_back(
             core.handle_event((DISPLAY, 0), event, 0.0)
         queued.extend(events[lo : lo + 4])
     assert ahead.pending_bytes == 0
+    # every decode ahead was taken (a job taken back is never decoded later)
+    assert len(decoded) == ahead.taken_images
     prepare.close()
     assert len(decoded) == len(set(decoded))
     assert sum(core.dropped.values()) == 0
