@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spicepy.channels import ChannelClosed, ChannelState
-from spicepy.channels.base import ASSEMBLY_STEP, Channel, buffer_unshared
+from spicepy.channels.base import Channel, buffer_unshared
 from spicepy.errors import ProtocolError
 from spicepy.testing.fake_server import FakeServer
 from spicepy.wire.enums import ChannelType, CommonCap, CursorFlags
@@ -133,10 +133,10 @@ def test_the_callers_buffer_is_free_once_the_events_are_taken(
 
 
 @pytest.mark.parametrize("mini", [True, False], ids=["mini", "full"])
-def test_a_lying_length_allocates_only_what_arrived_plus_a_step(mini: bool) -> None:
+def test_a_lying_length_allocates_only_what_arrived(mini: bool) -> None:
     """A header announcing 60 MB (under the 64 MB limit) with 200 kB sent:
-    the machine holds what arrived plus ASSEMBLY_STEP at most, and the
-    connection's end is not clean."""
+    the machine holds about what arrived (its buffer grows with the bytes,
+    never to the header's word), and the connection's end is not clean."""
     ch, srv = linked(mini)
     header = srv.pack_raw(4000, b"")[: 6 if mini else 18]
     announced = bytearray(header)
@@ -152,8 +152,9 @@ def test_a_lying_length_allocates_only_what_arrived_plus_a_step(mini: bool) -> N
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
-    # 64 KiB: room for the machine's own small objects beside the buffer
-    assert sent < peak < sent + ASSEMBLY_STEP + 64 * 1024
+    # a bytearray over-allocates by an eighth as it grows; 64 KiB: room for
+    # the machine's own small objects beside the buffer
+    assert sent < peak < sent + sent // 8 + 64 * 1024
     assert events(ch) == []
     ch.receive_data(b"")
     assert events(ch) == [ChannelClosed(clean=False)]

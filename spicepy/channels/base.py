@@ -90,7 +90,6 @@ from spicepy.wire.stream import MessageReader, Reader
 from spicepy.wire.twins import build, decode_struct
 
 __all__ = [
-    "ASSEMBLY_STEP",
     "Channel",
     "Frame",
     "MAX_RECEIVE_MESSAGE",
@@ -103,10 +102,6 @@ log = logging.getLogger(__name__)
 
 #: Largest message body a channel buffers (a 4096x2160x4 bitmap fits easily).
 MAX_RECEIVE_MESSAGE = 64 * 1024 * 1024
-#: a new assembly buffer holds at most what arrived plus this (then it grows
-#: by what arrives): a header announcing more is believed only as its bytes
-#: come.  Most messages fit at once (a 1024x768 raw bitmap: 3 MiB)
-ASSEMBLY_STEP = 4 << 20
 #: a larger assembly buffer is dropped once its message is read (not kept for
 #: the next one)
 ASSEMBLY_KEEP = 4 << 20
@@ -582,8 +577,10 @@ class Channel:
         for buf in pool:
             if buffer_unshared(buf):
                 break  # (grows in place if it is too small)
-        else:  # both still viewed (events not taken, a held message): a new one
-            buf = bytearray(min(need, len(rest) + ASSEMBLY_STEP))
+        else:  # both still viewed (events not taken, a held message): a new one,
+            # empty: it grows by what arrives (zeroing it first would touch
+            # every page twice)
+            buf = bytearray()
             if len(pool) < 2:
                 pool.append(buf)
             else:  # their views keep the old one alive while they need it
