@@ -7,11 +7,22 @@ from __future__ import annotations
 import time
 
 import pytest
+from _canvas_build import NO_MASK, base
 from test_review6_lane import _both
-from test_session_lane import PUT, Rig, _bitmap, _cached, _copy, _create, _fill
+from test_session_lane import (
+    PUT,
+    Rig,
+    _bitmap,
+    _cached,
+    _copy,
+    _create,
+    _fill,
+    _rect,
+)
 
 from spicepy.session import core as core_mod
 from spicepy.session.core import SessionCore
+from spicepy.wire import msg_display as md
 from spicepy.wire.enums import ImageType
 
 pytestmark = pytest.mark.skipif(
@@ -67,3 +78,24 @@ def test_a_lane_on_the_monotonic_clock_stamps_each_draw_it_takes() -> None:
     after = time.monotonic()
     assert rig.lane.taken == taken + 1
     assert before <= core.last_display_activity <= after
+
+
+def test_a_copy_scaled_in_height_only_is_left_to_the_general_path() -> None:
+    """A cached copy whose source area has the box's width but not its height
+    is scaled (the canvas's path): the lane must decline it, as it does one
+    scaled in width."""
+    msgs = [
+        _create(0),
+        _copy(0, 1, 1, _bitmap(3, 0x0F1E2D), PUT, 0),
+        *[
+            md.DrawCopy(
+                base(0, _rect(2 * i, i, 6, 4 + 3 * (i + 1)), None),
+                md.Copy(_cached(3), _rect(0, 0, 6, 4), PUT, 0, NO_MASK),
+            )
+            for i in range(3)
+        ],
+        _copy(0, 9, 9, _cached(3), PUT, 0),  # same size: the lane's
+    ]
+    (off, _, _), (on, _, taken) = _both(msgs)
+    assert taken >= 1
+    assert on == off
