@@ -99,3 +99,14 @@ def test_a_copy_scaled_in_height_only_is_left_to_the_general_path() -> None:
     (off, _, _), (on, _, taken) = _both(msgs)
     assert taken >= 1
     assert on == off
+
+
+def test_change_listeners_hear_the_same_box_for_clipped_lane_draws() -> None:
+    """A listener hears each draw's box whatever its clip (review6's listener
+    test drew without a clip)."""
+    msgs = [_create(0), *[_fill(0, i, 2 * i, 0x010203 * i, PUT, 1) for i in range(5)]]
+    msgs += [_copy(0, 1, 1, _bitmap(3, 0x0F1E2D), PUT, 0)]
+    msgs += [_copy(0, 3 * i, i, _cached(3), PUT, 1) for i in range(3)]
+    (_, heard, _), (_, lane_heard, taken) = _both(msgs)
+    assert taken >= 8
+    assert lane_heard == heard and len(heard) == 10
