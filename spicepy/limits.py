@@ -42,6 +42,9 @@ class Limits:
             display channel of the session together (encoded bytes + decoded
             picture): one budget per session, as ``surfaces``; drops the
             oldest frame of the session's fullest stream (counted, reported).
+            The VP8/H.264 stream workers' pictures decoded ahead and not yet
+            collected are held to the same amount again (``canvas.video``'s
+            ``LookAhead``; a worker then waits), so ``total`` counts it twice.
         held: display messages waiting for another display channel's image;
             raises.
         agent: one guest-agent message being reassembled, and the clipboard
@@ -75,12 +78,13 @@ class Limits:
     @property
     def total(self) -> int:
         """The budgeted bytes together (the cursor budget counts twice: raw and
-        decoded shapes)."""
+        decoded shapes; the video budget too: queued frames, and pictures the
+        stream workers decoded ahead)."""
         return (
             self.surfaces
             + self.image_cache
             + 2 * self.cursor_cache
-            + self.video_queue
+            + 2 * self.video_queue
             + self.held
             + self.agent
         )

@@ -235,7 +235,7 @@ def test_limits_are_one_place() -> None:
         limits.surfaces
         + limits.image_cache
         + 2 * limits.cursor_cache
-        + limits.video_queue
+        + 2 * limits.video_queue  # queued frames, and pictures decoded ahead
         + limits.held
         + limits.agent
     )
