@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 from _canvas_build import Image, Rect, base
+from conftest import CAPTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spicepy.codecs import jpeg, lz, lz4, quic
@@ -46,8 +47,10 @@ DISPLAY = int(ChannelType.DISPLAY)
 #: ``ChannelConnection.READ_CHUNK``: what one socket read hands the machine
 CHUNK = 256 * 1024
 LIMITS = Limits()
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "captures"
 DATA = Path(__file__).resolve().parent / "data"
+#: ../shared/captures or $SPICEPY_CAPTURES (conftest; absent: the tests skip,
+#: and fail under SPICEPY_REQUIRE_CORPUS=1)
+SHARED = CAPTURES if CAPTURES is not None else DATA / "no-corpus"
 
 
 def capture_paths() -> list[Path]:
