@@ -143,6 +143,7 @@ def play(
         reads.append((when, index, start, end))
     out = Outcome()
     failed: set[int] = set()
+    armed = [False] * len(channels)  # a QUIC/JPEG image came (``arms``)
     for when, index, start, end in reads:
         if index in failed:
             continue
@@ -163,9 +164,10 @@ def play(
                 out.channel_errors.append(f"{key}: {exc!r}")
                 failed.add(index)
             while (event := machine.next_event()) is not None:
-                if not first:
+                if not first and armed[index]:
                     out.behind += eligible(event)
                 first = False
+                armed[index] = armed[index] or arms(event)
                 if patient:
                     let_worker_start(prepare, event)
                 job = prepare(event)  # a big image: the connection parks, goes on
@@ -194,18 +196,30 @@ def play(
     return out
 
 
+def arms(event: object) -> bool:
+    """``event`` arms its channel's look-ahead: a draw with a QUIC, JPEG or
+    JPEG_ALPHA image of any size (the module docstring's rule)."""
+    if type(event) is not MessageReceived or type(event.message) not in _DRAWS:
+        return False
+    kinds = (ImageType.QUIC, ImageType.JPEG, ImageType.JPEG_ALPHA)
+    return any(i.descriptor.type in kinds for i in md.message_images(event.message))
+
+
+_DRAWS = (
+    md.DrawCopy,
+    md.DrawBlend,
+    md.DrawOpaque,
+    md.DrawRop3,
+    md.DrawTransparent,
+    md.DrawAlphaBlend,
+    md.DrawComposite,
+)
+
+
 def eligible(event: object) -> int:
     """The images of ``event`` a look-ahead decodes, by the module docstring's
     rule (written again here, from the docstring, not from the code)."""
-    if type(event) is not MessageReceived or type(event.message) not in (
-        md.DrawCopy,
-        md.DrawBlend,
-        md.DrawOpaque,
-        md.DrawRop3,
-        md.DrawTransparent,
-        md.DrawAlphaBlend,
-        md.DrawComposite,
-    ):
+    if type(event) is not MessageReceived or type(event.message) not in _DRAWS:
         return 0
     images = md.message_images(event.message)
     sizes = [i.descriptor.width * i.descriptor.height for i in images]
@@ -527,4 +541,31 @@ def test_unread_jobs_go_only_to_the_same_image_bytes() -> None:
     )
     ahead.take(MessageReceived(DISPLAY, md.DrawCopy.MSG_TYPE, 1, again))  # a's bytes
     assert ahead.taken_images == 1
+    ahead.close()
+
+
+def test_an_unarmed_look_ahead_looks_at_nothing() -> None:
+    """Until a draw with a QUIC/JPEG image came, ``before`` neither frames the
+    unread bytes nor scans the queue (a text session pays nothing); the first
+    such draw arms it."""
+
+    class Source:
+        messages_received = 0
+        calls = 0
+
+        def unread(self) -> None:
+            self.calls += 1
+
+    source = Source()
+    ahead = lookahead.DecodeAhead(
+        lambda: None, [], LIMITS.decode_ahead, 1 << 20, source=source
+    )
+    lz_draw = message(1, ("step", ImageType.LZ_RGB, 0, 8, "ok", 1))
+    quic_draw = message(2, ("step", ImageType.QUIC, 0, 8, "ok", 2))
+    mark = md.DisplayMark()
+    for n, msg in enumerate((mark, lz_draw, lz_draw)):
+        ahead.before(MessageReceived(DISPLAY, msg.MSG_TYPE, n + 1, msg))
+    assert not ahead.armed and source.calls == 0
+    ahead.before(MessageReceived(DISPLAY, md.DrawCopy.MSG_TYPE, 4, quic_draw))
+    assert ahead.armed and source.calls == 1
     ahead.close()
