@@ -592,6 +592,8 @@ def test_gtk_window_probe_smoke() -> None:
     """spice-gtk once: the LD_PRELOAD probe sees its display window."""
     if not (captures_dir() / f"{SMOKE_CAPTURE}.pcap").is_file():
         pytest.skip("../shared/captures not present (set SPICEPY_CAPTURES)")
+    if not (tools_dir() / "replay-server").is_file():
+        pytest.skip("../shared/tools not present (set SPICEPY_TOOLS)")
     why_not = gtk_available()
     if why_not is not None:
         pytest.skip(why_not)
