@@ -90,15 +90,9 @@ def _display_channels(path: Path) -> list[Any]:
 
 def _segments(channels: list[Any]) -> list[tuple[float, int, int, int]]:
     """(capture time, channel index, start, end) per server segment, as replay."""
-    out = []
-    for index, ch in enumerate(channels):
-        times = ch.times or [(0, 0.0)]
-        ends = [offset for offset, _ in times[1:]] + [len(ch.to_client)]
-        for (offset, when), end in zip(times, ends, strict=True):
-            if end > offset:
-                out.append((when, index, offset, end))
-    out.sort(key=lambda s: (s[0], s[1]))
-    return out
+    from spicepy.capture.replay import server_segments
+
+    return server_segments(channels)
 
 
 def _run_machines(channels: list[Any], segments: list[Any]) -> tuple[int, list[Any]]:

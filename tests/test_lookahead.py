@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from spicepy.codecs import jpeg, lz, lz4, quic
 
 from spicepy.canvas.surface import SurfaceFormat
+from spicepy.capture.replay import server_segments
 from spicepy.capture.streams import channel_machine, read_channels
 from spicepy.channels.events import MessageReceived
 from spicepy.errors import SpiceError
@@ -126,14 +127,7 @@ def play(
         for ch, machine in zip(channels, machines, strict=True)
     ]
     assert all((p.ahead is not None) == ahead for p in prepares)
-    segments: list[tuple[float, int, int, int]] = []
-    for index, ch in enumerate(channels):
-        times = ch.times or [(0, 0.0)]
-        ends = [offset for offset, _ in times[1:]] + [len(ch.to_client)]
-        for (offset, when), end in zip(times, ends, strict=True):
-            if end > offset:
-                segments.append((when, index, offset, end))
-    segments.sort(key=lambda s: (s[0], s[1]))
+    segments = server_segments(channels)  # replay's order
     reads: list[tuple[float, int, int, int]] = []  # segments joined as one read
     for when, index, start, end in segments:
         if reads and reads[-1][1] == index and reads[-1][3] == start:

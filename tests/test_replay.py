@@ -268,3 +268,22 @@ def test_replay_fills_reach_the_canvas_through_the_core_alone(
     replay(capture, lane=False)
     assert len(stacks) > 10
     assert set(stacks) == {("capture/replay.py", "session/core.py")}
+
+
+def test_server_segments_are_each_channels_bytes_in_capture_time_order() -> None:
+    """Every byte of every channel once, each channel's in stream order, all
+    segments by capture time (ties: channel index): the order replay feeds."""
+    from types import SimpleNamespace
+
+    from spicepy.capture.replay import server_segments
+
+    a = SimpleNamespace(times=[(0, 1.0), (10, 3.0)], to_client=bytes(25))
+    b = SimpleNamespace(times=[(0, 1.0), (4, 2.0), (4, 2.5)], to_client=bytes(9))
+    c = SimpleNamespace(times=[], to_client=bytes(3))  # no times: one at 0
+    assert server_segments([a, b, c]) == [
+        (0.0, 2, 0, 3),
+        (1.0, 0, 0, 10),
+        (1.0, 1, 0, 4),
+        (2.5, 1, 4, 9),
+        (3.0, 0, 10, 25),
+    ]

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +31,7 @@ from spicepy.errors import SpiceError
 from spicepy.session.core import DisplayDriver, SessionCore
 from spicepy.wire.enums import ChannelType
 
-__all__ = ["ReplayResult", "replay"]
+__all__ = ["ReplayResult", "replay", "server_segments"]
 
 
 @dataclass(slots=True)
@@ -75,6 +76,21 @@ class ReplayResult:
         )
 
 
+def server_segments(channels: Sequence[Any]) -> list[tuple[float, int, int, int]]:
+    """(capture time, channel index, start, end) of every server segment of
+    ``channels`` (``read_channels``' streams), in capture order (ties by
+    channel index): the order replay feeds them in."""
+    segments: list[tuple[float, int, int, int]] = []
+    for index, ch in enumerate(channels):
+        times = ch.times or [(0, 0.0)]
+        ends = [offset for offset, _ in times[1:]] + [len(ch.to_client)]
+        for (offset, when), end in zip(times, ends, strict=True):
+            if end > offset:
+                segments.append((when, index, offset, end))
+    segments.sort(key=lambda s: (s[0], s[1]))
+    return segments
+
+
 def replay(
     path: str | Path,
     *,
@@ -112,15 +128,7 @@ def replay(
     lanes = [core.display_lane(ch.channel_id) if lane else None for ch in channels]
     for machine, display_lane in zip(machines, lanes, strict=True):
         machine.set_lane(display_lane)
-    # (capture time, channel index, start, end) of every server segment
-    segments: list[tuple[float, int, int, int]] = []
-    for index, ch in enumerate(channels):
-        times = ch.times or [(0, 0.0)]
-        ends = [offset for offset, _ in times[1:]] + [len(ch.to_client)]
-        for (offset, when), end in zip(times, ends, strict=True):
-            if end > offset:
-                segments.append((when, index, offset, end))
-    segments.sort(key=lambda s: (s[0], s[1]))
+    segments = server_segments(channels)
     views = [memoryview(ch.to_client) for ch in channels]
     keys = [(int(ChannelType.DISPLAY), ch.channel_id) for ch in channels]
     failed: set[int] = set()
