@@ -2,7 +2,8 @@
 # Mutation testing (mutmut, pinned in the `test` extras), one area at a time:
 #
 #   bash scripts/mutation.sh AREA [AREA...]     # codecs wire channels transport
-#                                               # (protocol = the last three)
+#                                               # (protocol = the last three),
+#                                               # lookahead
 #   MUTATION_JOBS=2 bash scripts/mutation.sh wire
 #
 # Each area is mutated in its own staging copy under $MUTATION_DIR (default
@@ -10,7 +11,9 @@
 # it mutates, and other work may be running against the tree.  The copy has the
 # installed layout (codecs/ becomes spicepy/codecs/) so the tests import the
 # mutated modules, and SPICEPY_PUREPYTHON=1 so the reference twins and the
-# pure-Python wire engine run instead of the Cython fast paths.  Only the tests
+# pure-Python wire engine run instead of the Cython fast paths (not for
+# lookahead: session/lookahead.py is off under the pure-Python codecs, so that
+# area keeps the compiled ones; its live test is left out).  Only the tests
 # named for the area run, and mutmut runs for each mutant just the tests that
 # reached the mutated function.  The shared corpus is left out (tests/data pins
 # the codecs).  Results: $MUTATION_DIR/AREA/results.txt
@@ -78,7 +81,11 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
         echo "tests/test_session_transport.py tests/test_session_uri.py"
         echo "tests/test_session_transport_mutants.py tests/test_session_proxy.py"
         echo "tests/test_session_vv.py" ;;
-    *) echo "unknown area: $1 (codecs wire channels transport protocol)" >&2
+    lookahead)  # the decode look-ahead; needs the compiled codecs (area_env)
+        echo "spicepy/session/lookahead.py"
+        echo "|tests/test_lookahead.py tests/test_offload_palette.py"
+        echo "tests/test_review*_lookahead.py" ;;
+    *) echo "unknown area: $1 (codecs wire channels transport protocol lookahead)" >&2
        return 1 ;;
     esac
 }
@@ -110,6 +117,8 @@ write_cfg() {  # write_cfg DIR "MUTATE" "TESTS": mutmut's setup.cfg in DIR
         echo "also_copy ="
         echo "    mutation_order.py"
         printf 'pytest_add_cli_args =\n    -p\n    no:cacheprovider\n'
+        # no live server per mutant (test_lookahead's live screenshot test)
+        printf '    -m\n    not live\n'
         printf '    -p\n    mutation_order\n'
         # e.g. MUTATION_PYTEST_ARGS="--deselect tests/x.py::test_y": mutmut needs
         # a green baseline, and other work may leave an unrelated test red
@@ -176,6 +185,7 @@ PY
     (
         cd "$dir"
         export SPICEPY_PUREPYTHON=1 HYPOTHESIS_PROFILE=mutation PYTHONDONTWRITEBYTECODE=1
+        area_env "$area"
         export SPICEPY_CAPTURES=/nonexistent SPICEPY_VECTORS=/nonexistent
         unset SPICEPY_REQUIRE_CORPUS
         nice -n 10 "$PY" -m mutmut run --max-children "$JOBS" "${names[@]}" \
@@ -237,6 +247,11 @@ PY
     )
 }
 
+area_env() {  # area_env AREA: what an area changes in the tests' environment
+    # the look-ahead runs only beside the compiled codecs (lookahead.available)
+    if [[ "$1" == lookahead ]]; then unset SPICEPY_PUREPYTHON; fi
+}
+
 module_patterns() {  # module_patterns AREA: mutmut name patterns, or nothing
     local m
     for m in "${MODULES[@]}"; do
@@ -244,7 +259,7 @@ module_patterns() {  # module_patterns AREA: mutmut name patterns, or nothing
         codecs) echo "spicepy.codecs.$m.*" ;;
         wire) echo "spicepy.wire.$m.*" ;;
         channels) echo "spicepy.channels.$m.*" ;;
-        transport) echo "spicepy.session.$m.*" ;;
+        transport | lookahead) echo "spicepy.session.$m.*" ;;
         *) echo "spicepy.*.$m.*" ;;
         esac
     done
@@ -269,6 +284,7 @@ run_area() {
     (
         cd "$dir"
         export SPICEPY_PUREPYTHON=1 HYPOTHESIS_PROFILE=mutation PYTHONDONTWRITEBYTECODE=1
+        area_env "$area"
         # in-repo data only (tests/data): the corpus tests decode megapixels
         # through the pure-Python twins, far too slow to repeat per mutant
         export SPICEPY_CAPTURES=/nonexistent SPICEPY_VECTORS=/nonexistent
