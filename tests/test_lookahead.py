@@ -40,10 +40,15 @@ from spicepy.wire import msg_display as md
 from spicepy.wire.enums import ChannelType, ImageFlags, ImageType
 from spicepy.wire.types import QMASK_NONE
 
-pytestmark = pytest.mark.skipif(
-    not lookahead.available(),
-    reason="pure-Python codecs (SPICEPY_PUREPYTHON=1): the look-ahead is off",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not lookahead.available(),
+        reason="pure-Python codecs (SPICEPY_PUREPYTHON=1): the look-ahead is off",
+    ),
+    # a worker that never finishes a job leaves ``take`` waiting: fail, do not
+    # hang (the slowest test here takes ~6 s on the loaded 2-core machine)
+    pytest.mark.timeout(120),
+]
 DISPLAY = int(ChannelType.DISPLAY)
 #: ``ChannelConnection.READ_CHUNK``: what one socket read hands the machine
 CHUNK = 256 * 1024
@@ -435,6 +440,7 @@ def test_a_running_job_is_waited_for_and_a_queued_one_taken_back() -> None:
 
 
 @pytest.mark.live
+@pytest.mark.timeout(300)  # two replays of up to 60 s each (the module's is 120)
 @pytest.mark.parametrize("name", ["gradients-auto_glz", "photos-quic"])
 def test_live_screenshots_are_exact_with_and_without_the_look_ahead(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -523,7 +529,7 @@ def test_unread_jobs_go_only_to_the_same_image_bytes() -> None:
     ahead.scan_unread()
     assert [job.seq for job in ahead._unread_jobs] == [1, 2]
     for job in ahead._unread_jobs:
-        job.done.wait(10)
+        assert job.done.wait(10), "the worker never decoded an unread job"
     other = MessageReceived(DISPLAY, md.DrawCopy.MSG_TYPE, 1, c)
     ahead.take(other)  # same size as a's image, other bytes: not a's job
     image = c.data.src_bitmap

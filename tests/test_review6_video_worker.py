@@ -15,6 +15,8 @@ from spicepy.canvas.video import DecodeWorker, LookAhead
 from spicepy.errors import CanvasError
 
 WAIT = 5.0  # seconds a test waits for the worker thread before failing
+# and a collect nobody stops (a worker that never decodes): fail, not hang
+pytestmark = pytest.mark.timeout(60)
 
 
 @dataclass

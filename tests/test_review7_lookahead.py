@@ -18,9 +18,13 @@ from spicepy.session.offload import DisplayPrepare
 from spicepy.wire import msg_display as md
 from spicepy.wire.enums import ImageType
 
-pytestmark = pytest.mark.skipif(
-    not lookahead.available(), reason="no compiled codecs (pure-Python twins)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not lookahead.available(), reason="no compiled codecs (pure-Python twins)"
+    ),
+    # a worker that never finishes a job leaves ``take`` waiting: fail, not hang
+    pytest.mark.timeout(120),
+]
 
 
 def test_images_of_dropped_draws_do_not_pile_up_decoded() -> None:

@@ -6,8 +6,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 from test_video import needs_av
 from test_video_thread import blocking_decoder, capture, manager
+
+# a worker that never decodes a frame leaves ``collect`` waiting: fail, not hang
+pytestmark = pytest.mark.timeout(60)
 
 
 @needs_av

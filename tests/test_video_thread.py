@@ -31,6 +31,10 @@ from spicepy.wire.types import Rect
 #: 0, 0): STREAM_DESTROY then STREAM_CREATE of the same id (a fresh decoder)
 Step = tuple[str, int, int, int]
 
+# a worker that never decodes a frame leaves ``collect`` waiting: fail, not
+# hang (the slowest test here takes ~2 s on the loaded 2-core machine)
+pytestmark = pytest.mark.timeout(60)
+
 _CAPTURES: dict[str, tuple[Any, list[bytes]]] = {}
 
 
