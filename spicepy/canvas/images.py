@@ -170,6 +170,11 @@ class SharedState:
         self.glz_dictionary = glz.Dictionary(min(glz.MAX_WINDOW_PIXELS, 2 * glz_window))
         #: bytes of every surface of every display channel (``limits.surfaces``)
         self.surface_bytes = 0
+        #: where decoded pixels go: ``take_pixels(height, width)`` gives an
+        #: uninitialised C-contiguous uint8 (height, width, 4) array for a codec
+        #: that decodes into a caller's array (``ImageResolver._decode``; any
+        #: thread), or None: the codec allocates.  None here: always the codec.
+        self.take_pixels: Callable[[int, int], Pixels | None] | None = None
 
     def check_surfaces(self, freed: int, added: int) -> None:
         """Raise if the session's surfaces, ``freed`` bytes fewer and ``added``
@@ -493,6 +498,10 @@ class ImageResolver:
             jpeg_size, data = ja.jpeg_size, ja.data
         else:
             raise CanvasError(f"image {d.id:#x}: type {kind} has no body to decode")
+        if out is None and kind in _INTO:
+            take = self.shared.take_pixels
+            if take is not None:
+                out = take(d.height, d.width)
         try:
             result = decode_image(
                 kind,
