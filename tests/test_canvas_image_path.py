@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytest
 from _canvas_build import Image, Rect, copy
 from spicepy.codecs import glz, lz
 
