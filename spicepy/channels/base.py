@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from spicepy.channels._state import ChannelState, Trigger, next_state
@@ -239,6 +239,8 @@ class Channel:
         self._reader: Reader | None = None
         #: applies some own messages before their event (``set_lane``), or None
         self._lane: object | None = None
+        #: the lane's ``flush``: writes out what it took, after each ``_parse``
+        self._lane_flush: Callable[[], object] | None = None
         #: a migration target: ``_on_linked`` waits for ``start_deferred``
         self._deferred = False
         self._started = False
@@ -309,6 +311,7 @@ class Channel:
         reading before such a message while events are: the caller delivers
         them and calls ``resume()``.  Ignored by the pure-Python reader."""
         self._lane = lane
+        self._lane_flush = getattr(lane, "flush", None)
         if self._reader is not None and hasattr(self._reader, "lane"):
             self._reader.lane = lane
 
@@ -516,6 +519,11 @@ class Channel:
         except _HandedOver:
             done = len(view)  # the source's last words; the target takes over
         finally:
+            # what the lane took, written out before any event of this channel
+            # is delivered (the lane keeps it in C while the reader runs)
+            flush = self._lane_flush
+            if flush is not None:
+                flush()
             if done < len(view):
                 rest = view[done:]
                 need = self._wanted(rest)

@@ -27,10 +27,12 @@ from an existing surface, a COPY_BITS that moves; never onto a quantised
 surface, never with a ROP the canvas has not resolved before (its tables) or a
 NOOP, never when the kernel returns -1 (several clip rectangles, a scaled
 source) or raises (the canvas then meets the same error and drops the
-message).  It then does what the general path does for such a message, in the
-same order: ``last_display_activity``, the pixels, ``pixels_drawn``,
-``counts``, ``image_types``, and on surface 0 the change (listeners, change
-list, ``change_count``).
+message).  It draws the pixels at once and keeps the rest of what the general
+path does for such a message in C (``pixels_drawn``, ``counts``,
+``image_types``, the boxes drawn on surface 0); ``flush()``, which
+``Channel._parse`` calls before it returns (before any event of the channel is
+delivered), writes that out: ``last_display_activity`` once, the sums, then per
+change in order the listeners, the change list and ``change_count``.
 
 It declines everything while the general path must see the messages: a
 message of any display channel is held (``SessionCore._holding``: the
@@ -48,6 +50,7 @@ pure-Python twin is the general path itself: no lane is made under
 
 from cpython.dict cimport PyDict_GetItemWithError, PyDict_SetItem
 from cpython.long cimport PyLong_FromLong, PyLong_FromUnsignedLongLong
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.object cimport PyObject
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
@@ -405,22 +408,30 @@ cdef _Member _SRC_PIXELS = _Member("pixels"), _SRC_ALPHA = _Member("has_alpha")
 cdef _Member _SURFACE_ALPHA = _Member("has_alpha")
 
 
-cdef inline int _bump(object counts, object key) except -1:
-    """``counts[key] += 1`` on a dict or defaultdict of ints."""
+cdef inline int _add(object counts, object key, int64_t n) except -1:
+    """``counts[key] += n`` on a dict or defaultdict of ints."""
     cdef PyObject* got = PyDict_GetItemWithError(counts, key)
-    PyDict_SetItem(counts, key, 1 if got == NULL else <object>got + 1)
+    PyDict_SetItem(counts, key, n if got == NULL else <object>got + n)
     return 0
 
 
 cdef class DisplayLane(Lane):
     """The lane of display channel ``channel_id`` of ``core`` (module docstring).
 
+    Per draw it keeps what the general path would write in C (the counts, the
+    pixels drawn, the changed boxes); ``flush()`` writes it out, in the order
+    the draws came, once the reader stops (``Channel._parse`` calls it after
+    every run of reads: no event of the channel is delivered before it).  No
+    Python code runs between the draws of one run, so what decides whether the
+    lane may take draws at all (``ready``, the driver) and the last surface
+    drawn on are looked up once per run.
+
     Args:
         core: the ``SessionCore``.
         channel_id: the display channel's id.
         max_changes: ``core.MAX_CHANGES``.
-        clock: called for ``now`` at each message taken, or None: ``now`` is
-            read (offline replay sets it per segment).
+        clock: called for ``now`` when a run that took draws is flushed, or
+            None: ``now`` is read (offline replay sets it per segment).
         observer: an object whose ``_readers`` say someone reads the events
             (the live ``Session``), or None.
     """
@@ -435,6 +446,28 @@ cdef class DisplayLane(Lane):
     cdef public double now
     cdef public object observer
     cdef public long long taken
+    # -- the run: what it may do (0 not checked yet, 1 take, -1 decline) ------
+    cdef int _run
+    # the surface last drawn on in this run (_sid_ok: the fields below are it)
+    cdef bint _sid_ok, _sid_quantised, _sid_opaque_copy
+    cdef uint32_t _sid
+    cdef object _sid_surface, _sid_pixels
+    # the last descriptors resolved (the canvas's tables only ever grow)
+    cdef int _image_desc, _brush_desc
+    cdef long _image_op, _brush_op
+    # -- what the run took, for flush() ---------------------------------------
+    cdef int64_t _kinds[KINDS]
+    cdef int64_t _images[3]
+    cdef int64_t _drawn, _draws
+    cdef Cut* _boxes  # surface-0 changes in order (_nboxes of _cap)
+    cdef Py_ssize_t _nboxes, _cap
+
+    def __cinit__(self):
+        self._boxes = NULL
+        self._nboxes = self._cap = 0
+
+    def __dealloc__(self):
+        PyMem_Free(self._boxes)
 
     def __init__(self, core, channel_id, Py_ssize_t max_changes, clock=None,
                  observer=None):
@@ -443,6 +476,20 @@ cdef class DisplayLane(Lane):
         self.max_changes = max_changes
         self.clock, self.observer, self.now, self.taken = clock, observer, 0.0, 0
         self._monotonic = clock is time.monotonic
+        self._image_desc = self._brush_desc = -1
+        self._end_run()
+
+    cdef inline void _end_run(self) noexcept:
+        cdef int i
+        self._run = 0
+        self._sid_ok = False
+        self._sid_surface = self._sid_pixels = None
+        for i in range(KINDS):
+            self._kinds[i] = 0
+        for i in range(3):
+            self._images[i] = 0
+        self._drawn = self._draws = 0
+        self._nboxes = 0
 
     cdef object _driver(self):
         """The channel's driver when the lane may take messages now, else None."""
@@ -469,25 +516,47 @@ cdef class DisplayLane(Lane):
             return 0
         return obs is None or not obs._readers
 
+    cdef int _surface(self, uint32_t surface_id) except -1:
+        """Make surface ``surface_id`` the run's ``_sid``: 0 when there is none."""
+        cdef PyObject* got
+        if self._sid_ok and self._sid == surface_id:
+            return 1
+        got = PyDict_GetItemWithError(self._surfaces, surface_id)
+        if got == NULL:
+            return 0
+        surface = <object>got
+        self._sid_pixels = _PIXELS.get(surface)
+        self._sid_quantised = bool(_QUANTISED.get(surface))
+        self._sid_opaque_copy = bool(_OPAQUE_COPY.get(surface))
+        self._sid_surface, self._sid, self._sid_ok = surface, surface_id, True
+        return 1
+
+    cdef int _keep_box(self, const Cut* box) except -1:
+        cdef Py_ssize_t cap
+        cdef Cut* grown
+        if self._nboxes == self._cap:
+            cap = self._cap * 2 if self._cap else 64
+            grown = <Cut*>PyMem_Realloc(self._boxes, cap * sizeof(Cut))
+            if grown == NULL:
+                raise MemoryError()
+            self._boxes, self._cap = grown, cap
+        self._boxes[self._nboxes] = box[0]
+        self._nboxes += 1
+        return 0
+
     cdef int offer(self, unsigned int msg_type, const uint8_t* body,
                    Py_ssize_t n) except -1:
         cdef PyObject* got
-        cdef object core = self.core, kind = None
-        cdef timespec ts
         cdef Draw m
         cdef int k = _kind(msg_type)
         cdef int64_t drawn
         cdef long op
         cdef bint opaque
-        cdef _Member src_alpha
-        if k < 0 or not _parse(k, body, n, &m) or self._driver() is None:
+        if k < 0 or not _parse(k, body, n, &m):
             return 0
-        canvas, surfaces = self._canvas, self._surfaces
-        got = PyDict_GetItemWithError(surfaces, m.surface_id)
-        if got == NULL:
-            return 0
-        surface = <object>got
-        if _QUANTISED.get(surface):
+        if self._run == 0:
+            self._run = 1 if self._driver() is not None else -1
+        if self._run < 0 or not self._surface(m.surface_id) or self._sid_quantised:
             return 0
         try:
             if k == COPY or k == BLEND:
@@ -495,48 +564,87 @@ cdef class DisplayLane(Lane):
                         or m.src_area.bottom - m.src_area.top
                         != m.box.bottom - m.box.top):
                     return 0  # scaled: the general path
-                kind = PyLong_FromLong(_IMAGE_TYPES[m.image])
                 if m.image == SURFACE:
-                    got = PyDict_GetItemWithError(surfaces, m.image_surface)
+                    got = PyDict_GetItemWithError(self._surfaces, m.image_surface)
                 else:
                     got = PyDict_GetItemWithError(self._cached,
                                          PyLong_FromUnsignedLongLong(m.image_id))
                 if got == NULL:
                     return 0
                 src = <object>got
-                got = PyDict_GetItemWithError(_IMAGE_ROPS, m.rop)
-                if got == NULL:
-                    return 0
-                op = <object>got
+                if m.rop != self._image_desc:
+                    got = PyDict_GetItemWithError(_IMAGE_ROPS, m.rop)
+                    if got == NULL:
+                        return 0
+                    self._image_op, self._image_desc = <object>got, m.rop
+                op = self._image_op
                 if op == _NOOP:
                     return 0
                 if m.image == SURFACE:
-                    src_pixels, src_alpha = _PIXELS.get(src), _SURFACE_ALPHA
+                    src_pixels = _PIXELS.get(src)
+                    opaque = (op == _COPY_OP and self._sid_opaque_copy
+                              and not _SURFACE_ALPHA.get(src))
                 else:
-                    src_pixels, src_alpha = _SRC_PIXELS.get(src), _SRC_ALPHA
-                opaque = (op == _COPY_OP and _OPAQUE_COPY.get(surface)
-                          and not src_alpha.get(src))
-                drawn = blit_box(_PIXELS.get(surface), &m.box, m.nclip, &m.clip, src_pixels,
-                                 m.box.left - m.src_area.left,
+                    src_pixels = _SRC_PIXELS.get(src)
+                    opaque = (op == _COPY_OP and self._sid_opaque_copy
+                              and not _SRC_ALPHA.get(src))
+                drawn = blit_box(self._sid_pixels, &m.box, m.nclip, &m.clip,
+                                 src_pixels, m.box.left - m.src_area.left,
                                  m.box.top - m.src_area.top, op, opaque)
+                self._images[m.image] += 1
             elif k == FILL:
-                got = PyDict_GetItemWithError(_BRUSH_ROPS, m.rop)
-                if got == NULL:
-                    return 0
-                op = <object>got
+                if m.rop != self._brush_desc:
+                    got = PyDict_GetItemWithError(_BRUSH_ROPS, m.rop)
+                    if got == NULL:
+                        return 0
+                    self._brush_op, self._brush_desc = <object>got, m.rop
+                op = self._brush_op
                 if op == _NOOP:
                     return 0
-                drawn = fill_box(_PIXELS.get(surface), &m.box, m.nclip, &m.clip, op, m.color)
+                drawn = fill_box(self._sid_pixels, &m.box, m.nclip, &m.clip, op,
+                                 m.color)
             else:
                 if m.box.left == m.src_x and m.box.top == m.src_y:
                     return 0
-                pixels = _PIXELS.get(surface)
-                drawn = blit_box(pixels, &m.box, m.nclip, &m.clip, pixels,
-                                 m.box.left - m.src_x, m.box.top - m.src_y,
-                                 _COPY_OP, False)
+                drawn = blit_box(self._sid_pixels, &m.box, m.nclip, &m.clip,
+                                 self._sid_pixels, m.box.left - m.src_x,
+                                 m.box.top - m.src_y, _COPY_OP, False)
         except CanvasError:
             return 0  # raised before any pixel: the canvas meets it and drops
-        # what SessionCore._on_display_message / _apply / DisplayDriver.apply do
+        # what SessionCore._on_display_message / _apply / DisplayDriver.apply do,
+        # written out by flush()
+        self._drawn += drawn
+        self._kinds[k] += 1
+        self._draws += 1
+        if m.surface_id == 0:
+            self._keep_box(&m.box)
+        self.taken += 1
+        return 1
+
+    def flush(self):
+        """Write out what the run took, as the general path writes it per
+        message (``last_display_activity``, ``pixels_drawn``, ``counts``,
+        ``image_types``, then per change in order: listeners, change list,
+        ``change_count``), and start a new run.  Returns the draws written."""
+        cdef timespec ts
+        cdef Py_ssize_t i, nboxes = self._nboxes, most = self.max_changes
+        cdef int64_t draws = self._draws, drawn = self._drawn
+        cdef int64_t kinds[KINDS]
+        cdef int64_t images[3]
+        cdef Cut* c
+        cdef long long count
+        if draws == 0:
+            self._end_run()
+            return 0
+        for i in range(KINDS):
+            kinds[i] = self._kinds[i]
+        for i in range(3):
+            images[i] = self._images[i]
+        boxes = [build_c(_RECT, (self._boxes[i].top, self._boxes[i].left,
+                                 self._boxes[i].bottom, self._boxes[i].right))
+                 for i in range(nboxes)]
+        self._end_run()  # before any Python runs: a listener may raise
+        core = self.core
         if self._monotonic:  # what time.monotonic() returns, without the call
             clock_gettime(CLOCK_MONOTONIC, &ts)
             core.last_display_activity = ts.tv_sec + ts.tv_nsec * 1e-9
@@ -544,18 +652,29 @@ cdef class DisplayLane(Lane):
             core.last_display_activity = self.clock()
         else:
             core.last_display_activity = self.now
+        canvas = self._canvas
         canvas.pixels_drawn += drawn
-        _bump(self._counts, _CLASSES[k])
-        if kind is not None:
-            _bump(self._image_types, kind)
-        if m.surface_id == 0:
-            box = build_c(_RECT, (m.box.top, m.box.left, m.box.bottom, m.box.right))
-            for listener in core._change_listeners:
-                listener(self.channel_id, box)
-            changes = core._changes
-            changes.append(box)
-            core.change_count += 1
-            if len(changes) > self.max_changes:
-                del changes[: self.max_changes // 2]
-        self.taken += 1
-        return 1
+        for i in range(KINDS):
+            if kinds[i]:
+                _add(self._counts, _CLASSES[i], kinds[i])
+        for i in range(3):
+            if images[i]:
+                _add(self._image_types, PyLong_FromLong(_IMAGE_TYPES[i]), images[i])
+        if nboxes:
+            listeners, changes = core._change_listeners, core._changes
+            channel_id = self.channel_id
+            if listeners:  # each sees the change list as the general path left it
+                for box in boxes:
+                    for listener in listeners:
+                        listener(channel_id, box)
+                    changes.append(box)
+                    core.change_count += 1
+                    if len(changes) > most:
+                        del changes[: most // 2]
+            else:
+                for box in boxes:
+                    changes.append(box)
+                    if len(changes) > most:
+                        del changes[: most // 2]
+                core.change_count += nboxes
+        return draws
