@@ -337,3 +337,51 @@ def test_jpeg_alpha_images_are_the_same_only_with_the_same_flags_size_and_bytes(
     other = build_image(1, ImageType.QUIC, 0, 8, 8, data=b"x" * 30)
     lying = replace(other, descriptor=a.descriptor)
     assert not same(a, lying) and not same(lying, a)
+
+
+def test_take_of_an_event_that_is_not_a_message_is_nothing() -> None:
+    """``take`` (public: the event about to be delivered) of a channel event
+    while unread jobs wait: nothing claimed, nothing raised."""
+    from spicepy.channels.events import ChannelClosed
+
+    _, _, ahead = setup(1, NBYTES)
+    ahead.scan_unread()
+    settle(ahead)
+    ahead.take(ChannelClosed(True))
+    assert [job.seq for job in ahead._unread_jobs] == [1]
+    ahead.close()
+
+
+def test_messages_of_one_size_are_framed_once_each() -> None:
+    """Three messages of the same bytes: after the reader took message 1,
+    framing goes on past message 3 (where the last scan stopped), not from
+    a place inside the view that only lines up by chance."""
+    _, source, ahead = setup(1, 3 * NBYTES)
+    source.bodies = source.bodies * 3
+    ahead.scan_unread()
+    assert [job.seq for job in ahead._unread_jobs] == [1, 2, 3]
+    source.messages_received = 1
+    ahead.scan_unread()
+    assert [job.seq for job in ahead._unread_jobs] == [2, 3]
+    source.messages_received = 2
+    ahead.scan_unread()
+    assert [job.seq for job in ahead._unread_jobs] == [3]
+    ahead.close()
+
+
+def test_messages_arriving_later_are_numbered_after_those_framed() -> None:
+    """More whole messages arrive behind the unread ones: the next scan frames
+    only them, numbered on from the last one framed."""
+    _, source, ahead = setup(4, 4 * NBYTES)
+    later = source.bodies[2:]
+    source.bodies = source.bodies[:2]
+    ahead.scan_unread()
+    assert [job.seq for job in ahead._unread_jobs] == [1, 2]
+    source.bodies += later
+    ahead.scan_unread()
+    assert [job.seq for job in ahead._unread_jobs] == [1, 2, 3, 4]
+    source.messages_received = 1
+    source.bodies.append(later[0])
+    ahead.scan_unread()
+    assert [job.seq for job in ahead._unread_jobs] == [2, 3, 4, 5]
+    ahead.close()
