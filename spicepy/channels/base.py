@@ -111,6 +111,9 @@ _ANY = 1 << 62
 _READY, _ERROR, _CLOSED = ChannelState.READY, ChannelState.ERROR, ChannelState.CLOSED
 #: (number, body) of ACK, which has no fields: encoded once, sent every window
 _ACK = encode_message(Ack())
+#: the whole ACK under a mini header, which carries no serial: the same bytes
+#: every time (a full header's serial changes)
+_ACK_MINI = pack_header(_ACK[0], len(_ACK[1]), mini=True) + _ACK[1]
 
 
 def buffer_unshared(buf: bytearray) -> bool:
@@ -672,7 +675,11 @@ class Channel:
             self._ack_count += n
             if self._ack_count >= self.ack_window:
                 self._ack_count = 0
-                self._queue(*_ACK)
+                if self.mini_header:
+                    self._out_serial += 1
+                    self._out += _ACK_MINI
+                else:
+                    self._queue(*_ACK)
 
     def _dispatch(
         self, msg_type: int, body: bytes | memoryview, serial: int, nested: bool = False
