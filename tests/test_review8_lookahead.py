@@ -385,3 +385,43 @@ def test_messages_arriving_later_are_numbered_after_those_framed() -> None:
     ahead.scan_unread()
     assert [job.seq for job in ahead._unread_jobs] == [2, 3, 4, 5]
     ahead.close()
+
+
+def test_a_quic_source_arms_the_look_ahead_beside_a_mask_of_another_type() -> None:
+    """Any image of a type decoded ahead arms it, whatever else the draw holds
+    (a 1 bpp mask bitmap beside a QUIC source)."""
+    from spicepy.wire.types import BitmapData, Point, QMask
+
+    class Counting:
+        messages_received = 0
+        mini_header = True
+        max_message_size = 1 << 20
+        calls = 0
+
+        def unread(self) -> None:
+            self.calls += 1
+
+    draw = message(1, ("draw", ImageType.QUIC, 0, 8, "ok", 1))
+    bits = BitmapData(1, 0, 8, 8, 1, data=b"\xff" * 8)  # (1 bpp: not decoded)
+    mask = build_image(9, ImageType.BITMAP, 0, 8, 8, bitmap=bits)
+    masked = replace(draw, data=replace(draw.data, mask=QMask(0, Point(0, 0), mask)))
+    source = Counting()
+    ahead = lookahead.DecodeAhead(
+        lambda: None, [], LIMITS.decode_ahead, 1 << 20, source=source
+    )
+    ahead.before(MessageReceived(DISPLAY, md.DrawCopy.MSG_TYPE, 1, masked))
+    assert ahead.armed and source.calls == 1
+    ahead.close()
+
+
+def test_images_of_other_heights_are_not_the_same() -> None:
+    """Same type, width and codec bytes, another height: not one image (the
+    descriptor's size is what the resolver checks the decode against)."""
+    a = build_image(1, ImageType.QUIC, 0, 8, 8, data=b"q" * 40)
+    assert lookahead._same(a, build_image(2, ImageType.QUIC, 0, 8, 8, data=b"q" * 40))
+    assert not lookahead._same(
+        a, build_image(1, ImageType.QUIC, 0, 8, 9, data=b"q" * 40)
+    )
+    assert not lookahead._same(
+        a, build_image(1, ImageType.QUIC, 0, 9, 8, data=b"q" * 40)
+    )
