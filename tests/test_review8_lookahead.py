@@ -425,3 +425,15 @@ def test_images_of_other_heights_are_not_the_same() -> None:
     assert not lookahead._same(
         a, build_image(1, ImageType.QUIC, 0, 9, 8, data=b"q" * 40)
     )
+
+
+def test_nothing_decoded_ahead_is_handed_over_after_close() -> None:
+    """``close`` (the connection ended) forgets the unread jobs too: an event
+    delivered after it (the reader's last words) takes nothing decoded."""
+    resolver, source, ahead = setup(1, NBYTES)
+    ahead.scan_unread()
+    settle(ahead)
+    ahead.close()
+    source.messages_received = 1
+    ahead.take(source.event(1))
+    assert ahead.taken_images == 0 and not resolver.predecoded
