@@ -27,6 +27,7 @@ from test_session_lane import (
 from spicepy.session import core as core_mod
 from spicepy.session.core import SessionCore
 from spicepy.wire import msg_display as md
+from spicepy.wire import types as wt
 
 pytestmark = pytest.mark.skipif(
     core_mod._lane is None, reason="no compiled lane (pure-Python twins)"
@@ -189,3 +190,58 @@ def test_draws_on_another_surface_note_no_change() -> None:
         _rect(0, 0, 40, 30),
         _rect(1, 1, 10, 7),
     ]
+
+
+def _batched(msgs: list[Any], lane: bool, one_chunk: bool) -> tuple[list[Any], Any]:
+    """What an ``on_changes`` listener heard (the rects with the change count
+    at each call) and what an ``on_change`` listener heard."""
+    core = SessionCore()
+    calls: list[Any] = []
+    each: list[Any] = []
+    core.on_changes(lambda cid, rects: calls.append((cid, rects, core.change_count)))
+    core.on_change(lambda cid, rect: each.append((cid, rect)))
+    rig = Rig(core, lane)
+    packed = [rig.pack(m) for m in msgs]
+    for data in [b"".join(packed)] if one_chunk else packed:
+        rig.feed(data)
+    return calls, each
+
+
+def test_batch_listeners_hear_every_change_once_in_order_after_it_is_counted() -> None:
+    """``on_changes``: the same rects in the same order as ``on_change``,
+    lane on or off, each call after its rects are counted; the lane's run
+    in one call (fewer calls than changes)."""
+    msgs: list[Any] = [_create(0), _create(1, 8, 8), _fill(1, 0, 0, 1, PUT, 0)]
+    msgs += [
+        _fill(0, i, i % 4, 0x030201 * i, PUT, 2 if i == 5 else 0) for i in range(9)
+    ]
+    for lane in (False, True):
+        for one_chunk in (False, True):
+            calls, each = _batched(msgs, lane, one_chunk)
+            flat = [(cid, r) for cid, rects, _ in calls for r in rects]
+            assert flat == each and len(each) == 10
+            total = 0
+            for _, rects, count in calls:
+                total += len(rects)
+                assert count == total  # (the core's count starts at 0)
+            if lane and one_chunk:
+                assert len(calls) < len(each)
+            if not lane:
+                assert len(calls) == len(each)
+
+
+def test_the_lanes_rects_are_wire_rects_equal_to_the_general_paths() -> None:
+    """The change list's rects the lane builds in place are ``wire.types.Rect``
+    values equal to the core's, hashable and frozen."""
+    msgs = [_create(0), *[_fill(0, i - 3, i, 7, PUT, 0) for i in range(5)]]
+    core = SessionCore()
+    rig = Rig(core, True)
+    rig.feed(b"".join(rig.pack(m) for m in msgs))
+    assert rig.lane is not None and rig.lane.taken == 5
+    got = core._changes[-5:]
+    assert got == [_rect(i - 3, i, 10, 7) for i in range(5)]
+    assert all(type(r) is wt.Rect for r in got)
+    assert {hash(r) for r in got} == {hash(_rect(i - 3, i, 10, 7)) for i in range(5)}
+    with pytest.raises(AttributeError):
+        got[0].top = 1  # type: ignore[misc]
+    assert (got[0].top, got[0].left, got[0].bottom, got[0].right) == (0, -3, 7, 7)

@@ -49,12 +49,18 @@ pure-Python twin is the general path itself: no lane is made under
 """
 
 from cpython.dict cimport PyDict_GetItemWithError, PyDict_SetItem
-from cpython.long cimport PyLong_FromLong, PyLong_FromUnsignedLongLong
+from cpython.long cimport PyLong_FromLong, PyLong_FromLongLong, PyLong_FromUnsignedLongLong
+from cpython.object cimport PyTypeObject
+from cpython.ref cimport Py_INCREF
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.object cimport PyObject
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 import time
+
+
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void*)
 
 
 cdef extern from "<time.h>" nogil:
@@ -101,7 +107,7 @@ cdef tuple _IMAGE_KINDS = (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS,
                            ImageType.SURFACE)
 cdef uint8_t _IMAGE_TYPES[3]
 _IMAGE_TYPES[:] = _IMAGE_KINDS
-cdef object _RECT = wt.Rect
+cdef type _RECT = wt.Rect
 cdef long _COPY_OP = Rop.COPY
 cdef long _NOOP = Rop.NOOP
 # the canvas's own resolved-ROP tables (a descriptor seen there first)
@@ -408,6 +414,31 @@ cdef _Member _SRC_PIXELS = _Member("pixels"), _SRC_ALPHA = _Member("has_alpha")
 cdef _Member _SURFACE_ALPHA = _Member("has_alpha")
 
 
+# where a wire ``Rect`` keeps top, left, bottom, right (``slot_offset``), or -1s:
+# built from them in place of ``build_c``'s tuple of values
+cdef Py_ssize_t _RECT_AT[4]
+cdef tuple _NO_ARGS = ()
+for _i, _name in enumerate(("top", "left", "bottom", "right")):
+    _RECT_AT[_i] = slot_offset(_RECT, _name)
+
+
+cdef object _rect_of(const Cut* box):
+    """``Rect(box.top, box.left, box.bottom, box.right)``."""
+    cdef Py_ssize_t i
+    cdef int64_t values[4]
+    cdef object value
+    values[0], values[1], values[2], values[3] = box.top, box.left, box.bottom, box.right
+    if _RECT_AT[0] < 0 or _RECT_AT[1] < 0 or _RECT_AT[2] < 0 or _RECT_AT[3] < 0:
+        return build_c(_RECT, (values[0], values[1], values[2], values[3]))
+    obj = (<PyTypeObject*>_RECT).tp_new(_RECT, <PyObject*>_NO_ARGS, NULL)
+    for i in range(4):
+        value = PyLong_FromLongLong(values[i])
+        Py_INCREF(value)  # the slot's own reference
+        (<PyObject**>((<char*><PyObject*>obj) + _RECT_AT[i]))[0] = <PyObject*>value
+    PyObject_GC_UnTrack(<void*>obj)  # integers only: no cycle through it
+    return obj
+
+
 cdef inline int _add(object counts, object key, int64_t n) except -1:
     """``counts[key] += n`` on a dict or defaultdict of ints."""
     cdef PyObject* got = PyDict_GetItemWithError(counts, key)
@@ -625,7 +656,8 @@ cdef class DisplayLane(Lane):
         """Write out what the run took, as the general path writes it per
         message (``last_display_activity``, ``pixels_drawn``, ``counts``,
         ``image_types``, then per change in order: listeners, change list,
-        ``change_count``), and start a new run.  Returns the draws written."""
+        ``change_count``; then the ``on_changes`` listeners once with all of
+        them), and start a new run.  Returns the draws written."""
         cdef timespec ts
         cdef Py_ssize_t i, nboxes = self._nboxes, most = self.max_changes
         cdef int64_t draws = self._draws, drawn = self._drawn
@@ -640,9 +672,7 @@ cdef class DisplayLane(Lane):
             kinds[i] = self._kinds[i]
         for i in range(3):
             images[i] = self._images[i]
-        boxes = [build_c(_RECT, (self._boxes[i].top, self._boxes[i].left,
-                                 self._boxes[i].bottom, self._boxes[i].right))
-                 for i in range(nboxes)]
+        boxes = [_rect_of(&self._boxes[i]) for i in range(nboxes)]
         self._end_run()  # before any Python runs: a listener may raise
         core = self.core
         if self._monotonic:  # what time.monotonic() returns, without the call
@@ -677,4 +707,6 @@ cdef class DisplayLane(Lane):
                     if len(changes) > most:
                         del changes[: most // 2]
                 core.change_count += nboxes
+            for listener in core._batch_listeners:
+                listener(channel_id, boxes)
         return draws

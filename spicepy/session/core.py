@@ -196,6 +196,8 @@ class SessionCore:
         self._outgoing: list[tuple[ChannelKey, Message]] = []
         #: ``on_change`` listeners: (display channel id, rect)
         self._change_listeners: list[Callable[[int, Rect], None]] = []
+        #: ``on_changes`` listeners: (display channel id, rects)
+        self._batch_listeners: list[Callable[[int, list[Rect]], None]] = []
         #: set by the caller before display channels link: called from a video
         #: decode thread when a frame the timer chose is decoded; it must call
         #: ``handle_timer`` soon on the caller's own thread (thread-safe hand-
@@ -255,6 +257,14 @@ class SessionCore:
         """Also call ``listener(display channel id, rect)`` for every change
         noted (per-display damage: ``spicepy.session.frames``)."""
         self._change_listeners.append(listener)
+
+    def on_changes(self, listener: Callable[[int, list[Rect]], None]) -> None:
+        """Also call ``listener(display channel id, rects)`` with the changes
+        noted, in order, once they are in the change list and counted: once
+        per general-path change, once per run of the display lane with all
+        the run took (one call instead of one per draw; ``on_change`` listeners
+        are called per change, before it is noted)."""
+        self._batch_listeners.append(listener)
 
     # -- the sans-IO surface ------------------------------------------------------
 
@@ -367,6 +377,8 @@ class SessionCore:
         self.change_count += 1
         if len(self._changes) > MAX_CHANGES:
             del self._changes[: MAX_CHANGES // 2]
+        for batch_listener in self._batch_listeners:
+            batch_listener(channel_id, [rect])
 
     def primary_driver(self) -> DisplayDriver | None:
         """The driver of the lowest display channel id that has a primary."""
@@ -521,6 +533,8 @@ class SessionCore:
             self.change_count += 1
             if len(changes) > MAX_CHANGES:
                 del changes[: MAX_CHANGES // 2]
+            for batch_listener in self._batch_listeners:
+                batch_listener(channel_id, [changed])
         if driver.streams_touched:
             self._after_streams(channel_id, driver, now)
         return True
