@@ -10,11 +10,10 @@ common/canvas_base.c gives the expansion used when reading such pixels back).
 
 from __future__ import annotations
 
-import mmap
-
 import numpy as np
 import numpy.typing as npt
 
+from spicepy.canvas.pixelmem import huge_mapping
 from spicepy.errors import CanvasError
 
 # SpiceSurfaceFmt (spice.proto ``enum32 surface_fmt``), under the canvas's name
@@ -38,35 +37,21 @@ MAX_SURFACE_DIMENSION = 1 << 14
 MAX_SURFACE_PIXELS = 1 << 26
 #: A surface of at least this many bytes gets a mapping of its own, aligned to
 #: and rounded up to 2 MiB huge pages and marked for transparent huge pages
-#: (``MADV_HUGEPAGE``, as numpy marks its own arrays from 4 MiB on, unaligned):
-#: the first touch of a 1024x768 primary then takes 2 page faults instead of
-#: 768 (~0.2 ms of CPU instead of ~1.9 ms here).  Smaller surfaces keep
-#: numpy's allocator (a huge page each would waste memory).
+#: (``pixelmem.huge_mapping``; numpy marks its own arrays from 4 MiB on,
+#: unaligned): the first touch of a 1024x768 primary then takes 2 page faults
+#: instead of 768 (~0.2 ms of CPU instead of ~1.9 ms here).  Smaller surfaces
+#: keep numpy's allocator (a huge page each would waste memory).
 HUGE_SURFACE_BYTES = 1 << 20
-#: the huge page size of x86-64 and arm64 (4 KiB base pages)
-_HUGE_PAGE = 2 << 20
-_MADV_HUGEPAGE: int | None = getattr(mmap, "MADV_HUGEPAGE", None)
 
 
 def cleared(nbytes: int) -> Pixels:
     """``nbytes`` zero bytes, 1-D and writable; on huge pages from
     ``HUGE_SURFACE_BYTES`` on where the system offers them (else numpy's)."""
-    if nbytes < HUGE_SURFACE_BYTES or _MADV_HUGEPAGE is None:
-        return np.zeros(nbytes, dtype=np.uint8)
-    size = -(-nbytes // _HUGE_PAGE) * _HUGE_PAGE
-    try:  # private: a shared anonymous mapping never gets huge pages
-        area = mmap.mmap(
-            -1, size + _HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
-        )
-    except OSError:
-        return np.zeros(nbytes, dtype=np.uint8)
-    whole = np.frombuffer(area, dtype=np.uint8)  # (keeps the mapping alive)
-    start = -whole.ctypes.data % _HUGE_PAGE
-    try:
-        area.madvise(_MADV_HUGEPAGE, start, size)
-    except OSError:  # a kernel without them: fresh zero pages all the same
-        pass
-    return whole[start : start + nbytes]
+    if nbytes >= HUGE_SURFACE_BYTES:
+        mapped = huge_mapping(nbytes)
+        if mapped is not None:
+            return mapped
+    return np.zeros(nbytes, dtype=np.uint8)
 
 
 def quantise(pixels: Pixels, fmt: SurfaceFormat) -> None:

@@ -1,0 +1,238 @@
+"""Pixel memory: fresh bytes for surfaces and decoded images on huge pages.
+
+Theory of operation: the first touch of a fresh 4 KiB page is a minor fault
+(~2.7 us here, zeroing included), so a 440x300 image decoded into new memory
+costs 129 of them.  A private anonymous mapping that is 2 MiB-aligned and
+marked ``MADV_HUGEPAGE`` is faulted in 2 MiB at a time (Linux transparent huge
+pages).  ``huge_mapping`` gives such memory; a surface of 1 MiB or more takes
+one of its own (``surface.cleared``).  Images are smaller and many, so
+``PixelArena`` deals such mappings out to them:
+
+- bump allocation in a *region* (one mapping, 2 MiB or a multiple for a larger
+  image); each image is a view whose base is the region's array, so a region
+  lives while any of its images does;
+- the arena holds only its current region and a few spare ones: when the last
+  image of another region dies, a ``weakref.finalize`` on the region's array
+  hands the mapping back; a plain 2 MiB one is kept as a spare (its pages are
+  already faulted in: the next images there cost no fault and no zeroing),
+  any other is dropped, i.e. unmapped;
+- ``pinned`` counts the bytes of the regions alive and spare, capped at
+  ``cap``: past it, below ``MIN_BYTES`` (numpy's heap reuses small blocks) or
+  where huge pages are off, ``take`` returns None and the codec allocates;
+- any thread may take (the image look-ahead decodes on a worker): a lock
+  guards the bump.  A region dies on whatever thread drops its last image,
+  possibly inside the lock's own section (the cyclic GC runs there too), so
+  its finalizer only queues it and whoever gets the lock settles the queue.
+"""
+
+from __future__ import annotations
+
+import mmap
+import threading
+import weakref
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "ALIGN",
+    "HUGE_PAGE",
+    "MIN_BYTES",
+    "SPARES",
+    "PixelArena",
+    "huge_mapping",
+    "huge_pages_available",
+]
+
+Pixels = npt.NDArray[np.uint8]
+
+#: the huge page size of x86-64 and arm64 (4 KiB base pages)
+HUGE_PAGE = 2 << 20
+#: every image starts on a cache line (numpy's own arrays: 16 bytes)
+ALIGN = 64
+#: smaller images keep numpy's allocator: glibc's heap reuses their blocks,
+#: and they fault a few pages at most (gradients-lz: 73x73 LZ images ~1 fault
+#: each, 440x300 ones 129)
+MIN_BYTES = 64 * 1024
+#: dead 2 MiB regions kept for reuse (counted in ``pinned``)
+SPARES = 2
+_MADV_HUGEPAGE: int | None = getattr(mmap, "MADV_HUGEPAGE", None)
+_THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+def huge_pages_available() -> bool:
+    """Whether ``MADV_HUGEPAGE`` memory can get transparent huge pages here
+    (Linux with THP in ``always`` or ``madvise`` mode)."""
+    if _MADV_HUGEPAGE is None:
+        return False
+    try:
+        return "[never]" not in _THP.read_text()
+    except OSError:
+        return False
+
+
+def huge_mapping(nbytes: int) -> Pixels | None:
+    """``nbytes`` zero bytes, 1-D and writable, at the start of a private
+    mapping of their own rounded up to whole 2 MiB pages, 2 MiB-aligned and
+    marked for transparent huge pages; None where no mapping could be made.
+
+    The array's base keeps the mapping: it is unmapped with the last view.
+    """
+    mapped = _map(-(-nbytes // HUGE_PAGE) * HUGE_PAGE)
+    if mapped is None:
+        return None
+    return np.frombuffer(mapped[0], np.uint8, nbytes, mapped[1])
+
+
+def _map(size: int) -> tuple[mmap.mmap, int] | None:
+    """A private mapping with ``size`` bytes (a multiple of ``HUGE_PAGE``)
+    marked for huge pages at the returned 2 MiB-aligned offset, or None."""
+    if _MADV_HUGEPAGE is None:
+        return None
+    try:  # private: a shared anonymous mapping never gets huge pages
+        area = mmap.mmap(
+            -1, size + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+        )
+    except OSError:
+        return None
+    start = -np.frombuffer(area, np.uint8, 1).ctypes.data % HUGE_PAGE
+    try:
+        area.madvise(_MADV_HUGEPAGE, start, size)
+    except OSError:  # a kernel without them: fresh zero pages all the same
+        pass
+    return area, start
+
+
+#: a mapping and the aligned offset of its usable bytes
+_Mapping = tuple[mmap.mmap, int, int]
+
+
+class _Region:
+    """One mapping being dealt out: ``array`` (its usable bytes: the base of
+    every image in it) and the bump offset ``used``."""
+
+    __slots__ = ("array", "used", "size")
+
+    def __init__(self, mapping: _Mapping) -> None:
+        area, start, size = mapping
+        # an array of its own over the mapping (a memoryview for base): the
+        # images' views stop at it and keep it alive, it keeps the mapping
+        self.array = np.frombuffer(area, np.uint8, size, start)
+        self.size = size
+        self.used = 0
+
+
+class PixelArena:
+    """Uninitialised image arrays on huge pages, for decoders' ``out=``.
+
+    Args:
+        cap: most bytes of regions alive or spare (``pinned``).  The arena's
+            memory beyond what its live images need (region tails, dead
+            images' room in regions that a live one keeps) is bounded by it.
+        huge: use huge-page mappings; False (default: where THP is off) makes
+            ``take`` always return None.
+    """
+
+    def __init__(self, cap: int, *, huge: bool | None = None) -> None:
+        self.cap = cap
+        self.enabled = huge_pages_available() if huge is None else huge
+        #: bytes of the regions alive (current, or holding an image) or spare
+        self.pinned = 0
+        #: images handed out, and takes refused for the cap (stats, tests)
+        self.taken = 0
+        self.refused = 0
+        self._current: _Region | None = None
+        self._spares: list[_Mapping] = []
+        self._dead: list[_Mapping] = []
+        self._lock = threading.Lock()
+
+    def take(self, height: int, width: int) -> Pixels | None:
+        """An uninitialised C-contiguous (height, width, 4) uint8 array of
+        its own bytes, ``ALIGN``-aligned on huge-page memory, or None where the
+        arena does not serve it (under ``MIN_BYTES``, over the cap, huge
+        pages off): the caller allocates as before."""
+        nbytes = height * width * 4
+        if nbytes < MIN_BYTES or nbytes > self.cap or not self.enabled:
+            return None
+        step = -(-nbytes // ALIGN) * ALIGN
+        with self._lock:
+            region = self._current
+            if region is None or region.size - region.used < step:
+                region = self._region(step)
+                if region is None:
+                    self.refused += 1
+                    return None
+            start = region.used
+            region.used = start + step
+            self.taken += 1
+            view = region.array[start : start + nbytes]
+        self._settle()
+        return view.reshape(height, width, 4)
+
+    def _region(self, step: int) -> _Region | None:
+        """(Lock held.)  A region with ``step`` bytes free, made current
+        unless the one it replaces keeps more room; None past the cap."""
+        old = self._current
+        self._current = None  # (dies here if no image holds it)
+        self._settle_locked()
+        if step <= HUGE_PAGE and self._spares:
+            mapping = self._spares.pop()  # pinned already
+        else:
+            size = -(-step // HUGE_PAGE) * HUGE_PAGE
+            # spares a larger region cannot use give their room back first
+            while self._spares and self.pinned + size > self.cap:
+                self._spares.pop()
+                self.pinned -= HUGE_PAGE
+            made = _map(size) if self.pinned + size <= self.cap else None
+            if made is None:
+                self._current = old
+                return None
+            mapping = (made[0], made[1], size)
+            self.pinned += size
+        region = _Region(mapping)
+        # the mapping comes back when the region's last image dies
+        weakref.finalize(region.array, _region_died, weakref.ref(self), mapping)
+        if old is not None and old.size - old.used > region.size - step:
+            self._current = old  # the new region serves this image alone
+        else:
+            self._current = region
+        return region
+
+    def _settle(self) -> None:
+        """Settle dead regions now if no one holds the lock, else its holder
+        does at the end of its section."""
+        while self._dead and self._lock.acquire(blocking=False):
+            try:
+                self._settle_locked()
+            finally:
+                self._lock.release()
+
+    def _settle_locked(self) -> None:
+        dead = self._dead
+        while dead:
+            mapping = dead.pop()
+            if mapping[2] == HUGE_PAGE and len(self._spares) < SPARES and self.enabled:
+                self._spares.append(mapping)  # faulted in: reused as it is
+            else:
+                self.pinned -= mapping[2]  # unmapped with its last reference
+
+    def release(self) -> None:
+        """Drop the spares and the current region and take no more (the
+        session ends): what live images hold is unmapped when they die."""
+        with self._lock:
+            self.enabled = False
+            self._current = None
+            self._settle_locked()
+            self.pinned -= HUGE_PAGE * len(self._spares)
+            self._spares.clear()
+        self._settle()
+
+
+def _region_died(arena: weakref.ref[PixelArena], mapping: _Mapping) -> None:
+    """A region's last image died (any thread): its arena, if still there,
+    keeps the mapping as a spare or lets it go (unmapped with this frame)."""
+    owner = arena()
+    if owner is not None:
+        owner._dead.append(mapping)
+        owner._settle()

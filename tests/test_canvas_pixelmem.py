@@ -1,0 +1,290 @@
+"""Pixel memory (``canvas.pixelmem``): images dealt out of huge-page regions.
+
+Each array of a ``PixelArena`` is its own bytes (writing one never changes
+another), aligned, of the asked shape; a region is given back (kept as a
+spare or unmapped) when its last image dies; ``pinned`` is exactly the
+bytes of the mappings alive and never exceeds the cap, whatever hypothesis
+takes and drops, on one thread or several; past the cap, for small images
+and where huge pages are off the caller allocates; and every capture draws
+the same surfaces with the arena as without it."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import mmap
+import sys
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import CAPTURES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spicepy.canvas import images, pixelmem
+from spicepy.canvas.pixelmem import ALIGN, HUGE_PAGE, MIN_BYTES, SPARES, PixelArena
+from spicepy.capture.replay import replay
+from spicepy.session.core import DisplayDriver
+
+MiB = 1 << 20
+#: a 440x300 image (gradients-lz's largest): three of them fill a region
+H, W = 300, 440
+
+
+class Mappings:
+    """Every mapping ``pixelmem._map`` made, weakly: which are still there."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[weakref.ref[mmap.mmap], int]] = []
+
+    def alive(self) -> list[int]:
+        gc.collect()
+        return [size for ref, size in self.made if ref() is not None]
+
+
+@pytest.fixture
+def mappings(monkeypatch: pytest.MonkeyPatch) -> Mappings:
+    seen = Mappings()
+    real = pixelmem._map
+
+    def traced(size: int) -> tuple[mmap.mmap, int] | None:
+        made = real(size)
+        if made is not None:
+            seen.made.append((weakref.ref(made[0]), size))
+        return made
+
+    monkeypatch.setattr(pixelmem, "_map", traced)
+    return seen
+
+
+def arena(cap: int = 64 * MiB) -> PixelArena:
+    return PixelArena(cap, huge=True)
+
+
+def test_an_image_is_its_shape_aligned_writable_and_apart() -> None:
+    a = arena()
+    # (129 x 131 x 4 is no multiple of ALIGN: the next image is rounded up)
+    taken = [a.take(129, 131), a.take(H, W), a.take(H, W), a.take(128, 128)]
+    for i, pixels in enumerate(taken):
+        assert pixels is not None
+        assert pixels.dtype == np.uint8 and pixels.flags.c_contiguous
+        assert pixels.flags.writeable and pixels.ctypes.data % ALIGN == 0
+        pixels[...] = i + 1  # every byte (a view past its end would not be ours)
+    shapes = [(129, 131, 4), (H, W, 4), (H, W, 4), (128, 128, 4)]
+    assert [p.shape for p in taken if p is not None] == shapes
+    for i, pixels in enumerate(taken):
+        assert pixels is not None
+        assert int(pixels.min()) == int(pixels.max()) == i + 1
+    # a region starts on a huge page: the first image of a fresh arena
+    first = taken[0]
+    assert first is not None and first.ctypes.data % HUGE_PAGE == 0
+
+
+def test_small_images_over_the_cap_and_without_huge_pages_go_to_the_caller() -> None:
+    a = arena(cap=2 * HUGE_PAGE)
+    side = int((MIN_BYTES // 4) ** 0.5)
+    assert a.take(side - 1, side - 1) is None  # under MIN_BYTES
+    assert a.take(side + 1, side + 1) is not None
+    assert a.take(1024, 1024 + 1) is None  # more than the cap on its own
+    kept = [a.take(H, W) for _ in range(6)]  # 3 a region: 2 regions fill the cap
+    assert all(p is not None for p in kept)
+    assert a.take(H, W) is None and a.refused == 1
+    assert a.pinned == 2 * HUGE_PAGE
+    assert PixelArena(64 * MiB, huge=False).take(H, W) is None
+
+
+def test_a_region_is_unmapped_when_its_last_image_dies(mappings: Mappings) -> None:
+    a = arena()
+    first = [a.take(H, W) for _ in range(3)]  # region 1 full
+    second = a.take(H, W)  # region 2 is current now
+    assert mappings.alive() == [HUGE_PAGE, HUGE_PAGE]
+    del first[1:]
+    assert mappings.alive() == [HUGE_PAGE, HUGE_PAGE]  # one image keeps it
+    assert a.pinned == 2 * HUGE_PAGE
+    del first[0]
+    gc.collect()
+    a._settle()
+    # dead: a spare (mapped, pinned) for the next region, not a new mapping
+    assert len(a._spares) == 1 and a.pinned == 2 * HUGE_PAGE
+    more = [a.take(H, W) for _ in range(3)]  # region 2 full: the spare serves
+    assert len(mappings.made) == 2 and not a._spares
+    assert more[-1] is not None and second is not None
+    a.release()  # the session ends: the images still hold theirs
+    assert len(mappings.alive()) == 2
+    del more, second
+    assert mappings.alive() == [] and a.pinned == 0
+
+
+def test_spares_are_bounded_and_larger_regions_are_not_kept(
+    mappings: Mappings,
+) -> None:
+    a = arena()
+    big = a.take(1024, 768)  # 3 MiB: a 4 MiB region
+    held = [a.take(H, W) for _ in range(3 * (SPARES + 2))]
+    assert big is not None and all(p is not None for p in held)
+    del big, held
+    a.take(H, W)  # settles the dead
+    assert len(a._spares) == SPARES
+    assert sorted(mappings.alive()) == [HUGE_PAGE] * (SPARES + 1)
+    assert a.pinned == sum(mappings.alive())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cap_pages=st.integers(1, 8),
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("take"), st.integers(60, 800), st.integers(60, 800)),
+            st.tuples(st.just("drop"), st.integers(0, 63), st.just(0)),
+        ),
+        max_size=60,
+    ),
+)
+def test_pinned_is_the_mappings_alive_and_within_the_cap(
+    cap_pages: int, steps: list[tuple[str, int, int]]
+) -> None:
+    cap = cap_pages * HUGE_PAGE
+    made: list[tuple[weakref.ref[mmap.mmap], int]] = []
+    real = pixelmem._map
+
+    def traced(size: int) -> tuple[mmap.mmap, int] | None:
+        out = real(size)
+        if out is not None:
+            made.append((weakref.ref(out[0]), size))
+        return out
+
+    pixelmem._map = traced  # (hypothesis runs many examples per fixture)
+    try:
+        a = arena(cap)
+        held: list[tuple[np.ndarray[Any, Any], int]] = []
+        for op, x, y in steps:
+            if op == "take":
+                pixels = a.take(x, y)
+                need = -(-x * y * 4 // HUGE_PAGE) * HUGE_PAGE
+                if pixels is None:
+                    assert x * y * 4 < MIN_BYTES or a.pinned + need > cap
+                else:
+                    pixels[...] = len(held) % 251
+                    held.append((pixels, len(held) % 251))
+            elif held:
+                held.pop(x % len(held))  # (its region may die here)
+            alive = sum(size for ref, size in made if ref() is not None)
+            assert a.pinned == alive <= cap
+        # nobody wrote over anybody
+        assert all(int(p.min()) == int(p.max()) == v for p, v in held)
+        held.clear()
+        pixels = None
+        a.release()
+        gc.collect()
+        assert a.pinned == 0 and all(ref() is None for ref, _ in made)
+    finally:
+        pixelmem._map = real
+
+
+@pytest.mark.timeout(120)
+def test_threads_take_and_drop_at_once(mappings: Mappings) -> None:
+    """The look-ahead's worker and the loop take from one arena: each array
+    stays its own, and the count settles to nothing."""
+    a = arena(cap=16 * MiB)
+    errors: list[str] = []
+
+    def work(value: int) -> None:
+        kept: list[np.ndarray[Any, Any]] = []
+        for i in range(400):
+            pixels = a.take(100 + i % 50, 200)
+            if pixels is None:
+                continue
+            pixels[...] = value
+            kept.append(pixels)
+            if len(kept) > 4:
+                old = kept.pop(0)
+                if int(old.min()) != value or int(old.max()) != value:
+                    errors.append(f"thread {value}: an image was overwritten")
+                del old
+
+    threads = [threading.Thread(target=work, args=(v,)) for v in (1, 2, 3)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns inside take(), often
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors and a.taken > 0
+    assert a.pinned <= a.cap
+    assert a.pinned == sum(mappings.alive())
+    a.release()
+    assert a.pinned == 0 and mappings.alive() == []
+
+
+# -- every capture, arena on and off ------------------------------------------
+
+
+def install_arena(monkeypatch: pytest.MonkeyPatch) -> list[PixelArena]:
+    """Every SharedState made from now on gets an arena (listed); codecs that
+    take ``out=`` decode into it.  This is the call site proposed for
+    ``ImageResolver._decode`` (images.py, another engineer's file), installed
+    here until it lands there."""
+    made: list[PixelArena] = []
+    init = images.SharedState.__init__
+    decode = images.ImageResolver._decode
+
+    def shared_init(self: images.SharedState, *args: Any, **kw: Any) -> None:
+        init(self, *args, **kw)
+        made.append(PixelArena(self.limits.image_cache // 4, huge=True))
+        self.arena = made[-1]  # type: ignore[attr-defined]
+
+    def with_out(
+        self: images.ImageResolver, image: Any, d: Any, palette: Any, out: Any = None
+    ) -> images.CachedImage:
+        if out is None and d.type in images._INTO:
+            out = self.shared.arena.take(d.height, d.width)  # type: ignore[attr-defined]
+        return decode(self, image, d, palette, out)
+
+    monkeypatch.setattr(images.SharedState, "__init__", shared_init)
+    monkeypatch.setattr(images.ImageResolver, "_decode", with_out)
+    return made
+
+
+def _capture_paths() -> list[Path]:
+    return sorted(CAPTURES.glob("*.pcap")) if CAPTURES is not None else []
+
+
+def _play(path: Path) -> tuple[list[str], dict[tuple[int, int], bytes]]:
+    """Primary digest per batch, and every surface at the end."""
+    marks: list[str] = []
+
+    def batch(driver: DisplayDriver, n: int) -> None:
+        primary = driver.canvas.surfaces.get(0)
+        if primary is not None:
+            marks.append(hashlib.sha1(primary.pixels.tobytes()).hexdigest())
+
+    result = replay(path, on_batch=batch)
+    final = {
+        (cid, sid): s.pixels.tobytes()
+        for cid, d in result.drivers.items()
+        for sid, s in d.canvas.surfaces.items()
+    }
+    return marks, final
+
+
+@pytest.mark.parametrize("path", _capture_paths(), ids=lambda p: p.stem)
+def test_every_capture_draws_the_same_with_the_arena(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    off = _play(path)
+    with monkeypatch.context() as m:
+        made = install_arena(m)
+        on = _play(path)
+    assert on[0] == off[0]
+    assert on[1].keys() == off[1].keys()
+    for key in off[1]:
+        assert on[1][key] == off[1][key], f"surface {key} differs"
+    if path.stem in ("gradients-lz", "photos-quic", "photos-lz4", "photos-jpeg"):
+        assert sum(a.taken for a in made) >= 3  # their 256x256 .. 440x300 images
