@@ -5,18 +5,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
-
 from spicepy.capture.replay import server_segments
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="real bug (review 8): segments are sorted by capture time alone, so "
-    "a segment captured before the one ahead of it in the stream (TCP "
-    "reordering: pcap.reassemble orders by sequence, its times can go back) "
-    "is fed first and the channel gets its bytes out of order",
-)
 def test_a_channels_bytes_stay_in_stream_order_when_capture_times_go_back() -> None:
     """Reassembly puts a channel's segments in sequence order with their own
     capture times; one that overtook an earlier one on the wire has the

@@ -79,14 +79,21 @@ class ReplayResult:
 def server_segments(channels: Sequence[Any]) -> list[tuple[float, int, int, int]]:
     """(capture time, channel index, start, end) of every server segment of
     ``channels`` (``read_channels``' streams), in capture order (ties by
-    channel index): the order replay feeds them in."""
+    channel index): the order replay feeds them in.
+
+    A channel's segments stay in stream order: reassembly orders them by
+    sequence number, and one that overtook an earlier one on the wire has
+    the smaller capture time; it counts from the latest time before it (TCP
+    hands later bytes over only once the earlier ones came)."""
     segments: list[tuple[float, int, int, int]] = []
     for index, ch in enumerate(channels):
         times = ch.times or [(0, 0.0)]
         ends = [offset for offset, _ in times[1:]] + [len(ch.to_client)]
+        latest = float("-inf")
         for (offset, when), end in zip(times, ends, strict=True):
+            latest = max(latest, when)
             if end > offset:
-                segments.append((when, index, offset, end))
+                segments.append((latest, index, offset, end))
     segments.sort(key=lambda s: (s[0], s[1]))
     return segments
 
