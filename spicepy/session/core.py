@@ -246,8 +246,9 @@ class SessionCore:
         """A compiled lane for display channel ``channel_id`` (``_lane.pyx``)
         to attach to its machine (``Channel.set_lane``), or None under
         ``SPICEPY_PUREPYTHON=1`` or without the extensions: the general path
-        then takes every message.  ``clock`` gives ``now`` for the messages it
-        takes (None: its ``now`` attribute, which the caller sets); it declines
+        then takes every message.  ``clock`` gives ``now`` for the draws it
+        took, read once per run when the machine writes them out (``flush``;
+        None: its ``now`` attribute, which the caller sets); it declines
         while ``observer`` (the live session) has event readers."""
         if _lane is None:
             return None
