@@ -35,8 +35,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from spicepy.limits import Limits
+
 __all__ = [
     "ALIGN",
+    "CACHE_SHARE",
     "HUGE_PAGE",
     "MIN_BYTES",
     "SPARES",
@@ -57,6 +60,13 @@ ALIGN = 64
 MIN_BYTES = 64 * 1024
 #: dead 2 MiB regions kept for reuse (counted in ``pinned``)
 SPARES = 2
+#: a session's arena pins at most ``Limits.image_cache // CACHE_SHARE`` bytes
+#: (20 MiB by default).  Its images are what the budgets already count (the
+#: pixmap cache, the look-ahead's, one being drawn); the pinned bytes beyond
+#: them (region tails, dead images' room in a region a live one keeps,
+#: spares) are at most the cap: a quarter more than the cache's budget, in
+#: the worst case.  gradients-lz keeps ~8 MiB of such images (5 regions).
+CACHE_SHARE = 4
 _MADV_HUGEPAGE: int | None = getattr(mmap, "MADV_HUGEPAGE", None)
 _THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
@@ -146,6 +156,11 @@ class PixelArena:
         self._spares: list[_Mapping] = []
         self._dead: list[_Mapping] = []
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_limits(cls, limits: Limits) -> PixelArena:
+        """A session's arena: capped at its image cache's ``CACHE_SHARE``."""
+        return cls(limits.image_cache // CACHE_SHARE)
 
     def take(self, height: int, width: int) -> Pixels | None:
         """An uninitialised C-contiguous (height, width, 4) uint8 array of
