@@ -82,3 +82,23 @@ def test_a_picture_collected_after_stop_is_not_given_back_twice() -> None:
     assert ahead.held == 0
     assert worker.collect(jobs[0])[0].data == b"x" * 8
     assert ahead.held == 0
+
+
+def test_a_collect_that_frees_the_cap_wakes_the_waiting_worker() -> None:
+    """The worker waits past the cap with the next frame not wanted; a collect
+    of a frame already wanted (no new want to wake it) gives bytes back and
+    the worker goes on."""
+    dec = Decoder()
+    worker = DecodeWorker(dec, LookAhead(10), frames_ahead=8)  # type: ignore[arg-type]
+    timer = stop_later(worker)
+    jobs = [Job(b"x" * 8) for _ in range(4)]
+    for job in jobs:
+        worker.submit(job)
+    wait_for(lambda: jobs[1].done is not None)
+    assert worker.want(jobs[1])  # decoded; the next ones are not wanted
+    time.sleep(0.1)
+    assert jobs[2].done is None  # 16 bytes held > 10: it waits
+    worker.collect(jobs[0])  # 8 back: room again
+    wait_for(lambda: jobs[2].done is not None)
+    timer.cancel()
+    worker.stop()
