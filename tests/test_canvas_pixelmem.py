@@ -133,6 +133,23 @@ def test_spares_are_bounded_and_larger_regions_are_not_kept(
     assert a.pinned == sum(mappings.alive())
 
 
+def test_an_image_larger_than_a_huge_page_has_its_region_to_itself(
+    mappings: Mappings,
+) -> None:
+    """Later images do not go in its region's tail (they would keep 4 MiB
+    mapped after a 3 MiB image decoded ahead and drawn once died)."""
+    a = arena()
+    small = [a.take(H, W) for _ in range(3)]  # its region: ~0.5 MiB left
+    big = a.take(1024, 768)  # a 4 MiB region: 1 MiB left
+    later = a.take(H, W)  # not in big's tail, in a region of its own
+    assert all(p is not None for p in small) and big is not None
+    assert later is not None
+    assert sorted(mappings.alive()) == [HUGE_PAGE, HUGE_PAGE, 2 * HUGE_PAGE]
+    del big
+    assert mappings.alive() == [HUGE_PAGE, HUGE_PAGE]
+    assert a.pinned == 2 * HUGE_PAGE
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     cap_pages=st.integers(1, 8),

@@ -186,11 +186,11 @@ class PixelArena:
         return view.reshape(height, width, 4)
 
     def _region(self, step: int) -> _Region | None:
-        """(Lock held.)  A region with ``step`` bytes free, made current
-        unless the one it replaces keeps more room; None past the cap."""
-        old = self._current
-        self._current = None  # (dies here if no image holds it)
-        self._settle_locked()
+        """(Lock held.)  A region with ``step`` bytes free, or None past the
+        cap.  It becomes the current one unless the current one keeps more
+        room, or it is larger than a huge page: such an image has its region
+        to itself (unmapped with it; no later image keeps it)."""
+        self._settle_locked()  # (spares first)
         if step <= HUGE_PAGE and self._spares:
             mapping = self._spares.pop()  # pinned already
         else:
@@ -201,16 +201,17 @@ class PixelArena:
                 self.pinned -= HUGE_PAGE
             made = _map(size) if self.pinned + size <= self.cap else None
             if made is None:
-                self._current = old
                 return None
             mapping = (made[0], made[1], size)
             self.pinned += size
         region = _Region(mapping)
-        # the mapping comes back when the region's last image dies
+        # the mapping comes back when the region's last image dies (the
+        # replaced current one: maybe at once, settled after this section)
         weakref.finalize(region.array, _region_died, weakref.ref(self), mapping)
-        if old is not None and old.size - old.used > region.size - step:
-            self._current = old  # the new region serves this image alone
-        else:
+        old = self._current
+        if step <= HUGE_PAGE and (
+            old is None or old.size - old.used <= HUGE_PAGE - step
+        ):
             self._current = region
         return region
 
