@@ -26,7 +26,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spicepy.canvas import images, pixelmem
-from spicepy.canvas.pixelmem import ALIGN, HUGE_PAGE, MIN_BYTES, SPARES, PixelArena
+from spicepy.canvas.pixelmem import (
+    ALIGN,
+    HUGE_PAGE,
+    MIN_BYTES,
+    SPARE_BYTES,
+    PixelArena,
+)
 from spicepy.capture.replay import replay
 from spicepy.session.core import DisplayDriver
 
@@ -119,18 +125,19 @@ def test_a_region_is_unmapped_when_its_last_image_dies(mappings: Mappings) -> No
     assert mappings.alive() == [] and a.pinned == 0
 
 
-def test_spares_are_bounded_and_larger_regions_are_not_kept(
-    mappings: Mappings,
-) -> None:
+def test_spares_are_bounded_and_reused_by_size(mappings: Mappings) -> None:
     a = arena()
     big = a.take(1024, 768)  # 3 MiB: a 4 MiB region
-    held = [a.take(H, W) for _ in range(3 * (SPARES + 2))]
+    held = [a.take(H, W) for _ in range(12)]  # four 2 MiB regions
     assert big is not None and all(p is not None for p in held)
-    del big, held
-    a.take(H, W)  # settles the dead
-    assert len(a._spares) == SPARES
-    assert sorted(mappings.alive()) == [HUGE_PAGE] * (SPARES + 1)
+    del big  # its region: a spare, all of SPARE_BYTES
+    assert a._spare_bytes == SPARE_BYTES == 2 * HUGE_PAGE
+    del held  # the three full regions go (the current one stays)
+    assert sorted(mappings.alive()) == [HUGE_PAGE, 2 * HUGE_PAGE]
     assert a.pinned == sum(mappings.alive())
+    again = a.take(1000, 700)  # fits the spare: no new mapping
+    assert again is not None and len(mappings.made) == 5 and not a._spares
+    assert sorted(mappings.alive()) == [HUGE_PAGE, 2 * HUGE_PAGE]
 
 
 def test_an_image_larger_than_a_huge_page_has_its_region_to_itself(
@@ -145,7 +152,9 @@ def test_an_image_larger_than_a_huge_page_has_its_region_to_itself(
     assert all(p is not None for p in small) and big is not None
     assert later is not None
     assert sorted(mappings.alive()) == [HUGE_PAGE, HUGE_PAGE, 2 * HUGE_PAGE]
-    del big
+    del big  # nothing holds its region: a spare, then gone with the arena
+    assert a._spare_bytes == 2 * HUGE_PAGE and a.pinned == 4 * HUGE_PAGE
+    a.release()
     assert mappings.alive() == [HUGE_PAGE, HUGE_PAGE]
     assert a.pinned == 2 * HUGE_PAGE
 

@@ -13,9 +13,9 @@ one of its own (``surface.cleared``).  Images are smaller and many, so
   lives while any of its images does;
 - the arena holds only its current region and a few spare ones: when the last
   image of another region dies, a ``weakref.finalize`` on the region's array
-  hands the mapping back; a plain 2 MiB one is kept as a spare (its pages are
-  already faulted in: the next images there cost no fault and no zeroing),
-  any other is dropped, i.e. unmapped;
+  hands the mapping back, kept as a spare up to ``SPARE_BYTES`` (its pages
+  are already faulted in: the next images there cost no fault and no
+  zeroing, as glibc's heap reuses freed blocks), else dropped, i.e. unmapped;
 - ``pinned`` counts the bytes of the regions alive and spare, capped at
   ``cap``: past it, below ``MIN_BYTES`` (numpy's heap reuses small blocks) or
   where huge pages are off, ``take`` returns None and the codec allocates;
@@ -42,7 +42,7 @@ __all__ = [
     "CACHE_SHARE",
     "HUGE_PAGE",
     "MIN_BYTES",
-    "SPARES",
+    "SPARE_BYTES",
     "PixelArena",
     "huge_mapping",
     "huge_pages_available",
@@ -58,8 +58,9 @@ ALIGN = 64
 #: and they fault a few pages at most (gradients-lz: 73x73 LZ images ~1 fault
 #: each, 440x300 ones 129)
 MIN_BYTES = 64 * 1024
-#: dead 2 MiB regions kept for reuse (counted in ``pinned``)
-SPARES = 2
+#: bytes of dead regions kept for reuse (counted in ``pinned``): two 2 MiB
+#: ones, or one that held a full-screen image decoded ahead (1024x768: 4 MiB)
+SPARE_BYTES = 2 * HUGE_PAGE
 #: a session's arena pins at most ``Limits.image_cache // CACHE_SHARE`` bytes
 #: (20 MiB by default).  Its images are what the budgets already count (the
 #: pixmap cache, the look-ahead's, one being drawn); the pinned bytes beyond
@@ -154,6 +155,7 @@ class PixelArena:
         self.refused = 0
         self._current: _Region | None = None
         self._spares: list[_Mapping] = []
+        self._spare_bytes = 0
         self._dead: list[_Mapping] = []
         self._lock = threading.Lock()
 
@@ -189,16 +191,19 @@ class PixelArena:
         """(Lock held.)  A region with ``step`` bytes free, or None past the
         cap.  It becomes the current one unless the current one keeps more
         room, or it is larger than a huge page: such an image has its region
-        to itself (unmapped with it; no later image keeps it)."""
+        to itself (given back with it; no later image keeps it)."""
         self._settle_locked()  # (spares first)
-        if step <= HUGE_PAGE and self._spares:
-            mapping = self._spares.pop()  # pinned already
+        size = -(-step // HUGE_PAGE) * HUGE_PAGE
+        fits = [m for m in self._spares if m[2] >= size]
+        if fits:
+            mapping = min(fits, key=lambda m: m[2])  # pinned already
+            self._spares.remove(mapping)
+            self._spare_bytes -= mapping[2]
         else:
-            size = -(-step // HUGE_PAGE) * HUGE_PAGE
-            # spares a larger region cannot use give their room back first
+            # spares too small for it give their room back first
             while self._spares and self.pinned + size > self.cap:
-                self._spares.pop()
-                self.pinned -= HUGE_PAGE
+                self.pinned -= self._spares.pop()[2]
+                self._spare_bytes = sum(m[2] for m in self._spares)
             made = _map(size) if self.pinned + size <= self.cap else None
             if made is None:
                 return None
@@ -210,7 +215,7 @@ class PixelArena:
         weakref.finalize(region.array, _region_died, weakref.ref(self), mapping)
         old = self._current
         if step <= HUGE_PAGE and (
-            old is None or old.size - old.used <= HUGE_PAGE - step
+            old is None or old.size - old.used <= region.size - step
         ):
             self._current = region
         return region
@@ -228,8 +233,9 @@ class PixelArena:
         dead = self._dead
         while dead:
             mapping = dead.pop()
-            if mapping[2] == HUGE_PAGE and len(self._spares) < SPARES and self.enabled:
+            if self.enabled and self._spare_bytes + mapping[2] <= SPARE_BYTES:
                 self._spares.append(mapping)  # faulted in: reused as it is
+                self._spare_bytes += mapping[2]
             else:
                 self.pinned -= mapping[2]  # unmapped with its last reference
 
@@ -240,8 +246,9 @@ class PixelArena:
             self.enabled = False
             self._current = None
             self._settle_locked()
-            self.pinned -= HUGE_PAGE * len(self._spares)
+            self.pinned -= self._spare_bytes
             self._spares.clear()
+            self._spare_bytes = 0
         self._settle()
 
 
