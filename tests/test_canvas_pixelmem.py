@@ -252,29 +252,22 @@ def test_threads_take_and_drop_at_once(mappings: Mappings) -> None:
 # -- every capture, arena on and off ------------------------------------------
 
 
-def install_arena(monkeypatch: pytest.MonkeyPatch) -> list[PixelArena]:
-    """Every SharedState made from now on gets an arena (listed); codecs that
-    take ``out=`` decode into it.  This is the call site proposed for
-    ``ImageResolver._decode`` (images.py, another engineer's file), installed
-    here until it lands there."""
+def arena_in_sessions(monkeypatch: pytest.MonkeyPatch, on: bool) -> list[PixelArena]:
+    """Every SharedState made from now on takes its decoded pixels from an
+    arena of its own (listed) through ``take_pixels``, or (``on`` False)
+    lets the codecs allocate."""
     made: list[PixelArena] = []
     init = images.SharedState.__init__
-    decode = images.ImageResolver._decode
 
     def shared_init(self: images.SharedState, *args: Any, **kw: Any) -> None:
         init(self, *args, **kw)
-        made.append(PixelArena.for_limits(self.limits))
-        self.arena = made[-1]  # type: ignore[attr-defined]
-
-    def with_out(
-        self: images.ImageResolver, image: Any, d: Any, palette: Any, out: Any = None
-    ) -> images.CachedImage:
-        if out is None and d.type in images._INTO:
-            out = self.shared.arena.take(d.height, d.width)  # type: ignore[attr-defined]
-        return decode(self, image, d, palette, out)
+        if on:
+            made.append(PixelArena.for_limits(self.limits))
+            self.take_pixels = made[-1].take
+        else:
+            self.take_pixels = None
 
     monkeypatch.setattr(images.SharedState, "__init__", shared_init)
-    monkeypatch.setattr(images.ImageResolver, "_decode", with_out)
     return made
 
 
@@ -304,9 +297,11 @@ def _play(path: Path) -> tuple[list[str], dict[tuple[int, int], bytes]]:
 def test_every_capture_draws_the_same_with_the_arena(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    off = _play(path)
     with monkeypatch.context() as m:
-        made = install_arena(m)
+        arena_in_sessions(m, False)
+        off = _play(path)
+    with monkeypatch.context() as m:
+        made = arena_in_sessions(m, True)
         on = _play(path)
     assert on[0] == off[0]
     assert on[1].keys() == off[1].keys()
