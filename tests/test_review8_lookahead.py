@@ -142,6 +142,8 @@ def test_an_event_past_older_unread_jobs_frees_theirs_and_takes_its_own() -> Non
     assert image is not None
     assert id(image) in resolver.predecoded  # the event's image, not the job's
     fresh = ImageResolver(resolver.shared, resolver.palettes).decode_alone(image)
+    entry = resolver.predecoded[id(image)]
+    assert entry[0] is image and (entry[1].pixels == fresh.pixels).all()
     got = resolver.get(image)
     assert (got.pixels == fresh.pixels).all()
     assert not resolver.predecoded  # ``get`` used it
@@ -437,3 +439,70 @@ def test_nothing_decoded_ahead_is_handed_over_after_close() -> None:
     source.messages_received = 1
     ahead.take(source.event(1))
     assert ahead.taken_images == 0 and not resolver.predecoded
+    source.messages_received = 0  # and nothing more is looked into
+    ahead.scan_unread()
+    assert not ahead._unread_jobs and ahead.pending_bytes == 0
+
+
+def test_the_decode_seconds_of_every_job_taken_add_up() -> None:
+    resolver, source, ahead = setup(2, 2 * NBYTES)
+    ahead.scan_unread()
+    settle(ahead)
+    seconds = [job.seconds for job in ahead._unread_jobs]
+    assert all(s > 0 for s in seconds)
+    before = resolver.decode_seconds
+    for n in (1, 2):
+        source.messages_received = n
+        ahead.take(source.event(n))
+    assert ahead.taken_images == 2
+    assert ahead.worker_seconds == pytest.approx(sum(seconds))
+    assert resolver.decode_seconds - before == pytest.approx(sum(seconds))
+
+
+def test_a_job_of_a_replaced_resolver_hands_nothing_over() -> None:
+    """The channel's resolver changed (a new driver) since the job was made:
+    its pixels go to neither resolver; the budget comes back."""
+    resolver, source, ahead = setup(1, NBYTES)
+    ahead.scan_unread()
+    settle(ahead)
+    other = ImageResolver(resolver.shared, resolver.palettes)
+    ahead._resolver = lambda: other
+    source.messages_received = 1
+    ahead.take(source.event(1))
+    assert not resolver.predecoded and not other.predecoded
+    assert ahead.taken_images == 0 and ahead.pending_bytes == 0
+    ahead.close()
+
+
+def test_an_image_of_exactly_the_inline_limit_is_decoded_ahead() -> None:
+    """``max_pixels`` (``Limits.inline_decode_pixels``) is the largest image
+    decoded inline: one that size is decoded ahead, one pixel over is not."""
+    _, _, ahead = setup(1, NBYTES)
+    ahead.max_pixels = WIDTH * ROWS
+    ahead.scan_unread()
+    assert [job.seq for job in ahead._unread_jobs] == [1]
+    _, _, over = setup(1, NBYTES)
+    over.max_pixels = WIDTH * ROWS - 1
+    over.scan_unread()
+    assert not over._unread_jobs
+    ahead.close()
+    over.close()
+
+
+def test_a_draw_with_two_images_counts_both_in_the_budget() -> None:
+    """A QUIC source and a QUIC mask: one job, both images, 4 bytes a pixel
+    of each held against the budget."""
+    from spicepy.wire.types import Point, QMask
+
+    _, source, ahead = setup(1, 4 * NBYTES)
+    draw = message(0, ("draw", ImageType.QUIC, 0, ROWS, "ok", 0))
+    mask_image = message(1, ("draw", ImageType.QUIC, 0, ROWS, "ok", 1)).data.src_bitmap
+    masked = replace(
+        draw, data=replace(draw.data, mask=QMask(0, Point(0, 0), mask_image))
+    )
+    source.bodies = [encode_struct(masked)]
+    ahead.scan_unread()
+    (job,) = ahead._unread_jobs
+    assert len(job.images) == 2 and job.nbytes == 2 * NBYTES
+    assert ahead.pending_bytes == 2 * NBYTES
+    ahead.close()
