@@ -48,9 +48,11 @@ __all__ = ["Canvas", "color_bytes", "MAX_SURFACES"]
 log = logging.getLogger(__name__)
 Pixels = npt.NDArray[np.uint8]
 #: Images whose decode has side effects even when nothing is drawn (GLZ window).
-_GLZ_TYPES = (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
+_GLZ_TYPES = frozenset({ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB})
 _SURFACE, _FROM_CACHE = ImageType.SURFACE, ImageType.FROM_CACHE
 _FROM_CACHE_LOSSLESS = ImageType.FROM_CACHE_LOSSLESS
+#: descriptor flags of an image a cache keeps (decoded even when nothing is drawn)
+_KEPT = int(ImageFlags.CACHE_ME | ImageFlags.CACHE_REPLACE_ME)
 _NOT_DECODED = (_SURFACE, _FROM_CACHE, _FROM_CACHE_LOSSLESS)
 _ZERO = np.zeros(4, np.uint8)
 _ZERO.flags.writeable = False
@@ -446,26 +448,33 @@ class Canvas:
         """DRAW_COPY (and DRAW_BLEND, which spice-common draws the same way).
 
         Same-size draws clipped to one rectangle without a QMask (most of what a
-        desktop sends) go to ``kernels.blit`` without a ``Region`` or a
-        ``CachedImage`` of their own; scaled, QMasked or several-rectangle
-        clipped ones to numpy.  When the source is at hand without a decode
-        (a cache entry that is there, an existing surface: resolving it has no
-        side effect and cannot fail), one ``kernels.copy_clipped`` call clips
-        and draws.
+        desktop sends) are one ``kernels.copy_clipped`` call, which clips and
+        draws, once the source is at hand: a cache entry or a surface that is
+        there (resolving it has no side effect and cannot fail), or a fresh
+        image that ``touch`` would decode whatever the clip leaves (one a cache
+        keeps, or a GLZ one), which is resolved first.  The others go to
+        ``kernels.blit`` on their clip box (an uncached image may decode
+        straight into the surface: ``ImageResolver.copy_onto``), or to numpy
+        when scaled, QMasked or clipped to several rectangles.
         """
         d, base = msg.data, msg.base
         surface = self.surfaces.get(base.surface_id)
         if surface is None:
             raise CanvasError(f"unknown surface {base.surface_id}")
         image = d.src_bitmap
+        #: the source image, once ``images.get`` has resolved it (at most once)
+        resolved: CachedImage | None = None
         if image is not None and d.mask.bitmap is None and not surface.quantised:
             descriptor = image.descriptor
             kind = descriptor.type
             src: Any = None
             if kind == _FROM_CACHE or kind == _FROM_CACHE_LOSSLESS:
                 src = self._cached.get(descriptor.id)
-            elif kind == _SURFACE and image.surface is not None:
-                src = self.surfaces.get(image.surface.surface_id)
+            elif kind == _SURFACE:
+                if image.surface is not None:
+                    src = self.surfaces.get(image.surface.surface_id)
+            elif descriptor.flags & _KEPT or kind in _GLZ_TYPES:
+                src = resolved = self.images.get(image)
             if src is not None:
                 rop = _IMAGE_ROPS.get(d.rop_descriptor)
                 if rop is None:
@@ -495,7 +504,6 @@ class Canvas:
             box = clip_box(surface.width, surface.height, base.box, clip)
         else:
             region = make_region(surface.width, surface.height, base.box, clip)
-        image = d.src_bitmap
         if image is None:
             raise CanvasError("draw with a NULL source image")
         desc = d.rop_descriptor
@@ -503,7 +511,8 @@ class Canvas:
         if rop is None:
             rop = _IMAGE_ROPS[desc] = ropd_to_rop(desc, SRC_IS_IMAGE)
         if (box is None and region is None) or rop == _NOOP:
-            self.touch(image)
+            if resolved is None:
+                self.touch(image)
             return
         bbox, src_area = base.box, d.src_area
         same = (
@@ -516,6 +525,7 @@ class Canvas:
                 ref = image.surface
                 dx, dy = bbox.left - src_area.left, bbox.top - src_area.top
                 if ref is None:
+                    # (never an image resolved above: copy_clipped drew those)
                     if rop == _COPY:  # an uncached image may decode in place
                         drawn = self.images.copy_onto(
                             image, surface.pixels, box, dx, dy
@@ -536,7 +546,7 @@ class Canvas:
             region = Region(*box, None)
         assert region is not None
         if same and region.mask is None:
-            src = self.source(image)
+            src = resolved if resolved is not None else self.source(image)
             dx, dy = bbox.left - src_area.left, bbox.top - src_area.top
             blitted = self._blit(
                 surface, region, src.pixels, src.has_alpha, dx, dy, rop
@@ -544,7 +554,7 @@ class Canvas:
             if blitted is not None:
                 self._finish_box(surface, blitted)
             return
-        src = self.source(image, surface)
+        src = resolved if resolved is not None else self.source(image, surface)
         got = self._image_values(src, src_area, bbox, region, d.scale_mode)
         if got is None:
             return

@@ -14,10 +14,10 @@ full-screen picture of a session), decodes straight into those rows.
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from time import perf_counter as _perf_counter
 from typing import Any
 
 import numpy as np
@@ -126,11 +126,14 @@ class ImageCache:
             ) from None
 
     def put(self, image_id: int, image: CachedImage) -> None:
-        self.remove(image_id)
-        self.entries[image_id] = image
+        entries = self.entries
+        old = entries.pop(image_id, None)  # (``remove`` inline: once per image)
+        if old is not None:
+            self.bytes -= old.nbytes
+        entries[image_id] = image
         self.bytes += image.nbytes
-        while self.bytes > self.max_bytes and len(self.entries) > 1:
-            old_id, old = self.entries.popitem(last=False)
+        while self.bytes > self.max_bytes and len(entries) > 1:
+            old_id, old = entries.popitem(last=False)
             self.bytes -= old.nbytes
             if not self.evicted:
                 log.warning(
@@ -223,16 +226,11 @@ class PaletteCache:
         return len(self._items)
 
 
-def _check_size(d: ImageDescriptor) -> None:
-    w, h = d.width, d.height
-    if not (0 < w <= MAX_SURFACE_DIMENSION and 0 < h <= MAX_SURFACE_DIMENSION):
-        raise CanvasError(f"image {d.id:#x}: bad size {w}x{h}")
-    if w * h > MAX_SURFACE_PIXELS:
-        raise CanvasError(f"image {d.id:#x}: {w}x{h} is too large")
-
-
 _FROM_CACHE = (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS)
-_GLZ = (ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB)
+_SURFACE = ImageType.SURFACE  # (an enum class attribute: a slow lookup per image)
+#: types ``get`` reads without decoding (or refuses: SURFACE)
+_NOT_DECODED = frozenset({*_FROM_CACHE, _SURFACE})
+_GLZ = frozenset({ImageType.GLZ_RGB, ImageType.ZLIB_GLZ_RGB})
 #: types whose codec writes into a caller's array (``copy_onto``): not GLZ,
 #: whose dictionary keeps the array it decodes to, nor BITMAP (a view already)
 _INTO = frozenset(
@@ -302,13 +300,16 @@ class ImageResolver:
         """
         d = image.descriptor
         kind = d.type
-        if kind in _FROM_CACHE:
+        if kind in _NOT_DECODED:
+            if kind == _SURFACE:
+                raise CanvasError("SURFACE images are resolved by the canvas")
             return self.shared.cache.get(d.id)
-        if kind == ImageType.SURFACE:
-            raise CanvasError("SURFACE images are resolved by the canvas")
         # the palette cache changes here, in message order, never on a worker
-        palette = self._image_palette(image)
-        started = time.perf_counter()
+        if image.bitmap is None and image.lz_plt is None:
+            palette = None  # (most images: no call)
+        else:
+            palette = self._image_palette(image)
+        started = _perf_counter()
         ahead = self.predecoded
         if (
             ahead
@@ -319,7 +320,7 @@ class ImageResolver:
             decoded = pair[1]
         else:
             decoded = self._decode(image, d, palette)
-        self.decode_seconds += time.perf_counter() - started
+        self.decode_seconds += _perf_counter() - started
         shape = decoded.pixels.shape  # (not the properties: a call each)
         self.decoded_pixels += shape[0] * shape[1]
         flags = d.flags
@@ -378,9 +379,9 @@ class ImageResolver:
             return -1
         palette = self._image_palette(image)
         rows = dst[top:bottom]
-        started = time.perf_counter()
+        started = _perf_counter()
         decoded = self._decode(image, d, palette, rows)
-        self.decode_seconds += time.perf_counter() - started
+        self.decode_seconds += _perf_counter() - started
         drawn = width * (bottom - top)
         self.decoded_pixels += drawn
         if d.flags & _HIGH_BITS_SET and not decoded.has_alpha:
@@ -479,12 +480,22 @@ class ImageResolver:
             kept = d.flags & (_CACHE_ME | _CACHE_REPLACE_ME)
             pixels, has_alpha = bitmap_to_pixels(bitmap, palette, copy=bool(kept))
             return CachedImage(pixels, has_alpha)
-        _check_size(d)
+        w, h = d.width, d.height
+        if not (
+            0 < w <= MAX_SURFACE_DIMENSION
+            and 0 < h <= MAX_SURFACE_DIMENSION
+            and w * h <= MAX_SURFACE_PIXELS
+        ):
+            raise CanvasError(
+                f"image {d.id:#x}: bad size {w}x{h} (at most {MAX_SURFACE_DIMENSION}"
+                f" a side, {MAX_SURFACE_PIXELS} pixels)"
+            )
         palette_ents = None
         top_down = True
         jpeg_size = glz_size = None
-        if image.binary is not None:
-            data = image.binary.data
+        binary = image.binary
+        if binary is not None:
+            data = binary.data
         elif image.lz_plt is not None:
             lz = image.lz_plt
             palette_ents = list(palette.ents) if palette is not None else None
@@ -498,22 +509,23 @@ class ImageResolver:
             jpeg_size, data = ja.jpeg_size, ja.data
         else:
             raise CanvasError(f"image {d.id:#x}: type {kind} has no body to decode")
+        shared = self.shared
         if out is None and kind in _INTO:
-            take = self.shared.take_pixels
+            take = shared.take_pixels
             if take is not None:
-                out = take(d.height, d.width)
+                out = take(h, w)
         try:
             result = decode_image(
                 kind,
                 data,
-                width=d.width,
-                height=d.height,
+                width=w,
+                height=h,
                 palette=palette_ents,
-                dictionary=self.shared.glz_dictionary if kind in _GLZ else None,
+                dictionary=shared.glz_dictionary if kind in _GLZ else None,
                 jpeg_size=jpeg_size,
                 glz_size=glz_size,
                 top_down=top_down,
-                max_pixels=self.shared.limits.image_pixels,
+                max_pixels=shared.limits.image_pixels,
                 out=out,
             )
         except SpiceError as exc:
