@@ -297,6 +297,8 @@ def test_the_worker_is_a_daemon_that_comes_back_after_idling(
     ahead.scan_unread()
     thread = ahead._thread
     assert thread is not None and thread.daemon
+    # (the name other tests find it by: test_lookahead's close test)
+    assert thread.name == "spicepy-decode-ahead"
     settle(ahead)
     thread.join(30)
     assert not thread.is_alive() and ahead._thread is None
@@ -505,4 +507,54 @@ def test_a_draw_with_two_images_counts_both_in_the_budget() -> None:
     (job,) = ahead._unread_jobs
     assert len(job.images) == 2 and job.nbytes == 2 * NBYTES
     assert ahead.pending_bytes == 2 * NBYTES
+    ahead.close()
+
+
+def test_a_message_that_is_not_a_draw_passes_while_unread_jobs_wait() -> None:
+    _, _, ahead = setup(1, NBYTES)
+    ahead.armed = True
+    ahead.scan_unread()
+    settle(ahead)
+    mark = md.DisplayMark()
+    ahead.before(MessageReceived(DISPLAY, mark.MSG_TYPE, 1, mark))
+    assert [job.seq for job in ahead._unread_jobs] == [1]
+    ahead.close()
+
+
+def test_a_job_claimed_before_it_was_submitted_never_is() -> None:
+    """Room for one image: job 1 submitted, job 2 waits.  Message 1 went by
+    without its event and message 2's event claims job 2 still waiting: the
+    loop decodes it inline, nothing is submitted for it, no byte stays held."""
+    _, source, ahead = setup(2, NBYTES)
+    ahead.scan_unread()
+    first, second = ahead._unread_jobs
+    assert second.state == lookahead._WAITING
+    source.messages_received = 2
+    ahead.take(source.event(2))
+    assert second.state == lookahead._DROPPED and ahead.pending_bytes == 0
+    assert not ahead._queue or list(ahead._queue) == [first]
+    assert ahead.taken_images == 0
+    ahead.close()
+
+
+def test_scan_of_an_empty_queue_is_nothing() -> None:
+    _, _, ahead = setup(0, NBYTES)
+    ahead.scan()
+    assert not ahead._jobs
+    ahead.close()
+
+
+def test_events_queued_behind_one_already_scanned_get_jobs() -> None:
+    """``scan`` looks into the events queued since the last scan: with the
+    scanned one still at the head, the new ones behind it get jobs."""
+    resolver, source, ahead = setup(2, 2 * NBYTES)
+    queued: deque[object] = deque()
+    ahead._queued = queued
+    first, second = source.event(1), source.event(2)
+    queued.append(first)
+    ahead.scan()
+    assert list(ahead._jobs) == [id(first)]
+    queued.append(second)
+    ahead.scan()
+    assert list(ahead._jobs) == [id(first), id(second)]
     ahead.close()
