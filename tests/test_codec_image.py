@@ -5,13 +5,19 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import time
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from spicepy.codecs import CodecError, jpeg, jpeg_alpha, lz, lz4
-from spicepy.codecs.image import DecodedImage, SpiceImageType, decode_image
+from spicepy.codecs.image import (
+    DecodedImage,
+    SpiceImageType,
+    decode_image,
+    decode_pixels,
+)
 
 
 def _image(h: int = 12, w: int = 17) -> np.ndarray:
@@ -322,3 +328,30 @@ def test_glz_waiter_is_woken() -> None:
     assert not waiter.is_alive() and len(got) == 1
     assert time.monotonic() - started < 10  # woken, not timed out
     np.testing.assert_array_equal(got[0][..., :3], second[..., :3])
+
+
+@pytest.mark.parametrize(
+    ("kind", "encode", "want"),
+    [
+        (101, lambda img: lz.encode(img, image_type="RGBA"), ("RGBA", True, False)),
+        (101, lambda img: lz.encode(img), ("RGB32", False, False)),
+        (109, lambda img: lz4.encode(img, bitmap_format=7), ("24BIT", False, False)),
+        (105, lambda img: jpeg.encode(img), (None, False, True)),
+    ],
+)
+def test_decode_pixels_is_decode_image_without_the_named_tuple(
+    kind: int, encode: Any, want: tuple[str | None, bool, bool]
+) -> None:
+    """The canvas's entry: the same pixels and flags, the codec's own format
+    name where decode_image prefixes the SPICE type's."""
+    img = _image()
+    data = encode(img)
+    pixels, fmt, has_alpha, lossy = decode_pixels(kind, data, width=17, height=12)
+    res = decode_image(kind, data, width=17, height=12)
+    np.testing.assert_array_equal(pixels, res.pixels)
+    assert res.source_format == f"{SpiceImageType(kind).name}:{fmt}"
+    assert (has_alpha, lossy) == (res.has_alpha, res.lossy) == want[1:]
+    if want[0] is not None:
+        assert fmt == want[0]
+    with pytest.raises(CodecError):  # (LZ4 decodes to the size it is told)
+        decode_pixels(kind, data, width=16, height=12)

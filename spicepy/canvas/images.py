@@ -26,7 +26,7 @@ import numpy.typing as npt
 from spicepy.canvas.bitmap import bitmap_bits, bitmap_to_pixels
 from spicepy.canvas.surface import MAX_SURFACE_DIMENSION, MAX_SURFACE_PIXELS
 from spicepy.codecs import glz
-from spicepy.codecs.image import decode_image
+from spicepy.codecs.image import decode_pixels
 from spicepy.errors import CanvasError, LimitExceededError, SpiceError
 from spicepy.limits import DEFAULT_LIMITS, Limits
 from spicepy.wire.enums import BitmapFlags, ImageFlags, ImageType, JpegAlphaFlags
@@ -515,7 +515,7 @@ class ImageResolver:
             if take is not None:
                 out = take(h, w)
         try:
-            result = decode_image(
+            pixels, _, has_alpha, lossy = decode_pixels(
                 kind,
                 data,
                 width=w,
@@ -535,5 +535,5 @@ class ImageResolver:
             raise CanvasError(f"image {d.id:#x} type {kind}: {exc}") from exc
         except (ValueError, TypeError, IndexError, KeyError) as exc:
             raise CanvasError(f"image {d.id:#x} type {kind}: {exc!r}") from exc
-        # decode_image checked the (height, width, 4) uint8 shape
-        return CachedImage(result.pixels, result.has_alpha, result.lossy)
+        # decode_pixels checked the (height, width, 4) uint8 shape
+        return CachedImage(pixels, has_alpha, lossy)
