@@ -59,7 +59,8 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
         echo "|tests/test_codec_*.py" ;;
     wire)
         echo "spicepy/wire/*.py"
-        echo "|tests/test_wire_*.py tests/test_agent_wire.py tests/test_usbredir_wire.py" ;;
+        echo "|tests/test_wire_*.py tests/test_agent_wire.py tests/test_usbredir_wire.py"
+        echo "tests/test_review*_layout.py" ;;
     channels)
         echo "spicepy/channels/*.py"
         echo "|tests/test_channel_*.py tests/test_agent_*.py"
@@ -75,6 +76,7 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
         echo "spicepy/wire/*.py spicepy/channels/*.py"
         echo "spicepy/session/transport.py spicepy/session/uri.py"
         echo "|tests/test_wire_*.py tests/test_channel_*.py tests/test_agent_*.py"
+        echo "tests/test_review*_layout.py"
         echo "tests/test_usbredir_wire.py tests/test_usbredir_channel.py"
         echo "tests/test_usbredir_machine.py tests/test_usbredir_rules.py"
         echo "tests/test_usbredir_interop.py tests/test_migration_channel.py"
