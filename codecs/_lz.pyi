@@ -1,10 +1,18 @@
 """Type stub for the LZ fast path (same API as ``_lz_ref``)."""
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
+def decode(
+    data: bytes | bytearray | memoryview,
+    palette: Sequence[int] | npt.NDArray[np.integer] | None,
+    out: npt.NDArray[np.uint8] | None,
+    max_pixels: int,
+) -> tuple[npt.NDArray[np.uint8], int]: ...
 def decode_pass(
-    data: bytes,
+    data: bytes | memoryview,
     pos: int,
     mode: int,
     out: npt.NDArray[np.uint8],

@@ -1,11 +1,16 @@
 """LZ reference twin: readable pure Python + numpy.
 
 SPICE LZ is FastLZ level 2 adapted to pixels (spice-common ``common/lz.c``,
-``lz_compress_tmpl.c``, ``lz_decompress_tmpl.c``). This module holds only the
-two per-pass loops; ``lz.py`` parses the header and drives the passes, and the
-Cython twin ``_lz.pyx`` implements exactly the same two functions with the same
-results (byte-identical streams, identical pixels, CodecError on the same
-inputs).
+``lz_compress_tmpl.c``, ``lz_decompress_tmpl.c``). This module holds the
+stream decoder (``decode``: header, passes, layout) and the two per-pass loops;
+``lz.py`` is the public face. The Cython twin ``_lz.pyx`` implements the same
+``decode``, ``decode_pass`` and ``compress`` with the same results
+(byte-identical streams, identical pixels, CodecError on the same inputs); it
+calls ``parse_header``, ``check_body_size``, ``palette_table`` and
+``check_end`` here to word its refusals, so each message is written once.
+
+Header (28 bytes, big-endian u32s, ``lz_decode_begin``): magic ``"  ZL"``
+0x20205A4C, version 0x00010001, type, width, height, stride, top_down.
 
 Stream body, one op per control byte ``c`` (PROTOCOL.md section 10):
 
@@ -21,11 +26,34 @@ Stream body, one op per control byte ``c`` (PROTOCOL.md section 10):
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Sequence
+from enum import IntEnum
+
 import numpy as np
 import numpy.typing as npt
-from spicepy.codecs._common import CodecError
+from spicepy.codecs._common import (
+    CodecError,
+    byte_view,
+    check_dimensions,
+    output_array,
+)
 
 __all__ = [
+    "HEADER_SIZE",
+    "ImageType",
+    "MAGIC",
+    "MAX_RATIO",
+    "TYPE_BYTES_PER_PIXEL",
+    "TYPE_MODE",
+    "TYPE_PIXELS_PER_BYTE",
+    "VERSION",
+    "check_body_size",
+    "check_end",
+    "decode",
+    "palette_lut",
+    "palette_table",
+    "parse_header",
     "MODE_RGB32",
     "MODE_RGB16",
     "MODE_ALPHA",
@@ -42,6 +70,36 @@ __all__ = [
 
 U8 = npt.NDArray[np.uint8]
 U32 = npt.NDArray[np.uint32]
+
+MAGIC = 0x20205A4C
+VERSION = 0x00010001
+HEADER_SIZE = 28
+#: Most units one body byte can code. A literal op codes one unit per byte at
+#: best; a match op is a control byte, extension bytes adding at most 255 each
+#: (the last one less), an offset byte: 6 + 255n + 3 (bias) units for n + 2
+#: bytes, and at most 5 + 3 units for 2 bytes without extension.
+MAX_RATIO = 255
+_HEADER = struct.Struct(">7I")
+
+
+class ImageType(IntEnum):
+    """LzImageType (spice-common ``common/lz_common.h``); GLZ uses the same numbers."""
+
+    PLT1_LE = 1
+    PLT1_BE = 2
+    PLT4_LE = 3
+    PLT4_BE = 4
+    PLT8 = 5
+    RGB16 = 6
+    RGB24 = 7
+    RGB32 = 8
+    RGBA = 9
+    XXXA = 10
+    A8 = 11
+
+
+#: ImageType by its code (1..11), without EnumType.__call__ per image
+_TYPE_BY_CODE: tuple[ImageType, ...] = (ImageType.PLT1_LE, *ImageType)
 
 # Pass modes. The decoder's modes say how a unit becomes 32-bit pixels; the
 # encoder only distinguishes RGB32 (3-byte units), RGB16 (2) and byte units.
@@ -62,6 +120,26 @@ PIXELS_PER_UNIT = (1, 1, 1, 1, 2, 2, 8, 8)
 #: Match length bias: the minimum match is 1 pixel (RGB), 2 (RGB16), 3 bytes.
 LEN_BIAS = (1, 2, 3, 3, 3, 3, 3, 3)
 
+# Per ImageType code (index 0 unused), as lz.c's tables: the first pass's mode
+# (RGBA adds a MODE_ALPHA pass), palette pixels per stream byte (0: not a
+# palette type) and bytes per pixel of an RGB row (0: palette type).
+TYPE_MODE = (
+    -1,
+    MODE_PLT1_LE,
+    MODE_PLT1_BE,
+    MODE_PLT4_LE,
+    MODE_PLT4_BE,
+    MODE_PLT8,
+    MODE_RGB16,
+    MODE_RGB32,  # RGB24
+    MODE_RGB32,
+    MODE_RGB32,  # RGBA
+    MODE_ALPHA,  # XXXA
+    MODE_ALPHA,  # A8
+)
+TYPE_PIXELS_PER_BYTE = (0, 8, 8, 2, 2, 1, 0, 0, 0, 0, 0, 0)
+TYPE_BYTES_PER_PIXEL = (0, 0, 0, 0, 0, 0, 2, 3, 4, 4, 4, 1)
+
 MAX_COPY = 32  # literal run limit (control byte 0..31)
 MAX_DISTANCE = 8191  # 2^13 - 1: offsets below this fit the 13-bit form
 MAX_FARDISTANCE = 65535 + MAX_DISTANCE - 1
@@ -76,7 +154,7 @@ DJB2_START = 5381
 
 
 def _inflate(
-    data: bytes, pos: int, n_units: int, k: int, bias: int
+    data: bytes | memoryview, pos: int, n_units: int, k: int, bias: int
 ) -> tuple[bytearray, int]:
     """Decode ``n_units`` units of ``k`` bytes from ``data[pos:]``.
 
@@ -152,7 +230,9 @@ def _expand_rgb16(hi: U8, lo: U8) -> U32:
     return (b | (g << 8) | (r << 16)).astype(np.uint32)
 
 
-def decode_pass(data: bytes, pos: int, mode: int, out: U8, lut: U32 | None) -> int:
+def decode_pass(
+    data: bytes | memoryview, pos: int, mode: int, out: U8, lut: U32 | None
+) -> int:
     """Decode one LZ pass from ``data[pos:]`` into the pixel array ``out``.
 
     Args:
@@ -201,6 +281,144 @@ def decode_pass(data: bytes, pos: int, mode: int, out: U8, lut: U32 | None) -> i
             idx = np.unpackbits(raw, bitorder="big")
         out[:] = lut[idx]
     return pos
+
+
+# --------------------------------------------------------------------------
+# Stream: header, passes, layout
+# --------------------------------------------------------------------------
+
+
+def parse_header(
+    data: bytes | memoryview, max_pixels: int
+) -> tuple[ImageType, int, int, int, int]:
+    """The checked header fields: type, width, height, stride, top_down.
+
+    Raises:
+        CodecError: short data, bad magic/version/type, a size beyond
+            ``max_pixels``, or a stride that does not fit the width.
+    """
+    if len(data) < HEADER_SIZE:
+        raise CodecError("LZ stream shorter than its header")
+    magic, version, code, width, height, stride, top_down = _HEADER.unpack_from(data, 0)
+    if magic != MAGIC:
+        raise CodecError(f"bad LZ magic 0x{magic:08x}")
+    if version != VERSION:
+        raise CodecError(f"unsupported LZ version 0x{version:08x}")
+    if not 1 <= code <= 11:
+        raise CodecError(f"invalid LZ image type {code}")
+    image_type = _TYPE_BY_CODE[code]
+    check_dimensions(width, height, max_pixels)
+    ppb = TYPE_PIXELS_PER_BYTE[code]
+    if not ppb:
+        if stride != width * TYPE_BYTES_PER_PIXEL[code]:
+            raise CodecError(f"LZ stride {stride} != width {width} x bytes per pixel")
+    elif stride != -(-width // ppb):
+        # upstream tolerates one padding byte only when the width needs it; a
+        # shorter stride would leave pixels undefined, so both are exact here
+        raise CodecError(f"LZ palette stride {stride} does not fit width {width}")
+    return image_type, width, height, stride, top_down
+
+
+def check_body_size(
+    image_type: ImageType, width: int, height: int, stride: int, body_size: int
+) -> None:
+    """Refuse a header whose image ``body_size`` bytes of passes cannot code
+    (before any pixel is allocated).
+
+    Raises:
+        CodecError: fewer than units / MAX_RATIO bytes per pass.
+    """
+    units = stride * height if TYPE_PIXELS_PER_BYTE[image_type] else width * height
+    passes = 2 if image_type == ImageType.RGBA else 1
+    if passes * units > MAX_RATIO * body_size:
+        raise CodecError(
+            f"{body_size} bytes of LZ data cannot code a "
+            f"{width}x{height} {image_type.name} image"
+        )
+
+
+def palette_lut(palette: Sequence[int] | npt.NDArray[np.integer], entries: int) -> U32:
+    """A ``entries``-long uint32 table of 0x00RRGGBB, wrapping the palette.
+
+    Raises:
+        CodecError: the palette is empty.
+    """
+    pal = np.asarray(palette, dtype=np.int64).reshape(-1)
+    if pal.size == 0:
+        raise CodecError("LZ palette is empty")
+    idx = np.arange(entries) % pal.size
+    return np.ascontiguousarray((pal[idx] & 0x00FFFFFF).astype(np.uint32))
+
+
+def palette_table(
+    image_type: ImageType, palette: Sequence[int] | npt.NDArray[np.integer] | None
+) -> U32:
+    """The lookup table a palette type's pass reads: an entry per index.
+
+    Raises:
+        CodecError: no palette, or an empty one.
+    """
+    if palette is None:
+        raise CodecError(f"LZ {image_type.name} stream needs a palette")
+    return palette_lut(palette, 1 << (8 // TYPE_PIXELS_PER_BYTE[image_type]))
+
+
+def check_end(pos: int, size: int) -> None:
+    """Refuse bytes after the last pass.
+
+    Raises:
+        CodecError: ``pos`` is not ``size``.
+    """
+    if pos != size:
+        raise CodecError(f"{size - pos} bytes of trailing data after the LZ stream")
+
+
+def decode(
+    data: bytes | bytearray | memoryview,
+    palette: Sequence[int] | npt.NDArray[np.integer] | None,
+    out: U8 | None,
+    max_pixels: int,
+) -> tuple[U8, ImageType]:
+    """Decode a whole stream (``lz.decode_with_type`` without the type's name).
+
+    Args:
+        data: the stream, header included (any buffer: read in place).
+        palette: 0x00RRGGBB entries, required for the palette types.
+        out: None, or the array to decode into (``output_array``'s rules).
+        max_pixels: refuse larger images.
+
+    Returns:
+        The top-down uint8 (height, width, 4) pixels (``out`` when given) and
+        the stream's type.
+
+    Raises:
+        CodecError: as ``parse_header``, ``check_body_size``, ``palette_table``,
+            ``decode_pass`` and ``check_end``.
+        ValueError: ``out`` is not a (height, width, 4) uint8 array.
+    """
+    data = byte_view(data)
+    image_type, width, height, stride, top_down = parse_header(data, max_pixels)
+    check_body_size(image_type, width, height, stride, len(data) - HEADER_SIZE)
+    mode = TYPE_MODE[image_type]
+    lut: U32 | None = None
+    ppb = TYPE_PIXELS_PER_BYTE[image_type]
+    row_px = width
+    if ppb:  # palette rows are coded to the full stride
+        lut = palette_table(image_type, palette)
+        row_px = stride * ppb
+    result = output_array(out, width, height)
+    direct = row_px == width and top_down
+    target = result if direct else np.empty((height, row_px, 4), dtype=np.uint8)
+    if mode == MODE_ALPHA:
+        target.fill(0)
+    pos = decode_pass(data, HEADER_SIZE, mode, target, lut)
+    if image_type == ImageType.RGBA:
+        pos = decode_pass(data, pos, MODE_ALPHA, target, None)
+    check_end(pos, len(data))
+    if not direct:
+        src = target[:, :width]
+        result[:] = src if top_down else src[::-1]
+    return result, image_type
 
 
 # --------------------------------------------------------------------------

@@ -18,22 +18,27 @@ does this for 4-bit palettes; for 8-bit ones it would read past the table).
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 from spicepy.codecs import _lz_ref
 from spicepy.codecs._common import (
     MAX_IMAGE_PIXELS,
-    CodecError,
     ImageInfo,
     byte_view,
     check_dimensions,
     output_array,
     pick_twin,
+)
+from spicepy.codecs._lz_ref import (
+    HEADER_SIZE,
+    MAGIC,
+    MAX_RATIO,
+    VERSION,
+    ImageType,
+    palette_lut,
 )
 
 #: the twin doing the work: ``_lz`` (C) or ``_lz_ref`` (pure Python)
@@ -45,6 +50,7 @@ __all__ = [
     "ImageType",
     "LzHeader",
     "MAGIC",
+    "MAX_RATIO",
     "VERSION",
     "decode",
     "decode_with_type",
@@ -55,67 +61,21 @@ __all__ = [
     "read_header",
 ]
 
-MAGIC = 0x20205A4C
-VERSION = 0x00010001
-HEADER_SIZE = 28
-#: Most units one body byte can code. A literal op codes one unit per byte at
-#: best; a match op is a control byte, extension bytes adding at most 255 each
-#: (the last one less), an offset byte: 6 + 255n + 3 (bias) units for n + 2
-#: bytes, and at most 5 + 3 units for 2 bytes without extension.
-MAX_RATIO = 255
-_HEADER = struct.Struct(">7I")
+_HEADER = _lz_ref._HEADER
 
 U8 = npt.NDArray[np.uint8]
 U32 = npt.NDArray[np.uint32]
 
-
-class ImageType(IntEnum):
-    """LzImageType (spice-common ``common/lz_common.h``); GLZ uses the same numbers."""
-
-    PLT1_LE = 1
-    PLT1_BE = 2
-    PLT4_LE = 3
-    PLT4_BE = 4
-    PLT8 = 5
-    RGB16 = 6
-    RGB24 = 7
-    RGB32 = 8
-    RGBA = 9
-    XXXA = 10
-    A8 = 11
-
-
+#: palette pixels per stream byte, for the palette types
 PIXELS_PER_BYTE = {
-    ImageType.PLT1_LE: 8,
-    ImageType.PLT1_BE: 8,
-    ImageType.PLT4_LE: 2,
-    ImageType.PLT4_BE: 2,
-    ImageType.PLT8: 1,
+    t: ppb for t in ImageType if (ppb := _lz_ref.TYPE_PIXELS_PER_BYTE[t])
 }
+#: bytes per pixel of a row, for the other types
 BYTES_PER_PIXEL = {
-    ImageType.RGB16: 2,
-    ImageType.RGB24: 3,
-    ImageType.RGB32: 4,
-    ImageType.RGBA: 4,
-    ImageType.XXXA: 4,
-    ImageType.A8: 1,
+    t: bpp for t in ImageType if (bpp := _lz_ref.TYPE_BYTES_PER_PIXEL[t])
 }
-#: ``ImageType.name`` without the enum's per-call name property
-_NAMES = {t: t.name for t in ImageType}
-# Decode mode of the first (or only) pass.
-_DECODE_MODE = {
-    ImageType.PLT1_LE: _lz_ref.MODE_PLT1_LE,
-    ImageType.PLT1_BE: _lz_ref.MODE_PLT1_BE,
-    ImageType.PLT4_LE: _lz_ref.MODE_PLT4_LE,
-    ImageType.PLT4_BE: _lz_ref.MODE_PLT4_BE,
-    ImageType.PLT8: _lz_ref.MODE_PLT8,
-    ImageType.RGB16: _lz_ref.MODE_RGB16,
-    ImageType.RGB24: _lz_ref.MODE_RGB32,
-    ImageType.RGB32: _lz_ref.MODE_RGB32,
-    ImageType.RGBA: _lz_ref.MODE_RGB32,
-    ImageType.XXXA: _lz_ref.MODE_ALPHA,
-    ImageType.A8: _lz_ref.MODE_ALPHA,
-}
+#: ``ImageType.name`` by code, without the enum's per-call name property
+_NAMES = ("", *(t.name for t in ImageType))
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,36 +100,6 @@ class LzHeader:
         return self.image_type in PIXELS_PER_BYTE
 
 
-#: ImageType by its code (1..11), without EnumType.__call__ per image
-_TYPE_BY_CODE: tuple[ImageType, ...] = (ImageType.PLT1_LE, *ImageType)
-
-
-def _parse(
-    data: bytes | memoryview, max_pixels: int
-) -> tuple[ImageType, int, int, int, int]:
-    """The checked header fields: type, width, height, stride, top_down."""
-    if len(data) < HEADER_SIZE:
-        raise CodecError("LZ stream shorter than its header")
-    magic, version, code, width, height, stride, top_down = _HEADER.unpack_from(data, 0)
-    if magic != MAGIC:
-        raise CodecError(f"bad LZ magic 0x{magic:08x}")
-    if version != VERSION:
-        raise CodecError(f"unsupported LZ version 0x{version:08x}")
-    if not 1 <= code <= 11:
-        raise CodecError(f"invalid LZ image type {code}")
-    image_type = _TYPE_BY_CODE[code]
-    check_dimensions(width, height, max_pixels)
-    ppb = PIXELS_PER_BYTE.get(image_type)
-    if ppb is None:
-        if stride != width * BYTES_PER_PIXEL[image_type]:
-            raise CodecError(f"LZ stride {stride} != width {width} x bytes per pixel")
-    elif stride != -(-width // ppb):
-        # upstream tolerates one padding byte only when the width needs it; a
-        # shorter stride would leave pixels undefined, so both are exact here
-        raise CodecError(f"LZ palette stride {stride} does not fit width {width}")
-    return image_type, width, height, stride, top_down
-
-
 def read_header(
     data: bytes | bytearray | memoryview, /, *, max_pixels: int = MAX_IMAGE_PIXELS
 ) -> LzHeader:
@@ -179,7 +109,9 @@ def read_header(
         CodecError: short data, bad magic/version/type, a stride that does not
             fit the width, or a size beyond ``max_pixels``.
     """
-    image_type, width, height, stride, top_down = _parse(byte_view(data), max_pixels)
+    image_type, width, height, stride, top_down = _lz_ref.parse_header(
+        byte_view(data), max_pixels
+    )
     return LzHeader(image_type, width, height, stride, bool(top_down))
 
 
@@ -192,19 +124,9 @@ def check_body_size(hdr: LzHeader, body_size: int) -> None:
     Raises:
         CodecError: fewer than units / MAX_RATIO bytes per pass.
     """
-    _check_body_size(hdr.image_type, hdr.width, hdr.height, hdr.stride, body_size)
-
-
-def _check_body_size(
-    image_type: ImageType, width: int, height: int, stride: int, body_size: int
-) -> None:
-    units = stride * height if image_type in PIXELS_PER_BYTE else width * height
-    passes = 2 if image_type == ImageType.RGBA else 1
-    if passes * units > MAX_RATIO * body_size:
-        raise CodecError(
-            f"{body_size} bytes of LZ data cannot code a "
-            f"{width}x{height} {image_type.name} image"
-        )
+    _lz_ref.check_body_size(
+        hdr.image_type, hdr.width, hdr.height, hdr.stride, body_size
+    )
 
 
 def info(data: bytes | bytearray | memoryview, /) -> ImageInfo:
@@ -213,21 +135,10 @@ def info(data: bytes | bytearray | memoryview, /) -> ImageInfo:
     Raises:
         CodecError: the header is invalid.
     """
-    image_type, width, height, _, top_down = _parse(byte_view(data), MAX_IMAGE_PIXELS)
+    image_type, width, height, _, top_down = _lz_ref.parse_header(
+        byte_view(data), MAX_IMAGE_PIXELS
+    )
     return ImageInfo("lz", _NAMES[image_type], width, height, bool(top_down))
-
-
-def palette_lut(palette: Sequence[int] | npt.NDArray[np.integer], entries: int) -> U32:
-    """A ``entries``-long uint32 table of 0x00RRGGBB, wrapping the palette.
-
-    Raises:
-        CodecError: the palette is empty.
-    """
-    pal = np.asarray(palette, dtype=np.int64).reshape(-1)
-    if pal.size == 0:
-        raise CodecError("LZ palette is empty")
-    idx = np.arange(entries) % pal.size
-    return np.ascontiguousarray((pal[idx] & 0x00FFFFFF).astype(np.uint32))
 
 
 def decode(
@@ -268,34 +179,8 @@ def decode_with_type(
         CodecError: corrupt, truncated or oversized stream, trailing bytes, or
             a PLT stream without a palette.
     """
-    data = byte_view(data)
-    image_type, width, height, stride, top_down = _parse(data, max_pixels)
-    _check_body_size(image_type, width, height, stride, len(data) - HEADER_SIZE)
-    mode = _DECODE_MODE[image_type]
-    lut: U32 | None = None
-    ppb = PIXELS_PER_BYTE.get(image_type)
-    row_px = width
-    if ppb is not None:  # palette rows are coded to the full stride
-        if palette is None:
-            raise CodecError(f"LZ {image_type.name} stream needs a palette")
-        lut = palette_lut(palette, 1 << (8 // ppb))
-        row_px = stride * ppb
-    result = output_array(out, width, height)
-    direct = row_px == width and top_down
-    target = result if direct else np.empty((height, row_px, 4), dtype=np.uint8)
-    if mode == _lz_ref.MODE_ALPHA:
-        target.fill(0)
-    pos = _impl.decode_pass(data, HEADER_SIZE, mode, target, lut)
-    if image_type == ImageType.RGBA:
-        pos = _impl.decode_pass(data, pos, _lz_ref.MODE_ALPHA, target, None)
-    if pos != len(data):
-        raise CodecError(
-            f"{len(data) - pos} bytes of trailing data after the LZ stream"
-        )
-    if not direct:
-        src = target[:, :width]
-        result[:] = src if top_down else src[::-1]
-    return result, _NAMES[image_type]
+    pixels, code = _impl.decode(data, palette, out, max_pixels)
+    return pixels, _NAMES[code]
 
 
 def decode_alpha(
@@ -314,7 +199,7 @@ def decode_alpha(
         CodecError: corrupt, truncated or trailing data.
         ValueError: not an alpha-only stream, or ``into`` of the wrong shape.
     """
-    if _DECODE_MODE[header.image_type] != _lz_ref.MODE_ALPHA:
+    if _lz_ref.TYPE_MODE[header.image_type] != _lz_ref.MODE_ALPHA:
         raise ValueError(f"{header.image_type.name} is not an alpha-only LZ stream")
     into = output_array(into, header.width, header.height)
     if header.top_down:
@@ -322,10 +207,7 @@ def decode_alpha(
     else:
         target = np.zeros((header.height, header.width, 4), dtype=np.uint8)
     pos = _impl.decode_pass(data, HEADER_SIZE, _lz_ref.MODE_ALPHA, target, None)
-    if pos != len(data):
-        raise CodecError(
-            f"{len(data) - pos} bytes of trailing data after the LZ stream"
-        )
+    _lz_ref.check_end(pos, len(data))
     if not header.top_down:
         into[:, :, 3] = target[::-1, :, 3]
 
