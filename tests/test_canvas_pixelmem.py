@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _canvas_build import Image, Rect, copy
 from conftest import CAPTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from spicepy.codecs import lz4
 
-from spicepy.canvas import images, pixelmem
+from spicepy.canvas import Canvas, images, pixelmem
 from spicepy.canvas.pixelmem import (
     ALIGN,
     HUGE_PAGE,
@@ -33,8 +35,12 @@ from spicepy.canvas.pixelmem import (
     SPARE_BYTES,
     PixelArena,
 )
+from spicepy.canvas.surface import SurfaceFormat
 from spicepy.capture.replay import replay
+from spicepy.limits import DEFAULT_LIMITS
 from spicepy.session.core import DisplayDriver
+from spicepy.wire.enums import ImageFlags, ImageType
+from spicepy.wire.enums import RopDescriptor as RopD
 
 MiB = 1 << 20
 #: a 440x300 image (gradients-lz's largest): three of them fill a region
@@ -314,3 +320,27 @@ def test_every_capture_draws_the_same_with_the_arena(
         "photos-jpeg",
     ):
         assert sum(a.taken for a in made) >= 3  # their 256x256 .. 440x300 images
+
+
+def test_a_sessions_cached_images_take_their_pixels_from_its_arena() -> None:
+    """A canvas's shared state deals a kept image's pixels out of a huge-page
+    arena capped at its share of the image cache (where the kernel offers
+    huge pages), and the cache holds exactly those pixels."""
+    c = Canvas()
+    c.create_surface(0, W, H, SurfaceFormat.FMT_32_xRGB)
+    take = c.shared.take_pixels
+    assert take is not None
+    arena = take.__self__  # type: ignore[attr-defined]
+    assert isinstance(arena, PixelArena)
+    assert arena.cap == DEFAULT_LIMITS.image_cache // 4
+    if not arena.enabled:
+        pytest.skip("no transparent huge pages here: the codecs allocate")
+    img = np.random.default_rng(3).integers(0, 256, (H, W, 4), np.uint8)
+    img[..., 3] = 0
+    image = Image(7, ImageType.LZ4, ImageFlags.CACHE_ME, W, H, data=lz4.encode(img))
+    box = Rect(0, 0, W, H)
+    copy(c, 0, box, None, image, box, RopD.OP_PUT)
+    assert arena.taken == 1 and arena.pinned >= H * W * 4
+    kept = c.shared.cache.get(7).pixels
+    assert kept.ctypes.data % ALIGN == 0
+    assert np.array_equal(kept[..., :3], img[..., :3])

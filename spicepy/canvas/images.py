@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from spicepy.canvas.bitmap import bitmap_bits, bitmap_to_pixels
+from spicepy.canvas.pixelmem import PixelArena
 from spicepy.canvas.surface import MAX_SURFACE_DIMENSION, MAX_SURFACE_PIXELS
 from spicepy.codecs import glz
 from spicepy.codecs.image import decode_pixels
@@ -176,8 +177,13 @@ class SharedState:
         #: where decoded pixels go: ``take_pixels(height, width)`` gives an
         #: uninitialised C-contiguous uint8 (height, width, 4) array for a codec
         #: that decodes into a caller's array (``ImageResolver._decode``; any
-        #: thread), or None: the codec allocates.  None here: always the codec.
-        self.take_pixels: Callable[[int, int], Pixels | None] | None = None
+        #: thread), or None: the codec allocates.  A huge-page arena for the
+        #: session's images (``pixelmem``: far fewer page faults per kept image),
+        #: pinning at most a quarter of the image cache beyond them; None: the
+        #: codec's own numpy array.
+        self.take_pixels: Callable[[int, int], Pixels | None] | None = (
+            PixelArena.for_limits(limits).take
+        )
 
     def check_surfaces(self, freed: int, added: int) -> None:
         """Raise if the session's surfaces, ``freed`` bytes fewer and ``added``
