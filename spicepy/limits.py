@@ -63,6 +63,11 @@ class Limits:
             the look-ahead waits while this much is pending; 0 turns it off
             (every image decodes in order on the loop thread).  Transient,
             like ``image_pixels``: not in ``total``.
+
+    ``image_arena`` (derived, a quarter of ``image_cache``): the most the
+    huge-page arena decoded images come from (``canvas.pixelmem``) pins
+    beyond the images themselves (region tails, a dead image's room in a
+    region a live one keeps, spare regions): in ``total``.
     """
 
     surfaces: int = 384 * MiB
@@ -76,13 +81,21 @@ class Limits:
     decode_ahead: int = 32 * MiB
 
     @property
+    def image_arena(self) -> int:
+        """Bytes the image arena may pin beyond its images (20 MiB by default;
+        gradients-lz's cached images take 5 regions, ~10 MiB, for 9.1 MB)."""
+        return self.image_cache // 4
+
+    @property
     def total(self) -> int:
         """The budgeted bytes together (the cursor budget counts twice: raw and
         decoded shapes; the video budget too: queued frames, and pictures the
-        stream workers decoded ahead)."""
+        stream workers decoded ahead; the image arena's room beside the image
+        cache)."""
         return (
             self.surfaces
             + self.image_cache
+            + self.image_arena
             + 2 * self.cursor_cache
             + 2 * self.video_queue
             + self.held

@@ -332,7 +332,7 @@ def test_a_sessions_cached_images_take_their_pixels_from_its_arena() -> None:
     assert take is not None
     arena = take.__self__  # type: ignore[attr-defined]
     assert isinstance(arena, PixelArena)
-    assert arena.cap == DEFAULT_LIMITS.image_cache // 4
+    assert arena.cap == DEFAULT_LIMITS.image_arena == DEFAULT_LIMITS.image_cache // 4
     if not arena.enabled:
         pytest.skip("no transparent huge pages here: the codecs allocate")
     img = np.random.default_rng(3).integers(0, 256, (H, W, 4), np.uint8)

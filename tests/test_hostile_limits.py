@@ -234,6 +234,7 @@ def test_limits_are_one_place() -> None:
     assert limits.total == (
         limits.surfaces
         + limits.image_cache
+        + limits.image_cache // 4  # the image arena's room (canvas.pixelmem)
         + 2 * limits.cursor_cache
         + 2 * limits.video_queue  # queued frames, and pictures decoded ahead
         + limits.held

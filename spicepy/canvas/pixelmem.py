@@ -39,7 +39,6 @@ from spicepy.limits import Limits
 
 __all__ = [
     "ALIGN",
-    "CACHE_SHARE",
     "HUGE_PAGE",
     "MIN_BYTES",
     "SPARE_BYTES",
@@ -61,13 +60,6 @@ MIN_BYTES = 64 * 1024
 #: bytes of dead regions kept for reuse (counted in ``pinned``): two 2 MiB
 #: ones, or one that held a full-screen image decoded ahead (1024x768: 4 MiB)
 SPARE_BYTES = 2 * HUGE_PAGE
-#: a session's arena pins at most ``Limits.image_cache // CACHE_SHARE`` bytes
-#: (20 MiB by default).  Its images are what the budgets already count (the
-#: pixmap cache, the look-ahead's, one being drawn); the pinned bytes beyond
-#: them (region tails, dead images' room in a region a live one keeps,
-#: spares) are at most the cap: a quarter more than the cache's budget, in
-#: the worst case.  gradients-lz keeps ~8 MiB of such images (5 regions).
-CACHE_SHARE = 4
 _MADV_HUGEPAGE: int | None = getattr(mmap, "MADV_HUGEPAGE", None)
 _THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
@@ -161,8 +153,10 @@ class PixelArena:
 
     @classmethod
     def for_limits(cls, limits: Limits) -> PixelArena:
-        """A session's arena: capped at its image cache's ``CACHE_SHARE``."""
-        return cls(limits.image_cache // CACHE_SHARE)
+        """A session's arena, capped at ``limits.image_arena``: its images are
+        what the budgets already count (the pixmap cache, the look-ahead's,
+        one being drawn); the bytes it pins beyond them are at most the cap."""
+        return cls(limits.image_arena)
 
     def take(self, height: int, width: int) -> Pixels | None:
         """An uninitialised C-contiguous (height, width, 4) uint8 array of
