@@ -19,10 +19,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from spicepy.codecs import CodecError, _lz_ref, lz
-from spicepy.codecs._common import output_array
+from spicepy.codecs._common import MAX_IMAGE_PIXELS, output_array
 
+_lz_fast: ModuleType | None
 try:
-    from spicepy.codecs import _lz as _lz_fast  # type: ignore[attr-defined]
+    from spicepy.codecs import _lz
+
+    _lz_fast = _lz
 except ImportError:  # not built: only the reference twin is tested
     _lz_fast = None
 
@@ -113,6 +116,7 @@ def expected(mode: str, units: list[bytes], colour: np.ndarray) -> np.ndarray:
         return b | (g << 8) | (r << 16)
     if mode == "ALPHA":
         return (colour & 0x00FFFFFF) | (raw << 24)
+    idx: np.ndarray
     if mode == "PLT8":
         idx = raw
     elif mode == "PLT4_LE":
@@ -268,7 +272,7 @@ def _stream(
 
 def _outcome(twin: ModuleType, data: object, palette: object, out: object) -> object:
     try:
-        pixels, code = twin.decode(data, palette, out, lz.MAX_IMAGE_PIXELS)
+        pixels, code = twin.decode(data, palette, out, MAX_IMAGE_PIXELS)
     except (CodecError, ValueError) as exc:
         text = str(exc)
         if isinstance(exc, CodecError) and text.startswith("LZ stream truncated"):
@@ -326,10 +330,10 @@ def test_whole_streams_every_layout(kind: str, top_down: bool) -> None:
         want = image
     data = lz.encode(image, image_type=kind, top_down=top_down)
     for twin in TWINS:
-        pixels, code = twin.decode(data, palette, None, lz.MAX_IMAGE_PIXELS)
+        pixels, code = twin.decode(data, palette, None, MAX_IMAGE_PIXELS)
         assert code == lz.ImageType[kind] and np.array_equal(pixels, want)
         out = np.full((h, w, 4), 77, np.uint8)
-        pixels, _ = twin.decode(memoryview(data), palette, out, lz.MAX_IMAGE_PIXELS)
+        pixels, _ = twin.decode(memoryview(data), palette, out, MAX_IMAGE_PIXELS)
         assert pixels is out and np.array_equal(out, want)
 
 
@@ -357,13 +361,13 @@ def test_out_refusals_are_output_arrays() -> None:
             output_array(bad, 3, 2)  # type: ignore[arg-type]
         for twin in TWINS:
             with pytest.raises(ValueError) as err:
-                twin.decode(data, None, bad, lz.MAX_IMAGE_PIXELS)
+                twin.decode(data, None, bad, MAX_IMAGE_PIXELS)
             assert str(err.value) == str(want.value)
     pad = bytes(4 - len(data) % 4)  # 1..4 bytes after the stream
     wide = memoryview(data + pad).cast("I")
     for twin in TWINS:
         with pytest.raises(CodecError) as err:
-            twin.decode(wide, None, None, lz.MAX_IMAGE_PIXELS)
+            twin.decode(wide, None, None, MAX_IMAGE_PIXELS)
         assert (
             str(err.value) == f"{len(pad)} bytes of trailing data after the LZ stream"
         )
