@@ -45,12 +45,8 @@ def test_without_the_lane_the_stream_goes_on_after_a_raising_listener() -> None:
     assert _fills_after_a_raising_listener(False) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="real bug (review 8): Channel._parse's finally calls the lane's "
-    "flush() before keeping the rest of the chunk; a listener raising in "
-    "flush skips that, the cut message's first bytes are lost and the "
-    "machine reads the next chunk out of step (2 fills silently lost, READY)",
-)
 def test_with_the_lane_the_stream_goes_on_after_a_raising_listener() -> None:
+    """(review 8's bug: ``_parse`` flushed before keeping the rest of the
+    chunk, so a listener raising in flush lost the cut message's first bytes;
+    the rest is now kept first)"""
     assert _fills_after_a_raising_listener(True) == 3

@@ -522,20 +522,24 @@ class Channel:
         except _HandedOver:
             done = len(view)  # the source's last words; the target takes over
         finally:
-            # what the lane took, written out before any event of this channel
-            # is delivered (the lane keeps it in C while the reader runs)
-            flush = self._lane_flush
-            if flush is not None:
-                flush()
-            if done < len(view):
-                rest = view[done:]
-                need = self._wanted(rest)
-                if self._parts or len(rest) >= need:  # whole ones a lane left
-                    self._parts.append(rest)
-                    self._held += len(rest)
-                    self._need = need
-                else:  # a cut message: copied, no view of the caller's bytes
-                    self._start_assembly(rest, need)
+            try:
+                if done < len(view):
+                    rest = view[done:]
+                    need = self._wanted(rest)
+                    if self._parts or len(rest) >= need:  # whole ones a lane left
+                        self._parts.append(rest)
+                        self._held += len(rest)
+                        self._need = need
+                    else:  # a cut message: copied, no view of the caller's bytes
+                        self._start_assembly(rest, need)
+            finally:
+                # what the lane took, written out before any event of this
+                # channel is delivered (the lane keeps it in C while the reader
+                # runs); after the rest is kept: a listener raising in it must
+                # not lose the bytes of the next message
+                flush = self._lane_flush
+                if flush is not None:
+                    flush()
 
     def _general(self, frame: Frame) -> None:
         """A whole message the reader did not take.  Own messages (of a channel
