@@ -10,10 +10,10 @@ reference twin (its checks run again on the cold path and raise).
 The pass decoder is specialised at compile time on the unit layout (a fused
 type), so each mode's loop holds only its own code. Matches copy whole pixels,
 8 at a time where the offset is at least 8 (every chunk then reads pixels
-already written) and the image has room for the last chunk's overshoot (those
+already written), the last chunk overshooting where the image has room (those
 pixels are written again by the next ops); a run (offset 1) stores one value.
-Literal RGB pixels are 4-byte loads masked to 3 bytes while a byte of the
-stream is left after them. ``compress`` is spice-common's match finder
+Literal RGB pixels come 4 from three 4-byte loads, the rest from one
+4-byte load each, masked, while the stream has a byte after them. ``compress`` is spice-common's match finder
 (lz_compress_tmpl.c) with the hash computed from per-unit keys. Every read of
 the stream is checked against its end and every match against the pixels
 written so far; errors are returned as codes and raised as CodecError outside
@@ -146,28 +146,26 @@ cdef inline uint32_t _rgb16(uint32_t hi, uint32_t lo) noexcept nogil:
 cdef inline void _copy(uint32_t* d, const uint32_t* s, Py_ssize_t length,
                        Py_ssize_t ofs, Py_ssize_t spare) noexcept nogil:
     # A match's pixels, s = d - ofs; ``spare`` pixels of the image follow the
-    # match (a chunk may overshoot into them: the next ops write them again).
+    # match: the last chunk may overshoot into them (the next ops write them
+    # again), else the last pixels go one by one.
     cdef Py_ssize_t i = 0
-    cdef uint32_t v
     cdef uint64_t v2
-    if ofs >= CHUNK and spare >= CHUNK - 1:
-        while True:  # every chunk reads pixels at least CHUNK back: written
+    cdef Py_ssize_t whole = length if spare >= CHUNK - 1 else length - CHUNK + 1
+    if ofs >= CHUNK:  # every chunk reads pixels at least CHUNK back: written
+        while i < whole:
             memcpy(d + i, s + i, CHUNK * 4)
             i += CHUNK
-            if i >= length:
-                return
-    if ofs == 1 and spare >= CHUNK - 1:
+    elif ofs == 1:  # a run of one value
         v2 = s[0] * <uint64_t>0x100000001
-        while True:
+        while i < whole:
             memcpy(d + i, &v2, 8)
             memcpy(d + i + 2, &v2, 8)
             memcpy(d + i + 4, &v2, 8)
             memcpy(d + i + 6, &v2, 8)
             i += CHUNK
-            if i >= length:
-                return
-    for i in range(length):  # forward, pixel by pixel: repeats the last ofs
+    while i < length:  # forward, pixel by pixel: repeats the last ofs
         d[i] = s[i]
+        i += 1
 
 
 cdef inline void _copy_alpha(uint32_t* d, const uint32_t* s, Py_ssize_t length,
@@ -181,17 +179,17 @@ cdef inline void _copy_alpha(uint32_t* d, const uint32_t* s, Py_ssize_t length,
         for i in range(length):
             d[i] = (d[i] & COLOUR_MASK) | v
         return
-    if ofs >= CHUNK and spare >= CHUNK - 1:
-        while True:
+    cdef Py_ssize_t whole = length if spare >= CHUNK - 1 else length - CHUNK + 1
+    if ofs >= CHUNK:
+        while i < whole:
             memcpy(a, s + i, CHUNK * 4)
             for k in range(CHUNK):
                 a[k] = (d[i + k] & COLOUR_MASK) | (a[k] & ALPHA_MASK)
             memcpy(d + i, a, CHUNK * 4)
             i += CHUNK
-            if i >= length:
-                return
-    for i in range(length):
+    while i < length:
         d[i] = (d[i] & COLOUR_MASK) | (s[i] & ALPHA_MASK)
+        i += 1
 
 
 cdef int _inflate(const Mode* tag, const uint8_t* src, Py_ssize_t pos,
@@ -200,7 +198,7 @@ cdef int _inflate(const Mode* tag, const uint8_t* src, Py_ssize_t pos,
     # FNAME(decompress) of lz_decompress_tmpl.c for one mode (``tag`` only
     # selects the specialisation), its asserts as error codes.
     cdef Py_ssize_t op = 0, i, length, ofs, count
-    cdef uint32_t ctrl, code, v
+    cdef uint32_t ctrl, code, w0, w1, w2
     cdef const uint8_t* p
     cdef uint32_t* d
     cdef Py_ssize_t ppu, bias, unit  # pixels per unit, match length bias, unit bytes
@@ -267,14 +265,27 @@ cdef int _inflate(const Mode* tag, const uint8_t* src, Py_ssize_t pos,
             pos += count * unit
             op += count * ppu
             if Mode is ModeRgb32:
-                if pos < end:  # a byte to spare: every pixel is one 4-byte load
-                    for i in range(count):
-                        memcpy(&v, p + 3 * i, 4)
-                        d[i] = v & COLOUR_MASK
-                else:
-                    for i in range(count):
-                        d[i] = (p[3 * i] | (<uint32_t>p[3 * i + 1] << 8)
-                                | (<uint32_t>p[3 * i + 2] << 16))
+                i = 0
+                while count - i >= 4:  # 4 pixels from 12 bytes, 3 loads
+                    memcpy(&w0, p, 4)
+                    memcpy(&w1, p + 4, 4)
+                    memcpy(&w2, p + 8, 4)
+                    d[i] = w0 & COLOUR_MASK
+                    d[i + 1] = (w0 >> 24) | ((w1 << 8) & COLOUR_MASK)
+                    d[i + 2] = (w1 >> 16) | ((w2 << 16) & COLOUR_MASK)
+                    d[i + 3] = w2 >> 8
+                    p += 12
+                    i += 4
+                if pos < end:  # a byte to spare: one 4-byte load a pixel
+                    while i < count:
+                        memcpy(&w0, p, 4)
+                        d[i] = w0 & COLOUR_MASK
+                        p += 3
+                        i += 1
+                while i < count:
+                    d[i] = p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16)
+                    p += 3
+                    i += 1
             elif Mode is ModePlt8:
                 for i in range(count):
                     d[i] = lut[p[i]]
