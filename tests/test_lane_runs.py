@@ -26,6 +26,7 @@ from test_session_lane import (
 
 from spicepy.session import core as core_mod
 from spicepy.session.core import SessionCore
+from spicepy.session.frames import FrameTracker
 from spicepy.wire import msg_display as md
 from spicepy.wire import types as wt
 
@@ -245,3 +246,31 @@ def test_the_lanes_rects_are_wire_rects_equal_to_the_general_paths() -> None:
     with pytest.raises(AttributeError):
         got[0].top = 1  # type: ignore[misc]
     assert (got[0].top, got[0].left, got[0].bottom, got[0].right) == (0, -3, 7, 7)
+
+
+def test_a_frame_tracker_counts_every_change_of_a_lane_run() -> None:
+    """``FrameTracker`` hears a lane run in one ``on_changes`` call: with
+    nobody subscribed it counts the run's changes at once, the frame number
+    the general path gives (one per change on the primary), and a subscriber
+    that comes later still sees each change."""
+    msgs: list[Any] = [_create(0), _create(1, 8, 8), _fill(1, 0, 0, 1, PUT, 0)]
+    msgs += [
+        _fill(0, i, i % 4, 0x030201 * i, PUT, 2 if i == 5 else 0) for i in range(9)
+    ]
+    frames = []
+    for lane in (False, True):
+        core = SessionCore()
+        tracker = FrameTracker(core)
+        rig = Rig(core, lane)
+        rig.feed(b"".join(rig.pack(m) for m in msgs))
+        if lane:
+            assert rig.lane is not None and rig.lane.taken >= 7
+        frames.append(tracker.frame(0))
+        subscription = tracker.subscribe()
+        subscription.take()  # (the size it catches up on)
+        rig.feed(b"".join(rig.pack(_fill(0, i, 1, 0x0F0F0F, PUT, 0)) for i in range(3)))
+        frames.append(tracker.frame(0))
+        (update,) = subscription.take()
+        assert update.changes == 3 and len(update.rects) == 3
+    # the general path's numbers (the primary's creation is a change too)
+    assert frames[2] == frames[0] >= 10 and frames[3] == frames[1] == frames[0] + 3
