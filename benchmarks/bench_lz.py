@@ -32,7 +32,6 @@ import functools
 import os
 import pickle
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,11 @@ from typing import Any
 import numpy as np
 import pytest
 from spicepy.codecs import _lz_ref, lz
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # run as a script with -P: the sibling modules
+    sys.path.insert(0, str(HERE))
+from reference_c import build_reference_c  # noqa: E402
 
 _lz_fast: ModuleType | None
 try:
@@ -219,22 +223,15 @@ Stream = tuple[bytes, "np.ndarray | None"]
 
 def build_lz_c(spice_common: Path, spice_protocol: Path, into: Path) -> Path:
     """spice-common's lz.c as a shared library in ``into`` (gcc -O2)."""
-    (into / "spice").mkdir()
-    for name in _LZ_C_FILES:
-        shutil.copy(spice_common / "common" / name, into / name)
-    for name in _PROTOCOL_FILES:
-        shutil.copy(spice_protocol / "spice" / name, into / "spice" / name)
-    for name, text in {**_SHIM_H, "driver.c": _DRIVER_C}.items():
-        (into / name).write_text(text)
-    lib = into / "liblz.so"
-    done = subprocess.run(
-        ["gcc", "-O2", "-fPIC", "-shared", "-w", "-I", str(into), "-o", str(lib),
-         str(into / "driver.c"), str(into / "lz.c")],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode:
-        raise SystemExit(f"bench_lz: building lz.c failed:\n{done.stderr[-2000:]}")
-    return lib
+    return build_reference_c(
+        "lz",
+        spice_common,
+        spice_protocol,
+        into,
+        common_files=_LZ_C_FILES,
+        protocol_files=_PROTOCOL_FILES,
+        written={**_SHIM_H, "driver.c": _DRIVER_C},
+    )
 
 
 def _streams(spec: str) -> list[Stream]:

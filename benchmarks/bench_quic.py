@@ -40,7 +40,6 @@ import ctypes
 import functools
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,6 +53,11 @@ import numpy as np
 import pytest
 from PIL import Image
 from spicepy.codecs import _quic_ref, quic
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # run as a script with -P: the sibling modules
+    sys.path.insert(0, str(HERE))
+from reference_c import build_reference_c  # noqa: E402
 
 _quic_fast: ModuleType | None
 try:
@@ -266,22 +270,15 @@ _PROTOCOL_FILES = ("types.h", "macros.h", "start-packed.h", "end-packed.h")
 
 def build_quic_c(spice_common: Path, spice_protocol: Path, into: Path) -> Path:
     """spice-common's quic.c as a shared library in ``into`` (gcc -O2)."""
-    (into / "spice").mkdir()
-    for name in _QUIC_C_FILES:
-        shutil.copy(spice_common / "common" / name, into / name)
-    for name in _PROTOCOL_FILES:
-        shutil.copy(spice_protocol / "spice" / name, into / "spice" / name)
-    for name, text in {**_SHIM_H, "driver.c": _DRIVER_C}.items():
-        (into / name).write_text(text)
-    lib = into / "libquic.so"
-    done = subprocess.run(
-        ["gcc", "-O2", "-fPIC", "-shared", "-w", "-I", str(into), "-o", str(lib),
-         str(into / "driver.c"), str(into / "quic.c")],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode:
-        raise SystemExit(f"bench_quic: building quic.c failed:\n{done.stderr[-2000:]}")
-    return lib
+    return build_reference_c(
+        "quic",
+        spice_common,
+        spice_protocol,
+        into,
+        common_files=_QUIC_C_FILES,
+        protocol_files=_PROTOCOL_FILES,
+        written={**_SHIM_H, "driver.c": _DRIVER_C},
+    )
 
 
 def vs_quic_c(lib: Path, spec: str, rounds: int) -> list[str]:
