@@ -142,3 +142,28 @@ def test_an_array_takes_its_given_count(count: int) -> None:
         rects=tuple(Rect(k, 2 * k, 3 * k, 4 * k) for k in range(count)),
     )
     assert len(encode_struct(msg)) == lay.size
+
+
+#: the image types whose body is ``BinaryData`` (data_size, then the stream)
+BINARY_TYPES = (ImageType.QUIC, ImageType.LZ_RGB, ImageType.GLZ_RGB, ImageType.LZ4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(BINARY_TYPES), st.binary(max_size=40), U8, U32, U32)
+def test_a_byte_string_starts_where_the_writer_puts_its_first_byte(
+    kind: int, data: bytes, flags: int, width: int, height: int
+) -> None:
+    """A byte string's start is in ``starts``; its count not given, the walk
+    stops there, given it ends where the body does."""
+    image = Image(7, kind, flags, width, height, data=data)
+    body = encode_struct(image)
+    open_ended = layout(wt.Image, {"descriptor.type": kind})
+    assert open_ended.size is None
+    at = open_ended.starts["binary.data"]
+    size = open_ended.slots["binary.data_size"]
+    assert read(body, size) == len(data) and size.offset + 4 == at
+    assert body[at:] == data
+    given_size = layout(
+        wt.Image, {"descriptor.type": kind, "binary.data_size": len(data)}
+    )
+    assert given_size.size == len(body) and given_size.starts == {"binary.data": at}

@@ -8,10 +8,12 @@ the shape (conditions, counts) taken from ``given`` (dotted paths:
 Every integer and pointer field met gets a ``Slot`` (offset, width, sign),
 array items ``"path.0.top"``...; a pointer's target is not followed (lay its
 class out on its own: offsets inside it count from where the pointer points).
+A byte string gets its start in ``starts`` (its length is its count field's
+value, in ``given`` or read by the reader, which checks the bytes are there).
 
 The walk stops at the first field whose presence or size it cannot know (a
-condition or count on a field missing from ``given``, a function, a byte
-string); ``size`` is then None.  With ``size`` known, a body of at least
+condition or count on a field missing from ``given``, a function, the rest
+of the body); ``size`` is then None.  With ``size`` known, a body of at least
 ``size`` bytes whose shape fields hold the ``given`` values decodes its fixed
 part without error, and a shorter one fails in the decoder.
 """
@@ -25,6 +27,7 @@ from spicepy.wire.plan import (
     CondKind,
     CondPlan,
     CountKind,
+    CountPlan,
     FieldPlan,
     Kind,
     ValuePlan,
@@ -43,6 +46,7 @@ class Slot(NamedTuple):
 class Layout(NamedTuple):
     slots: dict[str, Slot]
     size: int | None  # None: the walk stopped before the end
+    starts: dict[str, int]  # byte string path -> its first byte's offset
 
 
 class _Stop(Exception):
@@ -52,22 +56,28 @@ class _Stop(Exception):
 def layout(cls: type, given: Mapping[str, int] | None = None) -> Layout:
     """The slots of ``cls`` for a body whose shape fields hold ``given``."""
     slots: dict[str, Slot] = {}
+    starts: dict[str, int] = {}
     try:
-        size: int | None = _walk(cls, "", 0, dict(given or {}), slots)
+        size: int | None = _walk(cls, "", 0, dict(given or {}), slots, starts)
     except _Stop:
         size = None
-    return Layout(slots, size)
+    return Layout(slots, size, starts)
 
 
 def _walk(
-    cls: type, prefix: str, at: int, given: dict[str, int], slots: dict[str, Slot]
+    cls: type,
+    prefix: str,
+    at: int,
+    given: dict[str, int],
+    slots: dict[str, Slot],
+    starts: dict[str, int],
 ) -> int:
     fields = compile_struct(cls).fields
     for f in fields:
         path = prefix + f.name
         if f.cond is not None and not _present(f.cond, fields, prefix, given):
             continue
-        at = _value(f.value, fields, prefix, path, at, given, slots)
+        at = _value(f.value, fields, prefix, path, at, given, slots, starts)
     return at
 
 
@@ -79,26 +89,35 @@ def _value(
     at: int,
     given: dict[str, int],
     slots: dict[str, Slot],
+    starts: dict[str, int],
 ) -> int:
     if v.kind == Kind.INT:
         slots[path] = Slot(at, v.width, v.signed)
         return at + v.width
     if v.kind == Kind.STRUCT and v.struct is not None:
-        return _walk(v.struct, path + ".", at, given, slots)
+        return _walk(v.struct, path + ".", at, given, slots, starts)
     if v.kind == Kind.PTR:
         slots[path] = Slot(at, 4, False)
         return at + 4
     count, target = v.count, v.target
+    if v.kind == Kind.BYTES and count is not None:
+        starts[path] = at
+        return at + _count(count, fields, prefix, given)
     if v.kind == Kind.ARRAY and count is not None and target is not None:
-        if count.kind == CountKind.CONST:
-            n = count.const
-        elif count.kind == CountKind.FIELD:
-            n = _given(given, prefix + fields[count.slot].name)
-        else:
-            raise _Stop
+        n = _count(count, fields, prefix, given)
         for k in range(n):
-            at = _value(target, fields, prefix, f"{path}.{k}", at, given, slots)
+            at = _value(target, fields, prefix, f"{path}.{k}", at, given, slots, starts)
         return at
+    raise _Stop
+
+
+def _count(
+    count: CountPlan, fields: tuple[FieldPlan, ...], prefix: str, given: dict[str, int]
+) -> int:
+    if count.kind == CountKind.CONST:
+        return count.const
+    if count.kind == CountKind.FIELD:
+        return _given(given, prefix + fields[count.slot].name)
     raise _Stop
 
 
