@@ -3,7 +3,7 @@
 #
 #   bash scripts/mutation.sh AREA [AREA...]     # codecs wire channels transport
 #                                               # (protocol = the last three),
-#                                               # lookahead
+#                                               # lookahead pixelmem lane
 #   MUTATION_JOBS=2 bash scripts/mutation.sh wire
 #
 # Each area is mutated in its own staging copy under $MUTATION_DIR (default
@@ -87,7 +87,18 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
         echo "spicepy/session/lookahead.py"
         echo "|tests/test_lookahead.py tests/test_offload_palette.py"
         echo "tests/test_review*_lookahead.py" ;;
-    *) echo "unknown area: $1 (codecs wire channels transport protocol lookahead)" >&2
+    pixelmem)  # canvas/pixelmem.py: the huge-page image arena (pure Python)
+        echo "spicepy/canvas/pixelmem.py"
+        echo "|tests/test_canvas_pixelmem.py tests/test_review*_pixelmem.py"
+        echo "tests/test_canvas_image_path.py tests/test_review8_surface.py" ;;
+    lane)  # the Python side of the display lane's runs; needs the compiled lane
+        # (_lane.pyx itself is Cython: mutmut cannot mutate it; base.py's
+        # _parse, which calls flush(), is in the channels area)
+        echo "spicepy/session/frames.py"
+        echo "|tests/test_lane_runs.py tests/test_session_lane.py"
+        echo "tests/test_review*_lane.py tests/test_session_frames.py"
+        echo "tests/test_review8_core.py" ;;
+    *) echo "unknown area: $1 (codecs wire channels transport protocol lookahead pixelmem lane)" >&2
        return 1 ;;
     esac
 }
@@ -251,7 +262,8 @@ PY
 
 area_env() {  # area_env AREA: what an area changes in the tests' environment
     # the look-ahead runs only beside the compiled codecs (lookahead.available)
-    if [[ "$1" == lookahead ]]; then unset SPICEPY_PUREPYTHON; fi
+    # and the display lane is made only beside the compiled one
+    if [[ "$1" == lookahead || "$1" == lane ]]; then unset SPICEPY_PUREPYTHON; fi
 }
 
 module_patterns() {  # module_patterns AREA: mutmut name patterns, or nothing
@@ -261,7 +273,8 @@ module_patterns() {  # module_patterns AREA: mutmut name patterns, or nothing
         codecs) echo "spicepy.codecs.$m.*" ;;
         wire) echo "spicepy.wire.$m.*" ;;
         channels) echo "spicepy.channels.$m.*" ;;
-        transport | lookahead) echo "spicepy.session.$m.*" ;;
+        transport | lookahead | lane) echo "spicepy.session.$m.*" ;;
+        pixelmem) echo "spicepy.canvas.$m.*" ;;
         *) echo "spicepy.*.$m.*" ;;
         esac
     done
