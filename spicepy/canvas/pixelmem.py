@@ -23,14 +23,26 @@ one of its own (``surface.cleared``).  Images are smaller and many, so
   guards the bump.  A region dies on whatever thread drops its last image,
   possibly inside the lock's own section (the cyclic GC runs there too), so
   its finalizer only queues it and whoever gets the lock settles the queue.
+
+Zeroing a fresh huge page is the kernel's (~0.5 ms for 2 MiB here): a
+1024x768 primary and the arena's first region were ~20 % of photos-lz4's
+display window (perf, kernel ``clear_page_erms``).  ``Prefault`` makes such
+mappings before they are needed, on a worker thread while the session waits
+for its display link (``MADV_POPULATE_WRITE``: faulted in, zero, the GIL
+released), and ``_map`` hands them out by size; what nobody took is unmapped
+at ``release()``.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import mmap
 import threading
 import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -40,9 +52,12 @@ from spicepy.limits import Limits
 __all__ = [
     "ALIGN",
     "HUGE_PAGE",
+    "DISPLAY_START",
     "MIN_BYTES",
+    "PREFAULT_BYTES",
     "SPARE_BYTES",
     "PixelArena",
+    "Prefault",
     "huge_mapping",
     "huge_pages_available",
 ]
@@ -60,13 +75,25 @@ MIN_BYTES = 64 * 1024
 #: bytes of dead regions kept for reuse (counted in ``pinned``): two 2 MiB
 #: ones, or one that held a full-screen image decoded ahead (1024x768: 4 MiB)
 SPARE_BYTES = 2 * HUGE_PAGE
+#: what a display's first frame maps (``Prefault``'s default): a primary
+#: surface of up to 4 MiB (1280x800; 1024x768's 3 MiB round up to it,
+#: ``huge_mapping``) and the image arena's first region
+DISPLAY_START = (2 * HUGE_PAGE, HUGE_PAGE)
+#: most bytes prefaulted and not yet taken, process-wide (sessions made at
+#: once do not stack up)
+PREFAULT_BYTES = 3 * HUGE_PAGE
 _MADV_HUGEPAGE: int | None = getattr(mmap, "MADV_HUGEPAGE", None)
+#: madvise(2): fault a range in, writable, without writing it (Linux 5.14 on;
+#: Python's mmap module does not name it)
+_MADV_POPULATE_WRITE = 23
 _THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
 
+@functools.cache
 def huge_pages_available() -> bool:
     """Whether ``MADV_HUGEPAGE`` memory can get transparent huge pages here
-    (Linux with THP in ``always`` or ``madvise`` mode)."""
+    (Linux with THP in ``always`` or ``madvise`` mode).  Read once a process
+    (a session's first use was inside its display window)."""
     if _MADV_HUGEPAGE is None:
         return False
     try:
@@ -90,7 +117,17 @@ def huge_mapping(nbytes: int) -> Pixels | None:
 
 def _map(size: int) -> tuple[mmap.mmap, int] | None:
     """A private mapping with ``size`` bytes (a multiple of ``HUGE_PAGE``)
-    marked for huge pages at the returned 2 MiB-aligned offset, or None."""
+    marked for huge pages at the returned 2 MiB-aligned offset, or None;
+    one ``Prefault`` made ready if there is one of that size."""
+    with _ready_lock:
+        ready = _ready.get(size)
+        if ready:
+            return ready.pop()
+    return _map_fresh(size)
+
+
+def _map_fresh(size: int) -> tuple[mmap.mmap, int] | None:
+    """``_map`` without the prefaulted ones: a new mapping."""
     if _MADV_HUGEPAGE is None:
         return None
     try:  # private: a shared anonymous mapping never gets huge pages
@@ -99,7 +136,7 @@ def _map(size: int) -> tuple[mmap.mmap, int] | None:
         )
     except OSError:
         return None
-    start = -np.frombuffer(area, np.uint8, 1).ctypes.data % HUGE_PAGE
+    start = -_address(area) % HUGE_PAGE
     try:
         area.madvise(_MADV_HUGEPAGE, start, size)
     except OSError:  # a kernel without them: fresh zero pages all the same
@@ -244,6 +281,100 @@ class PixelArena:
             self._spares.clear()
             self._spare_bytes = 0
         self._settle()
+
+
+def _address(area: mmap.mmap) -> int:
+    """Where ``area``'s bytes start in memory."""
+    address: int = np.frombuffer(area, np.uint8, 1).__array_interface__["data"][0]
+    return address
+
+
+#: mappings ``Prefault`` made ready, by size, for ``_map`` (any thread)
+_ready: dict[int, list[tuple[mmap.mmap, int]]] = {}
+_ready_lock = threading.Lock()
+
+
+def _ready_bytes() -> int:
+    """(``_ready_lock`` held.)  Bytes prefaulted and not yet taken."""
+    return sum(size * len(made) for size, made in _ready.items())
+
+
+@functools.cache
+def _populate_call() -> Callable[[int, int, int], int] | None:
+    """libc's ``madvise`` through ctypes (which lets go of the GIL while the
+    kernel faults the range in), or None where there is no such symbol."""
+    try:
+        call = ctypes.CDLL(None, use_errno=True).madvise
+    except (AttributeError, OSError):
+        return None
+    call.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    call.restype = ctypes.c_int
+    return cast(Callable[[int, int, int], int], call)
+
+
+def _populate(area: mmap.mmap, start: int, size: int) -> bool:
+    """Fault ``size`` bytes of ``area`` from ``start`` in, writable and zero
+    (huge pages where the range was marked for them); False if this kernel
+    cannot (before 5.14: EINVAL), the range then left as it was."""
+    call = _populate_call()
+    if call is None:
+        return False
+    return call(_address(area) + start, size, _MADV_POPULATE_WRITE) == 0
+
+
+class Prefault:
+    """Huge-page mappings of ``sizes`` (multiples of ``HUGE_PAGE``; default
+    ``DISPLAY_START``) made and faulted in on a daemon thread, for ``_map``
+    to hand out by size; ``release()`` unmaps those nobody took (the session
+    ended).  Nothing happens where huge pages are off or the kernel cannot
+    populate a range; a mapping asked for before it is ready is made as
+    without this (never waited for); at most ``PREFAULT_BYTES`` wait at once,
+    process-wide.
+
+    Their bytes are zero, as a fresh mapping's: the kernel's zeroing is done,
+    nothing is written.
+    """
+
+    def __init__(self, sizes: Sequence[int] = DISPLAY_START) -> None:
+        #: the mappings made ready by this one, taken or not
+        self._made: list[tuple[mmap.mmap, int]] = []
+        self._released = False
+        self.thread: threading.Thread | None = None
+        if huge_pages_available():
+            self.thread = threading.Thread(
+                target=self._run,
+                args=(tuple(sizes),),
+                name="spicepy-prefault",
+                daemon=True,
+            )
+            self.thread.start()
+
+    def _run(self, sizes: tuple[int, ...]) -> None:
+        for size in sizes:
+            with _ready_lock:
+                if self._released or _ready_bytes() + size > PREFAULT_BYTES:
+                    return
+            made = _map_fresh(size)
+            if made is None or not _populate(made[0], made[1], size):
+                return
+            with _ready_lock:
+                if self._released or _ready_bytes() + size > PREFAULT_BYTES:
+                    return
+                _ready.setdefault(size, []).append(made)
+                self._made.append(made)
+
+    def release(self) -> None:
+        """Unmap what nobody took; make no more (idempotent)."""
+        with _ready_lock:
+            self._released = True
+            for made in self._made:
+                for ready in _ready.values():
+                    waiting = [i for i, m in enumerate(ready) if m is made]
+                    if waiting:
+                        del ready[waiting[0]]
+                        made[0].close()
+                        break  # (else taken: its images or surface keep it)
+            self._made.clear()
 
 
 def _region_died(arena: weakref.ref[PixelArena], mapping: _Mapping) -> None:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from spicepy.canvas.pixelmem import Prefault
 from spicepy.canvas.video import video_display_caps
 from spicepy.channels import CHANNEL_CLASSES
 from spicepy.channels.display import DEFAULT_DISPLAY_CAPS
@@ -291,6 +292,9 @@ class Session:
         self._secure: set[int] = set()
         self._closed = False
         self._loop = asyncio.get_running_loop()
+        #: huge-page memory for the display's first frame, made ready while
+        #: connect() links (``pixelmem.Prefault``); what is left goes at close()
+        self._prefault: Prefault | None = None
 
     # -- connecting -------------------------------------------------------------
 
@@ -315,6 +319,13 @@ class Session:
         # the data phase no longer walks ~50k such objects (measured: one pass
         # took 25-90 ms of a 100 ms text-glz replay on a loaded 2-core host).
         gc.freeze()
+        # The display's first frame maps a primary surface and an image region
+        # on fresh huge pages: zeroed by the kernel now, on a worker thread
+        # while the links are under way, not inside the first burst of draws
+        if self._prefault is None and (
+            self.channel_types is None or DISPLAY in self.channel_types
+        ):
+            self._prefault = Prefault()
         # One deadline for every step: a server answering each step just in
         # time must not stretch connect() to (steps x timeout).
         deadline = self._loop.time() + self.timeout
@@ -1103,6 +1114,8 @@ class Session:
         await self._let_server_attach()
         await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
         await self.migration.close()
+        if self._prefault is not None:
+            self._prefault.release()
         self._wake_all()
 
     async def _let_server_attach(self) -> None:
