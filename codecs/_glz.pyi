@@ -1,4 +1,4 @@
-"""Type stub of the GLZ fast path (same API as ``_glz_ref``'s two loops)."""
+"""Type stub of the GLZ fast path (same API as ``_glz_ref``'s decode and loops)."""
 
 from collections.abc import Callable
 
@@ -6,8 +6,14 @@ import numpy as np
 import numpy.typing as npt
 from spicepy.codecs._glz_ref import SegTable
 
+def decode(
+    data: bytes | bytearray | memoryview,
+    lookup: Callable[[int], npt.NDArray[np.uint8] | None],
+    palette: npt.ArrayLike | None,
+    max_pixels: int,
+) -> tuple[npt.NDArray[np.uint8], int, int, int, int, int, int, int]: ...
 def decode_pass(
-    data: bytes | memoryview,
+    data: bytes | bytearray | memoryview,
     pos: int,
     out: npt.NDArray[np.uint8],
     gross: int,

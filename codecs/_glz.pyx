@@ -1,10 +1,15 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""GLZ fast path: the two loops of ``_glz_ref`` (decode_pass, compress) in C.
+"""GLZ fast path: ``_glz_ref``'s stream decode and its two loops (decode,
+decode_pass, compress) in C.
 
 Same arguments, results and exceptions as the reference twin; see that module
 for the bitstream. Every input read is bounds-checked against the end of the
 stream, every write against the end of the image, and every reference against
-the image it points into.
+the image it points into. ``decode`` reads and checks the header in C and runs
+both passes of an RGBA image in the same call, sharing the references looked
+up (most GLZ images are a few hundred pixels: the per-call cost counts as much
+as the loops); a header it refuses is worded by the reference twin's checks on
+that cold path.
 """
 
 import sys
@@ -22,7 +27,8 @@ from cpython.buffer cimport (
     PyObject_GetBuffer,
 )
 
-from spicepy.codecs._common import CodecError
+from spicepy.codecs import _glz_ref
+from spicepy.codecs._common import MAX_DIMENSION, CodecError
 from spicepy.codecs._glz_ref import GlzMissingImage
 
 # Pass modes (must equal _glz_ref.MODE_*).
@@ -334,6 +340,88 @@ cdef int _get_buffer(object obj, Py_buffer* view, int flags) except -1:
     return 0
 
 
+cdef struct Held:
+    # the referenced images' buffers (``Dec.refs`` points into them) and the
+    # room of both arrays
+    Py_buffer* bufs
+    int n
+    int cap
+
+
+cdef int _start(Dec* s, Held* held) except -1:
+    """Empty reference table and held buffers (freed by ``_finish``)."""
+    s.nrefs = 0
+    held.n = 0
+    held.cap = 4
+    s.refs = <Ref*>malloc(sizeof(Ref) * held.cap)
+    held.bufs = <Py_buffer*>malloc(sizeof(Py_buffer) * held.cap)
+    if s.refs == NULL or held.bufs == NULL:
+        raise MemoryError()
+    return 0
+
+
+cdef void _finish(Dec* s, Held* held) noexcept:
+    cdef int i
+    for i in range(held.n):
+        PyBuffer_Release(&held.bufs[i])
+    free(held.bufs)
+    free(s.refs)
+
+
+cdef int _run(Dec* s, object lookup, Held* held) except -1:
+    """Decode the pass set up in ``s`` to its end, looking up each image it
+    refers to (kept in ``s.refs`` for the next pass too); returns E_OK or the
+    corrupt-stream code, raises GlzMissingImage for an image ``lookup`` lacks."""
+    cdef int err, i
+    cdef Ref* grown
+    cdef Py_buffer* more
+    while True:
+        with nogil:
+            err = _decode(s)
+        if err != E_MISSING:
+            return err
+        found = lookup(s.missing)
+        if found is None:
+            raise GlzMissingImage(s.missing)
+        if held.n == held.cap:
+            held.cap *= 2
+            grown = <Ref*>realloc(s.refs, sizeof(Ref) * held.cap)
+            if grown == NULL:
+                raise MemoryError()
+            s.refs = grown
+            more = <Py_buffer*>realloc(held.bufs, sizeof(Py_buffer) * held.cap)
+            if more == NULL:
+                raise MemoryError()
+            held.bufs = more
+        # the reference table points into this buffer until it is released
+        _get_buffer(found, &held.bufs[held.n], PyBUF_SIMPLE)
+        held.n += 1
+        i = s.nrefs  # insert keeping the ids ascending
+        while i > 0 and s.refs[i - 1].id > s.missing:
+            s.refs[i] = s.refs[i - 1]
+            i -= 1
+        s.refs[i].id = s.missing
+        s.refs[i].px = <const uint8_t*>held.bufs[held.n - 1].buf
+        s.refs[i].npix = held.bufs[held.n - 1].len // 4
+        s.nrefs += 1
+
+
+cdef int _use_palette(Dec* s, object palette, Py_buffer* pal) except -1:
+    """Point ``s`` at ``palette``'s uint32 entries (held in ``pal``); 1 once
+    held (the caller releases it)."""
+    PyObject_GetBuffer(palette, pal, PyBUF_C_CONTIGUOUS)
+    if pal.itemsize != 4:
+        PyBuffer_Release(pal)
+        raise ValueError("GLZ palettes must be uint32")
+    s.npal = pal.len // 4
+    if (s.npal == 0 and s.mode != M_PLT8) or (s.npal < 2 and s.mode >= M_PLT1_LE):
+        PyBuffer_Release(pal)
+        raise CodecError("GLZ palette too short for the image type")
+    if s.npal:
+        s.pal = <const uint32_t*>pal.buf
+    return 1
+
+
 def decode_pass(data, Py_ssize_t pos, out, Py_ssize_t gross, int mode, image_id,
                 win_head_dist, lookup, palette=None):
     """See ``_glz_ref.decode_pass``.
@@ -342,14 +430,10 @@ def decode_pass(data, Py_ssize_t pos, out, Py_ssize_t gross, int mode, image_id,
     buffer protocol directly (a typed memoryview costs ~4,000 instructions to
     set up, more than decoding a small image's pass).
     """
-    cdef Py_buffer src, dst, pal, rb
+    cdef Py_buffer src, dst, pal
     cdef Dec s
-    cdef Ref* grown
-    cdef int err = E_OK, i, cap = 4, nbufs = 0, have_dst = 0
-    cdef int have_pal = 0
-    cdef Py_buffer* bufs = NULL  # the referenced images' buffers, released at the end
-    cdef Py_buffer* more
-    s.refs = NULL
+    cdef Held held
+    cdef int err = E_OK, have_dst = 0, have_pal = 0, started = 0
     _get_buffer(data, &src, PyBUF_SIMPLE)
     try:
         _get_buffer(out, &dst, PyBUF_WRITABLE)
@@ -370,57 +454,16 @@ def decode_pass(data, Py_ssize_t pos, out, Py_ssize_t gross, int mode, image_id,
         s.missing = 0
         s.pal = NULL
         s.npal = 0
-        s.nrefs = 0
         if mode >= M_PLT8:
             if palette is None:
                 raise CodecError("GLZ palette image without a palette")
-            PyObject_GetBuffer(palette, &pal, PyBUF_C_CONTIGUOUS)
-            have_pal = 1
-            if pal.itemsize != 4:
-                raise ValueError("GLZ palettes must be uint32")
-            s.npal = pal.len // 4
-            if (s.npal == 0 and mode != M_PLT8) or (s.npal < 2 and mode >= M_PLT1_LE):
-                raise CodecError("GLZ palette too short for the image type")
-            if s.npal:
-                s.pal = <const uint32_t*>pal.buf
-        s.refs = <Ref*>malloc(sizeof(Ref) * cap)
-        bufs = <Py_buffer*>malloc(sizeof(Py_buffer) * cap)
-        if s.refs == NULL or bufs == NULL:
-            raise MemoryError()
-        while True:
-            with nogil:
-                err = _decode(&s)
-            if err != E_MISSING:
-                break
-            found = lookup(s.missing)
-            if found is None:
-                raise GlzMissingImage(s.missing)
-            if s.nrefs == cap:
-                cap *= 2
-                grown = <Ref*>realloc(s.refs, sizeof(Ref) * cap)
-                if grown == NULL:
-                    raise MemoryError()
-                s.refs = grown
-                more = <Py_buffer*>realloc(bufs, sizeof(Py_buffer) * cap)
-                if more == NULL:
-                    raise MemoryError()
-                bufs = more
-            # the reference table points into this buffer until it is released
-            _get_buffer(found, &bufs[nbufs], PyBUF_SIMPLE)
-            nbufs += 1
-            i = s.nrefs  # insert keeping the ids ascending
-            while i > 0 and s.refs[i - 1].id > s.missing:
-                s.refs[i] = s.refs[i - 1]
-                i -= 1
-            s.refs[i].id = s.missing
-            s.refs[i].px = <const uint8_t*>bufs[nbufs - 1].buf
-            s.refs[i].npix = bufs[nbufs - 1].len // 4
-            s.nrefs += 1
+            have_pal = _use_palette(&s, palette, &pal)
+        _start(&s, &held)
+        started = 1
+        err = _run(&s, lookup, &held)
     finally:
-        for i in range(nbufs):
-            PyBuffer_Release(&bufs[i])
-        free(bufs)
-        free(s.refs)
+        if started:
+            _finish(&s, &held)
         if have_pal:
             PyBuffer_Release(&pal)
         if have_dst:
@@ -429,6 +472,127 @@ def decode_pass(data, Py_ssize_t pos, out, Py_ssize_t gross, int mode, image_id,
     if err != E_OK:
         raise CodecError(_MESSAGES[err])
     return s.pos
+
+
+# --------------------------------------------------------------------------- stream
+
+
+cdef enum:
+    HEADER_SIZE = 33
+    TYPE_RGBA = 9
+    N_TYPES = 12
+
+cdef uint32_t MAGIC = _glz_ref.MAGIC
+cdef uint32_t VERSION = _glz_ref.VERSION
+cdef int64_t MAX_RATIO = _glz_ref.MAX_RATIO
+cdef int64_t MAX_SIDE = MAX_DIMENSION
+#: first pass's mode by LzImageType code, -1: not decodable (_glz_ref.TYPE_MODE)
+cdef int TYPE_MODE[N_TYPES]
+#: palette pixels per row byte by code, 0: not a palette type
+cdef int64_t TYPE_PPB[N_TYPES]
+for _code in range(N_TYPES):
+    TYPE_MODE[_code] = _glz_ref.TYPE_MODE.get(_code, -1)
+    TYPE_PPB[_code] = _glz_ref.TYPE_PIXELS_PER_BYTE[_code]
+cdef object _empty = np.empty
+cdef object _u8 = np.dtype(np.uint8)
+
+
+cdef inline uint64_t _be(const uint8_t* p, int n) noexcept nogil:
+    cdef uint64_t v = 0
+    cdef int i
+    for i in range(n):
+        v = (v << 8) | p[i]
+    return v
+
+
+cdef struct Header:
+    int code
+    int top_down
+    int64_t width, height, row_pixels, gross
+    uint64_t image_id, whd
+
+
+cdef bint _header_ok(const uint8_t* p, int64_t size, int64_t max_pixels,
+                     Header* h) noexcept nogil:
+    # _glz_ref.stream_header's checks, without their words
+    cdef int64_t stride, ppb, units
+    if size < HEADER_SIZE or _be(p, 4) != MAGIC or _be(p + 4, 4) != VERSION:
+        return False
+    h.code = p[8] & 0x0F
+    h.top_down = p[8] >> 4
+    if h.code >= N_TYPES or TYPE_MODE[h.code] < 0:
+        return False
+    h.width = <int64_t>_be(p + 9, 4)
+    h.height = <int64_t>_be(p + 13, 4)
+    stride = <int64_t>_be(p + 17, 4)
+    h.image_id = _be(p + 21, 8)
+    h.whd = _be(p + 29, 4)
+    if not (0 < h.width <= MAX_SIDE and 0 < h.height <= MAX_SIDE
+            and h.width * h.height <= max_pixels):
+        return False
+    ppb = TYPE_PPB[h.code]
+    h.row_pixels = stride * ppb if ppb else h.width
+    if h.row_pixels < h.width:
+        return False
+    h.gross = h.row_pixels * h.height
+    if h.gross > max_pixels:
+        return False
+    units = (stride if ppb else h.width) * h.height
+    if h.code == TYPE_RGBA:
+        units *= 2
+    return units <= MAX_RATIO * (size - HEADER_SIZE)
+
+
+def decode(data, lookup, palette, Py_ssize_t max_pixels):
+    """See ``_glz_ref.decode``: the header read and checked here, both passes
+    in this call."""
+    cdef Py_buffer src, dst, pal
+    cdef Header h
+    cdef Dec s
+    cdef Held held
+    cdef int err = E_OK, have_dst = 0, have_pal = 0, started = 0
+    _get_buffer(data, &src, PyBUF_SIMPLE)
+    try:
+        if not _header_ok(<const uint8_t*>src.buf, src.len, max_pixels, &h):
+            # the cold path: the reference twin's checks raise, worded
+            _glz_ref.stream_header(data, max_pixels)
+            raise AssertionError("the GLZ twins disagree on a header")
+        s.mode = TYPE_MODE[h.code]
+        s.pal = NULL
+        s.npal = 0
+        if TYPE_PPB[h.code]:
+            have_pal = _use_palette(&s, _glz_ref.image_palette(palette), &pal)
+        buf = _empty(h.gross * 4, _u8)
+        _get_buffer(buf, &dst, PyBUF_WRITABLE)
+        have_dst = 1
+        s.data = <const uint8_t*>src.buf
+        s.size = src.len
+        s.pos = HEADER_SIZE
+        s.op = 0
+        s.out = <uint8_t*>dst.buf
+        s.gross = h.gross
+        s.image_id = h.image_id
+        s.whd = h.whd
+        s.missing = 0
+        _start(&s, &held)
+        started = 1
+        err = _run(&s, lookup, &held)
+        if err == E_OK and h.code == TYPE_RGBA:
+            s.mode = M_ALPHA
+            s.op = 0
+            err = _run(&s, lookup, &held)
+    finally:
+        if started:
+            _finish(&s, &held)
+        if have_pal:
+            PyBuffer_Release(&pal)
+        if have_dst:
+            PyBuffer_Release(&dst)
+        PyBuffer_Release(&src)
+    if err != E_OK:
+        raise CodecError(_MESSAGES[err])
+    return (buf, h.code, h.top_down, h.width, h.height, h.row_pixels, h.image_id,
+            h.whd)
 
 
 # --------------------------------------------------------------------------- encoder

@@ -4,9 +4,13 @@ GLZ is SPICE's "global" LZ: an LZ77 variant (FastLZ family) whose matches may
 point into earlier images kept in a window shared by client and server.
 Facts come from spice-gtk ``src/decode-glz-tmpl.c`` (client decoder) and
 spice server ``server/glz-encode.tmpl.c``, ``glz-encode-match.tmpl.c`` and
-``glz-encoder-dict.c`` (server encoder). This module holds only the two
-per-pass loops; ``glz.py`` parses headers and keeps the dictionaries, and the
-Cython twin ``_glz.pyx`` implements exactly the same two functions.
+``glz-encoder-dict.c`` (server encoder). This module holds the stream decode
+(``decode``: header, checks, both passes) and the two per-pass loops;
+``glz.py`` keeps the dictionaries, and the Cython twin ``_glz.pyx`` implements
+exactly the same three functions.
+
+Header (33 bytes, big-endian): magic ``"  ZL"``, version 0x00010001, one byte
+``type | top_down << 4``, width, height, stride, image id (u64), win_head_dist.
 
 Stream body (after the 33-byte header), one op per control byte ``c``:
 
@@ -26,11 +30,13 @@ Stream body (after the 33-byte header), one op per control byte ``c``:
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-from spicepy.codecs._common import CodecError
+from spicepy.codecs._common import CodecError, check_dimensions
+from spicepy.codecs._lz_ref import TYPE_PIXELS_PER_BYTE, ImageType
 
 __all__ = [
     "GlzMissingImage",
@@ -44,7 +50,11 @@ __all__ = [
     "MODE_PLT1_BE",
     "HASH_SIZE",
     "SegTable",
+    "decode",
     "decode_pass",
+    "header_fields",
+    "image_palette",
+    "stream_header",
     "compress",
 ]
 
@@ -90,6 +100,145 @@ MAX_PIXEL_SHORT_DISTANCE = 1 << 12
 MAX_PIXEL_MEDIUM_DISTANCE = 1 << 17
 MAX_PIXEL_LONG_DISTANCE = 1 << 25
 MAX_IMAGE_DIST = (1 << 24) - 1
+
+
+# --------------------------------------------------------------------------- stream
+
+MAGIC = 0x20205A4C  # "  ZL"
+VERSION = 0x00010001
+HEADER_SIZE = 33
+HEADER = struct.Struct(">IIBIIIQI")
+#: Most units (pixels, or bytes of palette rows) one byte of GLZ codes: as LZ, a
+#: match codes 7 + 255n + 2 (bias) units in at least 3 + n bytes, a literal one
+#: unit a byte; so a stream shorter than units / MAX_RATIO cannot be an image.
+MAX_RATIO = 255
+#: Decode mode of the first (or only) pass by LzImageType code, as
+#: DECODE_TO_RGB32 in decode-glz.c; RGBA adds a MODE_ALPHA pass.
+TYPE_MODE: dict[int, int] = {
+    ImageType.PLT1_LE: MODE_PLT1_LE,
+    ImageType.PLT1_BE: MODE_PLT1_BE,
+    ImageType.PLT4_LE: MODE_PLT4_LE,
+    ImageType.PLT4_BE: MODE_PLT4_BE,
+    ImageType.PLT8: MODE_PLT8,
+    ImageType.RGB16: MODE_RGB16,
+    ImageType.RGB24: MODE_RGB32,
+    ImageType.RGB32: MODE_RGB32,
+    ImageType.RGBA: MODE_RGB32,
+}
+#: most palette entries ``image_palette`` takes
+MAX_PALETTE = 1 << 16
+
+
+def header_fields(
+    data: bytes | bytearray | memoryview,
+) -> tuple[int, int, int, int, int, int, int]:
+    """(type code, top_down bit, width, height, stride, image id, win_head_dist),
+    checked; plain ints.
+
+    Raises:
+        CodecError: short data, bad magic/version or an undecodable image type.
+    """
+    if len(data) < HEADER_SIZE:
+        raise CodecError("GLZ stream shorter than its header")
+    magic, version, tbyte, width, height, stride, image_id, whd = HEADER.unpack_from(
+        data, 0
+    )
+    if magic != MAGIC:
+        raise CodecError(f"bad GLZ magic 0x{magic:08x}")
+    if version != VERSION:
+        raise CodecError(f"unsupported GLZ version 0x{version:08x}")
+    code = tbyte & 0x0F
+    if code not in TYPE_MODE:
+        raise CodecError(f"GLZ image type {code} is not decodable")
+    return code, tbyte >> 4, width, height, stride, image_id, whd
+
+
+def image_palette(palette: npt.ArrayLike | None) -> U32:
+    """A palette image's entries as a C-contiguous uint32 array.
+
+    Raises:
+        CodecError: no palette.
+        ValueError: more than ``MAX_PALETTE`` entries (a caller's error).
+    """
+    if palette is None:
+        raise CodecError("GLZ palette image without a palette")
+    pal = np.ascontiguousarray(np.asarray(palette, dtype=np.uint32).ravel())
+    if pal.size > MAX_PALETTE:
+        raise ValueError("palette too long")
+    return pal
+
+
+def stream_header(
+    data: bytes | bytearray | memoryview, max_pixels: int
+) -> tuple[int, int, int, int, int, int, int]:
+    """``header_fields`` checked against the limit and the stream's length:
+    (type code, top_down bit, width, height, row_pixels, image id,
+    win_head_dist), ``row_pixels`` the pixels coded per row (palette rows
+    are coded to their full stride).
+
+    Raises:
+        CodecError: as ``header_fields``, a bad size (beyond ``max_pixels``,
+            a palette stride short of the width) or a stream too short to code
+            the image.
+    """
+    code, top_down, width, height, stride, image_id, whd = header_fields(data)
+    check_dimensions(width, height, max_pixels)
+    ppb = TYPE_PIXELS_PER_BYTE[code]
+    row_pixels = stride * ppb if ppb else width
+    if row_pixels < width:
+        raise CodecError("GLZ palette stride shorter than the width")
+    if row_pixels * height > max_pixels:
+        raise CodecError("GLZ image stride exceeds the pixel limit")
+    # before allocating: the stream must be long enough to code the image
+    units = (stride if ppb else width) * height
+    units *= 2 if code == ImageType.RGBA else 1  # colour + alpha passes
+    if units > MAX_RATIO * (len(data) - HEADER_SIZE):
+        raise CodecError(
+            f"{len(data)} bytes of GLZ data cannot code a {width}x{height} image"
+        )
+    return code, top_down, width, height, row_pixels, image_id, whd
+
+
+def decode(
+    data: bytes | bytearray | memoryview,
+    lookup: Callable[[int], U8 | None],
+    palette: npt.ArrayLike | None,
+    max_pixels: int,
+) -> tuple[U8, int, int, int, int, int, int, int]:
+    """Decode a whole stream: header, its checks and the passes, in one call
+    (most GLZ images are small: the per-image cost counts).
+
+    Args:
+        data: the stream (bytes, bytearray or a 1-byte memoryview).
+        lookup: as ``decode_pass``'s.
+        palette: 0x00RRGGBB entries, for the palette types.
+        max_pixels: refuse larger images (and larger palette row strides).
+
+    Returns:
+        (pixels, type code, top_down bit, width, height, row_pixels, image id,
+        win_head_dist): ``pixels`` a fresh flat uint8 array of
+        ``height * row_pixels`` 32-bit pixels, rows in stream order (bottom-up
+        where top_down is 0), palette rows coded to their full stride
+        (``row_pixels`` >= ``width``).
+
+    Raises:
+        CodecError: as ``stream_header``, no palette for a palette type, a
+            corrupt body.
+        GlzMissingImage: a referenced image ``lookup`` does not have.
+        ValueError: as ``image_palette``.
+    """
+    code, top_down, width, height, row_pixels, image_id, whd = stream_header(
+        data, max_pixels
+    )
+    gross = row_pixels * height
+    pal = image_palette(palette) if TYPE_PIXELS_PER_BYTE[code] else None
+    buf = np.empty(gross * 4, np.uint8)
+    pos = decode_pass(
+        data, HEADER_SIZE, buf, gross, TYPE_MODE[code], image_id, whd, lookup, pal
+    )
+    if code == ImageType.RGBA:
+        decode_pass(data, pos, buf, gross, MODE_ALPHA, image_id, whd, lookup, pal)
+    return buf, code, top_down, width, height, row_pixels, image_id, whd
 
 
 # --------------------------------------------------------------------------- decoder
@@ -154,7 +303,7 @@ def _plane(buf: U8, mode: int) -> U32 | U8:
 
 
 def decode_pass(
-    data: bytes | memoryview,
+    data: bytes | bytearray | memoryview,
     pos: int,
     out: U8,
     gross: int,

@@ -19,7 +19,6 @@ Header (33 bytes, big-endian): magic ``"  ZL"``, version 0x00010001, one byte
 from __future__ import annotations
 
 import bisect
-import struct
 import threading
 import time
 from collections import deque
@@ -31,7 +30,6 @@ import numpy.typing as npt
 from spicepy.codecs import _glz_ref
 from spicepy.codecs._common import (
     MAX_IMAGE_PIXELS,
-    CodecError,
     ImageInfo,
     check_dimensions,
     want_fast,
@@ -71,32 +69,18 @@ __all__ = [
     "MAX_WINDOW_PIXELS",
 ]
 
-MAGIC = 0x20205A4C  # "  ZL"
-VERSION = 0x00010001
-HEADER_SIZE = 33
-_HEADER = struct.Struct(">IIBIIIQI")
+MAGIC = _glz_ref.MAGIC
+VERSION = _glz_ref.VERSION
+HEADER_SIZE = _glz_ref.HEADER_SIZE
+_HEADER = _glz_ref.HEADER
 #: The window spice-gtk asks for at most (64 MiB of 32-bit pixels).
 DEFAULT_WINDOW_PIXELS = 1 << 24
 #: LZ_MAX_WINDOW_SIZE: the format cannot address a larger window.
 MAX_WINDOW_PIXELS = 1 << 25
-#: Most units (pixels, or bytes of palette rows) one byte of GLZ codes: as LZ, a
-#: match codes 7 + 255n + 2 (bias) units in at least 3 + n bytes, a literal one
-#: unit a byte; so a stream shorter than units / MAX_RATIO cannot be an image.
-MAX_RATIO = 255
-
-
-# Decode mode of the first (or only) pass, as DECODE_TO_RGB32 in decode-glz.c.
-_DECODE_MODE: dict[int, int] = {
-    ImageType.PLT1_LE: _glz_ref.MODE_PLT1_LE,
-    ImageType.PLT1_BE: _glz_ref.MODE_PLT1_BE,
-    ImageType.PLT4_LE: _glz_ref.MODE_PLT4_LE,
-    ImageType.PLT4_BE: _glz_ref.MODE_PLT4_BE,
-    ImageType.PLT8: _glz_ref.MODE_PLT8,
-    ImageType.RGB16: _glz_ref.MODE_RGB16,
-    ImageType.RGB24: _glz_ref.MODE_RGB32,
-    ImageType.RGB32: _glz_ref.MODE_RGB32,
-    ImageType.RGBA: _glz_ref.MODE_RGB32,
-}
+MAX_RATIO = _glz_ref.MAX_RATIO
+#: (type code, top_down bit, width, height, stride, image id, win_head_dist),
+#: checked (the reference twin's parse: ``zlib_glz`` reads a header with it)
+header_fields = _glz_ref.header_fields
 
 U8 = npt.NDArray[np.uint8]
 U32 = npt.NDArray[np.uint32]
@@ -121,30 +105,6 @@ class GlzHeader:
         if ppb is None:
             return self.width * self.height
         return self.stride * ppb * self.height
-
-
-def header_fields(
-    data: bytes | bytearray | memoryview,
-) -> tuple[int, int, int, int, int, int, int]:
-    """(type code, top_down bit, width, height, stride, image id, win_head_dist),
-    checked; plain ints, as the decoder needs them once per (often small) image.
-
-    Raises:
-        CodecError: short data, bad magic/version or an unknown image type.
-    """
-    if len(data) < HEADER_SIZE:
-        raise CodecError("GLZ stream shorter than its header")
-    magic, version, tbyte, width, height, stride, image_id, whd = _HEADER.unpack_from(
-        data, 0
-    )
-    if magic != MAGIC:
-        raise CodecError(f"bad GLZ magic 0x{magic:08x}")
-    if version != VERSION:
-        raise CodecError(f"unsupported GLZ version 0x{version:08x}")
-    code = tbyte & 0x0F
-    if code not in _DECODE_MODE:
-        raise CodecError(f"GLZ image type {code} is not decodable")
-    return code, tbyte >> 4, width, height, stride, image_id, whd
 
 
 def read_header(data: bytes | bytearray | memoryview, /) -> GlzHeader:
@@ -318,15 +278,6 @@ class Dictionary:
 # --------------------------------------------------------------------------- decode
 
 
-def _palette(palette: npt.ArrayLike | None) -> U32 | None:
-    if palette is None:
-        return None
-    pal = np.ascontiguousarray(np.asarray(palette, dtype=np.uint32).ravel())
-    if pal.size > 1 << 16:
-        raise ValueError("palette too long")
-    return pal
-
-
 def decode(
     data: bytes | bytearray | memoryview,
     /,
@@ -376,12 +327,9 @@ def decode_with_type(
     return img, _IMAGE_TYPES[code]
 
 
-#: ImageType and palette pixels per byte by type number (plain int keys: the
-#: decoder reads the header as ints, calling the enum would cost more per image).
+#: ImageType by type number (plain int keys: the decoder reads the header as
+#: ints, calling the enum would cost more per image).
 _IMAGE_TYPES = {t.value: t for t in ImageType}
-_PPB_BY_CODE = {int(t): ppb for t, ppb in _PIXELS_PER_BYTE.items()}
-_RGBA = int(ImageType.RGBA)  # an enum attribute costs a class lookup per image
-_MODE_ALPHA = _glz_ref.MODE_ALPHA
 
 
 def _stream(data: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
@@ -415,40 +363,17 @@ def _decode_typed(
     max_pixels: int,
     wait: float,
 ) -> tuple[U8, int]:
-    """The decode (ints from the header, no per-image objects beyond the pixels);
-    returns the pixels and the image type number."""
+    """The decode (one call of the twin: header, checks, passes), then the
+    dictionary; returns the pixels and the image type number."""
     # bytes from here on: len() and the header read count bytes, not items
     src = _stream(data)
-    code, top_down, width, height, stride, image_id, whd = header_fields(src)
-    check_dimensions(width, height, max_pixels)
-    ppb = _PPB_BY_CODE.get(code)
-    row_pixels = width if ppb is None else stride * ppb
-    if row_pixels < width:
-        raise CodecError("GLZ palette stride shorter than the width")
-    gross = row_pixels * height
-    if gross > max_pixels:
-        raise CodecError("GLZ image stride exceeds the pixel limit")
-    # before allocating: the stream must be long enough to code the image
-    units = (width if ppb is None else stride) * height
-    units *= 2 if code == _RGBA else 1  # colour + alpha passes
-    if units > MAX_RATIO * (len(src) - HEADER_SIZE):
-        raise CodecError(
-            f"{len(src)} bytes of GLZ data cannot code a {width}x{height} image"
-        )
-    pal = _palette(palette) if ppb is not None else None
-    if ppb is not None and pal is None:
-        raise CodecError("GLZ palette image without a palette")
-    if out is not None and (out.shape != (height, width, 4) or out.dtype != np.uint8):
-        raise ValueError(f"out must be uint8 {(height, width, 4)}")
-    mode = _DECODE_MODE[code]
+    lookup = dictionary._lookup
     deadline = None
-    args = (image_id, whd, dictionary._lookup, pal)
     while True:
-        buf = np.empty(gross * 4, np.uint8)
         try:
-            pos = backend.decode_pass(src, HEADER_SIZE, buf, gross, mode, *args)
-            if code == _RGBA:
-                backend.decode_pass(src, pos, buf, gross, _MODE_ALPHA, *args)
+            buf, code, top_down, width, height, row_pixels, image_id, whd = (
+                backend.decode(src, lookup, palette, max_pixels)
+            )
         except GlzMissingImage as exc:
             if dictionary.is_expired(exc.image_id):
                 raise GlzMissingImage(exc.image_id, expired=True) from None
@@ -459,8 +384,11 @@ def _decode_typed(
                 continue
             raise
         break
+    if out is not None and (out.shape != (height, width, 4) or out.dtype != np.uint8):
+        raise ValueError(f"out must be uint8 {(height, width, 4)}")
     # read-only from now on: the dictionary shares it with every view handed out
     buf.setflags(write=False)
+    gross = row_pixels * height
     dictionary._add(image_id, _Stored(buf, gross, row_pixels, whd))
     img = buf.reshape(height, row_pixels, 4)
     if row_pixels != width:
