@@ -90,7 +90,8 @@ area_files() {  # files to mutate (paths in the staging copy), then tests
     pixelmem)  # canvas/pixelmem.py: the huge-page image arena (pure Python)
         echo "spicepy/canvas/pixelmem.py"
         echo "|tests/test_canvas_pixelmem.py tests/test_review*_pixelmem.py"
-        echo "tests/test_canvas_image_path.py tests/test_review8_surface.py" ;;
+        echo "tests/test_canvas_image_path.py tests/test_review8_surface.py"
+        echo "tests/test_prefault.py" ;;
     lane)  # the Python side of the display lane's runs; needs the compiled lane
         # (_lane.pyx itself is Cython: mutmut cannot mutate it; base.py's
         # _parse, which calls flush(), is in the channels area)
