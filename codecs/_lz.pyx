@@ -13,15 +13,24 @@ type), so each mode's loop holds only its own code. Matches copy whole pixels,
 already written), the last chunk overshooting where the image has room (those
 pixels are written again by the next ops); a run (offset 1) stores one value.
 Literal RGB pixels come 4 from three 4-byte loads, the rest from one
-4-byte load each, masked, while the stream has a byte after them. ``compress`` is spice-common's match finder
+4-byte load each, masked, while the stream has a byte after them. A palette
+given as a tuple or list of ints (a wire Palette's entries) is read into a C
+table on the stack (a numpy table cost ~110k instructions a 256-entry
+palette, mostly converting its ints). ``compress`` is spice-common's match finder
 (lz_compress_tmpl.c) with the hash computed from per-unit keys. Every read of
 the stream is checked against its end and every match against the pixels
 written so far; errors are returned as codes and raised as CodecError outside
 the nogil section.
 """
 
-from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from cpython.buffer cimport PyBUF_FORMAT
+from cpython.long cimport PyLong_AsLongLongAndOverflow
+from cpython.object cimport PyObject
+from cpython.sequence cimport (
+    PySequence_Fast_GET_ITEM,
+    PySequence_Fast_GET_SIZE,
+)
 from libc.string cimport memcpy, memset
 
 import numpy as np
@@ -457,6 +466,34 @@ cdef int _pixels(object arr, Py_buffer* view, Header* h) except -1:
     return 0
 
 
+cdef bint _table(object palette, uint32_t* table, Py_ssize_t entries):
+    # ``palette_lut``'s table straight from a tuple or list of ints (a wire
+    # Palette's entries: no array per image); False (table unset) for any
+    # other palette, or an entry numpy's int64 would not hold: the
+    # reference's numpy path then builds or refuses it
+    cdef Py_ssize_t n, i
+    cdef int overflow
+    cdef long long v
+    cdef PyObject* item
+    if type(palette) is not tuple and type(palette) is not list:
+        return False
+    n = PySequence_Fast_GET_SIZE(palette)
+    if n == 0:
+        return False
+    for i in range(n):  # (numpy would convert every entry: each must fit)
+        item = PySequence_Fast_GET_ITEM(palette, i)
+        if type(<object>item) is not int:
+            return False
+        v = PyLong_AsLongLongAndOverflow(<object>item, &overflow)
+        if overflow:
+            return False
+        if i < entries:
+            table[i] = <uint32_t>(v & 0x00FFFFFF)
+    for i in range(n, entries):  # indices past the palette wrap around it
+        table[i] = table[i % n]
+    return True
+
+
 def decode(data, palette, out, Py_ssize_t max_pixels):
     """Decode a whole stream; see ``_lz_ref.decode``. Returns the pixels and
     the type's code."""
@@ -464,6 +501,8 @@ def decode(data, palette, out, Py_ssize_t max_pixels):
     cdef Header h
     cdef const uint8_t* p
     cdef const uint32_t* lut_ptr = NULL
+    cdef uint32_t table[256]
+    cdef bint tabled = False
     cdef uint32_t* px
     cdef uint8_t* rows
     cdef Py_ssize_t pos = HEADER_SIZE, n_px, row_px, r, y
@@ -486,7 +525,9 @@ def decode(data, palette, out, Py_ssize_t max_pixels):
         row_px = h.width
         lut = None
         if TYPE_PPB[h.code]:
-            lut = _lz_ref.palette_table(_lz_ref.ImageType(h.code), palette)
+            tabled = _table(palette, table, 1 << (8 // TYPE_PPB[h.code]))
+            if not tabled:
+                lut = _lz_ref.palette_table(_lz_ref.ImageType(h.code), palette)
             row_px = h.stride * TYPE_PPB[h.code]
         if out is None:
             result = _empty((h.height, h.width, 4), _u8)
@@ -505,7 +546,10 @@ def decode(data, palette, out, Py_ssize_t max_pixels):
                 px = <uint32_t*>tmp.buf
             try:
                 n_px = h.height * row_px
-                lut_ptr = _lut_pointer(lut, mode, &lv)
+                if tabled:
+                    lut_ptr = &table[0]
+                else:
+                    lut_ptr = _lut_pointer(lut, mode, &lv)
                 with nogil:
                     if mode == MODE_ALPHA:
                         memset(px, 0, n_px * 4)
@@ -518,7 +562,7 @@ def decode(data, palette, out, Py_ssize_t max_pixels):
                             r = y if h.top_down else h.height - 1 - y
                             memcpy(rows + y * h.width * 4, px + r * row_px,
                                    h.width * 4)
-                if lut_ptr != NULL:
+                if lut_ptr != NULL and not tabled:
                     PyBuffer_Release(&lv)
             finally:
                 if not direct:
