@@ -22,7 +22,7 @@ from _canvas_build import NO_MASK, Bitmap, Image, Rect, base, solid
 from _channel_helpers import events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_wire_layout import LANE_IMAGE_TYPES, draws, shape_of
+from test_wire_layout import LANE_IMAGE_TYPES, LANE_STREAM_TYPES, draws, shape_of
 
 from spicepy.capture import replay as replay_mod
 from spicepy.channels.base import Channel
@@ -104,9 +104,11 @@ def state(core: SessionCore, machines: list[Channel], sent: list[bytes]) -> Any:
             dict(d.image_types),
             d.canvas.pixels_drawn,
             d.marks,
+            d.canvas.images.decoded_pixels,
         )
         for cid, d in core.drivers.items()
     }
+    cache = core.shared.cache if core.shared is not None else None
     return (
         drivers,
         list(core._changes),
@@ -115,6 +117,16 @@ def state(core: SessionCore, machines: list[Channel], sent: list[bytes]) -> Any:
         core.last_display_activity,
         [(m.messages_received, dict(m.message_counts), m.state) for m in machines],
         sent,
+        # the pixmap cache: what each id holds, the bytes counted
+        None
+        if cache is None
+        else (
+            [
+                (i, zlib.crc32(e.pixels), e.pixels.shape, e.has_alpha, e.lossy)
+                for i, e in cache.entries.items()
+            ],
+            cache.bytes,
+        ),
     )
 
 
@@ -635,7 +647,8 @@ def _sides(r: wt.Rect) -> tuple[int, int, int, int]:
 def expected_read(msg: Any) -> dict[str, Any] | None:
     """What the lane must read from a decoded draw, or None where it must
     decline (several clip rectangles, an unknown clip type, a mask, a brush
-    that is not solid, no image or one to decode)."""
+    that is not solid, no image, one of another type or a stream no cache
+    keeps)."""
     clip = msg.base.clip
     if clip.type == ClipType.NONE:
         rects = None
@@ -664,9 +677,14 @@ def expected_read(msg: Any) -> dict[str, Any] | None:
     if image is None or image.descriptor.type not in LANE_IMAGE_TYPES:
         return None
     out["src_area"] = _sides(d.src_area)
-    kind = image.descriptor.type
+    d = image.descriptor
+    kind = d.type
     surface = image.surface.surface_id if kind == ImageType.SURFACE else None
-    out["image"] = (kind, image.descriptor.id, surface)
+    out["image"] = (kind, d.id, surface)
+    if kind in LANE_STREAM_TYPES:
+        if not d.flags & (ImageFlags.CACHE_ME | ImageFlags.CACHE_REPLACE_ME):
+            return None
+        out["stream"] = (d.flags, d.width, d.height, bytes(image.binary.data))
     return out
 
 
@@ -738,12 +756,21 @@ def test_the_lane_reads_at_the_schemas_offsets() -> None:
                     == lay.slots["base.clip.rects.0.right"].offset
                 )
     for image, kind in zip(images, LANE_IMAGE_TYPES, strict=True):
-        lay = layout(wt.Image, {"descriptor.type": kind})
+        stream = kind in LANE_STREAM_TYPES
+        # a stream's fixed part: up to its bytes
+        lay = layout(wt.Image, {"descriptor.type": kind, "binary.data_size": 0})
+        if stream:
+            assert lay.starts["binary.data"] == image["size"]
+            assert image["data_size"] == lay.slots["binary.data_size"].offset
         assert (
             image["size"] == lay.size
             and image["id"] == lay.slots["descriptor.id"].offset
+            and image["flags"] == lay.slots["descriptor.flags"].offset
+            and image["width"] == lay.slots["descriptor.width"].offset
+            and image["height"] == lay.slots["descriptor.height"].offset
         )
     assert images[2]["surface_id"] == 18 and images[0]["surface_id"] == -1
+    assert images[0]["data_size"] == -1 and images[3]["data_size"] == 18
 
 
 def test_a_reader_refuses_a_lane_that_reads_its_numbers_as_other_classes() -> None:

@@ -326,23 +326,35 @@ class ImageResolver:
             decoded = pair[1]
         else:
             decoded = self._decode(image, d, palette)
-        self.decode_seconds += _perf_counter() - started
+        decoded = self.keep(d.id, d.flags, decoded, _perf_counter() - started)
+        if self.decoded_hook is not None:
+            self.decoded_hook(image, decoded)
+        return decoded
+
+    def keep(
+        self, image_id: int, flags: int, decoded: CachedImage, seconds: float
+    ) -> CachedImage:
+        """What ``get`` does with an image it decoded (in ``seconds``) from a
+        descriptor's ``image_id`` and ``flags``: counts the decode, honours
+        HIGH_BITS_SET, stores it on CACHE_ME / CACHE_REPLACE_ME; returns the
+        image to draw.  The display lane (``session/_lane.pyx``) calls it with
+        the pixels it decoded straight from a draw's bytes (it declines while
+        ``decoded_hook`` is set: the hook takes the wire image).
+        """
+        self.decode_seconds += seconds
         shape = decoded.pixels.shape  # (not the properties: a call each)
         self.decoded_pixels += shape[0] * shape[1]
-        flags = d.flags
         if flags & _HIGH_BITS_SET and not decoded.has_alpha:
             # a copy: a codec (GLZ) may keep the array it returned
             decoded.pixels = decoded.pixels.copy()
             decoded.pixels[..., 3] = 0xFF
-        if self.decoded_hook is not None:
-            self.decoded_hook(image, decoded)
         if flags & _CACHE_ME:
-            self.shared.cache.put(d.id, decoded)
+            self.shared.cache.put(image_id, decoded)
         elif flags & _CACHE_REPLACE_ME:
             if decoded.lossy:
-                log.warning("cache replace with a lossy image %#x ignored", d.id)
+                log.warning("cache replace with a lossy image %#x ignored", image_id)
             else:
-                self.shared.cache.put(d.id, decoded)
+                self.shared.cache.put(image_id, decoded)
         return decoded
 
     def copy_onto(

@@ -15,19 +15,26 @@ The lane reads the few fields it needs in place (``_parse``), at offsets that
 per message class and clip shape (no clip, a clip of 0 or 1 rectangle; a solid
 brush), checked there to be the widths read here.  It takes only a body the
 decoder reads without error: every fixed field inside the body, the source
-image pointer inside it with the whole image (descriptor, and the surface
-reference of a SURFACE image) too, no mask; anything else (truncated, a
-pointer that lies, several clip rectangles, another brush or image type) is
-declined, and the decoder then reads it, or raises, as without a lane.
+image pointer inside it with the whole image (descriptor, the surface
+reference of a SURFACE image, a stream's size and bytes) too, no mask;
+anything else (truncated, a pointer or size that lies, several clip
+rectangles, another brush or image type) is declined, and the decoder then
+reads it, or raises, as without a lane.
 
 It takes exactly what ``Canvas.fill`` / ``copy`` / ``copy_bits`` send to one
 compiled clipped kernel (``canvas/_draw.pxd``, called without Python): a solid
-unmasked fill, a same-size unmasked copy from a cache entry that is present or
-from an existing surface, a COPY_BITS that moves; never onto a quantised
-surface, never with a ROP the canvas has not resolved before (its tables) or a
-NOOP, never when the kernel returns -1 (several clip rectangles, a scaled
-source) or raises (the canvas then meets the same error and drops the
-message).  It draws the pixels at once and keeps the rest of what the general
+unmasked fill, a same-size unmasked copy from a cache entry that is present,
+from an existing surface, or of a fresh LZ_RGB, QUIC or LZ4 image a cache
+keeps (CACHE_ME, CACHE_REPLACE_ME: ``Canvas.copy`` resolves such an image
+before its kernel call; ``_fresh`` decodes it from the body through the
+codec, where ``ImageResolver._decode`` would, and hands it to
+``ImageResolver.keep``, the cache path ``get`` takes; a stream the codec or
+the general path's checks refuse is declined before anything changed, and
+the general path raises the same error), a COPY_BITS that moves; never onto
+a quantised surface, never with a ROP the canvas has not resolved before (its
+tables) or a NOOP, never when the kernel returns -1 (several clip rectangles,
+a scaled source) or raises (the canvas then meets the same error and drops
+the message).  It draws the pixels at once and keeps the rest of what the general
 path does for such a message in C (``pixels_drawn``, ``counts``,
 ``image_types``, the boxes drawn on surface 0); ``flush()``, which
 ``Channel._parse`` calls before it returns (before any event of the channel is
@@ -53,6 +60,8 @@ from cpython.long cimport PyLong_FromLong, PyLong_FromLongLong, PyLong_FromUnsig
 from cpython.object cimport PyTypeObject
 from cpython.ref cimport Py_INCREF
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.memoryview cimport PyMemoryView_FromMemory
+from cpython.buffer cimport PyBUF_READ
 from cpython.object cimport PyObject
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
@@ -73,12 +82,20 @@ cdef extern from "<time.h>" nogil:
 from spicepy.canvas._draw cimport Cut, blit_box, fill_box
 from spicepy.wire._decode cimport Lane, build_c, slot_offset
 
+import numpy as np
+
 from spicepy.canvas import canvas as _canvas
+from spicepy.canvas.images import CachedImage
 from spicepy.canvas.rop import Rop
+from spicepy.canvas.surface import MAX_SURFACE_DIMENSION, MAX_SURFACE_PIXELS
+from spicepy.codecs import lz
+from spicepy.codecs._common import MAX_DIMENSION
+from spicepy.codecs.image import _ALPHA_FORMATS, decode_pixels
 from spicepy.errors import CanvasError
+from spicepy.session.lookahead import MIN_PIXELS as _AHEAD_PIXELS
 from spicepy.wire import msg_display as md
 from spicepy.wire import types as wt
-from spicepy.wire.enums import BrushType, ClipType, DisplayMsg, ImageType
+from spicepy.wire.enums import BrushType, ClipType, DisplayMsg, ImageFlags, ImageType
 from spicepy.wire.layout import layout
 
 __all__ = ["DisplayLane", "parse"]
@@ -95,6 +112,10 @@ cdef enum:
     FROM_CACHE = 0  # ImageShape index
     FROM_CACHE_LOSSLESS = 1
     SURFACE = 2
+    LZ_RGB = 3  # (from here on: a stream of a self-contained codec)
+    QUIC = 4
+    LZ4 = 5
+    IMAGE_KINDS = 6
 
 cdef object _CLASSES = (md.DrawFill, md.DrawCopy, md.DrawBlend, md.CopyBits)
 cdef unsigned int _NUMBERS[KINDS]
@@ -104,9 +125,12 @@ cdef uint8_t _CLIP_NONE = ClipType.NONE
 cdef uint8_t _CLIP_RECTS = ClipType.RECTS
 cdef uint8_t _SOLID = BrushType.SOLID
 cdef tuple _IMAGE_KINDS = (ImageType.FROM_CACHE, ImageType.FROM_CACHE_LOSSLESS,
-                           ImageType.SURFACE)
-cdef uint8_t _IMAGE_TYPES[3]
+                           ImageType.SURFACE, ImageType.LZ_RGB, ImageType.QUIC,
+                           ImageType.LZ4)
+cdef uint8_t _IMAGE_TYPES[IMAGE_KINDS]
 _IMAGE_TYPES[:] = _IMAGE_KINDS
+# an image a cache keeps (``Canvas.copy`` resolves it first, as the lane does)
+cdef uint8_t _KEPT = ImageFlags.CACHE_ME | ImageFlags.CACHE_REPLACE_ME
 cdef type _RECT = wt.Rect
 cdef long _COPY_OP = Rop.COPY
 cdef long _NOOP = Rop.NOOP
@@ -130,11 +154,13 @@ cdef struct Shape:
 
 
 cdef struct ImageShape:
-    Py_ssize_t size, id, type, surface_id  # (surface_id -1: none)
+    Py_ssize_t size  # the fixed part (a stream's bytes follow it)
+    Py_ssize_t id, type, flags, width, height
+    Py_ssize_t surface_id, data_size  # (-1: none)
 
 
 cdef Shape _SHAPES[KINDS][3]
-cdef ImageShape _IMAGES[3]
+cdef ImageShape _IMAGES[IMAGE_KINDS]
 
 
 def _slot(lay, str path, int width, bint signed, bint optional=False):
@@ -209,16 +235,23 @@ def _shapes():
                 raise TypeError(f"{cls.__name__}: a field the lane reads is gone")
         shapes.append(row)
     images = []
-    for image_type in _IMAGE_KINDS:
-        lay = layout(wt.Image, {"descriptor.type": image_type})
-        if lay.size is None:
+    for i, image_type in enumerate(_IMAGE_KINDS):
+        # a stream laid out empty: its fixed part ends where its bytes start
+        stream = i >= LZ_RGB
+        lay = layout(wt.Image, {"descriptor.type": image_type,
+                                **({"binary.data_size": 0} if stream else {})})
+        if lay.size is None or (stream and lay.starts.get("binary.data") != lay.size):
             raise TypeError(f"Image of type {image_type} has no fixed layout")
         images.append({
             "size": lay.size,
             "id": _slot(lay, "descriptor.id", 8, False),
             "type": _slot(lay, "descriptor.type", 1, False),
+            "flags": _slot(lay, "descriptor.flags", 1, False),
+            "width": _slot(lay, "descriptor.width", 4, False),
+            "height": _slot(lay, "descriptor.height", 4, False),
             "surface_id": _slot(lay, "surface.surface_id", 4, False,
                                 image_type != ImageType.SURFACE),
+            "data_size": _slot(lay, "binary.data_size", 4, False, not stream),
         })
     if len({im["type"] for im in images}) != 1:
         raise TypeError("Image: the type moves with the type")
@@ -231,7 +264,7 @@ def _load():
     for k in range(KINDS):
         for c in range(3):
             _SHAPES[k][c] = shapes[k][c]
-    for k in range(3):
+    for k in range(IMAGE_KINDS):
         _IMAGES[k] = images[k]
 
 
@@ -241,7 +274,7 @@ _load()
 def offsets():
     """The offsets the lane reads at (what ``_shapes`` derived), for tests."""
     return ([[_SHAPES[k][c] for c in range(3)] for k in range(KINDS)],
-            [_IMAGES[k] for k in range(3)])
+            [_IMAGES[k] for k in range(IMAGE_KINDS)])
 
 
 # -- one draw read in place ------------------------------------------------------------
@@ -255,6 +288,10 @@ cdef struct Draw:
     int image  # ImageShape index
     uint64_t image_id
     uint32_t image_surface
+    # a stream's (image >= LZ_RGB): its descriptor and where its bytes are
+    uint8_t image_flags
+    uint32_t image_width, image_height
+    Py_ssize_t data, data_size
     int32_t src_x, src_y
 
 
@@ -283,7 +320,7 @@ cdef int _parse(int kind, const uint8_t* p, Py_ssize_t n, Draw* m) noexcept nogi
     to these values), 0 to decline."""
     cdef const Shape* sh = &_SHAPES[kind][NO_CLIP]
     cdef const ImageShape* im
-    cdef uint32_t count, off
+    cdef uint32_t count, off, size
     cdef uint8_t t
     cdef int i
     if n < sh.clip_type + 1:
@@ -330,11 +367,11 @@ cdef int _parse(int kind, const uint8_t* p, Py_ssize_t n, Draw* m) noexcept nogi
     if n - off < im.type + 1:
         return 0
     t = p[off + im.type]
-    for i in range(3):
+    for i in range(IMAGE_KINDS):
         if t == _IMAGE_TYPES[i]:
             break
     else:
-        return 0  # an image to decode: the general path
+        return 0  # another image type: the general path
     im = &_IMAGES[i]
     if n - off < im.size:
         return 0
@@ -342,6 +379,16 @@ cdef int _parse(int kind, const uint8_t* p, Py_ssize_t n, Draw* m) noexcept nogi
     m.image_id = _le64(p + off + im.id)
     if im.surface_id >= 0:
         m.image_surface = _u32(p + off + im.surface_id)
+    if im.data_size >= 0:
+        m.image_flags = p[off + im.flags]
+        if not m.image_flags & _KEPT:
+            return 0  # no cache keeps it: the general path (ImageResolver.copy_onto)
+        size = _u32(p + off + im.data_size)
+        if size > n - off - im.size:
+            return 0  # the stream runs past the body: the decoder raises
+        m.image_width = _u32(p + off + im.width)
+        m.image_height = _u32(p + off + im.height)
+        m.data, m.data_size = off + im.size, size
     return 1
 
 
@@ -379,6 +426,9 @@ def parse(unsigned int msg_type, const uint8_t[::1] body not None):
                            m.src_area.right)
         out["image"] = (_IMAGE_TYPES[m.image], m.image_id,
                         m.image_surface if m.image == SURFACE else None)
+        if m.image >= LZ_RGB:
+            out["stream"] = (m.image_flags, m.image_width, m.image_height,
+                             (<const char*>&body[0])[m.data : m.data + m.data_size])
     return out
 
 
@@ -422,6 +472,26 @@ for _i, _name in enumerate(("top", "left", "bottom", "right")):
     _RECT_AT[_i] = slot_offset(_RECT, _name)
 
 
+# a stream's decode: the codec's whole-stream C call for LZ (a small image's
+# share of ``decode_pixels`` is ~9k Ir: as much as its pixels), ``decode_pixels``
+# (the general path's own call) for the others
+cdef object _LZ_DECODE = lz._impl.decode
+cdef frozenset _LZ_ALPHA = frozenset(
+    t.value for t in lz.ImageType if t.name in _ALPHA_FORMATS)
+cdef type _NDARRAY = np.ndarray
+# the fewest pixels of an image the look-ahead decodes on the second core
+# (``session.lookahead``; none for LZ), by image kind
+cdef uint64_t _AHEAD[IMAGE_KINDS]
+_AHEAD[:] = [_AHEAD_PIXELS.get(int(t), 1 << 63) for t in _IMAGE_KINDS]
+
+
+cdef inline double _seconds() noexcept nogil:
+    """``time.perf_counter()`` (CLOCK_MONOTONIC on Linux), without the call."""
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
 cdef object _rect_of(const Cut* box):
     """``Rect(box.top, box.left, box.bottom, box.right)``."""
     cdef Py_ssize_t i
@@ -452,8 +522,10 @@ cdef class DisplayLane(Lane):
     Per draw it keeps what the general path would write in C (the counts, the
     pixels drawn, the changed boxes); ``flush()`` writes it out, in the order
     the draws came, once the reader stops (``Channel._parse`` calls it after
-    every run of reads: no event of the channel is delivered before it).  No
-    Python code runs between the draws of one run, so what decides whether the
+    every run of reads: no event of the channel is delivered before it).  The
+    only Python code that runs between the draws of one run is a fresh image's
+    decode and ``ImageResolver.keep`` (the arena, the codec, the cache: none
+    touches a surface, driver or hold queue), so what decides whether the
     lane may take draws at all (``ready``, the driver) and the last surface
     drawn on are looked up once per run.
 
@@ -472,6 +544,7 @@ cdef class DisplayLane(Lane):
     # what the driver last seen holds (each made once, in its __init__): read
     # here once per driver instead of once per message
     cdef object _drv, _canvas, _surfaces, _cached, _counts, _image_types
+    cdef object _resolver, _shared
     cdef bint _monotonic  # clock is time.monotonic: read in C
     cdef public object clock
     cdef public double now
@@ -488,7 +561,7 @@ cdef class DisplayLane(Lane):
     cdef long _image_op, _brush_op
     # -- what the run took, for flush() ---------------------------------------
     cdef int64_t _kinds[KINDS]
-    cdef int64_t _images[3]
+    cdef int64_t _images[IMAGE_KINDS]
     cdef int64_t _drawn, _draws
     cdef Cut* _boxes  # surface-0 changes in order (_nboxes of _cap)
     cdef Py_ssize_t _nboxes, _cap
@@ -517,7 +590,7 @@ cdef class DisplayLane(Lane):
         self._sid_surface = self._sid_pixels = None
         for i in range(KINDS):
             self._kinds[i] = 0
-        for i in range(3):
+        for i in range(IMAGE_KINDS):
             self._images[i] = 0
         self._drawn = self._draws = 0
         self._nboxes = 0
@@ -537,6 +610,7 @@ cdef class DisplayLane(Lane):
             canvas = driver.canvas
             self._drv, self._canvas = driver, canvas
             self._surfaces, self._cached = canvas.surfaces, canvas._cached
+            self._resolver, self._shared = canvas.images, canvas.shared
             self._counts, self._image_types = driver.counts, driver.image_types
         return driver
 
@@ -595,14 +669,6 @@ cdef class DisplayLane(Lane):
                         or m.src_area.bottom - m.src_area.top
                         != m.box.bottom - m.box.top):
                     return 0  # scaled: the general path
-                if m.image == SURFACE:
-                    got = PyDict_GetItemWithError(self._surfaces, m.image_surface)
-                else:
-                    got = PyDict_GetItemWithError(self._cached,
-                                         PyLong_FromUnsignedLongLong(m.image_id))
-                if got == NULL:
-                    return 0
-                src = <object>got
                 if m.rop != self._image_desc:
                     got = PyDict_GetItemWithError(_IMAGE_ROPS, m.rop)
                     if got == NULL:
@@ -612,13 +678,30 @@ cdef class DisplayLane(Lane):
                 if op == _NOOP:
                     return 0
                 if m.image == SURFACE:
+                    got = PyDict_GetItemWithError(self._surfaces, m.image_surface)
+                    if got == NULL:
+                        return 0
+                    src = <object>got
                     src_pixels = _PIXELS.get(src)
-                    opaque = (op == _COPY_OP and self._sid_opaque_copy
-                              and not _SURFACE_ALPHA.get(src))
+                    alpha = _SURFACE_ALPHA.get(src)
                 else:
+                    if m.image < SURFACE:
+                        got = PyDict_GetItemWithError(
+                            self._cached, PyLong_FromUnsignedLongLong(m.image_id))
+                        if got == NULL:
+                            return 0
+                        src = <object>got
+                    else:
+                        # the destination checked first: after the image is
+                        # kept, nothing may decline (a fresh image is a good
+                        # source, so blit_box then cannot raise)
+                        fill_box(self._sid_pixels, &m.box, 0, &m.clip, 0, 0)
+                        src = self._fresh(&m, body)
+                        if src is None:
+                            return 0
                     src_pixels = _SRC_PIXELS.get(src)
-                    opaque = (op == _COPY_OP and self._sid_opaque_copy
-                              and not _SRC_ALPHA.get(src))
+                    alpha = _SRC_ALPHA.get(src)
+                opaque = op == _COPY_OP and self._sid_opaque_copy and not alpha
                 drawn = blit_box(self._sid_pixels, &m.box, m.nclip, &m.clip,
                                  src_pixels, m.box.left - m.src_area.left,
                                  m.box.top - m.src_area.top, op, opaque)
@@ -652,25 +735,77 @@ cdef class DisplayLane(Lane):
         self.taken += 1
         return 1
 
+    cdef object _fresh(self, const Draw* m, const uint8_t* body):
+        """The image of ``m``'s stream (a kept LZ_RGB, QUIC or LZ4 image)
+        decoded and kept as ``ImageResolver.get`` would (``keep``: counts,
+        HIGH_BITS_SET, the cache), or None to decline having changed nothing:
+        where the general path's checks or decode would fail (it then raises
+        the same error), a hook wants the wire image, or a live session
+        decodes it off the loop thread.  Decoded as ``ImageResolver._decode``
+        does, into ``take_pixels``."""
+        cdef uint32_t w = m.image_width, h = m.image_height
+        cdef uint64_t n = <uint64_t>w * h
+        cdef double started
+        resolver, shared = self._resolver, self._shared
+        limits = shared.limits
+        if resolver.decoded_hook is not None:
+            return None
+        # what a live session decodes off the loop thread: a large image
+        # (``session.offload`` parks its connection) and one the look-ahead
+        # decodes on the second core; the general path's (a small share of it)
+        if n > limits.inline_decode_pixels or (
+                limits.decode_ahead and n >= _AHEAD[m.image]):
+            return None
+        max_pixels = limits.image_pixels
+        # _decode's size check, then check_dimensions (decode_pixels)
+        if not (0 < w <= MAX_SURFACE_DIMENSION and 0 < h <= MAX_SURFACE_DIMENSION
+                and n <= MAX_SURFACE_PIXELS and w <= MAX_DIMENSION
+                and h <= MAX_DIMENSION and n <= max_pixels):
+            return None
+        started = _seconds()
+        take = shared.take_pixels
+        data = PyMemoryView_FromMemory(<char*>(body + m.data), m.data_size, PyBUF_READ)
+        try:
+            out = None if take is None else take(h, w)
+            if m.image == LZ_RGB:
+                pixels, code = _LZ_DECODE(data, None, out, max_pixels)
+                has_alpha = code in _LZ_ALPHA
+            else:
+                pixels, _, has_alpha, _ = decode_pixels(
+                    _IMAGE_TYPES[m.image], data, width=w, height=h,
+                    max_pixels=max_pixels, out=out)
+        except Exception:
+            return None  # the general path decodes it again and raises
+        finally:
+            data.release()  # (the codecs keep no view of the stream)
+        if type(pixels) is not _NDARRAY or pixels.shape != (h, w, 4):
+            return None  # (decode_pixels's check, for LZ's direct call)
+        return resolver.keep(m.image_id, m.image_flags,
+                             CachedImage(pixels, has_alpha), _seconds() - started)
+
     def flush(self):
         """Write out what the run took, as the general path writes it per
         message (``last_display_activity``, ``pixels_drawn``, ``counts``,
         ``image_types``, then per change in order: listeners, change list,
         ``change_count``; then the ``on_changes`` listeners once with all of
-        them), and start a new run.  Returns the draws written."""
+        them), and start a new run.  Returns the draws written.
+
+        A change listener that raises drops that one change, as the general
+        path drops its message's; the run's later changes are still noted
+        (their draws are on the surface: the general path notes them when
+        its caller reads on), and the first such error is raised at the end.
+        """
         cdef timespec ts
         cdef Py_ssize_t i, nboxes = self._nboxes, most = self.max_changes
         cdef int64_t draws = self._draws, drawn = self._drawn
         cdef int64_t kinds[KINDS]
-        cdef int64_t images[3]
-        cdef Cut* c
-        cdef long long count
+        cdef int64_t images[IMAGE_KINDS]
         if draws == 0:
             self._end_run()
             return 0
         for i in range(KINDS):
             kinds[i] = self._kinds[i]
-        for i in range(3):
+        for i in range(IMAGE_KINDS):
             images[i] = self._images[i]
         boxes = [_rect_of(&self._boxes[i]) for i in range(nboxes)]
         self._end_run()  # before any Python runs: a listener may raise
@@ -687,26 +822,39 @@ cdef class DisplayLane(Lane):
         for i in range(KINDS):
             if kinds[i]:
                 _add(self._counts, _CLASSES[i], kinds[i])
-        for i in range(3):
+        for i in range(IMAGE_KINDS):
             if images[i]:
                 _add(self._image_types, PyLong_FromLong(_IMAGE_TYPES[i]), images[i])
-        if nboxes:
-            listeners, changes = core._change_listeners, core._changes
-            channel_id = self.channel_id
-            if listeners:  # each sees the change list as the general path left it
-                for box in boxes:
+        if not nboxes:
+            return draws
+        listeners, changes = core._change_listeners, core._changes
+        channel_id = self.channel_id
+        failed = None
+        if listeners:  # each sees the change list as the general path left it
+            noted = []
+            for box in boxes:
+                try:
                     for listener in listeners:
                         listener(channel_id, box)
-                    changes.append(box)
-                    core.change_count += 1
-                    if len(changes) > most:
-                        del changes[: most // 2]
-            else:
-                for box in boxes:
-                    changes.append(box)
-                    if len(changes) > most:
-                        del changes[: most // 2]
-                core.change_count += nboxes
+                except Exception as exc:
+                    if failed is None:
+                        failed = exc
+                    continue
+                changes.append(box)
+                core.change_count += 1
+                if len(changes) > most:
+                    del changes[: most // 2]
+                noted.append(box)
+            boxes = noted
+        else:
+            for box in boxes:
+                changes.append(box)
+                if len(changes) > most:
+                    del changes[: most // 2]
+            core.change_count += nboxes
+        if boxes:
             for listener in core._batch_listeners:
                 listener(channel_id, boxes)
+        if failed is not None:
+            raise failed
         return draws
