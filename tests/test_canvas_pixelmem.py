@@ -32,6 +32,7 @@ from spicepy.canvas.pixelmem import (
     ALIGN,
     HUGE_PAGE,
     MIN_BYTES,
+    MIN_PIXELS,
     SPARE_BYTES,
     PixelArena,
 )
@@ -107,6 +108,17 @@ def test_small_images_over_the_cap_and_without_huge_pages_go_to_the_caller() -> 
     assert a.take(H, W) is None and a.refused == 1
     assert a.pinned == 2 * HUGE_PAGE
     assert PixelArena(64 * MiB, huge=False).take(H, W) is None
+
+
+def test_min_pixels_is_the_smallest_image_served() -> None:
+    """A caller may skip ``take`` under ``MIN_PIXELS`` (images.py, to save the
+    call): exactly what the arena refuses for its size, whatever the shape."""
+    a = arena()
+    for height in (1, 3, 64, 127):
+        short = (MIN_PIXELS - 1) // height  # the widest image under it
+        assert a.take(height, short) is None
+        assert a.take(height, short + 1) is not None  # (at or past it)
+    assert a.take(1, MIN_PIXELS) is not None and a.take(1, MIN_PIXELS - 1) is None
 
 
 def test_a_region_is_unmapped_when_its_last_image_dies(mappings: Mappings) -> None:

@@ -54,6 +54,7 @@ __all__ = [
     "HUGE_PAGE",
     "DISPLAY_START",
     "MIN_BYTES",
+    "MIN_PIXELS",
     "PREFAULT_BYTES",
     "SPARE_BYTES",
     "PixelArena",
@@ -72,6 +73,9 @@ ALIGN = 64
 #: and they fault a few pages at most (gradients-lz: 73x73 LZ images ~1 fault
 #: each, 440x300 ones 129)
 MIN_BYTES = 64 * 1024
+#: the same in 32-bit pixels: a caller may skip ``take`` below it (the call
+#: that refuses costs ~1.2k instructions, the caller's size check ~0.4k)
+MIN_PIXELS = MIN_BYTES // 4
 #: bytes of dead regions kept for reuse (counted in ``pinned``): two 2 MiB
 #: ones, or one that held a full-screen image decoded ahead (1024x768: 4 MiB)
 SPARE_BYTES = 2 * HUGE_PAGE
