@@ -265,21 +265,38 @@ class FrameScheduler:
 
     def push(self, frame: _Frame, now: int) -> bool:
         """Queue a frame; False when it is dropped on arrival (counted)."""
-        queue = self.queue
-        late = mm_diff(frame.mm_time, now) < 0
+        if not self.admit(frame.mm_time, mm_diff(frame.mm_time, now) < 0):
+            frame.dropped = True
+            return False
+        self.enqueue(frame, now)
+        return True
+
+    def admit(self, mm_time: int, late: bool) -> bool:
+        """The arrival rules of a frame stamped ``mm_time`` (``late``: before
+        now), which need no frame object: ``StreamManager.data`` builds one
+        only for a frame admitted.  Counts it late; MJPEG (not ``keep_late``)
+        drops the queue when time went backwards and drops a late frame
+        (counted): False."""
         self.late_on_arrival += late
-        if not self.keep_late:
-            # spice-gtk compares with the tail of its queue, which does not
-            # hold the armed frame
-            waiting = len(queue) - (self.armed_at is not None)
-            if waiting and mm_diff(frame.mm_time, queue[-1].mm_time) < 0:
-                # time went backwards: spice-gtk drops the queue and starts over
-                self.dropped += len(queue)
-                self._clear()
-            if late:
-                frame.dropped = True
-                self.dropped += 1
-                return False
+        if self.keep_late:
+            return True
+        # spice-gtk compares with the tail of its queue, which does not hold
+        # the armed frame
+        queue = self.queue
+        if len(queue) > (self.armed_at is not None) and (
+            mm_diff(mm_time, queue[-1].mm_time) < 0
+        ):
+            # time went backwards: spice-gtk drops the queue and starts over
+            self.dropped += len(queue)
+            self._clear()
+        if late:
+            self.dropped += 1
+            return False
+        return True
+
+    def enqueue(self, frame: _Frame, now: int) -> None:
+        """Queue a frame ``admit`` let in (the oldest goes when full)."""
+        queue = self.queue
         if len(queue) >= MAX_QUEUED_FRAMES:
             self.drop_oldest()
         frame.queued = True
@@ -287,7 +304,6 @@ class FrameScheduler:
         self.bytes += frame.nbytes
         if self.armed_at is None:
             self._schedule(now)
-        return True
 
     def _clear(self) -> None:
         for frame in self.queue:
@@ -600,18 +616,40 @@ class StreamManager:
 
         ``now`` is the session mm time; None shows the frame immediately.
         """
-        s = self._get(stream_id)
+        s = self.streams.get(stream_id)
+        if s is None:
+            raise CanvasError(f"unknown stream {stream_id}")
+        size = len(frame)
         s.frames_received += 1
-        s.bytes_received += len(frame)
+        s.bytes_received += size
         if width is not None and height is not None and dest is not None:
             s.stream_width, s.stream_height, s.dest = width, height, dest
+        if now is not None and s.decoder is None:
+            # MJPEG on the clock (the common case): what is dropped on arrival
+            # is decided before any frame object or payload copy is made
+            if mm_time == 0:
+                mm_time = (now + 100) & 0xFFFFFFFF  # spice-gtk's 0-stamp workaround
+            margin = ((mm_time - now + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+            if s.report_active:
+                self._report(s, mm_time, margin, now)
+            self._now = now
+            scheduler = s.scheduler
+            if not scheduler.admit(mm_time, margin < 0):
+                return
+            # a queued payload gets its own bytes: a view would pin the whole
+            # received chunk, which the budgets (len(frame)) do not count
+            if not isinstance(frame, bytes):
+                frame = bytes(frame)
+            item = _Frame(
+                mm_time, frame, s.stream_width, s.stream_height, s.dest, None, size
+            )
+            scheduler.enqueue(item, now)
+            self._within_budget()
+            return  # shown by ``run`` (the session's timer), even when due now
         if mm_time == 0 and now is not None:
             mm_time = (now + 100) & 0xFFFFFFFF  # spice-gtk's workaround for a 0 stamp
         if s.decoder is not None and not isinstance(frame, bytes):
-            # a kept payload gets its own bytes: a view would pin the whole
-            # received chunk, which the budgets (len(frame)) do not count
-            # (an MJPEG frame only once queued: most late ones are dropped)
-            frame = bytes(frame)
+            frame = bytes(frame)  # a kept payload gets its own bytes (as above)
         item = _Frame(mm_time, frame, s.stream_width, s.stream_height, s.dest)
         if s.decoder is not None:
             # every VP8/H.264 frame goes through the decoder, shown or dropped,
@@ -630,13 +668,9 @@ class StreamManager:
             return
         self._now = now
         item.nbytes = len(frame)
-        queued = s.scheduler.push(item, now)
-        if queued:
-            if not isinstance(item.data, bytes):
-                item.data = bytes(item.data)
+        if s.scheduler.push(item, now):  # (VP8/H.264: always; late ones too)
             self._within_budget()
-        if s.decoder is not None:
-            self._bound_pending(s)
+        self._bound_pending(s)
         # shown by ``run`` (the session's timer at ``next_deadline``), even
         # when due now: spice-gtk arms a timer for it as well
 
@@ -714,8 +748,15 @@ class StreamManager:
         server's frames may be dropped: they are counted as such, in this
         manager's ``over_budget``, and reported)."""
         budget = self.canvas.shared.limits.video_queue
+        total = 0
+        for ref in tuple(self._peers):  # (see _session_streams; no lists made)
+            manager = ref()
+            if manager is not None:
+                for st in manager.streams.values():
+                    total += st.scheduler.bytes
+        if total <= budget:  # (nearly always: a check per queued frame)
+            return
         streams = [st for _, st in self._session_streams()]
-        total = sum(st.scheduler.bytes for st in streams)
         while total > budget:
             fullest = max(streams, key=lambda st: st.scheduler.bytes)
             total -= fullest.scheduler.drop_oldest()
@@ -801,21 +842,24 @@ class StreamManager:
         chosen and decoded since is due at once (the last run's time); one
         still decoding waits for ``wakeup`` or, with none, asks for a run 1 ms
         after the last one (the loop looks again)."""
-        times = [
-            t
-            for s in self.streams.values()
-            if (t := s.scheduler.next_time()) is not None
-        ]
+        # (the session asks after every read: a loop, no lists or lambdas)
+        best: int | None = None
+        best_key = 0
         polled = self.wakeup is None
+        redo = False  # a chosen frame waits: due at once
         for s in self.streams.values():
+            t = s.scheduler.next_time()
+            if t is not None:
+                key = t if now is None else mm_diff(t, now)
+                if best is None or key < best_key:
+                    best, best_key = t, key
             if s.ready and (polled or s.ready[0].done is not None):
-                times.append((self._now + polled) & 0xFFFFFFFF)
-                break
-        if not times:
-            return None
-        if now is None:
-            return min(times)
-        return min(times, key=lambda t: mm_diff(t, now))
+                redo = True
+        if redo:
+            t = (self._now + polled) & 0xFFFFFFFF
+            if best is None or (t if now is None else mm_diff(t, now)) < best_key:
+                best = t
+        return best
 
     def _show(self, s: Stream, item: _Frame) -> None:
         # the stream's clip now (a frame drawn after its run, once decoded,
@@ -862,10 +906,10 @@ class StreamManager:
             s.report_drop_seq += 1
         else:
             s.report_drop_seq = 0
-        if (
+        if (  # (the clock's test last: most frames end at the first two)
             s.report_frames >= s.report_max_window
-            or mm_diff(now, s.report_start_now) >= s.report_timeout
             or s.report_drop_seq >= DROP_SEQ_LIMIT
+            or mm_diff(now, s.report_start_now) >= s.report_timeout
         ):
             self.reports.append(
                 make_report(

@@ -294,14 +294,14 @@ class SessionCore:
         base = self.mm_base
         if base is None:
             return None
-        waits = [
-            mm_diff(t, base)
-            for driver in self.drivers.values()
-            if (t := driver.streams.next_deadline(base)) is not None
-        ]
-        if not waits:
-            return None
-        return self.mm_set_at + min(waits) / 1000
+        wait: int | None = None  # (asked after every read: no lists)
+        for driver in self.drivers.values():
+            t = driver.streams.next_deadline(base)
+            if t is not None:
+                t = mm_diff(t, base)
+                if wait is None or t < wait:
+                    wait = t
+        return None if wait is None else self.mm_set_at + wait / 1000
 
     def handle_timer(self, now: float) -> None:
         """Show the video frames due at ``now``."""
@@ -593,11 +593,12 @@ class SessionCore:
                     self.note_change(dest, channel_id)
             streams.shown.clear()
             self.last_display_activity = now
-        key = (int(_DISPLAY), channel_id)
-        for report in streams.take_reports():
-            self.queue_message(key, report)
-            self.stream_reports.append(report)
-            self.stream_reports_sent += 1
+        if streams.reports:  # (most frames complete no report)
+            key = (int(_DISPLAY), channel_id)
+            for report in streams.take_reports():
+                self._outgoing.append((key, report))
+                self.stream_reports.append(report)
+                self.stream_reports_sent += 1
 
 
 # -- one display channel: message class -> canvas call ---------------------------
