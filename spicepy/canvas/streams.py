@@ -490,6 +490,20 @@ class StreamManager:
         managers = [m for ref in tuple(self._peers) if (m := ref()) is not None]
         return [(m, st) for m in managers for st in m.streams.values()]
 
+    def _held_bytes(self, pending: bool) -> int:
+        """Bytes the queues of the session's streams hold (``pending``: and
+        their undecoded chains): the budget checks' test, made for every
+        frame, so summed in place (``_session_streams`` builds lists)."""
+        total = 0
+        for ref in tuple(self._peers):
+            manager = ref()
+            if manager is not None:
+                for st in manager.streams.values():
+                    total += st.scheduler.bytes
+                    if pending:
+                        total += st.pending_bytes
+        return total
+
     def _get(self, stream_id: int) -> Stream:
         try:
             return self.streams[stream_id]
@@ -681,6 +695,8 @@ class StreamManager:
         while len(s.pending) > MAX_PENDING_FRAMES:
             self._decode_oldest(s)
         budget = self.canvas.shared.limits.video_queue
+        if self._held_bytes(pending=True) <= budget:  # (nearly always)
+            return
         while True:
             streams = self._session_streams()
             held = sum(st.pending_bytes + st.scheduler.bytes for _, st in streams)
@@ -748,13 +764,8 @@ class StreamManager:
         server's frames may be dropped: they are counted as such, in this
         manager's ``over_budget``, and reported)."""
         budget = self.canvas.shared.limits.video_queue
-        total = 0
-        for ref in tuple(self._peers):  # (see _session_streams; no lists made)
-            manager = ref()
-            if manager is not None:
-                for st in manager.streams.values():
-                    total += st.scheduler.bytes
-        if total <= budget:  # (nearly always: a check per queued frame)
+        total = self._held_bytes(pending=False)
+        if total <= budget:  # (nearly always)
             return
         streams = [st for _, st in self._session_streams()]
         while total > budget:
