@@ -470,6 +470,23 @@ class DecodeAhead:
             return None
         return _Job(key, resolver, images, nbytes)
 
+    def start_worker(self) -> None:
+        """Start the worker now if it is not running (it idles out after
+        ``IDLE_SECONDS`` as ever): the session calls this as the display
+        links, so the first job does not wait for a thread to be made inside
+        the display's first burst (under load, photos-quic's first ``take``
+        waited 5.7 ms for the new thread to run)."""
+        with self._lock:
+            if self._thread is None and not self._closed:
+                self._start_locked()
+
+    def _start_locked(self) -> None:
+        """(Lock held.)  A new worker thread."""
+        self._thread = threading.Thread(
+            target=self._run, name="spicepy-decode-ahead", daemon=True
+        )
+        self._thread.start()
+
     def _submit(self) -> None:
         waiting = self._waiting
         while waiting:
@@ -485,10 +502,7 @@ class DecodeAhead:
                 job.state = _QUEUED
                 self._queue.append(job)
                 if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._run, name="spicepy-decode-ahead", daemon=True
-                    )
-                    self._thread.start()
+                    self._start_locked()
                 else:
                     self._ready.notify()
 

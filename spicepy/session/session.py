@@ -448,6 +448,20 @@ class Session:
         machine = self._make_machine(ctype, cid, connection_id, secure=use_tls)
         key = (ctype, cid)
         log.info("%s: linking over %s", channel_name(key), "TLS" if use_tls else "TCP")
+        # large images decode on a worker thread first (session.offload),
+        # later messages' images on the second core (session.lookahead),
+        # whose worker starts now, not inside the display's first burst
+        prepare = None
+        if ctype == DISPLAY:
+            prepare = display_prepare(
+                self.core,
+                cid,
+                self.limits.inline_decode_pixels,
+                machine,
+                self.limits.decode_ahead,
+            )
+            if prepare.ahead is not None:
+                prepare.ahead.start_worker()
         conn = ChannelConnection(
             channel_name(key),
             machine,
@@ -456,17 +470,7 @@ class Session:
             functools.partial(self._observe, key),
             handle=functools.partial(self.core.handle_event, key),
             on_pumped=self._after_pump,
-            # large images decode on a worker thread first (session.offload),
-            # later messages' images on the second core (session.lookahead)
-            prepare=display_prepare(
-                self.core,
-                cid,
-                self.limits.inline_decode_pixels,
-                machine,
-                self.limits.decode_ahead,
-            )
-            if ctype == DISPLAY
-            else None,
+            prepare=prepare,
         )
         self._machines[key] = conn
         if ctype == DISPLAY:  # common draws in C; off while events() readers live
