@@ -51,12 +51,13 @@ if str(HERE) not in sys.path:  # run as a script with -P: the sibling modules
 from reference_c import build_reference_c  # noqa: E402
 
 _lz_fast: ModuleType | None
+_lz_enc_fast: ModuleType | None
 try:
-    from spicepy.codecs import _lz
+    from spicepy.codecs import _lz, _lz_enc
 
-    _lz_fast = _lz
+    _lz_fast, _lz_enc_fast = _lz, _lz_enc
 except ImportError:
-    _lz_fast = None
+    _lz_fast = _lz_enc_fast = None
 
 _env = os.environ.get("SPICEPY_VECTORS")
 VECTORS = (
@@ -106,12 +107,12 @@ def _run(
     pixels: int,
     ratio: float,
 ) -> None:
-    saved = lz._impl
-    lz._impl = impl
+    saved = lz._impl, lz._enc
+    lz._impl, lz._enc = impl, (_lz_ref if impl is _lz_ref else _lz_enc_fast)
     try:
         benchmark(fn)
     finally:
-        lz._impl = saved
+        lz._impl, lz._enc = saved
     stats = benchmark.stats.stats if benchmark.stats else None
     if stats is not None and stats.mean > 0:
         benchmark.extra_info["megapixels"] = pixels / 1e6

@@ -1,4 +1,4 @@
-"""Type stub for the LZ fast path (same API as ``_lz_ref``)."""
+"""Type stub for the LZ decoder fast path (same API as ``_lz_ref``'s decoder)."""
 
 from collections.abc import Sequence
 
@@ -18,4 +18,3 @@ def decode_pass(
     out: npt.NDArray[np.uint8],
     lut: npt.NDArray[np.uint32] | None,
 ) -> int: ...
-def compress(mode: int, units: npt.NDArray[np.uint8]) -> bytes: ...

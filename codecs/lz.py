@@ -41,8 +41,10 @@ from spicepy.codecs._lz_ref import (
     palette_lut,
 )
 
-#: the twin doing the work: ``_lz`` (C) or ``_lz_ref`` (pure Python)
+#: the twins doing the work: ``_lz`` (C) or ``_lz_ref`` (pure Python) decodes,
+#: ``_lz_enc`` (C) or ``_lz_ref`` encodes
 _impl, FAST = pick_twin("spicepy.codecs._lz", _lz_ref)
+_enc, _ = pick_twin("spicepy.codecs._lz_enc", _lz_ref)
 
 __all__ = [
     "FAST",
@@ -288,28 +290,28 @@ def encode(
             raise ValueError(f"{itype.name} needs a (h, w) uint8 array of indices")
         packed = np.ascontiguousarray(_pack_indices(img, itype))
         stride = packed.shape[1]
-        body.append(_impl.compress(_lz_ref.MODE_BYTES, packed.reshape(-1, 1)))
+        body.append(_enc.compress(_lz_ref.MODE_BYTES, packed.reshape(-1, 1)))
     elif itype == ImageType.RGB16:
         if img.ndim != 2 or img.dtype != np.uint16:
             raise ValueError("RGB16 needs a (h, w) uint16 array of x555 pixels")
         be = np.ascontiguousarray(img.astype(">u2")).view(np.uint8).reshape(-1, 2)
         stride = width * 2
-        body.append(_impl.compress(_lz_ref.MODE_RGB16, be))
+        body.append(_enc.compress(_lz_ref.MODE_RGB16, be))
     elif itype == ImageType.A8:
         if img.dtype != np.uint8 or img.ndim not in (2, 3):
             raise ValueError("A8 needs a uint8 (h, w) or (h, w, 4) array")
         alpha = img.reshape(height, width, -1)
         stride = width
-        body.append(_impl.compress(_lz_ref.MODE_BYTES, _units(alpha)))
+        body.append(_enc.compress(_lz_ref.MODE_BYTES, _units(alpha)))
     else:
         channels = 3 if itype == ImageType.RGB24 else 4
         if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] not in (channels, 4):
             raise ValueError(f"{itype.name} needs a uint8 (h, w, {channels}) array")
         stride = width * BYTES_PER_PIXEL[itype]
         if itype != ImageType.XXXA:  # the colour pass codes bytes 0..2 of each row
-            body.append(_impl.compress(_lz_ref.MODE_RGB32, _units(img)))
+            body.append(_enc.compress(_lz_ref.MODE_RGB32, _units(img)))
         if itype in (ImageType.RGBA, ImageType.XXXA):  # the alpha pass, the last byte
-            body.append(_impl.compress(_lz_ref.MODE_BYTES, _units(img)))
+            body.append(_enc.compress(_lz_ref.MODE_BYTES, _units(img)))
     header = _HEADER.pack(
         MAGIC, VERSION, int(itype), width, height, stride, int(top_down)
     )

@@ -18,8 +18,9 @@ from spicepy.codecs import CodecError, _lz_ref, decode_image, lz
 
 try:
     from spicepy.codecs import _lz as _lz_fast  # type: ignore[attr-defined]
+    from spicepy.codecs import _lz_enc as _lz_enc_fast  # type: ignore[attr-defined]
 except ImportError:  # not built: only the reference twin is tested
-    _lz_fast = None
+    _lz_fast = _lz_enc_fast = None
 
 TWINS = [pytest.param(_lz_ref, id="reference")]
 if _lz_fast is not None:
@@ -30,17 +31,23 @@ if _lz_fast is not None:
 def twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """Run the test with lz.py driving one twin."""
     monkeypatch.setattr(lz, "_impl", request.param)
+    monkeypatch.setattr(lz, "_enc", _encoder(request.param))
     return request.param  # type: ignore[no-any-return]
+
+
+def _encoder(twin: ModuleType) -> ModuleType:
+    """The encoder twin that goes with a decoder twin."""
+    return _lz_ref if twin is _lz_ref else _lz_enc_fast  # type: ignore[return-value]
 
 
 def with_twin(mod: ModuleType, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
     """Call fn with lz.py driving ``mod`` (for hypothesis tests, no fixtures)."""
-    saved = lz._impl
-    lz._impl = mod
+    saved = lz._impl, lz._enc
+    lz._impl, lz._enc = mod, _encoder(mod)
     try:
         return fn(*args, **kwargs)
     finally:
-        lz._impl = saved
+        lz._impl, lz._enc = saved
 
 
 def all_twins() -> list[ModuleType]:
@@ -54,10 +61,12 @@ def header(code: int, width: int, height: int, stride: int, top_down: int = 1) -
 
 
 def test_fast_path_built() -> None:
+    """Both compiled twins (decoder ``_lz``, encoder ``_lz_enc``) run unless
+    SPICEPY_PUREPYTHON asks for the reference."""
     if os.environ.get("SPICEPY_PUREPYTHON", "") not in ("", "0"):
-        assert not lz.FAST
+        assert not lz.FAST and lz._enc is _lz_ref
     else:
-        assert lz.FAST
+        assert lz.FAST and lz._impl is _lz_fast and lz._enc is _lz_enc_fast
 
 
 # ---------------------------------------------------------------- vectors

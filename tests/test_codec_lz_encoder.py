@@ -2,7 +2,7 @@
 
 A mutant of ``_lz_ref.compress`` that still writes a valid stream decodes to
 the same pixels, so round trips cannot see it. The encoder is meant to give
-spice-common's ``lz_encode`` bytes: the Cython twin ``_lz.compress`` is held to
+spice-common's ``lz_encode`` bytes: the Cython twin ``_lz_enc.compress`` is held to
 the server's streams (tests/data/lz_gradient_rgb.bin in test_codec_tables, the
 1920x1080 reference vectors in test_codec_lz when the corpus is there), and
 here the reference twin is held to the Cython twin byte for byte on crafted
@@ -23,7 +23,7 @@ import pytest
 from spicepy.codecs import _lz_ref, lz
 
 try:
-    from spicepy.codecs import _lz as _lz_fast  # type: ignore[attr-defined]
+    from spicepy.codecs import _lz_enc as _lz_fast  # type: ignore[attr-defined]
 except ImportError:  # not built: the hand-made streams still pin the reference
     _lz_fast = None
 
@@ -264,8 +264,8 @@ def test_encode_passes_are_compress_calls(twin: ModuleType) -> None:
     into each pass (bytes, order, bottom-up rows) pinned exactly."""
     rng = np.random.default_rng(4)
     img = rng.integers(0, 3, (5, 9, 4)).astype(np.uint8)
-    saved = lz._impl
-    lz._impl = twin
+    saved = lz._enc
+    lz._enc = twin
     try:
         units = img.reshape(-1, 4)
         flip = img[::-1].reshape(-1, 4)
@@ -311,7 +311,7 @@ def test_encode_passes_are_compress_calls(twin: ModuleType) -> None:
             assert _body(stream) == c(2, np.ascontiguousarray(pairs).reshape(-1, 1))
             assert lz.read_header(stream).stride == 5
     finally:
-        lz._impl = saved
+        lz._enc = saved
 
 
 def test_palette_index_refusal_texts() -> None:

@@ -14,8 +14,9 @@ from spicepy.codecs import CodecError, _lz_ref, lz
 
 try:
     from spicepy.codecs import _lz as _lz_fast  # type: ignore[attr-defined]
+    from spicepy.codecs import _lz_enc as _lz_enc_fast  # type: ignore[attr-defined]
 except ImportError:  # not built: only the reference twin is tested
-    _lz_fast = None
+    _lz_fast = _lz_enc_fast = None
 
 TWINS = [_lz_ref] if _lz_fast is None else [_lz_ref, _lz_fast]
 
@@ -23,12 +24,12 @@ TWINS = [_lz_ref] if _lz_fast is None else [_lz_ref, _lz_fast]
 def with_twin(mod: ModuleType, fn: Callable[[], object]) -> None:
     """Run fn with lz.py driving ``mod``; a loop, not a fixture, so that
     scripts/mutation_check.py runs these tests too."""
-    saved = lz._impl
-    lz._impl = mod
+    saved = lz._impl, lz._enc
+    lz._impl, lz._enc = mod, (_lz_ref if mod is _lz_ref else _lz_enc_fast)
     try:
         fn()
     finally:
-        lz._impl = saved
+        lz._impl, lz._enc = saved
 
 
 def test_palette_lut_takes_any_integer_array_shape_and_dtype() -> None:
