@@ -139,3 +139,21 @@ def test_a_stream_cut_anywhere_is_refused_without_reading_past_it() -> None:
     )
     assert child.returncode == 0, (child.returncode, child.stderr[-2000:])
     assert pickle.loads(child.stdout) == ["refused"] * len(cuts) + ["ok"]
+
+
+def test_any_top_down_nibble_decodes_alike_in_both_twins() -> None:
+    """The header's type byte carries top_down in its high nibble: values
+    2..15 (a hostile server's) give both twins the same fields and pixels
+    (a C twin reading only bit 4 would flip an even one)."""
+    pic = np.random.default_rng(14).integers(0, 256, (4, 6, 4), np.uint8)
+    pic[..., 3] = 0
+    data = bytearray(glz.Encoder().encode(pic, "RGB32"))
+    for nibble in range(16):
+        data[8] = (data[8] & 0x0F) | (nibble << 4)
+        got = [
+            twin.decode(bytes(data), lambda _i: None, None, glz.MAX_IMAGE_PIXELS)
+            for twin in (_glz_ref, _glz)
+        ]
+        assert [g[1:] for g in got[1:]] == [got[0][1:]], nibble
+        assert bool(got[1][2]) == (nibble != 0)
+        assert np.array_equal(got[0][0], got[1][0])
