@@ -306,7 +306,7 @@ def test_a_parked_event_pauses_reading_and_keeps_the_order() -> None:
         got.append(await expect_line(r))
         w.write(b"a\nSLOW\nb\n")
         await w.drain()
-        got.append(await expect_line(r))  # "GO": the client saw the park
+        got.append(await expect_line(r))  # "GO", written once SLOW is delivered
         w.write(b"c\n")
         await w.drain()
         await asyncio.sleep(LIMIT)
@@ -345,6 +345,53 @@ def test_a_parked_event_pauses_reading_and_keeps_the_order() -> None:
     assert while_parked == ["a"]
     assert not reading
     assert events == ["a", "SLOW", "b", "c"]
+
+
+def test_nothing_is_written_while_an_event_is_parked() -> None:
+    """A PONG parsed after a parked event (same read) and bytes a ``call()``
+    queues meanwhile leave only once the parked event is delivered: a round
+    trip (a server's, replay-server's timing) never claims work not done."""
+    release = threading.Event()
+    lines: list[bytes] = []
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        lines.append(await expect_line(r))  # HELLO
+        w.write(b"a\nSLOW\nPING\n")
+        await w.drain()
+        while line := await r.readline():
+            lines.append(line)
+
+    def prepare(event: object) -> Callable[[], object] | None:
+        return (lambda: release.wait(LIMIT)) if event == "SLOW" else None
+
+    async def main() -> tuple[list[bytes], list[object], list[bytes]]:
+        server = await asyncio.start_server(script, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await open_stream(host="127.0.0.1", port=port, timeout=LIMIT)
+        events: list[object] = []
+        machine = LineMachine(asyncio.get_running_loop())
+        conn = ChannelConnection(
+            "t", machine, reader, writer, lambda c, e: events.append(e), prepare=prepare
+        )
+        conn.start()
+        async with asyncio.timeout(LIMIT):
+            while not events:
+                await asyncio.sleep(0.001)
+        conn.call(machine.send_text, "MEANWHILE")
+        await asyncio.sleep(0.1)  # time for a wrong PONG to reach the server
+        while_parked = list(lines)
+        release.set()
+        async with asyncio.timeout(LIMIT):
+            while len(lines) < 3:
+                await asyncio.sleep(0.001)
+        await conn.close()
+        server.close()
+        return while_parked, events, lines
+
+    while_parked, events, lines = asyncio.run(main())
+    assert while_parked == [b"HELLO\n"]
+    assert events == ["a", "SLOW", "PING"]
+    assert sorted(lines[1:]) == [b"MEANWHILE\n", b"PONG\n"]
 
 
 def test_reading_pauses_while_the_write_buffer_is_full() -> None:

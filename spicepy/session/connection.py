@@ -26,11 +26,15 @@ burst touches no new memory (a fresh page costs a fault, ~1 us here).
 An event that needs slow work first (``prepare``: a large image decode,
 ``session.offload``) parks the pump: the transport stops reading, the work runs
 on a worker thread, then the event is delivered and the pump goes on; meanwhile
-nothing more is read or delivered on this connection (timers and ``call()``
-only flush bytes), so the events keep their order and the loop stays free for
-waits and timeouts.  Reading also pauses while the socket's write buffer is
-above the transport's high-water mark (``pause_writing``), so a server that
-does not read cannot make us queue without bound.
+nothing more is read or delivered on this connection, so the events keep
+their order and the loop stays free for waits and timeouts.  Nor is anything
+written: the machine answers a PING as it parses it, so a PONG parsed after the
+parked event would otherwise leave before that event is drawn (and a server's
+or a benchmark's round trip would claim work not done); bytes queued meanwhile
+(by timers, ``call()``) go out once the parked event is delivered.  Reading
+also pauses while the socket's write buffer is above the transport's
+high-water mark (``pause_writing``), so a server that does not read cannot make
+us queue without bound.
 """
 
 from __future__ import annotations
@@ -233,7 +237,9 @@ class ChannelConnection:
         A ``call()`` made by an event handler (inside a pump) only flushes the
         bytes; the outer pump keeps delivering the events in order.
         """
-        if self._pumping or self._parked is not None:
+        if self._parked is not None:
+            return  # written after the parked event (theory of operation)
+        if self._pumping:
             self._flush()
             return
         self._deliver(None)
@@ -268,7 +274,8 @@ class ChannelConnection:
                 except Exception as exc:
                     self._fail(_reading_error(self.name, exc))
                     return
-            self._flush()
+            if self._parked is None:
+                self._flush()
             self._arm_timer()
             if self._on_pumped is not None:
                 self._on_pumped()
