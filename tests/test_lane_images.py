@@ -30,15 +30,18 @@ from test_session_lane import (
     _create,
     _fill,
     _rect,
+    expected_read,
     state,
 )
 
+from spicepy.errors import WireError
 from spicepy.limits import Limits
 from spicepy.session import core as core_mod
 from spicepy.session.core import SessionCore
 from spicepy.wire import msg_display as md
 from spicepy.wire import types as wt
-from spicepy.wire.enums import BitmapFmt, ImageFlags, ImageType
+from spicepy.wire.enums import BitmapFmt, DisplayMsg, ImageFlags, ImageType
+from spicepy.wire.schema import decode_struct, encode_struct
 
 pytestmark = pytest.mark.skipif(
     core_mod._lane is None, reason="no compiled lane (pure-Python twins)"
@@ -311,6 +314,40 @@ def test_a_hostile_stream_ends_as_without_the_lane(
     alike(msgs, prepare=None if data.draw(st.booleans()) else no_arena)
 
 
+def _read_as_the_decoder(body: bytes) -> dict[str, Any] | None:
+    """``_lane.parse`` of a DRAW_COPY body, checked against the decoder: None
+    where it raises, else what the decoded message holds."""
+    got = core_mod._lane.parse(DisplayMsg.DRAW_COPY, body)
+    try:
+        msg = decode_struct(md.DrawCopy, body)
+    except WireError:
+        assert got is None
+        return None
+    assert got == expected_read(msg)
+    return got
+
+
+@pytest.mark.parametrize("kind", STREAMS)
+def test_a_stream_is_read_only_where_the_body_holds_it(kind: int) -> None:
+    """Cut at every byte, or its size field lying by a byte or more: the lane
+    takes the stream only where the decoder reads it, as those bytes."""
+    image = stream_image(kind, 1, CACHE_ME, 5, 4)
+    body = encode_struct(copy_of(image, 0, 0))
+    assert image.binary is not None
+    size = len(image.binary.data)
+    for cut in range(len(body) + 1):
+        got = _read_as_the_decoder(body[:cut])
+        assert (got is not None) == (cut == len(body))
+    at = len(body) - size - 4  # the image comes last: its size field, its bytes
+    assert int.from_bytes(body[at : at + 4], "little") == size
+    for lie in (0, 1, size - 1, size + 1, size + 2, 1 << 31, (1 << 32) - 1):
+        lying = body[:at] + (lie & 0xFFFFFFFF).to_bytes(4, "little") + body[at + 4 :]
+        got = _read_as_the_decoder(lying)
+        assert (got is not None) == (lie <= size)
+        if got is not None:
+            assert got["stream"][3] == image.binary.data[:lie]
+
+
 def test_a_stream_that_fails_is_declined_and_dropped_by_the_general_path() -> None:
     """The lane takes the good draws around a bad one, which the general path
     drops with its codec error (and which leaves the cached id as it was)."""
@@ -323,6 +360,41 @@ def test_a_stream_that_fails_is_declined_and_dropped_by_the_general_path() -> No
     assert alike(msgs) == 2
     on, _ = run(msgs, True)
     assert on[0][3] == {"DrawCopy: CanvasError": 1}
+
+
+@pytest.mark.parametrize("arena", [True, False])
+def test_a_descriptor_size_other_than_the_streams_is_refused(arena: bool) -> None:
+    """The stream has another size than its descriptor's (the same pixel
+    count too): the general path refuses it, decoded into ``take_pixels``'s
+    array or the codec's own, and the lane declines it; an LZ4 stream has no
+    size of its own (its pixels fill the descriptor's rows), so both take the
+    two of the same pixel count."""
+    msgs = [
+        copy_of(stream_image(k, 1, CACHE_ME, 6, 4, size=size), 0, 0)
+        for k in STREAMS
+        for size in ((7, 4), (6, 3), (4, 6), (3, 8))
+    ]
+    assert alike(msgs, prepare=None if arena else no_arena) == 2
+    on, _ = run(msgs, True, prepare=None if arena else no_arena)
+    assert on[0][3] == {"DrawCopy: CanvasError": len(msgs) - 2}
+
+
+def test_a_destination_the_kernels_refuse_is_checked_before_the_decode() -> None:
+    """A primary whose pixels the kernels refuse (read-only): the lane
+    declines before decoding, so the general path decodes, keeps and then
+    drops the draw once (one decode counted, not two)."""
+
+    def read_only(core: SessionCore) -> None:
+        primary = core.drivers[0].canvas.primary
+        assert primary is not None
+        primary.pixels.flags.writeable = False
+
+    msgs = [copy_of(stream_image(k, n, CACHE_ME, 6, 5), n, 0)
+            for n, k in enumerate(STREAMS)]  # fmt: skip
+    assert alike(msgs, prepare=read_only) == 0
+    on, _ = run(msgs, True, prepare=read_only)
+    assert on[0][3] == {"DrawCopy: CanvasError": 3}
+    assert len(on[1][0]) == 2 + 3  # TEACH's bitmaps and the three kept
 
 
 def test_the_sessions_image_limit_is_the_general_paths() -> None:

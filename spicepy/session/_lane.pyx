@@ -87,9 +87,7 @@ import numpy as np
 from spicepy.canvas import canvas as _canvas
 from spicepy.canvas.images import CachedImage
 from spicepy.canvas.rop import Rop
-from spicepy.canvas.surface import MAX_SURFACE_DIMENSION, MAX_SURFACE_PIXELS
 from spicepy.codecs import lz
-from spicepy.codecs._common import MAX_DIMENSION
 from spicepy.codecs.image import _ALPHA_FORMATS, decode_pixels
 from spicepy.errors import CanvasError
 from spicepy.session.lookahead import MIN_PIXELS as _AHEAD_PIXELS
@@ -756,12 +754,9 @@ cdef class DisplayLane(Lane):
         if n > limits.inline_decode_pixels or (
                 limits.decode_ahead and n >= _AHEAD[m.image]):
             return None
+        # (a size _decode refuses fails in the codec: the stream's header must
+        # match it; the codecs check ``image_pixels`` against that header)
         max_pixels = limits.image_pixels
-        # _decode's size check, then check_dimensions (decode_pixels)
-        if not (0 < w <= MAX_SURFACE_DIMENSION and 0 < h <= MAX_SURFACE_DIMENSION
-                and n <= MAX_SURFACE_PIXELS and w <= MAX_DIMENSION
-                and h <= MAX_DIMENSION and n <= max_pixels):
-            return None
         started = _seconds()
         take = shared.take_pixels
         data = PyMemoryView_FromMemory(<char*>(body + m.data), m.data_size, PyBUF_READ)
