@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spicepy.codecs import glz, lz, lz4, quic
 
-from spicepy.canvas import Canvas, kernels
+from spicepy.canvas import Canvas, kernels, pixelmem
 from spicepy.canvas.surface import SurfaceFormat
 from spicepy.errors import SpiceError
 from spicepy.wire.enums import BitmapFlags, BitmapFmt, ImageFlags, ImageType
@@ -44,6 +44,22 @@ def lz_image(image_id: int, img: Pixels, flags: int = ImageFlags.CACHE_ME) -> An
 # -- SharedState.take_pixels: where decoded pixels go ------------------------------
 
 
+def test_images_under_take_pixels_min_do_not_ask_take_pixels() -> None:
+    """The arena refuses small images anyway: they skip the call (and the
+    session's default threshold is the arena's own)."""
+    c = fresh_canvas()
+    assert c.shared.take_pixels_min == pixelmem.MIN_PIXELS
+    asked: list[tuple[int, int]] = []
+    c.shared.take_pixels = lambda h, w: asked.append((h, w))
+    c.shared.take_pixels_min = 36
+    img = rgb32(5, 7, 1)
+    copy(c, 0, Rect(2, 3, 9, 8), None, lz_image(1, img), Rect(0, 0, 7, 5), PUT)
+    assert asked == [] and np.array_equal(c.shared.cache.entries[1].pixels, img)
+    c.shared.take_pixels_min = 35  # (at the threshold: asked)
+    copy(c, 0, Rect(2, 3, 9, 8), None, lz_image(2, img), Rect(0, 0, 7, 5), PUT)
+    assert asked == [(5, 7)]
+
+
 def test_decoded_pixels_go_into_the_array_take_pixels_gives() -> None:
     c = fresh_canvas()
     asked: list[tuple[int, int]] = []
@@ -55,6 +71,7 @@ def test_decoded_pixels_go_into_the_array_take_pixels_gives() -> None:
         return given[-1]
 
     c.shared.take_pixels = take
+    c.shared.take_pixels_min = 0  # (small images ask too)
     img = rgb32(5, 7, 1)
     copy(c, 0, Rect(2, 3, 9, 8), None, lz_image(1, img), Rect(0, 0, 7, 5), PUT)
     assert asked == [(5, 7)]
@@ -69,6 +86,7 @@ def test_take_pixels_returning_none_lets_the_codec_allocate() -> None:
     c = fresh_canvas()
     asked: list[tuple[int, int]] = []
     c.shared.take_pixels = lambda h, w: asked.append((h, w))  # returns None
+    c.shared.take_pixels_min = 0  # (small images ask too)
     img = rgb32(4, 6, 2)
     copy(c, 0, Rect(0, 0, 6, 4), None, lz_image(1, img), Rect(0, 0, 6, 4), PUT)
     assert asked == [(4, 6)]
@@ -80,6 +98,7 @@ def test_glz_images_never_take_pixels() -> None:
     c = fresh_canvas()
     asked: list[tuple[int, int]] = []
     c.shared.take_pixels = lambda h, w: asked.append((h, w))  # returns None
+    c.shared.take_pixels_min = 0  # (small images ask too)
     img = rgb32(4, 6, 3)
     data = glz.encode(img, image_type="RGB32")
     image = Image(5, ImageType.GLZ_RGB, 0, 6, 4, data=data)

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from spicepy.canvas.bitmap import bitmap_bits, bitmap_to_pixels
-from spicepy.canvas.pixelmem import PixelArena
+from spicepy.canvas.pixelmem import MIN_PIXELS, PixelArena
 from spicepy.canvas.surface import MAX_SURFACE_DIMENSION, MAX_SURFACE_PIXELS
 from spicepy.codecs import glz
 from spicepy.codecs.image import decode_pixels
@@ -184,6 +184,9 @@ class SharedState:
         self.take_pixels: Callable[[int, int], Pixels | None] | None = (
             PixelArena.for_limits(limits).take
         )
+        #: images of fewer pixels do not call ``take_pixels`` (the arena's
+        #: refusal costs a call, ~1k instructions an image)
+        self.take_pixels_min = MIN_PIXELS
 
     def check_surfaces(self, freed: int, added: int) -> None:
         """Raise if the session's surfaces, ``freed`` bytes fewer and ``added``
@@ -345,9 +348,13 @@ class ImageResolver:
         shape = decoded.pixels.shape  # (not the properties: a call each)
         self.decoded_pixels += shape[0] * shape[1]
         if flags & _HIGH_BITS_SET and not decoded.has_alpha:
-            # a copy: a codec (GLZ) may keep the array it returned
-            decoded.pixels = decoded.pixels.copy()
-            decoded.pixels[..., 3] = 0xFF
+            # every codec leaves X = 0 (a BITMAP: what the wire says); the
+            # decode's own array takes 0xFF in place, a shared one (read-only:
+            # the GLZ dictionary's, a BITMAP's view of the message) is copied
+            pixels = decoded.pixels
+            if not pixels.flags.writeable:
+                pixels = decoded.pixels = pixels.copy()
+            pixels[..., 3] = 0xFF
         if flags & _CACHE_ME:
             self.shared.cache.put(image_id, decoded)
         elif flags & _CACHE_REPLACE_ME:
@@ -516,7 +523,8 @@ class ImageResolver:
             data = binary.data
         elif image.lz_plt is not None:
             lz = image.lz_plt
-            palette_ents = list(palette.ents) if palette is not None else None
+            # (the tuple itself: the LZ twin reads its ints straight into C)
+            palette_ents = palette.ents if palette is not None else None
             top_down = bool(lz.flags & BitmapFlags.TOP_DOWN)
             data = lz.data
         elif image.zlib_glz is not None:
@@ -528,7 +536,7 @@ class ImageResolver:
         else:
             raise CanvasError(f"image {d.id:#x}: type {kind} has no body to decode")
         shared = self.shared
-        if out is None and kind in _INTO:
+        if out is None and kind in _INTO and w * h >= shared.take_pixels_min:
             take = shared.take_pixels
             if take is not None:
                 out = take(h, w)
