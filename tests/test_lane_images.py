@@ -478,11 +478,16 @@ def test_the_lanes_pixels_come_from_the_arena() -> None:
         rig.feed(b"".join(rig.pack(m) for m in [_create(0), *TEACH]))
         assert core.shared is not None and rig.lane is not None
         core.shared.take_pixels = taking
+        core.shared.take_pixels_min = 30  # (6x5: asked, at the threshold)
         before = rig.lane.taken
         rig.feed(rig.pack(copy_of(stream_image(kind, 3, CACHE_ME, 6, 5), 0, 0)))
         assert rig.lane.taken == before + 1
         assert core.shared.cache.entries[3].pixels is given_out[-1]
         assert core.drivers[0].canvas.images.decode_seconds > 0
+        core.shared.take_pixels_min = 31  # under it: the codec's own array
+        asked = len(given_out)
+        rig.feed(rig.pack(copy_of(stream_image(kind, 4, CACHE_ME, 6, 5), 0, 0)))
+        assert rig.lane.taken == before + 2 and len(given_out) == asked
 
 
 # -- a change listener that raises part-way through a lane run -------------------------

@@ -52,17 +52,36 @@ def _frames_seen(lane: bool) -> tuple[list[tuple[int, str]], int]:
     return seen, rig.lane.taken if rig.lane is not None else 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="real bug (review 9): the lane calls listeners after the whole run "
-    "is drawn, so a frame callback's pixels are the run's last draw",
-)
 def test_a_frame_callback_sees_each_updates_own_pixels_with_the_lane() -> None:
+    """Review 9's real bug: a lane run is drawn before its changes are heard,
+    so a callback got the run's last draw as every update's pixels; while
+    ``on_update`` callbacks exist the lane now takes no draws."""
     off, _ = _frames_seen(False)
     on, taken = _frames_seen(True)
     assert len(off) == 5 and len({d for _, d in off}) == 5  # each fill shows
-    assert taken == 4  # (the lane took the fills: the case at hand)
+    assert taken == 0  # (the callback keeps the lane off)
     assert on == off
+
+
+def test_the_lane_takes_draws_again_once_the_callback_is_removed() -> None:
+    """``exact_changes`` counts the callbacks: removing one (twice: once
+    counted) gives the lane back, and a ``subscribe(notify=...)`` consumer
+    (the viewer's wake-up) never keeps it off."""
+    msgs: list[Any] = [_create(0)]
+    msgs += [_fill(0, 0, 0, 0x111111 * (i + 1), PUT, 0) for i in range(4)]
+    core = SessionCore()
+    tracker = FrameTracker(core)
+    woken: list[int] = []
+    sub = tracker.subscribe(notify=lambda: woken.append(1))
+    remove = tracker.on_update(lambda event: None)
+    assert core.exact_changes == 1
+    remove()
+    remove()
+    assert core.exact_changes == 0
+    rig = Rig(core, True)
+    rig.feed(b"".join(rig.pack(m) for m in msgs))
+    assert rig.lane is not None and rig.lane.taken == 4
+    assert len(woken) >= 4 and sub.pending
 
 
 def test_without_listeners_a_run_counts_only_the_primarys_changes() -> None:

@@ -615,7 +615,7 @@ cdef class DisplayLane(Lane):
     cdef int ready(self) except -1:
         # (not the driver: its LinkCompleted may be among the events waiting)
         core, obs = self.core, self.observer
-        if core._holding or not core._plain_display:
+        if core._holding or not core._plain_display or core.exact_changes:
             return 0
         return obs is None or not obs._readers
 
@@ -761,7 +761,7 @@ cdef class DisplayLane(Lane):
         take = shared.take_pixels
         data = PyMemoryView_FromMemory(<char*>(body + m.data), m.data_size, PyBUF_READ)
         try:
-            out = None if take is None else take(h, w)
+            out = None if take is None or n < shared.take_pixels_min else take(h, w)
             if m.image == LZ_RGB:
                 pixels, code = _LZ_DECODE(data, None, out, max_pixels)
                 has_alpha = code in _LZ_ALPHA

@@ -198,6 +198,10 @@ class SessionCore:
         self._change_listeners: list[Callable[[int, Rect], None]] = []
         #: ``on_changes`` listeners: (display channel id, rects)
         self._batch_listeners: list[Callable[[int, list[Rect]], None]] = []
+        #: observers that read the surface at each change (``FrameTracker.
+        #: on_update`` callbacks get its pixels): while any, the display lane
+        #: takes no draws, since a lane run is drawn before its changes are heard
+        self.exact_changes = 0
         #: set by the caller before display channels link: called from a video
         #: decode thread when a frame the timer chose is decoded; it must call
         #: ``handle_timer`` soon on the caller's own thread (thread-safe hand-
@@ -256,7 +260,10 @@ class SessionCore:
 
     def on_change(self, listener: Callable[[int, Rect], None]) -> None:
         """Also call ``listener(display channel id, rect)`` for every change
-        noted (per-display damage: ``spicepy.session.frames``)."""
+        noted (per-display damage: ``spicepy.session.frames``).  For the draws
+        of a display lane run it is called once the run is drawn, in order: a
+        listener that reads the surface then may see the run's later draws
+        (raise ``exact_changes`` to keep the lane off)."""
         self._change_listeners.append(listener)
 
     def on_changes(self, listener: Callable[[int, list[Rect]], None]) -> None:

@@ -134,11 +134,17 @@ class _Pending:
 class FrameSubscription:
     """What one consumer has not taken yet (bounded; see the module doc)."""
 
-    def __init__(self, tracker: FrameTracker, max_rects: int = MAX_RECTS) -> None:
+    def __init__(
+        self,
+        tracker: FrameTracker,
+        max_rects: int = MAX_RECTS,
+        notify: Callable[[], None] | None = None,
+    ) -> None:
         if max_rects < 1:
             raise ValueError("max_rects must be at least 1")
         self.max_rects = max_rects
         self._tracker = tracker
+        self._notify = notify
         self._pending: dict[int, _Pending] = {}
 
     def _add(self, display: int, rect: ChangedRect) -> None:
@@ -148,6 +154,8 @@ class FrameSubscription:
         rects.append(rect)
         if len(rects) > self.max_rects:
             rects[:] = [_union(rects)]
+        if self._notify is not None:
+            self._notify()
 
     def _resized(self, event: SurfaceResized, new_surface: bool) -> None:
         pending = self._pending.setdefault(event.display, _Pending())
@@ -156,6 +164,8 @@ class FrameSubscription:
             pending.rects.clear()
             if event.width and event.height:
                 pending.rects.append(ChangedRect(0, 0, event.width, event.height))
+        if self._notify is not None:
+            self._notify()
 
     @property
     def pending(self) -> bool:
@@ -275,10 +285,14 @@ class FrameTracker:
 
     # -- consumers ----------------------------------------------------------------
 
-    def subscribe(self, max_rects: int = MAX_RECTS) -> FrameSubscription:
-        """A new consumer; it sees changes made from now on."""
+    def subscribe(
+        self, max_rects: int = MAX_RECTS, *, notify: Callable[[], None] | None = None
+    ) -> FrameSubscription:
+        """A new consumer; it sees changes made from now on.  ``notify()`` is
+        called whenever it gets news (inside the pump: e.g. an
+        ``asyncio.Event``'s ``set``)."""
         self.check_sizes()  # older news (e.g. a MONITORS_CONFIG) is not its
-        sub = FrameSubscription(self, max_rects)
+        sub = FrameSubscription(self, max_rects, notify)
         self._subscriptions.append(sub)
         return sub
 
@@ -288,13 +302,21 @@ class FrameTracker:
 
     def on_update(self, callback: Callable[[FrameEvent], None]) -> Callable[[], None]:
         """Call ``callback(event)`` for every change and resize as it is applied
-        (inside the pump: keep it short, do not await); returns the remover."""
+        (inside the pump: keep it short, do not await); returns the remover.
+
+        Each update's ``pixels`` show the surface right after its change, so
+        while a callback is set every draw takes the general path (the display
+        lane draws a run before its changes are heard).  To be woken without
+        that cost, give ``subscribe`` a ``notify``.
+        """
         self.check_sizes()  # older news is not the callback's
         self._callbacks.append(callback)
+        self._core.exact_changes += 1
 
         def remove() -> None:
             if callback in self._callbacks:
                 self._callbacks.remove(callback)
+                self._core.exact_changes -= 1
 
         return remove
 

@@ -173,8 +173,8 @@ class Viewer:
         self.heads = [HeadWindow(first, self.renderer)]
         self.renderer.origin = (first.x, first.y)
         self._open_window((first.width, first.height))
-        sub = s.screen.subscribe()
-        remove = s.screen.on_update(lambda event: self._wake.set())
+        # (not on_update: its per-change pixels keep the display lane off)
+        sub = s.screen.subscribe(notify=self._wake.set)
         remove_clip = s.agent.on_clipboard(self._guest_clipboard)
         x_fd = _x11_fd(pg)
         loop = asyncio.get_running_loop()
@@ -223,7 +223,6 @@ class Viewer:
             if self.xclip is not None:
                 loop.remove_reader(self.xclip.fileno())
                 self.xclip.close()
-            remove()
             remove_clip()
             sub.close()
             for task in (self._clip_task, self._local_task, self._offer_task):
