@@ -6,7 +6,7 @@ the window.  Each turn of ``Viewer.run`` handles the SDL events that arrived
 size, focus, clipboard), takes the screen's coalesced damage
 (``Session.screen.subscribe``), paints it (``render.Renderer``) and pushes only
 those rectangles to the screen, then sleeps until the session changes the
-screen (``screen.on_update`` wakes it) or ``POLL`` s pass, the longest an SDL
+screen (the subscription's ``notify`` wakes it) or ``POLL`` s pass, the longest an SDL
 event waits.  The same turn hands new audio frames to SDL
 (``Session.audio.take_frames``) and checks ``Session.error`` (the session
 ended); a new guest clipboard offer with text or a PNG image
