@@ -638,12 +638,12 @@ class StreamManager:
         s.bytes_received += size
         if width is not None and height is not None and dest is not None:
             s.stream_width, s.stream_height, s.dest = width, height, dest
+        if mm_time == 0 and now is not None:
+            mm_time = (now + 100) & 0xFFFFFFFF  # spice-gtk's workaround for a 0 stamp
         if now is not None and s.decoder is None:
             # MJPEG on the clock (the common case): what is dropped on arrival
             # is decided before any frame object or payload copy is made
-            if mm_time == 0:
-                mm_time = (now + 100) & 0xFFFFFFFF  # spice-gtk's 0-stamp workaround
-            margin = ((mm_time - now + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+            margin = mm_diff(mm_time, now)
             if s.report_active:
                 self._report(s, mm_time, margin, now)
             self._now = now
@@ -660,8 +660,6 @@ class StreamManager:
             scheduler.enqueue(item, now)
             self._within_budget()
             return  # shown by ``run`` (the session's timer), even when due now
-        if mm_time == 0 and now is not None:
-            mm_time = (now + 100) & 0xFFFFFFFF  # spice-gtk's workaround for a 0 stamp
         if s.decoder is not None and not isinstance(frame, bytes):
             frame = bytes(frame)  # a kept payload gets its own bytes (as above)
         item = _Frame(mm_time, frame, s.stream_width, s.stream_height, s.dest)
