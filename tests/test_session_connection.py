@@ -295,6 +295,29 @@ def test_chunks_stay_intact_and_the_buffer_is_reused_when_free(
         assert len(machine.buffers) > 1
 
 
+async def _parked_at_first_event(
+    script: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    prepare: Callable[[object], Callable[[], object] | None],
+) -> tuple[
+    asyncio.Server, asyncio.StreamWriter, LineMachine, ChannelConnection, list[object]
+]:
+    """A connection to ``script``'s server with ``prepare``, once its first
+    event is delivered: (server, writer, machine, connection, events)."""
+    server = await asyncio.start_server(script, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await open_stream(host="127.0.0.1", port=port, timeout=LIMIT)
+    events: list[object] = []
+    machine = LineMachine(asyncio.get_running_loop())
+    conn = ChannelConnection(
+        "t", machine, reader, writer, lambda c, e: events.append(e), prepare=prepare
+    )
+    conn.start()
+    async with asyncio.timeout(LIMIT):
+        while not events:
+            await asyncio.sleep(0.001)
+    return server, writer, machine, conn, events
+
+
 def test_a_parked_event_pauses_reading_and_keeps_the_order() -> None:
     """An event whose ``prepare`` returns work waits for it (on a worker
     thread); the transport reads nothing meanwhile, and the later events
@@ -315,18 +338,9 @@ def test_a_parked_event_pauses_reading_and_keeps_the_order() -> None:
         return (lambda: release.wait(LIMIT)) if event == "SLOW" else None
 
     async def main() -> tuple[list[object], bool, list[object]]:
-        server = await asyncio.start_server(script, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        reader, writer = await open_stream(host="127.0.0.1", port=port, timeout=LIMIT)
-        events: list[object] = []
-        machine = LineMachine(asyncio.get_running_loop())
-        conn = ChannelConnection(
-            "t", machine, reader, writer, lambda c, e: events.append(e), prepare=prepare
+        server, writer, machine, conn, events = await _parked_at_first_event(
+            script, prepare
         )
-        conn.start()
-        async with asyncio.timeout(LIMIT):
-            while not events:
-                await asyncio.sleep(0.001)
         await asyncio.sleep(0.05)  # time for b (already read) to sneak past
         while_parked = list(events)
         reading = writer.transport.is_reading()  # type: ignore[attr-defined]
@@ -365,18 +379,9 @@ def test_nothing_is_written_while_an_event_is_parked() -> None:
         return (lambda: release.wait(LIMIT)) if event == "SLOW" else None
 
     async def main() -> tuple[list[bytes], list[object], list[bytes]]:
-        server = await asyncio.start_server(script, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        reader, writer = await open_stream(host="127.0.0.1", port=port, timeout=LIMIT)
-        events: list[object] = []
-        machine = LineMachine(asyncio.get_running_loop())
-        conn = ChannelConnection(
-            "t", machine, reader, writer, lambda c, e: events.append(e), prepare=prepare
+        server, writer, machine, conn, events = await _parked_at_first_event(
+            script, prepare
         )
-        conn.start()
-        async with asyncio.timeout(LIMIT):
-            while not events:
-                await asyncio.sleep(0.001)
         conn.call(machine.send_text, "MEANWHILE")
         await asyncio.sleep(0.1)  # time for a wrong PONG to reach the server
         while_parked = list(lines)
